@@ -1,0 +1,2 @@
+//! lottery-agency (to be written).
+fn main() {}

@@ -1,0 +1,2 @@
+//! lottery-demo (to be written).
+fn main() {}

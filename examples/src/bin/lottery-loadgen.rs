@@ -1,0 +1,2 @@
+//! lottery-loadgen (to be written).
+fn main() {}

@@ -1,0 +1,229 @@
+//! Errors of the lottery core, one enum per concern.
+//!
+//! Expected states are values, not errors (a query before the draw gets
+//! `Winners::NotDrawn`); these enums are for what went wrong, and each variant
+//! says where (agency, batch, bet index, field).
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::bet::AgencyId;
+
+/// Which field of a bet (or row) an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// The agency id.
+    Agency,
+    /// The first name.
+    FirstName,
+    /// The last name.
+    LastName,
+    /// The document (DNI).
+    Document,
+    /// The date of birth.
+    Birthdate,
+    /// The number played.
+    Number,
+    /// The row as a whole (wrong number of fields, broken quoting).
+    Row,
+}
+
+impl Field {
+    /// The field's name as the files and logs spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Field::Agency => "agency",
+            Field::FirstName => "first_name",
+            Field::LastName => "last_name",
+            Field::Document => "document",
+            Field::Birthdate => "birthdate",
+            Field::Number => "number",
+            Field::Row => "row",
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a field was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum FieldReason {
+    /// The field is empty.
+    #[error("is empty")]
+    Empty,
+    /// The field is longer than allowed.
+    #[error("is longer than {max} bytes")]
+    TooLong {
+        /// The largest accepted length.
+        max: usize,
+    },
+    /// The field holds a control character (newline, tab, NUL, ...).
+    #[error("contains a control character")]
+    ControlCharacter,
+    /// The field must be decimal digits only.
+    #[error("is not made of decimal digits")]
+    NotDigits,
+    /// The number is outside its range.
+    #[error("is out of range")]
+    OutOfRange,
+    /// The text is not shaped `YYYY-MM-DD`.
+    #[error("is not a date written YYYY-MM-DD")]
+    NotADate,
+    /// The date is shaped right but does not exist (February 30th, ...).
+    #[error("is not a real calendar date")]
+    InvalidDate,
+    /// The row has the wrong number of fields.
+    #[error("has {found} fields, expected {expected}")]
+    FieldCount {
+        /// How many fields a row must have.
+        expected: usize,
+        /// How many it has.
+        found: usize,
+    },
+    /// The row is not valid CSV or not valid UTF-8.
+    #[error("is not valid UTF-8 CSV")]
+    Malformed,
+}
+
+/// A refused field: which one, and why.
+///
+/// ```
+/// use lottery_core::{Document, Field};
+/// let error = Document::new("12a").unwrap_err();
+/// assert_eq!(error.field, Field::Document);
+/// assert_eq!(error.to_string(), "document is not made of decimal digits");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("{field} {reason}")]
+pub struct FieldError {
+    /// The field.
+    pub field: Field,
+    /// The reason.
+    pub reason: FieldReason,
+}
+
+impl FieldError {
+    /// Builds a field error.
+    pub const fn new(field: Field, reason: FieldReason) -> Self {
+        Self { field, reason }
+    }
+}
+
+/// A bad row in a file: where it is and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}: {error}", path.display())]
+pub struct RowError {
+    /// The file.
+    pub path: PathBuf,
+    /// The line, from 1.
+    pub line: u64,
+    /// What is wrong.
+    pub error: FieldError,
+}
+
+/// A failure of the bet store (`bets.csv` and its journal).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The operating system refused an operation on the store.
+    #[error("cannot {action} the store {}", path.display())]
+    Io {
+        /// What was being done ("open", "append to", "sync", "read", ...).
+        action: &'static str,
+        /// The store's path (or `<memory>`).
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A committed row of the store does not parse: the file was edited or is
+    /// not a store.
+    #[error("the store {} is corrupt at line {line}: {error}", path.display())]
+    Corrupt {
+        /// The store's path.
+        path: PathBuf,
+        /// The line, from 1.
+        line: u64,
+        /// What is wrong with it.
+        error: FieldError,
+    },
+}
+
+/// Why a batch was refused by the lottery.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The agency is not one of `1..=N`.
+    #[error("agency {agency} is not expected (the central expects agencies 1 to {expected})")]
+    UnknownAgency {
+        /// The agency.
+        agency: AgencyId,
+        /// How many agencies the central expects.
+        expected: u32,
+    },
+    /// The agency already said it finished.
+    #[error("agency {agency} already finished; no more bets are taken from it")]
+    AgencyFinished {
+        /// The agency.
+        agency: AgencyId,
+    },
+    /// The draw already happened.
+    #[error("the draw already happened; no more bets are taken")]
+    AlreadyDrawn,
+    /// The batch's sequence number skips ahead of the next expected one.
+    #[error("agency {agency} sent batch {got}, expected batch {expected}")]
+    OutOfOrder {
+        /// The agency.
+        agency: AgencyId,
+        /// The sequence number the central expects next.
+        expected: u64,
+        /// The one it got.
+        got: u64,
+    },
+    /// The store could not take the batch; nothing of it was kept.
+    #[error("the batch could not be stored")]
+    Store(#[from] StoreError),
+}
+
+/// Why a finish was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FinishError {
+    /// The agency is not one of `1..=N`.
+    #[error("agency {agency} is not expected (the central expects agencies 1 to {expected})")]
+    UnknownAgency {
+        /// The agency.
+        agency: AgencyId,
+        /// How many agencies the central expects.
+        expected: u32,
+    },
+    /// The agency says it sent a number of bets other than what was stored.
+    #[error("agency {agency} says it sent {sent} bets, but {stored} are stored for it")]
+    CountMismatch {
+        /// The agency.
+        agency: AgencyId,
+        /// What the agency says it sent.
+        sent: u64,
+        /// What the central stored for it.
+        stored: u64,
+    },
+    /// The draw scan could not read the store. The finish is not recorded, so
+    /// the agency may finish again once the store is readable.
+    #[error("the draw could not read the store")]
+    Store(#[from] StoreError),
+}
+
+/// Why a winners query was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WinnersError {
+    /// The agency is not one of `1..=N`.
+    #[error("agency {agency} is not expected (the central expects agencies 1 to {expected})")]
+    UnknownAgency {
+        /// The agency.
+        agency: AgencyId,
+        /// How many agencies the central expects.
+        expected: u32,
+    },
+}

@@ -1,0 +1,2 @@
+//! Codec throughput (placeholder until the codec lands).
+fn main() {}

@@ -1,0 +1,2 @@
+//! The `lottery-server` binary.
+fn main() {}
