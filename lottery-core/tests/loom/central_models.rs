@@ -1,0 +1,1 @@
+//! Loom models of the central (draw once, winners never partial, submit vs finish).

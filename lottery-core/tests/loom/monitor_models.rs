@@ -1,0 +1,1 @@
+//! Loom models of the bet monitor (group commit, atomic appends).
