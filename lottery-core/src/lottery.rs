@@ -218,6 +218,7 @@ impl DrawTally {
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "a reserved batch number stays reserved until its ticket is settled"]
 pub struct WriteTicket {
+    id: u64,
     agency: AgencyId,
     batch: u64,
     bets: u64,
@@ -236,16 +237,16 @@ impl WriteTicket {
 }
 
 /// A batch whose bytes are in the store, waiting to be durable: hand it to
-/// [`Lottery::acknowledge`] once they are.
+/// [`Lottery::acknowledge`] once they are, or to [`Lottery::not_durable`] if
+/// its commit failed.
 ///
-/// Dropping it instead (its sync failed) leaves the batch pending: its bytes
-/// may or may not survive, so it is neither counted nor taken again; a resend
-/// gets [`SubmitError::BatchPending`] until a later batch of the agency is
-/// acknowledged (a sync covers everything before it) or a restart recovers
-/// the truth from the store.
+/// Dropping it instead leaves the batch pending: it is neither counted nor
+/// taken again (a resend gets [`SubmitError::BatchPending`]) until a later
+/// batch of the agency is acknowledged.
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "a written batch is counted only once it is acknowledged"]
 pub struct AckTicket {
+    id: u64,
     agency: AgencyId,
     batch: u64,
     bets: u64,
@@ -302,13 +303,21 @@ pub struct DrawTicket {
     _private: (),
 }
 
-/// What a finish step asks the caller to do next.
+/// What [`Lottery::begin_finish`] decided.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FinishStep {
-    /// Nothing more: answer the agency with this.
-    Answer(Finish),
-    /// Record the finish durably, then settle the ticket.
+    /// A first finish: record it durably, then settle the ticket with
+    /// [`Lottery::finish_recorded`] (or [`Lottery::finish_not_recorded`]).
     Record(FinishTicket),
+    /// A repeated finish: nothing to record.
+    Settled(Settled),
+}
+
+/// What a finish comes to once nothing is left to record.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// Answer the agency with this.
+    Answer(Finish),
     /// Every agency finished: perform the draw, then settle the ticket.
     Draw(DrawTicket),
 }
@@ -328,6 +337,9 @@ enum Stage {
 /// A batch taken but not acknowledged yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PendingBatch {
+    /// Tells this taking of the number from a later one after a roll back, so
+    /// a stale ticket never settles a newer batch.
+    id: u64,
     batch: u64,
     bets: u64,
     /// Its bytes are in the store (false while the write runs).
@@ -379,7 +391,7 @@ enum Phase {
 ///
 /// ```
 /// use lottery_core::{AgencyId, Finish, LotteryRules, Submitted};
-/// use lottery_core::lottery::{DrawTally, FinishStep, Lottery, SubmitStep};
+/// use lottery_core::lottery::{DrawTally, FinishStep, Lottery, Settled, SubmitStep};
 ///
 /// let rules = LotteryRules { agencies: 1, ..LotteryRules::default() };
 /// let mut lottery = Lottery::new(rules);
@@ -392,7 +404,7 @@ enum Phase {
 ///
 /// // Finish with the right count: record (elsewhere), then draw.
 /// let FinishStep::Record(ticket) = lottery.begin_finish(agency, 2).unwrap() else { panic!() };
-/// let FinishStep::Draw(ticket) = lottery.finish_recorded(ticket) else { panic!() };
+/// let Settled::Draw(ticket) = lottery.finish_recorded(ticket) else { panic!() };
 /// let summary = lottery.draw_done(ticket, DrawTally::new(rules).finish());
 /// assert_eq!(summary.winners_per_agency, [0]);
 /// assert!(lottery.is_drawn());
@@ -405,6 +417,8 @@ pub struct Lottery {
     /// How many agencies are [`Stage::Finished`].
     finished: u32,
     phase: Phase,
+    /// The id of the last batch taken (see [`PendingBatch::id`]).
+    last_id: u64,
 }
 
 impl Lottery {
@@ -415,6 +429,7 @@ impl Lottery {
             agencies: vec![AgencyState::default(); rules.agencies as usize],
             finished: 0,
             phase: Phase::Open,
+            last_id: 0,
         };
         lottery.close_if_complete();
         lottery
@@ -507,8 +522,10 @@ impl Lottery {
     ) -> Result<SubmitStep, SubmitError> {
         let expected = self.rules.agencies;
         let drawn = !matches!(self.phase, Phase::Open);
+        // The field, not `agency_mut`, so that `last_id` stays borrowable.
         let state = self
-            .agency_mut(agency)
+            .agencies
+            .get_mut(agency.index())
             .ok_or(SubmitError::UnknownAgency { agency, expected })?;
         let next = state.next_batch();
         if batch == 0 {
@@ -544,28 +561,37 @@ impl Lottery {
                 got: batch,
             });
         }
+        self.last_id += 1;
+        let id = self.last_id;
         state.pending.push_back(PendingBatch {
+            id,
             batch,
             bets,
             written: false,
         });
         Ok(SubmitStep::Write(WriteTicket {
+            id,
             agency,
             batch,
             bets,
         }))
     }
 
+    /// The pending entry of a ticket, if it was not settled or rolled back.
+    fn pending_mut(&mut self, agency: AgencyId, id: u64) -> Option<&mut PendingBatch> {
+        self.agency_mut(agency)?
+            .pending
+            .iter_mut()
+            .find(|pending| pending.id == id)
+    }
+
     /// The batch's bytes are in the store; it now waits to be durable.
     pub fn written(&mut self, ticket: WriteTicket) -> AckTicket {
-        if let Some(pending) = self
-            .agency_mut(ticket.agency)
-            .and_then(|state| state.pending.back_mut())
-        {
-            debug_assert_eq!(pending.batch, ticket.batch, "tickets are settled in order");
+        if let Some(pending) = self.pending_mut(ticket.agency, ticket.id) {
             pending.written = true;
         }
         AckTicket {
+            id: ticket.id,
             agency: ticket.agency,
             batch: ticket.batch,
             bets: ticket.bets,
@@ -579,16 +605,19 @@ impl Lottery {
             && state
                 .pending
                 .back()
-                .is_some_and(|p| p.batch == ticket.batch && !p.written)
+                .is_some_and(|p| p.id == ticket.id && !p.written)
         {
             state.pending.pop_back();
         }
     }
 
     /// The batch is durable: it and every pending batch of the agency before
-    /// it (a sync covers everything written before it) count as stored.
+    /// it (they precede it in the store, and a commit covers a prefix of the
+    /// store) count as stored.
     pub fn acknowledge(&mut self, ticket: AckTicket) -> Submitted {
-        if let Some(state) = self.agency_mut(ticket.agency) {
+        if self.pending_mut(ticket.agency, ticket.id).is_some()
+            && let Some(state) = self.agency_mut(ticket.agency)
+        {
             while let Some(pending) = state.pending.front().copied() {
                 if pending.batch > ticket.batch || !pending.written {
                     break;
@@ -598,9 +627,21 @@ impl Lottery {
                 state.bets += pending.bets;
             }
         }
+        // Absent: a later batch's acknowledgement already counted it.
         Submitted::Stored {
             batch: ticket.batch,
             bets: ticket.bets,
+        }
+    }
+
+    /// The batch's commit failed and the monitor cut it off the store, with
+    /// everything written after it: the batch and every later pending batch of
+    /// the agency are forgotten, and the agency's next batch is this one again.
+    pub fn not_durable(&mut self, ticket: AckTicket) {
+        if let Some(state) = self.agency_mut(ticket.agency)
+            && let Some(position) = state.pending.iter().position(|p| p.id == ticket.id)
+        {
+            state.pending.truncate(position);
         }
     }
 
@@ -643,14 +684,14 @@ impl Lottery {
             }));
         }
         // A repeated finish.
-        Ok(match self.phase {
-            Phase::Open => FinishStep::Answer(Finish::Waiting {
+        Ok(FinishStep::Settled(match self.phase {
+            Phase::Open => Settled::Answer(Finish::Waiting {
                 remaining: self.remaining(),
             }),
-            Phase::Closed { drawing: true } => FinishStep::Answer(Finish::Waiting { remaining: 0 }),
-            Phase::Closed { drawing: false } => FinishStep::Draw(self.take_draw()),
-            Phase::Drawn(_) => FinishStep::Answer(Finish::AlreadyDrawn),
-        })
+            Phase::Closed { drawing: true } => Settled::Answer(Finish::Waiting { remaining: 0 }),
+            Phase::Closed { drawing: false } => Settled::Draw(self.take_draw()),
+            Phase::Drawn(_) => Settled::Answer(Finish::AlreadyDrawn),
+        }))
     }
 
     fn take_draw(&mut self) -> DrawTicket {
@@ -660,7 +701,7 @@ impl Lottery {
 
     /// The finish is recorded durably: the agency is finished. When it was the
     /// last one, the draw is due.
-    pub fn finish_recorded(&mut self, ticket: FinishTicket) -> FinishStep {
+    pub fn finish_recorded(&mut self, ticket: FinishTicket) -> Settled {
         if let Some(state) = self.agency_mut(ticket.agency)
             && state.stage == Stage::Finishing
         {
@@ -669,8 +710,8 @@ impl Lottery {
         }
         self.close_if_complete();
         match self.phase {
-            Phase::Closed { drawing: false } => FinishStep::Draw(self.take_draw()),
-            _ => FinishStep::Answer(Finish::Waiting {
+            Phase::Closed { drawing: false } => Settled::Draw(self.take_draw()),
+            _ => Settled::Answer(Finish::Waiting {
                 remaining: self.remaining(),
             }),
         }
@@ -778,11 +819,11 @@ mod tests {
 
     /// Finishes an agency through every step; returns the final answer and
     /// the draw ticket if this finish must draw.
-    fn finish(lottery: &mut Lottery, id: u32, sent: u64) -> Result<FinishStep, FinishError> {
-        match lottery.begin_finish(agency(id), sent)? {
-            FinishStep::Record(ticket) => Ok(lottery.finish_recorded(ticket)),
-            step => Ok(step),
-        }
+    fn finish(lottery: &mut Lottery, id: u32, sent: u64) -> Result<Settled, FinishError> {
+        Ok(match lottery.begin_finish(agency(id), sent)? {
+            FinishStep::Record(ticket) => lottery.finish_recorded(ticket),
+            FinishStep::Settled(settled) => settled,
+        })
     }
 
     fn documents(winners: &Winners) -> Vec<&str> {
@@ -977,6 +1018,51 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_commit_forgets_the_batch_and_every_later_one() {
+        let mut lottery = Lottery::new(rules(1));
+        store(&mut lottery, 1, 1, 1);
+        let mut acks = Vec::new();
+        for batch in 2..=4 {
+            let SubmitStep::Write(ticket) = lottery.begin_submit(agency(1), batch, 10).unwrap()
+            else {
+                panic!()
+            };
+            acks.push(lottery.written(ticket));
+        }
+        let [two, three, four] = <[AckTicket; 3]>::try_from(acks).unwrap();
+        assert_eq!(
+            lottery.acknowledge(two),
+            Submitted::Stored { batch: 2, bets: 10 }
+        );
+        lottery.not_durable(three);
+        // Batch 3 is the next one again; the stale ticket of batch 4 changes
+        // nothing, not even a batch 4 taken again later.
+        let SubmitStep::Write(again) = lottery.begin_submit(agency(1), 3, 5).unwrap() else {
+            panic!("batch 3 is next again")
+        };
+        let again = lottery.written(again);
+        let SubmitStep::Write(four_again) = lottery.begin_submit(agency(1), 4, 7).unwrap() else {
+            panic!("batch 4 follows")
+        };
+        let four_again = lottery.written(four_again);
+        lottery.not_durable(four);
+        assert!(matches!(
+            lottery.begin_finish(agency(1), 23),
+            Err(FinishError::BatchesPending { batches: 2, .. })
+        ));
+        lottery.acknowledge(again);
+        lottery.acknowledge(four_again);
+        assert_eq!(
+            lottery.resume_point(agency(1)).unwrap(),
+            ResumePoint {
+                last_batch: 4,
+                bets_stored: 23,
+                finished: false
+            }
+        );
+    }
+
+    #[test]
     fn finishing_checks_the_count_and_is_idempotent() {
         let mut lottery = Lottery::new(rules(2));
         store(&mut lottery, 1, 1, 3);
@@ -990,11 +1076,11 @@ mod tests {
         ));
         assert_eq!(
             finish(&mut lottery, 1, 3).unwrap(),
-            FinishStep::Answer(Finish::Waiting { remaining: 1 })
+            Settled::Answer(Finish::Waiting { remaining: 1 })
         );
         assert_eq!(
             finish(&mut lottery, 1, 3).unwrap(),
-            FinishStep::Answer(Finish::Waiting { remaining: 1 })
+            Settled::Answer(Finish::Waiting { remaining: 1 })
         );
         assert!(matches!(
             lottery.begin_finish(agency(1), 4),
@@ -1043,13 +1129,13 @@ mod tests {
         let mut lottery = Lottery::new(rules);
         assert!(matches!(
             finish(&mut lottery, 1, 0),
-            Ok(FinishStep::Answer(Finish::Waiting { remaining: 2 }))
+            Ok(Settled::Answer(Finish::Waiting { remaining: 2 }))
         ));
         assert!(matches!(
             finish(&mut lottery, 3, 0),
-            Ok(FinishStep::Answer(Finish::Waiting { remaining: 1 }))
+            Ok(Settled::Answer(Finish::Waiting { remaining: 1 }))
         ));
-        let Ok(FinishStep::Draw(ticket)) = finish(&mut lottery, 2, 0) else {
+        let Ok(Settled::Draw(ticket)) = finish(&mut lottery, 2, 0) else {
             panic!("the last finish draws")
         };
         // While the draw runs: no winners, no second draw, no bets.
@@ -1057,7 +1143,7 @@ mod tests {
         assert!(lottery.begin_draw().is_none());
         assert_eq!(
             finish(&mut lottery, 1, 0).unwrap(),
-            FinishStep::Answer(Finish::Waiting { remaining: 0 })
+            Settled::Answer(Finish::Waiting { remaining: 0 })
         );
         assert!(matches!(
             lottery.begin_submit(agency(2), 1, 1),
@@ -1068,7 +1154,7 @@ mod tests {
         assert_eq!(lottery.draw_summary(), Some(&summary));
         assert_eq!(
             finish(&mut lottery, 2, 0).unwrap(),
-            FinishStep::Answer(Finish::AlreadyDrawn)
+            Settled::Answer(Finish::AlreadyDrawn)
         );
         assert!(lottery.begin_draw().is_none());
     }
@@ -1077,12 +1163,12 @@ mod tests {
     fn a_failed_draw_is_retried_by_a_repeated_finish() {
         let rules = rules(1);
         let mut lottery = Lottery::new(rules);
-        let Ok(FinishStep::Draw(ticket)) = finish(&mut lottery, 1, 0) else {
+        let Ok(Settled::Draw(ticket)) = finish(&mut lottery, 1, 0) else {
             panic!()
         };
         lottery.draw_failed(ticket);
         assert!(!lottery.is_drawn());
-        let Ok(FinishStep::Draw(ticket)) = finish(&mut lottery, 1, 0) else {
+        let Ok(Settled::Draw(ticket)) = finish(&mut lottery, 1, 0) else {
             panic!("the repeated finish retries the draw")
         };
         lottery.draw_done(ticket, DrawTally::new(rules).finish());
@@ -1106,7 +1192,7 @@ mod tests {
         for id in 1..=2 {
             finish(&mut lottery, id, 0).unwrap();
         }
-        let Ok(FinishStep::Draw(ticket)) = finish(&mut lottery, 3, 0) else {
+        let Ok(Settled::Draw(ticket)) = finish(&mut lottery, 3, 0) else {
             panic!()
         };
         let summary = lottery.draw_done(ticket, tally.finish());
