@@ -11,7 +11,10 @@
 #![deny(missing_docs)]
 
 pub mod agency;
+pub mod central;
+pub mod demo;
 pub mod error;
 pub mod input;
+pub mod loadgen;
 pub mod logging;
 pub mod synthetic;

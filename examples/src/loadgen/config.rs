@@ -103,7 +103,12 @@ mod tests {
 
     #[test]
     fn zero_agencies_batches_or_windows_are_refused() {
-        for flag in ["--agencies=0", "--batch-size=0", "--in-flight=0", "--threads=0"] {
+        for flag in [
+            "--agencies=0",
+            "--batch-size=0",
+            "--in-flight=0",
+            "--threads=0",
+        ] {
             assert!(parse(&[flag]).is_err(), "{flag}");
         }
         assert!(parse(&["--durability=sometimes"]).is_err());

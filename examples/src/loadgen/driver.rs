@@ -164,7 +164,10 @@ impl Agency {
     /// Advances a connecting or handshaking agency on one of its events.
     fn handshake_step(&mut self, shared: &RunShared) -> Result<(), Failure> {
         if self.phase == Phase::Connecting {
-            let stream = self.stream.as_ref().expect("a connecting agency has a stream");
+            let stream = self
+                .stream
+                .as_ref()
+                .expect("a connecting agency has a stream");
             if let Some(error) = stream.take_error().map_err(|e| e.to_string())? {
                 return Err(format!("connect failed: {error}"));
             }
@@ -250,7 +253,12 @@ impl Agency {
                 return Ok(());
             };
             match self.decoder.read_from(stream) {
-                Ok(0) => return Err(format!("the central closed the connection ({:?})", self.phase)),
+                Ok(0) => {
+                    return Err(format!(
+                        "the central closed the connection ({:?})",
+                        self.phase
+                    ));
+                }
                 Ok(_) => {
                     while let Some(message) = self
                         .decoder
@@ -270,7 +278,11 @@ impl Agency {
         }
     }
 
-    fn handle(&mut self, message: CentralMessage, report: &mut ThreadReport) -> Result<(), Failure> {
+    fn handle(
+        &mut self,
+        message: CentralMessage,
+        report: &mut ThreadReport,
+    ) -> Result<(), Failure> {
         match (self.phase, message) {
             (
                 Phase::Welcome,
@@ -368,7 +380,9 @@ impl Schedule {
 
     /// When the agency at `position` gets its batch number `released` (from 0).
     fn next_release(&self, position: u32, released: usize) -> Duration {
-        let offset = self.interval.mul_f64(f64::from(position) / f64::from(self.agencies));
+        let offset = self
+            .interval
+            .mul_f64(f64::from(position) / f64::from(self.agencies));
         offset + self.interval.mul_f64(released as f64)
     }
 }
@@ -398,7 +412,11 @@ pub fn drive(
     thread.handshake_all(&mut events)?;
     shared.ready.wait();
     let start = *shared.ingest_start.get_or_init(Instant::now);
-    thread.send_all(&mut events, start, Schedule::new(shared.rate, shared.agencies, batch_size))?;
+    thread.send_all(
+        &mut events,
+        start,
+        Schedule::new(shared.rate, shared.agencies, batch_size),
+    )?;
     Ok(thread.report)
 }
 
@@ -569,7 +587,9 @@ impl ClientThread<'_> {
         let agency = &mut self.agencies[index];
         agency.phase = Phase::Failed;
         self.remaining -= 1;
-        self.report.failures.push(format!("agency {}: {why}", agency.id));
+        self.report
+            .failures
+            .push(format!("agency {}: {why}", agency.id));
     }
 }
 
@@ -585,8 +605,11 @@ fn poll_once(poll: &mut Poll, events: &mut Events, timeout: Option<Duration>) ->
 
 fn connect(poll: &Poll, server: SocketAddr, index: usize) -> io::Result<TcpStream> {
     let mut stream = TcpStream::connect(server)?;
-    poll.registry()
-        .register(&mut stream, Token(index), Interest::READABLE | Interest::WRITABLE)?;
+    poll.registry().register(
+        &mut stream,
+        Token(index),
+        Interest::READABLE | Interest::WRITABLE,
+    )?;
     Ok(stream)
 }
 
@@ -612,7 +635,11 @@ mod tests {
         let schedule = Schedule::new(1_000_000, 1_000, 150).unwrap();
         let second = Duration::from_secs(1);
         let batches = (0..1_000)
-            .map(|i| (0..).take_while(|&k| schedule.next_release(i, k) < second).count())
+            .map(|i| {
+                (0..)
+                    .take_while(|&k| schedule.next_release(i, k) < second)
+                    .count()
+            })
             .sum::<usize>();
         let bets = batches * 150;
         assert!((999_000..=1_001_000).contains(&bets), "{bets}");

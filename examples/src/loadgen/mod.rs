@@ -5,7 +5,9 @@ pub mod config;
 pub mod driver;
 pub mod plan;
 pub mod report;
+pub mod run;
 
 pub use config::LoadgenArgs;
 pub use plan::SessionPlan;
 pub use report::{LatencySummary, Report};
+pub use run::run;

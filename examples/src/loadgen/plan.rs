@@ -93,13 +93,17 @@ impl SessionPlan {
 
     /// The bytes of the first `batches` batches (all frames back to back).
     pub fn frames_through(&self, batches: usize) -> &[u8] {
-        let end = batches.checked_sub(1).map_or(0, |last| self.batch_ends[last]);
+        let end = batches
+            .checked_sub(1)
+            .map_or(0, |last| self.batch_ends[last]);
         &self.frames[..end]
     }
 
     /// The byte range of batch `index` (from 0).
     pub fn batch_range(&self, index: usize) -> Range<usize> {
-        let start = index.checked_sub(1).map_or(0, |previous| self.batch_ends[previous]);
+        let start = index
+            .checked_sub(1)
+            .map_or(0, |previous| self.batch_ends[previous]);
         start..self.batch_ends[index]
     }
 
@@ -164,8 +168,8 @@ mod tests {
 
     #[test]
     fn no_bets_means_no_batches() {
-        let plan = SessionPlan::build(0, 0, 150, DEFAULT_MAX_FRAME, BetNumber::DEFAULT_WINNING)
-            .unwrap();
+        let plan =
+            SessionPlan::build(0, 0, 150, DEFAULT_MAX_FRAME, BetNumber::DEFAULT_WINNING).unwrap();
         assert_eq!(plan.batches(), 0);
         assert!(plan.frames_through(0).is_empty());
     }
