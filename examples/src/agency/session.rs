@@ -85,6 +85,7 @@ pub fn run_session(
     info!("action: finish | result: success | agency: {agency} | bets_sent: {bets_sent}");
     let winners = client.winners(true)?.ok_or(AgencyError::NoWinnersAnswer)?;
     client.close();
+    info!("action: close_connection | result: success | agency: {agency}");
     Ok(SessionOutcome { bets_sent, winners })
 }
 
