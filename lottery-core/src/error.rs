@@ -151,6 +151,17 @@ pub enum StoreError {
         /// What is wrong with it.
         error: FieldError,
     },
+    /// The commit journal beside the store is damaged before its last line, or
+    /// disagrees with the rows of the store.
+    #[error("the journal of the store {} is inconsistent at line {line}: {problem}", path.display())]
+    Journal {
+        /// The store's path.
+        path: PathBuf,
+        /// The journal line, from 1 (0: the journal as a whole).
+        line: u64,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 /// Why a batch was refused by the lottery.

@@ -5,8 +5,10 @@
 //! - [`bet`]: validated types ([`Bet`], [`AgencyId`], [`Document`], ...).
 //! - [`row`]: CSV rows in (agency files, `bets.csv`) and out (`bets.csv`,
 //!   byte-compatible with Python's `csv.writer`).
-//! - [`store`]: the bytes of `bets.csv` behind [`BetStore`] (file or memory).
-//! - [`monitor`]: [`BetMonitor`], atomic batch appends, durability, group commit.
+//! - [`store`]: the bytes of `bets.csv` and its commit journal behind
+//!   [`BetStore`] ([`CsvFileStore`] or [`MemoryStore`]).
+//! - [`monitor`]: [`BetMonitor`], atomic batch appends, durability, group
+//!   commit, the commit journal and recovery on open.
 //! - [`lottery`]: [`Lottery`](lottery), the pure state machine.
 //! - [`central`]: [`Central`], the shared, locked facade used by servers.
 //!
@@ -19,6 +21,7 @@
 pub mod bet;
 pub mod central;
 pub mod error;
+mod journal;
 pub mod lottery;
 pub mod monitor;
 pub mod row;
@@ -31,6 +34,8 @@ pub use error::{
     Field, FieldError, FieldReason, FinishError, RowError, StoreError, SubmitError, WinnersError,
 };
 pub use lottery::{DrawSummary, Finish, LotteryRules, ResumePoint, Submitted, Winners};
-pub use monitor::{AgencyRecord, Appended, BetMonitor, Recovery};
+pub use monitor::{AgencyRecord, Appended, BetMonitor, PendingAppend, Recovery};
 pub use row::{AgencyFile, StoreRows, encode_store_rows};
-pub use store::{BetStore, Durability, StoreSyncer};
+pub use store::{
+    BetStore, CsvFileStore, Durability, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,
+};

@@ -1,12 +1,24 @@
-//! Where bytes of `bets.csv` live: the [`BetStore`] trait, the CSV file store and
-//! the in-memory store (for loom, proptest and fault injection).
+//! Where the bytes of `bets.csv` and of its commit journal live: the
+//! [`BetStore`] trait, the CSV file store ([`CsvFileStore`]) and the in-memory
+//! store ([`MemoryStore`], for loom, proptest and fault injection).
 //!
-//! A store knows bytes, not bets: the monitor encodes batches and decides when
-//! to sync. Its one promise is atomic appends: an append is one write of the
-//! whole batch, and if it fails the store is cut back to its previous length.
+//! A store knows bytes, not bets: the monitor encodes batches, writes the
+//! journal records and decides when to sync. A store has two append-only
+//! files: the data (`bets.csv`, the store itself, a [`StoreFile`]) and the
+//! journal beside it (`bets.csv.journal`, another [`StoreFile`]).
+//!
+//! Every [`StoreFile`] promises atomic appends: an append is one write of the
+//! whole buffer, and if it fails the file is cut back to its previous length,
+//! so nothing partial stays.
 
 use std::io::{self, Read};
 use std::str::FromStr;
+
+mod file;
+mod memory;
+
+pub use file::CsvFileStore;
+pub use memory::{MemoryHandle, MemoryStore};
 
 /// What an ack promises about the batch it acknowledges.
 #[derive(
@@ -58,20 +70,17 @@ pub trait StoreSyncer: Send {
     fn sync(&mut self) -> io::Result<()>;
 }
 
-/// The bytes of a store, append-only.
-pub trait BetStore: Send {
-    /// A name for messages: the file's path, or `<memory>`.
-    fn describe(&self) -> String;
-
-    /// The store's length in bytes.
+/// One append-only file of a store: `bets.csv`, or its journal.
+pub trait StoreFile: Send {
+    /// The file's length in bytes.
     fn len(&self) -> u64;
 
-    /// Whether the store is empty.
+    /// Whether the file is empty.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Appends `bytes` with one write. On failure, the store is cut back to the
+    /// Appends `bytes` with one write. On failure, the file is cut back to the
     /// length it had before and the error is returned: nothing partial stays.
     ///
     /// # Errors
@@ -84,7 +93,8 @@ pub trait BetStore: Send {
     /// The operating system's error.
     fn flush(&mut self) -> io::Result<()>;
 
-    /// Cuts the store to `len` bytes (repair of a torn tail on open).
+    /// Cuts the file to `len` bytes (repair of a torn tail, undo of an
+    /// uncommitted write).
     ///
     /// # Errors
     /// The operating system's error.
@@ -96,10 +106,31 @@ pub trait BetStore: Send {
     /// The operating system's error (duplicating the file handle).
     fn syncer(&self) -> io::Result<Box<dyn StoreSyncer>>;
 
-    /// A reader of the first `len` bytes, streaming (never the whole store in
-    /// memory at once for the file store).
+    /// A reader of the first `len` bytes, streaming (never the whole file in
+    /// memory at once).
     ///
     /// # Errors
     /// The operating system's error.
     fn reader(&self, len: u64) -> io::Result<Box<dyn Read + Send>>;
+}
+
+/// A bet store: `bets.csv` (the store itself is its data file) and the commit
+/// journal beside it.
+pub trait BetStore: StoreFile {
+    /// A name for messages: the data file's path, or `<memory>`.
+    fn describe(&self) -> String;
+
+    /// Opens the existing journal, or `None` when the store has none yet (a
+    /// new store, or a `bets.csv` written by another program).
+    ///
+    /// # Errors
+    /// The operating system's error.
+    fn open_journal(&mut self) -> io::Result<Option<Box<dyn StoreFile>>>;
+
+    /// Creates the journal holding `contents`, durably and atomically (a crash
+    /// leaves either no journal or the whole one), replacing any previous one.
+    ///
+    /// # Errors
+    /// The operating system's error.
+    fn create_journal(&mut self, contents: &[u8]) -> io::Result<Box<dyn StoreFile>>;
 }

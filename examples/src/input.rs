@@ -1,0 +1,260 @@
+//! An agency's input file, checked whole before anything is sent.
+//!
+//! A bad row must stop an agency before it sends a single bet (a batch the
+//! central stored cannot be taken back), so reading is two-phase:
+//!
+//! 1. [`AgencyInput::load`] streams the file once, validating every row and
+//!    counting the bets. A file of at most [`IN_MEMORY_LIMIT`] bytes keeps its
+//!    bets from this pass (the course's files are about 2 MB; parsing them
+//!    twice would double the agency's CPU time for nothing).
+//! 2. [`AgencyInput::into_bets`] hands the bets out: from memory, or for a longer
+//!    file by streaming it again, so memory stays bounded whatever the size.
+//!
+//! Should a long file change between the passes, the second pass stops at the
+//! first bad row and [`BetStream::finish`] reports it; the agency then fails
+//! before it finishes, so the central never draws on a half-sent file.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use lottery_core::{AgencyFile, Bet, BetNumber, Document};
+
+use crate::error::InputError;
+
+/// Files up to this size are parsed once and kept in memory; longer ones are
+/// streamed twice (validate, then send).
+pub const IN_MEMORY_LIMIT: u64 = 32 * 1024 * 1024;
+
+/// An agency's bets, every one of them already validated.
+#[derive(Debug)]
+pub struct AgencyInput {
+    path: PathBuf,
+    count: u64,
+    held: Option<Vec<Bet>>,
+}
+
+impl AgencyInput {
+    /// Validates the agency file at `path` (one streaming pass).
+    ///
+    /// # Errors
+    /// [`InputError::Open`] when it cannot be opened, [`InputError::Row`] for
+    /// the first bad row (file, line and field).
+    pub fn load(path: &Path) -> Result<Self, InputError> {
+        Self::load_with_limit(path, IN_MEMORY_LIMIT)
+    }
+
+    /// [`AgencyInput::load`] with another in-memory limit (tests use 0 to
+    /// force the streaming path).
+    ///
+    /// # Errors
+    /// As [`AgencyInput::load`].
+    pub fn load_with_limit(path: &Path, in_memory_limit: u64) -> Result<Self, InputError> {
+        let open_error = |source| InputError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(open_error)?.len();
+        let rows = AgencyFile::open(path).map_err(open_error)?;
+        let mut held = (size <= in_memory_limit).then(Vec::new);
+        let mut count = 0;
+        for bet in rows {
+            let bet = bet?;
+            count += 1;
+            if let Some(held) = &mut held {
+                held.push(bet);
+            }
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            count,
+            held,
+        })
+    }
+
+    /// One bet given directly (the course's single-bet mode).
+    pub fn single(bet: Bet) -> Self {
+        Self {
+            path: PathBuf::from("<environment>"),
+            count: 1,
+            held: Some(vec![bet]),
+        }
+    }
+
+    /// The file (or `<environment>` for a single bet).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many bets there are.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The bets, in file order, handed out without copies.
+    ///
+    /// # Errors
+    /// [`InputError::Open`] when a streamed file cannot be opened again.
+    pub fn into_bets(self) -> Result<BetStream, InputError> {
+        let source = match self.held {
+            Some(bets) => Source::Memory(bets.into_iter()),
+            None => Source::File(open_again(&self.path)?),
+        };
+        Ok(BetStream {
+            source,
+            error: None,
+        })
+    }
+
+    /// The documents of the bets playing `winning`, in file order: what the
+    /// central must answer this agency after the draw.
+    ///
+    /// # Errors
+    /// [`InputError::Open`] or [`InputError::Row`] when a streamed file cannot
+    /// be read again as it was validated.
+    pub fn winners(&self, winning: BetNumber) -> Result<Vec<Document>, InputError> {
+        let plays = |bet: &Bet| bet.number == winning;
+        match &self.held {
+            Some(bets) => Ok(bets
+                .iter()
+                .filter(|bet| plays(bet))
+                .map(|bet| bet.document.clone())
+                .collect()),
+            None => {
+                let mut winners = Vec::new();
+                for bet in open_again(&self.path)? {
+                    let bet = bet?;
+                    if plays(&bet) {
+                        winners.push(bet.document);
+                    }
+                }
+                Ok(winners)
+            }
+        }
+    }
+}
+
+fn open_again(path: &Path) -> Result<AgencyFile<File>, InputError> {
+    AgencyFile::open(path).map_err(|source| InputError::Open {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+enum Source {
+    Memory(std::vec::IntoIter<Bet>),
+    File(AgencyFile<File>),
+}
+
+/// The bets of an [`AgencyInput`], in file order. It ends early if a streamed
+/// file no longer validates; [`BetStream::finish`] then says why.
+pub struct BetStream {
+    source: Source,
+    error: Option<InputError>,
+}
+
+impl std::fmt::Debug for BetStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BetStream").finish_non_exhaustive()
+    }
+}
+
+impl BetStream {
+    /// Whether every bet was handed out.
+    ///
+    /// # Errors
+    /// [`InputError::Row`] when a streamed file changed since it was validated.
+    pub fn finish(self) -> Result<(), InputError> {
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl Iterator for BetStream {
+    type Item = Bet;
+
+    fn next(&mut self) -> Option<Bet> {
+        match &mut self.source {
+            Source::Memory(bets) => bets.next(),
+            Source::File(rows) => match rows.next()? {
+                Ok(bet) => Some(bet),
+                Err(error) => {
+                    self.error = Some(InputError::Row(error));
+                    None
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use lottery_core::error::Field;
+
+    use super::*;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+
+    const ROWS: &str = "Ana,Pérez,1,2000-01-01,7574\r\n\"Juan, Jr.\",Gómez,002,1990-12-31,12\nLía,Ríos,3,1980-06-15,7574\n";
+
+    #[test]
+    fn both_paths_hand_out_every_bet_in_order() {
+        let file = file(ROWS);
+        for limit in [0, IN_MEMORY_LIMIT] {
+            let input = AgencyInput::load_with_limit(file.path(), limit).unwrap();
+            assert_eq!(input.count(), 3);
+            let mut bets = input.into_bets().unwrap();
+            let documents: Vec<String> =
+                bets.by_ref().map(|bet| bet.document.to_string()).collect();
+            assert_eq!(documents, ["1", "002", "3"]);
+            bets.finish().unwrap();
+        }
+    }
+
+    #[test]
+    fn winners_are_the_documents_playing_the_number_in_file_order() {
+        let file = file(ROWS);
+        for limit in [0, IN_MEMORY_LIMIT] {
+            let input = AgencyInput::load_with_limit(file.path(), limit).unwrap();
+            let winners = input.winners(BetNumber::DEFAULT_WINNING).unwrap();
+            let winners: Vec<&str> = winners.iter().map(Document::as_str).collect();
+            assert_eq!(winners, ["1", "3"]);
+        }
+    }
+
+    #[test]
+    fn a_bad_row_is_reported_with_file_line_and_field() {
+        let file = file("Ana,Pérez,1,2000-01-01,1\nBob,Ray,2,2000-01-01,10000\n");
+        let error = AgencyInput::load(file.path()).unwrap_err();
+        let InputError::Row(row) = &error else {
+            panic!("expected a row error, got {error}");
+        };
+        assert_eq!(row.line, 2);
+        assert_eq!(row.error.field, Field::Number);
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("{}:2: number", file.path().display()))
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_an_open_error() {
+        let error = AgencyInput::load(Path::new("/nonexistent/agency-1.csv")).unwrap_err();
+        assert!(matches!(error, InputError::Open { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_file_changed_after_validation_stops_the_stream_with_the_reason() {
+        let file = file(ROWS);
+        let input = AgencyInput::load_with_limit(file.path(), 0).unwrap();
+        std::fs::write(file.path(), "Ana,Pérez,1,2000-01-01,1\nbroken\n").unwrap();
+        let mut bets = input.into_bets().unwrap();
+        assert_eq!(bets.by_ref().count(), 1);
+        assert!(matches!(bets.finish(), Err(InputError::Row(_))));
+    }
+}
