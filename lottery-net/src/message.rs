@@ -1,5 +1,13 @@
 //! The messages of the protocol, as values. Their byte layout is in
-//! `PROTOCOL.md` and in [`crate::frame`].
+//! `PROTOCOL.md`, [`crate::frame`], [`crate::encoder`] and [`crate::decoder`].
+//!
+//! This module knows nothing of bytes: it holds the message enums, the stable
+//! error codes, and the conversions between a validated [`Bet`] and the raw
+//! [`WireBet`] that travels (the central validates; the protocol only carries).
+
+use std::fmt;
+
+use lottery_core::{Bet, BetNumber, Birthdate, Document, Field, FieldError, Name};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -18,6 +26,49 @@ pub struct WireBet {
     pub birthdate: String,
     /// The number played.
     pub number: u16,
+}
+
+impl WireBet {
+    /// The raw fields of a validated bet.
+    ///
+    /// ```
+    /// use lottery_core::Bet;
+    /// use lottery_net::WireBet;
+    /// let bet = Bet::from_fields("Ana", "Pérez", "007", "1999-03-17", "7574").unwrap();
+    /// let wire = WireBet::from_bet(&bet);
+    /// assert_eq!(wire.birthdate, "1999-03-17");
+    /// assert_eq!(wire.into_bet().unwrap(), bet);
+    /// ```
+    pub fn from_bet(bet: &Bet) -> Self {
+        Self {
+            first_name: bet.first_name.as_str().to_owned(),
+            last_name: bet.last_name.as_str().to_owned(),
+            document: bet.document.as_str().to_owned(),
+            birthdate: bet.birthdate.to_string(),
+            number: bet.number.get(),
+        }
+    }
+
+    /// Validates the fields into a [`Bet`], moving the strings (no copy).
+    ///
+    /// # Errors
+    /// The first invalid field, in the order first name, last name, document,
+    /// birthdate, number.
+    pub fn into_bet(self) -> Result<Bet, FieldError> {
+        Ok(Bet {
+            first_name: Name::new(Field::FirstName, self.first_name)?,
+            last_name: Name::new(Field::LastName, self.last_name)?,
+            document: Document::new(self.document)?,
+            birthdate: self.birthdate.parse::<Birthdate>()?,
+            number: BetNumber::new(u32::from(self.number))?,
+        })
+    }
+}
+
+impl From<&Bet> for WireBet {
+    fn from(bet: &Bet) -> Self {
+        Self::from_bet(bet)
+    }
 }
 
 /// A message from an agency to the central.
@@ -49,6 +100,18 @@ pub enum AgencyMessage {
     },
 }
 
+impl AgencyMessage {
+    /// The message's name, as `PROTOCOL.md` and the logs spell it.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Hello { .. } => "Hello",
+            Self::Batch { .. } => "Batch",
+            Self::Finish { .. } => "Finish",
+            Self::WinnersQuery { .. } => "WinnersQuery",
+        }
+    }
+}
+
 /// A message from the central to an agency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CentralMessage {
@@ -74,7 +137,7 @@ pub enum CentralMessage {
         bets_stored: u64,
     },
     /// The agency's winners; a long list spans several frames, the last with
-    /// `last` set.
+    /// `last` set. [`crate::encode_winners`] splits a list.
     Winners {
         /// Documents of winning bets, in stored order.
         documents: Vec<String>,
@@ -85,6 +148,20 @@ pub enum CentralMessage {
     NotDrawn,
     /// Something was refused.
     Error(ErrorFrame),
+}
+
+impl CentralMessage {
+    /// The message's name, as `PROTOCOL.md` and the logs spell it.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Welcome { .. } => "Welcome",
+            Self::Ack { .. } => "Ack",
+            Self::Finished { .. } => "Finished",
+            Self::Winners { .. } => "Winners",
+            Self::NotDrawn => "NotDrawn",
+            Self::Error(_) => "Error",
+        }
+    }
 }
 
 /// An error the central reports.
@@ -98,16 +175,101 @@ pub struct ErrorFrame {
     pub message: String,
 }
 
+impl ErrorFrame {
+    /// An error about no particular bet.
+    ///
+    /// ```
+    /// use lottery_net::{ErrorCode, ErrorFrame};
+    /// let error = ErrorFrame::new(ErrorCode::UnknownAgency, "agency 9 is not expected");
+    /// assert!(error.code.closes_connection());
+    /// ```
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            bet: None,
+            message: message.into(),
+        }
+    }
+
+    /// The error refusing a batch because its bet number `index` (from 0) is
+    /// invalid: code [`ErrorCode::InvalidBet`], the fault, and a message
+    /// naming the bet, the field and the reason.
+    ///
+    /// ```
+    /// use lottery_core::{Document, Field};
+    /// use lottery_net::{ErrorCode, ErrorFrame};
+    /// let error = ErrorFrame::invalid_bet(4, &Document::new("12a").unwrap_err());
+    /// assert_eq!(error.code, ErrorCode::InvalidBet);
+    /// assert_eq!(error.bet.unwrap().field_name(), "document");
+    /// assert_eq!(error.message, "bet 4: document is not made of decimal digits");
+    /// ```
+    pub fn invalid_bet(index: u32, error: &FieldError) -> Self {
+        Self {
+            code: ErrorCode::InvalidBet,
+            bet: Some(BetFault::new(index, error)),
+            message: format!("bet {index}: {error}"),
+        }
+    }
+}
+
+impl fmt::Display for ErrorFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (code {})", self.code, self.code.code())?;
+        if let Some(fault) = self.bet {
+            write!(f, " at bet {} field {}", fault.index, fault.field_name())?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ErrorFrame {}
+
 /// The bet that made a batch fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BetFault {
     /// The bet's index in its batch, from 0.
     pub index: u32,
-    /// The field, numbered as in `PROTOCOL.md` (1 first_name .. 5 number).
+    /// The field, numbered as in `PROTOCOL.md`: 1 first_name, 2 last_name,
+    /// 3 document, 4 birthdate, 5 number; 0 for anything else.
     pub field: u8,
 }
 
+impl BetFault {
+    /// The fault of bet `index` (from 0) refused with `error`.
+    pub fn new(index: u32, error: &FieldError) -> Self {
+        let field = match error.field {
+            Field::FirstName => 1,
+            Field::LastName => 2,
+            Field::Document => 3,
+            Field::Birthdate => 4,
+            Field::Number => 5,
+            Field::Agency | Field::Row => 0,
+        };
+        Self { index, field }
+    }
+
+    /// The field's name (`first_name`, ..., `number`; `other` for 0 and
+    /// numbers this version does not know).
+    pub const fn field_name(self) -> &'static str {
+        match self.field {
+            1 => "first_name",
+            2 => "last_name",
+            3 => "document",
+            4 => "birthdate",
+            5 => "number",
+            _ => "other",
+        }
+    }
+}
+
 /// Stable error codes. Numbers never change meaning; new codes are added at the end.
+///
+/// ```
+/// use lottery_net::ErrorCode;
+/// assert_eq!(ErrorCode::InvalidBet.code(), 6);
+/// assert_eq!(ErrorCode::from_code(6), ErrorCode::InvalidBet);
+/// assert_eq!(ErrorCode::from_code(999), ErrorCode::Unknown(999));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -144,4 +306,172 @@ pub enum ErrorCode {
     Timeout,
     /// A code this version does not know (from a newer central).
     Unknown(u16),
+}
+
+impl ErrorCode {
+    /// Every code this version knows, in numeric order (1, 2, ...).
+    pub const KNOWN: [ErrorCode; 15] = [
+        Self::Malformed,
+        Self::FrameTooLarge,
+        Self::UnsupportedVersion,
+        Self::UnknownAgency,
+        Self::UnexpectedMessage,
+        Self::InvalidBet,
+        Self::AgencyFinished,
+        Self::AlreadyDrawn,
+        Self::OutOfOrder,
+        Self::CountMismatch,
+        Self::StorageFailure,
+        Self::ShuttingDown,
+        Self::Replaced,
+        Self::TooManyConnections,
+        Self::Timeout,
+    ];
+
+    /// The code's number on the wire.
+    pub const fn code(self) -> u16 {
+        match self {
+            Self::Malformed => 1,
+            Self::FrameTooLarge => 2,
+            Self::UnsupportedVersion => 3,
+            Self::UnknownAgency => 4,
+            Self::UnexpectedMessage => 5,
+            Self::InvalidBet => 6,
+            Self::AgencyFinished => 7,
+            Self::AlreadyDrawn => 8,
+            Self::OutOfOrder => 9,
+            Self::CountMismatch => 10,
+            Self::StorageFailure => 11,
+            Self::ShuttingDown => 12,
+            Self::Replaced => 13,
+            Self::TooManyConnections => 14,
+            Self::Timeout => 15,
+            Self::Unknown(code) => code,
+        }
+    }
+
+    /// The code a number stands for; [`ErrorCode::Unknown`] for numbers this
+    /// version does not know (so `from_code(n).code() == n` for every `n`).
+    pub const fn from_code(code: u16) -> Self {
+        match code {
+            1 => Self::Malformed,
+            2 => Self::FrameTooLarge,
+            3 => Self::UnsupportedVersion,
+            4 => Self::UnknownAgency,
+            5 => Self::UnexpectedMessage,
+            6 => Self::InvalidBet,
+            7 => Self::AgencyFinished,
+            8 => Self::AlreadyDrawn,
+            9 => Self::OutOfOrder,
+            10 => Self::CountMismatch,
+            11 => Self::StorageFailure,
+            12 => Self::ShuttingDown,
+            13 => Self::Replaced,
+            14 => Self::TooManyConnections,
+            15 => Self::Timeout,
+            other => Self::Unknown(other),
+        }
+    }
+
+    /// The code's name, as `PROTOCOL.md` spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Malformed => "Malformed",
+            Self::FrameTooLarge => "FrameTooLarge",
+            Self::UnsupportedVersion => "UnsupportedVersion",
+            Self::UnknownAgency => "UnknownAgency",
+            Self::UnexpectedMessage => "UnexpectedMessage",
+            Self::InvalidBet => "InvalidBet",
+            Self::AgencyFinished => "AgencyFinished",
+            Self::AlreadyDrawn => "AlreadyDrawn",
+            Self::OutOfOrder => "OutOfOrder",
+            Self::CountMismatch => "CountMismatch",
+            Self::StorageFailure => "StorageFailure",
+            Self::ShuttingDown => "ShuttingDown",
+            Self::Replaced => "Replaced",
+            Self::TooManyConnections => "TooManyConnections",
+            Self::Timeout => "Timeout",
+            Self::Unknown(_) => "Unknown",
+        }
+    }
+
+    /// Whether the central closes the connection after sending this error.
+    /// Unknown codes count as closing: a client cannot know better.
+    pub const fn closes_connection(self) -> bool {
+        !matches!(
+            self,
+            Self::InvalidBet
+                | Self::AgencyFinished
+                | Self::AlreadyDrawn
+                | Self::OutOfOrder
+                | Self::CountMismatch
+                | Self::StorageFailure
+        )
+    }
+
+    /// Whether a client should reconnect (with backoff) and resume after this
+    /// error: the central is going away or could not store, not refusing.
+    pub const fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            Self::StorageFailure | Self::ShuttingDown | Self::Timeout | Self::TooManyConnections
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unknown(code) => write!(f, "Unknown({code})"),
+            known => f.write_str(known.name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_code_maps_to_its_number_and_back() {
+        for (position, code) in ErrorCode::KNOWN.iter().enumerate() {
+            let number = u16::try_from(position + 1).unwrap();
+            assert_eq!(code.code(), number);
+            assert_eq!(ErrorCode::from_code(number), *code);
+        }
+        for number in [0, 16, 1000, u16::MAX] {
+            assert_eq!(ErrorCode::from_code(number), ErrorCode::Unknown(number));
+            assert_eq!(ErrorCode::from_code(number).code(), number);
+        }
+    }
+
+    #[test]
+    fn only_recoverable_refusals_keep_the_connection_open() {
+        assert!(!ErrorCode::InvalidBet.closes_connection());
+        assert!(!ErrorCode::CountMismatch.closes_connection());
+        assert!(ErrorCode::Malformed.closes_connection());
+        assert!(ErrorCode::Replaced.closes_connection());
+        assert!(ErrorCode::Unknown(77).closes_connection());
+    }
+
+    #[test]
+    fn wire_bets_report_the_first_invalid_field() {
+        let wire = WireBet {
+            first_name: "Ana".into(),
+            last_name: "Pérez".into(),
+            document: "12".into(),
+            birthdate: "1999-02-30".into(),
+            number: 10_000,
+        };
+        let error = wire.clone().into_bet().unwrap_err();
+        assert_eq!(error.field, Field::Birthdate);
+        assert_eq!(BetFault::new(3, &error), BetFault { index: 3, field: 4 });
+        let error = WireBet {
+            birthdate: "1999-02-28".into(),
+            ..wire
+        }
+        .into_bet()
+        .unwrap_err();
+        assert_eq!(BetFault::new(0, &error).field_name(), "number");
+    }
 }

@@ -1,0 +1,261 @@
+//! Packing bets into `Batch` frames, as many as fit the frame limit (or a
+//! configured maximum of bets), for agencies and load generators.
+//!
+//! The builder encodes each bet as it is pushed, so filling a frame costs
+//! one pass over the bets and no intermediate `Vec<WireBet>`.
+
+use lottery_core::{Bet, Birthdate};
+
+use crate::encoder::{put_wire_bet, wire_bet_len};
+use crate::error::EncodeError;
+use crate::frame::{
+    BATCH_HEADER_LEN, LENGTH_PREFIX, kind, put_short_text, put_u8, put_u16, put_u32, put_u64,
+    short_text_len,
+};
+use crate::message::WireBet;
+
+/// Whether a pushed bet went into the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a full batch did not take the bet: finish it and push the bet again"]
+pub enum Pushed {
+    /// The bet is in the batch.
+    Added,
+    /// The batch is full (the frame limit or the bet maximum); the bet was not
+    /// added. Finish the batch and push the bet into the next one.
+    Full,
+}
+
+/// Packs bets into one `Batch` frame at a time.
+///
+/// ```
+/// use lottery_core::Bet;
+/// use lottery_net::{BatchBuilder, Pushed, Decoder, AgencyMessage, DEFAULT_MAX_FRAME};
+/// let bet = Bet::from_fields("Ana", "Pérez", "30904465", "1999-03-17", "7574").unwrap();
+/// let mut batch = BatchBuilder::new(DEFAULT_MAX_FRAME, Some(2));
+/// assert_eq!(batch.try_push_bet(&bet).unwrap(), Pushed::Added);
+/// assert_eq!(batch.try_push_bet(&bet).unwrap(), Pushed::Added);
+/// assert_eq!(batch.try_push_bet(&bet).unwrap(), Pushed::Full);
+///
+/// let mut frame = Vec::new();
+/// let written = batch.finish(1, &mut frame);
+/// assert_eq!(written, frame.len());
+/// assert!(batch.is_empty());
+/// let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+/// decoder.extend(&frame);
+/// match decoder.next_agency_message().unwrap() {
+///     Some(AgencyMessage::Batch { batch: 1, bets }) => assert_eq!(bets.len(), 2),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct BatchBuilder {
+    max_frame: usize,
+    max_bets: usize,
+    /// The encoded bets of the batch being filled.
+    bets: Vec<u8>,
+    count: usize,
+}
+
+impl BatchBuilder {
+    /// A builder filling frames up to `max_frame` bytes and, when given, up
+    /// to `max_bets` bets (at least 1).
+    pub fn new(max_frame: usize, max_bets: Option<usize>) -> Self {
+        let max_frame = max_frame.min(LENGTH_PREFIX + u32::MAX as usize);
+        Self {
+            max_frame,
+            max_bets: max_bets.map_or(usize::MAX, |max| max.max(1)),
+            bets: Vec::with_capacity(max_frame.min(64 * 1024).saturating_sub(BATCH_HEADER_LEN)),
+            count: 0,
+        }
+    }
+
+    /// Bets in the batch.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the batch holds no bet.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The size the batch's frame has now, length prefix included.
+    pub fn frame_len(&self) -> usize {
+        BATCH_HEADER_LEN + self.bets.len()
+    }
+
+    fn admit(&self, bet_len: usize) -> Result<Pushed, EncodeError> {
+        if BATCH_HEADER_LEN + bet_len > self.max_frame {
+            return Err(EncodeError::FrameTooLarge {
+                message: "Batch",
+                len: BATCH_HEADER_LEN + bet_len,
+                max: self.max_frame,
+            });
+        }
+        if self.count >= self.max_bets || self.frame_len() + bet_len > self.max_frame {
+            return Ok(Pushed::Full);
+        }
+        Ok(Pushed::Added)
+    }
+
+    /// Adds a raw bet if it fits.
+    ///
+    /// # Errors
+    /// [`EncodeError`] when the bet could never fit a frame (a text over 255
+    /// bytes, or a frame limit too small for this bet alone).
+    pub fn try_push(&mut self, bet: &WireBet) -> Result<Pushed, EncodeError> {
+        let pushed = self.admit(wire_bet_len(bet)?)?;
+        if pushed == Pushed::Added {
+            put_wire_bet(&mut self.bets, bet);
+            self.count += 1;
+        }
+        Ok(pushed)
+    }
+
+    /// Adds a validated bet if it fits, encoding it straight from its fields.
+    ///
+    /// # Errors
+    /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
+    /// this bet alone.
+    pub fn try_push_bet(&mut self, bet: &Bet) -> Result<Pushed, EncodeError> {
+        let bet_len = short_text_len(bet.first_name.as_str())
+            + short_text_len(bet.last_name.as_str())
+            + short_text_len(bet.document.as_str())
+            + 1
+            + BIRTHDATE_LEN
+            + 2;
+        let pushed = self.admit(bet_len)?;
+        if pushed == Pushed::Added {
+            put_short_text(&mut self.bets, bet.first_name.as_str());
+            put_short_text(&mut self.bets, bet.last_name.as_str());
+            put_short_text(&mut self.bets, bet.document.as_str());
+            put_birthdate(&mut self.bets, bet.birthdate);
+            put_u16(&mut self.bets, bet.number.get());
+            self.count += 1;
+        }
+        Ok(pushed)
+    }
+
+    /// Appends the batch as frame number `batch` to `out`, empties the
+    /// builder for the next batch, and returns the frame's size.
+    pub fn finish(&mut self, batch: u64, out: &mut Vec<u8>) -> usize {
+        let len = self.frame_len();
+        out.reserve(len);
+        put_u32(
+            out,
+            u32::try_from(len - LENGTH_PREFIX).expect("the frame limit fits the length prefix"),
+        );
+        put_u8(out, kind::BATCH);
+        put_u64(out, batch);
+        put_u32(
+            out,
+            u32::try_from(self.count).expect("bets take bytes of a bounded frame"),
+        );
+        out.extend_from_slice(&self.bets);
+        self.bets.clear();
+        self.count = 0;
+        len
+    }
+}
+
+/// `YYYY-MM-DD`.
+const BIRTHDATE_LEN: usize = 10;
+
+/// Writes a date as a short text `YYYY-MM-DD` without formatting machinery.
+fn put_birthdate(out: &mut Vec<u8>, date: Birthdate) {
+    let digit = |value: u16, unit: u16| b'0' + u8::try_from(value / unit % 10).expect("a digit");
+    let (year, month, day) = (date.year(), u16::from(date.month()), u16::from(date.day()));
+    out.extend_from_slice(&[
+        BIRTHDATE_LEN as u8,
+        digit(year, 1000),
+        digit(year, 100),
+        digit(year, 10),
+        digit(year, 1),
+        b'-',
+        digit(month, 10),
+        digit(month, 1),
+        b'-',
+        digit(day, 10),
+        digit(day, 1),
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::AgencyMessage;
+    use crate::{DEFAULT_MAX_FRAME, encode_agency_message};
+
+    fn bet(document: &str) -> Bet {
+        Bet::from_fields("Ana María", "Núñez", document, "0987-01-05", "42").unwrap()
+    }
+
+    #[test]
+    fn a_validated_bet_encodes_like_its_wire_bet() {
+        let bets = [bet("1"), bet("0012345678")];
+        let mut from_bets = BatchBuilder::new(DEFAULT_MAX_FRAME, None);
+        let mut from_wire = BatchBuilder::new(DEFAULT_MAX_FRAME, None);
+        for bet in &bets {
+            assert_eq!(from_bets.try_push_bet(bet).unwrap(), Pushed::Added);
+            assert_eq!(
+                from_wire.try_push(&WireBet::from_bet(bet)).unwrap(),
+                Pushed::Added
+            );
+        }
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        from_bets.finish(9, &mut a);
+        from_wire.finish(9, &mut b);
+        let message = AgencyMessage::Batch {
+            batch: 9,
+            bets: bets.iter().map(WireBet::from_bet).collect(),
+        };
+        encode_agency_message(&message, DEFAULT_MAX_FRAME, &mut c).unwrap();
+        assert_eq!(a, c);
+        assert_eq!(b, c);
+    }
+
+    #[test]
+    fn batches_fill_up_to_the_frame_limit_and_no_further() {
+        let max_frame = 300;
+        let mut builder = BatchBuilder::new(max_frame, None);
+        let mut pushed = 0;
+        while builder.try_push_bet(&bet("123")).unwrap() == Pushed::Added {
+            pushed += 1;
+        }
+        let bet_len = builder.frame_len().saturating_sub(BATCH_HEADER_LEN) / pushed;
+        assert!(builder.frame_len() <= max_frame);
+        assert!(builder.frame_len() + bet_len > max_frame);
+        let mut frame = Vec::new();
+        assert_eq!(builder.finish(1, &mut frame), frame.len());
+        assert!(frame.len() <= max_frame);
+    }
+
+    #[test]
+    fn a_bet_that_cannot_fit_any_frame_is_an_error_not_a_full_batch() {
+        let mut builder = BatchBuilder::new(BATCH_HEADER_LEN + 10, None);
+        assert!(matches!(
+            builder.try_push_bet(&bet("1")),
+            Err(EncodeError::FrameTooLarge { .. })
+        ));
+        let long = WireBet {
+            first_name: "x".repeat(256),
+            ..WireBet::from_bet(&bet("1"))
+        };
+        let mut builder = BatchBuilder::new(DEFAULT_MAX_FRAME, None);
+        assert!(matches!(
+            builder.try_push(&long),
+            Err(EncodeError::FieldTooLong {
+                field: "first_name",
+                ..
+            })
+        ));
+        assert!(builder.is_empty());
+    }
+
+    #[test]
+    fn a_bet_maximum_of_zero_still_takes_one_bet() {
+        let mut builder = BatchBuilder::new(DEFAULT_MAX_FRAME, Some(0));
+        assert_eq!(builder.try_push_bet(&bet("1")).unwrap(), Pushed::Added);
+        assert_eq!(builder.try_push_bet(&bet("1")).unwrap(), Pushed::Full);
+    }
+}

@@ -1,0 +1,305 @@
+//! The incremental decoder: bytes in as they arrive, whole messages out.
+//!
+//! Decoding is two steps (is a whole frame buffered? then parse it and
+//! consume exactly its bytes). "Not enough bytes yet" is `Ok(None)`. The
+//! declared length is checked against the limit as soon as the four length
+//! bytes are in, and nothing is ever allocated from a declared length or
+//! count: the buffer only grows by what was actually read, and never beyond
+//! the current frame plus one read chunk ([`Decoder::max_buffered`]).
+
+use std::io::{self, Read};
+use std::ops::Range;
+
+use crate::error::DecodeError;
+use crate::frame::{FieldReader, LENGTH_PREFIX, MIN_BET_LEN, kind};
+use crate::message::{AgencyMessage, BetFault, CentralMessage, ErrorCode, ErrorFrame, WireBet};
+
+/// The smallest and largest read a decoder asks of its source.
+const MIN_READ_CHUNK: usize = 512;
+const MAX_READ_CHUNK: usize = 64 * 1024;
+
+/// Buffers bytes of one connection and yields its frames as messages.
+///
+/// ```
+/// use lottery_net::{encode_agency_message, AgencyMessage, Decoder, DEFAULT_MAX_FRAME};
+/// let mut bytes = Vec::new();
+/// let finish = AgencyMessage::Finish { bets_sent: 12 };
+/// encode_agency_message(&finish, DEFAULT_MAX_FRAME, &mut bytes).unwrap();
+///
+/// let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+/// decoder.extend(&bytes[..5]);
+/// assert_eq!(decoder.next_agency_message().unwrap(), None); // incomplete
+/// decoder.extend(&bytes[5..]);
+/// assert_eq!(decoder.next_agency_message().unwrap(), Some(finish));
+/// assert_eq!(decoder.buffered(), 0);
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    max_frame: usize,
+    read_chunk: usize,
+    /// Bytes `start..end` are buffered; the rest is room already initialized
+    /// (so reads go straight into it without zeroing each time).
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Decoder {
+    /// A decoder refusing frames over `max_frame` bytes (length prefix
+    /// included). Each read asks for up to `max_frame` bytes (at least 512, at
+    /// most 64 KiB). No memory is taken until bytes arrive.
+    pub fn new(max_frame: usize) -> Self {
+        Self {
+            max_frame,
+            read_chunk: max_frame.clamp(MIN_READ_CHUNK, MAX_READ_CHUNK),
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The frame limit.
+    pub fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    /// Bytes buffered and not yet decoded.
+    pub fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// The most [`Decoder::read_from`] ever buffers: one frame and one read
+    /// chunk.
+    pub fn max_buffered(&self) -> usize {
+        self.max_frame.saturating_add(self.read_chunk)
+    }
+
+    /// Makes `room` bytes writable after the buffered ones, moving the
+    /// buffered bytes to the front first when that is what makes room.
+    fn make_room(&mut self, room: usize) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.start > 0 && self.end + room > self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end + room > self.buf.len() {
+            self.buf.resize(self.end + room, 0);
+        }
+    }
+
+    /// Makes one `read` call on `source`, straight into the buffer, and
+    /// returns its result: `Ok(0)` is the end of the stream; `WouldBlock` and
+    /// `Interrupted` pass through for the caller to handle.
+    ///
+    /// # Errors
+    /// The read's error; or, when the buffer already holds
+    /// [`Decoder::max_buffered`] bytes because the caller did not decode the
+    /// frames it holds, an error of kind `Other` (nothing is read).
+    pub fn read_from(&mut self, source: &mut impl Read) -> io::Result<usize> {
+        let room = self.read_chunk.min(self.max_buffered() - self.buffered());
+        if room == 0 {
+            return Err(io::Error::other(
+                "the decoder is full: decode the buffered frames before reading more",
+            ));
+        }
+        self.make_room(room);
+        let read = source.read(&mut self.buf[self.end..self.end + room])?;
+        // A reader claiming more than it was given breaks `Read`'s contract;
+        // clamp rather than trust it.
+        self.end += read.min(room);
+        Ok(read)
+    }
+
+    /// Appends bytes that arrived some other way. Unlike
+    /// [`Decoder::read_from`], this buffers whatever it is given: decode the
+    /// frames in between to keep memory bounded.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.make_room(bytes.len());
+        self.buf[self.end..self.end + bytes.len()].copy_from_slice(bytes);
+        self.end += bytes.len();
+    }
+
+    /// The type byte and body range of the next whole frame, if one is
+    /// buffered.
+    fn peek_frame(&self) -> Result<Option<(u8, Range<usize>)>, DecodeError> {
+        let buffered = &self.buf[self.start..self.end];
+        let Some(prefix) = buffered.first_chunk::<LENGTH_PREFIX>() else {
+            return Ok(None);
+        };
+        let body_len = u32::from_be_bytes(*prefix);
+        let declared = u64::from(body_len) + LENGTH_PREFIX as u64;
+        if declared > self.max_frame as u64 {
+            return Err(DecodeError::FrameTooLarge {
+                declared,
+                max: self.max_frame,
+            });
+        }
+        if body_len == 0 {
+            return Err(DecodeError::EmptyFrame);
+        }
+        // `declared` fits in usize: it is at most `max_frame`.
+        let frame_len = declared as usize;
+        if buffered.len() < frame_len {
+            return Ok(None);
+        }
+        let body = self.start + LENGTH_PREFIX + 1..self.start + frame_len;
+        Ok(Some((buffered[LENGTH_PREFIX], body)))
+    }
+
+    /// Decodes the next whole frame with `parse` and consumes it, even when
+    /// its body does not parse (so the stream stays aligned on frames). A
+    /// frame over the limit or of length 0 is not consumed: there is no way
+    /// to trust what follows it.
+    fn next_with<M>(
+        &mut self,
+        parse: impl FnOnce(u8, &[u8]) -> Result<M, DecodeError>,
+    ) -> Result<Option<M>, DecodeError> {
+        let Some((kind, body)) = self.peek_frame()? else {
+            return Ok(None);
+        };
+        let end = body.end;
+        let message = parse(kind, &self.buf[body]);
+        self.start = end;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        message.map(Some)
+    }
+
+    /// The next message from an agency, once its whole frame is buffered;
+    /// `Ok(None)` while it is incomplete. Consumes exactly one frame.
+    ///
+    /// # Errors
+    /// [`DecodeError`] when the bytes are not a valid agency frame. The
+    /// connection should then be closed (see [`DecodeError::code`]).
+    pub fn next_agency_message(&mut self) -> Result<Option<AgencyMessage>, DecodeError> {
+        self.next_with(parse_agency)
+    }
+
+    /// The next message from the central, once its whole frame is buffered;
+    /// `Ok(None)` while it is incomplete. Consumes exactly one frame.
+    ///
+    /// # Errors
+    /// [`DecodeError`] when the bytes are not a valid central frame.
+    pub fn next_central_message(&mut self) -> Result<Option<CentralMessage>, DecodeError> {
+        self.next_with(parse_central)
+    }
+}
+
+fn parse_agency(kind: u8, body: &[u8]) -> Result<AgencyMessage, DecodeError> {
+    let message = match kind {
+        kind::HELLO => {
+            let mut fields = FieldReader::new("Hello", body);
+            let message = AgencyMessage::Hello {
+                version: fields.u16("version")?,
+                agency: fields.u32("agency")?,
+            };
+            fields.finish()?;
+            message
+        }
+        kind::BATCH => {
+            let mut fields = FieldReader::new("Batch", body);
+            let batch = fields.u64("batch")?;
+            let count = fields.count("count", MIN_BET_LEN)?;
+            let mut bets = Vec::with_capacity(count);
+            for _ in 0..count {
+                bets.push(WireBet {
+                    first_name: fields.short_text("first_name")?,
+                    last_name: fields.short_text("last_name")?,
+                    document: fields.short_text("document")?,
+                    birthdate: fields.short_text("birthdate")?,
+                    number: fields.u16("number")?,
+                });
+            }
+            fields.finish()?;
+            AgencyMessage::Batch { batch, bets }
+        }
+        kind::FINISH => {
+            let mut fields = FieldReader::new("Finish", body);
+            let message = AgencyMessage::Finish {
+                bets_sent: fields.u64("bets_sent")?,
+            };
+            fields.finish()?;
+            message
+        }
+        kind::WINNERS_QUERY => {
+            let mut fields = FieldReader::new("WinnersQuery", body);
+            let message = AgencyMessage::WinnersQuery {
+                wait: fields.flag("wait")?,
+            };
+            fields.finish()?;
+            message
+        }
+        kind => return Err(DecodeError::UnknownType { kind }),
+    };
+    Ok(message)
+}
+
+fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {
+    let message = match kind {
+        kind::WELCOME => {
+            let mut fields = FieldReader::new("Welcome", body);
+            let message = CentralMessage::Welcome {
+                last_batch: fields.u64("last_batch")?,
+                bets_stored: fields.u64("bets_stored")?,
+                finished: fields.flag("finished")?,
+            };
+            fields.finish()?;
+            message
+        }
+        kind::ACK => {
+            let mut fields = FieldReader::new("Ack", body);
+            let message = CentralMessage::Ack {
+                batch: fields.u64("batch")?,
+                bets_stored: fields.u64("bets_stored")?,
+            };
+            fields.finish()?;
+            message
+        }
+        kind::FINISHED => {
+            let mut fields = FieldReader::new("Finished", body);
+            let message = CentralMessage::Finished {
+                bets_stored: fields.u64("bets_stored")?,
+            };
+            fields.finish()?;
+            message
+        }
+        kind::WINNERS => {
+            let mut fields = FieldReader::new("Winners", body);
+            let last = fields.flag("last")?;
+            // A document takes at least its length byte.
+            let count = fields.count("count", 1)?;
+            let mut documents = Vec::with_capacity(count);
+            for _ in 0..count {
+                documents.push(fields.short_text("document")?);
+            }
+            fields.finish()?;
+            CentralMessage::Winners { documents, last }
+        }
+        kind::NOT_DRAWN => {
+            FieldReader::new("NotDrawn", body).finish()?;
+            CentralMessage::NotDrawn
+        }
+        kind::ERROR => {
+            let mut fields = FieldReader::new("Error", body);
+            let code = ErrorCode::from_code(fields.u16("code")?);
+            let bet = if fields.flag("has_bet")? {
+                Some(BetFault {
+                    index: fields.u32("bet_index")?,
+                    field: fields.u8("bet_field")?,
+                })
+            } else {
+                None
+            };
+            let message = fields.long_text("message")?;
+            fields.finish()?;
+            CentralMessage::Error(ErrorFrame { code, bet, message })
+        }
+        kind => return Err(DecodeError::UnknownType { kind }),
+    };
+    Ok(message)
+}

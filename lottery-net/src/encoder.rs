@@ -1,0 +1,295 @@
+//! Messages to bytes, appended to a caller's buffer.
+//!
+//! Every encoder computes the frame's size first and checks it (and every
+//! field's length) before writing, so an error leaves the buffer untouched.
+//! No sockets here: the caller writes the buffer however it likes.
+
+use crate::error::EncodeError;
+use crate::frame::{
+    BATCH_HEADER_LEN, HEADER_LEN, LENGTH_PREFIX, MAX_LONG_TEXT, MAX_SHORT_TEXT, kind,
+    put_long_text, put_short_text, put_u8, put_u16, put_u32, put_u64, short_text_len,
+};
+use crate::message::{AgencyMessage, CentralMessage, ErrorFrame, WireBet};
+
+/// Bytes of a `Winners` frame before its first document (header, last, count).
+pub(crate) const WINNERS_HEADER_LEN: usize = HEADER_LEN + 1 + 4;
+
+/// The largest frame the length prefix can describe.
+const MAX_DESCRIBABLE: usize = LENGTH_PREFIX + u32::MAX as usize;
+
+fn check_short(field: &'static str, text: &str) -> Result<usize, EncodeError> {
+    if text.len() > MAX_SHORT_TEXT {
+        return Err(EncodeError::FieldTooLong {
+            field,
+            len: text.len(),
+            max: MAX_SHORT_TEXT,
+        });
+    }
+    Ok(short_text_len(text))
+}
+
+/// The bytes one bet takes in a `Batch` frame.
+///
+/// # Errors
+/// [`EncodeError::FieldTooLong`] when a text is over 255 bytes.
+pub(crate) fn wire_bet_len(bet: &WireBet) -> Result<usize, EncodeError> {
+    Ok(check_short("first_name", &bet.first_name)?
+        + check_short("last_name", &bet.last_name)?
+        + check_short("document", &bet.document)?
+        + check_short("birthdate", &bet.birthdate)?
+        + 2)
+}
+
+pub(crate) fn put_wire_bet(out: &mut Vec<u8>, bet: &WireBet) {
+    put_short_text(out, &bet.first_name);
+    put_short_text(out, &bet.last_name);
+    put_short_text(out, &bet.document);
+    put_short_text(out, &bet.birthdate);
+    put_u16(out, bet.number);
+}
+
+fn check_limit(message: &'static str, len: usize, max_frame: usize) -> Result<(), EncodeError> {
+    let max = max_frame.min(MAX_DESCRIBABLE);
+    if len > max {
+        return Err(EncodeError::FrameTooLarge { message, len, max });
+    }
+    Ok(())
+}
+
+/// Writes the length prefix of a frame of `len` bytes (checked) and its type.
+fn put_header(out: &mut Vec<u8>, len: usize, kind: u8) {
+    let body = u32::try_from(len - LENGTH_PREFIX).expect("frame length checked against the limit");
+    put_u32(out, body);
+    put_u8(out, kind);
+}
+
+/// A count of items in a checked frame: bounded by the frame's length.
+fn count(items: usize) -> u32 {
+    u32::try_from(items).expect("items take a byte or more of a checked frame")
+}
+
+impl AgencyMessage {
+    /// The size of this message's frame, length prefix included.
+    ///
+    /// # Errors
+    /// [`EncodeError::FieldTooLong`] when a text is over its prefix's limit.
+    pub fn encoded_len(&self) -> Result<usize, EncodeError> {
+        Ok(match self {
+            Self::Hello { .. } => HEADER_LEN + 2 + 4,
+            Self::Batch { bets, .. } => bets
+                .iter()
+                .try_fold(BATCH_HEADER_LEN, |len, bet| Ok(len + wire_bet_len(bet)?))?,
+            Self::Finish { .. } => HEADER_LEN + 8,
+            Self::WinnersQuery { .. } => HEADER_LEN + 1,
+        })
+    }
+}
+
+impl CentralMessage {
+    /// The size of this message's frame, length prefix included.
+    ///
+    /// # Errors
+    /// [`EncodeError::FieldTooLong`] when a text is over its prefix's limit.
+    pub fn encoded_len(&self) -> Result<usize, EncodeError> {
+        Ok(match self {
+            Self::Welcome { .. } => HEADER_LEN + 8 + 8 + 1,
+            Self::Ack { .. } => HEADER_LEN + 8 + 8,
+            Self::Finished { .. } => HEADER_LEN + 8,
+            Self::Winners { documents, .. } => documents
+                .iter()
+                .try_fold(WINNERS_HEADER_LEN, |len, document| {
+                    Ok(len + check_short("document", document)?)
+                })?,
+            Self::NotDrawn => HEADER_LEN,
+            Self::Error(error) => error_len(error)?,
+        })
+    }
+}
+
+fn error_len(error: &ErrorFrame) -> Result<usize, EncodeError> {
+    if error.message.len() > MAX_LONG_TEXT {
+        return Err(EncodeError::FieldTooLong {
+            field: "message",
+            len: error.message.len(),
+            max: MAX_LONG_TEXT,
+        });
+    }
+    let fault = if error.bet.is_some() { 4 + 1 } else { 0 };
+    Ok(HEADER_LEN + 2 + 1 + fault + 2 + error.message.len())
+}
+
+/// Appends `message` as one frame to `out` and returns the frame's size.
+///
+/// ```
+/// use lottery_net::{encode_agency_message, AgencyMessage, DEFAULT_MAX_FRAME};
+/// let mut out = Vec::new();
+/// let hello = AgencyMessage::Hello { version: 1, agency: 3 };
+/// let written = encode_agency_message(&hello, DEFAULT_MAX_FRAME, &mut out).unwrap();
+/// assert_eq!(written, out.len());
+/// assert_eq!(out, [0, 0, 0, 7, 0x01, 0, 1, 0, 0, 0, 3]);
+/// ```
+///
+/// # Errors
+/// [`EncodeError`] when the frame would be over `max_frame` or a field over its
+/// prefix's limit; `out` is then unchanged.
+pub fn encode_agency_message(
+    message: &AgencyMessage,
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<usize, EncodeError> {
+    let len = message.encoded_len()?;
+    check_limit(message.name(), len, max_frame)?;
+    out.reserve(len);
+    match message {
+        AgencyMessage::Hello { version, agency } => {
+            put_header(out, len, kind::HELLO);
+            put_u16(out, *version);
+            put_u32(out, *agency);
+        }
+        AgencyMessage::Batch { batch, bets } => {
+            put_header(out, len, kind::BATCH);
+            put_u64(out, *batch);
+            put_u32(out, count(bets.len()));
+            for bet in bets {
+                put_wire_bet(out, bet);
+            }
+        }
+        AgencyMessage::Finish { bets_sent } => {
+            put_header(out, len, kind::FINISH);
+            put_u64(out, *bets_sent);
+        }
+        AgencyMessage::WinnersQuery { wait } => {
+            put_header(out, len, kind::WINNERS_QUERY);
+            put_u8(out, u8::from(*wait));
+        }
+    }
+    Ok(len)
+}
+
+/// Appends `message` as one frame to `out` and returns the frame's size.
+///
+/// ```
+/// use lottery_net::{encode_central_message, CentralMessage, DEFAULT_MAX_FRAME};
+/// let mut out = Vec::new();
+/// let ack = CentralMessage::Ack { batch: 2, bets_stored: 300 };
+/// assert_eq!(encode_central_message(&ack, DEFAULT_MAX_FRAME, &mut out).unwrap(), 21);
+/// ```
+///
+/// # Errors
+/// [`EncodeError`] when the frame would be over `max_frame` or a field over its
+/// prefix's limit; `out` is then unchanged. A winners list too long for one
+/// frame is split by [`encode_winners`].
+pub fn encode_central_message(
+    message: &CentralMessage,
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<usize, EncodeError> {
+    let len = message.encoded_len()?;
+    check_limit(message.name(), len, max_frame)?;
+    out.reserve(len);
+    match message {
+        CentralMessage::Welcome {
+            last_batch,
+            bets_stored,
+            finished,
+        } => {
+            put_header(out, len, kind::WELCOME);
+            put_u64(out, *last_batch);
+            put_u64(out, *bets_stored);
+            put_u8(out, u8::from(*finished));
+        }
+        CentralMessage::Ack { batch, bets_stored } => {
+            put_header(out, len, kind::ACK);
+            put_u64(out, *batch);
+            put_u64(out, *bets_stored);
+        }
+        CentralMessage::Finished { bets_stored } => {
+            put_header(out, len, kind::FINISHED);
+            put_u64(out, *bets_stored);
+        }
+        CentralMessage::Winners { documents, last } => {
+            put_winners(out, len, documents, *last);
+        }
+        CentralMessage::NotDrawn => put_header(out, len, kind::NOT_DRAWN),
+        CentralMessage::Error(error) => {
+            put_header(out, len, kind::ERROR);
+            put_u16(out, error.code.code());
+            match error.bet {
+                Some(fault) => {
+                    put_u8(out, 1);
+                    put_u32(out, fault.index);
+                    put_u8(out, fault.field);
+                }
+                None => put_u8(out, 0),
+            }
+            put_long_text(out, &error.message);
+        }
+    }
+    Ok(len)
+}
+
+fn put_winners(out: &mut Vec<u8>, len: usize, documents: &[impl AsRef<str>], last: bool) {
+    put_header(out, len, kind::WINNERS);
+    put_u8(out, u8::from(last));
+    put_u32(out, count(documents.len()));
+    for document in documents {
+        put_short_text(out, document.as_ref());
+    }
+}
+
+/// Appends an agency's whole winners list to `out` as `Winners` frames, as
+/// many as needed to stay within `max_frame`, the last one flagged; an empty
+/// list is one empty last frame. Returns the bytes written.
+///
+/// ```
+/// use lottery_net::{encode_winners, Decoder, CentralMessage};
+/// let documents: Vec<String> = (0..100).map(|n| format!("{n:08}")).collect();
+/// let mut out = Vec::new();
+/// let written = encode_winners(&documents, 256, &mut out).unwrap();
+/// assert_eq!(written, out.len());
+/// let mut decoder = Decoder::new(256);
+/// decoder.extend(&out);
+/// let mut received = Vec::new();
+/// while let Some(CentralMessage::Winners { documents, last }) = decoder.next_central_message().unwrap() {
+///     received.extend(documents);
+///     if last { break; }
+/// }
+/// assert_eq!(received, documents);
+/// ```
+///
+/// # Errors
+/// [`EncodeError`] when a document is over 255 bytes or cannot fit a frame
+/// even alone; `out` is then unchanged.
+pub fn encode_winners(
+    documents: &[impl AsRef<str>],
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<usize, EncodeError> {
+    check_limit("Winners", WINNERS_HEADER_LEN, max_frame)?;
+    for document in documents {
+        let len = check_short("document", document.as_ref())?;
+        check_limit("Winners", WINNERS_HEADER_LEN + len, max_frame)?;
+    }
+    let max = max_frame.min(MAX_DESCRIBABLE);
+    let before = out.len();
+    let mut rest = documents;
+    loop {
+        let mut len = WINNERS_HEADER_LEN;
+        let mut take = 0;
+        for document in rest {
+            let document_len = short_text_len(document.as_ref());
+            if len + document_len > max {
+                break;
+            }
+            len += document_len;
+            take += 1;
+        }
+        let (frame, tail) = rest.split_at(take);
+        put_winners(out, len, frame, tail.is_empty());
+        rest = tail;
+        if rest.is_empty() {
+            break;
+        }
+    }
+    Ok(out.len() - before)
+}
