@@ -1,61 +1,212 @@
 //! The central: the lottery behind its lock, with the monitor beside it.
 //!
 //! A cheap, cloneable handle shared by every thread (event loops, tests,
-//! embedding programs). See the crate docs for the lock order.
+//! embedding programs). It turns each request into the steps of the pure
+//! [`Lottery`] around the monitor's I/O, so that no lock of the lottery is held
+//! while the store writes, syncs or is scanned.
+//!
+//! # Locks (see the crate docs for the order)
+//! - one *agency lock* per agency: held across the decision about a batch and
+//!   its write (so an agency's batches reach the store in number order), and
+//!   across the recording of its finish (so the finish never overlaps the
+//!   agency's own write). Requests of different agencies never wait here;
+//!   requests of one agency (two connections racing after a reconnect) wait
+//!   for each other instead of failing.
+//! - the *lottery lock*: the state machine, held only for its decisions, never
+//!   across I/O; the `drawn` condition variable goes with it.
+//! - the *listeners lock*: the draw listeners, taken alone.
+//!
+//! # What a pending batch means
+//! Between [`Central::begin_submit`] and [`Central::complete_submit`] a batch is
+//! written but not acknowledged. Its number is reserved (the agency's next
+//! batch may follow at once: pipelining), a resend of it is refused with
+//! [`SubmitError::BatchPending`] (acknowledging it would promise a durability
+//! not reached yet; storing it again would duplicate it), and the agency's
+//! finish is refused with [`FinishError::BatchesPending`] (the batch's fate
+//! decides the count). When its commit fails the monitor cuts it, and every
+//! batch written after it, off the store, so the lottery forgets it and every
+//! later pending batch of the agency, and the agency resends from the failed
+//! one. (A batch of the same agency begun after the cut but before the failure
+//! reaches this central must be refused by the monitor; until it is, see the
+//! ignored test `a_batch_begun_after_a_failed_commit_cut_its_predecessor_is_not_stored`.)
 
 use crate::bet::{AgencyId, Bet};
 use crate::error::{FinishError, SubmitError, WinnersError};
-use crate::lottery::{Finish, LotteryRules, ResumePoint, Submitted, Winners};
-use crate::monitor::{BetMonitor, Recovery};
+use crate::lottery::{
+    AckTicket, DrawSummary, DrawTally, DrawTicket, Finish, FinishStep, Lottery, LotteryRules,
+    ResumePoint, Settled, SubmitStep, Submitted, Winners,
+};
+use crate::monitor::{BetMonitor, PendingAppend, Recovery};
+use crate::sync::{Arc, Condvar, Mutex};
 
 /// A callback told once, after the draw, outside every lock.
 pub type DrawListener = Box<dyn Fn() + Send + Sync>;
 
 /// The shared lottery central.
+///
+/// ```
+/// use lottery_core::{
+///     AgencyId, Bet, BetMonitor, Central, Durability, Finish, LotteryRules, MemoryStore,
+///     Submitted, Winners,
+/// };
+///
+/// let (monitor, recovery) = BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync)?;
+/// let rules = LotteryRules { agencies: 2, ..LotteryRules::default() };
+/// let central = Central::new(rules, monitor, &recovery)?;
+///
+/// let (one, two) = (AgencyId::new(1)?, AgencyId::new(2)?);
+/// let winner = Bet::from_fields("Ana", "Paz", "30904465", "1999-03-17", "7574")?;
+/// let loser = Bet::from_fields("Luis", "Sosa", "12345678", "1980-01-02", "12")?;
+///
+/// assert_eq!(central.submit(one, 1, &[winner.clone(), loser])?, Submitted::Stored { batch: 1, bets: 2 });
+/// // A resend after a reconnect is acknowledged again, not stored again.
+/// assert_eq!(central.submit(one, 1, &[])?, Submitted::AlreadyStored { batch: 1 });
+/// assert_eq!(central.winners(one)?, Winners::NotDrawn);
+///
+/// assert_eq!(central.finish(one, 2)?, Finish::Waiting { remaining: 1 });
+/// let Finish::Drew(summary) = central.finish(two, 0)? else { panic!("the last finish draws") };
+/// assert_eq!(summary.winners_per_agency, [1, 0]);
+///
+/// let Winners::Drawn(documents) = central.winners(one)? else { panic!("drawn") };
+/// assert_eq!(documents[..], [winner.document]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Central {
-    _private: (),
+    shared: Arc<Shared>,
+}
+
+/// What every handle shares.
+struct Shared {
+    rules: LotteryRules,
+    /// Index 0 for agency 1. See the module docs: serializes one agency's
+    /// writes and finish, and nothing else.
+    agencies: Vec<Mutex<()>>,
+    /// The state machine; never held across I/O.
+    lottery: Mutex<Lottery>,
+    /// Signalled (with `lottery`) when the draw is published.
+    drawn: Condvar,
+    listeners: Mutex<Listeners>,
+    monitor: BetMonitor,
+}
+
+/// The draw listeners: waiting for the draw, or already told.
+enum Listeners {
+    Waiting(Vec<DrawListener>),
+    /// The draw is published and every listener registered before was called
+    /// (or is being called); later ones are called at once.
+    Told,
+}
+
+/// A batch begun by [`Central::begin_submit`]: hand it to
+/// [`Central::complete_submit`] (of the same central) for its answer.
+///
+/// Dropping it instead leaves the batch pending (written, never acknowledged:
+/// its resends are refused and the agency cannot finish) until a later batch of
+/// the agency is acknowledged or the central restarts.
+#[derive(Debug)]
+#[must_use = "a begun batch is answered only by complete_submit"]
+pub struct PendingSubmit {
+    agency: AgencyId,
+    batch: u64,
+    step: Pending,
+}
+
+#[derive(Debug)]
+enum Pending {
+    /// Decided at once: nothing to wait for.
+    Answered(Submitted),
+    /// Written: wait until it is durable.
+    Written {
+        ticket: AckTicket,
+        append: PendingAppend,
+    },
+}
+
+impl PendingSubmit {
+    /// The agency.
+    pub fn agency(&self) -> AgencyId {
+        self.agency
+    }
+
+    /// The batch's sequence number.
+    pub fn batch(&self) -> u64 {
+        self.batch
+    }
 }
 
 impl std::fmt::Debug for Central {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Central").finish_non_exhaustive()
+        f.debug_struct("Central")
+            .field("rules", &self.shared.rules)
+            .field("monitor", &self.shared.monitor)
+            .finish_non_exhaustive()
     }
 }
 
 impl Central {
     /// Builds a central over an opened monitor and what opening it recovered
-    /// (bets, last batches and finishes per agency; a draw that had happened is
-    /// performed again from the store, deterministically).
+    /// (bets, last batches and finishes per agency). When every agency had
+    /// finished, the draw is performed again from the store: it is
+    /// deterministic, so the winners are the ones announced before.
     ///
     /// # Errors
-    /// [`FinishError::Store`] when a recovered draw cannot scan the store.
+    /// [`FinishError::UnknownAgency`] when the store holds bets of an agency
+    /// outside `1..=N` (the central is configured for fewer agencies than the
+    /// store was written with); [`FinishError::Store`] when a recovered draw
+    /// cannot scan the store.
     pub fn new(
         rules: LotteryRules,
         monitor: BetMonitor,
         recovery: &Recovery,
     ) -> Result<Self, FinishError> {
-        let _ = (rules, monitor, recovery);
-        todo!("lottery-core: Central::new")
+        let mut lottery = Lottery::recover(rules, recovery)?;
+        if let Some(ticket) = lottery.begin_draw() {
+            let draw = draw(&monitor, rules)?;
+            lottery.draw_done(ticket, draw);
+        }
+        let listeners = if lottery.is_drawn() {
+            Listeners::Told
+        } else {
+            Listeners::Waiting(Vec::new())
+        };
+        Ok(Self {
+            shared: Arc::new(Shared {
+                rules,
+                agencies: (0..rules.agencies).map(|_| Mutex::new(())).collect(),
+                lottery: Mutex::new(lottery),
+                drawn: Condvar::new(),
+                listeners: Mutex::new(listeners),
+                monitor,
+            }),
+        })
     }
 
     /// The rules.
     pub fn rules(&self) -> LotteryRules {
-        todo!()
+        self.shared.rules
     }
 
-    /// Where `agency` stands: its handshake answer.
+    /// The monitor, for what the central does not wrap (its durability mode).
+    pub fn monitor(&self) -> &BetMonitor {
+        &self.shared.monitor
+    }
+
+    /// Where `agency` stands: its handshake answer. `last_batch` and
+    /// `bets_stored` count acknowledged batches only, so an agency resuming
+    /// from it neither skips a batch whose commit might still fail nor
+    /// duplicates one (a resend of an acknowledged batch is acknowledged again).
     ///
     /// # Errors
     /// [`WinnersError::UnknownAgency`] outside `1..=N`.
     pub fn resume_point(&self, agency: AgencyId) -> Result<ResumePoint, WinnersError> {
-        let _ = agency;
-        todo!()
+        self.shared.lottery.lock().resume_point(agency)
     }
 
     /// Stores batch number `batch` of `agency`, all or nothing, and returns once
     /// it is as durable as the monitor's mode promises. A batch already stored
     /// (same agency, same number) is acknowledged again without being stored.
+    /// Same as [`Central::begin_submit`] then [`Central::complete_submit`].
     ///
     /// # Errors
     /// See [`SubmitError`]; on any error nothing of the batch is stored.
@@ -65,45 +216,205 @@ impl Central {
         batch: u64,
         bets: &[Bet],
     ) -> Result<Submitted, SubmitError> {
-        let _ = (agency, batch, bets);
-        todo!()
+        let pending = self.begin_submit(agency, batch, bets)?;
+        self.complete_submit(pending)
     }
 
-    /// Records that `agency` finished having sent `bets_sent` bets. Idempotent.
-    /// The last expected agency's finish performs the draw, exactly once, and
-    /// learns it from [`Finish::Drew`].
+    /// The first half of [`Central::submit`]: decides about the batch and, if
+    /// it is the agency's next, writes it, without waiting for it to be
+    /// durable. An event loop begins every batch of one poll iteration, then
+    /// completes them all, so one group commit covers them.
+    ///
+    /// Batches of one agency must be completed in the order they were begun
+    /// when they come from one connection (their answers go out in order);
+    /// the central itself copes with any order.
     ///
     /// # Errors
-    /// See [`FinishError`].
-    pub fn finish(&self, agency: AgencyId, bets_sent: u64) -> Result<Finish, FinishError> {
-        let _ = (agency, bets_sent);
-        todo!()
+    /// [`SubmitError::UnknownAgency`], [`SubmitError::OutOfOrder`] (batch 0,
+    /// or past the agency's next batch), [`SubmitError::BatchPending`] (a
+    /// resend of a batch begun but not completed), [`SubmitError::AlreadyDrawn`],
+    /// [`SubmitError::AgencyFinished`], [`SubmitError::Store`] (the write
+    /// failed: nothing of it stays, the batch may be sent again).
+    pub fn begin_submit(
+        &self,
+        agency: AgencyId,
+        batch: u64,
+        bets: &[Bet],
+    ) -> Result<PendingSubmit, SubmitError> {
+        let Some(agency_lock) = self.shared.agencies.get(agency.index()) else {
+            return Err(SubmitError::UnknownAgency {
+                agency,
+                expected: self.shared.rules.agencies,
+            });
+        };
+        let _agency = agency_lock.lock();
+        let step = self
+            .shared
+            .lottery
+            .lock()
+            .begin_submit(agency, batch, bets.len() as u64)?;
+        let ticket = match step {
+            SubmitStep::AlreadyStored(submitted) => {
+                return Ok(PendingSubmit {
+                    agency,
+                    batch,
+                    step: Pending::Answered(submitted),
+                });
+            }
+            SubmitStep::Write(ticket) => ticket,
+        };
+        match self.shared.monitor.begin_append(agency, batch, bets) {
+            Ok(append) => {
+                let ticket = self.shared.lottery.lock().written(ticket);
+                Ok(PendingSubmit {
+                    agency,
+                    batch,
+                    step: Pending::Written { ticket, append },
+                })
+            }
+            Err(error) => {
+                self.shared.lottery.lock().not_written(ticket);
+                Err(error.into())
+            }
+        }
     }
 
-    /// The winners of `agency`, or [`Winners::NotDrawn`].
+    /// The second half of [`Central::submit`]: waits until the batch is as
+    /// durable as the monitor's mode promises (leading a group commit if none
+    /// runs), then counts it as stored.
+    ///
+    /// # Errors
+    /// [`SubmitError::Store`] when its commit failed: the monitor cut it (and
+    /// any later batch of the agency) off the store, and the agency may send it
+    /// again.
+    pub fn complete_submit(&self, pending: PendingSubmit) -> Result<Submitted, SubmitError> {
+        let (ticket, append) = match pending.step {
+            Pending::Answered(submitted) => return Ok(submitted),
+            Pending::Written { ticket, append } => (ticket, append),
+        };
+        match self.shared.monitor.complete_append(append) {
+            Ok(_) => Ok(self.shared.lottery.lock().acknowledge(ticket)),
+            Err(error) => {
+                self.shared.lottery.lock().not_durable(ticket);
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Records that `agency` finished having sent `bets_sent` bets (durably,
+    /// before answering). Idempotent: a repeated finish with the same count
+    /// changes nothing. The last expected agency's finish performs the draw,
+    /// exactly once, and learns it from [`Finish::Drew`]; other threads learn
+    /// it from [`Central::on_draw`] and [`Central::wait_for_draw`].
+    ///
+    /// The draw scans the store without holding the lottery lock: meanwhile
+    /// winners queries answer [`Winners::NotDrawn`], and the complete winners
+    /// are published at once when the scan ends.
+    ///
+    /// # Errors
+    /// [`FinishError::UnknownAgency`], [`FinishError::BatchesPending`] (a batch
+    /// of the agency is begun and not completed), [`FinishError::CountMismatch`],
+    /// [`FinishError::Store`] (the finish could not be recorded, or it was and
+    /// the draw could not scan the store: a repeated finish retries the draw).
+    pub fn finish(&self, agency: AgencyId, bets_sent: u64) -> Result<Finish, FinishError> {
+        let Some(agency_lock) = self.shared.agencies.get(agency.index()) else {
+            return Err(FinishError::UnknownAgency {
+                agency,
+                expected: self.shared.rules.agencies,
+            });
+        };
+        let settled = {
+            let _agency = agency_lock.lock();
+            let step = self.shared.lottery.lock().begin_finish(agency, bets_sent)?;
+            match step {
+                FinishStep::Settled(settled) => settled,
+                FinishStep::Record(ticket) => {
+                    match self.shared.monitor.record_finish(agency, ticket.bets()) {
+                        Ok(()) => self.shared.lottery.lock().finish_recorded(ticket),
+                        Err(error) => {
+                            self.shared.lottery.lock().finish_not_recorded(ticket);
+                            return Err(error.into());
+                        }
+                    }
+                }
+            }
+        };
+        match settled {
+            Settled::Answer(finish) => Ok(finish),
+            Settled::Draw(ticket) => self.perform_draw(ticket).map(Finish::Drew),
+        }
+    }
+
+    /// Scans the store, publishes the draw whole, wakes the waiters, then
+    /// tells the listeners, outside every lock.
+    fn perform_draw(&self, ticket: DrawTicket) -> Result<DrawSummary, FinishError> {
+        let summary = match draw(&self.shared.monitor, self.shared.rules) {
+            Ok(draw) => {
+                let summary = self.shared.lottery.lock().draw_done(ticket, draw);
+                self.shared.drawn.notify_all();
+                summary
+            }
+            Err(error) => {
+                self.shared.lottery.lock().draw_failed(ticket);
+                return Err(error);
+            }
+        };
+        let listeners = std::mem::replace(&mut *self.shared.listeners.lock(), Listeners::Told);
+        if let Listeners::Waiting(listeners) = listeners {
+            for listener in listeners {
+                listener();
+            }
+        }
+        Ok(summary)
+    }
+
+    /// The winners of `agency`, or [`Winners::NotDrawn`]: never a partial
+    /// list. The documents are shared, so an answer is a cheap clone.
     ///
     /// # Errors
     /// [`WinnersError::UnknownAgency`] outside `1..=N`.
     pub fn winners(&self, agency: AgencyId) -> Result<Winners, WinnersError> {
-        let _ = agency;
-        todo!()
+        self.shared.lottery.lock().winners(agency)
     }
 
-    /// Whether the draw happened.
+    /// Whether the draw happened (and its winners are published).
     pub fn is_drawn(&self) -> bool {
-        todo!()
+        self.shared.lottery.lock().is_drawn()
+    }
+
+    /// What the draw found, once it happened (also after a restart that
+    /// performed it again).
+    pub fn draw_summary(&self) -> Option<DrawSummary> {
+        self.shared.lottery.lock().draw_summary().cloned()
     }
 
     /// Registers `listener`, called once after the draw, outside every lock, on
     /// the thread that performed it (or at once, here, if the draw already
-    /// happened). The server uses it to wake its event loops.
+    /// happened). The server uses it to wake its event loops. When it is
+    /// called, [`Central::winners`] already answers with the draw.
     pub fn on_draw(&self, listener: DrawListener) {
-        let _ = listener;
-        todo!()
+        let mut listeners = self.shared.listeners.lock();
+        match &mut *listeners {
+            Listeners::Waiting(waiting) => waiting.push(listener),
+            Listeners::Told => {
+                drop(listeners);
+                listener();
+            }
+        }
     }
 
     /// Blocks until the draw happened.
     pub fn wait_for_draw(&self) {
-        todo!()
+        let mut lottery = self.shared.lottery.lock();
+        while !lottery.is_drawn() {
+            lottery = self.shared.drawn.wait(lottery);
+        }
     }
+}
+
+/// Streams the store into a tally: the draw, without the store in memory.
+fn draw(monitor: &BetMonitor, rules: LotteryRules) -> Result<crate::lottery::Draw, FinishError> {
+    let mut tally = DrawTally::new(rules);
+    monitor.scan(&mut |stored| tally.add(stored))?;
+    Ok(tally.finish())
 }

@@ -194,9 +194,45 @@ pub enum SubmitError {
         /// The one it got.
         got: u64,
     },
-    /// The store could not take the batch; nothing of it was kept.
+    /// The batch was taken before and is still being stored (written, not yet
+    /// durable, or its sync failed and only a restart can tell whether it
+    /// survived). It is neither acknowledged nor stored again; try again
+    /// later.
+    #[error("agency {agency} batch {batch} is still being stored; try again later")]
+    BatchPending {
+        /// The agency.
+        agency: AgencyId,
+        /// The batch's sequence number.
+        batch: u64,
+    },
+    /// Another request of the same agency is between its steps (a batch being
+    /// written or the finish being recorded). [`crate::Central`] serializes the
+    /// requests of one agency, so only the bare [`crate::lottery::Lottery`]
+    /// reports this.
+    #[error("agency {agency} has another request under way; try again")]
+    AgencyBusy {
+        /// The agency.
+        agency: AgencyId,
+    },
+    /// The store could not take the batch. When the write failed nothing of
+    /// it was kept and the agency may send it again; when only its sync
+    /// failed, the batch stays pending (see [`SubmitError::BatchPending`]).
     #[error("the batch could not be stored")]
     Store(#[from] StoreError),
+}
+
+impl SubmitError {
+    /// Whether the same batch may succeed if sent again later (a storage
+    /// failure or a batch still under way), as opposed to a refusal that will
+    /// not change.
+    pub const fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            SubmitError::BatchPending { .. }
+                | SubmitError::AgencyBusy { .. }
+                | SubmitError::Store(_)
+        )
+    }
 }
 
 /// Why a finish was refused.
@@ -220,9 +256,29 @@ pub enum FinishError {
         /// What the central stored for it.
         stored: u64,
     },
-    /// The draw scan could not read the store. The finish is not recorded, so
-    /// the agency may finish again once the store is readable.
-    #[error("the draw could not read the store")]
+    /// A batch of the agency is still being stored: its outcome decides the
+    /// count, so the finish must wait for its acknowledgement.
+    #[error("agency {agency} has {batches} batches still being stored; finish after their acks")]
+    BatchesPending {
+        /// The agency.
+        agency: AgencyId,
+        /// How many of its batches are pending.
+        batches: u64,
+    },
+    /// Another request of the same agency is between its steps (a batch being
+    /// written or the finish being recorded). [`crate::Central`] serializes the
+    /// requests of one agency, so only the bare [`crate::lottery::Lottery`]
+    /// reports this.
+    #[error("agency {agency} has another request under way; try again")]
+    AgencyBusy {
+        /// The agency.
+        agency: AgencyId,
+    },
+    /// The store failed: either the finish could not be recorded (the agency
+    /// is not finished and may finish again), or it was recorded but the draw
+    /// could not read the store (the draw is due again, and a repeated finish
+    /// of any agency retries it).
+    #[error("the store failed while finishing")]
     Store(#[from] StoreError),
 }
 

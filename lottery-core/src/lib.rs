@@ -12,9 +12,38 @@
 //! - [`lottery`]: [`Lottery`](lottery), the pure state machine.
 //! - [`central`]: [`Central`], the shared, locked facade used by servers.
 //!
+//! # Invariants
+//! - A batch is stored all or nothing, and at most once per agency and batch
+//!   number: a resend of an acknowledged batch is acknowledged again, never
+//!   stored again, also across restarts (the monitor's journal recovers each
+//!   agency's last batch).
+//! - An acknowledgement means stored, as durably as the [`Durability`] mode
+//!   promises; a batch whose write or commit failed leaves nothing behind and
+//!   may be sent again.
+//! - An agency finishes with no batch under way and with the count of its
+//!   stored bets, durably recorded; nothing is taken from it afterwards.
+//! - The draw happens exactly once, after the last agency finished, from a
+//!   streaming scan of the store; winners exist only once it is published,
+//!   whole ([`Winners::NotDrawn`] before, the complete list after).
+//!
 //! # Lock order
-//! Documented in [`central`] and [`monitor`]; no lock is held across storage I/O
-//! except the monitor's own append lock.
+//! Every lock comes from the private `sync` shim (parking_lot, or loom under
+//! `cfg(loom)`). A thread holding a lock takes only locks further down this
+//! list, never one above it:
+//!
+//! 1. a [`Central`] *agency lock* (one per agency; a thread holds at most one);
+//! 2. the [`Central`] *lottery lock* (the `drawn` condition variable waits on
+//!    it), held for decisions only;
+//! 3. the [`BetMonitor`] locks, in the monitor's own order: append lock
+//!    (`writer`) → `journal` → `commit` (see [`monitor`]);
+//! 4. the [`MemoryStore`] state lock (a leaf).
+//!
+//! Stronger rules keep the slow parts out of the way: the central never holds
+//! the lottery lock while it calls the monitor (so 2 and 3 are never held
+//! together, and no I/O, sync or draw scan runs under the lottery lock); the
+//! central's draw-listeners lock is taken with no other lock held, and the
+//! listeners are called with no lock held at all. An agency lock is held
+//! across that agency's batch write and finish record only.
 
 #![deny(missing_docs)]
 
@@ -29,7 +58,7 @@ pub mod store;
 mod sync;
 
 pub use bet::{AgencyId, Bet, BetNumber, Birthdate, Document, Name, StoredBet};
-pub use central::{Central, DrawListener};
+pub use central::{Central, DrawListener, PendingSubmit};
 pub use error::{
     Field, FieldError, FieldReason, FinishError, RowError, StoreError, SubmitError, WinnersError,
 };

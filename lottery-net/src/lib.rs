@@ -9,10 +9,12 @@
 //! - [`encoder`] and [`batch`]: messages to bytes, into a caller's buffer.
 //! - [`decoder`]: bytes to messages, incrementally, without sockets.
 //! - [`client`]: a blocking agency client over `std::net`, with resume.
+//! - [`client`]: a blocking agency client over `std::net`, with resume.
 
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod client;
 pub mod decoder;
 pub mod encoder;
 pub mod error;

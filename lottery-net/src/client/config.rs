@@ -1,0 +1,93 @@
+//! The client's settings: where the central is, who we are, and how patient
+//! to be.
+
+use std::time::Duration;
+
+use lottery_core::AgencyId;
+
+use crate::frame::DEFAULT_MAX_FRAME;
+
+/// How an [`AgencyClient`](super::AgencyClient) connects, sends and recovers.
+///
+/// ```
+/// use lottery_core::AgencyId;
+/// use lottery_net::client::ClientConfig;
+/// let mut config = ClientConfig::new("127.0.0.1:12345", AgencyId::new(3).unwrap());
+/// config.batch_max = Some(100);
+/// assert_eq!(config.in_flight, 8);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// The central's address, `host:port`; resolved at every connection
+    /// attempt (so a restarted central behind a name is found again).
+    pub server: String,
+    /// The agency this client speaks for.
+    pub agency: AgencyId,
+    /// The frame limit, length prefix included; must match the central's.
+    pub max_frame: usize,
+    /// At most this many bets per batch (`None`: fill each frame).
+    pub batch_max: Option<usize>,
+    /// Batches sent and not yet acked, at most (at least 1).
+    pub in_flight: usize,
+    /// How long one TCP connection attempt may take.
+    pub connect_timeout: Duration,
+    /// How long a read or write may block (`None`: forever). A timeout counts
+    /// as a dropped connection: the client reconnects and resumes.
+    pub io_timeout: Option<Duration>,
+    /// How long a winners query that waits for the draw may wait for its
+    /// answer (`None`: as long as the draw takes).
+    pub winners_timeout: Option<Duration>,
+    /// How many times in a row the client reconnects before giving up. The
+    /// count restarts whenever the central answers a request.
+    pub reconnect_attempts: u32,
+    /// The pause before the first reconnect; it doubles at each further
+    /// attempt, up to [`ClientConfig::backoff_max`].
+    pub backoff_initial: Duration,
+    /// The longest pause between two reconnect attempts.
+    pub backoff_max: Duration,
+}
+
+impl ClientConfig {
+    /// Settings for `agency` talking to `server`, with the defaults: 8 KiB
+    /// frames filled to the limit, 8 batches in flight, 5 s to connect, 30 s
+    /// per read or write, winners waited for as long as the draw takes, and
+    /// up to 10 reconnects with a backoff from 100 ms to 5 s.
+    pub fn new(server: impl Into<String>, agency: AgencyId) -> Self {
+        Self {
+            server: server.into(),
+            agency,
+            max_frame: DEFAULT_MAX_FRAME,
+            batch_max: None,
+            in_flight: 8,
+            connect_timeout: Duration::from_secs(5),
+            io_timeout: Some(Duration::from_secs(30)),
+            winners_timeout: None,
+            reconnect_attempts: 10,
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+        }
+    }
+
+    /// The pause before reconnect attempt `attempt` (from 1).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(31);
+        self.backoff_initial
+            .saturating_mul(1 << doublings)
+            .min(self.backoff_max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_maximum() {
+        let config = ClientConfig::new("x:1", AgencyId::new(1).unwrap());
+        assert_eq!(config.backoff(1), Duration::from_millis(100));
+        assert_eq!(config.backoff(2), Duration::from_millis(200));
+        assert_eq!(config.backoff(4), Duration::from_millis(800));
+        assert_eq!(config.backoff(7), Duration::from_secs(5));
+        assert_eq!(config.backoff(u32::MAX), Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,469 @@
+//! A small blocking client for agencies (and Rust programs embedding one),
+//! over `std::net`.
+//!
+//! [`AgencyClient`] connects (with a timeout) and handshakes, sends batches
+//! with several in flight while it reads the acks, finishes, and asks for
+//! the winners. When the connection drops (or the central says it is going
+//! away) it reconnects with a bounded backoff and resumes from the point the
+//! central reports: batches the central stored are not sent again, the ones
+//! it did not store are resent unchanged, and nothing is skipped. It keeps
+//! every unacked batch's frame for that.
+//!
+//! [`Connection`] is the layer below: one connection, no retry, for programs
+//! that drive the protocol themselves (the load generator).
+
+mod config;
+mod connection;
+
+use std::collections::VecDeque;
+use std::error::Error as _;
+use std::thread;
+
+use lottery_core::{Bet, ResumePoint};
+
+pub use self::config::ClientConfig;
+pub use self::connection::Connection;
+use self::connection::unexpected;
+use crate::batch::{BatchBuilder, Pushed};
+pub use crate::error::ClientError;
+use crate::message::{AgencyMessage, CentralMessage};
+
+/// A batch sent and not yet acked, kept so it can be resent as it was.
+#[derive(Debug)]
+struct Pending {
+    batch: u64,
+    bets: u64,
+    frame: Vec<u8>,
+}
+
+/// The blocking client of one agency.
+///
+/// ```no_run
+/// use lottery_core::{AgencyFile, AgencyId};
+/// use lottery_net::client::{AgencyClient, ClientConfig};
+/// let config = ClientConfig::new("127.0.0.1:12345", AgencyId::new(1).unwrap());
+/// let mut client = AgencyClient::connect(config)?;
+/// let bets = AgencyFile::open("agency-1.csv")?.collect::<Result<Vec<_>, _>>()?;
+/// let sent = client.send_bets(bets, |acked| eprintln!("{acked} bets stored"))?;
+/// client.finish(sent)?;
+/// let winners = client.winners(true)?.expect("a waiting query gets the winners");
+/// println!("{} winners", winners.len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct AgencyClient {
+    config: ClientConfig,
+    /// `None` after a failure, until the next reconnect.
+    connection: Option<Connection>,
+    /// Where the agency stands, as the central last reported it (`Welcome`)
+    /// and as acks have advanced it since.
+    resume: ResumePoint,
+    /// Reconnect attempts since the central last answered a request.
+    failures: u32,
+}
+
+impl AgencyClient {
+    /// Connects and handshakes, retrying with backoff as configured.
+    ///
+    /// # Errors
+    /// [`ClientError::Connect`] (or the last I/O error) when every attempt
+    /// failed; [`ClientError::Refused`] when the central refuses the agency
+    /// (unknown agency, unsupported version).
+    pub fn connect(config: ClientConfig) -> Result<Self, ClientError> {
+        let mut client = Self {
+            config,
+            connection: None,
+            resume: ResumePoint::default(),
+            failures: 0,
+        };
+        client.ensure_connected()?;
+        log::info!(
+            "action: connect | result: success | agency: {} | last_batch: {} | bets_stored: {} | finished: {}",
+            client.config.agency,
+            client.resume.last_batch,
+            client.resume.bets_stored,
+            client.resume.finished
+        );
+        Ok(client)
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Where the agency stands: the central's resume point from the last
+    /// handshake, advanced by every ack since.
+    pub fn resume_point(&self) -> ResumePoint {
+        self.resume
+    }
+
+    /// Sends the agency's bets and returns once every one is acked (stored).
+    ///
+    /// `bets` is the agency's **whole** sequence of bets, from its first: the
+    /// first `bets_stored` of them, which the central already holds (its
+    /// resume point; a restarted agency program), are skipped, and the next
+    /// batch is numbered `last_batch + 1`. Bets are packed into frames up to
+    /// the limit (or `batch_max`), `in_flight` batches are kept in flight,
+    /// and `progress` is called with the number of the agency's bets stored
+    /// so far after every ack. Returns how many bets the sequence held: what
+    /// [`AgencyClient::finish`] is to be told.
+    ///
+    /// # Errors
+    /// [`ClientError::Refused`] when the central refuses a batch (for
+    /// [`ErrorCode::InvalidBet`](crate::ErrorCode::InvalidBet), with the bet
+    /// and field); [`ClientError::ResumeMismatch`] when the central's resume
+    /// point contradicts what was sent (or the sequence is shorter than what
+    /// it stored); the last error once reconnecting gave up.
+    pub fn send_bets<I, F>(&mut self, bets: I, mut progress: F) -> Result<u64, ClientError>
+    where
+        I: IntoIterator<Item = Bet>,
+        F: FnMut(u64),
+    {
+        self.ensure_connected()?;
+        let mut bets = bets.into_iter();
+        let mut total = 0u64;
+        while total < self.resume.bets_stored {
+            if bets.next().is_none() {
+                return Err(ClientError::ResumeMismatch(format!(
+                    "the central stored {} bets of agency {}, but only {total} were given",
+                    self.resume.bets_stored, self.config.agency
+                )));
+            }
+            total += 1;
+        }
+        let mut builder = BatchBuilder::new(self.config.max_frame, self.config.batch_max);
+        let mut window: VecDeque<Pending> = VecDeque::new();
+        let mut next_batch = self.resume.last_batch + 1;
+        // A bet that did not fit the previous batch opens the next one.
+        let mut carried: Option<Bet> = None;
+        let mut exhausted = false;
+        let result = 'send: loop {
+            while window.len() < self.config.in_flight.max(1) && !exhausted {
+                while let Some(bet) = carried.take().or_else(|| bets.next()) {
+                    match builder.try_push_bet(&bet) {
+                        Ok(Pushed::Added) => total += 1,
+                        Ok(Pushed::Full) => {
+                            carried = Some(bet);
+                            break;
+                        }
+                        Err(error) => break 'send Err(error.into()),
+                    }
+                }
+                if carried.is_none() {
+                    exhausted = true;
+                }
+                if builder.is_empty() {
+                    break;
+                }
+                let bets = builder.len() as u64;
+                let mut frame = Vec::with_capacity(builder.frame_len());
+                builder.finish(next_batch, &mut frame);
+                window.push_back(Pending {
+                    batch: next_batch,
+                    bets,
+                    frame,
+                });
+                next_batch += 1;
+                let frame = &window.back().expect("a batch was just pushed").frame;
+                let sent = self
+                    .connected()
+                    .and_then(|connection| Ok(connection.send_frames(frame)?));
+                if let Err(error) = sent {
+                    if let Err(error) = self.recover(error, &mut window, &mut progress) {
+                        break 'send Err(error);
+                    }
+                }
+            }
+            let Some(front) = window.front() else {
+                break Ok(total);
+            };
+            let answer = self.connected().and_then(Connection::receive);
+            let error = match answer {
+                Ok(CentralMessage::Ack { batch, bets_stored }) if batch == front.batch => {
+                    let acked = self.resume.bets_stored + front.bets;
+                    if bets_stored < acked {
+                        break Err(ClientError::ResumeMismatch(format!(
+                            "batch {batch} acked with {bets_stored} bets stored, expected {acked} or more"
+                        )));
+                    }
+                    self.resume.last_batch = batch;
+                    self.resume.bets_stored = acked;
+                    self.failures = 0;
+                    window.pop_front();
+                    progress(acked);
+                    continue;
+                }
+                Ok(CentralMessage::Error(error)) => ClientError::Refused(error),
+                Ok(other) => unexpected("Ack", &other),
+                Err(error) => error,
+            };
+            if let Err(error) = self.recover(error, &mut window, &mut progress) {
+                break Err(error);
+            }
+        };
+        if result.is_err() {
+            // Answers to the batches still in flight would confuse the next
+            // request: start it on a fresh connection.
+            self.connection = None;
+        }
+        result
+    }
+
+    /// Tells the central the agency sent `bets_sent` bets in total, and
+    /// returns once it recorded it. Safe to repeat.
+    ///
+    /// # Errors
+    /// [`ClientError::Refused`] with
+    /// [`ErrorCode::CountMismatch`](crate::ErrorCode::CountMismatch) when the
+    /// central stored another count; the last error once reconnecting gave up.
+    pub fn finish(&mut self, bets_sent: u64) -> Result<(), ClientError> {
+        self.ensure_connected()?;
+        loop {
+            let answer = self.connected().and_then(|connection| {
+                connection.send(&AgencyMessage::Finish { bets_sent })?;
+                connection.receive()
+            });
+            let error = match answer {
+                Ok(CentralMessage::Finished { .. }) => {
+                    self.resume.finished = true;
+                    self.failures = 0;
+                    return Ok(());
+                }
+                Ok(CentralMessage::Error(error)) => ClientError::Refused(error),
+                Ok(other) => unexpected("Finished", &other),
+                Err(error) => error,
+            };
+            self.recover_request(error)?;
+        }
+    }
+
+    /// Asks for the agency's winners: `Some(documents)` once the draw
+    /// happened, in stored order; `None` when it has not and `wait` is false.
+    /// With `wait`, the central holds the answer until the draw (for up to
+    /// `winners_timeout`).
+    ///
+    /// # Errors
+    /// [`ClientError::Refused`]; the last error once reconnecting gave up.
+    pub fn winners(&mut self, wait: bool) -> Result<Option<Vec<String>>, ClientError> {
+        self.ensure_connected()?;
+        loop {
+            let timeout = if wait {
+                self.config.winners_timeout
+            } else {
+                self.config.io_timeout
+            };
+            let answer = self.connected().and_then(|connection| {
+                connection.set_read_timeout(timeout)?;
+                connection.send(&AgencyMessage::WinnersQuery { wait })?;
+                let mut winners = Vec::new();
+                loop {
+                    match connection.receive()? {
+                        CentralMessage::Winners { documents, last } => {
+                            winners.extend(documents);
+                            if last {
+                                return Ok(Ok(Some(winners)));
+                            }
+                        }
+                        CentralMessage::NotDrawn if winners.is_empty() => return Ok(Ok(None)),
+                        CentralMessage::Error(error) => return Ok(Err(error)),
+                        other => return Err(unexpected("Winners", &other)),
+                    }
+                }
+            });
+            if let Some(connection) = &self.connection {
+                // Back to the usual patience for whatever comes next; a
+                // failure here shows up on the next read or write.
+                let _ = connection.set_read_timeout(self.config.io_timeout);
+            }
+            let error = match answer {
+                Ok(Ok(winners)) => {
+                    self.failures = 0;
+                    return Ok(winners);
+                }
+                Ok(Err(error)) => ClientError::Refused(error),
+                Err(error) => error,
+            };
+            self.recover_request(error)?;
+        }
+    }
+
+    /// Closes the connection.
+    pub fn close(mut self) {
+        if let Some(connection) = self.connection.take() {
+            // The peer may be gone already; closing is best effort.
+            let _ = connection.stream().shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Connects again (with retries) when an earlier failure left no
+    /// connection; the central's resume point replaces ours, since nothing is
+    /// in flight between requests.
+    fn ensure_connected(&mut self) -> Result<(), ClientError> {
+        if self.connection.is_none() {
+            self.resume = match Connection::open(&self.config) {
+                Ok((connection, resume)) => {
+                    self.connection = Some(connection);
+                    resume
+                }
+                Err(error) if is_recoverable(&error) => self.reconnect(error)?,
+                Err(error) => return Err(error),
+            };
+        }
+        Ok(())
+    }
+
+    /// The open connection. Within a request it is always there: every
+    /// failure either reconnects or ends the request.
+    fn connected(&mut self) -> Result<&mut Connection, ClientError> {
+        self.connection.as_mut().ok_or_else(|| {
+            ClientError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "no connection to the central",
+            ))
+        })
+    }
+
+    /// After `error` on a request that is simply sent again (finish,
+    /// winners): reconnects when the error allows it, else returns it.
+    fn recover_request(&mut self, error: ClientError) -> Result<(), ClientError> {
+        if !is_recoverable(&error) {
+            self.connection = None;
+            return Err(error);
+        }
+        self.resume = self.reconnect(error)?;
+        Ok(())
+    }
+
+    /// After `error` while batches are in flight: reconnects when the error
+    /// allows it, drops the kept batches the central reports stored, checks
+    /// its count, and resends the others in order.
+    fn recover(
+        &mut self,
+        mut error: ClientError,
+        window: &mut VecDeque<Pending>,
+        progress: &mut impl FnMut(u64),
+    ) -> Result<(), ClientError> {
+        loop {
+            if !is_recoverable(&error) {
+                return Err(error);
+            }
+            let central = self.reconnect(error)?;
+            let mut acked = self.resume;
+            if central.last_batch < acked.last_batch {
+                return Err(ClientError::ResumeMismatch(format!(
+                    "the central reports batch {} as its last, but batch {} was acked",
+                    central.last_batch, acked.last_batch
+                )));
+            }
+            while let Some(front) = window.front() {
+                if front.batch > central.last_batch {
+                    break;
+                }
+                acked.last_batch = front.batch;
+                acked.bets_stored += front.bets;
+                window.pop_front();
+            }
+            if acked.last_batch != central.last_batch || acked.bets_stored != central.bets_stored {
+                return Err(ClientError::ResumeMismatch(format!(
+                    "the central reports batch {} and {} bets stored, but what was sent adds up to batch {} and {} bets",
+                    central.last_batch, central.bets_stored, acked.last_batch, acked.bets_stored
+                )));
+            }
+            self.resume = central;
+            progress(central.bets_stored);
+            let frames: Vec<u8> = window
+                .iter()
+                .flat_map(|p| p.frame.iter().copied())
+                .collect();
+            let resent = self
+                .connected()
+                .and_then(|connection| Ok(connection.send_frames(&frames)?));
+            match resent {
+                Ok(()) => {
+                    if !window.is_empty() {
+                        log::info!(
+                            "action: resend_batches | result: success | agency: {} | first_batch: {} | batches: {}",
+                            self.config.agency,
+                            window.front().map_or(0, |p| p.batch),
+                            window.len()
+                        );
+                    }
+                    return Ok(());
+                }
+                Err(again) => error = again,
+            }
+        }
+    }
+
+    /// Drops the connection and connects again, with backoff, until the
+    /// handshake succeeds or the attempts run out. Returns the central's
+    /// resume point.
+    fn reconnect(&mut self, mut error: ClientError) -> Result<ResumePoint, ClientError> {
+        self.connection = None;
+        loop {
+            if self.failures >= self.config.reconnect_attempts {
+                log::error!(
+                    "action: reconnect | result: fail | agency: {} | attempts: {} | error: {}",
+                    self.config.agency,
+                    self.failures,
+                    chain(&error)
+                );
+                return Err(match error {
+                    ClientError::Connect { server, source, .. } => ClientError::Connect {
+                        server,
+                        attempts: self.failures + 1,
+                        source,
+                    },
+                    other => other,
+                });
+            }
+            self.failures += 1;
+            let pause = self.config.backoff(self.failures);
+            log::warn!(
+                "action: reconnect | result: in_progress | agency: {} | attempt: {} | pause_ms: {} | error: {}",
+                self.config.agency,
+                self.failures,
+                pause.as_millis(),
+                chain(&error)
+            );
+            thread::sleep(pause);
+            match Connection::open(&self.config) {
+                Ok((connection, resume)) => {
+                    self.connection = Some(connection);
+                    log::info!(
+                        "action: reconnect | result: success | agency: {} | last_batch: {} | bets_stored: {}",
+                        self.config.agency,
+                        resume.last_batch,
+                        resume.bets_stored
+                    );
+                    return Ok(resume);
+                }
+                Err(again) if is_recoverable(&again) => error = again,
+                Err(again) => return Err(again),
+            }
+        }
+    }
+}
+
+/// Whether reconnecting and resuming may get past `error`: the connection
+/// failed, or the central is going away or could not store.
+fn is_recoverable(error: &ClientError) -> bool {
+    match error {
+        ClientError::Io(_) | ClientError::Connect { .. } => true,
+        ClientError::Refused(error) => error.code.is_retryable(),
+        _ => false,
+    }
+}
+
+/// An error with its causes, for one log line.
+fn chain(error: &ClientError) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
