@@ -238,19 +238,23 @@ impl Config {
             listen.set_port(port);
         }
         let backlog = args.backlog.unwrap_or(DEFAULT_BACKLOG);
-        check("backlog", backlog >= 1 && i32::try_from(backlog).is_ok(), || {
-            format!("{backlog} (expected 1 to {})", i32::MAX)
-        })?;
+        check(
+            "backlog",
+            backlog >= 1 && i32::try_from(backlog).is_ok(),
+            || format!("{backlog} (expected 1 to {})", i32::MAX),
+        )?;
         let agencies = args.agencies.unwrap_or(LotteryRules::default().agencies);
-        check("agencies", agencies >= 1, || format!("{agencies} (expected at least 1)"))?;
+        check("agencies", agencies >= 1, || {
+            format!("{agencies} (expected at least 1)")
+        })?;
         let winning_number = match args.winning_number {
             None => BetNumber::DEFAULT_WINNING,
-            Some(number) => BetNumber::new(u32::from(number)).map_err(|_| {
-                ConfigError::Invalid {
+            Some(number) => {
+                BetNumber::new(u32::from(number)).map_err(|_| ConfigError::Invalid {
                     setting: "winning-number",
                     reason: format!("{number} (expected 0 to 9999)"),
-                }
-            })?,
+                })?
+            }
         };
         let threads = args
             .threads
@@ -286,7 +290,9 @@ impl Config {
                 handshake_timeout: args
                     .handshake_timeout
                     .map_or(DEFAULT_HANDSHAKE_TIMEOUT, |secs| secs.0),
-                idle_timeout: args.idle_timeout.map_or(DEFAULT_IDLE_TIMEOUT, |secs| secs.0),
+                idle_timeout: args
+                    .idle_timeout
+                    .map_or(DEFAULT_IDLE_TIMEOUT, |secs| secs.0),
                 max_frame,
                 exit_when_done: args.exit_when_done.unwrap_or(false),
                 handle_signals: true,
@@ -436,17 +442,22 @@ mod tests {
 
     #[test]
     fn port_overrides_the_port_of_listen() {
-        let config = Config::resolve(parse(&["--listen", "127.0.0.1:1", "--port", "4242"])).unwrap();
+        let config =
+            Config::resolve(parse(&["--listen", "127.0.0.1:1", "--port", "4242"])).unwrap();
         assert_eq!(config.listen, "127.0.0.1:4242".parse().unwrap());
         // A port from a higher layer overrides a listen address from a lower one.
-        let config = Config::resolve(parse(&["--port", "7"]).or(file("listen = \"10.0.0.1:9\""))).unwrap();
+        let config =
+            Config::resolve(parse(&["--port", "7"]).or(file("listen = \"10.0.0.1:9\""))).unwrap();
         assert_eq!(config.listen, "10.0.0.1:7".parse().unwrap());
     }
 
     #[test]
     fn exit_when_done_is_a_flag_that_also_takes_a_boolean() {
         assert_eq!(parse(&["--exit-when-done"]).exit_when_done, Some(true));
-        assert_eq!(parse(&["--exit-when-done=false"]).exit_when_done, Some(false));
+        assert_eq!(
+            parse(&["--exit-when-done=false"]).exit_when_done,
+            Some(false)
+        );
         assert_eq!(parse(&[]).exit_when_done, None);
         let config = Config::resolve(parse(&[]).or(file("exit-when-done = true"))).unwrap();
         assert!(config.server.exit_when_done);
@@ -454,10 +465,9 @@ mod tests {
 
     #[test]
     fn durations_are_seconds_with_fractions() {
-        let config = Config::resolve(
-            parse(&["--handshake-timeout", "0.25"]).or(file("idle-timeout = 3")),
-        )
-        .unwrap();
+        let config =
+            Config::resolve(parse(&["--handshake-timeout", "0.25"]).or(file("idle-timeout = 3")))
+                .unwrap();
         assert_eq!(config.server.handshake_timeout, Duration::from_millis(250));
         assert_eq!(config.server.idle_timeout, Duration::from_secs(3));
     }
@@ -470,7 +480,7 @@ mod tests {
             (&["--durability", "sometimes"], "--durability"),
             (&["--listen", "nowhere"], "--listen"),
             (&["--log-level", "loud"], "--log-level"),
-            (&["--idle-timeout", "-1"], "--idle-timeout"),
+            (&["--idle-timeout", "0"], "--idle-timeout"),
             (&["--threads", "0"], "--threads"),
             (&["--bogus"], "--bogus"),
         ] {
@@ -499,13 +509,23 @@ mod tests {
     fn a_missing_config_file_is_an_error_naming_it() {
         let args = parse(&["--config", "/nonexistent/lottery.toml"]);
         let error = Config::from_args(args).unwrap_err();
-        assert!(error.to_string().contains("/nonexistent/lottery.toml"), "{error}");
+        assert!(
+            error.to_string().contains("/nonexistent/lottery.toml"),
+            "{error}"
+        );
     }
 
     #[test]
     fn the_config_line_names_every_setting() {
         let line = Config::resolve(Args::default()).unwrap().to_string();
-        for key in ["listen: 0.0.0.0:12345", "agencies: 5", "durability: fsync", "winning_number: 7574", "exit_when_done: false", "log_level: INFO"] {
+        for key in [
+            "listen: 0.0.0.0:12345",
+            "agencies: 5",
+            "durability: fsync",
+            "winning_number: 7574",
+            "exit_when_done: false",
+            "log_level: INFO",
+        ] {
             assert!(line.contains(key), "{key} in {line}");
         }
     }

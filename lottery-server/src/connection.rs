@@ -207,7 +207,11 @@ impl Connection {
     /// For a closing connection: shuts the write side once the output is sent.
     /// Returns whether the socket can be dropped now (the peer closed too).
     pub(crate) fn advance_closing(&mut self) -> bool {
-        let Lifecycle::Closing { deadline, write_shut } = self.lifecycle else {
+        let Lifecycle::Closing {
+            deadline,
+            write_shut,
+        } = self.lifecycle
+        else {
             return false;
         };
         if !write_shut && self.unsent() == 0 {
@@ -218,6 +222,12 @@ impl Connection {
                 write_shut: true,
             };
         }
-        matches!(self.lifecycle, Lifecycle::Closing { write_shut: true, .. }) && self.peer_closed
+        matches!(
+            self.lifecycle,
+            Lifecycle::Closing {
+                write_shut: true,
+                ..
+            }
+        ) && self.peer_closed
     }
 }

@@ -75,8 +75,12 @@ pub(crate) struct EventLoop {
 impl EventLoop {
     pub(crate) fn new(index: usize, poll: Poll, shared: Arc<Shared>) -> Self {
         let settings = &shared.settings;
-        let tick = (settings.handshake_timeout.min(settings.idle_timeout).min(CLOSE_LINGER) / 4)
-            .clamp(Duration::from_millis(5), Duration::from_millis(250));
+        let tick = (settings
+            .handshake_timeout
+            .min(settings.idle_timeout)
+            .min(CLOSE_LINGER)
+            / 4)
+        .clamp(Duration::from_millis(5), Duration::from_millis(250));
         let now = Instant::now();
         Self {
             index,
@@ -161,7 +165,12 @@ impl EventLoop {
 
     fn adopt(&mut self, mut stream: TcpStream, peer: SocketAddr) {
         if self.stopping {
-            crate::server::refuse(stream, lottery_net::ErrorCode::ShuttingDown, "the central is shutting down", self.shared.settings.max_frame);
+            crate::server::refuse(
+                stream,
+                lottery_net::ErrorCode::ShuttingDown,
+                "the central is shutting down",
+                self.shared.settings.max_frame,
+            );
             self.shared.connection_closed();
             return;
         }
@@ -170,10 +179,11 @@ impl EventLoop {
         // Both interests at once, edge-triggered: the loop hears of
         // writability only after a write hit `WouldBlock`, and never has to
         // re-register (one `epoll_ctl` per connection in its whole life).
-        let registered =
-            self.poll
-                .registry()
-                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE);
+        let registered = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        );
         if let Err(error) = registered {
             warn!("action: accept_connections | result: fail | peer: {peer} | error: {error}");
             self.shared.connection_closed();
@@ -181,7 +191,8 @@ impl EventLoop {
         }
         // Acks are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let mut connection = Connection::new(stream, peer, self.shared.settings.max_frame, self.now);
+        let mut connection =
+            Connection::new(stream, peer, self.shared.settings.max_frame, self.now);
         schedule(&mut self.work, &mut connection, token);
         self.connections.insert(token, connection);
     }
@@ -195,9 +206,11 @@ impl EventLoop {
         if connection.is_closing() {
             return;
         }
-        let _ = connection
-            .session
-            .end(ending, self.shared.settings.max_frame, &mut connection.output);
+        let _ = connection.session.end(
+            ending,
+            self.shared.settings.max_frame,
+            &mut connection.output,
+        );
         let deadline = self.now + CLOSE_LINGER;
         connection.start_closing(deadline, ending.to_string());
         schedule(&mut self.work, connection, token);
@@ -220,7 +233,9 @@ impl EventLoop {
             if connection.is_closing() {
                 continue;
             }
-            if let Step::WinnersSent(agency) = connection.session.on_draw(&mut ctx, &mut connection.output) {
+            if let Step::WinnersSent(agency) =
+                connection.session.on_draw(&mut ctx, &mut connection.output)
+            {
                 connection.winners_unsent = Some(agency);
                 schedule(work, connection, token);
             }
@@ -329,13 +344,19 @@ impl EventLoop {
             match connection.decoder.next_agency_message() {
                 Ok(Some(message)) => {
                     connection.last_frame_at = *now;
-                    let step = connection.session.on_message(message, &mut ctx, &mut connection.output);
+                    let step =
+                        connection
+                            .session
+                            .on_message(message, &mut ctx, &mut connection.output);
                     apply(step, *index, token, connection, shared, in_flight, *now);
                     continue;
                 }
                 Ok(None) => {}
                 Err(error) => {
-                    let step = connection.session.on_malformed(&error, max_frame, &mut connection.output);
+                    let step =
+                        connection
+                            .session
+                            .on_malformed(&error, max_frame, &mut connection.output);
                     apply(step, *index, token, connection, shared, in_flight, *now);
                     return;
                 }
@@ -379,9 +400,13 @@ impl EventLoop {
             let connection = connections
                 .get_mut(&token)
                 .expect("connections with batches in flight are not removed");
-            connection
-                .session
-                .on_stored(flight.batch, flight.bets, result, &mut ctx, &mut connection.output);
+            connection.session.on_stored(
+                flight.batch,
+                flight.bets,
+                result,
+                &mut ctx,
+                &mut connection.output,
+            );
             if connection.session.in_flight() == 0 {
                 next_round.push(token);
             }
@@ -452,12 +477,15 @@ impl EventLoop {
                 Lifecycle::Open => {
                     let session = &connection.session;
                     if session.is_greeting() {
-                        if self.now.duration_since(connection.accepted_at) >= settings.handshake_timeout {
+                        if self.now.duration_since(connection.accepted_at)
+                            >= settings.handshake_timeout
+                        {
                             expired.push((token, Ending::HandshakeTimeout));
                         }
                     } else if !session.is_waiting()
                         && !session.is_held()
-                        && self.now.duration_since(connection.last_frame_at) >= settings.idle_timeout
+                        && self.now.duration_since(connection.last_frame_at)
+                            >= settings.idle_timeout
                     {
                         expired.push((token, Ending::IdleTimeout));
                     }
@@ -466,7 +494,9 @@ impl EventLoop {
         }
         for (token, ending) in expired {
             if let Some(connection) = self.connections.get(&token) {
-                let agency = connection.agency.map_or_else(|| "none".to_owned(), |id| id.to_string());
+                let agency = connection
+                    .agency
+                    .map_or_else(|| "none".to_owned(), |id| id.to_string());
                 warn!(
                     "action: timeout | result: fail | agency: {agency} | peer: {} | error: {ending}",
                     connection.peer
@@ -494,7 +524,13 @@ impl EventLoop {
         let _ = self.poll.registry().deregister(&mut connection.stream);
         let agency = match connection.agency {
             Some(agency) => {
-                self.shared.unbind(agency, Binding { loop_index: self.index, token });
+                self.shared.unbind(
+                    agency,
+                    Binding {
+                        loop_index: self.index,
+                        token,
+                    },
+                );
                 agency.to_string()
             }
             None => "none".to_owned(),
@@ -510,7 +546,10 @@ impl EventLoop {
 
 impl Drop for EventLoop {
     fn drop(&mut self) {
-        debug!("action: event_loop_exit | result: success | loop: {}", self.index);
+        debug!(
+            "action: event_loop_exit | result: success | loop: {}",
+            self.index
+        );
     }
 }
 

@@ -168,7 +168,7 @@ pub fn format_line(
 
 fn format_rest(level: Level, message: std::fmt::Arguments<'_>, out: &mut String) {
     // Writing into a String cannot fail.
-    let _ = write!(out, " {:<8} {}\n", level_name(level), message);
+    let _ = writeln!(out, " {:<8} {}", level_name(level), message);
 }
 
 /// Writes `YYYY-MM-DD HH:MM:SS` (UTC) for a time in seconds since 1970.
@@ -230,8 +230,14 @@ mod tests {
             line(0, Level::Warn, "x"),
             "1970-01-01 00:00:00 WARNING  x\n"
         );
-        assert_eq!(line(0, Level::Error, "x"), "1970-01-01 00:00:00 ERROR    x\n");
-        assert_eq!(line(0, Level::Debug, "x"), "1970-01-01 00:00:00 DEBUG    x\n");
+        assert_eq!(
+            line(0, Level::Error, "x"),
+            "1970-01-01 00:00:00 ERROR    x\n"
+        );
+        assert_eq!(
+            line(0, Level::Debug, "x"),
+            "1970-01-01 00:00:00 DEBUG    x\n"
+        );
     }
 
     #[test]
@@ -280,7 +286,10 @@ mod tests {
         assert_eq!(parse_level("Warn"), Ok(LevelFilter::Warn));
         assert_eq!(parse_level("off"), Ok(LevelFilter::Off));
         let error = parse_level("verbose").unwrap_err();
-        assert!(error.contains("verbose") && error.contains("WARNING"), "{error}");
+        assert!(
+            error.contains("verbose") && error.contains("WARNING"),
+            "{error}"
+        );
         assert_eq!(filter_name(LevelFilter::Warn), "WARNING");
         assert_eq!(filter_name(LevelFilter::Off), "OFF");
     }

@@ -22,7 +22,13 @@ fn main() -> ExitCode {
     }
     info!("action: config | result: success | {config}");
     let served = open_central(&config.store, config.durability, config.rules).and_then(|central| {
-        Server::bind(config.listen, config.backlog, central, config.server.clone())?.run()
+        Server::bind(
+            config.listen,
+            config.backlog,
+            central,
+            config.server.clone(),
+        )?
+        .run()
     });
     match served {
         Ok(reason) => {

@@ -176,7 +176,7 @@ impl Drop for ExitNotice {
 /// use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
 /// use lottery_server::{Server, ServerSettings};
 ///
-/// let (monitor, recovery) = BetMonitor::open_file("bets.csv".as_ref(), Durability::Fsync)?;
+/// let (monitor, recovery) = BetMonitor::open_file("bets.csv", Durability::Fsync)?;
 /// let central = Central::new(LotteryRules::default(), monitor, &recovery)?;
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
 /// let server = Server::new(listener, central, ServerSettings::default())?;
@@ -214,7 +214,8 @@ impl Server {
         central: Central,
         settings: ServerSettings,
     ) -> Result<Self, ServerError> {
-        let listener = listen(addr, backlog).map_err(|source| ServerError::Bind { addr, source })?;
+        let listener =
+            listen(addr, backlog).map_err(|source| ServerError::Bind { addr, source })?;
         Self::new(listener, central, settings)
     }
 
@@ -351,7 +352,8 @@ impl Server {
                 "action: accept_connections | result: in_progress | listen: {local_addr} | threads: {}",
                 threads.len()
             );
-            match Acceptor::new(&shared, &mut listener).run(&mut poll, signals.as_mut(), &shutdown) {
+            match Acceptor::new(&shared, &mut listener).run(&mut poll, signals.as_mut(), &shutdown)
+            {
                 Ok(reason) => reason,
                 Err(error) => {
                     start_error = Some(error);
@@ -462,7 +464,10 @@ impl<'a> Acceptor<'a> {
                 return Ok(StopReason::Requested);
             }
             if self.shared.done.load(Ordering::SeqCst) {
-                info!("action: exit_when_done | result: success | agencies: {}", self.shared.central.rules().agencies);
+                info!(
+                    "action: exit_when_done | result: success | agencies: {}",
+                    self.shared.central.rules().agencies
+                );
                 return Ok(StopReason::Done);
             }
             if self.shared.loop_exited.load(Ordering::SeqCst) {

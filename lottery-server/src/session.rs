@@ -14,16 +14,17 @@
 //! - The first message must be the handshake, and it binds the session to one
 //!   agency for good; everything after speaks for that agency only.
 //! - A winners query before the draw is held (or answered "not drawn yet" when
-//!   asked not to wait) and answered by [`Session::on_draw`].
+//!   asked not to wait) and answered by [`Session::on_draw`]; messages after
+//!   it wait for that answer (answers stay in request order).
 //! - Nothing the peer sends can panic: every refusal is an error frame, and a
 //!   session that cannot go on says [`Step::Close`].
 
 use std::fmt;
 
 use log::{error, info, warn};
+use lottery_core::central::PendingSubmit;
 use lottery_core::{
-    AgencyId, Bet, Central, Finish, FinishError, PendingSubmit, SubmitError, Submitted, Winners,
-    WinnersError,
+    AgencyId, Bet, Central, Finish, FinishError, SubmitError, Submitted, Winners, WinnersError,
 };
 use lottery_net::{
     AgencyMessage, CentralMessage, DecodeError, ErrorCode, ErrorFrame, PROTOCOL_VERSION, WireBet,
@@ -124,8 +125,8 @@ pub(crate) struct Session {
     /// Batches begun and not yet acked.
     in_flight: usize,
     held: Option<Held>,
-    /// Winners queries held until the draw (each gets its answer).
-    waiting_for_draw: u32,
+    /// A winners query is held until the draw.
+    waiting_for_draw: bool,
     /// Bets stored for the agency as far as this session knows (for acks).
     bets_stored: u64,
 }
@@ -137,7 +138,7 @@ impl Session {
             phase: Phase::Greeting,
             in_flight: 0,
             held: None,
-            waiting_for_draw: 0,
+            waiting_for_draw: false,
             bets_stored: 0,
         }
     }
@@ -155,19 +156,14 @@ impl Session {
         self.phase == Phase::Greeting
     }
 
-    /// Whether the session said its last word.
-    pub(crate) fn is_ended(&self) -> bool {
-        self.phase == Phase::Ended
-    }
-
     /// Whether the agency legitimately sends nothing now: batches of it are
     /// being stored, or it waits for the draw. The idle timeout does not apply.
     pub(crate) fn is_waiting(&self) -> bool {
-        self.in_flight > 0 || self.waiting_for_draw > 0
+        self.in_flight > 0 || self.waiting_for_draw
     }
 
     /// Whether the session must not take another message now (in-flight
-    /// batches must be acked first).
+    /// batches must be acked, or the held winners query answered, first).
     pub(crate) fn is_held(&self) -> bool {
         self.held.is_some()
     }
@@ -177,10 +173,10 @@ impl Session {
         self.in_flight
     }
 
-    /// Takes up what was held, once no batch is in flight. Call before
-    /// decoding further messages.
+    /// Takes up what was held, once no batch is in flight and no winners
+    /// query waits. Call before decoding further messages.
     pub(crate) fn resume(&mut self, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
-        if self.in_flight > 0 {
+        if self.in_flight > 0 || self.waiting_for_draw {
             return if self.held.is_some() {
                 Step::Held
             } else {
@@ -204,6 +200,7 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
+        debug_assert!(self.held.is_none(), "a held session is given no message");
         match (self.phase, message) {
             (Phase::Ended, _) => Step::Close,
             (Phase::Greeting, AgencyMessage::Hello { version, agency }) => {
@@ -211,13 +208,15 @@ impl Session {
             }
             (Phase::Greeting, other) => self.end_with(
                 ErrorCode::UnexpectedMessage,
-                format!(
-                    "the first message must be Hello, not {}",
-                    other.name()
-                ),
+                format!("the first message must be Hello, not {}", other.name()),
                 ctx.max_frame,
                 out,
             ),
+            (Phase::Bound(_), message) if self.waiting_for_draw => {
+                // Its answer must follow the winners of the query before it.
+                self.held = Some(Held::Message(message));
+                Step::Held
+            }
             (Phase::Bound(_), AgencyMessage::Hello { .. }) => self.end_with(
                 ErrorCode::UnexpectedMessage,
                 "the connection already completed its handshake".to_owned(),
@@ -260,15 +259,20 @@ impl Session {
                 out,
             );
         }
-        let resume = AgencyId::new(agency)
-            .map_err(|_| ())
-            .and_then(|id| ctx.central.resume_point(id).map(|point| (id, point)).map_err(|_| ()));
+        let resume = AgencyId::new(agency).map_err(|_| ()).and_then(|id| {
+            ctx.central
+                .resume_point(id)
+                .map(|point| (id, point))
+                .map_err(|_| ())
+        });
         let Ok((id, point)) = resume else {
             let expected = ctx.central.rules().agencies;
             warn!("action: handshake | result: fail | agency: {agency} | error: unknown agency");
             return self.end_with(
                 ErrorCode::UnknownAgency,
-                format!("agency {agency} is not expected (the central expects agencies 1 to {expected})"),
+                format!(
+                    "agency {agency} is not expected (the central expects agencies 1 to {expected})"
+                ),
                 ctx.max_frame,
                 out,
             );
@@ -299,11 +303,6 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
-        if self.held.is_some() {
-            // Callers stop feeding a held session; keep the order regardless.
-            self.held = Some(Held::Message(AgencyMessage::Batch { batch, bets }));
-            return Step::Held;
-        }
         let count = bets.len() as u64;
         ctx.bets.clear();
         for (index, wire) in bets.into_iter().enumerate() {
@@ -401,7 +400,9 @@ impl Session {
                         "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: {remaining}"
                     ),
                     Finish::Drew(summary) => {
-                        info!("action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0");
+                        info!(
+                            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0"
+                        );
                         let winners: u64 = summary.winners_per_agency.iter().sum();
                         info!(
                             "action: sorteo | result: success | bets: {} | winners: {winners}",
@@ -417,12 +418,18 @@ impl Session {
                     .resume_point(agency)
                     .map_or(bets_sent, |point| point.bets_stored);
                 self.bets_stored = bets_stored;
-                send(&CentralMessage::Finished { bets_stored }, ctx.max_frame, out);
+                send(
+                    &CentralMessage::Finished { bets_stored },
+                    ctx.max_frame,
+                    out,
+                );
                 return Step::Continue;
             }
             Err(FinishError::UnknownAgency { agency, expected }) => ErrorFrame::new(
                 ErrorCode::UnknownAgency,
-                format!("agency {agency} is not expected (the central expects agencies 1 to {expected})"),
+                format!(
+                    "agency {agency} is not expected (the central expects agencies 1 to {expected})"
+                ),
             ),
             Err(FinishError::CountMismatch { sent, stored, .. }) => ErrorFrame::new(
                 ErrorCode::CountMismatch,
@@ -460,7 +467,7 @@ impl Session {
         match ctx.central.winners(agency) {
             Ok(Winners::Drawn(documents)) => self.send_winners(agency, &documents, ctx, out),
             Ok(Winners::NotDrawn) if wait => {
-                self.waiting_for_draw += 1;
+                self.waiting_for_draw = true;
                 info!("action: consulta_ganadores | result: in_progress | agency: {agency}");
                 Step::Continue
             }
@@ -477,24 +484,22 @@ impl Session {
         }
     }
 
-    /// The draw happened: answers the queries held for it. Returns
-    /// [`Step::WinnersSent`] when there were some.
+    /// The draw happened: answers the query held for it. Returns
+    /// [`Step::WinnersSent`] when there was one; the loop then drives the
+    /// session again, for what was held behind the query.
     pub(crate) fn on_draw(&mut self, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
         let Phase::Bound(agency) = self.phase else {
             return Step::Continue;
         };
-        if self.waiting_for_draw == 0 {
+        if !self.waiting_for_draw {
             return Step::Continue;
         }
         let Ok(Winners::Drawn(documents)) = ctx.central.winners(agency) else {
             // Not drawn after all (a spurious wake): keep waiting.
             return Step::Continue;
         };
-        let mut step = Step::Continue;
-        for _ in 0..std::mem::take(&mut self.waiting_for_draw) {
-            step = self.send_winners(agency, &documents, ctx, out);
-        }
-        step
+        self.waiting_for_draw = false;
+        self.send_winners(agency, &documents, ctx, out)
     }
 
     fn send_winners(
@@ -504,7 +509,10 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
-        let texts: Vec<&str> = documents.iter().map(lottery_core::Document::as_str).collect();
+        let texts: Vec<&str> = documents
+            .iter()
+            .map(lottery_core::Document::as_str)
+            .collect();
         match encode_winners(&texts, ctx.max_frame, out) {
             Ok(_) => {
                 info!(
@@ -528,8 +536,15 @@ impl Session {
     }
 
     /// The peer sent bytes that are not a frame: says why and ends.
-    pub(crate) fn on_malformed(&mut self, error: &DecodeError, max_frame: usize, out: &mut Vec<u8>) -> Step {
-        let agency = self.agency().map_or_else(|| "none".to_owned(), |id| id.to_string());
+    pub(crate) fn on_malformed(
+        &mut self,
+        error: &DecodeError,
+        max_frame: usize,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let agency = self
+            .agency()
+            .map_or_else(|| "none".to_owned(), |id| id.to_string());
         warn!("action: receive_message | result: fail | agency: {agency} | error: {error}");
         self.end_with(error.code(), error.to_string(), max_frame, out)
     }
@@ -556,7 +571,7 @@ impl Session {
     ) -> Step {
         self.phase = Phase::Ended;
         self.held = None;
-        self.waiting_for_draw = 0;
+        self.waiting_for_draw = false;
         send_error(&ErrorFrame::new(code, message), max_frame, out);
         Step::Close
     }
@@ -579,9 +594,9 @@ fn submit_refusal(refused: &SubmitError) -> ErrorFrame {
         SubmitError::AgencyFinished { .. } => ErrorCode::AgencyFinished,
         SubmitError::AlreadyDrawn => ErrorCode::AlreadyDrawn,
         SubmitError::OutOfOrder { .. } => ErrorCode::OutOfOrder,
-        SubmitError::BatchPending { .. } | SubmitError::AgencyBusy { .. } | SubmitError::Store(_) => {
-            ErrorCode::StorageFailure
-        }
+        SubmitError::BatchPending { .. }
+        | SubmitError::AgencyBusy { .. }
+        | SubmitError::Store(_) => ErrorCode::StorageFailure,
     };
     let message = match refused {
         SubmitError::Store(_) => "the central could not store the batch; retry later".to_owned(),
@@ -593,9 +608,13 @@ fn submit_refusal(refused: &SubmitError) -> ErrorFrame {
 fn log_refused_batch(agency: AgencyId, batch: u64, bets: u64, refused: &SubmitError) {
     let cause = crate::error::chain(refused);
     if matches!(refused, SubmitError::Store(_)) {
-        error!("action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}");
+        error!(
+            "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
+        );
     } else {
-        warn!("action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}");
+        warn!(
+            "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
+        );
     }
 }
 
@@ -615,7 +634,9 @@ fn log_outcome(
         ),
         Err(refused) => {
             let cause = crate::error::chain(refused);
-            error!("action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}");
+            error!(
+                "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
+            );
         }
     }
 }
@@ -624,7 +645,10 @@ fn log_outcome(
 /// of the smallest accepted limit, except error texts, which are cut to fit.
 fn send(message: &CentralMessage, max_frame: usize, out: &mut Vec<u8>) {
     if let Err(error) = encode_central_message(message, max_frame, out) {
-        error!("action: send_message | result: fail | message: {} | error: {error}", message.name());
+        error!(
+            "action: send_message | result: fail | message: {} | error: {error}",
+            message.name()
+        );
     }
 }
 
@@ -645,3 +669,6 @@ fn send_error(error: &ErrorFrame, max_frame: usize, out: &mut Vec<u8>) {
         out,
     );
 }
+
+#[cfg(test)]
+mod tests;

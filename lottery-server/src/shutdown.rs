@@ -44,7 +44,9 @@ impl ShutdownHandle {
     pub fn shutdown(&self) {
         self.inner.requested.store(true, Ordering::SeqCst);
         if let Err(error) = self.inner.acceptor.wake() {
-            log::error!("action: shutdown | result: fail | error: cannot wake the acceptor: {error}");
+            log::error!(
+                "action: shutdown | result: fail | error: cannot wake the acceptor: {error}"
+            );
         }
     }
 
@@ -72,11 +74,13 @@ impl SignalWatch {
         for signal in [SIGTERM, SIGINT] {
             // Order matters: the conditional exit runs first and sees the flag
             // only from the second signal on; the flag is set right after.
-            watch.handlers.push(signal_hook::flag::register_conditional_shutdown(
-                signal,
-                128 + signal,
-                Arc::clone(&signalled),
-            )?);
+            watch
+                .handlers
+                .push(signal_hook::flag::register_conditional_shutdown(
+                    signal,
+                    128 + signal,
+                    Arc::clone(&signalled),
+                )?);
             watch
                 .handlers
                 .push(signal_hook::flag::register(signal, Arc::clone(&signalled))?);
