@@ -255,3 +255,39 @@ fn central_finish_counting_a_racing_submit() {
         }
     });
 }
+
+/// Two connections of one agency (an old one and its replacement) send the
+/// same batch at once: it is stored exactly once; the other copy is
+/// acknowledged as already stored or refused as still being stored, never
+/// stored again.
+#[test]
+fn central_a_batch_sent_twice_at_once_is_stored_once() {
+    loom::model(|| {
+        let central = central(2);
+        let resend = {
+            let central = central.clone();
+            thread::spawn(move || central.submit(id(1), 1, &[bet("11", "7574")]))
+        };
+        let first = central.submit(id(1), 1, &[bet("11", "7574")]);
+        let second = resend.join().unwrap();
+
+        let stored_once = |r: &Result<Submitted, SubmitError>| {
+            matches!(r, Ok(Submitted::Stored { batch: 1, bets: 1 }))
+        };
+        let not_again = |r: &Result<Submitted, SubmitError>| {
+            matches!(
+                r,
+                Ok(Submitted::AlreadyStored { batch: 1 })
+                    | Err(SubmitError::BatchPending { batch: 1, .. })
+            )
+        };
+        assert!(
+            (stored_once(&first) && not_again(&second))
+                || (stored_once(&second) && not_again(&first)),
+            "{first:?} / {second:?}"
+        );
+        assert_eq!(stored_bets(&central), 1);
+        let point = central.resume_point(id(1)).unwrap();
+        assert_eq!((point.last_batch, point.bets_stored), (1, 1));
+    });
+}
