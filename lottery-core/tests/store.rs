@@ -1,11 +1,14 @@
 //! The bet monitor over real files (in a fresh temporary directory per test)
 //! and over the memory store: appends, scans, recovery, torn tails, faults.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use lottery_core::{AgencyId, AgencyRecord, Bet, BetMonitor, Durability, MemoryStore, StoredBet};
+use lottery_core::{
+    AgencyId, AgencyRecord, Bet, BetMonitor, Durability, MemoryStore, StoreError, StoredBet,
+};
 
 /// A directory under the system's temporary directory, removed on drop.
 struct TempDir(PathBuf);
@@ -161,4 +164,578 @@ fn the_memory_store_reports_what_a_completed_sync_covers() {
     assert!(handle.journal_synced_len() >= handle.journal_bytes().len() as u64);
     let journal = String::from_utf8(handle.journal_bytes()).unwrap();
     assert!(journal.ends_with(&format!("batch 1 1 5 {}\n", appended.end_offset)));
+}
+
+/// A committed batch, as the tests remember it.
+#[derive(Debug, Clone)]
+struct Committed {
+    agency: u32,
+    seq: u64,
+    bets: Vec<Bet>,
+    end: u64,
+}
+
+/// What a store holding exactly `batches` must scan and recover.
+fn expected_state(batches: &[Committed]) -> (Vec<StoredBet>, BTreeMap<AgencyId, AgencyRecord>) {
+    let mut rows = Vec::new();
+    let mut agencies: BTreeMap<AgencyId, AgencyRecord> = BTreeMap::new();
+    for committed in batches {
+        rows.extend(stored(committed.agency, &committed.bets));
+        let record = agencies.entry(agency(committed.agency)).or_default();
+        record.bets += committed.bets.len() as u64;
+        record.last_batch = record.last_batch.max(committed.seq);
+    }
+    (rows, agencies)
+}
+
+/// Writes six batches of agencies 1 to 3 to a fresh file store; returns them.
+fn build_file_store(path: &std::path::Path) -> Vec<Committed> {
+    let (monitor, _) = BetMonitor::open_file(path, Durability::Fsync).unwrap();
+    (0..6u64)
+        .map(|index| {
+            let agency_id = 1 + (index % 3) as u32;
+            let seq = index / 3 + 1;
+            let bets = batch(agency_id, seq, 1 + (index % 3) as usize);
+            let appended = monitor.append(agency(agency_id), seq, &bets).unwrap();
+            Committed {
+                agency: agency_id,
+                seq,
+                bets,
+                end: appended.end_offset,
+            }
+        })
+        .collect()
+}
+
+fn journal_path(path: &std::path::Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".journal");
+    PathBuf::from(name)
+}
+
+/// Opens `path` and checks it holds exactly `whole` and cut `truncated` bytes;
+/// then reopens it and checks the repair was itself durable and complete.
+fn assert_reopens_to(path: &std::path::Path, whole: &[Committed], truncated: u64, case: &str) {
+    let (rows, agencies) = expected_state(whole);
+    let end = whole.last().map_or(0, |committed| committed.end);
+    {
+        let (monitor, recovery) = BetMonitor::open_file(path, Durability::Fsync)
+            .unwrap_or_else(|error| panic!("{case}: {error}"));
+        assert_eq!(recovery.truncated_bytes, truncated, "{case}");
+        assert_eq!(recovery.agencies, agencies, "{case}");
+        assert_eq!(scan_all(&monitor), rows, "{case}");
+        assert_eq!(fs::metadata(path).unwrap().len(), end, "{case}");
+    }
+    let (monitor, recovery) = BetMonitor::open_file(path, Durability::Fsync).unwrap();
+    assert_eq!(recovery.truncated_bytes, 0, "{case}: second open");
+    assert_eq!(recovery.agencies, agencies, "{case}: second open");
+    assert_eq!(scan_all(&monitor).len(), rows.len(), "{case}: second open");
+}
+
+#[test]
+fn a_store_cut_at_every_byte_of_its_last_batches_reopens_to_the_last_whole_committed_batch() {
+    let dir = TempDir::new("torn-data");
+    let source = dir.join("source.csv");
+    let batches = build_file_store(&source);
+    let data = fs::read(&source).unwrap();
+    let journal = fs::read(journal_path(&source)).unwrap();
+    let path = dir.join("bets.csv");
+    // The last three batches, cut anywhere, with the whole journal (records
+    // beyond the data are dropped) and with the journal a crash would leave
+    // (records only for data that was synced).
+    for cut in batches[2].end..=data.len() as u64 {
+        let whole: Vec<Committed> = batches
+            .iter()
+            .filter(|committed| committed.end <= cut)
+            .cloned()
+            .collect();
+        let end = whole.last().map_or(0, |committed| committed.end);
+        let prefix_lines = 1 + whole.len();
+        let crash_journal: Vec<u8> = journal
+            .split_inclusive(|&b| b == b'\n')
+            .take(prefix_lines)
+            .flatten()
+            .copied()
+            .collect();
+        for (name, journal) in [
+            ("whole journal", &journal),
+            ("crash journal", &crash_journal),
+        ] {
+            fs::write(&path, &data[..cut as usize]).unwrap();
+            fs::write(journal_path(&path), journal).unwrap();
+            assert_reopens_to(&path, &whole, cut - end, &format!("cut at {cut}, {name}"));
+        }
+    }
+}
+
+#[test]
+fn a_journal_cut_at_every_byte_of_its_last_records_reopens_to_the_last_whole_record() {
+    let dir = TempDir::new("torn-journal");
+    let source = dir.join("source.csv");
+    let batches = build_file_store(&source);
+    let data = fs::read(&source).unwrap();
+    let journal = fs::read(journal_path(&source)).unwrap();
+    let line_ends: Vec<usize> = journal
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(index, _)| index + 1)
+        .collect();
+    assert_eq!(
+        line_ends.len(),
+        1 + batches.len(),
+        "a header and a record a batch"
+    );
+    let path = dir.join("bets.csv");
+    for cut in line_ends[3]..=journal.len() {
+        let records = line_ends[1..].iter().filter(|&&end| end <= cut).count();
+        let whole = &batches[..records];
+        let end = whole.last().map_or(0, |committed| committed.end);
+        fs::write(&path, &data).unwrap();
+        fs::write(journal_path(&path), &journal[..cut]).unwrap();
+        assert_reopens_to(
+            &path,
+            whole,
+            data.len() as u64 - end,
+            &format!("journal cut at {cut}"),
+        );
+        let kept = fs::metadata(journal_path(&path)).unwrap().len();
+        assert_eq!(
+            kept, line_ends[records] as u64,
+            "journal cut at {cut}: torn record cut"
+        );
+    }
+}
+
+#[test]
+fn a_store_without_journal_is_adopted_and_its_torn_last_line_cut() {
+    let dir = TempDir::new("adopt");
+    let bets: Vec<(u32, Bet)> = (0..6)
+        .map(|index| (1 + index % 2, bet(1 + index % 2, 1, index as usize)))
+        .collect();
+    let mut data = Vec::new();
+    let mut row_ends = Vec::new();
+    for (agency_id, bet) in &bets {
+        lottery_core::encode_store_rows(agency(*agency_id), std::slice::from_ref(bet), &mut data);
+        row_ends.push(data.len());
+    }
+    let path = dir.join("bets.csv");
+    for cut in row_ends[2]..=data.len() {
+        let rows = row_ends.iter().filter(|&&end| end <= cut).count();
+        let whole = row_ends[rows - 1];
+        fs::write(&path, &data[..cut]).unwrap();
+        let _ = fs::remove_file(journal_path(&path));
+        let (monitor, recovery) = BetMonitor::open_file(&path, Durability::Fsync).unwrap();
+        assert_eq!(
+            recovery.truncated_bytes,
+            (cut - whole) as u64,
+            "cut at {cut}"
+        );
+        let expected: Vec<StoredBet> = bets[..rows]
+            .iter()
+            .map(|(agency_id, bet)| StoredBet {
+                agency: agency(*agency_id),
+                bet: bet.clone(),
+            })
+            .collect();
+        for (agency_id, record) in &recovery.agencies {
+            let count = expected.iter().filter(|s| s.agency == *agency_id).count();
+            assert_eq!(
+                *record,
+                AgencyRecord {
+                    bets: count as u64,
+                    last_batch: 0,
+                    finished: false
+                }
+            );
+        }
+        assert_eq!(scan_all(&monitor), expected, "cut at {cut}");
+        drop(monitor);
+        assert!(journal_path(&path).exists(), "a journal was started");
+        let (_, again) = BetMonitor::open_file(&path, Durability::Fsync).unwrap();
+        assert_eq!(again.agencies, recovery.agencies, "cut at {cut}: reopened");
+    }
+}
+
+#[test]
+fn a_journal_that_disagrees_with_the_rows_is_refused() {
+    let store = MemoryStore::new();
+    let handle = store.handle();
+    {
+        let (monitor, _) = BetMonitor::open(Box::new(store), Durability::Fsync).unwrap();
+        monitor.append(agency(1), 1, &batch(1, 1, 3)).unwrap();
+    }
+    let journal = String::from_utf8(handle.journal_bytes()).unwrap();
+    handle.set_journal_bytes(Some(
+        journal.replace("batch 1 1 3 ", "batch 1 1 2 ").into_bytes(),
+    ));
+    let error = BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap_err();
+    assert!(matches!(error, StoreError::Journal { .. }), "{error}");
+    handle.set_journal_bytes(Some(format!("{journal}garbage\nfinish 1 3\n").into_bytes()));
+    let error = BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap_err();
+    assert!(
+        matches!(error, StoreError::Journal { line: 3, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_failed_write_leaves_nothing_and_later_appends_work() {
+    for durability in [Durability::None, Durability::Flush, Durability::Fsync] {
+        let store = MemoryStore::new();
+        let handle = store.handle();
+        let (monitor, _) = BetMonitor::open(Box::new(store), durability).unwrap();
+        monitor.append(agency(1), 1, &batch(1, 1, 2)).unwrap();
+        let (bytes, journal) = (handle.bytes(), handle.journal_bytes());
+
+        handle.fail_next_appends(1);
+        let error = monitor.append(agency(1), 2, &batch(1, 2, 3)).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::Io {
+                    action: "append to",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert_eq!(handle.bytes(), bytes, "{durability}: nothing partial stays");
+        assert_eq!(handle.journal_bytes(), journal, "{durability}");
+
+        handle.fail_next_journal_appends(1);
+        assert!(monitor.append(agency(1), 2, &batch(1, 2, 3)).is_err());
+        assert_eq!(handle.bytes(), bytes, "{durability}: the journal failed");
+        assert_eq!(handle.journal_bytes(), journal, "{durability}");
+
+        monitor.append(agency(1), 2, &batch(1, 2, 3)).unwrap();
+        let mut expected = stored(1, &batch(1, 1, 2));
+        expected.extend(stored(1, &batch(1, 2, 3)));
+        assert_eq!(scan_all(&monitor), expected, "{durability}");
+        drop(monitor);
+        let (_, recovery) = BetMonitor::open(Box::new(handle.store()), durability).unwrap();
+        assert_eq!(recovery.truncated_bytes, 0);
+        assert_eq!(recovery.agencies[&agency(1)].bets, 5, "{durability}");
+        assert_eq!(recovery.agencies[&agency(1)].last_batch, 2, "{durability}");
+    }
+}
+
+#[test]
+fn a_failed_sync_fails_every_batch_it_would_have_covered_and_cuts_them_off() {
+    let store = MemoryStore::new();
+    let handle = store.handle();
+    let (monitor, _) = BetMonitor::open(Box::new(store), Durability::Fsync).unwrap();
+    monitor.append(agency(1), 1, &batch(1, 1, 2)).unwrap();
+    let before = handle.bytes();
+
+    let first = monitor.begin_append(agency(2), 1, &batch(2, 1, 2)).unwrap();
+    let second = monitor.begin_append(agency(3), 1, &batch(3, 1, 1)).unwrap();
+    assert!(
+        handle.bytes().len() > before.len(),
+        "written before the sync"
+    );
+    handle.fail_next_syncs(1);
+    let error = monitor.complete_append(first).unwrap_err();
+    assert!(
+        matches!(error, StoreError::Io { action: "sync", .. }),
+        "{error}"
+    );
+    assert!(monitor.complete_append(second).is_err());
+    assert_eq!(handle.bytes(), before, "both batches were cut off");
+
+    monitor.append(agency(2), 1, &batch(2, 1, 2)).unwrap();
+    let mut expected = stored(1, &batch(1, 1, 2));
+    expected.extend(stored(2, &batch(2, 1, 2)));
+    assert_eq!(scan_all(&monitor), expected);
+
+    // A failed finish is not recorded; the retry is.
+    handle.fail_next_syncs(1);
+    assert!(monitor.record_finish(agency(1), 2).is_err());
+    drop(monitor);
+    let (monitor, recovery) =
+        BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap();
+    assert!(!recovery.agencies[&agency(1)].finished);
+    assert!(!recovery.agencies.contains_key(&agency(3)));
+    monitor.record_finish(agency(1), 2).unwrap();
+    drop(monitor);
+    let (_, recovery) = BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap();
+    assert!(recovery.agencies[&agency(1)].finished);
+}
+
+#[test]
+fn one_group_commit_covers_every_batch_written_before_it() {
+    let store = MemoryStore::new();
+    let handle = store.handle();
+    let (monitor, _) = BetMonitor::open(Box::new(store), Durability::Fsync).unwrap();
+    let syncs = handle.syncs();
+    let pending: Vec<_> = (1..=3)
+        .map(|id| {
+            monitor
+                .begin_append(agency(id), 1, &batch(id, 1, 2))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        handle.synced_len(),
+        0,
+        "nothing is synced before a completion"
+    );
+    let ends: Vec<u64> = pending
+        .into_iter()
+        .map(|pending| monitor.complete_append(pending).unwrap().end_offset)
+        .collect();
+    // One sync of the data and one of the journal, for all three batches.
+    assert_eq!(handle.syncs() - syncs, 2);
+    assert!(handle.synced_len() >= ends[2]);
+    assert_eq!(
+        handle.journal_synced_len(),
+        handle.journal_bytes().len() as u64
+    );
+}
+
+#[test]
+fn resending_after_a_crash_at_any_point_stores_each_batch_exactly_once() {
+    // Each crash point leaves the store in a state; the agency resends from
+    // the last batch the reopened store reports, plus one.
+    for crash_point in [
+        "before the sync",
+        "between data and journal",
+        "after the journal",
+    ] {
+        let store = MemoryStore::new();
+        let handle = store.handle();
+        let (monitor, _) = BetMonitor::open(Box::new(store), Durability::Fsync).unwrap();
+        monitor.append(agency(1), 1, &batch(1, 1, 2)).unwrap();
+        let journal_before = handle.journal_bytes();
+        match crash_point {
+            "before the sync" => {
+                let pending = monitor.begin_append(agency(1), 2, &batch(1, 2, 2)).unwrap();
+                drop(pending);
+            }
+            "between data and journal" => {
+                monitor.append(agency(1), 2, &batch(1, 2, 2)).unwrap();
+                handle.set_journal_bytes(Some(journal_before));
+            }
+            _ => {
+                monitor.append(agency(1), 2, &batch(1, 2, 2)).unwrap();
+            }
+        }
+        drop(monitor);
+        handle.crash();
+        let (monitor, recovery) =
+            BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap();
+        let last = recovery.agencies[&agency(1)].last_batch;
+        for seq in last + 1..=3 {
+            monitor.append(agency(1), seq, &batch(1, seq, 2)).unwrap();
+        }
+        let mut expected = Vec::new();
+        for seq in 1..=3 {
+            expected.extend(stored(1, &batch(1, seq, 2)));
+        }
+        assert_eq!(scan_all(&monitor), expected, "crash {crash_point}");
+    }
+}
+
+#[test]
+fn a_scan_streams_the_store_instead_of_reading_it_whole() {
+    let store = MemoryStore::new();
+    let handle = store.handle();
+    let (monitor, _) = BetMonitor::open(Box::new(store), Durability::None).unwrap();
+    for seq in 1..=200 {
+        monitor.append(agency(1), seq, &batch(1, seq, 150)).unwrap();
+    }
+    let total = handle.bytes().len() as u64;
+    assert!(total > 1_000_000);
+    let before = handle.bytes_read();
+    let mut read_at_first_row = None;
+    let count = monitor
+        .scan(&mut |_| {
+            read_at_first_row.get_or_insert_with(|| handle.bytes_read() - before);
+        })
+        .unwrap();
+    assert_eq!(count, 200 * 150);
+    let read_at_first_row = read_at_first_row.unwrap();
+    assert!(
+        read_at_first_row < total / 10,
+        "{read_at_first_row} of {total} bytes read before the first row"
+    );
+    assert_eq!(handle.bytes_read() - before, total);
+}
+
+#[test]
+fn concurrent_appenders_to_a_file_never_interleave_or_lose_a_batch() {
+    let dir = TempDir::new("concurrent");
+    let path = dir.join("bets.csv");
+    let (monitor, _) = BetMonitor::open_file(&path, Durability::Fsync).unwrap();
+    let monitor = std::sync::Arc::new(monitor);
+    let threads: Vec<_> = (1..=4)
+        .map(|id| {
+            let monitor = std::sync::Arc::clone(&monitor);
+            std::thread::spawn(move || {
+                for seq in 1..=25 {
+                    monitor
+                        .append(agency(id), seq, &batch(id, seq, 10))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let rows = scan_all(&monitor);
+    assert_eq!(rows.len(), 4 * 25 * 10);
+    // Each batch's ten rows are consecutive, and each agency's batches in order.
+    for chunk in rows.chunks(10) {
+        let first = &chunk[0];
+        let id = first.agency.get();
+        let seq: u64 = first.bet.document.as_str()[1..4].parse().unwrap();
+        assert_eq!(chunk, &stored(id, &batch(id, seq, 10))[..]);
+    }
+    for id in 1..=4 {
+        let seqs: Vec<u64> = rows
+            .chunks(10)
+            .filter(|chunk| chunk[0].agency.get() == id)
+            .map(|chunk| chunk[0].bet.document.as_str()[1..4].parse().unwrap())
+            .collect();
+        assert_eq!(seqs, (1..=25).collect::<Vec<_>>());
+    }
+    drop(monitor);
+    let (_, recovery) = BetMonitor::open_file(&path, Durability::Fsync).unwrap();
+    for id in 1..=4 {
+        assert_eq!(
+            recovery.agencies[&agency(id)],
+            AgencyRecord {
+                bets: 250,
+                last_batch: 25,
+                finished: false
+            }
+        );
+    }
+}
+
+#[test]
+fn the_monitor_is_send_and_sync() {
+    fn shared<T: Send + Sync>() {}
+    shared::<BetMonitor>();
+}
+
+mod model {
+    //! The monitor on the memory store, driven by generated operations with
+    //! injected faults, crashes and reopens, against a plain model.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Append { agency: u32, bets: usize },
+        Finish { agency: u32 },
+        FailNextAppend,
+        FailNextJournalWrite,
+        FailNextSync,
+        Reopen,
+        CrashAndReopen,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (1u32..=3, 0usize..4).prop_map(|(agency, bets)| Op::Append { agency, bets }),
+            1 => (1u32..=3).prop_map(|agency| Op::Finish { agency }),
+            1 => Just(Op::FailNextAppend),
+            1 => Just(Op::FailNextJournalWrite),
+            1 => Just(Op::FailNextSync),
+            1 => Just(Op::Reopen),
+            1 => Just(Op::CrashAndReopen),
+        ]
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Fault {
+        Append,
+        Journal,
+        Sync,
+    }
+
+    #[derive(Debug, Default)]
+    struct Model {
+        batches: Vec<Committed>,
+        finished: BTreeMap<AgencyId, bool>,
+        next_seq: BTreeMap<u32, u64>,
+        /// The armed fault, if any (at most one at a time here).
+        fault: Option<Fault>,
+    }
+
+    impl Model {
+        fn recovery(&self) -> BTreeMap<AgencyId, AgencyRecord> {
+            let (_, mut agencies) = expected_state(&self.batches);
+            for (&agency, &finished) in &self.finished {
+                agencies.entry(agency).or_default().finished = finished;
+            }
+            agencies
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_monitor_matches_a_model_through_faults_crashes_and_reopens(
+            ops in prop::collection::vec(op(), 1..40)
+        ) {
+            let store = MemoryStore::new();
+            let handle = store.handle();
+            let (mut monitor, _) = BetMonitor::open(Box::new(store), Durability::Fsync).unwrap();
+            let mut model = Model::default();
+            for op in ops {
+                match op {
+                    Op::Append { agency: id, bets } => {
+                        let seq = *model.next_seq.get(&id).unwrap_or(&1);
+                        let bets = batch(id, seq, bets);
+                        let result = monitor.append(agency(id), seq, &bets);
+                        if model.fault.take().is_some() {
+                            prop_assert!(result.is_err());
+                        } else {
+                            let appended = result.unwrap();
+                            prop_assert!(handle.synced_len() >= appended.end_offset);
+                            model.batches.push(Committed { agency: id, seq, bets, end: appended.end_offset });
+                            model.next_seq.insert(id, seq + 1);
+                        }
+                    }
+                    Op::Finish { agency: id } => {
+                        let result = monitor.record_finish(agency(id), 0);
+                        // A finish writes no data: only journal and sync faults hit it.
+                        if matches!(model.fault, Some(Fault::Journal | Fault::Sync)) {
+                            model.fault = None;
+                            prop_assert!(result.is_err());
+                        } else {
+                            result.unwrap();
+                            model.finished.insert(agency(id), true);
+                        }
+                    }
+                    Op::FailNextAppend | Op::FailNextJournalWrite | Op::FailNextSync => {
+                        if model.fault.is_none() {
+                            let fault = match op {
+                                Op::FailNextAppend => { handle.fail_next_appends(1); Fault::Append }
+                                Op::FailNextJournalWrite => { handle.fail_next_journal_appends(1); Fault::Journal }
+                                _ => { handle.fail_next_syncs(1); Fault::Sync }
+                            };
+                            model.fault = Some(fault);
+                        }
+                    }
+                    Op::Reopen | Op::CrashAndReopen => {
+                        drop(monitor);
+                        if matches!(op, Op::CrashAndReopen) {
+                            handle.crash();
+                        }
+                        let (reopened, recovery) =
+                            BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap();
+                        prop_assert_eq!(recovery.truncated_bytes, 0, "every ack was durable");
+                        prop_assert_eq!(recovery.agencies, model.recovery());
+                        monitor = reopened;
+                    }
+                }
+                let (rows, _) = expected_state(&model.batches);
+                prop_assert_eq!(scan_all(&monitor), rows);
+            }
+        }
+    }
 }

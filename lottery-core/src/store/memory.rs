@@ -42,6 +42,8 @@ struct State {
     fail_journal_appends: u32,
     fail_syncs: u32,
     syncs: u64,
+    /// Bytes handed out by readers, so a test can see that a scan streams.
+    read: u64,
 }
 
 impl State {
@@ -208,6 +210,11 @@ impl MemoryHandle {
     /// How many syncs (of either file) completed.
     pub fn syncs(&self) -> u64 {
         self.shared.lock().syncs
+    }
+
+    /// How many bytes readers (scans, recovery) have read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.shared.lock().read
     }
 
     /// Makes the next `count` data appends fail (after writing half of their
@@ -387,6 +394,7 @@ impl Read for MemoryReader {
         let start = self.position as usize;
         buffer[..count].copy_from_slice(&file.bytes[start..start + count]);
         self.position += count as u64;
+        state.read += count as u64;
         Ok(count)
     }
 }
