@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use log::error;
 use lottery_examples::demo::{DemoArgs, run};
-use lottery_examples::logging;
 use lottery_server::error::chain;
+use lottery_server::logging;
 
 fn main() -> ExitCode {
     let args = DemoArgs::parse();
@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    logging::init(level);
+    logging::init(level).expect("the first logger of the process");
     match run(&args) {
         Ok(report) => {
             println!("{report}");
