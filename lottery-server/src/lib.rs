@@ -1,4 +1,85 @@
 //! The lottery central as a library: a mio event-loop server over
-//! [`lottery_core::Central`].
+//! [`lottery_core::Central`], its configuration and its course-format logs.
+//!
+//! # Layers
+//! - [`Server`] (`server.rs`): the acceptor thread and the event-loop threads
+//!   it starts; the state they share; stopping.
+//! - `event_loop.rs`: one loop thread, its connections, the rhythm of an
+//!   iteration (read all, begin all batches, one sync, write all acks).
+//! - `connection.rs`: a socket and its buffers.
+//! - `session.rs`: one connection's protocol logic, socket-free.
+//! - [`ShutdownHandle`] and the signal watch (`shutdown.rs`).
+//! - [`config`]: the binary's flags, environment and file; [`ServerSettings`]:
+//!   the knobs of a running server; [`logging`]: the course's log format.
+//!
+//! # Example
+//! ```
+//! use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
+//! use lottery_server::{Server, ServerSettings};
+//!
+//! # let dir = std::env::temp_dir().join(format!("lottery-server-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! let (monitor, recovery) = BetMonitor::open_file(&dir.join("bets.csv"), Durability::Fsync)?;
+//! let central = Central::new(LotteryRules::default(), monitor, &recovery)?;
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let server = Server::new(listener, central, ServerSettings { threads: 2, ..ServerSettings::default() })?;
+//! let shutdown = server.shutdown_handle();
+//! let running = std::thread::spawn(move || server.run());
+//! // ... agencies connect to the server's address ...
+//! shutdown.shutdown();
+//! assert_eq!(running.join().unwrap()?, lottery_server::StopReason::Requested);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
+
+pub mod config;
+mod connection;
+pub mod error;
+mod event_loop;
+pub mod logging;
+mod server;
+mod session;
+mod settings;
+mod shutdown;
+
+use std::path::Path;
+
+use log::{info, warn};
+use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
+
+pub use error::{ConfigError, ServerError};
+pub use server::{Server, StopReason};
+pub use settings::{
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerSettings,
+};
+pub use shutdown::ShutdownHandle;
+
+/// Opens (or creates) the store at `path` and builds the central over it,
+/// logging what opening found (a torn tail cut off is logged with its size).
+///
+/// # Errors
+/// [`ServerError::Store`] when the store cannot be opened or repaired;
+/// [`ServerError::Recover`] when a draw recorded in it cannot be redone.
+pub fn open_central(
+    path: &Path,
+    durability: Durability,
+    rules: LotteryRules,
+) -> Result<Central, ServerError> {
+    let (monitor, recovery) = BetMonitor::open_file(path, durability)?;
+    let bets: u64 = recovery.agencies.values().map(|record| record.bets).sum();
+    if recovery.truncated_bytes > 0 {
+        warn!(
+            "action: repair_store | result: success | path: {} | truncated_bytes: {}",
+            path.display(),
+            recovery.truncated_bytes
+        );
+    }
+    info!(
+        "action: open_store | result: success | path: {} | durability: {durability} | bets: {bets} | agencies_with_bets: {}",
+        path.display(),
+        recovery.agencies.len()
+    );
+    Ok(Central::new(rules, monitor, &recovery)?)
+}

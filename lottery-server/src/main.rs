@@ -1,2 +1,43 @@
-//! The `lottery-server` binary.
-fn main() {}
+//! The `lottery-server` binary: settings, logging, the server, and an exit
+//! code. Everything else is in the library.
+
+use std::process::ExitCode;
+
+use log::{error, info};
+use lottery_server::config::Config;
+use lottery_server::error::chain;
+use lottery_server::{Server, logging, open_central};
+
+fn main() -> ExitCode {
+    let config = match Config::from_process() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("lottery-server: {}", chain(&error));
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(error) = logging::init(config.log_level) {
+        eprintln!("lottery-server: {error}");
+        return ExitCode::FAILURE;
+    }
+    info!("action: config | result: success | {config}");
+    let served = open_central(&config.store, config.durability, config.rules).and_then(|central| {
+        Server::bind(
+            config.listen,
+            config.backlog,
+            central,
+            config.server.clone(),
+        )?
+        .run()
+    });
+    match served {
+        Ok(reason) => {
+            info!("action: exit | result: success | reason: {reason}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            error!("action: exit | result: fail | error: {}", chain(&failure));
+            ExitCode::FAILURE
+        }
+    }
+}

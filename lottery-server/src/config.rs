@@ -1,0 +1,532 @@
+//! The binary's settings: flags, environment variables, a TOML file, defaults.
+//!
+//! Precedence (SPEC 5): a flag wins over its environment variable (clap reads
+//! both into [`Args`]), which wins over the `--config` file (the same
+//! [`Args`], read with serde), which wins over the defaults. Every value is
+//! checked once, here, and a bad one is refused naming its setting, before
+//! anything starts.
+//!
+//! The file uses the flags' names without dashes, for example:
+//!
+//! ```toml
+//! listen = "0.0.0.0:12345"
+//! agencies = 5
+//! store = "./bets.csv"
+//! durability = "fsync"
+//! winning-number = 7574
+//! idle-timeout = 30.0
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Parser;
+use clap::builder::BoolishValueParser;
+use log::LevelFilter;
+use lottery_core::{BetNumber, Durability, LotteryRules};
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+use crate::logging;
+use crate::settings::{
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerSettings,
+    default_threads,
+};
+
+/// The address bound when none is given.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:12345";
+/// The listen backlog when none is given.
+pub const DEFAULT_BACKLOG: u32 = 1024;
+/// The store when none is given.
+pub const DEFAULT_STORE: &str = "./bets.csv";
+/// The smallest frame limit accepted: room for a handshake, an error with its
+/// message, and a batch of one bet with long names.
+pub const MIN_MAX_FRAME: usize = 1024;
+/// The largest frame limit accepted (a frame is buffered whole).
+pub const MAX_MAX_FRAME: usize = 16 * 1024 * 1024;
+/// The most event-loop threads accepted.
+pub const MAX_THREADS: usize = 1024;
+
+/// The settings as given: by flags and environment (parsed by clap) or by the
+/// config file (parsed by serde). Absent means "not given here".
+#[derive(Debug, Default, Clone, Parser, Deserialize)]
+#[command(
+    name = "lottery-server",
+    version,
+    about = "The lottery central: takes bets from the agencies, stores them in bets.csv, draws once every agency finished, and tells each agency its winners.",
+    after_help = "Precedence: flags > environment variables > --config file > defaults. \
+                  The file is TOML with the flags' names as keys (winning-number = 7574)."
+)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Args {
+    /// A TOML file with settings (flags and environment variables win over it).
+    #[arg(long, value_name = "PATH", env = "SERVER_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address to bind [default: 0.0.0.0:12345].
+    #[arg(long, value_name = "ADDR", env = "SERVER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// Overrides the port of --listen.
+    #[arg(long, value_name = "PORT", env = "SERVER_PORT")]
+    pub port: Option<u16>,
+
+    /// Listen backlog [default: 1024].
+    #[arg(long, value_name = "N", env = "SERVER_LISTEN_BACKLOG",
+          value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+    pub backlog: Option<u32>,
+
+    /// Agencies expected before the draw (agencies 1 to N) [default: 5].
+    #[arg(long, value_name = "N", env = "SERVER_AGENCIES",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub agencies: Option<u32>,
+
+    /// The store of bets [default: ./bets.csv].
+    #[arg(long, value_name = "PATH", env = "SERVER_STORE")]
+    pub store: Option<PathBuf>,
+
+    /// What an ack promises: none, flush (survives a process crash) or fsync
+    /// (on disk) [default: fsync].
+    #[arg(long, value_name = "MODE", env = "SERVER_DURABILITY")]
+    pub durability: Option<Durability>,
+
+    /// The winning number, 0 to 9999 [default: 7574].
+    #[arg(long, value_name = "N", env = "SERVER_WINNING_NUMBER",
+          value_parser = clap::value_parser!(u16).range(0..=9999))]
+    pub winning_number: Option<u16>,
+
+    /// Event-loop threads [default: the number of cores].
+    #[arg(long, value_name = "N", env = "SERVER_THREADS",
+          value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
+    pub threads: Option<u32>,
+
+    /// Exit 0 once the draw is done, every agency got its winners and closed.
+    #[arg(long, value_name = "BOOL", env = "SERVER_EXIT_WHEN_DONE",
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = BoolishValueParser::new())]
+    pub exit_when_done: Option<bool>,
+
+    /// Log level: TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL or OFF [default: INFO].
+    #[arg(long, value_name = "LEVEL", env = "LOGGING_LEVEL")]
+    pub log_level: Option<LogLevel>,
+
+    /// Most connections held at once; more are refused politely [default: 16384].
+    #[arg(long, value_name = "N", env = "SERVER_MAX_CONNECTIONS",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+
+    /// Seconds a new connection has to send its handshake [default: 10].
+    #[arg(long, value_name = "SECS", env = "SERVER_HANDSHAKE_TIMEOUT")]
+    pub handshake_timeout: Option<Seconds>,
+
+    /// Seconds an agency may go without sending a whole frame (not counting
+    /// waiting for the draw) [default: 60].
+    #[arg(long, value_name = "SECS", env = "SERVER_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<Seconds>,
+
+    /// Largest frame accepted or sent, in bytes, 1024 to 16777216 [default: 8192].
+    #[arg(long, value_name = "BYTES", env = "SERVER_MAX_FRAME")]
+    pub max_frame: Option<usize>,
+}
+
+impl Args {
+    /// Reads the settings of a TOML file.
+    ///
+    /// # Errors
+    /// [`ConfigError::ReadFile`] or [`ConfigError::ParseFile`] (which names the
+    /// bad key).
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::ParseFile {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// These settings, with each one not given here taken from `lower`.
+    pub fn or(self, lower: Args) -> Args {
+        Args {
+            config: self.config.or(lower.config),
+            listen: self.listen.or(lower.listen),
+            port: self.port.or(lower.port),
+            backlog: self.backlog.or(lower.backlog),
+            agencies: self.agencies.or(lower.agencies),
+            store: self.store.or(lower.store),
+            durability: self.durability.or(lower.durability),
+            winning_number: self.winning_number.or(lower.winning_number),
+            threads: self.threads.or(lower.threads),
+            exit_when_done: self.exit_when_done.or(lower.exit_when_done),
+            log_level: self.log_level.or(lower.log_level),
+            max_connections: self.max_connections.or(lower.max_connections),
+            handshake_timeout: self.handshake_timeout.or(lower.handshake_timeout),
+            idle_timeout: self.idle_timeout.or(lower.idle_timeout),
+            max_frame: self.max_frame.or(lower.max_frame),
+        }
+    }
+}
+
+/// Everything the binary needs, resolved and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The address to bind (with `--port` applied).
+    pub listen: SocketAddr,
+    /// The listen backlog.
+    pub backlog: u32,
+    /// The store's path.
+    pub store: PathBuf,
+    /// What an ack promises.
+    pub durability: Durability,
+    /// Agencies expected and the winning number.
+    pub rules: LotteryRules,
+    /// The log level.
+    pub log_level: LevelFilter,
+    /// How the server runs.
+    pub server: ServerSettings,
+}
+
+impl Config {
+    /// Reads the process's flags, environment and config file. Prints help or
+    /// version and exits, or prints the usage error and exits with code 2, as
+    /// clap does.
+    ///
+    /// # Errors
+    /// A config file that cannot be read, or a setting out of its range.
+    pub fn from_process() -> Result<Self, ConfigError> {
+        Self::from_args(Args::parse())
+    }
+
+    /// Resolves flags-and-environment `args` over its `--config` file (if it
+    /// names one) over the defaults.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use lottery_server::config::{Args, Config};
+    /// let args = Args::try_parse_from(["lottery-server", "--agencies", "3", "--port", "9000"]).unwrap();
+    /// let config = Config::from_args(args).unwrap();
+    /// assert_eq!(config.rules.agencies, 3);
+    /// assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+    /// ```
+    ///
+    /// # Errors
+    /// A config file that cannot be read, or a setting out of its range.
+    pub fn from_args(args: Args) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => Args::from_file(path)?,
+            None => Args::default(),
+        };
+        Self::resolve(args.or(file))
+    }
+
+    /// Applies the defaults to what `args` leaves out and checks every value.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first setting out of its range.
+    pub fn resolve(args: Args) -> Result<Self, ConfigError> {
+        let mut listen = args.listen.unwrap_or_else(|| {
+            DEFAULT_LISTEN
+                .parse()
+                .expect("the default listen address parses")
+        });
+        if let Some(port) = args.port {
+            listen.set_port(port);
+        }
+        let backlog = args.backlog.unwrap_or(DEFAULT_BACKLOG);
+        check(
+            "backlog",
+            backlog >= 1 && i32::try_from(backlog).is_ok(),
+            || format!("{backlog} (expected 1 to {})", i32::MAX),
+        )?;
+        let agencies = args.agencies.unwrap_or(LotteryRules::default().agencies);
+        check("agencies", agencies >= 1, || {
+            format!("{agencies} (expected at least 1)")
+        })?;
+        let winning_number = match args.winning_number {
+            None => BetNumber::DEFAULT_WINNING,
+            Some(number) => {
+                BetNumber::new(u32::from(number)).map_err(|_| ConfigError::Invalid {
+                    setting: "winning-number",
+                    reason: format!("{number} (expected 0 to 9999)"),
+                })?
+            }
+        };
+        let threads = args
+            .threads
+            .map_or_else(default_threads, |threads| threads as usize);
+        check("threads", (1..=MAX_THREADS).contains(&threads), || {
+            format!("{threads} (expected 1 to {MAX_THREADS})")
+        })?;
+        let max_connections = args
+            .max_connections
+            .map_or(DEFAULT_MAX_CONNECTIONS, |max| max as usize);
+        check("max-connections", max_connections >= 1, || {
+            format!("{max_connections} (expected at least 1)")
+        })?;
+        let max_frame = args.max_frame.unwrap_or(lottery_net::DEFAULT_MAX_FRAME);
+        check(
+            "max-frame",
+            (MIN_MAX_FRAME..=MAX_MAX_FRAME).contains(&max_frame),
+            || format!("{max_frame} (expected {MIN_MAX_FRAME} to {MAX_MAX_FRAME} bytes)"),
+        )?;
+        Ok(Config {
+            listen,
+            backlog,
+            store: args.store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE)),
+            durability: args.durability.unwrap_or_default(),
+            rules: LotteryRules {
+                agencies,
+                winning_number,
+            },
+            log_level: args.log_level.map_or(LevelFilter::Info, |level| level.0),
+            server: ServerSettings {
+                threads,
+                max_connections,
+                handshake_timeout: args
+                    .handshake_timeout
+                    .map_or(DEFAULT_HANDSHAKE_TIMEOUT, |secs| secs.0),
+                idle_timeout: args
+                    .idle_timeout
+                    .map_or(DEFAULT_IDLE_TIMEOUT, |secs| secs.0),
+                max_frame,
+                exit_when_done: args.exit_when_done.unwrap_or(false),
+                handle_signals: true,
+            },
+        })
+    }
+}
+
+impl fmt::Display for Config {
+    /// The details of the `config` log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "listen: {} | backlog: {} | agencies: {} | store: {} | durability: {} | \
+             winning_number: {} | threads: {} | exit_when_done: {} | log_level: {} | \
+             max_connections: {} | handshake_timeout: {}s | idle_timeout: {}s | max_frame: {}",
+            self.listen,
+            self.backlog,
+            self.rules.agencies,
+            self.store.display(),
+            self.durability,
+            self.rules.winning_number,
+            self.server.threads,
+            self.server.exit_when_done,
+            logging::filter_name(self.log_level),
+            self.server.max_connections,
+            self.server.handshake_timeout.as_secs_f64(),
+            self.server.idle_timeout.as_secs_f64(),
+            self.server.max_frame,
+        )
+    }
+}
+
+fn check(
+    setting: &'static str,
+    ok: bool,
+    reason: impl FnOnce() -> String,
+) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            setting,
+            reason: reason(),
+        })
+    }
+}
+
+/// A log level setting (`INFO`, `WARNING`, ...), see [`logging::parse_level`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLevel(pub LevelFilter);
+
+impl FromStr for LogLevel {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        logging::parse_level(text).map(Self)
+    }
+}
+
+impl<'de> Deserialize<'de> for LogLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A duration setting written in seconds, fractions allowed (`10`, `0.5`);
+/// more than zero, at most a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
+
+impl Seconds {
+    const MAX: f64 = 86_400.0;
+
+    fn new(seconds: f64) -> Result<Self, String> {
+        if seconds.is_finite() && seconds > 0.0 && seconds <= Self::MAX {
+            Ok(Self(Duration::from_secs_f64(seconds)))
+        } else {
+            Err(format!(
+                "{seconds} seconds is out of range (expected more than 0, at most {})",
+                Self::MAX
+            ))
+        }
+    }
+}
+
+impl FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let seconds: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+        Self::new(seconds)
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let seconds = f64::deserialize(deserializer)?;
+        Self::new(seconds).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(flags: &[&str]) -> Args {
+        let mut argv = vec!["lottery-server"];
+        argv.extend_from_slice(flags);
+        Args::try_parse_from(argv).expect("flags parse")
+    }
+
+    fn file(text: &str) -> Args {
+        toml::from_str(text).expect("file parses")
+    }
+
+    #[test]
+    fn defaults_follow_the_spec_table() {
+        let config = Config::resolve(Args::default()).unwrap();
+        assert_eq!(config.listen, "0.0.0.0:12345".parse().unwrap());
+        assert_eq!(config.backlog, 1024);
+        assert_eq!(config.rules.agencies, 5);
+        assert_eq!(config.rules.winning_number.get(), 7574);
+        assert_eq!(config.store, PathBuf::from("./bets.csv"));
+        assert_eq!(config.durability, Durability::Fsync);
+        assert_eq!(config.server.threads, default_threads());
+        assert!(!config.server.exit_when_done);
+        assert_eq!(config.log_level, LevelFilter::Info);
+        assert_eq!(config.server.max_frame, 8192);
+    }
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let flags = parse(&["--agencies", "3", "--durability", "none"]);
+        let lower = file("agencies = 9\nwinning-number = 42\nthreads = 3\ndurability = \"flush\"");
+        let config = Config::resolve(flags.or(lower)).unwrap();
+        assert_eq!(config.rules.agencies, 3, "flag over file");
+        assert_eq!(config.durability, Durability::None, "flag over file");
+        assert_eq!(config.rules.winning_number.get(), 42, "file over default");
+        assert_eq!(config.server.threads, 3, "file over default");
+        assert_eq!(config.backlog, DEFAULT_BACKLOG, "default");
+    }
+
+    #[test]
+    fn port_overrides_the_port_of_listen() {
+        let config =
+            Config::resolve(parse(&["--listen", "127.0.0.1:1", "--port", "4242"])).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:4242".parse().unwrap());
+        // A port from a higher layer overrides a listen address from a lower one.
+        let config =
+            Config::resolve(parse(&["--port", "7"]).or(file("listen = \"10.0.0.1:9\""))).unwrap();
+        assert_eq!(config.listen, "10.0.0.1:7".parse().unwrap());
+    }
+
+    #[test]
+    fn exit_when_done_is_a_flag_that_also_takes_a_boolean() {
+        assert_eq!(parse(&["--exit-when-done"]).exit_when_done, Some(true));
+        assert_eq!(
+            parse(&["--exit-when-done=false"]).exit_when_done,
+            Some(false)
+        );
+        assert_eq!(parse(&[]).exit_when_done, None);
+        let config = Config::resolve(parse(&[]).or(file("exit-when-done = true"))).unwrap();
+        assert!(config.server.exit_when_done);
+    }
+
+    #[test]
+    fn durations_are_seconds_with_fractions() {
+        let config =
+            Config::resolve(parse(&["--handshake-timeout", "0.25"]).or(file("idle-timeout = 3")))
+                .unwrap();
+        assert_eq!(config.server.handshake_timeout, Duration::from_millis(250));
+        assert_eq!(config.server.idle_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn invalid_flags_are_refused_naming_the_flag() {
+        for (flags, named) in [
+            (&["--agencies", "0"][..], "--agencies"),
+            (&["--winning-number", "10000"], "--winning-number"),
+            (&["--durability", "sometimes"], "--durability"),
+            (&["--listen", "nowhere"], "--listen"),
+            (&["--log-level", "loud"], "--log-level"),
+            (&["--idle-timeout", "0"], "--idle-timeout"),
+            (&["--threads", "0"], "--threads"),
+            (&["--bogus"], "--bogus"),
+        ] {
+            let mut argv = vec!["lottery-server"];
+            argv.extend_from_slice(flags);
+            let error = Args::try_parse_from(argv).unwrap_err().to_string();
+            assert!(error.contains(named), "{flags:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn invalid_file_values_are_refused_naming_the_setting() {
+        let error = Config::resolve(file("winning-number = 12345")).unwrap_err();
+        assert!(error.to_string().contains("winning-number"), "{error}");
+        let error = Config::resolve(file("agencies = 0")).unwrap_err();
+        assert!(error.to_string().contains("agencies"), "{error}");
+        let error = Config::resolve(file("max-frame = 10")).unwrap_err();
+        assert!(error.to_string().contains("max-frame"), "{error}");
+        let error = toml::from_str::<Args>("agences = 3").unwrap_err();
+        assert!(error.to_string().contains("agences"), "{error}");
+        let error = toml::from_str::<Args>("idle-timeout = 0").unwrap_err();
+        assert!(error.to_string().contains("idle-timeout"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error_naming_it() {
+        let args = parse(&["--config", "/nonexistent/lottery.toml"]);
+        let error = Config::from_args(args).unwrap_err();
+        assert!(
+            error.to_string().contains("/nonexistent/lottery.toml"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_config_line_names_every_setting() {
+        let line = Config::resolve(Args::default()).unwrap().to_string();
+        for key in [
+            "listen: 0.0.0.0:12345",
+            "agencies: 5",
+            "durability: fsync",
+            "winning_number: 7574",
+            "exit_when_done: false",
+            "log_level: INFO",
+        ] {
+            assert!(line.contains(key), "{key} in {line}");
+        }
+    }
+}

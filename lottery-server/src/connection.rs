@@ -1,0 +1,233 @@
+//! One accepted socket with its buffers: the decoder for what came in, the
+//! output for what must go out, and the readiness the loop has seen.
+//!
+//! The loop is edge-triggered (mio), so a connection remembers that it may
+//! still be readable or writable until a read or write says `WouldBlock`.
+//! A connection never deregisters itself: it reports, and the loop decides.
+
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::Instant;
+
+use lottery_net::Decoder;
+use mio::net::TcpStream;
+
+use crate::session::Session;
+
+/// Unsent output above which the connection is not read (backpressure): a
+/// peer that does not read its answers stops being served before it can make
+/// the central buffer without bound.
+pub(crate) const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// What one read brought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadOutcome {
+    /// Bytes arrived (in the decoder).
+    Data(usize),
+    /// Nothing more for now.
+    WouldBlock,
+    /// The peer closed its side.
+    Closed,
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    /// Serving.
+    Open,
+    /// Its last answer is being sent; input is read and discarded. Once the
+    /// output is sent the write side is shut (the peer sees the end of the
+    /// stream right after the last answer), and the socket is dropped when the
+    /// peer closes too or the deadline passes. Discarding instead of closing
+    /// at once avoids a reset that could destroy the answer in flight.
+    Closing {
+        /// When to drop it regardless.
+        deadline: Instant,
+        /// The write side is already shut.
+        write_shut: bool,
+    },
+}
+
+/// An accepted connection.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub decoder: Decoder,
+    pub session: Session,
+    /// Bytes to send; `output[sent..]` is still unsent.
+    pub output: Vec<u8>,
+    sent: usize,
+    /// A read may still find bytes (no `WouldBlock` since the last readable
+    /// event).
+    pub readable: bool,
+    /// The peer closed its write side.
+    pub peer_closed: bool,
+    pub lifecycle: Lifecycle,
+    pub accepted_at: Instant,
+    /// The last time a whole frame arrived (idle timeout).
+    pub last_frame_at: Instant,
+    /// The agency whose winners are in the output: it counts as served once
+    /// they are sent.
+    pub winners_unsent: Option<lottery_core::AgencyId>,
+    /// Already in the loop's work list.
+    pub scheduled: bool,
+    /// Reading stopped because the output backed up; resume once it drains.
+    pub paused: bool,
+    /// The agency the handshake bound the connection to (kept after the
+    /// session ends, to unregister it).
+    pub agency: Option<lottery_core::AgencyId>,
+    /// Why the connection is closing (for the `close_connection` line).
+    pub close_reason: Option<String>,
+    /// The socket failed: drop it without sending anything more.
+    pub failure: Option<io::Error>,
+}
+
+impl Connection {
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, max_frame: usize, now: Instant) -> Self {
+        Self {
+            stream,
+            peer,
+            decoder: Decoder::new(max_frame),
+            session: Session::new(),
+            output: Vec::new(),
+            sent: 0,
+            readable: true,
+            peer_closed: false,
+            lifecycle: Lifecycle::Open,
+            accepted_at: now,
+            last_frame_at: now,
+            winners_unsent: None,
+            scheduled: false,
+            paused: false,
+            agency: None,
+            close_reason: None,
+            failure: None,
+        }
+    }
+
+    /// Bytes waiting to be sent.
+    pub(crate) fn unsent(&self) -> usize {
+        self.output.len() - self.sent
+    }
+
+    /// Too much output is waiting: do not read or decode more.
+    pub(crate) fn is_backed_up(&self) -> bool {
+        self.unsent() > OUTPUT_HIGH_WATER
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        matches!(self.lifecycle, Lifecycle::Closing { .. })
+    }
+
+    /// One read into the decoder.
+    ///
+    /// # Errors
+    /// The socket's error (the connection is broken).
+    pub(crate) fn read_once(&mut self) -> io::Result<ReadOutcome> {
+        loop {
+            return match self.decoder.read_from(&mut self.stream) {
+                Ok(0) => {
+                    self.peer_closed = true;
+                    self.readable = false;
+                    Ok(ReadOutcome::Closed)
+                }
+                Ok(read) => Ok(ReadOutcome::Data(read)),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    Ok(ReadOutcome::WouldBlock)
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => Err(error),
+            };
+        }
+    }
+
+    /// Reads and throws away whatever arrives (a closing connection), until
+    /// `WouldBlock` or the end of the stream.
+    ///
+    /// # Errors
+    /// The socket's error.
+    pub(crate) fn discard_input(&mut self) -> io::Result<()> {
+        let mut sink = [0u8; 4096];
+        while self.readable && !self.peer_closed {
+            match io::Read::read(&mut self.stream, &mut sink) {
+                Ok(0) => self.peer_closed = true,
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends as much output as the socket takes. Returns whether everything
+    /// was sent.
+    ///
+    /// # Errors
+    /// The socket's error (the connection is broken).
+    pub(crate) fn flush(&mut self) -> io::Result<bool> {
+        while self.sent < self.output.len() {
+            match self.stream.write(&self.output[self.sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(written) => self.sent += written,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if self.sent == self.output.len() {
+            // Keep the allocation for the next answers.
+            self.output.clear();
+            self.sent = 0;
+            Ok(true)
+        } else {
+            if self.sent >= OUTPUT_HIGH_WATER {
+                // Reclaim the sent front so a slow reader's buffer stays
+                // bounded by what is really unsent.
+                self.output.drain(..self.sent);
+                self.sent = 0;
+            }
+            Ok(false)
+        }
+    }
+
+    /// Starts closing: no more messages are taken; the output still goes out.
+    pub(crate) fn start_closing(&mut self, deadline: Instant, reason: impl Into<String>) {
+        if let Lifecycle::Open = self.lifecycle {
+            self.close_reason = Some(reason.into());
+            self.lifecycle = Lifecycle::Closing {
+                deadline,
+                write_shut: false,
+            };
+        }
+    }
+
+    /// For a closing connection: shuts the write side once the output is sent.
+    /// Returns whether the socket can be dropped now (the peer closed too).
+    pub(crate) fn advance_closing(&mut self) -> bool {
+        let Lifecycle::Closing {
+            deadline,
+            write_shut,
+        } = self.lifecycle
+        else {
+            return false;
+        };
+        if !write_shut && self.unsent() == 0 {
+            // A failure means the socket is already gone, which is the goal.
+            let _ = self.stream.shutdown(Shutdown::Write);
+            self.lifecycle = Lifecycle::Closing {
+                deadline,
+                write_shut: true,
+            };
+        }
+        matches!(
+            self.lifecycle,
+            Lifecycle::Closing {
+                write_shut: true,
+                ..
+            }
+        ) && self.peer_closed
+    }
+}

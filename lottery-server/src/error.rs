@@ -1,0 +1,109 @@
+//! Errors of the server crate: configuration, start-up and running.
+//!
+//! What a peer does wrong is never one of these: it is answered with an error
+//! frame (see `session`) and, at worst, that peer's connection is closed. These
+//! enums are for what stops the central itself.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use lottery_core::{FinishError, StoreError};
+
+/// A setting could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The `--config` file could not be read.
+    #[error("cannot read the config file {}", path.display())]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The `--config` file is not valid TOML or holds an unknown or mistyped
+    /// setting (the cause names it).
+    #[error("the config file {} is invalid", path.display())]
+    ParseFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause, naming the setting and its line.
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// A setting has a value outside what it accepts.
+    #[error("invalid value for setting {setting}: {reason}")]
+    Invalid {
+        /// The setting, named as its flag (without dashes).
+        setting: &'static str,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+}
+
+/// The central could not start or stopped on an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The store could not be opened or repaired.
+    #[error("cannot open the store")]
+    Store(#[from] StoreError),
+    /// The lottery could not be rebuilt from the store (a recovered draw).
+    #[error("cannot recover the lottery from the store")]
+    Recover(#[from] FinishError),
+    /// The operating system refused an event-loop resource (poll, waker,
+    /// registration, thread).
+    #[error("cannot {action}")]
+    EventLoop {
+        /// What was being set up.
+        action: &'static str,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The signal handlers could not be installed.
+    #[error("cannot install the SIGTERM/SIGINT handlers")]
+    Signals(#[source] io::Error),
+    /// An event-loop thread died from a bug (a panic); the others were
+    /// stopped.
+    #[error("event loop {index} panicked")]
+    LoopPanicked {
+        /// Which loop.
+        index: usize,
+    },
+}
+
+impl ServerError {
+    pub(crate) fn event_loop(action: &'static str) -> impl FnOnce(io::Error) -> Self {
+        move |source| Self::EventLoop { action, source }
+    }
+}
+
+/// `error` and its causes, outermost first, joined by `: ` (how `main` and
+/// the logs print an error).
+///
+/// ```
+/// use lottery_server::error::chain;
+/// let io = std::io::Error::other("disk full");
+/// let error = lottery_server::error::ServerError::Signals(io);
+/// assert_eq!(chain(&error), "cannot install the SIGTERM/SIGINT handlers: disk full");
+/// ```
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,586 @@
+//! One event-loop thread: its own `Poll`, the connections the acceptor handed
+//! it, and the rhythm of one iteration.
+//!
+//! # One iteration
+//! 1. Poll (edge-triggered); note which connections may be read or written.
+//! 2. Take commands (new connections, replacements) and cross-thread news
+//!    (the draw, shutdown) when the waker fired.
+//! 3. Drive every connection that has something to do: read (up to a budget,
+//!    so one fast agency cannot starve the others), decode every whole frame,
+//!    and let its session answer; batches are only *begun* (written to the
+//!    store).
+//! 4. Complete every begun batch of the iteration together: the first
+//!    completion waits for one group-commit sync that covers them all, and
+//!    the acks are queued. Sessions that held a message behind their batches
+//!    are driven again (another round), so answers keep their order.
+//! 5. Flush every touched connection; what does not fit stays buffered and is
+//!    sent when the socket is writable again. A connection with too much
+//!    unsent output is not read until it drains (backpressure).
+//! 6. Every tick, apply the handshake, idle and closing deadlines.
+//!
+//! Connections are removed only by the loop, and never while a batch of
+//! theirs is in flight (in-flight batches are all completed within step 4).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use lottery_core::Bet;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::connection::{Connection, Lifecycle, ReadOutcome};
+use crate::server::{Binding, Command, Shared};
+use crate::session::{Context, Ending, InFlight, Step};
+
+/// The token of the loop's waker.
+pub(crate) const WAKER: Token = Token(0);
+/// Connection tokens count up from here and are never reused, so a stale
+/// token (a replacement aimed at a connection that already left) finds nothing.
+const FIRST_CONNECTION: usize = 1;
+
+/// Bytes read from one connection per iteration before the others get their
+/// turn.
+const READ_BUDGET: usize = 256 * 1024;
+/// How long a closing connection may take to receive its last answer.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
+
+/// One event loop.
+pub(crate) struct EventLoop {
+    index: usize,
+    poll: Poll,
+    shared: Arc<Shared>,
+    connections: HashMap<Token, Connection>,
+    next_token: usize,
+    /// Connections to drive in the next iteration.
+    work: Vec<Token>,
+    /// Connections driven in this iteration, to flush at its end.
+    touched: Vec<Token>,
+    /// Batches begun in this round.
+    in_flight: Vec<(Token, InFlight)>,
+    /// Scratch for a batch's validated bets.
+    bets: Vec<Bet>,
+    inbox: Vec<Command>,
+    drawn: bool,
+    stopping: bool,
+    now: Instant,
+    tick: Duration,
+    next_tick: Instant,
+}
+
+impl EventLoop {
+    pub(crate) fn new(index: usize, poll: Poll, shared: Arc<Shared>) -> Self {
+        let settings = &shared.settings;
+        let tick = (settings
+            .handshake_timeout
+            .min(settings.idle_timeout)
+            .min(CLOSE_LINGER)
+            / 4)
+        .clamp(Duration::from_millis(5), Duration::from_millis(250));
+        let now = Instant::now();
+        Self {
+            index,
+            poll,
+            shared,
+            connections: HashMap::new(),
+            next_token: FIRST_CONNECTION,
+            work: Vec::new(),
+            touched: Vec::new(),
+            in_flight: Vec::new(),
+            bets: Vec::new(),
+            inbox: Vec::new(),
+            drawn: false,
+            stopping: false,
+            now,
+            tick,
+            next_tick: now + tick,
+        }
+    }
+
+    /// Runs until shutdown and the last connection closed.
+    ///
+    /// # Errors
+    /// The poll's error (the loop cannot go on).
+    pub(crate) fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = if self.work.is_empty() {
+                self.next_tick.saturating_duration_since(Instant::now())
+            } else {
+                Duration::ZERO
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+            self.now = Instant::now();
+            let mut woken = false;
+            for event in events.iter() {
+                let token = event.token();
+                if token == WAKER {
+                    woken = true;
+                } else if let Some(connection) = self.connections.get_mut(&token) {
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        connection.readable = true;
+                    }
+                    schedule(&mut self.work, connection, token);
+                }
+            }
+            if woken {
+                self.on_wake();
+            }
+            self.run_work();
+            if self.now >= self.next_tick {
+                self.on_tick();
+            }
+            if self.stopping && self.connections.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn on_wake(&mut self) {
+        let mut inbox = std::mem::take(&mut self.inbox);
+        self.shared.loops[self.index].take_commands(&mut inbox);
+        for command in inbox.drain(..) {
+            match command {
+                Command::Adopt(stream, peer) => self.adopt(stream, peer),
+                Command::Replace(token) => self.end(token, Ending::Replaced),
+            }
+        }
+        self.inbox = inbox;
+        if !self.drawn && self.shared.central.is_drawn() {
+            self.drawn = true;
+            self.answer_held_queries();
+        }
+        if !self.stopping && self.shared.stopping.load(Ordering::SeqCst) {
+            self.stop();
+        }
+    }
+
+    fn adopt(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        if self.stopping {
+            crate::server::refuse(
+                stream,
+                lottery_net::ErrorCode::ShuttingDown,
+                "the central is shutting down",
+                self.shared.settings.max_frame,
+            );
+            self.shared.connection_closed();
+            return;
+        }
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        // Both interests at once, edge-triggered: the loop hears of
+        // writability only after a write hit `WouldBlock`, and never has to
+        // re-register (one `epoll_ctl` per connection in its whole life).
+        let registered = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if let Err(error) = registered {
+            warn!("action: accept_connections | result: fail | peer: {peer} | error: {error}");
+            self.shared.connection_closed();
+            return;
+        }
+        // Acks are small and latency matters more than packet count.
+        let _ = stream.set_nodelay(true);
+        let mut connection =
+            Connection::new(stream, peer, self.shared.settings.max_frame, self.now);
+        schedule(&mut self.work, &mut connection, token);
+        self.connections.insert(token, connection);
+    }
+
+    /// Ends a connection's session from outside (replaced, timed out, shut
+    /// down), telling the peer why.
+    fn end(&mut self, token: Token, ending: Ending) {
+        let Some(connection) = self.connections.get_mut(&token) else {
+            return;
+        };
+        if connection.is_closing() {
+            return;
+        }
+        let _ = connection.session.end(
+            ending,
+            self.shared.settings.max_frame,
+            &mut connection.output,
+        );
+        let deadline = self.now + CLOSE_LINGER;
+        connection.start_closing(deadline, ending.to_string());
+        schedule(&mut self.work, connection, token);
+    }
+
+    fn answer_held_queries(&mut self) {
+        let Self {
+            connections,
+            shared,
+            bets,
+            work,
+            ..
+        } = self;
+        let mut ctx = Context {
+            central: &shared.central,
+            max_frame: shared.settings.max_frame,
+            bets,
+        };
+        for (&token, connection) in connections.iter_mut() {
+            if connection.is_closing() {
+                continue;
+            }
+            if let Step::WinnersSent(agency) =
+                connection.session.on_draw(&mut ctx, &mut connection.output)
+            {
+                connection.winners_unsent = Some(agency);
+                schedule(work, connection, token);
+            }
+        }
+    }
+
+    /// Shutdown: takes in and stores what already arrived (acking it), then
+    /// tells every agency the central is shutting down and closes.
+    fn stop(&mut self) {
+        self.stopping = true;
+        for (&token, connection) in &mut self.connections {
+            if !connection.is_closing() {
+                connection.readable = true;
+                schedule(&mut self.work, connection, token);
+            }
+        }
+        self.run_work();
+        let tokens: Vec<Token> = self.connections.keys().copied().collect();
+        for token in tokens {
+            self.end(token, Ending::ShuttingDown);
+        }
+        self.run_work();
+    }
+
+    /// Drives the scheduled connections, completes their batches in rounds,
+    /// and flushes what they answered.
+    fn run_work(&mut self) {
+        let mut round = std::mem::take(&mut self.work);
+        for token in &round {
+            if let Some(connection) = self.connections.get_mut(token) {
+                connection.scheduled = false;
+            }
+        }
+        loop {
+            for &token in &round {
+                self.drive(token);
+            }
+            round.clear();
+            if self.in_flight.is_empty() {
+                break;
+            }
+            self.complete_in_flight(&mut round);
+        }
+        let mut touched = std::mem::take(&mut self.touched);
+        for token in touched.drain(..) {
+            self.settle(token);
+        }
+        self.touched = touched;
+        if self.work.is_empty() {
+            // Keep the allocation (nothing was scheduled meanwhile).
+            self.work = round;
+        }
+    }
+
+    /// Reads, decodes and handles what one connection sent, until it has
+    /// nothing more, is held behind its batches, is backed up, or used its
+    /// read budget.
+    fn drive(&mut self, token: Token) {
+        let Self {
+            index,
+            shared,
+            connections,
+            work,
+            touched,
+            in_flight,
+            bets,
+            now,
+            ..
+        } = self;
+        let Some(connection) = connections.get_mut(&token) else {
+            return;
+        };
+        touched.push(token);
+        if connection.failure.is_some() {
+            return;
+        }
+        if connection.is_backed_up()
+            && let Err(error) = connection.flush()
+        {
+            connection.failure = Some(error);
+            return;
+        }
+        if connection.is_closing() {
+            if let Err(error) = connection.discard_input() {
+                connection.failure = Some(error);
+            }
+            return;
+        }
+        let max_frame = shared.settings.max_frame;
+        let mut ctx = Context {
+            central: &shared.central,
+            max_frame,
+            bets,
+        };
+        let step = connection.session.resume(&mut ctx, &mut connection.output);
+        apply(step, *index, token, connection, shared, in_flight, *now);
+        let mut budget = READ_BUDGET;
+        loop {
+            if connection.session.is_held() || connection.is_closing() {
+                return;
+            }
+            if connection.is_backed_up() {
+                connection.paused = true;
+                return;
+            }
+            match connection.decoder.next_agency_message() {
+                Ok(Some(message)) => {
+                    connection.last_frame_at = *now;
+                    let step =
+                        connection
+                            .session
+                            .on_message(message, &mut ctx, &mut connection.output);
+                    apply(step, *index, token, connection, shared, in_flight, *now);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    let step =
+                        connection
+                            .session
+                            .on_malformed(&error, max_frame, &mut connection.output);
+                    apply(step, *index, token, connection, shared, in_flight, *now);
+                    return;
+                }
+            }
+            if !connection.readable {
+                return;
+            }
+            if budget == 0 {
+                // More may be waiting: come back next iteration, after the others.
+                schedule(work, connection, token);
+                return;
+            }
+            match connection.read_once() {
+                Ok(ReadOutcome::Data(read)) => budget = budget.saturating_sub(read),
+                Ok(ReadOutcome::WouldBlock | ReadOutcome::Closed) => {}
+                Err(error) => {
+                    connection.failure = Some(error);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Completes every batch begun in this round (one sync covers them all),
+    /// queues the acks, and collects the sessions free to go on.
+    fn complete_in_flight(&mut self, next_round: &mut Vec<Token>) {
+        let Self {
+            shared,
+            connections,
+            in_flight,
+            bets,
+            ..
+        } = self;
+        let mut ctx = Context {
+            central: &shared.central,
+            max_frame: shared.settings.max_frame,
+            bets,
+        };
+        for (token, flight) in in_flight.drain(..) {
+            let result = shared.central.complete_submit(flight.pending);
+            let connection = connections
+                .get_mut(&token)
+                .expect("connections with batches in flight are not removed");
+            connection.session.on_stored(
+                flight.batch,
+                flight.bets,
+                result,
+                &mut ctx,
+                &mut connection.output,
+            );
+            if connection.session.in_flight() == 0 {
+                next_round.push(token);
+            }
+        }
+    }
+
+    /// After a connection was driven: sends its output, and closes it if its
+    /// time has come.
+    fn settle(&mut self, token: Token) {
+        let Some(connection) = self.connections.get_mut(&token) else {
+            return;
+        };
+        if let Some(error) = connection.failure.take() {
+            self.remove(token, &format!("connection failed: {error}"));
+            return;
+        }
+        match connection.flush() {
+            Err(error) => {
+                self.remove(token, &format!("connection failed: {error}"));
+                return;
+            }
+            Ok(true) => {
+                if let Some(agency) = connection.winners_unsent.take() {
+                    self.shared.served(agency);
+                }
+            }
+            Ok(false) => {}
+        }
+        if connection.is_closing() {
+            if connection.advance_closing() {
+                let reason = connection.close_reason.take().unwrap_or_default();
+                self.remove(token, &reason);
+            }
+            return;
+        }
+        if connection.peer_closed
+            && connection.unsent() == 0
+            && !connection.session.is_held()
+            && !connection.session.is_waiting()
+        {
+            let reason = if connection.decoder.buffered() > 0 {
+                "closed by the peer in the middle of a frame"
+            } else {
+                "closed by the peer"
+            };
+            self.remove(token, reason);
+            return;
+        }
+        if connection.paused && !connection.is_backed_up() {
+            connection.paused = false;
+            schedule(&mut self.work, connection, token);
+        }
+    }
+
+    /// Applies the deadlines: handshake, idle, and closing linger.
+    fn on_tick(&mut self) {
+        self.next_tick = self.now + self.tick;
+        let settings = &self.shared.settings;
+        let mut expired = Vec::new();
+        let mut lingered = Vec::new();
+        for (&token, connection) in &self.connections {
+            match connection.lifecycle {
+                Lifecycle::Closing { deadline, .. } => {
+                    if self.now >= deadline {
+                        lingered.push(token);
+                    }
+                }
+                Lifecycle::Open => {
+                    let session = &connection.session;
+                    if session.is_greeting() {
+                        if self.now.duration_since(connection.accepted_at)
+                            >= settings.handshake_timeout
+                        {
+                            expired.push((token, Ending::HandshakeTimeout));
+                        }
+                    } else if !session.is_waiting()
+                        && !session.is_held()
+                        && self.now.duration_since(connection.last_frame_at)
+                            >= settings.idle_timeout
+                    {
+                        expired.push((token, Ending::IdleTimeout));
+                    }
+                }
+            }
+        }
+        for (token, ending) in expired {
+            if let Some(connection) = self.connections.get(&token) {
+                let agency = connection
+                    .agency
+                    .map_or_else(|| "none".to_owned(), |id| id.to_string());
+                warn!(
+                    "action: timeout | result: fail | agency: {agency} | peer: {} | error: {ending}",
+                    connection.peer
+                );
+            }
+            self.end(token, ending);
+        }
+        for token in lingered {
+            let reason = self
+                .connections
+                .get_mut(&token)
+                .and_then(|connection| connection.close_reason.take())
+                .unwrap_or_default();
+            self.remove(token, &format!("{reason} (the peer did not close in time)"));
+        }
+        if !self.work.is_empty() {
+            self.run_work();
+        }
+    }
+
+    fn remove(&mut self, token: Token, reason: &str) {
+        let Some(mut connection) = self.connections.remove(&token) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut connection.stream);
+        let agency = match connection.agency {
+            Some(agency) => {
+                self.shared.unbind(
+                    agency,
+                    Binding {
+                        loop_index: self.index,
+                        token,
+                    },
+                );
+                agency.to_string()
+            }
+            None => "none".to_owned(),
+        };
+        info!(
+            "action: close_connection | result: success | agency: {agency} | peer: {} | reason: {reason}",
+            connection.peer
+        );
+        drop(connection);
+        self.shared.connection_closed();
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        debug!(
+            "action: event_loop_exit | result: success | loop: {}",
+            self.index
+        );
+    }
+}
+
+fn schedule(work: &mut Vec<Token>, connection: &mut Connection, token: Token) {
+    if !connection.scheduled {
+        connection.scheduled = true;
+        work.push(token);
+    }
+}
+
+/// Carries out what a session asked for.
+fn apply(
+    step: Step,
+    loop_index: usize,
+    token: Token,
+    connection: &mut Connection,
+    shared: &Shared,
+    in_flight: &mut Vec<(Token, InFlight)>,
+    now: Instant,
+) {
+    match step {
+        Step::Continue | Step::Held => {}
+        Step::Bound(agency) => {
+            connection.agency = Some(agency);
+            shared.bind(agency, Binding { loop_index, token });
+        }
+        Step::Storing(flight) => in_flight.push((token, flight)),
+        Step::WinnersSent(agency) => connection.winners_unsent = Some(agency),
+        Step::Close => {
+            let reason = "the session ended";
+            connection.start_closing(now + CLOSE_LINGER, reason);
+        }
+    }
+}

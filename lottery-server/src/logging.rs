@@ -1,0 +1,296 @@
+//! Log lines in the course format, on stderr.
+//!
+//! Every line is `YYYY-MM-DD HH:MM:SS LEVEL    message`: the UTC time, the
+//! level padded to 8 characters as Python's `%(levelname)-8s` pads it (so
+//! `INFO    `, `WARNING `), one space, and the message. Messages themselves
+//! follow `action: NAME | result: success|fail|in_progress | key: value`; the
+//! callers write them with the `log` macros.
+//!
+//! The logger is cheap on the hot path: the level check is `log`'s global
+//! filter (a disabled line is never formatted), the time text is cached per
+//! thread for the current second, the line is built in a per-thread buffer, and
+//! it reaches stderr with one `write` call (so lines from several threads never
+//! interleave).
+//!
+//! The agency, demo and load-generator programs reuse [`init`].
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// The logger behind [`init`]. Stateless: the level lives in `log`'s global
+/// filter, so there is one source of truth for it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CourseLogger;
+
+static LOGGER: CourseLogger = CourseLogger;
+
+/// Installs the course-format logger for the whole process, showing `level`
+/// and above.
+///
+/// ```
+/// lottery_server::logging::init(log::LevelFilter::Info).unwrap();
+/// log::info!("action: config | result: success | agencies: 5");
+/// ```
+///
+/// # Errors
+/// When a logger is already installed in this process.
+pub fn init(level: LevelFilter) -> Result<(), log::SetLoggerError> {
+    log::set_logger(&LOGGER)?;
+    log::set_max_level(level);
+    Ok(())
+}
+
+/// Parses a level as the course's programs spell it (`LOGGING_LEVEL=INFO`):
+/// Python's names (`DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL`), plus
+/// `TRACE`, `WARN` and `OFF`, in any case.
+///
+/// ```
+/// use lottery_server::logging::parse_level;
+/// assert_eq!(parse_level("warning"), Ok(log::LevelFilter::Warn));
+/// assert!(parse_level("loud").is_err());
+/// ```
+///
+/// # Errors
+/// A message listing the accepted names.
+pub fn parse_level(text: &str) -> Result<LevelFilter, String> {
+    match text.trim().to_ascii_uppercase().as_str() {
+        "OFF" => Ok(LevelFilter::Off),
+        // Python's CRITICAL is above ERROR; `log` has nothing above Error.
+        "CRITICAL" | "ERROR" => Ok(LevelFilter::Error),
+        "WARNING" | "WARN" => Ok(LevelFilter::Warn),
+        "INFO" => Ok(LevelFilter::Info),
+        "DEBUG" => Ok(LevelFilter::Debug),
+        "TRACE" => Ok(LevelFilter::Trace),
+        _ => Err(format!(
+            "unknown log level {text:?} (expected one of TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL, OFF)"
+        )),
+    }
+}
+
+/// The name of `level` as Python's logging prints it.
+pub const fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Error => "ERROR",
+        Level::Warn => "WARNING",
+        Level::Info => "INFO",
+        Level::Debug => "DEBUG",
+        Level::Trace => "TRACE",
+    }
+}
+
+/// The name of `filter` as the configuration spells it (for the config line).
+pub fn filter_name(filter: LevelFilter) -> &'static str {
+    match filter.to_level() {
+        Some(level) => level_name(level),
+        None => "OFF",
+    }
+}
+
+impl Log for CourseLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let unix_seconds = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        LINE.with(|line| {
+            let mut line = line.borrow_mut();
+            let line = &mut *line;
+            line.text.clear();
+            line.clock.write_time(unix_seconds, &mut line.text);
+            format_rest(record.level(), *record.args(), &mut line.text);
+            // Nothing useful can be done when stderr is gone.
+            let _ = std::io::stderr().lock().write_all(line.text.as_bytes());
+        });
+    }
+
+    fn flush(&self) {
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// Per-thread state of the logger: the line being built and the time text of
+/// the current second (reused by every line within that second).
+struct Line {
+    text: String,
+    clock: Clock,
+}
+
+thread_local! {
+    static LINE: RefCell<Line> = const {
+        RefCell::new(Line { text: String::new(), clock: Clock { second: u64::MAX, text: String::new() } })
+    };
+}
+
+/// The `YYYY-MM-DD HH:MM:SS` text of one second, cached.
+struct Clock {
+    second: u64,
+    text: String,
+}
+
+impl Clock {
+    fn write_time(&mut self, unix_seconds: u64, out: &mut String) {
+        if self.second != unix_seconds {
+            self.second = unix_seconds;
+            self.text.clear();
+            write_utc_time(unix_seconds, &mut self.text);
+        }
+        out.push_str(&self.text);
+    }
+}
+
+/// Formats one whole line, time included: what [`CourseLogger`] writes.
+///
+/// ```
+/// use lottery_server::logging::format_line;
+/// let mut line = String::new();
+/// format_line(86_400 * 365, log::Level::Warn, format_args!("action: exit | result: success"), &mut line);
+/// assert_eq!(line, "1971-01-01 00:00:00 WARNING  action: exit | result: success\n");
+/// ```
+pub fn format_line(
+    unix_seconds: u64,
+    level: Level,
+    message: std::fmt::Arguments<'_>,
+    out: &mut String,
+) {
+    write_utc_time(unix_seconds, out);
+    format_rest(level, message, out);
+}
+
+fn format_rest(level: Level, message: std::fmt::Arguments<'_>, out: &mut String) {
+    // Writing into a String cannot fail.
+    let _ = writeln!(out, " {:<8} {}", level_name(level), message);
+}
+
+/// Writes `YYYY-MM-DD HH:MM:SS` (UTC) for a time in seconds since 1970.
+fn write_utc_time(unix_seconds: u64, out: &mut String) {
+    let days = unix_seconds / 86_400;
+    let seconds_of_day = unix_seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        seconds_of_day / 3600,
+        seconds_of_day % 3600 / 60,
+        seconds_of_day % 60
+    );
+}
+
+/// The proleptic Gregorian date `days` days after 1970-01-01.
+///
+/// Howard Hinnant's `civil_from_days`: count in 400-year eras (146,097 days
+/// each) starting on March 1st, so that the leap day is the last day of a
+/// "year" and month lengths follow a fixed pattern.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Shift the epoch from 1970-01-01 to 0000-03-01.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    // Months counted from March: 0 = March ... 11 = February.
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(unix_seconds: u64, level: Level, message: &str) -> String {
+        let mut out = String::new();
+        format_line(unix_seconds, level, format_args!("{message}"), &mut out);
+        out
+    }
+
+    #[test]
+    fn levels_are_padded_to_eight_like_python_logging() {
+        assert_eq!(
+            line(0, Level::Info, "action: sorteo | result: success"),
+            "1970-01-01 00:00:00 INFO     action: sorteo | result: success\n"
+        );
+        assert_eq!(
+            line(0, Level::Warn, "x"),
+            "1970-01-01 00:00:00 WARNING  x\n"
+        );
+        assert_eq!(
+            line(0, Level::Error, "x"),
+            "1970-01-01 00:00:00 ERROR    x\n"
+        );
+        assert_eq!(
+            line(0, Level::Debug, "x"),
+            "1970-01-01 00:00:00 DEBUG    x\n"
+        );
+    }
+
+    #[test]
+    fn known_instants_format_as_utc_dates() {
+        // 2000-02-29 12:34:56 UTC, a leap day in a year divisible by 400.
+        assert!(line(951_827_696, Level::Info, "x").starts_with("2000-02-29 12:34:56 "));
+        // 2024-12-31 23:59:59 UTC, the last second of a leap year.
+        assert!(line(1_735_689_599, Level::Info, "x").starts_with("2024-12-31 23:59:59 "));
+        // 2100-03-01 00:00:00 UTC: 2100 is not a leap year.
+        assert!(line(4_107_542_400, Level::Info, "x").starts_with("2100-03-01 00:00:00 "));
+    }
+
+    #[test]
+    fn every_day_follows_the_previous_one() {
+        // Walk 800 years day by day from 1970 and check each date is the day
+        // after the previous one, by the Gregorian month lengths.
+        let mut previous = civil_from_days(0);
+        assert_eq!(previous, (1970, 1, 1));
+        for days in 1..(800 * 366) {
+            let (year, month, day) = civil_from_days(days);
+            let (p_year, p_month, p_day) = previous;
+            let leap = (p_year % 4 == 0 && p_year % 100 != 0) || p_year % 400 == 0;
+            let month_length = match p_month {
+                4 | 6 | 9 | 11 => 30,
+                2 if leap => 29,
+                2 => 28,
+                _ => 31,
+            };
+            let expected = if p_day < month_length {
+                (p_year, p_month, p_day + 1)
+            } else if p_month < 12 {
+                (p_year, p_month + 1, 1)
+            } else {
+                (p_year + 1, 1, 1)
+            };
+            assert_eq!((year, month, day), expected, "day {days}");
+            previous = (year, month, day);
+        }
+    }
+
+    #[test]
+    fn python_level_names_parse() {
+        assert_eq!(parse_level("INFO"), Ok(LevelFilter::Info));
+        assert_eq!(parse_level("debug"), Ok(LevelFilter::Debug));
+        assert_eq!(parse_level("CRITICAL"), Ok(LevelFilter::Error));
+        assert_eq!(parse_level("Warn"), Ok(LevelFilter::Warn));
+        assert_eq!(parse_level("off"), Ok(LevelFilter::Off));
+        let error = parse_level("verbose").unwrap_err();
+        assert!(
+            error.contains("verbose") && error.contains("WARNING"),
+            "{error}"
+        );
+        assert_eq!(filter_name(LevelFilter::Warn), "WARNING");
+        assert_eq!(filter_name(LevelFilter::Off), "OFF");
+    }
+}

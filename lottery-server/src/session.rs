@@ -1,0 +1,674 @@
+//! One connection's protocol logic, without the socket.
+//!
+//! A [`Session`] takes decoded [`AgencyMessage`]s, asks the [`Central`], and
+//! appends its answers, encoded, to the connection's output buffer. It tells
+//! the event loop what else to do through a [`Step`]: bind the connection to
+//! an agency, queue a batch that is being stored, wait, or close.
+//!
+//! # Invariants
+//! - Answers leave in the order the messages came. Batches are stored in two
+//!   steps (begun here, completed by the loop together with every other batch
+//!   of the same loop iteration, so one sync covers them all); while batches
+//!   of this session are in flight, a message that would answer at once (or a
+//!   refusal) is held, and taken up again once their acks are written.
+//! - The first message must be the handshake, and it binds the session to one
+//!   agency for good; everything after speaks for that agency only.
+//! - A winners query before the draw is held (or answered "not drawn yet" when
+//!   asked not to wait) and answered by [`Session::on_draw`]; messages after
+//!   it wait for that answer (answers stay in request order).
+//! - Nothing the peer sends can panic: every refusal is an error frame, and a
+//!   session that cannot go on says [`Step::Close`].
+
+use std::fmt;
+
+use log::{error, info, warn};
+use lottery_core::central::PendingSubmit;
+use lottery_core::{
+    AgencyId, Bet, Central, Finish, FinishError, SubmitError, Submitted, Winners, WinnersError,
+};
+use lottery_net::{
+    AgencyMessage, CentralMessage, DecodeError, ErrorCode, ErrorFrame, PROTOCOL_VERSION, WireBet,
+    encode_central_message, encode_winners,
+};
+
+/// What the event loop must do after a session handled something.
+#[derive(Debug)]
+#[must_use]
+pub(crate) enum Step {
+    /// Handled; any answer is in the output. Go on with the next message.
+    Continue,
+    /// The handshake bound the session to this agency: register it (a
+    /// connection of the same agency bound before is replaced).
+    Bound(AgencyId),
+    /// A batch is being stored: complete it with the others of this loop
+    /// iteration and hand the result to [`Session::on_stored`].
+    Storing(InFlight),
+    /// Nothing more until every in-flight batch of this session is acked.
+    Held,
+    /// The agency's winners are in the output: once they are sent, the
+    /// agency counts as served.
+    WinnersSent(AgencyId),
+    /// The connection cannot go on: close it once the output is sent.
+    Close,
+}
+
+/// A batch begun and not yet completed.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    /// The lottery's handle on the batch.
+    pub pending: PendingSubmit,
+    /// Its sequence number (for the log and the ack).
+    pub batch: u64,
+    /// How many bets it holds.
+    pub bets: u64,
+}
+
+/// Why a session was ended from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// A newer connection of the same agency took over.
+    Replaced,
+    /// The central is shutting down.
+    ShuttingDown,
+    /// No handshake in time.
+    HandshakeTimeout,
+    /// No whole frame in time.
+    IdleTimeout,
+}
+
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ending::Replaced => "replaced by a newer connection of the same agency",
+            Ending::ShuttingDown => "the central is shutting down",
+            Ending::HandshakeTimeout => "no handshake in time",
+            Ending::IdleTimeout => "no frame in time",
+        })
+    }
+}
+
+/// Where the session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the handshake.
+    Greeting,
+    /// Speaking for this agency.
+    Bound(AgencyId),
+    /// Said its last word; ignores everything.
+    Ended,
+}
+
+/// What a session keeps for later, to answer in order.
+#[derive(Debug)]
+enum Held {
+    /// A message to handle once the in-flight batches are acked.
+    Message(AgencyMessage),
+    /// A refusal to send once the in-flight batches are acked.
+    Refusal(ErrorFrame),
+}
+
+/// What a session needs from its loop to handle a message.
+pub(crate) struct Context<'a> {
+    /// The lottery.
+    pub central: &'a Central,
+    /// The frame limit for answers.
+    pub max_frame: usize,
+    /// Scratch space for a batch's validated bets, reused across batches so
+    /// that a batch costs no allocation of its own here.
+    pub bets: &'a mut Vec<Bet>,
+}
+
+/// The protocol state of one connection.
+#[derive(Debug)]
+pub(crate) struct Session {
+    phase: Phase,
+    /// Batches begun and not yet acked.
+    in_flight: usize,
+    held: Option<Held>,
+    /// A winners query is held until the draw.
+    waiting_for_draw: bool,
+    /// Bets stored for the agency as far as this session knows (for acks).
+    bets_stored: u64,
+}
+
+impl Session {
+    /// A session waiting for its handshake.
+    pub(crate) fn new() -> Self {
+        Self {
+            phase: Phase::Greeting,
+            in_flight: 0,
+            held: None,
+            waiting_for_draw: false,
+            bets_stored: 0,
+        }
+    }
+
+    /// The agency the session speaks for, once bound.
+    pub(crate) fn agency(&self) -> Option<AgencyId> {
+        match self.phase {
+            Phase::Bound(agency) => Some(agency),
+            _ => None,
+        }
+    }
+
+    /// Whether the handshake is still due.
+    pub(crate) fn is_greeting(&self) -> bool {
+        self.phase == Phase::Greeting
+    }
+
+    /// Whether the agency legitimately sends nothing now: batches of it are
+    /// being stored, or it waits for the draw. The idle timeout does not apply.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.in_flight > 0 || self.waiting_for_draw
+    }
+
+    /// Whether the session must not take another message now (in-flight
+    /// batches must be acked, or the held winners query answered, first).
+    pub(crate) fn is_held(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Batches begun and not yet acked.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Takes up what was held, once no batch is in flight and no winners
+    /// query waits. Call before decoding further messages.
+    pub(crate) fn resume(&mut self, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
+        if self.in_flight > 0 || self.waiting_for_draw {
+            return if self.held.is_some() {
+                Step::Held
+            } else {
+                Step::Continue
+            };
+        }
+        match self.held.take() {
+            None => Step::Continue,
+            Some(Held::Refusal(error)) => {
+                send_error(&error, ctx.max_frame, out);
+                Step::Continue
+            }
+            Some(Held::Message(message)) => self.on_message(message, ctx, out),
+        }
+    }
+
+    /// Handles one message from the peer.
+    pub(crate) fn on_message(
+        &mut self,
+        message: AgencyMessage,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        debug_assert!(self.held.is_none(), "a held session is given no message");
+        match (self.phase, message) {
+            (Phase::Ended, _) => Step::Close,
+            (Phase::Greeting, AgencyMessage::Hello { version, agency }) => {
+                self.on_hello(version, agency, ctx, out)
+            }
+            (Phase::Greeting, other) => self.end_with(
+                ErrorCode::UnexpectedMessage,
+                format!("the first message must be Hello, not {}", other.name()),
+                ctx.max_frame,
+                out,
+            ),
+            (Phase::Bound(_), message) if self.waiting_for_draw => {
+                // Its answer must follow the winners of the query before it.
+                self.held = Some(Held::Message(message));
+                Step::Held
+            }
+            (Phase::Bound(_), AgencyMessage::Hello { .. }) => self.end_with(
+                ErrorCode::UnexpectedMessage,
+                "the connection already completed its handshake".to_owned(),
+                ctx.max_frame,
+                out,
+            ),
+            (Phase::Bound(agency), AgencyMessage::Batch { batch, bets }) => {
+                self.on_batch(agency, batch, bets, ctx, out)
+            }
+            (Phase::Bound(_), message) if self.in_flight > 0 => {
+                // Its answer must follow the acks of the batches before it, and
+                // a finish must count them.
+                self.held = Some(Held::Message(message));
+                Step::Held
+            }
+            (Phase::Bound(agency), AgencyMessage::Finish { bets_sent }) => {
+                self.on_finish(agency, bets_sent, ctx, out)
+            }
+            (Phase::Bound(agency), AgencyMessage::WinnersQuery { wait }) => {
+                self.on_winners_query(agency, wait, ctx, out)
+            }
+        }
+    }
+
+    fn on_hello(
+        &mut self,
+        version: u16,
+        agency: u32,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        if version != PROTOCOL_VERSION {
+            warn!(
+                "action: handshake | result: fail | agency: {agency} | error: unsupported protocol version {version}"
+            );
+            return self.end_with(
+                ErrorCode::UnsupportedVersion,
+                format!("protocol version {version} is not supported (this central speaks {PROTOCOL_VERSION})"),
+                ctx.max_frame,
+                out,
+            );
+        }
+        let resume = AgencyId::new(agency).map_err(|_| ()).and_then(|id| {
+            ctx.central
+                .resume_point(id)
+                .map(|point| (id, point))
+                .map_err(|_| ())
+        });
+        let Ok((id, point)) = resume else {
+            let expected = ctx.central.rules().agencies;
+            warn!("action: handshake | result: fail | agency: {agency} | error: unknown agency");
+            return self.end_with(
+                ErrorCode::UnknownAgency,
+                format!(
+                    "agency {agency} is not expected (the central expects agencies 1 to {expected})"
+                ),
+                ctx.max_frame,
+                out,
+            );
+        };
+        self.phase = Phase::Bound(id);
+        self.bets_stored = point.bets_stored;
+        info!(
+            "action: handshake | result: success | agency: {id} | last_batch: {} | bets_stored: {} | finished: {}",
+            point.last_batch, point.bets_stored, point.finished
+        );
+        send(
+            &CentralMessage::Welcome {
+                last_batch: point.last_batch,
+                bets_stored: point.bets_stored,
+                finished: point.finished,
+            },
+            ctx.max_frame,
+            out,
+        );
+        Step::Bound(id)
+    }
+
+    fn on_batch(
+        &mut self,
+        agency: AgencyId,
+        batch: u64,
+        bets: Vec<WireBet>,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let count = bets.len() as u64;
+        ctx.bets.clear();
+        for (index, wire) in bets.into_iter().enumerate() {
+            match wire.into_bet() {
+                Ok(bet) => ctx.bets.push(bet),
+                Err(fault) => {
+                    ctx.bets.clear();
+                    let index = u32::try_from(index).unwrap_or(u32::MAX);
+                    let refusal = ErrorFrame::invalid_bet(index, &fault);
+                    warn!(
+                        "action: apuesta_recibida | result: fail | cantidad: {count} | agency: {agency} | batch: {batch} | error: {}",
+                        refusal.message
+                    );
+                    return self.refuse(refusal, ctx.max_frame, out);
+                }
+            }
+        }
+        let begun = ctx.central.begin_submit(agency, batch, ctx.bets);
+        ctx.bets.clear();
+        match begun {
+            Ok(pending) => {
+                self.in_flight += 1;
+                Step::Storing(InFlight {
+                    pending,
+                    batch,
+                    bets: count,
+                })
+            }
+            Err(refused) => {
+                log_refused_batch(agency, batch, count, &refused);
+                self.refuse(submit_refusal(&refused), ctx.max_frame, out)
+            }
+        }
+    }
+
+    /// Answers a batch this session began, once it is complete.
+    pub(crate) fn on_stored(
+        &mut self,
+        batch: u64,
+        bets: u64,
+        result: Result<Submitted, SubmitError>,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let Phase::Bound(agency) = self.phase else {
+            // Ended meanwhile (replaced, shut down): the outcome is logged only.
+            log_outcome(None, batch, bets, &result);
+            return;
+        };
+        log_outcome(Some(agency), batch, bets, &result);
+        match result {
+            Ok(Submitted::Stored { bets: stored, .. }) => {
+                self.bets_stored += stored;
+                send(
+                    &CentralMessage::Ack {
+                        batch,
+                        bets_stored: self.bets_stored,
+                    },
+                    ctx.max_frame,
+                    out,
+                );
+            }
+            Ok(Submitted::AlreadyStored { .. }) => {
+                // Stored by an earlier connection of the agency: the central's
+                // count is the truth.
+                if let Ok(point) = ctx.central.resume_point(agency) {
+                    self.bets_stored = self.bets_stored.max(point.bets_stored);
+                }
+                send(
+                    &CentralMessage::Ack {
+                        batch,
+                        bets_stored: self.bets_stored,
+                    },
+                    ctx.max_frame,
+                    out,
+                );
+            }
+            Err(refused) => send_error(&submit_refusal(&refused), ctx.max_frame, out),
+        }
+    }
+
+    fn on_finish(
+        &mut self,
+        agency: AgencyId,
+        bets_sent: u64,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let finished = ctx.central.finish(agency, bets_sent);
+        let refusal = match finished {
+            Ok(finish) => {
+                match &finish {
+                    Finish::Waiting { remaining } => info!(
+                        "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: {remaining}"
+                    ),
+                    Finish::Drew(summary) => {
+                        info!(
+                            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0"
+                        );
+                        let winners: u64 = summary.winners_per_agency.iter().sum();
+                        info!(
+                            "action: sorteo | result: success | bets: {} | winners: {winners}",
+                            summary.bets
+                        );
+                    }
+                    Finish::AlreadyDrawn => info!(
+                        "action: finish | result: success | agency: {agency} | bets: {bets_sent} | note: already drawn"
+                    ),
+                }
+                let bets_stored = ctx
+                    .central
+                    .resume_point(agency)
+                    .map_or(bets_sent, |point| point.bets_stored);
+                self.bets_stored = bets_stored;
+                send(
+                    &CentralMessage::Finished { bets_stored },
+                    ctx.max_frame,
+                    out,
+                );
+                return Step::Continue;
+            }
+            Err(FinishError::UnknownAgency { agency, expected }) => ErrorFrame::new(
+                ErrorCode::UnknownAgency,
+                format!(
+                    "agency {agency} is not expected (the central expects agencies 1 to {expected})"
+                ),
+            ),
+            Err(FinishError::CountMismatch { sent, stored, .. }) => ErrorFrame::new(
+                ErrorCode::CountMismatch,
+                format!("the agency says it sent {sent} bets, but {stored} are stored for it"),
+            ),
+            Err(error @ (FinishError::BatchesPending { .. } | FinishError::AgencyBusy { .. })) => {
+                ErrorFrame::new(ErrorCode::StorageFailure, format!("{error}; retry later"))
+            }
+            Err(FinishError::Store(error)) => {
+                error!(
+                    "action: finish | result: fail | agency: {agency} | error: {}",
+                    crate::error::chain(&error)
+                );
+                ErrorFrame::new(
+                    ErrorCode::StorageFailure,
+                    "the central could not record the finish; retry later",
+                )
+            }
+        };
+        warn!(
+            "action: finish | result: fail | agency: {agency} | bets: {bets_sent} | error: {}",
+            refusal.message
+        );
+        send_error(&refusal, ctx.max_frame, out);
+        Step::Continue
+    }
+
+    fn on_winners_query(
+        &mut self,
+        agency: AgencyId,
+        wait: bool,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        match ctx.central.winners(agency) {
+            Ok(Winners::Drawn(documents)) => self.send_winners(agency, &documents, ctx, out),
+            Ok(Winners::NotDrawn) if wait => {
+                self.waiting_for_draw = true;
+                info!("action: consulta_ganadores | result: in_progress | agency: {agency}");
+                Step::Continue
+            }
+            Ok(Winners::NotDrawn) => {
+                send(&CentralMessage::NotDrawn, ctx.max_frame, out);
+                Step::Continue
+            }
+            Err(WinnersError::UnknownAgency { .. }) => self.end_with(
+                ErrorCode::UnknownAgency,
+                format!("agency {agency} is not expected"),
+                ctx.max_frame,
+                out,
+            ),
+        }
+    }
+
+    /// The draw happened: answers the query held for it. Returns
+    /// [`Step::WinnersSent`] when there was one; the loop then drives the
+    /// session again, for what was held behind the query.
+    pub(crate) fn on_draw(&mut self, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
+        let Phase::Bound(agency) = self.phase else {
+            return Step::Continue;
+        };
+        if !self.waiting_for_draw {
+            return Step::Continue;
+        }
+        let Ok(Winners::Drawn(documents)) = ctx.central.winners(agency) else {
+            // Not drawn after all (a spurious wake): keep waiting.
+            return Step::Continue;
+        };
+        self.waiting_for_draw = false;
+        self.send_winners(agency, &documents, ctx, out)
+    }
+
+    fn send_winners(
+        &mut self,
+        agency: AgencyId,
+        documents: &[lottery_core::Document],
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let texts: Vec<&str> = documents
+            .iter()
+            .map(lottery_core::Document::as_str)
+            .collect();
+        match encode_winners(&texts, ctx.max_frame, out) {
+            Ok(_) => {
+                info!(
+                    "action: winners_sent | result: success | agency: {agency} | cant_ganadores: {}",
+                    texts.len()
+                );
+                Step::WinnersSent(agency)
+            }
+            Err(error) => {
+                // Documents are at most 20 digits and frames at least 1 KiB, so
+                // this is a bug, not something a peer can cause.
+                error!("action: winners_sent | result: fail | agency: {agency} | error: {error}");
+                self.end_with(
+                    ErrorCode::StorageFailure,
+                    "the central could not encode the winners".to_owned(),
+                    ctx.max_frame,
+                    out,
+                )
+            }
+        }
+    }
+
+    /// The peer sent bytes that are not a frame: says why and ends.
+    pub(crate) fn on_malformed(
+        &mut self,
+        error: &DecodeError,
+        max_frame: usize,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let agency = self
+            .agency()
+            .map_or_else(|| "none".to_owned(), |id| id.to_string());
+        warn!("action: receive_message | result: fail | agency: {agency} | error: {error}");
+        self.end_with(error.code(), error.to_string(), max_frame, out)
+    }
+
+    /// Ends the session from outside, telling the peer why.
+    pub(crate) fn end(&mut self, ending: Ending, max_frame: usize, out: &mut Vec<u8>) -> Step {
+        if self.phase == Phase::Ended {
+            return Step::Close;
+        }
+        let code = match ending {
+            Ending::Replaced => ErrorCode::Replaced,
+            Ending::ShuttingDown => ErrorCode::ShuttingDown,
+            Ending::HandshakeTimeout | Ending::IdleTimeout => ErrorCode::Timeout,
+        };
+        self.end_with(code, ending.to_string(), max_frame, out)
+    }
+
+    fn end_with(
+        &mut self,
+        code: ErrorCode,
+        message: String,
+        max_frame: usize,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        self.phase = Phase::Ended;
+        self.held = None;
+        self.waiting_for_draw = false;
+        send_error(&ErrorFrame::new(code, message), max_frame, out);
+        Step::Close
+    }
+
+    /// Sends a refusal now, or after the acks of the batches in flight.
+    fn refuse(&mut self, refusal: ErrorFrame, max_frame: usize, out: &mut Vec<u8>) -> Step {
+        if self.in_flight > 0 {
+            self.held = Some(Held::Refusal(refusal));
+            Step::Held
+        } else {
+            send_error(&refusal, max_frame, out);
+            Step::Continue
+        }
+    }
+}
+
+fn submit_refusal(refused: &SubmitError) -> ErrorFrame {
+    let code = match refused {
+        SubmitError::UnknownAgency { .. } => ErrorCode::UnknownAgency,
+        SubmitError::AgencyFinished { .. } => ErrorCode::AgencyFinished,
+        SubmitError::AlreadyDrawn => ErrorCode::AlreadyDrawn,
+        SubmitError::OutOfOrder { .. } => ErrorCode::OutOfOrder,
+        SubmitError::BatchPending { .. }
+        | SubmitError::AgencyBusy { .. }
+        | SubmitError::Store(_) => ErrorCode::StorageFailure,
+    };
+    let message = match refused {
+        SubmitError::Store(_) => "the central could not store the batch; retry later".to_owned(),
+        other => other.to_string(),
+    };
+    ErrorFrame::new(code, message)
+}
+
+fn log_refused_batch(agency: AgencyId, batch: u64, bets: u64, refused: &SubmitError) {
+    let cause = crate::error::chain(refused);
+    if matches!(refused, SubmitError::Store(_)) {
+        error!(
+            "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
+        );
+    } else {
+        warn!(
+            "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
+        );
+    }
+}
+
+fn log_outcome(
+    agency: Option<AgencyId>,
+    batch: u64,
+    bets: u64,
+    result: &Result<Submitted, SubmitError>,
+) {
+    let agency = agency.map_or_else(|| "ended".to_owned(), |id| id.to_string());
+    match result {
+        Ok(Submitted::Stored { bets, .. }) => info!(
+            "action: apuesta_recibida | result: success | cantidad: {bets} | agency: {agency} | batch: {batch}"
+        ),
+        Ok(Submitted::AlreadyStored { .. }) => info!(
+            "action: batch_resent | result: success | cantidad: {bets} | agency: {agency} | batch: {batch} | note: stored before, acked again"
+        ),
+        Err(refused) => {
+            let cause = crate::error::chain(refused);
+            error!(
+                "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
+            );
+        }
+    }
+}
+
+/// Appends `message` to `out`. The central's own messages always fit a frame
+/// of the smallest accepted limit, except error texts, which are cut to fit.
+fn send(message: &CentralMessage, max_frame: usize, out: &mut Vec<u8>) {
+    if let Err(error) = encode_central_message(message, max_frame, out) {
+        error!(
+            "action: send_message | result: fail | message: {} | error: {error}",
+            message.name()
+        );
+    }
+}
+
+fn send_error(error: &ErrorFrame, max_frame: usize, out: &mut Vec<u8>) {
+    let message = CentralMessage::Error(error.clone());
+    if encode_central_message(&message, max_frame, out).is_ok() {
+        return;
+    }
+    // The human text (it may quote the peer) made the frame too large: send
+    // the code with a short text instead.
+    send(
+        &CentralMessage::Error(ErrorFrame {
+            code: error.code,
+            bet: error.bet,
+            message: error.code.name().to_owned(),
+        }),
+        max_frame,
+        out,
+    );
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,593 @@
+//! The session against a real central over a memory store, without sockets.
+
+use lottery_core::{
+    AgencyId, Bet, BetMonitor, Central, Durability, LotteryRules, MemoryHandle, MemoryStore,
+};
+use lottery_net::{
+    AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, ErrorCode, PROTOCOL_VERSION, WireBet,
+};
+
+use super::{Context, Ending, InFlight, Session, Step};
+
+/// One session, its central, and what it sent.
+struct Harness {
+    central: Central,
+    store: MemoryHandle,
+    session: Session,
+    out: Vec<u8>,
+    bets: Vec<Bet>,
+    in_flight: Vec<InFlight>,
+}
+
+impl Harness {
+    fn new(agencies: u32) -> Self {
+        let store = MemoryStore::new();
+        let handle = store.handle();
+        let (monitor, recovery) = BetMonitor::open(Box::new(store), Durability::Fsync).unwrap();
+        let rules = LotteryRules {
+            agencies,
+            ..LotteryRules::default()
+        };
+        Self {
+            central: Central::new(rules, monitor, &recovery).unwrap(),
+            store: handle,
+            session: Session::new(),
+            out: Vec::new(),
+            bets: Vec::new(),
+            in_flight: Vec::new(),
+        }
+    }
+
+    fn bound(agencies: u32, agency: u32) -> Self {
+        let mut harness = Self::new(agencies);
+        let step = harness.send(hello(agency));
+        assert!(
+            matches!(step, Step::Bound(id) if id.get() == agency),
+            "{step:?}"
+        );
+        assert!(matches!(
+            harness.replies()[..],
+            [CentralMessage::Welcome { .. }]
+        ));
+        harness
+    }
+
+    /// Hands one message to the session; a begun batch is kept for [`Harness::complete`].
+    fn send(&mut self, message: AgencyMessage) -> Step {
+        let mut ctx = Context {
+            central: &self.central,
+            max_frame: DEFAULT_MAX_FRAME,
+            bets: &mut self.bets,
+        };
+        match self.session.on_message(message, &mut ctx, &mut self.out) {
+            Step::Storing(flight) => {
+                self.in_flight.push(flight);
+                Step::Continue
+            }
+            other => other,
+        }
+    }
+
+    /// Completes the begun batches, as the loop does, then lets the session
+    /// take up what it held.
+    fn complete(&mut self) -> Step {
+        let mut ctx = Context {
+            central: &self.central,
+            max_frame: DEFAULT_MAX_FRAME,
+            bets: &mut self.bets,
+        };
+        for flight in self.in_flight.drain(..) {
+            let result = self.central.complete_submit(flight.pending);
+            self.session
+                .on_stored(flight.batch, flight.bets, result, &mut ctx, &mut self.out);
+        }
+        match self.session.resume(&mut ctx, &mut self.out) {
+            Step::Storing(flight) => {
+                self.in_flight.push(flight);
+                Step::Continue
+            }
+            other => other,
+        }
+    }
+
+    fn on_draw(&mut self) -> Step {
+        let mut ctx = Context {
+            central: &self.central,
+            max_frame: DEFAULT_MAX_FRAME,
+            bets: &mut self.bets,
+        };
+        self.session.on_draw(&mut ctx, &mut self.out)
+    }
+
+    /// Decodes (and forgets) everything the session sent so far.
+    fn replies(&mut self) -> Vec<CentralMessage> {
+        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+        decoder.extend(&self.out);
+        self.out.clear();
+        let mut replies = Vec::new();
+        while let Some(message) = decoder.next_central_message().unwrap() {
+            replies.push(message);
+        }
+        assert_eq!(decoder.buffered(), 0, "the session sent whole frames only");
+        replies
+    }
+
+    fn stored_rows(&self) -> usize {
+        self.store
+            .bytes()
+            .split(|byte| *byte == b'\n')
+            .filter(|line| !line.is_empty())
+            .count()
+    }
+}
+
+fn hello(agency: u32) -> AgencyMessage {
+    AgencyMessage::Hello {
+        version: PROTOCOL_VERSION,
+        agency,
+    }
+}
+
+fn bet(document: &str, number: u16) -> WireBet {
+    WireBet {
+        first_name: "Ana María".to_owned(),
+        last_name: "Pérez".to_owned(),
+        document: document.to_owned(),
+        birthdate: "1999-03-17".to_owned(),
+        number,
+    }
+}
+
+fn batch(batch: u64, bets: Vec<WireBet>) -> AgencyMessage {
+    AgencyMessage::Batch { batch, bets }
+}
+
+fn error_code(message: &CentralMessage) -> ErrorCode {
+    match message {
+        CentralMessage::Error(error) => error.code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn agency(id: u32) -> AgencyId {
+    AgencyId::new(id).unwrap()
+}
+
+#[test]
+fn the_handshake_binds_the_session_and_answers_where_the_agency_stands() {
+    let mut harness = Harness::new(3);
+    assert!(matches!(harness.send(hello(2)), Step::Bound(id) if id == agency(2)));
+    assert_eq!(
+        harness.replies(),
+        [CentralMessage::Welcome {
+            last_batch: 0,
+            bets_stored: 0,
+            finished: false
+        }]
+    );
+    assert_eq!(harness.session.agency(), Some(agency(2)));
+}
+
+#[test]
+fn a_wrong_version_an_unknown_agency_or_no_handshake_close_the_connection() {
+    for (first, code) in [
+        (
+            AgencyMessage::Hello {
+                version: PROTOCOL_VERSION + 1,
+                agency: 1,
+            },
+            ErrorCode::UnsupportedVersion,
+        ),
+        (hello(0), ErrorCode::UnknownAgency),
+        (hello(4), ErrorCode::UnknownAgency),
+        (
+            AgencyMessage::Finish { bets_sent: 0 },
+            ErrorCode::UnexpectedMessage,
+        ),
+        (batch(1, vec![bet("1", 1)]), ErrorCode::UnexpectedMessage),
+    ] {
+        let mut harness = Harness::new(3);
+        assert!(
+            matches!(harness.send(first.clone()), Step::Close),
+            "{first:?}"
+        );
+        let replies = harness.replies();
+        assert_eq!(replies.len(), 1, "{first:?}");
+        assert_eq!(error_code(&replies[0]), code, "{first:?}");
+        // Whatever follows is ignored.
+        assert!(matches!(harness.send(hello(1)), Step::Close));
+        assert!(harness.replies().is_empty());
+        assert_eq!(harness.stored_rows(), 0);
+    }
+}
+
+#[test]
+fn a_second_handshake_closes_the_connection() {
+    let mut harness = Harness::bound(3, 1);
+    assert!(matches!(harness.send(hello(2)), Step::Close));
+    assert_eq!(
+        error_code(&harness.replies()[0]),
+        ErrorCode::UnexpectedMessage
+    );
+}
+
+#[test]
+fn batches_are_acked_in_order_with_the_running_count() {
+    let mut harness = Harness::bound(2, 1);
+    for number in 1..=3 {
+        let bets = (0..number)
+            .map(|i| bet(&format!("{number}{i}"), 1))
+            .collect();
+        assert!(matches!(harness.send(batch(number, bets)), Step::Continue));
+    }
+    assert_eq!(harness.session.in_flight(), 3);
+    assert!(
+        harness.replies().is_empty(),
+        "nothing is acked before it is durable"
+    );
+    let _ = harness.complete();
+    assert_eq!(
+        harness.replies(),
+        [
+            CentralMessage::Ack {
+                batch: 1,
+                bets_stored: 1
+            },
+            CentralMessage::Ack {
+                batch: 2,
+                bets_stored: 3
+            },
+            CentralMessage::Ack {
+                batch: 3,
+                bets_stored: 6
+            },
+        ]
+    );
+    assert_eq!(harness.stored_rows(), 6);
+}
+
+#[test]
+fn an_invalid_bet_refuses_the_whole_batch_naming_the_bet_and_field() {
+    let mut harness = Harness::bound(2, 1);
+    let bets = vec![bet("1", 1), bet("2", 2), bet("12a", 3), bet("4", 4)];
+    assert!(matches!(harness.send(batch(1, bets)), Step::Continue));
+    let replies = harness.replies();
+    let CentralMessage::Error(error) = &replies[0] else {
+        panic!("{replies:?}")
+    };
+    assert_eq!(error.code, ErrorCode::InvalidBet);
+    let fault = error.bet.expect("the faulty bet is named");
+    assert_eq!((fault.index, fault.field_name()), (2, "document"));
+    assert_eq!(harness.stored_rows(), 0, "nothing of the batch is stored");
+    // The connection goes on: the same batch number, fixed, is taken.
+    assert!(matches!(
+        harness.send(batch(1, vec![bet("3", 3)])),
+        Step::Continue
+    ));
+    let _ = harness.complete();
+    assert_eq!(
+        harness.replies(),
+        [CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 1
+        }]
+    );
+}
+
+#[test]
+fn a_refusal_behind_batches_in_flight_waits_for_their_acks() {
+    let mut harness = Harness::bound(2, 1);
+    assert!(matches!(
+        harness.send(batch(1, vec![bet("1", 1)])),
+        Step::Continue
+    ));
+    // Invalid bet: its refusal must not overtake the ack of batch 1.
+    assert!(matches!(
+        harness.send(batch(2, vec![bet("", 1)])),
+        Step::Held
+    ));
+    assert!(harness.replies().is_empty());
+    let _ = harness.complete();
+    let replies = harness.replies();
+    assert!(
+        matches!(replies[0], CentralMessage::Ack { batch: 1, .. }),
+        "{replies:?}"
+    );
+    assert_eq!(error_code(&replies[1]), ErrorCode::InvalidBet);
+    assert_eq!(replies.len(), 2);
+}
+
+#[test]
+fn a_finish_behind_batches_in_flight_is_held_until_they_are_acked() {
+    let mut harness = Harness::bound(2, 1);
+    assert!(matches!(
+        harness.send(batch(1, vec![bet("1", 1), bet("2", 2)])),
+        Step::Continue
+    ));
+    assert!(matches!(
+        harness.send(AgencyMessage::Finish { bets_sent: 2 }),
+        Step::Held
+    ));
+    assert!(harness.session.is_held());
+    let _ = harness.complete();
+    assert!(!harness.session.is_held());
+    assert_eq!(
+        harness.replies(),
+        [
+            CentralMessage::Ack {
+                batch: 1,
+                bets_stored: 2
+            },
+            CentralMessage::Finished { bets_stored: 2 },
+        ]
+    );
+}
+
+#[test]
+fn wrong_state_batches_get_their_codes_and_the_connection_goes_on() {
+    let mut harness = Harness::bound(2, 1);
+    // Skipping ahead.
+    assert!(matches!(
+        harness.send(batch(2, vec![bet("1", 1)])),
+        Step::Continue
+    ));
+    assert_eq!(error_code(&harness.replies()[0]), ErrorCode::OutOfOrder);
+    // A count that does not match.
+    assert!(matches!(
+        harness.send(AgencyMessage::Finish { bets_sent: 5 }),
+        Step::Continue
+    ));
+    assert_eq!(error_code(&harness.replies()[0]), ErrorCode::CountMismatch);
+    // After the finish, no more bets.
+    assert!(matches!(
+        harness.send(AgencyMessage::Finish { bets_sent: 0 }),
+        Step::Continue
+    ));
+    assert_eq!(
+        harness.replies(),
+        [CentralMessage::Finished { bets_stored: 0 }]
+    );
+    assert!(matches!(
+        harness.send(batch(1, vec![bet("1", 1)])),
+        Step::Continue
+    ));
+    assert_eq!(error_code(&harness.replies()[0]), ErrorCode::AgencyFinished);
+    assert_eq!(harness.stored_rows(), 0);
+}
+
+#[test]
+fn a_storage_failure_refuses_the_batch_and_a_retry_is_stored() {
+    let mut harness = Harness::bound(1, 1);
+    harness.store.fail_next_appends(1);
+    assert!(matches!(
+        harness.send(batch(1, vec![bet("1", 1)])),
+        Step::Continue
+    ));
+    let _ = harness.complete();
+    assert_eq!(error_code(&harness.replies()[0]), ErrorCode::StorageFailure);
+    assert_eq!(harness.stored_rows(), 0);
+    assert!(matches!(
+        harness.send(batch(1, vec![bet("1", 1)])),
+        Step::Continue
+    ));
+    let _ = harness.complete();
+    assert!(matches!(
+        harness.replies()[..],
+        [CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 1
+        }]
+    ));
+    assert_eq!(harness.stored_rows(), 1);
+}
+
+#[test]
+fn a_resent_batch_is_acked_again_and_not_stored_again() {
+    let mut harness = Harness::bound(1, 1);
+    assert!(matches!(
+        harness.send(batch(1, vec![bet("1", 1), bet("2", 1)])),
+        Step::Continue
+    ));
+    let _ = harness.complete();
+    harness.replies();
+    assert!(matches!(
+        harness.send(batch(1, vec![bet("1", 1), bet("2", 1)])),
+        Step::Continue
+    ));
+    let _ = harness.complete();
+    assert_eq!(
+        harness.replies(),
+        [CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 2
+        }]
+    );
+    assert_eq!(harness.stored_rows(), 2);
+}
+
+#[test]
+fn a_winners_query_before_the_draw_is_held_and_answered_by_the_draw() {
+    let mut one = Harness::bound(2, 1);
+    assert!(matches!(
+        one.send(batch(
+            1,
+            vec![bet("11", 7574), bet("12", 1), bet("13", 7574)]
+        )),
+        Step::Continue
+    ));
+    let _ = one.complete();
+    assert!(matches!(
+        one.send(AgencyMessage::Finish { bets_sent: 3 }),
+        Step::Continue
+    ));
+    one.replies();
+    // Asked not to wait: answered at once.
+    assert!(matches!(
+        one.send(AgencyMessage::WinnersQuery { wait: false }),
+        Step::Continue
+    ));
+    assert_eq!(one.replies(), [CentralMessage::NotDrawn]);
+    // Asked to wait: nothing yet, and the idle timeout does not apply.
+    assert!(matches!(
+        one.send(AgencyMessage::WinnersQuery { wait: true }),
+        Step::Continue
+    ));
+    assert!(one.replies().is_empty());
+    assert!(one.session.is_waiting());
+    assert!(matches!(one.on_draw(), Step::Continue), "no draw yet");
+
+    // Agency 2 (same central) stores a winner of its own and finishes: the draw.
+    let mut two = Session::new();
+    let mut out = Vec::new();
+    let mut bets = Vec::new();
+    let mut ctx = Context {
+        central: &one.central,
+        max_frame: DEFAULT_MAX_FRAME,
+        bets: &mut bets,
+    };
+    assert!(matches!(
+        two.on_message(hello(2), &mut ctx, &mut out),
+        Step::Bound(_)
+    ));
+    let Step::Storing(flight) = two.on_message(batch(1, vec![bet("21", 7574)]), &mut ctx, &mut out)
+    else {
+        panic!("the batch is begun")
+    };
+    let result = one.central.complete_submit(flight.pending);
+    two.on_stored(flight.batch, flight.bets, result, &mut ctx, &mut out);
+    let _ = two.on_message(AgencyMessage::Finish { bets_sent: 1 }, &mut ctx, &mut out);
+    assert!(one.central.is_drawn());
+
+    assert!(matches!(one.on_draw(), Step::WinnersSent(id) if id == agency(1)));
+    assert_eq!(
+        one.replies(),
+        [CentralMessage::Winners {
+            documents: vec!["11".to_owned(), "13".to_owned()],
+            last: true
+        }]
+    );
+    assert!(!one.session.is_waiting());
+    // Later queries are answered at once, with this agency's documents only.
+    assert!(matches!(
+        one.send(AgencyMessage::WinnersQuery { wait: true }),
+        Step::WinnersSent(_)
+    ));
+    assert_eq!(
+        one.replies(),
+        [CentralMessage::Winners {
+            documents: vec!["11".to_owned(), "13".to_owned()],
+            last: true
+        }]
+    );
+}
+
+#[test]
+fn many_winners_span_several_frames_within_the_limit() {
+    let mut harness = Harness::bound(1, 1);
+    let count = 2_000;
+    let mut sent = 0;
+    for number in 1..=(count / 100) {
+        let bets = (0..100)
+            .map(|i| bet(&format!("{:08}", number * 1000 + i), 7574))
+            .collect();
+        assert!(matches!(harness.send(batch(number, bets)), Step::Continue));
+        sent += 100;
+    }
+    let _ = harness.complete();
+    assert!(matches!(
+        harness.send(AgencyMessage::Finish { bets_sent: sent }),
+        Step::Continue
+    ));
+    harness.replies();
+    assert!(matches!(
+        harness.send(AgencyMessage::WinnersQuery { wait: true }),
+        Step::WinnersSent(_)
+    ));
+    let frames = harness.replies();
+    assert!(frames.len() > 1, "{} frames", frames.len());
+    let mut documents = Vec::new();
+    for (index, frame) in frames.iter().enumerate() {
+        let CentralMessage::Winners {
+            documents: part,
+            last,
+        } = frame
+        else {
+            panic!("{frame:?}")
+        };
+        assert_eq!(*last, index == frames.len() - 1);
+        documents.extend(part.iter().cloned());
+    }
+    assert_eq!(documents.len() as u64, sent);
+}
+
+#[test]
+fn an_ended_session_says_why_and_closes() {
+    for (ending, code) in [
+        (Ending::Replaced, ErrorCode::Replaced),
+        (Ending::ShuttingDown, ErrorCode::ShuttingDown),
+        (Ending::IdleTimeout, ErrorCode::Timeout),
+        (Ending::HandshakeTimeout, ErrorCode::Timeout),
+    ] {
+        let mut harness = Harness::bound(1, 1);
+        assert!(matches!(
+            harness
+                .session
+                .end(ending, DEFAULT_MAX_FRAME, &mut harness.out),
+            Step::Close
+        ));
+        let replies = harness.replies();
+        assert_eq!(replies.len(), 1);
+        assert_eq!(error_code(&replies[0]), code);
+        // Ending twice says nothing more.
+        assert!(matches!(
+            harness
+                .session
+                .end(ending, DEFAULT_MAX_FRAME, &mut harness.out),
+            Step::Close
+        ));
+        assert!(harness.replies().is_empty());
+    }
+}
+
+#[test]
+fn a_malformed_frame_is_answered_with_its_code() {
+    let mut harness = Harness::new(1);
+    let error = lottery_net::DecodeError::FrameTooLarge {
+        declared: 1 << 30,
+        max: DEFAULT_MAX_FRAME,
+    };
+    assert!(matches!(
+        harness
+            .session
+            .on_malformed(&error, DEFAULT_MAX_FRAME, &mut harness.out),
+        Step::Close
+    ));
+    assert_eq!(error_code(&harness.replies()[0]), ErrorCode::FrameTooLarge);
+}
+
+#[test]
+fn messages_after_a_held_winners_query_wait_for_its_answer() {
+    let mut one = Harness::bound(2, 1);
+    assert!(matches!(
+        one.send(AgencyMessage::Finish { bets_sent: 0 }),
+        Step::Continue
+    ));
+    assert!(matches!(
+        one.send(AgencyMessage::WinnersQuery { wait: true }),
+        Step::Continue
+    ));
+    assert!(matches!(
+        one.send(AgencyMessage::WinnersQuery { wait: false }),
+        Step::Held
+    ));
+    assert_eq!(one.replies(), [CentralMessage::Finished { bets_stored: 0 }]);
+    one.central.finish(agency(2), 0).unwrap();
+    assert!(matches!(one.on_draw(), Step::WinnersSent(_)));
+    // The held query is taken up after the winners.
+    assert!(matches!(one.complete(), Step::WinnersSent(_)));
+    let empty = CentralMessage::Winners {
+        documents: Vec::new(),
+        last: true,
+    };
+    assert_eq!(one.replies(), [empty.clone(), empty]);
+}

@@ -1,0 +1,444 @@
+//! The `lottery-server` binary as a process: flags, signals, exit codes and
+//! log lines.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{
+    RawAgency, SAFETY_TIMEOUT, agency_batches, expected_winners, scratch_dir, stored_rows,
+};
+use lottery_net::{AgencyMessage, CentralMessage, ErrorCode};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_lottery-server");
+
+/// A running `lottery-server` and the lines it logged so far.
+struct Process {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Process {
+    fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BINARY);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .env_remove("LOGGING_LEVEL");
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start lottery-server");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (send, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `text`; returns it.
+    fn wait_for_line(&mut self, text: &str) -> String {
+        if let Some(line) = self.seen.iter().find(|line| line.contains(text)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + SAFETY_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?}; got:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// The address the server listens on, from its log.
+    fn address(&mut self) -> SocketAddr {
+        let line = self.wait_for_line("action: accept_connections | result: in_progress");
+        let start = line.find("listen: ").expect("the line names the address") + "listen: ".len();
+        let end = line[start..]
+            .find(' ')
+            .map_or(line.len(), |end| start + end);
+        line[start..end].parse().expect("an address")
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; returns its status and every line it
+    /// logged.
+    fn wait(mut self) -> (ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + SAFETY_TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll the child") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "lottery-server did not exit; log:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        // The reader thread ends with the pipe.
+        while let Ok(line) = self.lines.recv_timeout(SAFETY_TIMEOUT) {
+            self.seen.push(line);
+        }
+        (status, std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn count(lines: &[String], text: &str) -> usize {
+    lines.iter().filter(|line| line.contains(text)).count()
+}
+
+fn store_arg(dir: &Path) -> String {
+    dir.join("bets.csv").display().to_string()
+}
+
+#[test]
+fn sigterm_mid_run_acks_what_arrived_tells_the_agencies_and_exits_zero() {
+    let dir = scratch_dir("binary_sigterm");
+    let store = store_arg(&dir);
+    let mut server = Process::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--agencies",
+            "2",
+            "--store",
+            &store,
+            "--threads",
+            "2",
+        ],
+        &[],
+    );
+    let addr = server.address();
+
+    // Agency 1 sends every batch at once, and the central is stopped after the
+    // first acks, while agency 2 waits connected.
+    let batches = agency_batches(1, 40, 100);
+    let (mut agency, _) = RawAgency::hello(addr, 1);
+    let (mut waiting, _) = RawAgency::hello(addr, 2);
+    for (index, bets) in batches.iter().enumerate() {
+        agency.send(&AgencyMessage::Batch {
+            batch: index as u64 + 1,
+            bets: bets.clone(),
+        });
+    }
+    let mut acked = HashSet::new();
+    let mut codes = Vec::new();
+    while let Some(message) = agency.recv() {
+        match message {
+            CentralMessage::Ack { batch, .. } => {
+                acked.insert(batch);
+                if acked.len() == 3 {
+                    server.signal("TERM");
+                }
+            }
+            CentralMessage::Error(error) => codes.push(error.code),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(acked.len() >= 3);
+    assert_eq!(codes.last(), Some(&ErrorCode::ShuttingDown));
+    assert_eq!(waiting.codes_until_closed(), [ErrorCode::ShuttingDown]);
+
+    let (status, lines) = server.wait();
+    assert!(status.success(), "{status:?}\n{}", lines.join("\n"));
+    for line in [
+        "action: shutdown | result: in_progress | reason: SIGTERM",
+        "action: close_store | result: success",
+        "action: exit | result: success",
+    ] {
+        assert_eq!(count(&lines, line), 1, "{line}:\n{}", lines.join("\n"));
+    }
+    assert_eq!(
+        count(&lines, "action: close_connection | result: success"),
+        2
+    );
+    assert_eq!(
+        count(
+            &lines,
+            "action: apuesta_recibida | result: success | cantidad: 100 | agency: 1"
+        ),
+        acked.len()
+    );
+
+    // The store holds exactly the acked batches, whole.
+    let rows = stored_rows(Path::new(&store));
+    let mut per_batch: HashMap<u64, usize> = HashMap::new();
+    for (agency, document) in &rows {
+        assert_eq!(*agency, 1);
+        let batch: u64 = document[3..7]
+            .parse()
+            .expect("the batch is in the document");
+        *per_batch.entry(batch).or_default() += 1;
+    }
+    assert_eq!(per_batch.keys().copied().collect::<HashSet<_>>(), acked);
+    assert!(
+        per_batch.values().all(|bets| *bets == 100),
+        "whole batches only"
+    );
+}
+
+#[test]
+fn exit_when_done_exits_zero_once_the_last_agency_leaves() {
+    let dir = scratch_dir("binary_exit_when_done");
+    let store = store_arg(&dir);
+    let mut server = Process::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+            "--exit-when-done",
+        ],
+        &[("SERVER_AGENCIES", "2"), ("SERVER_THREADS", "2")],
+    );
+    let addr = server.address();
+    let agencies: Vec<_> = (1..=2)
+        .map(|agency| {
+            thread::spawn(move || {
+                let batches = agency_batches(agency, 3, 50);
+                let (mut connection, _) = RawAgency::hello(addr, agency);
+                for (index, bets) in batches.iter().enumerate() {
+                    connection.send(&AgencyMessage::Batch {
+                        batch: index as u64 + 1,
+                        bets: bets.clone(),
+                    });
+                    assert!(matches!(
+                        connection.recv(),
+                        Some(CentralMessage::Ack { .. })
+                    ));
+                }
+                connection.send(&AgencyMessage::Finish { bets_sent: 150 });
+                assert!(matches!(
+                    connection.recv(),
+                    Some(CentralMessage::Finished { .. })
+                ));
+                connection.send(&AgencyMessage::WinnersQuery { wait: true });
+                assert_eq!(connection.winners(), expected_winners(&batches));
+                connection.close();
+            })
+        })
+        .collect();
+    for agency in agencies {
+        agency.join().expect("the agency succeeds");
+    }
+    let (status, lines) = server.wait();
+    assert!(status.success(), "{status:?}\n{}", lines.join("\n"));
+    let log = lines.join("\n");
+    assert_eq!(
+        count(&lines, "action: sorteo | result: success"),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        count(
+            &lines,
+            "action: apuesta_recibida | result: success | cantidad: 50"
+        ),
+        6,
+        "{log}"
+    );
+    assert_eq!(
+        count(&lines, "action: winners_sent | result: success"),
+        2,
+        "{log}"
+    );
+    assert_eq!(
+        count(&lines, "action: exit | result: success | reason: done"),
+        1,
+        "{log}"
+    );
+    // Every line is in the course format.
+    for line in &lines {
+        let (time, rest) = line.split_at(19);
+        assert!(
+            time.as_bytes().iter().enumerate().all(|(i, b)| match i {
+                4 | 7 => *b == b'-',
+                10 => *b == b' ',
+                13 | 16 => *b == b':',
+                _ => b.is_ascii_digit(),
+            }),
+            "{line}"
+        );
+        assert!(
+            rest.starts_with(" INFO     action: ") || rest.starts_with(" WARNING  action: "),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn flags_win_over_the_environment_which_wins_over_the_config_file() {
+    let dir = scratch_dir("binary_precedence");
+    let config = dir.join("central.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "agencies = 7\nwinning-number = 42\nthreads = 3\nstore = \"{}\"\nlisten = \"127.0.0.1:0\"\n",
+            store_arg(&dir)
+        ),
+    )
+    .unwrap();
+    let mut server = Process::start(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--winning-number",
+            "99",
+        ],
+        &[("SERVER_WINNING_NUMBER", "55"), ("SERVER_AGENCIES", "4")],
+    );
+    let line = server.wait_for_line("action: config | result: success");
+    assert!(line.contains("| agencies: 4 |"), "env over file: {line}");
+    assert!(
+        line.contains("| winning_number: 99 |"),
+        "flag over env: {line}"
+    );
+    assert!(line.contains("| threads: 3 |"), "file over default: {line}");
+    assert!(line.contains("| durability: fsync |"), "default: {line}");
+    server.address();
+    server.signal("INT");
+    let (status, lines) = server.wait();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        count(
+            &lines,
+            "action: shutdown | result: in_progress | reason: SIGINT"
+        ),
+        1
+    );
+}
+
+#[test]
+fn bad_settings_exit_non_zero_naming_the_setting() {
+    let dir = scratch_dir("binary_bad_flags");
+    let bad_file = dir.join("bad.toml");
+    std::fs::write(&bad_file, "agencies = \"many\"\n").unwrap();
+    let bad_file = bad_file.display().to_string();
+    for (args, envs, named) in [
+        (vec!["--agencies", "0"], vec![], "--agencies"),
+        (vec!["--durability", "sometimes"], vec![], "--durability"),
+        (vec!["--listen", "here"], vec![], "--listen"),
+        (
+            vec![],
+            vec![("SERVER_WINNING_NUMBER", "10000")],
+            "--winning-number",
+        ),
+        (vec!["--no-such-flag"], vec![], "--no-such-flag"),
+        (
+            vec!["--config", "/nonexistent/central.toml"],
+            vec![],
+            "/nonexistent/central.toml",
+        ),
+        (vec!["--config", bad_file.as_str()], vec![], "agencies"),
+        (vec!["--max-frame", "10"], vec![], "max-frame"),
+    ] {
+        let output = Command::new(BINARY)
+            .args(&args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run lottery-server");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} {envs:?}");
+        assert!(stderr.contains(named), "{args:?} {envs:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_store_that_cannot_be_opened_exits_non_zero_with_the_cause() {
+    let output = Command::new(BINARY)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "/nonexistent/dir/bets.csv",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lottery-server");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("action: exit | result: fail"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(line.contains("/nonexistent/dir/bets.csv"), "{line}");
+    assert!(
+        line.contains("No such file"),
+        "the cause chain is printed: {line}"
+    );
+}
+
+#[test]
+fn help_lists_every_setting_with_its_environment_variable() {
+    let output = Command::new(BINARY)
+        .arg("--help")
+        .output()
+        .expect("run lottery-server");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for (flag, env) in [
+        ("--listen", "SERVER_LISTEN"),
+        ("--port", "SERVER_PORT"),
+        ("--backlog", "SERVER_LISTEN_BACKLOG"),
+        ("--agencies", "SERVER_AGENCIES"),
+        ("--store", "SERVER_STORE"),
+        ("--durability", "SERVER_DURABILITY"),
+        ("--winning-number", "SERVER_WINNING_NUMBER"),
+        ("--threads", "SERVER_THREADS"),
+        ("--exit-when-done", "SERVER_EXIT_WHEN_DONE"),
+        ("--log-level", "LOGGING_LEVEL"),
+        ("--config", "SERVER_CONFIG"),
+        ("--max-connections", "SERVER_MAX_CONNECTIONS"),
+        ("--handshake-timeout", "SERVER_HANDSHAKE_TIMEOUT"),
+        ("--idle-timeout", "SERVER_IDLE_TIMEOUT"),
+        ("--max-frame", "SERVER_MAX_FRAME"),
+    ] {
+        assert!(
+            help.contains(flag) && help.contains(env),
+            "{flag} {env}:\n{help}"
+        );
+    }
+}
