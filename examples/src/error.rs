@@ -81,9 +81,6 @@ pub enum CentralError {
     /// The temporary directory for its store cannot be made.
     #[error("cannot create a temporary directory for the store")]
     TempDir(#[source] io::Error),
-    /// The loopback listener cannot be bound.
-    #[error("cannot listen on a loopback port")]
-    Bind(#[source] io::Error),
     /// The central's thread cannot be started.
     #[error("cannot start the central's thread")]
     Thread(#[source] io::Error),
