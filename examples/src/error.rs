@@ -5,6 +5,8 @@ use std::io;
 use std::path::PathBuf;
 
 use lottery_core::{FieldError, RowError};
+use lottery_net::client::ClientError;
+use lottery_server::ServerError;
 
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -71,4 +73,102 @@ pub enum InputError {
     /// A row is invalid: the message names the file, the line and the field.
     #[error("bad row: {0}")]
     Row(#[from] RowError),
+}
+
+/// An in-process central that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum CentralError {
+    /// The temporary directory for its store cannot be made.
+    #[error("cannot create a temporary directory for the store")]
+    TempDir(#[source] io::Error),
+    /// The loopback listener cannot be bound.
+    #[error("cannot listen on a loopback port")]
+    Bind(#[source] io::Error),
+    /// The central's thread cannot be started.
+    #[error("cannot start the central's thread")]
+    Thread(#[source] io::Error),
+    /// The server failed.
+    #[error("the central failed")]
+    Server(#[from] ServerError),
+    /// The server's thread panicked.
+    #[error("the central's thread panicked")]
+    Panicked,
+}
+
+/// A load run that cannot start or cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadgenError {
+    /// The in-process central cannot run.
+    #[error("the in-process central failed")]
+    Central(#[from] CentralError),
+    /// `--server` does not resolve.
+    #[error("cannot resolve the central's address {address:?}")]
+    Resolve {
+        /// The address given.
+        address: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The run needs more file descriptors than the process may open.
+    #[error(
+        "the run needs about {needed} file descriptors but the limit is {limit}: raise it (ulimit -n), use fewer agencies, or run the central as its own process and pass --server"
+    )]
+    DescriptorLimit {
+        /// Descriptors needed.
+        needed: u64,
+        /// The soft limit.
+        limit: u64,
+    },
+    /// The frames cannot be encoded.
+    #[error("cannot encode the agencies' batches")]
+    Encode(#[from] lottery_net::EncodeError),
+    /// A client thread's poller failed.
+    #[error("a client thread's poller failed")]
+    Poll(#[source] io::Error),
+    /// A client thread panicked.
+    #[error("a client thread panicked")]
+    ClientPanicked,
+}
+
+/// An agency session that could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum AgencyError {
+    /// The agency's bets cannot be read.
+    #[error("cannot read the agency's bets")]
+    Input(#[from] InputError),
+    /// The central could not be reached or refused something.
+    #[error("the session with the central failed")]
+    Client(#[from] ClientError),
+    /// The winners query was answered "not drawn" although it asked to wait.
+    #[error("the central answered the winners query without the winners")]
+    NoWinnersAnswer,
+}
+
+/// A demo that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The synthetic data set cannot be written.
+    #[error("cannot write the synthetic data set")]
+    Generate(#[source] io::Error),
+    /// `--data-dir` holds no `agency-1.csv`.
+    #[error("{} holds no agency-1.csv", .0.display())]
+    NoAgencyFiles(PathBuf),
+    /// More agency files than agency ids.
+    #[error("too many agency files")]
+    TooManyAgencies,
+    /// An agency file is unusable.
+    #[error("an agency's input is unusable")]
+    Input(#[from] InputError),
+    /// The central cannot run.
+    #[error("the central failed")]
+    Central(#[from] CentralError),
+    /// The store cannot be read back for the checks.
+    #[error("cannot read the store {} back: {detail}", path.display())]
+    Store {
+        /// The store.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
 }

@@ -6,12 +6,19 @@
 //! - [`agency`]: the agency's settings and session.
 //! - [`input`]: agency files, validated whole before anything is sent.
 //! - [`synthetic`]: the deterministic synthetic data set.
-//! - [`logging`]: the course log format on stderr.
+//! - [`central`]: a central started in-process on a loopback port.
+//! - [`demo`]: the demo's run, checks and table.
+//! - [`loadgen`]: the load generator's plans, client threads and report.
+//!
+//! Every program logs through `lottery_server::logging`, so the whole
+//! workspace writes the course's log format one way.
 
 #![deny(missing_docs)]
 
 pub mod agency;
+pub mod central;
+pub mod demo;
 pub mod error;
 pub mod input;
-pub mod logging;
+pub mod loadgen;
 pub mod synthetic;

@@ -3,14 +3,17 @@
 //! It encodes batches into store rows, appends each batch with one write, and
 //! commits it by a journal record `(agency, batch seq, bets, end offset)` in
 //! `bets.csv.journal` (one text line a record, format in the private
-//! `journal` module); an agency's finish is a journal record too. `bets.csv` itself stays exactly what the course's Python writes.
+//! `journal` module); an agency's finish is a journal record too. `bets.csv`
+//! itself stays exactly what the course's Python writes.
 //!
 //! # What an ack means
 //! [`BetMonitor::append`] returns (the central acks) when:
 //! - [`Durability::None`]: the batch and its journal record were written to
 //!   the store (for the file store: handed to the operating system, so they
 //!   survive a crash of the process, not a power cut);
-//! - [`Durability::Flush`]: the same, and both files were flushed;
+//! - [`Durability::Flush`]: the same, and both files were flushed (the file
+//!   store writes without a user-space buffer, so there the two behave
+//!   alike; a store with a buffer would differ);
 //! - [`Durability::Fsync`]: a completed `fdatasync` of `bets.csv` covers the
 //!   batch, and then a completed `fdatasync` of the journal covers its
 //!   record. The batch survives a power cut.
@@ -41,6 +44,12 @@
 //! journal's per-agency counts. Per agency the monitor recovers the bets
 //! stored, the last batch sequence number and whether it finished, so a
 //! resent batch is recognised and not stored twice.
+//!
+//! With `None` or `Flush`, a power cut may lose data the journal already
+//! names; such records (ending beyond `bets.csv`) are dropped with everything
+//! after them, so the store reopens to its last whole batch still on disk.
+//! Opening reads the whole committed store once (the row check), in a
+//! streaming pass.
 //!
 //! A `bets.csv` without a journal (written by the course's Python central) is
 //! adopted: a torn last line is cut, its bets are counted per agency (last
@@ -96,6 +105,9 @@ pub struct Appended {
 
 /// A batch written to the store but not yet known durable: the first half of
 /// [`BetMonitor::append`], finished by [`BetMonitor::complete_append`].
+///
+/// Only a completed append may be acked. Dropping a pending append leaves its
+/// batch to whichever commit runs next (or to the cut on the next open).
 #[derive(Debug)]
 #[must_use = "a pending append is acked only once complete_append returns Ok"]
 pub struct PendingAppend {
@@ -138,6 +150,10 @@ struct Writer {
     last_seq: u64,
     /// The current commit epoch.
     epoch: usize,
+    /// Per agency, the first batch a failed commit cut off. A later batch of
+    /// that agency must not be written before that one is written again: the
+    /// store would hold a hole that neither resume nor recovery can see.
+    cut_batches: BTreeMap<AgencyId, u64>,
 }
 
 /// State under the journal lock.
@@ -287,6 +303,7 @@ impl BetMonitor {
                 queued: Vec::new(),
                 last_seq: 0,
                 epoch: 0,
+                cut_batches: BTreeMap::new(),
             }),
             journal: Mutex::new(journal),
             commit: Mutex::new(Commit {
@@ -347,6 +364,17 @@ impl BetMonitor {
         encode_store_rows(agency, bets, &mut bytes);
         let count = bets.len() as u64;
         let mut writer = self.writer.lock();
+        if let Some(&lost) = writer.cut_batches.get(&agency) {
+            if batch > lost {
+                return Err(StoreError::PredecessorLost {
+                    agency,
+                    batch,
+                    lost,
+                });
+            }
+            // The lost batch (or an earlier one) is being written again.
+            writer.cut_batches.remove(&agency);
+        }
         self.repair(&mut writer)?;
         let start = writer.len;
         writer
@@ -532,9 +560,13 @@ impl BetMonitor {
                 Ok(()) => journal.durable_len = journal.file.len(),
                 Err(_) => {
                     // Whatever of the records reached the journal must go:
-                    // their batches are about to be cut off.
+                    // their batches are about to be cut off. Best effort: if
+                    // this fails too, the next commit's journal sync covers
+                    // the cut (records are only ever appended after it).
                     let durable = journal.durable_len;
-                    let _ = journal.file.truncate(durable);
+                    if journal.file.truncate(durable).is_ok() {
+                        let _ = journal.syncer.sync();
+                    }
                 }
             }
             outcome
@@ -546,17 +578,29 @@ impl BetMonitor {
                 commit.committed_seq = last_seq;
                 commit.committed_end = end;
             }
-            Err((action, error)) => self.fail_epoch(action, &error),
+            Err((action, error)) => {
+                self.fail_epoch(action, &error, &records);
+                // Make the cut durable now rather than at the next commit, so
+                // a crash meanwhile cannot bring back batches refused here.
+                let _ = self.journal.lock().data_syncer.sync();
+            }
         }
     }
 
     /// After a failed commit: cut every uncommitted batch off the data, and
     /// start a new epoch so their appenders learn they failed.
-    fn fail_epoch(&self, action: &'static str, error: &io::Error) {
+    fn fail_epoch(&self, action: &'static str, error: &io::Error, cut: &[(u64, Record)]) {
         let mut writer = self.writer.lock();
         let mut commit = self.commit.lock();
         writer.len = commit.committed_end;
-        writer.queued.clear();
+        // Both the records this commit took and those queued since are cut.
+        let queued = std::mem::take(&mut writer.queued);
+        for (_, record) in cut.iter().chain(&queued) {
+            if let Record::Batch { agency, batch, .. } = *record {
+                let lost = writer.cut_batches.entry(agency).or_insert(batch);
+                *lost = (*lost).min(batch);
+            }
+        }
         // If the cut fails, the next append retries it (`repair`).
         let _ = self.repair(&mut writer);
         let committed_seq = commit.committed_seq;

@@ -1,2 +1,120 @@
-//! lottery-agency (to be written).
-fn main() {}
+//! `lottery-agency`: sends an agency's bets to the central, finishes, waits for
+//! the draw and logs how many of its bets won (SPEC section 5).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use log::{error, info};
+use lottery_examples::agency::{AgencyArgs, AgencySettings, BetSource, run_session};
+use lottery_examples::input::AgencyInput;
+use lottery_net::client::ClientConfig;
+use lottery_server::error::chain;
+use lottery_server::logging;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+fn main() -> ExitCode {
+    let settings =
+        match AgencySettings::resolve(AgencyArgs::parse(), |name| std::env::var(name).ok()) {
+            Ok(settings) => settings,
+            Err(error) => {
+                logging::init(log::LevelFilter::Info).expect("the first logger of the process");
+                error!("action: config | result: fail | error: {}", chain(&error));
+                return ExitCode::from(2);
+            }
+        };
+    logging::init(settings.log_level).expect("the first logger of the process");
+    let agency = settings.id;
+    let (data, single) = match &settings.source {
+        BetSource::File(path) => (path.display().to_string(), None),
+        BetSource::Single(bet) => ("<environment>".to_string(), Some(bet.clone())),
+    };
+    info!(
+        "action: config | result: success | id: {agency} | server: {} | data: {data} | batch_max_amount: {} | in_flight: {} | reconnect_attempts: {} | log_level: {}",
+        settings.server,
+        settings
+            .batch_max_amount
+            .map_or_else(|| "frame".to_string(), |max| max.to_string()),
+        settings.in_flight,
+        settings.reconnect_attempts,
+        logging::filter_name(settings.log_level)
+    );
+    if let Err(error) = watch_signals(agency.get()) {
+        error!("action: watch_signals | result: fail | error: {error}");
+        return ExitCode::FAILURE;
+    }
+
+    let input = match &settings.source {
+        BetSource::File(path) => AgencyInput::load(path),
+        BetSource::Single(bet) => Ok(AgencyInput::single((**bet).clone())),
+    };
+    let input = match input {
+        Ok(input) => input,
+        Err(error) => {
+            // Nothing was sent: the whole file is checked before connecting.
+            error!(
+                "action: load_bets | result: fail | agency: {agency} | error: {}",
+                chain(&error)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    info!(
+        "action: load_bets | result: success | agency: {agency} | data: {data} | bets: {}",
+        input.count()
+    );
+
+    let mut config = ClientConfig::new(settings.server.clone(), agency);
+    config.batch_max = settings.batch_max_amount.map(std::num::NonZeroUsize::get);
+    config.in_flight = settings.in_flight.get();
+    config.reconnect_attempts = settings.reconnect_attempts;
+    let outcome = run_session(config, input, true, |_| {
+        if let Some(bet) = &single {
+            info!(
+                "action: apuesta_enviada | result: success | dni: {} | numero: {}",
+                bet.document, bet.number
+            );
+        }
+    });
+    match outcome {
+        Ok(outcome) => {
+            info!(
+                "action: consulta_ganadores | result: success | cant_ganadores: {}",
+                outcome.winners.len()
+            );
+            info!("action: exit | result: success | agency: {agency}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            error!(
+                "action: exit | result: fail | agency: {agency} | error: {}",
+                chain(&error)
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// On SIGTERM (or SIGINT), logs, closes the connection and exits 0. The
+/// client blocks in reads and writes, so the exit itself closes the socket:
+/// the kernel sends the central a FIN, and the central keeps every batch it
+/// acked (a restarted agency resumes from there).
+fn watch_signals(agency: u32) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGTERM, SIGINT])?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let name = if signal == SIGTERM {
+                    "SIGTERM"
+                } else {
+                    "SIGINT"
+                };
+                info!("action: shutdown | result: in_progress | agency: {agency} | signal: {name}");
+                info!("action: close_connection | result: success | agency: {agency}");
+                info!("action: exit | result: success | agency: {agency} | signal: {name}");
+                std::process::exit(0);
+            }
+        })?;
+    Ok(())
+}

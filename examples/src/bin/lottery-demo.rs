@@ -1,2 +1,35 @@
-//! lottery-demo (to be written).
-fn main() {}
+//! `lottery-demo`: the lottery's main job in one command (SPEC section 5).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use log::error;
+use lottery_examples::demo::{DemoArgs, run};
+use lottery_server::error::chain;
+use lottery_server::logging;
+
+fn main() -> ExitCode {
+    let args = DemoArgs::parse();
+    let level = match logging::parse_level(&args.log_level) {
+        Ok(level) => level,
+        Err(reason) => {
+            eprintln!("lottery-demo: {reason}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(level).expect("the first logger of the process");
+    match run(&args) {
+        Ok(report) => {
+            println!("{report}");
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            error!("action: demo | result: fail | error: {}", chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}

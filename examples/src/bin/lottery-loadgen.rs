@@ -1,2 +1,45 @@
-//! lottery-loadgen (to be written).
-fn main() {}
+//! `lottery-loadgen`: a benchmark client for the central (SPEC section 5).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use log::error;
+use lottery_examples::loadgen::{LoadgenArgs, run};
+use lottery_server::error::chain;
+use lottery_server::logging;
+
+fn main() -> ExitCode {
+    let args = LoadgenArgs::parse();
+    let level = match logging::parse_level(&args.log_level) {
+        Ok(level) => level,
+        Err(reason) => {
+            eprintln!("lottery-loadgen: {reason}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(level).expect("the first logger of the process");
+    match run(&args) {
+        Ok(report) => {
+            if args.json {
+                match serde_json::to_string(&report) {
+                    Ok(json) => println!("{json}"),
+                    Err(error) => {
+                        error!("action: report | result: fail | error: {error}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                println!("{report}");
+            }
+            if report.failed_agencies == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            error!("action: load | result: fail | error: {}", chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}

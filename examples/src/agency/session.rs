@@ -1,0 +1,114 @@
+//! One agency's whole session with the central: send every bet, finish,
+//! wait for the draw, learn the winners. Used by `lottery-agency` and by the
+//! demo's agency threads.
+
+use log::info;
+use lottery_net::client::{AgencyClient, ClientConfig};
+
+use crate::error::AgencyError;
+use crate::input::AgencyInput;
+
+/// How an agency's session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionOutcome {
+    /// Bets sent (and stored by the central).
+    pub bets_sent: u64,
+    /// The documents of the agency's winning bets, in stored order.
+    pub winners: Vec<String>,
+}
+
+/// Logs sending progress every tenth of the bets, in the course format.
+#[derive(Debug)]
+pub struct Progress {
+    total: u64,
+    /// The next tenth to report (1 to 10).
+    next_tenth: u64,
+}
+
+impl Progress {
+    /// Progress over `total` bets.
+    pub fn new(total: u64) -> Self {
+        Self {
+            total,
+            next_tenth: 1,
+        }
+    }
+
+    /// Records that `stored` bets are stored, returning the percentages
+    /// crossed (10, 20, ... 100), each at most once.
+    pub fn advance(&mut self, stored: u64) -> Vec<u64> {
+        let mut crossed = Vec::new();
+        if self.total == 0 {
+            return crossed;
+        }
+        while self.next_tenth <= 10 && stored * 10 >= self.next_tenth * self.total {
+            crossed.push(self.next_tenth * 10);
+            self.next_tenth += 1;
+        }
+        crossed
+    }
+}
+
+/// Runs the session of `input` with `config`: logs progress when
+/// `log_progress` (the demo's concurrent agencies keep quiet), and calls
+/// `sent` with the number of bets once every one is stored, before finishing.
+///
+/// # Errors
+/// [`AgencyError`] when the central cannot be reached (after the client's
+/// reconnects), refuses something, or the input cannot be read again.
+pub fn run_session(
+    config: ClientConfig,
+    input: AgencyInput,
+    log_progress: bool,
+    sent: impl FnOnce(u64),
+) -> Result<SessionOutcome, AgencyError> {
+    let agency = config.agency;
+    let total = input.count();
+    let mut client = AgencyClient::connect(config)?;
+    let mut bets = input.into_bets()?;
+    let mut progress = Progress::new(total);
+    let bets_sent = client.send_bets(&mut bets, |stored| {
+        if !log_progress {
+            return;
+        }
+        for percent in progress.advance(stored) {
+            info!(
+                "action: send_bets | result: in_progress | agency: {agency} | progress: {percent}% | bets_stored: {stored} | bets: {total}"
+            );
+        }
+    })?;
+    // A file that changed since it was validated must not be finished short.
+    bets.finish()?;
+    info!("action: send_bets | result: success | agency: {agency} | bets: {bets_sent}");
+    sent(bets_sent);
+    client.finish(bets_sent)?;
+    info!("action: finish | result: success | agency: {agency} | bets_sent: {bets_sent}");
+    let winners = client.winners(true)?.ok_or(AgencyError::NoWinnersAnswer)?;
+    client.close();
+    info!("action: close_connection | result: success | agency: {agency}");
+    Ok(SessionOutcome { bets_sent, winners })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_crosses_each_tenth_once() {
+        let mut progress = Progress::new(1_000);
+        assert_eq!(progress.advance(50), Vec::<u64>::new());
+        assert_eq!(progress.advance(100), [10]);
+        assert_eq!(progress.advance(100), Vec::<u64>::new());
+        assert_eq!(progress.advance(350), [20, 30]);
+        assert_eq!(progress.advance(1_000), [40, 50, 60, 70, 80, 90, 100]);
+        assert_eq!(progress.advance(1_000), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn small_inputs_report_every_tenth_they_cross() {
+        let mut progress = Progress::new(3);
+        assert_eq!(progress.advance(1), [10, 20, 30]);
+        assert_eq!(progress.advance(3), [40, 50, 60, 70, 80, 90, 100]);
+        assert!(Progress::new(0).advance(0).is_empty());
+    }
+}

@@ -1,0 +1,102 @@
+//! A central started in-process, on a free loopback port, with its store in a
+//! temporary directory: what the demo and the load generator (without
+//! `--server`) run against.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use lottery_core::{Durability, LotteryRules};
+use lottery_server::{Server, ServerError, ServerSettings, ShutdownHandle, StopReason};
+use tempfile::TempDir;
+
+use crate::error::CentralError;
+
+/// A running in-process central. Dropping it stops the central and removes
+/// its store.
+#[derive(Debug)]
+pub struct InProcessCentral {
+    addr: SocketAddr,
+    store: PathBuf,
+    shutdown: ShutdownHandle,
+    running: Option<JoinHandle<Result<StopReason, ServerError>>>,
+    // Last: dropped after the server stopped writing into it.
+    _dir: TempDir,
+}
+
+impl InProcessCentral {
+    /// Starts a central with `rules` and `durability` on `127.0.0.1:0`, with
+    /// `threads` event loops (the server's default when `None`).
+    ///
+    /// # Errors
+    /// [`CentralError`] when the directory, the listener, the store or the
+    /// server cannot be set up.
+    pub fn start(
+        rules: LotteryRules,
+        durability: Durability,
+        threads: Option<usize>,
+    ) -> Result<Self, CentralError> {
+        let dir = tempfile::Builder::new()
+            .prefix("lottery-central-")
+            .tempdir()
+            .map_err(CentralError::TempDir)?;
+        let store = dir.path().join("bets.csv");
+        let central = lottery_server::open_central(&store, durability, rules)?;
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(CentralError::Bind)?;
+        let mut settings = ServerSettings::default();
+        if let Some(threads) = threads {
+            settings.threads = threads;
+        }
+        // The server's cap on connections must not refuse a big load run.
+        settings.max_connections = settings.max_connections.max(
+            usize::try_from(rules.agencies)
+                .unwrap_or(usize::MAX)
+                .saturating_add(64),
+        );
+        let server = Server::new(listener, central, settings)?;
+        let addr = server.local_addr();
+        let shutdown = server.shutdown_handle();
+        let running = std::thread::Builder::new()
+            .name("central".into())
+            .spawn(move || server.run())
+            .map_err(CentralError::Thread)?;
+        Ok(Self {
+            addr,
+            store,
+            shutdown,
+            running: Some(running),
+            _dir: dir,
+        })
+    }
+
+    /// Where agencies connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The central's `bets.csv`.
+    pub fn store_path(&self) -> &Path {
+        &self.store
+    }
+
+    /// Stops the central gracefully and waits for it; the store stays readable
+    /// until `self` is dropped.
+    ///
+    /// # Errors
+    /// The server's error, or [`CentralError::Panicked`].
+    pub fn stop(&mut self) -> Result<(), CentralError> {
+        let Some(running) = self.running.take() else {
+            return Ok(());
+        };
+        self.shutdown.shutdown();
+        running.join().map_err(|_| CentralError::Panicked)??;
+        Ok(())
+    }
+}
+
+impl Drop for InProcessCentral {
+    fn drop(&mut self) {
+        // A failure here was already logged by the server.
+        let _ = self.stop();
+    }
+}

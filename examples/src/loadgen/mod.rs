@@ -1,0 +1,13 @@
+//! The load generator: many agencies over a few client threads, frames
+//! encoded before the clock starts, throughput and ack latency measured.
+
+pub mod config;
+pub mod driver;
+pub mod plan;
+pub mod report;
+pub mod run;
+
+pub use config::LoadgenArgs;
+pub use plan::SessionPlan;
+pub use report::{LatencySummary, Report};
+pub use run::run;

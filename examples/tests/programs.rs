@@ -1,0 +1,289 @@
+//! The programs as processes: flags, exit codes, signals and log lines.
+
+mod support;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Central, log_values, run, run_agency};
+
+#[test]
+fn every_program_prints_its_help() {
+    for (bin, flag) in [
+        (env!("CARGO_BIN_EXE_lottery-agency"), "--batch-max-amount"),
+        (env!("CARGO_BIN_EXE_lottery-demo"), "--data-dir"),
+        (env!("CARGO_BIN_EXE_lottery-loadgen"), "--bets-per-agency"),
+    ] {
+        let output = run(Command::new(bin).arg("--help"));
+        assert!(output.status.success(), "{bin}");
+        assert!(output.stdout.contains(flag), "{bin}: {}", output.stdout);
+    }
+}
+
+#[test]
+fn an_agency_without_an_id_says_so_in_the_log_format() {
+    let output = run_agency(&[], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        output
+            .log
+            .contains("action: config | result: fail | error: missing the agency id"),
+        "{}",
+        output.log
+    );
+}
+
+#[test]
+fn an_agency_with_a_bad_row_stops_before_connecting_and_names_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\nBob,Ray,2,2000-02-30,2\n").unwrap();
+    // A listener that records whether anyone connected.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let server = listener.local_addr().unwrap().to_string();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &server,
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let expected = format!(
+        "{}:2: birthdate is not a real calendar date",
+        data.display()
+    );
+    assert!(output.log.contains(&expected), "{}", output.log);
+    assert!(
+        output.log.contains("action: load_bets | result: fail"),
+        "{}",
+        output.log
+    );
+    assert!(
+        listener.accept().is_err(),
+        "the agency connected although its file is bad"
+    );
+}
+
+#[test]
+fn an_agency_exits_cleanly_on_sigterm_while_it_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    // A central that accepts and never answers: the agency waits for its welcome.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap().to_string();
+    let mut agency = Command::new(env!("CARGO_BIN_EXE_lottery-agency"))
+        .args([
+            "--id",
+            "1",
+            "--server",
+            &server,
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut connection, _) = listener.accept().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &agency.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = agency.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "the agency ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut log = String::new();
+    agency
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(exit.success(), "{exit}: {log}");
+    for action in [
+        "shutdown | result: in_progress",
+        "close_connection | result: success",
+        "exit | result: success",
+    ] {
+        assert!(
+            log.contains(&format!("action: {action}")),
+            "{action} missing: {log}"
+        );
+    }
+    // The connection is closed: the central reads the end of the stream.
+    connection
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    connection.read_to_end(&mut rest).unwrap();
+}
+
+#[test]
+fn the_course_single_bet_variables_send_one_bet_and_log_it() {
+    let central = Central::start(1);
+    let output = run_agency(
+        &["--id", "1", "--server", &central.address()],
+        &[
+            ("NOMBRE", "Santiago Lionel"),
+            ("APELLIDO", "Lorca"),
+            ("DOCUMENTO", "30904465"),
+            ("NACIMIENTO", "1999-03-17"),
+            ("NUMERO", "7574"),
+        ],
+    );
+    assert!(output.status.success(), "{}", output.log);
+    assert!(
+        output
+            .log
+            .contains("action: apuesta_enviada | result: success | dni: 30904465 | numero: 7574\n"),
+        "{}",
+        output.log
+    );
+    assert!(
+        output
+            .log
+            .contains("action: consulta_ganadores | result: success | cant_ganadores: 1\n"),
+        "{}",
+        output.log
+    );
+    let exited = central.wait_for_exit();
+    assert_eq!(
+        std::fs::read_to_string(&exited.store).unwrap(),
+        "1,Santiago Lionel,Lorca,30904465,1999-03-17,7574\r\n"
+    );
+}
+
+#[test]
+fn agency_flags_win_over_environment_variables() {
+    // CLI_SERVER_ADDRESS points nowhere useful; the flag points at the central.
+    let central = Central::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bets.csv");
+    std::fs::write(
+        &data,
+        "Ana,Pérez,1,2000-01-01,7574\nLía,Ríos,2,1980-06-15,12\n",
+    )
+    .unwrap();
+    let output = run_agency(
+        &["--server", &central.address(), "--batch-max-amount", "1"],
+        &[
+            ("CLI_ID", "1"),
+            ("CLI_SERVER_ADDRESS", "127.0.0.1:1"),
+            ("CLI_DATA_FILE", data.to_str().unwrap()),
+        ],
+    );
+    assert!(output.status.success(), "{}", output.log);
+    assert_eq!(log_values(&output.log, "cant_ganadores: "), [1]);
+    let exited = central.wait_for_exit();
+    // One bet per batch: two batches.
+    assert_eq!(
+        log_values(
+            &exited.log,
+            "action: apuesta_recibida | result: success | cantidad: "
+        ),
+        [1, 1]
+    );
+}
+
+#[test]
+fn the_demo_checks_a_small_synthetic_run_and_prints_its_table() {
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-demo")).args([
+        "--agencies",
+        "3",
+        "--bets",
+        "30000",
+        "--durability",
+        "none",
+    ]));
+    assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    assert!(
+        output.stdout.contains(" total       30,000       30,000"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("every check passed"),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
+fn the_demo_fails_on_a_directory_without_agency_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-demo"))
+        .arg("--data-dir")
+        .arg(dir.path()));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        output.log.contains("holds no agency-1.csv"),
+        "{}",
+        output.log
+    );
+}
+
+#[test]
+fn the_loadgen_reports_one_json_object_for_a_small_run() {
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-loadgen")).args([
+        "--agencies",
+        "20",
+        "--bets-per-agency",
+        "450",
+        "--batch-size",
+        "100",
+        "--durability",
+        "none",
+        "--threads",
+        "2",
+        "--json",
+    ]));
+    assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    let report: serde_json::Value = serde_json::from_str(output.stdout.trim()).unwrap();
+    assert_eq!(report["agencies"], 20);
+    assert_eq!(report["bets"], 20 * 450);
+    assert_eq!(report["batches"], 20 * 5);
+    assert_eq!(report["connections_held"], 20);
+    assert_eq!(report["failed_agencies"], 0);
+    assert!(report["bets_per_s"].as_f64().unwrap() > 0.0);
+    let latency = &report["ack_latency_ms"];
+    assert!(latency["p50"].as_f64().unwrap() <= latency["p99"].as_f64().unwrap());
+    assert!(latency["p99"].as_f64().unwrap() <= latency["max"].as_f64().unwrap());
+}
+
+#[test]
+fn the_loadgen_paces_an_offered_rate() {
+    // 20 agencies x 300 bets at 20,000 bets/s offered: about 0.3 s of sending.
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-loadgen")).args([
+        "--agencies",
+        "20",
+        "--bets-per-agency",
+        "300",
+        "--batch-size",
+        "50",
+        "--rate",
+        "20000",
+        "--durability",
+        "none",
+        "--json",
+    ]));
+    assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    let report: serde_json::Value = serde_json::from_str(output.stdout.trim()).unwrap();
+    assert_eq!(report["bets"], 6_000);
+    // The last batches are released 0.25 s after the first: pacing cannot
+    // finish sooner (a lower bound, not a timing assertion on speed).
+    assert!(report["elapsed_s"].as_f64().unwrap() >= 0.25, "{report}");
+}
