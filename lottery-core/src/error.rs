@@ -162,6 +162,20 @@ pub enum StoreError {
         /// What is wrong.
         problem: String,
     },
+    /// A batch was refused because an earlier batch of the same agency was cut
+    /// off by a failed commit and has not been written again: storing this one
+    /// would leave a hole. The agency resends from `lost`.
+    #[error(
+        "batch {batch} of agency {agency} was not stored: its earlier batch {lost} was lost to a failed commit; resend from batch {lost}"
+    )]
+    PredecessorLost {
+        /// The agency.
+        agency: AgencyId,
+        /// The refused batch.
+        batch: u64,
+        /// The first batch of the agency that a failed commit cut off.
+        lost: u64,
+    },
 }
 
 /// Why a batch was refused by the lottery.

@@ -150,6 +150,10 @@ struct Writer {
     last_seq: u64,
     /// The current commit epoch.
     epoch: usize,
+    /// Per agency, the first batch a failed commit cut off. A later batch of
+    /// that agency must not be written before that one is written again: the
+    /// store would hold a hole that neither resume nor recovery can see.
+    cut_batches: BTreeMap<AgencyId, u64>,
 }
 
 /// State under the journal lock.
@@ -299,6 +303,7 @@ impl BetMonitor {
                 queued: Vec::new(),
                 last_seq: 0,
                 epoch: 0,
+                cut_batches: BTreeMap::new(),
             }),
             journal: Mutex::new(journal),
             commit: Mutex::new(Commit {
@@ -359,6 +364,17 @@ impl BetMonitor {
         encode_store_rows(agency, bets, &mut bytes);
         let count = bets.len() as u64;
         let mut writer = self.writer.lock();
+        if let Some(&lost) = writer.cut_batches.get(&agency) {
+            if batch > lost {
+                return Err(StoreError::PredecessorLost {
+                    agency,
+                    batch,
+                    lost,
+                });
+            }
+            // The lost batch (or an earlier one) is being written again.
+            writer.cut_batches.remove(&agency);
+        }
         self.repair(&mut writer)?;
         let start = writer.len;
         writer
@@ -563,7 +579,7 @@ impl BetMonitor {
                 commit.committed_end = end;
             }
             Err((action, error)) => {
-                self.fail_epoch(action, &error);
+                self.fail_epoch(action, &error, &records);
                 // Make the cut durable now rather than at the next commit, so
                 // a crash meanwhile cannot bring back batches refused here.
                 let _ = self.journal.lock().data_syncer.sync();
@@ -573,11 +589,18 @@ impl BetMonitor {
 
     /// After a failed commit: cut every uncommitted batch off the data, and
     /// start a new epoch so their appenders learn they failed.
-    fn fail_epoch(&self, action: &'static str, error: &io::Error) {
+    fn fail_epoch(&self, action: &'static str, error: &io::Error, cut: &[(u64, Record)]) {
         let mut writer = self.writer.lock();
         let mut commit = self.commit.lock();
         writer.len = commit.committed_end;
-        writer.queued.clear();
+        // Both the records this commit took and those queued since are cut.
+        let queued = std::mem::take(&mut writer.queued);
+        for (_, record) in cut.iter().chain(&queued) {
+            if let Record::Batch { agency, batch, .. } = *record {
+                let lost = writer.cut_batches.entry(agency).or_insert(batch);
+                *lost = (*lost).min(batch);
+            }
+        }
         // If the cut fails, the next append retries it (`repair`).
         let _ = self.repair(&mut writer);
         let committed_seq = commit.committed_seq;

@@ -164,7 +164,6 @@ fn a_failed_commit_forgets_every_batch_it_cut_and_they_can_be_sent_again() {
 /// stored without batch 1, or the agency's numbering has a hole that resume
 /// and recovery cannot see.
 #[test]
-#[ignore = "needs BetMonitor::begin_append to refuse a batch of an agency whose earlier batch a failed commit cut (asked of the monitor's owner)"]
 fn a_batch_begun_after_a_failed_commit_cut_its_predecessor_is_not_stored() {
     let (central, handle) = memory(2, Durability::Fsync);
     let first = central.begin_submit(id(1), 1, &[bet("11", "1")]).unwrap();

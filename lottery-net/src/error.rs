@@ -138,6 +138,10 @@ pub enum ClientError {
     /// reports more than was ever sent, or a count that does not add up).
     #[error("the central's resume point does not match what was sent: {0}")]
     ResumeMismatch(String),
+    /// [`Interrupter::interrupt`](crate::client::Interrupter::interrupt) was
+    /// called; the connection is closed.
+    #[error("the client was interrupted")]
+    Interrupted,
 }
 
 impl ClientError {

@@ -99,10 +99,10 @@ fn serve(mut stream: TcpStream, cut: Cut, ledger: &Shared) {
         if stream.read_exact(&mut body[..head]).is_err() {
             return;
         }
-        if let Cut::MidFrame(batch) = cut
-            && body[0] == 0x02
-            && u64::from_be_bytes(body[1..9].try_into().unwrap()) == batch
-        {
+        let is_batch = |n: u64| {
+            body[0] == 0x02 && head == 9 && u64::from_be_bytes(body[1..9].try_into().unwrap()) == n
+        };
+        if matches!(cut, Cut::MidFrame(n) if is_batch(n)) {
             let half = head + (body.len() - head) / 2;
             let _ = stream.read_exact(&mut body[head..half]);
             let _ = stream.shutdown(Shutdown::Both);
@@ -503,4 +503,50 @@ fn no_central_listening_is_a_connect_error_naming_the_attempts() {
         ClientError::Connect { attempts, .. } => assert_eq!(attempts, 3),
         other => panic!("expected a connect error, got {other:?}"),
     }
+}
+
+#[test]
+fn an_interrupt_ends_a_held_winners_query() {
+    // The central holds the query (it never draws) until the test is done.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let central = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut decoder = Decoder::new(MAX_FRAME);
+        let mut queries = 0;
+        loop {
+            match decoder.next_agency_message().unwrap() {
+                Some(AgencyMessage::Hello { .. }) => send(
+                    &mut stream,
+                    &CentralMessage::Welcome {
+                        last_batch: 0,
+                        bets_stored: 0,
+                        finished: true,
+                    },
+                ),
+                Some(AgencyMessage::WinnersQuery { wait: true }) => queries += 1,
+                Some(other) => panic!("unexpected {other:?}"),
+                None => {
+                    if decoder.read_from(&mut stream).unwrap_or(0) == 0 {
+                        return queries;
+                    }
+                }
+            }
+        }
+    });
+    let client = AgencyClient::connect(config(address, 10, 2)).unwrap();
+    let interrupter = client.interrupter();
+    let waiting = thread::spawn(move || {
+        let mut client = client;
+        client.winners(true)
+    });
+    // Interrupting before the query is sent works too: either way the
+    // query returns Interrupted, without reconnecting.
+    interrupter.interrupt();
+    let result = waiting.join().unwrap();
+    assert!(
+        matches!(result, Err(ClientError::Interrupted)),
+        "{result:?}"
+    );
+    assert!(central.join().unwrap() <= 1);
 }

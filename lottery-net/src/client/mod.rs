@@ -14,16 +14,17 @@
 
 mod config;
 mod connection;
+mod interrupt;
 
 use std::collections::VecDeque;
 use std::error::Error as _;
-use std::thread;
 
 use lottery_core::{Bet, ResumePoint};
 
 pub use self::config::ClientConfig;
 pub use self::connection::Connection;
 use self::connection::unexpected;
+pub use self::interrupt::Interrupter;
 use crate::batch::{BatchBuilder, Pushed};
 pub use crate::error::ClientError;
 use crate::message::{AgencyMessage, CentralMessage};
@@ -60,6 +61,7 @@ pub struct AgencyClient {
     resume: ResumePoint,
     /// Reconnect attempts since the central last answered a request.
     failures: u32,
+    interrupter: Interrupter,
 }
 
 impl AgencyClient {
@@ -70,11 +72,24 @@ impl AgencyClient {
     /// failed; [`ClientError::Refused`] when the central refuses the agency
     /// (unknown agency, unsupported version).
     pub fn connect(config: ClientConfig) -> Result<Self, ClientError> {
+        Self::connect_interruptible(config, Interrupter::new())
+    }
+
+    /// [`AgencyClient::connect`], interruptible by `interrupter` from the
+    /// start (while it waits for a central that is not up yet, say).
+    ///
+    /// # Errors
+    /// As [`AgencyClient::connect`]; [`ClientError::Interrupted`].
+    pub fn connect_interruptible(
+        config: ClientConfig,
+        interrupter: Interrupter,
+    ) -> Result<Self, ClientError> {
         let mut client = Self {
             config,
             connection: None,
             resume: ResumePoint::default(),
             failures: 0,
+            interrupter,
         };
         client.ensure_connected()?;
         log::info!(
@@ -85,6 +100,11 @@ impl AgencyClient {
             client.resume.finished
         );
         Ok(client)
+    }
+
+    /// A handle that interrupts this client from another thread.
+    pub fn interrupter(&self) -> Interrupter {
+        self.interrupter.clone()
     }
 
     /// The settings.
@@ -301,8 +321,12 @@ impl AgencyClient {
     /// in flight between requests.
     fn ensure_connected(&mut self) -> Result<(), ClientError> {
         if self.connection.is_none() {
+            if self.interrupter.is_interrupted() {
+                return Err(ClientError::Interrupted);
+            }
             self.resume = match Connection::open(&self.config) {
                 Ok((connection, resume)) => {
+                    self.interrupter.register(connection.stream());
                     self.connection = Some(connection);
                     resume
                 }
@@ -327,6 +351,10 @@ impl AgencyClient {
     /// After `error` on a request that is simply sent again (finish,
     /// winners): reconnects when the error allows it, else returns it.
     fn recover_request(&mut self, error: ClientError) -> Result<(), ClientError> {
+        if self.interrupter.is_interrupted() {
+            self.connection = None;
+            return Err(ClientError::Interrupted);
+        }
         if !is_recoverable(&error) {
             self.connection = None;
             return Err(error);
@@ -345,6 +373,9 @@ impl AgencyClient {
         progress: &mut impl FnMut(u64),
     ) -> Result<(), ClientError> {
         loop {
+            if self.interrupter.is_interrupted() {
+                return Err(ClientError::Interrupted);
+            }
             if !is_recoverable(&error) {
                 return Err(error);
             }
@@ -402,6 +433,9 @@ impl AgencyClient {
     fn reconnect(&mut self, mut error: ClientError) -> Result<ResumePoint, ClientError> {
         self.connection = None;
         loop {
+            if self.interrupter.is_interrupted() {
+                return Err(ClientError::Interrupted);
+            }
             if self.failures >= self.config.reconnect_attempts {
                 log::error!(
                     "action: reconnect | result: fail | agency: {} | attempts: {} | error: {}",
@@ -427,9 +461,12 @@ impl AgencyClient {
                 pause.as_millis(),
                 chain(&error)
             );
-            thread::sleep(pause);
+            if self.interrupter.pause(pause) {
+                return Err(ClientError::Interrupted);
+            }
             match Connection::open(&self.config) {
                 Ok((connection, resume)) => {
+                    self.interrupter.register(connection.stream());
                     self.connection = Some(connection);
                     log::info!(
                         "action: reconnect | result: success | agency: {} | last_batch: {} | bets_stored: {}",
