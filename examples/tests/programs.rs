@@ -133,6 +133,56 @@ fn an_agency_exits_cleanly_on_sigterm_while_it_waits() {
 }
 
 #[test]
+fn an_agency_waiting_for_the_draw_closes_its_connection_on_sigterm() {
+    // Two agencies expected, one comes: the draw never happens, so the agency
+    // blocks in its winners query until the signal.
+    let central = Central::start(2);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,7574\n").unwrap();
+    let log_path = dir.path().join("agency.log");
+    let mut agency = Command::new(env!("CARGO_BIN_EXE_lottery-agency"))
+        .args([
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log().contains("action: finish | result: success") {
+        assert!(
+            Instant::now() < deadline,
+            "the agency did not finish: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &agency.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let exit = agency.wait().unwrap();
+    let log = log();
+    assert!(exit.success(), "{exit}: {log}");
+    assert!(
+        log.contains("action: shutdown | result: in_progress | agency: 1 | signal: SIGTERM"),
+        "{log}"
+    );
+    assert!(
+        log.contains("action: close_connection | result: success | agency: 1"),
+        "{log}"
+    );
+    assert!(!log.contains("consulta_ganadores"), "{log}");
+}
+
+#[test]
 fn the_course_single_bet_variables_send_one_bet_and_log_it() {
     let central = Central::start(1);
     let output = run_agency(
