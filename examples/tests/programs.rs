@@ -73,6 +73,43 @@ fn an_agency_with_a_bad_row_stops_before_connecting_and_names_file_line_and_fiel
 }
 
 #[test]
+fn an_agency_gives_up_clearly_when_the_central_stays_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    // A port nobody listens on: bound, then released.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!("127.0.0.1:{port}");
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &server,
+            "--data",
+            data.to_str().unwrap(),
+            "--reconnect-attempts",
+            "2",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    let failure = output
+        .log
+        .lines()
+        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
+        .unwrap_or_else(|| panic!("no failure line: {}", output.log));
+    assert!(
+        failure.contains("refused") || failure.contains("connect"),
+        "{failure}"
+    );
+}
+
+#[test]
 fn an_agency_exits_cleanly_on_sigterm_while_it_waits() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("agency-1.csv");
