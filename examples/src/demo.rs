@@ -32,7 +32,7 @@ use crate::synthetic::{DEFAULT_AGENCIES, DEFAULT_SEED, DEFAULT_TOTAL_BETS, Synth
 /// With no arguments it generates a deterministic synthetic data set; with
 /// --data-dir it runs on the agency-N.csv files there.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "lottery-demo", version, about, long_about = None)]
+#[command(name = "lottery-demo", version)]
 pub struct DemoArgs {
     /// A directory of agency-1.csv, agency-2.csv, ... (for example
     /// ../shared/data) instead of the synthetic data set.
