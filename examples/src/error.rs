@@ -142,6 +142,14 @@ pub enum AgencyError {
     NoWinnersAnswer,
 }
 
+impl AgencyError {
+    /// Whether the session stopped because it was interrupted (SIGTERM), not
+    /// because something failed.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Self::Client(ClientError::Interrupted))
+    }
+}
+
 /// A demo that cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {

@@ -143,23 +143,28 @@ impl Connection {
         }
     }
 
-    /// Reads and throws away whatever arrives (a closing connection), until
-    /// `WouldBlock` or the end of the stream.
+    /// Reads and throws away what arrives (a closing connection), until
+    /// `WouldBlock`, the end of the stream, or `budget` bytes. Returns whether
+    /// more may be waiting.
     ///
     /// # Errors
     /// The socket's error.
-    pub(crate) fn discard_input(&mut self) -> io::Result<()> {
+    pub(crate) fn discard_input(&mut self, budget: usize) -> io::Result<bool> {
         let mut sink = [0u8; 4096];
+        let mut discarded = 0;
         while self.readable && !self.peer_closed {
+            if discarded >= budget {
+                return Ok(true);
+            }
             match io::Read::read(&mut self.stream, &mut sink) {
                 Ok(0) => self.peer_closed = true,
-                Ok(_) => {}
+                Ok(read) => discarded += read,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.readable = false,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Sends as much output as the socket takes. Returns whether everything

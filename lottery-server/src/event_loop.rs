@@ -319,8 +319,10 @@ impl EventLoop {
             return;
         }
         if connection.is_closing() {
-            if let Err(error) = connection.discard_input() {
-                connection.failure = Some(error);
+            match connection.discard_input(READ_BUDGET) {
+                Ok(true) => schedule(work, connection, token),
+                Ok(false) => {}
+                Err(error) => connection.failure = Some(error),
             }
             return;
         }
