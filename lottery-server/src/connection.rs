@@ -143,6 +143,22 @@ impl Connection {
         }
     }
 
+    /// For a session that takes no message now: reads what the decoder has
+    /// room for (kept for later, in order), so that the end of the stream is
+    /// seen even while the session waits. A peer that fills the decoder
+    /// meanwhile is simply not read further until the session goes on.
+    ///
+    /// # Errors
+    /// The socket's error.
+    pub(crate) fn read_while_held(&mut self) -> io::Result<()> {
+        while self.readable && self.decoder.buffered() < self.decoder.max_buffered() {
+            if let ReadOutcome::WouldBlock | ReadOutcome::Closed = self.read_once()? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and throws away what arrives (a closing connection), until
     /// `WouldBlock`, the end of the stream, or `budget` bytes. Returns whether
     /// more may be waiting.

@@ -112,9 +112,9 @@ fn main() -> ExitCode {
 /// [`ClientError::Interrupted`](lottery_net::ClientError::Interrupted); `main`
 /// then logs the close and exits 0. The central keeps every batch it acked,
 /// so a restarted agency resumes from there. Should the session not end
-/// within [`SHUTDOWN_GRACE`] (the client cannot interrupt a handshake still
-/// waiting for its welcome), the process exits anyway, which closes the
-/// socket too; so does a second signal.
+/// within [`SHUTDOWN_GRACE`] (the client cannot interrupt a TCP connect
+/// still under way), the process exits anyway, which closes the socket too;
+/// so does a second signal.
 fn watch_signals(agency: u32, interrupter: Interrupter) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGTERM, SIGINT])?;
     std::thread::Builder::new()
