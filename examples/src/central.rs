@@ -2,11 +2,12 @@
 //! temporary directory: what the demo and the load generator (without
 //! `--server`) run against.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use lottery_core::{Durability, LotteryRules};
+use lottery_server::config::DEFAULT_BACKLOG;
 use lottery_server::{Server, ServerError, ServerSettings, ShutdownHandle, StopReason};
 use tempfile::TempDir;
 
@@ -29,7 +30,7 @@ impl InProcessCentral {
     /// `threads` event loops (the server's default when `None`).
     ///
     /// # Errors
-    /// [`CentralError`] when the directory, the listener, the store or the
+    /// [`CentralError`] when the directory, the store, the listener or the
     /// server cannot be set up.
     pub fn start(
         rules: LotteryRules,
@@ -42,7 +43,6 @@ impl InProcessCentral {
             .map_err(CentralError::TempDir)?;
         let store = dir.path().join("bets.csv");
         let central = lottery_server::open_central(&store, durability, rules)?;
-        let listener = TcpListener::bind("127.0.0.1:0").map_err(CentralError::Bind)?;
         let mut settings = ServerSettings::default();
         if let Some(threads) = threads {
             settings.threads = threads;
@@ -53,7 +53,10 @@ impl InProcessCentral {
                 .unwrap_or(usize::MAX)
                 .saturating_add(64),
         );
-        let server = Server::new(listener, central, settings)?;
+        // Not `std`'s bind: its backlog of 128 drops SYNs when a load run
+        // opens hundreds of connections at once (each drop costs a second).
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = Server::bind(loopback, DEFAULT_BACKLOG, central, settings)?;
         let addr = server.local_addr();
         let shutdown = server.shutdown_handle();
         let running = std::thread::Builder::new()

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use log::info;
 use lottery_core::{AgencyId, Durability, LotteryRules, StoreRows};
-use lottery_net::client::ClientConfig;
+use lottery_net::client::{ClientConfig, Interrupter};
 use lottery_server::error::chain;
 
 use crate::agency::run_session;
@@ -32,7 +32,7 @@ use crate::synthetic::{DEFAULT_AGENCIES, DEFAULT_SEED, DEFAULT_TOTAL_BETS, Synth
 /// With no arguments it generates a deterministic synthetic data set; with
 /// --data-dir it runs on the agency-N.csv files there.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "lottery-demo", version, about, long_about = None)]
+#[command(name = "lottery-demo", version)]
 pub struct DemoArgs {
     /// A directory of agency-1.csv, agency-2.csv, ... (for example
     /// ../shared/data) instead of the synthetic data set.
@@ -304,7 +304,8 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
                 let mut config = ClientConfig::new(central.addr().to_string(), agency);
                 config.batch_max = args.batch_max_amount.map(NonZeroUsize::get);
                 let input_bets = input.count();
-                let handle = scope.spawn(move || run_session(config, input, false, |_| {}));
+                let handle = scope
+                    .spawn(move || run_session(config, input, Interrupter::new(), false, |_| {}));
                 (agency, input_bets, expected, handle)
             })
             .collect();

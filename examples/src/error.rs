@@ -81,9 +81,6 @@ pub enum CentralError {
     /// The temporary directory for its store cannot be made.
     #[error("cannot create a temporary directory for the store")]
     TempDir(#[source] io::Error),
-    /// The loopback listener cannot be bound.
-    #[error("cannot listen on a loopback port")]
-    Bind(#[source] io::Error),
     /// The central's thread cannot be started.
     #[error("cannot start the central's thread")]
     Thread(#[source] io::Error),
@@ -143,6 +140,14 @@ pub enum AgencyError {
     /// The winners query was answered "not drawn" although it asked to wait.
     #[error("the central answered the winners query without the winners")]
     NoWinnersAnswer,
+}
+
+impl AgencyError {
+    /// Whether the session stopped because it was interrupted (SIGTERM), not
+    /// because something failed.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Self::Client(ClientError::Interrupted))
+    }
 }
 
 /// A demo that cannot run.

@@ -22,3 +22,9 @@ pub mod error;
 pub mod input;
 pub mod loadgen;
 pub mod synthetic;
+
+/// The examples of README.md, compiled and run as doctests so the README cannot
+/// drift from the API.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -227,6 +227,16 @@ pub fn synthetic_bet(rng: &mut SplitMix64) -> Bet {
 /// A synthetic data set: how many agencies, how many bets in total, and the
 /// seed. Agencies get uneven shares (like the course's data), the last one
 /// the smallest.
+///
+/// ```
+/// use lottery_core::AgencyId;
+/// use lottery_examples::synthetic::SyntheticDataSet;
+/// let set = SyntheticDataSet { total_bets: 1_000, ..SyntheticDataSet::default() };
+/// let first = AgencyId::new(1).unwrap();
+/// assert_eq!(set.bets(first).count() as u64, set.bets_of(first));
+/// // The same seed gives the same bets, on every run and machine.
+/// assert!(set.bets(first).eq(set.bets(first)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyntheticDataSet {
     /// Agencies `1..=agencies`.

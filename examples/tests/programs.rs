@@ -73,6 +73,43 @@ fn an_agency_with_a_bad_row_stops_before_connecting_and_names_file_line_and_fiel
 }
 
 #[test]
+fn an_agency_gives_up_clearly_when_the_central_stays_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    // A port nobody listens on: bound, then released.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!("127.0.0.1:{port}");
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &server,
+            "--data",
+            data.to_str().unwrap(),
+            "--reconnect-attempts",
+            "2",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    let failure = output
+        .log
+        .lines()
+        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
+        .unwrap_or_else(|| panic!("no failure line: {}", output.log));
+    assert!(
+        failure.contains("refused") || failure.contains("connect"),
+        "{failure}"
+    );
+}
+
+#[test]
 fn an_agency_exits_cleanly_on_sigterm_while_it_waits() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("agency-1.csv");
@@ -130,6 +167,56 @@ fn an_agency_exits_cleanly_on_sigterm_while_it_waits() {
         .unwrap();
     let mut rest = Vec::new();
     connection.read_to_end(&mut rest).unwrap();
+}
+
+#[test]
+fn an_agency_waiting_for_the_draw_closes_its_connection_on_sigterm() {
+    // Two agencies expected, one comes: the draw never happens, so the agency
+    // blocks in its winners query until the signal.
+    let central = Central::start(2);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,7574\n").unwrap();
+    let log_path = dir.path().join("agency.log");
+    let mut agency = Command::new(env!("CARGO_BIN_EXE_lottery-agency"))
+        .args([
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log().contains("action: finish | result: success") {
+        assert!(
+            Instant::now() < deadline,
+            "the agency did not finish: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &agency.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let exit = agency.wait().unwrap();
+    let log = log();
+    assert!(exit.success(), "{exit}: {log}");
+    assert!(
+        log.contains("action: shutdown | result: in_progress | agency: 1 | signal: SIGTERM"),
+        "{log}"
+    );
+    assert!(
+        log.contains("action: close_connection | result: success | agency: 1"),
+        "{log}"
+    );
+    assert!(!log.contains("consulta_ganadores"), "{log}");
 }
 
 #[test]

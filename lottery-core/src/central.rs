@@ -9,7 +9,9 @@
 //! - one *agency lock* per agency: held across the decision about a batch and
 //!   its write (so an agency's batches reach the store in number order), and
 //!   across the recording of its finish (so the finish never overlaps the
-//!   agency's own write). Requests of different agencies never wait here;
+//!   agency's own write). The two-step finish ([`Central::begin_finish`])
+//!   holds it only while the record is queued; until the record is durable
+//!   the lottery marks the agency finishing, which refuses its batches. Requests of different agencies never wait here;
 //!   requests of one agency (two connections racing after a reconnect) wait
 //!   for each other instead of failing.
 //! - the *lottery lock*: the state machine, held only for its decisions, never
@@ -33,10 +35,10 @@
 use crate::bet::{AgencyId, Bet};
 use crate::error::{FinishError, SubmitError, WinnersError};
 use crate::lottery::{
-    AckTicket, DrawSummary, DrawTally, DrawTicket, Finish, FinishStep, Lottery, LotteryRules,
-    ResumePoint, Settled, SubmitStep, Submitted, Winners,
+    AckTicket, DrawSummary, DrawTally, DrawTicket, Finish, FinishStep, FinishTicket, Lottery,
+    LotteryRules, ResumePoint, Settled, SubmitStep, Submitted, Winners,
 };
-use crate::monitor::{BetMonitor, PendingAppend, Recovery};
+use crate::monitor::{BetMonitor, PendingAppend, PendingFinishRecord, Recovery};
 use crate::sync::{Arc, Condvar, Mutex};
 
 /// A callback told once, after the draw, outside every lock.
@@ -120,6 +122,26 @@ enum Pending {
     Written {
         ticket: AckTicket,
         append: PendingAppend,
+    },
+}
+
+/// A finish begun by [`Central::begin_finish`]: hand it to
+/// [`Central::complete_finish`] (of the same central) for its answer.
+///
+/// Dropping it instead leaves the agency finishing (its batches and finishes
+/// refused as busy) until the central restarts.
+#[derive(Debug)]
+#[must_use = "a begun finish is answered only by complete_finish"]
+pub struct PendingFinish(FinishPending);
+
+#[derive(Debug)]
+enum FinishPending {
+    /// Decided at once (a repeated finish): nothing to wait for.
+    Settled(Settled),
+    /// A first finish: its record is queued; wait until it is durable.
+    Recording {
+        ticket: FinishTicket,
+        record: PendingFinishRecord,
     },
 }
 
@@ -305,7 +327,8 @@ impl Central {
     /// before answering). Idempotent: a repeated finish with the same count
     /// changes nothing. The last expected agency's finish performs the draw,
     /// exactly once, and learns it from [`Finish::Drew`]; other threads learn
-    /// it from [`Central::on_draw`] and [`Central::wait_for_draw`].
+    /// it from [`Central::on_draw`] and [`Central::wait_for_draw`]. Same as
+    /// [`Central::begin_finish`] then [`Central::complete_finish`].
     ///
     /// The draw scans the store without holding the lottery lock: meanwhile
     /// winners queries answer [`Winners::NotDrawn`], and the complete winners
@@ -313,32 +336,107 @@ impl Central {
     ///
     /// # Errors
     /// [`FinishError::UnknownAgency`], [`FinishError::BatchesPending`] (a batch
-    /// of the agency is begun and not completed), [`FinishError::CountMismatch`],
+    /// of the agency is begun and not completed), [`FinishError::AgencyBusy`]
+    /// (its finish is begun and not completed), [`FinishError::CountMismatch`],
     /// [`FinishError::Store`] (the finish could not be recorded, or it was and
     /// the draw could not scan the store: a repeated finish retries the draw).
     pub fn finish(&self, agency: AgencyId, bets_sent: u64) -> Result<Finish, FinishError> {
-        let Some(agency_lock) = self.shared.agencies.get(agency.index()) else {
-            return Err(FinishError::UnknownAgency {
+        let agency_lock = self.finish_lock(agency)?;
+        let settled = {
+            // Held until the record is durable, so that a racing request of
+            // the agency waits for the outcome instead of finding it busy.
+            let _agency = agency_lock.lock();
+            let pending = self.queue_finish(agency, bets_sent)?;
+            self.finish_durable(pending)?
+        };
+        self.settle_finish(settled)
+    }
+
+    /// The first half of [`Central::finish`]: decides about the finish and,
+    /// for a first one, queues its record without waiting for it to be
+    /// durable. An event loop begins every finish (and batch) of one poll
+    /// iteration, then completes them all, so one group commit covers them.
+    /// Until it is completed the agency is finishing: its batches and
+    /// repeated finishes are refused with [`SubmitError::AgencyBusy`] and
+    /// [`FinishError::AgencyBusy`] rather than waiting.
+    ///
+    /// # Errors
+    /// As [`Central::finish`], except the draw's.
+    pub fn begin_finish(
+        &self,
+        agency: AgencyId,
+        bets_sent: u64,
+    ) -> Result<PendingFinish, FinishError> {
+        let agency_lock = self.finish_lock(agency)?;
+        let _agency = agency_lock.lock();
+        self.queue_finish(agency, bets_sent)
+    }
+
+    /// The second half of [`Central::finish`]: waits until the finish record
+    /// is durable (leading a group commit if none runs), counts the agency as
+    /// finished, and performs the draw when it was the last one (on this
+    /// thread).
+    ///
+    /// # Errors
+    /// [`FinishError::Store`] when the record's commit failed (the agency is
+    /// open again and may finish again) or the draw could not scan the store.
+    pub fn complete_finish(&self, pending: PendingFinish) -> Result<Finish, FinishError> {
+        let settled = self.finish_durable(pending)?;
+        self.settle_finish(settled)
+    }
+
+    fn finish_lock(&self, agency: AgencyId) -> Result<&Mutex<()>, FinishError> {
+        self.shared
+            .agencies
+            .get(agency.index())
+            .ok_or(FinishError::UnknownAgency {
                 agency,
                 expected: self.shared.rules.agencies,
-            });
+            })
+    }
+
+    /// Decides about a finish and queues its record; the caller holds the
+    /// agency lock.
+    fn queue_finish(&self, agency: AgencyId, bets_sent: u64) -> Result<PendingFinish, FinishError> {
+        let step = self.shared.lottery.lock().begin_finish(agency, bets_sent)?;
+        let ticket = match step {
+            FinishStep::Settled(settled) => {
+                return Ok(PendingFinish(FinishPending::Settled(settled)));
+            }
+            FinishStep::Record(ticket) => ticket,
         };
-        let settled = {
-            let _agency = agency_lock.lock();
-            let step = self.shared.lottery.lock().begin_finish(agency, bets_sent)?;
-            match step {
-                FinishStep::Settled(settled) => settled,
-                FinishStep::Record(ticket) => {
-                    match self.shared.monitor.record_finish(agency, ticket.bets()) {
-                        Ok(()) => self.shared.lottery.lock().finish_recorded(ticket),
-                        Err(error) => {
-                            self.shared.lottery.lock().finish_not_recorded(ticket);
-                            return Err(error.into());
-                        }
+        match self
+            .shared
+            .monitor
+            .begin_finish_record(agency, ticket.bets())
+        {
+            Ok(record) => Ok(PendingFinish(FinishPending::Recording { ticket, record })),
+            Err(error) => {
+                self.shared.lottery.lock().finish_not_recorded(ticket);
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Waits for a queued finish record and settles the lottery's ticket.
+    fn finish_durable(&self, pending: PendingFinish) -> Result<Settled, FinishError> {
+        match pending.0 {
+            FinishPending::Settled(settled) => Ok(settled),
+            FinishPending::Recording { ticket, record } => {
+                match self.shared.monitor.complete_finish_record(record) {
+                    Ok(()) => Ok(self.shared.lottery.lock().finish_recorded(ticket)),
+                    Err(error) => {
+                        self.shared.lottery.lock().finish_not_recorded(ticket);
+                        Err(error.into())
                     }
                 }
             }
-        };
+        }
+    }
+
+    /// The answer to a finish, performing the draw when it is due; no lock
+    /// held.
+    fn settle_finish(&self, settled: Settled) -> Result<Finish, FinishError> {
         match settled {
             Settled::Answer(finish) => Ok(finish),
             Settled::Draw(ticket) => self.perform_draw(ticket).map(Finish::Drew),

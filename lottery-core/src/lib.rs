@@ -43,7 +43,8 @@
 //! together, and no I/O, sync or draw scan runs under the lottery lock); the
 //! central's draw-listeners lock is taken with no other lock held, and the
 //! listeners are called with no lock held at all. An agency lock is held
-//! across that agency's batch write and finish record only.
+//! across that agency's batch write and finish record only (across the
+//! queueing of the record only, in the two-step finish).
 
 #![deny(missing_docs)]
 
@@ -58,12 +59,14 @@ pub mod store;
 mod sync;
 
 pub use bet::{AgencyId, Bet, BetNumber, Birthdate, Document, Name, StoredBet};
-pub use central::{Central, DrawListener, PendingSubmit};
+pub use central::{Central, DrawListener, PendingFinish, PendingSubmit};
 pub use error::{
     Field, FieldError, FieldReason, FinishError, RowError, StoreError, SubmitError, WinnersError,
 };
 pub use lottery::{DrawSummary, Finish, LotteryRules, ResumePoint, Submitted, Winners};
-pub use monitor::{AgencyRecord, Appended, BetMonitor, PendingAppend, Recovery};
+pub use monitor::{
+    AgencyRecord, Appended, BetMonitor, PendingAppend, PendingFinishRecord, Recovery,
+};
 pub use row::{AgencyFile, StoreRows, encode_store_rows};
 pub use store::{
     BetStore, CsvFileStore, Durability, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,

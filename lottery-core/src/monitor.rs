@@ -127,6 +127,16 @@ impl PendingAppend {
     }
 }
 
+/// A finish record queued but not yet known durable: the first half of
+/// [`BetMonitor::record_finish`], finished by
+/// [`BetMonitor::complete_finish_record`]. Dropping it leaves the record to
+/// whichever commit runs next.
+#[derive(Debug)]
+#[must_use = "a finish is recorded only once complete_finish_record returns Ok"]
+pub struct PendingFinishRecord {
+    ticket: Ticket,
+}
+
 /// Where a journal record stands in the commit order.
 #[derive(Debug, Clone, Copy)]
 struct Ticket {
@@ -419,16 +429,40 @@ impl BetMonitor {
     }
 
     /// Records durably that `agency` finished with `bets` bets, so a restart
-    /// knows it.
+    /// knows it. Same as [`BetMonitor::begin_finish_record`] then
+    /// [`BetMonitor::complete_finish_record`].
     ///
     /// # Errors
     /// [`StoreError::Io`].
     pub fn record_finish(&self, agency: AgencyId, bets: u64) -> Result<(), StoreError> {
-        let ticket = {
-            let mut writer = self.writer.lock();
-            self.record(&mut writer, Record::Finish { agency, bets })?
-        };
-        self.wait_committed(ticket)
+        let pending = self.begin_finish_record(agency, bets)?;
+        self.complete_finish_record(pending)
+    }
+
+    /// The first half of [`BetMonitor::record_finish`]: queues the finish
+    /// record without waiting for it to be durable, so that the finishes (and
+    /// batches) of one event-loop iteration share one group commit.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] (with `None` or `Flush`, where the record is written
+    /// at once).
+    pub fn begin_finish_record(
+        &self,
+        agency: AgencyId,
+        bets: u64,
+    ) -> Result<PendingFinishRecord, StoreError> {
+        let mut writer = self.writer.lock();
+        let ticket = self.record(&mut writer, Record::Finish { agency, bets })?;
+        Ok(PendingFinishRecord { ticket })
+    }
+
+    /// Waits until `pending` is as durable as the mode promises, leading a
+    /// group commit if none runs.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the commit failed: the finish is not recorded.
+    pub fn complete_finish_record(&self, pending: PendingFinishRecord) -> Result<(), StoreError> {
+        self.wait_committed(pending.ticket)
     }
 
     /// Streams every committed bet, in stored order, to `visit`, reading the

@@ -77,6 +77,44 @@ fn a_resent_pending_batch_is_refused_until_it_is_acknowledged() {
 }
 
 #[test]
+fn finishes_begun_together_share_one_commit_and_the_last_one_draws() {
+    let (central, handle) = memory(3, Durability::Fsync);
+    central.submit(id(2), 1, &[bet("21", "7574")]).unwrap();
+    let syncs = handle.syncs();
+    let first = central.begin_finish(id(1), 0).unwrap();
+    let second = central.begin_finish(id(2), 1).unwrap();
+    // Finishing: the agency takes no batch and no second finish meanwhile.
+    assert!(matches!(
+        central.begin_submit(id(1), 1, &[bet("11", "1")]),
+        Err(SubmitError::AgencyBusy { .. })
+    ));
+    assert!(matches!(
+        central.begin_finish(id(1), 0),
+        Err(FinishError::AgencyBusy { .. })
+    ));
+    assert!(!central.resume_point(id(1)).unwrap().finished);
+    assert_eq!(
+        central.complete_finish(first).unwrap(),
+        Finish::Waiting { remaining: 2 }
+    );
+    let after_first = handle.syncs();
+    assert_eq!(
+        central.complete_finish(second).unwrap(),
+        Finish::Waiting { remaining: 1 }
+    );
+    assert_eq!(handle.syncs(), after_first, "the first commit covered both");
+    assert!(after_first > syncs);
+    let Finish::Drew(summary) = central
+        .complete_finish(central.begin_finish(id(3), 0).unwrap())
+        .unwrap()
+    else {
+        panic!("the last finish draws");
+    };
+    assert_eq!(summary.winners_per_agency, [0, 1, 0]);
+    assert_eq!(documents(central.winners(id(2)).unwrap()), ["21"]);
+}
+
+#[test]
 fn pipelined_batches_share_one_commit_and_are_acknowledged_in_order() {
     let (central, handle) = memory(2, Durability::Fsync);
     let syncs = handle.syncs();

@@ -550,3 +550,140 @@ fn an_interrupt_ends_a_held_winners_query() {
     );
     assert!(central.join().unwrap() <= 1);
 }
+
+#[test]
+fn an_interrupt_ends_the_wait_for_the_welcome() {
+    // The central takes the connection and the hello, and never welcomes.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (hello_seen, hello_arrived) = std::sync::mpsc::channel();
+    let central = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut decoder = Decoder::new(MAX_FRAME);
+        loop {
+            if let Some(message) = decoder.next_agency_message().unwrap() {
+                assert!(
+                    matches!(message, AgencyMessage::Hello { .. }),
+                    "{message:?}"
+                );
+                hello_seen.send(()).unwrap();
+            }
+            // Until the client's interrupt shuts the socket down.
+            match decoder.read_from(&mut stream) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(error) => panic!("the interrupt did not close the connection: {error}"),
+            }
+        }
+    });
+    let interrupter = lottery_net::client::Interrupter::new();
+    let connecting = {
+        let mut config = config(address, 10, 2);
+        // Only the interrupt can end the wait.
+        config.io_timeout = None;
+        config.reconnect_attempts = 0;
+        let interrupter = interrupter.clone();
+        thread::spawn(move || AgencyClient::connect_interruptible(config, interrupter))
+    };
+    hello_arrived
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the hello arrives");
+    interrupter.interrupt();
+    central.join().expect("the central saw the connection end");
+    let result = connecting.join().unwrap();
+    assert!(
+        matches!(result, Err(ClientError::Interrupted)),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn each_ack_frees_its_place_in_the_window_at_once() {
+    // The central acks batch 1 only, and then waits for batch `in_flight +
+    // 1`: it comes only if the client refills the window as acks arrive
+    // rather than once the whole window is acked.
+    let in_flight = 4;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let central = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut decoder = Decoder::new(MAX_FRAME);
+        let mut received = Vec::new();
+        let mut stored = 0;
+        loop {
+            let message = match decoder.next_agency_message().unwrap() {
+                Some(message) => message,
+                None => {
+                    let read = decoder.read_from(&mut stream).expect("the client goes on");
+                    assert_ne!(read, 0, "the client left; batches received: {received:?}");
+                    continue;
+                }
+            };
+            match message {
+                AgencyMessage::Hello { .. } => send(
+                    &mut stream,
+                    &CentralMessage::Welcome {
+                        last_batch: 0,
+                        bets_stored: 0,
+                        finished: false,
+                    },
+                ),
+                AgencyMessage::Batch { batch, bets } => {
+                    received.push(batch);
+                    stored += bets.len() as u64;
+                    if batch == 1 {
+                        send(
+                            &mut stream,
+                            &CentralMessage::Ack {
+                                batch,
+                                bets_stored: stored,
+                            },
+                        );
+                    } else if batch == in_flight as u64 + 1 {
+                        // Refilled after one ack: now ack everything received.
+                        let mut acked = 10;
+                        for &batch in &received[1..] {
+                            send(
+                                &mut stream,
+                                &CentralMessage::Ack {
+                                    batch,
+                                    bets_stored: acked + 10,
+                                },
+                            );
+                            acked += 10;
+                        }
+                    } else if batch > in_flight as u64 + 1 {
+                        send(
+                            &mut stream,
+                            &CentralMessage::Ack {
+                                batch,
+                                bets_stored: stored,
+                            },
+                        );
+                    }
+                }
+                AgencyMessage::Finish { bets_sent } => {
+                    send(
+                        &mut stream,
+                        &CentralMessage::Finished {
+                            bets_stored: bets_sent,
+                        },
+                    );
+                    return received;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    });
+    let mut client = AgencyClient::connect(config(address, 10, in_flight)).unwrap();
+    let sent = client.send_bets(bets(100), |_| {}).unwrap();
+    assert_eq!(sent, 100);
+    client.finish(sent).unwrap();
+    assert_eq!(central.join().unwrap(), (1..=10).collect::<Vec<u64>>());
+}

@@ -143,23 +143,44 @@ impl Connection {
         }
     }
 
-    /// Reads and throws away whatever arrives (a closing connection), until
-    /// `WouldBlock` or the end of the stream.
+    /// For a session that takes no message now: reads what the decoder has
+    /// room for (kept for later, in order), so that the end of the stream is
+    /// seen even while the session waits. A peer that fills the decoder
+    /// meanwhile is simply not read further until the session goes on.
     ///
     /// # Errors
     /// The socket's error.
-    pub(crate) fn discard_input(&mut self) -> io::Result<()> {
+    pub(crate) fn read_while_held(&mut self) -> io::Result<()> {
+        while self.readable && self.decoder.buffered() < self.decoder.max_buffered() {
+            if let ReadOutcome::WouldBlock | ReadOutcome::Closed = self.read_once()? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads and throws away what arrives (a closing connection), until
+    /// `WouldBlock`, the end of the stream, or `budget` bytes. Returns whether
+    /// more may be waiting.
+    ///
+    /// # Errors
+    /// The socket's error.
+    pub(crate) fn discard_input(&mut self, budget: usize) -> io::Result<bool> {
         let mut sink = [0u8; 4096];
+        let mut discarded = 0;
         while self.readable && !self.peer_closed {
+            if discarded >= budget {
+                return Ok(true);
+            }
             match io::Read::read(&mut self.stream, &mut sink) {
                 Ok(0) => self.peer_closed = true,
-                Ok(_) => {}
+                Ok(read) => discarded += read,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.readable = false,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Sends as much output as the socket takes. Returns whether everything

@@ -7,12 +7,15 @@
 //!    (the draw, shutdown) when the waker fired.
 //! 3. Drive every connection that has something to do: read (up to a budget,
 //!    so one fast agency cannot starve the others), decode every whole frame,
-//!    and let its session answer; batches are only *begun* (written to the
-//!    store).
-//! 4. Complete every begun batch of the iteration together: the first
-//!    completion waits for one group-commit sync that covers them all, and
-//!    the acks are queued. Sessions that held a message behind their batches
-//!    are driven again (another round), so answers keep their order.
+//!    and let its session answer; batches and finishes are only *begun*
+//!    (written to the store, their journal records queued). A session that
+//!    takes no message now (held) is still read, so that a peer closing
+//!    meanwhile is noticed.
+//! 4. Complete every begun batch and finish of the iteration together: the
+//!    first completion waits for one group-commit sync that covers them all,
+//!    and the answers are queued (the last agency's finish also performs the
+//!    draw, here). Sessions that held a message behind them are driven again
+//!    (another round), so answers keep their order.
 //! 5. Flush every touched connection; what does not fit stays buffered and is
 //!    sent when the socket is writable again. A connection with too much
 //!    unsent output is not read until it drains (backpressure).
@@ -60,7 +63,7 @@ pub(crate) struct EventLoop {
     work: Vec<Token>,
     /// Connections driven in this iteration, to flush at its end.
     touched: Vec<Token>,
-    /// Batches begun in this round.
+    /// Batches and finishes begun in this round.
     in_flight: Vec<(Token, InFlight)>,
     /// Scratch for a batch's validated bets.
     bets: Vec<Bet>,
@@ -319,8 +322,10 @@ impl EventLoop {
             return;
         }
         if connection.is_closing() {
-            if let Err(error) = connection.discard_input() {
-                connection.failure = Some(error);
+            match connection.discard_input(READ_BUDGET) {
+                Ok(true) => schedule(work, connection, token),
+                Ok(false) => {}
+                Err(error) => connection.failure = Some(error),
             }
             return;
         }
@@ -334,7 +339,15 @@ impl EventLoop {
         apply(step, *index, token, connection, shared, in_flight, *now);
         let mut budget = READ_BUDGET;
         loop {
-            if connection.session.is_held() || connection.is_closing() {
+            if connection.is_closing() {
+                return;
+            }
+            if connection.session.is_held() {
+                // No message is taken now, but a peer that leaves meanwhile
+                // must be noticed (and its connection closed) at once.
+                if let Err(error) = connection.read_while_held() {
+                    connection.failure = Some(error);
+                }
                 return;
             }
             if connection.is_backed_up() {
@@ -380,8 +393,8 @@ impl EventLoop {
         }
     }
 
-    /// Completes every batch begun in this round (one sync covers them all),
-    /// queues the acks, and collects the sessions free to go on.
+    /// Completes every batch and finish begun in this round (one sync covers
+    /// them all), queues the answers, and collects the sessions free to go on.
     fn complete_in_flight(&mut self, next_round: &mut Vec<Token>) {
         let Self {
             shared,
@@ -396,18 +409,14 @@ impl EventLoop {
             bets,
         };
         for (token, flight) in in_flight.drain(..) {
-            let result = shared.central.complete_submit(flight.pending);
+            let completed = flight.complete(&shared.central);
             let connection = connections
                 .get_mut(&token)
                 .expect("connections with batches in flight are not removed");
-            connection.session.on_stored(
-                flight.batch,
-                flight.bets,
-                result,
-                &mut ctx,
-                &mut connection.output,
-            );
-            if connection.session.in_flight() == 0 {
+            connection
+                .session
+                .on_completed(completed, &mut ctx, &mut connection.output);
+            if !connection.session.has_in_flight() {
                 next_round.push(token);
             }
         }
@@ -442,12 +451,15 @@ impl EventLoop {
             }
             return;
         }
-        if connection.peer_closed
-            && connection.unsent() == 0
-            && !connection.session.is_held()
-            && !connection.session.is_waiting()
-        {
-            let reason = if connection.decoder.buffered() > 0 {
+        // Nothing is in flight here (every begun batch or finish was
+        // completed in this iteration), so a peer that closed and has nothing
+        // left to receive can go, also while its winners query waits for the
+        // draw: nobody would read the answer. (An agency that only shut its
+        // write side is treated alike; ours never do.)
+        if connection.peer_closed && connection.unsent() == 0 {
+            let reason = if connection.session.is_waiting_for_draw() {
+                "closed by the peer while waiting for the draw"
+            } else if connection.decoder.buffered() > 0 && !connection.session.is_held() {
                 "closed by the peer in the middle of a frame"
             } else {
                 "closed by the peer"

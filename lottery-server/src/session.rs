@@ -6,11 +6,13 @@
 //! an agency, queue a batch that is being stored, wait, or close.
 //!
 //! # Invariants
-//! - Answers leave in the order the messages came. Batches are stored in two
-//!   steps (begun here, completed by the loop together with every other batch
-//!   of the same loop iteration, so one sync covers them all); while batches
-//!   of this session are in flight, a message that would answer at once (or a
-//!   refusal) is held, and taken up again once their acks are written.
+//! - Answers leave in the order the messages came. Batches and finishes are
+//!   stored in two steps (begun here, completed by the loop together with
+//!   every other batch and finish of the same loop iteration, so one sync
+//!   covers them all); while batches of this session are in flight, a message
+//!   that would answer at once (or a refusal) is held, and taken up again
+//!   once their acks are written; while its finish is in flight, every
+//!   message is held.
 //! - The first message must be the handshake, and it binds the session to one
 //!   agency for good; everything after speaks for that agency only.
 //! - A winners query before the draw is held (or answered "not drawn yet" when
@@ -20,11 +22,12 @@
 //!   session that cannot go on says [`Step::Close`].
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
-use lottery_core::central::PendingSubmit;
 use lottery_core::{
-    AgencyId, Bet, Central, Finish, FinishError, SubmitError, Submitted, Winners, WinnersError,
+    AgencyId, Bet, Central, Finish, FinishError, PendingFinish, PendingSubmit, SubmitError,
+    Submitted, Winners, WinnersError,
 };
 use lottery_net::{
     AgencyMessage, CentralMessage, DecodeError, ErrorCode, ErrorFrame, PROTOCOL_VERSION, WireBet,
@@ -40,8 +43,9 @@ pub(crate) enum Step {
     /// The handshake bound the session to this agency: register it (a
     /// connection of the same agency bound before is replaced).
     Bound(AgencyId),
-    /// A batch is being stored: complete it with the others of this loop
-    /// iteration and hand the result to [`Session::on_stored`].
+    /// A batch or a finish is being stored: complete it with the others of
+    /// this loop iteration ([`InFlight::complete`]) and hand the result to
+    /// [`Session::on_completed`].
     Storing(InFlight),
     /// Nothing more until every in-flight batch of this session is acked.
     Held,
@@ -52,15 +56,71 @@ pub(crate) enum Step {
     Close,
 }
 
-/// A batch begun and not yet completed.
+/// A batch or finish begun and not yet completed.
 #[derive(Debug)]
-pub(crate) struct InFlight {
-    /// The lottery's handle on the batch.
-    pub pending: PendingSubmit,
-    /// Its sequence number (for the log and the ack).
-    pub batch: u64,
-    /// How many bets it holds.
-    pub bets: u64,
+pub(crate) enum InFlight {
+    /// A batch being stored.
+    Batch {
+        /// The lottery's handle on the batch.
+        pending: PendingSubmit,
+        /// Its sequence number (for the log and the ack).
+        batch: u64,
+        /// How many bets it holds.
+        bets: u64,
+    },
+    /// A finish being recorded.
+    Finish {
+        /// The lottery's handle on the finish.
+        pending: PendingFinish,
+        /// The count the agency gave.
+        bets_sent: u64,
+    },
+}
+
+/// What completing an [`InFlight`] came to.
+#[derive(Debug)]
+pub(crate) enum Completed {
+    /// A batch's outcome.
+    Batch {
+        batch: u64,
+        bets: u64,
+        result: Result<Submitted, SubmitError>,
+    },
+    /// A finish's outcome, and how long completing it took (the draw, when
+    /// this finish performed it).
+    Finish {
+        bets_sent: u64,
+        result: Result<Finish, FinishError>,
+        took: Duration,
+    },
+}
+
+impl InFlight {
+    /// Waits until it is stored (the first completion of a loop iteration
+    /// leads the group commit that covers the others; the last finish also
+    /// performs the draw).
+    pub(crate) fn complete(self, central: &Central) -> Completed {
+        match self {
+            InFlight::Batch {
+                pending,
+                batch,
+                bets,
+            } => Completed::Batch {
+                batch,
+                bets,
+                result: central.complete_submit(pending),
+            },
+            InFlight::Finish { pending, bets_sent } => {
+                let started = Instant::now();
+                let result = central.complete_finish(pending);
+                Completed::Finish {
+                    bets_sent,
+                    result,
+                    took: started.elapsed(),
+                }
+            }
+        }
+    }
 }
 
 /// Why a session was ended from outside.
@@ -124,6 +184,8 @@ pub(crate) struct Session {
     phase: Phase,
     /// Batches begun and not yet acked.
     in_flight: usize,
+    /// A finish is begun and not yet answered: every message waits for it.
+    finishing: bool,
     held: Option<Held>,
     /// A winners query is held until the draw.
     waiting_for_draw: bool,
@@ -137,6 +199,7 @@ impl Session {
         Self {
             phase: Phase::Greeting,
             in_flight: 0,
+            finishing: false,
             held: None,
             waiting_for_draw: false,
             bets_stored: 0,
@@ -156,10 +219,16 @@ impl Session {
         self.phase == Phase::Greeting
     }
 
-    /// Whether the agency legitimately sends nothing now: batches of it are
-    /// being stored, or it waits for the draw. The idle timeout does not apply.
+    /// Whether the agency legitimately sends nothing now: batches or the
+    /// finish of it are being stored, or it waits for the draw. The idle
+    /// timeout does not apply.
     pub(crate) fn is_waiting(&self) -> bool {
-        self.in_flight > 0 || self.waiting_for_draw
+        self.has_in_flight() || self.waiting_for_draw
+    }
+
+    /// Whether a winners query waits for the draw.
+    pub(crate) fn is_waiting_for_draw(&self) -> bool {
+        self.waiting_for_draw
     }
 
     /// Whether the session must not take another message now (in-flight
@@ -169,14 +238,20 @@ impl Session {
     }
 
     /// Batches begun and not yet acked.
+    #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight
+    }
+
+    /// Whether a batch or the finish is begun and not yet answered.
+    pub(crate) fn has_in_flight(&self) -> bool {
+        self.in_flight > 0 || self.finishing
     }
 
     /// Takes up what was held, once no batch is in flight and no winners
     /// query waits. Call before decoding further messages.
     pub(crate) fn resume(&mut self, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
-        if self.in_flight > 0 || self.waiting_for_draw {
+        if self.has_in_flight() || self.waiting_for_draw {
             return if self.held.is_some() {
                 Step::Held
             } else {
@@ -212,8 +287,9 @@ impl Session {
                 ctx.max_frame,
                 out,
             ),
-            (Phase::Bound(_), message) if self.waiting_for_draw => {
-                // Its answer must follow the winners of the query before it.
+            (Phase::Bound(_), message) if self.waiting_for_draw || self.finishing => {
+                // Its answer must follow the winners of the query (or the
+                // answer to the finish) before it.
                 self.held = Some(Held::Message(message));
                 Step::Held
             }
@@ -325,7 +401,7 @@ impl Session {
         match begun {
             Ok(pending) => {
                 self.in_flight += 1;
-                Step::Storing(InFlight {
+                Step::Storing(InFlight::Batch {
                     pending,
                     batch,
                     bets: count,
@@ -338,8 +414,29 @@ impl Session {
         }
     }
 
+    /// Answers a batch or finish this session began, once it is complete.
+    pub(crate) fn on_completed(
+        &mut self,
+        completed: Completed,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        match completed {
+            Completed::Batch {
+                batch,
+                bets,
+                result,
+            } => self.on_stored(batch, bets, result, ctx, out),
+            Completed::Finish {
+                bets_sent,
+                result,
+                took,
+            } => self.on_finished(bets_sent, result, took, ctx, out),
+        }
+    }
+
     /// Answers a batch this session began, once it is complete.
-    pub(crate) fn on_stored(
+    fn on_stored(
         &mut self,
         batch: u64,
         bets: u64,
@@ -392,69 +489,76 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
-        let finished = ctx.central.finish(agency, bets_sent);
-        let refusal = match finished {
-            Ok(finish) => {
-                match &finish {
-                    Finish::Waiting { remaining } => info!(
-                        "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: {remaining}"
-                    ),
-                    Finish::Drew(summary) => {
-                        info!(
-                            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0"
-                        );
-                        let winners: u64 = summary.winners_per_agency.iter().sum();
-                        info!(
-                            "action: sorteo | result: success | bets: {} | winners: {winners}",
-                            summary.bets
-                        );
-                    }
-                    Finish::AlreadyDrawn => info!(
-                        "action: finish | result: success | agency: {agency} | bets: {bets_sent} | note: already drawn"
-                    ),
-                }
-                let bets_stored = ctx
-                    .central
-                    .resume_point(agency)
-                    .map_or(bets_sent, |point| point.bets_stored);
-                self.bets_stored = bets_stored;
-                send(
-                    &CentralMessage::Finished { bets_stored },
+        match ctx.central.begin_finish(agency, bets_sent) {
+            Ok(pending) => {
+                self.finishing = true;
+                Step::Storing(InFlight::Finish { pending, bets_sent })
+            }
+            Err(error) => {
+                send_error(
+                    &finish_refusal(agency, bets_sent, &error),
                     ctx.max_frame,
                     out,
                 );
-                return Step::Continue;
+                Step::Continue
             }
-            Err(FinishError::UnknownAgency { agency, expected }) => ErrorFrame::new(
-                ErrorCode::UnknownAgency,
-                format!(
-                    "agency {agency} is not expected (the central expects agencies 1 to {expected})"
-                ),
-            ),
-            Err(FinishError::CountMismatch { sent, stored, .. }) => ErrorFrame::new(
-                ErrorCode::CountMismatch,
-                format!("the agency says it sent {sent} bets, but {stored} are stored for it"),
-            ),
-            Err(error @ (FinishError::BatchesPending { .. } | FinishError::AgencyBusy { .. })) => {
-                ErrorFrame::new(ErrorCode::StorageFailure, format!("{error}; retry later"))
+        }
+    }
+
+    /// Answers the finish this session began, once it is complete. `took`:
+    /// how long completing it took (the draw's scan, for the last agency).
+    fn on_finished(
+        &mut self,
+        bets_sent: u64,
+        result: Result<Finish, FinishError>,
+        took: Duration,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        self.finishing = false;
+        let Phase::Bound(agency) = self.phase else {
+            // Ended meanwhile (replaced, shut down): the finish stands, the
+            // agency learns it when it finishes again.
+            if let Ok(Finish::Drew(summary)) = &result {
+                log_draw(summary, took);
             }
-            Err(FinishError::Store(error)) => {
-                error!(
-                    "action: finish | result: fail | agency: {agency} | error: {}",
-                    crate::error::chain(&error)
+            return;
+        };
+        let finish = match result {
+            Ok(finish) => finish,
+            Err(error) => {
+                send_error(
+                    &finish_refusal(agency, bets_sent, &error),
+                    ctx.max_frame,
+                    out,
                 );
-                ErrorFrame::new(
-                    ErrorCode::StorageFailure,
-                    "the central could not record the finish; retry later",
-                )
+                return;
             }
         };
-        warn!(
-            "action: finish | result: fail | agency: {agency} | bets: {bets_sent} | error: {}",
-            refusal.message
+        match &finish {
+            Finish::Waiting { remaining } => info!(
+                "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: {remaining}"
+            ),
+            Finish::Drew(summary) => {
+                info!(
+                    "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0"
+                );
+                log_draw(summary, took);
+            }
+            Finish::AlreadyDrawn => info!(
+                "action: finish | result: success | agency: {agency} | bets: {bets_sent} | note: already drawn"
+            ),
+        }
+        let bets_stored = ctx
+            .central
+            .resume_point(agency)
+            .map_or(bets_sent, |point| point.bets_stored);
+        self.bets_stored = bets_stored;
+        send(
+            &CentralMessage::Finished { bets_stored },
+            ctx.max_frame,
+            out,
         );
-        send_error(&refusal, ctx.max_frame, out);
-        Step::Continue
     }
 
     fn on_winners_query(
@@ -586,6 +690,52 @@ impl Session {
             Step::Continue
         }
     }
+}
+
+/// The course's draw line, with what the draw found and how long the
+/// completion of the finish that performed it took (its record's commit and
+/// the scan of the store).
+fn log_draw(summary: &lottery_core::DrawSummary, took: Duration) {
+    let winners: u64 = summary.winners_per_agency.iter().sum();
+    info!(
+        "action: sorteo | result: success | bets: {} | winners: {winners} | duration_ms: {:.1}",
+        summary.bets,
+        took.as_secs_f64() * 1000.0
+    );
+}
+
+/// The refusal of a finish, logged.
+fn finish_refusal(agency: AgencyId, bets_sent: u64, error: &FinishError) -> ErrorFrame {
+    let refusal = match error {
+        FinishError::UnknownAgency { agency, expected } => ErrorFrame::new(
+            ErrorCode::UnknownAgency,
+            format!(
+                "agency {agency} is not expected (the central expects agencies 1 to {expected})"
+            ),
+        ),
+        FinishError::CountMismatch { sent, stored, .. } => ErrorFrame::new(
+            ErrorCode::CountMismatch,
+            format!("the agency says it sent {sent} bets, but {stored} are stored for it"),
+        ),
+        FinishError::BatchesPending { .. } | FinishError::AgencyBusy { .. } => {
+            ErrorFrame::new(ErrorCode::StorageFailure, format!("{error}; retry later"))
+        }
+        FinishError::Store(cause) => {
+            error!(
+                "action: finish | result: fail | agency: {agency} | error: {}",
+                crate::error::chain(cause)
+            );
+            ErrorFrame::new(
+                ErrorCode::StorageFailure,
+                "the central could not record the finish; retry later",
+            )
+        }
+    };
+    warn!(
+        "action: finish | result: fail | agency: {agency} | bets: {bets_sent} | error: {}",
+        refusal.message
+    );
+    refusal
 }
 
 fn submit_refusal(refused: &SubmitError) -> ErrorFrame {

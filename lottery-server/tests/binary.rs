@@ -442,3 +442,58 @@ fn help_lists_every_setting_with_its_environment_variable() {
         );
     }
 }
+
+#[test]
+fn an_agency_leaving_while_its_winners_query_waits_is_let_go_at_once() {
+    let dir = scratch_dir("binary_leaves_while_waiting");
+    let store = store_arg(&dir);
+    let mut server = Process::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+            "--exit-when-done",
+        ],
+        &[("SERVER_AGENCIES", "2"), ("SERVER_THREADS", "2")],
+    );
+    let addr = server.address();
+    // Agency 1 finishes, asks for its winners (held until the draw), asks
+    // again (held behind the first query), and leaves before the draw.
+    let (mut one, _) = RawAgency::hello(addr, 1);
+    one.send(&AgencyMessage::Finish { bets_sent: 0 });
+    assert_eq!(
+        one.recv(),
+        Some(CentralMessage::Finished { bets_stored: 0 })
+    );
+    one.send(&AgencyMessage::WinnersQuery { wait: true });
+    one.send(&AgencyMessage::WinnersQuery { wait: false });
+    server.wait_for_line("action: consulta_ganadores | result: in_progress | agency: 1");
+    drop(one);
+    // Noticed now, not at the draw.
+    let line = server.wait_for_line("action: close_connection | result: success | agency: 1 |");
+    assert!(line.contains("while waiting for the draw"), "{line}");
+    assert!(!server.seen.iter().any(|line| line.contains("sorteo")));
+
+    // It comes back for its winners; agency 2 finishes: both are served and
+    // the central exits by itself.
+    let (mut one, _) = RawAgency::hello(addr, 1);
+    one.send(&AgencyMessage::WinnersQuery { wait: true });
+    let (mut two, _) = RawAgency::hello(addr, 2);
+    two.send(&AgencyMessage::Finish { bets_sent: 0 });
+    assert_eq!(
+        two.recv(),
+        Some(CentralMessage::Finished { bets_stored: 0 })
+    );
+    two.send(&AgencyMessage::WinnersQuery { wait: true });
+    assert!(two.winners().is_empty());
+    assert!(one.winners().is_empty());
+    one.close();
+    two.close();
+    let (status, lines) = server.wait();
+    assert!(status.success(), "{status:?}\n{}", lines.join("\n"));
+    assert_eq!(
+        count(&lines, "action: exit | result: success | reason: done"),
+        1
+    );
+}

@@ -34,7 +34,7 @@ pub const SINGLE_BET_VARIABLES: [&str; 5] =
 /// With the course's single-bet variables (NOMBRE, APELLIDO, DOCUMENTO,
 /// NACIMIENTO, NUMERO) set and no data file configured, it sends that one bet.
 #[derive(Debug, Clone, Default, Parser)]
-#[command(name = "lottery-agency", version, about, long_about = None)]
+#[command(name = "lottery-agency", version)]
 pub struct AgencyArgs {
     /// The agency id (required, here, in CLI_ID or in the config file).
     #[arg(long, env = "CLI_ID", value_name = "N")]

@@ -3,7 +3,7 @@
 //! demo's agency threads.
 
 use log::info;
-use lottery_net::client::{AgencyClient, ClientConfig};
+use lottery_net::client::{AgencyClient, ClientConfig, Interrupter};
 
 use crate::error::AgencyError;
 use crate::input::AgencyInput;
@@ -52,19 +52,22 @@ impl Progress {
 /// Runs the session of `input` with `config`: logs progress when
 /// `log_progress` (the demo's concurrent agencies keep quiet), and calls
 /// `sent` with the number of bets once every one is stored, before finishing.
+/// `interrupter` stops it from another thread (a signal's).
 ///
 /// # Errors
 /// [`AgencyError`] when the central cannot be reached (after the client's
-/// reconnects), refuses something, or the input cannot be read again.
+/// reconnects), refuses something, the input cannot be read again, or the
+/// session was interrupted ([`AgencyError::is_interrupted`]).
 pub fn run_session(
     config: ClientConfig,
     input: AgencyInput,
+    interrupter: Interrupter,
     log_progress: bool,
     sent: impl FnOnce(u64),
 ) -> Result<SessionOutcome, AgencyError> {
     let agency = config.agency;
     let total = input.count();
-    let mut client = AgencyClient::connect(config)?;
+    let mut client = AgencyClient::connect_interruptible(config, interrupter)?;
     let mut bets = input.into_bets()?;
     let mut progress = Progress::new(total);
     let bets_sent = client.send_bets(&mut bets, |stored| {

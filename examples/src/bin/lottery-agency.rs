@@ -2,16 +2,21 @@
 //! the draw and logs how many of its bets won (SPEC section 5).
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use log::{error, info};
 use lottery_examples::agency::{AgencyArgs, AgencySettings, BetSource, run_session};
 use lottery_examples::input::AgencyInput;
-use lottery_net::client::ClientConfig;
+use lottery_net::client::{ClientConfig, Interrupter};
 use lottery_server::error::chain;
 use lottery_server::logging;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+
+/// How long a signalled agency waits for its session to end before it exits
+/// anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 fn main() -> ExitCode {
     let settings =
@@ -39,7 +44,8 @@ fn main() -> ExitCode {
         settings.reconnect_attempts,
         logging::filter_name(settings.log_level)
     );
-    if let Err(error) = watch_signals(agency.get()) {
+    let interrupter = Interrupter::new();
+    if let Err(error) = watch_signals(agency.get(), interrupter.clone()) {
         error!("action: watch_signals | result: fail | error: {error}");
         return ExitCode::FAILURE;
     }
@@ -68,7 +74,7 @@ fn main() -> ExitCode {
     config.batch_max = settings.batch_max_amount.map(std::num::NonZeroUsize::get);
     config.in_flight = settings.in_flight.get();
     config.reconnect_attempts = settings.reconnect_attempts;
-    let outcome = run_session(config, input, true, |_| {
+    let outcome = run_session(config, input, interrupter, true, |_| {
         if let Some(bet) = &single {
             info!(
                 "action: apuesta_enviada | result: success | dni: {} | numero: {}",
@@ -85,6 +91,12 @@ fn main() -> ExitCode {
             info!("action: exit | result: success | agency: {agency}");
             ExitCode::SUCCESS
         }
+        Err(error) if error.is_interrupted() => {
+            // The client shut its socket down when the signal came.
+            info!("action: close_connection | result: success | agency: {agency}");
+            info!("action: exit | result: success | agency: {agency} | reason: signal");
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             error!(
                 "action: exit | result: fail | agency: {agency} | error: {}",
@@ -95,26 +107,42 @@ fn main() -> ExitCode {
     }
 }
 
-/// On SIGTERM (or SIGINT), logs, closes the connection and exits 0. The
-/// client blocks in reads and writes, so the exit itself closes the socket:
-/// the kernel sends the central a FIN, and the central keeps every batch it
-/// acked (a restarted agency resumes from there).
-fn watch_signals(agency: u32) -> std::io::Result<()> {
+/// On SIGTERM (or SIGINT), logs and interrupts the client: it shuts its
+/// socket down, which wakes whatever call blocks, and the session ends with
+/// [`ClientError::Interrupted`](lottery_net::ClientError::Interrupted); `main`
+/// then logs the close and exits 0. The central keeps every batch it acked,
+/// so a restarted agency resumes from there. Should the session not end
+/// within [`SHUTDOWN_GRACE`] (the client cannot interrupt a TCP connect
+/// still under way), the process exits anyway, which closes the socket too;
+/// so does a second signal.
+fn watch_signals(agency: u32, interrupter: Interrupter) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGTERM, SIGINT])?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                let name = if signal == SIGTERM {
+            let name = |signal| {
+                if signal == SIGTERM {
                     "SIGTERM"
                 } else {
                     "SIGINT"
-                };
-                info!("action: shutdown | result: in_progress | agency: {agency} | signal: {name}");
-                info!("action: close_connection | result: success | agency: {agency}");
-                info!("action: exit | result: success | agency: {agency} | signal: {name}");
-                std::process::exit(0);
+                }
+            };
+            let Some(signal) = signals.forever().next() else {
+                return;
+            };
+            info!(
+                "action: shutdown | result: in_progress | agency: {agency} | signal: {}",
+                name(signal)
+            );
+            interrupter.interrupt();
+            // `main` returning ends the process, and this thread with it.
+            let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
+            while std::time::Instant::now() < deadline && signals.pending().next().is_none() {
+                std::thread::sleep(Duration::from_millis(20));
             }
+            info!("action: close_connection | result: success | agency: {agency}");
+            info!("action: exit | result: success | agency: {agency} | reason: signal");
+            std::process::exit(0);
         })?;
     Ok(())
 }

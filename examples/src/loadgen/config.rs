@@ -12,7 +12,7 @@ use lottery_core::Durability;
 /// Without --server it starts a central in-process on a free loopback port,
 /// with its store in a temporary directory.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "lottery-loadgen", version, about, long_about = None)]
+#[command(name = "lottery-loadgen", version)]
 pub struct LoadgenArgs {
     /// Agencies (one connection each); the central must expect exactly these.
     #[arg(long, default_value_t = NonZeroU32::new(100).expect("positive"), value_name = "N")]

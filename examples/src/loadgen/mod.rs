@@ -2,10 +2,12 @@
 //! encoded before the clock starts, throughput and ack latency measured.
 
 pub mod config;
+mod connection;
 pub mod driver;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod schedule;
 
 pub use config::LoadgenArgs;
 pub use plan::SessionPlan;

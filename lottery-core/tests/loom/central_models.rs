@@ -103,6 +103,37 @@ fn central_three_finishes_draw_exactly_once() {
     });
 }
 
+/// Two agencies finish in two steps (begin, then complete: the event loop's
+/// way) on two threads: exactly one completion draws, with every bet.
+#[test]
+fn central_two_step_finishes_draw_exactly_once() {
+    loom::model(|| {
+        let central = central(2);
+        central.submit(id(1), 1, &[bet("11", "7574")]).unwrap();
+        let other = {
+            let central = central.clone();
+            thread::spawn(move || {
+                let pending = central.begin_finish(id(2), 0).unwrap();
+                central.complete_finish(pending).unwrap()
+            })
+        };
+        let pending = central.begin_finish(id(1), 1).unwrap();
+        let mine = central.complete_finish(pending).unwrap();
+        let theirs = other.join().unwrap();
+
+        let drew = [&mine, &theirs]
+            .iter()
+            .filter(|finish| matches!(finish, Finish::Drew(_)))
+            .count();
+        assert_eq!(drew, 1, "{mine:?} / {theirs:?}");
+        assert!(central.is_drawn());
+        assert_eq!(
+            documents(&central.winners(id(1)).unwrap()),
+            Some(vec!["11".to_owned()])
+        );
+    });
+}
+
 /// A reader asks for winners while the last two agencies finish: it sees
 /// "not drawn" or the complete list (of both agencies), never a part, and
 /// never goes back to "not drawn"; a listener told of the draw sees it too.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lottery_core::ResumePoint;
 
-use super::ClientConfig;
+use super::{ClientConfig, Interrupter};
 use crate::decoder::Decoder;
 use crate::encoder::encode_agency_message;
 use crate::error::ClientError;
@@ -34,6 +34,23 @@ impl Connection {
     /// error; [`ClientError::Refused`] when the central refuses the agency or
     /// the version.
     pub fn open(config: &ClientConfig) -> Result<(Self, ResumePoint), ClientError> {
+        Self::handshake(config, None)
+    }
+
+    /// [`Connection::open`], with the socket handed to `interrupter` as soon
+    /// as it is connected, so that an interrupt also ends the wait for the
+    /// welcome.
+    pub(crate) fn open_interruptible(
+        config: &ClientConfig,
+        interrupter: &Interrupter,
+    ) -> Result<(Self, ResumePoint), ClientError> {
+        Self::handshake(config, Some(interrupter))
+    }
+
+    fn handshake(
+        config: &ClientConfig,
+        interrupter: Option<&Interrupter>,
+    ) -> Result<(Self, ResumePoint), ClientError> {
         let stream = connect(&config.server, config.connect_timeout).map_err(|source| {
             ClientError::Connect {
                 server: config.server.clone(),
@@ -41,6 +58,9 @@ impl Connection {
                 source,
             }
         })?;
+        if let Some(interrupter) = interrupter {
+            interrupter.register(&stream);
+        }
         stream.set_nodelay(true)?;
         stream.set_read_timeout(config.io_timeout)?;
         stream.set_write_timeout(config.io_timeout)?;
@@ -115,6 +135,15 @@ impl Connection {
                 Err(error) => return Err(error.into()),
             }
         }
+    }
+
+    /// The next message if it was already received (and buffered), without
+    /// reading or blocking: a burst of acks is taken whole.
+    ///
+    /// # Errors
+    /// [`ClientError::Decode`] on bytes that are not a frame.
+    pub fn received(&mut self) -> Result<Option<CentralMessage>, ClientError> {
+        Ok(self.decoder.next_central_message()?)
     }
 
     /// Changes how long [`Connection::receive`] may block (`None`: forever).

@@ -37,6 +37,16 @@ struct Pending {
     frame: Vec<u8>,
 }
 
+/// What an answer to a batch came to.
+enum Answered {
+    /// The oldest batch in flight is acked.
+    Acked,
+    /// The connection failed or the central refused: recover or give up.
+    Failed(ClientError),
+    /// The ack contradicts what was sent: give up.
+    Mismatch(ClientError),
+}
+
 /// The blocking client of one agency.
 ///
 /// ```no_run
@@ -158,7 +168,12 @@ impl AgencyClient {
         // A bet that did not fit the previous batch opens the next one.
         let mut carried: Option<Bet> = None;
         let mut exhausted = false;
+        // The frames of the batches added to the window since the last write:
+        // they leave together, in one write.
+        let mut outgoing = Vec::new();
         let result = 'send: loop {
+            // Refill the window as far as the acks freed it.
+            outgoing.clear();
             while window.len() < self.config.in_flight.max(1) && !exhausted {
                 while let Some(bet) = carried.take().or_else(|| bets.next()) {
                     match builder.try_push_bet(&bet) {
@@ -179,47 +194,51 @@ impl AgencyClient {
                 let bets = builder.len() as u64;
                 let mut frame = Vec::with_capacity(builder.frame_len());
                 builder.finish(next_batch, &mut frame);
+                outgoing.extend_from_slice(&frame);
                 window.push_back(Pending {
                     batch: next_batch,
                     bets,
                     frame,
                 });
                 next_batch += 1;
-                let frame = &window.back().expect("a batch was just pushed").frame;
+            }
+            if !outgoing.is_empty() {
                 let sent = self
                     .connected()
-                    .and_then(|connection| Ok(connection.send_frames(frame)?));
+                    .and_then(|connection| Ok(connection.send_frames(&outgoing)?));
                 if let Err(error) = sent {
+                    // Resends every unacked batch, these included.
                     if let Err(error) = self.recover(error, &mut window, &mut progress) {
                         break 'send Err(error);
                     }
                 }
             }
-            let Some(front) = window.front() else {
+            if window.is_empty() {
                 break Ok(total);
-            };
-            let answer = self.connected().and_then(Connection::receive);
-            let error = match answer {
-                Ok(CentralMessage::Ack { batch, bets_stored }) if batch == front.batch => {
-                    let acked = self.resume.bets_stored + front.bets;
-                    if bets_stored < acked {
-                        break Err(ClientError::ResumeMismatch(format!(
-                            "batch {batch} acked with {bets_stored} bets stored, expected {acked} or more"
-                        )));
+            }
+            // Wait for one answer, then take every answer already received
+            // too (the central acks the batches of one of its iterations
+            // together) before refilling.
+            let mut answer = self.connected().and_then(Connection::receive);
+            loop {
+                match self.take_ack(answer, &mut window, &mut progress) {
+                    Answered::Acked => {}
+                    Answered::Mismatch(error) => break 'send Err(error),
+                    Answered::Failed(error) => {
+                        if let Err(error) = self.recover(error, &mut window, &mut progress) {
+                            break 'send Err(error);
+                        }
+                        break;
                     }
-                    self.resume.last_batch = batch;
-                    self.resume.bets_stored = acked;
-                    self.failures = 0;
-                    window.pop_front();
-                    progress(acked);
-                    continue;
                 }
-                Ok(CentralMessage::Error(error)) => ClientError::Refused(error),
-                Ok(other) => unexpected("Ack", &other),
-                Err(error) => error,
-            };
-            if let Err(error) = self.recover(error, &mut window, &mut progress) {
-                break Err(error);
+                if window.is_empty() {
+                    break;
+                }
+                answer = match self.connected().and_then(Connection::received) {
+                    Ok(Some(message)) => Ok(message),
+                    Ok(None) => break,
+                    Err(error) => Err(error),
+                };
             }
         };
         if result.is_err() {
@@ -228,6 +247,39 @@ impl AgencyClient {
             self.connection = None;
         }
         result
+    }
+
+    /// Applies one answer to the oldest batch in flight: its ack moves the
+    /// resume point on and frees its place in the window.
+    fn take_ack(
+        &mut self,
+        answer: Result<CentralMessage, ClientError>,
+        window: &mut VecDeque<Pending>,
+        progress: &mut impl FnMut(u64),
+    ) -> Answered {
+        let front = window
+            .front()
+            .expect("answers are awaited only with batches in flight");
+        let error = match answer {
+            Ok(CentralMessage::Ack { batch, bets_stored }) if batch == front.batch => {
+                let acked = self.resume.bets_stored + front.bets;
+                if bets_stored < acked {
+                    return Answered::Mismatch(ClientError::ResumeMismatch(format!(
+                        "batch {batch} acked with {bets_stored} bets stored, expected {acked} or more"
+                    )));
+                }
+                self.resume.last_batch = batch;
+                self.resume.bets_stored = acked;
+                self.failures = 0;
+                window.pop_front();
+                progress(acked);
+                return Answered::Acked;
+            }
+            Ok(CentralMessage::Error(error)) => ClientError::Refused(error),
+            Ok(other) => unexpected("Ack", &other),
+            Err(error) => error,
+        };
+        Answered::Failed(error)
     }
 
     /// Tells the central the agency sent `bets_sent` bets in total, and
@@ -324,9 +376,8 @@ impl AgencyClient {
             if self.interrupter.is_interrupted() {
                 return Err(ClientError::Interrupted);
             }
-            self.resume = match Connection::open(&self.config) {
+            self.resume = match Connection::open_interruptible(&self.config, &self.interrupter) {
                 Ok((connection, resume)) => {
-                    self.interrupter.register(connection.stream());
                     self.connection = Some(connection);
                     resume
                 }
@@ -464,9 +515,8 @@ impl AgencyClient {
             if self.interrupter.pause(pause) {
                 return Err(ClientError::Interrupted);
             }
-            match Connection::open(&self.config) {
+            match Connection::open_interruptible(&self.config, &self.interrupter) {
                 Ok((connection, resume)) => {
-                    self.interrupter.register(connection.stream());
                     self.connection = Some(connection);
                     log::info!(
                         "action: reconnect | result: success | agency: {} | last_batch: {} | bets_stored: {}",

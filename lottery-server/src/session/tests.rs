@@ -77,9 +77,9 @@ impl Harness {
             bets: &mut self.bets,
         };
         for flight in self.in_flight.drain(..) {
-            let result = self.central.complete_submit(flight.pending);
+            let completed = flight.complete(&self.central);
             self.session
-                .on_stored(flight.batch, flight.bets, result, &mut ctx, &mut self.out);
+                .on_completed(completed, &mut ctx, &mut self.out);
         }
         match self.session.resume(&mut ctx, &mut self.out) {
             Step::Storing(flight) => {
@@ -311,6 +311,8 @@ fn a_finish_behind_batches_in_flight_is_held_until_they_are_acked() {
     assert!(harness.session.is_held());
     let _ = harness.complete();
     assert!(!harness.session.is_held());
+    // The finish was taken up and begun; its answer follows the ack.
+    let _ = harness.complete();
     assert_eq!(
         harness.replies(),
         [
@@ -343,6 +345,7 @@ fn wrong_state_batches_get_their_codes_and_the_connection_goes_on() {
         harness.send(AgencyMessage::Finish { bets_sent: 0 }),
         Step::Continue
     ));
+    let _ = harness.complete();
     assert_eq!(
         harness.replies(),
         [CentralMessage::Finished { bets_stored: 0 }]
@@ -420,6 +423,7 @@ fn a_winners_query_before_the_draw_is_held_and_answered_by_the_draw() {
         one.send(AgencyMessage::Finish { bets_sent: 3 }),
         Step::Continue
     ));
+    let _ = one.complete();
     one.replies();
     // Asked not to wait: answered at once.
     assert!(matches!(
@@ -453,9 +457,14 @@ fn a_winners_query_before_the_draw_is_held_and_answered_by_the_draw() {
     else {
         panic!("the batch is begun")
     };
-    let result = one.central.complete_submit(flight.pending);
-    two.on_stored(flight.batch, flight.bets, result, &mut ctx, &mut out);
-    let _ = two.on_message(AgencyMessage::Finish { bets_sent: 1 }, &mut ctx, &mut out);
+    two.on_completed(flight.complete(&one.central), &mut ctx, &mut out);
+    let Step::Storing(finish) =
+        two.on_message(AgencyMessage::Finish { bets_sent: 1 }, &mut ctx, &mut out)
+    else {
+        panic!("the finish is begun")
+    };
+    assert!(!one.central.is_drawn(), "the finish is not complete yet");
+    two.on_completed(finish.complete(&one.central), &mut ctx, &mut out);
     assert!(one.central.is_drawn());
 
     assert!(matches!(one.on_draw(), Step::WinnersSent(id) if id == agency(1)));
@@ -498,6 +507,7 @@ fn many_winners_span_several_frames_within_the_limit() {
         harness.send(AgencyMessage::Finish { bets_sent: sent }),
         Step::Continue
     ));
+    let _ = harness.complete();
     harness.replies();
     assert!(matches!(
         harness.send(AgencyMessage::WinnersQuery { wait: true }),
@@ -572,6 +582,7 @@ fn messages_after_a_held_winners_query_wait_for_its_answer() {
         one.send(AgencyMessage::Finish { bets_sent: 0 }),
         Step::Continue
     ));
+    let _ = one.complete();
     assert!(matches!(
         one.send(AgencyMessage::WinnersQuery { wait: true }),
         Step::Continue
@@ -590,4 +601,29 @@ fn messages_after_a_held_winners_query_wait_for_its_answer() {
         last: true,
     };
     assert_eq!(one.replies(), [empty.clone(), empty]);
+}
+
+#[test]
+fn every_message_behind_a_finish_in_flight_waits_for_its_answer() {
+    let mut harness = Harness::bound(2, 1);
+    assert!(matches!(
+        harness.send(AgencyMessage::Finish { bets_sent: 0 }),
+        Step::Continue
+    ));
+    assert!(
+        harness.session.is_waiting(),
+        "the idle timeout does not apply"
+    );
+    assert!(harness.replies().is_empty(), "answered once durable only");
+    // Even a batch waits: it is refused as coming after the finish.
+    assert!(matches!(
+        harness.send(batch(1, vec![bet("1", 1)])),
+        Step::Held
+    ));
+    assert!(matches!(harness.complete(), Step::Continue));
+    let replies = harness.replies();
+    assert_eq!(replies.len(), 2);
+    assert_eq!(replies[0], CentralMessage::Finished { bets_stored: 0 });
+    assert_eq!(error_code(&replies[1]), ErrorCode::AgencyFinished);
+    assert_eq!(harness.stored_rows(), 0);
 }
