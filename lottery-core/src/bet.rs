@@ -7,6 +7,8 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 
+use compact_str::CompactString;
+
 use crate::error::{Field, FieldError, FieldReason};
 
 /// Longest accepted name, in bytes of UTF-8.
@@ -67,8 +69,12 @@ impl FromStr for AgencyId {
 
 /// A first or last name: non-empty UTF-8, no control characters, at most
 /// [`MAX_NAME_BYTES`] bytes.
+///
+/// Up to 24 bytes (nearly every real name) it is kept inline, not on the
+/// heap: the central validates every bet it receives only to store it and
+/// drop it, so a bet that allocates nothing is what keeps that path cheap.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Name(String);
+pub struct Name(CompactString);
 
 impl Name {
     /// Validates a name; `field` says which one it is, for the error.
@@ -76,8 +82,8 @@ impl Name {
     /// # Errors
     /// [`FieldReason::Empty`], [`FieldReason::TooLong`] or
     /// [`FieldReason::ControlCharacter`].
-    pub fn new(field: Field, text: impl Into<String>) -> Result<Self, FieldError> {
-        let text = text.into();
+    pub fn new(field: Field, text: impl AsRef<str>) -> Result<Self, FieldError> {
+        let text = text.as_ref();
         if text.is_empty() {
             return Err(FieldError::new(field, FieldReason::Empty));
         }
@@ -89,10 +95,10 @@ impl Name {
                 },
             ));
         }
-        if text.chars().any(char::is_control) {
+        if has_control_character(text) {
             return Err(FieldError::new(field, FieldReason::ControlCharacter));
         }
-        Ok(Self(text))
+        Ok(Self(CompactString::new(text)))
     }
 
     /// The name as text.
@@ -107,18 +113,40 @@ impl fmt::Display for Name {
     }
 }
 
+/// Whether `text` holds a control character (Unicode category Cc: U+0000 to
+/// U+001F and U+007F to U+009F), like `text.chars().any(char::is_control)`
+/// but over bytes: in UTF-8 those are the bytes below 0x20, 0x7F, and the
+/// two-byte sequences 0xC2 0x80 to 0xC2 0x9F (no other sequence starts with
+/// 0xC2 or holds these bytes as its first one). Names are checked on every
+/// bet the central receives, so this skips decoding them into chars.
+fn has_control_character(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // Most names hold none of the bytes a control character starts with; a
+    // pass without early exit (the compiler vectorizes it) tells so at once.
+    let suspect = bytes.iter().fold(false, |seen, &byte| {
+        seen | (byte < 0x20) | (byte == 0x7F) | (byte == 0xC2)
+    });
+    suspect
+        && bytes.iter().enumerate().any(|(at, &byte)| {
+            byte < 0x20
+                || byte == 0x7F
+                || (byte == 0xC2 && bytes.get(at + 1).is_some_and(|next| *next <= 0x9F))
+        })
+}
+
 /// A document (DNI): 1 to [`MAX_DOCUMENT_DIGITS`] ASCII digits, kept as text so
-/// leading zeros survive.
+/// leading zeros survive (always inline, never on the heap, like a short
+/// [`Name`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Document(String);
+pub struct Document(CompactString);
 
 impl Document {
     /// Validates a document.
     ///
     /// # Errors
     /// [`FieldReason::Empty`], [`FieldReason::TooLong`] or [`FieldReason::NotDigits`].
-    pub fn new(text: impl Into<String>) -> Result<Self, FieldError> {
-        let text = text.into();
+    pub fn new(text: impl AsRef<str>) -> Result<Self, FieldError> {
+        let text = text.as_ref();
         if text.is_empty() {
             return Err(FieldError::new(Field::Document, FieldReason::Empty));
         }
@@ -133,7 +161,7 @@ impl Document {
         if !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
         }
-        Ok(Self(text))
+        Ok(Self(CompactString::new(text)))
     }
 
     /// The document as text.
@@ -208,17 +236,43 @@ fn is_leap_year(year: u16) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
 
-impl fmt::Display for Birthdate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+impl Birthdate {
+    /// Bytes of a date written `YYYY-MM-DD`.
+    pub const TEXT_LEN: usize = 10;
+
+    /// The date written `YYYY-MM-DD`, as ASCII bytes, without formatting
+    /// machinery (encoders write one per bet).
+    ///
+    /// ```
+    /// use lottery_core::Birthdate;
+    /// assert_eq!(&Birthdate::new(987, 1, 5).unwrap().to_text(), b"0987-01-05");
+    /// ```
+    pub fn to_text(self) -> [u8; Self::TEXT_LEN] {
+        let digit = |value: u16, unit: u16| {
+            b'0' + u8::try_from(value / unit % 10).expect("a decimal digit fits in u8")
+        };
+        let (year, month, day) = (self.year, u16::from(self.month), u16::from(self.day));
+        [
+            digit(year, 1000),
+            digit(year, 100),
+            digit(year, 10),
+            digit(year, 1),
+            b'-',
+            digit(month, 10),
+            digit(month, 1),
+            b'-',
+            digit(day, 10),
+            digit(day, 1),
+        ]
     }
-}
 
-impl FromStr for Birthdate {
-    type Err = FieldError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bytes = text.as_bytes();
+    /// Parses a date written `YYYY-MM-DD` from raw bytes (as a wire field
+    /// arrives), with the same rules as [`str::parse`].
+    ///
+    /// # Errors
+    /// [`FieldReason::NotADate`] when the shape is wrong,
+    /// [`FieldReason::InvalidDate`] when the day does not exist.
+    pub fn from_text(bytes: &[u8]) -> Result<Self, FieldError> {
         let shape_ok = bytes.len() == 10
             && bytes[4] == b'-'
             && bytes[7] == b'-'
@@ -238,6 +292,21 @@ impl FromStr for Birthdate {
         let month = u8::try_from(digits(5..7)).expect("two digits fit in u8");
         let day = u8::try_from(digits(8..10)).expect("two digits fit in u8");
         Self::new(digits(0..4), month, day)
+    }
+}
+
+impl fmt::Display for Birthdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.to_text();
+        f.write_str(std::str::from_utf8(&text).expect("a written date is ASCII"))
+    }
+}
+
+impl FromStr for Birthdate {
+    type Err = FieldError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::from_text(text.as_bytes())
     }
 }
 
@@ -406,6 +475,28 @@ impl StoredBet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_byte_check_finds_exactly_the_control_characters(text in "\\PC{0,12}|[\\x00-\\x{a0}]{0,12}|\\PC*[\\x{80}-\\x{9f}]\\PC*") {
+            prop_assert_eq!(has_control_character(&text), text.chars().any(char::is_control));
+        }
+    }
+
+    #[test]
+    fn c1_controls_and_their_neighbours_are_told_apart() {
+        for (text, control) in [
+            ("a\u{80}", true),
+            ("\u{9f}", true),
+            ("\u{a0}", false),
+            ("\u{7f}", true),
+            ("\u{100}", false),
+            ("é", false),
+        ] {
+            assert_eq!(has_control_character(text), control, "{text:?}");
+        }
+    }
 
     #[test]
     fn leap_years_follow_the_gregorian_rule() {

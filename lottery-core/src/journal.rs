@@ -43,18 +43,27 @@ pub(crate) enum Record {
 }
 
 impl Record {
-    /// Appends the record's line to `out`.
+    /// Appends the record's line to `out` (one per batch the central
+    /// stores: no allocation, no formatting machinery).
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        let line = match self {
+        let (kind, agency, numbers) = match *self {
             Record::Batch {
                 agency,
                 batch,
                 bets,
                 end,
-            } => format!("batch {agency} {batch} {bets} {end}\n"),
-            Record::Finish { agency, bets } => format!("finish {agency} {bets}\n"),
+            } => ("batch", agency, &[batch, bets, end][..]),
+            Record::Finish { agency, bets } => ("finish", agency, &[bets][..]),
         };
-        out.extend_from_slice(line.as_bytes());
+        let mut text = itoa::Buffer::new();
+        out.extend_from_slice(kind.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(text.format(agency.get()).as_bytes());
+        for &number in numbers {
+            out.push(b' ');
+            out.extend_from_slice(text.format(number).as_bytes());
+        }
+        out.push(b'\n');
     }
 
     /// Parses one line (without its `\n`); `None` when it is not a record.

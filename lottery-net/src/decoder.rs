@@ -10,6 +10,7 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
+use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet, validate_bet};
 use crate::error::DecodeError;
 use crate::frame::{FieldReader, LENGTH_PREFIX, MIN_BET_LEN, kind};
 use crate::message::{AgencyMessage, BetFault, CentralMessage, ErrorCode, ErrorFrame, WireBet};
@@ -180,6 +181,24 @@ impl Decoder {
         self.next_with(parse_agency)
     }
 
+    /// The next frame from an agency, the way the central reads it: like
+    /// [`Decoder::next_agency_message`] (same frames accepted, same errors),
+    /// but a batch's bets are validated as they are decoded, into [`Bet`]s
+    /// (see [`crate::checked`]). Consumes exactly one frame.
+    ///
+    /// [`Bet`]: lottery_core::Bet
+    ///
+    /// # Errors
+    /// [`DecodeError`] when the bytes are not a valid agency frame (an
+    /// invalid bet in a well-formed batch is not an error here: it is in
+    /// [`CheckedBatch::bets`]).
+    pub fn next_agency_frame(&mut self) -> Result<Option<AgencyFrame>, DecodeError> {
+        self.next_with(|kind, body| match kind {
+            kind::BATCH => parse_checked_batch(body).map(AgencyFrame::Batch),
+            other => parse_agency(other, body).map(AgencyFrame::Other),
+        })
+    }
+
     /// The next message from the central, once its whole frame is buffered;
     /// `Ok(None)` while it is incomplete. Consumes exactly one frame.
     ///
@@ -237,6 +256,35 @@ fn parse_agency(kind: u8, body: &[u8]) -> Result<AgencyMessage, DecodeError> {
         kind => return Err(DecodeError::UnknownType { kind }),
     };
     Ok(message)
+}
+
+/// A `Batch` body read field by field like [`parse_agency`] reads it, each
+/// bet validated from the texts borrowed from the frame. After the first
+/// invalid bet the rest is still read, so a malformed frame is refused as
+/// malformed whatever its bets hold.
+fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
+    let mut fields = FieldReader::new("Batch", body);
+    let batch = fields.u64("batch")?;
+    let count = fields.count("count", MIN_BET_LEN)?;
+    let mut bets = Ok(Vec::with_capacity(count));
+    for index in 0..count {
+        let first_name = fields.short_str("first_name")?;
+        let last_name = fields.short_str("last_name")?;
+        let document = fields.short_str("document")?;
+        let birthdate = fields.short_str("birthdate")?;
+        let number = fields.u16("number")?;
+        if let Ok(valid) = &mut bets {
+            match validate_bet(first_name, last_name, document, birthdate, number) {
+                Ok(bet) => valid.push(bet),
+                Err(error) => {
+                    let index = u32::try_from(index).expect("the count is a u32");
+                    bets = Err(InvalidBet { index, error });
+                }
+            }
+        }
+    }
+    fields.finish()?;
+    Ok(CheckedBatch { batch, count, bets })
 }
 
 fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {

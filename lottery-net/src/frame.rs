@@ -117,26 +117,29 @@ impl<'a> FieldReader<'a> {
         }
     }
 
-    fn text(&mut self, len: usize, field: &'static str) -> Result<String, DecodeError> {
+    fn text(&mut self, len: usize, field: &'static str) -> Result<&'a str, DecodeError> {
         let bytes = self.take(len, field)?;
-        std::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|_| DecodeError::InvalidUtf8 {
-                message: self.message,
-                field,
-            })
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8 {
+            message: self.message,
+            field,
+        })
+    }
+
+    /// A text with a one-byte length prefix, borrowed from the frame.
+    pub(crate) fn short_str(&mut self, field: &'static str) -> Result<&'a str, DecodeError> {
+        let len = self.u8(field)?;
+        self.text(usize::from(len), field)
     }
 
     /// A text with a one-byte length prefix.
     pub(crate) fn short_text(&mut self, field: &'static str) -> Result<String, DecodeError> {
-        let len = self.u8(field)?;
-        self.text(usize::from(len), field)
+        self.short_str(field).map(str::to_owned)
     }
 
     /// A text with a two-byte length prefix.
     pub(crate) fn long_text(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let len = self.u16(field)?;
-        self.text(usize::from(len), field)
+        self.text(usize::from(len), field).map(str::to_owned)
     }
 
     /// A count of items each taking at least `min_item_len` bytes, checked

@@ -8,12 +8,13 @@
 //! - [`frame`]: the frame layout (length prefix, type byte) and field shapes.
 //! - [`encoder`] and [`batch`]: messages to bytes, into a caller's buffer.
 //! - [`decoder`]: bytes to messages, incrementally, without sockets.
-//! - [`client`]: a blocking agency client over `std::net`, with resume.
+//! - [`checked`]: the central's fast path, batches validated as decoded.
 //! - [`client`]: a blocking agency client over `std::net`, with resume.
 
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod checked;
 pub mod client;
 pub mod decoder;
 pub mod encoder;
@@ -22,6 +23,7 @@ pub mod frame;
 pub mod message;
 
 pub use batch::{BatchBuilder, Pushed};
+pub use checked::{AgencyFrame, CheckedBatch, InvalidBet};
 pub use decoder::Decoder;
 pub use encoder::{encode_agency_message, encode_central_message, encode_winners};
 pub use error::{ClientError, DecodeError, EncodeError};

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use lottery_core::{Bet, BetNumber, Birthdate, Document, Field, FieldError, Name};
+use lottery_core::{Bet, Field, FieldError};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -49,19 +49,19 @@ impl WireBet {
         }
     }
 
-    /// Validates the fields into a [`Bet`], moving the strings (no copy).
+    /// Validates the fields into a [`Bet`].
     ///
     /// # Errors
     /// The first invalid field, in the order first name, last name, document,
     /// birthdate, number.
     pub fn into_bet(self) -> Result<Bet, FieldError> {
-        Ok(Bet {
-            first_name: Name::new(Field::FirstName, self.first_name)?,
-            last_name: Name::new(Field::LastName, self.last_name)?,
-            document: Document::new(self.document)?,
-            birthdate: self.birthdate.parse::<Birthdate>()?,
-            number: BetNumber::new(u32::from(self.number))?,
-        })
+        crate::checked::validate_bet(
+            &self.first_name,
+            &self.last_name,
+            &self.document,
+            &self.birthdate,
+            self.number,
+        )
     }
 }
 

@@ -50,7 +50,7 @@ mod shutdown;
 
 use std::path::Path;
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
 
 pub use error::{ConfigError, ServerError};
@@ -61,7 +61,9 @@ pub use settings::{
 pub use shutdown::ShutdownHandle;
 
 /// Opens (or creates) the store at `path` and builds the central over it,
-/// logging what opening found (a torn tail cut off is logged with its size).
+/// logging what opening found: the bytes cut off its tail (a torn line, or
+/// batches written but never committed, so never acked), what it holds, and a
+/// draw performed again because every agency had finished before a restart.
 ///
 /// # Errors
 /// [`ServerError::Store`] when the store cannot be opened or repaired;
@@ -80,10 +82,31 @@ pub fn open_central(
             recovery.truncated_bytes
         );
     }
+    let finished = recovery
+        .agencies
+        .values()
+        .filter(|record| record.finished)
+        .count();
     info!(
-        "action: open_store | result: success | path: {} | durability: {durability} | bets: {bets} | agencies_with_bets: {}",
+        "action: open_store | result: success | path: {} | durability: {durability} | bets: {bets} | agencies_with_bets: {} | agencies_finished: {finished}",
         path.display(),
         recovery.agencies.len()
     );
-    Ok(Central::new(rules, monitor, &recovery)?)
+    for (agency, record) in &recovery.agencies {
+        debug!(
+            "action: recover_agency | result: success | agency: {agency} | last_batch: {} | bets: {} | finished: {}",
+            record.last_batch, record.bets, record.finished
+        );
+    }
+    let central = Central::new(rules, monitor, &recovery)?;
+    if let Some(summary) = central.draw_summary() {
+        // Not `sorteo`: the draw happened before the restart, and this is the
+        // same draw recomputed from the store (deterministically).
+        let winners: u64 = summary.winners_per_agency.iter().sum();
+        info!(
+            "action: recover_draw | result: success | bets: {} | winners: {winners}",
+            summary.bets
+        );
+    }
+    Ok(central)
 }

@@ -1,0 +1,130 @@
+//! The central's way of reading agency frames: a `Batch` frame's bets are
+//! validated as they are decoded, straight from the frame's bytes into
+//! [`Bet`]s, so no bet ever exists as a [`WireBet`] with a `String` per field.
+//!
+//! [`Decoder::next_agency_frame`](crate::Decoder::next_agency_frame) yields an
+//! [`AgencyFrame`]. It accepts and refuses exactly the frames
+//! [`Decoder::next_agency_message`](crate::Decoder::next_agency_message) does
+//! (with the same [`DecodeError`](crate::DecodeError)), and a batch's
+//! validation agrees with [`WireBet::into_bet`] on every bet: the first
+//! invalid bet, by index and field, refuses the batch. `From<AgencyMessage>`
+//! builds the same value the slow way, for tests and for programs that
+//! already hold messages.
+
+use lottery_core::{Bet, BetNumber, Birthdate, Document, Field, FieldError, Name};
+
+use crate::message::{AgencyMessage, ErrorFrame, WireBet};
+
+/// A frame from an agency, as the central reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgencyFrame {
+    /// A `Batch`, its bets validated.
+    Batch(CheckedBatch),
+    /// Any other message (never [`AgencyMessage::Batch`]).
+    Other(AgencyMessage),
+}
+
+/// A `Batch` frame whose bets were validated as they were decoded.
+///
+/// ```
+/// use lottery_core::Bet;
+/// use lottery_net::{AgencyFrame, BatchBuilder, Decoder, Pushed, DEFAULT_MAX_FRAME};
+/// let bet = Bet::from_fields("Ana", "Pérez", "30904465", "1999-03-17", "7574").unwrap();
+/// let mut batch = BatchBuilder::new(DEFAULT_MAX_FRAME, None);
+/// assert_eq!(batch.try_push_bet(&bet).unwrap(), Pushed::Added);
+/// let mut frame = Vec::new();
+/// batch.finish(7, &mut frame);
+///
+/// let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+/// decoder.extend(&frame);
+/// let Some(AgencyFrame::Batch(checked)) = decoder.next_agency_frame().unwrap() else {
+///     panic!("a batch");
+/// };
+/// assert_eq!((checked.batch, checked.count), (7, 1));
+/// assert_eq!(checked.bets, Ok(vec![bet]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedBatch {
+    /// The batch's sequence number.
+    pub batch: u64,
+    /// How many bets the frame held (valid or not).
+    pub count: usize,
+    /// Every bet, validated; or the first invalid one (the batch is then
+    /// refused whole).
+    pub bets: Result<Vec<Bet>, InvalidBet>,
+}
+
+/// The first invalid bet of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidBet {
+    /// The bet's index in its batch, from 0.
+    pub index: u32,
+    /// Which field is wrong, and why.
+    pub error: FieldError,
+}
+
+impl InvalidBet {
+    /// The `Error` frame that refuses the batch because of this bet.
+    pub fn error_frame(&self) -> ErrorFrame {
+        ErrorFrame::invalid_bet(self.index, &self.error)
+    }
+}
+
+impl CheckedBatch {
+    /// Validates decoded wire bets the slow way (one `String` per field
+    /// first): the same value [`Decoder::next_agency_frame`] yields for the
+    /// frame of `AgencyMessage::Batch { batch, bets }`.
+    ///
+    /// [`Decoder::next_agency_frame`]: crate::Decoder::next_agency_frame
+    pub fn from_wire(batch: u64, bets: Vec<WireBet>) -> Self {
+        let count = bets.len();
+        let mut valid = Vec::with_capacity(count);
+        for (index, wire) in bets.into_iter().enumerate() {
+            match wire.into_bet() {
+                Ok(bet) => valid.push(bet),
+                Err(error) => {
+                    let index = u32::try_from(index).unwrap_or(u32::MAX);
+                    return Self {
+                        batch,
+                        count,
+                        bets: Err(InvalidBet { index, error }),
+                    };
+                }
+            }
+        }
+        Self {
+            batch,
+            count,
+            bets: Ok(valid),
+        }
+    }
+}
+
+impl From<AgencyMessage> for AgencyFrame {
+    fn from(message: AgencyMessage) -> Self {
+        match message {
+            AgencyMessage::Batch { batch, bets } => {
+                Self::Batch(CheckedBatch::from_wire(batch, bets))
+            }
+            other => Self::Other(other),
+        }
+    }
+}
+
+/// Validates the fields of one wire bet into a [`Bet`], checking them in
+/// wire order (first name, last name, document, birthdate, number).
+pub(crate) fn validate_bet(
+    first_name: &str,
+    last_name: &str,
+    document: &str,
+    birthdate: &str,
+    number: u16,
+) -> Result<Bet, FieldError> {
+    Ok(Bet {
+        first_name: Name::new(Field::FirstName, first_name)?,
+        last_name: Name::new(Field::LastName, last_name)?,
+        document: Document::new(document)?,
+        birthdate: Birthdate::from_text(birthdate.as_bytes())?,
+        number: BetNumber::new(u32::from(number))?,
+    })
+}
