@@ -33,7 +33,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use lottery_core::Bet;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -68,8 +67,6 @@ pub(crate) struct EventLoop {
     /// Batches and finishes begun in this iteration, for the completer.
     in_flight: Vec<(Token, InFlight)>,
     completer: Completer,
-    /// Scratch for a batch's validated bets.
-    bets: Vec<Bet>,
     inbox: Vec<Command>,
     drawn: bool,
     stopping: bool,
@@ -107,7 +104,6 @@ impl EventLoop {
             touched: Vec::new(),
             in_flight: Vec::new(),
             completer,
-            bets: Vec::new(),
             inbox: Vec::new(),
             drawn: false,
             stopping: false,
@@ -240,14 +236,12 @@ impl EventLoop {
         let Self {
             connections,
             shared,
-            bets,
             work,
             ..
         } = self;
         let mut ctx = Context {
             central: &shared.central,
             max_frame: shared.settings.max_frame,
-            bets,
         };
         for (&token, connection) in connections.iter_mut() {
             if connection.is_closing() {
@@ -325,7 +319,6 @@ impl EventLoop {
         let Self {
             shared,
             connections,
-            bets,
             work,
             touched,
             ..
@@ -333,7 +326,6 @@ impl EventLoop {
         let mut ctx = Context {
             central: &shared.central,
             max_frame: shared.settings.max_frame,
-            bets,
         };
         let mut removable = Vec::new();
         for (token, completed) in outcomes {
@@ -375,7 +367,6 @@ impl EventLoop {
             work,
             touched,
             in_flight,
-            bets,
             now,
             ..
         } = self;
@@ -404,7 +395,6 @@ impl EventLoop {
         let mut ctx = Context {
             central: &shared.central,
             max_frame,
-            bets,
         };
         let step = connection.session.resume(&mut ctx, &mut connection.output);
         apply(step, *index, token, connection, shared, in_flight, *now);
@@ -425,7 +415,7 @@ impl EventLoop {
                 connection.paused = true;
                 return;
             }
-            match connection.decoder.next_agency_message() {
+            match connection.decoder.next_agency_frame() {
                 Ok(Some(message)) => {
                     connection.last_frame_at = *now;
                     let step =
