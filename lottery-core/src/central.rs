@@ -513,6 +513,6 @@ impl Central {
 /// Streams the store into a tally: the draw, without the store in memory.
 fn draw(monitor: &BetMonitor, rules: LotteryRules) -> Result<crate::lottery::Draw, FinishError> {
     let mut tally = DrawTally::new(rules);
-    monitor.scan(&mut |stored| tally.add(stored))?;
+    monitor.tally(&mut tally)?;
     Ok(tally.finish())
 }

@@ -51,6 +51,7 @@
 
 pub mod bet;
 pub mod central;
+mod draw_scan;
 pub mod error;
 mod journal;
 pub mod lottery;

@@ -192,12 +192,31 @@ impl DrawTally {
     /// agency the rules do not expect is counted but cannot win anything: no
     /// one may ask for its winners.
     pub fn add(&mut self, stored: StoredBet) {
+        let document = stored.bet.document;
+        let added: Result<(), std::convert::Infallible> =
+            self.add_fields(stored.agency, stored.bet.number, || Ok(document));
+        let Ok(()) = added;
+    }
+
+    /// Counts one stored bet given by the fields the draw needs: like
+    /// [`DrawTally::add`], but `document` is only called for a winning bet
+    /// (a scan then reads no other document).
+    ///
+    /// # Errors
+    /// `document`'s error.
+    pub fn add_fields<E>(
+        &mut self,
+        agency: AgencyId,
+        number: BetNumber,
+        document: impl FnOnce() -> Result<Document, E>,
+    ) -> Result<(), E> {
         self.bets += 1;
-        if stored.bet.number == self.winning_number
-            && let Some(documents) = self.winners.get_mut(stored.agency.index())
+        if number == self.winning_number
+            && let Some(documents) = self.winners.get_mut(agency.index())
         {
-            documents.push(stored.bet.document);
+            documents.push(document()?);
         }
+        Ok(())
     }
 
     /// The draw, complete.

@@ -80,6 +80,7 @@ use std::path::{Path, PathBuf};
 use crate::bet::{AgencyId, Bet, StoredBet};
 use crate::error::StoreError;
 use crate::journal::{self, HEADER, Record, Replay, ReplayError};
+use crate::lottery::DrawTally;
 use crate::row::{StoreRows, encode_store_rows};
 use crate::store::{BetStore, CsvFileStore, Durability, StoreFile, StoreSyncer};
 use crate::sync::{Condvar, Mutex};
@@ -508,15 +509,26 @@ impl BetMonitor {
     /// # Errors
     /// [`StoreError::Io`] or [`StoreError::Corrupt`].
     pub fn scan(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError> {
-        let reader = {
-            let writer = self.writer.lock();
-            let committed_end = self.commit.lock().committed_end;
-            writer
-                .store
-                .reader(committed_end)
-                .map_err(|source| self.io("read", source))?
-        };
-        scan_rows(reader, &self.path, visit)
+        scan_rows(self.committed_reader()?, &self.path, visit)
+    }
+
+    /// Adds every committed bet to `tally`, reading of each row only what the
+    /// draw needs (see the `draw_scan` module). Returns how many were added.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] or [`StoreError::Corrupt`].
+    pub(crate) fn tally(&self, tally: &mut DrawTally) -> Result<u64, StoreError> {
+        crate::draw_scan::tally_rows(self.committed_reader()?, tally, &self.path)
+    }
+
+    /// A reader of the committed part of the store.
+    fn committed_reader(&self) -> Result<Box<dyn io::Read + Send>, StoreError> {
+        let writer = self.writer.lock();
+        let committed_end = self.commit.lock().committed_end;
+        writer
+            .store
+            .reader(committed_end)
+            .map_err(|source| self.io("read", source))
     }
 
     /// Hands out the next record sequence number and gets the record on its

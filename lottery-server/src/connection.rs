@@ -81,6 +81,9 @@ pub(crate) struct Connection {
     pub close_reason: Option<String>,
     /// The socket failed: drop it without sending anything more.
     pub failure: Option<io::Error>,
+    /// The loop removes the connection, for this reason, as soon as the
+    /// completer answered its batches in flight.
+    pub removal: Option<String>,
 }
 
 impl Connection {
@@ -103,6 +106,7 @@ impl Connection {
             agency: None,
             close_reason: None,
             failure: None,
+            removal: None,
         }
     }
 

@@ -5,24 +5,25 @@
 //! 1. Poll (edge-triggered); note which connections may be read or written.
 //! 2. Take commands (new connections, replacements) and cross-thread news
 //!    (the draw, shutdown) when the waker fired.
-//! 3. Drive every connection that has something to do: read (up to a budget,
+//! 3. Take the outcomes the completer sent back (see `completer.rs`): each
+//!    session answers its completed batches and finishes, and is driven
+//!    again, since it may hold a message behind them.
+//! 4. Drive every connection that has something to do: read (up to a budget,
 //!    so one fast agency cannot starve the others), decode every whole frame,
 //!    and let its session answer; batches and finishes are only *begun*
 //!    (written to the store, their journal records queued). A session that
 //!    takes no message now (held) is still read, so that a peer closing
 //!    meanwhile is noticed.
-//! 4. Complete every begun batch and finish of the iteration together: the
-//!    first completion waits for one group-commit sync that covers them all,
-//!    and the answers are queued (the last agency's finish also performs the
-//!    draw, here). Sessions that held a message behind them are driven again
-//!    (another round), so answers keep their order.
-//! 5. Flush every touched connection; what does not fit stays buffered and is
+//! 5. Hand the iteration's begun batches and finishes to the completer, which
+//!    waits for the group commit covering them (and performs the draw) on its
+//!    own thread: the loop never waits for the disk.
+//! 6. Flush every touched connection; what does not fit stays buffered and is
 //!    sent when the socket is writable again. A connection with too much
 //!    unsent output is not read until it drains (backpressure).
-//! 6. Every tick, apply the handshake, idle and closing deadlines.
+//! 7. Every tick, apply the handshake, idle and closing deadlines.
 //!
-//! Connections are removed only by the loop, and never while a batch of
-//! theirs is in flight (in-flight batches are all completed within step 4).
+//! Connections are removed only by the loop, and never while a batch or
+//! finish of theirs is with the completer: the removal waits for its outcome.
 
 use std::collections::HashMap;
 use std::io;
@@ -32,10 +33,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use lottery_core::Bet;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::completer::{Completer, Outcomes};
 use crate::connection::{Connection, Lifecycle, ReadOutcome};
 use crate::server::{Binding, Command, Shared};
 use crate::session::{Context, Ending, InFlight, Step};
@@ -63,10 +64,9 @@ pub(crate) struct EventLoop {
     work: Vec<Token>,
     /// Connections driven in this iteration, to flush at its end.
     touched: Vec<Token>,
-    /// Batches and finishes begun in this round.
+    /// Batches and finishes begun in this iteration, for the completer.
     in_flight: Vec<(Token, InFlight)>,
-    /// Scratch for a batch's validated bets.
-    bets: Vec<Bet>,
+    completer: Completer,
     inbox: Vec<Command>,
     drawn: bool,
     stopping: bool,
@@ -76,7 +76,16 @@ pub(crate) struct EventLoop {
 }
 
 impl EventLoop {
-    pub(crate) fn new(index: usize, poll: Poll, shared: Arc<Shared>) -> Self {
+    /// A loop over `poll`, with its completer thread started.
+    ///
+    /// # Errors
+    /// When the completer thread cannot be started.
+    pub(crate) fn new(index: usize, poll: Poll, shared: Arc<Shared>) -> io::Result<Self> {
+        let completer = Completer::start(
+            index,
+            shared.central.clone(),
+            Arc::clone(&shared.loops[index].waker),
+        )?;
         let settings = &shared.settings;
         let tick = (settings
             .handshake_timeout
@@ -85,7 +94,7 @@ impl EventLoop {
             / 4)
         .clamp(Duration::from_millis(5), Duration::from_millis(250));
         let now = Instant::now();
-        Self {
+        Ok(Self {
             index,
             poll,
             shared,
@@ -94,14 +103,14 @@ impl EventLoop {
             work: Vec::new(),
             touched: Vec::new(),
             in_flight: Vec::new(),
-            bets: Vec::new(),
+            completer,
             inbox: Vec::new(),
             drawn: false,
             stopping: false,
             now,
             tick,
             next_tick: now + tick,
-        }
+        })
     }
 
     /// Runs until shutdown and the last connection closed.
@@ -135,11 +144,14 @@ impl EventLoop {
                 }
             }
             if woken {
-                self.on_wake();
+                self.on_wake()?;
             }
-            self.run_work();
+            while let Some(outcomes) = self.completer.ready()? {
+                self.answer(outcomes, true);
+            }
+            self.run_work()?;
             if self.now >= self.next_tick {
-                self.on_tick();
+                self.on_tick()?;
             }
             if self.stopping && self.connections.is_empty() {
                 return Ok(());
@@ -147,7 +159,7 @@ impl EventLoop {
         }
     }
 
-    fn on_wake(&mut self) {
+    fn on_wake(&mut self) -> io::Result<()> {
         let mut inbox = std::mem::take(&mut self.inbox);
         self.shared.loops[self.index].take_commands(&mut inbox);
         for command in inbox.drain(..) {
@@ -162,8 +174,9 @@ impl EventLoop {
             self.answer_held_queries();
         }
         if !self.stopping && self.shared.stopping.load(Ordering::SeqCst) {
-            self.stop();
+            self.stop()?;
         }
+        Ok(())
     }
 
     fn adopt(&mut self, mut stream: TcpStream, peer: SocketAddr) {
@@ -223,14 +236,12 @@ impl EventLoop {
         let Self {
             connections,
             shared,
-            bets,
             work,
             ..
         } = self;
         let mut ctx = Context {
             central: &shared.central,
             max_frame: shared.settings.max_frame,
-            bets,
         };
         for (&token, connection) in connections.iter_mut() {
             if connection.is_closing() {
@@ -247,7 +258,7 @@ impl EventLoop {
 
     /// Shutdown: takes in and stores what already arrived (acking it), then
     /// tells every agency the central is shutting down and closes.
-    fn stop(&mut self) {
+    fn stop(&mut self) -> io::Result<()> {
         self.stopping = true;
         for (&token, connection) in &mut self.connections {
             if !connection.is_closing() {
@@ -255,32 +266,39 @@ impl EventLoop {
                 schedule(&mut self.work, connection, token);
             }
         }
-        self.run_work();
+        self.run_work()?;
+        // The acks go out before the goodbye. What the sessions held behind
+        // them is not taken up: the agencies send it again to the next
+        // central.
+        while self.completer.outstanding() > 0 {
+            let outcomes = self.completer.wait()?;
+            self.answer(outcomes, false);
+        }
         let tokens: Vec<Token> = self.connections.keys().copied().collect();
         for token in tokens {
             self.end(token, Ending::ShuttingDown);
         }
-        self.run_work();
+        self.run_work()
     }
 
-    /// Drives the scheduled connections, completes their batches in rounds,
-    /// and flushes what they answered.
-    fn run_work(&mut self) {
+    /// Drives the scheduled connections, hands what they began to the
+    /// completer, and flushes what they answered.
+    ///
+    /// # Errors
+    /// When the completer thread is gone.
+    fn run_work(&mut self) -> io::Result<()> {
         let mut round = std::mem::take(&mut self.work);
         for token in &round {
             if let Some(connection) = self.connections.get_mut(token) {
                 connection.scheduled = false;
             }
         }
-        loop {
-            for &token in &round {
-                self.drive(token);
-            }
-            round.clear();
-            if self.in_flight.is_empty() {
-                break;
-            }
-            self.complete_in_flight(&mut round);
+        for &token in &round {
+            self.drive(token);
+        }
+        round.clear();
+        if !self.in_flight.is_empty() {
+            self.completer.submit(std::mem::take(&mut self.in_flight))?;
         }
         let mut touched = std::mem::take(&mut self.touched);
         for token in touched.drain(..) {
@@ -290,6 +308,51 @@ impl EventLoop {
         if self.work.is_empty() {
             // Keep the allocation (nothing was scheduled meanwhile).
             self.work = round;
+        }
+        Ok(())
+    }
+
+    /// Lets each session answer its completed batches and finishes; with
+    /// `go_on`, drives it again (it may hold a message behind them). A
+    /// connection whose removal waited for these outcomes is removed.
+    fn answer(&mut self, outcomes: Outcomes, go_on: bool) {
+        let Self {
+            shared,
+            connections,
+            work,
+            touched,
+            ..
+        } = self;
+        let mut ctx = Context {
+            central: &shared.central,
+            max_frame: shared.settings.max_frame,
+        };
+        let mut removable = Vec::new();
+        for (token, completed) in outcomes {
+            let connection = connections
+                .get_mut(&token)
+                .expect("connections with work at the completer are not removed");
+            connection
+                .session
+                .on_completed(completed, &mut ctx, &mut connection.output);
+            if connection.session.has_in_flight() {
+                continue;
+            }
+            if connection.removal.is_some() {
+                removable.push(token);
+            } else if go_on {
+                schedule(work, connection, token);
+            } else {
+                touched.push(token);
+            }
+        }
+        for token in removable {
+            let reason = self
+                .connections
+                .get_mut(&token)
+                .and_then(|connection| connection.removal.take())
+                .unwrap_or_default();
+            self.remove(token, &reason);
         }
     }
 
@@ -304,7 +367,6 @@ impl EventLoop {
             work,
             touched,
             in_flight,
-            bets,
             now,
             ..
         } = self;
@@ -312,7 +374,7 @@ impl EventLoop {
             return;
         };
         touched.push(token);
-        if connection.failure.is_some() {
+        if connection.failure.is_some() || connection.removal.is_some() {
             return;
         }
         if connection.is_backed_up()
@@ -333,7 +395,6 @@ impl EventLoop {
         let mut ctx = Context {
             central: &shared.central,
             max_frame,
-            bets,
         };
         let step = connection.session.resume(&mut ctx, &mut connection.output);
         apply(step, *index, token, connection, shared, in_flight, *now);
@@ -354,7 +415,7 @@ impl EventLoop {
                 connection.paused = true;
                 return;
             }
-            match connection.decoder.next_agency_message() {
+            match connection.decoder.next_agency_frame() {
                 Ok(Some(message)) => {
                     connection.last_frame_at = *now;
                     let step =
@@ -393,41 +454,15 @@ impl EventLoop {
         }
     }
 
-    /// Completes every batch and finish begun in this round (one sync covers
-    /// them all), queues the answers, and collects the sessions free to go on.
-    fn complete_in_flight(&mut self, next_round: &mut Vec<Token>) {
-        let Self {
-            shared,
-            connections,
-            in_flight,
-            bets,
-            ..
-        } = self;
-        let mut ctx = Context {
-            central: &shared.central,
-            max_frame: shared.settings.max_frame,
-            bets,
-        };
-        for (token, flight) in in_flight.drain(..) {
-            let completed = flight.complete(&shared.central);
-            let connection = connections
-                .get_mut(&token)
-                .expect("connections with batches in flight are not removed");
-            connection
-                .session
-                .on_completed(completed, &mut ctx, &mut connection.output);
-            if !connection.session.has_in_flight() {
-                next_round.push(token);
-            }
-        }
-    }
-
     /// After a connection was driven: sends its output, and closes it if its
     /// time has come.
     fn settle(&mut self, token: Token) {
         let Some(connection) = self.connections.get_mut(&token) else {
             return;
         };
+        if connection.removal.is_some() {
+            return;
+        }
         if let Some(error) = connection.failure.take() {
             self.remove(token, &format!("connection failed: {error}"));
             return;
@@ -451,11 +486,10 @@ impl EventLoop {
             }
             return;
         }
-        // Nothing is in flight here (every begun batch or finish was
-        // completed in this iteration), so a peer that closed and has nothing
-        // left to receive can go, also while its winners query waits for the
-        // draw: nobody would read the answer. (An agency that only shut its
-        // write side is treated alike; ours never do.)
+        // A peer that closed and has nothing left to receive can go (once
+        // its batches in flight are complete), also while its winners query
+        // waits for the draw: nobody would read the answer. (An agency that
+        // only shut its write side is treated alike; ours never do.)
         if connection.peer_closed && connection.unsent() == 0 {
             let reason = if connection.session.is_waiting_for_draw() {
                 "closed by the peer while waiting for the draw"
@@ -474,7 +508,7 @@ impl EventLoop {
     }
 
     /// Applies the deadlines: handshake, idle, and closing linger.
-    fn on_tick(&mut self) {
+    fn on_tick(&mut self) -> io::Result<()> {
         self.next_tick = self.now + self.tick;
         let settings = &self.shared.settings;
         let mut expired = Vec::new();
@@ -525,11 +559,20 @@ impl EventLoop {
             self.remove(token, &format!("{reason} (the peer did not close in time)"));
         }
         if !self.work.is_empty() {
-            self.run_work();
+            self.run_work()?;
         }
+        Ok(())
     }
 
     fn remove(&mut self, token: Token, reason: &str) {
+        if let Some(connection) = self.connections.get_mut(&token)
+            && connection.session.has_in_flight()
+        {
+            // The completer still has work of it: remove it once that is
+            // answered (see `answer`).
+            connection.removal.get_or_insert_with(|| reason.to_owned());
+            return;
+        }
         let Some(mut connection) = self.connections.remove(&token) else {
             return;
         };

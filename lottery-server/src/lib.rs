@@ -5,7 +5,10 @@
 //! - [`Server`] (`server.rs`): the acceptor thread and the event-loop threads
 //!   it starts; the state they share; stopping.
 //! - `event_loop.rs`: one loop thread, its connections, the rhythm of an
-//!   iteration (read all, begin all batches, one sync, write all acks).
+//!   iteration (read all, begin all batches, hand them to the completer,
+//!   write the acks it sent back).
+//! - `completer.rs`: the thread beside each loop that waits for the group
+//!   commit (and performs the draw), so the loop never waits for the disk.
 //! - `connection.rs`: a socket and its buffers.
 //! - `session.rs`: one connection's protocol logic, socket-free.
 //! - [`ShutdownHandle`] and the signal watch (`shutdown.rs`).
@@ -34,6 +37,7 @@
 
 #![deny(missing_docs)]
 
+mod completer;
 pub mod config;
 mod connection;
 pub mod error;

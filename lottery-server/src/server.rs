@@ -332,7 +332,7 @@ impl Server {
                 .name(format!("lottery-loop-{index}"))
                 .spawn(move || {
                     let _notice = ExitNotice(Arc::clone(&loop_shared));
-                    EventLoop::new(index, loop_poll, loop_shared).run()
+                    EventLoop::new(index, loop_poll, loop_shared).and_then(EventLoop::run)
                 });
             match spawned {
                 Ok(thread) => threads.push(thread),

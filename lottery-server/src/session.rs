@@ -1,6 +1,7 @@
 //! One connection's protocol logic, without the socket.
 //!
-//! A [`Session`] takes decoded [`AgencyMessage`]s, asks the [`Central`], and
+//! A [`Session`] takes decoded [`AgencyFrame`]s (batches arrive validated
+//! by the decoder, see [`lottery_net::checked`]), asks the [`Central`], and
 //! appends its answers, encoded, to the connection's output buffer. It tells
 //! the event loop what else to do through a [`Step`]: bind the connection to
 //! an agency, queue a batch that is being stored, wait, or close.
@@ -26,12 +27,12 @@ use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 use lottery_core::{
-    AgencyId, Bet, Central, Finish, FinishError, PendingFinish, PendingSubmit, SubmitError,
-    Submitted, Winners, WinnersError,
+    AgencyId, Central, Finish, FinishError, PendingFinish, PendingSubmit, SubmitError, Submitted,
+    Winners, WinnersError,
 };
 use lottery_net::{
-    AgencyMessage, CentralMessage, DecodeError, ErrorCode, ErrorFrame, PROTOCOL_VERSION, WireBet,
-    encode_central_message, encode_winners,
+    AgencyFrame, AgencyMessage, CentralMessage, CheckedBatch, DecodeError, ErrorCode, ErrorFrame,
+    PROTOCOL_VERSION, encode_central_message, encode_winners,
 };
 
 /// What the event loop must do after a session handled something.
@@ -162,7 +163,7 @@ enum Phase {
 #[derive(Debug)]
 enum Held {
     /// A message to handle once the in-flight batches are acked.
-    Message(AgencyMessage),
+    Message(AgencyFrame),
     /// A refusal to send once the in-flight batches are acked.
     Refusal(ErrorFrame),
 }
@@ -173,9 +174,6 @@ pub(crate) struct Context<'a> {
     pub central: &'a Central,
     /// The frame limit for answers.
     pub max_frame: usize,
-    /// Scratch space for a batch's validated bets, reused across batches so
-    /// that a batch costs no allocation of its own here.
-    pub bets: &'a mut Vec<Bet>,
 }
 
 /// The protocol state of one connection.
@@ -271,19 +269,30 @@ impl Session {
     /// Handles one message from the peer.
     pub(crate) fn on_message(
         &mut self,
-        message: AgencyMessage,
+        message: AgencyFrame,
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
         debug_assert!(self.held.is_none(), "a held session is given no message");
+        // The decoder yields every batch checked; one built otherwise is
+        // checked here.
+        let message = match message {
+            AgencyFrame::Other(AgencyMessage::Batch { batch, bets }) => {
+                AgencyFrame::Batch(CheckedBatch::from_wire(batch, bets))
+            }
+            other => other,
+        };
         match (self.phase, message) {
             (Phase::Ended, _) => Step::Close,
-            (Phase::Greeting, AgencyMessage::Hello { version, agency }) => {
+            (Phase::Greeting, AgencyFrame::Other(AgencyMessage::Hello { version, agency })) => {
                 self.on_hello(version, agency, ctx, out)
             }
             (Phase::Greeting, other) => self.end_with(
                 ErrorCode::UnexpectedMessage,
-                format!("the first message must be Hello, not {}", other.name()),
+                format!(
+                    "the first message must be Hello, not {}",
+                    frame_name(&other)
+                ),
                 ctx.max_frame,
                 out,
             ),
@@ -293,14 +302,14 @@ impl Session {
                 self.held = Some(Held::Message(message));
                 Step::Held
             }
-            (Phase::Bound(_), AgencyMessage::Hello { .. }) => self.end_with(
+            (Phase::Bound(_), AgencyFrame::Other(AgencyMessage::Hello { .. })) => self.end_with(
                 ErrorCode::UnexpectedMessage,
                 "the connection already completed its handshake".to_owned(),
                 ctx.max_frame,
                 out,
             ),
-            (Phase::Bound(agency), AgencyMessage::Batch { batch, bets }) => {
-                self.on_batch(agency, batch, bets, ctx, out)
+            (Phase::Bound(agency), AgencyFrame::Batch(batch)) => {
+                self.on_batch(agency, batch, ctx, out)
             }
             (Phase::Bound(_), message) if self.in_flight > 0 => {
                 // Its answer must follow the acks of the batches before it, and
@@ -308,11 +317,14 @@ impl Session {
                 self.held = Some(Held::Message(message));
                 Step::Held
             }
-            (Phase::Bound(agency), AgencyMessage::Finish { bets_sent }) => {
+            (Phase::Bound(agency), AgencyFrame::Other(AgencyMessage::Finish { bets_sent })) => {
                 self.on_finish(agency, bets_sent, ctx, out)
             }
-            (Phase::Bound(agency), AgencyMessage::WinnersQuery { wait }) => {
+            (Phase::Bound(agency), AgencyFrame::Other(AgencyMessage::WinnersQuery { wait })) => {
                 self.on_winners_query(agency, wait, ctx, out)
+            }
+            (Phase::Bound(_), AgencyFrame::Other(AgencyMessage::Batch { .. })) => {
+                Step::Continue // Made an `AgencyFrame::Batch` above.
             }
         }
     }
@@ -374,31 +386,24 @@ impl Session {
     fn on_batch(
         &mut self,
         agency: AgencyId,
-        batch: u64,
-        bets: Vec<WireBet>,
+        checked: CheckedBatch,
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
-        let count = bets.len() as u64;
-        ctx.bets.clear();
-        for (index, wire) in bets.into_iter().enumerate() {
-            match wire.into_bet() {
-                Ok(bet) => ctx.bets.push(bet),
-                Err(fault) => {
-                    ctx.bets.clear();
-                    let index = u32::try_from(index).unwrap_or(u32::MAX);
-                    let refusal = ErrorFrame::invalid_bet(index, &fault);
-                    warn!(
-                        "action: apuesta_recibida | result: fail | cantidad: {count} | agency: {agency} | batch: {batch} | error: {}",
-                        refusal.message
-                    );
-                    return self.refuse(refusal, ctx.max_frame, out);
-                }
+        let CheckedBatch { batch, count, bets } = checked;
+        let count = count as u64;
+        let bets = match bets {
+            Ok(bets) => bets,
+            Err(invalid) => {
+                let refusal = invalid.error_frame();
+                warn!(
+                    "action: apuesta_recibida | result: fail | cantidad: {count} | agency: {agency} | batch: {batch} | error: {}",
+                    refusal.message
+                );
+                return self.refuse(refusal, ctx.max_frame, out);
             }
-        }
-        let begun = ctx.central.begin_submit(agency, batch, ctx.bets);
-        ctx.bets.clear();
-        match begun {
+        };
+        match ctx.central.begin_submit(agency, batch, &bets) {
             Ok(pending) => {
                 self.in_flight += 1;
                 Step::Storing(InFlight::Batch {
@@ -822,3 +827,11 @@ fn send_error(error: &ErrorFrame, max_frame: usize, out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests;
+
+/// A frame's message name, for errors.
+fn frame_name(frame: &AgencyFrame) -> &'static str {
+    match frame {
+        AgencyFrame::Batch(_) => "Batch",
+        AgencyFrame::Other(message) => message.name(),
+    }
+}

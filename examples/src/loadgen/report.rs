@@ -69,6 +69,9 @@ pub struct Report {
     pub connect_s: f64,
     /// Seconds from the first connection to the last agency's winners.
     pub total_s: f64,
+    /// Seconds from the last batch acknowledged to the last agency's
+    /// winners: the finishes, the draw and the winners.
+    pub finish_s: f64,
     /// Winners answered over all agencies (each checked against the bets).
     pub winners: u64,
     /// The central: its address, or `in-process (durability ...)`.
@@ -113,8 +116,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "session           connect {:.3} s, total {:.3} s, {} winners",
-            self.connect_s, self.total_s, self.winners
+            "session           connect {:.3} s, finish and draw {:.3} s, total {:.3} s, {} winners",
+            self.connect_s, self.finish_s, self.total_s, self.winners
         )?;
         write!(f, "failed agencies   {}", self.failed_agencies)?;
         for failure in &self.failures {

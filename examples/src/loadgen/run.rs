@@ -171,6 +171,9 @@ fn merge(
         rate: args.rate,
         connect_s: (ingest_start - started).as_secs_f64(),
         total_s: (last_winners.max(last_ack) - started).as_secs_f64(),
+        finish_s: last_winners
+            .saturating_duration_since(last_ack)
+            .as_secs_f64(),
         winners,
         central,
         failures,

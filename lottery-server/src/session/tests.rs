@@ -1,7 +1,7 @@
 //! The session against a real central over a memory store, without sockets.
 
 use lottery_core::{
-    AgencyId, Bet, BetMonitor, Central, Durability, LotteryRules, MemoryHandle, MemoryStore,
+    AgencyId, BetMonitor, Central, Durability, LotteryRules, MemoryHandle, MemoryStore,
 };
 use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, ErrorCode, PROTOCOL_VERSION, WireBet,
@@ -15,7 +15,6 @@ struct Harness {
     store: MemoryHandle,
     session: Session,
     out: Vec<u8>,
-    bets: Vec<Bet>,
     in_flight: Vec<InFlight>,
 }
 
@@ -33,7 +32,6 @@ impl Harness {
             store: handle,
             session: Session::new(),
             out: Vec::new(),
-            bets: Vec::new(),
             in_flight: Vec::new(),
         }
     }
@@ -57,9 +55,11 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
-            bets: &mut self.bets,
         };
-        match self.session.on_message(message, &mut ctx, &mut self.out) {
+        match self
+            .session
+            .on_message(message.into(), &mut ctx, &mut self.out)
+        {
             Step::Storing(flight) => {
                 self.in_flight.push(flight);
                 Step::Continue
@@ -74,7 +74,6 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
-            bets: &mut self.bets,
         };
         for flight in self.in_flight.drain(..) {
             let completed = flight.complete(&self.central);
@@ -94,7 +93,6 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
-            bets: &mut self.bets,
         };
         self.session.on_draw(&mut ctx, &mut self.out)
     }
@@ -443,24 +441,25 @@ fn a_winners_query_before_the_draw_is_held_and_answered_by_the_draw() {
     // Agency 2 (same central) stores a winner of its own and finishes: the draw.
     let mut two = Session::new();
     let mut out = Vec::new();
-    let mut bets = Vec::new();
     let mut ctx = Context {
         central: &one.central,
         max_frame: DEFAULT_MAX_FRAME,
-        bets: &mut bets,
     };
     assert!(matches!(
-        two.on_message(hello(2), &mut ctx, &mut out),
+        two.on_message(hello(2).into(), &mut ctx, &mut out),
         Step::Bound(_)
     ));
-    let Step::Storing(flight) = two.on_message(batch(1, vec![bet("21", 7574)]), &mut ctx, &mut out)
+    let Step::Storing(flight) =
+        two.on_message(batch(1, vec![bet("21", 7574)]).into(), &mut ctx, &mut out)
     else {
         panic!("the batch is begun")
     };
     two.on_completed(flight.complete(&one.central), &mut ctx, &mut out);
-    let Step::Storing(finish) =
-        two.on_message(AgencyMessage::Finish { bets_sent: 1 }, &mut ctx, &mut out)
-    else {
+    let Step::Storing(finish) = two.on_message(
+        AgencyMessage::Finish { bets_sent: 1 }.into(),
+        &mut ctx,
+        &mut out,
+    ) else {
         panic!("the finish is begun")
     };
     assert!(!one.central.is_drawn(), "the finish is not complete yet");

@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# Reproduces every number of BENCHMARKS.md (issue 7) on this machine.
+#
+#   bench/run.sh            all four benchmarks
+#   bench/run.sh course     only (1): the course data end to end
+#   bench/run.sh ingest     only (2): sustained ingest, 100 agencies
+#   bench/run.sh scale      only (3): 10,000 connections at 1,000,000 bets/s offered
+#   bench/run.sh growth     only (4): 10, 100, 1,000 and 10,000 agencies
+#
+# Knobs (environment): RUNS (runs per measurement, default 5), OUT (results
+# directory, default target/bench), DATA (the course data set, default
+# ../shared/data), INGEST_BETS (bets per agency in (2), default 20000).
+#
+# Every central is a release `lottery-server` process with durability fsync,
+# logging at INFO (the course's line per batch), on 127.0.0.1, with a fresh
+# store; every client is a release program. Medians with min-max; the load of
+# the machine (`uptime`) is printed with the results, since it is shared.
+# Needs bash, jq, and hyperfine when installed (else a plain timing loop).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BIN=$ROOT/target/release
+RUNS=${RUNS:-5}
+OUT=${OUT:-$ROOT/target/bench}
+DATA=${DATA:-$ROOT/../shared/data}
+INGEST_BETS=${INGEST_BETS:-20000}
+mkdir -p "$OUT"
+
+# 10,000 connections need as many descriptors in the central and in the
+# load generator: take the hard limit.
+ulimit -n "$(ulimit -Hn)"
+
+log() { printf '%s\n' "$*" >&2; }
+
+# --- the central --------------------------------------------------------------
+
+# start_central DIR AGENCIES [FLAGS...]: starts a release central on a free
+# port with a fresh store in DIR; sets CENTRAL_PID and CENTRAL_ADDR.
+start_central() {
+    local dir=$1 agencies=$2
+    shift 2
+    rm -rf "$dir" && mkdir -p "$dir"
+    "$BIN/lottery-server" --listen 127.0.0.1:0 --agencies "$agencies" \
+        --store "$dir/bets.csv" --durability fsync "$@" </dev/null >/dev/null 2>"$dir/server.log" &
+    CENTRAL_PID=$!
+    local line=""
+    for _ in $(seq 500); do
+        line=$(grep -m1 'action: accept_connections | result: in_progress' "$dir/server.log" || true)
+        [ -n "$line" ] && break
+        kill -0 "$CENTRAL_PID" 2>/dev/null || { cat "$dir/server.log" >&2; return 1; }
+        sleep 0.01
+    done
+    CENTRAL_ADDR=$(sed -E 's/.*listen: ([^ ]+).*/\1/' <<<"$line")
+    [ -n "$CENTRAL_ADDR" ] || { log "the central did not start"; return 1; }
+}
+
+# The central's peak resident set, in MiB.
+peak_rss_mib() {
+    awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
+}
+
+stop_central() {
+    kill -TERM "$CENTRAL_PID" 2>/dev/null || true
+    wait "$CENTRAL_PID" 2>/dev/null || true
+}
+
+# --- statistics ---------------------------------------------------------------
+
+# stats < numbers: "median min max" (the median of an even count is the mean
+# of the middle two).
+stats() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "nan nan nan"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        print m, v[1], v[NR] }'
+}
+
+# --- (1) the course data end to end -------------------------------------------
+
+# The timed command: the five agencies, started together, until all exited
+# (each exits once it has its winners). Internal; see `course`.
+course_agencies() {
+    local dir=$1 addr=$2 pids=() failed=0
+    for id in 1 2 3 4 5; do
+        "$BIN/lottery-agency" --id "$id" --server "$addr" --data "$DATA/agency-$id.csv" \
+            2>"$dir/agency-$id.log" &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+    return $failed
+}
+
+# Internal, run by hyperfine before each timed run: a fresh central (exits by
+# itself once every agency is served and gone).
+course_prepare() {
+    local dir=$OUT/course
+    # The previous run's central exits by itself; make sure it is gone.
+    if [ -f "$dir/central.pid" ]; then
+        local old
+        old=$(cat "$dir/central.pid")
+        for _ in $(seq 500); do kill -0 "$old" 2>/dev/null || break; sleep 0.01; done
+        kill -TERM "$old" 2>/dev/null || true
+    fi
+    course_check "$dir" || true
+    start_central "$dir/run" 5 --exit-when-done
+    echo "$CENTRAL_PID" >"$dir/central.pid"
+    echo "$CENTRAL_ADDR" >"$dir/central.addr"
+    disown "$CENTRAL_PID" 2>/dev/null || true
+}
+
+# Checks a finished course run: winners 2, 3, 3, 2, 0, one draw, every bet.
+course_check() {
+    local dir=$1/run
+    [ -f "$dir/server.log" ] || return 0
+    [ -f "$dir/agency-1.log" ] || return 0
+    local winners draws bets
+    winners=$(for id in 1 2 3 4 5; do
+        grep -o 'consulta_ganadores | result: success | cant_ganadores: [0-9]*' "$dir/agency-$id.log" | grep -o '[0-9]*$'
+    done | tr '\n' ' ')
+    draws=$(grep -c 'action: sorteo | result: success' "$dir/server.log" || true)
+    bets=$(grep -o 'action: sorteo | result: success | bets: [0-9]*' "$dir/server.log" | grep -o '[0-9]*$' || true)
+    grep -o 'action: sorteo .*duration_ms: [0-9.]*' "$dir/server.log" | grep -o '[0-9.]*$' >>"$1/draw_ms.txt" || true
+    if [ "$winners" != "2 3 3 2 0 " ] || [ "$draws" != 1 ] || [ "$bets" != 78697 ]; then
+        log "course run FAILED its check: winners '$winners', draws $draws, bets $bets"
+        echo fail >>"$1/checks.txt"
+        return 1
+    fi
+    echo ok >>"$1/checks.txt"
+}
+
+course() {
+    local dir=$OUT/course
+    if [ ! -f "$DATA/agency-1.csv" ]; then
+        log "(1) skipped: no course data set in $DATA"
+        return 0
+    fi
+    rm -rf "$dir" && mkdir -p "$dir"
+    log "(1) course data end to end, $RUNS runs"
+    local times
+    if command -v hyperfine >/dev/null; then
+        hyperfine --runs "$RUNS" --export-json "$dir/hyperfine.json" --style basic \
+            --prepare "$ROOT/bench/run.sh course_prepare" \
+            "$ROOT/bench/run.sh course_agencies_timed" >&2
+        times=$(jq -r '.results[0].times[] * 1000' "$dir/hyperfine.json")
+    else
+        times=$(for _ in $(seq "$RUNS"); do
+            course_prepare
+            local start end
+            start=$(date +%s%N)
+            course_agencies "$dir/run" "$(cat "$dir/central.addr")"
+            end=$(date +%s%N)
+            echo "scale=3; ($end - $start) / 1000000" | bc
+        done)
+    fi
+    # The last run's central, then its check.
+    local old
+    old=$(cat "$dir/central.pid")
+    for _ in $(seq 500); do kill -0 "$old" 2>/dev/null || break; sleep 0.01; done
+    course_check "$dir" || true
+    read -r median min max < <(stats <<<"$times")
+    read -r draw_median draw_min draw_max < <(stats <"$dir/draw_ms.txt")
+    local failed
+    failed=$(grep -c fail "$dir/checks.txt" || true)
+    jq -n --argjson median "$median" --argjson min "$min" --argjson max "$max" \
+        --argjson draw "$draw_median" --argjson draw_min "$draw_min" --argjson draw_max "$draw_max" \
+        --argjson runs "$RUNS" --argjson failed "$failed" \
+        '{benchmark: "course", runs: $runs, failed_checks: $failed,
+          elapsed_ms: {median: $median, min: $min, max: $max},
+          draw_completion_ms: {median: $draw, min: $draw_min, max: $draw_max}}' \
+        | tee "$dir/result.json"
+}
+
+# --- the load generator against a separate central ----------------------------
+
+# loadgen_run NAME AGENCIES BETS_PER_AGENCY [LOADGEN FLAGS...]: one run against
+# a fresh central; prints the load generator's JSON with the central's peak RSS.
+loadgen_run() {
+    local name=$1 agencies=$2 bets=$3
+    shift 3
+    local dir=$OUT/$name
+    start_central "$dir" "$agencies"
+    local report
+    report=$("$BIN/lottery-loadgen" --server "$CENTRAL_ADDR" --agencies "$agencies" \
+        --bets-per-agency "$bets" --json "$@" 2>"$dir/loadgen.log") || {
+        cat "$dir/loadgen.log" >&2
+        stop_central
+        return 1
+    }
+    local rss
+    rss=$(peak_rss_mib "$CENTRAL_PID")
+    stop_central
+    jq -c --argjson rss "$rss" '. + {central_peak_rss_mib: $rss}' <<<"$report"
+}
+
+# summarize NAME < json lines: medians (min-max) of the runs' key numbers.
+summarize() {
+    local name=$1 runs
+    runs=$(cat)
+    local field out="{\"benchmark\": \"$name\""
+    for field in bets_per_s ack_latency_ms.p50 ack_latency_ms.p99 ack_latency_ms.max \
+        central_peak_rss_mib connections_held finish_s elapsed_s; do
+        read -r median min max < <(jq -r ".$field" <<<"$runs" | stats)
+        out+=", \"${field//./_}\": {\"median\": $median, \"min\": $min, \"max\": $max}"
+    done
+    local failed
+    failed=$(jq -s 'map(.failed_agencies) | add' <<<"$runs")
+    out+=", \"agencies\": $(jq -s '.[0].agencies' <<<"$runs"), \"runs\": $(jq -s length <<<"$runs"), \"failed_agencies\": $failed}"
+    jq . <<<"$out"
+}
+
+# --- (2) sustained ingest -----------------------------------------------------
+
+ingest() {
+    log "(2) sustained ingest: 100 agencies x $INGEST_BETS bets, 150-bet batches, $RUNS runs"
+    local runs=""
+    for _ in $(seq "$RUNS"); do
+        runs+=$(loadgen_run ingest 100 "$INGEST_BETS" --batch-size 150 --in-flight 8 --threads 2)$'\n'
+    done
+    printf '%s' "$runs" >"$OUT/ingest.jsonl"
+    summarize ingest <"$OUT/ingest.jsonl" | tee "$OUT/ingest.json"
+}
+
+# --- (3) scale ----------------------------------------------------------------
+
+scale() {
+    local runs=$(( RUNS < 3 ? RUNS : 3 ))
+    log "(3) scale: 10,000 agencies, 1,000,000 bets/s offered, $runs runs"
+    : >"$OUT/scale.jsonl"
+    for _ in $(seq "$runs"); do
+        loadgen_run scale 10000 300 --batch-size 150 --in-flight 2 --threads 2 \
+            --rate 1000000 >>"$OUT/scale.jsonl"
+    done
+    summarize scale <"$OUT/scale.jsonl" | tee "$OUT/scale.json"
+}
+
+# --- (4) how cost grows -------------------------------------------------------
+
+growth() {
+    local runs=$(( RUNS < 3 ? RUNS : 3 ))
+    log "(4) growth: 2,000,000 bets over 10, 100, 1,000 and 10,000 agencies, $runs runs each"
+    local agencies
+    for agencies in 10 100 1000 10000; do
+        : >"$OUT/growth-$agencies.jsonl"
+        for _ in $(seq "$runs"); do
+            loadgen_run "growth-$agencies" "$agencies" $(( 2000000 / agencies )) \
+                --batch-size 150 --in-flight 4 --threads 2 >>"$OUT/growth-$agencies.jsonl"
+        done
+        summarize "growth-$agencies" <"$OUT/growth-$agencies.jsonl" | tee "$OUT/growth-$agencies.json"
+    done
+}
+
+# --- the table ------------------------------------------------------------------
+
+table() {
+    local f
+    echo
+    echo "| benchmark | agencies | bets/s | ack p50 ms | ack p99 ms | central peak RSS MiB | finish+draw s |"
+    echo "|---|---|---|---|---|---|---|"
+    for f in "$OUT/ingest.json" "$OUT/scale.json" "$OUT"/growth-10.json "$OUT"/growth-100.json \
+        "$OUT"/growth-1000.json "$OUT"/growth-10000.json; do
+        [ -f "$f" ] || continue
+        jq -r '"| \(.benchmark) | \(.agencies) | \(.bets_per_s.median|floor) (\(.bets_per_s.min|floor)-\(.bets_per_s.max|floor)) | \(.ack_latency_ms_p50.median) | \(.ack_latency_ms_p99.median) (\(.ack_latency_ms_p99.min)-\(.ack_latency_ms_p99.max)) | \(.central_peak_rss_mib.median) (\(.central_peak_rss_mib.min)-\(.central_peak_rss_mib.max)) | \(.finish_s.median) |"' "$f"
+    done
+    if [ -f "$OUT/course/result.json" ]; then
+        jq -r '"\ncourse data end to end: median \(.elapsed_ms.median) ms (\(.elapsed_ms.min)-\(.elapsed_ms.max)) over \(.runs) runs; draw completion \(.draw_completion_ms.median) ms; failed checks \(.failed_checks)"' "$OUT/course/result.json"
+    fi
+}
+
+main() {
+    local what=${1:-all}
+    case $what in
+        course_prepare) course_prepare; return ;;
+        course_agencies_timed) course_agencies "$OUT/course/run" "$(cat "$OUT/course/central.addr")"; return ;;
+    esac
+    log "load before: $(uptime)"
+    log "building the release binaries"
+    cargo build --release --bins -q
+    case $what in
+        all) course; ingest; scale; growth ;;
+        course|ingest|scale|growth) $what ;;
+        *) log "unknown benchmark $what (course, ingest, scale, growth or all)"; exit 2 ;;
+    esac
+    log "load after: $(uptime)"
+    table
+}
+
+main "$@"

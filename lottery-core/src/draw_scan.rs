@@ -1,0 +1,253 @@
+//! The draw's pass over the store: it reads of each row only what the draw
+//! needs (the agency, the number, and the document of a winning bet), without
+//! building a [`Bet`](crate::Bet) per row.
+//!
+//! A row is `agency,first_name,last_name,document,birthdate,number`. The last
+//! three fields are digits and dashes, never quoted (minimal quoting quotes
+//! only fields holding a comma, a quote or a line break), so they are found
+//! from the right whatever the names hold; the agency is the first field. Rows
+//! never span lines (names refuse control characters).
+//!
+//! This trusts what the monitor vouches for: committed rows, written from
+//! validated bets or checked whole when the store was opened. It still checks
+//! every field it reads, and a row that does not have this shape is a
+//! [`StoreError::Corrupt`], never a panic or a silently skipped bet. The
+//! results equal those of [`StoreRows`](crate::StoreRows) fed to
+//! [`DrawTally::add`] (a property test below says so).
+
+use std::io::{self, Read};
+use std::path::Path;
+
+use crate::bet::{AgencyId, BetNumber, Document};
+use crate::error::{Field, FieldError, FieldReason, StoreError};
+use crate::lottery::DrawTally;
+
+/// Bytes read from the store at a time.
+const CHUNK: usize = 256 * 1024;
+
+/// Adds every row of `reader` to `tally`; returns how many rows it read.
+///
+/// # Errors
+/// [`StoreError::Io`] when reading fails; [`StoreError::Corrupt`] (with the
+/// line) for a row without the shape of a store row.
+pub(crate) fn tally_rows(
+    mut reader: impl Read,
+    tally: &mut DrawTally,
+    path: &Path,
+) -> Result<u64, StoreError> {
+    let mut buffer = vec![0u8; CHUNK];
+    // Bytes `..filled` hold a partial line carried over, then what was read.
+    let mut filled = 0;
+    let mut line = 0u64;
+    let mut rows = 0u64;
+    loop {
+        if filled == buffer.len() {
+            // A line longer than the buffer: rows are short, but grow rather
+            // than fail.
+            buffer.resize(buffer.len() * 2, 0);
+        }
+        let read = match reader.read(&mut buffer[filled..]) {
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(StoreError::Io {
+                    action: "read",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let end = filled + read;
+        let last = read == 0;
+        // Whole lines only, except the last one at the end of the store.
+        let whole = if last {
+            end
+        } else {
+            match memchr::memrchr(b'\n', &buffer[..end]) {
+                Some(newline) => newline + 1,
+                None => {
+                    filled = end;
+                    continue;
+                }
+            }
+        };
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', &buffer[..whole]) {
+            line += 1;
+            rows += take_line(&buffer[start..newline], line, tally, path)?;
+            start = newline + 1;
+        }
+        if start < whole {
+            // The end of the store, without a line end.
+            line += 1;
+            rows += take_line(&buffer[start..whole], line, tally, path)?;
+        }
+        if last {
+            return Ok(rows);
+        }
+        buffer.copy_within(whole..end, 0);
+        filled = end - whole;
+    }
+}
+
+/// Adds the row on line `line` (without its `\n`) to `tally`; returns 1, or
+/// 0 for an empty line.
+fn take_line(
+    text: &[u8],
+    line: u64,
+    tally: &mut DrawTally,
+    path: &Path,
+) -> Result<u64, StoreError> {
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    if text.is_empty() {
+        return Ok(0);
+    }
+    add_row(text, tally).map_err(|error| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        line,
+        error,
+    })?;
+    Ok(1)
+}
+
+/// Adds one row (without its line end) to `tally`.
+fn add_row(row: &[u8], tally: &mut DrawTally) -> Result<(), FieldError> {
+    let malformed = || FieldError::new(Field::Row, FieldReason::Malformed);
+    let agency_end = memchr::memchr(b',', row).ok_or_else(malformed)?;
+    let (agency, rest) = (&row[..agency_end], &row[agency_end..]);
+    // `rest` is `,first,last,document,birthdate,number`: split off the last
+    // three fields from the right.
+    let mut tail = rest.rsplitn(4, |&byte| byte == b',');
+    let (Some(number), Some(_birthdate), Some(document), Some(names)) =
+        (tail.next(), tail.next(), tail.next(), tail.next())
+    else {
+        return Err(malformed());
+    };
+    // At least the two name fields before them (`names` starts with the
+    // comma after the agency).
+    if names.iter().filter(|&&byte| byte == b',').count() < 2 {
+        return Err(malformed());
+    }
+    let agency: AgencyId = text(agency, Field::Agency)?.parse()?;
+    let number: BetNumber = text(number, Field::Number)?.parse()?;
+    tally.add_fields(agency, number, || {
+        Document::new(text(document, Field::Document)?)
+    })
+}
+
+/// A field's bytes as text.
+fn text(bytes: &[u8], field: Field) -> Result<&str, FieldError> {
+    std::str::from_utf8(bytes).map_err(|_| FieldError::new(field, FieldReason::NotDigits))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::bet::Bet;
+    use crate::lottery::{Draw, LotteryRules};
+    use crate::row::{StoreRows, encode_store_rows};
+
+    fn rules() -> LotteryRules {
+        LotteryRules {
+            agencies: 3,
+            winning_number: BetNumber::new(7).unwrap(),
+        }
+    }
+
+    fn fast(bytes: &[u8]) -> Result<(Draw, u64), StoreError> {
+        let mut tally = DrawTally::new(rules());
+        let rows = tally_rows(bytes, &mut tally, Path::new("bets.csv"))?;
+        Ok((tally.finish(), rows))
+    }
+
+    fn slow(bytes: &[u8]) -> (Draw, u64) {
+        let mut tally = DrawTally::new(rules());
+        let mut rows = 0;
+        for row in StoreRows::new(bytes) {
+            tally.add(row.unwrap());
+            rows += 1;
+        }
+        (tally.finish(), rows)
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        // Commas, quotes, accents and spaces: what quoting is about.
+        "[a-zA-Z ,\"'áéíóúñÑ]{1,12}".prop_filter("not blank", |text| !text.trim().is_empty())
+    }
+
+    fn stored_bet() -> impl Strategy<Value = (u32, Bet)> {
+        (1u32..=4, name(), name(), "[0-9]{1,20}", 0u32..12).prop_map(
+            |(agency, first, last, document, number)| {
+                let bet =
+                    Bet::from_fields(&first, &last, &document, "1999-03-17", &number.to_string());
+                (agency, bet.expect("generated fields are valid"))
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn the_fast_scan_finds_what_the_full_parse_finds(
+            bets in proptest::collection::vec(stored_bet(), 0..40),
+            lf_only in any::<bool>(),
+            chunk in 1usize..64,
+        ) {
+            let mut bytes = Vec::new();
+            for (agency, bet) in &bets {
+                encode_store_rows(AgencyId::new(*agency).unwrap(), std::slice::from_ref(bet), &mut bytes);
+            }
+            if lf_only {
+                bytes.retain(|&byte| byte != b'\r');
+            }
+            let expected = slow(&bytes);
+            prop_assert_eq!(&fast(&bytes).unwrap(), &expected);
+            // However the reads split the rows.
+            let mut tally = DrawTally::new(rules());
+            let rows = tally_rows(Chunked { bytes: &bytes, chunk }, &mut tally, Path::new("bets.csv")).unwrap();
+            prop_assert_eq!((tally.finish(), rows), expected);
+        }
+    }
+
+    /// A reader handing out at most `chunk` bytes per read.
+    struct Chunked<'a> {
+        bytes: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let take = self.chunk.min(out.len()).min(self.bytes.len());
+            out[..take].copy_from_slice(&self.bytes[..take]);
+            self.bytes = &self.bytes[take..];
+            Ok(take)
+        }
+    }
+
+    #[test]
+    fn a_last_row_without_a_line_end_counts() {
+        let (draw, rows) = fast(b"1,Ana,Paz,11,2000-01-01,7\r\n2,Bo,Ri,22,2000-01-01,7").unwrap();
+        assert_eq!(rows, 2);
+        assert_eq!(draw.summary().winners_per_agency, [1, 1, 0]);
+    }
+
+    #[test]
+    fn rows_without_the_store_shape_are_corrupt_with_their_line() {
+        for (bytes, line) in [
+            (&b"1,Ana,Paz,11,2000-01-01,7\r\nnot a row\r\n"[..], 2),
+            (b"1,Ana,11,2000-01-01,7\n", 1),
+            (b"1,Ana,Paz,11,2000-01-01,99999\n", 1),
+            (b"x,Ana,Paz,11,2000-01-01,7\n", 1),
+            (b"1,Ana,Paz,1a,2000-01-01,7\n", 1),
+            (b"\n\n1,Ana,Paz,\"11\",2000-01-01,7\n", 3),
+        ] {
+            match fast(bytes) {
+                Err(StoreError::Corrupt { line: found, .. }) => {
+                    assert_eq!(found, line, "{bytes:?}")
+                }
+                other => panic!("{bytes:?}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The completer: a thread beside each event loop that waits for the disk,
+//! so that the loop never does.
+//!
+//! The loop begins batches and finishes (their bytes are written and their
+//! journal records queued) and hands each iteration's list to its completer.
+//! The completer completes them in that order: the first completion leads
+//! (or joins) the group commit covering everything written so far, the last
+//! agency's finish performs the draw. It sends the outcomes back and wakes
+//! the loop. Meanwhile the loop goes on reading, decoding and writing the
+//! next batches, so the CPU work overlaps the sync, and one commit covers
+//! everything written while the previous one ran.
+//!
+//! Outcomes come back in the order the work was handed over, so a session's
+//! answers keep their order. The completer holds no lock of its own and
+//! touches no connection: it only calls the central.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+
+use lottery_core::Central;
+use mio::{Token, Waker};
+
+use crate::session::{Completed, InFlight};
+
+/// Begun batches and finishes, with their connections.
+pub(crate) type Work = Vec<(Token, InFlight)>;
+/// Their outcomes, in the same order.
+pub(crate) type Outcomes = Vec<(Token, Completed)>;
+
+/// One loop's completer thread and the channels to it.
+pub(crate) struct Completer {
+    /// `None` once closed (the thread then ends).
+    work: Option<Sender<Work>>,
+    outcomes: Receiver<Outcomes>,
+    thread: Option<JoinHandle<()>>,
+    /// Items handed over and not yet back.
+    outstanding: usize,
+}
+
+impl Completer {
+    /// Starts the completer of loop `index`; `waker` wakes that loop when
+    /// outcomes are ready.
+    ///
+    /// # Errors
+    /// When the thread cannot be started.
+    pub(crate) fn start(index: usize, central: Central, waker: Arc<Waker>) -> io::Result<Self> {
+        let (work, queue) = mpsc::channel::<Work>();
+        let (done, outcomes) = mpsc::channel::<Outcomes>();
+        let thread = std::thread::Builder::new()
+            .name(format!("lottery-completer-{index}"))
+            .spawn(move || {
+                while let Ok(work) = queue.recv() {
+                    let results: Outcomes = work
+                        .into_iter()
+                        .map(|(token, flight)| (token, flight.complete(&central)))
+                        .collect();
+                    if done.send(results).is_err() {
+                        return;
+                    }
+                    // A loop that is gone needs no waking.
+                    let _ = waker.wake();
+                }
+            })?;
+        Ok(Self {
+            work: Some(work),
+            outcomes,
+            thread: Some(thread),
+            outstanding: 0,
+        })
+    }
+
+    /// Hands `work` over.
+    ///
+    /// # Errors
+    /// When the completer thread is gone (it panicked).
+    pub(crate) fn submit(&mut self, work: Work) -> io::Result<()> {
+        let count = work.len();
+        self.work
+            .as_ref()
+            .and_then(|sender| sender.send(work).ok())
+            .ok_or_else(gone)?;
+        self.outstanding += count;
+        Ok(())
+    }
+
+    /// Items handed over whose outcomes are not back yet.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    /// Outcomes ready now, if any.
+    ///
+    /// # Errors
+    /// When the completer thread is gone with work outstanding.
+    pub(crate) fn ready(&mut self) -> io::Result<Option<Outcomes>> {
+        match self.outcomes.try_recv() {
+            Ok(outcomes) => Ok(Some(self.received(outcomes))),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Disconnected) if self.outstanding == 0 => Ok(None),
+            Err(TryRecvError::Disconnected) => Err(gone()),
+        }
+    }
+
+    /// Waits for the next outcomes (shutdown stores and acks what arrived
+    /// before it says goodbye).
+    ///
+    /// # Errors
+    /// When the completer thread is gone.
+    pub(crate) fn wait(&mut self) -> io::Result<Outcomes> {
+        let outcomes = self.outcomes.recv().map_err(|_| gone())?;
+        Ok(self.received(outcomes))
+    }
+
+    fn received(&mut self, outcomes: Outcomes) -> Outcomes {
+        self.outstanding = self.outstanding.saturating_sub(outcomes.len());
+        outcomes
+    }
+}
+
+impl Drop for Completer {
+    fn drop(&mut self) {
+        // Closing the work channel ends the thread once it is idle.
+        self.work = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::other("the completer thread of the event loop died")
+}
