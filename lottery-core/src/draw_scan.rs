@@ -114,30 +114,44 @@ fn take_line(
 fn add_row(row: &[u8], tally: &mut DrawTally) -> Result<(), FieldError> {
     let malformed = || FieldError::new(Field::Row, FieldReason::Malformed);
     let agency_end = memchr::memchr(b',', row).ok_or_else(malformed)?;
-    let (agency, rest) = (&row[..agency_end], &row[agency_end..]);
-    // `rest` is `,first,last,document,birthdate,number`: split off the last
-    // three fields from the right.
-    let mut tail = rest.rsplitn(4, |&byte| byte == b',');
-    let (Some(number), Some(_birthdate), Some(document), Some(names)) =
-        (tail.next(), tail.next(), tail.next(), tail.next())
-    else {
-        return Err(malformed());
-    };
-    // At least the two name fields before them (`names` starts with the
-    // comma after the agency).
-    if names.iter().filter(|&&byte| byte == b',').count() < 2 {
+    // The last three fields, from the right: `...,document,birthdate,number`.
+    let number_start = memchr::memrchr(b',', row).ok_or_else(malformed)?;
+    let birthdate_start = memchr::memrchr(b',', &row[..number_start]).ok_or_else(malformed)?;
+    let document_start = memchr::memrchr(b',', &row[..birthdate_start]).ok_or_else(malformed)?;
+    // Two name fields between the agency and the document.
+    if document_start <= agency_end
+        || memchr::memchr(b',', &row[agency_end + 1..document_start]).is_none()
+    {
         return Err(malformed());
     }
-    let agency: AgencyId = text(agency, Field::Agency)?.parse()?;
-    let number: BetNumber = text(number, Field::Number)?.parse()?;
+    let agency = AgencyId::new(decimal(&row[..agency_end], Field::Agency)?)?;
+    let number = BetNumber::new(decimal(&row[number_start + 1..], Field::Number)?)?;
     tally.add_fields(agency, number, || {
-        Document::new(text(document, Field::Document)?)
+        let document = &row[document_start + 1..birthdate_start];
+        // Digits only (checked again by `Document::new`), so valid UTF-8.
+        let text = std::str::from_utf8(document)
+            .map_err(|_| FieldError::new(Field::Document, FieldReason::NotDigits))?;
+        Document::new(text)
     })
 }
 
-/// A field's bytes as text.
-fn text(bytes: &[u8], field: Field) -> Result<&str, FieldError> {
-    std::str::from_utf8(bytes).map_err(|_| FieldError::new(field, FieldReason::NotDigits))
+/// A field of plain decimal digits (leading zeros allowed), as written for
+/// agencies and numbers.
+fn decimal(digits: &[u8], field: Field) -> Result<u32, FieldError> {
+    if digits.is_empty() {
+        return Err(FieldError::new(field, FieldReason::Empty));
+    }
+    let mut value = 0u64;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return Err(FieldError::new(field, FieldReason::NotDigits));
+        }
+        value = value * 10 + u64::from(digit - b'0');
+        if value > u64::from(u32::MAX) {
+            return Err(FieldError::new(field, FieldReason::OutOfRange));
+        }
+    }
+    u32::try_from(value).map_err(|_| FieldError::new(field, FieldReason::OutOfRange))
 }
 
 #[cfg(test)]
