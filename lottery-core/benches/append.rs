@@ -11,15 +11,85 @@
 //! Each configuration runs several times on a fresh `bets.csv` in the system's
 //! temporary directory; the table shows the median run (and the slowest and
 //! fastest), and, with `fsync`, the median time of one group commit as seen
-//! by an appender (the wait in `complete_append`). Run:
-//! `cargo bench -p lottery-core --bench append`; words after `--` keep only
-//! the matching rows (`-- fsync`, `-- none 1`, `-- window`).
+//! by an appender (the wait in `complete_append`).
+//!
+//! The `fsync` rows wait for the real disk, whose sync time on a shared
+//! machine swings from a tenth of a millisecond to tens of them with what
+//! other programs write. The `simsync` rows run the same `Fsync` commits on
+//! a disk whose every sync takes exactly [`SIMULATED_SYNC`] and writes
+//! nothing (the writes are real): they measure the group commit itself,
+//! repeatably.
+//!
+//! Run: `cargo bench -p lottery-core --bench append`; words after `--` keep
+//! only the matching rows (`-- fsync`, `-- none 1`, `-- simsync window`).
 
+use std::io::{self, Read};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use std::{fs, thread};
 
-use lottery_core::{AgencyId, Bet, BetMonitor, Durability};
+use lottery_core::{
+    AgencyId, Bet, BetMonitor, BetStore, CsvFileStore, Durability, StoreFile, StoreSyncer,
+};
+
+/// How long a simulated sync takes: about an `fdatasync` on this machine's
+/// disk when nothing else writes.
+const SIMULATED_SYNC: Duration = Duration::from_micros(250);
+
+/// A file whose syncs take [`SIMULATED_SYNC`] and do nothing else.
+struct SimulatedSync<F: ?Sized>(Box<F>);
+
+struct SleepingSyncer;
+
+impl StoreSyncer for SleepingSyncer {
+    fn sync(&mut self) -> io::Result<()> {
+        thread::sleep(SIMULATED_SYNC);
+        Ok(())
+    }
+}
+
+impl<F: StoreFile + ?Sized> StoreFile for SimulatedSync<F> {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.append(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.0.truncate(len)
+    }
+
+    fn syncer(&self) -> io::Result<Box<dyn StoreSyncer>> {
+        Ok(Box::new(SleepingSyncer))
+    }
+
+    fn reader(&self, len: u64) -> io::Result<Box<dyn Read + Send>> {
+        self.0.reader(len)
+    }
+}
+
+impl BetStore for SimulatedSync<CsvFileStore> {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+
+    fn open_journal(&mut self) -> io::Result<Option<Box<dyn StoreFile>>> {
+        Ok(self
+            .0
+            .open_journal()?
+            .map(|journal| Box::new(SimulatedSync(journal)) as Box<dyn StoreFile>))
+    }
+
+    fn create_journal(&mut self, contents: &[u8]) -> io::Result<Box<dyn StoreFile>> {
+        Ok(Box::new(SimulatedSync(self.0.create_journal(contents)?)))
+    }
+}
 
 const BATCH: usize = 150;
 const RUNS: usize = 7;
@@ -54,10 +124,19 @@ fn batch(agency: u32) -> Vec<Bet> {
         .collect()
 }
 
+/// What the store syncs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disk {
+    Real,
+    /// Every sync takes [`SIMULATED_SYNC`] (with `Fsync` only).
+    Simulated,
+}
+
 /// How the appenders of one row append.
 #[derive(Debug, Clone, Copy)]
 struct Setup {
     durability: Durability,
+    disk: Disk,
     appenders: u32,
     /// Batches begun before completing them (1: plain `append`).
     window: usize,
@@ -70,7 +149,11 @@ impl Setup {
         } else {
             format!("window {}", self.window)
         };
-        format!("{:<7} {style:<9} {:>2}", self.durability, self.appenders)
+        let mode = match self.disk {
+            Disk::Real => self.durability.to_string(),
+            Disk::Simulated => "simsync".to_owned(),
+        };
+        format!("{mode:<7} {style:<9} {:>2}", self.appenders)
     }
 }
 
@@ -85,17 +168,22 @@ struct Run {
 fn run(setup: Setup, run: usize) -> Run {
     let Setup {
         durability,
+        disk,
         appenders,
         window,
     } = setup;
     let dir = std::env::temp_dir().join(format!(
-        "lottery-bench-append-{}-{durability}-{appenders}-{window}-{run}",
+        "lottery-bench-append-{}-{durability}-{disk:?}-{appenders}-{window}-{run}",
         std::process::id()
     ));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("create the benchmark directory");
-    let (monitor, _) =
-        BetMonitor::open_file(dir.join("bets.csv"), durability).expect("open the store");
+    let store = CsvFileStore::open(dir.join("bets.csv")).expect("open the store");
+    let store: Box<dyn BetStore> = match disk {
+        Disk::Real => Box::new(store),
+        Disk::Simulated => Box::new(SimulatedSync(Box::new(store))),
+    };
+    let (monitor, _) = BetMonitor::open(store, durability).expect("open the store");
     let monitor = Arc::new(monitor);
     let per_appender = batches_per_run(durability) / appenders as usize;
     let start = Arc::new(Barrier::new(appenders as usize + 1));
@@ -151,11 +239,18 @@ fn main() {
         "{:<7} {:<9} {:>2} {:>12} {:>27} {:>12}",
         "mode", "style", "n", "bets/s", "range", "commit wait"
     );
-    for durability in [Durability::None, Durability::Flush, Durability::Fsync] {
+    let modes = [
+        (Durability::None, Disk::Real),
+        (Durability::Flush, Disk::Real),
+        (Durability::Fsync, Disk::Real),
+        (Durability::Fsync, Disk::Simulated),
+    ];
+    for (durability, disk) in modes {
         for window in [1, WINDOW] {
             for appenders in [1, 2, 4] {
                 let setup = Setup {
                     durability,
+                    disk,
                     appenders,
                     window,
                 };

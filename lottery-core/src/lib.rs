@@ -35,7 +35,8 @@
 //! 2. the [`Central`] *lottery lock* (the `drawn` condition variable waits on
 //!    it), held for decisions only;
 //! 3. the [`BetMonitor`] locks, in the monitor's own order: append lock
-//!    (`writer`) → `journal` → `commit` (see [`monitor`]);
+//!    (`writer`) → `journal` → `commit`, and its data-sync lock, a leaf
+//!    (see [`monitor`]);
 //! 4. the [`MemoryStore`] state lock (a leaf).
 //!
 //! Stronger rules keep the slow parts out of the way: the central never holds

@@ -22,18 +22,29 @@
 //! With `Fsync`, concurrent appenders share syncs. An appender writes its
 //! batch under the append lock, queues its journal record there (so records
 //! follow the data's order), and releases the lock. It then waits until a
-//! completed commit covers its record. If no commit runs, it becomes the
-//! leader: it takes the queued records, syncs `bets.csv`, appends the records
-//! to the journal and syncs it, then wakes everyone. Batches written while a
-//! commit runs are covered by the next one. The append lock is never held
-//! while syncing, so writers keep writing during a sync.
+//! completed commit covers its record. If no group holds its record yet and
+//! no leader is syncing the data, it becomes the leader of the next group:
+//! it takes every queued record not yet taken, syncs `bets.csv` (the data
+//! stage), then, once the group before it has finished, appends the records
+//! to the journal and syncs it (the journal stage), and wakes everyone.
+//! Batches written meanwhile are covered by the next group. The append lock
+//! is never held while syncing, so writers keep writing during a sync.
+//!
+//! The two stages overlap: a leader leaves the data stage as soon as its
+//! data sync ends, so the next group syncs the data while this one syncs the
+//! journal. Under load a commit then costs one sync's time, not two, while
+//! each group still waits for its own two syncs in order. Groups enter the
+//! journal stage in the order they took their records, so the journal keeps
+//! the data's order.
 //!
 //! The data is synced before its records are written, so a durable journal
 //! record implies durable data. If a sync fails, every batch not yet
-//! committed is cut off `bets.csv` (its appender gets the error: nothing of
-//! it stays), the journal is cut back to its committed length, and later
-//! appends work again (after a failed `fdatasync` the page cache cannot be
-//! trusted, so we keep only what a completed sync covered).
+//! committed (in any group, or still queued) is cut off `bets.csv` (its
+//! appender gets the error: nothing of it stays), the journal is cut back to
+//! its committed length, and later appends work again (after a failed
+//! `fdatasync` the page cache cannot be trusted, so we keep only what a
+//! completed sync covered). Groups taken before the failure and still in
+//! flight find their epoch ended and journal nothing.
 //!
 //! # Restart
 //! [`BetMonitor::open`] replays the journal: the end offset of its last whole
@@ -56,10 +67,11 @@
 //! batch 0: the rows carry no batch numbers) and a journal is started for it.
 //!
 //! # Lock order
-//! append lock (`writer`) → `journal` → `commit`. The commit lock is never
-//! held while writing or syncing; the append lock is never held while
-//! syncing; the journal lock is held by one commit leader at a time, across
-//! its syncs (appenders never need it in `Fsync` mode).
+//! append lock (`writer`) → `journal` → `commit`; the `data_syncer` lock is a
+//! leaf, held only across a data sync. The commit lock is never held while
+//! writing or syncing; the append lock is never held while syncing; the
+//! journal lock is held by the leader in the journal stage, across its sync
+//! (appenders never need it in `Fsync` mode).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -155,7 +167,9 @@ struct Writer {
     /// The data length the monitor vouches for; when the store's own length
     /// differs (a failed cut back), the next append repairs it first.
     len: u64,
-    /// Records written but not yet in the journal (`Fsync` mode), in data order.
+    /// Records written but not yet committed (`Fsync` mode), in data order:
+    /// commit leaders copy those they take (`Commit::taken_seq` says how
+    /// far), and remove them once committed; a failed commit cuts them all.
     queued: Vec<(u64, Record)>,
     /// The last record sequence number handed out.
     last_seq: u64,
@@ -171,8 +185,6 @@ struct Writer {
 struct JournalWriter {
     file: Box<dyn StoreFile>,
     syncer: Box<dyn StoreSyncer>,
-    /// Syncs `bets.csv`; here because only the commit leader uses it.
-    data_syncer: Box<dyn StoreSyncer>,
     /// The journal length a completed sync covers (where a failure cuts back).
     durable_len: u64,
 }
@@ -187,8 +199,28 @@ struct Commit {
     /// The current epoch; `failed_epochs[e]` tells how epoch `e` ended.
     epoch: usize,
     failed_epochs: Vec<FailedEpoch>,
-    /// A leader is committing.
-    syncing: bool,
+    /// Every record up to this sequence number belongs to a group (committed
+    /// or being committed): its appender waits rather than leads.
+    taken_seq: u64,
+    /// A leader is in the data stage (one at a time).
+    syncing_data: bool,
+    /// The number the next group gets.
+    next_group: u64,
+    /// The group whose turn it is in the journal stage.
+    journal_turn: u64,
+}
+
+/// The records one leader commits.
+struct Group {
+    /// Its place in the journal stage's order.
+    number: u64,
+    records: Vec<Record>,
+    /// The sequence number of its last record.
+    last_seq: u64,
+    /// The data length its records cover.
+    end: u64,
+    /// The epoch its records were written in.
+    epoch: usize,
 }
 
 /// How a failed commit ended an epoch: records up to `committed_seq` had been
@@ -249,8 +281,12 @@ pub struct BetMonitor {
     /// The append lock.
     writer: Mutex<Writer>,
     journal: Mutex<JournalWriter>,
+    /// Syncs `bets.csv`: the leader in the data stage (or a failed commit
+    /// making its cut durable).
+    data_syncer: Mutex<Box<dyn StoreSyncer>>,
     commit: Mutex<Commit>,
-    /// Signalled when a commit ends (successfully or not).
+    /// Signalled when a group leaves the data stage, when a journal turn
+    /// ends, and when a commit ends (successfully or not).
     committed: Condvar,
 }
 
@@ -301,10 +337,10 @@ impl BetMonitor {
         let journal_len = journal.len();
         let journal = JournalWriter {
             syncer: journal.syncer().map_err(io_error("open the journal of"))?,
-            data_syncer: store.syncer().map_err(io_error("open"))?,
             file: journal,
             durable_len: journal_len,
         };
+        let data_syncer = Mutex::new(store.syncer().map_err(io_error("open"))?);
         let monitor = Self {
             path,
             durability,
@@ -317,6 +353,7 @@ impl BetMonitor {
                 cut_batches: BTreeMap::new(),
             }),
             journal: Mutex::new(journal),
+            data_syncer,
             commit: Mutex::new(Commit {
                 committed_end,
                 ..Commit::default()
@@ -556,92 +593,156 @@ impl BetMonitor {
                 Status::Failed(error) => return Err(error),
                 Status::Pending => {}
             }
-            if commit.syncing {
+            if commit.syncing_data || ticket.seq <= commit.taken_seq {
+                // A group holds the record already, or the next group will
+                // be led by whoever syncs the data now: wait for it.
                 commit = self.committed.wait(commit);
                 continue;
             }
-            commit.syncing = true;
+            commit.syncing_data = true;
             drop(commit);
             self.lead_commit();
             commit = self.commit.lock();
-            commit.syncing = false;
-            self.committed.notify_all();
         }
     }
 
-    /// One group commit: sync the data, then journal and sync the records of
-    /// every batch written so far. Only one runs at a time (`syncing`).
+    /// Leads one group through both stages (see the module docs). The caller
+    /// set `syncing_data`; this clears it when the data stage ends.
     fn lead_commit(&self) {
-        let (records, end, epoch) = {
-            let mut writer = self.writer.lock();
-            (std::mem::take(&mut writer.queued), writer.len, writer.epoch)
-        };
-        let Some(&(last_seq, _)) = records.last() else {
+        let Some(group) = self.take_group() else {
             return;
         };
-        let mut lines = Vec::with_capacity(records.len() * 40);
-        for (_, record) in &records {
-            record.encode(&mut lines);
-        }
-        let outcome = {
-            let mut journal = self.journal.lock();
-            let journal = &mut *journal;
-            let outcome = journal
-                .data_syncer
-                .sync()
-                .map_err(|error| ("sync", error))
-                .and_then(|()| {
-                    journal
-                        .file
-                        .append(&lines)
-                        .map_err(|error| ("append to the journal of", error))
-                })
-                .and_then(|()| {
-                    journal
-                        .syncer
-                        .sync()
-                        .map_err(|error| ("sync the journal of", error))
-                });
-            match outcome {
-                Ok(()) => journal.durable_len = journal.file.len(),
-                Err(_) => {
-                    // Whatever of the records reached the journal must go:
-                    // their batches are about to be cut off. Best effort: if
-                    // this fails too, the next commit's journal sync covers
-                    // the cut (records are only ever appended after it).
-                    let durable = journal.durable_len;
-                    if journal.file.truncate(durable).is_ok() {
-                        let _ = journal.syncer.sync();
-                    }
-                }
+        let data_synced = self.data_syncer.lock().sync();
+        let epoch = {
+            let mut commit = self.commit.lock();
+            commit.syncing_data = false;
+            self.committed.notify_all();
+            while commit.journal_turn != group.number {
+                commit = self.committed.wait(commit);
             }
-            outcome
+            commit.epoch
         };
+        if epoch != group.epoch {
+            // A failed commit before this group cut its batches off and
+            // failed their appenders already: nothing of it may be journaled.
+            self.end_turn(|_| {});
+            return;
+        }
+        let outcome = data_synced
+            .map_err(|error| ("sync", error))
+            .and_then(|()| self.journal_records(&group.records));
         match outcome {
             Ok(()) => {
-                let mut commit = self.commit.lock();
-                debug_assert_eq!(commit.epoch, epoch, "only a leader changes epochs");
-                commit.committed_seq = last_seq;
-                commit.committed_end = end;
+                let mut writer = self.writer.lock();
+                let committed = writer
+                    .queued
+                    .iter()
+                    .take_while(|(seq, _)| *seq <= group.last_seq)
+                    .count();
+                writer.queued.drain(..committed);
+                self.end_turn(|commit| {
+                    debug_assert_eq!(
+                        commit.epoch, group.epoch,
+                        "only a leader in turn ends epochs"
+                    );
+                    commit.committed_seq = group.last_seq;
+                    commit.committed_end = group.end;
+                });
             }
             Err((action, error)) => {
-                self.fail_epoch(action, &error, &records);
+                self.fail_epoch(action, &error);
                 // Make the cut durable now rather than at the next commit, so
                 // a crash meanwhile cannot bring back batches refused here.
-                let _ = self.journal.lock().data_syncer.sync();
+                let _ = self.data_syncer.lock().sync();
+                self.end_turn(|_| {});
             }
         }
+    }
+
+    /// The data stage's first step: takes every queued record no group holds
+    /// yet, as the next group. `None` (and the data stage left) when there
+    /// is none.
+    fn take_group(&self) -> Option<Group> {
+        let writer = self.writer.lock();
+        let mut commit = self.commit.lock();
+        let taken_seq = commit.taken_seq;
+        let records: Vec<Record> = writer
+            .queued
+            .iter()
+            .filter(|(seq, _)| *seq > taken_seq)
+            .map(|&(_, record)| record)
+            .collect();
+        let Some(&(last_seq, _)) = writer.queued.last().filter(|_| !records.is_empty()) else {
+            commit.syncing_data = false;
+            self.committed.notify_all();
+            return None;
+        };
+        commit.taken_seq = last_seq;
+        let number = commit.next_group;
+        commit.next_group += 1;
+        Some(Group {
+            number,
+            records,
+            last_seq,
+            end: writer.len,
+            epoch: writer.epoch,
+        })
+    }
+
+    /// The journal stage's work: appends the group's records to the journal
+    /// and syncs it; on failure cuts back whatever of them reached it.
+    fn journal_records(&self, records: &[Record]) -> Result<(), (&'static str, io::Error)> {
+        let mut lines = Vec::with_capacity(records.len() * 40);
+        for record in records {
+            record.encode(&mut lines);
+        }
+        let mut journal = self.journal.lock();
+        let journal = &mut *journal;
+        let outcome = journal
+            .file
+            .append(&lines)
+            .map_err(|error| ("append to the journal of", error))
+            .and_then(|()| {
+                journal
+                    .syncer
+                    .sync()
+                    .map_err(|error| ("sync the journal of", error))
+            });
+        match outcome {
+            Ok(()) => journal.durable_len = journal.file.len(),
+            Err(_) => {
+                // Whatever of the records reached the journal must go: their
+                // batches are about to be cut off. Best effort: if this fails
+                // too, the next commit's journal sync covers the cut (records
+                // are only ever appended after it).
+                let durable = journal.durable_len;
+                if journal.file.truncate(durable).is_ok() {
+                    let _ = journal.syncer.sync();
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Ends the current group's journal turn, after `update`, and wakes
+    /// everyone (appenders, the next group).
+    fn end_turn(&self, update: impl FnOnce(&mut Commit)) {
+        let mut commit = self.commit.lock();
+        update(&mut commit);
+        commit.journal_turn += 1;
+        self.committed.notify_all();
     }
 
     /// After a failed commit: cut every uncommitted batch off the data, and
     /// start a new epoch so their appenders learn they failed.
-    fn fail_epoch(&self, action: &'static str, error: &io::Error, cut: &[(u64, Record)]) {
+    fn fail_epoch(&self, action: &'static str, error: &io::Error) {
         let mut writer = self.writer.lock();
         let mut commit = self.commit.lock();
         writer.len = commit.committed_end;
-        // Both the records this commit took and those queued since are cut.
+        // Every uncommitted record is cut: this group's, those of groups
+        // taken after it, and those queued since.
         let queued = std::mem::take(&mut writer.queued);
-        for (_, record) in cut.iter().chain(&queued) {
+        for (_, record) in &queued {
             if let Record::Batch { agency, batch, .. } = *record {
                 let lost = writer.cut_batches.entry(agency).or_insert(batch);
                 *lost = (*lost).min(batch);

@@ -44,6 +44,18 @@ fn check_store(handle: &lottery_core::MemoryHandle, acked: &[(u32, Appended)]) {
     );
     let journal = String::from_utf8(handle.journal_bytes()).expect("the journal is text");
     let synced_journal = &journal[..handle.journal_synced_len() as usize];
+    // Nothing of a refused batch stays: the journal names the acked batches
+    // and no other.
+    let mut journaled: Vec<u32> = journal
+        .lines()
+        .filter_map(|line| line.strip_prefix("batch "))
+        .map(|rest| rest.split(' ').next().and_then(|id| id.parse().ok()))
+        .map(|id| id.expect("a batch record starts with its agency"))
+        .collect();
+    let mut acked_ids: Vec<u32> = acked.iter().map(|&(id, _)| id).collect();
+    journaled.sort_unstable();
+    acked_ids.sort_unstable();
+    assert_eq!(journaled, acked_ids, "journal {journal:?}");
     for &(id, appended) in acked {
         assert!(handle.synced_len() >= appended.end_offset);
         let mut expected = Vec::new();
@@ -143,6 +155,36 @@ fn a_failed_sync_fails_exactly_the_batches_it_cuts_off() {
             .filter_map(|(id, result)| result.ok().map(|appended| (id, appended)))
             .collect();
         // Nothing of a refused batch stays; every acked one is whole and synced.
+        check_store(&handle, &acked);
+    });
+}
+
+#[test]
+fn batches_resent_after_a_failed_sync_are_stored_once_whatever_groups_were_in_flight() {
+    loom::model(|| {
+        let store = MemoryStore::new();
+        let handle = store.handle();
+        let (monitor, _) =
+            BetMonitor::open(Box::new(store), Durability::Fsync).expect("a new store opens");
+        handle.fail_next_syncs(1);
+        let monitor = Arc::new(monitor);
+        let appenders: Vec<_> = (1..=2)
+            .map(|id| {
+                let monitor = Arc::clone(&monitor);
+                thread::spawn(move || {
+                    // One sync fails, so a second try always succeeds.
+                    let appended = monitor
+                        .append(agency(id), 1, &batch(id))
+                        .or_else(|_| monitor.append(agency(id), 1, &batch(id)))
+                        .expect("only one sync fails");
+                    (id, appended)
+                })
+            })
+            .collect();
+        let acked: Vec<_> = appenders
+            .into_iter()
+            .map(|appender| appender.join().expect("an appender panicked"))
+            .collect();
         check_store(&handle, &acked);
     });
 }
