@@ -14,6 +14,19 @@ use mio::net::TcpStream;
 
 use crate::session::Session;
 
+/// A socket as a reader that remembers how much the last read asked for.
+struct Asked<'a> {
+    stream: &'a mut TcpStream,
+    asked: usize,
+}
+
+impl io::Read for Asked<'_> {
+    fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
+        self.asked = into.len();
+        self.stream.read(into)
+    }
+}
+
 /// Unsent output above which the connection is not read (backpressure): a
 /// peer that does not read its answers stops being served before it can make
 /// the central buffer without bound.
@@ -63,6 +76,9 @@ pub(crate) struct Connection {
     pub readable: bool,
     /// The peer closed its write side.
     pub peer_closed: bool,
+    /// The poll reported the end of the stream (or an error): read until
+    /// the read says so.
+    pub end_seen: bool,
     pub lifecycle: Lifecycle,
     pub accepted_at: Instant,
     /// The last time a whole frame arrived (idle timeout).
@@ -97,6 +113,7 @@ impl Connection {
             sent: 0,
             readable: true,
             peer_closed: false,
+            end_seen: false,
             lifecycle: Lifecycle::Open,
             accepted_at: now,
             last_frame_at: now,
@@ -130,13 +147,27 @@ impl Connection {
     /// The socket's error (the connection is broken).
     pub(crate) fn read_once(&mut self) -> io::Result<ReadOutcome> {
         loop {
-            return match self.decoder.read_from(&mut self.stream) {
+            let mut source = Asked {
+                stream: &mut self.stream,
+                asked: 0,
+            };
+            return match self.decoder.read_from(&mut source) {
                 Ok(0) => {
                     self.peer_closed = true;
                     self.readable = false;
                     Ok(ReadOutcome::Closed)
                 }
-                Ok(read) => Ok(ReadOutcome::Data(read)),
+                Ok(read) => {
+                    // A read shorter than asked emptied the socket: what
+                    // arrives next raises a new edge, so the read that would
+                    // only say `WouldBlock` is saved (one system call per
+                    // batch, with thousands of agencies). Not once the end of
+                    // the stream was reported: it raises no further edge.
+                    if read < source.asked && !self.end_seen {
+                        self.readable = false;
+                    }
+                    Ok(ReadOutcome::Data(read))
+                }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
                     Ok(ReadOutcome::WouldBlock)
