@@ -32,6 +32,10 @@ impl io::Read for Asked<'_> {
 /// the central buffer without bound.
 pub(crate) const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 
+/// Output capacity kept by an idle connection (a few acks' worth); more,
+/// after a long winners answer say, is given back.
+const IDLE_OUTPUT_CAPACITY: usize = 4 * 1024;
+
 /// What one read brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReadOutcome {
@@ -246,6 +250,18 @@ impl Connection {
                 self.sent = 0;
             }
             Ok(false)
+        }
+    }
+
+    /// Gives the read buffer back while the connection has nothing to read
+    /// or decode (the next bytes take a new one): ten thousand agencies
+    /// between batches, or waiting for the draw, then hold no buffers.
+    pub(crate) fn release_idle_buffers(&mut self) {
+        if !self.readable && self.decoder.buffered() == 0 {
+            self.decoder = Decoder::new(self.decoder.max_frame());
+        }
+        if self.unsent() == 0 && self.output.capacity() > IDLE_OUTPUT_CAPACITY {
+            self.output = Vec::new();
         }
     }
 

@@ -512,6 +512,7 @@ impl EventLoop {
             connection.paused = false;
             schedule(&mut self.work, connection, token);
         }
+        connection.release_idle_buffers();
     }
 
     /// Applies the deadlines: handshake, idle, and closing linger.
