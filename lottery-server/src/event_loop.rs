@@ -119,7 +119,11 @@ impl EventLoop {
     /// The poll's error (the loop cannot go on).
     pub(crate) fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        // An iteration's lines (one per batch) leave together, before the
+        // loop waits again.
+        crate::logging::defer_lines();
         loop {
+            crate::logging::write_deferred();
             let timeout = if self.work.is_empty() {
                 self.next_tick.saturating_duration_since(Instant::now())
             } else {
@@ -605,6 +609,8 @@ impl Drop for EventLoop {
             "action: event_loop_exit | result: success | loop: {}",
             self.index
         );
+        // However the loop ended (a panic too): its last lines are written.
+        crate::logging::write_deferred();
     }
 }
 

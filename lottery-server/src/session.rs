@@ -73,6 +73,8 @@ pub(crate) enum InFlight {
     Finish {
         /// The lottery's handle on the finish.
         pending: PendingFinish,
+        /// The agency finishing.
+        agency: AgencyId,
         /// The count the agency gave.
         bets_sent: u64,
     },
@@ -87,12 +89,10 @@ pub(crate) enum Completed {
         bets: u64,
         result: Result<Submitted, SubmitError>,
     },
-    /// A finish's outcome, and how long completing it took (the draw, when
-    /// this finish performed it).
+    /// A finish's outcome.
     Finish {
         bets_sent: u64,
         result: Result<Finish, FinishError>,
-        took: Duration,
     },
 }
 
@@ -111,14 +111,20 @@ impl InFlight {
                 bets,
                 result: central.complete_submit(pending),
             },
-            InFlight::Finish { pending, bets_sent } => {
+            InFlight::Finish {
+                pending,
+                agency,
+                bets_sent,
+            } => {
                 let started = Instant::now();
                 let result = central.complete_finish(pending);
-                Completed::Finish {
-                    bets_sent,
-                    result,
-                    took: started.elapsed(),
+                // Logged here, the moment the finish is recorded and the draw
+                // published, rather than when the session answers: the loops
+                // answering the held winners queries are woken already.
+                if let Ok(finish) = &result {
+                    log_finish(agency, bets_sent, finish, started.elapsed());
                 }
+                Completed::Finish { bets_sent, result }
             }
         }
     }
@@ -432,11 +438,9 @@ impl Session {
                 bets,
                 result,
             } => self.on_stored(batch, bets, result, ctx, out),
-            Completed::Finish {
-                bets_sent,
-                result,
-                took,
-            } => self.on_finished(bets_sent, result, took, ctx, out),
+            Completed::Finish { bets_sent, result } => {
+                self.on_finished(bets_sent, result, ctx, out);
+            }
         }
     }
 
@@ -497,7 +501,11 @@ impl Session {
         match ctx.central.begin_finish(agency, bets_sent) {
             Ok(pending) => {
                 self.finishing = true;
-                Step::Storing(InFlight::Finish { pending, bets_sent })
+                Step::Storing(InFlight::Finish {
+                    pending,
+                    agency,
+                    bets_sent,
+                })
             }
             Err(error) => {
                 send_error(
@@ -510,13 +518,12 @@ impl Session {
         }
     }
 
-    /// Answers the finish this session began, once it is complete. `took`:
-    /// how long completing it took (the draw's scan, for the last agency).
+    /// Answers the finish this session began, once it is complete (its
+    /// success, and the draw it may have performed, are logged already).
     fn on_finished(
         &mut self,
         bets_sent: u64,
         result: Result<Finish, FinishError>,
-        took: Duration,
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) {
@@ -524,35 +531,15 @@ impl Session {
         let Phase::Bound(agency) = self.phase else {
             // Ended meanwhile (replaced, shut down): the finish stands, the
             // agency learns it when it finishes again.
-            if let Ok(Finish::Drew(summary)) = &result {
-                log_draw(summary, took);
-            }
             return;
         };
-        let finish = match result {
-            Ok(finish) => finish,
-            Err(error) => {
-                send_error(
-                    &finish_refusal(agency, bets_sent, &error),
-                    ctx.max_frame,
-                    out,
-                );
-                return;
-            }
-        };
-        match &finish {
-            Finish::Waiting { remaining } => info!(
-                "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: {remaining}"
-            ),
-            Finish::Drew(summary) => {
-                info!(
-                    "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0"
-                );
-                log_draw(summary, took);
-            }
-            Finish::AlreadyDrawn => info!(
-                "action: finish | result: success | agency: {agency} | bets: {bets_sent} | note: already drawn"
-            ),
+        if let Err(error) = result {
+            send_error(
+                &finish_refusal(agency, bets_sent, &error),
+                ctx.max_frame,
+                out,
+            );
+            return;
         }
         let bets_stored = ctx
             .central
@@ -697,16 +684,29 @@ impl Session {
     }
 }
 
-/// The course's draw line, with what the draw found and how long the
-/// completion of the finish that performed it took (its record's commit and
-/// the scan of the store).
-fn log_draw(summary: &lottery_core::DrawSummary, took: Duration) {
-    let winners: u64 = summary.winners_per_agency.iter().sum();
-    info!(
-        "action: sorteo | result: success | bets: {} | winners: {winners} | duration_ms: {:.1}",
-        summary.bets,
-        took.as_secs_f64() * 1000.0
-    );
+/// A recorded finish, and for the last one the course's draw line, with
+/// what the draw found and how long completing the finish took (its record's
+/// commit and the scan of the store).
+fn log_finish(agency: AgencyId, bets_sent: u64, finish: &Finish, took: Duration) {
+    match finish {
+        Finish::Waiting { remaining } => info!(
+            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: {remaining}"
+        ),
+        Finish::Drew(summary) => {
+            info!(
+                "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0"
+            );
+            let winners: u64 = summary.winners_per_agency.iter().sum();
+            info!(
+                "action: sorteo | result: success | bets: {} | winners: {winners} | duration_ms: {:.1}",
+                summary.bets,
+                took.as_secs_f64() * 1000.0
+            );
+        }
+        Finish::AlreadyDrawn => info!(
+            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | note: already drawn"
+        ),
+    }
 }
 
 /// The refusal of a finish, logged.
