@@ -102,6 +102,7 @@ impl Name {
     }
 
     /// The name as text.
+    #[inline]
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -165,6 +166,7 @@ impl Document {
     }
 
     /// The document as text.
+    #[inline]
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -247,6 +249,7 @@ impl Birthdate {
     /// use lottery_core::Birthdate;
     /// assert_eq!(&Birthdate::new(987, 1, 5).unwrap().to_text(), b"0987-01-05");
     /// ```
+    #[inline]
     pub fn to_text(self) -> [u8; Self::TEXT_LEN] {
         let digit = |value: u16, unit: u16| {
             b'0' + u8::try_from(value / unit % 10).expect("a decimal digit fits in u8")

@@ -118,17 +118,20 @@ impl BatchBuilder {
     /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
     /// this bet alone.
     pub fn try_push_bet(&mut self, bet: &Bet) -> Result<Pushed, EncodeError> {
-        let bet_len = short_text_len(bet.first_name.as_str())
-            + short_text_len(bet.last_name.as_str())
-            + short_text_len(bet.document.as_str())
+        let texts = [
+            bet.first_name.as_str(),
+            bet.last_name.as_str(),
+            bet.document.as_str(),
+        ];
+        let bet_len = texts.iter().map(|text| short_text_len(text)).sum::<usize>()
             + 1
-            + BIRTHDATE_LEN
+            + Birthdate::TEXT_LEN
             + 2;
         let pushed = self.admit(bet_len)?;
         if pushed == Pushed::Added {
-            put_short_text(&mut self.bets, bet.first_name.as_str());
-            put_short_text(&mut self.bets, bet.last_name.as_str());
-            put_short_text(&mut self.bets, bet.document.as_str());
+            for text in texts {
+                put_short_text(&mut self.bets, text);
+            }
             put_birthdate(&mut self.bets, bet.birthdate);
             put_u16(&mut self.bets, bet.number.get());
             self.count += 1;
@@ -158,26 +161,10 @@ impl BatchBuilder {
     }
 }
 
-/// `YYYY-MM-DD`.
-const BIRTHDATE_LEN: usize = 10;
-
-/// Writes a date as a short text `YYYY-MM-DD` without formatting machinery.
+/// Writes a date as a short text `YYYY-MM-DD`.
 fn put_birthdate(out: &mut Vec<u8>, date: Birthdate) {
-    let digit = |value: u16, unit: u16| b'0' + u8::try_from(value / unit % 10).expect("a digit");
-    let (year, month, day) = (date.year(), u16::from(date.month()), u16::from(date.day()));
-    out.extend_from_slice(&[
-        BIRTHDATE_LEN as u8,
-        digit(year, 1000),
-        digit(year, 100),
-        digit(year, 10),
-        digit(year, 1),
-        b'-',
-        digit(month, 10),
-        digit(month, 1),
-        b'-',
-        digit(day, 10),
-        digit(day, 1),
-    ]);
+    out.push(Birthdate::TEXT_LEN as u8);
+    out.extend_from_slice(&date.to_text());
 }
 
 #[cfg(test)]
