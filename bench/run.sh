@@ -10,7 +10,9 @@
 #
 # Knobs (environment): RUNS (runs per measurement, default 5), OUT (results
 # directory, default target/bench), DATA (the course data set, default
-# ../shared/data), INGEST_BETS (bets per agency in (2), default 20000).
+# ../shared/data), INGEST_BETS (bets per agency in (2), default 20000), BIN
+# (the programs to measure, default target/release, built first; set it to
+# measure another build, such as an older commit's, as it is).
 #
 # Every central is a release `lottery-server` process with durability fsync,
 # logging at INFO (the course's line per batch), on 127.0.0.1, with a fresh
@@ -20,7 +22,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-BIN=$ROOT/target/release
+BIN=${BIN:-}
+BUILD=1
+[ -n "$BIN" ] && BUILD=0
+BIN=${BIN:-$ROOT/target/release}
 RUNS=${RUNS:-5}
 OUT=${OUT:-$ROOT/target/bench}
 DATA=${DATA:-$ROOT/../shared/data}
@@ -77,7 +82,7 @@ stop_central() {
 # of the middle two).
 stats() {
     sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print "nan nan nan"; exit }
+        if (NR == 0) { print "null null null"; exit }
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
         print m, v[1], v[NR] }'
 }
@@ -177,7 +182,7 @@ course() {
     for _ in $(seq 500); do kill -0 "$old" 2>/dev/null || break; sleep 0.01; done
     course_check "$dir" || true
     read -r median min max < <(stats <<<"$times")
-    read -r draw_median draw_min draw_max < <(stats <"$dir/draw_ms.txt")
+    read -r draw_median draw_min draw_max < <(stats <"$dir/draw_ms.txt" 2>/dev/null || stats </dev/null)
     read -r cpu_median cpu_min cpu_max < <(stats <"$dir/central_cpu_ms.txt")
     local agencies_cpu="null"
     if [ -f "$dir/hyperfine.json" ]; then
@@ -227,7 +232,7 @@ summarize() {
     local field out="{\"benchmark\": \"$name\""
     for field in bets_per_s ack_latency_ms.p50 ack_latency_ms.p99 ack_latency_ms.max \
         central_peak_rss_mib connections_held finish_s elapsed_s; do
-        read -r median min max < <(jq -r ".$field" <<<"$runs" | stats)
+        read -r median min max < <(jq -r ".$field // empty" <<<"$runs" | stats)
         out+=", \"${field//./_}\": {\"median\": $median, \"min\": $min, \"max\": $max}"
     done
     local failed
@@ -304,8 +309,11 @@ main() {
         course_agencies_timed) course_agencies "$OUT/course/run" "$(cat "$OUT/course/central.addr")"; return ;;
     esac
     log "load before: $(uptime)"
-    log "building the release binaries"
-    cargo build --release --bins -q
+    if [ "$BUILD" = 1 ]; then
+        log "building the release binaries"
+        cargo build --release --bins -q
+    fi
+    log "measuring $BIN"
     case $what in
         all) disk; course; ingest; scale; growth ;;
         disk|course|ingest|scale|growth) $what ;;
