@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces every number of BENCHMARKS.md (issue 7) on this machine.
 #
-#   bench/run.sh            all four benchmarks
+#   bench/run.sh            all four benchmarks, and the disk's commit latency
+#   bench/run.sh disk       only the disk: two fdatasyncs (a group commit) at a time
 #   bench/run.sh course     only (1): the course data end to end
 #   bench/run.sh ingest     only (2): sustained ingest, 100 agencies
 #   bench/run.sh scale      only (3): 10,000 connections at 1,000,000 bets/s offered
@@ -35,12 +36,18 @@ log() { printf '%s\n' "$*" >&2; }
 # --- the central --------------------------------------------------------------
 
 # start_central DIR AGENCIES [FLAGS...]: starts a release central on a free
-# port with a fresh store in DIR; sets CENTRAL_PID and CENTRAL_ADDR.
+# port with a fresh store in DIR; sets CENTRAL_PID and CENTRAL_ADDR. With
+# CPU_FILE set, the central runs under /usr/bin/time, which writes its CPU
+# time (user + system, seconds) there when it exits.
 start_central() {
     local dir=$1 agencies=$2
     shift 2
     rm -rf "$dir" && mkdir -p "$dir"
-    "$BIN/lottery-server" --listen 127.0.0.1:0 --agencies "$agencies" \
+    local timed=()
+    if [ -n "${CPU_FILE:-}" ] && [ -x /usr/bin/time ]; then
+        timed=(/usr/bin/time -f "%U %S" -o "$CPU_FILE")
+    fi
+    "${timed[@]}" "$BIN/lottery-server" --listen 127.0.0.1:0 --agencies "$agencies" \
         --store "$dir/bets.csv" --durability fsync "$@" </dev/null >/dev/null 2>"$dir/server.log" &
     CENTRAL_PID=$!
     local line=""
@@ -75,6 +82,16 @@ stats() {
         print m, v[1], v[NR] }'
 }
 
+# --- the disk under the central --------------------------------------------------
+
+# A group commit's latency on the filesystem of the stores, without the
+# central: the floor of every ack latency with durability fsync.
+disk() {
+    log "(0) the disk: 500 group commits (a 60 KB append and a journal line, each fdatasync'd)"
+    rustc -O --edition 2021 "$ROOT/bench/commit_probe.rs" -o "$OUT/commit_probe"
+    "$OUT/commit_probe" "$OUT" 500 60000 | jq . | tee "$OUT/disk.json"
+}
+
 # --- (1) the course data end to end -------------------------------------------
 
 # The timed command: the five agencies, started together, until all exited
@@ -102,7 +119,8 @@ course_prepare() {
         kill -TERM "$old" 2>/dev/null || true
     fi
     course_check "$dir" || true
-    start_central "$dir/run" 5 --exit-when-done
+    rm -f "$dir/central.cpu"
+    CPU_FILE=$dir/central.cpu start_central "$dir/run" 5 --exit-when-done
     echo "$CENTRAL_PID" >"$dir/central.pid"
     echo "$CENTRAL_ADDR" >"$dir/central.addr"
     disown "$CENTRAL_PID" 2>/dev/null || true
@@ -113,6 +131,7 @@ course_check() {
     local dir=$1/run
     [ -f "$dir/server.log" ] || return 0
     [ -f "$dir/agency-1.log" ] || return 0
+    [ -s "$1/central.cpu" ] && awk '{ print ($1 + $2) * 1000 }' "$1/central.cpu" >>"$1/central_cpu_ms.txt"
     local winners draws bets
     winners=$(for id in 1 2 3 4 5; do
         grep -o 'consulta_ganadores | result: success | cant_ganadores: [0-9]*' "$dir/agency-$id.log" | grep -o '[0-9]*$'
@@ -159,14 +178,23 @@ course() {
     course_check "$dir" || true
     read -r median min max < <(stats <<<"$times")
     read -r draw_median draw_min draw_max < <(stats <"$dir/draw_ms.txt")
+    read -r cpu_median cpu_min cpu_max < <(stats <"$dir/central_cpu_ms.txt")
+    local agencies_cpu="null"
+    if [ -f "$dir/hyperfine.json" ]; then
+        agencies_cpu=$(jq '.results[0] | (.user + .system) * 1000' "$dir/hyperfine.json")
+    fi
     local failed
     failed=$(grep -c fail "$dir/checks.txt" || true)
     jq -n --argjson median "$median" --argjson min "$min" --argjson max "$max" \
         --argjson draw "$draw_median" --argjson draw_min "$draw_min" --argjson draw_max "$draw_max" \
         --argjson runs "$RUNS" --argjson failed "$failed" \
+        --argjson cpu "$cpu_median" --argjson cpu_min "$cpu_min" --argjson cpu_max "$cpu_max" \
+        --argjson agencies_cpu "$agencies_cpu" \
         '{benchmark: "course", runs: $runs, failed_checks: $failed,
           elapsed_ms: {median: $median, min: $min, max: $max},
-          draw_completion_ms: {median: $draw, min: $draw_min, max: $draw_max}}' \
+          draw_completion_ms: {median: $draw, min: $draw_min, max: $draw_max},
+          central_cpu_ms: {median: $cpu, min: $cpu_min, max: $cpu_max},
+          agencies_cpu_ms_mean: $agencies_cpu}' \
         | tee "$dir/result.json"
 }
 
@@ -214,7 +242,7 @@ ingest() {
     log "(2) sustained ingest: 100 agencies x $INGEST_BETS bets, 150-bet batches, $RUNS runs"
     local runs=""
     for _ in $(seq "$RUNS"); do
-        runs+=$(loadgen_run ingest 100 "$INGEST_BETS" --batch-size 150 --in-flight 8 --threads 2)$'\n'
+        runs+=$(loadgen_run ingest 100 "$INGEST_BETS" --batch-size 150 --in-flight 8 --threads 1)$'\n'
     done
     printf '%s' "$runs" >"$OUT/ingest.jsonl"
     summarize ingest <"$OUT/ingest.jsonl" | tee "$OUT/ingest.json"
@@ -261,8 +289,11 @@ table() {
         [ -f "$f" ] || continue
         jq -r '"| \(.benchmark) | \(.agencies) | \(.bets_per_s.median|floor) (\(.bets_per_s.min|floor)-\(.bets_per_s.max|floor)) | \(.ack_latency_ms_p50.median) | \(.ack_latency_ms_p99.median) (\(.ack_latency_ms_p99.min)-\(.ack_latency_ms_p99.max)) | \(.central_peak_rss_mib.median) (\(.central_peak_rss_mib.min)-\(.central_peak_rss_mib.max)) | \(.finish_s.median) |"' "$f"
     done
+    if [ -f "$OUT/disk.json" ]; then
+        jq -r '"\ndisk: a group commit takes p50 \(.commit_ms.p50) ms, p90 \(.commit_ms.p90) ms, p99 \(.commit_ms.p99) ms, max \(.commit_ms.max) ms"' "$OUT/disk.json"
+    fi
     if [ -f "$OUT/course/result.json" ]; then
-        jq -r '"\ncourse data end to end: median \(.elapsed_ms.median) ms (\(.elapsed_ms.min)-\(.elapsed_ms.max)) over \(.runs) runs; draw completion \(.draw_completion_ms.median) ms; failed checks \(.failed_checks)"' "$OUT/course/result.json"
+        jq -r '"\ncourse data end to end: median \(.elapsed_ms.median) ms (\(.elapsed_ms.min)-\(.elapsed_ms.max)) over \(.runs) runs; draw completion \(.draw_completion_ms.median) ms; central CPU \(.central_cpu_ms.median) ms; agencies CPU \(.agencies_cpu_ms_mean) ms; failed checks \(.failed_checks)"' "$OUT/course/result.json"
     fi
 }
 
@@ -276,8 +307,8 @@ main() {
     log "building the release binaries"
     cargo build --release --bins -q
     case $what in
-        all) course; ingest; scale; growth ;;
-        course|ingest|scale|growth) $what ;;
+        all) disk; course; ingest; scale; growth ;;
+        disk|course|ingest|scale|growth) $what ;;
         *) log "unknown benchmark $what (course, ingest, scale, growth or all)"; exit 2 ;;
     esac
     log "load after: $(uptime)"

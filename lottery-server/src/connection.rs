@@ -14,10 +14,27 @@ use mio::net::TcpStream;
 
 use crate::session::Session;
 
+/// A socket as a reader that remembers how much the last read asked for.
+struct Asked<'a> {
+    stream: &'a mut TcpStream,
+    asked: usize,
+}
+
+impl io::Read for Asked<'_> {
+    fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
+        self.asked = into.len();
+        self.stream.read(into)
+    }
+}
+
 /// Unsent output above which the connection is not read (backpressure): a
 /// peer that does not read its answers stops being served before it can make
 /// the central buffer without bound.
 pub(crate) const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// Output capacity kept by an idle connection (a few acks' worth); more,
+/// after a long winners answer say, is given back.
+const IDLE_OUTPUT_CAPACITY: usize = 4 * 1024;
 
 /// What one read brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +80,9 @@ pub(crate) struct Connection {
     pub readable: bool,
     /// The peer closed its write side.
     pub peer_closed: bool,
+    /// The poll reported the end of the stream (or an error): read until
+    /// the read says so.
+    pub end_seen: bool,
     pub lifecycle: Lifecycle,
     pub accepted_at: Instant,
     /// The last time a whole frame arrived (idle timeout).
@@ -97,6 +117,7 @@ impl Connection {
             sent: 0,
             readable: true,
             peer_closed: false,
+            end_seen: false,
             lifecycle: Lifecycle::Open,
             accepted_at: now,
             last_frame_at: now,
@@ -130,13 +151,27 @@ impl Connection {
     /// The socket's error (the connection is broken).
     pub(crate) fn read_once(&mut self) -> io::Result<ReadOutcome> {
         loop {
-            return match self.decoder.read_from(&mut self.stream) {
+            let mut source = Asked {
+                stream: &mut self.stream,
+                asked: 0,
+            };
+            return match self.decoder.read_from(&mut source) {
                 Ok(0) => {
                     self.peer_closed = true;
                     self.readable = false;
                     Ok(ReadOutcome::Closed)
                 }
-                Ok(read) => Ok(ReadOutcome::Data(read)),
+                Ok(read) => {
+                    // A read shorter than asked emptied the socket: what
+                    // arrives next raises a new edge, so the read that would
+                    // only say `WouldBlock` is saved (one system call per
+                    // batch, with thousands of agencies). Not once the end of
+                    // the stream was reported: it raises no further edge.
+                    if read < source.asked && !self.end_seen {
+                        self.readable = false;
+                    }
+                    Ok(ReadOutcome::Data(read))
+                }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
                     Ok(ReadOutcome::WouldBlock)
@@ -215,6 +250,18 @@ impl Connection {
                 self.sent = 0;
             }
             Ok(false)
+        }
+    }
+
+    /// Gives the read buffer back while the connection has nothing to read
+    /// or decode (the next bytes take a new one): ten thousand agencies
+    /// between batches, or waiting for the draw, then hold no buffers.
+    pub(crate) fn release_idle_buffers(&mut self) {
+        if !self.readable && self.decoder.buffered() == 0 {
+            self.decoder = Decoder::new(self.decoder.max_frame());
+        }
+        if self.unsent() == 0 && self.output.capacity() > IDLE_OUTPUT_CAPACITY {
+            self.output = Vec::new();
         }
     }
 

@@ -144,6 +144,9 @@ impl EventLoop {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         connection.readable = true;
                     }
+                    if event.is_read_closed() || event.is_error() {
+                        connection.end_seen = true;
+                    }
                     schedule(&mut self.work, connection, token);
                 }
             }
@@ -509,6 +512,7 @@ impl EventLoop {
             connection.paused = false;
             schedule(&mut self.work, connection, token);
         }
+        connection.release_idle_buffers();
     }
 
     /// Applies the deadlines: handshake, idle, and closing linger.

@@ -60,6 +60,9 @@ pub(super) struct Agency {
     pub(super) winners: u64,
     /// Whether this connection counts in [`RunShared::open`].
     pub(super) counted_open: bool,
+    /// The poll reported the end of the stream (or an error): read until the
+    /// read says so.
+    pub(super) end_seen: bool,
 }
 
 /// Why an agency failed.
@@ -82,6 +85,7 @@ impl Agency {
             sent_at: VecDeque::new(),
             winners: 0,
             counted_open: false,
+            end_seen: false,
         }
     }
 
@@ -184,14 +188,19 @@ impl Agency {
             let Some(stream) = self.stream.as_mut() else {
                 return Ok(());
             };
-            match self.decoder.read_from(stream) {
+            let mut source = Asked { stream, asked: 0 };
+            match self.decoder.read_from(&mut source) {
                 Ok(0) => {
                     return Err(format!(
                         "the central closed the connection ({:?})",
                         self.phase
                     ));
                 }
-                Ok(_) => {
+                Ok(read) => {
+                    // A read shorter than asked emptied the socket: the next
+                    // bytes raise a new edge, so skip the read that would
+                    // only say `WouldBlock`.
+                    let drained = read < source.asked && !self.end_seen;
                     while let Some(message) = self
                         .decoder
                         .next_central_message()
@@ -201,6 +210,9 @@ impl Agency {
                         if self.is_over() {
                             return Ok(());
                         }
+                    }
+                    if drained {
+                        return Ok(());
                     }
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -286,5 +298,18 @@ impl Agency {
             bets_sent: self.plan.bets(),
         });
         self.phase = Phase::Finishing;
+    }
+}
+
+/// A socket as a reader that remembers how much the last read asked for.
+struct Asked<'a> {
+    stream: &'a mut TcpStream,
+    asked: usize,
+}
+
+impl io::Read for Asked<'_> {
+    fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
+        self.asked = into.len();
+        self.stream.read(into)
     }
 }
