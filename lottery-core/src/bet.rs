@@ -427,19 +427,24 @@ impl Bet {
     /// [`FieldReason::FieldCount`] on a row with other than 5 fields, else the
     /// first invalid field.
     pub fn from_agency_row(record: &csv::StringRecord) -> Result<Self, FieldError> {
-        match record.iter().collect::<Vec<_>>()[..] {
-            [first, last, document, birthdate, number] => {
-                Self::from_fields(first, last, document, birthdate, number)
-            }
-            _ => Err(FieldError::new(
-                Field::Row,
-                FieldReason::FieldCount {
-                    expected: 5,
-                    found: record.len(),
-                },
-            )),
-        }
+        let [first, last, document, birthdate, number] = row_fields(record)?;
+        Self::from_fields(first, last, document, birthdate, number)
     }
+}
+
+/// The fields of a row that must have exactly `N`, borrowed from it (rows
+/// are parsed one per bet: no allocation here).
+fn row_fields<const N: usize>(record: &csv::StringRecord) -> Result<[&str; N], FieldError> {
+    if record.len() != N {
+        return Err(FieldError::new(
+            Field::Row,
+            FieldReason::FieldCount {
+                expected: N,
+                found: record.len(),
+            },
+        ));
+    }
+    Ok(std::array::from_fn(|index| &record[index]))
 }
 
 /// A bet as the store holds it: with the agency that took it.
@@ -459,19 +464,11 @@ impl StoredBet {
     /// [`FieldReason::FieldCount`] on a row with other than 6 fields, else the
     /// first invalid field.
     pub fn from_store_row(record: &csv::StringRecord) -> Result<Self, FieldError> {
-        match record.iter().collect::<Vec<_>>()[..] {
-            [agency, first, last, document, birthdate, number] => Ok(Self {
-                agency: agency.parse()?,
-                bet: Bet::from_fields(first, last, document, birthdate, number)?,
-            }),
-            _ => Err(FieldError::new(
-                Field::Row,
-                FieldReason::FieldCount {
-                    expected: 6,
-                    found: record.len(),
-                },
-            )),
-        }
+        let [agency, first, last, document, birthdate, number] = row_fields(record)?;
+        Ok(Self {
+            agency: agency.parse()?,
+            bet: Bet::from_fields(first, last, document, birthdate, number)?,
+        })
     }
 }
 

@@ -112,19 +112,21 @@ impl From<AgencyMessage> for AgencyFrame {
 }
 
 /// Validates the fields of one wire bet into a [`Bet`], checking them in
-/// wire order (first name, last name, document, birthdate, number).
+/// wire order (first name, last name, document, birthdate, number); the
+/// birthdate comes already parsed (`Birthdate::from_text`), since the fast
+/// path parses it straight from the frame's bytes.
 pub(crate) fn validate_bet(
     first_name: &str,
     last_name: &str,
     document: &str,
-    birthdate: &str,
+    birthdate: Result<Birthdate, FieldError>,
     number: u16,
 ) -> Result<Bet, FieldError> {
     Ok(Bet {
         first_name: Name::new(Field::FirstName, first_name)?,
         last_name: Name::new(Field::LastName, last_name)?,
         document: Document::new(document)?,
-        birthdate: Birthdate::from_text(birthdate.as_bytes())?,
+        birthdate: birthdate?,
         number: BetNumber::new(u32::from(number))?,
     })
 }

@@ -10,6 +10,8 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
+use lottery_core::Birthdate;
+
 use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet, validate_bet};
 use crate::error::DecodeError;
 use crate::frame::{FieldReader, LENGTH_PREFIX, MIN_BET_LEN, kind};
@@ -271,7 +273,14 @@ fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
         let first_name = fields.short_str("first_name")?;
         let last_name = fields.short_str("last_name")?;
         let document = fields.short_str("document")?;
-        let birthdate = fields.short_str("birthdate")?;
+        let birthdate = fields.short_bytes("birthdate")?;
+        // A date that parses is ASCII, hence UTF-8; one that does not must
+        // still pass the protocol's UTF-8 check (broken text makes the frame
+        // malformed, whatever its bets hold).
+        let birthdate = match Birthdate::from_text(birthdate) {
+            Ok(date) => Ok(date),
+            Err(error) => fields.utf8(birthdate, "birthdate").map(|_| Err(error))?,
+        };
         let number = fields.u16("number")?;
         if let Ok(valid) = &mut bets {
             match validate_bet(first_name, last_name, document, birthdate, number) {

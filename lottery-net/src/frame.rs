@@ -119,10 +119,27 @@ impl<'a> FieldReader<'a> {
 
     fn text(&mut self, len: usize, field: &'static str) -> Result<&'a str, DecodeError> {
         let bytes = self.take(len, field)?;
+        self.utf8(bytes, field)
+    }
+
+    /// Checks that `bytes`, the text `field` of this frame, are UTF-8.
+    pub(crate) fn utf8(
+        &self,
+        bytes: &'a [u8],
+        field: &'static str,
+    ) -> Result<&'a str, DecodeError> {
         std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8 {
             message: self.message,
             field,
         })
+    }
+
+    /// The bytes of a text with a one-byte length prefix, not checked as
+    /// UTF-8: the caller checks them with [`FieldReader::utf8`] unless it
+    /// proved them ASCII.
+    pub(crate) fn short_bytes(&mut self, field: &'static str) -> Result<&'a [u8], DecodeError> {
+        let len = self.u8(field)?;
+        self.take(usize::from(len), field)
     }
 
     /// A text with a one-byte length prefix, borrowed from the frame.

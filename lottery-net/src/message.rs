@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use lottery_core::{Bet, Field, FieldError};
+use lottery_core::{Bet, Birthdate, Field, FieldError};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -59,7 +59,7 @@ impl WireBet {
             &self.first_name,
             &self.last_name,
             &self.document,
-            &self.birthdate,
+            Birthdate::from_text(self.birthdate.as_bytes()),
             self.number,
         )
     }
