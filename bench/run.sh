@@ -222,6 +222,8 @@ loadgen_run() {
     local rss
     rss=$(peak_rss_mib "$CENTRAL_PID")
     stop_central
+    # The store (100 MB for 2,000,000 bets) is not needed any more.
+    rm -f "$dir/bets.csv" "$dir/bets.csv.journal"
     jq -c --argjson rss "$rss" '. + {central_peak_rss_mib: $rss}' <<<"$report"
 }
 
