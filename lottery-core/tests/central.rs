@@ -2,10 +2,9 @@
 //! batches, store failures between the steps of a submit, restarts, threads
 //! waiting for the draw, and the course's real data set over a real file.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lottery_core::{
     AgencyFile, AgencyId, Bet, BetMonitor, Central, Durability, Finish, FinishError, LotteryRules,
@@ -344,27 +343,12 @@ fn threads_waiting_for_the_draw_and_listeners_learn_it_once() {
     assert_eq!(told.load(Ordering::SeqCst), 1);
 }
 
-/// A directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "lottery-central-{}-{name}-{unique}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory under the system's temporary directory, removed on drop.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("lottery-central-{name}-"))
+        .tempdir()
+        .expect("create a temporary directory")
 }
 
 /// The course's data set, beside the workspace, when present.
@@ -379,8 +363,8 @@ fn the_course_data_set_draws_the_known_winners_also_after_a_restart() {
         eprintln!("skipped: the course data set (../shared/data beside the workspace) is absent");
         return;
     };
-    let dir = TempDir::new("course");
-    let path = dir.0.join("bets.csv");
+    let dir = temp_dir("course");
+    let path = dir.path().join("bets.csv");
     let (monitor, recovery) = BetMonitor::open_file(&path, Durability::Flush).unwrap();
     let central = Central::new(LotteryRules::default(), monitor, &recovery).unwrap();
     let agencies: Vec<_> = (1..=5u32)

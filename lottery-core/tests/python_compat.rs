@@ -8,9 +8,8 @@
 
 use std::fs;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use lottery_core::{
     AgencyId, Bet, BetMonitor, Birthdate, Durability, StoreRows, StoredBet, encode_store_rows,
@@ -68,30 +67,12 @@ fn read_store_rows(bytes: impl Read) -> Vec<Vec<String>> {
         .collect()
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "lottery-python-{}-{name}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory under the system's temporary directory, removed on drop.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("lottery-python-{name}-"))
+        .tempdir()
+        .expect("create a temporary directory")
 }
 
 #[test]
@@ -114,8 +95,8 @@ fn we_read_the_python_vectors_with_identical_fields() {
 
 #[test]
 fn the_monitor_writes_exactly_the_python_bytes_and_adopts_a_python_store() {
-    let dir = TempDir::new("monitor");
-    let ours = dir.join("ours.csv");
+    let dir = temp_dir("monitor");
+    let ours = dir.path().join("ours.csv");
     {
         let (monitor, _) = BetMonitor::open_file(&ours, Durability::Fsync).unwrap();
         for (index, (agency, bets)) in vector_batches().into_iter().enumerate() {
@@ -124,7 +105,7 @@ fn the_monitor_writes_exactly_the_python_bytes_and_adopts_a_python_store() {
     }
     assert_eq!(fs::read(&ours).unwrap(), PYTHON_CSV);
 
-    let theirs = dir.join("theirs.csv");
+    let theirs = dir.path().join("theirs.csv");
     fs::write(&theirs, PYTHON_CSV).unwrap();
     let (monitor, recovery) = BetMonitor::open_file(&theirs, Durability::Fsync).unwrap();
     assert_eq!(recovery.truncated_bytes, 0);
@@ -188,9 +169,9 @@ fn python_reads_our_store_and_we_read_a_store_python_wrote() {
         eprintln!("skipped: python3 is not on the PATH (the checked-in vectors still ran)");
         return;
     };
-    let dir = TempDir::new("live");
+    let dir = temp_dir("live");
 
-    let ours = dir.join("bets.csv");
+    let ours = dir.path().join("bets.csv");
     {
         let (monitor, _) = BetMonitor::open_file(&ours, Durability::Flush).unwrap();
         for (index, (agency, bets)) in vector_batches().into_iter().enumerate() {
@@ -200,9 +181,9 @@ fn python_reads_our_store_and_we_read_a_store_python_wrote() {
     let read_by_python = run_python(python, PYTHON_LOAD_BETS, &[&ours]).unwrap();
     assert_eq!(read_by_python, FIELDS);
 
-    let tsv = dir.join("fields.tsv");
+    let tsv = dir.path().join("fields.tsv");
     fs::write(&tsv, FIELDS).unwrap();
-    let theirs = dir.join("python-bets.csv");
+    let theirs = dir.path().join("python-bets.csv");
     run_python(python3().unwrap(), PYTHON_STORE_BETS, &[&tsv, &theirs]).unwrap();
     assert_eq!(fs::read(&theirs).unwrap(), PYTHON_CSV);
     let (monitor, recovery) = BetMonitor::open_file(&theirs, Durability::Fsync).unwrap();

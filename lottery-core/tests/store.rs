@@ -4,37 +4,17 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use lottery_core::{
     AgencyId, AgencyRecord, Bet, BetMonitor, Durability, MemoryStore, StoreError, StoredBet,
 };
 
-/// A directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "lottery-store-{}-{name}-{unique}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory under the system's temporary directory, removed on drop.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("lottery-store-{name}-"))
+        .tempdir()
+        .expect("create a temporary directory")
 }
 
 fn agency(id: u32) -> AgencyId {
@@ -80,8 +60,8 @@ fn stored(agency_id: u32, bets: &[Bet]) -> Vec<StoredBet> {
 
 #[test]
 fn appended_batches_are_scanned_back_in_stored_order_from_a_file() {
-    let dir = TempDir::new("order");
-    let path = dir.join("bets.csv");
+    let dir = temp_dir("order");
+    let path = dir.path().join("bets.csv");
     let (monitor, recovery) = BetMonitor::open_file(&path, Durability::Fsync).unwrap();
     assert_eq!(recovery.truncated_bytes, 0);
     assert!(recovery.agencies.is_empty());
@@ -98,14 +78,14 @@ fn appended_batches_are_scanned_back_in_stored_order_from_a_file() {
     let mut expected = stored(1, &first);
     expected.extend(stored(2, &second));
     assert_eq!(scan_all(&monitor), expected);
-    assert!(dir.join("bets.csv.journal").exists());
+    assert!(dir.path().join("bets.csv.journal").exists());
 }
 
 #[test]
 fn reopening_recovers_bets_last_batch_and_finish_per_agency() {
     for durability in [Durability::None, Durability::Flush, Durability::Fsync] {
-        let dir = TempDir::new("recover");
-        let path = dir.join("bets.csv");
+        let dir = temp_dir("recover");
+        let path = dir.path().join("bets.csv");
         {
             let (monitor, _) = BetMonitor::open_file(&path, durability).unwrap();
             monitor.append(agency(1), 1, &batch(1, 1, 4)).unwrap();
@@ -234,12 +214,12 @@ fn assert_reopens_to(path: &std::path::Path, whole: &[Committed], truncated: u64
 
 #[test]
 fn a_store_cut_at_every_byte_of_its_last_batches_reopens_to_the_last_whole_committed_batch() {
-    let dir = TempDir::new("torn-data");
-    let source = dir.join("source.csv");
+    let dir = temp_dir("torn-data");
+    let source = dir.path().join("source.csv");
     let batches = build_file_store(&source);
     let data = fs::read(&source).unwrap();
     let journal = fs::read(journal_path(&source)).unwrap();
-    let path = dir.join("bets.csv");
+    let path = dir.path().join("bets.csv");
     // The last three batches, cut anywhere, with the whole journal (records
     // beyond the data are dropped) and with the journal a crash would leave
     // (records only for data that was synced).
@@ -270,8 +250,8 @@ fn a_store_cut_at_every_byte_of_its_last_batches_reopens_to_the_last_whole_commi
 
 #[test]
 fn a_journal_cut_at_every_byte_of_its_last_records_reopens_to_the_last_whole_record() {
-    let dir = TempDir::new("torn-journal");
-    let source = dir.join("source.csv");
+    let dir = temp_dir("torn-journal");
+    let source = dir.path().join("source.csv");
     let batches = build_file_store(&source);
     let data = fs::read(&source).unwrap();
     let journal = fs::read(journal_path(&source)).unwrap();
@@ -286,7 +266,7 @@ fn a_journal_cut_at_every_byte_of_its_last_records_reopens_to_the_last_whole_rec
         1 + batches.len(),
         "a header and a record a batch"
     );
-    let path = dir.join("bets.csv");
+    let path = dir.path().join("bets.csv");
     for cut in line_ends[3]..=journal.len() {
         let records = line_ends[1..].iter().filter(|&&end| end <= cut).count();
         let whole = &batches[..records];
@@ -309,7 +289,7 @@ fn a_journal_cut_at_every_byte_of_its_last_records_reopens_to_the_last_whole_rec
 
 #[test]
 fn a_store_without_journal_is_adopted_and_its_torn_last_line_cut() {
-    let dir = TempDir::new("adopt");
+    let dir = temp_dir("adopt");
     let bets: Vec<(u32, Bet)> = (0..6)
         .map(|index| (1 + index % 2, bet(1 + index % 2, 1, index as usize)))
         .collect();
@@ -319,7 +299,7 @@ fn a_store_without_journal_is_adopted_and_its_torn_last_line_cut() {
         lottery_core::encode_store_rows(agency(*agency_id), std::slice::from_ref(bet), &mut data);
         row_ends.push(data.len());
     }
-    let path = dir.join("bets.csv");
+    let path = dir.path().join("bets.csv");
     for cut in row_ends[2]..=data.len() {
         let rows = row_ends.iter().filter(|&&end| end <= cut).count();
         let whole = row_ends[rows - 1];
@@ -564,8 +544,8 @@ fn a_scan_streams_the_store_instead_of_reading_it_whole() {
 
 #[test]
 fn concurrent_appenders_to_a_file_never_interleave_or_lose_a_batch() {
-    let dir = TempDir::new("concurrent");
-    let path = dir.join("bets.csv");
+    let dir = temp_dir("concurrent");
+    let path = dir.path().join("bets.csv");
     let (monitor, _) = BetMonitor::open_file(&path, Durability::Fsync).unwrap();
     let monitor = std::sync::Arc::new(monitor);
     let threads: Vec<_> = (1..=4)
