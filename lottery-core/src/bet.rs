@@ -420,6 +420,38 @@ impl Bet {
         })
     }
 
+    /// Validates a bet from fields already split out of their container (a
+    /// wire frame): the names and the document as text, the birthdate as the
+    /// bytes of `YYYY-MM-DD`, the number as an integer. The fields are checked
+    /// in agency-file order with the rules of [`Bet::from_fields`], so both
+    /// report the same first invalid field.
+    ///
+    /// ```
+    /// use lottery_core::{Bet, Field};
+    /// let bet = Bet::from_parts("Ana", "Pérez", "30904465", b"1999-03-17", 7574).unwrap();
+    /// assert_eq!(bet, Bet::from_fields("Ana", "Pérez", "30904465", "1999-03-17", "7574").unwrap());
+    /// let error = Bet::from_parts("Ana", "", "30904465", b"1999-02-30", 10_000).unwrap_err();
+    /// assert_eq!(error.field, Field::LastName);
+    /// ```
+    ///
+    /// # Errors
+    /// The first invalid field, named, with its reason.
+    pub fn from_parts(
+        first_name: &str,
+        last_name: &str,
+        document: &str,
+        birthdate: &[u8],
+        number: u32,
+    ) -> Result<Self, FieldError> {
+        Ok(Self {
+            first_name: Name::new(Field::FirstName, first_name)?,
+            last_name: Name::new(Field::LastName, last_name)?,
+            document: Document::new(document)?,
+            birthdate: Birthdate::from_text(birthdate)?,
+            number: BetNumber::new(number)?,
+        })
+    }
+
     /// Parses one row of an agency file:
     /// `first_name,last_name,document,birthdate,number`.
     ///

@@ -33,7 +33,7 @@
 //! ignored test `a_batch_begun_after_a_failed_commit_cut_its_predecessor_is_not_stored`.)
 
 use crate::bet::{AgencyId, Bet};
-use crate::error::{FinishError, SubmitError, WinnersError};
+use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
 use crate::lottery::{
     AckTicket, DrawSummary, DrawTally, DrawTicket, Finish, FinishStep, FinishTicket, Lottery,
     LotteryRules, ResumePoint, Settled, SubmitStep, Submitted, Winners,
@@ -173,18 +173,18 @@ impl Central {
     /// deterministic, so the winners are the ones announced before.
     ///
     /// # Errors
-    /// [`FinishError::UnknownAgency`] when the store holds bets of an agency
+    /// [`RecoveryError::UnknownAgency`] when the store holds bets of an agency
     /// outside `1..=N` (the central is configured for fewer agencies than the
-    /// store was written with); [`FinishError::Store`] when a recovered draw
+    /// store was written with); [`RecoveryError::Draw`] when a recovered draw
     /// cannot scan the store.
     pub fn new(
         rules: LotteryRules,
         monitor: BetMonitor,
         recovery: &Recovery,
-    ) -> Result<Self, FinishError> {
+    ) -> Result<Self, RecoveryError> {
         let mut lottery = Lottery::recover(rules, recovery)?;
         if let Some(ticket) = lottery.begin_draw() {
-            let draw = draw(&monitor, rules)?;
+            let draw = draw(&monitor, rules).map_err(RecoveryError::Draw)?;
             lottery.draw_done(ticket, draw);
         }
         let listeners = if lottery.is_drawn() {
@@ -220,8 +220,8 @@ impl Central {
     /// duplicates one (a resend of an acknowledged batch is acknowledged again).
     ///
     /// # Errors
-    /// [`WinnersError::UnknownAgency`] outside `1..=N`.
-    pub fn resume_point(&self, agency: AgencyId) -> Result<ResumePoint, WinnersError> {
+    /// [`UnknownAgency`] outside `1..=N`.
+    pub fn resume_point(&self, agency: AgencyId) -> Result<ResumePoint, UnknownAgency> {
         self.shared.lottery.lock().resume_point(agency)
     }
 
@@ -264,10 +264,7 @@ impl Central {
         bets: &[Bet],
     ) -> Result<PendingSubmit, SubmitError> {
         let Some(agency_lock) = self.shared.agencies.get(agency.index()) else {
-            return Err(SubmitError::UnknownAgency {
-                agency,
-                expected: self.shared.rules.agencies,
-            });
+            return Err(self.unknown(agency).into());
         };
         let _agency = agency_lock.lock();
         let step = self
@@ -389,10 +386,14 @@ impl Central {
         self.shared
             .agencies
             .get(agency.index())
-            .ok_or(FinishError::UnknownAgency {
-                agency,
-                expected: self.shared.rules.agencies,
-            })
+            .ok_or_else(|| self.unknown(agency).into())
+    }
+
+    fn unknown(&self, agency: AgencyId) -> UnknownAgency {
+        UnknownAgency {
+            agency,
+            expected: self.shared.rules.agencies,
+        }
     }
 
     /// Decides about a finish and queues its record; the caller holds the
@@ -446,7 +447,8 @@ impl Central {
     /// Scans the store, publishes the draw whole, wakes the waiters, then
     /// tells the listeners, outside every lock.
     fn perform_draw(&self, ticket: DrawTicket) -> Result<DrawSummary, FinishError> {
-        let summary = match draw(&self.shared.monitor, self.shared.rules) {
+        let summary = match draw(&self.shared.monitor, self.shared.rules).map_err(FinishError::from)
+        {
             Ok(draw) => {
                 let summary = self.shared.lottery.lock().draw_done(ticket, draw);
                 self.shared.drawn.notify_all();
@@ -470,8 +472,8 @@ impl Central {
     /// list. The documents are shared, so an answer is a cheap clone.
     ///
     /// # Errors
-    /// [`WinnersError::UnknownAgency`] outside `1..=N`.
-    pub fn winners(&self, agency: AgencyId) -> Result<Winners, WinnersError> {
+    /// [`UnknownAgency`] outside `1..=N`.
+    pub fn winners(&self, agency: AgencyId) -> Result<Winners, UnknownAgency> {
         self.shared.lottery.lock().winners(agency)
     }
 
@@ -511,7 +513,7 @@ impl Central {
 }
 
 /// Streams the store into a tally: the draw, without the store in memory.
-fn draw(monitor: &BetMonitor, rules: LotteryRules) -> Result<crate::lottery::Draw, FinishError> {
+fn draw(monitor: &BetMonitor, rules: LotteryRules) -> Result<crate::lottery::Draw, StoreError> {
     let mut tally = DrawTally::new(rules);
     monitor.tally(&mut tally)?;
     Ok(tally.finish())

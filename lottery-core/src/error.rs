@@ -12,6 +12,7 @@ use crate::bet::AgencyId;
 
 /// Which field of a bet (or row) an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Field {
     /// The agency id.
     Agency,
@@ -52,6 +53,7 @@ impl fmt::Display for Field {
 
 /// Why a field was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum FieldReason {
     /// The field is empty.
     #[error("is empty")]
@@ -128,6 +130,7 @@ pub struct RowError {
 
 /// A failure of the bet store (`bets.csv` and its journal).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The operating system refused an operation on the store.
     #[error("cannot {action} the store {}", path.display())]
@@ -180,15 +183,11 @@ pub enum StoreError {
 
 /// Why a batch was refused by the lottery.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SubmitError {
     /// The agency is not one of `1..=N`.
-    #[error("agency {agency} is not expected (the central expects agencies 1 to {expected})")]
-    UnknownAgency {
-        /// The agency.
-        agency: AgencyId,
-        /// How many agencies the central expects.
-        expected: u32,
-    },
+    #[error(transparent)]
+    UnknownAgency(#[from] UnknownAgency),
     /// The agency already said it finished.
     #[error("agency {agency} already finished; no more bets are taken from it")]
     AgencyFinished {
@@ -251,15 +250,11 @@ impl SubmitError {
 
 /// Why a finish was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FinishError {
     /// The agency is not one of `1..=N`.
-    #[error("agency {agency} is not expected (the central expects agencies 1 to {expected})")]
-    UnknownAgency {
-        /// The agency.
-        agency: AgencyId,
-        /// How many agencies the central expects.
-        expected: u32,
-    },
+    #[error(transparent)]
+    UnknownAgency(#[from] UnknownAgency),
     /// The agency says it sent a number of bets other than what was stored.
     #[error("agency {agency} says it sent {sent} bets, but {stored} are stored for it")]
     CountMismatch {
@@ -296,15 +291,35 @@ pub enum FinishError {
     Store(#[from] StoreError),
 }
 
-/// Why a winners query was refused.
+/// An agency outside the `1..=N` the central expects: refused by every
+/// request that names it (a batch, a finish, a winners query, a handshake).
+///
+/// ```
+/// use lottery_core::{AgencyId, UnknownAgency};
+/// let error = UnknownAgency { agency: AgencyId::new(9)?, expected: 5 };
+/// assert_eq!(error.to_string(), "agency 9 is not expected (the central expects agencies 1 to 5)");
+/// # Ok::<(), lottery_core::FieldError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum WinnersError {
-    /// The agency is not one of `1..=N`.
-    #[error("agency {agency} is not expected (the central expects agencies 1 to {expected})")]
-    UnknownAgency {
-        /// The agency.
-        agency: AgencyId,
-        /// How many agencies the central expects.
-        expected: u32,
-    },
+#[error("agency {agency} is not expected (the central expects agencies 1 to {expected})")]
+pub struct UnknownAgency {
+    /// The agency.
+    pub agency: AgencyId,
+    /// How many agencies the central expects.
+    pub expected: u32,
+}
+
+/// Why a central could not be built over what its store recovered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecoveryError {
+    /// The store holds bets or finishes of an agency the rules do not expect
+    /// (the central is configured for fewer agencies than the store was
+    /// written with).
+    #[error("the store holds records of an agency the rules do not expect")]
+    UnknownAgency(#[source] UnknownAgency),
+    /// Every agency had finished, and the draw, performed again from the
+    /// store, could not read it.
+    #[error("the draw recorded in the store could not be performed again")]
+    Draw(#[source] StoreError),
 }

@@ -63,7 +63,8 @@ mod sync;
 pub use bet::{AgencyId, Bet, BetNumber, Birthdate, Document, Name, StoredBet};
 pub use central::{Central, DrawListener, PendingFinish, PendingSubmit};
 pub use error::{
-    Field, FieldError, FieldReason, FinishError, RowError, StoreError, SubmitError, WinnersError,
+    Field, FieldError, FieldReason, FinishError, RecoveryError, RowError, StoreError, SubmitError,
+    UnknownAgency,
 };
 pub use lottery::{DrawSummary, Finish, LotteryRules, ResumePoint, Submitted, Winners};
 pub use monitor::{

@@ -33,7 +33,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::bet::{AgencyId, BetNumber, Document, StoredBet};
-use crate::error::{FinishError, SubmitError, WinnersError};
+use crate::error::{FinishError, RecoveryError, SubmitError, UnknownAgency};
 use crate::monitor::Recovery;
 
 /// The rules a central is started with.
@@ -458,17 +458,17 @@ impl Lottery {
     /// the draw is due: take it with [`Lottery::begin_draw`].
     ///
     /// # Errors
-    /// [`FinishError::UnknownAgency`] when the store holds bets of an agency
+    /// [`RecoveryError::UnknownAgency`] when the store holds bets of an agency
     /// the rules do not expect (the central is configured for fewer agencies
     /// than the store was written with).
-    pub fn recover(rules: LotteryRules, recovery: &Recovery) -> Result<Self, FinishError> {
+    pub fn recover(rules: LotteryRules, recovery: &Recovery) -> Result<Self, RecoveryError> {
         let mut lottery = Self::new(rules);
         for (&agency, record) in &recovery.agencies {
             let Some(state) = lottery.agencies.get_mut(agency.index()) else {
-                return Err(FinishError::UnknownAgency {
+                return Err(RecoveryError::UnknownAgency(UnknownAgency {
                     agency,
                     expected: rules.agencies,
-                });
+                }));
             };
             state.last_batch = record.last_batch;
             state.bets = record.bets;
@@ -484,6 +484,13 @@ impl Lottery {
     /// The rules.
     pub fn rules(&self) -> LotteryRules {
         self.rules
+    }
+
+    fn unknown(&self, agency: AgencyId) -> UnknownAgency {
+        UnknownAgency {
+            agency,
+            expected: self.rules.agencies,
+        }
     }
 
     fn agency(&self, agency: AgencyId) -> Option<&AgencyState> {
@@ -507,12 +514,9 @@ impl Lottery {
     /// Where `agency` stands: its last acknowledged batch and bets.
     ///
     /// # Errors
-    /// [`WinnersError::UnknownAgency`] outside `1..=N`.
-    pub fn resume_point(&self, agency: AgencyId) -> Result<ResumePoint, WinnersError> {
-        let state = self.agency(agency).ok_or(WinnersError::UnknownAgency {
-            agency,
-            expected: self.rules.agencies,
-        })?;
+    /// [`UnknownAgency`] outside `1..=N`.
+    pub fn resume_point(&self, agency: AgencyId) -> Result<ResumePoint, UnknownAgency> {
+        let state = self.agency(agency).ok_or(self.unknown(agency))?;
         Ok(ResumePoint {
             last_batch: state.last_batch,
             bets_stored: state.bets,
@@ -539,13 +543,10 @@ impl Lottery {
         batch: u64,
         bets: u64,
     ) -> Result<SubmitStep, SubmitError> {
-        let expected = self.rules.agencies;
+        let unknown = self.unknown(agency);
         let drawn = !matches!(self.phase, Phase::Open);
         // The field, not `agency_mut`, so that `last_id` stays borrowable.
-        let state = self
-            .agencies
-            .get_mut(agency.index())
-            .ok_or(SubmitError::UnknownAgency { agency, expected })?;
+        let state = self.agencies.get_mut(agency.index()).ok_or(unknown)?;
         let next = state.next_batch();
         if batch == 0 {
             return Err(SubmitError::OutOfOrder {
@@ -675,10 +676,8 @@ impl Lottery {
         agency: AgencyId,
         bets_sent: u64,
     ) -> Result<FinishStep, FinishError> {
-        let expected = self.rules.agencies;
-        let state = self
-            .agency_mut(agency)
-            .ok_or(FinishError::UnknownAgency { agency, expected })?;
+        let unknown = self.unknown(agency);
+        let state = self.agency_mut(agency).ok_or(unknown)?;
         if state.busy() {
             return Err(FinishError::AgencyBusy { agency });
         }
@@ -787,12 +786,9 @@ impl Lottery {
     /// The winners of `agency`, or [`Winners::NotDrawn`].
     ///
     /// # Errors
-    /// [`WinnersError::UnknownAgency`] outside `1..=N`.
-    pub fn winners(&self, agency: AgencyId) -> Result<Winners, WinnersError> {
-        let unknown = WinnersError::UnknownAgency {
-            agency,
-            expected: self.rules.agencies,
-        };
+    /// [`UnknownAgency`] outside `1..=N`.
+    pub fn winners(&self, agency: AgencyId) -> Result<Winners, UnknownAgency> {
+        let unknown = self.unknown(agency);
         self.agency(agency).ok_or(unknown)?;
         match &self.phase {
             Phase::Drawn(draw) => draw.winners(agency).map(Winners::Drawn).ok_or(unknown),
@@ -906,11 +902,17 @@ mod tests {
         let mut lottery = Lottery::new(rules(2));
         assert!(matches!(
             lottery.begin_submit(agency(3), 1, 1),
-            Err(SubmitError::UnknownAgency { expected: 2, .. })
+            Err(SubmitError::UnknownAgency(UnknownAgency {
+                expected: 2,
+                ..
+            }))
         ));
         assert!(matches!(
             lottery.begin_finish(agency(3), 0),
-            Err(FinishError::UnknownAgency { expected: 2, .. })
+            Err(FinishError::UnknownAgency(UnknownAgency {
+                expected: 2,
+                ..
+            }))
         ));
         assert!(lottery.winners(agency(3)).is_err());
         assert!(lottery.resume_point(agency(3)).is_err());
@@ -1291,7 +1293,10 @@ mod tests {
         recovery.agencies.insert(agency(3), AgencyRecord::default());
         assert!(matches!(
             Lottery::recover(rules(2), &recovery),
-            Err(FinishError::UnknownAgency { expected: 2, .. })
+            Err(RecoveryError::UnknownAgency(UnknownAgency {
+                expected: 2,
+                ..
+            }))
         ));
     }
 }

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lottery_core::{
     AgencyFile, AgencyId, Bet, BetMonitor, Central, Durability, Finish, FinishError, LotteryRules,
-    MemoryHandle, MemoryStore, ResumePoint, StoredBet, SubmitError, Submitted, Winners,
+    MemoryHandle, MemoryStore, RecoveryError, ResumePoint, StoredBet, SubmitError, Submitted,
+    UnknownAgency, Winners,
 };
 
 fn id(agency: u32) -> AgencyId {
@@ -299,7 +300,10 @@ fn a_store_with_more_agencies_than_expected_is_refused() {
     let (monitor, recovery) = BetMonitor::open(Box::new(handle.store()), Durability::None).unwrap();
     assert!(matches!(
         Central::new(rules(2), monitor, &recovery),
-        Err(FinishError::UnknownAgency { expected: 2, .. })
+        Err(RecoveryError::UnknownAgency(UnknownAgency {
+            expected: 2,
+            ..
+        }))
     ));
 }
 

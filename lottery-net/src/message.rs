@@ -243,7 +243,8 @@ impl BetFault {
             Field::Document => 3,
             Field::Birthdate => 4,
             Field::Number => 5,
-            Field::Agency | Field::Row => 0,
+            // Agency, Row, and any field a later core version adds.
+            _ => 0,
         };
         Self { index, field }
     }

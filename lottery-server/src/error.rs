@@ -8,7 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use lottery_core::{FinishError, StoreError};
+use lottery_core::{RecoveryError, StoreError};
 
 /// A setting could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,7 @@ pub enum ServerError {
     Store(#[from] StoreError),
     /// The lottery could not be rebuilt from the store (a recovered draw).
     #[error("cannot recover the lottery from the store")]
-    Recover(#[from] FinishError),
+    Recover(#[from] RecoveryError),
     /// The operating system refused an event-loop resource (poll, waker,
     /// registration, thread).
     #[error("cannot {action}")]

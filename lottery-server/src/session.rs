@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use log::{error, info, warn};
 use lottery_core::{
     AgencyId, Central, Finish, FinishError, PendingFinish, PendingSubmit, SubmitError, Submitted,
-    Winners, WinnersError,
+    UnknownAgency, Winners,
 };
 use lottery_net::{
     AgencyFrame, AgencyMessage, CentralMessage, CheckedBatch, DecodeError, ErrorCode, ErrorFrame,
@@ -571,9 +571,9 @@ impl Session {
                 send(&CentralMessage::NotDrawn, ctx.max_frame, out);
                 Step::Continue
             }
-            Err(WinnersError::UnknownAgency { .. }) => self.end_with(
+            Err(unknown @ UnknownAgency { .. }) => self.end_with(
                 ErrorCode::UnknownAgency,
-                format!("agency {agency} is not expected"),
+                unknown.to_string(),
                 ctx.max_frame,
                 out,
             ),
@@ -712,12 +712,9 @@ fn log_finish(agency: AgencyId, bets_sent: u64, finish: &Finish, took: Duration)
 /// The refusal of a finish, logged.
 fn finish_refusal(agency: AgencyId, bets_sent: u64, error: &FinishError) -> ErrorFrame {
     let refusal = match error {
-        FinishError::UnknownAgency { agency, expected } => ErrorFrame::new(
-            ErrorCode::UnknownAgency,
-            format!(
-                "agency {agency} is not expected (the central expects agencies 1 to {expected})"
-            ),
-        ),
+        FinishError::UnknownAgency(unknown) => {
+            ErrorFrame::new(ErrorCode::UnknownAgency, unknown.to_string())
+        }
         FinishError::CountMismatch { sent, stored, .. } => ErrorFrame::new(
             ErrorCode::CountMismatch,
             format!("the agency says it sent {sent} bets, but {stored} are stored for it"),
@@ -735,6 +732,8 @@ fn finish_refusal(agency: AgencyId, bets_sent: u64, error: &FinishError) -> Erro
                 "the central could not record the finish; retry later",
             )
         }
+        // Whatever a later core adds: retryable, as the store's failures.
+        _ => ErrorFrame::new(ErrorCode::StorageFailure, format!("{error}; retry later")),
     };
     warn!(
         "action: finish | result: fail | agency: {agency} | bets: {bets_sent} | error: {}",
@@ -745,13 +744,12 @@ fn finish_refusal(agency: AgencyId, bets_sent: u64, error: &FinishError) -> Erro
 
 fn submit_refusal(refused: &SubmitError) -> ErrorFrame {
     let code = match refused {
-        SubmitError::UnknownAgency { .. } => ErrorCode::UnknownAgency,
+        SubmitError::UnknownAgency(_) => ErrorCode::UnknownAgency,
         SubmitError::AgencyFinished { .. } => ErrorCode::AgencyFinished,
         SubmitError::AlreadyDrawn => ErrorCode::AlreadyDrawn,
         SubmitError::OutOfOrder { .. } => ErrorCode::OutOfOrder,
-        SubmitError::BatchPending { .. }
-        | SubmitError::AgencyBusy { .. }
-        | SubmitError::Store(_) => ErrorCode::StorageFailure,
+        // Pending, busy, the store, and whatever a later core adds: retryable.
+        _ => ErrorCode::StorageFailure,
     };
     let message = match refused {
         SubmitError::Store(_) => "the central could not store the batch; retry later".to_owned(),
