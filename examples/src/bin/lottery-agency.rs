@@ -8,9 +8,8 @@ use clap::Parser;
 use log::{error, info};
 use lottery_examples::agency::{AgencyArgs, AgencySettings, BetSource, run_session};
 use lottery_examples::input::AgencyInput;
+use lottery_log::chain;
 use lottery_net::client::{ClientConfig, Interrupter};
-use lottery_server::error::chain;
-use lottery_server::logging;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -23,12 +22,12 @@ fn main() -> ExitCode {
         match AgencySettings::resolve(AgencyArgs::parse(), |name| std::env::var(name).ok()) {
             Ok(settings) => settings,
             Err(error) => {
-                logging::init(log::LevelFilter::Info).expect("the first logger of the process");
+                lottery_log::init(log::LevelFilter::Info).expect("the first logger of the process");
                 error!("action: config | result: fail | error: {}", chain(&error));
                 return ExitCode::from(2);
             }
         };
-    logging::init(settings.log_level).expect("the first logger of the process");
+    lottery_log::init(settings.log_level).expect("the first logger of the process");
     let agency = settings.id;
     let (data, single) = match &settings.source {
         BetSource::File(path) => (path.display().to_string(), None),
@@ -42,7 +41,7 @@ fn main() -> ExitCode {
             .map_or_else(|| "frame".to_string(), |max| max.to_string()),
         settings.in_flight,
         settings.reconnect_attempts,
-        logging::filter_name(settings.log_level)
+        lottery_log::filter_name(settings.log_level)
     );
     let interrupter = Interrupter::new();
     if let Err(error) = watch_signals(agency.get(), interrupter.clone()) {
