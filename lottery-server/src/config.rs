@@ -30,7 +30,6 @@ use lottery_core::{BetNumber, Durability, LotteryRules};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
-use crate::logging;
 use crate::settings::{
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerSettings,
     default_threads,
@@ -317,7 +316,7 @@ impl fmt::Display for Config {
             self.rules.winning_number,
             self.server.threads,
             self.server.exit_when_done,
-            logging::filter_name(self.log_level),
+            lottery_log::filter_name(self.log_level),
             self.server.max_connections,
             self.server.handshake_timeout.as_secs_f64(),
             self.server.idle_timeout.as_secs_f64(),
@@ -341,7 +340,7 @@ fn check(
     }
 }
 
-/// A log level setting (`INFO`, `WARNING`, ...), see [`logging::parse_level`].
+/// A log level setting (`INFO`, `WARNING`, ...), see [`lottery_log::parse_level`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLevel(pub LevelFilter);
 
@@ -349,7 +348,7 @@ impl FromStr for LogLevel {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        logging::parse_level(text).map(Self)
+        lottery_log::parse_level(text).map(Self)
     }
 }
 

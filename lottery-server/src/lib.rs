@@ -13,7 +13,8 @@
 //! - `session.rs`: one connection's protocol logic, socket-free.
 //! - [`ShutdownHandle`] and the signal watch (`shutdown.rs`).
 //! - [`config`]: the binary's flags, environment and file; [`ServerSettings`]:
-//!   the knobs of a running server; [`logging`]: the course's log format.
+//!   the knobs of a running server. The course's log format is
+//!   [`lottery_log`]'s.
 //!
 //! # Example
 //! ```
@@ -42,7 +43,6 @@ pub mod config;
 mod connection;
 pub mod error;
 mod event_loop;
-pub mod logging;
 mod server;
 mod session;
 mod settings;

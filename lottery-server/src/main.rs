@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use log::{error, info};
+use lottery_log::chain;
 use lottery_server::config::Config;
-use lottery_server::error::chain;
-use lottery_server::{Server, logging, open_central};
+use lottery_server::{Server, open_central};
 
 fn main() -> ExitCode {
     let config = match Config::from_process() {
@@ -16,7 +16,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(error) = logging::init(config.log_level) {
+    if let Err(error) = lottery_log::init(config.log_level) {
         eprintln!("lottery-server: {error}");
         return ExitCode::FAILURE;
     }
