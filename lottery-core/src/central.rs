@@ -171,24 +171,60 @@ impl std::fmt::Debug for Central {
 impl Central {
     /// Builds a central over an opened ledger (the file monitor,
     /// [`crate::BetMonitor`], or any other [`Ledger`]) and what opening it
-    /// recovered (bets, last batches and finishes per agency). When every
-    /// agency had finished, the draw is performed again from the store: it is
-    /// deterministic, so the winners are the ones announced before.
+    /// recovered (bets, last batches and finishes per agency, the rules,
+    /// the draw). A store without rules (a new one) records `rules` first; a
+    /// store with other rules is refused. A store that records a draw is
+    /// drawn again from its bets, which must give exactly the recorded draw,
+    /// and stays drawn; when every agency had finished but no draw was
+    /// recorded (a crash in between), the draw is performed and recorded now.
     ///
     /// # Errors
-    /// [`RecoveryError::UnknownAgency`] when the store holds bets of an agency
-    /// outside `1..=N` (the central is configured for fewer agencies than the
-    /// store was written with); [`RecoveryError::Draw`] when a recovered draw
-    /// cannot scan the store.
+    /// [`RecoveryError::RulesMismatch`] when the store was created with other
+    /// rules; [`RecoveryError::UnknownAgency`] when the store holds bets of an
+    /// agency outside `1..=N`; [`RecoveryError::Inconsistent`] when a recorded
+    /// draw disagrees with the store; [`RecoveryError::Draw`] when the draw
+    /// cannot scan (or record to) the store; [`RecoveryError::Store`] when the
+    /// rules cannot be recorded.
     pub fn new(
         rules: LotteryRules,
         ledger: impl Ledger + 'static,
         recovery: &Recovery,
     ) -> Result<Self, RecoveryError> {
+        match recovery.rules {
+            None => ledger.record_rules(rules).map_err(RecoveryError::Store)?,
+            Some(stored) if stored != rules => {
+                return Err(RecoveryError::RulesMismatch {
+                    stored,
+                    configured: rules,
+                });
+            }
+            Some(_) => {}
+        }
         let mut lottery = Lottery::recover(rules, recovery)?;
-        if let Some(ticket) = lottery.begin_draw() {
-            let draw = draw(&ledger, rules).map_err(RecoveryError::Draw)?;
-            lottery.draw_done(ticket, draw);
+        match (&recovery.draw, lottery.begin_draw()) {
+            (Some(recorded), Some(ticket)) => {
+                let draw = tally(&ledger, rules).map_err(RecoveryError::Draw)?;
+                if draw.summary() != recorded {
+                    return Err(RecoveryError::Inconsistent(format!(
+                        "it records a draw of {} bets with winners {:?} per agency, its bets give {} bets and {:?}",
+                        recorded.bets,
+                        recorded.winners_per_agency,
+                        draw.summary().bets,
+                        draw.summary().winners_per_agency
+                    )));
+                }
+                lottery.draw_done(ticket, draw);
+            }
+            (Some(_), None) => {
+                return Err(RecoveryError::Inconsistent(
+                    "it records a draw, but not every agency's finish".to_owned(),
+                ));
+            }
+            (None, Some(ticket)) => {
+                let draw = draw_and_record(&ledger, rules).map_err(RecoveryError::Draw)?;
+                lottery.draw_done(ticket, draw);
+            }
+            (None, None) => {}
         }
         let listeners = if lottery.is_drawn() {
             Listeners::Told
@@ -450,8 +486,8 @@ impl Central {
     /// Scans the store, publishes the draw whole, wakes the waiters, then
     /// tells the listeners, outside every lock.
     fn perform_draw(&self, ticket: DrawTicket) -> Result<DrawSummary, FinishError> {
-        let summary = match draw(&*self.shared.ledger, self.shared.rules).map_err(FinishError::from)
-        {
+        let drawn = draw_and_record(&*self.shared.ledger, self.shared.rules);
+        let summary = match drawn.map_err(FinishError::from) {
             Ok(draw) => {
                 let summary = self.shared.lottery.lock().draw_done(ticket, draw);
                 self.shared.drawn.notify_all();
@@ -515,8 +551,15 @@ impl Central {
     }
 }
 
+/// The draw, recorded durably before anyone learns it.
+fn draw_and_record(ledger: &dyn Ledger, rules: LotteryRules) -> Result<Draw, StoreError> {
+    let draw = tally(ledger, rules)?;
+    ledger.record_draw(draw.summary())?;
+    Ok(draw)
+}
+
 /// Streams the ledger into a tally: the draw, without the store in memory.
-fn draw(ledger: &dyn Ledger, rules: LotteryRules) -> Result<Draw, StoreError> {
+fn tally(ledger: &dyn Ledger, rules: LotteryRules) -> Result<Draw, StoreError> {
     let mut tally = DrawTally::new(rules);
     ledger.tally(&mut tally)?;
     Ok(tally.finish())

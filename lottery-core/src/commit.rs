@@ -46,9 +46,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::bet::AgencyId;
+use crate::draw::DrawSummary;
 use crate::error::StoreError;
-use crate::journal::Record;
+use crate::journal::{Digest, Record};
 use crate::ledger::Receipt;
+use crate::manifest::{DrawRecord, Manifest};
+use crate::rules::LotteryRules;
 use crate::store::{BetStore, Durability, StoreFile, StoreSyncer};
 use crate::sync::{Condvar, Mutex};
 
@@ -86,7 +89,13 @@ struct Writer {
     /// Records written but not yet committed (`Fsync` mode), in data order:
     /// commit leaders copy those they take (`Commit::taken_seq` says how
     /// far), and remove them once committed; a failed commit cuts them all.
-    queued: Vec<(u64, Record)>,
+    queued: Vec<(u64, Record, Digest)>,
+    /// The link of the last record handed out (the chain's head, counting
+    /// records not yet committed); a failed commit takes it back to the
+    /// committed head.
+    chain: Digest,
+    /// The store's manifest as last written.
+    manifest: Manifest,
     /// The last record sequence number handed out.
     last_seq: u64,
     /// The current commit epoch.
@@ -112,6 +121,8 @@ struct Commit {
     committed_seq: u64,
     /// The data length the committed records cover: what a scan may read.
     committed_end: u64,
+    /// The link of the last committed record.
+    committed_chain: Digest,
     /// The current epoch; `failed_epochs[e]` tells how epoch `e` ended.
     epoch: usize,
     failed_epochs: Vec<FailedEpoch>,
@@ -130,7 +141,7 @@ struct Commit {
 struct Group {
     /// Its place in the journal stage's order.
     number: u64,
-    records: Vec<Record>,
+    records: Vec<(Record, Digest)>,
     /// The sequence number of its last record.
     last_seq: u64,
     /// The data length its records cover.
@@ -202,6 +213,8 @@ impl GroupCommit {
         durability: Durability,
         store: Box<dyn BetStore>,
         journal: Box<dyn StoreFile>,
+        chain: Digest,
+        manifest: Manifest,
     ) -> Result<Self, StoreError> {
         let io_error = |action: &'static str| {
             let path = path.clone();
@@ -226,14 +239,17 @@ impl GroupCommit {
                 store,
                 len: committed_end,
                 queued: Vec::new(),
+                chain,
                 last_seq: 0,
                 epoch: 0,
                 cut_batches: BTreeMap::new(),
+                manifest,
             }),
             journal: Mutex::new(journal),
             data_syncer,
             commit: Mutex::new(Commit {
                 committed_end,
+                committed_chain: chain,
                 ..Commit::default()
             }),
             committed: Condvar::new(),
@@ -264,6 +280,7 @@ impl GroupCommit {
         batch: u64,
         bytes: &[u8],
         count: u64,
+        digest: &Digest,
     ) -> Result<(Ticket, u64), StoreError> {
         let mut writer = self.writer.lock();
         if let Some(&lost) = writer.cut_batches.get(&agency) {
@@ -291,7 +308,7 @@ impl GroupCommit {
             bets: count,
             end,
         };
-        match self.record(&mut writer, record) {
+        match self.record(&mut writer, record, Some(digest)) {
             Ok(ticket) => Ok((ticket, end)),
             Err(error) => {
                 // The journal refused the record: the batch is not committed,
@@ -310,7 +327,48 @@ impl GroupCommit {
     /// at once).
     pub(crate) fn queue_finish(&self, agency: AgencyId, bets: u64) -> Result<Ticket, StoreError> {
         let mut writer = self.writer.lock();
-        self.record(&mut writer, Record::Finish { agency, bets })
+        self.record(&mut writer, Record::Finish { agency, bets }, None)
+    }
+
+    /// Records the rules in the manifest, durably.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`]; the manifest is unchanged.
+    pub(crate) fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock();
+        let mut manifest = writer.manifest.clone();
+        manifest.rules = Some(rules);
+        self.write_manifest(&mut writer, manifest)
+    }
+
+    /// Records the draw in the manifest, durably, with the committed length
+    /// and chain head it covers (every record of the lottery is committed by
+    /// then: the draw follows the last finish's commit).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`]; the manifest is unchanged.
+    pub(crate) fn record_draw(&self, summary: &DrawSummary) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock();
+        let (end, chain) = {
+            let commit = self.commit.lock();
+            (commit.committed_end, commit.committed_chain)
+        };
+        let mut manifest = writer.manifest.clone();
+        manifest.draw = Some(DrawRecord {
+            summary: summary.clone(),
+            end,
+            chain,
+        });
+        self.write_manifest(&mut writer, manifest)
+    }
+
+    fn write_manifest(&self, writer: &mut Writer, manifest: Manifest) -> Result<(), StoreError> {
+        writer
+            .store
+            .write_manifest(&manifest.encode())
+            .map_err(|source| self.io("write the manifest of", source))?;
+        writer.manifest = manifest;
+        Ok(())
     }
 
     /// A reader of the committed part of the store.
@@ -326,19 +384,26 @@ impl GroupCommit {
     /// Hands out the next record sequence number and gets the record on its
     /// way: queued for the next group commit (`Fsync`), or written to the
     /// journal now (`None`, `Flush`).
-    fn record(&self, writer: &mut Writer, record: Record) -> Result<Ticket, StoreError> {
+    fn record(
+        &self,
+        writer: &mut Writer,
+        record: Record,
+        data: Option<&Digest>,
+    ) -> Result<Ticket, StoreError> {
         let seq = writer.last_seq + 1;
         let ticket = Ticket {
             seq,
             epoch: writer.epoch,
         };
+        let link = record.link(&writer.chain, data);
         if self.durability == Durability::Fsync {
             writer.last_seq = seq;
-            writer.queued.push((seq, record));
+            writer.chain = link;
+            writer.queued.push((seq, record, link));
             return Ok(ticket);
         }
-        let mut line = Vec::with_capacity(64);
-        record.encode(&mut line);
+        let mut line = Vec::with_capacity(128);
+        record.encode(&link, &mut line);
         {
             let mut journal = self.journal.lock();
             journal
@@ -356,9 +421,11 @@ impl GroupCommit {
             journal.durable_len = journal.file.len();
         }
         writer.last_seq = seq;
+        writer.chain = link;
         let mut commit = self.commit.lock();
         commit.committed_seq = seq;
         commit.committed_end = writer.len;
+        commit.committed_chain = link;
         Ok(ticket)
     }
 
@@ -428,7 +495,7 @@ impl GroupCommit {
                 let committed = writer
                     .queued
                     .iter()
-                    .take_while(|(seq, _)| *seq <= group.last_seq)
+                    .take_while(|(seq, _, _)| *seq <= group.last_seq)
                     .count();
                 writer.queued.drain(..committed);
                 self.end_turn(|commit| {
@@ -438,6 +505,9 @@ impl GroupCommit {
                     );
                     commit.committed_seq = group.last_seq;
                     commit.committed_end = group.end;
+                    if let Some(&(_, link)) = group.records.last() {
+                        commit.committed_chain = link;
+                    }
                 });
             }
             Err((action, error)) => {
@@ -457,13 +527,13 @@ impl GroupCommit {
         let writer = self.writer.lock();
         let mut commit = self.commit.lock();
         let taken_seq = commit.taken_seq;
-        let records: Vec<Record> = writer
+        let records: Vec<(Record, Digest)> = writer
             .queued
             .iter()
-            .filter(|(seq, _)| *seq > taken_seq)
-            .map(|&(_, record)| record)
+            .filter(|(seq, _, _)| *seq > taken_seq)
+            .map(|&(_, record, link)| (record, link))
             .collect();
-        let Some(&(last_seq, _)) = writer.queued.last().filter(|_| !records.is_empty()) else {
+        let Some(&(last_seq, _, _)) = writer.queued.last().filter(|_| !records.is_empty()) else {
             commit.syncing_data = false;
             self.committed.notify_all();
             return None;
@@ -482,10 +552,13 @@ impl GroupCommit {
 
     /// The journal stage's work: appends the group's records to the journal
     /// and syncs it; on failure cuts back whatever of them reached it.
-    fn journal_records(&self, records: &[Record]) -> Result<(), (&'static str, io::Error)> {
-        let mut lines = Vec::with_capacity(records.len() * 40);
-        for record in records {
-            record.encode(&mut lines);
+    fn journal_records(
+        &self,
+        records: &[(Record, Digest)],
+    ) -> Result<(), (&'static str, io::Error)> {
+        let mut lines = Vec::with_capacity(records.len() * 110);
+        for (record, link) in records {
+            record.encode(link, &mut lines);
         }
         let mut journal = self.journal.lock();
         let journal = &mut *journal;
@@ -530,10 +603,11 @@ impl GroupCommit {
         let mut writer = self.writer.lock();
         let mut commit = self.commit.lock();
         writer.len = commit.committed_end;
+        writer.chain = commit.committed_chain;
         // Every uncommitted record is cut: this group's, those of groups
         // taken after it, and those queued since.
         let queued = std::mem::take(&mut writer.queued);
-        for (_, record) in &queued {
+        for (_, record, _) in &queued {
             if let Record::Batch { agency, batch, .. } = *record {
                 let lost = writer.cut_batches.entry(agency).or_insert(batch);
                 *lost = (*lost).min(batch);

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use crate::bet::AgencyId;
 use crate::field::FieldError;
+use crate::rules::LotteryRules;
 
 /// A bad row in a file: where it is and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,48 @@ pub enum StoreError {
         line: u64,
         /// What is wrong.
         problem: String,
+    },
+    /// Another process (another central) holds the store's lock: one central
+    /// per store. Nothing was read or changed.
+    #[error("the store {} is in use by another central{}", path.display(), holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Locked {
+        /// The store's path.
+        path: PathBuf,
+        /// Who holds it, when the lock file says (`process 1234`).
+        holder: Option<String>,
+    },
+    /// A committed batch does not match its checksum: the bytes of
+    /// `bets.csv` (or the journal) changed after they were committed.
+    /// Nothing was changed.
+    #[error(
+        "the store {} fails its checksum at journal line {journal_line}{}: its bytes changed after they were committed (bets.csv from line {data_line})",
+        path.display(),
+        agency.map(|a| format!(" (agency {a}, batch {batch})")).unwrap_or_default()
+    )]
+    Checksum {
+        /// The store's path.
+        path: PathBuf,
+        /// The agency of the batch (`None` for rows adopted without a journal,
+        /// or a finish record).
+        agency: Option<AgencyId>,
+        /// The batch's sequence number (0 for adopted rows or a finish).
+        batch: u64,
+        /// The journal line of its record, from 1.
+        journal_line: u64,
+        /// The first line of `bets.csv` the record covers, from 1.
+        data_line: u64,
+    },
+    /// The store is in a state no crash can produce (a file missing, a
+    /// journal cut short, records beyond the data): refused as it is, with
+    /// nothing changed, for the operator to look at.
+    #[error("the store {} is inconsistent: {problem}; {remedy}", path.display())]
+    Inconsistent {
+        /// The store's path.
+        path: PathBuf,
+        /// What is inconsistent.
+        problem: String,
+        /// What the operator can do.
+        remedy: &'static str,
     },
     /// A batch was refused because an earlier batch of the same agency was cut
     /// off by a failed commit and has not been written again: storing this one
@@ -213,7 +256,25 @@ pub enum RecoveryError {
     #[error("the store holds records of an agency the rules do not expect")]
     UnknownAgency(#[source] UnknownAgency),
     /// Every agency had finished, and the draw, performed again from the
-    /// store, could not read it.
+    /// store, could not read it (or could not be recorded).
     #[error("the draw recorded in the store could not be performed again")]
     Draw(#[source] StoreError),
+    /// The store was created with other rules than the central's.
+    #[error(
+        "the store was created for {} agencies and winning number {}, the central is configured for {} agencies and winning number {}",
+        stored.agencies, stored.winning_number, configured.agencies, configured.winning_number
+    )]
+    RulesMismatch {
+        /// The rules the store records.
+        stored: LotteryRules,
+        /// The rules the central was given.
+        configured: LotteryRules,
+    },
+    /// The recovered state contradicts itself (a draw recorded with agencies
+    /// not finished, a draw that counts other winners than the store holds).
+    #[error("the store is inconsistent: {0}")]
+    Inconsistent(String),
+    /// The ledger could not record the rules of a new store.
+    #[error("the rules could not be recorded in the store")]
+    Store(#[source] StoreError),
 }

@@ -1,34 +1,91 @@
-//! The commit journal beside `bets.csv`: what was committed, and where.
+//! The commit journal beside `bets.csv`: what was committed, where, and its
+//! checksum chain.
 //!
 //! `bets.csv` must stay exactly what the course's Python writes (six columns,
 //! nothing else), so everything a restart needs besides the bets lives here,
-//! one text line a record:
+//! one text line a record (format 2; STORE.md has the whole story):
 //!
 //! ```text
-//! lottery-journal 1
-//! batch <agency> <batch seq> <bets> <end offset in bets.csv>
-//! finish <agency> <bets>
+//! lottery-journal 2
+//! batch <agency> <batch seq> <bets> <end offset in bets.csv> <chain>
+//! adopted <end offset in bets.csv> <chain>
+//! finish <agency> <bets> <chain>
 //! ```
 //!
-//! A `batch` record with sequence 0 stands for rows adopted from a `bets.csv`
-//! that had no journal. Records are appended in the order of the data they
-//! describe, so end offsets never decrease, and the journal's valid prefix
-//! (every whole line up to the first torn one) names the committed prefix of
-//! `bets.csv`: the end offset of its last `batch` record.
+//! `<chain>` is 64 hex digits: a SHA-256 chain over every record and every
+//! committed byte of `bets.csv`. A record's link is
+//! `SHA-256(previous link ‖ the record's words ‖ SHA-256(its data))`, where the
+//! words are the line without its chain (`batch 3 7 150 12345`), the data of a
+//! `batch` or `adopted` record is the bytes of `bets.csv` from the previous
+//! record's end offset to its own (a `finish` has none), and the first link's
+//! previous one is `SHA-256("lottery-journal 2\n")`. The last link (the chain
+//! head) vouches for the whole committed store: change a byte of a committed
+//! row, or of a record, and every later link disagrees.
 //!
-//! This module never does I/O on its own: it encodes records and reads a
-//! journal from any reader.
+//! An `adopted` record covers rows taken over from a `bets.csv` that had no
+//! journal (written by the course's Python central). Records are appended in
+//! the order of the data they describe, so end offsets never decrease, and the
+//! journal's valid prefix (every whole line up to the first torn one) names
+//! the committed prefix of `bets.csv`: the end offset of its last record.
+//!
+//! This module never does I/O on its own: it encodes records and reads lines
+//! from any reader. Checking the chain against the data is recovery's job.
 
-use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read};
 
+use sha2::{Digest as _, Sha256};
+
 use crate::bet::AgencyId;
-use crate::ledger::AgencyRecord;
 
 /// The first line of every journal: names the format and its version.
-pub(crate) const HEADER: &[u8] = b"lottery-journal 1\n";
+pub(crate) const HEADER: &[u8] = b"lottery-journal 2\n";
 
-/// One line of the journal.
+/// The first line of the journals of format 1 (before checksums).
+const HEADER_V1: &[u8] = b"lottery-journal 1\n";
+
+/// A SHA-256 digest: a link of the chain, or the digest of a batch's bytes.
+pub(crate) type Digest = [u8; 32];
+
+/// The link before the first record.
+pub(crate) fn genesis() -> Digest {
+    Sha256::digest(HEADER).into()
+}
+
+/// The SHA-256 of `bytes` (a batch's rows).
+pub(crate) fn digest(bytes: &[u8]) -> Digest {
+    Sha256::digest(bytes).into()
+}
+
+/// Hex digits of a digest, lowercase.
+pub(crate) fn to_hex(digest: &Digest) -> String {
+    let mut text = String::with_capacity(64);
+    for byte in digest {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 15)]));
+    }
+    text
+}
+
+/// The digest written as 64 lowercase hex digits, if `text` is one.
+pub(crate) fn from_hex(text: &[u8]) -> Option<Digest> {
+    if text.len() != 64 {
+        return None;
+    }
+    let value = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut digest = [0; 32];
+    for (i, pair) in text.chunks_exact(2).enumerate() {
+        digest[i] = value(pair[0])? << 4 | value(pair[1])?;
+    }
+    Some(digest)
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// One record of the journal (without its link).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Record {
     /// A batch was committed, and `bets.csv` ends at `end` after it.
@@ -38,40 +95,85 @@ pub(crate) enum Record {
         bets: u64,
         end: u64,
     },
+    /// Rows of a `bets.csv` written without a journal were taken over, up to
+    /// `end`.
+    Adopted { end: u64 },
     /// The agency finished, having `bets` bets stored.
     Finish { agency: AgencyId, bets: u64 },
 }
 
 impl Record {
-    /// Appends the record's line to `out` (one per batch the central
-    /// stores: no allocation, no formatting machinery).
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        let (kind, agency, numbers) = match *self {
+    /// The data length after the record, for records that cover data.
+    pub(crate) fn end(&self) -> Option<u64> {
+        match *self {
+            Record::Batch { end, .. } | Record::Adopted { end } => Some(end),
+            Record::Finish { .. } => None,
+        }
+    }
+
+    /// The record's words: its line without the link and the line end.
+    fn words(&self, out: &mut Vec<u8>) {
+        let mut text = itoa::Buffer::new();
+        let mut number = |out: &mut Vec<u8>, value: u64| {
+            out.push(b' ');
+            out.extend_from_slice(text.format(value).as_bytes());
+        };
+        match *self {
             Record::Batch {
                 agency,
                 batch,
                 bets,
                 end,
-            } => ("batch", agency, &[batch, bets, end][..]),
-            Record::Finish { agency, bets } => ("finish", agency, &[bets][..]),
-        };
-        let mut text = itoa::Buffer::new();
-        out.extend_from_slice(kind.as_bytes());
+            } => {
+                out.extend_from_slice(b"batch");
+                for value in [u64::from(agency.get()), batch, bets, end] {
+                    number(out, value);
+                }
+            }
+            Record::Adopted { end } => {
+                out.extend_from_slice(b"adopted");
+                number(out, end);
+            }
+            Record::Finish { agency, bets } => {
+                out.extend_from_slice(b"finish");
+                for value in [u64::from(agency.get()), bets] {
+                    number(out, value);
+                }
+            }
+        }
+    }
+
+    /// The link of this record after `previous`; `data` is the digest of the
+    /// bytes it covers (`None` for a finish).
+    pub(crate) fn link(&self, previous: &Digest, data: Option<&Digest>) -> Digest {
+        let mut words = Vec::with_capacity(64);
+        self.words(&mut words);
+        let mut hasher = Sha256::new();
+        hasher.update(previous);
+        hasher.update(&words);
+        if let Some(data) = data {
+            hasher.update(data);
+        }
+        hasher.finalize().into()
+    }
+
+    /// Appends the record's line, with its link, to `out` (one per batch the
+    /// central stores: no formatting machinery).
+    pub(crate) fn encode(&self, link: &Digest, out: &mut Vec<u8>) {
+        self.words(out);
         out.push(b' ');
-        out.extend_from_slice(text.format(agency.get()).as_bytes());
-        for &number in numbers {
-            out.push(b' ');
-            out.extend_from_slice(text.format(number).as_bytes());
+        for byte in link {
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 15)]);
         }
         out.push(b'\n');
     }
 
     /// Parses one line (without its `\n`); `None` when it is not a record.
-    fn parse(line: &[u8]) -> Option<Self> {
+    pub(crate) fn parse(line: &[u8]) -> Option<(Self, Digest)> {
         let line = std::str::from_utf8(line).ok()?;
         let mut words = line.split(' ');
         let kind = words.next()?;
-        let agency: AgencyId = words.next()?.parse().ok()?;
         let mut number = || -> Option<u64> {
             let word = words.next()?;
             if word.is_empty() || !word.bytes().all(|b| b.is_ascii_digit()) {
@@ -79,119 +181,123 @@ impl Record {
             }
             word.parse().ok()
         };
+        let mut agency =
+            || -> Option<AgencyId> { AgencyId::new(u32::try_from(number()?).ok()?).ok() };
         let record = match kind {
             "batch" => Record::Batch {
-                agency,
+                agency: agency()?,
                 batch: number()?,
                 bets: number()?,
                 end: number()?,
             },
+            "adopted" => Record::Adopted { end: number()? },
             "finish" => Record::Finish {
-                agency,
+                agency: agency()?,
                 bets: number()?,
             },
             _ => return None,
         };
-        words.next().is_none().then_some(record)
+        let link = from_hex(words.next()?.as_bytes())?;
+        words.next().is_none().then_some((record, link))
     }
 }
 
-/// What a journal says, once read.
-#[derive(Debug, Default)]
-pub(crate) struct Replay {
-    /// Bytes of the journal that hold whole, usable records (what to keep).
-    pub(crate) valid_len: u64,
-    /// The committed length of `bets.csv`.
-    pub(crate) committed_end: u64,
-    /// Per-agency totals.
-    pub(crate) agencies: BTreeMap<AgencyId, AgencyRecord>,
+/// One line of a journal, as read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A whole record: its place (line number from 1) and bytes (with `\n`).
+    Record {
+        record: Record,
+        link: Digest,
+        line: u64,
+        len: u64,
+    },
+    /// The end of the journal's whole lines: what follows (`torn` bytes, if
+    /// any) is a torn or damaged last line, which a crash can leave.
+    End { torn: u64 },
 }
 
 /// Why a journal cannot be used.
 #[derive(Debug)]
-pub(crate) enum ReplayError {
+pub(crate) enum ReadError {
     Io(io::Error),
     /// A damaged line that is not the last one (or a broken header).
     Damaged {
         line: u64,
         problem: String,
     },
+    /// The journal is of format 1 (written before the store kept checksums).
+    OldFormat,
 }
 
-impl From<io::Error> for ReplayError {
+impl From<io::Error> for ReadError {
     fn from(error: io::Error) -> Self {
         Self::Io(error)
     }
 }
 
-/// Reads a journal. `data_len` is the length of `bets.csv`: records pointing
-/// beyond it describe data lost in a power cut (possible with durability
-/// `none` or `flush`), so they and everything after them are dropped.
-pub(crate) fn replay(journal: impl Read, data_len: u64) -> Result<Replay, ReplayError> {
-    let mut lines = BufReader::new(journal);
-    let mut line = Vec::new();
-    lines.read_until(b'\n', &mut line)?;
-    if line != HEADER {
-        return Err(ReplayError::Damaged {
-            line: 1,
-            problem: "the first line is not `lottery-journal 1`".to_owned(),
-        });
-    }
-    let mut replay = Replay {
-        valid_len: HEADER.len() as u64,
-        ..Replay::default()
-    };
-    let mut number = 1;
-    loop {
-        line.clear();
-        number += 1;
-        if lines.read_until(b'\n', &mut line)? == 0 {
-            return Ok(replay);
+/// Reads a journal's lines, one record at a time.
+pub(crate) struct JournalLines<R: Read> {
+    lines: BufReader<R>,
+    line: Vec<u8>,
+    number: u64,
+    ended: bool,
+}
+
+impl<R: Read> JournalLines<R> {
+    /// Checks the header of `journal` and gets ready to read its records.
+    pub(crate) fn new(journal: R) -> Result<Self, ReadError> {
+        let mut lines = BufReader::new(journal);
+        let mut line = Vec::new();
+        lines.read_until(b'\n', &mut line)?;
+        if line == HEADER_V1 {
+            return Err(ReadError::OldFormat);
         }
-        let Some(whole) = line.strip_suffix(b"\n") else {
-            // Torn: the crash hit while this record was being written.
-            return Ok(replay);
-        };
-        let Some(record) = Record::parse(whole) else {
-            // Only the last line may be damaged (a torn write padded by the
-            // file system); a damaged line with more after it is corruption.
-            if lines.fill_buf()?.is_empty() {
-                return Ok(replay);
-            }
-            return Err(ReplayError::Damaged {
-                line: number,
-                problem: format!("not a record: {:?}", String::from_utf8_lossy(whole)),
+        if line != HEADER {
+            return Err(ReadError::Damaged {
+                line: 1,
+                problem: "the first line is not `lottery-journal 2`".to_owned(),
             });
-        };
-        match record {
-            Record::Batch {
-                agency,
-                batch,
-                bets,
-                end,
-            } => {
-                if end < replay.committed_end {
-                    return Err(ReplayError::Damaged {
-                        line: number,
-                        problem: format!(
-                            "end offset {end} is before the previous one {}",
-                            replay.committed_end
-                        ),
-                    });
-                }
-                if end > data_len {
-                    return Ok(replay);
-                }
-                let entry = replay.agencies.entry(agency).or_default();
-                entry.bets += bets;
-                entry.last_batch = entry.last_batch.max(batch);
-                replay.committed_end = end;
-            }
-            Record::Finish { agency, .. } => {
-                replay.agencies.entry(agency).or_default().finished = true;
-            }
         }
-        replay.valid_len += line.len() as u64;
+        Ok(Self {
+            lines,
+            line,
+            number: 1,
+            ended: false,
+        })
+    }
+
+    /// The next line: a whole record, or the end (after which `None`).
+    pub(crate) fn next_line(&mut self) -> Result<Option<Line>, ReadError> {
+        if self.ended {
+            return Ok(None);
+        }
+        self.line.clear();
+        self.number += 1;
+        let read = self.lines.read_until(b'\n', &mut self.line)?;
+        let parsed = self.line.strip_suffix(b"\n").and_then(Record::parse);
+        let Some((record, link)) = parsed else {
+            // Only the last line may be torn or damaged (a torn write padded
+            // by the file system); a damaged line with more after it is
+            // corruption.
+            if read > 0 && self.line.ends_with(b"\n") && !self.lines.fill_buf()?.is_empty() {
+                return Err(ReadError::Damaged {
+                    line: self.number,
+                    problem: format!(
+                        "not a record: {:?}",
+                        String::from_utf8_lossy(&self.line[..self.line.len() - 1])
+                    ),
+                });
+            }
+            self.ended = true;
+            return Ok(Some(Line::End { torn: read as u64 }));
+        };
+        Ok(Some(Line::Record {
+            record,
+            link,
+            line: self.number,
+            len: read as u64,
+        }))
     }
 }
 
@@ -205,14 +311,26 @@ mod tests {
 
     fn journal(records: &[Record]) -> Vec<u8> {
         let mut bytes = HEADER.to_vec();
+        let mut link = genesis();
         for record in records {
-            record.encode(&mut bytes);
+            link = record.link(&link, None);
+            record.encode(&link, &mut bytes);
         }
         bytes
     }
 
+    fn lines(bytes: &[u8]) -> Result<Vec<Line>, ReadError> {
+        let mut reader = JournalLines::new(bytes)?;
+        let mut lines = Vec::new();
+        while let Some(line) = reader.next_line()? {
+            lines.push(line);
+        }
+        Ok(lines)
+    }
+
     #[test]
     fn records_round_trip_through_their_lines() {
+        let link = genesis();
         let records = [
             Record::Batch {
                 agency: agency(3),
@@ -220,6 +338,7 @@ mod tests {
                 bets: 150,
                 end: 12_345,
             },
+            Record::Adopted { end: 99 },
             Record::Finish {
                 agency: agency(3),
                 bets: 1050,
@@ -227,79 +346,87 @@ mod tests {
         ];
         for record in records {
             let mut line = Vec::new();
-            record.encode(&mut line);
+            record.encode(&link, &mut line);
             assert_eq!(
                 Record::parse(line.strip_suffix(b"\n").unwrap()),
-                Some(record)
+                Some((record, link))
             );
         }
+        let hex = to_hex(&link);
         for bad in [
-            &b"batch 0 1 1 1"[..],
-            b"batch 1 1 1",
-            b"batch 1 1 1 1 1",
-            b"batch 1 +1 1 1",
-            b"finish 1",
-            b"\0\0\0",
-            b"",
+            format!("batch 0 1 1 1 {hex}"),
+            format!("batch 1 1 1 {hex}"),
+            format!("batch 1 1 1 1 1 {hex}"),
+            format!("batch 1 +1 1 1 {hex}"),
+            "batch 1 1 1 1".to_owned(),
+            format!("batch 1 1 1 1 {}", &hex[1..]),
+            format!("batch 1 1 1 1 {}", hex.to_uppercase()),
+            format!("finish 1 {hex}"),
+            format!("adopted {hex}"),
+            "\0\0\0".to_owned(),
+            String::new(),
         ] {
-            assert_eq!(Record::parse(bad), None, "{bad:?}");
+            assert_eq!(Record::parse(bad.as_bytes()), None, "{bad:?}");
         }
     }
 
     #[test]
-    fn replay_sums_per_agency_and_drops_records_beyond_the_data() {
-        let bytes = journal(&[
-            Record::Batch {
-                agency: agency(1),
-                batch: 1,
-                bets: 2,
-                end: 100,
-            },
-            Record::Batch {
-                agency: agency(2),
-                batch: 1,
-                bets: 3,
-                end: 250,
-            },
-            Record::Finish {
-                agency: agency(1),
-                bets: 2,
-            },
-            Record::Batch {
-                agency: agency(2),
-                batch: 2,
-                bets: 1,
-                end: 300,
-            },
-        ]);
-        let replay = replay(&bytes[..], 299).unwrap();
-        assert_eq!(replay.committed_end, 250);
-        let first = replay.agencies[&agency(1)];
-        assert_eq!((first.bets, first.last_batch, first.finished), (2, 1, true));
-        let second = replay.agencies[&agency(2)];
-        assert_eq!(
-            (second.bets, second.last_batch, second.finished),
-            (3, 1, false)
-        );
-        let kept = b"lottery-journal 1\nbatch 1 1 2 100\nbatch 2 1 3 250\nfinish 1 2\n";
-        assert_eq!(replay.valid_len, kept.len() as u64);
-    }
-
-    #[test]
-    fn a_damaged_line_in_the_middle_is_corruption_but_at_the_end_is_a_torn_tail() {
-        let mut bytes = journal(&[Record::Batch {
+    fn a_link_depends_on_the_previous_link_the_words_and_the_data() {
+        let record = Record::Batch {
             agency: agency(1),
             batch: 1,
             bets: 2,
             end: 100,
-        }]);
-        let whole = bytes.len() as u64;
+        };
+        let start = genesis();
+        let data = digest(b"rows");
+        let link = record.link(&start, Some(&data));
+        assert_ne!(link, record.link(&link, Some(&data)));
+        assert_ne!(link, record.link(&start, Some(&digest(b"rowz"))));
+        assert_ne!(link, record.link(&start, None));
+        let other = Record::Batch {
+            agency: agency(1),
+            batch: 1,
+            bets: 3,
+            end: 100,
+        };
+        assert_ne!(link, other.link(&start, Some(&data)));
+        assert_eq!(from_hex(to_hex(&link).as_bytes()), Some(link));
+    }
+
+    #[test]
+    fn a_damaged_line_in_the_middle_is_corruption_but_at_the_end_is_a_torn_tail() {
+        let record = Record::Finish {
+            agency: agency(1),
+            bets: 2,
+        };
+        let mut bytes = journal(&[record]);
+        let whole = lines(&bytes).unwrap();
+        assert!(matches!(
+            whole[..],
+            [Line::Record { line: 2, .. }, Line::End { torn: 0 }]
+        ));
         bytes.extend_from_slice(b"\0\0\0\0\n");
-        assert_eq!(replay(&bytes[..], 100).unwrap().valid_len, whole);
+        assert!(matches!(lines(&bytes).unwrap()[1], Line::End { torn: 5 }));
+        let mut torn = bytes.clone();
+        torn.truncate(bytes.len() - 1);
+        assert!(matches!(lines(&torn).unwrap()[1], Line::End { torn: 4 }));
         bytes.extend_from_slice(b"finish 1 2\n");
         assert!(matches!(
-            replay(&bytes[..], 100),
-            Err(ReplayError::Damaged { line: 3, .. })
+            lines(&bytes),
+            Err(ReadError::Damaged { line: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn a_journal_of_format_one_is_recognised_and_a_strange_header_refused() {
+        assert!(matches!(
+            lines(b"lottery-journal 1\nbatch 1 1 2 100\n"),
+            Err(ReadError::OldFormat)
+        ));
+        assert!(matches!(
+            lines(b"lottery-journal 3\n"),
+            Err(ReadError::Damaged { line: 1, .. })
         ));
     }
 }

@@ -9,16 +9,17 @@
 //! implementation; a database-backed ledger is another (it lives in its own
 //! crate, so this one stays free of database dependencies).
 //!
-//! The central keeps the lottery's rules and its state machine; a ledger
-//! keeps no lottery rules of its own: it stores what the central decided to
-//! store, in the order it was taken, and says what it holds.
+//! The central keeps the lottery's state machine; a ledger stores what the
+//! central decided to store, in the order it was taken, says what it holds,
+//! and records (durably, once) the rules it serves and the draw.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::bet::{AgencyId, Bet, StoredBet};
-use crate::draw::DrawTally;
+use crate::draw::{DrawSummary, DrawTally};
 use crate::error::StoreError;
+use crate::rules::LotteryRules;
 
 /// What a ledger holds for one agency, as recovered on open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,11 +37,37 @@ pub struct AgencyRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovery {
     /// Bytes cut off the tail of the store: a torn last line, or bytes written
-    /// but never committed (0 when the store was whole).
+    /// but never committed (0 when the store was whole). They were moved to
+    /// a quarantine file first (see [`Recovery::quarantined`]).
     pub truncated_bytes: u64,
     /// What the ledger holds per agency (agencies with nothing stored are
     /// absent).
     pub agencies: BTreeMap<AgencyId, AgencyRecord>,
+    /// The rules the store was created with (`None`: a new store, or one no
+    /// central has used yet; the central records its rules then).
+    pub rules: Option<LotteryRules>,
+    /// The draw, when the store records one: the lottery is drawn for good.
+    pub draw: Option<DrawSummary>,
+    /// What recovery cut off the store's files, kept beside it.
+    pub quarantined: Vec<Quarantined>,
+    /// Whether rows of a `bets.csv` without journal (a course store) were
+    /// adopted.
+    pub adopted: bool,
+}
+
+/// Bytes recovery cut off a file of the store, and where they are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// The quarantine file (`bets.csv.quarantine-1`, ...).
+    pub file: String,
+    /// How many bytes it holds.
+    pub bytes: u64,
+    /// Whether they came off the journal (else off `bets.csv`).
+    pub journal: bool,
+    /// Whether they hold at least one whole line: more than the torn last
+    /// line a crash in the middle of a write leaves (batches written but
+    /// never committed, hence never acked, or records naming lost data).
+    pub whole_lines: bool,
 }
 
 /// A ledger's claim check for a write it took but has not yet made durable:
@@ -117,6 +144,21 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`StoreError`] when the bets cannot be read or do not parse.
     fn tally(&self, tally: &mut DrawTally) -> Result<u64, StoreError>;
+
+    /// Records the rules of a store that has none yet ([`Recovery::rules`]
+    /// was `None`), durably, before any bet is taken.
+    ///
+    /// # Errors
+    /// [`StoreError`]; nothing is recorded.
+    fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError>;
+
+    /// Records the draw durably, before anyone learns it: from then on the
+    /// store is drawn for good (a restart publishes the same draw, and takes
+    /// no more bets).
+    ///
+    /// # Errors
+    /// [`StoreError`]; the draw is not recorded (and must not be announced).
+    fn record_draw(&self, draw: &DrawSummary) -> Result<(), StoreError>;
 
     /// Streams every durable bet, in stored order, to `visit`. Returns how
     /// many.

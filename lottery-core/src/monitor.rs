@@ -28,12 +28,14 @@ use std::path::{Path, PathBuf};
 
 use crate::bet::{AgencyId, Bet, StoredBet};
 use crate::commit::{GroupCommit, Ticket};
-use crate::draw::DrawTally;
+use crate::draw::{DrawSummary, DrawTally};
 use crate::draw_scan::tally_rows;
 use crate::error::StoreError;
+use crate::journal;
 use crate::ledger::{Ledger, Receipt, Recovery};
 use crate::recovery::{recover_store, scan_rows};
 use crate::row::encode_store_rows;
+use crate::rules::LotteryRules;
 use crate::store::{BetStore, CsvFileStore, Durability};
 
 /// What an append stored.
@@ -124,9 +126,17 @@ impl BetMonitor {
         durability: Durability,
     ) -> Result<(Self, Recovery), StoreError> {
         let path = PathBuf::from(store.describe());
-        let (journal, recovery) = recover_store(store.as_mut(), &path)?;
-        let engine = GroupCommit::new(path, durability, store, journal)?;
-        Ok((Self { engine }, recovery))
+        let strict = durability == Durability::Fsync;
+        let recovered = recover_store(store.as_mut(), &path, strict)?;
+        let engine = GroupCommit::new(
+            path,
+            durability,
+            store,
+            recovered.journal,
+            recovered.chain,
+            recovered.manifest,
+        )?;
+        Ok((Self { engine }, recovered.recovery))
     }
 
     /// Opens (or creates) the file store at `path`, with its journal beside it.
@@ -176,8 +186,14 @@ impl BetMonitor {
         // Encoding needs no lock.
         let mut bytes = Vec::with_capacity(bets.len() * 64);
         encode_store_rows(agency, bets, &mut bytes);
+        // The rows' digest for the journal's chain, computed here, outside
+        // every lock, so that appenders hash in parallel; only the short link
+        // over it is computed under the append lock.
+        let digest = journal::digest(&bytes);
         let count = bets.len() as u64;
-        let (ticket, end) = self.engine.write_batch(agency, batch, &bytes, count)?;
+        let (ticket, end) = self
+            .engine
+            .write_batch(agency, batch, &bytes, count, &digest)?;
         Ok(PendingAppend {
             ticket,
             bets: count,
@@ -278,6 +294,14 @@ impl Ledger for BetMonitor {
 
     fn tally(&self, tally: &mut DrawTally) -> Result<u64, StoreError> {
         BetMonitor::tally(self, tally)
+    }
+
+    fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError> {
+        self.engine.record_rules(rules)
+    }
+
+    fn record_draw(&self, draw: &DrawSummary) -> Result<(), StoreError> {
+        self.engine.record_draw(draw)
     }
 
     fn scan(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError> {

@@ -1,59 +1,190 @@
 //! Recovery: what opening a store finds, and the repairs a crash calls for.
 //!
 //! # Restart
-//! [`crate::BetMonitor::open`] replays the journal: the end offset of its last whole
-//! record is the committed length of `bets.csv`; anything beyond (a torn
-//! line, or whole batches written but never committed, hence never acked) is
-//! cut off and counted in [`Recovery::truncated_bytes`]. A torn journal line
-//! is cut too. The committed rows are then scanned and must agree with the
-//! journal's per-agency counts. Per agency the monitor recovers the bets
-//! stored, the last batch sequence number and whether it finished, so a
-//! resent batch is recognised and not stored twice.
+//! [`crate::BetMonitor::open`] first inspects the store without changing it
+//! (the private `inspect` module): it replays the journal, checks every
+//! committed row and the SHA-256 chain over them, and decides what the store
+//! is. Anything wrong that no crash can produce (a checksum that fails, a
+//! missing journal or manifest, a journal cut short under a recorded draw)
+//! is refused there, with nothing changed.
 //!
-//! With `None` or `Flush`, a power cut may lose data the journal already
-//! names; such records (ending beyond `bets.csv`) are dropped with everything
-//! after them, so the store reopens to its last whole batch still on disk.
-//! Opening reads the whole committed store once (the row check), in a
-//! streaming pass.
+//! Then it repairs what a crash can leave, and only that:
+//! - a torn or damaged last journal line, or (with durability `none` or
+//!   `flush`) records naming data a power cut took: the journal's tail;
+//! - bytes of `bets.csv` beyond the committed part: a torn last line, or
+//!   whole batches written but never committed, hence never acked.
 //!
-//! A `bets.csv` without a journal (written by the course's Python central) is
-//! adopted: a torn last line is cut, its bets are counted per agency (last
-//! batch 0: the rows carry no batch numbers) and a journal is started for it.
+//! A tail is never simply deleted: its bytes are first written to a
+//! quarantine file beside the store (`bets.csv.quarantine-N`,
+//! `bets.csv.journal.quarantine-N`), durably, and only then cut. What was
+//! cut is in [`Recovery::quarantined`] (and the server logs it). Per agency
+//! the monitor recovers the bets stored, the last batch sequence number and
+//! whether it finished, so a resent batch is recognised and not stored twice.
+//!
+//! A `bets.csv` without a journal or manifest (written by the course's Python
+//! central) is adopted: a torn last line is quarantined and cut, its bets are
+//! counted per agency (last batch 0: the rows carry no batch numbers), and a
+//! manifest and a journal are started for it, the journal's `adopted` record
+//! vouching for those rows.
 
-use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, Read};
 use std::path::Path;
 
-use crate::bet::{AgencyId, StoredBet};
+use crate::bet::StoredBet;
 use crate::error::StoreError;
-use crate::journal::{self, HEADER, Record, Replay, ReplayError};
-use crate::ledger::{AgencyRecord, Recovery};
+use crate::inspect::{Inspection, Kind, Sources, inspect};
+use crate::journal::{Digest, HEADER, Record};
+use crate::ledger::{Quarantined, Recovery};
+use crate::manifest::Manifest;
 use crate::row::StoreRows;
 use crate::store::{BetStore, StoreFile};
 
-/// Recovers what `store` holds: replays its journal (or adopts a `bets.csv`
-/// without one), cuts off anything not committed, and checks the committed
-/// rows against the journal. Returns the journal, holding exactly its valid
-/// records, and what was found; `store` then holds exactly the committed data.
+/// What the commit engine starts from: the recovered store's journal, its
+/// committed head and its manifest.
+pub(crate) struct Recovered {
+    pub(crate) journal: Box<dyn StoreFile>,
+    /// The link of the last committed record.
+    pub(crate) chain: Digest,
+    pub(crate) manifest: Manifest,
+    pub(crate) recovery: Recovery,
+}
+
+/// Recovers what `store` holds: inspects it, refuses what no crash can
+/// produce, quarantines and cuts what a crash can leave, and starts a
+/// manifest and a journal where the store has none. `store` then holds
+/// exactly its committed data, and the journal exactly its valid records.
 ///
 /// # Errors
-/// [`StoreError::Io`] when the store cannot be read or repaired;
-/// [`StoreError::Corrupt`] when a committed row does not parse;
-/// [`StoreError::Journal`] when the journal is damaged or disagrees with the
-/// rows.
+/// [`StoreError::Io`] when the store cannot be read or repaired; the errors
+/// of inspection ([`StoreError::Inconsistent`], [`StoreError::Checksum`],
+/// [`StoreError::Journal`], [`StoreError::Corrupt`]) with nothing changed.
 pub(crate) fn recover_store(
     store: &mut dyn BetStore,
     path: &Path,
-) -> Result<(Box<dyn StoreFile>, Recovery), StoreError> {
-    let data_len = store.len();
-    let opened = store.open_journal().map_err(|source| StoreError::Io {
-        action: "open the journal of",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    match opened {
-        Some(journal) => recover(store, journal, data_len, path),
-        None => adopt(store, data_len, path),
+    strict: bool,
+) -> Result<Recovered, StoreError> {
+    let io_error = |action: &'static str| {
+        move |source| StoreError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let mut journal = store
+        .open_journal()
+        .map_err(io_error("open the journal of"))?;
+    let sources = Sources {
+        data: store.reader(store.len()).map_err(io_error("read"))?,
+        data_len: store.len(),
+        journal: match &journal {
+            Some(journal) => Some((
+                journal
+                    .reader(journal.len())
+                    .map_err(io_error("read the journal of"))?,
+                journal.len(),
+            )),
+            None => None,
+        },
+        manifest: store
+            .read_manifest()
+            .map_err(io_error("read the manifest of"))?,
+    };
+    let inspection = inspect(sources, path, strict)?;
+    let mut quarantined = Vec::new();
+    let has_manifest = store
+        .read_manifest()
+        .map_err(io_error("read the manifest of"))?
+        .is_some();
+    if inspection.kind != Kind::Journal && !has_manifest {
+        // Written first, so that a store that later loses its journal is
+        // never taken for a course store.
+        store
+            .write_manifest(&inspection.manifest.encode())
+            .map_err(io_error("create the manifest of"))?;
+    }
+    if let Some(journal) = journal.as_mut()
+        && inspection.journal_tail() > 0
+    {
+        let valid = inspection.journal_valid_len;
+        let tail = tail_bytes(journal.as_ref(), valid).map_err(io_error("read the journal of"))?;
+        let file = store
+            .quarantine(true, &tail)
+            .map_err(io_error("quarantine the journal tail of"))?;
+        journal
+            .truncate(valid)
+            .and_then(|()| journal.syncer()?.sync())
+            .map_err(io_error("repair the journal of"))?;
+        quarantined.push(quarantine_entry(file, &tail, true));
+    }
+    if inspection.data_tail() > 0 {
+        let end = inspection.committed_end;
+        let tail = tail_bytes(store, end).map_err(io_error("read"))?;
+        let file = store
+            .quarantine(false, &tail)
+            .map_err(io_error("quarantine the tail of"))?;
+        store
+            .truncate(end)
+            .and_then(|()| store.syncer()?.sync())
+            .map_err(io_error("repair"))?;
+        quarantined.push(quarantine_entry(file, &tail, false));
+    }
+    let journal = match journal {
+        Some(journal) if inspection.kind == Kind::Journal => journal,
+        _ => start_journal(store, &inspection).map_err(io_error("create the journal of"))?,
+    };
+    let truncated_bytes = quarantined
+        .iter()
+        .filter(|q| !q.journal)
+        .map(|q| q.bytes)
+        .sum();
+    Ok(Recovered {
+        journal,
+        chain: inspection.chain,
+        recovery: Recovery {
+            truncated_bytes,
+            agencies: inspection.agencies.clone(),
+            rules: inspection.manifest.rules,
+            draw: inspection.manifest.draw.as_ref().map(|d| d.summary.clone()),
+            quarantined,
+            adopted: inspection.kind == Kind::Adopt,
+        },
+        manifest: inspection.manifest,
+    })
+}
+
+/// Starts the journal of a new or adopted store: the header, and for adopted
+/// rows the record vouching for them (made durable first).
+fn start_journal(
+    store: &mut dyn BetStore,
+    inspection: &Inspection,
+) -> io::Result<Box<dyn StoreFile>> {
+    let mut contents = HEADER.to_vec();
+    if inspection.kind == Kind::Adopt && inspection.committed_end > 0 {
+        // The journal will vouch for these rows: they must be durable first.
+        store.syncer()?.sync()?;
+        Record::Adopted {
+            end: inspection.committed_end,
+        }
+        .encode(&inspection.chain, &mut contents);
+    }
+    store.create_journal(&contents)
+}
+
+/// The bytes of `file` from offset `from` to its end.
+fn tail_bytes(file: &dyn StoreFile, from: u64) -> io::Result<Vec<u8>> {
+    let mut reader = file.reader(file.len())?;
+    io::copy(&mut (&mut reader).take(from), &mut io::sink())?;
+    let mut tail = Vec::new();
+    reader.read_to_end(&mut tail)?;
+    Ok(tail)
+}
+
+fn quarantine_entry(file: String, tail: &[u8], journal: bool) -> Quarantined {
+    Quarantined {
+        file,
+        bytes: tail.len() as u64,
+        journal,
+        whole_lines: tail.contains(&b'\n'),
     }
 }
 
@@ -74,184 +205,4 @@ pub(crate) fn scan_rows(
         count += 1;
     }
     Ok(count)
-}
-
-/// Counts the committed rows per agency.
-fn count_rows(
-    store: &dyn BetStore,
-    len: u64,
-    path: &Path,
-) -> Result<BTreeMap<AgencyId, u64>, StoreError> {
-    let reader = store.reader(len).map_err(|source| StoreError::Io {
-        action: "read",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut counts = BTreeMap::new();
-    scan_rows(reader, path, &mut |stored| {
-        *counts.entry(stored.agency).or_insert(0) += 1;
-    })?;
-    Ok(counts)
-}
-
-/// Cuts `bets.csv` to `len`, durably; returns how many bytes went.
-fn cut_data(store: &mut dyn BetStore, len: u64, path: &Path) -> Result<u64, StoreError> {
-    let before = store.len();
-    if before <= len {
-        return Ok(0);
-    }
-    store
-        .truncate(len)
-        .and_then(|()| store.syncer()?.sync())
-        .map_err(|source| StoreError::Io {
-            action: "repair",
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(before - len)
-}
-
-/// Replays the journal, cuts what it does not cover, checks the rows.
-fn recover(
-    store: &mut dyn BetStore,
-    mut journal: Box<dyn StoreFile>,
-    data_len: u64,
-    path: &Path,
-) -> Result<(Box<dyn StoreFile>, Recovery), StoreError> {
-    let io_error = |action: &'static str| {
-        move |source| StoreError::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
-    };
-    let reader = journal
-        .reader(journal.len())
-        .map_err(io_error("read the journal of"))?;
-    let Replay {
-        valid_len,
-        committed_end,
-        agencies,
-    } = journal::replay(reader, data_len).map_err(|error| match error {
-        ReplayError::Io(source) => io_error("read the journal of")(source),
-        ReplayError::Damaged { line, problem } => StoreError::Journal {
-            path: path.to_path_buf(),
-            line,
-            problem,
-        },
-    })?;
-    if journal.len() > valid_len {
-        journal
-            .truncate(valid_len)
-            .and_then(|()| journal.syncer()?.sync())
-            .map_err(io_error("repair the journal of"))?;
-    }
-    let truncated_bytes = cut_data(store, committed_end, path)?;
-    let counts = count_rows(store, committed_end, path)?;
-    for (agency, rows) in &counts {
-        let journaled = agencies.get(agency).map_or(0, |record| record.bets);
-        if journaled != *rows {
-            return Err(StoreError::Journal {
-                path: path.to_path_buf(),
-                line: 0,
-                problem: format!(
-                    "it counts {journaled} bets of agency {agency}, the store holds {rows}"
-                ),
-            });
-        }
-    }
-    if let Some((agency, record)) = agencies
-        .iter()
-        .find(|(agency, record)| record.bets > 0 && !counts.contains_key(agency))
-    {
-        return Err(StoreError::Journal {
-            path: path.to_path_buf(),
-            line: 0,
-            problem: format!(
-                "it counts {} bets of agency {agency}, the store holds none",
-                record.bets
-            ),
-        });
-    }
-    Ok((
-        journal,
-        Recovery {
-            truncated_bytes,
-            agencies,
-        },
-    ))
-}
-
-/// Adopts a `bets.csv` without a journal: cuts a torn last line, counts the
-/// rows per agency, and starts a journal saying so.
-fn adopt(
-    store: &mut dyn BetStore,
-    data_len: u64,
-    path: &Path,
-) -> Result<(Box<dyn StoreFile>, Recovery), StoreError> {
-    let io_error = |action: &'static str| {
-        move |source| StoreError::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
-    };
-    let whole = end_of_last_line(store, data_len).map_err(io_error("read"))?;
-    let truncated_bytes = cut_data(store, whole, path)?;
-    let counts = count_rows(store, whole, path)?;
-    // The journal will vouch for these rows: they must be durable first.
-    store
-        .syncer()
-        .and_then(|mut syncer| syncer.sync())
-        .map_err(io_error("sync"))?;
-    let mut contents = HEADER.to_vec();
-    let mut agencies = BTreeMap::new();
-    for (&agency, &bets) in &counts {
-        Record::Batch {
-            agency,
-            batch: 0,
-            bets,
-            end: whole,
-        }
-        .encode(&mut contents);
-        agencies.insert(
-            agency,
-            AgencyRecord {
-                bets,
-                ..AgencyRecord::default()
-            },
-        );
-    }
-    let journal = store
-        .create_journal(&contents)
-        .map_err(io_error("create the journal of"))?;
-    Ok((
-        journal,
-        Recovery {
-            truncated_bytes,
-            agencies,
-        },
-    ))
-}
-
-/// The length of the first `len` bytes up to and including their last `\n`:
-/// rows never hold a line break (names refuse control characters), so a last
-/// line without one was torn.
-fn end_of_last_line(store: &dyn BetStore, len: u64) -> io::Result<u64> {
-    let mut reader = store.reader(len)?;
-    let mut buffer = vec![0; 64 * 1024];
-    let mut position = 0u64;
-    let mut whole = 0u64;
-    loop {
-        let read = match reader.read(&mut buffer) {
-            Ok(0) => return Ok(whole),
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        };
-        if let Some(last) = buffer[..read].iter().rposition(|&b| b == b'\n') {
-            whole = position + last as u64 + 1;
-        }
-        position += read as u64;
-    }
 }

@@ -293,11 +293,24 @@ fn a_restart_resumes_every_agency_and_performs_the_same_draw() {
 
 #[test]
 fn a_store_with_more_agencies_than_expected_is_refused() {
+    // A store a central made records its rules: other rules are refused.
     let handle = MemoryStore::new().handle();
     open(&handle, 3, Durability::None)
         .submit(id(3), 1, &[bet("1", "1")])
         .unwrap();
     let (monitor, recovery) = BetMonitor::open(Box::new(handle.store()), Durability::None).unwrap();
+    assert!(matches!(
+        Central::new(rules(2), monitor, &recovery),
+        Err(RecoveryError::RulesMismatch { stored, configured })
+            if stored == rules(3) && configured == rules(2)
+    ));
+    // A store without rules (written by a bare monitor) holding bets of an
+    // agency the rules do not expect is refused too.
+    let bare = MemoryStore::new().handle();
+    let (monitor, _) = BetMonitor::open(Box::new(bare.store()), Durability::None).unwrap();
+    monitor.append(id(3), 1, &[bet("1", "1")]).unwrap();
+    drop(monitor);
+    let (monitor, recovery) = BetMonitor::open(Box::new(bare.store()), Durability::None).unwrap();
     assert!(matches!(
         Central::new(rules(2), monitor, &recovery),
         Err(RecoveryError::UnknownAgency(UnknownAgency {

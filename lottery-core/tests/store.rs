@@ -143,7 +143,15 @@ fn the_memory_store_reports_what_a_completed_sync_covers() {
     assert!(handle.synced_len() >= appended.end_offset);
     assert!(handle.journal_synced_len() >= handle.journal_bytes().len() as u64);
     let journal = String::from_utf8(handle.journal_bytes()).unwrap();
-    assert!(journal.ends_with(&format!("batch 1 1 5 {}\n", appended.end_offset)));
+    // The record, then its link of the checksum chain (64 hex digits).
+    let last = journal.lines().last().unwrap();
+    let (words, link) = last.rsplit_once(' ').unwrap();
+    assert_eq!(words, format!("batch 1 1 5 {}", appended.end_offset));
+    assert_eq!(link.len(), 64);
+    assert!(
+        link.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
 }
 
 /// A committed batch, as the tests remember it.
@@ -188,25 +196,59 @@ fn build_file_store(path: &std::path::Path) -> Vec<Committed> {
 }
 
 fn journal_path(path: &std::path::Path) -> PathBuf {
+    beside(path, ".journal")
+}
+
+fn beside(path: &std::path::Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
-    name.push(".journal");
+    name.push(suffix);
     PathBuf::from(name)
 }
 
-/// Opens `path` and checks it holds exactly `whole` and cut `truncated` bytes;
-/// then reopens it and checks the repair was itself durable and complete.
-fn assert_reopens_to(path: &std::path::Path, whole: &[Committed], truncated: u64, case: &str) {
+/// Copies the manifest of the store at `source` beside `path` (a store is
+/// `bets.csv`, its journal and its manifest).
+fn copy_manifest(source: &std::path::Path, path: &std::path::Path) {
+    fs::copy(beside(source, ".lottery"), beside(path, ".lottery")).unwrap();
+}
+
+/// Opens `path` (with `durability`) and checks it holds exactly `whole` and
+/// cut `truncated` bytes, which are kept in a quarantine file; then reopens
+/// it and checks the repair was itself durable and complete.
+fn assert_reopens_to(
+    path: &std::path::Path,
+    whole: &[Committed],
+    truncated: u64,
+    case: &str,
+    durability: Durability,
+) {
     let (rows, agencies) = expected_state(whole);
     let end = whole.last().map_or(0, |committed| committed.end);
+    let before = fs::read(path).unwrap();
     {
-        let (monitor, recovery) = BetMonitor::open_file(path, Durability::Fsync)
+        let (monitor, recovery) = BetMonitor::open_file(path, durability)
             .unwrap_or_else(|error| panic!("{case}: {error}"));
         assert_eq!(recovery.truncated_bytes, truncated, "{case}");
         assert_eq!(recovery.agencies, agencies, "{case}");
         assert_eq!(scan_all(&monitor), rows, "{case}");
         assert_eq!(fs::metadata(path).unwrap().len(), end, "{case}");
+        // Nothing was destroyed: the cut bytes are in quarantine.
+        let data_cuts: Vec<_> = recovery.quarantined.iter().filter(|q| !q.journal).collect();
+        if truncated > 0 {
+            assert_eq!(data_cuts.len(), 1, "{case}");
+            assert_eq!(
+                fs::read(&data_cuts[0].file).unwrap(),
+                before[end as usize..],
+                "{case}"
+            );
+            fs::remove_file(&data_cuts[0].file).unwrap();
+        } else {
+            assert!(data_cuts.is_empty(), "{case}");
+        }
+        for cut in recovery.quarantined.iter().filter(|q| q.journal) {
+            fs::remove_file(&cut.file).unwrap();
+        }
     }
-    let (monitor, recovery) = BetMonitor::open_file(path, Durability::Fsync).unwrap();
+    let (monitor, recovery) = BetMonitor::open_file(path, durability).unwrap();
     assert_eq!(recovery.truncated_bytes, 0, "{case}: second open");
     assert_eq!(recovery.agencies, agencies, "{case}: second open");
     assert_eq!(scan_all(&monitor).len(), rows.len(), "{case}: second open");
@@ -237,13 +279,38 @@ fn a_store_cut_at_every_byte_of_its_last_batches_reopens_to_the_last_whole_commi
             .flatten()
             .copied()
             .collect();
-        for (name, journal) in [
-            ("whole journal", &journal),
-            ("crash journal", &crash_journal),
+        copy_manifest(&source, &path);
+        // With fsync, records beyond the data are what no crash leaves (the
+        // data is synced before its records): refused, nothing changed. With
+        // none or flush a power cut can leave them: they are dropped.
+        for (name, journal, durability) in [
+            ("whole journal", &journal, Durability::None),
+            ("whole journal", &journal, Durability::Flush),
+            ("crash journal", &crash_journal, Durability::Fsync),
         ] {
             fs::write(&path, &data[..cut as usize]).unwrap();
             fs::write(journal_path(&path), journal).unwrap();
-            assert_reopens_to(&path, &whole, cut - end, &format!("cut at {cut}, {name}"));
+            let case = format!("cut at {cut}, {name}, {durability}");
+            assert_reopens_to(&path, &whole, cut - end, &case, durability);
+        }
+        if whole.len() < batches.len() {
+            fs::write(&path, &data[..cut as usize]).unwrap();
+            fs::write(journal_path(&path), &journal).unwrap();
+            let error = BetMonitor::open_file(&path, Durability::Fsync).unwrap_err();
+            assert!(
+                matches!(error, StoreError::Inconsistent { .. }),
+                "cut at {cut}: {error}"
+            );
+            assert_eq!(
+                fs::read(&path).unwrap(),
+                data[..cut as usize],
+                "cut at {cut}"
+            );
+            assert_eq!(
+                fs::read(journal_path(&path)).unwrap(),
+                journal,
+                "cut at {cut}"
+            );
         }
     }
 }
@@ -273,11 +340,13 @@ fn a_journal_cut_at_every_byte_of_its_last_records_reopens_to_the_last_whole_rec
         let end = whole.last().map_or(0, |committed| committed.end);
         fs::write(&path, &data).unwrap();
         fs::write(journal_path(&path), &journal[..cut]).unwrap();
+        copy_manifest(&source, &path);
         assert_reopens_to(
             &path,
             whole,
             data.len() as u64 - end,
             &format!("journal cut at {cut}"),
+            Durability::Fsync,
         );
         let kept = fs::metadata(journal_path(&path)).unwrap().len();
         assert_eq!(

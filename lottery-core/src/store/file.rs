@@ -1,4 +1,10 @@
-//! The CSV file store: `bets.csv` on disk, with `bets.csv.journal` beside it.
+//! The CSV file store: `bets.csv` on disk, with `bets.csv.journal`,
+//! `bets.csv.lottery` (the manifest) and `bets.csv.lock` beside it.
+//!
+//! Opening takes an exclusive OS lock on `bets.csv.lock` before anything else
+//! (before the store is read, created or repaired), and holds it as long as
+//! the store is open: one central per store. The lock file holds the
+//! holder's process id, for the message a second central gets.
 //!
 //! Each file is opened once for appending; its length is tracked here so that
 //! a failed write can be cut back to exactly where it started. Syncers are
@@ -24,22 +30,46 @@ use crate::error::StoreError;
 #[derive(Debug)]
 pub struct CsvFileStore {
     data: AppendFile,
+    /// Held (locked) while the store is open; unlocked when dropped.
+    _lock: File,
 }
 
 impl CsvFileStore {
-    /// Opens `path` for appending, creating it if missing.
+    /// Locks the store at `path`, then opens it for appending, creating it if
+    /// missing (a new store).
     ///
     /// # Errors
-    /// [`StoreError::Io`] when the file cannot be opened or created.
+    /// [`StoreError::Locked`] when another process holds the store;
+    /// [`StoreError::Inconsistent`] when `bets.csv` is missing but its
+    /// journal or manifest is there (nothing is created then);
+    /// [`StoreError::Io`] when a file cannot be opened or created.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let data = AppendFile::open(path.clone(), true).map_err(|source| StoreError::Io {
-            action: "open",
-            path,
-            source,
-        })?;
+        let io_error = |action: &'static str| {
+            let path = path.clone();
+            move |source| StoreError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        let lock = lock_store(&path)?;
+        if !path.exists() {
+            for sibling in [".journal", ".lottery"] {
+                let sibling = with_suffix(&path, sibling);
+                if sibling.exists() {
+                    return Err(StoreError::Inconsistent {
+                        path,
+                        problem: format!("bets.csv is missing but {} is there", sibling.display()),
+                        remedy: "restore bets.csv from a backup; to start a new lottery, use another --store",
+                    });
+                }
+            }
+        }
+        let data = AppendFile::open(path.clone(), true).map_err(io_error("open"))?;
         Ok(Self {
             data: data.expect("a created file exists"),
+            _lock: lock,
         })
     }
 
@@ -52,6 +82,41 @@ impl CsvFileStore {
     pub fn journal_path(&self) -> PathBuf {
         with_suffix(&self.data.path, ".journal")
     }
+}
+
+/// Takes the store's lock (`PATH.lock`), without waiting.
+fn lock_store(path: &Path) -> Result<File, StoreError> {
+    let lock_path = with_suffix(path, ".lock");
+    let io_error = |source| StoreError::Io {
+        action: "lock",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(io_error)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = lock.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(StoreError::Locked {
+                path: path.to_path_buf(),
+                holder: (!holder.is_empty()).then(|| format!("process {holder}")),
+            });
+        }
+        Err(fs::TryLockError::Error(source)) => return Err(io_error(source)),
+    }
+    // Who holds it, for the next one's message (best effort).
+    let _ = lock
+        .set_len(0)
+        .and_then(|()| lock.write_all(std::process::id().to_string().as_bytes()));
+    Ok(lock)
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -97,21 +162,62 @@ impl BetStore for CsvFileStore {
     }
 
     fn create_journal(&mut self, contents: &[u8]) -> io::Result<Box<dyn StoreFile>> {
-        // Written aside, synced, then renamed into place: a crash leaves the
-        // old state (no journal) or the whole new journal, never half of it.
         let journal = self.journal_path();
-        let temporary = with_suffix(&self.data.path, ".journal.tmp");
-        {
-            let mut file = File::create(&temporary)?;
-            file.write_all(contents)?;
-            file.sync_all()?;
-        }
-        fs::rename(&temporary, &journal)?;
-        sync_parent_directory(&journal)?;
+        replace_durably(&journal, contents)?;
         let opened = AppendFile::open(journal, false)?
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the new journal vanished"))?;
         Ok(Box::new(opened))
     }
+
+    fn read_manifest(&self) -> io::Result<Option<Vec<u8>>> {
+        match fs::read(with_suffix(&self.data.path, ".lottery")) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn write_manifest(&mut self, contents: &[u8]) -> io::Result<()> {
+        replace_durably(&with_suffix(&self.data.path, ".lottery"), contents)
+    }
+
+    fn quarantine(&mut self, journal: bool, bytes: &[u8]) -> io::Result<String> {
+        let base = if journal {
+            ".journal.quarantine-"
+        } else {
+            ".quarantine-"
+        };
+        for number in 1u32.. {
+            let path = with_suffix(&self.data.path, &format!("{base}{number}"));
+            let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(file) => file,
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(error) => return Err(error),
+            };
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            sync_parent_directory(&path)?;
+            return Ok(path.display().to_string());
+        }
+        Err(io::Error::other("no free quarantine file name"))
+    }
+}
+
+/// Writes `contents` aside, syncs, then renames into `target`: a crash
+/// leaves the old file or the whole new one, never half of it.
+fn replace_durably(target: &Path, contents: &[u8]) -> io::Result<()> {
+    let temporary = {
+        let mut name = OsString::from(target.as_os_str());
+        name.push(".tmp");
+        PathBuf::from(name)
+    };
+    {
+        let mut file = File::create(&temporary)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+    }
+    fs::rename(&temporary, target)?;
+    sync_parent_directory(target)
 }
 
 /// Makes a rename durable: the directory entry lives in the parent directory.

@@ -38,6 +38,9 @@ struct State {
     data: Bytes,
     /// `None` until a journal is created.
     journal: Option<Bytes>,
+    manifest: Option<Vec<u8>>,
+    /// What recoveries cut, in order: (name, bytes).
+    quarantined: Vec<(String, Vec<u8>)>,
     fail_appends: u32,
     fail_journal_appends: u32,
     fail_syncs: u32,
@@ -170,6 +173,31 @@ impl BetStore for MemoryStore {
         drop(state);
         Ok(Box::new(self.file.sibling(Which::Journal)))
     }
+
+    fn read_manifest(&self) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.file.shared.lock().manifest.clone())
+    }
+
+    fn write_manifest(&mut self, contents: &[u8]) -> io::Result<()> {
+        let mut state = self.file.shared.lock();
+        if state.fail_journal_appends > 0 {
+            state.fail_journal_appends -= 1;
+            return Err(injected("manifest write"));
+        }
+        state.manifest = Some(contents.to_vec());
+        Ok(())
+    }
+
+    fn quarantine(&mut self, journal: bool, bytes: &[u8]) -> io::Result<String> {
+        let mut state = self.file.shared.lock();
+        let name = format!(
+            "<memory>{}.quarantine-{}",
+            if journal { ".journal" } else { "" },
+            state.quarantined.len() + 1
+        );
+        state.quarantined.push((name.clone(), bytes.to_vec()));
+        Ok(name)
+    }
 }
 
 /// A cloneable view of a [`MemoryStore`]'s bytes, with fault injection.
@@ -259,6 +287,21 @@ impl MemoryHandle {
             bytes,
             cuts: 1,
         });
+    }
+
+    /// A copy of the manifest (`None` when there is none).
+    pub fn manifest_bytes(&self) -> Option<Vec<u8>> {
+        self.shared.lock().manifest.clone()
+    }
+
+    /// Replaces the manifest (`None`: remove it).
+    pub fn set_manifest_bytes(&self, bytes: Option<Vec<u8>>) {
+        self.shared.lock().manifest = bytes;
+    }
+
+    /// What recoveries moved to quarantine, in order: (name, bytes).
+    pub fn quarantined(&self) -> Vec<(String, Vec<u8>)> {
+        self.shared.lock().quarantined.clone()
     }
 
     /// A new store over the same bytes: what reopening the files gives.

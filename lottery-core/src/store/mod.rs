@@ -7,6 +7,9 @@
 //! files: the data (`bets.csv`, the store itself, a [`StoreFile`]) and the
 //! journal beside it (`bets.csv.journal`, another [`StoreFile`]).
 //!
+//! Beside them a store keeps its manifest (`bets.csv.lottery`, replaced whole)
+//! and, after a recovery cut, quarantine files holding what was cut.
+//!
 //! Every [`StoreFile`] promises atomic appends: an append is one write of the
 //! whole buffer, and if it fails the file is cut back to its previous length,
 //! so nothing partial stays.
@@ -133,4 +136,25 @@ pub trait BetStore: StoreFile {
     /// # Errors
     /// The operating system's error.
     fn create_journal(&mut self, contents: &[u8]) -> io::Result<Box<dyn StoreFile>>;
+
+    /// The manifest's bytes (`bets.csv.lottery`: the rules and the draw), or
+    /// `None` when the store has none (a new store, or a course store).
+    ///
+    /// # Errors
+    /// The operating system's error.
+    fn read_manifest(&self) -> io::Result<Option<Vec<u8>>>;
+
+    /// Replaces the manifest with `contents`, durably and atomically.
+    ///
+    /// # Errors
+    /// The operating system's error.
+    fn write_manifest(&mut self, contents: &[u8]) -> io::Result<()>;
+
+    /// Keeps `bytes`, about to be cut off the store's data (`journal` false)
+    /// or journal (`journal` true), in a new quarantine file beside the
+    /// store, durably, before the cut. Returns the file's name.
+    ///
+    /// # Errors
+    /// The operating system's error; then nothing may be cut.
+    fn quarantine(&mut self, journal: bool, bytes: &[u8]) -> io::Result<String>;
 }
