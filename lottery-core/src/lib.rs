@@ -19,11 +19,14 @@
 //!   `bets.csv` and its journal;
 //! - `ledger` ([`Ledger`], [`Recovery`]): the storage seam, what the central
 //!   needs from wherever bets are kept;
-//! - `journal` (the commit journal's records), `commit` (group commit),
-//!   `recovery` (what opening a store does), and `monitor` ([`BetMonitor`],
-//!   the file ledger, over them);
+//! - `journal` (the commit journal's records and checksum chain),
+//!   `manifest` (the store's rules and draw), `inspect` (a store read and
+//!   checked, changing nothing), `commit` (group commit), `recovery` (what
+//!   opening a store repairs), and `monitor` ([`BetMonitor`], the file
+//!   ledger, over them);
 //! - `lottery`: the pure state machine (no lock, no I/O), crate-private;
-//! - `central` ([`Central`]): the shared, locked facade used by servers.
+//! - `central` ([`Central`]): the shared, locked facade used by servers;
+//! - `verify` ([`verify_store`]): a store checked offline, read-only.
 //!
 //! `python3 scripts/layers.py` (at the workspace root) checks that no two
 //! modules of a crate import each other.
@@ -84,6 +87,7 @@ mod row;
 mod rules;
 mod store;
 mod sync;
+mod verify;
 
 pub use bet::{
     AgencyId, Bet, BetNumber, Birthdate, Document, MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS,
@@ -101,3 +105,4 @@ pub use rules::LotteryRules;
 pub use store::{
     BetStore, CsvFileStore, Durability, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,
 };
+pub use verify::{AgencyReport, StoreReport, verify_store};

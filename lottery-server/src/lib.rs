@@ -50,7 +50,7 @@ mod shutdown;
 
 use std::path::Path;
 
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
 
 pub use error::{ConfigError, ServerError};
@@ -60,14 +60,19 @@ pub use settings::{
 };
 pub use shutdown::ShutdownHandle;
 
-/// Opens (or creates) the store at `path` and builds the central over it,
-/// logging what opening found: the bytes cut off its tail (a torn line, or
-/// batches written but never committed, so never acked), what it holds, and a
-/// draw performed again because every agency had finished before a restart.
+/// Locks and opens (or creates) the store at `path` and builds the central
+/// over it, logging what opening found: the bytes cut off its tail and where
+/// they are kept (a torn line, or batches written but never committed, so
+/// never acked), what it holds, and the draw it records.
+///
+/// The store is locked and recovered before the port is bound: a second
+/// central on the same store fails here, at once, having touched nothing.
 ///
 /// # Errors
-/// [`ServerError::Store`] when the store cannot be opened or repaired;
-/// [`ServerError::Recover`] when a draw recorded in it cannot be redone.
+/// [`ServerError::Store`] when the store is locked by another central,
+/// inconsistent, fails its checksums, or cannot be opened or repaired;
+/// [`ServerError::Recover`] when its rules differ from `rules` or a draw
+/// recorded in it cannot be redone.
 pub fn open_central(
     path: &Path,
     durability: Durability,
@@ -75,11 +80,31 @@ pub fn open_central(
 ) -> Result<Central, ServerError> {
     let (monitor, recovery) = BetMonitor::open_file(path, durability)?;
     let bets: u64 = recovery.agencies.values().map(|record| record.bets).sum();
-    if recovery.truncated_bytes > 0 {
-        warn!(
-            "action: repair_store | result: success | path: {} | truncated_bytes: {}",
+    for cut in &recovery.quarantined {
+        let line = format!(
+            "action: {} | result: success | path: {} | truncated_bytes: {} | quarantine: {}",
+            if cut.journal {
+                "repair_journal"
+            } else {
+                "repair_store"
+            },
             path.display(),
-            recovery.truncated_bytes
+            cut.bytes,
+            cut.file
+        );
+        if cut.whole_lines {
+            // More than the torn line a crash mid-write leaves: batches
+            // written but never committed (so never acked), or records of
+            // data a power cut took. Kept in quarantine; worth a look.
+            error!("{line} | note: more than a torn line was cut");
+        } else {
+            warn!("{line}");
+        }
+    }
+    if recovery.adopted {
+        warn!(
+            "action: adopt_store | result: success | path: {} | bets: {bets} | note: a bets.csv without journal (a course store); its rows are now vouched for by a new journal",
+            path.display()
         );
     }
     let finished = recovery

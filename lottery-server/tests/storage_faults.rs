@@ -211,6 +211,19 @@ impl BetStore for FaultyStore {
         let file = self.inner.create_journal(contents)?;
         Ok(self.journal(file))
     }
+
+    // The manifest and the quarantine are not where these faults are aimed.
+    fn read_manifest(&self) -> io::Result<Option<Vec<u8>>> {
+        self.inner.read_manifest()
+    }
+
+    fn write_manifest(&mut self, contents: &[u8]) -> io::Result<()> {
+        self.inner.write_manifest(contents)
+    }
+
+    fn quarantine(&mut self, journal: bool, bytes: &[u8]) -> io::Result<String> {
+        self.inner.quarantine(journal, bytes)
+    }
 }
 
 const AGENCIES: u32 = 5;
