@@ -182,6 +182,8 @@ impl RawAgency {
             match self.decoder.read_from(&mut self.stream) {
                 Ok(0) => return None,
                 Ok(_) => {}
+                // A signal (a child process of the test exiting) is no error.
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return None,
                 Err(error) => panic!("reading from the central: {error}"),
             }
