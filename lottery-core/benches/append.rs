@@ -89,6 +89,18 @@ impl BetStore for SimulatedSync<CsvFileStore> {
     fn create_journal(&mut self, contents: &[u8]) -> io::Result<Box<dyn StoreFile>> {
         Ok(Box::new(SimulatedSync(self.0.create_journal(contents)?)))
     }
+
+    fn read_manifest(&self) -> io::Result<Option<Vec<u8>>> {
+        self.0.read_manifest()
+    }
+
+    fn write_manifest(&mut self, contents: &[u8]) -> io::Result<()> {
+        self.0.write_manifest(contents)
+    }
+
+    fn quarantine(&mut self, journal: bool, bytes: &[u8]) -> io::Result<String> {
+        self.0.quarantine(journal, bytes)
+    }
 }
 
 const BATCH: usize = 150;

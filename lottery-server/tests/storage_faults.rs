@@ -78,7 +78,7 @@ impl Faults {
 /// Counts one more operation; whether it is an n-th one.
 fn nth(counter: &AtomicU64, every: u64) -> bool {
     let count = counter.fetch_add(1, Ordering::SeqCst) + 1;
-    every > 0 && count % every == 0
+    every > 0 && count.is_multiple_of(every)
 }
 
 fn disk_full() -> io::Error {

@@ -188,10 +188,10 @@ impl ClientThread<'_> {
             last_event = Instant::now();
             for event in events.iter() {
                 let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-                if event.is_read_closed() || event.is_error() {
-                    if let Some(agency) = self.agencies.get_mut(event.token().0) {
-                        agency.end_seen = true;
-                    }
+                if (event.is_read_closed() || event.is_error())
+                    && let Some(agency) = self.agencies.get_mut(event.token().0)
+                {
+                    agency.end_seen = true;
                 }
                 self.step(event.token().0, readable);
             }

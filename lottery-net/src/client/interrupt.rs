@@ -71,10 +71,10 @@ impl Interrupter {
     pub(crate) fn register(&self, stream: &TcpStream) {
         let mut current = self.lock();
         *current = stream.try_clone().ok();
-        if self.is_interrupted() {
-            if let Some(stream) = current.as_ref() {
-                let _ = stream.shutdown(Shutdown::Both);
-            }
+        if self.is_interrupted()
+            && let Some(stream) = current.as_ref()
+        {
+            let _ = stream.shutdown(Shutdown::Both);
         }
     }
 

@@ -236,7 +236,7 @@ pub fn agency_batches(agency: u32, batches: u64, per_batch: usize) -> Vec<Vec<Wi
             (0..per_batch)
                 .map(|index| {
                     let seed = u64::from(agency) * 7 + batch * 13 + index as u64;
-                    let number = if seed % 29 == 0 {
+                    let number = if seed.is_multiple_of(29) {
                         7574
                     } else {
                         (seed * 31 % 7000) as u16
