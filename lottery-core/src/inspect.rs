@@ -243,6 +243,8 @@ fn replay(
         else {
             break;
         };
+        // The first line of bets.csv the record covers, for messages.
+        let data_line = rows_before + 1;
         let data_digest = match record.end() {
             Some(end) => {
                 if end < inspection.committed_end {
@@ -298,7 +300,7 @@ fn replay(
                 agency,
                 batch,
                 journal_line: line,
-                data_line: rows_before + 1,
+                data_line,
             });
         }
         apply(&record, inspection);

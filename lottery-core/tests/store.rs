@@ -788,3 +788,39 @@ mod model {
         }
     }
 }
+
+/// The chain as STORE.md specifies it, computed independently (by Python's
+/// hashlib, from the spec): a store written that way opens, and one changed
+/// byte of its rows is refused naming the batch.
+#[test]
+fn a_journal_chained_as_store_md_says_is_accepted_and_a_changed_row_refused() {
+    let data = b"1,Ana,P\xc3\xa9rez,30904465,1999-03-17,7574\r\n1,\"Luis, Jr\",Sosa,12345678,1980-01-02,12\r\n2,Bea,Gil,11111111,2000-02-29,7574\r\n";
+    let journal = "lottery-journal 2\n\
+        batch 1 1 2 81 864f7cb9175902d9fa7a2d27088bdde45cb6626c237b8bb59360081bc4b5c3ce\n\
+        batch 2 1 1 117 6f210d6141343ad284d0e2e7931b4310afaeceac7c4d66a67a154ecd1ec7a454\n\
+        finish 1 2 1aeaefa6ad41dd96d0f8add888aaaf831d159625fa67b483fa8b3c1d2509f299\n";
+    let open = |data: &[u8]| {
+        let store = MemoryStore::from_bytes(data.to_vec());
+        let handle = store.handle();
+        handle.set_journal_bytes(Some(journal.as_bytes().to_vec()));
+        handle.set_manifest_bytes(Some(b"lottery-store 1\nrules 2 7574\n".to_vec()));
+        BetMonitor::open(Box::new(store), Durability::Fsync)
+    };
+    let (monitor, recovery) = open(data).unwrap();
+    assert_eq!(recovery.agencies[&agency(1)].bets, 2);
+    assert!(recovery.agencies[&agency(1)].finished);
+    assert_eq!(recovery.agencies[&agency(2)].last_batch, 1);
+    assert_eq!(scan_all(&monitor).len(), 3);
+    let mut changed = data.to_vec();
+    let at = changed.len() - 3; // the last digit of agency 2's number
+    changed[at] = b'5';
+    let refused = open(&changed).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            StoreError::Checksum { agency: Some(a), batch: 1, journal_line: 3, data_line: 3, .. }
+                if a == agency(2)
+        ),
+        "{refused:?}"
+    );
+}
