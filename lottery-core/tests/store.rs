@@ -6,7 +6,8 @@ use std::fs;
 use std::path::PathBuf;
 
 use lottery_core::{
-    AgencyId, AgencyRecord, Bet, BetMonitor, Durability, MemoryStore, StoreError, StoredBet,
+    AgencyId, AgencyRecord, Bet, BetMonitor, BetNumber, Durability, Ledger, LotteryRules,
+    MemoryStore, StoreError, StoredBet,
 };
 
 /// A fresh directory under the system's temporary directory, removed on drop.
@@ -678,13 +679,27 @@ mod model {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Append { agency: u32, bets: usize },
-        Finish { agency: u32 },
+        Append {
+            agency: u32,
+            bets: usize,
+        },
+        Finish {
+            agency: u32,
+        },
         FailNextAppend,
         FailNextJournalWrite,
         FailNextSync,
         Reopen,
         CrashAndReopen,
+        /// Records rules (as a central does on a new store).
+        RecordRules {
+            winning: u32,
+        },
+        /// Changes one committed byte of `bets.csv` (at this fraction of it)
+        /// while the store is closed: opening must refuse it.
+        Tamper {
+            at: u16,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -696,6 +711,8 @@ mod model {
             1 => Just(Op::FailNextSync),
             1 => Just(Op::Reopen),
             1 => Just(Op::CrashAndReopen),
+            1 => (0u32..10_000).prop_map(|winning| Op::RecordRules { winning }),
+            1 => any::<u16>().prop_map(|at| Op::Tamper { at }),
         ]
     }
 
@@ -713,6 +730,7 @@ mod model {
         next_seq: BTreeMap<u32, u64>,
         /// The armed fault, if any (at most one at a time here).
         fault: Option<Fault>,
+        rules: Option<LotteryRules>,
     }
 
     impl Model {
@@ -779,7 +797,40 @@ mod model {
                             BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap();
                         prop_assert_eq!(recovery.truncated_bytes, 0, "every ack was durable");
                         prop_assert_eq!(recovery.agencies, model.recovery());
+                        prop_assert_eq!(recovery.rules, model.rules);
                         monitor = reopened;
+                    }
+                    Op::RecordRules { winning } => {
+                        if model.fault.is_none() {
+                            let rules = LotteryRules {
+                                agencies: 3,
+                                winning_number: BetNumber::new(winning).unwrap(),
+                            };
+                            Ledger::record_rules(&monitor, rules).unwrap();
+                            model.rules = Some(rules);
+                        }
+                    }
+                    Op::Tamper { at } => {
+                        let committed = model.batches.last().map_or(0, |last| last.end as usize);
+                        if committed > 0 && model.fault.is_none() {
+                            drop(monitor);
+                            let whole = handle.bytes();
+                            let journal = handle.journal_bytes();
+                            let mut changed = whole.clone();
+                            let at = usize::from(at) * committed / (usize::from(u16::MAX) + 1);
+                            changed[at] ^= 0x01;
+                            handle.set_bytes(changed);
+                            let refused = BetMonitor::open(Box::new(handle.store()), Durability::Fsync);
+                            prop_assert!(refused.is_err(), "byte {} of {} changed", at, committed);
+                            // Refused with nothing changed.
+                            prop_assert_eq!(handle.journal_bytes(), journal);
+                            prop_assert!(handle.quarantined().is_empty());
+                            handle.set_bytes(whole);
+                            let (reopened, recovery) =
+                                BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap();
+                            prop_assert_eq!(recovery.agencies, model.recovery());
+                            monitor = reopened;
+                        }
                     }
                 }
                 let (rows, _) = expected_state(&model.batches);
