@@ -54,11 +54,14 @@ pub enum ConfigError {
         missing: String,
     },
     /// The single-bet variables do not make a valid bet.
-    #[error("invalid single bet: {0}")]
+    #[error("invalid single bet")]
     InvalidSingleBet(#[source] FieldError),
 }
 
 /// An agency file that cannot be used.
+///
+/// Each message says what is wrong once: the logs print an error with its
+/// source chain, so no message repeats its source.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// The file cannot be opened or read.
@@ -70,8 +73,8 @@ pub enum InputError {
         #[source]
         source: io::Error,
     },
-    /// A row is invalid: the message names the file, the line and the field.
-    #[error("bad row: {0}")]
+    /// A row is invalid: its message names the file, the line and the field.
+    #[error("bad row")]
     Row(#[from] RowError),
 }
 

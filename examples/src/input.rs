@@ -198,6 +198,7 @@ mod tests {
     use std::io::Write;
 
     use lottery_core::Field;
+    use lottery_log::chain;
 
     use super::*;
 
@@ -243,10 +244,25 @@ mod tests {
         };
         assert_eq!(row.line, 2);
         assert_eq!(row.error.field, Field::Number);
-        assert!(
-            error
-                .to_string()
-                .contains(&format!("{}:2: number", file.path().display()))
+        assert_eq!(
+            chain(&error),
+            format!(
+                "bad row: {}:2: number is out of range",
+                file.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_bad_row_of_a_crlf_file_is_reported_on_its_line() {
+        let file = file("Ana,Pérez,1,2000-01-01,1\r\n\"Ray, Bob\",Ray,2,2000-02-30,10\r\n");
+        let error = AgencyInput::load(file.path()).unwrap_err();
+        assert_eq!(
+            chain(&error),
+            format!(
+                "bad row: {}:2: birthdate is not a real calendar date",
+                file.path().display()
+            )
         );
     }
 
