@@ -42,8 +42,9 @@ impl AgencyInput {
     /// Validates the agency file at `path` (one streaming pass).
     ///
     /// # Errors
-    /// [`InputError::Open`] when it cannot be opened, [`InputError::Row`] for
-    /// the first bad row (file, line and field).
+    /// [`InputError::Open`] when it cannot be opened (it does not exist, is a
+    /// directory, may not be read), [`InputError::Row`] for the first bad row
+    /// (file, line and field).
     pub fn load(path: &Path) -> Result<Self, InputError> {
         Self::load_with_limit(path, IN_MEMORY_LIMIT)
     }
@@ -54,9 +55,9 @@ impl AgencyInput {
     /// # Errors
     /// As [`AgencyInput::load`].
     pub fn load_with_limit(path: &Path, in_memory_limit: u64) -> Result<Self, InputError> {
-        let open_error = |source| InputError::Open {
+        let open_error = |cause| InputError::Open {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let size = std::fs::metadata(path).map_err(open_error)?.len();
         let rows = AgencyFile::open(path).map_err(open_error)?;
@@ -142,9 +143,9 @@ impl AgencyInput {
 }
 
 fn open_again(path: &Path) -> Result<AgencyFile<File>, InputError> {
-    AgencyFile::open(path).map_err(|source| InputError::Open {
+    AgencyFile::open(path).map_err(|cause| InputError::Open {
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }
 
@@ -267,9 +268,39 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_file_is_an_open_error() {
+    fn a_missing_file_is_named_as_missing() {
         let error = AgencyInput::load(Path::new("/nonexistent/agency-1.csv")).unwrap_err();
         assert!(matches!(error, InputError::Open { .. }), "{error}");
+        assert_eq!(
+            chain(&error),
+            "cannot read the agency file /nonexistent/agency-1.csv: it does not exist"
+        );
+    }
+
+    #[test]
+    fn a_directory_is_named_as_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = AgencyInput::load(dir.path()).unwrap_err();
+        assert_eq!(
+            chain(&error),
+            format!(
+                "cannot read the agency file {}: it is a directory, not a file",
+                dir.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_file_that_may_not_be_read_says_permission_denied() {
+        // Built by hand: the tests may run as root, who reads any file.
+        let error = InputError::Open {
+            path: PathBuf::from("agency-1.csv"),
+            cause: std::io::ErrorKind::PermissionDenied.into(),
+        };
+        assert_eq!(
+            chain(&error),
+            "cannot read the agency file agency-1.csv: permission denied"
+        );
     }
 
     #[test]

@@ -130,6 +130,45 @@ fn an_agency_names_the_line_of_a_bad_row_of_a_crlf_file_once() {
 }
 
 #[test]
+fn an_agency_names_a_directory_given_as_its_data_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let message = format!(
+        "cannot read the agency file {}: it is a directory, not a file",
+        dir.path().display()
+    );
+    assert_input_error_once(run_agency_offline(dir.path()), &message);
+}
+
+#[test]
+fn an_agency_names_a_missing_data_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    let message = format!(
+        "cannot read the agency file {}: it does not exist",
+        data.display()
+    );
+    assert_input_error_once(run_agency_offline(&data), &message);
+}
+
+#[test]
+fn an_agency_names_a_data_file_it_may_not_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::File::open(&data).is_ok() {
+        eprintln!("skipped: this user reads a file of mode 000 (root?)");
+        return;
+    }
+    let message = format!(
+        "cannot read the agency file {}: permission denied",
+        data.display()
+    );
+    assert_input_error_once(run_agency_offline(&data), &message);
+}
+
+#[test]
 fn an_agency_names_line_701_of_a_course_file_broken_there() {
     // The course data set is not part of the repository; it sits beside it.
     let course = workspace_root().join("../shared/data/agency-1.csv");
