@@ -44,7 +44,7 @@ impl AgencyInput {
     /// # Errors
     /// [`InputError::Open`] when it cannot be opened (it does not exist, is a
     /// directory, may not be read), [`InputError::Row`] for the first bad row
-    /// (file, line and field).
+    /// (file, line and field). An empty file is no error: it holds 0 bets.
     pub fn load(path: &Path) -> Result<Self, InputError> {
         Self::load_with_limit(path, IN_MEMORY_LIMIT)
     }
@@ -301,6 +301,18 @@ mod tests {
             chain(&error),
             "cannot read the agency file agency-1.csv: permission denied"
         );
+    }
+
+    #[test]
+    fn an_empty_file_holds_no_bets() {
+        for text in ["", "\r\n\n"] {
+            let file = file(text);
+            for limit in [0, IN_MEMORY_LIMIT] {
+                let input = AgencyInput::load_with_limit(file.path(), limit).unwrap();
+                assert_eq!(input.count(), 0);
+                assert_eq!(input.into_bets().unwrap().count(), 0);
+            }
+        }
     }
 
     #[test]

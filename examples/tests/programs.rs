@@ -169,6 +169,52 @@ fn an_agency_names_a_data_file_it_may_not_read() {
 }
 
 #[test]
+fn an_agency_with_an_empty_file_warns_and_finishes_with_no_bets() {
+    let central = Central::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "").unwrap();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", output.log);
+    let warning = format!(
+        "WARNING  action: load_bets | result: success | agency: 1 | data: {0} | bets: 0 | warning: {0} holds no bets",
+        data.display()
+    );
+    assert!(output.log.contains(&warning), "{}", output.log);
+    assert!(
+        output
+            .log
+            .contains("action: consulta_ganadores | result: success | cant_ganadores: 0\n"),
+        "{}",
+        output.log
+    );
+    let exited = central.wait_for_exit();
+    assert!(
+        exited
+            .log
+            .contains("action: finish | result: success | agency: 1 | bets: 0 | remaining: 0"),
+        "{}",
+        exited.log
+    );
+    assert!(
+        exited.log.contains("action: sorteo | result: success"),
+        "{}",
+        exited.log
+    );
+    assert_eq!(std::fs::read(&exited.store).unwrap(), b"");
+}
+
+#[test]
 fn an_agency_names_line_701_of_a_course_file_broken_there() {
     // The course data set is not part of the repository; it sits beside it.
     let course = workspace_root().join("../shared/data/agency-1.csv");
