@@ -66,9 +66,12 @@ fn check_store(handle: &lottery_core::MemoryHandle, acked: &[(u32, Appended)]) {
             &expected[..],
             "batch of agency {id} is whole and contiguous"
         );
-        let record = format!("batch {id} 1 2 {end}\n");
+        // The whole record (its words, then its link of the chain) is synced.
+        let record = format!("batch {id} 1 2 {end} ");
         assert!(
-            synced_journal.contains(&record),
+            synced_journal
+                .split_inclusive('\n')
+                .any(|line| line.starts_with(&record) && line.ends_with('\n')),
             "journal record {record:?} missing from {synced_journal:?}"
         );
     }
