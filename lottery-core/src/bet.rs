@@ -67,8 +67,9 @@ impl FromStr for AgencyId {
     }
 }
 
-/// A first or last name: non-empty UTF-8, no control characters, at most
-/// [`MAX_NAME_BYTES`] bytes.
+/// A first or last name: UTF-8 that is not empty and not only spaces, holds
+/// no control character (Unicode Cc) and no invisible format or separator
+/// character (Cf, Zl, Zp), at most [`MAX_NAME_BYTES`] bytes.
 ///
 /// Up to 24 bytes (nearly every real name) it is kept inline, not on the
 /// heap: the central validates every bet it receives only to store it and
@@ -79,9 +80,18 @@ pub struct Name(CompactString);
 impl Name {
     /// Validates a name; `field` says which one it is, for the error.
     ///
+    /// ```
+    /// use lottery_core::{Field, FieldReason, Name};
+    /// assert!(Name::new(Field::FirstName, "Ana María").is_ok());
+    /// let refused = |text| Name::new(Field::FirstName, text).unwrap_err().reason;
+    /// assert_eq!(refused("   "), FieldReason::Blank);
+    /// assert_eq!(refused("Ana\u{202E}"), FieldReason::FormatCharacter);
+    /// assert_eq!(refused("Ana\n"), FieldReason::ControlCharacter);
+    /// ```
+    ///
     /// # Errors
-    /// [`FieldReason::Empty`], [`FieldReason::TooLong`] or
-    /// [`FieldReason::ControlCharacter`].
+    /// [`FieldReason::Empty`], [`FieldReason::Blank`], [`FieldReason::TooLong`],
+    /// [`FieldReason::ControlCharacter`] or [`FieldReason::FormatCharacter`].
     pub fn new(field: Field, text: impl AsRef<str>) -> Result<Self, FieldError> {
         let text = text.as_ref();
         if text.is_empty() {
@@ -95,8 +105,11 @@ impl Name {
                 },
             ));
         }
-        if has_control_character(text) {
-            return Err(FieldError::new(field, FieldReason::ControlCharacter));
+        if let Some(reason) = refused_character(text) {
+            return Err(FieldError::new(field, reason));
+        }
+        if text.trim().is_empty() {
+            return Err(FieldError::new(field, FieldReason::Blank));
         }
         Ok(Self(CompactString::new(text)))
     }
@@ -114,25 +127,63 @@ impl fmt::Display for Name {
     }
 }
 
-/// Whether `text` holds a control character (Unicode category Cc: U+0000 to
-/// U+001F and U+007F to U+009F), like `text.chars().any(char::is_control)`
-/// but over bytes: in UTF-8 those are the bytes below 0x20, 0x7F, and the
-/// two-byte sequences 0xC2 0x80 to 0xC2 0x9F (no other sequence starts with
-/// 0xC2 or holds these bytes as its first one). Names are checked on every
-/// bet the central receives, so this skips decoding them into chars.
-fn has_control_character(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    // Most names hold none of the bytes a control character starts with; a
-    // pass without early exit (the compiler vectorizes it) tells so at once.
-    let suspect = bytes.iter().fold(false, |seen, &byte| {
-        seen | (byte < 0x20) | (byte == 0x7F) | (byte == 0xC2)
-    });
-    suspect
-        && bytes.iter().enumerate().any(|(at, &byte)| {
-            byte < 0x20
-                || byte == 0x7F
-                || (byte == 0xC2 && bytes.get(at + 1).is_some_and(|next| *next <= 0x9F))
-        })
+/// Why a name's characters are refused, if they are: a control character
+/// (Unicode Cc), or an invisible format or separator character (Cf, Zl, Zp).
+///
+/// Nearly every name is printable ASCII; one pass over its bytes (which the
+/// compiler vectorizes) tells so, and only other names are walked character
+/// by character.
+fn refused_character(text: &str) -> Option<FieldReason> {
+    let printable_ascii = text
+        .as_bytes()
+        .iter()
+        .fold(true, |all, &byte| all & (0x20..0x7F).contains(&byte));
+    if printable_ascii {
+        return None;
+    }
+    text.chars().find_map(|c| {
+        if c.is_control() {
+            Some(FieldReason::ControlCharacter)
+        } else if is_format_or_separator(c) {
+            Some(FieldReason::FormatCharacter)
+        } else {
+            None
+        }
+    })
+}
+
+/// Whether `c` is of Unicode category Cf (format), Zl (line separator) or Zp
+/// (paragraph separator), as of Unicode 15.1. The table is short and fixed
+/// (new Cf characters are rare); a test checks it against Python's
+/// `unicodedata` where one is installed.
+fn is_format_or_separator(c: char) -> bool {
+    const RANGES: &[(u32, u32)] = &[
+        (0x00AD, 0x00AD),
+        (0x0600, 0x0605),
+        (0x061C, 0x061C),
+        (0x06DD, 0x06DD),
+        (0x070F, 0x070F),
+        (0x0890, 0x0891),
+        (0x08E2, 0x08E2),
+        (0x180E, 0x180E),
+        (0x200B, 0x200F),
+        (0x2028, 0x202E),
+        (0x2060, 0x2064),
+        (0x2066, 0x206F),
+        (0xFEFF, 0xFEFF),
+        (0xFFF9, 0xFFFB),
+        (0x110BD, 0x110BD),
+        (0x110CD, 0x110CD),
+        (0x13430, 0x1343F),
+        (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A),
+        (0xE0001, 0xE0001),
+        (0xE0020, 0xE007F),
+    ];
+    let c = u32::from(c);
+    RANGES
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&c))
 }
 
 /// A document (DNI): 1 to [`MAX_DOCUMENT_DIGITS`] ASCII digits, kept as text so
@@ -467,24 +518,96 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// What the refusals must be, the slow way.
+    fn expected_refusal(text: &str) -> Option<FieldReason> {
+        text.chars().find_map(|c| {
+            if c.is_control() {
+                Some(FieldReason::ControlCharacter)
+            } else if is_format_or_separator(c) {
+                Some(FieldReason::FormatCharacter)
+            } else {
+                None
+            }
+        })
+    }
+
     proptest! {
         #[test]
-        fn the_byte_check_finds_exactly_the_control_characters(text in "\\PC{0,12}|[\\x00-\\x{a0}]{0,12}|\\PC*[\\x{80}-\\x{9f}]\\PC*") {
-            prop_assert_eq!(has_control_character(&text), text.chars().any(char::is_control));
+        fn the_fast_check_finds_exactly_the_refused_characters(text in "\\PC{0,12}|[\\x00-\\x{a0}]{0,12}|\\PC*[\\x{80}-\\x{9f}\\x{200b}-\\x{202e}\\x{feff}]\\PC*") {
+            prop_assert_eq!(refused_character(&text), expected_refusal(&text));
         }
     }
 
     #[test]
-    fn c1_controls_and_their_neighbours_are_told_apart() {
-        for (text, control) in [
-            ("a\u{80}", true),
-            ("\u{9f}", true),
-            ("\u{a0}", false),
-            ("\u{7f}", true),
-            ("\u{100}", false),
-            ("é", false),
+    fn c1_controls_format_characters_and_their_neighbours_are_told_apart() {
+        use FieldReason::{ControlCharacter, FormatCharacter};
+        for (text, refused) in [
+            ("a\u{80}", Some(ControlCharacter)),
+            ("\u{9f}", Some(ControlCharacter)),
+            ("\u{a0}", None),
+            ("\u{7f}", Some(ControlCharacter)),
+            ("\u{100}", None),
+            ("é", None),
+            ("Ana\u{202E}", Some(FormatCharacter)),
+            ("\u{FEFF}Ana", Some(FormatCharacter)),
+            ("Ana\u{2028}Paz", Some(FormatCharacter)),
+            ("Ana\u{2029}", Some(FormatCharacter)),
+            ("Ana\u{200B}", Some(FormatCharacter)),
+            ("\u{AD}", Some(FormatCharacter)),
+            ("\u{E0041}", Some(FormatCharacter)),
+            ("\u{3000}", None),
         ] {
-            assert_eq!(has_control_character(text), control, "{text:?}");
+            assert_eq!(refused_character(text), refused, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn names_of_only_spaces_are_refused_but_inner_spaces_are_fine() {
+        for text in [" ", "   ", "\u{3000}"] {
+            assert_eq!(
+                Name::new(Field::LastName, text).unwrap_err(),
+                FieldError::new(Field::LastName, FieldReason::Blank),
+                "{text:?}"
+            );
+        }
+        assert!(Name::new(Field::LastName, " de la Paz ").is_ok());
+    }
+
+    /// The Cf, Zl and Zp table against Python's `unicodedata` (when a
+    /// python3 is installed): every character Python puts in those
+    /// categories is refused, and every character refused is in them, or
+    /// was added to Cf by a Unicode version newer than Python's.
+    #[test]
+    fn the_format_character_table_agrees_with_pythons_unicodedata() {
+        let script = "import unicodedata\nprint(unicodedata.unidata_version)\nprint(' '.join(str(c) for c in range(0x110000) if unicodedata.category(chr(c)) in ('Cf', 'Zl', 'Zp')))";
+        let Ok(output) = std::process::Command::new("python3")
+            .args(["-c", script])
+            .output()
+        else {
+            eprintln!("skipped: no python3 to compare the Unicode table with");
+            return;
+        };
+        let text = String::from_utf8(output.stdout).unwrap();
+        let mut lines = text.lines();
+        let version = lines.next().unwrap().to_owned();
+        let python: std::collections::BTreeSet<u32> = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .map(|c| c.parse().unwrap())
+            .collect();
+        // Egyptian hieroglyph format controls added in Unicode 15.0.
+        let newer = 0x13439..=0x1343F;
+        for code in 0..=0x10FFFFu32 {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            let ours = is_format_or_separator(c);
+            let theirs = python.contains(&code);
+            assert!(
+                ours == theirs || (ours && newer.contains(&code)),
+                "U+{code:04X}: ours {ours}, Python's (Unicode {version}) {theirs}"
+            );
         }
     }
 

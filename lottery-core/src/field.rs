@@ -63,6 +63,15 @@ pub enum FieldReason {
     /// The field holds a control character (newline, tab, NUL, ...).
     #[error("contains a control character")]
     ControlCharacter,
+    /// The field holds an invisible format or separator character (Unicode
+    /// categories Cf, Zl, Zp: a right-to-left override, a zero-width space, a
+    /// byte-order mark, a line separator, ...), which would make the stored
+    /// name look like another.
+    #[error("contains an invisible format or separator character (Unicode Cf, Zl or Zp)")]
+    FormatCharacter,
+    /// The field is nothing but spaces.
+    #[error("is only spaces")]
+    Blank,
     /// The field must be decimal digits only.
     #[error("is not made of decimal digits")]
     NotDigits,
