@@ -11,7 +11,7 @@
 //! builds the same value the slow way, for tests and for programs that
 //! already hold messages.
 
-use lottery_core::{Bet, BetNumber, Birthdate, Document, Field, FieldError, Name};
+use lottery_core::{Bet, FieldError};
 
 use crate::message::{AgencyMessage, ErrorFrame, WireBet};
 
@@ -109,24 +109,4 @@ impl From<AgencyMessage> for AgencyFrame {
             other => Self::Other(other),
         }
     }
-}
-
-/// Validates the fields of one wire bet into a [`Bet`], checking them in
-/// wire order (first name, last name, document, birthdate, number); the
-/// birthdate comes already parsed (`Birthdate::from_text`), since the fast
-/// path parses it straight from the frame's bytes.
-pub(crate) fn validate_bet(
-    first_name: &str,
-    last_name: &str,
-    document: &str,
-    birthdate: Result<Birthdate, FieldError>,
-    number: u16,
-) -> Result<Bet, FieldError> {
-    Ok(Bet {
-        first_name: Name::new(Field::FirstName, first_name)?,
-        last_name: Name::new(Field::LastName, last_name)?,
-        document: Document::new(document)?,
-        birthdate: birthdate?,
-        number: BetNumber::new(u32::from(number))?,
-    })
 }

@@ -10,9 +10,9 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use lottery_core::Birthdate;
+use lottery_core::Bet;
 
-use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet, validate_bet};
+use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet};
 use crate::error::DecodeError;
 use crate::frame::{FieldReader, LENGTH_PREFIX, MIN_BET_LEN, kind};
 use crate::message::{AgencyMessage, BetFault, CentralMessage, ErrorCode, ErrorFrame, WireBet};
@@ -274,16 +274,15 @@ fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
         let last_name = fields.short_str("last_name")?;
         let document = fields.short_str("document")?;
         let birthdate = fields.short_bytes("birthdate")?;
-        // A date that parses is ASCII, hence UTF-8; one that does not must
-        // still pass the protocol's UTF-8 check (broken text makes the frame
-        // malformed, whatever its bets hold).
-        let birthdate = match Birthdate::from_text(birthdate) {
-            Ok(date) => Ok(date),
-            Err(error) => fields.utf8(birthdate, "birthdate").map(|_| Err(error))?,
-        };
+        // A date is parsed from its bytes, and a date that parses is ASCII:
+        // only other bytes still need the protocol's UTF-8 check (broken text
+        // makes the frame malformed, whatever its bets hold).
+        if !birthdate.is_ascii() {
+            fields.utf8(birthdate, "birthdate")?;
+        }
         let number = fields.u16("number")?;
         if let Ok(valid) = &mut bets {
-            match validate_bet(first_name, last_name, document, birthdate, number) {
+            match Bet::from_parts(first_name, last_name, document, birthdate, number.into()) {
                 Ok(bet) => valid.push(bet),
                 Err(error) => {
                     let index = u32::try_from(index).expect("the count is a u32");

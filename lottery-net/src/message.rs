@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use lottery_core::{Bet, Birthdate, Field, FieldError};
+use lottery_core::{Bet, Field, FieldError};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -55,12 +55,12 @@ impl WireBet {
     /// The first invalid field, in the order first name, last name, document,
     /// birthdate, number.
     pub fn into_bet(self) -> Result<Bet, FieldError> {
-        crate::checked::validate_bet(
+        Bet::from_parts(
             &self.first_name,
             &self.last_name,
             &self.document,
-            Birthdate::from_text(self.birthdate.as_bytes()),
-            self.number,
+            self.birthdate.as_bytes(),
+            u32::from(self.number),
         )
     }
 }
