@@ -5,7 +5,7 @@
 //! encoder and the decoder use, so the two cannot disagree on a field's shape.
 //! Reading never panics and never allocates more than the bytes at hand.
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, EncodeError};
 
 /// The default limit of a whole frame, length prefix included: the course's
 /// 8 KiB packet limit.
@@ -57,8 +57,25 @@ pub mod kind {
 }
 
 /// The bytes a short text takes: its one-byte length and itself.
-pub(crate) const fn short_text_len(text: &str) -> usize {
+pub(crate) const fn short_text_len(text: &[u8]) -> usize {
     1 + text.len()
+}
+
+/// The bytes a short text of `len` bytes takes (its one-byte length and
+/// itself), after checking that the text `field` fits that length.
+///
+/// # Errors
+/// [`EncodeError::FieldTooLong`] when the text is over 255 bytes.
+#[inline]
+pub(crate) fn checked_short_len(field: &'static str, len: usize) -> Result<usize, EncodeError> {
+    if len > MAX_SHORT_TEXT {
+        return Err(EncodeError::FieldTooLong {
+            field,
+            len,
+            max: MAX_SHORT_TEXT,
+        });
+    }
+    Ok(1 + len)
 }
 
 /// Reads the fields of one frame body, in order.
@@ -190,27 +207,41 @@ impl<'a> FieldReader<'a> {
     }
 }
 
+#[inline(always)]
 pub(crate) fn put_u8(out: &mut Vec<u8>, value: u8) {
     out.push(value);
 }
 
+#[inline(always)]
 pub(crate) fn put_u16(out: &mut Vec<u8>, value: u16) {
     out.extend_from_slice(&value.to_be_bytes());
 }
 
+#[inline(always)]
 pub(crate) fn put_u32(out: &mut Vec<u8>, value: u32) {
     out.extend_from_slice(&value.to_be_bytes());
 }
 
+#[inline(always)]
 pub(crate) fn put_u64(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(&value.to_be_bytes());
 }
 
-/// Writes a short text; the caller checked its length.
-pub(crate) fn put_short_text(out: &mut Vec<u8>, text: &str) {
+/// Writes the length prefix of a frame of `len` bytes (length prefix
+/// included, checked against the limit) and its type.
+pub(crate) fn put_header(out: &mut Vec<u8>, len: usize, kind: u8) {
+    let body = u32::try_from(len - LENGTH_PREFIX).expect("frame length checked against the limit");
+    put_u32(out, body);
+    put_u8(out, kind);
+}
+
+/// Writes a short text (the bytes of UTF-8 text); the caller checked its
+/// length.
+#[inline(always)]
+pub(crate) fn put_short_text(out: &mut Vec<u8>, text: &[u8]) {
     let len = u8::try_from(text.len()).expect("short text length checked before writing");
     out.push(len);
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(text);
 }
 
 /// Writes a long text; the caller checked its length.
