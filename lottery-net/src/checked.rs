@@ -15,13 +15,49 @@ use lottery_core::{Bet, FieldError};
 
 use crate::message::{AgencyMessage, ErrorFrame, WireBet};
 
-/// A frame from an agency, as the central reads it.
+/// A frame from an agency, as the central reads it: a `Batch` arrives with
+/// its bets validated ([`CheckedBatch`]); there is no way to hold an
+/// unchecked one.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AgencyFrame {
-    /// A `Batch`, its bets validated.
+    /// The first frame of a connection: who is speaking, in which version.
+    Hello {
+        /// The protocol version the agency speaks.
+        version: u16,
+        /// The agency id.
+        agency: u32,
+    },
+    /// A batch of bets, validated.
     Batch(CheckedBatch),
-    /// Any other message (never [`AgencyMessage::Batch`]).
-    Other(AgencyMessage),
+    /// The agency sent every bet.
+    Finish {
+        /// How many bets it sent in total.
+        bets_sent: u64,
+    },
+    /// Asks for the agency's winners.
+    WinnersQuery {
+        /// Hold the answer until the draw (true), or answer "not drawn yet" now.
+        wait: bool,
+    },
+}
+
+impl AgencyFrame {
+    /// The frame's message name, as `PROTOCOL.md` and the logs spell it (the
+    /// same as [`AgencyMessage::name`]).
+    ///
+    /// ```
+    /// use lottery_net::AgencyFrame;
+    /// assert_eq!(AgencyFrame::Finish { bets_sent: 3 }.name(), "Finish");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Hello { .. } => "Hello",
+            Self::Batch(_) => "Batch",
+            Self::Finish { .. } => "Finish",
+            Self::WinnersQuery { .. } => "WinnersQuery",
+        }
+    }
 }
 
 /// A `Batch` frame whose bets were validated as they were decoded.
@@ -103,10 +139,12 @@ impl CheckedBatch {
 impl From<AgencyMessage> for AgencyFrame {
     fn from(message: AgencyMessage) -> Self {
         match message {
+            AgencyMessage::Hello { version, agency } => Self::Hello { version, agency },
             AgencyMessage::Batch { batch, bets } => {
                 Self::Batch(CheckedBatch::from_wire(batch, bets))
             }
-            other => Self::Other(other),
+            AgencyMessage::Finish { bets_sent } => Self::Finish { bets_sent },
+            AgencyMessage::WinnersQuery { wait } => Self::WinnersQuery { wait },
         }
     }
 }

@@ -195,10 +195,7 @@ impl Decoder {
     /// invalid bet in a well-formed batch is not an error here: it is in
     /// [`CheckedBatch::bets`]).
     pub fn next_agency_frame(&mut self) -> Result<Option<AgencyFrame>, DecodeError> {
-        self.next_with(|kind, body| match kind {
-            kind::BATCH => parse_checked_batch(body).map(AgencyFrame::Batch),
-            other => parse_agency(other, body).map(AgencyFrame::Other),
-        })
+        self.next_with(parse_agency_frame)
     }
 
     /// The next message from the central, once its whole frame is buffered;
@@ -258,6 +255,39 @@ fn parse_agency(kind: u8, body: &[u8]) -> Result<AgencyMessage, DecodeError> {
         kind => return Err(DecodeError::UnknownType { kind }),
     };
     Ok(message)
+}
+
+fn parse_agency_frame(kind: u8, body: &[u8]) -> Result<AgencyFrame, DecodeError> {
+    let frame = match kind {
+        kind::HELLO => {
+            let mut fields = FieldReader::new("Hello", body);
+            let frame = AgencyFrame::Hello {
+                version: fields.u16("version")?,
+                agency: fields.u32("agency")?,
+            };
+            fields.finish()?;
+            frame
+        }
+        kind::BATCH => AgencyFrame::Batch(parse_checked_batch(body)?),
+        kind::FINISH => {
+            let mut fields = FieldReader::new("Finish", body);
+            let frame = AgencyFrame::Finish {
+                bets_sent: fields.u64("bets_sent")?,
+            };
+            fields.finish()?;
+            frame
+        }
+        kind::WINNERS_QUERY => {
+            let mut fields = FieldReader::new("WinnersQuery", body);
+            let frame = AgencyFrame::WinnersQuery {
+                wait: fields.flag("wait")?,
+            };
+            fields.finish()?;
+            frame
+        }
+        kind => return Err(DecodeError::UnknownType { kind }),
+    };
+    Ok(frame)
 }
 
 /// A `Batch` body read field by field like [`parse_agency`] reads it, each

@@ -162,7 +162,7 @@ fn messages_other_than_batches_pass_through_unchanged() {
     decoder.extend(&frame);
     assert_eq!(
         decoder.next_agency_frame().unwrap(),
-        Some(AgencyFrame::Other(finish))
+        Some(AgencyFrame::Finish { bets_sent: 9 })
     );
 }
 
