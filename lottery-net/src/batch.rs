@@ -208,7 +208,7 @@ pub enum Pushed {
 ///
 /// ```
 /// use lottery_core::Bet;
-/// use lottery_net::{BatchBuilder, Pushed, Decoder, AgencyMessage, DEFAULT_MAX_FRAME};
+/// use lottery_net::{AgencyFrame, BatchBuilder, Decoder, Pushed, DEFAULT_MAX_FRAME};
 /// let bet = Bet::from_fields("Ana", "Pérez", "30904465", "1999-03-17", "7574").unwrap();
 /// let mut batch = BatchBuilder::new(DEFAULT_MAX_FRAME, Some(2));
 /// assert_eq!(batch.try_push_bet(&bet).unwrap(), Pushed::Added);
@@ -221,8 +221,11 @@ pub enum Pushed {
 /// assert!(batch.is_empty());
 /// let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
 /// decoder.extend(&frame);
-/// match decoder.next_agency_message().unwrap() {
-///     Some(AgencyMessage::Batch { batch: 1, bets }) => assert_eq!(bets.len(), 2),
+/// match decoder.next_agency_frame().unwrap() {
+///     Some(AgencyFrame::Batch(checked)) => {
+///         assert_eq!((checked.batch, checked.count), (1, 2));
+///         assert_eq!(checked.bets, Ok(vec![bet.clone(), bet]));
+///     }
 ///     other => panic!("{other:?}"),
 /// }
 /// ```

@@ -1,19 +1,15 @@
 //! The central's way of reading agency frames: a `Batch` frame's bets are
 //! validated as they are decoded, straight from the frame's bytes into
-//! [`Bet`]s, so no bet ever exists as a [`WireBet`] with a `String` per field.
+//! [`Bet`]s, so no bet ever exists as a [`WireBet`](crate::WireBet) with a
+//! `String` per field, and no frame holds a batch that was not checked.
 //!
 //! [`Decoder::next_agency_frame`](crate::Decoder::next_agency_frame) yields an
-//! [`AgencyFrame`]. It accepts and refuses exactly the frames
-//! [`Decoder::next_agency_message`](crate::Decoder::next_agency_message) does
-//! (with the same [`DecodeError`](crate::DecodeError)), and a batch's
-//! validation agrees with [`WireBet::into_bet`] on every bet: the first
-//! invalid bet, by index and field, refuses the batch. `From<AgencyMessage>`
-//! builds the same value the slow way, for tests and for programs that
-//! already hold messages.
+//! [`AgencyFrame`]: the one way agency frames are decoded. A batch with an
+//! invalid bet is refused whole, by the first invalid bet's index and field.
 
 use lottery_core::{Bet, FieldError};
 
-use crate::message::{AgencyMessage, ErrorFrame, WireBet};
+use crate::message::ErrorFrame;
 
 /// A frame from an agency, as the central reads it: a `Batch` arrives with
 /// its bets validated ([`CheckedBatch`]); there is no way to hold an
@@ -44,7 +40,7 @@ pub enum AgencyFrame {
 
 impl AgencyFrame {
     /// The frame's message name, as `PROTOCOL.md` and the logs spell it (the
-    /// same as [`AgencyMessage::name`]).
+    /// same as [`AgencyMessage::name`](crate::AgencyMessage::name)).
     ///
     /// ```
     /// use lottery_net::AgencyFrame;
@@ -103,48 +99,5 @@ impl InvalidBet {
     /// The `Error` frame that refuses the batch because of this bet.
     pub fn error_frame(&self) -> ErrorFrame {
         ErrorFrame::invalid_bet(self.index, &self.error)
-    }
-}
-
-impl CheckedBatch {
-    /// Validates decoded wire bets the slow way (one `String` per field
-    /// first): the same value [`Decoder::next_agency_frame`] yields for the
-    /// frame of `AgencyMessage::Batch { batch, bets }`.
-    ///
-    /// [`Decoder::next_agency_frame`]: crate::Decoder::next_agency_frame
-    pub fn from_wire(batch: u64, bets: Vec<WireBet>) -> Self {
-        let count = bets.len();
-        let mut valid = Vec::with_capacity(count);
-        for (index, wire) in bets.into_iter().enumerate() {
-            match wire.into_bet() {
-                Ok(bet) => valid.push(bet),
-                Err(error) => {
-                    let index = u32::try_from(index).unwrap_or(u32::MAX);
-                    return Self {
-                        batch,
-                        count,
-                        bets: Err(InvalidBet { index, error }),
-                    };
-                }
-            }
-        }
-        Self {
-            batch,
-            count,
-            bets: Ok(valid),
-        }
-    }
-}
-
-impl From<AgencyMessage> for AgencyFrame {
-    fn from(message: AgencyMessage) -> Self {
-        match message {
-            AgencyMessage::Hello { version, agency } => Self::Hello { version, agency },
-            AgencyMessage::Batch { batch, bets } => {
-                Self::Batch(CheckedBatch::from_wire(batch, bets))
-            }
-            AgencyMessage::Finish { bets_sent } => Self::Finish { bets_sent },
-            AgencyMessage::WinnersQuery { wait } => Self::WinnersQuery { wait },
-        }
     }
 }

@@ -21,6 +21,8 @@ pub mod encoder;
 pub mod error;
 pub mod frame;
 pub mod message;
+#[cfg(any(test, feature = "test-support"))]
+mod oracle;
 
 pub use batch::{BatchBuilder, Pushed};
 pub use checked::{AgencyFrame, CheckedBatch, InvalidBet};

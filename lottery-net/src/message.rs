@@ -37,7 +37,14 @@ impl WireBet {
     /// let bet = Bet::from_fields("Ana", "Pérez", "007", "1999-03-17", "7574").unwrap();
     /// let wire = WireBet::from_bet(&bet);
     /// assert_eq!(wire.birthdate, "1999-03-17");
-    /// assert_eq!(wire.into_bet().unwrap(), bet);
+    /// let back = Bet::from_parts(
+    ///     &wire.first_name,
+    ///     &wire.last_name,
+    ///     &wire.document,
+    ///     wire.birthdate.as_bytes(),
+    ///     wire.number.into(),
+    /// );
+    /// assert_eq!(back.unwrap(), bet);
     /// ```
     pub fn from_bet(bet: &Bet) -> Self {
         Self {
@@ -47,21 +54,6 @@ impl WireBet {
             birthdate: bet.birthdate.to_string(),
             number: bet.number.get(),
         }
-    }
-
-    /// Validates the fields into a [`Bet`].
-    ///
-    /// # Errors
-    /// The first invalid field, in the order first name, last name, document,
-    /// birthdate, number.
-    pub fn into_bet(self) -> Result<Bet, FieldError> {
-        Bet::from_parts(
-            &self.first_name,
-            &self.last_name,
-            &self.document,
-            self.birthdate.as_bytes(),
-            u32::from(self.number),
-        )
     }
 }
 
