@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use log::info;
 use lottery_core::{AgencyId, Durability, LotteryRules, StoreRows};
-use lottery_net::client::{ClientConfig, Interrupter};
+use lottery_net::{ClientConfig, Interrupter};
 use lottery_server::error::chain;
 
 use crate::agency::run_session;

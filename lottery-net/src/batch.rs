@@ -196,6 +196,7 @@ pub(crate) fn put_batch_header(out: &mut Vec<u8>, len: usize, batch: u64, count:
 /// Whether a pushed bet went into the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "a full batch did not take the bet: finish it and push the bet again"]
+#[non_exhaustive]
 pub enum Pushed {
     /// The bet is in the batch.
     Added,

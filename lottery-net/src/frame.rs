@@ -12,28 +12,28 @@ use crate::error::{DecodeError, EncodeError};
 pub const DEFAULT_MAX_FRAME: usize = 8192;
 
 /// Bytes of the length prefix.
-pub const LENGTH_PREFIX: usize = 4;
+pub(crate) const LENGTH_PREFIX: usize = 4;
 
 /// Bytes before the first field: the length prefix and the type byte.
-pub const HEADER_LEN: usize = LENGTH_PREFIX + 1;
+pub(crate) const HEADER_LEN: usize = LENGTH_PREFIX + 1;
 
 /// The longest text a one-byte length prefix can carry (names, documents,
 /// birthdates).
-pub const MAX_SHORT_TEXT: usize = u8::MAX as usize;
+pub(crate) const MAX_SHORT_TEXT: usize = u8::MAX as usize;
 
 /// The longest text a two-byte length prefix can carry (error messages).
-pub const MAX_LONG_TEXT: usize = u16::MAX as usize;
+pub(crate) const MAX_LONG_TEXT: usize = u16::MAX as usize;
 
 /// Bytes of a `Batch` frame before its first bet (header, batch, count).
-pub const BATCH_HEADER_LEN: usize = HEADER_LEN + 8 + 4;
+pub(crate) const BATCH_HEADER_LEN: usize = HEADER_LEN + 8 + 4;
 
 /// The smallest a bet can take in a `Batch` frame (four empty texts and the
 /// number); the decoder bounds a declared count with it before allocating.
-pub const MIN_BET_LEN: usize = 4 + 2;
+pub(crate) const MIN_BET_LEN: usize = 4 + 2;
 
 /// The type bytes. Agency-to-central types are below 0x80, central-to-agency
 /// types at or above it, so a frame sent the wrong way is an unknown type.
-pub mod kind {
+pub(crate) mod kind {
     /// `Hello` (agency).
     pub const HELLO: u8 = 0x01;
     /// `Batch` (agency).

@@ -65,6 +65,7 @@ impl From<&Bet> for WireBet {
 
 /// A message from an agency to the central.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AgencyMessage {
     /// The first frame of a connection: who is speaking, in which version.
     Hello {
@@ -106,6 +107,7 @@ impl AgencyMessage {
 
 /// A message from the central to an agency.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CentralMessage {
     /// The answer to `Hello`: where the agency stands, so it can resume.
     Welcome {

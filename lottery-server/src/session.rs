@@ -1,7 +1,7 @@
 //! One connection's protocol logic, without the socket.
 //!
 //! A [`Session`] takes decoded [`AgencyFrame`]s (batches arrive validated
-//! by the decoder, see [`lottery_net::checked`]), asks the [`Central`], and
+//! by the decoder, see [`lottery_net::CheckedBatch`]), asks the [`Central`], and
 //! appends its answers, encoded, to the connection's output buffer. It tells
 //! the event loop what else to do through a [`Step`]: bind the connection to
 //! an agency, queue a batch that is being stored, wait, or close.

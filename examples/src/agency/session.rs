@@ -3,7 +3,7 @@
 //! demo's agency threads.
 
 use log::info;
-use lottery_net::client::{AgencyClient, ClientConfig, Interrupter};
+use lottery_net::{AgencyClient, ClientConfig, Interrupter};
 
 use crate::error::AgencyError;
 use crate::input::AgencyInput;

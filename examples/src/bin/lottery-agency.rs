@@ -8,7 +8,7 @@ use clap::Parser;
 use log::{error, info};
 use lottery_examples::agency::{AgencyArgs, AgencySettings, BetSource, run_session};
 use lottery_examples::input::AgencyInput;
-use lottery_net::client::{ClientConfig, Interrupter};
+use lottery_net::{ClientConfig, Interrupter};
 use lottery_server::error::chain;
 use lottery_server::logging;
 use signal_hook::consts::{SIGINT, SIGTERM};
