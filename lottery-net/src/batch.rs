@@ -173,17 +173,20 @@ fn put_bet<B: BatchBet>(out: &mut Vec<u8>, bet: &B) {
 ///
 /// # Errors
 /// [`EncodeError::FieldTooLong`] when a text is over 255 bytes.
+#[inline]
 pub(crate) fn wire_bet_len(bet: &WireBet) -> Result<usize, EncodeError> {
     bet_len(bet)
 }
 
 /// Writes `bet`; the caller checked its [`wire_bet_len`].
+#[inline]
 pub(crate) fn put_wire_bet(out: &mut Vec<u8>, bet: &WireBet) {
     put_bet(out, bet);
 }
 
 /// Writes the header of a `Batch` frame of `len` bytes (length prefix
 /// included, checked against the limit) holding `count` bets.
+#[inline]
 pub(crate) fn put_batch_header(out: &mut Vec<u8>, len: usize, batch: u64, count: usize) {
     put_header(out, len, kind::BATCH);
     put_u64(out, batch);

@@ -85,10 +85,12 @@ pub(crate) struct FieldReader<'a> {
 }
 
 impl<'a> FieldReader<'a> {
+    #[inline]
     pub(crate) fn new(message: &'static str, bytes: &'a [u8]) -> Self {
         Self { bytes, message }
     }
 
+    #[inline]
     fn take(&mut self, len: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.bytes.len() < len {
             return Err(DecodeError::Truncated {
@@ -101,27 +103,33 @@ impl<'a> FieldReader<'a> {
         Ok(head)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
         let bytes = self.take(N, field)?;
         Ok(bytes.try_into().expect("take returned exactly N bytes"))
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(field)?[0])
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
         self.array(field).map(u16::from_be_bytes)
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
         self.array(field).map(u32::from_be_bytes)
     }
 
+    #[inline]
     pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
         self.array(field).map(u64::from_be_bytes)
     }
 
+    #[inline]
     pub(crate) fn flag(&mut self, field: &'static str) -> Result<bool, DecodeError> {
         match self.u8(field)? {
             0 => Ok(false),
@@ -134,12 +142,14 @@ impl<'a> FieldReader<'a> {
         }
     }
 
+    #[inline]
     fn text(&mut self, len: usize, field: &'static str) -> Result<&'a str, DecodeError> {
         let bytes = self.take(len, field)?;
         self.utf8(bytes, field)
     }
 
     /// Checks that `bytes`, the text `field` of this frame, are UTF-8.
+    #[inline]
     pub(crate) fn utf8(
         &self,
         bytes: &'a [u8],
@@ -154,23 +164,27 @@ impl<'a> FieldReader<'a> {
     /// The bytes of a text with a one-byte length prefix, not checked as
     /// UTF-8: the caller checks them with [`FieldReader::utf8`] unless it
     /// proved them ASCII.
+    #[inline]
     pub(crate) fn short_bytes(&mut self, field: &'static str) -> Result<&'a [u8], DecodeError> {
         let len = self.u8(field)?;
         self.take(usize::from(len), field)
     }
 
     /// A text with a one-byte length prefix, borrowed from the frame.
+    #[inline]
     pub(crate) fn short_str(&mut self, field: &'static str) -> Result<&'a str, DecodeError> {
         let len = self.u8(field)?;
         self.text(usize::from(len), field)
     }
 
     /// A text with a one-byte length prefix.
+    #[inline]
     pub(crate) fn short_text(&mut self, field: &'static str) -> Result<String, DecodeError> {
         self.short_str(field).map(str::to_owned)
     }
 
     /// A text with a two-byte length prefix.
+    #[inline]
     pub(crate) fn long_text(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let len = self.u16(field)?;
         self.text(usize::from(len), field).map(str::to_owned)
@@ -179,6 +193,7 @@ impl<'a> FieldReader<'a> {
     /// A count of items each taking at least `min_item_len` bytes, checked
     /// against the bytes left so that no caller allocates for items that
     /// cannot be there.
+    #[inline]
     pub(crate) fn count(
         &mut self,
         field: &'static str,
@@ -195,6 +210,7 @@ impl<'a> FieldReader<'a> {
     }
 
     /// Ends the body: every byte must have been read.
+    #[inline]
     pub(crate) fn finish(self) -> Result<(), DecodeError> {
         if self.bytes.is_empty() {
             Ok(())
@@ -229,6 +245,7 @@ pub(crate) fn put_u64(out: &mut Vec<u8>, value: u64) {
 
 /// Writes the length prefix of a frame of `len` bytes (length prefix
 /// included, checked against the limit) and its type.
+#[inline]
 pub(crate) fn put_header(out: &mut Vec<u8>, len: usize, kind: u8) {
     let body = u32::try_from(len - LENGTH_PREFIX).expect("frame length checked against the limit");
     put_u32(out, body);
@@ -245,6 +262,7 @@ pub(crate) fn put_short_text(out: &mut Vec<u8>, text: &[u8]) {
 }
 
 /// Writes a long text; the caller checked its length.
+#[inline]
 pub(crate) fn put_long_text(out: &mut Vec<u8>, text: &str) {
     let len = u16::try_from(text.len()).expect("long text length checked before writing");
     put_u16(out, len);
