@@ -1,7 +1,7 @@
 //! One connection's protocol logic, without the socket.
 //!
 //! A [`Session`] takes decoded [`AgencyFrame`]s (batches arrive validated
-//! by the decoder, see [`lottery_net::checked`]), asks the [`Central`], and
+//! by the decoder, see [`lottery_net::CheckedBatch`]), asks the [`Central`], and
 //! appends its answers, encoded, to the connection's output buffer. It tells
 //! the event loop what else to do through a [`Step`]: bind the connection to
 //! an agency, queue a batch that is being stored, wait, or close.
@@ -31,7 +31,7 @@ use lottery_core::{
     UnknownAgency, Winners,
 };
 use lottery_net::{
-    AgencyFrame, AgencyMessage, CentralMessage, CheckedBatch, DecodeError, ErrorCode, ErrorFrame,
+    AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorCode, ErrorFrame,
     PROTOCOL_VERSION, encode_central_message, encode_winners,
 };
 
@@ -280,25 +280,14 @@ impl Session {
         out: &mut Vec<u8>,
     ) -> Step {
         debug_assert!(self.held.is_none(), "a held session is given no message");
-        // The decoder yields every batch checked; one built otherwise is
-        // checked here.
-        let message = match message {
-            AgencyFrame::Other(AgencyMessage::Batch { batch, bets }) => {
-                AgencyFrame::Batch(CheckedBatch::from_wire(batch, bets))
-            }
-            other => other,
-        };
         match (self.phase, message) {
             (Phase::Ended, _) => Step::Close,
-            (Phase::Greeting, AgencyFrame::Other(AgencyMessage::Hello { version, agency })) => {
+            (Phase::Greeting, AgencyFrame::Hello { version, agency }) => {
                 self.on_hello(version, agency, ctx, out)
             }
             (Phase::Greeting, other) => self.end_with(
                 ErrorCode::UnexpectedMessage,
-                format!(
-                    "the first message must be Hello, not {}",
-                    frame_name(&other)
-                ),
+                format!("the first message must be Hello, not {}", other.name()),
                 ctx.max_frame,
                 out,
             ),
@@ -308,7 +297,7 @@ impl Session {
                 self.held = Some(Held::Message(message));
                 Step::Held
             }
-            (Phase::Bound(_), AgencyFrame::Other(AgencyMessage::Hello { .. })) => self.end_with(
+            (Phase::Bound(_), AgencyFrame::Hello { .. }) => self.end_with(
                 ErrorCode::UnexpectedMessage,
                 "the connection already completed its handshake".to_owned(),
                 ctx.max_frame,
@@ -323,15 +312,19 @@ impl Session {
                 self.held = Some(Held::Message(message));
                 Step::Held
             }
-            (Phase::Bound(agency), AgencyFrame::Other(AgencyMessage::Finish { bets_sent })) => {
+            (Phase::Bound(agency), AgencyFrame::Finish { bets_sent }) => {
                 self.on_finish(agency, bets_sent, ctx, out)
             }
-            (Phase::Bound(agency), AgencyFrame::Other(AgencyMessage::WinnersQuery { wait })) => {
+            (Phase::Bound(agency), AgencyFrame::WinnersQuery { wait }) => {
                 self.on_winners_query(agency, wait, ctx, out)
             }
-            (Phase::Bound(_), AgencyFrame::Other(AgencyMessage::Batch { .. })) => {
-                Step::Continue // Made an `AgencyFrame::Batch` above.
-            }
+            // A frame a later lottery-net adds: refused, never ignored.
+            (Phase::Bound(_), other) => self.end_with(
+                ErrorCode::UnexpectedMessage,
+                format!("{} is not expected", other.name()),
+                ctx.max_frame,
+                out,
+            ),
         }
     }
 
@@ -825,11 +818,3 @@ fn send_error(error: &ErrorFrame, max_frame: usize, out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests;
-
-/// A frame's message name, for errors.
-fn frame_name(frame: &AgencyFrame) -> &'static str {
-    match frame {
-        AgencyFrame::Batch(_) => "Batch",
-        AgencyFrame::Other(message) => message.name(),
-    }
-}
