@@ -12,20 +12,21 @@
 //! - `connection.rs`: a socket and its buffers.
 //! - `session.rs`: one connection's protocol logic, socket-free.
 //! - [`ShutdownHandle`] and the signal watch (`shutdown.rs`).
-//! - [`config`]: the binary's flags, environment and file; [`ServerSettings`]:
-//!   the knobs of a running server; [`logging`]: the course's log format.
+//! - [`config`]: the knobs of a running server ([`ServerConfig`]) and the
+//!   binary's flags, environment and file; [`logging`]: the course's log
+//!   format.
 //!
 //! # Example
 //! ```
 //! use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
-//! use lottery_server::{Server, ServerSettings};
+//! use lottery_server::{Server, ServerConfig};
 //!
 //! # let dir = std::env::temp_dir().join(format!("lottery-server-doc-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
 //! let (monitor, recovery) = BetMonitor::open_file(&dir.join("bets.csv"), Durability::Fsync)?;
 //! let central = Central::new(LotteryRules::default(), monitor, &recovery)?;
 //! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-//! let server = Server::new(listener, central, ServerSettings { threads: 2, ..ServerSettings::default() })?;
+//! let server = Server::new(listener, central, ServerConfig { threads: 2, ..ServerConfig::default() })?;
 //! let shutdown = server.shutdown_handle();
 //! let running = std::thread::spawn(move || server.run());
 //! // ... agencies connect to the server's address ...
@@ -45,7 +46,6 @@ mod event_loop;
 pub mod logging;
 mod server;
 mod session;
-mod settings;
 mod shutdown;
 
 use std::path::Path;
@@ -53,11 +53,11 @@ use std::path::Path;
 use log::{debug, info, warn};
 use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
 
+pub use config::{
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerConfig,
+};
 pub use error::{ConfigError, ServerError};
 pub use server::{Server, StopReason};
-pub use settings::{
-    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerSettings,
-};
 pub use shutdown::ShutdownHandle;
 
 /// Opens (or creates) the store at `path` and builds the central over it,

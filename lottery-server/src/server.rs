@@ -25,9 +25,9 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::Mutex;
 
+use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::event_loop::{self, EventLoop};
-use crate::settings::ServerSettings;
 use crate::shutdown::{ShutdownHandle, SignalWatch};
 
 const LISTENER: Token = Token(0);
@@ -99,7 +99,7 @@ impl LoopHandle {
 /// The state every thread of a server shares.
 pub(crate) struct Shared {
     pub central: Central,
-    pub settings: ServerSettings,
+    pub settings: ServerConfig,
     pub loops: Vec<LoopHandle>,
     acceptor: Arc<Waker>,
     /// Set once: every loop finishes its work, says goodbye and exits.
@@ -174,12 +174,12 @@ impl Drop for ExitNotice {
 ///
 /// ```no_run
 /// use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
-/// use lottery_server::{Server, ServerSettings};
+/// use lottery_server::{Server, ServerConfig};
 ///
 /// let (monitor, recovery) = BetMonitor::open_file("bets.csv", Durability::Fsync)?;
 /// let central = Central::new(LotteryRules::default(), monitor, &recovery)?;
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-/// let server = Server::new(listener, central, ServerSettings::default())?;
+/// let server = Server::new(listener, central, ServerConfig::default())?;
 /// println!("listening on {}", server.local_addr());
 /// let shutdown = server.shutdown_handle(); // hand it to whoever stops the server
 /// let stopped = server.run()?;
@@ -212,7 +212,7 @@ impl Server {
         addr: SocketAddr,
         backlog: u32,
         central: Central,
-        settings: ServerSettings,
+        settings: ServerConfig,
     ) -> Result<Self, ServerError> {
         let listener =
             listen(addr, backlog).map_err(|source| ServerError::Bind { addr, source })?;
@@ -228,7 +228,7 @@ impl Server {
     pub fn new(
         listener: TcpListener,
         central: Central,
-        mut settings: ServerSettings,
+        mut settings: ServerConfig,
     ) -> Result<Self, ServerError> {
         settings.threads = settings.threads.max(1);
         listener
@@ -292,8 +292,8 @@ impl Server {
     }
 
     /// Serves until shutdown (a [`ShutdownHandle`], a signal when
-    /// [`ServerSettings::handle_signals`] is on) or, with
-    /// [`ServerSettings::exit_when_done`], until every agency was served and
+    /// [`ServerConfig::handle_signals`] is on) or, with
+    /// [`ServerConfig::exit_when_done`], until every agency was served and
     /// left. Stopping stores and acks the batches already received, tells
     /// connected agencies the central is shutting down, closes every
     /// connection and the server's handle on the store, logging each.
