@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use lottery_core::{Durability, LotteryRules};
-use lottery_server::config::DEFAULT_BACKLOG;
-use lottery_server::{Server, ServerConfig, ServerError, ShutdownHandle, StopReason};
+use lottery_server::{
+    DEFAULT_BACKLOG, Server, ServerConfig, ServerError, ShutdownHandle, StopReason,
+};
 use tempfile::TempDir;
 
 use crate::error::CentralError;

@@ -18,7 +18,7 @@ use clap::Parser;
 use log::info;
 use lottery_core::{AgencyId, Durability, LotteryRules, StoreRows};
 use lottery_net::client::{ClientConfig, Interrupter};
-use lottery_server::error::chain;
+use lottery_server::chain;
 
 use crate::agency::run_session;
 use crate::central::InProcessCentral;

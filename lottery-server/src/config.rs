@@ -266,7 +266,7 @@ impl Config {
     ///
     /// ```
     /// use clap::Parser;
-    /// use lottery_server::config::{ServerArgs, Config};
+    /// use lottery_server::{Config, ServerArgs};
     /// let args = ServerArgs::try_parse_from(["lottery-server", "--agencies", "3", "--port", "9000"]).unwrap();
     /// let config = Config::from_args(args).unwrap();
     /// assert_eq!(config.rules.agencies, 3);

@@ -12,9 +12,12 @@
 //! - `connection.rs`: a socket and its buffers.
 //! - `session.rs`: one connection's protocol logic, socket-free.
 //! - [`ShutdownHandle`] and the signal watch (`shutdown.rs`).
-//! - [`config`]: the knobs of a running server ([`ServerConfig`]) and the
-//!   binary's flags, environment and file; [`logging`]: the course's log
-//!   format.
+//! - `config.rs`: the knobs of a running server ([`ServerConfig`]) and the
+//!   binary's flags, environment and file ([`ServerArgs`], [`Config`]);
+//!   [`logging`]: the course's log format.
+//!
+//! Every public item has one path, at the crate's root (the modules are
+//! private), except the [`logging`] module's.
 //!
 //! # Example
 //! ```
@@ -39,9 +42,9 @@
 #![deny(missing_docs)]
 
 mod completer;
-pub mod config;
+mod config;
 mod connection;
-pub mod error;
+mod error;
 mod event_loop;
 pub mod logging;
 mod server;
@@ -54,9 +57,11 @@ use log::{debug, info, warn};
 use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
 
 pub use config::{
-    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerConfig,
+    Config, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, LogLevel, MAX_MAX_FRAME, MAX_THREADS, MIN_MAX_FRAME,
+    Seconds, ServerArgs, ServerConfig,
 };
-pub use error::{ConfigError, ServerError};
+pub use error::{ConfigError, ServerError, chain};
 pub use server::{Server, StopReason};
 pub use shutdown::ShutdownHandle;
 

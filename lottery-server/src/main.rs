@@ -4,9 +4,7 @@
 use std::process::ExitCode;
 
 use log::{error, info};
-use lottery_server::config::Config;
-use lottery_server::error::chain;
-use lottery_server::{Server, logging, open_central};
+use lottery_server::{Config, Server, chain, logging, open_central};
 
 fn main() -> ExitCode {
     let config = match Config::from_process() {

@@ -40,6 +40,7 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// Why a server stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StopReason {
     /// A [`ShutdownHandle`] asked for it.
     Requested,

@@ -9,7 +9,7 @@ use log::{error, info};
 use lottery_examples::agency::{AgencyArgs, AgencySettings, BetSource, run_session};
 use lottery_examples::input::AgencyInput;
 use lottery_net::client::{ClientConfig, Interrupter};
-use lottery_server::error::chain;
+use lottery_server::chain;
 use lottery_server::logging;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use log::error;
 use lottery_examples::loadgen::{LoadgenArgs, run};
-use lottery_server::error::chain;
+use lottery_server::chain;
 use lottery_server::logging;
 
 fn main() -> ExitCode {
