@@ -36,10 +36,11 @@ use log::{debug, info, warn};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::completer::InFlight;
 use crate::completer::{Completer, Outcomes};
 use crate::connection::{Connection, Lifecycle, ReadOutcome};
 use crate::server::{Binding, Command, Shared};
-use crate::session::{Context, Ending, InFlight, Step};
+use crate::session::{Context, Ending, Step};
 
 /// The token of the loop's waker.
 pub(crate) const WAKER: Token = Token(0);

@@ -23,17 +23,17 @@
 //!   session that cannot go on says [`Step::Close`].
 
 use std::fmt;
-use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 use lottery_core::{
-    AgencyId, Central, Finish, FinishError, PendingFinish, PendingSubmit, SubmitError, Submitted,
-    UnknownAgency, Winners,
+    AgencyId, Central, Finish, FinishError, SubmitError, Submitted, UnknownAgency, Winners,
 };
 use lottery_net::{
     AgencyFrame, AgencyMessage, CentralMessage, CheckedBatch, DecodeError, ErrorCode, ErrorFrame,
     PROTOCOL_VERSION, encode_central_message, encode_winners,
 };
+
+use crate::completer::{Completed, InFlight};
 
 /// What the event loop must do after a session handled something.
 #[derive(Debug)]
@@ -55,79 +55,6 @@ pub(crate) enum Step {
     WinnersSent(AgencyId),
     /// The connection cannot go on: close it once the output is sent.
     Close,
-}
-
-/// A batch or finish begun and not yet completed.
-#[derive(Debug)]
-pub(crate) enum InFlight {
-    /// A batch being stored.
-    Batch {
-        /// The lottery's handle on the batch.
-        pending: PendingSubmit,
-        /// Its sequence number (for the log and the ack).
-        batch: u64,
-        /// How many bets it holds.
-        bets: u64,
-    },
-    /// A finish being recorded.
-    Finish {
-        /// The lottery's handle on the finish.
-        pending: PendingFinish,
-        /// The agency finishing.
-        agency: AgencyId,
-        /// The count the agency gave.
-        bets_sent: u64,
-    },
-}
-
-/// What completing an [`InFlight`] came to.
-#[derive(Debug)]
-pub(crate) enum Completed {
-    /// A batch's outcome.
-    Batch {
-        batch: u64,
-        bets: u64,
-        result: Result<Submitted, SubmitError>,
-    },
-    /// A finish's outcome.
-    Finish {
-        bets_sent: u64,
-        result: Result<Finish, FinishError>,
-    },
-}
-
-impl InFlight {
-    /// Waits until it is stored (the first completion of a loop iteration
-    /// leads the group commit that covers the others; the last finish also
-    /// performs the draw).
-    pub(crate) fn complete(self, central: &Central) -> Completed {
-        match self {
-            InFlight::Batch {
-                pending,
-                batch,
-                bets,
-            } => Completed::Batch {
-                batch,
-                bets,
-                result: central.complete_submit(pending),
-            },
-            InFlight::Finish {
-                pending,
-                agency,
-                bets_sent,
-            } => {
-                let started = Instant::now();
-                let result = central.complete_finish(pending);
-                // Logged here, the moment the finish is recorded and the draw
-                // published, rather than when the session answers: the loops
-                // answering the held winners queries are woken already.
-                if let Ok(finish) = &result {
-                    log_finish(agency, bets_sent, finish, started.elapsed());
-                }
-                Completed::Finish { bets_sent, result }
-            }
-        }
-    }
 }
 
 /// Why a session was ended from outside.
@@ -681,31 +608,6 @@ impl Session {
             send_error(&refusal, max_frame, out);
             Step::Continue
         }
-    }
-}
-
-/// A recorded finish, and for the last one the course's draw line, with
-/// what the draw found and how long completing the finish took (its record's
-/// commit and the scan of the store).
-fn log_finish(agency: AgencyId, bets_sent: u64, finish: &Finish, took: Duration) {
-    match finish {
-        Finish::Waiting { remaining } => info!(
-            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: {remaining}"
-        ),
-        Finish::Drew(summary) => {
-            info!(
-                "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0"
-            );
-            let winners: u64 = summary.winners_per_agency.iter().sum();
-            info!(
-                "action: sorteo | result: success | bets: {} | winners: {winners} | duration_ms: {:.1}",
-                summary.bets,
-                took.as_secs_f64() * 1000.0
-            );
-        }
-        Finish::AlreadyDrawn => info!(
-            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | note: already drawn"
-        ),
     }
 }
 

@@ -7,7 +7,8 @@ use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, ErrorCode, PROTOCOL_VERSION, WireBet,
 };
 
-use super::{Context, Ending, InFlight, Session, Step};
+use super::{Context, Ending, Session, Step};
+use crate::completer::InFlight;
 
 /// One session, its central, and what it sent.
 struct Harness {
