@@ -39,8 +39,9 @@ use mio::{Events, Interest, Poll, Token};
 use crate::completer::InFlight;
 use crate::completer::{Completer, Outcomes};
 use crate::connection::{Connection, Lifecycle, ReadOutcome};
+use crate::refusal::Ending;
 use crate::server::{Binding, Command, Shared};
-use crate::session::{Context, Ending, Step};
+use crate::session::{Context, Step};
 
 /// The token of the loop's waker.
 pub(crate) const WAKER: Token = Token(0);
@@ -191,8 +192,7 @@ impl EventLoop {
         if self.stopping {
             crate::server::refuse(
                 stream,
-                lottery_net::ErrorCode::ShuttingDown,
-                "the central is shutting down",
+                Ending::ShuttingDown.frame(),
                 self.shared.settings.max_frame,
             );
             self.shared.connection_closed();

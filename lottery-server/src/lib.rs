@@ -47,6 +47,7 @@ mod connection;
 mod error;
 mod event_loop;
 pub mod logging;
+mod refusal;
 mod server;
 mod session;
 mod shutdown;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 use lottery_core::{AgencyId, Central};
-use lottery_net::{CentralMessage, ErrorCode, ErrorFrame, encode_central_message};
+use lottery_net::{CentralMessage, ErrorFrame, encode_central_message};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::Mutex;
@@ -28,6 +28,7 @@ use parking_lot::Mutex;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::event_loop::{self, EventLoop};
+use crate::refusal;
 use crate::shutdown::{ShutdownHandle, SignalWatch};
 
 const LISTENER: Token = Token(0);
@@ -511,8 +512,7 @@ impl<'a> Acceptor<'a> {
             );
             refuse(
                 stream,
-                ErrorCode::TooManyConnections,
-                &format!("the central holds its maximum of {max} connections; try again later"),
+                refusal::too_many_connections(max),
                 self.shared.settings.max_frame,
             );
             return;
@@ -527,9 +527,9 @@ impl<'a> Acceptor<'a> {
 
 /// Tells a connection it cannot be served, best effort, and drops it. A new
 /// socket's send buffer is empty, so the short frame goes out in one write.
-pub(crate) fn refuse(mut stream: TcpStream, code: ErrorCode, message: &str, max_frame: usize) {
+pub(crate) fn refuse(mut stream: TcpStream, refusal: ErrorFrame, max_frame: usize) {
     let mut frame = Vec::new();
-    let error = CentralMessage::Error(ErrorFrame::new(code, message));
+    let error = CentralMessage::Error(refusal);
     if encode_central_message(&error, max_frame, &mut frame).is_ok() {
         let _ = stream.write(&frame);
     }

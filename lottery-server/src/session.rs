@@ -22,18 +22,15 @@
 //! - Nothing the peer sends can panic: every refusal is an error frame, and a
 //!   session that cannot go on says [`Step::Close`].
 
-use std::fmt;
-
 use log::{error, info, warn};
-use lottery_core::{
-    AgencyId, Central, Finish, FinishError, SubmitError, Submitted, UnknownAgency, Winners,
-};
+use lottery_core::{AgencyId, Central, Finish, FinishError, SubmitError, Submitted, Winners};
 use lottery_net::{
-    AgencyFrame, AgencyMessage, CentralMessage, CheckedBatch, DecodeError, ErrorCode, ErrorFrame,
+    AgencyFrame, AgencyMessage, CentralMessage, CheckedBatch, DecodeError, ErrorFrame,
     PROTOCOL_VERSION, encode_central_message, encode_winners,
 };
 
 use crate::completer::{Completed, InFlight};
+use crate::refusal::{self, Ending};
 
 /// What the event loop must do after a session handled something.
 #[derive(Debug)]
@@ -55,30 +52,6 @@ pub(crate) enum Step {
     WinnersSent(AgencyId),
     /// The connection cannot go on: close it once the output is sent.
     Close,
-}
-
-/// Why a session was ended from outside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ending {
-    /// A newer connection of the same agency took over.
-    Replaced,
-    /// The central is shutting down.
-    ShuttingDown,
-    /// No handshake in time.
-    HandshakeTimeout,
-    /// No whole frame in time.
-    IdleTimeout,
-}
-
-impl fmt::Display for Ending {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Ending::Replaced => "replaced by a newer connection of the same agency",
-            Ending::ShuttingDown => "the central is shutting down",
-            Ending::HandshakeTimeout => "no handshake in time",
-            Ending::IdleTimeout => "no frame in time",
-        })
-    }
 }
 
 /// Where the session stands.
@@ -220,27 +193,18 @@ impl Session {
             (Phase::Greeting, AgencyFrame::Other(AgencyMessage::Hello { version, agency })) => {
                 self.on_hello(version, agency, ctx, out)
             }
-            (Phase::Greeting, other) => self.end_with(
-                ErrorCode::UnexpectedMessage,
-                format!(
-                    "the first message must be Hello, not {}",
-                    frame_name(&other)
-                ),
-                ctx.max_frame,
-                out,
-            ),
+            (Phase::Greeting, other) => {
+                self.end_with(refusal::hello_first(frame_name(&other)), ctx.max_frame, out)
+            }
             (Phase::Bound(_), message) if self.waiting_for_draw || self.finishing => {
                 // Its answer must follow the winners of the query (or the
                 // answer to the finish) before it.
                 self.held = Some(Held::Message(message));
                 Step::Held
             }
-            (Phase::Bound(_), AgencyFrame::Other(AgencyMessage::Hello { .. })) => self.end_with(
-                ErrorCode::UnexpectedMessage,
-                "the connection already completed its handshake".to_owned(),
-                ctx.max_frame,
-                out,
-            ),
+            (Phase::Bound(_), AgencyFrame::Other(AgencyMessage::Hello { .. })) => {
+                self.end_with(refusal::second_hello(), ctx.max_frame, out)
+            }
             (Phase::Bound(agency), AgencyFrame::Batch(batch)) => {
                 self.on_batch(agency, batch, ctx, out)
             }
@@ -273,12 +237,7 @@ impl Session {
             warn!(
                 "action: handshake | result: fail | agency: {agency} | error: unsupported protocol version {version}"
             );
-            return self.end_with(
-                ErrorCode::UnsupportedVersion,
-                format!("protocol version {version} is not supported (this central speaks {PROTOCOL_VERSION})"),
-                ctx.max_frame,
-                out,
-            );
+            return self.end_with(refusal::unsupported_version(version), ctx.max_frame, out);
         }
         let resume = AgencyId::new(agency).map_err(|_| ()).and_then(|id| {
             ctx.central
@@ -287,16 +246,12 @@ impl Session {
                 .map_err(|_| ())
         });
         let Ok((id, point)) = resume else {
-            let expected = ctx.central.rules().agencies;
-            warn!("action: handshake | result: fail | agency: {agency} | error: unknown agency");
-            return self.end_with(
-                ErrorCode::UnknownAgency,
-                format!(
-                    "agency {agency} is not expected (the central expects agencies 1 to {expected})"
-                ),
-                ctx.max_frame,
-                out,
+            let refusal = refusal::unknown_agency(agency, ctx.central.rules().agencies);
+            warn!(
+                "action: handshake | result: fail | agency: {agency} | error: {}",
+                refusal.message
             );
+            return self.end_with(refusal, ctx.max_frame, out);
         };
         self.phase = Phase::Bound(id);
         self.bets_stored = point.bets_stored;
@@ -328,7 +283,7 @@ impl Session {
         let bets = match bets {
             Ok(bets) => bets,
             Err(invalid) => {
-                let refusal = invalid.error_frame();
+                let refusal = refusal::invalid_bet(&invalid);
                 warn!(
                     "action: apuesta_recibida | result: fail | cantidad: {count} | agency: {agency} | batch: {batch} | error: {}",
                     refusal.message
@@ -347,7 +302,7 @@ impl Session {
             }
             Err(refused) => {
                 log_refused_batch(agency, batch, count, &refused);
-                self.refuse(submit_refusal(&refused), ctx.max_frame, out)
+                self.refuse(refusal::submit(&refused), ctx.max_frame, out)
             }
         }
     }
@@ -414,7 +369,7 @@ impl Session {
                     out,
                 );
             }
-            Err(refused) => send_error(&submit_refusal(&refused), ctx.max_frame, out),
+            Err(refused) => send_error(&refusal::submit(&refused), ctx.max_frame, out),
         }
     }
 
@@ -498,12 +453,7 @@ impl Session {
                 send(&CentralMessage::NotDrawn, ctx.max_frame, out);
                 Step::Continue
             }
-            Err(unknown @ UnknownAgency { .. }) => self.end_with(
-                ErrorCode::UnknownAgency,
-                unknown.to_string(),
-                ctx.max_frame,
-                out,
-            ),
+            Err(unknown) => self.end_with(refusal::unknown_agency_of(&unknown), ctx.max_frame, out),
         }
     }
 
@@ -548,12 +498,7 @@ impl Session {
                 // Documents are at most 20 digits and frames at least 1 KiB, so
                 // this is a bug, not something a peer can cause.
                 error!("action: winners_sent | result: fail | agency: {agency} | error: {error}");
-                self.end_with(
-                    ErrorCode::StorageFailure,
-                    "the central could not encode the winners".to_owned(),
-                    ctx.max_frame,
-                    out,
-                )
+                self.end_with(refusal::winners_unencodable(), ctx.max_frame, out)
             }
         }
     }
@@ -569,7 +514,7 @@ impl Session {
             .agency()
             .map_or_else(|| "none".to_owned(), |id| id.to_string());
         warn!("action: receive_message | result: fail | agency: {agency} | error: {error}");
-        self.end_with(error.code(), error.to_string(), max_frame, out)
+        self.end_with(refusal::malformed(error), max_frame, out)
     }
 
     /// Ends the session from outside, telling the peer why.
@@ -577,25 +522,15 @@ impl Session {
         if self.phase == Phase::Ended {
             return Step::Close;
         }
-        let code = match ending {
-            Ending::Replaced => ErrorCode::Replaced,
-            Ending::ShuttingDown => ErrorCode::ShuttingDown,
-            Ending::HandshakeTimeout | Ending::IdleTimeout => ErrorCode::Timeout,
-        };
-        self.end_with(code, ending.to_string(), max_frame, out)
+        self.end_with(ending.frame(), max_frame, out)
     }
 
-    fn end_with(
-        &mut self,
-        code: ErrorCode,
-        message: String,
-        max_frame: usize,
-        out: &mut Vec<u8>,
-    ) -> Step {
+    /// Says why the session cannot go on, and ends it.
+    fn end_with(&mut self, refusal: ErrorFrame, max_frame: usize, out: &mut Vec<u8>) -> Step {
         self.phase = Phase::Ended;
         self.held = None;
         self.waiting_for_draw = false;
-        send_error(&ErrorFrame::new(code, message), max_frame, out);
+        send_error(&refusal, max_frame, out);
         Step::Close
     }
 
@@ -613,51 +548,18 @@ impl Session {
 
 /// The refusal of a finish, logged.
 fn finish_refusal(agency: AgencyId, bets_sent: u64, error: &FinishError) -> ErrorFrame {
-    let refusal = match error {
-        FinishError::UnknownAgency(unknown) => {
-            ErrorFrame::new(ErrorCode::UnknownAgency, unknown.to_string())
-        }
-        FinishError::CountMismatch { sent, stored, .. } => ErrorFrame::new(
-            ErrorCode::CountMismatch,
-            format!("the agency says it sent {sent} bets, but {stored} are stored for it"),
-        ),
-        FinishError::BatchesPending { .. } | FinishError::AgencyBusy { .. } => {
-            ErrorFrame::new(ErrorCode::StorageFailure, format!("{error}; retry later"))
-        }
-        FinishError::Store(cause) => {
-            error!(
-                "action: finish | result: fail | agency: {agency} | error: {}",
-                crate::error::chain(cause)
-            );
-            ErrorFrame::new(
-                ErrorCode::StorageFailure,
-                "the central could not record the finish; retry later",
-            )
-        }
-        // Whatever a later core adds: retryable, as the store's failures.
-        _ => ErrorFrame::new(ErrorCode::StorageFailure, format!("{error}; retry later")),
-    };
+    if let FinishError::Store(cause) = error {
+        error!(
+            "action: finish | result: fail | agency: {agency} | error: {}",
+            crate::error::chain(cause)
+        );
+    }
+    let refusal = refusal::finish(error);
     warn!(
         "action: finish | result: fail | agency: {agency} | bets: {bets_sent} | error: {}",
         refusal.message
     );
     refusal
-}
-
-fn submit_refusal(refused: &SubmitError) -> ErrorFrame {
-    let code = match refused {
-        SubmitError::UnknownAgency(_) => ErrorCode::UnknownAgency,
-        SubmitError::AgencyFinished { .. } => ErrorCode::AgencyFinished,
-        SubmitError::AlreadyDrawn => ErrorCode::AlreadyDrawn,
-        SubmitError::OutOfOrder { .. } => ErrorCode::OutOfOrder,
-        // Pending, busy, the store, and whatever a later core adds: retryable.
-        _ => ErrorCode::StorageFailure,
-    };
-    let message = match refused {
-        SubmitError::Store(_) => "the central could not store the batch; retry later".to_owned(),
-        other => other.to_string(),
-    };
-    ErrorFrame::new(code, message)
 }
 
 fn log_refused_batch(agency: AgencyId, batch: u64, bets: u64, refused: &SubmitError) {

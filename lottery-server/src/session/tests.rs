@@ -201,6 +201,26 @@ fn a_wrong_version_an_unknown_agency_or_no_handshake_close_the_connection() {
 }
 
 #[test]
+fn an_unknown_agency_is_refused_in_the_cores_words_agency_0_included() {
+    for agency in [0, 4] {
+        let mut harness = Harness::new(3);
+        assert!(matches!(harness.send(hello(agency)), Step::Close));
+        let replies = harness.replies();
+        let [CentralMessage::Error(error)] = &replies[..] else {
+            panic!("{replies:?}")
+        };
+        assert_eq!(
+            error.message,
+            format!("agency {agency} is not expected (the central expects agencies 1 to 3)")
+        );
+        assert_eq!(
+            error.message,
+            lottery_core::UnknownAgency::message(agency, 3).to_string()
+        );
+    }
+}
+
+#[test]
 fn a_second_handshake_closes_the_connection() {
     let mut harness = Harness::bound(3, 1);
     assert!(matches!(harness.send(hello(2)), Step::Close));
