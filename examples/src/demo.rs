@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use log::info;
 use lottery_core::{AgencyId, Durability, LotteryRules, StoreRows};
+use lottery_log::chain;
 use lottery_net::client::{ClientConfig, Interrupter};
-use lottery_server::chain;
 
 use crate::agency::run_session;
 use crate::central::InProcessCentral;

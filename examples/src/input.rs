@@ -197,7 +197,7 @@ impl Iterator for BetStream {
 mod tests {
     use std::io::Write;
 
-    use lottery_core::error::Field;
+    use lottery_core::Field;
 
     use super::*;
 

@@ -10,8 +10,9 @@
 //! - [`demo`]: the demo's run, checks and table.
 //! - [`loadgen`]: the load generator's plans, client threads and report.
 //!
-//! Every program logs through `lottery_server::logging`, so the whole
-//! workspace writes the course's log format one way.
+//! Every program logs through [`lottery_log`], as the central does, so the
+//! whole workspace writes the course's log format one way. `lottery-server`
+//! is here only for [`central`].
 
 #![deny(missing_docs)]
 

@@ -15,7 +15,7 @@ use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use lottery_core::error::Field;
+use lottery_core::Field;
 use lottery_core::{AgencyId, Bet, BetNumber, Birthdate, Document, Name};
 
 /// The seed of the default data set (`lottery-demo` with no arguments).

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use compact_str::CompactString;
 
-use crate::error::{Field, FieldError, FieldReason};
+use crate::field::{Field, FieldError, FieldReason};
 
 /// Longest accepted name, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 255;
@@ -451,32 +451,6 @@ impl Bet {
             number: BetNumber::new(number)?,
         })
     }
-
-    /// Parses one row of an agency file:
-    /// `first_name,last_name,document,birthdate,number`.
-    ///
-    /// # Errors
-    /// [`FieldReason::FieldCount`] on a row with other than 5 fields, else the
-    /// first invalid field.
-    pub fn from_agency_row(record: &csv::StringRecord) -> Result<Self, FieldError> {
-        let [first, last, document, birthdate, number] = row_fields(record)?;
-        Self::from_fields(first, last, document, birthdate, number)
-    }
-}
-
-/// The fields of a row that must have exactly `N`, borrowed from it (rows
-/// are parsed one per bet: no allocation here).
-fn row_fields<const N: usize>(record: &csv::StringRecord) -> Result<[&str; N], FieldError> {
-    if record.len() != N {
-        return Err(FieldError::new(
-            Field::Row,
-            FieldReason::FieldCount {
-                expected: N,
-                found: record.len(),
-            },
-        ));
-    }
-    Ok(std::array::from_fn(|index| &record[index]))
 }
 
 /// A bet as the store holds it: with the agency that took it.
@@ -486,22 +460,6 @@ pub struct StoredBet {
     pub agency: AgencyId,
     /// The bet.
     pub bet: Bet,
-}
-
-impl StoredBet {
-    /// Parses one row of `bets.csv`:
-    /// `agency,first_name,last_name,document,birthdate,number`.
-    ///
-    /// # Errors
-    /// [`FieldReason::FieldCount`] on a row with other than 6 fields, else the
-    /// first invalid field.
-    pub fn from_store_row(record: &csv::StringRecord) -> Result<Self, FieldError> {
-        let [agency, first, last, document, birthdate, number] = row_fields(record)?;
-        Ok(Self {
-            agency: agency.parse()?,
-            bet: Bet::from_fields(first, last, document, birthdate, number)?,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -603,18 +561,5 @@ mod tests {
         assert!("0".parse::<AgencyId>().is_err());
         assert_eq!("7".parse::<AgencyId>().unwrap().get(), 7);
         assert!("4294967296".parse::<AgencyId>().is_err());
-    }
-
-    #[test]
-    fn rows_with_the_wrong_field_count_are_refused() {
-        let row = csv::StringRecord::from(vec!["a", "b", "1", "2000-01-01"]);
-        let error = Bet::from_agency_row(&row).unwrap_err();
-        assert_eq!(
-            error.reason,
-            FieldReason::FieldCount {
-                expected: 5,
-                found: 4
-            }
-        );
     }
 }

@@ -1,9 +1,9 @@
-//! The central: the lottery behind its lock, with the monitor beside it.
+//! The central: the lottery behind its lock, with its ledger beside it.
 //!
 //! A cheap, cloneable handle shared by every thread (event loops, tests,
 //! embedding programs). It turns each request into the steps of the pure
-//! [`Lottery`] around the monitor's I/O, so that no lock of the lottery is held
-//! while the store writes, syncs or is scanned.
+//! state machine around the ledger's I/O, so that no lock of the lottery is
+//! held while the store writes, syncs or is scanned.
 //!
 //! # Locks (see the crate docs for the order)
 //! - one *agency lock* per agency: held across the decision about a batch and
@@ -25,20 +25,24 @@
 //! [`SubmitError::BatchPending`] (acknowledging it would promise a durability
 //! not reached yet; storing it again would duplicate it), and the agency's
 //! finish is refused with [`FinishError::BatchesPending`] (the batch's fate
-//! decides the count). When its commit fails the monitor cuts it, and every
+//! decides the count). When its commit fails the ledger cuts it, and every
 //! batch written after it, off the store, so the lottery forgets it and every
 //! later pending batch of the agency, and the agency resends from the failed
-//! one. (A batch of the same agency begun after the cut but before the failure
-//! reaches this central must be refused by the monitor; until it is, see the
-//! ignored test `a_batch_begun_after_a_failed_commit_cut_its_predecessor_is_not_stored`.)
+//! one. A batch of the same agency begun after the cut but before the failure
+//! reaches this central is refused by the ledger
+//! ([`StoreError::PredecessorLost`]; the test
+//! `a_batch_begun_after_a_failed_commit_cut_its_predecessor_is_not_stored`
+//! says so).
 
-use crate::bet::{AgencyId, Bet};
+use crate::bet::{AgencyId, Bet, StoredBet};
+use crate::draw::{Draw, DrawSummary, DrawTally, Winners};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
+use crate::ledger::{Ledger, Receipt, Recovery};
 use crate::lottery::{
-    AckTicket, DrawSummary, DrawTally, DrawTicket, Finish, FinishStep, FinishTicket, Lottery,
-    LotteryRules, ResumePoint, Settled, SubmitStep, Submitted, Winners,
+    AckTicket, DrawTicket, FinishStep, FinishTicket, Lottery, Settled, SubmitStep,
 };
-use crate::monitor::{BetMonitor, PendingAppend, PendingFinishRecord, Recovery};
+use crate::outcome::{Finish, ResumePoint, Submitted};
+use crate::rules::LotteryRules;
 use crate::sync::{Arc, Condvar, Mutex};
 
 /// A callback told once, after the draw, outside every lock.
@@ -89,7 +93,8 @@ struct Shared {
     /// Signalled (with `lottery`) when the draw is published.
     drawn: Condvar,
     listeners: Mutex<Listeners>,
-    monitor: BetMonitor,
+    /// Where the bets are kept; never called with the lottery lock held.
+    ledger: Box<dyn Ledger>,
 }
 
 /// The draw listeners: waiting for the draw, or already told.
@@ -119,10 +124,7 @@ enum Pending {
     /// Decided at once: nothing to wait for.
     Answered(Submitted),
     /// Written: wait until it is durable.
-    Written {
-        ticket: AckTicket,
-        append: PendingAppend,
-    },
+    Written { ticket: AckTicket, append: Receipt },
 }
 
 /// A finish begun by [`Central::begin_finish`]: hand it to
@@ -141,7 +143,7 @@ enum FinishPending {
     /// A first finish: its record is queued; wait until it is durable.
     Recording {
         ticket: FinishTicket,
-        record: PendingFinishRecord,
+        record: Receipt,
     },
 }
 
@@ -161,15 +163,16 @@ impl std::fmt::Debug for Central {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Central")
             .field("rules", &self.shared.rules)
-            .field("monitor", &self.shared.monitor)
+            .field("ledger", &self.shared.ledger)
             .finish_non_exhaustive()
     }
 }
 
 impl Central {
-    /// Builds a central over an opened monitor and what opening it recovered
-    /// (bets, last batches and finishes per agency). When every agency had
-    /// finished, the draw is performed again from the store: it is
+    /// Builds a central over an opened ledger (the file monitor,
+    /// [`crate::BetMonitor`], or any other [`Ledger`]) and what opening it
+    /// recovered (bets, last batches and finishes per agency). When every
+    /// agency had finished, the draw is performed again from the store: it is
     /// deterministic, so the winners are the ones announced before.
     ///
     /// # Errors
@@ -179,12 +182,12 @@ impl Central {
     /// cannot scan the store.
     pub fn new(
         rules: LotteryRules,
-        monitor: BetMonitor,
+        ledger: impl Ledger + 'static,
         recovery: &Recovery,
     ) -> Result<Self, RecoveryError> {
         let mut lottery = Lottery::recover(rules, recovery)?;
         if let Some(ticket) = lottery.begin_draw() {
-            let draw = draw(&monitor, rules).map_err(RecoveryError::Draw)?;
+            let draw = draw(&ledger, rules).map_err(RecoveryError::Draw)?;
             lottery.draw_done(ticket, draw);
         }
         let listeners = if lottery.is_drawn() {
@@ -199,7 +202,7 @@ impl Central {
                 lottery: Mutex::new(lottery),
                 drawn: Condvar::new(),
                 listeners: Mutex::new(listeners),
-                monitor,
+                ledger: Box::new(ledger),
             }),
         })
     }
@@ -209,9 +212,13 @@ impl Central {
         self.shared.rules
     }
 
-    /// The monitor, for what the central does not wrap (its durability mode).
-    pub fn monitor(&self) -> &BetMonitor {
-        &self.shared.monitor
+    /// Streams every durable bet, in stored order, to `visit` (a read-only
+    /// view of the ledger: checks, exports). Returns how many.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the ledger cannot be read or does not parse.
+    pub fn scan(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError> {
+        self.shared.ledger.scan(visit)
     }
 
     /// Where `agency` stands: its handshake answer. `last_batch` and
@@ -226,7 +233,7 @@ impl Central {
     }
 
     /// Stores batch number `batch` of `agency`, all or nothing, and returns once
-    /// it is as durable as the monitor's mode promises. A batch already stored
+    /// it is as durable as the ledger's durability promises. A batch already stored
     /// (same agency, same number) is acknowledged again without being stored.
     /// Same as [`Central::begin_submit`] then [`Central::complete_submit`].
     ///
@@ -282,7 +289,7 @@ impl Central {
             }
             SubmitStep::Write(ticket) => ticket,
         };
-        match self.shared.monitor.begin_append(agency, batch, bets) {
+        match self.shared.ledger.begin_append(agency, batch, bets) {
             Ok(append) => {
                 let ticket = self.shared.lottery.lock().written(ticket);
                 Ok(PendingSubmit {
@@ -303,7 +310,7 @@ impl Central {
     /// runs), then counts it as stored.
     ///
     /// # Errors
-    /// [`SubmitError::Store`] when its commit failed: the monitor cut it (and
+    /// [`SubmitError::Store`] when its commit failed: the ledger cut it (and
     /// any later batch of the agency) off the store, and the agency may send it
     /// again.
     pub fn complete_submit(&self, pending: PendingSubmit) -> Result<Submitted, SubmitError> {
@@ -311,8 +318,8 @@ impl Central {
             Pending::Answered(submitted) => return Ok(submitted),
             Pending::Written { ticket, append } => (ticket, append),
         };
-        match self.shared.monitor.complete_append(append) {
-            Ok(_) => Ok(self.shared.lottery.lock().acknowledge(ticket)),
+        match self.shared.ledger.wait_durable(append) {
+            Ok(()) => Ok(self.shared.lottery.lock().acknowledge(ticket)),
             Err(error) => {
                 self.shared.lottery.lock().not_durable(ticket);
                 Err(error.into())
@@ -406,11 +413,7 @@ impl Central {
             }
             FinishStep::Record(ticket) => ticket,
         };
-        match self
-            .shared
-            .monitor
-            .begin_finish_record(agency, ticket.bets())
-        {
+        match self.shared.ledger.begin_finish(agency, ticket.bets()) {
             Ok(record) => Ok(PendingFinish(FinishPending::Recording { ticket, record })),
             Err(error) => {
                 self.shared.lottery.lock().finish_not_recorded(ticket);
@@ -424,7 +427,7 @@ impl Central {
         match pending.0 {
             FinishPending::Settled(settled) => Ok(settled),
             FinishPending::Recording { ticket, record } => {
-                match self.shared.monitor.complete_finish_record(record) {
+                match self.shared.ledger.wait_durable(record) {
                     Ok(()) => Ok(self.shared.lottery.lock().finish_recorded(ticket)),
                     Err(error) => {
                         self.shared.lottery.lock().finish_not_recorded(ticket);
@@ -447,7 +450,7 @@ impl Central {
     /// Scans the store, publishes the draw whole, wakes the waiters, then
     /// tells the listeners, outside every lock.
     fn perform_draw(&self, ticket: DrawTicket) -> Result<DrawSummary, FinishError> {
-        let summary = match draw(&self.shared.monitor, self.shared.rules).map_err(FinishError::from)
+        let summary = match draw(&*self.shared.ledger, self.shared.rules).map_err(FinishError::from)
         {
             Ok(draw) => {
                 let summary = self.shared.lottery.lock().draw_done(ticket, draw);
@@ -512,9 +515,9 @@ impl Central {
     }
 }
 
-/// Streams the store into a tally: the draw, without the store in memory.
-fn draw(monitor: &BetMonitor, rules: LotteryRules) -> Result<crate::lottery::Draw, StoreError> {
+/// Streams the ledger into a tally: the draw, without the store in memory.
+fn draw(ledger: &dyn Ledger, rules: LotteryRules) -> Result<Draw, StoreError> {
     let mut tally = DrawTally::new(rules);
-    monitor.tally(&mut tally)?;
+    ledger.tally(&mut tally)?;
     Ok(tally.finish())
 }

@@ -19,8 +19,9 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use crate::bet::{AgencyId, BetNumber, Document};
-use crate::error::{Field, FieldError, FieldReason, StoreError};
-use crate::lottery::DrawTally;
+use crate::draw::DrawTally;
+use crate::error::StoreError;
+use crate::field::{Field, FieldError, FieldReason};
 
 /// Bytes read from the store at a time.
 const CHUNK: usize = 256 * 1024;
@@ -167,8 +168,9 @@ mod tests {
 
     use super::*;
     use crate::bet::Bet;
-    use crate::lottery::{Draw, LotteryRules};
+    use crate::draw::Draw;
     use crate::row::{StoreRows, encode_store_rows};
+    use crate::rules::LotteryRules;
 
     fn rules() -> LotteryRules {
         LotteryRules {

@@ -2,119 +2,15 @@
 //!
 //! Expected states are values, not errors (a query before the draw gets
 //! `Winners::NotDrawn`); these enums are for what went wrong, and each variant
-//! says where (agency, batch, bet index, field).
+//! says where (agency, batch, bet index, field). Why a single field is refused
+//! ([`FieldError`]) lives below the bet types, in the `field` module, since
+//! the validated types produce it and these errors carry them.
 
-use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
 use crate::bet::AgencyId;
-
-/// Which field of a bet (or row) an error is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Field {
-    /// The agency id.
-    Agency,
-    /// The first name.
-    FirstName,
-    /// The last name.
-    LastName,
-    /// The document (DNI).
-    Document,
-    /// The date of birth.
-    Birthdate,
-    /// The number played.
-    Number,
-    /// The row as a whole (wrong number of fields, broken quoting).
-    Row,
-}
-
-impl Field {
-    /// The field's name as the files and logs spell it.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Field::Agency => "agency",
-            Field::FirstName => "first_name",
-            Field::LastName => "last_name",
-            Field::Document => "document",
-            Field::Birthdate => "birthdate",
-            Field::Number => "number",
-            Field::Row => "row",
-        }
-    }
-}
-
-impl fmt::Display for Field {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Why a field was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
-#[non_exhaustive]
-pub enum FieldReason {
-    /// The field is empty.
-    #[error("is empty")]
-    Empty,
-    /// The field is longer than allowed.
-    #[error("is longer than {max} bytes")]
-    TooLong {
-        /// The largest accepted length.
-        max: usize,
-    },
-    /// The field holds a control character (newline, tab, NUL, ...).
-    #[error("contains a control character")]
-    ControlCharacter,
-    /// The field must be decimal digits only.
-    #[error("is not made of decimal digits")]
-    NotDigits,
-    /// The number is outside its range.
-    #[error("is out of range")]
-    OutOfRange,
-    /// The text is not shaped `YYYY-MM-DD`.
-    #[error("is not a date written YYYY-MM-DD")]
-    NotADate,
-    /// The date is shaped right but does not exist (February 30th, ...).
-    #[error("is not a real calendar date")]
-    InvalidDate,
-    /// The row has the wrong number of fields.
-    #[error("has {found} fields, expected {expected}")]
-    FieldCount {
-        /// How many fields a row must have.
-        expected: usize,
-        /// How many it has.
-        found: usize,
-    },
-    /// The row is not valid CSV or not valid UTF-8.
-    #[error("is not valid UTF-8 CSV")]
-    Malformed,
-}
-
-/// A refused field: which one, and why.
-///
-/// ```
-/// use lottery_core::{Document, Field};
-/// let error = Document::new("12a").unwrap_err();
-/// assert_eq!(error.field, Field::Document);
-/// assert_eq!(error.to_string(), "document is not made of decimal digits");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
-#[error("{field} {reason}")]
-pub struct FieldError {
-    /// The field.
-    pub field: Field,
-    /// The reason.
-    pub reason: FieldReason,
-}
-
-impl FieldError {
-    /// Builds a field error.
-    pub const fn new(field: Field, reason: FieldReason) -> Self {
-        Self { field, reason }
-    }
-}
+use crate::field::FieldError;
 
 /// A bad row in a file: where it is and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -208,9 +104,8 @@ pub enum SubmitError {
         got: u64,
     },
     /// The batch was taken before and is still being stored (written, not yet
-    /// durable, or its sync failed and only a restart can tell whether it
-    /// survived). It is neither acknowledged nor stored again; try again
-    /// later.
+    /// durable). It is neither acknowledged (that would promise a durability
+    /// not reached yet) nor stored again; try again later.
     #[error("agency {agency} batch {batch} is still being stored; try again later")]
     BatchPending {
         /// The agency.
@@ -218,18 +113,18 @@ pub enum SubmitError {
         /// The batch's sequence number.
         batch: u64,
     },
-    /// Another request of the same agency is between its steps (a batch being
-    /// written or the finish being recorded). [`crate::Central`] serializes the
-    /// requests of one agency, so only the bare [`crate::lottery::Lottery`]
-    /// reports this.
+    /// Another request of the same agency is between its steps: its finish,
+    /// begun with [`crate::Central::begin_finish`], is not completed yet.
+    /// ([`crate::Central`] otherwise serializes the requests of one agency.)
     #[error("agency {agency} has another request under way; try again")]
     AgencyBusy {
         /// The agency.
         agency: AgencyId,
     },
-    /// The store could not take the batch. When the write failed nothing of
-    /// it was kept and the agency may send it again; when only its sync
-    /// failed, the batch stays pending (see [`SubmitError::BatchPending`]).
+    /// The store could not take the batch: its write or its commit failed.
+    /// Either way nothing of it was kept (a failed commit cuts the batch, and
+    /// every later batch of the agency, off the store), and the agency may
+    /// send it again.
     #[error("the batch could not be stored")]
     Store(#[from] StoreError),
 }
@@ -274,10 +169,9 @@ pub enum FinishError {
         /// How many of its batches are pending.
         batches: u64,
     },
-    /// Another request of the same agency is between its steps (a batch being
-    /// written or the finish being recorded). [`crate::Central`] serializes the
-    /// requests of one agency, so only the bare [`crate::lottery::Lottery`]
-    /// reports this.
+    /// Another request of the same agency is between its steps: its finish,
+    /// begun with [`crate::Central::begin_finish`], is not completed yet.
+    /// ([`crate::Central`] otherwise serializes the requests of one agency.)
     #[error("agency {agency} has another request under way; try again")]
     AgencyBusy {
         /// The agency.

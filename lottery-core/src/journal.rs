@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read};
 
 use crate::bet::AgencyId;
-use crate::monitor::AgencyRecord;
+use crate::ledger::AgencyRecord;
 
 /// The first line of every journal: names the format and its version.
 pub(crate) const HEADER: &[u8] = b"lottery-journal 1\n";

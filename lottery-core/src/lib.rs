@@ -2,15 +2,31 @@
 //! lock-protected lottery state machine. No sockets, clocks or randomness.
 //!
 //! # Layers
-//! - [`bet`]: validated types ([`Bet`], [`AgencyId`], [`Document`], ...).
-//! - [`row`]: CSV rows in (agency files, `bets.csv`) and out (`bets.csv`,
-//!   byte-compatible with Python's `csv.writer`).
-//! - [`store`]: the bytes of `bets.csv` and its commit journal behind
-//!   [`BetStore`] ([`CsvFileStore`] or [`MemoryStore`]).
-//! - [`monitor`]: [`BetMonitor`], atomic batch appends, durability, group
-//!   commit, the commit journal and recovery on open.
-//! - [`lottery`]: [`Lottery`](lottery), the pure state machine.
-//! - [`central`]: [`Central`], the shared, locked facade used by servers.
+//! Modules are private; every public item is re-exported here, under one
+//! path (`lottery_core::Bet`). From the bottom up, each module imports only
+//! from modules above it in this list:
+//!
+//! - `sync`: the loom shim, the one place that names lock types;
+//! - `field` ([`FieldError`]): why a field is refused;
+//! - `bet` ([`Bet`], [`AgencyId`], [`Document`], ...): validated types;
+//! - `error` ([`StoreError`], [`SubmitError`], [`UnknownAgency`], ...);
+//! - `row` ([`AgencyFile`], [`StoreRows`], [`encode_store_rows`]): CSV rows
+//!   in and out, byte-compatible with Python's `csv.writer`;
+//! - `rules` ([`LotteryRules`]), `draw` ([`DrawTally`], [`Winners`],
+//!   [`DrawSummary`]) and `draw_scan` (the draw's pass over stored rows),
+//!   `outcome` ([`Submitted`], [`Finish`], [`ResumePoint`]);
+//! - `store` ([`BetStore`], [`CsvFileStore`], [`MemoryStore`]): the bytes of
+//!   `bets.csv` and its journal;
+//! - `ledger` ([`Ledger`], [`Recovery`]): the storage seam, what the central
+//!   needs from wherever bets are kept;
+//! - `journal` (the commit journal's records), `commit` (group commit),
+//!   `recovery` (what opening a store does), and `monitor` ([`BetMonitor`],
+//!   the file ledger, over them);
+//! - `lottery`: the pure state machine (no lock, no I/O), crate-private;
+//! - `central` ([`Central`]): the shared, locked facade used by servers.
+//!
+//! `python3 scripts/layers.py` (at the workspace root) checks that no two
+//! modules of a crate import each other.
 //!
 //! # Invariants
 //! - A batch is stored all or nothing, and at most once per agency and batch
@@ -36,7 +52,7 @@
 //!    it), held for decisions only;
 //! 3. the [`BetMonitor`] locks, in the monitor's own order: append lock
 //!    (`writer`) → `journal` → `commit`, and its data-sync lock, a leaf
-//!    (see [`monitor`]);
+//!    (see the private `commit` module);
 //! 4. the [`MemoryStore`] state lock (a leaf).
 //!
 //! Stronger rules keep the slow parts out of the way: the central never holds
@@ -49,28 +65,37 @@
 
 #![deny(missing_docs)]
 
-pub mod bet;
-pub mod central;
+mod bet;
+mod central;
+mod commit;
+mod draw;
 mod draw_scan;
-pub mod error;
+mod error;
+mod field;
 mod journal;
-pub mod lottery;
-pub mod monitor;
-pub mod row;
-pub mod store;
+mod ledger;
+mod lottery;
+mod monitor;
+mod outcome;
+mod recovery;
+mod row;
+mod rules;
+mod store;
 mod sync;
 
-pub use bet::{AgencyId, Bet, BetNumber, Birthdate, Document, Name, StoredBet};
+pub use bet::{
+    AgencyId, Bet, BetNumber, Birthdate, Document, MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS,
+    MAX_NAME_BYTES, Name, StoredBet,
+};
 pub use central::{Central, DrawListener, PendingFinish, PendingSubmit};
-pub use error::{
-    Field, FieldError, FieldReason, FinishError, RecoveryError, RowError, StoreError, SubmitError,
-    UnknownAgency,
-};
-pub use lottery::{DrawSummary, Finish, LotteryRules, ResumePoint, Submitted, Winners};
-pub use monitor::{
-    AgencyRecord, Appended, BetMonitor, PendingAppend, PendingFinishRecord, Recovery,
-};
+pub use draw::{Draw, DrawSummary, DrawTally, Winners};
+pub use error::{FinishError, RecoveryError, RowError, StoreError, SubmitError, UnknownAgency};
+pub use field::{Field, FieldError, FieldReason};
+pub use ledger::{AgencyRecord, Ledger, Receipt, Recovery};
+pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};
+pub use outcome::{Finish, ResumePoint, Submitted};
 pub use row::{AgencyFile, StoreRows, encode_store_rows};
+pub use rules::LotteryRules;
 pub use store::{
     BetStore, CsvFileStore, Durability, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,
 };

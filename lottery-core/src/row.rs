@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 #[cfg(test)]
 use crate::bet::Name;
 use crate::bet::{AgencyId, Bet, StoredBet};
-use crate::error::{Field, FieldError, FieldReason, RowError};
+use crate::error::RowError;
+use crate::field::{Field, FieldError, FieldReason};
 
 /// Appends the store rows of `bets`, taken by `agency`, to `out`.
 ///
@@ -124,7 +125,7 @@ impl<R: Read> Iterator for StoreRows<R> {
         let line = record_line(&self.record, &self.rows);
         match result {
             Ok(false) => None,
-            Ok(true) => Some(StoredBet::from_store_row(&self.record).map_err(|e| (line, e))),
+            Ok(true) => Some(store_row(&self.record).map_err(|e| (line, e))),
             Err(_) => Some(Err((line, malformed()))),
         }
     }
@@ -182,7 +183,7 @@ impl<R: Read> Iterator for AgencyFile<R> {
         let line = record_line(&self.record, &self.rows);
         let error = match result {
             Ok(false) => return None,
-            Ok(true) => match Bet::from_agency_row(&self.record) {
+            Ok(true) => match agency_row(&self.record) {
                 Ok(bet) => return Some(Ok(bet)),
                 Err(error) => error,
             },
@@ -194,6 +195,46 @@ impl<R: Read> Iterator for AgencyFile<R> {
             error,
         }))
     }
+}
+
+/// Parses one row of an agency file:
+/// `first_name,last_name,document,birthdate,number`.
+///
+/// # Errors
+/// [`FieldReason::FieldCount`] on a row with other than 5 fields, else the
+/// first invalid field.
+fn agency_row(record: &csv::StringRecord) -> Result<Bet, FieldError> {
+    let [first, last, document, birthdate, number] = row_fields(record)?;
+    Bet::from_fields(first, last, document, birthdate, number)
+}
+
+/// Parses one row of `bets.csv`:
+/// `agency,first_name,last_name,document,birthdate,number`.
+///
+/// # Errors
+/// [`FieldReason::FieldCount`] on a row with other than 6 fields, else the
+/// first invalid field.
+fn store_row(record: &csv::StringRecord) -> Result<StoredBet, FieldError> {
+    let [agency, first, last, document, birthdate, number] = row_fields(record)?;
+    Ok(StoredBet {
+        agency: agency.parse()?,
+        bet: Bet::from_fields(first, last, document, birthdate, number)?,
+    })
+}
+
+/// The fields of a row that must have exactly `N`, borrowed from it (rows
+/// are parsed one per bet: no allocation here).
+fn row_fields<const N: usize>(record: &csv::StringRecord) -> Result<[&str; N], FieldError> {
+    if record.len() != N {
+        return Err(FieldError::new(
+            Field::Row,
+            FieldReason::FieldCount {
+                expected: N,
+                found: record.len(),
+            },
+        ));
+    }
+    Ok(std::array::from_fn(|index| &record[index]))
 }
 
 #[cfg(test)]
@@ -303,5 +344,18 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(rows.len(), 3);
+    }
+
+    #[test]
+    fn rows_with_the_wrong_field_count_are_refused() {
+        let row = csv::StringRecord::from(vec!["a", "b", "1", "2000-01-01"]);
+        let error = agency_row(&row).unwrap_err();
+        assert_eq!(
+            error.reason,
+            FieldReason::FieldCount {
+                expected: 5,
+                found: 4
+            }
+        );
     }
 }

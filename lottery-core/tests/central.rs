@@ -47,7 +47,7 @@ fn documents(winners: Winners) -> Vec<String> {
 /// Every stored bet, in stored order.
 fn stored(central: &Central) -> Vec<StoredBet> {
     let mut bets = Vec::new();
-    central.monitor().scan(&mut |bet| bets.push(bet)).unwrap();
+    central.scan(&mut |bet| bets.push(bet)).unwrap();
     bets
 }
 

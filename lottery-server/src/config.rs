@@ -32,8 +32,6 @@ use lottery_core::{BetNumber, Durability, LotteryRules};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
-use crate::logging;
-
 /// Most connections held at once, by default (above the 10,000 agencies the
 /// central is sized for).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
@@ -387,7 +385,7 @@ impl fmt::Display for Config {
             self.rules.winning_number,
             self.server.threads,
             self.server.exit_when_done,
-            logging::filter_name(self.log_level),
+            lottery_log::filter_name(self.log_level),
             self.server.max_connections,
             self.server.handshake_timeout.as_secs_f64(),
             self.server.idle_timeout.as_secs_f64(),
@@ -411,7 +409,7 @@ fn check(
     }
 }
 
-/// A log level setting (`INFO`, `WARNING`, ...), see [`logging::parse_level`].
+/// A log level setting (`INFO`, `WARNING`, ...), see [`lottery_log::parse_level`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLevel(pub LevelFilter);
 
@@ -419,7 +417,7 @@ impl FromStr for LogLevel {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        logging::parse_level(text).map(Self)
+        lottery_log::parse_level(text).map(Self)
     }
 }
 

@@ -89,23 +89,3 @@ impl ServerError {
         move |source| Self::EventLoop { action, source }
     }
 }
-
-/// `error` and its causes, outermost first, joined by `: ` (how `main` and
-/// the logs print an error).
-///
-/// ```
-/// use lottery_server::chain;
-/// let io = std::io::Error::other("disk full");
-/// let error = lottery_server::ServerError::Signals(io);
-/// assert_eq!(chain(&error), "cannot install the SIGTERM/SIGINT handlers: disk full");
-/// ```
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}

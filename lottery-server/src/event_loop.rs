@@ -123,9 +123,9 @@ impl EventLoop {
         let mut events = Events::with_capacity(1024);
         // An iteration's lines (one per batch) leave together, before the
         // loop waits again.
-        crate::logging::defer_lines();
+        lottery_log::defer_lines();
         loop {
-            crate::logging::write_deferred();
+            lottery_log::write_deferred();
             let timeout = if self.work.is_empty() {
                 self.next_tick.saturating_duration_since(Instant::now())
             } else {
@@ -615,7 +615,7 @@ impl Drop for EventLoop {
             self.index
         );
         // However the loop ended (a panic too): its last lines are written.
-        crate::logging::write_deferred();
+        lottery_log::write_deferred();
     }
 }
 

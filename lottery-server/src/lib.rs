@@ -13,11 +13,11 @@
 //! - `session.rs`: one connection's protocol logic, socket-free.
 //! - [`ShutdownHandle`] and the signal watch (`shutdown.rs`).
 //! - `config.rs`: the knobs of a running server ([`ServerConfig`]) and the
-//!   binary's flags, environment and file ([`ServerArgs`], [`Config`]);
-//!   [`logging`]: the course's log format.
+//!   binary's flags, environment and file ([`ServerArgs`], [`Config`]). The
+//!   course's log format is [`lottery_log`]'s.
 //!
 //! Every public item has one path, at the crate's root (the modules are
-//! private), except the [`logging`] module's.
+//! private).
 //!
 //! # Example
 //! ```
@@ -46,7 +46,6 @@ mod config;
 mod connection;
 mod error;
 mod event_loop;
-pub mod logging;
 mod refusal;
 mod server;
 mod session;
@@ -62,7 +61,7 @@ pub use config::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, LogLevel, MAX_MAX_FRAME, MAX_THREADS, MIN_MAX_FRAME,
     Seconds, ServerArgs, ServerConfig,
 };
-pub use error::{ConfigError, ServerError, chain};
+pub use error::{ConfigError, ServerError};
 pub use server::{Server, StopReason};
 pub use shutdown::ShutdownHandle;
 

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use log::{error, info};
-use lottery_server::{Config, Server, chain, logging, open_central};
+use lottery_log::chain;
+use lottery_server::{Config, Server, open_central};
 
 fn main() -> ExitCode {
     let config = match Config::from_process() {
@@ -14,7 +15,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(error) = logging::init(config.log_level) {
+    if let Err(error) = lottery_log::init(config.log_level) {
         eprintln!("lottery-server: {error}");
         return ExitCode::FAILURE;
     }

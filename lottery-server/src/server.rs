@@ -399,7 +399,7 @@ impl Server {
             Some(error) => {
                 error!(
                     "action: shutdown | result: fail | error: {}",
-                    crate::error::chain(&error)
+                    lottery_log::chain(&error)
                 );
                 Err(error)
             }

@@ -551,7 +551,7 @@ fn finish_refusal(agency: AgencyId, bets_sent: u64, error: &FinishError) -> Erro
     if let FinishError::Store(cause) = error {
         error!(
             "action: finish | result: fail | agency: {agency} | error: {}",
-            crate::error::chain(cause)
+            lottery_log::chain(cause)
         );
     }
     let refusal = refusal::finish(error);
@@ -563,7 +563,7 @@ fn finish_refusal(agency: AgencyId, bets_sent: u64, error: &FinishError) -> Erro
 }
 
 fn log_refused_batch(agency: AgencyId, batch: u64, bets: u64, refused: &SubmitError) {
-    let cause = crate::error::chain(refused);
+    let cause = lottery_log::chain(refused);
     if matches!(refused, SubmitError::Store(_)) {
         error!(
             "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
@@ -590,7 +590,7 @@ fn log_outcome(
             "action: batch_resent | result: success | cantidad: {bets} | agency: {agency} | batch: {batch} | note: stored before, acked again"
         ),
         Err(refused) => {
-            let cause = crate::error::chain(refused);
+            let cause = lottery_log::chain(refused);
             error!(
                 "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
             );

@@ -15,7 +15,7 @@ use lottery_core::{AgencyId, Bet};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
-use lottery_server::logging::parse_level;
+use lottery_log::parse_level;
 
 /// The server address when none is given.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:12345";

@@ -1,6 +1,8 @@
-//! The agency program's pieces: its settings and its session with the central.
+//! The agency program's pieces: its settings, its session with the central
+//! and its log lines.
 
 pub mod config;
+pub mod log;
 pub mod session;
 
 pub use config::{AgencyArgs, AgencySettings, BetSource};

@@ -2,9 +2,9 @@
 //! wait for the draw, learn the winners. Used by `lottery-agency` and by the
 //! demo's agency threads.
 
-use log::info;
 use lottery_net::client::{AgencyClient, ClientConfig, Interrupter};
 
+use super::log;
 use crate::error::AgencyError;
 use crate::input::AgencyInput;
 
@@ -75,20 +75,18 @@ pub fn run_session(
             return;
         }
         for percent in progress.advance(stored) {
-            info!(
-                "action: send_bets | result: in_progress | agency: {agency} | progress: {percent}% | bets_stored: {stored} | bets: {total}"
-            );
+            log::send_progress(agency, percent, stored, total);
         }
     })?;
     // A file that changed since it was validated must not be finished short.
     bets.finish()?;
-    info!("action: send_bets | result: success | agency: {agency} | bets: {bets_sent}");
+    log::bets_sent(agency, bets_sent);
     sent(bets_sent);
     client.finish(bets_sent)?;
-    info!("action: finish | result: success | agency: {agency} | bets_sent: {bets_sent}");
+    log::finished(agency, bets_sent);
     let winners = client.winners(true)?.ok_or(AgencyError::NoWinnersAnswer)?;
     client.close();
-    info!("action: close_connection | result: success | agency: {agency}");
+    log::connection_closed(agency);
     Ok(SessionOutcome { bets_sent, winners })
 }
 

@@ -5,12 +5,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use log::{error, info};
-use lottery_examples::agency::{AgencyArgs, AgencySettings, BetSource, run_session};
+use log::LevelFilter;
+use lottery_core::AgencyId;
+use lottery_examples::agency::{self, AgencyArgs, AgencySettings, BetSource, run_session};
 use lottery_examples::input::AgencyInput;
 use lottery_net::client::{ClientConfig, Interrupter};
-use lottery_server::chain;
-use lottery_server::logging;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -23,30 +22,21 @@ fn main() -> ExitCode {
         match AgencySettings::resolve(AgencyArgs::parse(), |name| std::env::var(name).ok()) {
             Ok(settings) => settings,
             Err(error) => {
-                logging::init(log::LevelFilter::Info).expect("the first logger of the process");
-                error!("action: config | result: fail | error: {}", chain(&error));
+                lottery_log::init(LevelFilter::Info).expect("the first logger of the process");
+                agency::log::config_failed(&error);
                 return ExitCode::from(2);
             }
         };
-    logging::init(settings.log_level).expect("the first logger of the process");
-    let agency = settings.id;
+    lottery_log::init(settings.log_level).expect("the first logger of the process");
+    let id = settings.id;
     let (data, single) = match &settings.source {
         BetSource::File(path) => (path.display().to_string(), None),
         BetSource::Single(bet) => ("<environment>".to_string(), Some(bet.clone())),
     };
-    info!(
-        "action: config | result: success | id: {agency} | server: {} | data: {data} | batch_max_amount: {} | in_flight: {} | reconnect_attempts: {} | log_level: {}",
-        settings.server,
-        settings
-            .batch_max_amount
-            .map_or_else(|| "frame".to_string(), |max| max.to_string()),
-        settings.in_flight,
-        settings.reconnect_attempts,
-        logging::filter_name(settings.log_level)
-    );
+    agency::log::config(&settings, &data);
     let interrupter = Interrupter::new();
-    if let Err(error) = watch_signals(agency.get(), interrupter.clone()) {
-        error!("action: watch_signals | result: fail | error: {error}");
+    if let Err(error) = watch_signals(id, interrupter.clone()) {
+        agency::log::watch_signals_failed(&error);
         return ExitCode::FAILURE;
     }
 
@@ -58,50 +48,35 @@ fn main() -> ExitCode {
         Ok(input) => input,
         Err(error) => {
             // Nothing was sent: the whole file is checked before connecting.
-            error!(
-                "action: load_bets | result: fail | agency: {agency} | error: {}",
-                chain(&error)
-            );
+            agency::log::load_bets_failed(id, &error);
             return ExitCode::FAILURE;
         }
     };
-    info!(
-        "action: load_bets | result: success | agency: {agency} | data: {data} | bets: {}",
-        input.count()
-    );
+    agency::log::bets_loaded(id, &data, input.count());
 
-    let mut config = ClientConfig::new(settings.server.clone(), agency);
+    let mut config = ClientConfig::new(settings.server.clone(), id);
     config.batch_max = settings.batch_max_amount.map(std::num::NonZeroUsize::get);
     config.in_flight = settings.in_flight.get();
     config.reconnect_attempts = settings.reconnect_attempts;
     let outcome = run_session(config, input, interrupter, true, |_| {
         if let Some(bet) = &single {
-            info!(
-                "action: apuesta_enviada | result: success | dni: {} | numero: {}",
-                bet.document, bet.number
-            );
+            agency::log::bet_sent(bet);
         }
     });
     match outcome {
         Ok(outcome) => {
-            info!(
-                "action: consulta_ganadores | result: success | cant_ganadores: {}",
-                outcome.winners.len()
-            );
-            info!("action: exit | result: success | agency: {agency}");
+            agency::log::winners_received(outcome.winners.len());
+            agency::log::exited(id);
             ExitCode::SUCCESS
         }
         Err(error) if error.is_interrupted() => {
             // The client shut its socket down when the signal came.
-            info!("action: close_connection | result: success | agency: {agency}");
-            info!("action: exit | result: success | agency: {agency} | reason: signal");
+            agency::log::connection_closed(id);
+            agency::log::exited_on_signal(id);
             ExitCode::SUCCESS
         }
         Err(error) => {
-            error!(
-                "action: exit | result: fail | agency: {agency} | error: {}",
-                chain(&error)
-            );
+            agency::log::exit_failed(id, &error);
             ExitCode::FAILURE
         }
     }
@@ -115,7 +90,7 @@ fn main() -> ExitCode {
 /// within [`SHUTDOWN_GRACE`] (the client cannot interrupt a TCP connect
 /// still under way), the process exits anyway, which closes the socket too;
 /// so does a second signal.
-fn watch_signals(agency: u32, interrupter: Interrupter) -> std::io::Result<()> {
+fn watch_signals(id: AgencyId, interrupter: Interrupter) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGTERM, SIGINT])?;
     std::thread::Builder::new()
         .name("signals".into())
@@ -130,18 +105,15 @@ fn watch_signals(agency: u32, interrupter: Interrupter) -> std::io::Result<()> {
             let Some(signal) = signals.forever().next() else {
                 return;
             };
-            info!(
-                "action: shutdown | result: in_progress | agency: {agency} | signal: {}",
-                name(signal)
-            );
+            agency::log::shutting_down(id, name(signal));
             interrupter.interrupt();
             // `main` returning ends the process, and this thread with it.
             let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
             while std::time::Instant::now() < deadline && signals.pending().next().is_none() {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            info!("action: close_connection | result: success | agency: {agency}");
-            info!("action: exit | result: success | agency: {agency} | reason: signal");
+            agency::log::connection_closed(id);
+            agency::log::exited_on_signal(id);
             std::process::exit(0);
         })?;
     Ok(())

@@ -5,19 +5,18 @@ use std::process::ExitCode;
 use clap::Parser;
 use log::error;
 use lottery_examples::demo::{DemoArgs, run};
-use lottery_server::chain;
-use lottery_server::logging;
+use lottery_log::chain;
 
 fn main() -> ExitCode {
     let args = DemoArgs::parse();
-    let level = match logging::parse_level(&args.log_level) {
+    let level = match lottery_log::parse_level(&args.log_level) {
         Ok(level) => level,
         Err(reason) => {
             eprintln!("lottery-demo: {reason}");
             return ExitCode::from(2);
         }
     };
-    logging::init(level).expect("the first logger of the process");
+    lottery_log::init(level).expect("the first logger of the process");
     match run(&args) {
         Ok(report) => {
             println!("{report}");

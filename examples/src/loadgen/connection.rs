@@ -14,8 +14,8 @@ use lottery_net::{
 };
 use mio::net::TcpStream;
 
-use super::driver::{RunShared, ThreadReport};
 use super::plan::SessionPlan;
+use super::shared::{RunShared, ThreadReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {

@@ -16,8 +16,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lottery_core::AgencyId;
@@ -27,61 +26,11 @@ use mio::{Events, Interest, Poll, Token};
 use super::connection::{Agency, Failure, Phase};
 use super::plan::SessionPlan;
 use super::schedule::Schedule;
+use super::shared::{RunShared, ThreadReport};
 
 /// How long a client thread waits without any event before it declares the
 /// central gone.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// What every client thread shares.
-#[derive(Debug)]
-pub struct RunShared {
-    /// The central.
-    pub server: SocketAddr,
-    /// Batches in flight per agency at most.
-    pub in_flight: usize,
-    /// Offered bets/s over all agencies (0: no pacing).
-    pub rate: u64,
-    /// Agencies over all threads (the rate schedule spreads over them).
-    pub agencies: u32,
-    /// Connections opening at once per thread.
-    pub connect_burst: usize,
-    /// Every thread waits here once its agencies are handshaken.
-    pub ready: Barrier,
-    /// When batches started flowing (set by the first thread past `ready`).
-    pub ingest_start: OnceLock<Instant>,
-    /// Connections open now, over all threads.
-    pub open: AtomicU64,
-    /// The most connections open at once.
-    pub open_peak: AtomicU64,
-}
-
-impl RunShared {
-    pub(super) fn opened(&self) {
-        let open = self.open.fetch_add(1, Ordering::Relaxed) + 1;
-        self.open_peak.fetch_max(open, Ordering::Relaxed);
-    }
-
-    pub(super) fn closed(&self) {
-        self.open.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// One client thread's results.
-#[derive(Debug, Default)]
-pub struct ThreadReport {
-    /// Latency of every acknowledged batch.
-    pub latencies: Vec<Duration>,
-    /// Bets acknowledged.
-    pub bets: u64,
-    /// When the last batch of this thread was acknowledged.
-    pub last_ack: Option<Instant>,
-    /// When the last agency of this thread got its winners.
-    pub last_winners: Option<Instant>,
-    /// Winners answered.
-    pub winners: u64,
-    /// Agencies that failed, with why.
-    pub failures: Vec<String>,
-}
 
 /// Drives `agencies` (each with its global position for the schedule) to the
 /// end of their sessions.

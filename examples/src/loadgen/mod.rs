@@ -8,6 +8,7 @@ pub mod plan;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod shared;
 
 pub use config::LoadgenArgs;
 pub use plan::SessionPlan;

@@ -11,9 +11,10 @@ use lottery_core::{AgencyId, BetNumber, LotteryRules};
 use lottery_net::DEFAULT_MAX_FRAME;
 
 use super::config::LoadgenArgs;
-use super::driver::{RunShared, ThreadReport, drive};
+use super::driver::drive;
 use super::plan::{SessionPlan, VARIANTS};
 use super::report::{LatencySummary, Report};
+use super::shared::{RunShared, ThreadReport};
 use crate::central::InProcessCentral;
 use crate::error::LoadgenError;
 

@@ -41,9 +41,9 @@ pub fn scratch_dir(test: &str) -> PathBuf {
 /// Shows the server's log lines when `LOTTERY_TEST_LOG=LEVEL` is set.
 fn init_logging() {
     if let Ok(level) = std::env::var("LOTTERY_TEST_LOG")
-        && let Ok(level) = lottery_server::logging::parse_level(&level)
+        && let Ok(level) = lottery_log::parse_level(&level)
     {
-        let _ = lottery_server::logging::init(level);
+        let _ = lottery_log::init(level);
     }
 }
 

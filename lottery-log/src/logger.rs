@@ -1,20 +1,12 @@
-//! Log lines in the course format, on stderr.
+//! The logger: course-format lines, on stderr.
 //!
-//! Every line is `YYYY-MM-DD HH:MM:SS LEVEL    message`: the UTC time, the
-//! level padded to 8 characters as Python's `%(levelname)-8s` pads it (so
-//! `INFO    `, `WARNING `), one space, and the message. Messages themselves
-//! follow `action: NAME | result: success|fail|in_progress | key: value`; the
-//! callers write them with the `log` macros.
-//!
-//! The logger is cheap on the hot path: the level check is `log`'s global
-//! filter (a disabled line is never formatted), the time text is cached per
-//! thread for the current second, the line is built in a per-thread buffer, and
-//! it reaches stderr with one `write` call (so lines from several threads never
+//! Cheap on the hot path: the level check is `log`'s global filter (a
+//! disabled line is never formatted), the time text is cached per thread for
+//! the current second, the line is built in a per-thread buffer, and it
+//! reaches stderr with one `write` call (so lines from several threads never
 //! interleave). An event-loop thread defers its lines ([`defer_lines`]) and
 //! writes them all with one call per loop iteration ([`write_deferred`]):
 //! one `apuesta_recibida` line per batch then costs no system call of its own.
-//!
-//! The agency, demo and load-generator programs reuse [`init`].
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -23,10 +15,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
+use crate::level::level_name;
+
 /// The logger behind [`init`]. Stateless: the level lives in `log`'s global
 /// filter, so there is one source of truth for it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CourseLogger;
+struct CourseLogger;
 
 static LOGGER: CourseLogger = CourseLogger;
 
@@ -34,7 +28,7 @@ static LOGGER: CourseLogger = CourseLogger;
 /// and above.
 ///
 /// ```
-/// lottery_server::logging::init(log::LevelFilter::Info).unwrap();
+/// lottery_log::init(log::LevelFilter::Info).unwrap();
 /// log::info!("action: config | result: success | agencies: 5");
 /// ```
 ///
@@ -44,52 +38,6 @@ pub fn init(level: LevelFilter) -> Result<(), log::SetLoggerError> {
     log::set_logger(&LOGGER)?;
     log::set_max_level(level);
     Ok(())
-}
-
-/// Parses a level as the course's programs spell it (`LOGGING_LEVEL=INFO`):
-/// Python's names (`DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL`), plus
-/// `TRACE`, `WARN` and `OFF`, in any case.
-///
-/// ```
-/// use lottery_server::logging::parse_level;
-/// assert_eq!(parse_level("warning"), Ok(log::LevelFilter::Warn));
-/// assert!(parse_level("loud").is_err());
-/// ```
-///
-/// # Errors
-/// A message listing the accepted names.
-pub fn parse_level(text: &str) -> Result<LevelFilter, String> {
-    match text.trim().to_ascii_uppercase().as_str() {
-        "OFF" => Ok(LevelFilter::Off),
-        // Python's CRITICAL is above ERROR; `log` has nothing above Error.
-        "CRITICAL" | "ERROR" => Ok(LevelFilter::Error),
-        "WARNING" | "WARN" => Ok(LevelFilter::Warn),
-        "INFO" => Ok(LevelFilter::Info),
-        "DEBUG" => Ok(LevelFilter::Debug),
-        "TRACE" => Ok(LevelFilter::Trace),
-        _ => Err(format!(
-            "unknown log level {text:?} (expected one of TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL, OFF)"
-        )),
-    }
-}
-
-/// The name of `level` as Python's logging prints it.
-pub const fn level_name(level: Level) -> &'static str {
-    match level {
-        Level::Error => "ERROR",
-        Level::Warn => "WARNING",
-        Level::Info => "INFO",
-        Level::Debug => "DEBUG",
-        Level::Trace => "TRACE",
-    }
-}
-
-/// The name of `filter` as the configuration spells it (for the config line).
-pub fn filter_name(filter: LevelFilter) -> &'static str {
-    match filter.to_level() {
-        Some(level) => level_name(level),
-        None => "OFF",
-    }
 }
 
 impl Log for CourseLogger {
@@ -156,9 +104,9 @@ pub fn defer_lines() {
 /// Writes this thread's deferred lines, with one `write` call.
 ///
 /// ```
-/// lottery_server::logging::defer_lines();
+/// lottery_log::defer_lines();
 /// log::info!("action: example | result: success"); // not written yet
-/// lottery_server::logging::write_deferred(); // now it is
+/// lottery_log::write_deferred(); // now it is
 /// ```
 pub fn write_deferred() {
     LINE.with(|line| {
@@ -195,10 +143,11 @@ impl Clock {
     }
 }
 
-/// Formats one whole line, time included: what [`CourseLogger`] writes.
+/// Formats one whole line, time included: what the logger [`init`] installs
+/// writes.
 ///
 /// ```
-/// use lottery_server::logging::format_line;
+/// use lottery_log::format_line;
 /// let mut line = String::new();
 /// format_line(86_400 * 365, log::Level::Warn, format_args!("action: exit | result: success"), &mut line);
 /// assert_eq!(line, "1971-01-01 00:00:00 WARNING  action: exit | result: success\n");
@@ -323,21 +272,5 @@ mod tests {
             assert_eq!((year, month, day), expected, "day {days}");
             previous = (year, month, day);
         }
-    }
-
-    #[test]
-    fn python_level_names_parse() {
-        assert_eq!(parse_level("INFO"), Ok(LevelFilter::Info));
-        assert_eq!(parse_level("debug"), Ok(LevelFilter::Debug));
-        assert_eq!(parse_level("CRITICAL"), Ok(LevelFilter::Error));
-        assert_eq!(parse_level("Warn"), Ok(LevelFilter::Warn));
-        assert_eq!(parse_level("off"), Ok(LevelFilter::Off));
-        let error = parse_level("verbose").unwrap_err();
-        assert!(
-            error.contains("verbose") && error.contains("WARNING"),
-            "{error}"
-        );
-        assert_eq!(filter_name(LevelFilter::Warn), "WARNING");
-        assert_eq!(filter_name(LevelFilter::Off), "OFF");
     }
 }

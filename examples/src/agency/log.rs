@@ -1,0 +1,123 @@
+//! The agency's log lines, in the course format: each line's text is written
+//! here once, by a function named after its event, and nowhere else.
+//!
+//! Two of them are checked by the course and must stay exactly as they are:
+//! [`bet_sent`] (`apuesta_enviada`, single-bet mode) and [`winners_received`]
+//! (`consulta_ganadores`). The others follow the same form with English
+//! action names (SPEC section 6). The logger itself is `lottery_log`'s; these
+//! functions only choose the level and the text.
+
+use std::error::Error;
+use std::io;
+
+// The `log` crate, not this module.
+use ::log::{error, info};
+use lottery_core::{AgencyId, Bet};
+use lottery_log::chain;
+
+use super::config::AgencySettings;
+
+/// `config | result: fail`: the settings cannot be used (`main` then exits 2).
+pub fn config_failed(error: &dyn Error) {
+    error!("action: config | result: fail | error: {}", chain(error));
+}
+
+/// `config | result: success`: the settings in use; `data` names where the
+/// bets come from (a file, or `<environment>` in single-bet mode).
+pub fn config(settings: &AgencySettings, data: &str) {
+    info!(
+        "action: config | result: success | id: {} | server: {} | data: {data} | batch_max_amount: {} | in_flight: {} | reconnect_attempts: {} | log_level: {}",
+        settings.id,
+        settings.server,
+        settings
+            .batch_max_amount
+            .map_or_else(|| "frame".to_string(), |max| max.to_string()),
+        settings.in_flight,
+        settings.reconnect_attempts,
+        lottery_log::filter_name(settings.log_level)
+    );
+}
+
+/// `watch_signals | result: fail`: the SIGTERM/SIGINT handlers cannot be
+/// installed.
+pub fn watch_signals_failed(error: &io::Error) {
+    error!("action: watch_signals | result: fail | error: {error}");
+}
+
+/// `load_bets | result: fail`: the agency's bets are unusable; nothing was
+/// sent.
+pub fn load_bets_failed(agency: AgencyId, error: &dyn Error) {
+    error!(
+        "action: load_bets | result: fail | agency: {agency} | error: {}",
+        chain(error)
+    );
+}
+
+/// `load_bets | result: success`: `bets` bets from `data`, validated.
+pub fn bets_loaded(agency: AgencyId, data: &str, bets: u64) {
+    info!("action: load_bets | result: success | agency: {agency} | data: {data} | bets: {bets}");
+}
+
+/// `send_bets | result: in_progress`: `percent`% of the agency's `total`
+/// bets are stored (`stored` of them).
+pub fn send_progress(agency: AgencyId, percent: u64, stored: u64, total: u64) {
+    info!(
+        "action: send_bets | result: in_progress | agency: {agency} | progress: {percent}% | bets_stored: {stored} | bets: {total}"
+    );
+}
+
+/// `send_bets | result: success`: every one of the agency's `bets` bets is
+/// stored.
+pub fn bets_sent(agency: AgencyId, bets: u64) {
+    info!("action: send_bets | result: success | agency: {agency} | bets: {bets}");
+}
+
+/// `apuesta_enviada | result: success` (checked by the course): the single
+/// bet of single-bet mode is stored.
+pub fn bet_sent(bet: &Bet) {
+    info!(
+        "action: apuesta_enviada | result: success | dni: {} | numero: {}",
+        bet.document, bet.number
+    );
+}
+
+/// `finish | result: success`: the central took the agency's finish after
+/// `bets_sent` bets.
+pub fn finished(agency: AgencyId, bets_sent: u64) {
+    info!("action: finish | result: success | agency: {agency} | bets_sent: {bets_sent}");
+}
+
+/// `consulta_ganadores | result: success` (checked by the course): the
+/// central answered `count` winners for the agency.
+pub fn winners_received(count: usize) {
+    info!("action: consulta_ganadores | result: success | cant_ganadores: {count}");
+}
+
+/// `close_connection | result: success`: the agency's connection is closed
+/// (at the end of its session, or on a signal).
+pub fn connection_closed(agency: AgencyId) {
+    info!("action: close_connection | result: success | agency: {agency}");
+}
+
+/// `shutdown | result: in_progress`: `signal` (`SIGTERM` or `SIGINT`) came.
+pub fn shutting_down(agency: AgencyId, signal: &str) {
+    info!("action: shutdown | result: in_progress | agency: {agency} | signal: {signal}");
+}
+
+/// `exit | result: success`: the agency's job is done.
+pub fn exited(agency: AgencyId) {
+    info!("action: exit | result: success | agency: {agency}");
+}
+
+/// `exit | result: success | reason: signal`: the agency stops on a signal.
+pub fn exited_on_signal(agency: AgencyId) {
+    info!("action: exit | result: success | agency: {agency} | reason: signal");
+}
+
+/// `exit | result: fail`: the agency's session failed.
+pub fn exit_failed(agency: AgencyId, error: &dyn Error) {
+    error!(
+        "action: exit | result: fail | agency: {agency} | error: {}",
+        chain(error)
+    );
+}
