@@ -20,13 +20,14 @@ use std::io;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use log::info;
 use lottery_core::{
     AgencyId, Central, Finish, FinishError, PendingFinish, PendingSubmit, SubmitError, Submitted,
 };
 use mio::{Token, Waker};
+
+use crate::log_line;
 
 /// A batch or finish begun and not yet completed.
 #[derive(Debug)]
@@ -93,7 +94,7 @@ impl InFlight {
                 // published, rather than when the session answers: the loops
                 // answering the held winners queries are woken already.
                 if let Ok(finish) = &result {
-                    log_finish(agency, bets_sent, finish, started.elapsed());
+                    log_line::finished(agency, bets_sent, finish, started.elapsed());
                 }
                 Completed::Finish { bets_sent, result }
             }
@@ -208,29 +209,4 @@ impl Drop for Completer {
 
 fn gone() -> io::Error {
     io::Error::other("the completer thread of the event loop died")
-}
-
-/// A recorded finish, and for the last one the course's draw line, with
-/// what the draw found and how long completing the finish took (its record's
-/// commit and the scan of the store).
-fn log_finish(agency: AgencyId, bets_sent: u64, finish: &Finish, took: Duration) {
-    match finish {
-        Finish::Waiting { remaining } => info!(
-            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: {remaining}"
-        ),
-        Finish::Drew(summary) => {
-            info!(
-                "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0"
-            );
-            let winners: u64 = summary.winners_per_agency.iter().sum();
-            info!(
-                "action: sorteo | result: success | bets: {} | winners: {winners} | duration_ms: {:.1}",
-                summary.bets,
-                took.as_secs_f64() * 1000.0
-            );
-        }
-        Finish::AlreadyDrawn => info!(
-            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | note: already drawn"
-        ),
-    }
 }

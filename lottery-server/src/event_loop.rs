@@ -32,13 +32,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::completer::InFlight;
 use crate::completer::{Completer, Outcomes};
 use crate::connection::{Connection, Lifecycle, ReadOutcome};
+use crate::log_line;
 use crate::refusal::Ending;
 use crate::server::{Binding, Command, Shared};
 use crate::session::{Context, Step};
@@ -209,7 +209,7 @@ impl EventLoop {
             Interest::READABLE | Interest::WRITABLE,
         );
         if let Err(error) = registered {
-            warn!("action: accept_connections | result: fail | peer: {peer} | error: {error}");
+            log_line::register_failed(peer, &error);
             self.shared.connection_closed();
             return;
         }
@@ -549,13 +549,7 @@ impl EventLoop {
         }
         for (token, ending) in expired {
             if let Some(connection) = self.connections.get(&token) {
-                let agency = connection
-                    .agency
-                    .map_or_else(|| "none".to_owned(), |id| id.to_string());
-                warn!(
-                    "action: timeout | result: fail | agency: {agency} | peer: {} | error: {ending}",
-                    connection.peer
-                );
+                log_line::timed_out(connection.agency, connection.peer, ending);
             }
             self.end(token, ending);
         }
@@ -586,23 +580,16 @@ impl EventLoop {
             return;
         };
         let _ = self.poll.registry().deregister(&mut connection.stream);
-        let agency = match connection.agency {
-            Some(agency) => {
-                self.shared.unbind(
-                    agency,
-                    Binding {
-                        loop_index: self.index,
-                        token,
-                    },
-                );
-                agency.to_string()
-            }
-            None => "none".to_owned(),
-        };
-        info!(
-            "action: close_connection | result: success | agency: {agency} | peer: {} | reason: {reason}",
-            connection.peer
-        );
+        if let Some(agency) = connection.agency {
+            self.shared.unbind(
+                agency,
+                Binding {
+                    loop_index: self.index,
+                    token,
+                },
+            );
+        }
+        log_line::connection_closed(connection.agency, connection.peer, reason);
         drop(connection);
         self.shared.connection_closed();
     }
@@ -610,10 +597,7 @@ impl EventLoop {
 
 impl Drop for EventLoop {
     fn drop(&mut self) {
-        debug!(
-            "action: event_loop_exit | result: success | loop: {}",
-            self.index
-        );
+        log_line::event_loop_exited(self.index);
         // However the loop ended (a panic too): its last lines are written.
         lottery_log::write_deferred();
     }

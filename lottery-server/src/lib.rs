@@ -46,15 +46,12 @@ mod config;
 mod connection;
 mod error;
 mod event_loop;
+mod log_line;
 mod refusal;
 mod server;
 mod session;
 mod shutdown;
-
-use std::path::Path;
-
-use log::{debug, info, warn};
-use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
+mod store;
 
 pub use config::{
     Config, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN,
@@ -64,54 +61,4 @@ pub use config::{
 pub use error::{ConfigError, ServerError};
 pub use server::{Server, StopReason};
 pub use shutdown::ShutdownHandle;
-
-/// Opens (or creates) the store at `path` and builds the central over it,
-/// logging what opening found: the bytes cut off its tail (a torn line, or
-/// batches written but never committed, so never acked), what it holds, and a
-/// draw performed again because every agency had finished before a restart.
-///
-/// # Errors
-/// [`ServerError::Store`] when the store cannot be opened or repaired;
-/// [`ServerError::Recover`] when a draw recorded in it cannot be redone.
-pub fn open_central(
-    path: &Path,
-    durability: Durability,
-    rules: LotteryRules,
-) -> Result<Central, ServerError> {
-    let (monitor, recovery) = BetMonitor::open_file(path, durability)?;
-    let bets: u64 = recovery.agencies.values().map(|record| record.bets).sum();
-    if recovery.truncated_bytes > 0 {
-        warn!(
-            "action: repair_store | result: success | path: {} | truncated_bytes: {}",
-            path.display(),
-            recovery.truncated_bytes
-        );
-    }
-    let finished = recovery
-        .agencies
-        .values()
-        .filter(|record| record.finished)
-        .count();
-    info!(
-        "action: open_store | result: success | path: {} | durability: {durability} | bets: {bets} | agencies_with_bets: {} | agencies_finished: {finished}",
-        path.display(),
-        recovery.agencies.len()
-    );
-    for (agency, record) in &recovery.agencies {
-        debug!(
-            "action: recover_agency | result: success | agency: {agency} | last_batch: {} | bets: {} | finished: {}",
-            record.last_batch, record.bets, record.finished
-        );
-    }
-    let central = Central::new(rules, monitor, &recovery)?;
-    if let Some(summary) = central.draw_summary() {
-        // Not `sorteo`: the draw happened before the restart, and this is the
-        // same draw recomputed from the store (deterministically).
-        let winners: u64 = summary.winners_per_agency.iter().sum();
-        info!(
-            "action: recover_draw | result: success | bets: {} | winners: {winners}",
-            summary.bets
-        );
-    }
-    Ok(central)
-}
+pub use store::open_central;

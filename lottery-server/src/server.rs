@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use log::{error, info, warn};
 use lottery_core::{AgencyId, Central};
 use lottery_net::{CentralMessage, ErrorFrame, encode_central_message};
 use mio::net::TcpStream;
@@ -28,6 +27,7 @@ use parking_lot::Mutex;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::event_loop::{self, EventLoop};
+use crate::log_line;
 use crate::refusal;
 use crate::shutdown::{ShutdownHandle, SignalWatch};
 
@@ -88,7 +88,7 @@ impl LoopHandle {
     fn send(&self, command: Command) {
         self.inbox.lock().push(command);
         if let Err(error) = self.waker.wake() {
-            error!("action: wake_loop | result: fail | error: {error}");
+            log_line::wake_failed(&error);
         }
     }
 
@@ -124,7 +124,7 @@ impl Shared {
     pub(crate) fn bind(&self, agency: AgencyId, here: Binding) {
         let older = self.agencies.lock().insert(agency, here);
         if let Some(older) = older.filter(|older| *older != here) {
-            info!("action: replace_connection | result: in_progress | agency: {agency}");
+            log_line::connection_replaced(agency);
             self.loops[older.loop_index].send(Command::Replace(older.token));
         }
     }
@@ -350,10 +350,7 @@ impl Server {
         let reason = if start_error.is_some() {
             StopReason::Requested
         } else {
-            info!(
-                "action: accept_connections | result: in_progress | listen: {local_addr} | threads: {}",
-                threads.len()
-            );
+            log_line::accepting(local_addr, threads.len());
             match Acceptor::new(&shared, &mut listener).run(&mut poll, signals.as_mut(), &shutdown)
             {
                 Ok(reason) => reason,
@@ -366,7 +363,7 @@ impl Server {
 
         let _ = poll.registry().deregister(&mut listener);
         drop(listener);
-        info!("action: shutdown | result: in_progress | reason: {reason}");
+        log_line::shutdown_started(reason);
         shared.stopping.store(true, Ordering::SeqCst);
         for handle in &shared.loops {
             let _ = handle.waker.wake();
@@ -390,17 +387,14 @@ impl Server {
         }
         drop(signals);
         drop(shared);
-        info!("action: close_store | result: success");
+        log_line::store_closed();
         match failure {
             None => {
-                info!("action: shutdown | result: success | reason: {reason}");
+                log_line::shutdown_done(reason);
                 Ok(reason)
             }
             Some(error) => {
-                error!(
-                    "action: shutdown | result: fail | error: {}",
-                    lottery_log::chain(&error)
-                );
+                log_line::shutdown_failed(&error);
                 Err(error)
             }
         }
@@ -451,7 +445,7 @@ impl<'a> Acceptor<'a> {
                     LISTENER => self.accept_all(),
                     SIGNALS => {
                         if let Some(name) = signals.as_mut().and_then(|watch| watch.received()) {
-                            info!("action: signal | result: success | signal: {name}");
+                            log_line::signal_received(name);
                             return Ok(StopReason::Signal(name));
                         }
                     }
@@ -466,10 +460,7 @@ impl<'a> Acceptor<'a> {
                 return Ok(StopReason::Requested);
             }
             if self.shared.done.load(Ordering::SeqCst) {
-                info!(
-                    "action: exit_when_done | result: success | agencies: {}",
-                    self.shared.central.rules().agencies
-                );
+                log_line::done(self.shared.central.rules().agencies);
                 return Ok(StopReason::Done);
             }
             if self.shared.loop_exited.load(Ordering::SeqCst) {
@@ -496,7 +487,7 @@ impl<'a> Acceptor<'a> {
                 Err(error) => {
                     // Out of file descriptors or memory: keep what we have,
                     // try again shortly.
-                    error!("action: accept_connections | result: fail | error: {error}");
+                    log_line::accept_failed(&error);
                     self.retry_at = Some(Instant::now() + ACCEPT_RETRY);
                     return;
                 }
@@ -507,9 +498,7 @@ impl<'a> Acceptor<'a> {
     fn dispatch(&mut self, stream: TcpStream, peer: SocketAddr) {
         let max = self.shared.settings.max_connections;
         if self.shared.live.load(Ordering::SeqCst) >= max {
-            warn!(
-                "action: accept_connections | result: fail | peer: {peer} | error: too many connections (limit {max})"
-            );
+            log_line::over_connection_limit(peer, max);
             refuse(
                 stream,
                 refusal::too_many_connections(max),
@@ -518,7 +507,7 @@ impl<'a> Acceptor<'a> {
             return;
         }
         self.shared.live.fetch_add(1, Ordering::SeqCst);
-        info!("action: accept_connections | result: success | peer: {peer}");
+        log_line::accepted(peer);
         let index = self.next_loop % self.shared.loops.len();
         self.next_loop = self.next_loop.wrapping_add(1);
         self.shared.loops[index].send(Command::Adopt(stream, peer));

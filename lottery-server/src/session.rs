@@ -22,7 +22,6 @@
 //! - Nothing the peer sends can panic: every refusal is an error frame, and a
 //!   session that cannot go on says [`Step::Close`].
 
-use log::{error, info, warn};
 use lottery_core::{AgencyId, Central, Finish, FinishError, SubmitError, Submitted, Winners};
 use lottery_net::{
     AgencyFrame, AgencyMessage, CentralMessage, CheckedBatch, DecodeError, ErrorFrame,
@@ -30,6 +29,7 @@ use lottery_net::{
 };
 
 use crate::completer::{Completed, InFlight};
+use crate::log_line;
 use crate::refusal::{self, Ending};
 
 /// What the event loop must do after a session handled something.
@@ -234,9 +234,7 @@ impl Session {
         out: &mut Vec<u8>,
     ) -> Step {
         if version != PROTOCOL_VERSION {
-            warn!(
-                "action: handshake | result: fail | agency: {agency} | error: unsupported protocol version {version}"
-            );
+            log_line::handshake_unsupported_version(agency, version);
             return self.end_with(refusal::unsupported_version(version), ctx.max_frame, out);
         }
         let resume = AgencyId::new(agency).map_err(|_| ()).and_then(|id| {
@@ -247,18 +245,12 @@ impl Session {
         });
         let Ok((id, point)) = resume else {
             let refusal = refusal::unknown_agency(agency, ctx.central.rules().agencies);
-            warn!(
-                "action: handshake | result: fail | agency: {agency} | error: {}",
-                refusal.message
-            );
+            log_line::handshake_refused(agency, &refusal.message);
             return self.end_with(refusal, ctx.max_frame, out);
         };
         self.phase = Phase::Bound(id);
         self.bets_stored = point.bets_stored;
-        info!(
-            "action: handshake | result: success | agency: {id} | last_batch: {} | bets_stored: {} | finished: {}",
-            point.last_batch, point.bets_stored, point.finished
-        );
+        log_line::handshake(id, &point);
         send(
             &CentralMessage::Welcome {
                 last_batch: point.last_batch,
@@ -284,10 +276,7 @@ impl Session {
             Ok(bets) => bets,
             Err(invalid) => {
                 let refusal = refusal::invalid_bet(&invalid);
-                warn!(
-                    "action: apuesta_recibida | result: fail | cantidad: {count} | agency: {agency} | batch: {batch} | error: {}",
-                    refusal.message
-                );
+                log_line::batch_invalid(agency, batch, count, &refusal.message);
                 return self.refuse(refusal, ctx.max_frame, out);
             }
         };
@@ -301,7 +290,7 @@ impl Session {
                 })
             }
             Err(refused) => {
-                log_refused_batch(agency, batch, count, &refused);
+                log_line::batch_refused(agency, batch, count, &refused);
                 self.refuse(refusal::submit(&refused), ctx.max_frame, out)
             }
         }
@@ -338,10 +327,10 @@ impl Session {
         self.in_flight = self.in_flight.saturating_sub(1);
         let Phase::Bound(agency) = self.phase else {
             // Ended meanwhile (replaced, shut down): the outcome is logged only.
-            log_outcome(None, batch, bets, &result);
+            log_line::batch_received(None, batch, bets, &result);
             return;
         };
-        log_outcome(Some(agency), batch, bets, &result);
+        log_line::batch_received(Some(agency), batch, bets, &result);
         match result {
             Ok(Submitted::Stored { bets: stored, .. }) => {
                 self.bets_stored += stored;
@@ -446,7 +435,7 @@ impl Session {
             Ok(Winners::Drawn(documents)) => self.send_winners(agency, &documents, ctx, out),
             Ok(Winners::NotDrawn) if wait => {
                 self.waiting_for_draw = true;
-                info!("action: consulta_ganadores | result: in_progress | agency: {agency}");
+                log_line::winners_waiting(agency);
                 Step::Continue
             }
             Ok(Winners::NotDrawn) => {
@@ -488,16 +477,13 @@ impl Session {
             .collect();
         match encode_winners(&texts, ctx.max_frame, out) {
             Ok(_) => {
-                info!(
-                    "action: winners_sent | result: success | agency: {agency} | cant_ganadores: {}",
-                    texts.len()
-                );
+                log_line::winners_sent(agency, texts.len());
                 Step::WinnersSent(agency)
             }
             Err(error) => {
                 // Documents are at most 20 digits and frames at least 1 KiB, so
                 // this is a bug, not something a peer can cause.
-                error!("action: winners_sent | result: fail | agency: {agency} | error: {error}");
+                log_line::winners_unencodable(agency, &error);
                 self.end_with(refusal::winners_unencodable(), ctx.max_frame, out)
             }
         }
@@ -510,10 +496,7 @@ impl Session {
         max_frame: usize,
         out: &mut Vec<u8>,
     ) -> Step {
-        let agency = self
-            .agency()
-            .map_or_else(|| "none".to_owned(), |id| id.to_string());
-        warn!("action: receive_message | result: fail | agency: {agency} | error: {error}");
+        log_line::malformed(self.agency(), error);
         self.end_with(refusal::malformed(error), max_frame, out)
     }
 
@@ -549,63 +532,18 @@ impl Session {
 /// The refusal of a finish, logged.
 fn finish_refusal(agency: AgencyId, bets_sent: u64, error: &FinishError) -> ErrorFrame {
     if let FinishError::Store(cause) = error {
-        error!(
-            "action: finish | result: fail | agency: {agency} | error: {}",
-            lottery_log::chain(cause)
-        );
+        log_line::finish_failed(agency, cause);
     }
     let refusal = refusal::finish(error);
-    warn!(
-        "action: finish | result: fail | agency: {agency} | bets: {bets_sent} | error: {}",
-        refusal.message
-    );
+    log_line::finish_refused(agency, bets_sent, &refusal.message);
     refusal
-}
-
-fn log_refused_batch(agency: AgencyId, batch: u64, bets: u64, refused: &SubmitError) {
-    let cause = lottery_log::chain(refused);
-    if matches!(refused, SubmitError::Store(_)) {
-        error!(
-            "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
-        );
-    } else {
-        warn!(
-            "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
-        );
-    }
-}
-
-fn log_outcome(
-    agency: Option<AgencyId>,
-    batch: u64,
-    bets: u64,
-    result: &Result<Submitted, SubmitError>,
-) {
-    let agency = agency.map_or_else(|| "ended".to_owned(), |id| id.to_string());
-    match result {
-        Ok(Submitted::Stored { bets, .. }) => info!(
-            "action: apuesta_recibida | result: success | cantidad: {bets} | agency: {agency} | batch: {batch}"
-        ),
-        Ok(Submitted::AlreadyStored { .. }) => info!(
-            "action: batch_resent | result: success | cantidad: {bets} | agency: {agency} | batch: {batch} | note: stored before, acked again"
-        ),
-        Err(refused) => {
-            let cause = lottery_log::chain(refused);
-            error!(
-                "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
-            );
-        }
-    }
 }
 
 /// Appends `message` to `out`. The central's own messages always fit a frame
 /// of the smallest accepted limit, except error texts, which are cut to fit.
 fn send(message: &CentralMessage, max_frame: usize, out: &mut Vec<u8>) {
     if let Err(error) = encode_central_message(message, max_frame, out) {
-        error!(
-            "action: send_message | result: fail | message: {} | error: {error}",
-            message.name()
-        );
+        log_line::send_failed(message.name(), &error);
     }
 }
 

@@ -15,6 +15,8 @@ use signal_hook::SigId;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
+use crate::log_line;
+
 /// Stops a running [`crate::Server`] gracefully. Cheap to clone; usable from
 /// any thread, before or while the server runs.
 #[derive(Debug, Clone)]
@@ -44,9 +46,7 @@ impl ShutdownHandle {
     pub fn shutdown(&self) {
         self.inner.requested.store(true, Ordering::SeqCst);
         if let Err(error) = self.inner.acceptor.wake() {
-            log::error!(
-                "action: shutdown | result: fail | error: cannot wake the acceptor: {error}"
-            );
+            log_line::shutdown_wake_failed(&error);
         }
     }
 
