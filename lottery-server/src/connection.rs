@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 
-use lottery_net::Decoder;
+use lottery_net::{CentralMessage, Decoder, ErrorFrame, encode_central_message};
 use mio::net::TcpStream;
 
 use crate::session::Session;
@@ -302,4 +302,16 @@ impl Connection {
             }
         ) && self.peer_closed
     }
+}
+
+/// Tells a socket that will not become a connection why, best effort, and
+/// drops it. A new socket's send buffer is empty, so the short frame goes out
+/// in one write.
+pub(crate) fn refuse(mut stream: TcpStream, refusal: ErrorFrame, max_frame: usize) {
+    let mut frame = Vec::new();
+    let error = CentralMessage::Error(refusal);
+    if encode_central_message(&error, max_frame, &mut frame).is_ok() {
+        let _ = stream.write(&frame);
+    }
+    let _ = stream.shutdown(Shutdown::Write);
 }

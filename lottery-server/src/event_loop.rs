@@ -29,7 +29,6 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -40,11 +39,9 @@ use crate::completer::{Completer, Outcomes};
 use crate::connection::{Connection, Lifecycle, ReadOutcome};
 use crate::log_line;
 use crate::refusal::Ending;
-use crate::server::{Binding, Command, Shared};
 use crate::session::{Context, Step};
+use crate::shared::{Binding, Command, LOOP_WAKER, Shared};
 
-/// The token of the loop's waker.
-pub(crate) const WAKER: Token = Token(0);
 /// Connection tokens count up from here and are never reused, so a stale
 /// token (a replacement aimed at a connection that already left) finds nothing.
 const FIRST_CONNECTION: usize = 1;
@@ -85,10 +82,10 @@ impl EventLoop {
     pub(crate) fn new(index: usize, poll: Poll, shared: Arc<Shared>) -> io::Result<Self> {
         let completer = Completer::start(
             index,
-            shared.central.clone(),
-            Arc::clone(&shared.loops[index].waker),
+            shared.central().clone(),
+            Arc::clone(shared.loops()[index].waker()),
         )?;
-        let settings = &shared.settings;
+        let settings = shared.config();
         let tick = (settings
             .handshake_timeout
             .min(settings.idle_timeout)
@@ -140,7 +137,7 @@ impl EventLoop {
             let mut woken = false;
             for event in events.iter() {
                 let token = event.token();
-                if token == WAKER {
+                if token == LOOP_WAKER {
                     woken = true;
                 } else if let Some(connection) = self.connections.get_mut(&token) {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -170,7 +167,7 @@ impl EventLoop {
 
     fn on_wake(&mut self) -> io::Result<()> {
         let mut inbox = std::mem::take(&mut self.inbox);
-        self.shared.loops[self.index].take_commands(&mut inbox);
+        self.shared.loops()[self.index].take_commands(&mut inbox);
         for command in inbox.drain(..) {
             match command {
                 Command::Adopt(stream, peer) => self.adopt(stream, peer),
@@ -178,11 +175,11 @@ impl EventLoop {
             }
         }
         self.inbox = inbox;
-        if !self.drawn && self.shared.central.is_drawn() {
+        if !self.drawn && self.shared.central().is_drawn() {
             self.drawn = true;
             self.answer_held_queries();
         }
-        if !self.stopping && self.shared.stopping.load(Ordering::SeqCst) {
+        if !self.stopping && self.shared.is_stopping() {
             self.stop()?;
         }
         Ok(())
@@ -190,10 +187,10 @@ impl EventLoop {
 
     fn adopt(&mut self, mut stream: TcpStream, peer: SocketAddr) {
         if self.stopping {
-            crate::server::refuse(
+            crate::connection::refuse(
                 stream,
                 Ending::ShuttingDown.frame(),
-                self.shared.settings.max_frame,
+                self.shared.config().max_frame,
             );
             self.shared.connection_closed();
             return;
@@ -216,7 +213,7 @@ impl EventLoop {
         // Acks are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
         let mut connection =
-            Connection::new(stream, peer, self.shared.settings.max_frame, self.now);
+            Connection::new(stream, peer, self.shared.config().max_frame, self.now);
         schedule(&mut self.work, &mut connection, token);
         self.connections.insert(token, connection);
     }
@@ -232,7 +229,7 @@ impl EventLoop {
         }
         let _ = connection.session.end(
             ending,
-            self.shared.settings.max_frame,
+            self.shared.config().max_frame,
             &mut connection.output,
         );
         let deadline = self.now + CLOSE_LINGER;
@@ -248,8 +245,8 @@ impl EventLoop {
             ..
         } = self;
         let mut ctx = Context {
-            central: &shared.central,
-            max_frame: shared.settings.max_frame,
+            central: shared.central(),
+            max_frame: shared.config().max_frame,
         };
         for (&token, connection) in connections.iter_mut() {
             if connection.is_closing() {
@@ -332,8 +329,8 @@ impl EventLoop {
             ..
         } = self;
         let mut ctx = Context {
-            central: &shared.central,
-            max_frame: shared.settings.max_frame,
+            central: shared.central(),
+            max_frame: shared.config().max_frame,
         };
         let mut removable = Vec::new();
         for (token, completed) in outcomes {
@@ -399,9 +396,9 @@ impl EventLoop {
             }
             return;
         }
-        let max_frame = shared.settings.max_frame;
+        let max_frame = shared.config().max_frame;
         let mut ctx = Context {
-            central: &shared.central,
+            central: shared.central(),
             max_frame,
         };
         let step = connection.session.resume(&mut ctx, &mut connection.output);
@@ -519,7 +516,7 @@ impl EventLoop {
     /// Applies the deadlines: handshake, idle, and closing linger.
     fn on_tick(&mut self) -> io::Result<()> {
         self.next_tick = self.now + self.tick;
-        let settings = &self.shared.settings;
+        let settings = self.shared.config();
         let mut expired = Vec::new();
         let mut lingered = Vec::new();
         for (&token, connection) in &self.connections {

@@ -41,6 +41,7 @@
 
 #![deny(missing_docs)]
 
+mod acceptor;
 mod completer;
 mod config;
 mod connection;
@@ -50,6 +51,7 @@ mod log_line;
 mod refusal;
 mod server;
 mod session;
+mod shared;
 mod shutdown;
 mod store;
 
@@ -59,6 +61,6 @@ pub use config::{
     Seconds, ServerArgs, ServerConfig,
 };
 pub use error::{ConfigError, ServerError};
-pub use server::{Server, StopReason};
-pub use shutdown::ShutdownHandle;
+pub use server::Server;
+pub use shutdown::{ShutdownHandle, StopReason};
 pub use store::open_central;
