@@ -8,22 +8,26 @@
 //! 3. Take the outcomes the completer sent back (see `completer.rs`): each
 //!    session answers its completed batches and finishes, and is driven
 //!    again, since it may hold a message behind them.
-//! 4. Drive every connection that has something to do: read (up to a budget,
-//!    so one fast agency cannot starve the others), decode every whole frame,
-//!    and let its session answer; batches and finishes are only *begun*
+//! 4. Drive every connection that has something to do
+//!    ([`Connection::on_readable`]): read (up to a budget, so one fast agency
+//!    cannot starve the others), decode every whole frame, and let its
+//!    session answer; batches and finishes are only *begun*
 //!    (written to the store, their journal records queued). A session that
 //!    takes no message now (held) is still read, so that a peer closing
 //!    meanwhile is noticed.
 //! 5. Hand the iteration's begun batches and finishes to the completer, which
 //!    waits for the group commit covering them (and performs the draw) on its
 //!    own thread: the loop never waits for the disk.
-//! 6. Flush every touched connection; what does not fit stays buffered and is
-//!    sent when the socket is writable again. A connection with too much
-//!    unsent output is not read until it drains (backpressure).
+//! 6. Flush every touched connection ([`Connection::on_writable`]); what does
+//!    not fit stays buffered and is sent when the socket is writable again. A
+//!    connection with too much unsent output is not read until it drains
+//!    (backpressure).
 //! 7. Every tick, apply the handshake, idle and closing deadlines.
 //!
-//! Connections are removed only by the loop, and never while a batch or
-//! finish of theirs is with the completer: the removal waits for its outcome.
+//! A connection reports what it came to ([`Status`]); only the loop
+//! registers, deregisters and removes connections, and never while a batch
+//! or finish of theirs is with the completer: the removal waits for its
+//! outcome.
 
 use std::collections::HashMap;
 use std::io;
@@ -34,23 +38,16 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::completer::InFlight;
-use crate::completer::{Completer, Outcomes};
-use crate::connection::{Connection, Lifecycle, ReadOutcome};
+use crate::completer::{Completer, InFlight, Outcomes};
+use crate::connection::{self, CLOSE_LINGER, Connection, Expired, Status, Turn};
 use crate::log_line;
 use crate::refusal::Ending;
-use crate::session::{Context, Step};
+use crate::session::Context;
 use crate::shared::{Binding, Command, LOOP_WAKER, Shared};
 
 /// Connection tokens count up from here and are never reused, so a stale
 /// token (a replacement aimed at a connection that already left) finds nothing.
 const FIRST_CONNECTION: usize = 1;
-
-/// Bytes read from one connection per iteration before the others get their
-/// turn.
-const READ_BUDGET: usize = 256 * 1024;
-/// How long a closing connection may take to receive its last answer.
-const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
 /// One event loop.
 pub(crate) struct EventLoop {
@@ -85,10 +82,10 @@ impl EventLoop {
             shared.central().clone(),
             Arc::clone(shared.loops()[index].waker()),
         )?;
-        let settings = shared.config();
-        let tick = (settings
+        let config = shared.config();
+        let tick = (config
             .handshake_timeout
-            .min(settings.idle_timeout)
+            .min(config.idle_timeout)
             .min(CLOSE_LINGER)
             / 4)
         .clamp(Duration::from_millis(5), Duration::from_millis(250));
@@ -123,33 +120,7 @@ impl EventLoop {
         lottery_log::defer_lines();
         loop {
             lottery_log::write_deferred();
-            let timeout = if self.work.is_empty() {
-                self.next_tick.saturating_duration_since(Instant::now())
-            } else {
-                Duration::ZERO
-            };
-            match self.poll.poll(&mut events, Some(timeout)) {
-                Ok(()) => {}
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
-            }
-            self.now = Instant::now();
-            let mut woken = false;
-            for event in events.iter() {
-                let token = event.token();
-                if token == LOOP_WAKER {
-                    woken = true;
-                } else if let Some(connection) = self.connections.get_mut(&token) {
-                    if event.is_readable() || event.is_read_closed() || event.is_error() {
-                        connection.readable = true;
-                    }
-                    if event.is_read_closed() || event.is_error() {
-                        connection.end_seen = true;
-                    }
-                    schedule(&mut self.work, connection, token);
-                }
-            }
-            if woken {
+            if self.poll_events(&mut events)? {
                 self.on_wake()?;
             }
             while let Some(outcomes) = self.completer.ready()? {
@@ -163,6 +134,34 @@ impl EventLoop {
                 return Ok(());
             }
         }
+    }
+
+    /// Waits for events (not at all when work is pending), notes them on
+    /// their connections and schedules those. Returns whether the waker
+    /// fired.
+    fn poll_events(&mut self, events: &mut Events) -> io::Result<bool> {
+        let timeout = if self.work.is_empty() {
+            self.next_tick.saturating_duration_since(Instant::now())
+        } else {
+            Duration::ZERO
+        };
+        match self.poll.poll(events, Some(timeout)) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+        self.now = Instant::now();
+        let mut woken = false;
+        for event in events.iter() {
+            let token = event.token();
+            if token == LOOP_WAKER {
+                woken = true;
+            } else if let Some(connection) = self.connections.get_mut(&token) {
+                connection.on_event(event);
+                schedule(&mut self.work, connection, token);
+            }
+        }
+        Ok(woken)
     }
 
     fn on_wake(&mut self) -> io::Result<()> {
@@ -185,23 +184,23 @@ impl EventLoop {
         Ok(())
     }
 
-    fn adopt(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+    fn adopt(&mut self, stream: TcpStream, peer: SocketAddr) {
+        let max_frame = self.shared.config().max_frame;
         if self.stopping {
-            crate::connection::refuse(
-                stream,
-                Ending::ShuttingDown.frame(),
-                self.shared.config().max_frame,
-            );
+            connection::refuse(stream, Ending::ShuttingDown.frame(), max_frame);
             self.shared.connection_closed();
             return;
         }
+        // Acks are small and latency matters more than packet count.
+        let _ = stream.set_nodelay(true);
         let token = Token(self.next_token);
         self.next_token += 1;
+        let mut connection = Connection::new(token, stream, peer, max_frame, self.now);
         // Both interests at once, edge-triggered: the loop hears of
         // writability only after a write hit `WouldBlock`, and never has to
         // re-register (one `epoll_ctl` per connection in its whole life).
         let registered = self.poll.registry().register(
-            &mut stream,
+            &mut connection,
             token,
             Interest::READABLE | Interest::WRITABLE,
         );
@@ -210,10 +209,6 @@ impl EventLoop {
             self.shared.connection_closed();
             return;
         }
-        // Acks are small and latency matters more than packet count.
-        let _ = stream.set_nodelay(true);
-        let mut connection =
-            Connection::new(stream, peer, self.shared.config().max_frame, self.now);
         schedule(&mut self.work, &mut connection, token);
         self.connections.insert(token, connection);
     }
@@ -221,20 +216,12 @@ impl EventLoop {
     /// Ends a connection's session from outside (replaced, timed out, shut
     /// down), telling the peer why.
     fn end(&mut self, token: Token, ending: Ending) {
-        let Some(connection) = self.connections.get_mut(&token) else {
-            return;
-        };
-        if connection.is_closing() {
-            return;
+        let max_frame = self.shared.config().max_frame;
+        if let Some(connection) = self.connections.get_mut(&token)
+            && connection.end(ending, max_frame, self.now)
+        {
+            schedule(&mut self.work, connection, token);
         }
-        let _ = connection.session.end(
-            ending,
-            self.shared.config().max_frame,
-            &mut connection.output,
-        );
-        let deadline = self.now + CLOSE_LINGER;
-        connection.start_closing(deadline, ending.to_string());
-        schedule(&mut self.work, connection, token);
     }
 
     fn answer_held_queries(&mut self) {
@@ -249,13 +236,7 @@ impl EventLoop {
             max_frame: shared.config().max_frame,
         };
         for (&token, connection) in connections.iter_mut() {
-            if connection.is_closing() {
-                continue;
-            }
-            if let Step::WinnersSent(agency) =
-                connection.session.on_draw(&mut ctx, &mut connection.output)
-            {
-                connection.winners_unsent = Some(agency);
+            if connection.on_draw(&mut ctx) {
                 schedule(work, connection, token);
             }
         }
@@ -266,8 +247,7 @@ impl EventLoop {
     fn stop(&mut self) -> io::Result<()> {
         self.stopping = true;
         for (&token, connection) in &mut self.connections {
-            if !connection.is_closing() {
-                connection.readable = true;
+            if connection.on_stop() {
                 schedule(&mut self.work, connection, token);
             }
         }
@@ -295,7 +275,7 @@ impl EventLoop {
         let mut round = std::mem::take(&mut self.work);
         for token in &round {
             if let Some(connection) = self.connections.get_mut(token) {
-                connection.scheduled = false;
+                connection.unschedule();
             }
         }
         for &token in &round {
@@ -337,13 +317,10 @@ impl EventLoop {
             let connection = connections
                 .get_mut(&token)
                 .expect("connections with work at the completer are not removed");
-            connection
-                .session
-                .on_completed(completed, &mut ctx, &mut connection.output);
-            if connection.session.has_in_flight() {
+            if !connection.on_completed(completed, &mut ctx) {
                 continue;
             }
-            if connection.removal.is_some() {
+            if connection.is_closed() {
                 removable.push(token);
             } else if go_on {
                 schedule(work, connection, token);
@@ -352,18 +329,12 @@ impl EventLoop {
             }
         }
         for token in removable {
-            let reason = self
-                .connections
-                .get_mut(&token)
-                .and_then(|connection| connection.removal.take())
-                .unwrap_or_default();
-            self.remove(token, &reason);
+            self.remove(token);
         }
     }
 
-    /// Reads, decodes and handles what one connection sent, until it has
-    /// nothing more, is held behind its batches, is backed up, or used its
-    /// read budget.
+    /// Lets one connection read, decode and answer; registers the agency its
+    /// handshake bound it to.
     fn drive(&mut self, token: Token) {
         let Self {
             index,
@@ -379,184 +350,68 @@ impl EventLoop {
             return;
         };
         touched.push(token);
-        if connection.failure.is_some() || connection.removal.is_some() {
-            return;
-        }
-        if connection.is_backed_up()
-            && let Err(error) = connection.flush()
-        {
-            connection.failure = Some(error);
-            return;
-        }
-        if connection.is_closing() {
-            match connection.discard_input(READ_BUDGET) {
-                Ok(true) => schedule(work, connection, token),
-                Ok(false) => {}
-                Err(error) => connection.failure = Some(error),
-            }
-            return;
-        }
-        let max_frame = shared.config().max_frame;
-        let mut ctx = Context {
-            central: shared.central(),
-            max_frame,
+        let mut turn = Turn {
+            ctx: Context {
+                central: shared.central(),
+                max_frame: shared.config().max_frame,
+            },
+            now: *now,
+            begun: in_flight,
+            bound: None,
         };
-        let step = connection.session.resume(&mut ctx, &mut connection.output);
-        apply(step, *index, token, connection, shared, in_flight, *now);
-        let mut budget = READ_BUDGET;
-        loop {
-            if connection.is_closing() {
-                return;
-            }
-            if connection.session.is_held() {
-                // No message is taken now, but a peer that leaves meanwhile
-                // must be noticed (and its connection closed) at once.
-                if let Err(error) = connection.read_while_held() {
-                    connection.failure = Some(error);
-                }
-                return;
-            }
-            if connection.is_backed_up() {
-                connection.paused = true;
-                return;
-            }
-            match connection.decoder.next_agency_frame() {
-                Ok(Some(message)) => {
-                    connection.last_frame_at = *now;
-                    let step =
-                        connection
-                            .session
-                            .on_message(message, &mut ctx, &mut connection.output);
-                    apply(step, *index, token, connection, shared, in_flight, *now);
-                    continue;
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    let step =
-                        connection
-                            .session
-                            .on_malformed(&error, max_frame, &mut connection.output);
-                    apply(step, *index, token, connection, shared, in_flight, *now);
-                    return;
-                }
-            }
-            if !connection.readable {
-                return;
-            }
-            if budget == 0 {
-                // More may be waiting: come back next iteration, after the others.
-                schedule(work, connection, token);
-                return;
-            }
-            match connection.read_once() {
-                Ok(ReadOutcome::Data(read)) => budget = budget.saturating_sub(read),
-                Ok(ReadOutcome::WouldBlock | ReadOutcome::Closed) => {}
-                Err(error) => {
-                    connection.failure = Some(error);
-                    return;
-                }
-            }
+        let status = connection.on_readable(&mut turn);
+        if let Some(agency) = turn.bound {
+            let here = Binding {
+                loop_index: *index,
+                token,
+            };
+            shared.bind(agency, here);
+        }
+        if status == Status::Again {
+            schedule(work, connection, token);
         }
     }
 
-    /// After a connection was driven: sends its output, and closes it if its
-    /// time has come.
+    /// After a connection was driven: sends its output, and removes it if it
+    /// closed.
     fn settle(&mut self, token: Token) {
         let Some(connection) = self.connections.get_mut(&token) else {
             return;
         };
-        if connection.removal.is_some() {
-            return;
+        let (status, served) = connection.on_writable();
+        if let Some(agency) = served {
+            self.shared.served(agency);
         }
-        if let Some(error) = connection.failure.take() {
-            self.remove(token, &format!("connection failed: {error}"));
-            return;
+        match status {
+            Status::Idle => {}
+            Status::Again => schedule(&mut self.work, connection, token),
+            Status::Done => self.remove(token),
         }
-        match connection.flush() {
-            Err(error) => {
-                self.remove(token, &format!("connection failed: {error}"));
-                return;
-            }
-            Ok(true) => {
-                if let Some(agency) = connection.winners_unsent.take() {
-                    self.shared.served(agency);
-                }
-            }
-            Ok(false) => {}
-        }
-        if connection.is_closing() {
-            if connection.advance_closing() {
-                let reason = connection.close_reason.take().unwrap_or_default();
-                self.remove(token, &reason);
-            }
-            return;
-        }
-        // A peer that closed and has nothing left to receive can go (once
-        // its batches in flight are complete), also while its winners query
-        // waits for the draw: nobody would read the answer. (An agency that
-        // only shut its write side is treated alike; ours never do.)
-        if connection.peer_closed && connection.unsent() == 0 {
-            let reason = if connection.session.is_waiting_for_draw() {
-                "closed by the peer while waiting for the draw"
-            } else if connection.decoder.buffered() > 0 && !connection.session.is_held() {
-                "closed by the peer in the middle of a frame"
-            } else {
-                "closed by the peer"
-            };
-            self.remove(token, reason);
-            return;
-        }
-        if connection.paused && !connection.is_backed_up() {
-            connection.paused = false;
-            schedule(&mut self.work, connection, token);
-        }
-        connection.release_idle_buffers();
     }
 
     /// Applies the deadlines: handshake, idle, and closing linger.
     fn on_tick(&mut self) -> io::Result<()> {
         self.next_tick = self.now + self.tick;
-        let settings = self.shared.config();
-        let mut expired = Vec::new();
+        let mut timed_out = Vec::new();
         let mut lingered = Vec::new();
         for (&token, connection) in &self.connections {
-            match connection.lifecycle {
-                Lifecycle::Closing { deadline, .. } => {
-                    if self.now >= deadline {
-                        lingered.push(token);
-                    }
-                }
-                Lifecycle::Open => {
-                    let session = &connection.session;
-                    if session.is_greeting() {
-                        if self.now.duration_since(connection.accepted_at)
-                            >= settings.handshake_timeout
-                        {
-                            expired.push((token, Ending::HandshakeTimeout));
-                        }
-                    } else if !session.is_waiting()
-                        && !session.is_held()
-                        && self.now.duration_since(connection.last_frame_at)
-                            >= settings.idle_timeout
-                    {
-                        expired.push((token, Ending::IdleTimeout));
-                    }
-                }
+            match connection.expired(self.now, self.shared.config()) {
+                Some(Expired::Timeout(ending)) => timed_out.push((token, ending)),
+                Some(Expired::Linger) => lingered.push(token),
+                None => {}
             }
         }
-        for (token, ending) in expired {
+        for (token, ending) in timed_out {
             if let Some(connection) = self.connections.get(&token) {
-                log_line::timed_out(connection.agency, connection.peer, ending);
+                log_line::timed_out(connection.agency(), connection.peer(), ending);
             }
             self.end(token, ending);
         }
         for token in lingered {
-            let reason = self
-                .connections
-                .get_mut(&token)
-                .and_then(|connection| connection.close_reason.take())
-                .unwrap_or_default();
-            self.remove(token, &format!("{reason} (the peer did not close in time)"));
+            if let Some(connection) = self.connections.get_mut(&token) {
+                connection.linger_expired();
+            }
+            self.remove(token);
         }
         if !self.work.is_empty() {
             self.run_work()?;
@@ -564,29 +419,29 @@ impl EventLoop {
         Ok(())
     }
 
-    fn remove(&mut self, token: Token, reason: &str) {
-        if let Some(connection) = self.connections.get_mut(&token)
-            && connection.session.has_in_flight()
+    /// Removes a closed connection, unless the completer still has work of
+    /// it: then `answer` removes it once that is answered.
+    fn remove(&mut self, token: Token) {
+        if self
+            .connections
+            .get(&token)
+            .is_none_or(Connection::has_in_flight)
         {
-            // The completer still has work of it: remove it once that is
-            // answered (see `answer`).
-            connection.removal.get_or_insert_with(|| reason.to_owned());
             return;
         }
         let Some(mut connection) = self.connections.remove(&token) else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut connection.stream);
-        if let Some(agency) = connection.agency {
-            self.shared.unbind(
-                agency,
-                Binding {
-                    loop_index: self.index,
-                    token,
-                },
-            );
+        let _ = self.poll.registry().deregister(&mut connection);
+        let agency = connection.agency();
+        if let Some(agency) = agency {
+            let here = Binding {
+                loop_index: self.index,
+                token,
+            };
+            self.shared.unbind(agency, here);
         }
-        log_line::connection_closed(connection.agency, connection.peer, reason);
+        log_line::connection_closed(agency, connection.peer(), connection.close_reason());
         drop(connection);
         self.shared.connection_closed();
     }
@@ -600,34 +455,9 @@ impl Drop for EventLoop {
     }
 }
 
+/// Puts `connection` in the work list, once.
 fn schedule(work: &mut Vec<Token>, connection: &mut Connection, token: Token) {
-    if !connection.scheduled {
-        connection.scheduled = true;
+    if connection.schedule() {
         work.push(token);
-    }
-}
-
-/// Carries out what a session asked for.
-fn apply(
-    step: Step,
-    loop_index: usize,
-    token: Token,
-    connection: &mut Connection,
-    shared: &Shared,
-    in_flight: &mut Vec<(Token, InFlight)>,
-    now: Instant,
-) {
-    match step {
-        Step::Continue | Step::Held => {}
-        Step::Bound(agency) => {
-            connection.agency = Some(agency);
-            shared.bind(agency, Binding { loop_index, token });
-        }
-        Step::Storing(flight) => in_flight.push((token, flight)),
-        Step::WinnersSent(agency) => connection.winners_unsent = Some(agency),
-        Step::Close => {
-            let reason = "the session ended";
-            connection.start_closing(now + CLOSE_LINGER, reason);
-        }
     }
 }

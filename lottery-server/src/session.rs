@@ -62,7 +62,10 @@ enum Phase {
     /// Speaking for this agency.
     Bound(AgencyId),
     /// Said its last word; ignores everything.
-    Ended,
+    Ended {
+        /// The agency it spoke for, if the handshake came first.
+        agency: Option<AgencyId>,
+    },
 }
 
 /// What a session keeps for later, to answer in order.
@@ -110,11 +113,12 @@ impl Session {
         }
     }
 
-    /// The agency the session speaks for, once bound.
+    /// The agency the session speaks for, once bound (also after it ended).
     pub(crate) fn agency(&self) -> Option<AgencyId> {
         match self.phase {
             Phase::Bound(agency) => Some(agency),
-            _ => None,
+            Phase::Ended { agency } => agency,
+            Phase::Greeting => None,
         }
     }
 
@@ -189,7 +193,7 @@ impl Session {
             other => other,
         };
         match (self.phase, message) {
-            (Phase::Ended, _) => Step::Close,
+            (Phase::Ended { .. }, _) => Step::Close,
             (Phase::Greeting, AgencyFrame::Other(AgencyMessage::Hello { version, agency })) => {
                 self.on_hello(version, agency, ctx, out)
             }
@@ -502,7 +506,7 @@ impl Session {
 
     /// Ends the session from outside, telling the peer why.
     pub(crate) fn end(&mut self, ending: Ending, max_frame: usize, out: &mut Vec<u8>) -> Step {
-        if self.phase == Phase::Ended {
+        if let Phase::Ended { .. } = self.phase {
             return Step::Close;
         }
         self.end_with(ending.frame(), max_frame, out)
@@ -510,7 +514,9 @@ impl Session {
 
     /// Says why the session cannot go on, and ends it.
     fn end_with(&mut self, refusal: ErrorFrame, max_frame: usize, out: &mut Vec<u8>) -> Step {
-        self.phase = Phase::Ended;
+        self.phase = Phase::Ended {
+            agency: self.agency(),
+        };
         self.held = None;
         self.waiting_for_draw = false;
         send_error(&refusal, max_frame, out);
