@@ -1,10 +1,16 @@
-//! One connection's protocol logic, without the socket.
+//! One connection's protocol state, without the socket.
 //!
 //! A [`Session`] takes decoded [`AgencyFrame`]s (batches arrive validated
 //! by the decoder, see [`lottery_net::checked`]), asks the [`Central`], and
 //! appends its answers, encoded, to the connection's output buffer. It tells
-//! the event loop what else to do through a [`Step`]: bind the connection to
+//! the connection what else to do through a [`Step`]: bind the connection to
 //! an agency, queue a batch that is being stored, wait, or close.
+//!
+//! The session decides what to answer and when; it words nothing itself:
+//! error frames come from `refusal.rs`, log lines from `log_line.rs`, and
+//! what it begins is completed by the completer (`completer.rs`), whose
+//! outcomes it then answers. `Request::of` is the only code that knows the
+//! shape of lottery-net's frames.
 //!
 //! # Invariants
 //! - Answers leave in the order the messages came. Batches and finishes are
@@ -68,11 +74,57 @@ enum Phase {
     },
 }
 
+/// A message of the peer, as the session takes it.
+#[derive(Debug)]
+enum Request {
+    /// The handshake.
+    Hello { version: u16, agency: u32 },
+    /// A batch of bets, validated.
+    Batch(CheckedBatch),
+    /// The agency says it sent everything.
+    Finish { bets_sent: u64 },
+    /// The agency asks for its winners.
+    WinnersQuery { wait: bool },
+}
+
+impl Request {
+    /// The request a frame carries: the one place that knows the shape of
+    /// lottery-net's [`AgencyFrame`]. The decoder yields every batch
+    /// checked; one built otherwise is checked here.
+    fn of(frame: AgencyFrame) -> Self {
+        match frame {
+            AgencyFrame::Batch(batch) => Request::Batch(batch),
+            AgencyFrame::Other(AgencyMessage::Batch { batch, bets }) => {
+                Request::Batch(CheckedBatch::from_wire(batch, bets))
+            }
+            AgencyFrame::Other(AgencyMessage::Hello { version, agency }) => {
+                Request::Hello { version, agency }
+            }
+            AgencyFrame::Other(AgencyMessage::Finish { bets_sent }) => {
+                Request::Finish { bets_sent }
+            }
+            AgencyFrame::Other(AgencyMessage::WinnersQuery { wait }) => {
+                Request::WinnersQuery { wait }
+            }
+        }
+    }
+
+    /// The message's name, as PROTOCOL.md spells it (for refusals).
+    fn name(&self) -> &'static str {
+        match self {
+            Request::Hello { .. } => "Hello",
+            Request::Batch(_) => "Batch",
+            Request::Finish { .. } => "Finish",
+            Request::WinnersQuery { .. } => "WinnersQuery",
+        }
+    }
+}
+
 /// What a session keeps for later, to answer in order.
 #[derive(Debug)]
 enum Held {
-    /// A message to handle once the in-flight batches are acked.
-    Message(AgencyFrame),
+    /// A request to handle once the in-flight batches are acked.
+    Request(Request),
     /// A refusal to send once the in-flight batches are acked.
     Refusal(ErrorFrame),
 }
@@ -172,62 +224,60 @@ impl Session {
                 send_error(&error, ctx.max_frame, out);
                 Step::Continue
             }
-            Some(Held::Message(message)) => self.on_message(message, ctx, out),
+            Some(Held::Request(request)) => self.handle(request, ctx, out),
         }
     }
 
     /// Handles one message from the peer.
     pub(crate) fn on_message(
         &mut self,
-        message: AgencyFrame,
+        frame: AgencyFrame,
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
         debug_assert!(self.held.is_none(), "a held session is given no message");
-        // The decoder yields every batch checked; one built otherwise is
-        // checked here.
-        let message = match message {
-            AgencyFrame::Other(AgencyMessage::Batch { batch, bets }) => {
-                AgencyFrame::Batch(CheckedBatch::from_wire(batch, bets))
-            }
-            other => other,
-        };
-        match (self.phase, message) {
-            (Phase::Ended { .. }, _) => Step::Close,
-            (Phase::Greeting, AgencyFrame::Other(AgencyMessage::Hello { version, agency })) => {
-                self.on_hello(version, agency, ctx, out)
-            }
-            (Phase::Greeting, other) => {
-                self.end_with(refusal::hello_first(frame_name(&other)), ctx.max_frame, out)
-            }
-            (Phase::Bound(_), message) if self.waiting_for_draw || self.finishing => {
-                // Its answer must follow the winners of the query (or the
-                // answer to the finish) before it.
-                self.held = Some(Held::Message(message));
-                Step::Held
-            }
-            (Phase::Bound(_), AgencyFrame::Other(AgencyMessage::Hello { .. })) => {
-                self.end_with(refusal::second_hello(), ctx.max_frame, out)
-            }
-            (Phase::Bound(agency), AgencyFrame::Batch(batch)) => {
-                self.on_batch(agency, batch, ctx, out)
-            }
-            (Phase::Bound(_), message) if self.in_flight > 0 => {
-                // Its answer must follow the acks of the batches before it, and
-                // a finish must count them.
-                self.held = Some(Held::Message(message));
-                Step::Held
-            }
-            (Phase::Bound(agency), AgencyFrame::Other(AgencyMessage::Finish { bets_sent })) => {
-                self.on_finish(agency, bets_sent, ctx, out)
-            }
-            (Phase::Bound(agency), AgencyFrame::Other(AgencyMessage::WinnersQuery { wait })) => {
-                self.on_winners_query(agency, wait, ctx, out)
-            }
-            (Phase::Bound(_), AgencyFrame::Other(AgencyMessage::Batch { .. })) => {
-                Step::Continue // Made an `AgencyFrame::Batch` above.
-            }
+        self.handle(Request::of(frame), ctx, out)
+    }
+
+    fn handle(&mut self, request: Request, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
+        match self.phase {
+            Phase::Ended { .. } => Step::Close,
+            Phase::Greeting => match request {
+                Request::Hello { version, agency } => self.on_hello(version, agency, ctx, out),
+                other => self.end_with(refusal::hello_first(other.name()), ctx.max_frame, out),
+            },
+            Phase::Bound(agency) => self.on_request(agency, request, ctx, out),
         }
+    }
+
+    /// Handles a request of the agency the session speaks for, or holds it
+    /// until what is before it is answered.
+    fn on_request(
+        &mut self,
+        agency: AgencyId,
+        request: Request,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        if self.waiting_for_draw || self.finishing {
+            // Its answer must follow the winners of the query (or the answer
+            // to the finish) before it.
+            return self.hold(request);
+        }
+        match request {
+            Request::Hello { .. } => self.end_with(refusal::second_hello(), ctx.max_frame, out),
+            Request::Batch(batch) => self.on_batch(agency, batch, ctx, out),
+            // Its answer must follow the acks of the batches before it, and a
+            // finish must count them.
+            request if self.in_flight > 0 => self.hold(request),
+            Request::Finish { bets_sent } => self.on_finish(agency, bets_sent, ctx, out),
+            Request::WinnersQuery { wait } => self.on_winners_query(agency, wait, ctx, out),
+        }
+    }
+
+    fn hold(&mut self, request: Request) -> Step {
+        self.held = Some(Held::Request(request));
+        Step::Held
     }
 
     fn on_hello(
@@ -573,11 +623,3 @@ fn send_error(error: &ErrorFrame, max_frame: usize, out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests;
-
-/// A frame's message name, for errors.
-fn frame_name(frame: &AgencyFrame) -> &'static str {
-    match frame {
-        AgencyFrame::Batch(_) => "Batch",
-        AgencyFrame::Other(message) => message.name(),
-    }
-}
