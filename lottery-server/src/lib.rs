@@ -2,19 +2,32 @@
 //! [`lottery_core::Central`], its configuration and its course-format logs.
 //!
 //! # Layers
-//! - [`Server`] (`server.rs`): the acceptor thread and the event-loop threads
-//!   it starts; the state they share; stopping.
+//! Each module uses only those below it (`scripts/layers.py` checks that no
+//! two import each other):
+//! - [`Server`] (`server.rs`): builds the polls, wakers and shared state,
+//!   starts the event-loop threads, runs the acceptor, and stops (one path
+//!   whatever the reason).
+//! - `acceptor.rs`: accepts, spreads connections over the loops, refuses
+//!   those over the limit, and decides when the server stops.
 //! - `event_loop.rs`: one loop thread, its connections, the rhythm of an
 //!   iteration (read all, begin all batches, hand them to the completer,
-//!   write the acks it sent back).
-//! - `completer.rs`: the thread beside each loop that waits for the group
-//!   commit (and performs the draw), so the loop never waits for the disk.
-//! - `connection.rs`: a socket and its buffers.
-//! - `session.rs`: one connection's protocol logic, socket-free.
-//! - [`ShutdownHandle`] and the signal watch (`shutdown.rs`).
+//!   write the acks it sent back); only it registers and removes
+//!   connections.
+//! - `connection.rs`: a socket, its buffers, its session and its lifecycle,
+//!   behind `on_readable` / `on_writable`, which report a status.
+//! - `session.rs`: one connection's protocol state, socket-free.
+//! - `completer.rs`: the thread beside each loop that completes begun
+//!   batches and finishes (the group commit, the draw), so the loop never
+//!   waits for the disk; and the work it completes.
+//! - `shared.rs`: the state every thread shares (the central, the loops'
+//!   inboxes, which connection speaks for each agency, stopping).
+//! - `refusal.rs`: every error frame the central sends; `log_line.rs`: every
+//!   log line it writes (the course's format is [`lottery_log`]'s).
+//! - [`ShutdownHandle`], [`StopReason`] and the signal watch (`shutdown.rs`);
+//!   [`open_central`] (`store.rs`).
 //! - `config.rs`: the knobs of a running server ([`ServerConfig`]) and the
-//!   binary's flags, environment and file ([`ServerArgs`], [`Config`]). The
-//!   course's log format is [`lottery_log`]'s.
+//!   binary's flags, environment and file ([`ServerArgs`], [`Config`]);
+//!   `error.rs`: [`ConfigError`], [`ServerError`].
 //!
 //! Every public item has one path, at the crate's root (the modules are
 //! private).
