@@ -46,8 +46,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 ///
 /// ```
 /// use lottery_server::ServerConfig;
-/// let settings = ServerConfig { threads: 2, exit_when_done: true, ..ServerConfig::default() };
-/// assert_eq!(settings.max_frame, lottery_net::DEFAULT_MAX_FRAME);
+/// let config = ServerConfig { threads: 2, exit_when_done: true, ..ServerConfig::default() };
+/// assert_eq!(config.max_frame, lottery_net::DEFAULT_MAX_FRAME);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
