@@ -54,25 +54,39 @@ pub enum ConfigError {
         missing: String,
     },
     /// The single-bet variables do not make a valid bet.
-    #[error("invalid single bet: {0}")]
+    #[error("invalid single bet")]
     InvalidSingleBet(#[source] FieldError),
 }
 
 /// An agency file that cannot be used.
+///
+/// Each message says what is wrong once: the logs print an error with its
+/// source chain, so no message repeats its source.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    /// The file cannot be opened or read.
-    #[error("cannot read the agency file {}", path.display())]
+    /// The file cannot be opened: it does not exist, is a directory, may not
+    /// be read, ...
+    #[error("cannot read the agency file {}: {}", path.display(), open_problem(cause))]
     Open {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
+        /// What the operating system answered. Not a `source`: the message
+        /// already says it, in words naming the usual problems.
+        cause: io::Error,
     },
-    /// A row is invalid: the message names the file, the line and the field.
-    #[error("bad row: {0}")]
+    /// A row is invalid: its message names the file, the line and the field.
+    #[error("bad row")]
     Row(#[from] RowError),
+}
+
+/// What is wrong with an agency file that cannot be opened, in words.
+fn open_problem(cause: &io::Error) -> String {
+    match cause.kind() {
+        io::ErrorKind::NotFound => "it does not exist".to_string(),
+        io::ErrorKind::IsADirectory => "it is a directory, not a file".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => cause.to_string(),
+    }
 }
 
 /// An in-process central that cannot run.

@@ -42,8 +42,9 @@ impl AgencyInput {
     /// Validates the agency file at `path` (one streaming pass).
     ///
     /// # Errors
-    /// [`InputError::Open`] when it cannot be opened, [`InputError::Row`] for
-    /// the first bad row (file, line and field).
+    /// [`InputError::Open`] when it cannot be opened (it does not exist, is a
+    /// directory, may not be read), [`InputError::Row`] for the first bad row
+    /// (file, line and field). An empty file is no error: it holds 0 bets.
     pub fn load(path: &Path) -> Result<Self, InputError> {
         Self::load_with_limit(path, IN_MEMORY_LIMIT)
     }
@@ -54,9 +55,9 @@ impl AgencyInput {
     /// # Errors
     /// As [`AgencyInput::load`].
     pub fn load_with_limit(path: &Path, in_memory_limit: u64) -> Result<Self, InputError> {
-        let open_error = |source| InputError::Open {
+        let open_error = |cause| InputError::Open {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let size = std::fs::metadata(path).map_err(open_error)?.len();
         let rows = AgencyFile::open(path).map_err(open_error)?;
@@ -142,9 +143,9 @@ impl AgencyInput {
 }
 
 fn open_again(path: &Path) -> Result<AgencyFile<File>, InputError> {
-    AgencyFile::open(path).map_err(|source| InputError::Open {
+    AgencyFile::open(path).map_err(|cause| InputError::Open {
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }
 
@@ -198,6 +199,7 @@ mod tests {
     use std::io::Write;
 
     use lottery_core::Field;
+    use lottery_log::chain;
 
     use super::*;
 
@@ -243,17 +245,74 @@ mod tests {
         };
         assert_eq!(row.line, 2);
         assert_eq!(row.error.field, Field::Number);
-        assert!(
-            error
-                .to_string()
-                .contains(&format!("{}:2: number", file.path().display()))
+        assert_eq!(
+            chain(&error),
+            format!(
+                "bad row: {}:2: number is out of range",
+                file.path().display()
+            )
         );
     }
 
     #[test]
-    fn a_missing_file_is_an_open_error() {
+    fn a_bad_row_of_a_crlf_file_is_reported_on_its_line() {
+        let file = file("Ana,Pérez,1,2000-01-01,1\r\n\"Ray, Bob\",Ray,2,2000-02-30,10\r\n");
+        let error = AgencyInput::load(file.path()).unwrap_err();
+        assert_eq!(
+            chain(&error),
+            format!(
+                "bad row: {}:2: birthdate is not a real calendar date",
+                file.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_named_as_missing() {
         let error = AgencyInput::load(Path::new("/nonexistent/agency-1.csv")).unwrap_err();
         assert!(matches!(error, InputError::Open { .. }), "{error}");
+        assert_eq!(
+            chain(&error),
+            "cannot read the agency file /nonexistent/agency-1.csv: it does not exist"
+        );
+    }
+
+    #[test]
+    fn a_directory_is_named_as_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = AgencyInput::load(dir.path()).unwrap_err();
+        assert_eq!(
+            chain(&error),
+            format!(
+                "cannot read the agency file {}: it is a directory, not a file",
+                dir.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_file_that_may_not_be_read_says_permission_denied() {
+        // Built by hand: the tests may run as root, who reads any file.
+        let error = InputError::Open {
+            path: PathBuf::from("agency-1.csv"),
+            cause: std::io::ErrorKind::PermissionDenied.into(),
+        };
+        assert_eq!(
+            chain(&error),
+            "cannot read the agency file agency-1.csv: permission denied"
+        );
+    }
+
+    #[test]
+    fn an_empty_file_holds_no_bets() {
+        for text in ["", "\r\n\n"] {
+            let file = file(text);
+            for limit in [0, IN_MEMORY_LIMIT] {
+                let input = AgencyInput::load_with_limit(file.path(), limit).unwrap();
+                assert_eq!(input.count(), 0);
+                assert_eq!(input.into_bets().unwrap().count(), 0);
+            }
+        }
     }
 
     #[test]

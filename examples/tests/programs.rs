@@ -4,10 +4,11 @@ mod support;
 
 use std::io::Read;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Central, log_values, run, run_agency};
+use support::{Central, Output, log_values, run, run_agency, workspace_root};
 
 #[test]
 fn every_program_prints_its_help() {
@@ -70,6 +71,174 @@ fn an_agency_with_a_bad_row_stops_before_connecting_and_names_file_line_and_fiel
         listener.accept().is_err(),
         "the agency connected although its file is bad"
     );
+}
+
+/// Runs an agency on `data` against a listener that records whether anyone
+/// connected; returns what it did and whether it connected.
+fn run_agency_offline(data: &Path) -> (Output, bool) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let server = listener.local_addr().unwrap().to_string();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &server,
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    (output, listener.accept().is_ok())
+}
+
+/// Checks that an agency stopped on an input error before connecting, with
+/// exit code 1 and `message` in one `load_bets` failure line, said once.
+fn assert_input_error_once((output, connected): (Output, bool), message: &str) {
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    assert!(!connected, "the agency connected although its input is bad");
+    let errors: Vec<&str> = output
+        .log
+        .lines()
+        .filter(|line| line.contains(" ERROR "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", output.log);
+    let prefix = "action: load_bets | result: fail | agency: 1 | error: ";
+    assert!(
+        errors[0].ends_with(&format!("{prefix}{message}")),
+        "{}",
+        output.log
+    );
+    assert_eq!(output.log.matches(message).count(), 1, "{}", output.log);
+}
+
+#[test]
+fn an_agency_names_the_line_of_a_bad_row_of_a_crlf_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(
+        &data,
+        "Ana,Pérez,1,2000-01-01,1\r\n\"Juan, Jr.\",\"Gómez, Díaz\",2,1990-12-31,12\r\n\"Bob, Jr.\",Ray,3,2000-02-30,2\r\nLía,Ríos,4,1980-06-15,7574\r\n",
+    )
+    .unwrap();
+    let message = format!(
+        "bad row: {}:3: birthdate is not a real calendar date",
+        data.display()
+    );
+    assert_input_error_once(run_agency_offline(&data), &message);
+}
+
+#[test]
+fn an_agency_names_a_directory_given_as_its_data_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let message = format!(
+        "cannot read the agency file {}: it is a directory, not a file",
+        dir.path().display()
+    );
+    assert_input_error_once(run_agency_offline(dir.path()), &message);
+}
+
+#[test]
+fn an_agency_names_a_missing_data_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    let message = format!(
+        "cannot read the agency file {}: it does not exist",
+        data.display()
+    );
+    assert_input_error_once(run_agency_offline(&data), &message);
+}
+
+#[test]
+fn an_agency_names_a_data_file_it_may_not_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::File::open(&data).is_ok() {
+        eprintln!("skipped: this user reads a file of mode 000 (root?)");
+        return;
+    }
+    let message = format!(
+        "cannot read the agency file {}: permission denied",
+        data.display()
+    );
+    assert_input_error_once(run_agency_offline(&data), &message);
+}
+
+#[test]
+fn an_agency_with_an_empty_file_warns_and_finishes_with_no_bets() {
+    let central = Central::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "").unwrap();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", output.log);
+    let warning = format!(
+        "WARNING  action: load_bets | result: success | agency: 1 | data: {0} | bets: 0 | warning: {0} holds no bets",
+        data.display()
+    );
+    assert!(output.log.contains(&warning), "{}", output.log);
+    assert!(
+        output
+            .log
+            .contains("action: consulta_ganadores | result: success | cant_ganadores: 0\n"),
+        "{}",
+        output.log
+    );
+    let exited = central.wait_for_exit();
+    assert!(
+        exited
+            .log
+            .contains("action: finish | result: success | agency: 1 | bets: 0 | remaining: 0"),
+        "{}",
+        exited.log
+    );
+    assert!(
+        exited.log.contains("action: sorteo | result: success"),
+        "{}",
+        exited.log
+    );
+    assert_eq!(std::fs::read(&exited.store).unwrap(), b"");
+}
+
+#[test]
+fn an_agency_names_line_701_of_a_course_file_broken_there() {
+    // The course data set is not part of the repository; it sits beside it.
+    let course = workspace_root().join("../shared/data/agency-1.csv");
+    let Ok(text) = std::fs::read_to_string(&course) else {
+        eprintln!(
+            "skipped: no course data at {} (its lines end with CRLF)",
+            course.display()
+        );
+        return;
+    };
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    assert!(
+        lines.len() > 701 && lines[700].ends_with("\r\n"),
+        "not a CRLF course file"
+    );
+    lines[700] = "Broken,Row\r\n";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, lines.concat()).unwrap();
+    let message = format!(
+        "bad row: {}:701: row has 2 fields, expected 5",
+        data.display()
+    );
+    assert_input_error_once(run_agency_offline(&data), &message);
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! Reading is streaming: one row at a time, never the whole file.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 
 #[cfg(test)]
@@ -79,20 +79,75 @@ fn put_name(out: &mut Vec<u8>, name: &str) {
     out.push(b'"');
 }
 
-fn reader_builder() -> csv::ReaderBuilder {
-    let mut builder = csv::ReaderBuilder::new();
-    builder.has_headers(false).flexible(true);
-    builder
+/// The csv reader of a source, fed through a [`LineCounter`].
+fn line_reader<R: Read>(source: R) -> csv::Reader<LineCounter<R>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(LineCounter::new(source))
 }
 
-/// The line a record started on (from 1); the reader's own position when the
-/// record could not be read.
-fn record_line<R: Read>(record: &csv::StringRecord, rows: &csv::Reader<R>) -> u64 {
-    record
-        .position()
-        .map_or_else(|| rows.position().line(), csv::Position::line)
+/// Counts the lines of a source as the `csv` reader takes its bytes, and
+/// hands it at most one line per read.
+///
+/// The positions the `csv` crate gives a record cannot name its line: it
+/// takes them before the reader skips what comes before the record, and in a
+/// CRLF file that is the `\n` of the previous line (a `\r` ends a record, its
+/// `\n` is consumed by the next read), so every record after the first was
+/// reported one line too low; a blank line skipped before a record did the
+/// same in LF files (rust-csv issues 395 and 208). Here, since no read goes
+/// past a `\n`, the `csv` reader, which refills its buffer only once it is
+/// empty, never holds more than the rest of the line where its last record
+/// ended: that record ends on [`LineCounter::line`], and starts as many lines
+/// above as its fields hold `\n` (only a quoted field can).
+#[derive(Debug)]
+struct LineCounter<R> {
+    source: io::BufReader<R>,
+    /// `\n` bytes handed out so far.
+    newlines: u64,
+    /// Whether bytes were handed out after the last `\n`.
+    in_line: bool,
 }
 
+impl<R: Read> LineCounter<R> {
+    fn new(source: R) -> Self {
+        Self {
+            source: io::BufReader::new(source),
+            newlines: 0,
+            in_line: false,
+        }
+    }
+
+    /// The line (from 1) of the last byte handed out.
+    fn line(&self) -> u64 {
+        self.newlines + u64::from(self.in_line)
+    }
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.source.fill_buf()?;
+        let line_len = memchr::memchr(b'\n', available).map_or(available.len(), |end| end + 1);
+        let len = line_len.min(buf.len());
+        buf[..len].copy_from_slice(&available[..len]);
+        self.source.consume(len);
+        if let Some(&last) = buf[..len].last() {
+            self.in_line = last != b'\n';
+            self.newlines += u64::from(!self.in_line);
+        }
+        Ok(len)
+    }
+}
+
+/// The line (from 1) where the record just read from `rows` started.
+fn record_line<R: Read>(record: &csv::ByteRecord, rows: &csv::Reader<LineCounter<R>>) -> u64 {
+    let inner_newlines = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
+    rows.get_ref().line().saturating_sub(inner_newlines)
+}
+
+/// A row that is not UTF-8. (Reading byte records of any length, the `csv`
+/// reader fails only when its source does; a `FieldError` cannot say so, and
+/// such a failure is reported as this too.)
 fn malformed() -> FieldError {
     FieldError::new(Field::Row, FieldReason::Malformed)
 }
@@ -103,16 +158,16 @@ fn malformed() -> FieldError {
 /// does not parse.
 #[derive(Debug)]
 pub struct StoreRows<R: Read> {
-    rows: csv::Reader<R>,
-    record: csv::StringRecord,
+    rows: csv::Reader<LineCounter<R>>,
+    record: csv::ByteRecord,
 }
 
 impl<R: Read> StoreRows<R> {
     /// Reads store rows from `source`.
     pub fn new(source: R) -> Self {
         Self {
-            rows: reader_builder().from_reader(source),
-            record: csv::StringRecord::new(),
+            rows: line_reader(source),
+            record: csv::ByteRecord::new(),
         }
     }
 }
@@ -121,7 +176,7 @@ impl<R: Read> Iterator for StoreRows<R> {
     type Item = Result<StoredBet, (u64, FieldError)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let result = self.rows.read_record(&mut self.record);
+        let result = self.rows.read_byte_record(&mut self.record);
         let line = record_line(&self.record, &self.rows);
         match result {
             Ok(false) => None,
@@ -144,18 +199,23 @@ impl<R: Read> Iterator for StoreRows<R> {
 #[derive(Debug)]
 pub struct AgencyFile<R: Read = File> {
     path: PathBuf,
-    rows: csv::Reader<R>,
-    record: csv::StringRecord,
+    rows: csv::Reader<LineCounter<R>>,
+    record: csv::ByteRecord,
 }
 
 impl AgencyFile<File> {
     /// Opens an agency file.
     ///
     /// # Errors
-    /// The error of opening the file.
+    /// The error of opening the file; [`io::ErrorKind::IsADirectory`] for a
+    /// directory (which opens on Unix, then fails its first read).
     pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref();
-        Ok(Self::from_reader(path, File::open(path)?))
+        let file = File::open(path)?;
+        if file.metadata()?.is_dir() {
+            return Err(io::ErrorKind::IsADirectory.into());
+        }
+        Ok(Self::from_reader(path, file))
     }
 }
 
@@ -164,8 +224,8 @@ impl<R: Read> AgencyFile<R> {
     pub fn from_reader(path: impl Into<PathBuf>, source: R) -> Self {
         Self {
             path: path.into(),
-            rows: reader_builder().from_reader(source),
-            record: csv::StringRecord::new(),
+            rows: line_reader(source),
+            record: csv::ByteRecord::new(),
         }
     }
 
@@ -179,7 +239,7 @@ impl<R: Read> Iterator for AgencyFile<R> {
     type Item = Result<Bet, RowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let result = self.rows.read_record(&mut self.record);
+        let result = self.rows.read_byte_record(&mut self.record);
         let line = record_line(&self.record, &self.rows);
         let error = match result {
             Ok(false) => return None,
@@ -203,7 +263,7 @@ impl<R: Read> Iterator for AgencyFile<R> {
 /// # Errors
 /// [`FieldReason::FieldCount`] on a row with other than 5 fields, else the
 /// first invalid field.
-fn agency_row(record: &csv::StringRecord) -> Result<Bet, FieldError> {
+fn agency_row(record: &csv::ByteRecord) -> Result<Bet, FieldError> {
     let [first, last, document, birthdate, number] = row_fields(record)?;
     Bet::from_fields(first, last, document, birthdate, number)
 }
@@ -214,7 +274,7 @@ fn agency_row(record: &csv::StringRecord) -> Result<Bet, FieldError> {
 /// # Errors
 /// [`FieldReason::FieldCount`] on a row with other than 6 fields, else the
 /// first invalid field.
-fn store_row(record: &csv::StringRecord) -> Result<StoredBet, FieldError> {
+fn store_row(record: &csv::ByteRecord) -> Result<StoredBet, FieldError> {
     let [agency, first, last, document, birthdate, number] = row_fields(record)?;
     Ok(StoredBet {
         agency: agency.parse()?,
@@ -224,7 +284,18 @@ fn store_row(record: &csv::StringRecord) -> Result<StoredBet, FieldError> {
 
 /// The fields of a row that must have exactly `N`, borrowed from it (rows
 /// are parsed one per bet: no allocation here).
-fn row_fields<const N: usize>(record: &csv::StringRecord) -> Result<[&str; N], FieldError> {
+///
+/// # Errors
+/// [`FieldReason::Malformed`] when a field is not UTF-8, else
+/// [`FieldReason::FieldCount`] on a row with other than `N` fields.
+fn row_fields<const N: usize>(record: &csv::ByteRecord) -> Result<[&str; N], FieldError> {
+    let mut fields = [""; N];
+    for (index, field) in record.iter().enumerate() {
+        let text = std::str::from_utf8(field).map_err(|_| malformed())?;
+        if let Some(slot) = fields.get_mut(index) {
+            *slot = text;
+        }
+    }
     if record.len() != N {
         return Err(FieldError::new(
             Field::Row,
@@ -234,7 +305,7 @@ fn row_fields<const N: usize>(record: &csv::StringRecord) -> Result<[&str; N], F
             },
         ));
     }
-    Ok(std::array::from_fn(|index| &record[index]))
+    Ok(fields)
 }
 
 #[cfg(test)]
@@ -346,9 +417,136 @@ mod tests {
         assert_eq!(rows.len(), 3);
     }
 
+    /// A reader handing out at most `chunk` bytes per read.
+    struct Chunked<'a> {
+        bytes: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let len = self.chunk.min(buf.len()).min(self.bytes.len());
+            buf[..len].copy_from_slice(&self.bytes[..len]);
+            self.bytes = &self.bytes[len..];
+            Ok(len)
+        }
+    }
+
+    /// The line of the first error of an agency file, read in chunks of
+    /// every size from 1 byte to the whole text (they must agree).
+    fn first_error_line(text: &str) -> u64 {
+        let lines: Vec<u64> = (1..=text.len())
+            .map(|chunk| {
+                let source = Chunked {
+                    bytes: text.as_bytes(),
+                    chunk,
+                };
+                AgencyFile::from_reader("x", source)
+                    .find_map(Result::err)
+                    .expect("the text has a bad row")
+                    .line
+            })
+            .collect();
+        assert!(lines.iter().all(|&line| line == lines[0]), "{lines:?}");
+        lines[0]
+    }
+
+    const GOOD_ROWS: [&str; 4] = [
+        "Ana,Pérez,1,2000-01-01,1",
+        "\"Juan, Jr.\",\"Gómez, Díaz\",002,1990-12-31,12",
+        "\"O\"\"Neil\",Ríos,3,1980-06-15,7574",
+        "Lía,\"Ríos,,\",4,1980-06-15,0",
+    ];
+
+    #[test]
+    fn a_bad_row_on_line_n_is_reported_on_line_n_with_crlf_or_lf_line_ends() {
+        for end in ["\r\n", "\n"] {
+            for bad in 0..=GOOD_ROWS.len() {
+                let mut rows = GOOD_ROWS.to_vec();
+                rows.insert(bad, "\"Bob, Jr.\",Ray,12x,2000-01-01,2");
+                let expected = bad as u64 + 1;
+                let text = rows.join(end);
+                assert_eq!(first_error_line(&text), expected, "{text:?}");
+                let text = text + end;
+                assert_eq!(first_error_line(&text), expected, "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn blank_lines_count_as_lines() {
+        for end in ["\r\n", "\n"] {
+            let text = [
+                GOOD_ROWS[0],
+                "",
+                "",
+                GOOD_ROWS[1],
+                "",
+                "Bob,Ray,12x,2000-01-01,2",
+            ]
+            .join(end);
+            assert_eq!(first_error_line(&text), 6, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_row_after_a_quoted_field_spanning_lines_is_reported_where_it_starts() {
+        for end in ["\r\n", "\n"] {
+            let text = [
+                GOOD_ROWS[1],
+                "\"Two",
+                "lines\",Ray,2,2000-01-01,2",
+                "Bob,Ray,12x,2000-01-01,3",
+            ]
+            .join(end);
+            let errors: Vec<(u64, Field)> = AgencyFile::from_reader("x", text.as_bytes())
+                .filter_map(Result::err)
+                .map(|error| (error.line, error.error.field))
+                .collect();
+            // The name holding a line end is refused where its row starts.
+            assert_eq!(
+                errors,
+                [(2, Field::FirstName), (4, Field::Document)],
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_store_row_is_reported_on_its_line_with_crlf_or_lf_line_ends() {
+        let bets = vec![bet("Ana, María", "Pérez"), bet("\"Quoted\"", "Ñandú, Sr.")];
+        let mut bytes = Vec::new();
+        encode_store_rows(AgencyId::new(2).unwrap(), &bets, &mut bytes);
+        bytes.extend_from_slice(b"2,\"Bob, Jr.\",Ray,0123,1999-02-30,7574\r\n");
+        encode_store_rows(AgencyId::new(2).unwrap(), &bets, &mut bytes);
+        for lf_only in [false, true] {
+            let mut bytes = bytes.clone();
+            if lf_only {
+                bytes.retain(|&byte| byte != b'\r');
+            }
+            let errors: Vec<(u64, FieldError)> =
+                StoreRows::new(&bytes[..]).filter_map(Result::err).collect();
+            assert_eq!(
+                errors,
+                [(
+                    3,
+                    FieldError::new(Field::Birthdate, FieldReason::InvalidDate)
+                )],
+                "lf_only: {lf_only}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_directory_is_not_an_agency_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = AgencyFile::open(dir.path()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::IsADirectory);
+    }
+
     #[test]
     fn rows_with_the_wrong_field_count_are_refused() {
-        let row = csv::StringRecord::from(vec!["a", "b", "1", "2000-01-01"]);
+        let row = csv::ByteRecord::from(vec!["a", "b", "1", "2000-01-01"]);
         let error = agency_row(&row).unwrap_err();
         assert_eq!(
             error.reason,

@@ -354,6 +354,10 @@ mod tests {
         let error =
             AgencySettings::resolve(args(&["--id", "1"]), |name| variables.get(name).cloned())
                 .unwrap_err();
-        assert!(error.to_string().contains("birthdate"), "{error}");
+        // Said once: the message does not repeat its source.
+        assert_eq!(
+            lottery_log::chain(&error),
+            "invalid single bet: birthdate is not a real calendar date"
+        );
     }
 }

@@ -11,7 +11,7 @@ use std::error::Error;
 use std::io;
 
 // The `log` crate, not this module.
-use ::log::{error, info};
+use ::log::{error, info, warn};
 use lottery_core::{AgencyId, Bet};
 use lottery_log::chain;
 
@@ -56,6 +56,15 @@ pub fn load_bets_failed(agency: AgencyId, error: &dyn Error) {
 /// `load_bets | result: success`: `bets` bets from `data`, validated.
 pub fn bets_loaded(agency: AgencyId, data: &str, bets: u64) {
     info!("action: load_bets | result: success | agency: {agency} | data: {data} | bets: {bets}");
+}
+
+/// `load_bets | result: success` at `WARNING`: the file `data` is valid but
+/// holds no bets. The agency still finishes (with 0 bets), so that the draw,
+/// which waits for every agency, can happen.
+pub fn no_bets_loaded(agency: AgencyId, data: &str) {
+    warn!(
+        "action: load_bets | result: success | agency: {agency} | data: {data} | bets: 0 | warning: {data} holds no bets; the agency finishes with 0 bets"
+    );
 }
 
 /// `send_bets | result: in_progress`: `percent`% of the agency's `total`

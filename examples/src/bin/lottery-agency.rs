@@ -52,7 +52,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    agency::log::bets_loaded(id, &data, input.count());
+    if input.count() == 0 {
+        agency::log::no_bets_loaded(id, &data);
+    } else {
+        agency::log::bets_loaded(id, &data, input.count());
+    }
 
     let mut config = ClientConfig::new(settings.server.clone(), id);
     config.batch_max = settings.batch_max_amount.map(std::num::NonZeroUsize::get);
