@@ -18,7 +18,7 @@ use clap::Parser;
 use log::info;
 use lottery_core::{AgencyId, Durability, LotteryRules, StoreRows};
 use lottery_log::chain;
-use lottery_net::client::{ClientConfig, Interrupter};
+use lottery_net::{ClientConfig, Interrupter};
 
 use crate::agency::run_session;
 use crate::central::InProcessCentral;

@@ -5,7 +5,7 @@ use std::io;
 use std::path::PathBuf;
 
 use lottery_core::{FieldError, RowError};
-use lottery_net::client::ClientError;
+use lottery_net::ClientError;
 use lottery_server::ServerError;
 
 /// A setting that cannot be used.

@@ -2,8 +2,10 @@
 //! central frames: it never panics, never consumes more than it holds, and
 //! every frame it accepts encodes back to exactly the bytes it consumed (the
 //! encoding is canonical, so nothing is lost or invented in decoding). The
-//! central's fast path (`next_agency_frame`) reads the input exactly like
-//! `next_agency_message` followed by `WireBet::into_bet`.
+//! one agency decode path (`next_agency_frame`, bets validated as decoded)
+//! reads the input exactly like the reference decoding of the
+//! `test-support` feature (`next_agency_message`, a `String` per field, then
+//! `AgencyFrame::from`, which validates each bet with `WireBet::into_bet`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,19 +14,19 @@ use lottery_net::{AgencyFrame, Decoder, encode_agency_message, encode_central_me
 /// Small enough that the limit is hit often, large enough for real frames.
 const MAX_FRAME: usize = 1024;
 
-/// Both ways of reading agency frames agree on every frame, error and byte.
-fn fast_path_agrees(data: &[u8]) {
-    let mut slow = Decoder::new(MAX_FRAME);
-    let mut fast = Decoder::new(MAX_FRAME);
-    slow.extend(data);
-    fast.extend(data);
+/// The decode path and the reference agree on every frame, error and byte.
+fn decode_path_agrees_with_the_reference(data: &[u8]) {
+    let mut reference = Decoder::new(MAX_FRAME);
+    let mut decoder = Decoder::new(MAX_FRAME);
+    reference.extend(data);
+    decoder.extend(data);
     loop {
-        let expected = slow
+        let expected = reference
             .next_agency_message()
             .map(|message| message.map(AgencyFrame::from));
-        let actual = fast.next_agency_frame();
+        let actual = decoder.next_agency_frame();
         assert_eq!(actual, expected);
-        assert_eq!(fast.buffered(), slow.buffered());
+        assert_eq!(decoder.buffered(), reference.buffered());
         if !matches!(actual, Ok(Some(_))) {
             return;
         }
@@ -32,7 +34,7 @@ fn fast_path_agrees(data: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    fast_path_agrees(data);
+    decode_path_agrees_with_the_reference(data);
     for as_agency in [true, false] {
         let mut decoder = Decoder::new(MAX_FRAME);
         decoder.extend(data);

@@ -1,12 +1,14 @@
 //! The frame decoder fed through `read_from` in chunks whose sizes come from
-//! the input: it never holds more than its bound, and it decodes exactly the
-//! frames a one-piece decoding of the same bytes gives.
+//! the input: it never holds more than its bound, and the one agency decode
+//! path (`next_agency_frame`) decodes exactly the frames a one-piece
+//! decoding of the same bytes by the reference (`next_agency_message`, then
+//! `AgencyFrame::from`, of the `test-support` feature) gives.
 #![no_main]
 
 use std::io::{self, Read};
 
 use libfuzzer_sys::fuzz_target;
-use lottery_net::{AgencyMessage, DecodeError, Decoder};
+use lottery_net::{AgencyFrame, DecodeError, Decoder};
 
 const MAX_FRAME: usize = 1024;
 
@@ -28,14 +30,15 @@ impl Read for Chunked<'_> {
     }
 }
 
-/// Every message of `data` decoded in one piece, then the error, if any.
-fn whole(data: &[u8]) -> (Vec<AgencyMessage>, Option<DecodeError>) {
+/// Every frame of `data` decoded in one piece by the reference, then the
+/// error, if any.
+fn whole(data: &[u8]) -> (Vec<AgencyFrame>, Option<DecodeError>) {
     let mut decoder = Decoder::new(MAX_FRAME);
     decoder.extend(data);
     let mut messages = Vec::new();
     loop {
         match decoder.next_agency_message() {
-            Ok(Some(message)) => messages.push(message),
+            Ok(Some(message)) => messages.push(AgencyFrame::from(message)),
             Ok(None) => return (messages, None),
             Err(error) => return (messages, Some(error)),
         }
@@ -64,8 +67,8 @@ fuzz_target!(|input: &[u8]| {
         let read = decoder.read_from(&mut source).expect("reading a slice");
         assert!(decoder.buffered() <= decoder.max_buffered());
         loop {
-            match decoder.next_agency_message() {
-                Ok(Some(message)) => messages.push(message),
+            match decoder.next_agency_frame() {
+                Ok(Some(frame)) => messages.push(frame),
                 Ok(None) => {
                     assert!(decoder.buffered() < MAX_FRAME);
                     break;

@@ -1,9 +1,10 @@
 //! Codec throughput: encoding and decoding full `Batch` frames (8 KiB, as
 //! agencies send them), in MB/s and bets/s, the median of several runs.
 //!
-//! Decoding is measured three ways: to messages (`WireBet`s, a `String` per
-//! field), to messages then validated into `Bet`s (`WireBet::into_bet`), and
-//! with the central's fast path (`next_agency_frame`: validated as decoded).
+//! Decoding is measured three ways: the two of the reference decoding (the
+//! `test-support` oracle), to messages (`WireBet`s, a `String` per field) and
+//! to messages then validated into `Bet`s (`WireBet::into_bet`), and the one
+//! decode path the central uses (`next_agency_frame`: validated as decoded).
 //!
 //! Run: `cargo bench -p lottery-net --bench codec` (release). Set
 //! `CODEC_BENCH_BETS` to change the bets per run (default 500,000).

@@ -1,22 +1,205 @@
-//! Packing bets into `Batch` frames, as many as fit the frame limit (or a
-//! configured maximum of bets), for agencies and load generators.
+//! `Batch` frames: the one place their bytes are written. [`BatchBuilder`]
+//! packs bets into frames, as many as fit the frame limit (or a configured
+//! maximum of bets), for agencies and load generators;
+//! [`encode_agency_message`](crate::encode_agency_message) writes an
+//! `AgencyMessage::Batch` with the same functions (a bet's length, a bet, the
+//! frame's header), so the two cannot disagree on a byte.
 //!
 //! The builder encodes each bet as it is pushed, so filling a frame costs
-//! one pass over the bets and no intermediate `Vec<WireBet>`.
+//! one pass over the bets and no intermediate `Vec<WireBet>`. One generic
+//! encoding serves raw and validated bets (`BatchBet`); its small
+//! accessors are `#[inline(always)]` because a release build splits the
+//! crate into several codegen units, and a call per field costs more than
+//! the field's copy (see `BENCHMARKS.md`).
 
 use lottery_core::{Bet, Birthdate};
 
-use crate::encoder::{put_wire_bet, wire_bet_len};
 use crate::error::EncodeError;
 use crate::frame::{
-    BATCH_HEADER_LEN, LENGTH_PREFIX, kind, put_short_text, put_u8, put_u16, put_u32, put_u64,
-    short_text_len,
+    BATCH_HEADER_LEN, LENGTH_PREFIX, MAX_SHORT_TEXT, checked_short_len, kind, put_header,
+    put_short_text, put_u16, put_u32, put_u64,
 };
 use crate::message::WireBet;
+
+/// A bet as a `Batch` frame carries it: a raw [`WireBet`] or a validated
+/// [`Bet`] ([`ValidBet`]). Its fields are read as they are written (not
+/// copied out first), so encoding one is a straight run of copies.
+trait BatchBet {
+    /// Whether the texts are known to fit their one-byte lengths (a
+    /// validated bet's names have at most 255 bytes, its document 20): their
+    /// lengths are then not checked again.
+    const VALIDATED: bool;
+
+    /// Field 1.
+    fn first_name(&self) -> &str;
+    /// Field 2.
+    fn last_name(&self) -> &str;
+    /// Field 3.
+    fn document(&self) -> &str;
+    /// Field 4, the text `YYYY-MM-DD` in a valid bet.
+    fn birthdate(&self) -> impl AsRef<[u8]>;
+    /// The length of [`BatchBet::birthdate`], without making the text (a
+    /// validated date is written only once, as it is encoded).
+    fn birthdate_len(&self) -> usize;
+    /// Field 5.
+    fn number(&self) -> u16;
+}
+
+impl BatchBet for WireBet {
+    const VALIDATED: bool = false;
+
+    #[inline(always)]
+    fn first_name(&self) -> &str {
+        &self.first_name
+    }
+
+    #[inline(always)]
+    fn last_name(&self) -> &str {
+        &self.last_name
+    }
+
+    #[inline(always)]
+    fn document(&self) -> &str {
+        &self.document
+    }
+
+    #[inline(always)]
+    fn birthdate(&self) -> impl AsRef<[u8]> {
+        self.birthdate.as_bytes()
+    }
+
+    #[inline(always)]
+    fn birthdate_len(&self) -> usize {
+        self.birthdate.len()
+    }
+
+    #[inline(always)]
+    fn number(&self) -> u16 {
+        self.number
+    }
+}
+
+/// A validated [`Bet`] with its texts looked up once (a compact string
+/// takes a few instructions to find its bytes, and each text is read twice:
+/// for its length, then to copy it).
+struct ValidBet<'a> {
+    first_name: &'a str,
+    last_name: &'a str,
+    document: &'a str,
+    bet: &'a Bet,
+}
+
+impl<'a> ValidBet<'a> {
+    #[inline(always)]
+    fn new(bet: &'a Bet) -> Self {
+        Self {
+            first_name: bet.first_name.as_str(),
+            last_name: bet.last_name.as_str(),
+            document: bet.document.as_str(),
+            bet,
+        }
+    }
+}
+
+impl BatchBet for ValidBet<'_> {
+    const VALIDATED: bool = true;
+
+    #[inline(always)]
+    fn first_name(&self) -> &str {
+        self.first_name
+    }
+
+    #[inline(always)]
+    fn last_name(&self) -> &str {
+        self.last_name
+    }
+
+    #[inline(always)]
+    fn document(&self) -> &str {
+        self.document
+    }
+
+    #[inline(always)]
+    fn birthdate(&self) -> impl AsRef<[u8]> {
+        self.bet.birthdate.to_text()
+    }
+
+    #[inline(always)]
+    fn birthdate_len(&self) -> usize {
+        Birthdate::TEXT_LEN
+    }
+
+    #[inline(always)]
+    fn number(&self) -> u16 {
+        self.bet.number.get()
+    }
+}
+
+/// The bytes text `field` of a bet of type `B` takes.
+#[inline(always)]
+fn text_len<B: BatchBet>(field: &'static str, len: usize) -> Result<usize, EncodeError> {
+    if B::VALIDATED {
+        debug_assert!(len <= MAX_SHORT_TEXT, "a validated {field} fits");
+        Ok(1 + len)
+    } else {
+        checked_short_len(field, len)
+    }
+}
+
+/// The bytes `bet` takes in a `Batch` frame.
+///
+/// # Errors
+/// [`EncodeError::FieldTooLong`] when a text is over 255 bytes.
+#[inline(always)]
+fn bet_len<B: BatchBet>(bet: &B) -> Result<usize, EncodeError> {
+    Ok(text_len::<B>("first_name", bet.first_name().len())?
+        + text_len::<B>("last_name", bet.last_name().len())?
+        + text_len::<B>("document", bet.document().len())?
+        + text_len::<B>("birthdate", bet.birthdate_len())?
+        + 2)
+}
+
+/// Writes `bet` in frame order; the caller checked its [`bet_len`].
+#[inline(always)]
+fn put_bet<B: BatchBet>(out: &mut Vec<u8>, bet: &B) {
+    put_short_text(out, bet.first_name().as_bytes());
+    put_short_text(out, bet.last_name().as_bytes());
+    put_short_text(out, bet.document().as_bytes());
+    put_short_text(out, bet.birthdate().as_ref());
+    put_u16(out, bet.number());
+}
+
+/// The bytes `bet` takes in a `Batch` frame.
+///
+/// # Errors
+/// [`EncodeError::FieldTooLong`] when a text is over 255 bytes.
+#[inline]
+pub(crate) fn wire_bet_len(bet: &WireBet) -> Result<usize, EncodeError> {
+    bet_len(bet)
+}
+
+/// Writes `bet`; the caller checked its [`wire_bet_len`].
+#[inline]
+pub(crate) fn put_wire_bet(out: &mut Vec<u8>, bet: &WireBet) {
+    put_bet(out, bet);
+}
+
+/// Writes the header of a `Batch` frame of `len` bytes (length prefix
+/// included, checked against the limit) holding `count` bets.
+#[inline]
+pub(crate) fn put_batch_header(out: &mut Vec<u8>, len: usize, batch: u64, count: usize) {
+    put_header(out, len, kind::BATCH);
+    put_u64(out, batch);
+    put_u32(
+        out,
+        u32::try_from(count).expect("bets take bytes of a bounded frame"),
+    );
+}
 
 /// Whether a pushed bet went into the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "a full batch did not take the bet: finish it and push the bet again"]
+#[non_exhaustive]
 pub enum Pushed {
     /// The bet is in the batch.
     Added,
@@ -29,7 +212,7 @@ pub enum Pushed {
 ///
 /// ```
 /// use lottery_core::Bet;
-/// use lottery_net::{BatchBuilder, Pushed, Decoder, AgencyMessage, DEFAULT_MAX_FRAME};
+/// use lottery_net::{AgencyFrame, BatchBuilder, Decoder, Pushed, DEFAULT_MAX_FRAME};
 /// let bet = Bet::from_fields("Ana", "Pérez", "30904465", "1999-03-17", "7574").unwrap();
 /// let mut batch = BatchBuilder::new(DEFAULT_MAX_FRAME, Some(2));
 /// assert_eq!(batch.try_push_bet(&bet).unwrap(), Pushed::Added);
@@ -42,8 +225,11 @@ pub enum Pushed {
 /// assert!(batch.is_empty());
 /// let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
 /// decoder.extend(&frame);
-/// match decoder.next_agency_message().unwrap() {
-///     Some(AgencyMessage::Batch { batch: 1, bets }) => assert_eq!(bets.len(), 2),
+/// match decoder.next_agency_frame().unwrap() {
+///     Some(AgencyFrame::Batch(checked)) => {
+///         assert_eq!((checked.batch, checked.count), (1, 2));
+///         assert_eq!(checked.bets, Ok(vec![bet.clone(), bet]));
+///     }
 ///     other => panic!("{other:?}"),
 /// }
 /// ```
@@ -104,12 +290,7 @@ impl BatchBuilder {
     /// [`EncodeError`] when the bet could never fit a frame (a text over 255
     /// bytes, or a frame limit too small for this bet alone).
     pub fn try_push(&mut self, bet: &WireBet) -> Result<Pushed, EncodeError> {
-        let pushed = self.admit(wire_bet_len(bet)?)?;
-        if pushed == Pushed::Added {
-            put_wire_bet(&mut self.bets, bet);
-            self.count += 1;
-        }
-        Ok(pushed)
+        self.push(bet)
     }
 
     /// Adds a validated bet if it fits, encoding it straight from its fields.
@@ -118,22 +299,14 @@ impl BatchBuilder {
     /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
     /// this bet alone.
     pub fn try_push_bet(&mut self, bet: &Bet) -> Result<Pushed, EncodeError> {
-        let texts = [
-            bet.first_name.as_str(),
-            bet.last_name.as_str(),
-            bet.document.as_str(),
-        ];
-        let bet_len = texts.iter().map(|text| short_text_len(text)).sum::<usize>()
-            + 1
-            + Birthdate::TEXT_LEN
-            + 2;
-        let pushed = self.admit(bet_len)?;
+        self.push(&ValidBet::new(bet))
+    }
+
+    #[inline(always)]
+    fn push<B: BatchBet>(&mut self, bet: &B) -> Result<Pushed, EncodeError> {
+        let pushed = self.admit(bet_len(bet)?)?;
         if pushed == Pushed::Added {
-            for text in texts {
-                put_short_text(&mut self.bets, text);
-            }
-            put_birthdate(&mut self.bets, bet.birthdate);
-            put_u16(&mut self.bets, bet.number.get());
+            put_bet(&mut self.bets, bet);
             self.count += 1;
         }
         Ok(pushed)
@@ -144,27 +317,12 @@ impl BatchBuilder {
     pub fn finish(&mut self, batch: u64, out: &mut Vec<u8>) -> usize {
         let len = self.frame_len();
         out.reserve(len);
-        put_u32(
-            out,
-            u32::try_from(len - LENGTH_PREFIX).expect("the frame limit fits the length prefix"),
-        );
-        put_u8(out, kind::BATCH);
-        put_u64(out, batch);
-        put_u32(
-            out,
-            u32::try_from(self.count).expect("bets take bytes of a bounded frame"),
-        );
+        put_batch_header(out, len, batch, self.count);
         out.extend_from_slice(&self.bets);
         self.bets.clear();
         self.count = 0;
         len
     }
-}
-
-/// Writes a date as a short text `YYYY-MM-DD`.
-fn put_birthdate(out: &mut Vec<u8>, date: Birthdate) {
-    out.push(Birthdate::TEXT_LEN as u8);
-    out.extend_from_slice(&date.to_text());
 }
 
 #[cfg(test)]

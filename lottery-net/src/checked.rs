@@ -1,27 +1,59 @@
 //! The central's way of reading agency frames: a `Batch` frame's bets are
 //! validated as they are decoded, straight from the frame's bytes into
-//! [`Bet`]s, so no bet ever exists as a [`WireBet`] with a `String` per field.
+//! [`Bet`]s, so no bet ever exists as a [`WireBet`](crate::WireBet) with a
+//! `String` per field, and no frame holds a batch that was not checked.
 //!
 //! [`Decoder::next_agency_frame`](crate::Decoder::next_agency_frame) yields an
-//! [`AgencyFrame`]. It accepts and refuses exactly the frames
-//! [`Decoder::next_agency_message`](crate::Decoder::next_agency_message) does
-//! (with the same [`DecodeError`](crate::DecodeError)), and a batch's
-//! validation agrees with [`WireBet::into_bet`] on every bet: the first
-//! invalid bet, by index and field, refuses the batch. `From<AgencyMessage>`
-//! builds the same value the slow way, for tests and for programs that
-//! already hold messages.
+//! [`AgencyFrame`]: the one way agency frames are decoded. A batch with an
+//! invalid bet is refused whole, by the first invalid bet's index and field.
 
-use lottery_core::{Bet, BetNumber, Birthdate, Document, Field, FieldError, Name};
+use lottery_core::{Bet, FieldError};
 
-use crate::message::{AgencyMessage, ErrorFrame, WireBet};
+use crate::message::ErrorFrame;
 
-/// A frame from an agency, as the central reads it.
+/// A frame from an agency, as the central reads it: a `Batch` arrives with
+/// its bets validated ([`CheckedBatch`]); there is no way to hold an
+/// unchecked one.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AgencyFrame {
-    /// A `Batch`, its bets validated.
+    /// The first frame of a connection: who is speaking, in which version.
+    Hello {
+        /// The protocol version the agency speaks.
+        version: u16,
+        /// The agency id.
+        agency: u32,
+    },
+    /// A batch of bets, validated.
     Batch(CheckedBatch),
-    /// Any other message (never [`AgencyMessage::Batch`]).
-    Other(AgencyMessage),
+    /// The agency sent every bet.
+    Finish {
+        /// How many bets it sent in total.
+        bets_sent: u64,
+    },
+    /// Asks for the agency's winners.
+    WinnersQuery {
+        /// Hold the answer until the draw (true), or answer "not drawn yet" now.
+        wait: bool,
+    },
+}
+
+impl AgencyFrame {
+    /// The frame's message name, as `PROTOCOL.md` and the logs spell it (the
+    /// same as [`AgencyMessage::name`](crate::AgencyMessage::name)).
+    ///
+    /// ```
+    /// use lottery_net::AgencyFrame;
+    /// assert_eq!(AgencyFrame::Finish { bets_sent: 3 }.name(), "Finish");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Hello { .. } => "Hello",
+            Self::Batch(_) => "Batch",
+            Self::Finish { .. } => "Finish",
+            Self::WinnersQuery { .. } => "WinnersQuery",
+        }
+    }
 }
 
 /// A `Batch` frame whose bets were validated as they were decoded.
@@ -68,65 +100,4 @@ impl InvalidBet {
     pub fn error_frame(&self) -> ErrorFrame {
         ErrorFrame::invalid_bet(self.index, &self.error)
     }
-}
-
-impl CheckedBatch {
-    /// Validates decoded wire bets the slow way (one `String` per field
-    /// first): the same value [`Decoder::next_agency_frame`] yields for the
-    /// frame of `AgencyMessage::Batch { batch, bets }`.
-    ///
-    /// [`Decoder::next_agency_frame`]: crate::Decoder::next_agency_frame
-    pub fn from_wire(batch: u64, bets: Vec<WireBet>) -> Self {
-        let count = bets.len();
-        let mut valid = Vec::with_capacity(count);
-        for (index, wire) in bets.into_iter().enumerate() {
-            match wire.into_bet() {
-                Ok(bet) => valid.push(bet),
-                Err(error) => {
-                    let index = u32::try_from(index).unwrap_or(u32::MAX);
-                    return Self {
-                        batch,
-                        count,
-                        bets: Err(InvalidBet { index, error }),
-                    };
-                }
-            }
-        }
-        Self {
-            batch,
-            count,
-            bets: Ok(valid),
-        }
-    }
-}
-
-impl From<AgencyMessage> for AgencyFrame {
-    fn from(message: AgencyMessage) -> Self {
-        match message {
-            AgencyMessage::Batch { batch, bets } => {
-                Self::Batch(CheckedBatch::from_wire(batch, bets))
-            }
-            other => Self::Other(other),
-        }
-    }
-}
-
-/// Validates the fields of one wire bet into a [`Bet`], checking them in
-/// wire order (first name, last name, document, birthdate, number); the
-/// birthdate comes already parsed (`Birthdate::from_text`), since the fast
-/// path parses it straight from the frame's bytes.
-pub(crate) fn validate_bet(
-    first_name: &str,
-    last_name: &str,
-    document: &str,
-    birthdate: Result<Birthdate, FieldError>,
-    number: u16,
-) -> Result<Bet, FieldError> {
-    Ok(Bet {
-        first_name: Name::new(Field::FirstName, first_name)?,
-        last_name: Name::new(Field::LastName, last_name)?,
-        document: Document::new(document)?,
-        birthdate: birthdate?,
-        number: BetNumber::new(u32::from(number))?,
-    })
 }

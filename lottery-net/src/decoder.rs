@@ -10,12 +10,12 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use lottery_core::Birthdate;
+use lottery_core::Bet;
 
-use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet, validate_bet};
+use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet};
 use crate::error::DecodeError;
 use crate::frame::{FieldReader, LENGTH_PREFIX, MIN_BET_LEN, kind};
-use crate::message::{AgencyMessage, BetFault, CentralMessage, ErrorCode, ErrorFrame, WireBet};
+use crate::message::{BetFault, CentralMessage, ErrorCode, ErrorFrame};
 
 /// The smallest and largest read a decoder asks of its source.
 const MIN_READ_CHUNK: usize = 512;
@@ -24,16 +24,16 @@ const MAX_READ_CHUNK: usize = 64 * 1024;
 /// Buffers bytes of one connection and yields its frames as messages.
 ///
 /// ```
-/// use lottery_net::{encode_agency_message, AgencyMessage, Decoder, DEFAULT_MAX_FRAME};
+/// use lottery_net::{encode_agency_message, AgencyFrame, AgencyMessage, Decoder, DEFAULT_MAX_FRAME};
 /// let mut bytes = Vec::new();
 /// let finish = AgencyMessage::Finish { bets_sent: 12 };
 /// encode_agency_message(&finish, DEFAULT_MAX_FRAME, &mut bytes).unwrap();
 ///
 /// let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
 /// decoder.extend(&bytes[..5]);
-/// assert_eq!(decoder.next_agency_message().unwrap(), None); // incomplete
+/// assert_eq!(decoder.next_agency_frame().unwrap(), None); // incomplete
 /// decoder.extend(&bytes[5..]);
-/// assert_eq!(decoder.next_agency_message().unwrap(), Some(finish));
+/// assert_eq!(decoder.next_agency_frame().unwrap(), Some(AgencyFrame::Finish { bets_sent: 12 }));
 /// assert_eq!(decoder.buffered(), 0);
 /// ```
 #[derive(Debug)]
@@ -156,7 +156,7 @@ impl Decoder {
     /// its body does not parse (so the stream stays aligned on frames). A
     /// frame over the limit or of length 0 is not consumed: there is no way
     /// to trust what follows it.
-    fn next_with<M>(
+    pub(crate) fn next_with<M>(
         &mut self,
         parse: impl FnOnce(u8, &[u8]) -> Result<M, DecodeError>,
     ) -> Result<Option<M>, DecodeError> {
@@ -173,32 +173,18 @@ impl Decoder {
         message.map(Some)
     }
 
-    /// The next message from an agency, once its whole frame is buffered;
-    /// `Ok(None)` while it is incomplete. Consumes exactly one frame.
-    ///
-    /// # Errors
-    /// [`DecodeError`] when the bytes are not a valid agency frame. The
-    /// connection should then be closed (see [`DecodeError::code`]).
-    pub fn next_agency_message(&mut self) -> Result<Option<AgencyMessage>, DecodeError> {
-        self.next_with(parse_agency)
-    }
-
-    /// The next frame from an agency, the way the central reads it: like
-    /// [`Decoder::next_agency_message`] (same frames accepted, same errors),
-    /// but a batch's bets are validated as they are decoded, into [`Bet`]s
-    /// (see [`crate::checked`]). Consumes exactly one frame.
-    ///
-    /// [`Bet`]: lottery_core::Bet
+    /// The next frame from an agency, once its whole frame is buffered;
+    /// `Ok(None)` while it is incomplete. Consumes exactly one frame. A
+    /// batch's bets are validated as they are decoded, straight from the
+    /// frame's bytes into [`Bet`]s (see [`CheckedBatch`]).
     ///
     /// # Errors
     /// [`DecodeError`] when the bytes are not a valid agency frame (an
     /// invalid bet in a well-formed batch is not an error here: it is in
-    /// [`CheckedBatch::bets`]).
+    /// [`CheckedBatch::bets`]). The connection should then be closed (see
+    /// [`DecodeError::code`]).
     pub fn next_agency_frame(&mut self) -> Result<Option<AgencyFrame>, DecodeError> {
-        self.next_with(|kind, body| match kind {
-            kind::BATCH => parse_checked_batch(body).map(AgencyFrame::Batch),
-            other => parse_agency(other, body).map(AgencyFrame::Other),
-        })
+        self.next_with(parse_agency_frame)
     }
 
     /// The next message from the central, once its whole frame is buffered;
@@ -211,57 +197,41 @@ impl Decoder {
     }
 }
 
-fn parse_agency(kind: u8, body: &[u8]) -> Result<AgencyMessage, DecodeError> {
-    let message = match kind {
+fn parse_agency_frame(kind: u8, body: &[u8]) -> Result<AgencyFrame, DecodeError> {
+    let frame = match kind {
         kind::HELLO => {
             let mut fields = FieldReader::new("Hello", body);
-            let message = AgencyMessage::Hello {
+            let frame = AgencyFrame::Hello {
                 version: fields.u16("version")?,
                 agency: fields.u32("agency")?,
             };
             fields.finish()?;
-            message
+            frame
         }
-        kind::BATCH => {
-            let mut fields = FieldReader::new("Batch", body);
-            let batch = fields.u64("batch")?;
-            let count = fields.count("count", MIN_BET_LEN)?;
-            let mut bets = Vec::with_capacity(count);
-            for _ in 0..count {
-                bets.push(WireBet {
-                    first_name: fields.short_text("first_name")?,
-                    last_name: fields.short_text("last_name")?,
-                    document: fields.short_text("document")?,
-                    birthdate: fields.short_text("birthdate")?,
-                    number: fields.u16("number")?,
-                });
-            }
-            fields.finish()?;
-            AgencyMessage::Batch { batch, bets }
-        }
+        kind::BATCH => AgencyFrame::Batch(parse_checked_batch(body)?),
         kind::FINISH => {
             let mut fields = FieldReader::new("Finish", body);
-            let message = AgencyMessage::Finish {
+            let frame = AgencyFrame::Finish {
                 bets_sent: fields.u64("bets_sent")?,
             };
             fields.finish()?;
-            message
+            frame
         }
         kind::WINNERS_QUERY => {
             let mut fields = FieldReader::new("WinnersQuery", body);
-            let message = AgencyMessage::WinnersQuery {
+            let frame = AgencyFrame::WinnersQuery {
                 wait: fields.flag("wait")?,
             };
             fields.finish()?;
-            message
+            frame
         }
         kind => return Err(DecodeError::UnknownType { kind }),
     };
-    Ok(message)
+    Ok(frame)
 }
 
-/// A `Batch` body read field by field like [`parse_agency`] reads it, each
-/// bet validated from the texts borrowed from the frame. After the first
+/// A `Batch` body read field by field, each bet validated from the texts
+/// borrowed from the frame. After the first
 /// invalid bet the rest is still read, so a malformed frame is refused as
 /// malformed whatever its bets hold.
 fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
@@ -274,16 +244,15 @@ fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
         let last_name = fields.short_str("last_name")?;
         let document = fields.short_str("document")?;
         let birthdate = fields.short_bytes("birthdate")?;
-        // A date that parses is ASCII, hence UTF-8; one that does not must
-        // still pass the protocol's UTF-8 check (broken text makes the frame
-        // malformed, whatever its bets hold).
-        let birthdate = match Birthdate::from_text(birthdate) {
-            Ok(date) => Ok(date),
-            Err(error) => fields.utf8(birthdate, "birthdate").map(|_| Err(error))?,
-        };
+        // A date is parsed from its bytes, and a date that parses is ASCII:
+        // only other bytes still need the protocol's UTF-8 check (broken text
+        // makes the frame malformed, whatever its bets hold).
+        if !birthdate.is_ascii() {
+            fields.utf8(birthdate, "birthdate")?;
+        }
         let number = fields.u16("number")?;
         if let Ok(valid) = &mut bets {
-            match validate_bet(first_name, last_name, document, birthdate, number) {
+            match Bet::from_parts(first_name, last_name, document, birthdate, number.into()) {
                 Ok(bet) => valid.push(bet),
                 Err(error) => {
                     let index = u32::try_from(index).expect("the count is a u32");

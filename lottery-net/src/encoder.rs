@@ -4,12 +4,13 @@
 //! field's length) before writing, so an error leaves the buffer untouched.
 //! No sockets here: the caller writes the buffer however it likes.
 
+use crate::batch::{put_batch_header, put_wire_bet, wire_bet_len};
 use crate::error::EncodeError;
 use crate::frame::{
-    BATCH_HEADER_LEN, HEADER_LEN, LENGTH_PREFIX, MAX_LONG_TEXT, MAX_SHORT_TEXT, kind,
-    put_long_text, put_short_text, put_u8, put_u16, put_u32, put_u64, short_text_len,
+    BATCH_HEADER_LEN, HEADER_LEN, LENGTH_PREFIX, MAX_LONG_TEXT, checked_short_len, kind,
+    put_header, put_long_text, put_short_text, put_u8, put_u16, put_u32, put_u64, short_text_len,
 };
-use crate::message::{AgencyMessage, CentralMessage, ErrorFrame, WireBet};
+use crate::message::{AgencyMessage, CentralMessage, ErrorFrame};
 
 /// Bytes of a `Winners` frame before its first document (header, last, count).
 pub(crate) const WINNERS_HEADER_LEN: usize = HEADER_LEN + 1 + 4;
@@ -17,50 +18,12 @@ pub(crate) const WINNERS_HEADER_LEN: usize = HEADER_LEN + 1 + 4;
 /// The largest frame the length prefix can describe.
 const MAX_DESCRIBABLE: usize = LENGTH_PREFIX + u32::MAX as usize;
 
-fn check_short(field: &'static str, text: &str) -> Result<usize, EncodeError> {
-    if text.len() > MAX_SHORT_TEXT {
-        return Err(EncodeError::FieldTooLong {
-            field,
-            len: text.len(),
-            max: MAX_SHORT_TEXT,
-        });
-    }
-    Ok(short_text_len(text))
-}
-
-/// The bytes one bet takes in a `Batch` frame.
-///
-/// # Errors
-/// [`EncodeError::FieldTooLong`] when a text is over 255 bytes.
-pub(crate) fn wire_bet_len(bet: &WireBet) -> Result<usize, EncodeError> {
-    Ok(check_short("first_name", &bet.first_name)?
-        + check_short("last_name", &bet.last_name)?
-        + check_short("document", &bet.document)?
-        + check_short("birthdate", &bet.birthdate)?
-        + 2)
-}
-
-pub(crate) fn put_wire_bet(out: &mut Vec<u8>, bet: &WireBet) {
-    put_short_text(out, &bet.first_name);
-    put_short_text(out, &bet.last_name);
-    put_short_text(out, &bet.document);
-    put_short_text(out, &bet.birthdate);
-    put_u16(out, bet.number);
-}
-
 fn check_limit(message: &'static str, len: usize, max_frame: usize) -> Result<(), EncodeError> {
     let max = max_frame.min(MAX_DESCRIBABLE);
     if len > max {
         return Err(EncodeError::FrameTooLarge { message, len, max });
     }
     Ok(())
-}
-
-/// Writes the length prefix of a frame of `len` bytes (checked) and its type.
-fn put_header(out: &mut Vec<u8>, len: usize, kind: u8) {
-    let body = u32::try_from(len - LENGTH_PREFIX).expect("frame length checked against the limit");
-    put_u32(out, body);
-    put_u8(out, kind);
 }
 
 /// A count of items in a checked frame: bounded by the frame's length.
@@ -98,7 +61,7 @@ impl CentralMessage {
             Self::Winners { documents, .. } => documents
                 .iter()
                 .try_fold(WINNERS_HEADER_LEN, |len, document| {
-                    Ok(len + check_short("document", document)?)
+                    Ok(len + checked_short_len("document", document.len())?)
                 })?,
             Self::NotDrawn => HEADER_LEN,
             Self::Error(error) => error_len(error)?,
@@ -147,9 +110,7 @@ pub fn encode_agency_message(
             put_u32(out, *agency);
         }
         AgencyMessage::Batch { batch, bets } => {
-            put_header(out, len, kind::BATCH);
-            put_u64(out, *batch);
-            put_u32(out, count(bets.len()));
+            put_batch_header(out, len, *batch, bets.len());
             for bet in bets {
                 put_wire_bet(out, bet);
             }
@@ -233,7 +194,7 @@ fn put_winners(out: &mut Vec<u8>, len: usize, documents: &[impl AsRef<str>], las
     put_u8(out, u8::from(last));
     put_u32(out, count(documents.len()));
     for document in documents {
-        put_short_text(out, document.as_ref());
+        put_short_text(out, document.as_ref().as_bytes());
     }
 }
 
@@ -267,7 +228,7 @@ pub fn encode_winners(
 ) -> Result<usize, EncodeError> {
     check_limit("Winners", WINNERS_HEADER_LEN, max_frame)?;
     for document in documents {
-        let len = check_short("document", document.as_ref())?;
+        let len = checked_short_len("document", document.as_ref().len())?;
         check_limit("Winners", WINNERS_HEADER_LEN + len, max_frame)?;
     }
     let max = max_frame.min(MAX_DESCRIBABLE);
@@ -277,7 +238,7 @@ pub fn encode_winners(
         let mut len = WINNERS_HEADER_LEN;
         let mut take = 0;
         for document in rest {
-            let document_len = short_text_len(document.as_ref());
+            let document_len = short_text_len(document.as_ref().as_bytes());
             if len + document_len > max {
                 break;
             }

@@ -10,6 +10,7 @@ use crate::message::{ErrorCode, ErrorFrame};
 /// Bytes that are not a valid frame. The connection they came from should be
 /// closed (after an [`ErrorFrame`] with [`DecodeError::code`], when possible).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The length prefix declares a frame over the limit. Nothing was
     /// allocated for it; the decoder cannot skip it.
@@ -77,6 +78,7 @@ impl DecodeError {
 
 /// A message that cannot be written as a frame. Nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The frame would be larger than the limit.
     #[error("the {message} frame would take {len} bytes, over the {max}-byte limit")]
@@ -102,6 +104,7 @@ pub enum EncodeError {
 
 /// What went wrong for the blocking [`crate::client::AgencyClient`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The central could not be reached (after every reconnect attempt).
     #[error("cannot connect to the central at {server} after {attempts} attempt(s)")]

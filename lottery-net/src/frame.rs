@@ -5,35 +5,35 @@
 //! encoder and the decoder use, so the two cannot disagree on a field's shape.
 //! Reading never panics and never allocates more than the bytes at hand.
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, EncodeError};
 
 /// The default limit of a whole frame, length prefix included: the course's
 /// 8 KiB packet limit.
 pub const DEFAULT_MAX_FRAME: usize = 8192;
 
 /// Bytes of the length prefix.
-pub const LENGTH_PREFIX: usize = 4;
+pub(crate) const LENGTH_PREFIX: usize = 4;
 
 /// Bytes before the first field: the length prefix and the type byte.
-pub const HEADER_LEN: usize = LENGTH_PREFIX + 1;
+pub(crate) const HEADER_LEN: usize = LENGTH_PREFIX + 1;
 
 /// The longest text a one-byte length prefix can carry (names, documents,
 /// birthdates).
-pub const MAX_SHORT_TEXT: usize = u8::MAX as usize;
+pub(crate) const MAX_SHORT_TEXT: usize = u8::MAX as usize;
 
 /// The longest text a two-byte length prefix can carry (error messages).
-pub const MAX_LONG_TEXT: usize = u16::MAX as usize;
+pub(crate) const MAX_LONG_TEXT: usize = u16::MAX as usize;
 
 /// Bytes of a `Batch` frame before its first bet (header, batch, count).
-pub const BATCH_HEADER_LEN: usize = HEADER_LEN + 8 + 4;
+pub(crate) const BATCH_HEADER_LEN: usize = HEADER_LEN + 8 + 4;
 
 /// The smallest a bet can take in a `Batch` frame (four empty texts and the
 /// number); the decoder bounds a declared count with it before allocating.
-pub const MIN_BET_LEN: usize = 4 + 2;
+pub(crate) const MIN_BET_LEN: usize = 4 + 2;
 
 /// The type bytes. Agency-to-central types are below 0x80, central-to-agency
 /// types at or above it, so a frame sent the wrong way is an unknown type.
-pub mod kind {
+pub(crate) mod kind {
     /// `Hello` (agency).
     pub const HELLO: u8 = 0x01;
     /// `Batch` (agency).
@@ -57,8 +57,25 @@ pub mod kind {
 }
 
 /// The bytes a short text takes: its one-byte length and itself.
-pub(crate) const fn short_text_len(text: &str) -> usize {
+pub(crate) const fn short_text_len(text: &[u8]) -> usize {
     1 + text.len()
+}
+
+/// The bytes a short text of `len` bytes takes (its one-byte length and
+/// itself), after checking that the text `field` fits that length.
+///
+/// # Errors
+/// [`EncodeError::FieldTooLong`] when the text is over 255 bytes.
+#[inline]
+pub(crate) fn checked_short_len(field: &'static str, len: usize) -> Result<usize, EncodeError> {
+    if len > MAX_SHORT_TEXT {
+        return Err(EncodeError::FieldTooLong {
+            field,
+            len,
+            max: MAX_SHORT_TEXT,
+        });
+    }
+    Ok(1 + len)
 }
 
 /// Reads the fields of one frame body, in order.
@@ -68,10 +85,12 @@ pub(crate) struct FieldReader<'a> {
 }
 
 impl<'a> FieldReader<'a> {
+    #[inline]
     pub(crate) fn new(message: &'static str, bytes: &'a [u8]) -> Self {
         Self { bytes, message }
     }
 
+    #[inline]
     fn take(&mut self, len: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.bytes.len() < len {
             return Err(DecodeError::Truncated {
@@ -84,27 +103,33 @@ impl<'a> FieldReader<'a> {
         Ok(head)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
         let bytes = self.take(N, field)?;
         Ok(bytes.try_into().expect("take returned exactly N bytes"))
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(field)?[0])
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
         self.array(field).map(u16::from_be_bytes)
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
         self.array(field).map(u32::from_be_bytes)
     }
 
+    #[inline]
     pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
         self.array(field).map(u64::from_be_bytes)
     }
 
+    #[inline]
     pub(crate) fn flag(&mut self, field: &'static str) -> Result<bool, DecodeError> {
         match self.u8(field)? {
             0 => Ok(false),
@@ -117,12 +142,14 @@ impl<'a> FieldReader<'a> {
         }
     }
 
+    #[inline]
     fn text(&mut self, len: usize, field: &'static str) -> Result<&'a str, DecodeError> {
         let bytes = self.take(len, field)?;
         self.utf8(bytes, field)
     }
 
     /// Checks that `bytes`, the text `field` of this frame, are UTF-8.
+    #[inline]
     pub(crate) fn utf8(
         &self,
         bytes: &'a [u8],
@@ -137,23 +164,27 @@ impl<'a> FieldReader<'a> {
     /// The bytes of a text with a one-byte length prefix, not checked as
     /// UTF-8: the caller checks them with [`FieldReader::utf8`] unless it
     /// proved them ASCII.
+    #[inline]
     pub(crate) fn short_bytes(&mut self, field: &'static str) -> Result<&'a [u8], DecodeError> {
         let len = self.u8(field)?;
         self.take(usize::from(len), field)
     }
 
     /// A text with a one-byte length prefix, borrowed from the frame.
+    #[inline]
     pub(crate) fn short_str(&mut self, field: &'static str) -> Result<&'a str, DecodeError> {
         let len = self.u8(field)?;
         self.text(usize::from(len), field)
     }
 
     /// A text with a one-byte length prefix.
+    #[inline]
     pub(crate) fn short_text(&mut self, field: &'static str) -> Result<String, DecodeError> {
         self.short_str(field).map(str::to_owned)
     }
 
     /// A text with a two-byte length prefix.
+    #[inline]
     pub(crate) fn long_text(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let len = self.u16(field)?;
         self.text(usize::from(len), field).map(str::to_owned)
@@ -162,6 +193,7 @@ impl<'a> FieldReader<'a> {
     /// A count of items each taking at least `min_item_len` bytes, checked
     /// against the bytes left so that no caller allocates for items that
     /// cannot be there.
+    #[inline]
     pub(crate) fn count(
         &mut self,
         field: &'static str,
@@ -178,6 +210,7 @@ impl<'a> FieldReader<'a> {
     }
 
     /// Ends the body: every byte must have been read.
+    #[inline]
     pub(crate) fn finish(self) -> Result<(), DecodeError> {
         if self.bytes.is_empty() {
             Ok(())
@@ -190,30 +223,46 @@ impl<'a> FieldReader<'a> {
     }
 }
 
+#[inline(always)]
 pub(crate) fn put_u8(out: &mut Vec<u8>, value: u8) {
     out.push(value);
 }
 
+#[inline(always)]
 pub(crate) fn put_u16(out: &mut Vec<u8>, value: u16) {
     out.extend_from_slice(&value.to_be_bytes());
 }
 
+#[inline(always)]
 pub(crate) fn put_u32(out: &mut Vec<u8>, value: u32) {
     out.extend_from_slice(&value.to_be_bytes());
 }
 
+#[inline(always)]
 pub(crate) fn put_u64(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(&value.to_be_bytes());
 }
 
-/// Writes a short text; the caller checked its length.
-pub(crate) fn put_short_text(out: &mut Vec<u8>, text: &str) {
+/// Writes the length prefix of a frame of `len` bytes (length prefix
+/// included, checked against the limit) and its type.
+#[inline]
+pub(crate) fn put_header(out: &mut Vec<u8>, len: usize, kind: u8) {
+    let body = u32::try_from(len - LENGTH_PREFIX).expect("frame length checked against the limit");
+    put_u32(out, body);
+    put_u8(out, kind);
+}
+
+/// Writes a short text (the bytes of UTF-8 text); the caller checked its
+/// length.
+#[inline(always)]
+pub(crate) fn put_short_text(out: &mut Vec<u8>, text: &[u8]) {
     let len = u8::try_from(text.len()).expect("short text length checked before writing");
     out.push(len);
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(text);
 }
 
 /// Writes a long text; the caller checked its length.
+#[inline]
 pub(crate) fn put_long_text(out: &mut Vec<u8>, text: &str) {
     let len = u16::try_from(text.len()).expect("long text length checked before writing");
     put_u16(out, len);

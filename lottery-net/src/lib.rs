@@ -1,29 +1,48 @@
 //! The lottery wire protocol: frames, an incremental decoder, an encoder, and a
-//! small blocking client for agencies. No lottery rules live here.
+//! small blocking client for agencies. No lottery rules live here: bets are
+//! validated by `lottery_core` ([`Bet::from_parts`](lottery_core::Bet::from_parts)).
 //!
-//! The byte layout is specified in `PROTOCOL.md` next to this crate.
+//! The byte layout is specified in `PROTOCOL.md` next to this crate. Every
+//! public item is reachable at the crate root, under one path.
 //!
 //! # Layers
-//! - [`message`]: the messages as values and the stable error codes.
-//! - [`frame`]: the frame layout (length prefix, type byte) and field shapes.
-//! - [`encoder`] and [`batch`]: messages to bytes, into a caller's buffer.
-//! - [`decoder`]: bytes to messages, incrementally, without sockets.
-//! - [`checked`]: the central's fast path, batches validated as decoded.
-//! - [`client`]: a blocking agency client over `std::net`, with resume.
+//! The modules are private; from the bottom up:
+//! - `message`: the messages as values ([`AgencyMessage`], [`CentralMessage`],
+//!   [`WireBet`]) and the stable error codes ([`ErrorCode`], [`ErrorFrame`]).
+//! - `error`: [`DecodeError`], [`EncodeError`], [`ClientError`].
+//! - `frame`: the frame layout (length prefix, type byte) and field shapes,
+//!   shared by encoding and decoding.
+//! - `batch` and `encoder`: messages to bytes, into a caller's buffer; a
+//!   `Batch` frame is written by one encoder only, [`BatchBuilder`]'s.
+//! - `checked`: [`AgencyFrame`], an agency's frame as the central reads it,
+//!   its batch validated ([`CheckedBatch`]).
+//! - `decoder`: bytes to messages, incrementally, without sockets
+//!   ([`Decoder`]); agency frames have one decode path,
+//!   [`Decoder::next_agency_frame`].
+//! - `client`: a blocking agency client over `std::net`, with resume
+//!   ([`AgencyClient`], [`Connection`]).
+//!
+//! The `test-support` feature adds a slow reference decoding, a `String` per
+//! text field (`Decoder::next_agency_message`, `WireBet::into_bet`,
+//! `CheckedBatch::from_wire`, `From<AgencyMessage> for AgencyFrame`): an
+//! oracle for tests and fuzz targets, never for the central.
 
 #![deny(missing_docs)]
 
-pub mod batch;
-pub mod checked;
-pub mod client;
-pub mod decoder;
-pub mod encoder;
-pub mod error;
-pub mod frame;
-pub mod message;
+mod batch;
+mod checked;
+mod client;
+mod decoder;
+mod encoder;
+mod error;
+mod frame;
+mod message;
+#[cfg(any(test, feature = "test-support"))]
+mod oracle;
 
 pub use batch::{BatchBuilder, Pushed};
 pub use checked::{AgencyFrame, CheckedBatch, InvalidBet};
+pub use client::{AgencyClient, ClientConfig, Connection, Interrupter};
 pub use decoder::Decoder;
 pub use encoder::{encode_agency_message, encode_central_message, encode_winners};
 pub use error::{ClientError, DecodeError, EncodeError};

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use lottery_core::{Bet, Birthdate, Field, FieldError};
+use lottery_core::{Bet, Field, FieldError};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -37,7 +37,14 @@ impl WireBet {
     /// let bet = Bet::from_fields("Ana", "Pérez", "007", "1999-03-17", "7574").unwrap();
     /// let wire = WireBet::from_bet(&bet);
     /// assert_eq!(wire.birthdate, "1999-03-17");
-    /// assert_eq!(wire.into_bet().unwrap(), bet);
+    /// let back = Bet::from_parts(
+    ///     &wire.first_name,
+    ///     &wire.last_name,
+    ///     &wire.document,
+    ///     wire.birthdate.as_bytes(),
+    ///     wire.number.into(),
+    /// );
+    /// assert_eq!(back.unwrap(), bet);
     /// ```
     pub fn from_bet(bet: &Bet) -> Self {
         Self {
@@ -47,21 +54,6 @@ impl WireBet {
             birthdate: bet.birthdate.to_string(),
             number: bet.number.get(),
         }
-    }
-
-    /// Validates the fields into a [`Bet`].
-    ///
-    /// # Errors
-    /// The first invalid field, in the order first name, last name, document,
-    /// birthdate, number.
-    pub fn into_bet(self) -> Result<Bet, FieldError> {
-        crate::checked::validate_bet(
-            &self.first_name,
-            &self.last_name,
-            &self.document,
-            Birthdate::from_text(self.birthdate.as_bytes()),
-            self.number,
-        )
     }
 }
 
@@ -73,6 +65,7 @@ impl From<&Bet> for WireBet {
 
 /// A message from an agency to the central.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AgencyMessage {
     /// The first frame of a connection: who is speaking, in which version.
     Hello {
@@ -114,6 +107,7 @@ impl AgencyMessage {
 
 /// A message from the central to an agency.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CentralMessage {
     /// The answer to `Hello`: where the agency stands, so it can resume.
     Welcome {

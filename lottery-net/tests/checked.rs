@@ -1,8 +1,8 @@
-//! The central's fast path (`Decoder::next_agency_frame`) against the slow
-//! one (`next_agency_message`, then `WireBet::into_bet` per bet): on every
-//! input they accept the same frames, refuse them with the same errors,
-//! consume the same bytes, and validate batches to the same bets or the
-//! same first invalid bet.
+//! The central's path (`Decoder::next_agency_frame`) against the slow
+//! reference of the `test-support` oracle (`next_agency_message`, then
+//! `WireBet::into_bet` per bet): on every input they accept the same frames,
+//! refuse them with the same errors, consume the same bytes, and validate
+//! batches to the same bets or the same first invalid bet.
 
 use lottery_core::{Bet, Field, FieldReason};
 use lottery_net::{
@@ -162,7 +162,7 @@ fn messages_other_than_batches_pass_through_unchanged() {
     decoder.extend(&frame);
     assert_eq!(
         decoder.next_agency_frame().unwrap(),
-        Some(AgencyFrame::Other(finish))
+        Some(AgencyFrame::Finish { bets_sent: 9 })
     );
 }
 

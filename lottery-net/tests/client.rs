@@ -9,10 +9,9 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use lottery_core::{AgencyId, Bet, Document};
-use lottery_net::client::{AgencyClient, ClientConfig, ClientError};
 use lottery_net::{
-    AgencyMessage, CentralMessage, Decoder, ErrorCode, ErrorFrame, WireBet, encode_central_message,
-    encode_winners,
+    AgencyClient, AgencyMessage, CentralMessage, ClientConfig, ClientError, Decoder, ErrorCode,
+    ErrorFrame, WireBet, encode_central_message, encode_winners,
 };
 
 const MAX_FRAME: usize = lottery_net::DEFAULT_MAX_FRAME;
@@ -181,6 +180,7 @@ fn serve(mut stream: TcpStream, cut: Cut, ledger: &Shared) {
                     continue;
                 }
             }
+            other => panic!("the scripted central does not know {}", other.name()),
         };
         drop(ledger);
         send(&mut stream, &answer);
@@ -579,7 +579,7 @@ fn an_interrupt_ends_the_wait_for_the_welcome() {
             }
         }
     });
-    let interrupter = lottery_net::client::Interrupter::new();
+    let interrupter = lottery_net::Interrupter::new();
     let connecting = {
         let mut config = config(address, 10, 2);
         // Only the interrupt can end the wait.

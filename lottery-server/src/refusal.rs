@@ -84,6 +84,14 @@ pub(crate) fn second_hello() -> ErrorFrame {
     )
 }
 
+/// A message this central does not take (one a later protocol adds).
+pub(crate) fn not_expected(name: &str) -> ErrorFrame {
+    ErrorFrame::new(
+        ErrorCode::UnexpectedMessage,
+        format!("{name} is not expected"),
+    )
+}
+
 /// Bytes that are not a frame.
 pub(crate) fn malformed(error: &DecodeError) -> ErrorFrame {
     ErrorFrame::new(error.code(), error.to_string())

@@ -1,7 +1,7 @@
 //! One connection's protocol state, without the socket.
 //!
 //! A [`Session`] takes decoded [`AgencyFrame`]s (batches arrive validated
-//! by the decoder, see [`lottery_net::checked`]), asks the [`Central`], and
+//! by the decoder, see [`lottery_net::CheckedBatch`]), asks the [`Central`], and
 //! appends its answers, encoded, to the connection's output buffer. It tells
 //! the connection what else to do through a [`Step`]: bind the connection to
 //! an agency, queue a batch that is being stored, wait, or close.
@@ -30,8 +30,8 @@
 
 use lottery_core::{AgencyId, Central, Finish, FinishError, SubmitError, Submitted, Winners};
 use lottery_net::{
-    AgencyFrame, AgencyMessage, CentralMessage, CheckedBatch, DecodeError, ErrorFrame,
-    PROTOCOL_VERSION, encode_central_message, encode_winners,
+    AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorFrame, PROTOCOL_VERSION,
+    encode_central_message, encode_winners,
 };
 
 use crate::completer::{Completed, InFlight};
@@ -76,47 +76,40 @@ enum Phase {
 
 /// A message of the peer, as the session takes it.
 #[derive(Debug)]
-enum Request {
+struct Request {
+    /// The message's name (for refusals).
+    name: &'static str,
+    ask: Ask,
+}
+
+/// What a message asks.
+#[derive(Debug)]
+enum Ask {
     /// The handshake.
     Hello { version: u16, agency: u32 },
-    /// A batch of bets, validated.
+    /// A batch of bets, validated as decoded.
     Batch(CheckedBatch),
     /// The agency says it sent everything.
     Finish { bets_sent: u64 },
     /// The agency asks for its winners.
     WinnersQuery { wait: bool },
+    /// A message a later lottery-net adds: refused, never ignored.
+    Unknown,
 }
 
 impl Request {
     /// The request a frame carries: the one place that knows the shape of
-    /// lottery-net's [`AgencyFrame`]. The decoder yields every batch
-    /// checked; one built otherwise is checked here.
+    /// lottery-net's [`AgencyFrame`].
     fn of(frame: AgencyFrame) -> Self {
-        match frame {
-            AgencyFrame::Batch(batch) => Request::Batch(batch),
-            AgencyFrame::Other(AgencyMessage::Batch { batch, bets }) => {
-                Request::Batch(CheckedBatch::from_wire(batch, bets))
-            }
-            AgencyFrame::Other(AgencyMessage::Hello { version, agency }) => {
-                Request::Hello { version, agency }
-            }
-            AgencyFrame::Other(AgencyMessage::Finish { bets_sent }) => {
-                Request::Finish { bets_sent }
-            }
-            AgencyFrame::Other(AgencyMessage::WinnersQuery { wait }) => {
-                Request::WinnersQuery { wait }
-            }
-        }
-    }
-
-    /// The message's name, as PROTOCOL.md spells it (for refusals).
-    fn name(&self) -> &'static str {
-        match self {
-            Request::Hello { .. } => "Hello",
-            Request::Batch(_) => "Batch",
-            Request::Finish { .. } => "Finish",
-            Request::WinnersQuery { .. } => "WinnersQuery",
-        }
+        let name = frame.name();
+        let ask = match frame {
+            AgencyFrame::Hello { version, agency } => Ask::Hello { version, agency },
+            AgencyFrame::Batch(batch) => Ask::Batch(batch),
+            AgencyFrame::Finish { bets_sent } => Ask::Finish { bets_sent },
+            AgencyFrame::WinnersQuery { wait } => Ask::WinnersQuery { wait },
+            _ => Ask::Unknown,
+        };
+        Self { name, ask }
     }
 }
 
@@ -242,9 +235,9 @@ impl Session {
     fn handle(&mut self, request: Request, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
         match self.phase {
             Phase::Ended { .. } => Step::Close,
-            Phase::Greeting => match request {
-                Request::Hello { version, agency } => self.on_hello(version, agency, ctx, out),
-                other => self.end_with(refusal::hello_first(other.name()), ctx.max_frame, out),
+            Phase::Greeting => match request.ask {
+                Ask::Hello { version, agency } => self.on_hello(version, agency, ctx, out),
+                _ => self.end_with(refusal::hello_first(request.name), ctx.max_frame, out),
             },
             Phase::Bound(agency) => self.on_request(agency, request, ctx, out),
         }
@@ -264,14 +257,16 @@ impl Session {
             // to the finish) before it.
             return self.hold(request);
         }
-        match request {
-            Request::Hello { .. } => self.end_with(refusal::second_hello(), ctx.max_frame, out),
-            Request::Batch(batch) => self.on_batch(agency, batch, ctx, out),
+        let name = request.name;
+        match request.ask {
+            Ask::Hello { .. } => self.end_with(refusal::second_hello(), ctx.max_frame, out),
+            Ask::Batch(batch) => self.on_batch(agency, batch, ctx, out),
             // Its answer must follow the acks of the batches before it, and a
             // finish must count them.
-            request if self.in_flight > 0 => self.hold(request),
-            Request::Finish { bets_sent } => self.on_finish(agency, bets_sent, ctx, out),
-            Request::WinnersQuery { wait } => self.on_winners_query(agency, wait, ctx, out),
+            ask if self.in_flight > 0 => self.hold(Request { name, ask }),
+            Ask::Finish { bets_sent } => self.on_finish(agency, bets_sent, ctx, out),
+            Ask::WinnersQuery { wait } => self.on_winners_query(agency, wait, ctx, out),
+            Ask::Unknown => self.end_with(refusal::not_expected(name), ctx.max_frame, out),
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{TestCentral, scratch_dir, settings, stored_rows};
 use lottery_core::{AgencyFile, AgencyId, Bet, BetMonitor, Central, Durability, LotteryRules};
-use lottery_net::client::{AgencyClient, ClientConfig};
+use lottery_net::{AgencyClient, ClientConfig};
 use lottery_server::{Server, StopReason};
 
 fn client_config(addr: std::net::SocketAddr, agency: u32) -> ClientConfig {

@@ -19,8 +19,9 @@ use lottery_core::{
     AgencyId, Bet, BetMonitor, BetStore, Central, CsvFileStore, Durability, LotteryRules,
     StoreFile, StoreRows, StoreSyncer,
 };
-use lottery_net::client::{AgencyClient, ClientConfig, Connection};
-use lottery_net::{AgencyMessage, CentralMessage, ErrorCode};
+use lottery_net::{
+    AgencyClient, AgencyMessage, CentralMessage, ClientConfig, Connection, ErrorCode,
+};
 use lottery_server::{Server, StopReason};
 
 /// Which faults to inject, and how many were.

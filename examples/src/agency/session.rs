@@ -2,7 +2,7 @@
 //! wait for the draw, learn the winners. Used by `lottery-agency` and by the
 //! demo's agency threads.
 
-use lottery_net::client::{AgencyClient, ClientConfig, Interrupter};
+use lottery_net::{AgencyClient, ClientConfig, Interrupter};
 
 use super::log;
 use crate::error::AgencyError;

@@ -9,7 +9,7 @@ use log::LevelFilter;
 use lottery_core::AgencyId;
 use lottery_examples::agency::{self, AgencyArgs, AgencySettings, BetSource, run_session};
 use lottery_examples::input::AgencyInput;
-use lottery_net::client::{ClientConfig, Interrupter};
+use lottery_net::{ClientConfig, Interrupter};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 

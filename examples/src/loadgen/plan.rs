@@ -115,7 +115,7 @@ impl SessionPlan {
 
 #[cfg(test)]
 mod tests {
-    use lottery_net::{AgencyMessage, DEFAULT_MAX_FRAME, Decoder};
+    use lottery_net::{AgencyFrame, DEFAULT_MAX_FRAME, Decoder};
 
     use super::*;
 
@@ -127,14 +127,13 @@ mod tests {
         decoder.extend(plan.frames_through(plan.batches()));
         let mut bets = 0;
         for expected in 1..=plan.batches() as u64 {
-            let Some(AgencyMessage::Batch { batch, bets: wire }) =
-                decoder.next_agency_message().unwrap()
-            else {
+            let Some(AgencyFrame::Batch(checked)) = decoder.next_agency_frame().unwrap() else {
                 panic!("batch {expected} missing");
             };
-            assert_eq!(batch, expected);
-            assert!(!wire.is_empty() && wire.len() <= 150);
-            bets += wire.len() as u64;
+            assert_eq!(checked.batch, expected);
+            assert!(checked.count > 0 && checked.count <= 150);
+            assert_eq!(checked.bets.map(|valid| valid.len()), Ok(checked.count));
+            bets += checked.count as u64;
         }
         assert_eq!(decoder.buffered(), 0);
         assert_eq!(bets, 1_000);

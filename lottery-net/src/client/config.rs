@@ -11,7 +11,7 @@ use crate::frame::DEFAULT_MAX_FRAME;
 ///
 /// ```
 /// use lottery_core::AgencyId;
-/// use lottery_net::client::ClientConfig;
+/// use lottery_net::ClientConfig;
 /// let mut config = ClientConfig::new("127.0.0.1:12345", AgencyId::new(3).unwrap());
 /// config.batch_max = Some(100);
 /// assert_eq!(config.in_flight, 8);

@@ -13,7 +13,7 @@ use std::time::Duration;
 /// to clone and to send to another thread.
 ///
 /// ```
-/// use lottery_net::client::Interrupter;
+/// use lottery_net::Interrupter;
 /// let interrupter = Interrupter::new();
 /// let handle = interrupter.clone();
 /// std::thread::spawn(move || handle.interrupt()).join().unwrap();

@@ -26,7 +26,7 @@ pub use self::connection::Connection;
 use self::connection::unexpected;
 pub use self::interrupt::Interrupter;
 use crate::batch::{BatchBuilder, Pushed};
-pub use crate::error::ClientError;
+use crate::error::ClientError;
 use crate::message::{AgencyMessage, CentralMessage};
 
 /// A batch sent and not yet acked, kept so it can be resent as it was.
@@ -51,7 +51,7 @@ enum Answered {
 ///
 /// ```no_run
 /// use lottery_core::{AgencyFile, AgencyId};
-/// use lottery_net::client::{AgencyClient, ClientConfig};
+/// use lottery_net::{AgencyClient, ClientConfig};
 /// let config = ClientConfig::new("127.0.0.1:12345", AgencyId::new(1).unwrap());
 /// let mut client = AgencyClient::connect(config)?;
 /// let bets = AgencyFile::open("agency-1.csv")?.collect::<Result<Vec<_>, _>>()?;
