@@ -238,7 +238,8 @@ pub(crate) fn batch_received(
         Ok(Submitted::Stored { bets, .. }) => info!(
             "action: apuesta_recibida | result: success | cantidad: {bets} | agency: {agency} | batch: {batch}"
         ),
-        Ok(Submitted::AlreadyStored { .. }) => info!(
+        // Stored before (and whatever a later core adds: acked, not stored now).
+        Ok(_) => info!(
             "action: batch_resent | result: success | cantidad: {bets} | agency: {agency} | batch: {batch} | note: stored before, acked again"
         ),
         Err(refused) => batch_failed(Level::Error, agency, batch, bets, chain(refused)),
@@ -274,6 +275,8 @@ pub(crate) fn finished(agency: AgencyId, bets_sent: u64, finish: &Finish, took: 
         Finish::AlreadyDrawn => info!(
             "action: finish | result: success | agency: {agency} | bets: {bets_sent} | note: already drawn"
         ),
+        // Whatever a later core adds.
+        _ => info!("action: finish | result: success | agency: {agency} | bets: {bets_sent}"),
     }
 }
 

@@ -392,9 +392,10 @@ impl Session {
                     out,
                 );
             }
-            Ok(Submitted::AlreadyStored { .. }) => {
-                // Stored by an earlier connection of the agency: the central's
-                // count is the truth.
+            // Stored by an earlier connection of the agency (or whatever a
+            // later core adds that is acked without being stored now).
+            Ok(_) => {
+                // The central's count is the truth.
                 if let Ok(point) = ctx.central.resume_point(agency) {
                     self.bets_stored = self.bets_stored.max(point.bets_stored);
                 }
@@ -487,7 +488,8 @@ impl Session {
                 log_line::winners_waiting(agency);
                 Step::Continue
             }
-            Ok(Winners::NotDrawn) => {
+            // Not drawn (and whatever a later core adds: nothing to tell yet).
+            Ok(_) => {
                 send(&CentralMessage::NotDrawn, ctx.max_frame, out);
                 Step::Continue
             }
