@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use lottery_core::{Durability, LotteryRules};
-use lottery_server::config::DEFAULT_BACKLOG;
-use lottery_server::{Server, ServerError, ServerSettings, ShutdownHandle, StopReason};
+use lottery_server::{
+    DEFAULT_BACKLOG, Server, ServerConfig, ServerError, ShutdownHandle, StopReason,
+};
 use tempfile::TempDir;
 
 use crate::error::CentralError;
@@ -43,7 +44,7 @@ impl InProcessCentral {
             .map_err(CentralError::TempDir)?;
         let store = dir.path().join("bets.csv");
         let central = lottery_server::open_central(&store, durability, rules)?;
-        let mut settings = ServerSettings::default();
+        let mut settings = ServerConfig::default();
         if let Some(threads) = threads {
             settings.threads = threads;
         }

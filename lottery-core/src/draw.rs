@@ -21,6 +21,7 @@ pub struct DrawSummary {
 
 /// The answer to a winners query.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Winners {
     /// The draw has not happened yet.
     NotDrawn,

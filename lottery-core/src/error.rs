@@ -238,12 +238,46 @@ pub enum FinishError {
 /// # Ok::<(), lottery_core::FieldError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("agency {agency} is not expected (the central expects agencies 1 to {expected})")]
+#[error("{}", UnknownAgency::message(.agency.get(), *.expected))]
 pub struct UnknownAgency {
     /// The agency.
     pub agency: AgencyId,
     /// How many agencies the central expects.
     pub expected: u32,
+}
+
+impl UnknownAgency {
+    /// The refusal's words for any agency number, also one that is not an
+    /// [`AgencyId`] at all (0, which a handshake may name), so that every
+    /// refusal of an agency the central does not expect reads alike: this is
+    /// the one place its text is written.
+    ///
+    /// ```
+    /// use lottery_core::UnknownAgency;
+    /// assert_eq!(
+    ///     UnknownAgency::message(0, 5).to_string(),
+    ///     "agency 0 is not expected (the central expects agencies 1 to 5)"
+    /// );
+    /// ```
+    pub fn message(agency: u32, expected: u32) -> impl std::fmt::Display {
+        UnexpectedAgency { agency, expected }
+    }
+}
+
+/// The text of [`UnknownAgency::message`].
+struct UnexpectedAgency {
+    agency: u32,
+    expected: u32,
+}
+
+impl std::fmt::Display for UnexpectedAgency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "agency {} is not expected (the central expects agencies 1 to {})",
+            self.agency, self.expected
+        )
+    }
 }
 
 /// Why a central could not be built over what its store recovered.

@@ -19,6 +19,7 @@ pub struct ResumePoint {
 
 /// What a submitted batch came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Submitted {
     /// The batch was stored now.
     Stored {
@@ -46,6 +47,7 @@ impl Submitted {
 
 /// What a finish came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Finish {
     /// Recorded; the draw has not happened yet. `remaining` counts the agencies
     /// that have not finished; it is 0 when every agency finished and the draw

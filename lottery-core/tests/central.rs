@@ -40,7 +40,7 @@ fn memory(agencies: u32, durability: Durability) -> (Central, MemoryHandle) {
 fn documents(winners: Winners) -> Vec<String> {
     match winners {
         Winners::Drawn(documents) => documents.iter().map(ToString::to_string).collect(),
-        Winners::NotDrawn => panic!("not drawn"),
+        other => panic!("not drawn: {other:?}"),
     }
 }
 

@@ -12,17 +12,95 @@
 //!
 //! Outcomes come back in the order the work was handed over, so a session's
 //! answers keep their order. The completer holds no lock of its own and
-//! touches no connection: it only calls the central.
+//! touches no connection: it only calls the central. What it completes is
+//! defined here ([`InFlight`], [`Completed`]): the session begins it, the
+//! completer finishes it, and the session answers what it came to.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
-use lottery_core::Central;
+use lottery_core::{
+    AgencyId, Central, Finish, FinishError, PendingFinish, PendingSubmit, SubmitError, Submitted,
+};
 use mio::{Token, Waker};
 
-use crate::session::{Completed, InFlight};
+use crate::log_line;
+
+/// A batch or finish begun and not yet completed.
+#[derive(Debug)]
+pub(crate) enum InFlight {
+    /// A batch being stored.
+    Batch {
+        /// The lottery's handle on the batch.
+        pending: PendingSubmit,
+        /// Its sequence number (for the log and the ack).
+        batch: u64,
+        /// How many bets it holds.
+        bets: u64,
+    },
+    /// A finish being recorded.
+    Finish {
+        /// The lottery's handle on the finish.
+        pending: PendingFinish,
+        /// The agency finishing.
+        agency: AgencyId,
+        /// The count the agency gave.
+        bets_sent: u64,
+    },
+}
+
+/// What completing an [`InFlight`] came to.
+#[derive(Debug)]
+pub(crate) enum Completed {
+    /// A batch's outcome.
+    Batch {
+        batch: u64,
+        bets: u64,
+        result: Result<Submitted, SubmitError>,
+    },
+    /// A finish's outcome.
+    Finish {
+        bets_sent: u64,
+        result: Result<Finish, FinishError>,
+    },
+}
+
+impl InFlight {
+    /// Waits until it is stored (the first completion of a loop iteration
+    /// leads the group commit that covers the others; the last finish also
+    /// performs the draw).
+    pub(crate) fn complete(self, central: &Central) -> Completed {
+        match self {
+            InFlight::Batch {
+                pending,
+                batch,
+                bets,
+            } => Completed::Batch {
+                batch,
+                bets,
+                result: central.complete_submit(pending),
+            },
+            InFlight::Finish {
+                pending,
+                agency,
+                bets_sent,
+            } => {
+                let started = Instant::now();
+                let result = central.complete_finish(pending);
+                // Logged here, the moment the finish is recorded and the draw
+                // published, rather than when the session answers: the loops
+                // answering the held winners queries are woken already.
+                if let Ok(finish) = &result {
+                    log_line::finished(agency, bets_sent, finish, started.elapsed());
+                }
+                Completed::Finish { bets_sent, result }
+            }
+        }
+    }
+}
 
 /// Begun batches and finishes, with their connections.
 pub(crate) type Work = Vec<(Token, InFlight)>;

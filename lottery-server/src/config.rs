@@ -1,9 +1,11 @@
-//! The binary's settings: flags, environment variables, a TOML file, defaults.
+//! Configuration: the knobs of a running [`crate::Server`] ([`ServerConfig`]),
+//! and how the binary reads everything it needs ([`Config`]) from flags,
+//! environment variables, a TOML file and defaults ([`ServerArgs`]).
 //!
 //! Precedence (SPEC 5): a flag wins over its environment variable (clap reads
-//! both into [`Args`]), which wins over the `--config` file (the same
-//! [`Args`], read with serde), which wins over the defaults. Every value is
-//! checked once, here, and a bad one is refused naming its setting, before
+//! both into [`ServerArgs`]), which wins over the `--config` file (the same
+//! [`ServerArgs`], read with serde), which wins over the defaults. Every value
+//! is checked once, here, and a bad one is refused naming its setting, before
 //! anything starts.
 //!
 //! The file uses the flags' names without dashes, for example:
@@ -30,10 +32,66 @@ use lottery_core::{BetNumber, Durability, LotteryRules};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
-use crate::settings::{
-    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerSettings,
-    default_threads,
-};
+/// Most connections held at once, by default (above the 10,000 agencies the
+/// central is sized for).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+/// How long a new connection may take to send its handshake, by default.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an agency may go without sending a whole frame, by default (an
+/// agency waiting for the draw is never idle).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How a [`crate::Server`] runs: its knobs, whoever sets them (the binary
+/// through [`Config`], an embedder or a test directly).
+///
+/// ```
+/// use lottery_server::ServerConfig;
+/// let config = ServerConfig { threads: 2, exit_when_done: true, ..ServerConfig::default() };
+/// assert_eq!(config.max_frame, lottery_net::DEFAULT_MAX_FRAME);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Event-loop threads (default: the number of cores).
+    pub threads: usize,
+    /// Most connections held at once; one over it is told
+    /// `TooManyConnections` and closed, and the central keeps serving.
+    pub max_connections: usize,
+    /// A connection that has not completed its handshake by then is told
+    /// `Timeout` and closed.
+    pub handshake_timeout: Duration,
+    /// An agency that sends no whole frame for this long (while it has
+    /// nothing in progress and is not waiting for the draw) is told `Timeout`
+    /// and closed: a peer dribbling half a frame cannot hold a connection.
+    pub idle_timeout: Duration,
+    /// The largest frame accepted or sent, in bytes.
+    pub max_frame: usize,
+    /// Exit once the draw is done, every agency received its winners, and
+    /// every connection closed.
+    pub exit_when_done: bool,
+    /// Shut down gracefully on SIGTERM/SIGINT (and at once on a second one).
+    /// Process-wide, so only the binary turns it on; embedders and tests use
+    /// a [`crate::ShutdownHandle`].
+    pub handle_signals: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            threads: default_threads(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_frame: lottery_net::DEFAULT_MAX_FRAME,
+            exit_when_done: false,
+            handle_signals: false,
+        }
+    }
+}
+
+/// The number of cores (1 when it cannot be known).
+pub(crate) fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
 
 /// The address bound when none is given.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:12345";
@@ -60,7 +118,7 @@ pub const MAX_THREADS: usize = 1024;
                   The file is TOML with the flags' names as keys (winning-number = 7574)."
 )]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Args {
+pub struct ServerArgs {
     /// A TOML file with settings (flags and environment variables win over it).
     #[arg(long, value_name = "PATH", env = "SERVER_CONFIG")]
     #[serde(skip)]
@@ -132,7 +190,7 @@ pub struct Args {
     pub max_frame: Option<usize>,
 }
 
-impl Args {
+impl ServerArgs {
     /// Reads the settings of a TOML file.
     ///
     /// # Errors
@@ -150,8 +208,8 @@ impl Args {
     }
 
     /// These settings, with each one not given here taken from `lower`.
-    pub fn or(self, lower: Args) -> Args {
-        Args {
+    pub fn or(self, lower: ServerArgs) -> ServerArgs {
+        ServerArgs {
             config: self.config.or(lower.config),
             listen: self.listen.or(lower.listen),
             port: self.port.or(lower.port),
@@ -187,7 +245,7 @@ pub struct Config {
     /// The log level.
     pub log_level: LevelFilter,
     /// How the server runs.
-    pub server: ServerSettings,
+    pub server: ServerConfig,
 }
 
 impl Config {
@@ -198,7 +256,7 @@ impl Config {
     /// # Errors
     /// A config file that cannot be read, or a setting out of its range.
     pub fn from_process() -> Result<Self, ConfigError> {
-        Self::from_args(Args::parse())
+        Self::from_args(ServerArgs::parse())
     }
 
     /// Resolves flags-and-environment `args` over its `--config` file (if it
@@ -206,8 +264,8 @@ impl Config {
     ///
     /// ```
     /// use clap::Parser;
-    /// use lottery_server::config::{Args, Config};
-    /// let args = Args::try_parse_from(["lottery-server", "--agencies", "3", "--port", "9000"]).unwrap();
+    /// use lottery_server::{Config, ServerArgs};
+    /// let args = ServerArgs::try_parse_from(["lottery-server", "--agencies", "3", "--port", "9000"]).unwrap();
     /// let config = Config::from_args(args).unwrap();
     /// assert_eq!(config.rules.agencies, 3);
     /// assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
@@ -215,10 +273,10 @@ impl Config {
     ///
     /// # Errors
     /// A config file that cannot be read, or a setting out of its range.
-    pub fn from_args(args: Args) -> Result<Self, ConfigError> {
+    pub fn from_args(args: ServerArgs) -> Result<Self, ConfigError> {
         let file = match &args.config {
-            Some(path) => Args::from_file(path)?,
-            None => Args::default(),
+            Some(path) => ServerArgs::from_file(path)?,
+            None => ServerArgs::default(),
         };
         Self::resolve(args.or(file))
     }
@@ -227,7 +285,7 @@ impl Config {
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming the first setting out of its range.
-    pub fn resolve(args: Args) -> Result<Self, ConfigError> {
+    pub fn resolve(args: ServerArgs) -> Result<Self, ConfigError> {
         let mut listen = args.listen.unwrap_or_else(|| {
             DEFAULT_LISTEN
                 .parse()
@@ -242,62 +300,73 @@ impl Config {
             backlog >= 1 && i32::try_from(backlog).is_ok(),
             || format!("{backlog} (expected 1 to {})", i32::MAX),
         )?;
-        let agencies = args.agencies.unwrap_or(LotteryRules::default().agencies);
-        check("agencies", agencies >= 1, || {
-            format!("{agencies} (expected at least 1)")
-        })?;
-        let winning_number = match args.winning_number {
-            None => BetNumber::DEFAULT_WINNING,
-            Some(number) => {
-                BetNumber::new(u32::from(number)).map_err(|_| ConfigError::Invalid {
-                    setting: "winning-number",
-                    reason: format!("{number} (expected 0 to 9999)"),
-                })?
-            }
-        };
-        let threads = args
-            .threads
-            .map_or_else(default_threads, |threads| threads as usize);
-        check("threads", (1..=MAX_THREADS).contains(&threads), || {
-            format!("{threads} (expected 1 to {MAX_THREADS})")
-        })?;
-        let max_connections = args
-            .max_connections
-            .map_or(DEFAULT_MAX_CONNECTIONS, |max| max as usize);
-        check("max-connections", max_connections >= 1, || {
-            format!("{max_connections} (expected at least 1)")
-        })?;
-        let max_frame = args.max_frame.unwrap_or(lottery_net::DEFAULT_MAX_FRAME);
-        check(
-            "max-frame",
-            (MIN_MAX_FRAME..=MAX_MAX_FRAME).contains(&max_frame),
-            || format!("{max_frame} (expected {MIN_MAX_FRAME} to {MAX_MAX_FRAME} bytes)"),
-        )?;
+        // In this order, so the first setting out of range is the one named.
+        let rules = resolve_rules(&args)?;
+        let server = resolve_server(&args)?;
         Ok(Config {
             listen,
             backlog,
             store: args.store.unwrap_or_else(|| PathBuf::from(DEFAULT_STORE)),
             durability: args.durability.unwrap_or_default(),
-            rules: LotteryRules {
-                agencies,
-                winning_number,
-            },
+            rules,
             log_level: args.log_level.map_or(LevelFilter::Info, |level| level.0),
-            server: ServerSettings {
-                threads,
-                max_connections,
-                handshake_timeout: args
-                    .handshake_timeout
-                    .map_or(DEFAULT_HANDSHAKE_TIMEOUT, |secs| secs.0),
-                idle_timeout: args
-                    .idle_timeout
-                    .map_or(DEFAULT_IDLE_TIMEOUT, |secs| secs.0),
-                max_frame,
-                exit_when_done: args.exit_when_done.unwrap_or(false),
-                handle_signals: true,
-            },
+            server,
         })
     }
+}
+
+/// The agencies expected and the winning number of `args`, checked.
+fn resolve_rules(args: &ServerArgs) -> Result<LotteryRules, ConfigError> {
+    let agencies = args.agencies.unwrap_or(LotteryRules::default().agencies);
+    check("agencies", agencies >= 1, || {
+        format!("{agencies} (expected at least 1)")
+    })?;
+    let winning_number = match args.winning_number {
+        None => BetNumber::DEFAULT_WINNING,
+        Some(number) => BetNumber::new(u32::from(number)).map_err(|_| ConfigError::Invalid {
+            setting: "winning-number",
+            reason: format!("{number} (expected 0 to 9999)"),
+        })?,
+    };
+    Ok(LotteryRules {
+        agencies,
+        winning_number,
+    })
+}
+
+/// The server's knobs of `args`, checked; the binary handles signals.
+fn resolve_server(args: &ServerArgs) -> Result<ServerConfig, ConfigError> {
+    let threads = args
+        .threads
+        .map_or_else(default_threads, |threads| threads as usize);
+    check("threads", (1..=MAX_THREADS).contains(&threads), || {
+        format!("{threads} (expected 1 to {MAX_THREADS})")
+    })?;
+    let max_connections = args
+        .max_connections
+        .map_or(DEFAULT_MAX_CONNECTIONS, |max| max as usize);
+    check("max-connections", max_connections >= 1, || {
+        format!("{max_connections} (expected at least 1)")
+    })?;
+    let max_frame = args.max_frame.unwrap_or(lottery_net::DEFAULT_MAX_FRAME);
+    check(
+        "max-frame",
+        (MIN_MAX_FRAME..=MAX_MAX_FRAME).contains(&max_frame),
+        || format!("{max_frame} (expected {MIN_MAX_FRAME} to {MAX_MAX_FRAME} bytes)"),
+    )?;
+    Ok(ServerConfig {
+        threads,
+        max_connections,
+        handshake_timeout: args
+            .handshake_timeout
+            .map_or(DEFAULT_HANDSHAKE_TIMEOUT, |secs| secs.0),
+        idle_timeout: args
+            .idle_timeout
+            .map_or(DEFAULT_IDLE_TIMEOUT, |secs| secs.0),
+        max_frame,
+        exit_when_done: args.exit_when_done.unwrap_or(false),
+        handle_signals: true,
+    })
 }
 
 impl fmt::Display for Config {
@@ -402,19 +471,19 @@ impl<'de> Deserialize<'de> for Seconds {
 mod tests {
     use super::*;
 
-    fn parse(flags: &[&str]) -> Args {
+    fn parse(flags: &[&str]) -> ServerArgs {
         let mut argv = vec!["lottery-server"];
         argv.extend_from_slice(flags);
-        Args::try_parse_from(argv).expect("flags parse")
+        ServerArgs::try_parse_from(argv).expect("flags parse")
     }
 
-    fn file(text: &str) -> Args {
+    fn file(text: &str) -> ServerArgs {
         toml::from_str(text).expect("file parses")
     }
 
     #[test]
     fn defaults_follow_the_spec_table() {
-        let config = Config::resolve(Args::default()).unwrap();
+        let config = Config::resolve(ServerArgs::default()).unwrap();
         assert_eq!(config.listen, "0.0.0.0:12345".parse().unwrap());
         assert_eq!(config.backlog, 1024);
         assert_eq!(config.rules.agencies, 5);
@@ -485,7 +554,7 @@ mod tests {
         ] {
             let mut argv = vec!["lottery-server"];
             argv.extend_from_slice(flags);
-            let error = Args::try_parse_from(argv).unwrap_err().to_string();
+            let error = ServerArgs::try_parse_from(argv).unwrap_err().to_string();
             assert!(error.contains(named), "{flags:?}: {error}");
         }
     }
@@ -498,9 +567,9 @@ mod tests {
         assert!(error.to_string().contains("agencies"), "{error}");
         let error = Config::resolve(file("max-frame = 10")).unwrap_err();
         assert!(error.to_string().contains("max-frame"), "{error}");
-        let error = toml::from_str::<Args>("agences = 3").unwrap_err();
+        let error = toml::from_str::<ServerArgs>("agences = 3").unwrap_err();
         assert!(error.to_string().contains("agences"), "{error}");
-        let error = toml::from_str::<Args>("idle-timeout = 0").unwrap_err();
+        let error = toml::from_str::<ServerArgs>("idle-timeout = 0").unwrap_err();
         assert!(error.to_string().contains("idle-timeout"), "{error}");
     }
 
@@ -516,7 +585,7 @@ mod tests {
 
     #[test]
     fn the_config_line_names_every_setting() {
-        let line = Config::resolve(Args::default()).unwrap().to_string();
+        let line = Config::resolve(ServerArgs::default()).unwrap().to_string();
         for key in [
             "listen: 0.0.0.0:12345",
             "agencies: 5",

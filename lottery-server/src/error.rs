@@ -12,6 +12,7 @@ use lottery_core::{RecoveryError, StoreError};
 
 /// A setting could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The `--config` file could not be read.
     #[error("cannot read the config file {}", path.display())]
@@ -44,6 +45,7 @@ pub enum ConfigError {
 
 /// The central could not start or stopped on an error.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}")]

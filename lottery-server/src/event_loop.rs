@@ -8,50 +8,46 @@
 //! 3. Take the outcomes the completer sent back (see `completer.rs`): each
 //!    session answers its completed batches and finishes, and is driven
 //!    again, since it may hold a message behind them.
-//! 4. Drive every connection that has something to do: read (up to a budget,
-//!    so one fast agency cannot starve the others), decode every whole frame,
-//!    and let its session answer; batches and finishes are only *begun*
+//! 4. Drive every connection that has something to do
+//!    ([`Connection::on_readable`]): read (up to a budget, so one fast agency
+//!    cannot starve the others), decode every whole frame, and let its
+//!    session answer; batches and finishes are only *begun*
 //!    (written to the store, their journal records queued). A session that
 //!    takes no message now (held) is still read, so that a peer closing
 //!    meanwhile is noticed.
 //! 5. Hand the iteration's begun batches and finishes to the completer, which
 //!    waits for the group commit covering them (and performs the draw) on its
 //!    own thread: the loop never waits for the disk.
-//! 6. Flush every touched connection; what does not fit stays buffered and is
-//!    sent when the socket is writable again. A connection with too much
-//!    unsent output is not read until it drains (backpressure).
+//! 6. Flush every touched connection ([`Connection::on_writable`]); what does
+//!    not fit stays buffered and is sent when the socket is writable again. A
+//!    connection with too much unsent output is not read until it drains
+//!    (backpressure).
 //! 7. Every tick, apply the handshake, idle and closing deadlines.
 //!
-//! Connections are removed only by the loop, and never while a batch or
-//! finish of theirs is with the completer: the removal waits for its outcome.
+//! A connection reports what it came to ([`Status`]); only the loop
+//! registers, deregisters and removes connections, and never while a batch
+//! or finish of theirs is with the completer: the removal waits for its
+//! outcome.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::completer::{Completer, Outcomes};
-use crate::connection::{Connection, Lifecycle, ReadOutcome};
-use crate::server::{Binding, Command, Shared};
-use crate::session::{Context, Ending, InFlight, Step};
+use crate::completer::{Completer, InFlight, Outcomes};
+use crate::connection::{self, CLOSE_LINGER, Connection, Expired, Status, Turn};
+use crate::log_line;
+use crate::refusal::Ending;
+use crate::session::Context;
+use crate::shared::{Binding, Command, LOOP_WAKER, Shared};
 
-/// The token of the loop's waker.
-pub(crate) const WAKER: Token = Token(0);
 /// Connection tokens count up from here and are never reused, so a stale
 /// token (a replacement aimed at a connection that already left) finds nothing.
 const FIRST_CONNECTION: usize = 1;
-
-/// Bytes read from one connection per iteration before the others get their
-/// turn.
-const READ_BUDGET: usize = 256 * 1024;
-/// How long a closing connection may take to receive its last answer.
-const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
 /// One event loop.
 pub(crate) struct EventLoop {
@@ -83,13 +79,13 @@ impl EventLoop {
     pub(crate) fn new(index: usize, poll: Poll, shared: Arc<Shared>) -> io::Result<Self> {
         let completer = Completer::start(
             index,
-            shared.central.clone(),
-            Arc::clone(&shared.loops[index].waker),
+            shared.central().clone(),
+            Arc::clone(shared.loops()[index].waker()),
         )?;
-        let settings = &shared.settings;
-        let tick = (settings
+        let config = shared.config();
+        let tick = (config
             .handshake_timeout
-            .min(settings.idle_timeout)
+            .min(config.idle_timeout)
             .min(CLOSE_LINGER)
             / 4)
         .clamp(Duration::from_millis(5), Duration::from_millis(250));
@@ -124,33 +120,7 @@ impl EventLoop {
         lottery_log::defer_lines();
         loop {
             lottery_log::write_deferred();
-            let timeout = if self.work.is_empty() {
-                self.next_tick.saturating_duration_since(Instant::now())
-            } else {
-                Duration::ZERO
-            };
-            match self.poll.poll(&mut events, Some(timeout)) {
-                Ok(()) => {}
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
-            }
-            self.now = Instant::now();
-            let mut woken = false;
-            for event in events.iter() {
-                let token = event.token();
-                if token == WAKER {
-                    woken = true;
-                } else if let Some(connection) = self.connections.get_mut(&token) {
-                    if event.is_readable() || event.is_read_closed() || event.is_error() {
-                        connection.readable = true;
-                    }
-                    if event.is_read_closed() || event.is_error() {
-                        connection.end_seen = true;
-                    }
-                    schedule(&mut self.work, connection, token);
-                }
-            }
-            if woken {
+            if self.poll_events(&mut events)? {
                 self.on_wake()?;
             }
             while let Some(outcomes) = self.completer.ready()? {
@@ -166,9 +136,37 @@ impl EventLoop {
         }
     }
 
+    /// Waits for events (not at all when work is pending), notes them on
+    /// their connections and schedules those. Returns whether the waker
+    /// fired.
+    fn poll_events(&mut self, events: &mut Events) -> io::Result<bool> {
+        let timeout = if self.work.is_empty() {
+            self.next_tick.saturating_duration_since(Instant::now())
+        } else {
+            Duration::ZERO
+        };
+        match self.poll.poll(events, Some(timeout)) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+        self.now = Instant::now();
+        let mut woken = false;
+        for event in events.iter() {
+            let token = event.token();
+            if token == LOOP_WAKER {
+                woken = true;
+            } else if let Some(connection) = self.connections.get_mut(&token) {
+                connection.on_event(event);
+                schedule(&mut self.work, connection, token);
+            }
+        }
+        Ok(woken)
+    }
+
     fn on_wake(&mut self) -> io::Result<()> {
         let mut inbox = std::mem::take(&mut self.inbox);
-        self.shared.loops[self.index].take_commands(&mut inbox);
+        self.shared.loops()[self.index].take_commands(&mut inbox);
         for command in inbox.drain(..) {
             match command {
                 Command::Adopt(stream, peer) => self.adopt(stream, peer),
@@ -176,46 +174,41 @@ impl EventLoop {
             }
         }
         self.inbox = inbox;
-        if !self.drawn && self.shared.central.is_drawn() {
+        if !self.drawn && self.shared.central().is_drawn() {
             self.drawn = true;
             self.answer_held_queries();
         }
-        if !self.stopping && self.shared.stopping.load(Ordering::SeqCst) {
+        if !self.stopping && self.shared.is_stopping() {
             self.stop()?;
         }
         Ok(())
     }
 
-    fn adopt(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+    fn adopt(&mut self, stream: TcpStream, peer: SocketAddr) {
+        let max_frame = self.shared.config().max_frame;
         if self.stopping {
-            crate::server::refuse(
-                stream,
-                lottery_net::ErrorCode::ShuttingDown,
-                "the central is shutting down",
-                self.shared.settings.max_frame,
-            );
-            self.shared.connection_closed();
-            return;
-        }
-        let token = Token(self.next_token);
-        self.next_token += 1;
-        // Both interests at once, edge-triggered: the loop hears of
-        // writability only after a write hit `WouldBlock`, and never has to
-        // re-register (one `epoll_ctl` per connection in its whole life).
-        let registered = self.poll.registry().register(
-            &mut stream,
-            token,
-            Interest::READABLE | Interest::WRITABLE,
-        );
-        if let Err(error) = registered {
-            warn!("action: accept_connections | result: fail | peer: {peer} | error: {error}");
+            connection::refuse(stream, Ending::ShuttingDown.frame(), max_frame);
             self.shared.connection_closed();
             return;
         }
         // Acks are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let mut connection =
-            Connection::new(stream, peer, self.shared.settings.max_frame, self.now);
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        let mut connection = Connection::new(token, stream, peer, max_frame, self.now);
+        // Both interests at once, edge-triggered: the loop hears of
+        // writability only after a write hit `WouldBlock`, and never has to
+        // re-register (one `epoll_ctl` per connection in its whole life).
+        let registered = self.poll.registry().register(
+            &mut connection,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if let Err(error) = registered {
+            log_line::register_failed(peer, &error);
+            self.shared.connection_closed();
+            return;
+        }
         schedule(&mut self.work, &mut connection, token);
         self.connections.insert(token, connection);
     }
@@ -223,20 +216,12 @@ impl EventLoop {
     /// Ends a connection's session from outside (replaced, timed out, shut
     /// down), telling the peer why.
     fn end(&mut self, token: Token, ending: Ending) {
-        let Some(connection) = self.connections.get_mut(&token) else {
-            return;
-        };
-        if connection.is_closing() {
-            return;
+        let max_frame = self.shared.config().max_frame;
+        if let Some(connection) = self.connections.get_mut(&token)
+            && connection.end(ending, max_frame, self.now)
+        {
+            schedule(&mut self.work, connection, token);
         }
-        let _ = connection.session.end(
-            ending,
-            self.shared.settings.max_frame,
-            &mut connection.output,
-        );
-        let deadline = self.now + CLOSE_LINGER;
-        connection.start_closing(deadline, ending.to_string());
-        schedule(&mut self.work, connection, token);
     }
 
     fn answer_held_queries(&mut self) {
@@ -247,17 +232,11 @@ impl EventLoop {
             ..
         } = self;
         let mut ctx = Context {
-            central: &shared.central,
-            max_frame: shared.settings.max_frame,
+            central: shared.central(),
+            max_frame: shared.config().max_frame,
         };
         for (&token, connection) in connections.iter_mut() {
-            if connection.is_closing() {
-                continue;
-            }
-            if let Step::WinnersSent(agency) =
-                connection.session.on_draw(&mut ctx, &mut connection.output)
-            {
-                connection.winners_unsent = Some(agency);
+            if connection.on_draw(&mut ctx) {
                 schedule(work, connection, token);
             }
         }
@@ -268,8 +247,7 @@ impl EventLoop {
     fn stop(&mut self) -> io::Result<()> {
         self.stopping = true;
         for (&token, connection) in &mut self.connections {
-            if !connection.is_closing() {
-                connection.readable = true;
+            if connection.on_stop() {
                 schedule(&mut self.work, connection, token);
             }
         }
@@ -297,7 +275,7 @@ impl EventLoop {
         let mut round = std::mem::take(&mut self.work);
         for token in &round {
             if let Some(connection) = self.connections.get_mut(token) {
-                connection.scheduled = false;
+                connection.unschedule();
             }
         }
         for &token in &round {
@@ -331,21 +309,18 @@ impl EventLoop {
             ..
         } = self;
         let mut ctx = Context {
-            central: &shared.central,
-            max_frame: shared.settings.max_frame,
+            central: shared.central(),
+            max_frame: shared.config().max_frame,
         };
         let mut removable = Vec::new();
         for (token, completed) in outcomes {
             let connection = connections
                 .get_mut(&token)
                 .expect("connections with work at the completer are not removed");
-            connection
-                .session
-                .on_completed(completed, &mut ctx, &mut connection.output);
-            if connection.session.has_in_flight() {
+            if !connection.on_completed(completed, &mut ctx) {
                 continue;
             }
-            if connection.removal.is_some() {
+            if connection.is_closed() {
                 removable.push(token);
             } else if go_on {
                 schedule(work, connection, token);
@@ -354,18 +329,12 @@ impl EventLoop {
             }
         }
         for token in removable {
-            let reason = self
-                .connections
-                .get_mut(&token)
-                .and_then(|connection| connection.removal.take())
-                .unwrap_or_default();
-            self.remove(token, &reason);
+            self.remove(token);
         }
     }
 
-    /// Reads, decodes and handles what one connection sent, until it has
-    /// nothing more, is held behind its batches, is backed up, or used its
-    /// read budget.
+    /// Lets one connection read, decode and answer; registers the agency its
+    /// handshake bound it to.
     fn drive(&mut self, token: Token) {
         let Self {
             index,
@@ -381,190 +350,68 @@ impl EventLoop {
             return;
         };
         touched.push(token);
-        if connection.failure.is_some() || connection.removal.is_some() {
-            return;
-        }
-        if connection.is_backed_up()
-            && let Err(error) = connection.flush()
-        {
-            connection.failure = Some(error);
-            return;
-        }
-        if connection.is_closing() {
-            match connection.discard_input(READ_BUDGET) {
-                Ok(true) => schedule(work, connection, token),
-                Ok(false) => {}
-                Err(error) => connection.failure = Some(error),
-            }
-            return;
-        }
-        let max_frame = shared.settings.max_frame;
-        let mut ctx = Context {
-            central: &shared.central,
-            max_frame,
+        let mut turn = Turn {
+            ctx: Context {
+                central: shared.central(),
+                max_frame: shared.config().max_frame,
+            },
+            now: *now,
+            begun: in_flight,
+            bound: None,
         };
-        let step = connection.session.resume(&mut ctx, &mut connection.output);
-        apply(step, *index, token, connection, shared, in_flight, *now);
-        let mut budget = READ_BUDGET;
-        loop {
-            if connection.is_closing() {
-                return;
-            }
-            if connection.session.is_held() {
-                // No message is taken now, but a peer that leaves meanwhile
-                // must be noticed (and its connection closed) at once.
-                if let Err(error) = connection.read_while_held() {
-                    connection.failure = Some(error);
-                }
-                return;
-            }
-            if connection.is_backed_up() {
-                connection.paused = true;
-                return;
-            }
-            match connection.decoder.next_agency_frame() {
-                Ok(Some(message)) => {
-                    connection.last_frame_at = *now;
-                    let step =
-                        connection
-                            .session
-                            .on_message(message, &mut ctx, &mut connection.output);
-                    apply(step, *index, token, connection, shared, in_flight, *now);
-                    continue;
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    let step =
-                        connection
-                            .session
-                            .on_malformed(&error, max_frame, &mut connection.output);
-                    apply(step, *index, token, connection, shared, in_flight, *now);
-                    return;
-                }
-            }
-            if !connection.readable {
-                return;
-            }
-            if budget == 0 {
-                // More may be waiting: come back next iteration, after the others.
-                schedule(work, connection, token);
-                return;
-            }
-            match connection.read_once() {
-                Ok(ReadOutcome::Data(read)) => budget = budget.saturating_sub(read),
-                Ok(ReadOutcome::WouldBlock | ReadOutcome::Closed) => {}
-                Err(error) => {
-                    connection.failure = Some(error);
-                    return;
-                }
-            }
+        let status = connection.on_readable(&mut turn);
+        if let Some(agency) = turn.bound {
+            let here = Binding {
+                loop_index: *index,
+                token,
+            };
+            shared.bind(agency, here);
+        }
+        if status == Status::Again {
+            schedule(work, connection, token);
         }
     }
 
-    /// After a connection was driven: sends its output, and closes it if its
-    /// time has come.
+    /// After a connection was driven: sends its output, and removes it if it
+    /// closed.
     fn settle(&mut self, token: Token) {
         let Some(connection) = self.connections.get_mut(&token) else {
             return;
         };
-        if connection.removal.is_some() {
-            return;
+        let (status, served) = connection.on_writable();
+        if let Some(agency) = served {
+            self.shared.served(agency);
         }
-        if let Some(error) = connection.failure.take() {
-            self.remove(token, &format!("connection failed: {error}"));
-            return;
+        match status {
+            Status::Idle => {}
+            Status::Again => schedule(&mut self.work, connection, token),
+            Status::Done => self.remove(token),
         }
-        match connection.flush() {
-            Err(error) => {
-                self.remove(token, &format!("connection failed: {error}"));
-                return;
-            }
-            Ok(true) => {
-                if let Some(agency) = connection.winners_unsent.take() {
-                    self.shared.served(agency);
-                }
-            }
-            Ok(false) => {}
-        }
-        if connection.is_closing() {
-            if connection.advance_closing() {
-                let reason = connection.close_reason.take().unwrap_or_default();
-                self.remove(token, &reason);
-            }
-            return;
-        }
-        // A peer that closed and has nothing left to receive can go (once
-        // its batches in flight are complete), also while its winners query
-        // waits for the draw: nobody would read the answer. (An agency that
-        // only shut its write side is treated alike; ours never do.)
-        if connection.peer_closed && connection.unsent() == 0 {
-            let reason = if connection.session.is_waiting_for_draw() {
-                "closed by the peer while waiting for the draw"
-            } else if connection.decoder.buffered() > 0 && !connection.session.is_held() {
-                "closed by the peer in the middle of a frame"
-            } else {
-                "closed by the peer"
-            };
-            self.remove(token, reason);
-            return;
-        }
-        if connection.paused && !connection.is_backed_up() {
-            connection.paused = false;
-            schedule(&mut self.work, connection, token);
-        }
-        connection.release_idle_buffers();
     }
 
     /// Applies the deadlines: handshake, idle, and closing linger.
     fn on_tick(&mut self) -> io::Result<()> {
         self.next_tick = self.now + self.tick;
-        let settings = &self.shared.settings;
-        let mut expired = Vec::new();
+        let mut timed_out = Vec::new();
         let mut lingered = Vec::new();
         for (&token, connection) in &self.connections {
-            match connection.lifecycle {
-                Lifecycle::Closing { deadline, .. } => {
-                    if self.now >= deadline {
-                        lingered.push(token);
-                    }
-                }
-                Lifecycle::Open => {
-                    let session = &connection.session;
-                    if session.is_greeting() {
-                        if self.now.duration_since(connection.accepted_at)
-                            >= settings.handshake_timeout
-                        {
-                            expired.push((token, Ending::HandshakeTimeout));
-                        }
-                    } else if !session.is_waiting()
-                        && !session.is_held()
-                        && self.now.duration_since(connection.last_frame_at)
-                            >= settings.idle_timeout
-                    {
-                        expired.push((token, Ending::IdleTimeout));
-                    }
-                }
+            match connection.expired(self.now, self.shared.config()) {
+                Some(Expired::Timeout(ending)) => timed_out.push((token, ending)),
+                Some(Expired::Linger) => lingered.push(token),
+                None => {}
             }
         }
-        for (token, ending) in expired {
+        for (token, ending) in timed_out {
             if let Some(connection) = self.connections.get(&token) {
-                let agency = connection
-                    .agency
-                    .map_or_else(|| "none".to_owned(), |id| id.to_string());
-                warn!(
-                    "action: timeout | result: fail | agency: {agency} | peer: {} | error: {ending}",
-                    connection.peer
-                );
+                log_line::timed_out(connection.agency(), connection.peer(), ending);
             }
             self.end(token, ending);
         }
         for token in lingered {
-            let reason = self
-                .connections
-                .get_mut(&token)
-                .and_then(|connection| connection.close_reason.take())
-                .unwrap_or_default();
-            self.remove(token, &format!("{reason} (the peer did not close in time)"));
+            if let Some(connection) = self.connections.get_mut(&token) {
+                connection.linger_expired();
+            }
+            self.remove(token);
         }
         if !self.work.is_empty() {
             self.run_work()?;
@@ -572,36 +419,29 @@ impl EventLoop {
         Ok(())
     }
 
-    fn remove(&mut self, token: Token, reason: &str) {
-        if let Some(connection) = self.connections.get_mut(&token)
-            && connection.session.has_in_flight()
+    /// Removes a closed connection, unless the completer still has work of
+    /// it: then `answer` removes it once that is answered.
+    fn remove(&mut self, token: Token) {
+        if self
+            .connections
+            .get(&token)
+            .is_none_or(Connection::has_in_flight)
         {
-            // The completer still has work of it: remove it once that is
-            // answered (see `answer`).
-            connection.removal.get_or_insert_with(|| reason.to_owned());
             return;
         }
         let Some(mut connection) = self.connections.remove(&token) else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut connection.stream);
-        let agency = match connection.agency {
-            Some(agency) => {
-                self.shared.unbind(
-                    agency,
-                    Binding {
-                        loop_index: self.index,
-                        token,
-                    },
-                );
-                agency.to_string()
-            }
-            None => "none".to_owned(),
-        };
-        info!(
-            "action: close_connection | result: success | agency: {agency} | peer: {} | reason: {reason}",
-            connection.peer
-        );
+        let _ = self.poll.registry().deregister(&mut connection);
+        let agency = connection.agency();
+        if let Some(agency) = agency {
+            let here = Binding {
+                loop_index: self.index,
+                token,
+            };
+            self.shared.unbind(agency, here);
+        }
+        log_line::connection_closed(agency, connection.peer(), connection.close_reason());
         drop(connection);
         self.shared.connection_closed();
     }
@@ -609,43 +449,15 @@ impl EventLoop {
 
 impl Drop for EventLoop {
     fn drop(&mut self) {
-        debug!(
-            "action: event_loop_exit | result: success | loop: {}",
-            self.index
-        );
+        log_line::event_loop_exited(self.index);
         // However the loop ended (a panic too): its last lines are written.
         lottery_log::write_deferred();
     }
 }
 
+/// Puts `connection` in the work list, once.
 fn schedule(work: &mut Vec<Token>, connection: &mut Connection, token: Token) {
-    if !connection.scheduled {
-        connection.scheduled = true;
+    if connection.schedule() {
         work.push(token);
-    }
-}
-
-/// Carries out what a session asked for.
-fn apply(
-    step: Step,
-    loop_index: usize,
-    token: Token,
-    connection: &mut Connection,
-    shared: &Shared,
-    in_flight: &mut Vec<(Token, InFlight)>,
-    now: Instant,
-) {
-    match step {
-        Step::Continue | Step::Held => {}
-        Step::Bound(agency) => {
-            connection.agency = Some(agency);
-            shared.bind(agency, Binding { loop_index, token });
-        }
-        Step::Storing(flight) => in_flight.push((token, flight)),
-        Step::WinnersSent(agency) => connection.winners_unsent = Some(agency),
-        Step::Close => {
-            let reason = "the session ended";
-            connection.start_closing(now + CLOSE_LINGER, reason);
-        }
     }
 }

@@ -2,31 +2,47 @@
 //! [`lottery_core::Central`], its configuration and its course-format logs.
 //!
 //! # Layers
-//! - [`Server`] (`server.rs`): the acceptor thread and the event-loop threads
-//!   it starts; the state they share; stopping.
+//! Each module uses only those below it (`scripts/layers.py` checks that no
+//! two import each other):
+//! - [`Server`] (`server.rs`): builds the polls, wakers and shared state,
+//!   starts the event-loop threads, runs the acceptor, and stops (one path
+//!   whatever the reason).
+//! - `acceptor.rs`: accepts, spreads connections over the loops, refuses
+//!   those over the limit, and decides when the server stops.
 //! - `event_loop.rs`: one loop thread, its connections, the rhythm of an
 //!   iteration (read all, begin all batches, hand them to the completer,
-//!   write the acks it sent back).
-//! - `completer.rs`: the thread beside each loop that waits for the group
-//!   commit (and performs the draw), so the loop never waits for the disk.
-//! - `connection.rs`: a socket and its buffers.
-//! - `session.rs`: one connection's protocol logic, socket-free.
-//! - [`ShutdownHandle`] and the signal watch (`shutdown.rs`).
-//! - [`config`]: the binary's flags, environment and file; [`ServerSettings`]:
-//!   the knobs of a running server. The course's log format is
-//!   [`lottery_log`]'s.
+//!   write the acks it sent back); only it registers and removes
+//!   connections.
+//! - `connection.rs`: a socket, its buffers, its session and its lifecycle,
+//!   behind `on_readable` / `on_writable`, which report a status.
+//! - `session.rs`: one connection's protocol state, socket-free.
+//! - `completer.rs`: the thread beside each loop that completes begun
+//!   batches and finishes (the group commit, the draw), so the loop never
+//!   waits for the disk; and the work it completes.
+//! - `shared.rs`: the state every thread shares (the central, the loops'
+//!   inboxes, which connection speaks for each agency, stopping).
+//! - `refusal.rs`: every error frame the central sends; `log_line.rs`: every
+//!   log line it writes (the course's format is [`lottery_log`]'s).
+//! - [`ShutdownHandle`], [`StopReason`] and the signal watch (`shutdown.rs`);
+//!   [`open_central`] (`store.rs`).
+//! - `config.rs`: the knobs of a running server ([`ServerConfig`]) and the
+//!   binary's flags, environment and file ([`ServerArgs`], [`Config`]);
+//!   `error.rs`: [`ConfigError`], [`ServerError`].
+//!
+//! Every public item has one path, at the crate's root (the modules are
+//! private).
 //!
 //! # Example
 //! ```
 //! use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
-//! use lottery_server::{Server, ServerSettings};
+//! use lottery_server::{Server, ServerConfig};
 //!
 //! # let dir = std::env::temp_dir().join(format!("lottery-server-doc-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
 //! let (monitor, recovery) = BetMonitor::open_file(&dir.join("bets.csv"), Durability::Fsync)?;
 //! let central = Central::new(LotteryRules::default(), monitor, &recovery)?;
 //! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-//! let server = Server::new(listener, central, ServerSettings { threads: 2, ..ServerSettings::default() })?;
+//! let server = Server::new(listener, central, ServerConfig { threads: 2, ..ServerConfig::default() })?;
 //! let shutdown = server.shutdown_handle();
 //! let running = std::thread::spawn(move || server.run());
 //! // ... agencies connect to the server's address ...
@@ -38,100 +54,26 @@
 
 #![deny(missing_docs)]
 
+mod acceptor;
 mod completer;
-pub mod config;
+mod config;
 mod connection;
-pub mod error;
+mod error;
 mod event_loop;
+mod log_line;
+mod refusal;
 mod server;
 mod session;
-mod settings;
+mod shared;
 mod shutdown;
+mod store;
 
-use std::path::Path;
-
-use log::{debug, error, info, warn};
-use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
-
-pub use error::{ConfigError, ServerError};
-pub use server::{Server, StopReason};
-pub use settings::{
-    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerSettings,
+pub use config::{
+    Config, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_STORE, LogLevel, MAX_MAX_FRAME, MAX_THREADS, MIN_MAX_FRAME,
+    Seconds, ServerArgs, ServerConfig,
 };
-pub use shutdown::ShutdownHandle;
-
-/// Locks and opens (or creates) the store at `path` and builds the central
-/// over it, logging what opening found: the bytes cut off its tail and where
-/// they are kept (a torn line, or batches written but never committed, so
-/// never acked), what it holds, and the draw it records.
-///
-/// The store is locked and recovered before the port is bound: a second
-/// central on the same store fails here, at once, having touched nothing.
-///
-/// # Errors
-/// [`ServerError::Store`] when the store is locked by another central,
-/// inconsistent, fails its checksums, or cannot be opened or repaired;
-/// [`ServerError::Recover`] when its rules differ from `rules` or a draw
-/// recorded in it cannot be redone.
-pub fn open_central(
-    path: &Path,
-    durability: Durability,
-    rules: LotteryRules,
-) -> Result<Central, ServerError> {
-    let (monitor, recovery) = BetMonitor::open_file(path, durability)?;
-    let bets: u64 = recovery.agencies.values().map(|record| record.bets).sum();
-    for cut in &recovery.quarantined {
-        let line = format!(
-            "action: {} | result: success | path: {} | truncated_bytes: {} | quarantine: {}",
-            if cut.journal {
-                "repair_journal"
-            } else {
-                "repair_store"
-            },
-            path.display(),
-            cut.bytes,
-            cut.file
-        );
-        if cut.whole_lines {
-            // More than the torn line a crash mid-write leaves: batches
-            // written but never committed (so never acked), or records of
-            // data a power cut took. Kept in quarantine; worth a look.
-            error!("{line} | note: more than a torn line was cut");
-        } else {
-            warn!("{line}");
-        }
-    }
-    if recovery.adopted {
-        warn!(
-            "action: adopt_store | result: success | path: {} | bets: {bets} | note: a bets.csv without journal (a course store); its rows are now vouched for by a new journal",
-            path.display()
-        );
-    }
-    let finished = recovery
-        .agencies
-        .values()
-        .filter(|record| record.finished)
-        .count();
-    info!(
-        "action: open_store | result: success | path: {} | durability: {durability} | bets: {bets} | agencies_with_bets: {} | agencies_finished: {finished}",
-        path.display(),
-        recovery.agencies.len()
-    );
-    for (agency, record) in &recovery.agencies {
-        debug!(
-            "action: recover_agency | result: success | agency: {agency} | last_batch: {} | bets: {} | finished: {}",
-            record.last_batch, record.bets, record.finished
-        );
-    }
-    let central = Central::new(rules, monitor, &recovery)?;
-    if let Some(summary) = central.draw_summary() {
-        // Not `sorteo`: the draw happened before the restart, and this is the
-        // same draw recomputed from the store (deterministically).
-        let winners: u64 = summary.winners_per_agency.iter().sum();
-        info!(
-            "action: recover_draw | result: success | bets: {} | winners: {winners}",
-            summary.bets
-        );
-    }
-    Ok(central)
-}
+pub use error::{ConfigError, ServerError};
+pub use server::Server;
+pub use shutdown::{ShutdownHandle, StopReason};
+pub use store::open_central;

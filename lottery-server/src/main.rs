@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use log::{error, info};
 use lottery_log::chain;
-use lottery_server::config::Config;
-use lottery_server::{Server, open_central};
+use lottery_server::{Config, Server, open_central};
 
 fn main() -> ExitCode {
     let config = match Config::from_process() {

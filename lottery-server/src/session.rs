@@ -1,10 +1,16 @@
-//! One connection's protocol logic, without the socket.
+//! One connection's protocol state, without the socket.
 //!
 //! A [`Session`] takes decoded [`AgencyFrame`]s (batches arrive validated
 //! by the decoder, see [`lottery_net::CheckedBatch`]), asks the [`Central`], and
 //! appends its answers, encoded, to the connection's output buffer. It tells
-//! the event loop what else to do through a [`Step`]: bind the connection to
+//! the connection what else to do through a [`Step`]: bind the connection to
 //! an agency, queue a batch that is being stored, wait, or close.
+//!
+//! The session decides what to answer and when; it words nothing itself:
+//! error frames come from `refusal.rs`, log lines from `log_line.rs`, and
+//! what it begins is completed by the completer (`completer.rs`), whose
+//! outcomes it then answers. `Request::of` is the only code that knows the
+//! shape of lottery-net's frames.
 //!
 //! # Invariants
 //! - Answers leave in the order the messages came. Batches and finishes are
@@ -22,18 +28,15 @@
 //! - Nothing the peer sends can panic: every refusal is an error frame, and a
 //!   session that cannot go on says [`Step::Close`].
 
-use std::fmt;
-use std::time::{Duration, Instant};
-
-use log::{error, info, warn};
-use lottery_core::{
-    AgencyId, Central, Finish, FinishError, PendingFinish, PendingSubmit, SubmitError, Submitted,
-    UnknownAgency, Winners,
-};
+use lottery_core::{AgencyId, Central, Finish, FinishError, SubmitError, Submitted, Winners};
 use lottery_net::{
-    AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorCode, ErrorFrame,
-    PROTOCOL_VERSION, encode_central_message, encode_winners,
+    AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorFrame, PROTOCOL_VERSION,
+    encode_central_message, encode_winners,
 };
+
+use crate::completer::{Completed, InFlight};
+use crate::log_line;
+use crate::refusal::{self, Ending};
 
 /// What the event loop must do after a session handled something.
 #[derive(Debug)]
@@ -57,103 +60,6 @@ pub(crate) enum Step {
     Close,
 }
 
-/// A batch or finish begun and not yet completed.
-#[derive(Debug)]
-pub(crate) enum InFlight {
-    /// A batch being stored.
-    Batch {
-        /// The lottery's handle on the batch.
-        pending: PendingSubmit,
-        /// Its sequence number (for the log and the ack).
-        batch: u64,
-        /// How many bets it holds.
-        bets: u64,
-    },
-    /// A finish being recorded.
-    Finish {
-        /// The lottery's handle on the finish.
-        pending: PendingFinish,
-        /// The agency finishing.
-        agency: AgencyId,
-        /// The count the agency gave.
-        bets_sent: u64,
-    },
-}
-
-/// What completing an [`InFlight`] came to.
-#[derive(Debug)]
-pub(crate) enum Completed {
-    /// A batch's outcome.
-    Batch {
-        batch: u64,
-        bets: u64,
-        result: Result<Submitted, SubmitError>,
-    },
-    /// A finish's outcome.
-    Finish {
-        bets_sent: u64,
-        result: Result<Finish, FinishError>,
-    },
-}
-
-impl InFlight {
-    /// Waits until it is stored (the first completion of a loop iteration
-    /// leads the group commit that covers the others; the last finish also
-    /// performs the draw).
-    pub(crate) fn complete(self, central: &Central) -> Completed {
-        match self {
-            InFlight::Batch {
-                pending,
-                batch,
-                bets,
-            } => Completed::Batch {
-                batch,
-                bets,
-                result: central.complete_submit(pending),
-            },
-            InFlight::Finish {
-                pending,
-                agency,
-                bets_sent,
-            } => {
-                let started = Instant::now();
-                let result = central.complete_finish(pending);
-                // Logged here, the moment the finish is recorded and the draw
-                // published, rather than when the session answers: the loops
-                // answering the held winners queries are woken already.
-                if let Ok(finish) = &result {
-                    log_finish(agency, bets_sent, finish, started.elapsed());
-                }
-                Completed::Finish { bets_sent, result }
-            }
-        }
-    }
-}
-
-/// Why a session was ended from outside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ending {
-    /// A newer connection of the same agency took over.
-    Replaced,
-    /// The central is shutting down.
-    ShuttingDown,
-    /// No handshake in time.
-    HandshakeTimeout,
-    /// No whole frame in time.
-    IdleTimeout,
-}
-
-impl fmt::Display for Ending {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Ending::Replaced => "replaced by a newer connection of the same agency",
-            Ending::ShuttingDown => "the central is shutting down",
-            Ending::HandshakeTimeout => "no handshake in time",
-            Ending::IdleTimeout => "no frame in time",
-        })
-    }
-}
-
 /// Where the session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -162,14 +68,56 @@ enum Phase {
     /// Speaking for this agency.
     Bound(AgencyId),
     /// Said its last word; ignores everything.
-    Ended,
+    Ended {
+        /// The agency it spoke for, if the handshake came first.
+        agency: Option<AgencyId>,
+    },
+}
+
+/// A message of the peer, as the session takes it.
+#[derive(Debug)]
+struct Request {
+    /// The message's name (for refusals).
+    name: &'static str,
+    ask: Ask,
+}
+
+/// What a message asks.
+#[derive(Debug)]
+enum Ask {
+    /// The handshake.
+    Hello { version: u16, agency: u32 },
+    /// A batch of bets, validated as decoded.
+    Batch(CheckedBatch),
+    /// The agency says it sent everything.
+    Finish { bets_sent: u64 },
+    /// The agency asks for its winners.
+    WinnersQuery { wait: bool },
+    /// A message a later lottery-net adds: refused, never ignored.
+    Unknown,
+}
+
+impl Request {
+    /// The request a frame carries: the one place that knows the shape of
+    /// lottery-net's [`AgencyFrame`].
+    fn of(frame: AgencyFrame) -> Self {
+        let name = frame.name();
+        let ask = match frame {
+            AgencyFrame::Hello { version, agency } => Ask::Hello { version, agency },
+            AgencyFrame::Batch(batch) => Ask::Batch(batch),
+            AgencyFrame::Finish { bets_sent } => Ask::Finish { bets_sent },
+            AgencyFrame::WinnersQuery { wait } => Ask::WinnersQuery { wait },
+            _ => Ask::Unknown,
+        };
+        Self { name, ask }
+    }
 }
 
 /// What a session keeps for later, to answer in order.
 #[derive(Debug)]
 enum Held {
-    /// A message to handle once the in-flight batches are acked.
-    Message(AgencyFrame),
+    /// A request to handle once the in-flight batches are acked.
+    Request(Request),
     /// A refusal to send once the in-flight batches are acked.
     Refusal(ErrorFrame),
 }
@@ -210,11 +158,12 @@ impl Session {
         }
     }
 
-    /// The agency the session speaks for, once bound.
+    /// The agency the session speaks for, once bound (also after it ended).
     pub(crate) fn agency(&self) -> Option<AgencyId> {
         match self.phase {
             Phase::Bound(agency) => Some(agency),
-            _ => None,
+            Phase::Ended { agency } => agency,
+            Phase::Greeting => None,
         }
     }
 
@@ -268,64 +217,62 @@ impl Session {
                 send_error(&error, ctx.max_frame, out);
                 Step::Continue
             }
-            Some(Held::Message(message)) => self.on_message(message, ctx, out),
+            Some(Held::Request(request)) => self.handle(request, ctx, out),
         }
     }
 
     /// Handles one message from the peer.
     pub(crate) fn on_message(
         &mut self,
-        message: AgencyFrame,
+        frame: AgencyFrame,
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
         debug_assert!(self.held.is_none(), "a held session is given no message");
-        match (self.phase, message) {
-            (Phase::Ended, _) => Step::Close,
-            (Phase::Greeting, AgencyFrame::Hello { version, agency }) => {
-                self.on_hello(version, agency, ctx, out)
-            }
-            (Phase::Greeting, other) => self.end_with(
-                ErrorCode::UnexpectedMessage,
-                format!("the first message must be Hello, not {}", other.name()),
-                ctx.max_frame,
-                out,
-            ),
-            (Phase::Bound(_), message) if self.waiting_for_draw || self.finishing => {
-                // Its answer must follow the winners of the query (or the
-                // answer to the finish) before it.
-                self.held = Some(Held::Message(message));
-                Step::Held
-            }
-            (Phase::Bound(_), AgencyFrame::Hello { .. }) => self.end_with(
-                ErrorCode::UnexpectedMessage,
-                "the connection already completed its handshake".to_owned(),
-                ctx.max_frame,
-                out,
-            ),
-            (Phase::Bound(agency), AgencyFrame::Batch(batch)) => {
-                self.on_batch(agency, batch, ctx, out)
-            }
-            (Phase::Bound(_), message) if self.in_flight > 0 => {
-                // Its answer must follow the acks of the batches before it, and
-                // a finish must count them.
-                self.held = Some(Held::Message(message));
-                Step::Held
-            }
-            (Phase::Bound(agency), AgencyFrame::Finish { bets_sent }) => {
-                self.on_finish(agency, bets_sent, ctx, out)
-            }
-            (Phase::Bound(agency), AgencyFrame::WinnersQuery { wait }) => {
-                self.on_winners_query(agency, wait, ctx, out)
-            }
-            // A frame a later lottery-net adds: refused, never ignored.
-            (Phase::Bound(_), other) => self.end_with(
-                ErrorCode::UnexpectedMessage,
-                format!("{} is not expected", other.name()),
-                ctx.max_frame,
-                out,
-            ),
+        self.handle(Request::of(frame), ctx, out)
+    }
+
+    fn handle(&mut self, request: Request, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
+        match self.phase {
+            Phase::Ended { .. } => Step::Close,
+            Phase::Greeting => match request.ask {
+                Ask::Hello { version, agency } => self.on_hello(version, agency, ctx, out),
+                _ => self.end_with(refusal::hello_first(request.name), ctx.max_frame, out),
+            },
+            Phase::Bound(agency) => self.on_request(agency, request, ctx, out),
         }
+    }
+
+    /// Handles a request of the agency the session speaks for, or holds it
+    /// until what is before it is answered.
+    fn on_request(
+        &mut self,
+        agency: AgencyId,
+        request: Request,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        if self.waiting_for_draw || self.finishing {
+            // Its answer must follow the winners of the query (or the answer
+            // to the finish) before it.
+            return self.hold(request);
+        }
+        let name = request.name;
+        match request.ask {
+            Ask::Hello { .. } => self.end_with(refusal::second_hello(), ctx.max_frame, out),
+            Ask::Batch(batch) => self.on_batch(agency, batch, ctx, out),
+            // Its answer must follow the acks of the batches before it, and a
+            // finish must count them.
+            ask if self.in_flight > 0 => self.hold(Request { name, ask }),
+            Ask::Finish { bets_sent } => self.on_finish(agency, bets_sent, ctx, out),
+            Ask::WinnersQuery { wait } => self.on_winners_query(agency, wait, ctx, out),
+            Ask::Unknown => self.end_with(refusal::not_expected(name), ctx.max_frame, out),
+        }
+    }
+
+    fn hold(&mut self, request: Request) -> Step {
+        self.held = Some(Held::Request(request));
+        Step::Held
     }
 
     fn on_hello(
@@ -336,15 +283,8 @@ impl Session {
         out: &mut Vec<u8>,
     ) -> Step {
         if version != PROTOCOL_VERSION {
-            warn!(
-                "action: handshake | result: fail | agency: {agency} | error: unsupported protocol version {version}"
-            );
-            return self.end_with(
-                ErrorCode::UnsupportedVersion,
-                format!("protocol version {version} is not supported (this central speaks {PROTOCOL_VERSION})"),
-                ctx.max_frame,
-                out,
-            );
+            log_line::handshake_unsupported_version(agency, version);
+            return self.end_with(refusal::unsupported_version(version), ctx.max_frame, out);
         }
         let resume = AgencyId::new(agency).map_err(|_| ()).and_then(|id| {
             ctx.central
@@ -353,23 +293,13 @@ impl Session {
                 .map_err(|_| ())
         });
         let Ok((id, point)) = resume else {
-            let expected = ctx.central.rules().agencies;
-            warn!("action: handshake | result: fail | agency: {agency} | error: unknown agency");
-            return self.end_with(
-                ErrorCode::UnknownAgency,
-                format!(
-                    "agency {agency} is not expected (the central expects agencies 1 to {expected})"
-                ),
-                ctx.max_frame,
-                out,
-            );
+            let refusal = refusal::unknown_agency(agency, ctx.central.rules().agencies);
+            log_line::handshake_refused(agency, &refusal.message);
+            return self.end_with(refusal, ctx.max_frame, out);
         };
         self.phase = Phase::Bound(id);
         self.bets_stored = point.bets_stored;
-        info!(
-            "action: handshake | result: success | agency: {id} | last_batch: {} | bets_stored: {} | finished: {}",
-            point.last_batch, point.bets_stored, point.finished
-        );
+        log_line::handshake(id, &point);
         send(
             &CentralMessage::Welcome {
                 last_batch: point.last_batch,
@@ -394,11 +324,8 @@ impl Session {
         let bets = match bets {
             Ok(bets) => bets,
             Err(invalid) => {
-                let refusal = invalid.error_frame();
-                warn!(
-                    "action: apuesta_recibida | result: fail | cantidad: {count} | agency: {agency} | batch: {batch} | error: {}",
-                    refusal.message
-                );
+                let refusal = refusal::invalid_bet(&invalid);
+                log_line::batch_invalid(agency, batch, count, &refusal.message);
                 return self.refuse(refusal, ctx.max_frame, out);
             }
         };
@@ -412,8 +339,8 @@ impl Session {
                 })
             }
             Err(refused) => {
-                log_refused_batch(agency, batch, count, &refused);
-                self.refuse(submit_refusal(&refused), ctx.max_frame, out)
+                log_line::batch_refused(agency, batch, count, &refused);
+                self.refuse(refusal::submit(&refused), ctx.max_frame, out)
             }
         }
     }
@@ -449,10 +376,10 @@ impl Session {
         self.in_flight = self.in_flight.saturating_sub(1);
         let Phase::Bound(agency) = self.phase else {
             // Ended meanwhile (replaced, shut down): the outcome is logged only.
-            log_outcome(None, batch, bets, &result);
+            log_line::batch_received(None, batch, bets, &result);
             return;
         };
-        log_outcome(Some(agency), batch, bets, &result);
+        log_line::batch_received(Some(agency), batch, bets, &result);
         match result {
             Ok(Submitted::Stored { bets: stored, .. }) => {
                 self.bets_stored += stored;
@@ -465,9 +392,10 @@ impl Session {
                     out,
                 );
             }
-            Ok(Submitted::AlreadyStored { .. }) => {
-                // Stored by an earlier connection of the agency: the central's
-                // count is the truth.
+            // Stored by an earlier connection of the agency (or whatever a
+            // later core adds that is acked without being stored now).
+            Ok(_) => {
+                // The central's count is the truth.
                 if let Ok(point) = ctx.central.resume_point(agency) {
                     self.bets_stored = self.bets_stored.max(point.bets_stored);
                 }
@@ -480,7 +408,7 @@ impl Session {
                     out,
                 );
             }
-            Err(refused) => send_error(&submit_refusal(&refused), ctx.max_frame, out),
+            Err(refused) => send_error(&refusal::submit(&refused), ctx.max_frame, out),
         }
     }
 
@@ -557,19 +485,15 @@ impl Session {
             Ok(Winners::Drawn(documents)) => self.send_winners(agency, &documents, ctx, out),
             Ok(Winners::NotDrawn) if wait => {
                 self.waiting_for_draw = true;
-                info!("action: consulta_ganadores | result: in_progress | agency: {agency}");
+                log_line::winners_waiting(agency);
                 Step::Continue
             }
-            Ok(Winners::NotDrawn) => {
+            // Not drawn (and whatever a later core adds: nothing to tell yet).
+            Ok(_) => {
                 send(&CentralMessage::NotDrawn, ctx.max_frame, out);
                 Step::Continue
             }
-            Err(unknown @ UnknownAgency { .. }) => self.end_with(
-                ErrorCode::UnknownAgency,
-                unknown.to_string(),
-                ctx.max_frame,
-                out,
-            ),
+            Err(unknown) => self.end_with(refusal::unknown_agency_of(&unknown), ctx.max_frame, out),
         }
     }
 
@@ -604,22 +528,14 @@ impl Session {
             .collect();
         match encode_winners(&texts, ctx.max_frame, out) {
             Ok(_) => {
-                info!(
-                    "action: winners_sent | result: success | agency: {agency} | cant_ganadores: {}",
-                    texts.len()
-                );
+                log_line::winners_sent(agency, texts.len());
                 Step::WinnersSent(agency)
             }
             Err(error) => {
                 // Documents are at most 20 digits and frames at least 1 KiB, so
                 // this is a bug, not something a peer can cause.
-                error!("action: winners_sent | result: fail | agency: {agency} | error: {error}");
-                self.end_with(
-                    ErrorCode::StorageFailure,
-                    "the central could not encode the winners".to_owned(),
-                    ctx.max_frame,
-                    out,
-                )
+                log_line::winners_unencodable(agency, &error);
+                self.end_with(refusal::winners_unencodable(), ctx.max_frame, out)
             }
         }
     }
@@ -631,37 +547,26 @@ impl Session {
         max_frame: usize,
         out: &mut Vec<u8>,
     ) -> Step {
-        let agency = self
-            .agency()
-            .map_or_else(|| "none".to_owned(), |id| id.to_string());
-        warn!("action: receive_message | result: fail | agency: {agency} | error: {error}");
-        self.end_with(error.code(), error.to_string(), max_frame, out)
+        log_line::malformed(self.agency(), error);
+        self.end_with(refusal::malformed(error), max_frame, out)
     }
 
     /// Ends the session from outside, telling the peer why.
     pub(crate) fn end(&mut self, ending: Ending, max_frame: usize, out: &mut Vec<u8>) -> Step {
-        if self.phase == Phase::Ended {
+        if let Phase::Ended { .. } = self.phase {
             return Step::Close;
         }
-        let code = match ending {
-            Ending::Replaced => ErrorCode::Replaced,
-            Ending::ShuttingDown => ErrorCode::ShuttingDown,
-            Ending::HandshakeTimeout | Ending::IdleTimeout => ErrorCode::Timeout,
-        };
-        self.end_with(code, ending.to_string(), max_frame, out)
+        self.end_with(ending.frame(), max_frame, out)
     }
 
-    fn end_with(
-        &mut self,
-        code: ErrorCode,
-        message: String,
-        max_frame: usize,
-        out: &mut Vec<u8>,
-    ) -> Step {
-        self.phase = Phase::Ended;
+    /// Says why the session cannot go on, and ends it.
+    fn end_with(&mut self, refusal: ErrorFrame, max_frame: usize, out: &mut Vec<u8>) -> Step {
+        self.phase = Phase::Ended {
+            agency: self.agency(),
+        };
         self.held = None;
         self.waiting_for_draw = false;
-        send_error(&ErrorFrame::new(code, message), max_frame, out);
+        send_error(&refusal, max_frame, out);
         Step::Close
     }
 
@@ -677,124 +582,21 @@ impl Session {
     }
 }
 
-/// A recorded finish, and for the last one the course's draw line, with
-/// what the draw found and how long completing the finish took (its record's
-/// commit and the scan of the store).
-fn log_finish(agency: AgencyId, bets_sent: u64, finish: &Finish, took: Duration) {
-    match finish {
-        Finish::Waiting { remaining } => info!(
-            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: {remaining}"
-        ),
-        Finish::Drew(summary) => {
-            info!(
-                "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0"
-            );
-            let winners: u64 = summary.winners_per_agency.iter().sum();
-            info!(
-                "action: sorteo | result: success | bets: {} | winners: {winners} | duration_ms: {:.1}",
-                summary.bets,
-                took.as_secs_f64() * 1000.0
-            );
-        }
-        Finish::AlreadyDrawn => info!(
-            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | note: already drawn"
-        ),
-    }
-}
-
 /// The refusal of a finish, logged.
 fn finish_refusal(agency: AgencyId, bets_sent: u64, error: &FinishError) -> ErrorFrame {
-    let refusal = match error {
-        FinishError::UnknownAgency(unknown) => {
-            ErrorFrame::new(ErrorCode::UnknownAgency, unknown.to_string())
-        }
-        FinishError::CountMismatch { sent, stored, .. } => ErrorFrame::new(
-            ErrorCode::CountMismatch,
-            format!("the agency says it sent {sent} bets, but {stored} are stored for it"),
-        ),
-        FinishError::BatchesPending { .. } | FinishError::AgencyBusy { .. } => {
-            ErrorFrame::new(ErrorCode::StorageFailure, format!("{error}; retry later"))
-        }
-        FinishError::Store(cause) => {
-            error!(
-                "action: finish | result: fail | agency: {agency} | error: {}",
-                lottery_log::chain(cause)
-            );
-            ErrorFrame::new(
-                ErrorCode::StorageFailure,
-                "the central could not record the finish; retry later",
-            )
-        }
-        // Whatever a later core adds: retryable, as the store's failures.
-        _ => ErrorFrame::new(ErrorCode::StorageFailure, format!("{error}; retry later")),
-    };
-    warn!(
-        "action: finish | result: fail | agency: {agency} | bets: {bets_sent} | error: {}",
-        refusal.message
-    );
+    if let FinishError::Store(cause) = error {
+        log_line::finish_failed(agency, cause);
+    }
+    let refusal = refusal::finish(error);
+    log_line::finish_refused(agency, bets_sent, &refusal.message);
     refusal
-}
-
-fn submit_refusal(refused: &SubmitError) -> ErrorFrame {
-    let code = match refused {
-        SubmitError::UnknownAgency(_) => ErrorCode::UnknownAgency,
-        SubmitError::AgencyFinished { .. } => ErrorCode::AgencyFinished,
-        SubmitError::AlreadyDrawn => ErrorCode::AlreadyDrawn,
-        SubmitError::OutOfOrder { .. } => ErrorCode::OutOfOrder,
-        // Pending, busy, the store, and whatever a later core adds: retryable.
-        _ => ErrorCode::StorageFailure,
-    };
-    let message = match refused {
-        SubmitError::Store(_) => "the central could not store the batch; retry later".to_owned(),
-        other => other.to_string(),
-    };
-    ErrorFrame::new(code, message)
-}
-
-fn log_refused_batch(agency: AgencyId, batch: u64, bets: u64, refused: &SubmitError) {
-    let cause = lottery_log::chain(refused);
-    if matches!(refused, SubmitError::Store(_)) {
-        error!(
-            "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
-        );
-    } else {
-        warn!(
-            "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
-        );
-    }
-}
-
-fn log_outcome(
-    agency: Option<AgencyId>,
-    batch: u64,
-    bets: u64,
-    result: &Result<Submitted, SubmitError>,
-) {
-    let agency = agency.map_or_else(|| "ended".to_owned(), |id| id.to_string());
-    match result {
-        Ok(Submitted::Stored { bets, .. }) => info!(
-            "action: apuesta_recibida | result: success | cantidad: {bets} | agency: {agency} | batch: {batch}"
-        ),
-        Ok(Submitted::AlreadyStored { .. }) => info!(
-            "action: batch_resent | result: success | cantidad: {bets} | agency: {agency} | batch: {batch} | note: stored before, acked again"
-        ),
-        Err(refused) => {
-            let cause = lottery_log::chain(refused);
-            error!(
-                "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {cause}"
-            );
-        }
-    }
 }
 
 /// Appends `message` to `out`. The central's own messages always fit a frame
 /// of the smallest accepted limit, except error texts, which are cut to fit.
 fn send(message: &CentralMessage, max_frame: usize, out: &mut Vec<u8>) {
     if let Err(error) = encode_central_message(message, max_frame, out) {
-        error!(
-            "action: send_message | result: fail | message: {} | error: {error}",
-            message.name()
-        );
+        log_line::send_failed(message.name(), &error);
     }
 }
 

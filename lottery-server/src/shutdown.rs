@@ -1,11 +1,13 @@
 //! How a server is asked to stop: a [`ShutdownHandle`] from any thread, or
-//! `SIGTERM`/`SIGINT` when the process lets the server handle signals.
+//! `SIGTERM`/`SIGINT` when the process lets the server handle signals; and
+//! why it stopped ([`StopReason`]).
 //!
 //! The first signal starts the graceful shutdown (the acceptor hears it
 //! through signal-hook's mio source). A second signal exits the process at
 //! once, with status 128 + the signal number as shells report it: an operator
 //! who asks twice does not want to wait.
 
+use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +16,31 @@ use mio::{Interest, Registry, Token, Waker};
 use signal_hook::SigId;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
+
+use crate::log_line;
+
+/// Why a server stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// A [`ShutdownHandle`] asked for it.
+    Requested,
+    /// A signal (`SIGTERM` or `SIGINT`) asked for it.
+    Signal(&'static str),
+    /// `exit_when_done`: the draw is done, every agency received its winners
+    /// and every connection closed.
+    Done,
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Requested => f.write_str("requested"),
+            StopReason::Signal(name) => f.write_str(name),
+            StopReason::Done => f.write_str("done"),
+        }
+    }
+}
 
 /// Stops a running [`crate::Server`] gracefully. Cheap to clone; usable from
 /// any thread, before or while the server runs.
@@ -44,9 +71,7 @@ impl ShutdownHandle {
     pub fn shutdown(&self) {
         self.inner.requested.store(true, Ordering::SeqCst);
         if let Err(error) = self.inner.acceptor.wake() {
-            log::error!(
-                "action: shutdown | result: fail | error: cannot wake the acceptor: {error}"
-            );
+            log_line::shutdown_wake_failed(&error);
         }
     }
 

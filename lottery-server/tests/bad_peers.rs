@@ -17,7 +17,7 @@ use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, ErrorCode, PROTOCOL_VERSION,
     encode_agency_message,
 };
-use lottery_server::ServerSettings;
+use lottery_server::ServerConfig;
 
 const AGENCIES: u32 = 4;
 const BATCHES: u64 = 6;
@@ -25,8 +25,8 @@ const PER_BATCH: usize = 80;
 
 /// Short deadlines so stalled peers are dropped quickly (the real agencies
 /// never pause that long).
-fn strict_settings() -> ServerSettings {
-    ServerSettings {
+fn strict_settings() -> ServerConfig {
+    ServerConfig {
         handshake_timeout: Duration::from_millis(500),
         idle_timeout: Duration::from_secs(2),
         ..settings(2)
@@ -290,7 +290,7 @@ fn a_peer_that_never_reads_its_answers_does_not_delay_the_others() {
 #[test]
 fn connections_over_the_limit_are_refused_politely_and_serving_goes_on() {
     let dir = scratch_dir("too_many_connections");
-    let limited = ServerSettings {
+    let limited = ServerConfig {
         max_connections: 2,
         ..settings(1)
     };

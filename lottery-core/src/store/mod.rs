@@ -28,6 +28,7 @@ pub use memory::{MemoryHandle, MemoryStore};
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Durability {
     /// Written into the process's view of the store; a process crash may lose it.
     None,

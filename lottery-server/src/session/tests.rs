@@ -7,7 +7,8 @@ use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, ErrorCode, PROTOCOL_VERSION, WireBet,
 };
 
-use super::{Context, Ending, InFlight, Session, Step};
+use super::{Context, Ending, Session, Step};
+use crate::completer::InFlight;
 
 /// One session, its central, and what it sent.
 struct Harness {
@@ -196,6 +197,26 @@ fn a_wrong_version_an_unknown_agency_or_no_handshake_close_the_connection() {
         assert!(matches!(harness.send(hello(1)), Step::Close));
         assert!(harness.replies().is_empty());
         assert_eq!(harness.stored_rows(), 0);
+    }
+}
+
+#[test]
+fn an_unknown_agency_is_refused_in_the_cores_words_agency_0_included() {
+    for agency in [0, 4] {
+        let mut harness = Harness::new(3);
+        assert!(matches!(harness.send(hello(agency)), Step::Close));
+        let replies = harness.replies();
+        let [CentralMessage::Error(error)] = &replies[..] else {
+            panic!("{replies:?}")
+        };
+        assert_eq!(
+            error.message,
+            format!("agency {agency} is not expected (the central expects agencies 1 to 3)")
+        );
+        assert_eq!(
+            error.message,
+            lottery_core::UnknownAgency::message(agency, 3).to_string()
+        );
     }
 }
 
@@ -406,6 +427,37 @@ fn a_resent_batch_is_acked_again_and_not_stored_again() {
     assert_eq!(harness.stored_rows(), 2);
 }
 
+/// Agency 2 of `central`, in a session of its own, stores a winner and
+/// finishes last: the draw happens when its finish completes.
+fn second_agency_wins_and_finishes(central: &Central) {
+    let mut two = Session::new();
+    let mut out = Vec::new();
+    let mut ctx = Context {
+        central,
+        max_frame: DEFAULT_MAX_FRAME,
+    };
+    assert!(matches!(
+        two.on_message(hello(2).into(), &mut ctx, &mut out),
+        Step::Bound(_)
+    ));
+    let Step::Storing(flight) =
+        two.on_message(batch(1, vec![bet("21", 7574)]).into(), &mut ctx, &mut out)
+    else {
+        panic!("the batch is begun")
+    };
+    two.on_completed(flight.complete(central), &mut ctx, &mut out);
+    let Step::Storing(finish) = two.on_message(
+        AgencyMessage::Finish { bets_sent: 1 }.into(),
+        &mut ctx,
+        &mut out,
+    ) else {
+        panic!("the finish is begun")
+    };
+    assert!(!central.is_drawn(), "the finish is not complete yet");
+    two.on_completed(finish.complete(central), &mut ctx, &mut out);
+    assert!(central.is_drawn());
+}
+
 #[test]
 fn a_winners_query_before_the_draw_is_held_and_answered_by_the_draw() {
     let mut one = Harness::bound(2, 1);
@@ -439,32 +491,7 @@ fn a_winners_query_before_the_draw_is_held_and_answered_by_the_draw() {
     assert!(matches!(one.on_draw(), Step::Continue), "no draw yet");
 
     // Agency 2 (same central) stores a winner of its own and finishes: the draw.
-    let mut two = Session::new();
-    let mut out = Vec::new();
-    let mut ctx = Context {
-        central: &one.central,
-        max_frame: DEFAULT_MAX_FRAME,
-    };
-    assert!(matches!(
-        two.on_message(hello(2).into(), &mut ctx, &mut out),
-        Step::Bound(_)
-    ));
-    let Step::Storing(flight) =
-        two.on_message(batch(1, vec![bet("21", 7574)]).into(), &mut ctx, &mut out)
-    else {
-        panic!("the batch is begun")
-    };
-    two.on_completed(flight.complete(&one.central), &mut ctx, &mut out);
-    let Step::Storing(finish) = two.on_message(
-        AgencyMessage::Finish { bets_sent: 1 }.into(),
-        &mut ctx,
-        &mut out,
-    ) else {
-        panic!("the finish is begun")
-    };
-    assert!(!one.central.is_drawn(), "the finish is not complete yet");
-    two.on_completed(finish.complete(&one.central), &mut ctx, &mut out);
-    assert!(one.central.is_drawn());
+    second_agency_wins_and_finishes(&one.central);
 
     assert!(matches!(one.on_draw(), Step::WinnersSent(id) if id == agency(1)));
     assert_eq!(

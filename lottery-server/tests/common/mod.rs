@@ -20,7 +20,7 @@ use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, ErrorCode, PROTOCOL_VERSION,
     WireBet, encode_agency_message,
 };
-use lottery_server::{Server, ServerError, ServerSettings, ShutdownHandle, StopReason};
+use lottery_server::{Server, ServerConfig, ServerError, ShutdownHandle, StopReason};
 
 /// How long a test waits for any one answer before it gives up (a hang, not a
 /// slow machine).
@@ -60,7 +60,7 @@ pub struct TestCentral {
 
 impl TestCentral {
     /// Starts a central expecting `agencies`, with a fresh store in `dir`.
-    pub fn start(dir: &Path, agencies: u32, settings: ServerSettings) -> Self {
+    pub fn start(dir: &Path, agencies: u32, settings: ServerConfig) -> Self {
         init_logging();
         let store = dir.join("bets.csv");
         let (monitor, recovery) =
@@ -117,10 +117,10 @@ impl Drop for TestCentral {
 }
 
 /// A settings value for tests: `threads` loops, everything else default.
-pub fn settings(threads: usize) -> ServerSettings {
-    ServerSettings {
+pub fn settings(threads: usize) -> ServerConfig {
+    ServerConfig {
         threads,
-        ..ServerSettings::default()
+        ..ServerConfig::default()
     }
 }
 

@@ -1,0 +1,347 @@
+//! Every log line the server writes, one typed function each: a line's text
+//! (its action, its result, the order and names of its details) is written
+//! here and nowhere else.
+//!
+//! The lines follow SPEC 6 (`action: NAME | result: success|fail|in_progress
+//! | key: value ...`); the course's own checks read `apuesta_recibida`,
+//! `sorteo` and `consulta_ganadores` exactly, and the tests and benchmarks
+//! pin others, so a change of text here is a change of the product. The
+//! logger behind the `log` macros (the time, the level, the deferred writes
+//! of an event loop) is `lottery_log`'s.
+//!
+//! A disabled level costs nothing: a function formats only inside its `log`
+//! macro, and no argument is built beforehand (an agency that may be missing
+//! is shown through [`AgencyOr`], not a `String`).
+
+use std::fmt::{self, Display};
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use log::{Level, debug, error, info, log, warn};
+use lottery_core::{
+    AgencyId, DrawSummary, Durability, Finish, Quarantined, ResumePoint, StoreError, SubmitError,
+    Submitted,
+};
+use lottery_log::chain;
+use lottery_net::{DecodeError, EncodeError};
+
+use crate::error::ServerError;
+
+/// An agency, or the word standing in its place when there is none.
+struct AgencyOr(Option<AgencyId>, &'static str);
+
+impl Display for AgencyOr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(agency) => agency.fmt(f),
+            None => f.write_str(self.1),
+        }
+    }
+}
+
+/// No agency yet (before the handshake).
+fn or_none(agency: Option<AgencyId>) -> AgencyOr {
+    AgencyOr(agency, "none")
+}
+
+// --- the store ---------------------------------------------------------------
+
+/// Opening the store cut a tail off `bets.csv` (`repair_store`) or its
+/// journal (`repair_journal`), kept in a quarantine file. At ERROR when more
+/// than a torn line went: batches written but never committed (so never
+/// acked), or records of data a power cut took; kept, and worth a look.
+pub(crate) fn store_repaired(path: &Path, cut: &Quarantined) {
+    let action = if cut.journal {
+        "repair_journal"
+    } else {
+        "repair_store"
+    };
+    let (level, note) = if cut.whole_lines {
+        (Level::Error, " | note: more than a torn line was cut")
+    } else {
+        (Level::Warn, "")
+    };
+    log!(
+        level,
+        "action: {action} | result: success | path: {} | truncated_bytes: {} | quarantine: {}{note}",
+        path.display(),
+        cut.bytes,
+        cut.file
+    );
+}
+
+/// Opening the store adopted a `bets.csv` without journal (a course store).
+pub(crate) fn store_adopted(path: &Path, bets: u64) {
+    warn!(
+        "action: adopt_store | result: success | path: {} | bets: {bets} | note: a bets.csv without journal (a course store); its rows are now vouched for by a new journal",
+        path.display()
+    );
+}
+
+/// What the opened store holds.
+pub(crate) fn store_opened(
+    path: &Path,
+    durability: Durability,
+    bets: u64,
+    agencies_with_bets: usize,
+    finished: usize,
+) {
+    info!(
+        "action: open_store | result: success | path: {} | durability: {durability} | bets: {bets} | agencies_with_bets: {agencies_with_bets} | agencies_finished: {finished}",
+        path.display()
+    );
+}
+
+/// Where one agency stands in the opened store.
+pub(crate) fn agency_recovered(agency: AgencyId, last_batch: u64, bets: u64, finished: bool) {
+    debug!(
+        "action: recover_agency | result: success | agency: {agency} | last_batch: {last_batch} | bets: {bets} | finished: {finished}"
+    );
+}
+
+/// The draw, done before a restart, recomputed from the store (not `sorteo`:
+/// that is the draw happening).
+pub(crate) fn draw_recovered(summary: &DrawSummary) {
+    let winners: u64 = summary.winners_per_agency.iter().sum();
+    info!(
+        "action: recover_draw | result: success | bets: {} | winners: {winners}",
+        summary.bets
+    );
+}
+
+// --- the server and its acceptor ----------------------------------------------
+
+/// The server listens.
+pub(crate) fn accepting(listen: SocketAddr, threads: usize) {
+    info!(
+        "action: accept_connections | result: in_progress | listen: {listen} | threads: {threads}"
+    );
+}
+
+/// A connection was accepted.
+pub(crate) fn accepted(peer: SocketAddr) {
+    info!("action: accept_connections | result: success | peer: {peer}");
+}
+
+/// Accepting failed (out of file descriptors, say); the acceptor retries.
+pub(crate) fn accept_failed(error: &io::Error) {
+    error!("action: accept_connections | result: fail | error: {error}");
+}
+
+/// A connection over the limit was refused.
+pub(crate) fn over_connection_limit(peer: SocketAddr, max: usize) {
+    warn!(
+        "action: accept_connections | result: fail | peer: {peer} | error: too many connections (limit {max})"
+    );
+}
+
+/// An accepted connection could not be registered with its loop.
+pub(crate) fn register_failed(peer: SocketAddr, error: &io::Error) {
+    warn!("action: accept_connections | result: fail | peer: {peer} | error: {error}");
+}
+
+/// A signal asked the server to stop.
+pub(crate) fn signal_received(name: &str) {
+    info!("action: signal | result: success | signal: {name}");
+}
+
+/// `exit_when_done`: every agency was served and left.
+pub(crate) fn done(agencies: u32) {
+    info!("action: exit_when_done | result: success | agencies: {agencies}");
+}
+
+/// A newer connection of `agency` replaces the one it had.
+pub(crate) fn connection_replaced(agency: AgencyId) {
+    info!("action: replace_connection | result: in_progress | agency: {agency}");
+}
+
+/// A loop's waker failed.
+pub(crate) fn wake_failed(error: &io::Error) {
+    error!("action: wake_loop | result: fail | error: {error}");
+}
+
+/// A shutdown request could not wake the acceptor.
+pub(crate) fn shutdown_wake_failed(error: &io::Error) {
+    error!("action: shutdown | result: fail | error: cannot wake the acceptor: {error}");
+}
+
+/// The server starts stopping.
+pub(crate) fn shutdown_started(reason: impl Display) {
+    info!("action: shutdown | result: in_progress | reason: {reason}");
+}
+
+/// The server's handle on the store is closed.
+pub(crate) fn store_closed() {
+    info!("action: close_store | result: success");
+}
+
+/// The server stopped cleanly.
+pub(crate) fn shutdown_done(reason: impl Display) {
+    info!("action: shutdown | result: success | reason: {reason}");
+}
+
+/// The server stopped on an error.
+pub(crate) fn shutdown_failed(error: &ServerError) {
+    error!("action: shutdown | result: fail | error: {}", chain(error));
+}
+
+// --- the event loops ------------------------------------------------------------
+
+/// A connection is gone (`agency` is the one its handshake bound it to).
+pub(crate) fn connection_closed(agency: Option<AgencyId>, peer: SocketAddr, reason: &str) {
+    info!(
+        "action: close_connection | result: success | agency: {} | peer: {peer} | reason: {reason}",
+        or_none(agency)
+    );
+}
+
+/// A connection missed its handshake or idle deadline.
+pub(crate) fn timed_out(agency: Option<AgencyId>, peer: SocketAddr, why: impl Display) {
+    warn!(
+        "action: timeout | result: fail | agency: {} | peer: {peer} | error: {why}",
+        or_none(agency)
+    );
+}
+
+/// An event loop's thread ends.
+pub(crate) fn event_loop_exited(index: usize) {
+    debug!("action: event_loop_exit | result: success | loop: {index}");
+}
+
+// --- the sessions ---------------------------------------------------------------
+
+/// A handshake in another protocol version.
+pub(crate) fn handshake_unsupported_version(agency: u32, version: u16) {
+    handshake_refused(
+        agency,
+        format_args!("unsupported protocol version {version}"),
+    );
+}
+
+/// A handshake refused for `why` (the refusal's own text).
+pub(crate) fn handshake_refused(agency: u32, why: impl Display) {
+    warn!("action: handshake | result: fail | agency: {agency} | error: {why}");
+}
+
+/// A handshake bound a connection to `agency`, which stands at `point`.
+pub(crate) fn handshake(agency: AgencyId, point: &ResumePoint) {
+    info!(
+        "action: handshake | result: success | agency: {agency} | last_batch: {} | bets_stored: {} | finished: {}",
+        point.last_batch, point.bets_stored, point.finished
+    );
+}
+
+/// A batch with an invalid bet, refused whole (`why` names the bet).
+pub(crate) fn batch_invalid(agency: AgencyId, batch: u64, bets: u64, why: &str) {
+    batch_failed(Level::Warn, agency, batch, bets, why);
+}
+
+/// A batch the lottery refused as it was begun; a store failure is an error,
+/// anything else the agency's mistake.
+pub(crate) fn batch_refused(agency: AgencyId, batch: u64, bets: u64, refused: &SubmitError) {
+    let level = if matches!(refused, SubmitError::Store(_)) {
+        Level::Error
+    } else {
+        Level::Warn
+    };
+    batch_failed(level, agency, batch, bets, chain(refused));
+}
+
+/// What a begun batch came to: the course's `apuesta_recibida` line (with the
+/// count stored), or `batch_resent` for one stored before. `agency` is
+/// `None` when the session ended meanwhile.
+pub(crate) fn batch_received(
+    agency: Option<AgencyId>,
+    batch: u64,
+    bets: u64,
+    outcome: &Result<Submitted, SubmitError>,
+) {
+    let agency = AgencyOr(agency, "ended");
+    match outcome {
+        Ok(Submitted::Stored { bets, .. }) => info!(
+            "action: apuesta_recibida | result: success | cantidad: {bets} | agency: {agency} | batch: {batch}"
+        ),
+        // Stored before (and whatever a later core adds: acked, not stored now).
+        Ok(_) => info!(
+            "action: batch_resent | result: success | cantidad: {bets} | agency: {agency} | batch: {batch} | note: stored before, acked again"
+        ),
+        Err(refused) => batch_failed(Level::Error, agency, batch, bets, chain(refused)),
+    }
+}
+
+fn batch_failed(level: Level, agency: impl Display, batch: u64, bets: u64, error: impl Display) {
+    log!(
+        level,
+        "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {error}"
+    );
+}
+
+/// A finish recorded, and for the last one the course's draw line, with what
+/// the draw found and how long completing the finish took (its record's
+/// commit and the scan of the store).
+pub(crate) fn finished(agency: AgencyId, bets_sent: u64, finish: &Finish, took: Duration) {
+    match finish {
+        Finish::Waiting { remaining } => info!(
+            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: {remaining}"
+        ),
+        Finish::Drew(summary) => {
+            info!(
+                "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0"
+            );
+            let winners: u64 = summary.winners_per_agency.iter().sum();
+            info!(
+                "action: sorteo | result: success | bets: {} | winners: {winners} | duration_ms: {:.1}",
+                summary.bets,
+                took.as_secs_f64() * 1000.0
+            );
+        }
+        Finish::AlreadyDrawn => info!(
+            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | note: already drawn"
+        ),
+        // Whatever a later core adds.
+        _ => info!("action: finish | result: success | agency: {agency} | bets: {bets_sent}"),
+    }
+}
+
+/// The store failed recording a finish (logged before the refusal).
+pub(crate) fn finish_failed(agency: AgencyId, cause: &StoreError) {
+    error!(
+        "action: finish | result: fail | agency: {agency} | error: {}",
+        chain(cause)
+    );
+}
+
+/// A finish refused (`why` is the refusal's text).
+pub(crate) fn finish_refused(agency: AgencyId, bets_sent: u64, why: &str) {
+    warn!("action: finish | result: fail | agency: {agency} | bets: {bets_sent} | error: {why}");
+}
+
+/// A winners query waits for the draw.
+pub(crate) fn winners_waiting(agency: AgencyId) {
+    info!("action: consulta_ganadores | result: in_progress | agency: {agency}");
+}
+
+/// An agency's winners are in its output.
+pub(crate) fn winners_sent(agency: AgencyId, winners: usize) {
+    info!("action: winners_sent | result: success | agency: {agency} | cant_ganadores: {winners}");
+}
+
+/// An agency's winners could not be encoded (a bug).
+pub(crate) fn winners_unencodable(agency: AgencyId, error: &EncodeError) {
+    error!("action: winners_sent | result: fail | agency: {agency} | error: {error}");
+}
+
+/// The peer sent bytes that are not a frame.
+pub(crate) fn malformed(agency: Option<AgencyId>, error: &DecodeError) {
+    warn!(
+        "action: receive_message | result: fail | agency: {} | error: {error}",
+        or_none(agency)
+    );
+}
+
+/// One of the central's own messages could not be encoded.
+pub(crate) fn send_failed(message: &str, error: &EncodeError) {
+    error!("action: send_message | result: fail | message: {message} | error: {error}");
+}
