@@ -64,22 +64,7 @@ fn describe(store: &std::path::Path, report: &StoreReport) -> String {
         }
         None => out.push_str("rules: none recorded yet\n"),
     }
-    let _ = writeln!(
-        out,
-        "{:>8} {:>12} {:>9} {:>11} {:>9}",
-        "agency", "bets", "batches", "last_batch", "finished"
-    );
-    for (agency, books) in &report.agencies {
-        let _ = writeln!(
-            out,
-            "{:>8} {:>12} {:>9} {:>11} {:>9}",
-            agency.get(),
-            books.bets,
-            books.batches,
-            books.last_batch,
-            if books.finished { "yes" } else { "no" }
-        );
-    }
+    agencies_table(report, &mut out);
     let bets: u64 = report.agencies.values().map(|books| books.bets).sum();
     let _ = writeln!(out, "bets: {bets}");
     match &report.draw {
@@ -100,6 +85,33 @@ fn describe(store: &std::path::Path, report: &StoreReport) -> String {
         "committed: {} bytes of bets.csv",
         report.committed_bytes
     );
+    out.push_str(&verdict(report));
+    out
+}
+
+/// One line per agency: bets, batches, last batch, finished.
+fn agencies_table(report: &StoreReport, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "{:>8} {:>12} {:>9} {:>11} {:>9}",
+        "agency", "bets", "batches", "last_batch", "finished"
+    );
+    for (agency, books) in &report.agencies {
+        let _ = writeln!(
+            out,
+            "{:>8} {:>12} {:>9} {:>11} {:>9}",
+            agency.get(),
+            books.bets,
+            books.batches,
+            books.last_batch,
+            if books.finished { "yes" } else { "no" }
+        );
+    }
+}
+
+/// The last line: whole, or why not.
+fn verdict(report: &StoreReport) -> String {
+    let mut out = String::new();
     if report.is_whole() {
         out.push_str("result: whole\n");
     } else if !report.journaled {

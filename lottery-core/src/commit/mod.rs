@@ -55,6 +55,10 @@ use crate::rules::LotteryRules;
 use crate::store::{BetStore, Durability, StoreFile, StoreSyncer};
 use crate::sync::{Condvar, Mutex};
 
+mod state;
+
+use state::{Commit, FailedEpoch, Group, JournalWriter, Status, Writer};
+
 /// Where a journal record stands in the commit order: what a
 /// [`Receipt`] of the file monitor carries.
 #[derive(Debug, Clone, Copy)]
@@ -76,113 +80,6 @@ impl Ticket {
         Self {
             seq: receipt.sequence(),
             epoch: usize::try_from(receipt.epoch()).unwrap_or(usize::MAX),
-        }
-    }
-}
-
-/// State under the append lock.
-struct Writer {
-    store: Box<dyn BetStore>,
-    /// The data length the monitor vouches for; when the store's own length
-    /// differs (a failed cut back), the next append repairs it first.
-    len: u64,
-    /// Records written but not yet committed (`Fsync` mode), in data order:
-    /// commit leaders copy those they take (`Commit::taken_seq` says how
-    /// far), and remove them once committed; a failed commit cuts them all.
-    queued: Vec<(u64, Record, Digest)>,
-    /// The link of the last record handed out (the chain's head, counting
-    /// records not yet committed); a failed commit takes it back to the
-    /// committed head.
-    chain: Digest,
-    /// The store's manifest as last written.
-    manifest: Manifest,
-    /// The last record sequence number handed out.
-    last_seq: u64,
-    /// The current commit epoch.
-    epoch: usize,
-    /// Per agency, the first batch a failed commit cut off. A later batch of
-    /// that agency must not be written before that one is written again: the
-    /// store would hold a hole that neither resume nor recovery can see.
-    cut_batches: BTreeMap<AgencyId, u64>,
-}
-
-/// State under the journal lock.
-struct JournalWriter {
-    file: Box<dyn StoreFile>,
-    syncer: Box<dyn StoreSyncer>,
-    /// The journal length a completed sync covers (where a failure cuts back).
-    durable_len: u64,
-}
-
-/// Group-commit bookkeeping, under the commit lock.
-#[derive(Debug, Default)]
-struct Commit {
-    /// Every record up to this sequence number is committed (current epoch).
-    committed_seq: u64,
-    /// The data length the committed records cover: what a scan may read.
-    committed_end: u64,
-    /// The link of the last committed record.
-    committed_chain: Digest,
-    /// The current epoch; `failed_epochs[e]` tells how epoch `e` ended.
-    epoch: usize,
-    failed_epochs: Vec<FailedEpoch>,
-    /// Every record up to this sequence number belongs to a group (committed
-    /// or being committed): its appender waits rather than leads.
-    taken_seq: u64,
-    /// A leader is in the data stage (one at a time).
-    syncing_data: bool,
-    /// The number the next group gets.
-    next_group: u64,
-    /// The group whose turn it is in the journal stage.
-    journal_turn: u64,
-}
-
-/// The records one leader commits.
-struct Group {
-    /// Its place in the journal stage's order.
-    number: u64,
-    records: Vec<(Record, Digest)>,
-    /// The sequence number of its last record.
-    last_seq: u64,
-    /// The data length its records cover.
-    end: u64,
-    /// The epoch its records were written in.
-    epoch: usize,
-}
-
-/// How a failed commit ended an epoch: records up to `committed_seq` had been
-/// committed, the rest were cut off, because of `error`.
-#[derive(Debug)]
-struct FailedEpoch {
-    committed_seq: u64,
-    action: &'static str,
-    kind: io::ErrorKind,
-    message: String,
-}
-
-enum Status {
-    Committed,
-    Pending,
-    Failed(StoreError),
-}
-
-impl Commit {
-    fn status(&self, ticket: Ticket, path: &Path) -> Status {
-        if ticket.epoch < self.epoch {
-            let failed = &self.failed_epochs[ticket.epoch];
-            if ticket.seq <= failed.committed_seq {
-                return Status::Committed;
-            }
-            return Status::Failed(StoreError::Io {
-                action: failed.action,
-                path: path.to_path_buf(),
-                source: io::Error::new(failed.kind, failed.message.clone()),
-            });
-        }
-        if ticket.seq <= self.committed_seq {
-            Status::Committed
-        } else {
-            Status::Pending
         }
     }
 }
