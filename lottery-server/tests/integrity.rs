@@ -324,9 +324,16 @@ fn a_cut_journal_loses_no_byte_and_never_draws_twice() {
                 let before = snapshot(&dir);
                 let (code, log) = refused(&dir, 2, &[]);
                 assert_eq!(code, Some(1), "{case}: {log}");
+                let (code, report) = verify(&dir);
+                assert_eq!(code, Some(1), "{case}: {report}");
                 assert_eq!(snapshot(&dir), before, "{case}");
                 continue;
             }
+            // Before the central: verify sees the tail and says the store is
+            // not whole (and changes nothing).
+            let (code, report) = verify(&dir);
+            assert_eq!(code, Some(1), "{case}: {report}");
+            assert!(report.contains("not whole"), "{case}: {report}");
             let mut central = Central::start(&dir, 2, "reopened");
             central.address();
             let log = central.stop();
