@@ -130,15 +130,26 @@ impl fmt::Display for Name {
 /// Why a name's characters are refused, if they are: a control character
 /// (Unicode Cc), or an invisible format or separator character (Cf, Zl, Zp).
 ///
-/// Nearly every name is printable ASCII; one pass over its bytes (which the
-/// compiler vectorizes) tells so, and only other names are walked character
-/// by character.
+/// Nearly every name is printable ASCII or Latin letters; one pass over its
+/// bytes (which the compiler vectorizes) looks for a byte that can start a
+/// refused character in UTF-8, and only a name holding one is walked
+/// character by character. Those bytes: below 0x20 and 0x7F (C0 controls),
+/// 0xC2 (C1 controls, U+00AD), 0xD8 to 0xDC (U+0600 to U+070F), 0xE0 to 0xE2
+/// (U+0890 to U+206F), 0xEF (U+FEFF, U+FFF9 to U+FFFB), 0xF0 (U+110BD to
+/// U+1D17A) and 0xF3 (U+E0001 to U+E007F). Accented Latin letters (0xC3,
+/// 0xC4, 0xC5 ...) are not among them.
 fn refused_character(text: &str) -> Option<FieldReason> {
-    let printable_ascii = text
-        .as_bytes()
-        .iter()
-        .fold(true, |all, &byte| all & (0x20..0x7F).contains(&byte));
-    if printable_ascii {
+    let suspect = text.as_bytes().iter().fold(false, |seen, &byte| {
+        seen | (byte < 0x20)
+            | (byte == 0x7F)
+            | (byte == 0xC2)
+            | (0xD8..=0xDC).contains(&byte)
+            | (0xE0..=0xE2).contains(&byte)
+            | (byte == 0xEF)
+            | (byte == 0xF0)
+            | (byte == 0xF3)
+    });
+    if !suspect {
         return None;
     }
     text.chars().find_map(|c| {
@@ -558,6 +569,19 @@ mod tests {
             ("\u{3000}", None),
         ] {
             assert_eq!(refused_character(text), refused, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_fast_check_agrees_with_the_slow_one_on_every_character() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            assert_eq!(
+                refused_character(&text),
+                expected_refusal(&text),
+                "U+{:04X}",
+                u32::from(c)
+            );
         }
     }
 
