@@ -42,7 +42,7 @@ use crate::lottery::{
     AckTicket, DrawTicket, FinishStep, FinishTicket, Lottery, Settled, SubmitStep,
 };
 use crate::outcome::{Finish, ResumePoint, Submitted};
-use crate::rules::LotteryRules;
+use crate::rules::{LotteryRules, MAX_AGENCIES};
 use crate::sync::{Arc, Condvar, Mutex};
 
 /// A callback told once, after the draw, outside every lock.
@@ -179,8 +179,10 @@ impl Central {
     /// recorded (a crash in between), the draw is performed and recorded now.
     ///
     /// # Errors
-    /// [`RecoveryError::RulesMismatch`] when the store was created with other
-    /// rules; [`RecoveryError::UnknownAgency`] when the store holds bets of an
+    /// [`RecoveryError::AgenciesOutOfRange`] when `rules` expect no agency or
+    /// more than [`crate::MAX_AGENCIES`] (checked first: the ledger is not
+    /// touched); [`RecoveryError::RulesMismatch`] when the store was created
+    /// with other rules; [`RecoveryError::UnknownAgency`] when the store holds bets of an
     /// agency outside `1..=N`; [`RecoveryError::Inconsistent`] when a recorded
     /// draw disagrees with the store; [`RecoveryError::Draw`] when the draw
     /// cannot scan (or record to) the store; [`RecoveryError::Store`] when the
@@ -190,6 +192,11 @@ impl Central {
         ledger: impl Ledger + 'static,
         recovery: &Recovery,
     ) -> Result<Self, RecoveryError> {
+        if !(1..=MAX_AGENCIES).contains(&rules.agencies) {
+            return Err(RecoveryError::AgenciesOutOfRange {
+                agencies: rules.agencies,
+            });
+        }
         match recovery.rules {
             None => ledger.record_rules(rules).map_err(RecoveryError::Store)?,
             Some(stored) if stored != rules => {

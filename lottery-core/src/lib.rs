@@ -101,7 +101,7 @@ pub use ledger::{AgencyRecord, Ledger, Quarantined, Receipt, Recovery};
 pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};
 pub use outcome::{Finish, ResumePoint, Submitted};
 pub use row::{AgencyFile, StoreRows, encode_store_rows};
-pub use rules::LotteryRules;
+pub use rules::{LotteryRules, MAX_AGENCIES};
 pub use store::{
     BetStore, CsvFileStore, Durability, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,
 };

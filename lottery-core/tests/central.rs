@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lottery_core::{
     AgencyFile, AgencyId, Bet, BetMonitor, Central, Durability, Finish, FinishError, LotteryRules,
-    MemoryHandle, MemoryStore, RecoveryError, ResumePoint, StoredBet, SubmitError, Submitted,
-    UnknownAgency, Winners,
+    MAX_AGENCIES, MemoryHandle, MemoryStore, RecoveryError, ResumePoint, StoredBet, SubmitError,
+    Submitted, UnknownAgency, Winners,
 };
 
 fn id(agency: u32) -> AgencyId {
@@ -318,6 +318,27 @@ fn a_store_with_more_agencies_than_expected_is_refused() {
             ..
         }))
     ));
+}
+
+#[test]
+fn rules_without_agencies_or_above_the_maximum_are_refused_before_the_store_is_touched() {
+    let handle = MemoryStore::new().handle();
+    for agencies in [0, MAX_AGENCIES + 1, u32::MAX] {
+        let (monitor, recovery) =
+            BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap();
+        let error = Central::new(rules(agencies), monitor, &recovery).unwrap_err();
+        assert!(
+            matches!(error, RecoveryError::AgenciesOutOfRange { agencies: refused } if refused == agencies),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("the rules expect {agencies} agencies; a central expects 1 to 1000000")
+        );
+    }
+    // No rules were recorded: the store is still new.
+    let (_, recovery) = BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap();
+    assert_eq!(recovery.rules, None);
 }
 
 #[test]
