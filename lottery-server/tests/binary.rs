@@ -386,6 +386,69 @@ fn bad_settings_exit_non_zero_naming_the_setting() {
     }
 }
 
+/// Environment variables to set.
+type Envs<'a> = Vec<(&'a str, &'a str)>;
+
+/// Runs the binary to its end with `args` and `envs`; its exit code and
+/// stderr.
+fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .envs(envs.iter().copied())
+        .env_remove("LOGGING_LEVEL")
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lottery-server");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn absurd_agency_counts_exit_2_with_one_line_and_no_panic() {
+    let dir = scratch_dir("binary_absurd_agencies");
+    let store = store_arg(&dir);
+    let values = [
+        "0",
+        "1000001",
+        "4294967295",
+        "18446744073709551616",
+        "-1",
+        "many",
+    ];
+    for value in values {
+        let file = dir.join("central.toml");
+        let toml_value = if value.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+            value.to_owned()
+        } else {
+            format!("{value:?}")
+        };
+        std::fs::write(&file, format!("agencies = {toml_value}\n")).unwrap();
+        let file = file.display().to_string();
+        let ways: [(Vec<&str>, Envs); 3] = [
+            (vec!["--agencies", value], vec![]),
+            (vec![], vec![("SERVER_AGENCIES", value)]),
+            (vec!["--config", file.as_str()], vec![]),
+        ];
+        for (mut args, envs) in ways {
+            args.extend(["--listen", "127.0.0.1:0", "--store", store.as_str()]);
+            let (code, stderr) = run_to_exit(&args, &envs);
+            assert_eq!(code, Some(2), "{args:?} {envs:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{args:?} {envs:?}: {stderr}");
+            assert!(stderr.contains("agencies"), "{args:?} {envs:?}: {stderr}");
+            for word in ["panicked", "backtrace", "memory allocation"] {
+                assert!(!stderr.contains(word), "{args:?} {envs:?}: {stderr}");
+            }
+        }
+    }
+    assert!(
+        !dir.join("bets.csv").exists(),
+        "nothing is created for a refused setting"
+    );
+}
+
 #[test]
 fn a_store_that_cannot_be_opened_exits_non_zero_with_the_cause() {
     let output = Command::new(BINARY)
