@@ -36,6 +36,7 @@ fn documents(winners: &Winners) -> Option<Vec<String>> {
     match winners {
         Winners::NotDrawn => None,
         Winners::Drawn(documents) => Some(documents.iter().map(ToString::to_string).collect()),
+        other => panic!("an answer this model does not know: {other:?}"),
     }
 }
 
