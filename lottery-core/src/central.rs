@@ -6,14 +6,16 @@
 //! held while the store writes, syncs or is scanned.
 //!
 //! # Locks (see the crate docs for the order)
-//! - one *agency lock* per agency: held across the decision about a batch and
-//!   its write (so an agency's batches reach the store in number order), and
-//!   across the recording of its finish (so the finish never overlaps the
-//!   agency's own write). The two-step finish ([`Central::begin_finish`])
-//!   holds it only while the record is queued; until the record is durable
-//!   the lottery marks the agency finishing, which refuses its batches. Requests of different agencies never wait here;
-//!   requests of one agency (two connections racing after a reconnect) wait
-//!   for each other instead of failing.
+//! - the *agency lock* of an agency (a stripe shared with other agencies:
+//!   at most 64 locks whatever the agencies expected, and a thread holds at
+//!   most one, see the private `agency_locks` module): held across the
+//!   decision about a batch and its write (so an agency's batches reach the
+//!   store in number order), and across the recording of its finish (so the
+//!   finish never overlaps the agency's own write). The two-step finish
+//!   ([`Central::begin_finish`]) holds it only while the record is queued;
+//!   until the record is durable the lottery marks the agency finishing,
+//!   which refuses its batches. Requests of one agency (two connections
+//!   racing after a reconnect) wait for each other instead of failing.
 //! - the *lottery lock*: the state machine, held only for its decisions, never
 //!   across I/O; the `drawn` condition variable goes with it.
 //! - the *listeners lock*: the draw listeners, taken alone.
@@ -34,6 +36,7 @@
 //! `a_batch_begun_after_a_failed_commit_cut_its_predecessor_is_not_stored`
 //! says so).
 
+use crate::agency_locks::AgencyLocks;
 use crate::bet::{AgencyId, Bet, StoredBet};
 use crate::draw::{Draw, DrawSummary, DrawTally, Winners};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
@@ -85,9 +88,9 @@ pub struct Central {
 /// What every handle shares.
 struct Shared {
     rules: LotteryRules,
-    /// Index 0 for agency 1. See the module docs: serializes one agency's
-    /// writes and finish, and nothing else.
-    agencies: Vec<Mutex<()>>,
+    /// See the module docs: serializes one agency's writes and finish (and
+    /// those of the agencies sharing its stripe), and nothing else.
+    agency_locks: AgencyLocks,
     /// The state machine; never held across I/O.
     lottery: Mutex<Lottery>,
     /// Signalled (with `lottery`) when the draw is published.
@@ -241,7 +244,7 @@ impl Central {
         Ok(Self {
             shared: Arc::new(Shared {
                 rules,
-                agencies: (0..rules.agencies).map(|_| Mutex::new(())).collect(),
+                agency_locks: AgencyLocks::new(rules.agencies),
                 lottery: Mutex::new(lottery),
                 drawn: Condvar::new(),
                 listeners: Mutex::new(listeners),
@@ -313,9 +316,7 @@ impl Central {
         batch: u64,
         bets: &[Bet],
     ) -> Result<PendingSubmit, SubmitError> {
-        let Some(agency_lock) = self.shared.agencies.get(agency.index()) else {
-            return Err(self.unknown(agency).into());
-        };
+        let agency_lock = self.shared.agency_locks.of(agency)?;
         let _agency = agency_lock.lock();
         let step = self
             .shared
@@ -388,7 +389,7 @@ impl Central {
     /// [`FinishError::Store`] (the finish could not be recorded, or it was and
     /// the draw could not scan the store: a repeated finish retries the draw).
     pub fn finish(&self, agency: AgencyId, bets_sent: u64) -> Result<Finish, FinishError> {
-        let agency_lock = self.finish_lock(agency)?;
+        let agency_lock = self.shared.agency_locks.of(agency)?;
         let settled = {
             // Held until the record is durable, so that a racing request of
             // the agency waits for the outcome instead of finding it busy.
@@ -414,7 +415,7 @@ impl Central {
         agency: AgencyId,
         bets_sent: u64,
     ) -> Result<PendingFinish, FinishError> {
-        let agency_lock = self.finish_lock(agency)?;
+        let agency_lock = self.shared.agency_locks.of(agency)?;
         let _agency = agency_lock.lock();
         self.queue_finish(agency, bets_sent)
     }
@@ -430,20 +431,6 @@ impl Central {
     pub fn complete_finish(&self, pending: PendingFinish) -> Result<Finish, FinishError> {
         let settled = self.finish_durable(pending)?;
         self.settle_finish(settled)
-    }
-
-    fn finish_lock(&self, agency: AgencyId) -> Result<&Mutex<()>, FinishError> {
-        self.shared
-            .agencies
-            .get(agency.index())
-            .ok_or_else(|| self.unknown(agency).into())
-    }
-
-    fn unknown(&self, agency: AgencyId) -> UnknownAgency {
-        UnknownAgency {
-            agency,
-            expected: self.shared.rules.agencies,
-        }
     }
 
     /// Decides about a finish and queues its record; the caller holds the

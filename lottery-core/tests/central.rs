@@ -342,6 +342,36 @@ fn rules_without_agencies_or_above_the_maximum_are_refused_before_the_store_is_t
 }
 
 #[test]
+fn a_central_expecting_the_maximum_serves_its_last_agencies() {
+    let (central, _) = memory(MAX_AGENCIES, Durability::Fsync);
+    for agency in [1, 64, 65, 999_999, MAX_AGENCIES] {
+        assert_eq!(
+            central.submit(id(agency), 1, &[bet("1", "7574")]).unwrap(),
+            Submitted::Stored { batch: 1, bets: 1 },
+            "agency {agency}"
+        );
+        assert_eq!(central.resume_point(id(agency)).unwrap().bets_stored, 1);
+    }
+    assert_eq!(
+        central.finish(id(999_999), 1).unwrap(),
+        Finish::Waiting {
+            remaining: MAX_AGENCIES - 1
+        }
+    );
+    let beyond = id(MAX_AGENCIES + 1);
+    assert!(matches!(
+        central.submit(beyond, 1, &[bet("1", "1")]),
+        Err(SubmitError::UnknownAgency(_))
+    ));
+    assert!(matches!(
+        central.finish(beyond, 0),
+        Err(FinishError::UnknownAgency(_))
+    ));
+    assert!(central.resume_point(beyond).is_err());
+    assert_eq!(stored(&central).len(), 5);
+}
+
+#[test]
 fn threads_waiting_for_the_draw_and_listeners_learn_it_once() {
     let (central, _) = memory(2, Durability::Fsync);
     let told = Arc::new(AtomicUsize::new(0));

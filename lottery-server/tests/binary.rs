@@ -449,6 +449,68 @@ fn absurd_agency_counts_exit_2_with_one_line_and_no_panic() {
     );
 }
 
+/// The peak resident set of process `pid` (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc");
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .expect("a VmHWM line");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok())
+        .expect("VmHWM in kB");
+    kib * 1024
+}
+
+#[test]
+fn the_maximum_of_agencies_starts_small_and_serves_agency_999999() {
+    let dir = scratch_dir("binary_max_agencies");
+    let store = store_arg(&dir);
+    let mut server = Process::start(
+        &[
+            "--agencies",
+            "1000000",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+            "--threads",
+            "2",
+        ],
+        &[],
+    );
+    let addr = server.address();
+    let (mut agency, welcome) = RawAgency::hello(addr, 999_999);
+    assert_eq!(welcome, (0, 0, false));
+    let bets = agency_batches(999_999, 1, 3).remove(0);
+    agency.send(&AgencyMessage::Batch { batch: 1, bets });
+    assert_eq!(
+        agency.recv(),
+        Some(CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 3
+        })
+    );
+    let mut beyond = RawAgency::connect(addr);
+    beyond.send(&AgencyMessage::Hello {
+        version: lottery_net::PROTOCOL_VERSION,
+        agency: 1_000_001,
+    });
+    assert_eq!(beyond.codes_until_closed(), [ErrorCode::UnknownAgency]);
+    let peak = peak_rss(server.child.id());
+    assert!(
+        peak < 100 * 1024 * 1024,
+        "a central expecting a million agencies peaked at {} MiB",
+        peak / (1024 * 1024)
+    );
+    agency.close();
+    server.signal("TERM");
+    let (status, lines) = server.wait();
+    assert!(status.success(), "{}", lines.join("\n"));
+}
+
 #[test]
 fn a_store_that_cannot_be_opened_exits_non_zero_with_the_cause() {
     let output = Command::new(BINARY)
