@@ -67,9 +67,12 @@ pub type DrawListener = Box<dyn Fn() + Send + Sync>;
 /// let winner = Bet::from_fields("Ana", "Paz", "30904465", "1999-03-17", "7574")?;
 /// let loser = Bet::from_fields("Luis", "Sosa", "12345678", "1980-01-02", "12")?;
 ///
-/// assert_eq!(central.submit(one, 1, &[winner.clone(), loser])?, Submitted::Stored { batch: 1, bets: 2 });
+/// let batch = [winner.clone(), loser];
+/// assert_eq!(central.submit(one, 1, &batch)?, Submitted::Stored { batch: 1, bets: 2 });
 /// // A resend after a reconnect is acknowledged again, not stored again.
-/// assert_eq!(central.submit(one, 1, &[])?, Submitted::AlreadyStored { batch: 1 });
+/// assert_eq!(central.submit(one, 1, &batch)?, Submitted::AlreadyStored { batch: 1 });
+/// // A batch without bets is refused, whatever its number.
+/// assert!(central.submit(one, 2, &[]).is_err());
 /// assert_eq!(central.winners(one)?, Winners::NotDrawn);
 ///
 /// assert_eq!(central.finish(one, 2)?, Finish::Waiting { remaining: 1 });
@@ -305,7 +308,9 @@ impl Central {
     /// the central itself copes with any order.
     ///
     /// # Errors
-    /// [`SubmitError::UnknownAgency`], [`SubmitError::OutOfOrder`] (batch 0,
+    /// [`SubmitError::UnknownAgency`], [`SubmitError::EmptyBatch`] (no bets:
+    /// refused before any lock is taken, so nothing is reserved or written
+    /// and the batch number stays free), [`SubmitError::OutOfOrder`] (batch 0,
     /// or past the agency's next batch), [`SubmitError::BatchPending`] (a
     /// resend of a batch begun but not completed), [`SubmitError::AlreadyDrawn`],
     /// [`SubmitError::AgencyFinished`], [`SubmitError::Store`] (the write
@@ -317,6 +322,9 @@ impl Central {
         bets: &[Bet],
     ) -> Result<PendingSubmit, SubmitError> {
         let agency_lock = self.shared.agency_locks.of(agency)?;
+        if bets.is_empty() {
+            return Err(SubmitError::EmptyBatch { agency, batch });
+        }
         let _agency = agency_lock.lock();
         let step = self
             .shared

@@ -136,6 +136,16 @@ pub enum SubmitError {
     /// The draw already happened.
     #[error("the draw already happened; no more bets are taken")]
     AlreadyDrawn,
+    /// The batch holds no bet: refused before anything is decided, so its
+    /// number stays free (and a resend of a stored batch must carry its bets
+    /// too).
+    #[error("agency {agency} sent batch {batch} with no bets; a batch holds at least one bet")]
+    EmptyBatch {
+        /// The agency.
+        agency: AgencyId,
+        /// The batch's sequence number.
+        batch: u64,
+    },
     /// The batch's sequence number skips ahead of the next expected one.
     #[error("agency {agency} sent batch {got}, expected batch {expected}")]
     OutOfOrder {

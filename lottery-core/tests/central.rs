@@ -77,6 +77,48 @@ fn a_resent_pending_batch_is_refused_until_it_is_acknowledged() {
 }
 
 #[test]
+fn an_empty_batch_is_refused_and_its_number_stays_free() {
+    let (central, handle) = memory(2, Durability::Fsync);
+    let error = central.begin_submit(id(1), 1, &[]).unwrap_err();
+    assert!(
+        matches!(error, SubmitError::EmptyBatch { agency, batch: 1 } if agency == id(1)),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    assert_eq!(
+        error.to_string(),
+        "agency 1 sent batch 1 with no bets; a batch holds at least one bet"
+    );
+    assert_eq!(central.resume_point(id(1)).unwrap(), ResumePoint::default());
+    assert!(handle.bytes().is_empty(), "nothing written");
+    // Batch 1 is still the next one, and nothing is pending: it is stored now.
+    assert_eq!(
+        central.submit(id(1), 1, &[bet("1", "7574")]).unwrap(),
+        Submitted::Stored { batch: 1, bets: 1 }
+    );
+    // An empty resend of a stored batch, or an empty next batch, is refused too.
+    for batch in [1, 2] {
+        assert!(matches!(
+            central.submit(id(1), batch, &[]),
+            Err(SubmitError::EmptyBatch { .. })
+        ));
+    }
+    assert_eq!(
+        central.submit(id(1), 2, &[bet("2", "1")]).unwrap(),
+        Submitted::Stored { batch: 2, bets: 1 }
+    );
+    // An unknown agency is told so first.
+    assert!(matches!(
+        central.submit(id(3), 1, &[]),
+        Err(SubmitError::UnknownAgency(_))
+    ));
+    assert_eq!(
+        central.finish(id(1), 2).unwrap(),
+        Finish::Waiting { remaining: 1 }
+    );
+}
+
+#[test]
 fn finishes_begun_together_share_one_commit_and_the_last_one_draws() {
     let (central, handle) = memory(3, Durability::Fsync);
     central.submit(id(2), 1, &[bet("21", "7574")]).unwrap();
