@@ -206,6 +206,8 @@ fn an_agency_with_an_empty_file_warns_and_finishes_with_no_bets() {
         "{}",
         exited.log
     );
+    // No batch at all, not even an empty one (the central refuses those).
+    assert!(!exited.log.contains("apuesta_recibida"), "{}", exited.log);
     assert!(
         exited.log.contains("action: sorteo | result: success"),
         "{}",

@@ -294,6 +294,28 @@ fn an_invalid_bet_refuses_the_whole_batch_naming_the_bet_and_field() {
 }
 
 #[test]
+fn an_empty_batch_gets_its_code_and_its_number_stays_free() {
+    let mut harness = Harness::bound(2, 1);
+    assert!(matches!(harness.send(batch(1, vec![])), Step::Continue));
+    let replies = harness.replies();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(error_code(&replies[0]), ErrorCode::EmptyBatch);
+    assert!(harness.in_flight.is_empty(), "nothing was begun");
+    assert!(matches!(
+        harness.send(batch(1, vec![bet("1", 1)])),
+        Step::Continue
+    ));
+    let _ = harness.complete();
+    assert_eq!(
+        harness.replies(),
+        [CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 1
+        }]
+    );
+}
+
+#[test]
 fn a_refusal_behind_batches_in_flight_waits_for_their_acks() {
     let mut harness = Harness::bound(2, 1);
     assert!(matches!(
