@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 #[cfg(test)]
 use crate::bet::Name;
-use crate::bet::{AgencyId, Bet, StoredBet};
+use crate::bet::{AgencyId, Bet, Birthdate, StoredBet};
 use crate::error::RowError;
 use crate::field::{Field, FieldError, FieldReason};
 
@@ -201,6 +201,8 @@ pub struct AgencyFile<R: Read = File> {
     path: PathBuf,
     rows: csv::Reader<LineCounter<R>>,
     record: csv::ByteRecord,
+    /// Birthdates after this are refused ([`Birthdate::LAST`]: none is).
+    today: Birthdate,
 }
 
 impl AgencyFile<File> {
@@ -226,7 +228,29 @@ impl<R: Read> AgencyFile<R> {
             path: path.into(),
             rows: line_reader(source),
             record: csv::ByteRecord::new(),
+            today: Birthdate::LAST,
         }
+    }
+
+    /// Refuses, from now on, rows whose birthdate is after `today` (the
+    /// reader's own date: the core has no clock), with their line, as any
+    /// other invalid row ([`Bet::check_born_by`]). By default no date is
+    /// too late.
+    ///
+    /// ```
+    /// use lottery_core::{AgencyFile, Birthdate, Field, FieldReason};
+    /// let text = "Ana,Paz,1,2000-01-01,7\nLuis,Sosa,2,2031-01-01,8\n";
+    /// let mut rows = AgencyFile::from_reader("agency-1.csv", text.as_bytes());
+    /// rows.born_by(Birthdate::new(2030, 12, 31)?);
+    /// assert!(rows.next().unwrap().is_ok());
+    /// let error = rows.next().unwrap().unwrap_err();
+    /// assert_eq!((error.line, error.error.field), (2, Field::Birthdate));
+    /// assert_eq!(error.error.reason, FieldReason::InFuture);
+    /// # Ok::<(), lottery_core::FieldError>(())
+    /// ```
+    pub fn born_by(&mut self, today: Birthdate) -> &mut Self {
+        self.today = today;
+        self
     }
 
     /// How many bytes of the source were read so far (for progress reports).
@@ -243,7 +267,9 @@ impl<R: Read> Iterator for AgencyFile<R> {
         let line = record_line(&self.record, &self.rows);
         let error = match result {
             Ok(false) => return None,
-            Ok(true) => match agency_row(&self.record) {
+            Ok(true) => match agency_row(&self.record)
+                .and_then(|bet| bet.check_born_by(self.today).map(|()| bet))
+            {
                 Ok(bet) => return Some(Ok(bet)),
                 Err(error) => error,
             },
