@@ -512,6 +512,59 @@ fn the_maximum_of_agencies_starts_small_and_serves_agency_999999() {
 }
 
 #[test]
+fn refused_batches_are_logged_as_the_courses_failed_apuesta_recibida() {
+    let dir = scratch_dir("binary_refused_batches");
+    let store = store_arg(&dir);
+    let mut server = Process::start(
+        &[
+            "--agencies",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+        ],
+        &[],
+    );
+    let (mut agency, _) = RawAgency::hello(server.address(), 1);
+    agency.send(&AgencyMessage::Batch {
+        batch: 1,
+        bets: Vec::new(),
+    });
+    let mut future = agency_batches(1, 1, 1).remove(0);
+    future[0].birthdate = "9999-12-31".to_owned();
+    agency.send(&AgencyMessage::Batch {
+        batch: 1,
+        bets: future,
+    });
+    for expected in [ErrorCode::EmptyBatch, ErrorCode::InvalidBet] {
+        match agency.recv() {
+            Some(CentralMessage::Error(error)) => assert_eq!(error.code, expected, "{error}"),
+            other => panic!("expected {expected}, got {other:?}"),
+        }
+    }
+    let empty = server.wait_for_line("cantidad: 0 | agency: 1 | batch: 1");
+    assert!(
+        empty.contains(
+            "WARNING  action: apuesta_recibida | result: fail | cantidad: 0 | agency: 1 | batch: 1 | error: agency 1 sent batch 1 with no bets"
+        ),
+        "{empty}"
+    );
+    let born = server.wait_for_line("birthdate is after today");
+    assert!(
+        born.contains(
+            "WARNING  action: apuesta_recibida | result: fail | cantidad: 1 | agency: 1 | batch: 1 | error: bet 0: birthdate is after today"
+        ),
+        "{born}"
+    );
+    agency.close();
+    server.signal("TERM");
+    let (status, lines) = server.wait();
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert_eq!(std::fs::read(dir.join("bets.csv")).unwrap(), b"");
+}
+
+#[test]
 fn a_store_that_cannot_be_opened_exits_non_zero_with_the_cause() {
     let output = Command::new(BINARY)
         .args([

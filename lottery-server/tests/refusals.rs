@@ -61,3 +61,35 @@ fn an_empty_batch_gets_its_code_is_not_acked_and_leaves_batch_1_free() {
     let (_again, welcome) = RawAgency::hello(central.addr, 1);
     assert_eq!(welcome, (1, 3, true));
 }
+
+#[test]
+fn a_birthdate_after_today_refuses_the_batch_with_invalid_bet_naming_the_field() {
+    let dir = scratch_dir("refusals_future_birthdate");
+    let central = TestCentral::start(&dir, 2, settings(2));
+    let (mut agency, _) = RawAgency::hello(central.addr, 2);
+
+    let mut bets = agency_batches(2, 1, 4).remove(0);
+    bets[2].birthdate = "9999-12-31".to_owned();
+    agency.send(&AgencyMessage::Batch {
+        batch: 1,
+        bets: bets.clone(),
+    });
+    let error = refusal(&mut agency);
+    assert_eq!(error.code, ErrorCode::InvalidBet, "{error}");
+    let fault = error.bet.expect("the refused bet is named");
+    assert_eq!((fault.index, fault.field_name()), (2, "birthdate"));
+    assert_eq!(error.message, "bet 2: birthdate is after today");
+    assert!(stored_rows(&central.store).is_empty(), "refused whole");
+
+    // The same batch, born in time, is batch 1 and is stored.
+    bets[2].birthdate = "1999-12-31".to_owned();
+    agency.send(&AgencyMessage::Batch { batch: 1, bets });
+    assert_eq!(
+        agency.recv(),
+        Some(CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 4
+        })
+    );
+    assert_eq!(stored_rows(&central.store).len(), 4);
+}
