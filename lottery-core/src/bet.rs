@@ -1,7 +1,10 @@
 //! Validated bet types: what a bet is, and what makes one acceptable.
 //!
 //! Every constructor checks its value once, so code holding a [`Bet`] never
-//! checks again. Errors name the field and the reason ([`FieldError`]).
+//! checks again. Errors name the field and the reason ([`FieldError`]). One
+//! rule depends on the day, so no constructor can check it: a birthdate after
+//! today, which whoever takes a bet in checks with its own date
+//! ([`Bet::check_born_by`]; the core has no clock).
 
 use std::fmt;
 use std::num::NonZeroU32;
