@@ -23,7 +23,7 @@ use lottery_net::{ClientConfig, Interrupter};
 use crate::agency::run_session;
 use crate::central::InProcessCentral;
 use crate::error::DemoError;
-use crate::input::AgencyInput;
+use crate::input::{self, AgencyInput};
 use crate::synthetic::{DEFAULT_AGENCIES, DEFAULT_SEED, DEFAULT_TOTAL_BETS, SyntheticDataSet};
 
 /// Runs the lottery's main job in one command: a central on a free loopback
@@ -273,8 +273,9 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
         ..LotteryRules::default()
     };
     let mut inputs = Vec::with_capacity(files.len());
+    let today = input::today();
     for path in &files {
-        let input = AgencyInput::load(path)?;
+        let input = AgencyInput::load(path, today)?;
         let expected: Vec<String> = input
             .winners(rules.winning_number)?
             .into_iter()

@@ -13,11 +13,17 @@
 //! Should a long file change between the passes, the second pass stops at the
 //! first bad row and [`BetStream::finish`] reports it; the agency then fails
 //! before it finishes, so the central never draws on a half-sent file.
+//!
+//! A row is bad for the central's reasons, and one more it cannot check
+//! before the central: a birthdate after the agency's own date ([`today`]),
+//! which the central would refuse too (with its own date).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use lottery_core::{AgencyFile, Bet, BetNumber, Document};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lottery_core::{AgencyFile, Bet, BetNumber, Birthdate, Document};
 
 use crate::error::InputError;
 
@@ -30,23 +36,43 @@ pub const IN_MEMORY_LIMIT: u64 = 32 * 1024 * 1024;
 /// costs only address space never touched.
 const BYTES_PER_ROW: u64 = 24;
 
+/// The agency's own date: the UTC date of its system clock (the date its
+/// log lines show). A clock before 1970 is not believed: no date is then too
+/// late.
+pub fn today() -> Birthdate {
+    let Ok(since_epoch) = SystemTime::now().duration_since(UNIX_EPOCH) else {
+        return Birthdate::LAST;
+    };
+    let (year, month, day) = lottery_log::utc_date(since_epoch.as_secs());
+    match (u16::try_from(year), u8::try_from(month), u8::try_from(day)) {
+        (Ok(year), Ok(month), Ok(day)) => {
+            Birthdate::new(year, month, day).unwrap_or(Birthdate::LAST)
+        }
+        _ => Birthdate::LAST,
+    }
+}
+
 /// An agency's bets, every one of them already validated.
 #[derive(Debug)]
 pub struct AgencyInput {
     path: PathBuf,
     count: u64,
     held: Option<Vec<Bet>>,
+    /// Rows born after this are refused (on every pass of the file).
+    today: Birthdate,
 }
 
 impl AgencyInput {
-    /// Validates the agency file at `path` (one streaming pass).
+    /// Validates the agency file at `path` (one streaming pass); a row
+    /// whose birthdate is after `today` (the agency's date, [`today`]) is a
+    /// bad row.
     ///
     /// # Errors
     /// [`InputError::Open`] when it cannot be opened (it does not exist, is a
     /// directory, may not be read), [`InputError::Row`] for the first bad row
     /// (file, line and field). An empty file is no error: it holds 0 bets.
-    pub fn load(path: &Path) -> Result<Self, InputError> {
-        Self::load_with_limit(path, IN_MEMORY_LIMIT)
+    pub fn load(path: &Path, today: Birthdate) -> Result<Self, InputError> {
+        Self::load_with_limit(path, IN_MEMORY_LIMIT, today)
     }
 
     /// [`AgencyInput::load`] with another in-memory limit (tests use 0 to
@@ -54,13 +80,18 @@ impl AgencyInput {
     ///
     /// # Errors
     /// As [`AgencyInput::load`].
-    pub fn load_with_limit(path: &Path, in_memory_limit: u64) -> Result<Self, InputError> {
+    pub fn load_with_limit(
+        path: &Path,
+        in_memory_limit: u64,
+        today: Birthdate,
+    ) -> Result<Self, InputError> {
         let open_error = |cause| InputError::Open {
             path: path.to_path_buf(),
             cause,
         };
         let size = std::fs::metadata(path).map_err(open_error)?.len();
-        let rows = AgencyFile::open(path).map_err(open_error)?;
+        let mut rows = AgencyFile::open(path).map_err(open_error)?;
+        rows.born_by(today);
         // Sized from the file up front (course rows take about 46 bytes), so
         // the bets are not copied again and again as the vector grows.
         let mut held = (size <= in_memory_limit)
@@ -77,6 +108,7 @@ impl AgencyInput {
             path: path.to_path_buf(),
             count,
             held,
+            today,
         })
     }
 
@@ -86,6 +118,8 @@ impl AgencyInput {
             path: PathBuf::from("<environment>"),
             count: 1,
             held: Some(vec![bet]),
+            // Not checked here: the central refuses it with its own date.
+            today: Birthdate::LAST,
         }
     }
 
@@ -106,7 +140,7 @@ impl AgencyInput {
     pub fn into_bets(self) -> Result<BetStream, InputError> {
         let source = match self.held {
             Some(bets) => Source::Memory(bets.into_iter()),
-            None => Source::File(open_again(&self.path)?),
+            None => Source::File(open_again(&self.path, self.today)?),
         };
         Ok(BetStream {
             source,
@@ -130,7 +164,7 @@ impl AgencyInput {
                 .collect()),
             None => {
                 let mut winners = Vec::new();
-                for bet in open_again(&self.path)? {
+                for bet in open_again(&self.path, self.today)? {
                     let bet = bet?;
                     if plays(&bet) {
                         winners.push(bet.document);
@@ -142,11 +176,13 @@ impl AgencyInput {
     }
 }
 
-fn open_again(path: &Path) -> Result<AgencyFile<File>, InputError> {
-    AgencyFile::open(path).map_err(|cause| InputError::Open {
+fn open_again(path: &Path, today: Birthdate) -> Result<AgencyFile<File>, InputError> {
+    let mut rows = AgencyFile::open(path).map_err(|cause| InputError::Open {
         path: path.to_path_buf(),
         cause,
-    })
+    })?;
+    rows.born_by(today);
+    Ok(rows)
 }
 
 enum Source {
@@ -215,7 +251,7 @@ mod tests {
     fn both_paths_hand_out_every_bet_in_order() {
         let file = file(ROWS);
         for limit in [0, IN_MEMORY_LIMIT] {
-            let input = AgencyInput::load_with_limit(file.path(), limit).unwrap();
+            let input = AgencyInput::load_with_limit(file.path(), limit, today()).unwrap();
             assert_eq!(input.count(), 3);
             let mut bets = input.into_bets().unwrap();
             let documents: Vec<String> =
@@ -229,7 +265,7 @@ mod tests {
     fn winners_are_the_documents_playing_the_number_in_file_order() {
         let file = file(ROWS);
         for limit in [0, IN_MEMORY_LIMIT] {
-            let input = AgencyInput::load_with_limit(file.path(), limit).unwrap();
+            let input = AgencyInput::load_with_limit(file.path(), limit, today()).unwrap();
             let winners = input.winners(BetNumber::DEFAULT_WINNING).unwrap();
             let winners: Vec<&str> = winners.iter().map(Document::as_str).collect();
             assert_eq!(winners, ["1", "3"]);
@@ -239,7 +275,7 @@ mod tests {
     #[test]
     fn a_bad_row_is_reported_with_file_line_and_field() {
         let file = file("Ana,Pérez,1,2000-01-01,1\nBob,Ray,2,2000-01-01,10000\n");
-        let error = AgencyInput::load(file.path()).unwrap_err();
+        let error = AgencyInput::load(file.path(), today()).unwrap_err();
         let InputError::Row(row) = &error else {
             panic!("expected a row error, got {error}");
         };
@@ -257,7 +293,7 @@ mod tests {
     #[test]
     fn a_bad_row_of_a_crlf_file_is_reported_on_its_line() {
         let file = file("Ana,Pérez,1,2000-01-01,1\r\n\"Ray, Bob\",Ray,2,2000-02-30,10\r\n");
-        let error = AgencyInput::load(file.path()).unwrap_err();
+        let error = AgencyInput::load(file.path(), today()).unwrap_err();
         assert_eq!(
             chain(&error),
             format!(
@@ -268,8 +304,29 @@ mod tests {
     }
 
     #[test]
+    fn a_birthdate_after_today_is_a_bad_row_on_both_paths() {
+        let file = file("Ana,Pérez,1,2000-01-01,1\nBob,Ray,2,2025-06-16,2\n");
+        let day = |text: &str| text.parse::<Birthdate>().unwrap();
+        for limit in [0, IN_MEMORY_LIMIT] {
+            let error =
+                AgencyInput::load_with_limit(file.path(), limit, day("2025-06-15")).unwrap_err();
+            assert_eq!(
+                chain(&error),
+                format!(
+                    "bad row: {}:2: birthdate is after today",
+                    file.path().display()
+                )
+            );
+            // Born today is fine; the streamed second pass checks it too.
+            let input =
+                AgencyInput::load_with_limit(file.path(), limit, day("2025-06-16")).unwrap();
+            assert_eq!(input.into_bets().unwrap().count(), 2);
+        }
+    }
+
+    #[test]
     fn a_missing_file_is_named_as_missing() {
-        let error = AgencyInput::load(Path::new("/nonexistent/agency-1.csv")).unwrap_err();
+        let error = AgencyInput::load(Path::new("/nonexistent/agency-1.csv"), today()).unwrap_err();
         assert!(matches!(error, InputError::Open { .. }), "{error}");
         assert_eq!(
             chain(&error),
@@ -280,7 +337,7 @@ mod tests {
     #[test]
     fn a_directory_is_named_as_a_directory() {
         let dir = tempfile::tempdir().unwrap();
-        let error = AgencyInput::load(dir.path()).unwrap_err();
+        let error = AgencyInput::load(dir.path(), today()).unwrap_err();
         assert_eq!(
             chain(&error),
             format!(
@@ -308,7 +365,7 @@ mod tests {
         for text in ["", "\r\n\n"] {
             let file = file(text);
             for limit in [0, IN_MEMORY_LIMIT] {
-                let input = AgencyInput::load_with_limit(file.path(), limit).unwrap();
+                let input = AgencyInput::load_with_limit(file.path(), limit, today()).unwrap();
                 assert_eq!(input.count(), 0);
                 assert_eq!(input.into_bets().unwrap().count(), 0);
             }
@@ -318,7 +375,7 @@ mod tests {
     #[test]
     fn a_file_changed_after_validation_stops_the_stream_with_the_reason() {
         let file = file(ROWS);
-        let input = AgencyInput::load_with_limit(file.path(), 0).unwrap();
+        let input = AgencyInput::load_with_limit(file.path(), 0, today()).unwrap();
         std::fs::write(file.path(), "Ana,Pérez,1,2000-01-01,1\nbroken\n").unwrap();
         let mut bets = input.into_bets().unwrap();
         assert_eq!(bets.by_ref().count(), 1);

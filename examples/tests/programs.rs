@@ -130,6 +130,19 @@ fn an_agency_names_the_line_of_a_bad_row_of_a_crlf_file_once() {
 }
 
 #[test]
+fn an_agency_refuses_a_birthdate_after_today_naming_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(
+        &data,
+        "Ana,Pérez,1,2000-01-01,1\nLía,Ríos,2,1980-06-15,7574\nBob,Ray,3,9999-12-31,2\n",
+    )
+    .unwrap();
+    let message = format!("bad row: {}:3: birthdate is after today", data.display());
+    assert_input_error_once(run_agency_offline(&data), &message);
+}
+
+#[test]
 fn an_agency_names_a_directory_given_as_its_data_file() {
     let dir = tempfile::tempdir().unwrap();
     let message = format!(
@@ -206,6 +219,8 @@ fn an_agency_with_an_empty_file_warns_and_finishes_with_no_bets() {
         "{}",
         exited.log
     );
+    // No batch at all, not even an empty one (the central refuses those).
+    assert!(!exited.log.contains("apuesta_recibida"), "{}", exited.log);
     assert!(
         exited.log.contains("action: sorteo | result: success"),
         "{}",

@@ -1,7 +1,10 @@
 //! Validated bet types: what a bet is, and what makes one acceptable.
 //!
 //! Every constructor checks its value once, so code holding a [`Bet`] never
-//! checks again. Errors name the field and the reason ([`FieldError`]).
+//! checks again. Errors name the field and the reason ([`FieldError`]). One
+//! rule depends on the day, so no constructor can check it: a birthdate after
+//! today, which whoever takes a bet in checks with its own date
+//! ([`Bet::check_born_by`]; the core has no clock).
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -285,6 +288,37 @@ impl Birthdate {
     pub const fn day(self) -> u8 {
         self.day
     }
+
+    /// The latest date there is, 9999-12-31: no date is after it.
+    pub const LAST: Birthdate = Birthdate {
+        year: 9999,
+        month: 12,
+        day: 31,
+    };
+
+    /// Refuses a date after `today`. The core has no clock: whoever checks
+    /// says what today is (the central its own date, an agency its own).
+    ///
+    /// ```
+    /// use lottery_core::{Birthdate, Field, FieldReason};
+    /// let today = Birthdate::new(2025, 6, 1)?;
+    /// assert!(Birthdate::new(2025, 6, 1)?.check_not_after(today).is_ok());
+    /// let error = Birthdate::new(2025, 6, 2)?.check_not_after(today).unwrap_err();
+    /// assert_eq!((error.field, error.reason), (Field::Birthdate, FieldReason::InFuture));
+    /// assert_eq!(error.to_string(), "birthdate is after today");
+    /// # Ok::<(), lottery_core::FieldError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`FieldReason::InFuture`] when the date is after `today`.
+    #[inline]
+    pub fn check_not_after(self, today: Birthdate) -> Result<(), FieldError> {
+        if self > today {
+            Err(FieldError::new(Field::Birthdate, FieldReason::InFuture))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 fn days_in_month(year: u16, month: u8) -> u8 {
@@ -513,6 +547,30 @@ impl Bet {
             number: BetNumber::new(number)?,
         })
     }
+
+    /// Refuses a bet whose player is born after `today` (the date of whoever
+    /// checks: the core has no clock). Every other rule is checked when the
+    /// bet is built; this one depends on the day, so it is checked where a
+    /// bet is taken in (the central, for every bet of a batch; an agency,
+    /// for every row of its file), not in the store, which keeps what was
+    /// taken.
+    ///
+    /// ```
+    /// use lottery_core::{Bet, Birthdate, Field};
+    /// let bet = Bet::from_fields("Ana", "Paz", "1", "9999-12-31", "7574")?;
+    /// let error = bet.check_born_by(Birthdate::new(2025, 6, 1)?).unwrap_err();
+    /// assert_eq!(error.field, Field::Birthdate);
+    /// assert!(bet.check_born_by(Birthdate::LAST).is_ok());
+    /// # Ok::<(), lottery_core::FieldError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`FieldReason::InFuture`] on the birthdate.
+    // Inlined across crates: the central calls it for every bet it takes.
+    #[inline]
+    pub fn check_born_by(&self, today: Birthdate) -> Result<(), FieldError> {
+        self.birthdate.check_not_after(today)
+    }
 }
 
 /// A bet as the store holds it: with the agency that took it.
@@ -659,6 +717,35 @@ mod tests {
             let error = text.parse::<Birthdate>().unwrap_err();
             assert_eq!(error.field, Field::Birthdate, "{text}");
         }
+    }
+
+    #[test]
+    fn birthdates_after_today_are_refused_and_today_itself_is_fine() {
+        let today: Birthdate = "2025-06-15".parse().unwrap();
+        for fine in [
+            "2025-06-15",
+            "2025-06-14",
+            "2025-05-31",
+            "2024-12-31",
+            "0001-01-01",
+        ] {
+            let date: Birthdate = fine.parse().unwrap();
+            assert_eq!(date.check_not_after(today), Ok(()), "{fine}");
+        }
+        for late in ["2025-06-16", "2025-07-01", "2026-01-01", "9999-12-31"] {
+            let error = late.parse::<Birthdate>().unwrap().check_not_after(today);
+            assert_eq!(
+                error,
+                Err(FieldError::new(Field::Birthdate, FieldReason::InFuture)),
+                "{late}"
+            );
+        }
+        let bet = Bet::from_fields("Ana", "Paz", "1", "9999-12-31", "1").unwrap();
+        assert_eq!(bet.check_born_by(Birthdate::LAST), Ok(()));
+        assert_eq!(
+            bet.check_born_by(today).unwrap_err().to_string(),
+            "birthdate is after today"
+        );
     }
 
     #[test]

@@ -6,14 +6,16 @@
 //! held while the store writes, syncs or is scanned.
 //!
 //! # Locks (see the crate docs for the order)
-//! - one *agency lock* per agency: held across the decision about a batch and
-//!   its write (so an agency's batches reach the store in number order), and
-//!   across the recording of its finish (so the finish never overlaps the
-//!   agency's own write). The two-step finish ([`Central::begin_finish`])
-//!   holds it only while the record is queued; until the record is durable
-//!   the lottery marks the agency finishing, which refuses its batches. Requests of different agencies never wait here;
-//!   requests of one agency (two connections racing after a reconnect) wait
-//!   for each other instead of failing.
+//! - the *agency lock* of an agency (a stripe shared with other agencies:
+//!   at most 64 locks whatever the agencies expected, and a thread holds at
+//!   most one, see the private `agency_locks` module): held across the
+//!   decision about a batch and its write (so an agency's batches reach the
+//!   store in number order), and across the recording of its finish (so the
+//!   finish never overlaps the agency's own write). The two-step finish
+//!   ([`Central::begin_finish`]) holds it only while the record is queued;
+//!   until the record is durable the lottery marks the agency finishing,
+//!   which refuses its batches. Requests of one agency (two connections
+//!   racing after a reconnect) wait for each other instead of failing.
 //! - the *lottery lock*: the state machine, held only for its decisions, never
 //!   across I/O; the `drawn` condition variable goes with it.
 //! - the *listeners lock*: the draw listeners, taken alone.
@@ -34,6 +36,7 @@
 //! `a_batch_begun_after_a_failed_commit_cut_its_predecessor_is_not_stored`
 //! says so).
 
+use crate::agency_locks::AgencyLocks;
 use crate::bet::{AgencyId, Bet, StoredBet};
 use crate::draw::{Draw, DrawSummary, DrawTally, Winners};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
@@ -42,7 +45,7 @@ use crate::lottery::{
     AckTicket, DrawTicket, FinishStep, FinishTicket, Lottery, Settled, SubmitStep,
 };
 use crate::outcome::{Finish, ResumePoint, Submitted};
-use crate::rules::LotteryRules;
+use crate::rules::{LotteryRules, MAX_AGENCIES};
 use crate::sync::{Arc, Condvar, Mutex};
 
 /// A callback told once, after the draw, outside every lock.
@@ -64,9 +67,12 @@ pub type DrawListener = Box<dyn Fn() + Send + Sync>;
 /// let winner = Bet::from_fields("Ana", "Paz", "30904465", "1999-03-17", "7574")?;
 /// let loser = Bet::from_fields("Luis", "Sosa", "12345678", "1980-01-02", "12")?;
 ///
-/// assert_eq!(central.submit(one, 1, &[winner.clone(), loser])?, Submitted::Stored { batch: 1, bets: 2 });
+/// let batch = [winner.clone(), loser];
+/// assert_eq!(central.submit(one, 1, &batch)?, Submitted::Stored { batch: 1, bets: 2 });
 /// // A resend after a reconnect is acknowledged again, not stored again.
-/// assert_eq!(central.submit(one, 1, &[])?, Submitted::AlreadyStored { batch: 1 });
+/// assert_eq!(central.submit(one, 1, &batch)?, Submitted::AlreadyStored { batch: 1 });
+/// // A batch without bets is refused, whatever its number.
+/// assert!(central.submit(one, 2, &[]).is_err());
 /// assert_eq!(central.winners(one)?, Winners::NotDrawn);
 ///
 /// assert_eq!(central.finish(one, 2)?, Finish::Waiting { remaining: 1 });
@@ -85,9 +91,9 @@ pub struct Central {
 /// What every handle shares.
 struct Shared {
     rules: LotteryRules,
-    /// Index 0 for agency 1. See the module docs: serializes one agency's
-    /// writes and finish, and nothing else.
-    agencies: Vec<Mutex<()>>,
+    /// See the module docs: serializes one agency's writes and finish (and
+    /// those of the agencies sharing its stripe), and nothing else.
+    agency_locks: AgencyLocks,
     /// The state machine; never held across I/O.
     lottery: Mutex<Lottery>,
     /// Signalled (with `lottery`) when the draw is published.
@@ -179,8 +185,10 @@ impl Central {
     /// recorded (a crash in between), the draw is performed and recorded now.
     ///
     /// # Errors
-    /// [`RecoveryError::RulesMismatch`] when the store was created with other
-    /// rules; [`RecoveryError::UnknownAgency`] when the store holds bets of an
+    /// [`RecoveryError::AgenciesOutOfRange`] when `rules` expect no agency or
+    /// more than [`crate::MAX_AGENCIES`] (checked first: the ledger is not
+    /// touched); [`RecoveryError::RulesMismatch`] when the store was created
+    /// with other rules; [`RecoveryError::UnknownAgency`] when the store holds bets of an
     /// agency outside `1..=N`; [`RecoveryError::Inconsistent`] when a recorded
     /// draw disagrees with the store; [`RecoveryError::Draw`] when the draw
     /// cannot scan (or record to) the store; [`RecoveryError::Store`] when the
@@ -190,6 +198,11 @@ impl Central {
         ledger: impl Ledger + 'static,
         recovery: &Recovery,
     ) -> Result<Self, RecoveryError> {
+        if !(1..=MAX_AGENCIES).contains(&rules.agencies) {
+            return Err(RecoveryError::AgenciesOutOfRange {
+                agencies: rules.agencies,
+            });
+        }
         match recovery.rules {
             None => ledger.record_rules(rules).map_err(RecoveryError::Store)?,
             Some(stored) if stored != rules => {
@@ -234,7 +247,7 @@ impl Central {
         Ok(Self {
             shared: Arc::new(Shared {
                 rules,
-                agencies: (0..rules.agencies).map(|_| Mutex::new(())).collect(),
+                agency_locks: AgencyLocks::new(rules.agencies),
                 lottery: Mutex::new(lottery),
                 drawn: Condvar::new(),
                 listeners: Mutex::new(listeners),
@@ -295,7 +308,9 @@ impl Central {
     /// the central itself copes with any order.
     ///
     /// # Errors
-    /// [`SubmitError::UnknownAgency`], [`SubmitError::OutOfOrder`] (batch 0,
+    /// [`SubmitError::UnknownAgency`], [`SubmitError::EmptyBatch`] (no bets:
+    /// refused before any lock is taken, so nothing is reserved or written
+    /// and the batch number stays free), [`SubmitError::OutOfOrder`] (batch 0,
     /// or past the agency's next batch), [`SubmitError::BatchPending`] (a
     /// resend of a batch begun but not completed), [`SubmitError::AlreadyDrawn`],
     /// [`SubmitError::AgencyFinished`], [`SubmitError::Store`] (the write
@@ -306,9 +321,10 @@ impl Central {
         batch: u64,
         bets: &[Bet],
     ) -> Result<PendingSubmit, SubmitError> {
-        let Some(agency_lock) = self.shared.agencies.get(agency.index()) else {
-            return Err(self.unknown(agency).into());
-        };
+        let agency_lock = self.shared.agency_locks.of(agency)?;
+        if bets.is_empty() {
+            return Err(SubmitError::EmptyBatch { agency, batch });
+        }
         let _agency = agency_lock.lock();
         let step = self
             .shared
@@ -381,7 +397,7 @@ impl Central {
     /// [`FinishError::Store`] (the finish could not be recorded, or it was and
     /// the draw could not scan the store: a repeated finish retries the draw).
     pub fn finish(&self, agency: AgencyId, bets_sent: u64) -> Result<Finish, FinishError> {
-        let agency_lock = self.finish_lock(agency)?;
+        let agency_lock = self.shared.agency_locks.of(agency)?;
         let settled = {
             // Held until the record is durable, so that a racing request of
             // the agency waits for the outcome instead of finding it busy.
@@ -407,7 +423,7 @@ impl Central {
         agency: AgencyId,
         bets_sent: u64,
     ) -> Result<PendingFinish, FinishError> {
-        let agency_lock = self.finish_lock(agency)?;
+        let agency_lock = self.shared.agency_locks.of(agency)?;
         let _agency = agency_lock.lock();
         self.queue_finish(agency, bets_sent)
     }
@@ -423,20 +439,6 @@ impl Central {
     pub fn complete_finish(&self, pending: PendingFinish) -> Result<Finish, FinishError> {
         let settled = self.finish_durable(pending)?;
         self.settle_finish(settled)
-    }
-
-    fn finish_lock(&self, agency: AgencyId) -> Result<&Mutex<()>, FinishError> {
-        self.shared
-            .agencies
-            .get(agency.index())
-            .ok_or_else(|| self.unknown(agency).into())
-    }
-
-    fn unknown(&self, agency: AgencyId) -> UnknownAgency {
-        UnknownAgency {
-            agency,
-            expected: self.shared.rules.agencies,
-        }
     }
 
     /// Decides about a finish and queues its record; the caller holds the

@@ -5,6 +5,7 @@
 //! neither. A bet wins when it plays the rules' winning number; an agency's
 //! winners are the documents of its winning bets, in stored order.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::bet::{AgencyId, BetNumber, Document, StoredBet};
@@ -15,7 +16,11 @@ use crate::rules::LotteryRules;
 pub struct DrawSummary {
     /// Bets scanned.
     pub bets: u64,
-    /// Winners per agency, index 0 for agency 1.
+    /// Winners per agency, index 0 for agency 1: one entry per *expected*
+    /// agency, whether it took part or not. The one table of the core sized
+    /// by the rules' count rather than by the agencies that took part; it
+    /// exists only once drawn (8 bytes an agency, at most 8 MB with
+    /// [`crate::MAX_AGENCIES`]).
     pub winners_per_agency: Vec<u64>,
 }
 
@@ -35,8 +40,14 @@ pub enum Winners {
 /// publishes it, it is what winners queries answer from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draw {
-    /// Index 0 for agency 1. Shared so that an answer is a cheap clone.
-    winners: Vec<Arc<[Document]>>,
+    /// The agencies with at least one winner; every other expected agency
+    /// has `none`. Shared so that an answer is a cheap clone.
+    winners: BTreeMap<AgencyId, Arc<[Document]>>,
+    /// The answer of an expected agency without winners (one allocation for
+    /// all of them).
+    none: Arc<[Document]>,
+    /// Agencies `1..=agencies` are expected.
+    agencies: u32,
     summary: DrawSummary,
 }
 
@@ -49,7 +60,10 @@ impl Draw {
     /// The documents of `agency`'s winning bets, in stored order (`None` for
     /// an agency the rules do not expect).
     pub fn winners(&self, agency: AgencyId) -> Option<Arc<[Document]>> {
-        self.winners.get(agency.index()).cloned()
+        if agency.get() > self.agencies {
+            return None;
+        }
+        Some(Arc::clone(self.winners.get(&agency).unwrap_or(&self.none)))
     }
 }
 
@@ -74,7 +88,11 @@ impl Draw {
 #[derive(Debug, Clone)]
 pub struct DrawTally {
     winning_number: BetNumber,
-    winners: Vec<Vec<Document>>,
+    /// Agencies `1..=agencies` are expected.
+    agencies: u32,
+    /// The winners of each agency that has any, so the tally grows with the
+    /// winners, not with the agencies expected.
+    winners: BTreeMap<AgencyId, Vec<Document>>,
     bets: u64,
 }
 
@@ -83,7 +101,8 @@ impl DrawTally {
     pub fn new(rules: LotteryRules) -> Self {
         Self {
             winning_number: rules.winning_number,
-            winners: vec![Vec::new(); rules.agencies as usize],
+            agencies: rules.agencies,
+            winners: BTreeMap::new(),
             bets: 0,
         }
     }
@@ -111,19 +130,30 @@ impl DrawTally {
         document: impl FnOnce() -> Result<Document, E>,
     ) -> Result<(), E> {
         self.bets += 1;
-        if number == self.winning_number
-            && let Some(documents) = self.winners.get_mut(agency.index())
-        {
-            documents.push(document()?);
+        if number == self.winning_number && agency.get() <= self.agencies {
+            let document = document()?;
+            self.winners.entry(agency).or_default().push(document);
         }
         Ok(())
     }
 
     /// The draw, complete.
     pub fn finish(self) -> Draw {
-        let winners_per_agency = self.winners.iter().map(|w| w.len() as u64).collect();
+        let mut winners_per_agency = vec![0; self.agencies as usize];
+        for (agency, documents) in &self.winners {
+            // Every agency in the map is expected (see `add_fields`).
+            if let Some(count) = winners_per_agency.get_mut(agency.index()) {
+                *count = documents.len() as u64;
+            }
+        }
         Draw {
-            winners: self.winners.into_iter().map(Arc::from).collect(),
+            winners: self
+                .winners
+                .into_iter()
+                .map(|(agency, documents)| (agency, Arc::from(documents)))
+                .collect(),
+            none: Arc::from(Vec::new()),
+            agencies: self.agencies,
             summary: DrawSummary {
                 bets: self.bets,
                 winners_per_agency,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use crate::bet::AgencyId;
 use crate::field::FieldError;
-use crate::rules::LotteryRules;
+use crate::rules::{LotteryRules, MAX_AGENCIES};
 
 /// A bad row in a file: where it is and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +136,16 @@ pub enum SubmitError {
     /// The draw already happened.
     #[error("the draw already happened; no more bets are taken")]
     AlreadyDrawn,
+    /// The batch holds no bet: refused before anything is decided, so its
+    /// number stays free (and a resend of a stored batch must carry its bets
+    /// too).
+    #[error("agency {agency} sent batch {batch} with no bets; a batch holds at least one bet")]
+    EmptyBatch {
+        /// The agency.
+        agency: AgencyId,
+        /// The batch's sequence number.
+        batch: u64,
+    },
     /// The batch's sequence number skips ahead of the next expected one.
     #[error("agency {agency} sent batch {got}, expected batch {expected}")]
     OutOfOrder {
@@ -311,4 +321,14 @@ pub enum RecoveryError {
     /// The ledger could not record the rules of a new store.
     #[error("the rules could not be recorded in the store")]
     Store(#[source] StoreError),
+    /// The rules expect no agency, or more than [`crate::MAX_AGENCIES`].
+    /// Nothing was read from or written to the store.
+    #[error(
+        "the rules expect {agencies} agencies; a central expects 1 to {max}",
+        max = MAX_AGENCIES
+    )]
+    AgenciesOutOfRange {
+        /// How many agencies the rules expect.
+        agencies: u32,
+    },
 }

@@ -84,6 +84,10 @@ pub enum FieldReason {
     /// The date is shaped right but does not exist (February 30th, ...).
     #[error("is not a real calendar date")]
     InvalidDate,
+    /// The date is after the current date of whoever checks it (a birthdate
+    /// in the future): see [`crate::Birthdate::check_not_after`].
+    #[error("is after today")]
+    InFuture,
     /// The row has the wrong number of fields.
     #[error("has {found} fields, expected {expected}")]
     FieldCount {

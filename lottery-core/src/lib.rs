@@ -25,6 +25,7 @@
 //!   opening a store repairs), and `monitor` ([`BetMonitor`], the file
 //!   ledger, over them);
 //! - `lottery`: the pure state machine (no lock, no I/O), crate-private;
+//!   `agency_locks`: the central's striped agency locks, crate-private;
 //! - `central` ([`Central`]): the shared, locked facade used by servers;
 //! - `verify` ([`verify_store`]): a store checked offline, read-only.
 //!
@@ -50,7 +51,10 @@
 //! `cfg(loom)`). A thread holding a lock takes only locks further down this
 //! list, never one above it:
 //!
-//! 1. a [`Central`] *agency lock* (one per agency; a thread holds at most one);
+//! 1. a [`Central`] *agency lock stripe* (a fixed number of locks, at most
+//!    64, agency `n` taking stripe `(n - 1) % stripes`; a thread holds at
+//!    most one, since every request names one agency, and two agencies of a
+//!    stripe only wait for each other);
 //! 2. the [`Central`] *lottery lock* (the `drawn` condition variable waits on
 //!    it), held for decisions only;
 //! 3. the [`BetMonitor`] locks, in the monitor's own order: append lock
@@ -62,12 +66,21 @@
 //! the lottery lock while it calls the monitor (so 2 and 3 are never held
 //! together, and no I/O, sync or draw scan runs under the lottery lock); the
 //! central's draw-listeners lock is taken with no other lock held, and the
-//! listeners are called with no lock held at all. An agency lock is held
-//! across that agency's batch write and finish record only (across the
+//! listeners are called with no lock held at all. An agency lock stripe is
+//! held across that agency's batch write and finish record only (across the
 //! queueing of the record only, in the two-step finish).
+//!
+//! # Memory
+//! What the central keeps grows with the agencies that take part (send a
+//! batch or a finish, or appear in the recovered store), not with the
+//! [`MAX_AGENCIES`] it may expect: the state machine keeps a map of them,
+//! the agency locks are striped, and the draw's tally keeps the agencies
+//! with winners. Only the drawn result has an entry per expected agency
+//! ([`DrawSummary::winners_per_agency`]).
 
 #![deny(missing_docs)]
 
+mod agency_locks;
 mod bet;
 mod central;
 mod commit;
@@ -101,7 +114,7 @@ pub use ledger::{AgencyRecord, Ledger, Quarantined, Receipt, Recovery};
 pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};
 pub use outcome::{Finish, ResumePoint, Submitted};
 pub use row::{AgencyFile, StoreRows, encode_store_rows};
-pub use rules::LotteryRules;
+pub use rules::{LotteryRules, MAX_AGENCIES};
 pub use store::{
     BetStore, CsvFileStore, Durability, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,
 };

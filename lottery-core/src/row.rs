@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 
-use crate::bet::{AgencyId, Bet, StoredBet};
+use crate::bet::{AgencyId, Bet, Birthdate, StoredBet};
 #[cfg(test)]
 use crate::bet::{MAX_NAME_BYTES, Name};
 use crate::error::RowError;
@@ -284,6 +284,8 @@ impl<R: Read> Iterator for StoreRows<R> {
 pub struct AgencyFile<R: Read = File> {
     path: PathBuf,
     rows: RowReader<R>,
+    /// Birthdates after this are refused ([`Birthdate::LAST`]: none is).
+    today: Birthdate,
 }
 
 impl AgencyFile<File> {
@@ -308,7 +310,29 @@ impl<R: Read> AgencyFile<R> {
         Self {
             path: path.into(),
             rows: RowReader::new(source),
+            today: Birthdate::LAST,
         }
+    }
+
+    /// Refuses, from now on, rows whose birthdate is after `today` (the
+    /// reader's own date: the core has no clock), with their line, as any
+    /// other invalid row ([`Bet::check_born_by`]). By default no date is
+    /// too late.
+    ///
+    /// ```
+    /// use lottery_core::{AgencyFile, Birthdate, Field, FieldReason};
+    /// let text = "Ana,Paz,1,2000-01-01,7\nLuis,Sosa,2,2031-01-01,8\n";
+    /// let mut rows = AgencyFile::from_reader("agency-1.csv", text.as_bytes());
+    /// rows.born_by(Birthdate::new(2030, 12, 31)?);
+    /// assert!(rows.next().unwrap().is_ok());
+    /// let error = rows.next().unwrap().unwrap_err();
+    /// assert_eq!((error.line, error.error.field), (2, Field::Birthdate));
+    /// assert_eq!(error.error.reason, FieldReason::InFuture);
+    /// # Ok::<(), lottery_core::FieldError>(())
+    /// ```
+    pub fn born_by(&mut self, today: Birthdate) -> &mut Self {
+        self.today = today;
+        self
     }
 
     /// How many bytes of the source were read so far (for progress reports).
@@ -323,7 +347,9 @@ impl<R: Read> Iterator for AgencyFile<R> {
     fn next(&mut self) -> Option<Self::Item> {
         let error = match self.rows.read() {
             Ok(false) => return None,
-            Ok(true) => match agency_row(self.rows.row()) {
+            Ok(true) => match agency_row(self.rows.row())
+                .and_then(|bet| bet.check_born_by(self.today).map(|()| bet))
+            {
                 Ok(bet) => return Some(Ok(bet)),
                 Err(error) => error,
             },

@@ -12,6 +12,8 @@
 #[cfg(loom)]
 mod imp {
     pub use loom::sync::Arc;
+    // Part of the shim's surface even while no module needs them yet.
+    #[allow(unused_imports)]
     pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
     /// A mutex without poisoning, backed by loom.

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lottery_core::{
     AgencyFile, AgencyId, Bet, BetMonitor, Central, Durability, Finish, FinishError, LotteryRules,
-    MemoryHandle, MemoryStore, RecoveryError, ResumePoint, StoredBet, SubmitError, Submitted,
-    UnknownAgency, Winners,
+    MAX_AGENCIES, MemoryHandle, MemoryStore, RecoveryError, ResumePoint, StoredBet, SubmitError,
+    Submitted, UnknownAgency, Winners,
 };
 
 fn id(agency: u32) -> AgencyId {
@@ -74,6 +74,48 @@ fn a_resent_pending_batch_is_refused_until_it_is_acknowledged() {
         Submitted::AlreadyStored { batch: 1 }
     );
     assert_eq!(stored(&central).len(), 1);
+}
+
+#[test]
+fn an_empty_batch_is_refused_and_its_number_stays_free() {
+    let (central, handle) = memory(2, Durability::Fsync);
+    let error = central.begin_submit(id(1), 1, &[]).unwrap_err();
+    assert!(
+        matches!(error, SubmitError::EmptyBatch { agency, batch: 1 } if agency == id(1)),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    assert_eq!(
+        error.to_string(),
+        "agency 1 sent batch 1 with no bets; a batch holds at least one bet"
+    );
+    assert_eq!(central.resume_point(id(1)).unwrap(), ResumePoint::default());
+    assert!(handle.bytes().is_empty(), "nothing written");
+    // Batch 1 is still the next one, and nothing is pending: it is stored now.
+    assert_eq!(
+        central.submit(id(1), 1, &[bet("1", "7574")]).unwrap(),
+        Submitted::Stored { batch: 1, bets: 1 }
+    );
+    // An empty resend of a stored batch, or an empty next batch, is refused too.
+    for batch in [1, 2] {
+        assert!(matches!(
+            central.submit(id(1), batch, &[]),
+            Err(SubmitError::EmptyBatch { .. })
+        ));
+    }
+    assert_eq!(
+        central.submit(id(1), 2, &[bet("2", "1")]).unwrap(),
+        Submitted::Stored { batch: 2, bets: 1 }
+    );
+    // An unknown agency is told so first.
+    assert!(matches!(
+        central.submit(id(3), 1, &[]),
+        Err(SubmitError::UnknownAgency(_))
+    ));
+    assert_eq!(
+        central.finish(id(1), 2).unwrap(),
+        Finish::Waiting { remaining: 1 }
+    );
 }
 
 #[test]
@@ -318,6 +360,57 @@ fn a_store_with_more_agencies_than_expected_is_refused() {
             ..
         }))
     ));
+}
+
+#[test]
+fn rules_without_agencies_or_above_the_maximum_are_refused_before_the_store_is_touched() {
+    let handle = MemoryStore::new().handle();
+    for agencies in [0, MAX_AGENCIES + 1, u32::MAX] {
+        let (monitor, recovery) =
+            BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap();
+        let error = Central::new(rules(agencies), monitor, &recovery).unwrap_err();
+        assert!(
+            matches!(error, RecoveryError::AgenciesOutOfRange { agencies: refused } if refused == agencies),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("the rules expect {agencies} agencies; a central expects 1 to 1000000")
+        );
+    }
+    // No rules were recorded: the store is still new.
+    let (_, recovery) = BetMonitor::open(Box::new(handle.store()), Durability::Fsync).unwrap();
+    assert_eq!(recovery.rules, None);
+}
+
+#[test]
+fn a_central_expecting_the_maximum_serves_its_last_agencies() {
+    let (central, _) = memory(MAX_AGENCIES, Durability::Fsync);
+    for agency in [1, 64, 65, 999_999, MAX_AGENCIES] {
+        assert_eq!(
+            central.submit(id(agency), 1, &[bet("1", "7574")]).unwrap(),
+            Submitted::Stored { batch: 1, bets: 1 },
+            "agency {agency}"
+        );
+        assert_eq!(central.resume_point(id(agency)).unwrap().bets_stored, 1);
+    }
+    assert_eq!(
+        central.finish(id(999_999), 1).unwrap(),
+        Finish::Waiting {
+            remaining: MAX_AGENCIES - 1
+        }
+    );
+    let beyond = id(MAX_AGENCIES + 1);
+    assert!(matches!(
+        central.submit(beyond, 1, &[bet("1", "1")]),
+        Err(SubmitError::UnknownAgency(_))
+    ));
+    assert!(matches!(
+        central.finish(beyond, 0),
+        Err(FinishError::UnknownAgency(_))
+    ));
+    assert!(central.resume_point(beyond).is_err());
+    assert_eq!(stored(&central).len(), 5);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The real [`Central`] (on a [`MemoryStore`]) against a plain sequential
 //! model of SPEC section 3, driven by generated operations: submits (unknown
-//! agencies, resends, batches out of order), finishes (right and wrong
+//! agencies, empty batches, resends, batches out of order), finishes (right and wrong
 //! counts), winners queries, injected write and sync failures, and restarts
 //! (a power cut with `fsync`, a process restart otherwise). After every step
 //! the answers, every agency's resume point, the winners and the bytes of
@@ -94,6 +94,7 @@ fn id(agency: u32) -> AgencyId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Refusal {
     UnknownAgency,
+    EmptyBatch,
     AgencyFinished,
     AlreadyDrawn,
     OutOfOrder { expected: u64, got: u64 },
@@ -105,6 +106,7 @@ enum Refusal {
 fn submit_refusal(error: SubmitError) -> Refusal {
     match error {
         SubmitError::UnknownAgency { .. } => Refusal::UnknownAgency,
+        SubmitError::EmptyBatch { .. } => Refusal::EmptyBatch,
         SubmitError::AgencyFinished { .. } => Refusal::AgencyFinished,
         SubmitError::AlreadyDrawn => Refusal::AlreadyDrawn,
         SubmitError::OutOfOrder { expected, got, .. } => Refusal::OutOfOrder { expected, got },
@@ -182,6 +184,10 @@ impl Model {
     fn submit(&mut self, agency: u32, batch: u64, bets: &[BetSpec]) -> Result<Submitted, Refusal> {
         let drawn = self.drawn;
         let state = self.agency(agency).ok_or(Refusal::UnknownAgency)?;
+        // Whatever its number: nothing is decided about a batch of no bets.
+        if bets.is_empty() {
+            return Err(Refusal::EmptyBatch);
+        }
         let next = state.last_batch + 1;
         if batch == 0 {
             return Err(Refusal::OutOfOrder {

@@ -16,8 +16,9 @@
 //! - `level.rs`: level names as the course spells them ([`parse_level`],
 //!   [`level_name`], [`filter_name`]).
 //! - `logger.rs`: the process logger ([`init`]), the line format
-//!   ([`format_line`]) and an event loop's deferred lines ([`defer_lines`],
-//!   [`write_deferred`]); reads `level.rs`.
+//!   ([`format_line`]), the UTC date of a clock reading ([`utc_date`]) and an
+//!   event loop's deferred lines ([`defer_lines`], [`write_deferred`]); reads
+//!   `level.rs`.
 //! - `chain.rs`: an error and its causes on one line ([`chain`]).
 //!
 //! # Example
@@ -37,4 +38,4 @@ mod logger;
 
 pub use chain::chain;
 pub use level::{filter_name, level_name, parse_level};
-pub use logger::{defer_lines, format_line, init, write_deferred};
+pub use logger::{defer_lines, format_line, init, utc_date, write_deferred};

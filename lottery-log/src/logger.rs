@@ -169,9 +169,8 @@ fn format_rest(level: Level, message: std::fmt::Arguments<'_>, out: &mut String)
 
 /// Writes `YYYY-MM-DD HH:MM:SS` (UTC) for a time in seconds since 1970.
 fn write_utc_time(unix_seconds: u64, out: &mut String) {
-    let days = unix_seconds / 86_400;
     let seconds_of_day = unix_seconds % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = utc_date(unix_seconds);
     let _ = write!(
         out,
         "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
@@ -179,6 +178,19 @@ fn write_utc_time(unix_seconds: u64, out: &mut String) {
         seconds_of_day % 3600 / 60,
         seconds_of_day % 60
     );
+}
+
+/// The UTC calendar date `(year, month, day)` of a time in seconds since
+/// 1970 (the date the log lines show): the one place of the workspace that
+/// turns a clock reading into a date, so a central's "today" is the date of
+/// its log lines.
+///
+/// ```
+/// assert_eq!(lottery_log::utc_date(0), (1970, 1, 1));
+/// assert_eq!(lottery_log::utc_date(951_827_696), (2000, 2, 29));
+/// ```
+pub fn utc_date(unix_seconds: u64) -> (u64, u64, u64) {
+    civil_from_days(unix_seconds / 86_400)
 }
 
 /// The proleptic Gregorian date `days` days after 1970-01-01.

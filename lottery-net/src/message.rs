@@ -299,13 +299,16 @@ pub enum ErrorCode {
     TooManyConnections,
     /// The peer was too slow (handshake or idle timeout). Closed.
     Timeout,
+    /// The batch holds no bet; it was not stored and its number is still
+    /// free.
+    EmptyBatch,
     /// A code this version does not know (from a newer central).
     Unknown(u16),
 }
 
 impl ErrorCode {
     /// Every code this version knows, in numeric order (1, 2, ...).
-    pub const KNOWN: [ErrorCode; 15] = [
+    pub const KNOWN: [ErrorCode; 16] = [
         Self::Malformed,
         Self::FrameTooLarge,
         Self::UnsupportedVersion,
@@ -321,6 +324,7 @@ impl ErrorCode {
         Self::Replaced,
         Self::TooManyConnections,
         Self::Timeout,
+        Self::EmptyBatch,
     ];
 
     /// The code's number on the wire.
@@ -341,6 +345,7 @@ impl ErrorCode {
             Self::Replaced => 13,
             Self::TooManyConnections => 14,
             Self::Timeout => 15,
+            Self::EmptyBatch => 16,
             Self::Unknown(code) => code,
         }
     }
@@ -364,6 +369,7 @@ impl ErrorCode {
             13 => Self::Replaced,
             14 => Self::TooManyConnections,
             15 => Self::Timeout,
+            16 => Self::EmptyBatch,
             other => Self::Unknown(other),
         }
     }
@@ -386,6 +392,7 @@ impl ErrorCode {
             Self::Replaced => "Replaced",
             Self::TooManyConnections => "TooManyConnections",
             Self::Timeout => "Timeout",
+            Self::EmptyBatch => "EmptyBatch",
             Self::Unknown(_) => "Unknown",
         }
     }
@@ -396,6 +403,7 @@ impl ErrorCode {
         !matches!(
             self,
             Self::InvalidBet
+                | Self::EmptyBatch
                 | Self::AgencyFinished
                 | Self::AlreadyDrawn
                 | Self::OutOfOrder
@@ -434,7 +442,7 @@ mod tests {
             assert_eq!(code.code(), number);
             assert_eq!(ErrorCode::from_code(number), *code);
         }
-        for number in [0, 16, 1000, u16::MAX] {
+        for number in [0, 17, 1000, u16::MAX] {
             assert_eq!(ErrorCode::from_code(number), ErrorCode::Unknown(number));
             assert_eq!(ErrorCode::from_code(number).code(), number);
         }
@@ -443,6 +451,8 @@ mod tests {
     #[test]
     fn only_recoverable_refusals_keep_the_connection_open() {
         assert!(!ErrorCode::InvalidBet.closes_connection());
+        assert!(!ErrorCode::EmptyBatch.closes_connection());
+        assert!(!ErrorCode::EmptyBatch.is_retryable());
         assert!(!ErrorCode::CountMismatch.closes_connection());
         assert!(ErrorCode::Malformed.closes_connection());
         assert!(ErrorCode::Replaced.closes_connection());

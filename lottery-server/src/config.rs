@@ -28,7 +28,7 @@ use std::time::Duration;
 use clap::Parser;
 use clap::builder::BoolishValueParser;
 use log::LevelFilter;
-use lottery_core::{BetNumber, Durability, LotteryRules};
+use lottery_core::{BetNumber, Durability, LotteryRules, MAX_AGENCIES};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -137,9 +137,10 @@ pub struct ServerArgs {
           value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
     pub backlog: Option<u32>,
 
-    /// Agencies expected before the draw (agencies 1 to N) [default: 5].
+    /// Agencies expected before the draw (agencies 1 to N), at most 1000000
+    /// [default: 5].
     #[arg(long, value_name = "N", env = "SERVER_AGENCIES",
-          value_parser = clap::value_parser!(u32).range(1..))]
+          allow_negative_numbers = true, value_parser = parse_agencies)]
     pub agencies: Option<u32>,
 
     /// The store of bets [default: ./bets.csv].
@@ -201,9 +202,9 @@ impl ServerArgs {
             path: path.to_owned(),
             source,
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::ParseFile {
+        toml::from_str(&text).map_err(|error| ConfigError::ParseFile {
             path: path.to_owned(),
-            source: Box::new(source),
+            problem: file_problem(&text, &error),
         })
     }
 
@@ -250,13 +251,21 @@ pub struct Config {
 
 impl Config {
     /// Reads the process's flags, environment and config file. Prints help or
-    /// version and exits, or prints the usage error and exits with code 2, as
-    /// clap does.
+    /// version and exits 0, as clap does; every other problem is an error, so
+    /// that the binary says it on one line and exits 2.
     ///
     /// # Errors
-    /// A config file that cannot be read, or a setting out of its range.
+    /// [`ConfigError::Usage`] for an unknown flag or a value a flag (or its
+    /// environment variable) does not accept; a config file that cannot be
+    /// read; a setting out of its range.
     pub fn from_process() -> Result<Self, ConfigError> {
-        Self::from_args(ServerArgs::parse())
+        let args = match ServerArgs::try_parse() {
+            Ok(args) => args,
+            // Help and version: not errors, printed to stdout.
+            Err(error) if !error.use_stderr() => error.exit(),
+            Err(error) => return Err(usage(&error)),
+        };
+        Self::from_args(args)
     }
 
     /// Resolves flags-and-environment `args` over its `--config` file (if it
@@ -318,8 +327,8 @@ impl Config {
 /// The agencies expected and the winning number of `args`, checked.
 fn resolve_rules(args: &ServerArgs) -> Result<LotteryRules, ConfigError> {
     let agencies = args.agencies.unwrap_or(LotteryRules::default().agencies);
-    check("agencies", agencies >= 1, || {
-        format!("{agencies} (expected at least 1)")
+    check("agencies", (1..=MAX_AGENCIES).contains(&agencies), || {
+        format!("{agencies} (expected 1 to {MAX_AGENCIES})")
     })?;
     let winning_number = match args.winning_number {
         None => BetNumber::DEFAULT_WINNING,
@@ -407,6 +416,57 @@ fn check(
             reason: reason(),
         })
     }
+}
+
+/// `--agencies` (and `SERVER_AGENCIES`): 1 to [`MAX_AGENCIES`]. Any other
+/// text, however long or negative, is refused with the range, never parsed
+/// into something that could allocate.
+fn parse_agencies(text: &str) -> Result<u32, String> {
+    let digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+    match text.parse::<u32>() {
+        Ok(agencies) if (1..=MAX_AGENCIES).contains(&agencies) => Ok(agencies),
+        Ok(0) => Err(format!("expected 1 to {MAX_AGENCIES} agencies")),
+        // Above the maximum, also past what a u32 holds.
+        _ if digits && text.bytes().any(|byte| byte != b'0') => {
+            Err(format!("more than the maximum of {MAX_AGENCIES} agencies"))
+        }
+        _ => Err(format!(
+            "not a number of agencies (expected 1 to {MAX_AGENCIES})"
+        )),
+    }
+}
+
+/// A usage error of clap (an unknown flag, a value refused by its parser) on
+/// one line: clap's first line, which names the flag and the value, without
+/// its `error: ` prefix and its tips.
+fn usage(error: &clap::Error) -> ConfigError {
+    let text = error.to_string();
+    let first = text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("");
+    ConfigError::Usage {
+        message: first
+            .strip_prefix("error: ")
+            .unwrap_or(first)
+            .trim()
+            .to_owned(),
+    }
+}
+
+/// What is wrong with a config file, on one line: the line it is on (as
+/// written) and toml's message, which names an unknown key; for a mistyped
+/// value, the line written names its key.
+fn file_problem(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    let Some(start) = error.span().map(|span| span.start) else {
+        return message;
+    };
+    let line = text
+        .get(..start)
+        .map_or(1, |before| before.matches('\n').count() + 1);
+    let written = text.lines().nth(line - 1).unwrap_or("").trim();
+    format!("line {line} ({written}): {message}")
 }
 
 /// A log level setting (`INFO`, `WARNING`, ...), see [`lottery_log::parse_level`].
@@ -571,6 +631,57 @@ mod tests {
         assert!(error.to_string().contains("agences"), "{error}");
         let error = toml::from_str::<ServerArgs>("idle-timeout = 0").unwrap_err();
         assert!(error.to_string().contains("idle-timeout"), "{error}");
+    }
+
+    #[test]
+    fn agencies_above_the_maximum_are_refused_by_flag_environment_and_file() {
+        assert_eq!(
+            parse(&["--agencies", "1000000"]).agencies,
+            Some(MAX_AGENCIES)
+        );
+        for value in [
+            "0",
+            "1000001",
+            "4294967295",
+            "18446744073709551616",
+            "-1",
+            "many",
+            "",
+        ] {
+            let error = ServerArgs::try_parse_from(["lottery-server", "--agencies", value])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("--agencies"), "{value}: {error}");
+            assert!(error.contains("1000000"), "{value}: {error}");
+            let ConfigError::Usage { message } = usage(
+                &ServerArgs::try_parse_from(["lottery-server", "--agencies", value]).unwrap_err(),
+            ) else {
+                panic!("a usage error");
+            };
+            assert!(!message.contains('\n'), "one line: {message}");
+            assert!(message.starts_with("invalid value"), "{message}");
+        }
+        let error = Config::resolve(file("agencies = 1000001")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid value for setting agencies: 1000001 (expected 1 to 1000000)"
+        );
+    }
+
+    #[test]
+    fn a_config_file_error_is_one_line_naming_the_line_as_written() {
+        let dir = std::env::temp_dir().join(format!("lottery-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("central.toml");
+        std::fs::write(&path, "threads = 2\nagencies = 4294967296\n").unwrap();
+        let error = ServerArgs::from_file(&path).unwrap_err();
+        let text = lottery_log::chain(&error);
+        assert!(!text.contains('\n'), "one line: {text}");
+        assert!(
+            text.contains("line 2 (agencies = 4294967296)"),
+            "names the line: {text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -24,14 +24,21 @@ pub enum ConfigError {
         source: io::Error,
     },
     /// The `--config` file is not valid TOML or holds an unknown or mistyped
-    /// setting (the cause names it).
-    #[error("the config file {} is invalid", path.display())]
+    /// setting.
+    #[error("the config file {} is invalid: {problem}", path.display())]
     ParseFile {
         /// The file.
         path: PathBuf,
-        /// The cause, naming the setting and its line.
-        #[source]
-        source: Box<toml::de::Error>,
+        /// Where and what, on one line: the line (as written, so that it
+        /// names the setting) and what is wrong with it.
+        problem: String,
+    },
+    /// A flag is unknown, or a flag (or its environment variable) has a value
+    /// it does not accept.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong, naming the flag and the value.
+        message: String,
     },
     /// A setting has a value outside what it accepts.
     #[error("invalid value for setting {setting}: {reason}")]

@@ -33,8 +33,9 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use lottery_core::Birthdate;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -67,6 +68,8 @@ pub(crate) struct EventLoop {
     drawn: bool,
     stopping: bool,
     now: Instant,
+    /// The central's date, read with `now` (see [`today`]).
+    today: Birthdate,
     tick: Duration,
     next_tick: Instant,
 }
@@ -104,6 +107,7 @@ impl EventLoop {
             drawn: false,
             stopping: false,
             now,
+            today: today(),
             tick,
             next_tick: now + tick,
         })
@@ -151,6 +155,7 @@ impl EventLoop {
             Err(error) => return Err(error),
         }
         self.now = Instant::now();
+        self.today = today();
         let mut woken = false;
         for event in events.iter() {
             let token = event.token();
@@ -229,11 +234,13 @@ impl EventLoop {
             connections,
             shared,
             work,
+            today,
             ..
         } = self;
         let mut ctx = Context {
             central: shared.central(),
             max_frame: shared.config().max_frame,
+            today: *today,
         };
         for (&token, connection) in connections.iter_mut() {
             if connection.on_draw(&mut ctx) {
@@ -306,11 +313,13 @@ impl EventLoop {
             connections,
             work,
             touched,
+            today,
             ..
         } = self;
         let mut ctx = Context {
             central: shared.central(),
             max_frame: shared.config().max_frame,
+            today: *today,
         };
         let mut removable = Vec::new();
         for (token, completed) in outcomes {
@@ -344,6 +353,7 @@ impl EventLoop {
             touched,
             in_flight,
             now,
+            today,
             ..
         } = self;
         let Some(connection) = connections.get_mut(&token) else {
@@ -354,6 +364,7 @@ impl EventLoop {
             ctx: Context {
                 central: shared.central(),
                 max_frame: shared.config().max_frame,
+                today: *today,
             },
             now: *now,
             begun: in_flight,
@@ -455,9 +466,57 @@ impl Drop for EventLoop {
     }
 }
 
+/// The central's date: the UTC date of the system clock (the date its log
+/// lines show), the latest birthdate a bet may carry. The core has no clock,
+/// so the loop reads it, once an iteration, and hands it to the sessions.
+/// A clock before 1970 is not believed: no date is then too late.
+pub(crate) fn today() -> Birthdate {
+    let Ok(since_epoch) = SystemTime::now().duration_since(UNIX_EPOCH) else {
+        return Birthdate::LAST;
+    };
+    let (year, month, day) = lottery_log::utc_date(since_epoch.as_secs());
+    match (u16::try_from(year), u8::try_from(month), u8::try_from(day)) {
+        (Ok(year), Ok(month), Ok(day)) => {
+            Birthdate::new(year, month, day).unwrap_or(Birthdate::LAST)
+        }
+        // Past the year 65535: every date is before.
+        _ => Birthdate::LAST,
+    }
+}
+
 /// Puts `connection` in the work list, once.
 fn schedule(work: &mut Vec<Token>, connection: &mut Connection, token: Token) {
     if connection.schedule() {
         work.push(token);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date_now() -> Birthdate {
+        let seconds = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("a clock after 1970")
+            .as_secs();
+        let (year, month, day) = lottery_log::utc_date(seconds);
+        Birthdate::new(
+            u16::try_from(year).unwrap(),
+            u8::try_from(month).unwrap(),
+            u8::try_from(day).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn today_is_the_utc_date_of_the_system_clock() {
+        let before = date_now();
+        let today = today();
+        let after = date_now();
+        // Read around midnight, it may be either day.
+        assert!(today == before || today == after, "{today}");
+        assert!(today > Birthdate::new(2024, 1, 1).unwrap(), "{today}");
+        assert!(today < Birthdate::LAST);
     }
 }

@@ -110,6 +110,9 @@ pub(crate) fn submit(refused: &SubmitError) -> ErrorFrame {
             ErrorFrame::new(ErrorCode::AgencyFinished, refused.to_string())
         }
         SubmitError::AlreadyDrawn => ErrorFrame::new(ErrorCode::AlreadyDrawn, refused.to_string()),
+        SubmitError::EmptyBatch { .. } => {
+            ErrorFrame::new(ErrorCode::EmptyBatch, refused.to_string())
+        }
         SubmitError::OutOfOrder { .. } => {
             ErrorFrame::new(ErrorCode::OutOfOrder, refused.to_string())
         }

@@ -1,7 +1,9 @@
 //! One connection's protocol state, without the socket.
 //!
 //! A [`Session`] takes decoded [`AgencyFrame`]s (batches arrive validated
-//! by the decoder, see [`lottery_net::CheckedBatch`]), asks the [`Central`], and
+//! by the decoder, see [`lottery_net::CheckedBatch`]; the session refuses a
+//! bet born after the central's date, [`Context::today`], which the decoder
+//! does not know), asks the [`Central`], and
 //! appends its answers, encoded, to the connection's output buffer. It tells
 //! the connection what else to do through a [`Step`]: bind the connection to
 //! an agency, queue a batch that is being stored, wait, or close.
@@ -28,10 +30,12 @@
 //! - Nothing the peer sends can panic: every refusal is an error frame, and a
 //!   session that cannot go on says [`Step::Close`].
 
-use lottery_core::{AgencyId, Central, Finish, FinishError, SubmitError, Submitted, Winners};
+use lottery_core::{
+    AgencyId, Bet, Birthdate, Central, Finish, FinishError, SubmitError, Submitted, Winners,
+};
 use lottery_net::{
-    AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorFrame, PROTOCOL_VERSION,
-    encode_central_message, encode_winners,
+    AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorFrame, InvalidBet,
+    PROTOCOL_VERSION, encode_central_message, encode_winners,
 };
 
 use crate::completer::{Completed, InFlight};
@@ -128,6 +132,9 @@ pub(crate) struct Context<'a> {
     pub central: &'a Central,
     /// The frame limit for answers.
     pub max_frame: usize,
+    /// The central's date (UTC, read by the loop once an iteration): a bet
+    /// born after it refuses its batch.
+    pub today: Birthdate,
 }
 
 /// The protocol state of one connection.
@@ -321,7 +328,7 @@ impl Session {
     ) -> Step {
         let CheckedBatch { batch, count, bets } = checked;
         let count = count as u64;
-        let bets = match bets {
+        let bets = match bets.and_then(|bets| born_by(bets, ctx.today)) {
             Ok(bets) => bets,
             Err(invalid) => {
                 let refusal = refusal::invalid_bet(&invalid);
@@ -580,6 +587,20 @@ impl Session {
             Step::Continue
         }
     }
+}
+
+/// The bets of a batch, unless one is born after `today`: then the first
+/// such bet, refused as the decoder refuses an invalid one (the central's
+/// date is the session's to know, not the decoder's).
+fn born_by(bets: Vec<Bet>, today: Birthdate) -> Result<Vec<Bet>, InvalidBet> {
+    for (index, bet) in bets.iter().enumerate() {
+        if let Err(error) = bet.check_born_by(today) {
+            // A batch holds as many bets as fit a frame: far below u32::MAX.
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            return Err(InvalidBet { index, error });
+        }
+    }
+    Ok(bets)
 }
 
 /// The refusal of a finish, logged.

@@ -386,6 +386,184 @@ fn bad_settings_exit_non_zero_naming_the_setting() {
     }
 }
 
+/// Environment variables to set.
+type Envs<'a> = Vec<(&'a str, &'a str)>;
+
+/// Runs the binary to its end with `args` and `envs`; its exit code and
+/// stderr.
+fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .envs(envs.iter().copied())
+        .env_remove("LOGGING_LEVEL")
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lottery-server");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn absurd_agency_counts_exit_2_with_one_line_and_no_panic() {
+    let dir = scratch_dir("binary_absurd_agencies");
+    let store = store_arg(&dir);
+    let values = [
+        "0",
+        "1000001",
+        "4294967295",
+        "18446744073709551616",
+        "-1",
+        "many",
+    ];
+    for value in values {
+        let file = dir.join("central.toml");
+        let toml_value = if value.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+            value.to_owned()
+        } else {
+            format!("{value:?}")
+        };
+        std::fs::write(&file, format!("agencies = {toml_value}\n")).unwrap();
+        let file = file.display().to_string();
+        let ways: [(Vec<&str>, Envs); 3] = [
+            (vec!["--agencies", value], vec![]),
+            (vec![], vec![("SERVER_AGENCIES", value)]),
+            (vec!["--config", file.as_str()], vec![]),
+        ];
+        for (mut args, envs) in ways {
+            args.extend(["--listen", "127.0.0.1:0", "--store", store.as_str()]);
+            let (code, stderr) = run_to_exit(&args, &envs);
+            assert_eq!(code, Some(2), "{args:?} {envs:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{args:?} {envs:?}: {stderr}");
+            assert!(stderr.contains("agencies"), "{args:?} {envs:?}: {stderr}");
+            for word in ["panicked", "backtrace", "memory allocation"] {
+                assert!(!stderr.contains(word), "{args:?} {envs:?}: {stderr}");
+            }
+        }
+    }
+    assert!(
+        !dir.join("bets.csv").exists(),
+        "nothing is created for a refused setting"
+    );
+}
+
+/// The peak resident set of process `pid` (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc");
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .expect("a VmHWM line");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok())
+        .expect("VmHWM in kB");
+    kib * 1024
+}
+
+#[test]
+fn the_maximum_of_agencies_starts_small_and_serves_agency_999999() {
+    let dir = scratch_dir("binary_max_agencies");
+    let store = store_arg(&dir);
+    let mut server = Process::start(
+        &[
+            "--agencies",
+            "1000000",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+            "--threads",
+            "2",
+        ],
+        &[],
+    );
+    let addr = server.address();
+    let (mut agency, welcome) = RawAgency::hello(addr, 999_999);
+    assert_eq!(welcome, (0, 0, false));
+    let bets = agency_batches(999_999, 1, 3).remove(0);
+    agency.send(&AgencyMessage::Batch { batch: 1, bets });
+    assert_eq!(
+        agency.recv(),
+        Some(CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 3
+        })
+    );
+    let mut beyond = RawAgency::connect(addr);
+    beyond.send(&AgencyMessage::Hello {
+        version: lottery_net::PROTOCOL_VERSION,
+        agency: 1_000_001,
+    });
+    assert_eq!(beyond.codes_until_closed(), [ErrorCode::UnknownAgency]);
+    let peak = peak_rss(server.child.id());
+    assert!(
+        peak < 100 * 1024 * 1024,
+        "a central expecting a million agencies peaked at {} MiB",
+        peak / (1024 * 1024)
+    );
+    agency.close();
+    server.signal("TERM");
+    let (status, lines) = server.wait();
+    assert!(status.success(), "{}", lines.join("\n"));
+}
+
+#[test]
+fn refused_batches_are_logged_as_the_courses_failed_apuesta_recibida() {
+    let dir = scratch_dir("binary_refused_batches");
+    let store = store_arg(&dir);
+    let mut server = Process::start(
+        &[
+            "--agencies",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+        ],
+        &[],
+    );
+    let (mut agency, _) = RawAgency::hello(server.address(), 1);
+    agency.send(&AgencyMessage::Batch {
+        batch: 1,
+        bets: Vec::new(),
+    });
+    let mut future = agency_batches(1, 1, 1).remove(0);
+    future[0].birthdate = "9999-12-31".to_owned();
+    agency.send(&AgencyMessage::Batch {
+        batch: 1,
+        bets: future,
+    });
+    for expected in [ErrorCode::EmptyBatch, ErrorCode::InvalidBet] {
+        match agency.recv() {
+            Some(CentralMessage::Error(error)) => assert_eq!(error.code, expected, "{error}"),
+            other => panic!("expected {expected}, got {other:?}"),
+        }
+    }
+    let empty = server.wait_for_line("cantidad: 0 | agency: 1 | batch: 1");
+    assert!(
+        empty.contains(
+            "WARNING  action: apuesta_recibida | result: fail | cantidad: 0 | agency: 1 | batch: 1 | error: agency 1 sent batch 1 with no bets"
+        ),
+        "{empty}"
+    );
+    let born = server.wait_for_line("birthdate is after today");
+    assert!(
+        born.contains(
+            "WARNING  action: apuesta_recibida | result: fail | cantidad: 1 | agency: 1 | batch: 1 | error: bet 0: birthdate is after today"
+        ),
+        "{born}"
+    );
+    agency.close();
+    server.signal("TERM");
+    let (status, lines) = server.wait();
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert_eq!(std::fs::read(dir.join("bets.csv")).unwrap(), b"");
+}
+
 #[test]
 fn a_store_that_cannot_be_opened_exits_non_zero_with_the_cause() {
     let output = Command::new(BINARY)

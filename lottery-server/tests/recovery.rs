@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{RawAgency, SAFETY_TIMEOUT, agency_batches, expected_winners, scratch_dir};
+use common::{
+    RawAgency, SAFETY_TIMEOUT, agency_batches, expected_winners, scratch_dir, stored_rows,
+};
 use lottery_core::{AgencyId, Bet, BetMonitor, Central, Durability, LotteryRules};
 use lottery_net::{AgencyMessage, CentralMessage, WireBet};
 
@@ -194,10 +196,11 @@ fn a_restart_after_the_draw_recomputes_it_without_drawing_again() {
         // The draw is there at once: a query that does not wait gets it.
         agency.send(&AgencyMessage::WinnersQuery { wait: false });
         assert_eq!(&agency.winners(), winners);
-        // A resend of a stored batch is acknowledged again, not stored.
+        // A resend of a stored batch (with its bets: an empty batch is
+        // refused whatever its number) is acknowledged again, not stored.
         agency.send(&AgencyMessage::Batch {
             batch: 4,
-            bets: Vec::new(),
+            bets: batches[index][3].clone(),
         });
         assert!(matches!(
             agency.recv(),
@@ -220,4 +223,5 @@ fn a_restart_after_the_draw_recomputes_it_without_drawing_again() {
     );
     assert!(lines_with(&log, "action: sorteo").is_empty(), "{log}");
     assert_eq!(lines_with(&log, "| agencies_finished: 2").len(), 1, "{log}");
+    assert_eq!(stored_rows(&store).len(), 240, "the resends stored nothing");
 }

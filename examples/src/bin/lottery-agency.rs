@@ -8,7 +8,7 @@ use clap::Parser;
 use log::LevelFilter;
 use lottery_core::AgencyId;
 use lottery_examples::agency::{self, AgencyArgs, AgencySettings, BetSource, run_session};
-use lottery_examples::input::AgencyInput;
+use lottery_examples::input::{self, AgencyInput};
 use lottery_net::{ClientConfig, Interrupter};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     }
 
     let input = match &settings.source {
-        BetSource::File(path) => AgencyInput::load(path),
+        BetSource::File(path) => AgencyInput::load(path, input::today()),
         BetSource::Single(bet) => Ok(AgencyInput::single((**bet).clone())),
     };
     let input = match input {

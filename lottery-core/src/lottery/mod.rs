@@ -29,7 +29,7 @@
 //! - Winners exist only in the drawn phase ([`Phase::Drawn`] holds them), so a
 //!   partial list cannot be observed: the draw is published whole, once.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 #[cfg(test)]
 mod tests;
@@ -83,6 +83,15 @@ struct AgencyState {
     stage: Stage,
 }
 
+/// The books of an agency that has not taken part yet: what
+/// [`Lottery`] reads for an expected agency absent from its map.
+static NEW_AGENCY: AgencyState = AgencyState {
+    last_batch: 0,
+    bets: 0,
+    pending: VecDeque::new(),
+    stage: Stage::Open,
+};
+
 impl AgencyState {
     /// The number the agency's next new batch must carry.
     fn next_batch(&self) -> u64 {
@@ -116,8 +125,11 @@ enum Phase {
 #[derive(Debug)]
 pub(crate) struct Lottery {
     rules: LotteryRules,
-    /// Index 0 for agency 1.
-    agencies: Vec<AgencyState>,
+    /// The books of every agency that took part (a batch, a finish, or
+    /// anything in the recovered store): an expected agency absent here has
+    /// [`NEW_AGENCY`]'s. So memory grows with the agencies that send
+    /// something, not with the rules' count (a handshake adds nothing).
+    agencies: BTreeMap<AgencyId, AgencyState>,
     /// How many agencies are [`Stage::Finished`].
     finished: u32,
     phase: Phase,
@@ -130,7 +142,7 @@ impl Lottery {
     pub fn new(rules: LotteryRules) -> Self {
         let mut lottery = Self {
             rules,
-            agencies: vec![AgencyState::default(); rules.agencies as usize],
+            agencies: BTreeMap::new(),
             finished: 0,
             phase: Phase::Open,
             last_id: 0,
@@ -149,7 +161,7 @@ impl Lottery {
     pub fn recover(rules: LotteryRules, recovery: &Recovery) -> Result<Self, RecoveryError> {
         let mut lottery = Self::new(rules);
         for (&agency, record) in &recovery.agencies {
-            let Some(state) = lottery.agencies.get_mut(agency.index()) else {
+            let Some(state) = lottery.agency_mut(agency) else {
                 return Err(RecoveryError::UnknownAgency(UnknownAgency {
                     agency,
                     expected: rules.agencies,
@@ -173,12 +185,22 @@ impl Lottery {
         }
     }
 
-    fn agency(&self, agency: AgencyId) -> Option<&AgencyState> {
-        self.agencies.get(agency.index())
+    fn is_expected(&self, agency: AgencyId) -> bool {
+        agency.get() <= self.rules.agencies
     }
 
+    /// The books of an expected agency (`None` for one the rules do not
+    /// expect).
+    fn agency(&self, agency: AgencyId) -> Option<&AgencyState> {
+        self.is_expected(agency)
+            .then(|| self.agencies.get(&agency).unwrap_or(&NEW_AGENCY))
+    }
+
+    /// The books of an expected agency, added when it takes part for the
+    /// first time (`None` for one the rules do not expect).
     fn agency_mut(&mut self, agency: AgencyId) -> Option<&mut AgencyState> {
-        self.agencies.get_mut(agency.index())
+        self.is_expected(agency)
+            .then(|| self.agencies.entry(agency).or_default())
     }
 
     fn remaining(&self) -> u32 {
@@ -223,10 +245,10 @@ impl Lottery {
         batch: u64,
         bets: u64,
     ) -> Result<SubmitStep, SubmitError> {
-        let unknown = self.unknown(agency);
         let drawn = !matches!(self.phase, Phase::Open);
-        // The field, not `agency_mut`, so that `last_id` stays borrowable.
-        let state = self.agencies.get_mut(agency.index()).ok_or(unknown)?;
+        // Decided on the books as they are; an agency's entry is added only
+        // when a batch of it is taken (below).
+        let state = self.agency(agency).ok_or(self.unknown(agency))?;
         let next = state.next_batch();
         if batch == 0 {
             return Err(SubmitError::OutOfOrder {
@@ -263,6 +285,8 @@ impl Lottery {
         }
         self.last_id += 1;
         let id = self.last_id;
+        let unknown = self.unknown(agency);
+        let state = self.agency_mut(agency).ok_or(unknown)?;
         state.pending.push_back(PendingBatch {
             id,
             batch,
@@ -279,7 +303,8 @@ impl Lottery {
 
     /// The pending entry of a ticket, if it was not settled or rolled back.
     fn pending_mut(&mut self, agency: AgencyId, id: u64) -> Option<&mut PendingBatch> {
-        self.agency_mut(agency)?
+        self.agencies
+            .get_mut(&agency)?
             .pending
             .iter_mut()
             .find(|pending| pending.id == id)
@@ -301,7 +326,7 @@ impl Lottery {
     /// The batch could not be written and nothing of it is in the store: its
     /// number is free again.
     pub fn not_written(&mut self, ticket: WriteTicket) {
-        if let Some(state) = self.agency_mut(ticket.agency)
+        if let Some(state) = self.agencies.get_mut(&ticket.agency)
             && state
                 .pending
                 .back()
@@ -316,7 +341,7 @@ impl Lottery {
     /// store) count as stored.
     pub fn acknowledge(&mut self, ticket: AckTicket) -> Submitted {
         if self.pending_mut(ticket.agency, ticket.id).is_some()
-            && let Some(state) = self.agency_mut(ticket.agency)
+            && let Some(state) = self.agencies.get_mut(&ticket.agency)
         {
             while let Some(pending) = state.pending.front().copied() {
                 if pending.batch > ticket.batch || !pending.written {
@@ -338,7 +363,7 @@ impl Lottery {
     /// everything written after it: the batch and every later pending batch of
     /// the agency are forgotten, and the agency's next batch is this one again.
     pub fn not_durable(&mut self, ticket: AckTicket) {
-        if let Some(state) = self.agency_mut(ticket.agency)
+        if let Some(state) = self.agencies.get_mut(&ticket.agency)
             && let Some(position) = state.pending.iter().position(|p| p.id == ticket.id)
         {
             state.pending.truncate(position);
@@ -356,8 +381,7 @@ impl Lottery {
         agency: AgencyId,
         bets_sent: u64,
     ) -> Result<FinishStep, FinishError> {
-        let unknown = self.unknown(agency);
-        let state = self.agency_mut(agency).ok_or(unknown)?;
+        let state = self.agency(agency).ok_or(self.unknown(agency))?;
         if state.busy() {
             return Err(FinishError::AgencyBusy { agency });
         }
@@ -375,7 +399,9 @@ impl Lottery {
             });
         }
         if state.stage == Stage::Open {
-            state.stage = Stage::Finishing;
+            if let Some(state) = self.agency_mut(agency) {
+                state.stage = Stage::Finishing;
+            }
             return Ok(FinishStep::Record(FinishTicket {
                 agency,
                 bets: bets_sent,
@@ -400,7 +426,7 @@ impl Lottery {
     /// The finish is recorded durably: the agency is finished. When it was the
     /// last one, the draw is due.
     pub fn finish_recorded(&mut self, ticket: FinishTicket) -> Settled {
-        if let Some(state) = self.agency_mut(ticket.agency)
+        if let Some(state) = self.agencies.get_mut(&ticket.agency)
             && state.stage == Stage::Finishing
         {
             state.stage = Stage::Finished;
@@ -417,7 +443,7 @@ impl Lottery {
 
     /// The finish could not be recorded: the agency is open again.
     pub fn finish_not_recorded(&mut self, ticket: FinishTicket) {
-        if let Some(state) = self.agency_mut(ticket.agency)
+        if let Some(state) = self.agencies.get_mut(&ticket.agency)
             && state.stage == Stage::Finishing
         {
             state.stage = Stage::Open;

@@ -524,3 +524,52 @@ fn a_batch_and_a_finish_in_two_steps_each_lead_to_the_draw() {
     assert_eq!(summary.winners_per_agency, [0]);
     assert!(lottery.is_drawn());
 }
+
+#[test]
+fn books_exist_only_for_agencies_that_took_part() {
+    let mut lottery = Lottery::new(rules(crate::rules::MAX_AGENCIES));
+    assert!(lottery.agencies.is_empty());
+    // Asking where an agency stands, or refusing it, adds nothing.
+    assert_eq!(
+        lottery.resume_point(agency(999_999)).unwrap(),
+        ResumePoint::default()
+    );
+    assert!(lottery.begin_submit(agency(999_999), 2, 1).is_err());
+    assert!(lottery.begin_finish(agency(7), 3).is_err());
+    assert!(lottery.winners(agency(7)).is_ok());
+    assert!(lottery.begin_submit(agency(1_000_001), 1, 1).is_err());
+    assert!(lottery.agencies.is_empty());
+    // A batch, or a finish, does.
+    store(&mut lottery, 999_999, 1, 2);
+    finish(&mut lottery, 7, 0).unwrap();
+    assert_eq!(
+        lottery.agencies.keys().copied().collect::<Vec<_>>(),
+        [agency(7), agency(999_999)]
+    );
+    assert_eq!(
+        lottery.resume_point(agency(999_999)).unwrap(),
+        ResumePoint {
+            last_batch: 1,
+            bets_stored: 2,
+            finished: false
+        }
+    );
+    assert_eq!(lottery.remaining(), crate::rules::MAX_AGENCIES - 1);
+}
+
+#[test]
+fn the_tally_keeps_only_agencies_with_winners_and_answers_every_expected_one() {
+    let mut tally = DrawTally::new(rules(crate::rules::MAX_AGENCIES));
+    tally.add(stored(999_999, "1", "7574"));
+    tally.add(stored(3, "2", "12"));
+    let draw = tally.finish();
+    assert_eq!(draw.summary().bets, 2);
+    assert_eq!(draw.summary().winners_per_agency.len(), 1_000_000);
+    assert_eq!(draw.summary().winners_per_agency[999_998], 1);
+    assert_eq!(draw.summary().winners_per_agency.iter().sum::<u64>(), 1);
+    let winners = |id| draw.winners(agency(id)).map(|d| d.len());
+    assert_eq!(winners(999_999), Some(1));
+    assert_eq!(winners(3), Some(0));
+    assert_eq!(winners(1_000_000), Some(0));
+    assert_eq!(winners(1_000_001), None);
+}

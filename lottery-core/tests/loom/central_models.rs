@@ -323,3 +323,26 @@ fn central_a_batch_sent_twice_at_once_is_stored_once() {
         assert_eq!((point.last_batch, point.bets_stored), (1, 1));
     });
 }
+
+/// Two agencies sharing an agency lock stripe (1 and 65 of 65: there are 64
+/// stripes) race: a one-step finish of one, holding the stripe until its
+/// record is durable, and a batch of the other. Neither deadlocks nor is
+/// refused, and each outcome is the one it has alone.
+#[test]
+fn central_agencies_sharing_a_lock_stripe_only_wait_for_each_other() {
+    loom::model(|| {
+        let central = central(65);
+        let submitter = {
+            let central = central.clone();
+            thread::spawn(move || central.submit(id(65), 1, &[bet("651", "7574")]))
+        };
+        let finish = central.finish(id(1), 0).unwrap();
+        let submitted = submitter.join().unwrap().unwrap();
+
+        assert_eq!(finish, Finish::Waiting { remaining: 64 });
+        assert_eq!(submitted, Submitted::Stored { batch: 1, bets: 1 });
+        assert_eq!(stored_bets(&central), 1);
+        assert_eq!(central.resume_point(id(65)).unwrap().bets_stored, 1);
+        assert!(central.resume_point(id(1)).unwrap().finished);
+    });
+}

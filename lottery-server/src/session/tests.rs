@@ -1,7 +1,7 @@
 //! The session against a real central over a memory store, without sockets.
 
 use lottery_core::{
-    AgencyId, BetMonitor, Central, Durability, LotteryRules, MemoryHandle, MemoryStore,
+    AgencyId, BetMonitor, Birthdate, Central, Durability, LotteryRules, MemoryHandle, MemoryStore,
 };
 use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, ErrorCode, PROTOCOL_VERSION, WireBet,
@@ -17,6 +17,8 @@ struct Harness {
     session: Session,
     out: Vec<u8>,
     in_flight: Vec<InFlight>,
+    /// The central's date the session is given.
+    today: Birthdate,
 }
 
 impl Harness {
@@ -34,6 +36,7 @@ impl Harness {
             session: Session::new(),
             out: Vec::new(),
             in_flight: Vec::new(),
+            today: today(),
         }
     }
 
@@ -56,6 +59,7 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
+            today: self.today,
         };
         match self
             .session
@@ -75,6 +79,7 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
+            today: self.today,
         };
         for flight in self.in_flight.drain(..) {
             let completed = flight.complete(&self.central);
@@ -94,6 +99,7 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
+            today: self.today,
         };
         self.session.on_draw(&mut ctx, &mut self.out)
     }
@@ -118,6 +124,12 @@ impl Harness {
             .filter(|line| !line.is_empty())
             .count()
     }
+}
+
+/// The central's date in these tests: a fixed day, so they never depend on
+/// the clock.
+fn today() -> Birthdate {
+    Birthdate::new(2025, 6, 15).unwrap()
 }
 
 fn hello(agency: u32) -> AgencyMessage {
@@ -294,6 +306,66 @@ fn an_invalid_bet_refuses_the_whole_batch_naming_the_bet_and_field() {
 }
 
 #[test]
+fn an_empty_batch_gets_its_code_and_its_number_stays_free() {
+    let mut harness = Harness::bound(2, 1);
+    assert!(matches!(harness.send(batch(1, vec![])), Step::Continue));
+    let replies = harness.replies();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(error_code(&replies[0]), ErrorCode::EmptyBatch);
+    assert!(harness.in_flight.is_empty(), "nothing was begun");
+    assert!(matches!(
+        harness.send(batch(1, vec![bet("1", 1)])),
+        Step::Continue
+    ));
+    let _ = harness.complete();
+    assert_eq!(
+        harness.replies(),
+        [CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 1
+        }]
+    );
+}
+
+#[test]
+fn a_bet_born_after_today_refuses_the_whole_batch_naming_the_bet_and_birthdate() {
+    let mut harness = Harness::bound(2, 1);
+    let born = |document, birthdate: &str| WireBet {
+        birthdate: birthdate.to_owned(),
+        ..bet(document, 1)
+    };
+    let bets = vec![
+        born("1", "2025-06-15"),
+        born("2", "2025-06-16"),
+        born("3", "9999-12-31"),
+    ];
+    assert!(matches!(harness.send(batch(1, bets)), Step::Continue));
+    let replies = harness.replies();
+    let [CentralMessage::Error(error)] = &replies[..] else {
+        panic!("{replies:?}")
+    };
+    assert_eq!(error.code, ErrorCode::InvalidBet);
+    let fault = error.bet.expect("the faulty bet is named");
+    assert_eq!((fault.index, fault.field_name()), (1, "birthdate"));
+    assert_eq!(error.message, "bet 1: birthdate is after today");
+    assert!(harness.in_flight.is_empty(), "nothing was begun");
+    assert_eq!(harness.stored_rows(), 0);
+    // Born today is fine, and batch 1 is still free.
+    assert!(matches!(
+        harness.send(batch(1, vec![born("1", "2025-06-15")])),
+        Step::Continue
+    ));
+    let _ = harness.complete();
+    assert_eq!(
+        harness.replies(),
+        [CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 1
+        }]
+    );
+}
+
+#[test]
 fn a_refusal_behind_batches_in_flight_waits_for_their_acks() {
     let mut harness = Harness::bound(2, 1);
     assert!(matches!(
@@ -435,6 +507,7 @@ fn second_agency_wins_and_finishes(central: &Central) {
     let mut ctx = Context {
         central,
         max_frame: DEFAULT_MAX_FRAME,
+        today: today(),
     };
     assert!(matches!(
         two.on_message(hello(2).into(), &mut ctx, &mut out),
