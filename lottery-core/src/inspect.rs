@@ -5,7 +5,8 @@
 //! and `lottery-admin verify` (which only reports) start here. The whole
 //! committed region is read once, in a streaming pass: every journal record's
 //! rows are parsed (they must be the record's agency's, as many as it says)
-//! and hashed, and the record's link of the SHA-256 chain recomputed. Any
+//! and checksummed (CRC32C), and the record's link of the SHA-256 chain
+//! recomputed. Any
 //! mismatch is an error naming the record, and nothing has been changed.
 //!
 //! The cases, decided from which files exist (STORE.md tells why each is
@@ -24,11 +25,9 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::Path;
 
-use sha2::{Digest as _, Sha256};
-
 use crate::bet::AgencyId;
 use crate::error::StoreError;
-use crate::journal::{Digest, JournalLines, Line, ReadError, Record, genesis};
+use crate::journal::{DataSum, Digest, JournalLines, Line, ReadError, Record, genesis};
 use crate::ledger::AgencyRecord;
 use crate::manifest::Manifest;
 use crate::row::StoreRows;
@@ -335,7 +334,7 @@ fn apply(record: &Record, inspection: &mut Inspection) {
 
 /// Reads the `region` bytes of `record` from `data`: parses its rows (a
 /// batch's must all be its agency's, as many as it says; adopted rows are
-/// counted per agency) and hashes them. Returns the digest and the row count.
+/// counted per agency) and checksums them. Returns the CRC32C and the row count.
 fn check_region(
     data: &mut Box<dyn Read + Send>,
     region: u64,
@@ -344,10 +343,10 @@ fn check_region(
     journal_line: u64,
     inspection: &mut Inspection,
     path: &Path,
-) -> Result<(Digest, u64), StoreError> {
+) -> Result<(DataSum, u64), StoreError> {
     let mut hashing = Hashing {
         inner: data.take(region),
-        hasher: Sha256::new(),
+        crc: 0,
     };
     let mut rows = 0u64;
     let mut agencies: BTreeMap<AgencyId, u64> = BTreeMap::new();
@@ -394,7 +393,7 @@ fn check_region(
         }
         Record::Finish { .. } => {}
     }
-    Ok((hashing.hasher.finalize().into(), rows))
+    Ok((hashing.crc.to_be_bytes(), rows))
 }
 
 fn describe(agencies: &BTreeMap<AgencyId, u64>) -> String {
@@ -439,13 +438,13 @@ fn adopt(
 /// Hashes what is read through it.
 struct Hashing<R> {
     inner: R,
-    hasher: Sha256,
+    crc: u32,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         let read = self.inner.read(buffer)?;
-        self.hasher.update(&buffer[..read]);
+        self.crc = crc32c::crc32c_append(self.crc, &buffer[..read]);
         Ok(read)
     }
 }

@@ -189,7 +189,7 @@ impl BetMonitor {
         // The rows' digest for the journal's chain, computed here, outside
         // every lock, so that appenders hash in parallel; only the short link
         // over it is computed under the append lock.
-        let digest = journal::digest(&bytes);
+        let digest = journal::data_sum(&bytes);
         let count = bets.len() as u64;
         let (ticket, end) = self
             .engine

@@ -3,7 +3,7 @@
 //! # Restart
 //! [`crate::BetMonitor::open`] first inspects the store without changing it
 //! (the private `inspect` module): it replays the journal, checks every
-//! committed row and the SHA-256 chain over them, and decides what the store
+//! committed row and the checksum chain over them, and decides what the store
 //! is. Anything wrong that no crash can produce (a checksum that fails, a
 //! missing journal or manifest, a journal cut short under a recorded draw)
 //! is refused there, with nothing changed.

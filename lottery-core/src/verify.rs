@@ -1,7 +1,7 @@
 //! Checking a store offline: [`verify_store`], read-only and lock-free.
 //!
 //! It reads a store as opening it would (the private `inspect` module): the
-//! manifest, every journal record, every committed row and the SHA-256 chain
+//! manifest, every journal record, every committed row and the checksum chain
 //! over them; it changes nothing and takes no lock, so it may run beside a
 //! central (it then sees the store as of some moment of its writing).
 

@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use crate::bet::AgencyId;
 use crate::draw::DrawSummary;
 use crate::error::StoreError;
-use crate::journal::{Digest, Record};
+use crate::journal::{DataSum, Digest, Record};
 use crate::ledger::Receipt;
 use crate::manifest::{DrawRecord, Manifest};
 use crate::rules::LotteryRules;
@@ -177,7 +177,7 @@ impl GroupCommit {
         batch: u64,
         bytes: &[u8],
         count: u64,
-        digest: &Digest,
+        digest: &DataSum,
     ) -> Result<(Ticket, u64), StoreError> {
         let mut writer = self.writer.lock();
         if let Some(&lost) = writer.cut_batches.get(&agency) {
@@ -285,7 +285,7 @@ impl GroupCommit {
         &self,
         writer: &mut Writer,
         record: Record,
-        data: Option<&Digest>,
+        data: Option<&DataSum>,
     ) -> Result<Ticket, StoreError> {
         let seq = writer.last_seq + 1;
         let ticket = Ticket {

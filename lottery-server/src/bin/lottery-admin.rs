@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Checks a store (bets.csv, its journal and manifest) without changing
-    /// it: every committed row, the SHA-256 chain over them, the rules and the
+    /// it: every committed row, the checksum chain over them, the rules and the
     /// draw. Exits 0 only when the store is whole.
     Verify {
         /// The store's bets.csv.
