@@ -17,9 +17,9 @@ mod connection;
 mod interrupt;
 
 use std::collections::VecDeque;
-use std::error::Error as _;
 
 use lottery_core::{Bet, ResumePoint};
+use lottery_log::chain;
 
 pub use self::config::ClientConfig;
 pub use self::connection::Connection;
@@ -541,16 +541,4 @@ fn is_recoverable(error: &ClientError) -> bool {
         ClientError::Refused(error) => error.code.is_retryable(),
         _ => false,
     }
-}
-
-/// An error with its causes, for one log line.
-fn chain(error: &ClientError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
