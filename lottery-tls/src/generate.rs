@@ -114,7 +114,7 @@ impl Authority {
         let name = agency_name(agency);
         self.issue(
             &name,
-            &[name.clone()],
+            std::slice::from_ref(&name),
             ExtendedKeyUsagePurpose::ClientAuth,
             None,
         )
@@ -129,7 +129,7 @@ impl Authority {
         let name = agency_name(agency);
         self.issue(
             &name,
-            &[name.clone()],
+            std::slice::from_ref(&name),
             ExtendedKeyUsagePurpose::ClientAuth,
             Some((2000, 2001)),
         )
