@@ -17,6 +17,9 @@
 //! durability = "fsync"
 //! winning-number = 7574
 //! idle-timeout = 30.0
+//! tls-cert = "/etc/lottery/server.pem"
+//! tls-key = "/etc/lottery/server.key"
+//! tls-client-ca = "/etc/lottery/ca.pem"
 //! ```
 
 use std::fmt;
@@ -29,6 +32,7 @@ use clap::Parser;
 use clap::builder::BoolishValueParser;
 use log::LevelFilter;
 use lottery_core::{BetNumber, Durability, LotteryRules, MAX_AGENCIES};
+use lottery_tls::ServerTls;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -48,8 +52,9 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// use lottery_server::ServerConfig;
 /// let config = ServerConfig { threads: 2, exit_when_done: true, ..ServerConfig::default() };
 /// assert_eq!(config.max_frame, lottery_net::DEFAULT_MAX_FRAME);
+/// assert!(config.tls.is_none(), "plaintext unless TLS is configured");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Event-loop threads (default: the number of cores).
     pub threads: usize,
@@ -72,6 +77,10 @@ pub struct ServerConfig {
     /// Process-wide, so only the binary turns it on; embedders and tests use
     /// a [`crate::ShutdownHandle`].
     pub handle_signals: bool,
+    /// TLS on the agency port (`None`: plaintext, where any peer can act as
+    /// any agency). With a client CA, a peer acts only as the agency its
+    /// certificate names.
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +93,7 @@ impl Default for ServerConfig {
             max_frame: lottery_net::DEFAULT_MAX_FRAME,
             exit_when_done: false,
             handle_signals: false,
+            tls: None,
         }
     }
 }
@@ -189,6 +199,35 @@ pub struct ServerArgs {
     /// Largest frame accepted or sent, in bytes, 1024 to 16777216 [default: 8192].
     #[arg(long, value_name = "BYTES", env = "SERVER_MAX_FRAME")]
     pub max_frame: Option<usize>,
+
+    /// The central's TLS certificate chain, PEM (leaf first); with
+    /// --tls-key, the agency port speaks only TLS.
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "SERVER_TLS_CERT",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert, PEM (PKCS#8, EC or RSA).
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "SERVER_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// The CA the agencies' client certificates must chain to: each agency
+    /// is then whoever its certificate names (subjectAltName DNS agency-N).
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "SERVER_TLS_CLIENT_CA",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -226,12 +265,15 @@ impl ServerArgs {
             handshake_timeout: self.handshake_timeout.or(lower.handshake_timeout),
             idle_timeout: self.idle_timeout.or(lower.idle_timeout),
             max_frame: self.max_frame.or(lower.max_frame),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            tls_client_ca: self.tls_client_ca.or(lower.tls_client_ca),
         }
     }
 }
 
 /// Everything the binary needs, resolved and checked.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// The address to bind (with `--port` applied).
     pub listen: SocketAddr,
@@ -375,7 +417,37 @@ fn resolve_server(args: &ServerArgs) -> Result<ServerConfig, ConfigError> {
         max_frame,
         exit_when_done: args.exit_when_done.unwrap_or(false),
         handle_signals: true,
+        tls: resolve_tls(args)?,
     })
+}
+
+/// The TLS files of `args`, loaded (so that a bad one stops the start, naming
+/// it). A client CA, or a certificate without its key, is refused without
+/// the other TLS settings (clap checks this for flags; this for the file).
+fn resolve_tls(args: &ServerArgs) -> Result<Option<ServerTls>, ConfigError> {
+    match (&args.tls_cert, &args.tls_key, &args.tls_client_ca) {
+        (None, None, None) => Ok(None),
+        (Some(cert), Some(key), client_ca) => ServerTls::load(cert, key, client_ca.as_deref())
+            .map(Some)
+            .map_err(ConfigError::Tls),
+        (None, _, _) => Err(ConfigError::Invalid {
+            setting: "tls-cert",
+            reason: "missing (tls-key and tls-client-ca need the central's certificate)".into(),
+        }),
+        (Some(_), None, _) => Err(ConfigError::Invalid {
+            setting: "tls-key",
+            reason: "missing (tls-cert needs its private key)".into(),
+        }),
+    }
+}
+
+/// What TLS the agency port speaks, for the `config` line.
+fn tls_mode(tls: Option<&ServerTls>) -> &'static str {
+    match tls {
+        None => "off",
+        Some(tls) if tls.authenticates_agencies() => "mutual",
+        Some(_) => "server-only",
+    }
 }
 
 impl fmt::Display for Config {
@@ -385,7 +457,8 @@ impl fmt::Display for Config {
             f,
             "listen: {} | backlog: {} | agencies: {} | store: {} | durability: {} | \
              winning_number: {} | threads: {} | exit_when_done: {} | log_level: {} | \
-             max_connections: {} | handshake_timeout: {}s | idle_timeout: {}s | max_frame: {}",
+             max_connections: {} | handshake_timeout: {}s | idle_timeout: {}s | max_frame: {} | \
+             tls: {}",
             self.listen,
             self.backlog,
             self.rules.agencies,
@@ -399,6 +472,7 @@ impl fmt::Display for Config {
             self.server.handshake_timeout.as_secs_f64(),
             self.server.idle_timeout.as_secs_f64(),
             self.server.max_frame,
+            tls_mode(self.server.tls.as_ref()),
         )
     }
 }

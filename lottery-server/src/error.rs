@@ -48,6 +48,9 @@ pub enum ConfigError {
         /// What is wrong and what is accepted.
         reason: String,
     },
+    /// A TLS file could not be loaded (the error names it).
+    #[error(transparent)]
+    Tls(#[from] lottery_tls::TlsError),
 }
 
 /// The central could not start or stopped on an error.
