@@ -56,6 +56,13 @@ pub enum ConfigError {
     /// The single-bet variables do not make a valid bet.
     #[error("invalid single bet")]
     InvalidSingleBet(#[source] FieldError),
+    /// TLS settings that do not go together (a certificate without its key,
+    /// say); the text names them.
+    #[error("{0}")]
+    TlsCombination(&'static str),
+    /// A TLS file cannot be read or used (the error names the file).
+    #[error("invalid TLS setting")]
+    Tls(#[source] lottery_tls::TlsError),
 }
 
 /// An agency file that cannot be used.

@@ -558,3 +558,132 @@ fn the_loadgen_paces_an_offered_rate() {
     // finish sooner (a lower bound, not a timing assertion on speed).
     assert!(report["elapsed_s"].as_f64().unwrap() >= 0.25, "{report}");
 }
+
+/// A CA, the central's certificate (for `127.0.0.1` and `localhost`) and
+/// agency 1's, written as `lottery-admin certs` writes them.
+fn tls_files() -> (tempfile::TempDir, lottery_tls::PkiFiles) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = lottery_tls::write_pki(
+        dir.path(),
+        &[lottery_core::AgencyId::new(1).unwrap()],
+        &["127.0.0.1".to_string(), "localhost".to_string()],
+    )
+    .unwrap();
+    (dir, files)
+}
+
+#[test]
+fn an_agency_refuses_tls_settings_that_do_not_go_together() {
+    let (_dir, files) = tls_files();
+    let (cert, _) = files.agency(lottery_core::AgencyId::new(1).unwrap());
+    let ca = files.ca();
+    let output = run_agency(
+        &["--id", "1"],
+        &[
+            ("CLI_TLS_CA", ca.to_str().unwrap()),
+            ("CLI_TLS_CERT", cert.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", output.log);
+    assert!(
+        output.log.contains(
+            "action: config | result: fail | error: --tls-cert (CLI_TLS_CERT, `tls_cert`) needs its key: --tls-key"
+        ),
+        "{}",
+        output.log
+    );
+    let output = run_agency(&["--id", "1", "--tls-server-name", "central"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", output.log);
+    assert!(output.log.contains("it needs --tls-ca"), "{}", output.log);
+}
+
+#[test]
+fn an_agency_refuses_a_missing_tls_file_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-ca.pem");
+    let output = run_agency(&["--id", "1", "--tls-ca", missing.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", output.log);
+    let line = output
+        .log
+        .lines()
+        .find(|line| line.contains("action: config | result: fail | error: invalid TLS setting"))
+        .unwrap_or_else(|| panic!("no config failure: {}", output.log));
+    assert!(line.contains("no-such-ca.pem"), "{line}");
+}
+
+#[test]
+fn a_tls_agency_against_a_plaintext_central_fails_at_once_saying_so() {
+    let (_dir, files) = tls_files();
+    let central = Central::start(1);
+    let data = _dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+            "--tls-ca",
+            files.ca().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    assert!(
+        output.log.contains("| tls: server-only | tls_ca: "),
+        "{}",
+        output.log
+    );
+    let failure = output
+        .log
+        .lines()
+        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
+        .unwrap_or_else(|| panic!("no failure line: {}", output.log));
+    assert!(failure.contains("does not seem to speak TLS"), "{failure}");
+    assert!(
+        !output.log.contains("action: reconnect"),
+        "not retried: {}",
+        output.log
+    );
+}
+
+#[test]
+fn a_plaintext_agency_closed_before_every_welcome_is_told_tls_is_probably_required() {
+    // What a TLS central does to plaintext: close without a word.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &server,
+            "--data",
+            data.to_str().unwrap(),
+            "--reconnect-attempts",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    let failure = output
+        .log
+        .lines()
+        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
+        .unwrap_or_else(|| panic!("no failure line: {}", output.log));
+    assert!(
+        failure.contains("it probably requires TLS (--tls-ca"),
+        "{failure}"
+    );
+    assert!(!output.log.contains("| tls: "), "{}", output.log);
+}

@@ -81,6 +81,10 @@ pub fn run(command: &mut Command) -> Output {
         "CLI_BATCH_MAXAMOUNT",
         "CLI_LOG_LEVEL",
         "CLI_CONFIG",
+        "CLI_TLS_CA",
+        "CLI_TLS_CERT",
+        "CLI_TLS_KEY",
+        "CLI_TLS_SERVER_NAME",
     ] {
         if !command.get_envs().any(|(name, _)| name == variable) {
             command.env_remove(variable);
