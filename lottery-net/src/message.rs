@@ -302,13 +302,16 @@ pub enum ErrorCode {
     /// The batch holds no bet; it was not stored and its number is still
     /// free.
     EmptyBatch,
+    /// The connection may not act as the agency its `Hello` names: its TLS
+    /// client certificate names another agency (or none). Closed.
+    NotAuthorized,
     /// A code this version does not know (from a newer central).
     Unknown(u16),
 }
 
 impl ErrorCode {
     /// Every code this version knows, in numeric order (1, 2, ...).
-    pub const KNOWN: [ErrorCode; 16] = [
+    pub const KNOWN: [ErrorCode; 17] = [
         Self::Malformed,
         Self::FrameTooLarge,
         Self::UnsupportedVersion,
@@ -325,6 +328,7 @@ impl ErrorCode {
         Self::TooManyConnections,
         Self::Timeout,
         Self::EmptyBatch,
+        Self::NotAuthorized,
     ];
 
     /// The code's number on the wire.
@@ -346,6 +350,7 @@ impl ErrorCode {
             Self::TooManyConnections => 14,
             Self::Timeout => 15,
             Self::EmptyBatch => 16,
+            Self::NotAuthorized => 17,
             Self::Unknown(code) => code,
         }
     }
@@ -370,6 +375,7 @@ impl ErrorCode {
             14 => Self::TooManyConnections,
             15 => Self::Timeout,
             16 => Self::EmptyBatch,
+            17 => Self::NotAuthorized,
             other => Self::Unknown(other),
         }
     }
@@ -393,6 +399,7 @@ impl ErrorCode {
             Self::TooManyConnections => "TooManyConnections",
             Self::Timeout => "Timeout",
             Self::EmptyBatch => "EmptyBatch",
+            Self::NotAuthorized => "NotAuthorized",
             Self::Unknown(_) => "Unknown",
         }
     }
@@ -442,7 +449,7 @@ mod tests {
             assert_eq!(code.code(), number);
             assert_eq!(ErrorCode::from_code(number), *code);
         }
-        for number in [0, 17, 1000, u16::MAX] {
+        for number in [0, 18, 1000, u16::MAX] {
             assert_eq!(ErrorCode::from_code(number), ErrorCode::Unknown(number));
             assert_eq!(ErrorCode::from_code(number).code(), number);
         }
@@ -456,6 +463,8 @@ mod tests {
         assert!(!ErrorCode::CountMismatch.closes_connection());
         assert!(ErrorCode::Malformed.closes_connection());
         assert!(ErrorCode::Replaced.closes_connection());
+        assert!(ErrorCode::NotAuthorized.closes_connection());
+        assert!(!ErrorCode::NotAuthorized.is_retryable());
         assert!(ErrorCode::Unknown(77).closes_connection());
     }
 

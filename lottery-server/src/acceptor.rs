@@ -148,7 +148,12 @@ impl<'a> Acceptor<'a> {
         if !self.shared.admit() {
             let max = config.max_connections;
             log_line::over_connection_limit(peer, max);
-            connection::refuse(stream, refusal::too_many_connections(max), config.max_frame);
+            connection::refuse(
+                stream,
+                refusal::too_many_connections(max),
+                config.max_frame,
+                config.tls.is_some(),
+            );
             return;
         }
         log_line::accepted(peer);

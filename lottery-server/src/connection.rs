@@ -36,6 +36,7 @@ use crate::completer::{Completed, InFlight};
 use crate::config::ServerConfig;
 use crate::refusal::Ending;
 use crate::session::{Context, Session, Step};
+use crate::transport::Transport;
 
 /// Unsent output above which the connection is not read (backpressure): a
 /// peer that does not read its answers stops being served before it can make
@@ -119,7 +120,7 @@ enum Lifecycle {
 #[derive(Debug)]
 pub(crate) struct Connection {
     token: Token,
-    stream: TcpStream,
+    transport: Transport,
     peer: SocketAddr,
     decoder: Decoder,
     session: Session,
@@ -146,20 +147,22 @@ pub(crate) struct Connection {
 
 impl Connection {
     /// A connection over a socket just accepted, known to its loop as
-    /// `token`.
+    /// `token`. With `authenticates`, its agency is whoever the TLS client
+    /// certificate names.
     pub(crate) fn new(
         token: Token,
-        stream: TcpStream,
+        transport: Transport,
         peer: SocketAddr,
         max_frame: usize,
+        authenticates: bool,
         now: Instant,
     ) -> Self {
         Self {
             token,
-            stream,
+            transport,
             peer,
             decoder: Decoder::new(max_frame),
-            session: Session::new(),
+            session: Session::new(authenticates),
             output: Vec::new(),
             sent: 0,
             lifecycle: Lifecycle::Open,
@@ -451,9 +454,15 @@ impl Connection {
         }
     }
 
-    /// The socket failed: nothing more is sent.
+    /// The socket failed: nothing more is sent. Unless TLS refused the peer
+    /// and owes it an alert: then the connection closes gracefully, so that
+    /// the alert arrives (and the peer's program can say why).
     fn fail(&mut self, error: &io::Error) {
-        self.close(format!("connection failed: {error}"));
+        if self.transport.owes_alert() {
+            self.start_closing(error.to_string(), Instant::now());
+        } else {
+            self.close(format!("connection failed: {error}"));
+        }
     }
 
     /// For a closing connection: shuts the write side once the output is
@@ -467,9 +476,9 @@ impl Connection {
             return false;
         };
         if !*write_shut && unsent == 0 {
-            // A failure means the socket is already gone, which is the goal.
-            let _ = self.stream.shutdown(Shutdown::Write);
-            *write_shut = true;
+            // TLS sends what it holds (and `close_notify`) first; a failure
+            // means the socket is already gone, which is the goal.
+            *write_shut = self.transport.shut_write().unwrap_or(true);
         }
         if *write_shut && self.peer_closed {
             let reason = std::mem::take(reason);
@@ -496,13 +505,18 @@ impl Connection {
     /// The socket's error (the connection is broken).
     fn read_once(&mut self) -> io::Result<Option<usize>> {
         loop {
-            return match self.decoder.read_from(&mut self.stream) {
+            return match self.transport.read_into(&mut self.decoder) {
                 Ok(0) => {
                     self.peer_closed = true;
                     self.readable = false;
                     Ok(None)
                 }
-                Ok(read) => Ok(Some(read)),
+                Ok(read) => {
+                    if let Some(certificate) = self.transport.take_peer_certificate() {
+                        self.session.authenticated(certificate);
+                    }
+                    Ok(Some(read))
+                }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
                     Ok(None)
@@ -538,7 +552,7 @@ impl Connection {
             if discarded >= READ_BUDGET {
                 return Status::Again;
             }
-            match io::Read::read(&mut self.stream, &mut sink) {
+            match self.transport.discard(&mut sink) {
                 Ok(0) => self.peer_closed = true,
                 Ok(read) => discarded += read,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.readable = false,
@@ -558,8 +572,9 @@ impl Connection {
     /// # Errors
     /// The socket's error (the connection is broken).
     fn flush(&mut self) -> io::Result<bool> {
+        self.transport.send_pending()?;
         while self.sent < self.output.len() {
-            match self.stream.write(&self.output[self.sent..]) {
+            match self.transport.write(&self.output[self.sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(written) => self.sent += written,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
@@ -571,7 +586,7 @@ impl Connection {
             // Keep the allocation for the next answers.
             self.output.clear();
             self.sent = 0;
-            Ok(true)
+            Ok(!self.transport.has_pending())
         } else {
             if self.sent >= OUTPUT_HIGH_WATER {
                 // Reclaim the sent front so a slow reader's buffer stays
@@ -604,7 +619,9 @@ impl Source for Connection {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        self.stream.register(registry, token, interests)
+        self.transport
+            .stream_mut()
+            .register(registry, token, interests)
     }
 
     fn reregister(
@@ -613,18 +630,25 @@ impl Source for Connection {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        self.stream.reregister(registry, token, interests)
+        self.transport
+            .stream_mut()
+            .reregister(registry, token, interests)
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        self.stream.deregister(registry)
+        self.transport.stream_mut().deregister(registry)
     }
 }
 
 /// Tells a socket that will not become a connection why, best effort, and
 /// drops it. A new socket's send buffer is empty, so the short frame goes out
-/// in one write.
-pub(crate) fn refuse(mut stream: TcpStream, refusal: ErrorFrame, max_frame: usize) {
+/// in one write. A TLS central sends nothing (a plaintext frame is not what
+/// a TLS peer can read): the peer sees the connection closed.
+pub(crate) fn refuse(mut stream: TcpStream, refusal: ErrorFrame, max_frame: usize, tls: bool) {
+    if tls {
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
+    }
     let mut frame = Vec::new();
     let error = CentralMessage::Error(refusal);
     if encode_central_message(&error, max_frame, &mut frame).is_ok() {

@@ -45,6 +45,7 @@ use crate::log_line;
 use crate::refusal::Ending;
 use crate::session::Context;
 use crate::shared::{Binding, Command, LOOP_WAKER, Shared};
+use crate::transport::Transport;
 
 /// Connection tokens count up from here and are never reused, so a stale
 /// token (a replacement aimed at a connection that already left) finds nothing.
@@ -190,17 +191,38 @@ impl EventLoop {
     }
 
     fn adopt(&mut self, stream: TcpStream, peer: SocketAddr) {
-        let max_frame = self.shared.config().max_frame;
+        let config = self.shared.config();
+        let max_frame = config.max_frame;
         if self.stopping {
-            connection::refuse(stream, Ending::ShuttingDown.frame(), max_frame);
+            connection::refuse(
+                stream,
+                Ending::ShuttingDown.frame(),
+                max_frame,
+                config.tls.is_some(),
+            );
             self.shared.connection_closed();
             return;
         }
         // Acks are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
+        let (transport, authenticates) = match &config.tls {
+            None => (Transport::Plain(stream), false),
+            Some(tls) => match tls.accept() {
+                Ok(session) => (
+                    Transport::tls(stream, session),
+                    tls.authenticates_agencies(),
+                ),
+                Err(error) => {
+                    log_line::tls_setup_failed(peer, &error);
+                    self.shared.connection_closed();
+                    return;
+                }
+            },
+        };
         let token = Token(self.next_token);
         self.next_token += 1;
-        let mut connection = Connection::new(token, stream, peer, max_frame, self.now);
+        let mut connection =
+            Connection::new(token, transport, peer, max_frame, authenticates, self.now);
         // Both interests at once, edge-triggered: the loop hears of
         // writability only after a write hit `WouldBlock`, and never has to
         // re-register (one `epoll_ctl` per connection in its whole life).

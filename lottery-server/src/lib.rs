@@ -15,6 +15,8 @@
 //!   connections.
 //! - `connection.rs`: a socket, its buffers, its session and its lifecycle,
 //!   behind `on_readable` / `on_writable`, which report a status.
+//! - `transport.rs`: what a connection's bytes travel over: the socket, or
+//!   TLS over it (rustls, non-blocking); the peer's certificate.
 //! - `session.rs`: one connection's protocol state, socket-free.
 //! - `completer.rs`: the thread beside each loop that completes begun
 //!   batches and finishes (the group commit, the draw), so the loop never
@@ -67,6 +69,7 @@ mod session;
 mod shared;
 mod shutdown;
 mod store;
+mod transport;
 
 pub use config::{
     Config, DEFAULT_BACKLOG, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN,

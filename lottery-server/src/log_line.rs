@@ -120,6 +120,27 @@ pub(crate) fn accepting(listen: SocketAddr, threads: usize) {
     );
 }
 
+/// What the agency port protects, said once at startup: a WARNING unless
+/// agencies are authenticated by certificate.
+pub(crate) fn security(listen: SocketAddr, tls: Option<&lottery_tls::ServerTls>) {
+    match tls {
+        None => warn!(
+            "action: security | result: fail | listen: {listen} | tls: off | warning: plaintext: \
+             any peer can act as any agency (send its bets, finish it, read its winners) and \
+             read the bets on the wire; see SECURITY.md for TLS with client certificates"
+        ),
+        Some(tls) if !tls.authenticates_agencies() => warn!(
+            "action: security | result: fail | listen: {listen} | tls: server-only | warning: \
+             no client certificates: any peer can act as any agency; give --tls-client-ca to \
+             authenticate agencies (see SECURITY.md)"
+        ),
+        Some(_) => info!(
+            "action: security | result: success | listen: {listen} | tls: mutual | agencies: \
+             authenticated by client certificate (subjectAltName DNS agency-N)"
+        ),
+    }
+}
+
 /// A connection was accepted.
 pub(crate) fn accepted(peer: SocketAddr) {
     info!("action: accept_connections | result: success | peer: {peer}");
@@ -344,4 +365,13 @@ pub(crate) fn malformed(agency: Option<AgencyId>, error: &DecodeError) {
 /// One of the central's own messages could not be encoded.
 pub(crate) fn send_failed(message: &str, error: &EncodeError) {
     error!("action: send_message | result: fail | message: {message} | error: {error}");
+}
+
+/// rustls could not set up the TLS side of a connection just accepted (it
+/// is dropped).
+pub(crate) fn tls_setup_failed(peer: SocketAddr, error: &lottery_tls::TlsError) {
+    error!(
+        "action: accept_connection | result: fail | peer: {peer} | error: {}",
+        chain(error)
+    );
 }

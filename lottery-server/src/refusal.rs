@@ -58,6 +58,18 @@ pub(crate) fn unknown_agency(agency: u32, expected: u32) -> ErrorFrame {
     )
 }
 
+/// A handshake naming an agency the connection's client certificate does
+/// not name (the central authenticates agencies by certificate).
+pub(crate) fn not_authorized(agency: u32) -> ErrorFrame {
+    ErrorFrame::new(
+        ErrorCode::NotAuthorized,
+        format!(
+            "this connection may not act as agency {agency}: its TLS client certificate does \
+             not name it (subjectAltName DNS agency-{agency})"
+        ),
+    )
+}
+
 /// A handshake in a protocol version this central does not speak.
 pub(crate) fn unsupported_version(version: u16) -> ErrorFrame {
     ErrorFrame::new(

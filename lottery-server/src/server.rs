@@ -163,6 +163,7 @@ impl Server {
             Some(error) => (StopReason::Requested, Some(error)),
             None => {
                 log_line::accepting(local_addr, threads.len());
+                log_line::security(local_addr, shared.config().tls.as_ref());
                 let mut acceptor = Acceptor::new(&shared, &mut listener);
                 match acceptor.run(&mut poll, signals.as_mut(), &shutdown) {
                     Ok(reason) => (reason, None),

@@ -37,6 +37,7 @@ use lottery_net::{
     AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorFrame, InvalidBet,
     PROTOCOL_VERSION, encode_central_message, encode_winners,
 };
+use lottery_tls::CertificateDer;
 
 use crate::completer::{Completed, InFlight};
 use crate::log_line;
@@ -150,18 +151,54 @@ pub(crate) struct Session {
     waiting_for_draw: bool,
     /// Bets stored for the agency as far as this session knows (for acks).
     bets_stored: u64,
+    /// Which agencies the peer may act as.
+    identity: Identity,
+}
+
+/// Which agencies a peer may act as.
+#[derive(Debug)]
+enum Identity {
+    /// Any (plaintext, or TLS without client certificates): whoever says so.
+    Anyone,
+    /// The one its TLS client certificate names; until the handshake handed
+    /// the certificate over, none.
+    Certified(Option<CertificateDer<'static>>),
 }
 
 impl Session {
-    /// A session waiting for its handshake.
-    pub(crate) fn new() -> Self {
+    /// A session waiting for its handshake. With `authenticates`, the peer
+    /// acts only as the agency its client certificate names
+    /// ([`Session::authenticated`] hands it over).
+    pub(crate) fn new(authenticates: bool) -> Self {
         Self {
+            identity: if authenticates {
+                Identity::Certified(None)
+            } else {
+                Identity::Anyone
+            },
             phase: Phase::Greeting,
             in_flight: 0,
             finishing: false,
             held: None,
             waiting_for_draw: false,
             bets_stored: 0,
+        }
+    }
+
+    /// The peer's client certificate, verified by the TLS handshake.
+    pub(crate) fn authenticated(&mut self, certificate: CertificateDer<'static>) {
+        if let Identity::Certified(none @ None) = &mut self.identity {
+            *none = Some(certificate);
+        }
+    }
+
+    /// Whether the peer may act as `agency`.
+    fn may_act_as(&self, agency: u32) -> bool {
+        match &self.identity {
+            Identity::Anyone => true,
+            Identity::Certified(None) => false,
+            Identity::Certified(Some(certificate)) => AgencyId::new(agency)
+                .is_ok_and(|agency| lottery_tls::certifies(certificate, agency)),
         }
     }
 
@@ -292,6 +329,13 @@ impl Session {
         if version != PROTOCOL_VERSION {
             log_line::handshake_unsupported_version(agency, version);
             return self.end_with(refusal::unsupported_version(version), ctx.max_frame, out);
+        }
+        // Before anything about the agency is looked up: a peer learns
+        // nothing of an agency it may not act as.
+        if !self.may_act_as(agency) {
+            let refusal = refusal::not_authorized(agency);
+            log_line::handshake_refused(agency, &refusal.message);
+            return self.end_with(refusal, ctx.max_frame, out);
         }
         let resume = AgencyId::new(agency).map_err(|_| ()).and_then(|id| {
             ctx.central

@@ -33,7 +33,7 @@ impl Harness {
         Self {
             central: Central::new(rules, monitor, &recovery).unwrap(),
             store: handle,
-            session: Session::new(),
+            session: Session::new(false),
             out: Vec::new(),
             in_flight: Vec::new(),
             today: today(),
@@ -502,7 +502,7 @@ fn a_resent_batch_is_acked_again_and_not_stored_again() {
 /// Agency 2 of `central`, in a session of its own, stores a winner and
 /// finishes last: the draw happens when its finish completes.
 fn second_agency_wins_and_finishes(central: &Central) {
-    let mut two = Session::new();
+    let mut two = Session::new(false);
     let mut out = Vec::new();
     let mut ctx = Context {
         central,

@@ -21,6 +21,11 @@ use lottery_net::{
     WireBet, encode_agency_message,
 };
 use lottery_server::{Server, ServerConfig, ServerError, ShutdownHandle, StopReason};
+use lottery_tls::{ClientConnection, ClientTls};
+
+/// A blocking byte stream, plain or TLS.
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 /// How long a test waits for any one answer before it gives up (a hang, not a
 /// slow machine).
@@ -124,13 +129,84 @@ pub fn settings(threads: usize) -> ServerConfig {
     }
 }
 
-/// An agency speaking raw frames over a blocking socket.
+/// An agency speaking raw frames over a blocking socket (and TLS over it,
+/// when connected with [`RawAgency::connect_tls`]).
 pub struct RawAgency {
     pub stream: TcpStream,
+    tls: Option<ClientConnection>,
     decoder: Decoder,
 }
 
 impl RawAgency {
+    /// Connects over TLS (the handshake completes with the first read or
+    /// write), checking the central's certificate against `localhost`.
+    pub fn connect_tls(addr: SocketAddr, tls: &ClientTls) -> Self {
+        let mut this = Self::connect(addr);
+        this.tls = Some(tls.connect("localhost:0").expect("a TLS client connection"));
+        this
+    }
+
+    /// Completes the TLS handshake (client certificates are checked by the
+    /// central after it: its verdict arrives with the first read).
+    pub fn handshake(&mut self) -> std::io::Result<()> {
+        let tls = self.tls.as_mut().expect("a TLS agency");
+        while tls.is_handshaking() {
+            tls.complete_io(&mut self.stream)?;
+        }
+        Ok(())
+    }
+
+    /// Sends `Hello` and returns the first answer: the `Welcome`, an error
+    /// frame, `Ok(None)` when the central closed, or the TLS error.
+    pub fn try_hello(&mut self, agency: u32) -> std::io::Result<Option<CentralMessage>> {
+        let mut bytes = Vec::new();
+        let hello = AgencyMessage::Hello {
+            version: PROTOCOL_VERSION,
+            agency,
+        };
+        encode_agency_message(&hello, DEFAULT_MAX_FRAME, &mut bytes).expect("encode");
+        self.io().write_all(&bytes)?;
+        self.try_recv()
+    }
+
+    /// The next message, `Ok(None)` once the central closed, or the read's
+    /// error (a TLS alert, say).
+    pub fn try_recv(&mut self) -> std::io::Result<Option<CentralMessage>> {
+        loop {
+            if let Some(message) = self.decoder.next_central_message().expect("a valid frame") {
+                return Ok(Some(message));
+            }
+            let Self {
+                stream,
+                tls,
+                decoder,
+            } = self;
+            let read = match tls {
+                Some(tls) => decoder.read_from(&mut rustls::Stream::new(tls, stream)),
+                None => decoder.read_from(stream),
+            };
+            match read {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {
+                    return Ok(None);
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Ok(None);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn io(&mut self) -> Box<dyn ReadWrite + '_> {
+        match &mut self.tls {
+            Some(tls) => Box::new(rustls::Stream::new(tls, &mut self.stream)),
+            None => Box::new(&mut self.stream),
+        }
+    }
+
     pub fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).expect("connect to the central");
         stream
@@ -141,6 +217,7 @@ impl RawAgency {
             .expect("set a write timeout");
         Self {
             stream,
+            tls: None,
             decoder: Decoder::new(DEFAULT_MAX_FRAME),
         }
     }
@@ -148,17 +225,17 @@ impl RawAgency {
     /// Connects and completes the handshake; returns the `Welcome` fields
     /// `(last_batch, bets_stored, finished)`.
     pub fn hello(addr: SocketAddr, agency: u32) -> (Self, (u64, u64, bool)) {
-        let mut this = Self::connect(addr);
-        this.send(&AgencyMessage::Hello {
-            version: PROTOCOL_VERSION,
-            agency,
-        });
-        match this.recv() {
+        Self::connect(addr).welcome(agency)
+    }
+
+    /// Sends `Hello` on a connected agency and expects the `Welcome`.
+    pub fn welcome(mut self, agency: u32) -> (Self, (u64, u64, bool)) {
+        match self.try_hello(agency).expect("handshake") {
             Some(CentralMessage::Welcome {
                 last_batch,
                 bets_stored,
                 finished,
-            }) => (this, (last_batch, bets_stored, finished)),
+            }) => (self, (last_batch, bets_stored, finished)),
             other => panic!("agency {agency}: expected Welcome, got {other:?}"),
         }
     }
@@ -170,24 +247,15 @@ impl RawAgency {
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("send to the central");
+        self.io().write_all(bytes).expect("send to the central");
     }
 
     /// The next message, or `None` once the central closed the connection.
     pub fn recv(&mut self) -> Option<CentralMessage> {
-        loop {
-            if let Some(message) = self.decoder.next_central_message().expect("a valid frame") {
-                return Some(message);
-            }
-            match self.decoder.read_from(&mut self.stream) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                // A signal (a child process of the test exiting) is no error.
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return None,
-                Err(error) => panic!("reading from the central: {error}"),
-            }
-        }
+        // A signal (a child process of the test exiting) is no error: see
+        // `try_recv`.
+        self.try_recv()
+            .unwrap_or_else(|error| panic!("reading from the central: {error}"))
     }
 
     /// Reads until the central closes; returns the error codes it sent.
@@ -222,6 +290,10 @@ impl RawAgency {
 
     /// Closes the write side and reads until the central closes too.
     pub fn close(mut self) {
+        if let Some(tls) = &mut self.tls {
+            tls.send_close_notify();
+            let _ = tls.complete_io(&mut self.stream);
+        }
         let _ = self.stream.shutdown(Shutdown::Write);
         let mut rest = Vec::new();
         let _ = self.stream.read_to_end(&mut rest);
