@@ -687,3 +687,155 @@ fn a_plaintext_agency_closed_before_every_welcome_is_told_tls_is_probably_requir
     );
     assert!(!output.log.contains("| tls: "), "{}", output.log);
 }
+
+/// A central over mutual TLS with the certificates of `files`.
+fn tls_central(files: &lottery_tls::PkiFiles, agencies: u32) -> Central {
+    let (cert, key) = files.server();
+    Central::start_with(
+        agencies,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--tls-client-ca",
+            files.ca().to_str().unwrap(),
+        ],
+    )
+}
+
+#[test]
+fn an_agency_over_mutual_tls_sends_its_bets_and_gets_its_winners() {
+    let (dir, files) = tls_files();
+    let central = tls_central(&files, 1);
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(
+        &data,
+        "Ana,Pérez,1,2000-01-01,7574\nLía,Ríos,2,1980-06-15,12\n",
+    )
+    .unwrap();
+    let (cert, key) = files.agency(lottery_core::AgencyId::new(1).unwrap());
+    let ca = files.ca();
+    // The files through the environment, as the compose file sets them.
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[
+            ("CLI_TLS_CA", ca.to_str().unwrap()),
+            ("CLI_TLS_CERT", cert.to_str().unwrap()),
+            ("CLI_TLS_KEY", key.to_str().unwrap()),
+        ],
+    );
+    assert!(output.status.success(), "{}", output.log);
+    assert!(
+        output.log.contains("| tls: mutual | tls_ca: "),
+        "{}",
+        output.log
+    );
+    assert_eq!(log_values(&output.log, "cant_ganadores: "), [1]);
+    let exited = central.wait_for_exit();
+    assert_eq!(
+        log_values(
+            &exited.log,
+            "action: apuesta_recibida | result: success | cantidad: "
+        ),
+        [2]
+    );
+}
+
+#[test]
+fn an_agency_with_another_agencys_certificate_is_not_authorized_and_not_retried() {
+    let (dir, files) = tls_files();
+    let central = tls_central(&files, 2);
+    let data = dir.path().join("agency-2.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,7574\n").unwrap();
+    let (cert, key) = files.agency(lottery_core::AgencyId::new(1).unwrap());
+    let output = run_agency(
+        &[
+            "--id",
+            "2",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+            "--tls-ca",
+            files.ca().to_str().unwrap(),
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    let failure = output
+        .log
+        .lines()
+        .find(|line| line.contains("action: exit | result: fail | agency: 2 | error: "))
+        .unwrap_or_else(|| panic!("no failure line: {}", output.log));
+    assert!(failure.contains("NotAuthorized"), "{failure}");
+    assert!(!output.log.contains("action: reconnect"), "{}", output.log);
+}
+
+#[test]
+fn a_plaintext_agency_against_a_tls_central_is_told_tls_is_probably_required() {
+    let (dir, files) = tls_files();
+    let central = tls_central(&files, 1);
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,7574\n").unwrap();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+            "--reconnect-attempts",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    assert!(
+        output.log.contains("it probably requires TLS (--tls-ca"),
+        "{}",
+        output.log
+    );
+}
+
+#[test]
+fn an_agency_without_a_certificate_is_refused_by_a_mutual_tls_central_at_once() {
+    let (dir, files) = tls_files();
+    let central = tls_central(&files, 1);
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,7574\n").unwrap();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+            "--tls-ca",
+            files.ca().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    assert!(
+        output
+            .log
+            .contains("the central requires a client certificate (--tls-cert, --tls-key) (received fatal alert: CertificateRequired)"),
+        "{}",
+        output.log
+    );
+    assert!(!output.log.contains("action: reconnect"), "{}", output.log);
+}
