@@ -189,6 +189,9 @@ pub enum DemoError {
     /// The central cannot run.
     #[error("the central failed")]
     Central(#[from] CentralError),
+    /// The certificates of `--tls` cannot be generated.
+    #[error("cannot generate the certificates of --tls")]
+    Tls(#[from] lottery_tls::TlsError),
     /// The store cannot be read back for the checks.
     #[error("cannot read the store {} back: {detail}", path.display())]
     Store {

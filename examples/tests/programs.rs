@@ -494,6 +494,37 @@ fn the_demo_checks_a_small_synthetic_run_and_prints_its_table() {
 }
 
 #[test]
+fn the_demo_runs_over_mutual_tls_and_says_so() {
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-demo")).args([
+        "--agencies",
+        "3",
+        "--bets",
+        "3000",
+        "--durability",
+        "none",
+        "--tls",
+    ]));
+    assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    assert!(
+        output
+            .stdout
+            .contains("TLS on (mutual, certificates generated for the run)"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains(" total        3,000        3,000"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("every check passed"),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
 fn the_demo_fails_on_a_directory_without_agency_files() {
     let dir = tempfile::tempdir().unwrap();
     let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-demo"))

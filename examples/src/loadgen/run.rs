@@ -47,6 +47,7 @@ pub fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
                 rules,
                 args.durability,
                 args.server_threads.map(std::num::NonZeroUsize::get),
+                None,
             )?;
             let addr = started.addr();
             central = Some(started);
