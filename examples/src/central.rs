@@ -46,8 +46,10 @@ impl InProcessCentral {
             .map_err(CentralError::TempDir)?;
         let store = dir.path().join("bets.csv");
         let central = lottery_server::open_central(&store, durability, rules)?;
-        let mut settings = ServerConfig::default();
-        settings.tls = tls;
+        let mut settings = ServerConfig {
+            tls,
+            ..ServerConfig::default()
+        };
         if let Some(threads) = threads {
             settings.threads = threads;
         }
