@@ -147,6 +147,10 @@ pub enum LoadgenError {
     /// A client thread panicked.
     #[error("a client thread panicked")]
     ClientPanicked,
+    /// The TLS certificates cannot be generated or loaded (the error names
+    /// the file).
+    #[error("cannot set up TLS")]
+    Tls(#[from] lottery_tls::TlsError),
 }
 
 /// An agency session that could not complete.

@@ -870,3 +870,90 @@ fn an_agency_without_a_certificate_is_refused_by_a_mutual_tls_central_at_once() 
     );
     assert!(!output.log.contains("action: reconnect"), "{}", output.log);
 }
+
+/// Runs `lottery-loadgen --json` with `flags` and returns its JSON report.
+fn loadgen_json(flags: &[&str]) -> serde_json::Value {
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-loadgen"))
+        .args(["--bets-per-agency", "600", "--batch-size", "50", "--json"])
+        .args(flags));
+    assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    serde_json::from_str(&output.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", output.stdout))
+}
+
+#[test]
+fn the_load_generator_runs_its_own_central_over_mutual_tls_and_reports_it() {
+    let report = loadgen_json(&["--agencies", "4", "--durability", "none", "--tls"]);
+    assert_eq!(report["tls"], "mutual");
+    assert_eq!(report["bets"], 2400);
+    assert_eq!(report["failed_agencies"], 0);
+    let plain = loadgen_json(&["--agencies", "2", "--durability", "none"]);
+    assert_eq!(plain["tls"], "off");
+}
+
+#[test]
+fn the_load_generator_speaks_mutual_tls_to_a_central_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<lottery_core::AgencyId> = (1..=3)
+        .map(|id| lottery_core::AgencyId::new(id).unwrap())
+        .collect();
+    let files = lottery_tls::write_pki(dir.path(), &ids, &["127.0.0.1".to_string()]).unwrap();
+    let central = tls_central(&files, 3);
+    let report = loadgen_json(&[
+        "--agencies",
+        "3",
+        "--server",
+        &central.address(),
+        "--tls-ca",
+        files.ca().to_str().unwrap(),
+        "--tls-cert-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(report["tls"], "mutual");
+    assert_eq!(report["bets"], 1800);
+    assert_eq!(report["failed_agencies"], 0);
+    let exited = central.wait_for_exit();
+    assert_eq!(
+        log_values(
+            &exited.log,
+            "action: apuesta_recibida | result: success | cantidad: "
+        )
+        .iter()
+        .sum::<u64>(),
+        1800
+    );
+}
+
+#[test]
+fn the_load_generator_reports_agencies_a_mutual_tls_central_refuses() {
+    let (_dir, files) = tls_files();
+    let central = tls_central(&files, 1);
+    // The CA alone: no agency certificate, so the central refuses each.
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-loadgen")).args([
+        "--agencies",
+        "1",
+        "--bets-per-agency",
+        "10",
+        "--server",
+        &central.address(),
+        "--tls-ca",
+        files.ca().to_str().unwrap(),
+    ]));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}\n{}",
+        output.stdout,
+        output.log
+    );
+    assert!(
+        output.stdout.contains("TLS server-only"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("CertificateRequired"),
+        "{}",
+        output.stdout
+    );
+}
