@@ -188,7 +188,12 @@ impl AgencySettings {
                         reason,
                     })
                 })?;
+        let server = args
+            .server
+            .or(file.server)
+            .unwrap_or_else(|| DEFAULT_SERVER.to_string());
         let tls = resolve_tls(
+            &server,
             args.tls_ca.or(file.tls_ca),
             args.tls_cert.or(file.tls_cert),
             args.tls_key.or(file.tls_key),
@@ -203,10 +208,7 @@ impl AgencySettings {
         };
         Ok(Self {
             id,
-            server: args
-                .server
-                .or(file.server)
-                .unwrap_or_else(|| DEFAULT_SERVER.to_string()),
+            server,
             source,
             batch_max_amount: args.batch_max_amount.or(file.batch_max_amount),
             in_flight: args
@@ -225,8 +227,10 @@ impl AgencySettings {
 
 /// The TLS settings, checked together and their files loaded: a
 /// certificate needs its key and a CA, a key its certificate, a server name
-/// a CA.
+/// a CA; the name the central's certificate must carry must be one a
+/// certificate can carry (the host of `server` when none is set).
 fn resolve_tls(
+    server: &str,
     ca: Option<PathBuf>,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
@@ -255,6 +259,7 @@ fn resolve_tls(
         server_name.as_deref(),
     )
     .map_err(ConfigError::Tls)?;
+    client.server_name_for(server).map_err(ConfigError::Tls)?;
     Ok(Some(AgencyTls {
         ca,
         identity,
@@ -489,6 +494,35 @@ mod tests {
             );
             assert!(error.to_string().contains(named), "{flags:?}: {error}");
         }
+    }
+
+    #[test]
+    fn a_server_host_no_certificate_can_name_is_refused_with_tls() {
+        let (_dir, files) = pki();
+        let ca = format!("--tls-ca={}", files.ca().display());
+        let error =
+            AgencySettings::resolve(args(&["--id=1", &ca, "--server=bad_host!:1"]), no_variables)
+                .unwrap_err();
+        assert!(
+            lottery_log::chain(&error).contains("`bad_host!`"),
+            "{error}"
+        );
+        // Plaintext does not care, and a server name given instead is used.
+        assert!(
+            AgencySettings::resolve(args(&["--id=1", "--server=bad_host!:1"]), no_variables)
+                .is_ok()
+        );
+        let settings = AgencySettings::resolve(
+            args(&[
+                "--id=1",
+                &ca,
+                "--server=bad_host!:1",
+                "--tls-server-name=central",
+            ]),
+            no_variables,
+        )
+        .unwrap();
+        assert!(settings.tls.is_some());
     }
 
     #[test]
