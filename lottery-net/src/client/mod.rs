@@ -80,8 +80,13 @@ impl AgencyClient {
     ///
     /// # Errors
     /// [`ClientError::Connect`] (or the last I/O error) when every attempt
-    /// failed; [`ClientError::Refused`] when the central refuses the agency
-    /// (unknown agency, unsupported version).
+    /// failed; [`ClientError::TlsProbablyRequired`] when every plaintext
+    /// attempt was closed before its welcome; [`ClientError::Refused`] when
+    /// the central refuses the agency (unknown agency, unsupported version,
+    /// not authorized by its certificate); at once, without retrying, the
+    /// TLS failures ([`ClientError::TlsServerCertificate`],
+    /// [`ClientError::TlsRefused`], [`ClientError::NotTls`],
+    /// [`ClientError::TlsSetup`], [`ClientError::Tls`]).
     pub fn connect(config: ClientConfig) -> Result<Self, ClientError> {
         Self::connect_interruptible(config, Interrupter::new())
     }
