@@ -31,6 +31,8 @@ enum Central {
     Plain,
     /// Closes every connection at once, reading nothing.
     Closes,
+    /// TLS, then silence: never answers `Hello`.
+    Silent,
 }
 
 /// Starts a central on 127.0.0.1:0 serving connections until the test ends;
@@ -52,6 +54,7 @@ fn spawn(kind: Central, tls: Option<ServerTls>) -> (SocketAddr, Arc<AtomicUsize>
                 Central::Tls => serve_tls(stream, tls.as_ref().unwrap()),
                 Central::Plain => serve_plain(stream),
                 Central::Closes => drop(stream),
+                Central::Silent => serve_silently(stream, tls.as_ref().unwrap()),
             });
         }
     });
@@ -88,6 +91,13 @@ fn serve_tls(stream: TcpStream, tls: &ServerTls) {
         stream.write_all(&out).unwrap();
         stream.flush().unwrap();
     }
+}
+
+fn serve_silently(stream: TcpStream, tls: &ServerTls) {
+    let mut stream = rustls::StreamOwned::new(tls.accept().unwrap(), stream);
+    // Handshakes (on the first read), then reads until the client goes.
+    let mut sink = [0u8; 1024];
+    while matches!(stream.read(&mut sink), Ok(read) if read > 0) {}
 }
 
 fn serve_plain(mut stream: TcpStream) {
@@ -308,4 +318,29 @@ fn one_plaintext_attempt_closed_before_its_welcome_reads_as_a_failed_connection(
         lottery_log::chain(&error).starts_with("the connection to the central failed: "),
         "{error}"
     );
+}
+
+#[test]
+fn an_interrupt_ends_the_wait_for_the_welcome_over_tls() {
+    let pki = pki(&["127.0.0.1"]);
+    let (address, accepted) = spawn(
+        Central::Silent,
+        Some(server_tls(&pki.server, Some(&pki.ca))),
+    );
+    let interrupter = lottery_net::Interrupter::new();
+    let handle = interrupter.clone();
+    let client = thread::spawn(move || {
+        AgencyClient::connect_interruptible(
+            config(address, Some(client_tls(&pki.ca, Some(&pki.agency), None))),
+            handle,
+        )
+    });
+    // The client is past the TLS handshake, waiting for the welcome, once
+    // the central accepted it; an interrupt before that ends it too.
+    while accepted.load(Ordering::SeqCst) == 0 {
+        thread::sleep(Duration::from_millis(5));
+    }
+    interrupter.interrupt();
+    let error = client.join().unwrap().unwrap_err();
+    assert!(matches!(error, ClientError::Interrupted), "{error:?}");
 }
