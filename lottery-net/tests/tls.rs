@@ -33,6 +33,8 @@ enum Central {
     Closes,
     /// TLS, then silence: never answers `Hello`.
     Silent,
+    /// As `Tls`, but the first connection is dropped on its `Finish`.
+    TlsCutFirstFinish,
 }
 
 /// Starts a central on 127.0.0.1:0 serving connections until the test ends;
@@ -45,13 +47,16 @@ fn spawn(kind: Central, tls: Option<ServerTls>) -> (SocketAddr, Arc<AtomicUsize>
     thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
-            count.fetch_add(1, Ordering::SeqCst);
+            let number = count.fetch_add(1, Ordering::SeqCst) + 1;
             stream
                 .set_read_timeout(Some(Duration::from_secs(30)))
                 .unwrap();
             let tls = tls.clone();
             thread::spawn(move || match kind {
-                Central::Tls => serve_tls(stream, tls.as_ref().unwrap()),
+                Central::Tls => serve_tls(stream, tls.as_ref().unwrap(), false),
+                Central::TlsCutFirstFinish => {
+                    serve_tls(stream, tls.as_ref().unwrap(), number == 1);
+                }
                 Central::Plain => serve_plain(stream),
                 Central::Closes => drop(stream),
                 Central::Silent => serve_silently(stream, tls.as_ref().unwrap()),
@@ -61,7 +66,9 @@ fn spawn(kind: Central, tls: Option<ServerTls>) -> (SocketAddr, Arc<AtomicUsize>
     (address, accepted)
 }
 
-fn serve_tls(stream: TcpStream, tls: &ServerTls) {
+/// Serves one TLS connection; `cut_on_finish` drops it on `Finish`,
+/// unanswered (no close_notify: a dropped connection).
+fn serve_tls(stream: TcpStream, tls: &ServerTls, cut_on_finish: bool) {
     let mut stream = rustls::StreamOwned::new(tls.accept().unwrap(), stream);
     let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
     loop {
@@ -81,6 +88,10 @@ fn serve_tls(stream: TcpStream, tls: &ServerTls) {
                 bets_stored: 0,
                 finished: false,
             },
+            AgencyMessage::Finish { .. } if cut_on_finish => {
+                let _ = stream.get_ref().shutdown(std::net::Shutdown::Both);
+                return;
+            }
             AgencyMessage::Finish { bets_sent } => CentralMessage::Finished {
                 bets_stored: bets_sent,
             },
@@ -343,4 +354,19 @@ fn an_interrupt_ends_the_wait_for_the_welcome_over_tls() {
     interrupter.interrupt();
     let error = client.join().unwrap().unwrap_err();
     assert!(matches!(error, ClientError::Interrupted), "{error:?}");
+}
+
+#[test]
+fn a_dropped_tls_connection_is_reconnected_and_the_request_resent() {
+    let pki = pki(&["127.0.0.1"]);
+    let (address, accepted) = spawn(
+        Central::TlsCutFirstFinish,
+        Some(server_tls(&pki.server, Some(&pki.ca))),
+    );
+    let tls = client_tls(&pki.ca, Some(&pki.agency), None);
+    let mut client = AgencyClient::connect(config(address, Some(tls))).unwrap();
+    client.finish(0).unwrap();
+    assert!(client.resume_point().finished);
+    client.close();
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "one reconnect");
 }
