@@ -159,7 +159,7 @@ impl Connection {
             stream,
             peer,
             decoder: Decoder::new(max_frame),
-            session: Session::new(),
+            session: Session::new(peer),
             output: Vec::new(),
             sent: 0,
             lifecycle: Lifecycle::Open,

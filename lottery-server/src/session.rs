@@ -30,6 +30,8 @@
 //! - Nothing the peer sends can panic: every refusal is an error frame, and a
 //!   session that cannot go on says [`Step::Close`].
 
+use std::net::SocketAddr;
+
 use lottery_core::{
     AgencyId, Bet, Birthdate, Central, Finish, FinishError, SubmitError, Submitted, Winners,
 };
@@ -140,6 +142,8 @@ pub(crate) struct Context<'a> {
 /// The protocol state of one connection.
 #[derive(Debug)]
 pub(crate) struct Session {
+    /// Who is at the other end (for the log lines about it).
+    peer: SocketAddr,
     phase: Phase,
     /// Batches begun and not yet acked.
     in_flight: usize,
@@ -153,9 +157,10 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// A session waiting for its handshake.
-    pub(crate) fn new() -> Self {
+    /// A session with `peer`, waiting for its handshake.
+    pub(crate) fn new(peer: SocketAddr) -> Self {
         Self {
+            peer,
             phase: Phase::Greeting,
             in_flight: 0,
             finishing: false,
@@ -290,7 +295,7 @@ impl Session {
         out: &mut Vec<u8>,
     ) -> Step {
         if version != PROTOCOL_VERSION {
-            log_line::handshake_unsupported_version(agency, version);
+            log_line::handshake_unsupported_version(agency, self.peer, version);
             return self.end_with(refusal::unsupported_version(version), ctx.max_frame, out);
         }
         let resume = AgencyId::new(agency).map_err(|_| ()).and_then(|id| {
@@ -301,7 +306,7 @@ impl Session {
         });
         let Ok((id, point)) = resume else {
             let refusal = refusal::unknown_agency(agency, ctx.central.rules().agencies);
-            log_line::handshake_refused(agency, &refusal.message);
+            log_line::handshake_refused(agency, self.peer, &refusal.message);
             return self.end_with(refusal, ctx.max_frame, out);
         };
         self.phase = Phase::Bound(id);
@@ -554,7 +559,7 @@ impl Session {
         max_frame: usize,
         out: &mut Vec<u8>,
     ) -> Step {
-        log_line::malformed(self.agency(), error);
+        log_line::malformed(self.agency(), self.peer, error);
         self.end_with(refusal::malformed(error), max_frame, out)
     }
 
