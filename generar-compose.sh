@@ -6,16 +6,30 @@
 # (lottery-server:latest, lottery-agency:latest). Bind-mount sources are
 # relative to the compose file's directory: agency i reads ./.data/agency-i.csv
 # next to OUT.
+#
+# With --tls DIR, everything runs over mutual TLS: the certificates in DIR
+# (made with `lottery-admin certs` unless DIR holds them already) are mounted
+# read-only, each container getting only its own: the central ca.pem,
+# server.pem and server.key; agency K ca.pem, agency-K.pem and agency-K.key.
+# The CA's key (ca.key) is never mounted.
 set -euo pipefail
 LC_ALL=C
 
 usage() {
     cat <<USAGE
-usage: $(basename "$0") OUT N
+usage: $(basename "$0") [--tls DIR] OUT N
 
 Writes to OUT a Docker Compose file with the lottery central (expecting N
 agencies, exiting once they are all served) and N agencies client1..clientN;
 agency i reads ./.data/agency-i.csv (relative to OUT's directory).
+
+--tls DIR  run over mutual TLS with the certificates in DIR: ca.pem,
+           server.pem, server.key, agency-K.pem, agency-K.key for K = 1..N.
+           When DIR holds none of them they are made first with
+           \$LOTTERY_ADMIN certs --agencies N --out DIR --server-name server
+           (LOTTERY_ADMIN defaults to lottery-admin). Each container mounts
+           only its own files, read-only; ca.key is never mounted. The
+           containers run as uid 10001: it must be able to read the keys.
 USAGE
 }
 
@@ -28,6 +42,12 @@ fail() {
 if [[ $# -eq 1 && ( $1 == -h || $1 == --help ) ]]; then
     usage
     exit 0
+fi
+tls_dir=
+if [[ $# -ge 1 && $1 == --tls ]]; then
+    [[ $# -ge 2 && -n $2 ]] || fail "--tls needs a directory"
+    tls_dir=$2
+    shift 2
 fi
 [[ $# -eq 2 ]] || fail "expected 2 arguments, got $#"
 
@@ -45,6 +65,60 @@ agencies=$((10#$count))
 port=12345
 store_dir=/var/lib/lottery
 agency_data_dir=/app/.data
+tls_target=/etc/lottery/tls
+
+# The files of the central, then of agencies 1..N, that --tls needs.
+tls_files() {
+    printf '%s\n' ca.pem server.pem server.key
+    for ((id = 1; id <= agencies; id++)); do
+        printf '%s\n' "agency-$id.pem" "agency-$id.key"
+    done
+}
+
+# Makes the certificates unless DIR holds them all; refuses a DIR holding
+# only some (lottery-admin never overwrites, and mixing two CAs cannot work).
+prepare_tls() {
+    local present=0 missing=() file
+    while read -r file; do
+        if [[ -f $tls_dir/$file ]]; then
+            present=$((present + 1))
+        else
+            missing+=("$file")
+        fi
+    done < <(tls_files)
+    if (( ${#missing[@]} == 0 )); then
+        return
+    fi
+    if (( present > 0 )); then
+        printf '%s: %s holds some certificates but not %s: complete it or remove it\n' \
+            "$(basename "$0")" "$tls_dir" "${missing[*]}" >&2
+        exit 1
+    fi
+    local admin
+    read -r -a admin <<<"${LOTTERY_ADMIN:-lottery-admin}"
+    if ! "${admin[@]}" certs --agencies "$agencies" --out "$tls_dir" --server-name server; then
+        printf '%s: cannot make the certificates in %s with %s\n' \
+            "$(basename "$0")" "$tls_dir" "${admin[*]}" >&2
+        exit 1
+    fi
+    for file in "${missing[@]}"; do
+        if [[ ! -f $tls_dir/$file ]]; then
+            printf '%s: %s certs did not write %s/%s\n' \
+                "$(basename "$0")" "${admin[*]}" "$tls_dir" "$file" >&2
+            exit 1
+        fi
+    done
+}
+
+# One read-only bind mount of DIR/FILE at the TLS target.
+tls_mount() {
+    cat <<YAML
+      - type: bind
+        source: $tls_source/$1
+        target: $tls_target/$1
+        read_only: true
+YAML
+}
 
 central() {
     cat <<YAML
@@ -61,10 +135,26 @@ services:
       - SERVER_STORE=$store_dir/bets.csv
       - SERVER_EXIT_WHEN_DONE=true
       - LOGGING_LEVEL=INFO
+YAML
+    if [[ -n $tls_dir ]]; then
+        cat <<YAML
+      - SERVER_TLS_CERT=$tls_target/server.pem
+      - SERVER_TLS_KEY=$tls_target/server.key
+      - SERVER_TLS_CLIENT_CA=$tls_target/ca.pem
+YAML
+    fi
+    cat <<YAML
     volumes:
       - type: volume
         source: store
         target: $store_dir
+YAML
+    if [[ -n $tls_dir ]]; then
+        tls_mount ca.pem
+        tls_mount server.pem
+        tls_mount server.key
+    fi
+    cat <<YAML
     networks:
       - net
 YAML
@@ -82,12 +172,28 @@ agency() {
       - CLI_SERVER_ADDRESS=server:$port
       - CLI_DATA_FILE=$agency_data_dir/agency-$id.csv
       - CLI_LOG_LEVEL=INFO
+YAML
+    if [[ -n $tls_dir ]]; then
+        cat <<YAML
+      - CLI_TLS_CA=$tls_target/ca.pem
+      - CLI_TLS_CERT=$tls_target/agency-$id.pem
+      - CLI_TLS_KEY=$tls_target/agency-$id.key
+YAML
+    fi
+    cat <<YAML
     volumes:
       # Long syntax: a missing data file is an error, not an empty directory.
       - type: bind
         source: ./.data/agency-$id.csv
         target: $agency_data_dir/agency-$id.csv
         read_only: true
+YAML
+    if [[ -n $tls_dir ]]; then
+        tls_mount ca.pem
+        tls_mount "agency-$id.pem"
+        tls_mount "agency-$id.key"
+    fi
+    cat <<YAML
     networks:
       - net
     depends_on:
@@ -109,6 +215,13 @@ volumes:
 YAML
 }
 
+tls_source=
+if [[ -n $tls_dir ]]; then
+    prepare_tls
+    # Absolute: compose reads relative sources from OUT's directory, not ours.
+    tls_source=$(cd "$tls_dir" && pwd)
+fi
+
 {
     central
     for ((id = 1; id <= agencies; id++)); do
@@ -117,4 +230,9 @@ YAML
     footer
 } >"$out"
 
-printf 'wrote %s: the central and %d agencies\n' "$out" "$agencies"
+if [[ -n $tls_dir ]]; then
+    printf 'wrote %s: the central and %d agencies, over mutual TLS with the certificates in %s\n' \
+        "$out" "$agencies" "$tls_source"
+else
+    printf 'wrote %s: the central and %d agencies\n' "$out" "$agencies"
+fi

@@ -28,7 +28,8 @@ pub struct InProcessCentral {
 
 impl InProcessCentral {
     /// Starts a central with `rules` and `durability` on `127.0.0.1:0`, with
-    /// `threads` event loops (the server's default when `None`).
+    /// `threads` event loops (the server's default when `None`), speaking
+    /// TLS when `tls` is given.
     ///
     /// # Errors
     /// [`CentralError`] when the directory, the store, the listener or the
@@ -37,6 +38,7 @@ impl InProcessCentral {
         rules: LotteryRules,
         durability: Durability,
         threads: Option<usize>,
+        tls: Option<lottery_tls::ServerTls>,
     ) -> Result<Self, CentralError> {
         let dir = tempfile::Builder::new()
             .prefix("lottery-central-")
@@ -44,7 +46,10 @@ impl InProcessCentral {
             .map_err(CentralError::TempDir)?;
         let store = dir.path().join("bets.csv");
         let central = lottery_server::open_central(&store, durability, rules)?;
-        let mut settings = ServerConfig::default();
+        let mut settings = ServerConfig {
+            tls,
+            ..ServerConfig::default()
+        };
         if let Some(threads) = threads {
             settings.threads = threads;
         }

@@ -24,6 +24,7 @@ use crate::agency::run_session;
 use crate::central::InProcessCentral;
 use crate::error::DemoError;
 use crate::input::{self, AgencyInput};
+use crate::pki::MemoryPki;
 use crate::synthetic::{DEFAULT_AGENCIES, DEFAULT_SEED, DEFAULT_TOTAL_BETS, SyntheticDataSet};
 
 /// Runs the lottery's main job in one command: a central on a free loopback
@@ -57,6 +58,10 @@ pub struct DemoArgs {
     /// agencies' course log lines).
     #[arg(long, default_value = "WARN", value_name = "LEVEL")]
     pub log_level: String,
+    /// Run everything over mutual TLS, with certificates generated in memory
+    /// for the run (a CA, the central's, one per agency).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// What the demo found for one agency.
@@ -284,12 +289,22 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
         inputs.push((input, expected));
     }
 
-    let mut central = InProcessCentral::start(rules, args.durability, None)?;
-    let central_name = format!(
+    let pki = args.tls.then(MemoryPki::new).transpose()?;
+    let central_tls = pki.as_ref().map(MemoryPki::central).transpose()?;
+    let mut agency_tls = Vec::with_capacity(inputs.len());
+    for index in 0..agencies {
+        let agency = AgencyId::new(index + 1).expect("ids from 1 are valid");
+        agency_tls.push(pki.as_ref().map(|pki| pki.agency(agency)).transpose()?);
+    }
+    let mut central = InProcessCentral::start(rules, args.durability, None, central_tls)?;
+    let mut central_name = format!(
         "in-process on {}, durability {}",
         central.addr(),
         args.durability
     );
+    if args.tls {
+        central_name.push_str(", TLS on (mutual, certificates generated for the run)");
+    }
     info!(
         "action: demo | result: in_progress | agencies: {agencies} | central: {}",
         central.addr()
@@ -298,12 +313,14 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
     let sessions: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = inputs
             .into_iter()
+            .zip(agency_tls)
             .enumerate()
-            .map(|(index, (input, expected))| {
+            .map(|(index, ((input, expected), tls))| {
                 let agency = AgencyId::new(u32::try_from(index + 1).expect("agencies fit in u32"))
                     .expect("ids from 1 are valid");
                 let mut config = ClientConfig::new(central.addr().to_string(), agency);
                 config.batch_max = args.batch_max_amount.map(NonZeroUsize::get);
+                config.tls = tls;
                 let input_bets = input.count();
                 let handle = scope
                     .spawn(move || run_session(config, input, Interrupter::new(), false, |_| {}));

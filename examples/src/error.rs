@@ -56,6 +56,13 @@ pub enum ConfigError {
     /// The single-bet variables do not make a valid bet.
     #[error("invalid single bet")]
     InvalidSingleBet(#[source] FieldError),
+    /// TLS settings that do not go together (a certificate without its key,
+    /// say); the text names them.
+    #[error("{0}")]
+    TlsCombination(&'static str),
+    /// A TLS file cannot be read or used (the error names the file).
+    #[error("invalid TLS setting")]
+    Tls(#[source] lottery_tls::TlsError),
 }
 
 /// An agency file that cannot be used.
@@ -140,6 +147,10 @@ pub enum LoadgenError {
     /// A client thread panicked.
     #[error("a client thread panicked")]
     ClientPanicked,
+    /// The TLS certificates cannot be generated or loaded (the error names
+    /// the file).
+    #[error("cannot set up TLS")]
+    Tls(#[from] lottery_tls::TlsError),
 }
 
 /// An agency session that could not complete.
@@ -182,6 +193,9 @@ pub enum DemoError {
     /// The central cannot run.
     #[error("the central failed")]
     Central(#[from] CentralError),
+    /// The certificates of `--tls` cannot be generated.
+    #[error("cannot generate the certificates of --tls")]
+    Tls(#[from] lottery_tls::TlsError),
     /// The store cannot be read back for the checks.
     #[error("cannot read the store {} back: {detail}", path.display())]
     Store {

@@ -9,6 +9,8 @@
 //! - [`central`]: a central started in-process on a loopback port.
 //! - [`demo`]: the demo's run, checks and table.
 //! - [`loadgen`]: the load generator's plans, client threads and report.
+//! - [`pki`]: certificates generated in memory for the demo's and the load
+//!   generator's `--tls`.
 //!
 //! Every program logs through [`lottery_log`], as the central does, so the
 //! whole workspace writes the course's log format one way. `lottery-server`
@@ -22,6 +24,7 @@ pub mod demo;
 pub mod error;
 pub mod input;
 pub mod loadgen;
+pub mod pki;
 pub mod synthetic;
 
 /// The examples of README.md, compiled and run as doctests so the README cannot

@@ -494,6 +494,37 @@ fn the_demo_checks_a_small_synthetic_run_and_prints_its_table() {
 }
 
 #[test]
+fn the_demo_runs_over_mutual_tls_and_says_so() {
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-demo")).args([
+        "--agencies",
+        "3",
+        "--bets",
+        "3000",
+        "--durability",
+        "none",
+        "--tls",
+    ]));
+    assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    assert!(
+        output
+            .stdout
+            .contains("TLS on (mutual, certificates generated for the run)"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains(" total        3,000        3,000"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("every check passed"),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
 fn the_demo_fails_on_a_directory_without_agency_files() {
     let dir = tempfile::tempdir().unwrap();
     let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-demo"))
@@ -557,4 +588,372 @@ fn the_loadgen_paces_an_offered_rate() {
     // The last batches are released 0.25 s after the first: pacing cannot
     // finish sooner (a lower bound, not a timing assertion on speed).
     assert!(report["elapsed_s"].as_f64().unwrap() >= 0.25, "{report}");
+}
+
+/// A CA, the central's certificate (for `127.0.0.1` and `localhost`) and
+/// agency 1's, written as `lottery-admin certs` writes them.
+fn tls_files() -> (tempfile::TempDir, lottery_tls::PkiFiles) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = lottery_tls::write_pki(
+        dir.path(),
+        &[lottery_core::AgencyId::new(1).unwrap()],
+        &["127.0.0.1".to_string(), "localhost".to_string()],
+    )
+    .unwrap();
+    (dir, files)
+}
+
+#[test]
+fn an_agency_refuses_tls_settings_that_do_not_go_together() {
+    let (_dir, files) = tls_files();
+    let (cert, _) = files.agency(lottery_core::AgencyId::new(1).unwrap());
+    let ca = files.ca();
+    let output = run_agency(
+        &["--id", "1"],
+        &[
+            ("CLI_TLS_CA", ca.to_str().unwrap()),
+            ("CLI_TLS_CERT", cert.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", output.log);
+    assert!(
+        output.log.contains(
+            "action: config | result: fail | error: --tls-cert (CLI_TLS_CERT, `tls_cert`) needs its key: --tls-key"
+        ),
+        "{}",
+        output.log
+    );
+    let output = run_agency(&["--id", "1", "--tls-server-name", "central"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", output.log);
+    assert!(output.log.contains("it needs --tls-ca"), "{}", output.log);
+}
+
+#[test]
+fn an_agency_refuses_a_missing_tls_file_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-ca.pem");
+    let output = run_agency(&["--id", "1", "--tls-ca", missing.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", output.log);
+    let line = output
+        .log
+        .lines()
+        .find(|line| line.contains("action: config | result: fail | error: invalid TLS setting"))
+        .unwrap_or_else(|| panic!("no config failure: {}", output.log));
+    assert!(line.contains("no-such-ca.pem"), "{line}");
+}
+
+#[test]
+fn a_tls_agency_against_a_plaintext_central_fails_at_once_saying_so() {
+    let (_dir, files) = tls_files();
+    let central = Central::start(1);
+    let data = _dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+            "--tls-ca",
+            files.ca().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    assert!(
+        output.log.contains("| tls: server-only | tls_ca: "),
+        "{}",
+        output.log
+    );
+    let failure = output
+        .log
+        .lines()
+        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
+        .unwrap_or_else(|| panic!("no failure line: {}", output.log));
+    assert!(failure.contains("does not seem to speak TLS"), "{failure}");
+    assert!(
+        !output.log.contains("action: reconnect"),
+        "not retried: {}",
+        output.log
+    );
+}
+
+#[test]
+fn a_plaintext_agency_closed_before_every_welcome_is_told_tls_is_probably_required() {
+    // What a TLS central does to plaintext: close without a word.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &server,
+            "--data",
+            data.to_str().unwrap(),
+            "--reconnect-attempts",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    let failure = output
+        .log
+        .lines()
+        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
+        .unwrap_or_else(|| panic!("no failure line: {}", output.log));
+    assert!(
+        failure.contains("it probably requires TLS (--tls-ca"),
+        "{failure}"
+    );
+    assert!(!output.log.contains("| tls: "), "{}", output.log);
+}
+
+/// A central over mutual TLS with the certificates of `files`.
+fn tls_central(files: &lottery_tls::PkiFiles, agencies: u32) -> Central {
+    let (cert, key) = files.server();
+    Central::start_with(
+        agencies,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--tls-client-ca",
+            files.ca().to_str().unwrap(),
+        ],
+    )
+}
+
+#[test]
+fn an_agency_over_mutual_tls_sends_its_bets_and_gets_its_winners() {
+    let (dir, files) = tls_files();
+    let central = tls_central(&files, 1);
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(
+        &data,
+        "Ana,Pérez,1,2000-01-01,7574\nLía,Ríos,2,1980-06-15,12\n",
+    )
+    .unwrap();
+    let (cert, key) = files.agency(lottery_core::AgencyId::new(1).unwrap());
+    let ca = files.ca();
+    // The files through the environment, as the compose file sets them.
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[
+            ("CLI_TLS_CA", ca.to_str().unwrap()),
+            ("CLI_TLS_CERT", cert.to_str().unwrap()),
+            ("CLI_TLS_KEY", key.to_str().unwrap()),
+        ],
+    );
+    assert!(output.status.success(), "{}", output.log);
+    assert!(
+        output.log.contains("| tls: mutual | tls_ca: "),
+        "{}",
+        output.log
+    );
+    assert_eq!(log_values(&output.log, "cant_ganadores: "), [1]);
+    let exited = central.wait_for_exit();
+    assert_eq!(
+        log_values(
+            &exited.log,
+            "action: apuesta_recibida | result: success | cantidad: "
+        ),
+        [2]
+    );
+}
+
+#[test]
+fn an_agency_with_another_agencys_certificate_is_not_authorized_and_not_retried() {
+    let (dir, files) = tls_files();
+    let central = tls_central(&files, 2);
+    let data = dir.path().join("agency-2.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,7574\n").unwrap();
+    let (cert, key) = files.agency(lottery_core::AgencyId::new(1).unwrap());
+    let output = run_agency(
+        &[
+            "--id",
+            "2",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+            "--tls-ca",
+            files.ca().to_str().unwrap(),
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    let failure = output
+        .log
+        .lines()
+        .find(|line| line.contains("action: exit | result: fail | agency: 2 | error: "))
+        .unwrap_or_else(|| panic!("no failure line: {}", output.log));
+    assert!(failure.contains("NotAuthorized"), "{failure}");
+    assert!(!output.log.contains("action: reconnect"), "{}", output.log);
+}
+
+#[test]
+fn a_plaintext_agency_against_a_tls_central_is_told_tls_is_probably_required() {
+    let (dir, files) = tls_files();
+    let central = tls_central(&files, 1);
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,7574\n").unwrap();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+            "--reconnect-attempts",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    assert!(
+        output.log.contains("it probably requires TLS (--tls-ca"),
+        "{}",
+        output.log
+    );
+}
+
+#[test]
+fn an_agency_without_a_certificate_is_refused_by_a_mutual_tls_central_at_once() {
+    let (dir, files) = tls_files();
+    let central = tls_central(&files, 1);
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,7574\n").unwrap();
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+            "--tls-ca",
+            files.ca().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    assert!(
+        output
+            .log
+            .contains("the central requires a client certificate (--tls-cert, --tls-key) (received fatal alert: CertificateRequired)"),
+        "{}",
+        output.log
+    );
+    assert!(!output.log.contains("action: reconnect"), "{}", output.log);
+}
+
+/// Runs `lottery-loadgen --json` with `flags` and returns its JSON report.
+fn loadgen_json(flags: &[&str]) -> serde_json::Value {
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-loadgen"))
+        .args(["--bets-per-agency", "600", "--batch-size", "50", "--json"])
+        .args(flags));
+    assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    serde_json::from_str(&output.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", output.stdout))
+}
+
+#[test]
+fn the_load_generator_runs_its_own_central_over_mutual_tls_and_reports_it() {
+    let report = loadgen_json(&["--agencies", "4", "--durability", "none", "--tls"]);
+    assert_eq!(report["tls"], "mutual");
+    assert_eq!(report["bets"], 2400);
+    assert_eq!(report["failed_agencies"], 0);
+    let plain = loadgen_json(&["--agencies", "2", "--durability", "none"]);
+    assert_eq!(plain["tls"], "off");
+}
+
+#[test]
+fn the_load_generator_speaks_mutual_tls_to_a_central_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<lottery_core::AgencyId> = (1..=3)
+        .map(|id| lottery_core::AgencyId::new(id).unwrap())
+        .collect();
+    let files = lottery_tls::write_pki(dir.path(), &ids, &["127.0.0.1".to_string()]).unwrap();
+    let central = tls_central(&files, 3);
+    let report = loadgen_json(&[
+        "--agencies",
+        "3",
+        "--server",
+        &central.address(),
+        "--tls-ca",
+        files.ca().to_str().unwrap(),
+        "--tls-cert-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(report["tls"], "mutual");
+    assert_eq!(report["bets"], 1800);
+    assert_eq!(report["failed_agencies"], 0);
+    let exited = central.wait_for_exit();
+    assert_eq!(
+        log_values(
+            &exited.log,
+            "action: apuesta_recibida | result: success | cantidad: "
+        )
+        .iter()
+        .sum::<u64>(),
+        1800
+    );
+}
+
+#[test]
+fn the_load_generator_reports_agencies_a_mutual_tls_central_refuses() {
+    let (_dir, files) = tls_files();
+    let central = tls_central(&files, 1);
+    // The CA alone: no agency certificate, so the central refuses each.
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-loadgen")).args([
+        "--agencies",
+        "1",
+        "--bets-per-agency",
+        "10",
+        "--server",
+        &central.address(),
+        "--tls-ca",
+        files.ca().to_str().unwrap(),
+    ]));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}\n{}",
+        output.stdout,
+        output.log
+    );
+    assert!(
+        output.stdout.contains("TLS server-only"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("CertificateRequired"),
+        "{}",
+        output.stdout
+    );
 }

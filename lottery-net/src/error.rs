@@ -119,7 +119,74 @@ pub enum ClientError {
     },
     /// The connection failed and every reconnect attempt failed too.
     #[error("the connection to the central failed")]
-    Io(#[from] io::Error),
+    Io(#[source] io::Error),
+    /// The central closed a plaintext connection before its `Welcome` (one
+    /// attempt; the client reconnects). Written like [`ClientError::Io`], so
+    /// the reconnect log lines read as they always did.
+    #[error("the connection to the central failed")]
+    ClosedBeforeWelcome(#[source] io::Error),
+    /// Every attempt of a plaintext client was closed by the central before
+    /// its `Welcome`, which is what a central that requires TLS does.
+    #[error(
+        "the central at {server} closed the connection before its welcome, {attempts} attempt(s) in a row: it probably requires TLS (--tls-ca, with --tls-cert and --tls-key if it authenticates agencies)"
+    )]
+    TlsProbablyRequired {
+        /// The address tried.
+        server: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last attempt's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The TLS settings cannot make a connection to this server (a host that
+    /// is not a valid TLS server name, say). Not retried.
+    #[error("cannot set up TLS to the central at {server}")]
+    TlsSetup {
+        /// The address connected to.
+        server: String,
+        /// Why.
+        #[source]
+        source: lottery_tls::TlsError,
+    },
+    /// The central's certificate is not acceptable: not issued by the CA we
+    /// trust, not for the name we expect, expired. Not retried: it will not
+    /// change by itself.
+    #[error("{}", tls_problem(.name, .source))]
+    TlsServerCertificate {
+        /// The address connected to.
+        server: String,
+        /// The name the certificate had to carry.
+        name: String,
+        /// rustls's finding.
+        #[source]
+        source: rustls::Error,
+    },
+    /// The central ended the TLS handshake with a fatal alert about our
+    /// certificate: it has none it trusts (none sent, another CA, expired,
+    /// revoked). Not retried.
+    #[error("{}", refusal(.alert))]
+    TlsRefused {
+        /// The alert's name as rustls writes it (`UnknownCA`,
+        /// `BadCertificate`, `CertificateRequired`, ...).
+        alert: String,
+    },
+    /// The central answered the TLS handshake with bytes that are not TLS: it
+    /// speaks plaintext. Not retried.
+    #[error(
+        "the central at {server} does not seem to speak TLS (it answered the TLS handshake with bytes that are not TLS): drop --tls-ca, or connect to a central with --tls-cert"
+    )]
+    NotTls {
+        /// The address connected to.
+        server: String,
+        /// rustls's finding.
+        #[source]
+        source: rustls::Error,
+    },
+    /// Another TLS failure (a fatal alert, a protocol violation, no common
+    /// protocol version or cipher). Not retried.
+    #[error("the TLS session with the central failed")]
+    Tls(#[source] rustls::Error),
     /// The central refused a request, with a code and a message.
     #[error("the central refused: {0}")]
     Refused(ErrorFrame),
@@ -145,6 +212,83 @@ pub enum ClientError {
     /// called; the connection is closed.
     #[error("the client was interrupted")]
     Interrupted,
+}
+
+impl From<io::Error> for ClientError {
+    /// An I/O error, or the TLS failure it carries (rustls reports a TLS
+    /// failure as an `InvalidData` I/O error around its own error).
+    fn from(error: io::Error) -> Self {
+        let is_tls = error
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+        if !is_tls {
+            return Self::Io(error);
+        }
+        let tls = error
+            .into_inner()
+            .and_then(|inner| inner.downcast::<rustls::Error>().ok())
+            .map(|boxed| *boxed)
+            .expect("checked to be a rustls error just above");
+        match tls {
+            rustls::Error::AlertReceived(alert) if is_certificate_alert(alert) => {
+                Self::TlsRefused {
+                    alert: format!("{alert:?}"),
+                }
+            }
+            other => Self::Tls(other),
+        }
+    }
+}
+
+/// Whether a fatal alert from the central is about our certificate.
+pub(crate) fn is_certificate_alert(alert: rustls::AlertDescription) -> bool {
+    use rustls::AlertDescription as Alert;
+    matches!(
+        alert,
+        Alert::BadCertificate
+            | Alert::UnsupportedCertificate
+            | Alert::CertificateRevoked
+            | Alert::CertificateExpired
+            | Alert::CertificateUnknown
+            | Alert::UnknownCA
+            | Alert::CertificateRequired
+            | Alert::AccessDenied
+    )
+}
+
+/// What is wrong with the central's certificate, in words.
+fn tls_problem(name: &str, error: &rustls::Error) -> String {
+    use rustls::CertificateError as Cert;
+    let rustls::Error::InvalidCertificate(problem) = error else {
+        return format!("the central's TLS certificate is refused for `{name}`");
+    };
+    match problem {
+        Cert::NotValidForName | Cert::NotValidForNameContext { .. } => format!(
+            "the central's certificate is not valid for `{name}` (set --tls-server-name to a name it carries)"
+        ),
+        Cert::UnknownIssuer => {
+            "the central's certificate is not trusted: it was not issued by the --tls-ca CA"
+                .to_string()
+        }
+        Cert::Expired | Cert::ExpiredContext { .. } => {
+            "the central's certificate has expired".to_string()
+        }
+        Cert::NotValidYet | Cert::NotValidYetContext { .. } => {
+            "the central's certificate is not valid yet (is the clock right?)".to_string()
+        }
+        Cert::Revoked => "the central's certificate is revoked".to_string(),
+        _ => format!("the central's certificate is refused for `{name}`"),
+    }
+}
+
+/// The central's refusal of our certificate, in words.
+fn refusal(alert: &str) -> String {
+    let what = if alert == "CertificateRequired" {
+        "the central requires a client certificate (--tls-cert, --tls-key)"
+    } else {
+        "the central refused our TLS certificate"
+    };
+    format!("{what} (received fatal alert: {alert})")
 }
 
 impl ClientError {

@@ -20,7 +20,19 @@
 //!   ([`Decoder`]); agency frames have one decode path,
 //!   [`Decoder::next_agency_frame`].
 //! - `client`: a blocking agency client over `std::net`, with resume
-//!   ([`AgencyClient`], [`Connection`]).
+//!   ([`AgencyClient`], [`Connection`]), plaintext or TLS
+//!   ([`ClientConfig::tls`], a `lottery_tls::ClientTls`).
+//!
+//! # TLS
+//! With [`ClientConfig::tls`] set, every connection completes its TLS
+//! handshake (rustls) before `Hello`. Certificate problems are permanent and
+//! never retried: the central's certificate refused here
+//! ([`ClientError::TlsServerCertificate`]: untrusted, another name,
+//! expired), ours refused by the central ([`ClientError::TlsRefused`], its
+//! fatal alert named), a central that answers in plaintext
+//! ([`ClientError::NotTls`]). A plaintext client whose every attempt is
+//! closed before its welcome ends with
+//! [`ClientError::TlsProbablyRequired`].
 //!
 //! The `test-support` feature adds a slow reference decoding, a `String` per
 //! text field (`Decoder::next_agency_message`, `WireBet::into_bet`,

@@ -33,8 +33,17 @@ fn scratch_dir(test: &str) -> PathBuf {
 }
 
 fn run_generator(args: &[&str]) -> Output {
-    Command::new(script())
-        .args(args)
+    run_generator_with(args, None)
+}
+
+/// Runs the generator with `LOTTERY_ADMIN` set to `admin` (when given).
+fn run_generator_with(args: &[&str], admin: Option<&Path>) -> Output {
+    let mut command = Command::new(script());
+    command.args(args).env_remove("LOTTERY_ADMIN");
+    if let Some(admin) = admin {
+        command.env("LOTTERY_ADMIN", admin);
+    }
+    command
         .output()
         .expect("run generar-compose.sh (is it executable?)")
 }
@@ -130,23 +139,44 @@ struct Mount {
     read_only: bool,
 }
 
+/// A service's mounts, in order.
+fn mounts(service: &Yaml, name: &str) -> Vec<Mount> {
+    service["volumes"]
+        .as_vec()
+        .unwrap_or_else(|| panic!("{name}: volumes is a list"))
+        .iter()
+        .map(|mount| Mount {
+            kind: text(&mount["type"], "a mount type").to_owned(),
+            source: text(&mount["source"], "a mount source").to_owned(),
+            target: text(&mount["target"], "a mount target").to_owned(),
+            read_only: mount["read_only"].as_bool().unwrap_or(false),
+        })
+        .collect()
+}
+
 /// A service's only mount.
 fn only_mount(service: &Yaml, name: &str) -> Mount {
-    let mounts = service["volumes"]
-        .as_vec()
-        .unwrap_or_else(|| panic!("{name}: volumes is a list"));
+    let mut mounts = mounts(service, name);
     assert_eq!(mounts.len(), 1, "{name}: exactly one mount");
-    let mount = &mounts[0];
-    Mount {
-        kind: text(&mount["type"], "a mount type").to_owned(),
-        source: text(&mount["source"], "a mount source").to_owned(),
-        target: text(&mount["target"], "a mount target").to_owned(),
-        read_only: mount["read_only"].as_bool().unwrap_or(false),
+    mounts.remove(0)
+}
+
+/// A service's first mount (its store or data file; TLS files follow).
+fn first_mount(service: &Yaml, name: &str, tls: bool) -> Mount {
+    if tls {
+        mounts(service, name).remove(0)
+    } else {
+        only_mount(service, name)
     }
 }
 
 /// Checks every property of the deployment for `agencies` agencies.
 fn assert_deployment(compose: &Yaml, agencies: u32) {
+    assert_deployment_with(compose, agencies, false);
+}
+
+/// [`assert_deployment`], with TLS mounts after the first one when `tls`.
+fn assert_deployment_with(compose: &Yaml, agencies: u32, tls: bool) {
     let services = &compose["services"];
     let mut expected: Vec<String> = vec!["server".to_owned()];
     expected.extend((1..=agencies).map(|id| format!("client{id}")));
@@ -177,7 +207,7 @@ fn assert_deployment(compose: &Yaml, agencies: u32) {
         "the central listens on {PORT}: {}",
         var(&env, "SERVER_LISTEN", "server")
     );
-    let store = only_mount(server, "server");
+    let store = first_mount(server, "server", tls);
     assert_eq!(store.kind, "volume", "the store is on a named volume");
     assert!(
         declared_volumes.contains(&store.source),
@@ -217,7 +247,7 @@ fn assert_deployment(compose: &Yaml, agencies: u32) {
             format!("server:{PORT}"),
             "{name}"
         );
-        let data = only_mount(agency, &name);
+        let data = first_mount(agency, &name, tls);
         assert_eq!(data.kind, "bind", "{name}: its data file is a bind mount");
         assert_eq!(
             data.source,
@@ -340,5 +370,218 @@ fn compose_file_agrees_with_the_dockerfiles_and_the_makefile() {
     let makefile = read("Makefile");
     for image in ["lottery-server:latest", "lottery-agency:latest"] {
         assert!(makefile.contains(image), "make docker-build tags {image}");
+    }
+}
+
+/// The files `lottery-admin certs --agencies N` writes.
+fn pki_files(agencies: u32) -> Vec<String> {
+    let mut files: Vec<String> = ["ca.pem", "ca.key", "server.pem", "server.key"]
+        .map(str::to_owned)
+        .to_vec();
+    for id in 1..=agencies {
+        files.push(format!("agency-{id}.pem"));
+        files.push(format!("agency-{id}.key"));
+    }
+    files
+}
+
+/// A stand-in for `lottery-admin` (whose `certs` subcommand lives on another
+/// branch): it checks its arguments are `certs --agencies N --out DIR
+/// --server-name server`, records them in `admin.log` next to itself, and
+/// writes placeholder files where the real one writes certificates.
+fn fake_admin(dir: &Path) -> PathBuf {
+    let path = dir.join("fake-lottery-admin");
+    fs::write(
+        &path,
+        r#"#!/usr/bin/env bash
+set -eu
+printf '%s\n' "$*" >> "$(dirname "$0")/admin.log"
+[[ $# -eq 7 && $1 == certs && $2 == --agencies && $4 == --out && $6 == --server-name ]]
+mkdir -p "$5"
+for file in ca.pem ca.key server.pem server.key; do
+    printf 'placeholder %s\n' "$file" > "$5/$file"
+done
+for ((k = 1; k <= $3; k++)); do
+    printf 'placeholder\n' > "$5/agency-$k.pem"
+    printf 'placeholder\n' > "$5/agency-$k.key"
+done
+"#,
+    )
+    .expect("write the fake lottery-admin");
+    let mut permissions = fs::metadata(&path).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    fs::set_permissions(&path, permissions).expect("chmod the fake lottery-admin");
+    path
+}
+
+/// Runs `generar-compose.sh --tls CERTS OUT N` in `dir` and parses its output.
+fn generate_tls(dir: &Path, certs: &Path, agencies: u32, admin: &Path) -> Yaml {
+    let out = dir.join("docker-compose.yaml");
+    let output = run_generator_with(
+        &[
+            "--tls",
+            certs.to_str().expect("UTF-8 path"),
+            out.to_str().expect("UTF-8 path"),
+            &agencies.to_string(),
+        ],
+        Some(admin),
+    );
+    assert!(
+        output.status.success(),
+        "generar-compose.sh --tls failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = fs::read_to_string(&out).expect("read the compose file");
+    YamlLoader::load_from_str(&text)
+        .expect("the compose file is valid YAML")
+        .pop()
+        .expect("one document")
+}
+
+/// A service's TLS mounts (every mount after the first): each a read-only
+/// bind of a file of `certs`, by file name.
+fn tls_mounts(service: &Yaml, name: &str, certs: &Path) -> BTreeMap<String, String> {
+    let certs = certs.canonicalize().expect("the certificates exist");
+    mounts(service, name)
+        .into_iter()
+        .skip(1)
+        .map(|mount| {
+            assert_eq!(mount.kind, "bind", "{name}: {}", mount.source);
+            assert!(mount.read_only, "{name}: {} is read-only", mount.source);
+            let source = Path::new(&mount.source);
+            assert_eq!(
+                source.parent(),
+                Some(certs.as_path()),
+                "{name}: {}",
+                mount.source
+            );
+            let file = source.file_name().unwrap().to_str().unwrap().to_owned();
+            assert!(
+                Path::new(&mount.target).ends_with(&file),
+                "{name}: {file} is mounted as {}",
+                mount.target
+            );
+            (file, mount.target)
+        })
+        .collect()
+}
+
+/// Checks that each container mounts only its own TLS files, that its
+/// variables point at them, and that the CA's key is mounted nowhere.
+fn assert_tls(compose: &Yaml, agencies: u32, certs: &Path) {
+    assert_deployment_with(compose, agencies, true);
+    let services = &compose["services"];
+    let server = tls_mounts(&services["server"], "server", certs);
+    assert_eq!(
+        server.keys().collect::<Vec<_>>(),
+        ["ca.pem", "server.key", "server.pem"],
+        "the central mounts its own files only"
+    );
+    let env = environment(&services["server"], "server");
+    for (variable, file) in [
+        ("SERVER_TLS_CERT", "server.pem"),
+        ("SERVER_TLS_KEY", "server.key"),
+        ("SERVER_TLS_CLIENT_CA", "ca.pem"),
+    ] {
+        assert_eq!(var(&env, variable, "server"), server[file], "{variable}");
+    }
+    for id in 1..=agencies {
+        let name = format!("client{id}");
+        let own = tls_mounts(&services[name.as_str()], &name, certs);
+        let (pem, key) = (format!("agency-{id}.pem"), format!("agency-{id}.key"));
+        let mut expected = vec!["ca.pem", key.as_str(), pem.as_str()];
+        expected.sort();
+        assert_eq!(
+            own.keys().map(String::as_str).collect::<Vec<_>>(),
+            expected,
+            "{name}"
+        );
+        let env = environment(&services[name.as_str()], &name);
+        assert_eq!(var(&env, "CLI_TLS_CA", &name), own["ca.pem"]);
+        assert_eq!(var(&env, "CLI_TLS_CERT", &name), own[&pem]);
+        assert_eq!(var(&env, "CLI_TLS_KEY", &name), own[&key]);
+    }
+    let text = format!("{compose:?}");
+    assert!(!text.contains("ca.key"), "the CA's key is mounted nowhere");
+}
+
+#[test]
+fn tls_makes_the_certificates_and_mounts_each_container_only_its_own() {
+    let dir = scratch_dir("tls");
+    let admin = fake_admin(&dir);
+    let certs = dir.join("certs");
+    let compose = generate_tls(&dir, &certs, 3, &admin);
+    assert_tls(&compose, 3, &certs);
+    let calls = fs::read_to_string(dir.join("admin.log")).expect("lottery-admin ran");
+    assert_eq!(
+        calls,
+        format!(
+            "certs --agencies 3 --out {} --server-name server\n",
+            certs.display()
+        )
+    );
+}
+
+#[test]
+fn tls_reuses_certificates_already_there() {
+    let dir = scratch_dir("tls_reuse");
+    let admin = fake_admin(&dir);
+    let certs = dir.join("certs");
+    generate_tls(&dir, &certs, 2, &admin);
+    let before = fs::read(certs.join("agency-1.key")).unwrap();
+    fs::write(certs.join("agency-1.key"), "kept\n").unwrap();
+    let compose = generate_tls(&dir, &certs, 2, &admin);
+    assert_tls(&compose, 2, &certs);
+    let calls = fs::read_to_string(dir.join("admin.log")).unwrap();
+    assert_eq!(calls.lines().count(), 1, "made once: {calls}");
+    assert_ne!(before, fs::read(certs.join("agency-1.key")).unwrap());
+}
+
+#[test]
+fn tls_refuses_a_directory_holding_only_some_certificates_and_writes_nothing() {
+    let dir = scratch_dir("tls_partial");
+    let admin = fake_admin(&dir);
+    let certs = dir.join("certs");
+    generate_tls(&dir, &certs, 2, &admin);
+    let out = dir.join("more.yaml");
+    let output = run_generator_with(
+        &["--tls", certs.to_str().unwrap(), out.to_str().unwrap(), "3"],
+        Some(&admin),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("agency-3.pem agency-3.key"), "{stderr}");
+    assert!(!out.exists(), "no compose file");
+    assert_eq!(pki_files(2).len(), fs::read_dir(&certs).unwrap().count());
+}
+
+#[test]
+fn tls_fails_when_the_certificates_cannot_be_made_and_writes_nothing() {
+    let dir = scratch_dir("tls_admin_fails");
+    let out = dir.join("docker-compose.yaml");
+    let certs = dir.join("certs");
+    for admin in [Path::new("/bin/false"), &dir.join("no-such-lottery-admin")] {
+        let output = run_generator_with(
+            &["--tls", certs.to_str().unwrap(), out.to_str().unwrap(), "2"],
+            Some(admin),
+        );
+        assert_eq!(output.status.code(), Some(1), "{admin:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("cannot make the certificates"),
+            "{admin:?}"
+        );
+        assert!(!out.exists(), "{admin:?}: no compose file");
+    }
+    let output = run_generator(&["--tls"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("usage:"));
+}
+
+#[test]
+fn without_tls_no_certificate_is_mentioned() {
+    let compose = generate(&scratch_dir("no_tls"), "2");
+    let text = format!("{compose:?}");
+    for word in ["TLS", ".pem", ".key"] {
+        assert!(!text.contains(word), "{word}");
     }
 }

@@ -135,6 +135,20 @@ impl Authority {
         )
     }
 
+    /// The central's certificate for `names`, expired since 2001: what an
+    /// agency must refuse (for tests).
+    ///
+    /// # Errors
+    /// rcgen's.
+    pub fn issue_expired_server(&self, names: &[String]) -> Result<Issued, TlsError> {
+        self.issue(
+            "lottery central",
+            names,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            Some((2000, 2001)),
+        )
+    }
+
     fn issue(
         &self,
         common: &str,

@@ -57,6 +57,21 @@ pub struct AgencyArgs {
     /// OFF, ERROR, WARN, INFO, DEBUG or TRACE [default: INFO].
     #[arg(long, env = "CLI_LOG_LEVEL", value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Speak TLS, trusting this CA (PEM) for the central's certificate
+    /// [default: plaintext].
+    #[arg(long, env = "CLI_TLS_CA", value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
+    /// The agency's certificate (PEM), for a central that authenticates
+    /// agencies; needs --tls-key and --tls-ca.
+    #[arg(long, env = "CLI_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "CLI_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// The name the central's certificate must carry [default: the host of
+    /// --server]; needs --tls-ca.
+    #[arg(long, env = "CLI_TLS_SERVER_NAME", value_name = "NAME")]
+    pub tls_server_name: Option<String>,
     /// A TOML file with any of the settings above (keys like the flags, with
     /// underscores: `id`, `server`, `data`, `batch_max_amount`, ...).
     #[arg(long, env = "CLI_CONFIG", value_name = "PATH")]
@@ -74,6 +89,10 @@ struct FileSettings {
     in_flight: Option<NonZeroUsize>,
     reconnect_attempts: Option<u32>,
     log_level: Option<String>,
+    tls_ca: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_server_name: Option<String>,
 }
 
 /// Where the agency's bets come from.
@@ -85,8 +104,34 @@ pub enum BetSource {
     Single(Box<Bet>),
 }
 
+/// The agency's TLS, its files loaded.
+#[derive(Debug, Clone)]
+pub struct AgencyTls {
+    /// The CA trusted for the central's certificate.
+    pub ca: PathBuf,
+    /// The agency's certificate and key, when it presents one.
+    pub identity: Option<(PathBuf, PathBuf)>,
+    /// The name the central's certificate must carry (`None`: the host of
+    /// the server address).
+    pub server_name: Option<String>,
+    /// The loaded configuration, for [`lottery_net::ClientConfig::tls`].
+    pub client: lottery_tls::ClientTls,
+}
+
+impl AgencyTls {
+    /// `mutual` when the agency presents a certificate, else `server-only`
+    /// (the words of the central's config line).
+    pub fn mode(&self) -> &'static str {
+        if self.identity.is_some() {
+            "mutual"
+        } else {
+            "server-only"
+        }
+    }
+}
+
 /// The agency's resolved settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct AgencySettings {
     /// The agency id.
     pub id: AgencyId,
@@ -102,6 +147,8 @@ pub struct AgencySettings {
     pub reconnect_attempts: u32,
     /// The log level.
     pub log_level: LevelFilter,
+    /// TLS to the central (`None`: plaintext).
+    pub tls: Option<AgencyTls>,
 }
 
 impl AgencySettings {
@@ -141,6 +188,12 @@ impl AgencySettings {
                         reason,
                     })
                 })?;
+        let tls = resolve_tls(
+            args.tls_ca.or(file.tls_ca),
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+            args.tls_server_name.or(file.tls_server_name),
+        )?;
         let source = match args.data.or(file.data) {
             Some(path) => BetSource::File(path),
             None => match single_bet(&variable)? {
@@ -165,9 +218,56 @@ impl AgencySettings {
                 .or(file.reconnect_attempts)
                 .unwrap_or(DEFAULT_RECONNECT_ATTEMPTS),
             log_level,
+            tls,
         })
     }
 }
+
+/// The TLS settings, checked together and their files loaded: a
+/// certificate needs its key and a CA, a key its certificate, a server name
+/// a CA.
+fn resolve_tls(
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    server_name: Option<String>,
+) -> Result<Option<AgencyTls>, ConfigError> {
+    let identity = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => return Err(ConfigError::TlsCombination(TLS_CERT_NEEDS_KEY)),
+        (None, Some(_)) => return Err(ConfigError::TlsCombination(TLS_KEY_NEEDS_CERT)),
+    };
+    let Some(ca) = ca else {
+        if identity.is_some() {
+            return Err(ConfigError::TlsCombination(TLS_CERT_NEEDS_CA));
+        }
+        if server_name.is_some() {
+            return Err(ConfigError::TlsCombination(TLS_NAME_NEEDS_CA));
+        }
+        return Ok(None);
+    };
+    let client = lottery_tls::ClientTls::load(
+        &ca,
+        identity
+            .as_ref()
+            .map(|(cert, key)| (cert.as_path(), key.as_path())),
+        server_name.as_deref(),
+    )
+    .map_err(ConfigError::Tls)?;
+    Ok(Some(AgencyTls {
+        ca,
+        identity,
+        server_name,
+        client,
+    }))
+}
+
+const TLS_CERT_NEEDS_KEY: &str =
+    "--tls-cert (CLI_TLS_CERT, `tls_cert`) needs its key: --tls-key (CLI_TLS_KEY, `tls_key`)";
+const TLS_KEY_NEEDS_CERT: &str = "--tls-key (CLI_TLS_KEY, `tls_key`) needs its certificate: --tls-cert (CLI_TLS_CERT, `tls_cert`)";
+const TLS_CERT_NEEDS_CA: &str = "--tls-cert (CLI_TLS_CERT, `tls_cert`) needs the CA the central's certificate must chain to: --tls-ca (CLI_TLS_CA, `tls_ca`)";
+const TLS_NAME_NEEDS_CA: &str = "--tls-server-name (CLI_TLS_SERVER_NAME, `tls_server_name`) applies to TLS only: it needs --tls-ca (CLI_TLS_CA, `tls_ca`)";
 
 fn read_config(path: &Path) -> Result<FileSettings, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -304,6 +404,116 @@ mod tests {
         let path = file.path().to_str().unwrap();
         let error = AgencySettings::resolve(args(&["--config", path]), no_variables).unwrap_err();
         assert!(matches!(error, ConfigError::Parse { .. }), "{error}");
+    }
+
+    fn pki() -> (tempfile::TempDir, lottery_tls::PkiFiles) {
+        let dir = tempfile::tempdir().unwrap();
+        let files = lottery_tls::write_pki(
+            dir.path(),
+            &[AgencyId::new(2).unwrap()],
+            &["central".to_string()],
+        )
+        .unwrap();
+        (dir, files)
+    }
+
+    #[test]
+    fn tls_is_off_unless_a_ca_is_given() {
+        let settings = AgencySettings::resolve(args(&["--id", "2"]), no_variables).unwrap();
+        assert!(settings.tls.is_none());
+    }
+
+    #[test]
+    fn the_tls_flags_load_a_mutual_setup() {
+        let (_dir, files) = pki();
+        let (cert, key) = files.agency(AgencyId::new(2).unwrap());
+        let flags = [
+            "--id=2".to_string(),
+            format!("--tls-ca={}", files.ca().display()),
+            format!("--tls-cert={}", cert.display()),
+            format!("--tls-key={}", key.display()),
+            "--tls-server-name=central".to_string(),
+        ];
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let settings = AgencySettings::resolve(args(&flags), no_variables).unwrap();
+        let tls = settings.tls.expect("TLS is on");
+        assert_eq!(tls.mode(), "mutual");
+        assert_eq!(tls.ca, files.ca());
+        assert_eq!(tls.identity, Some((cert, key)));
+        assert_eq!(tls.server_name.as_deref(), Some("central"));
+        assert_eq!(
+            tls.client.server_name_for("10.0.0.1:1").unwrap().to_str(),
+            "central"
+        );
+    }
+
+    #[test]
+    fn the_tls_keys_of_the_config_file_yield_to_the_flags() {
+        let (_dir, files) = pki();
+        let (cert, key) = files.agency(AgencyId::new(2).unwrap());
+        let file = config_file(&format!(
+            "id = 2\ntls_ca = {:?}\ntls_cert = {:?}\ntls_key = {:?}\ntls_server_name = \"file-name\"\n",
+            files.ca(),
+            cert,
+            key
+        ));
+        let path = file.path().to_str().unwrap();
+        let settings = AgencySettings::resolve(
+            args(&["--config", path, "--tls-server-name", "flag-name"]),
+            no_variables,
+        )
+        .unwrap();
+        let tls = settings.tls.expect("TLS is on");
+        assert_eq!(tls.mode(), "mutual");
+        assert_eq!(tls.server_name.as_deref(), Some("flag-name"));
+        // A CA alone authenticates the central only.
+        let ca = format!("--tls-ca={}", files.ca().display());
+        let settings = AgencySettings::resolve(args(&["--id=2", &ca]), no_variables).unwrap();
+        assert_eq!(settings.tls.expect("TLS is on").mode(), "server-only");
+    }
+
+    #[test]
+    fn tls_settings_that_do_not_go_together_are_refused_naming_them() {
+        for (flags, named) in [
+            (&["--tls-ca=a", "--tls-cert=c"][..], "--tls-cert"),
+            (&["--tls-ca=a", "--tls-key=k"][..], "--tls-key"),
+            (&["--tls-cert=c", "--tls-key=k"][..], "--tls-ca"),
+            (&["--tls-server-name=central"][..], "--tls-ca"),
+        ] {
+            let mut all = vec!["--id=1"];
+            all.extend_from_slice(flags);
+            let error = AgencySettings::resolve(args(&all), no_variables).unwrap_err();
+            assert!(
+                matches!(error, ConfigError::TlsCombination(_)),
+                "{flags:?}: {error}"
+            );
+            assert!(error.to_string().contains(named), "{flags:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_tls_file_is_refused_naming_it() {
+        let (dir, files) = pki();
+        let missing = dir.path().join("missing.pem");
+        let flag = format!("--tls-ca={}", missing.display());
+        let error = AgencySettings::resolve(args(&["--id=1", &flag]), no_variables).unwrap_err();
+        assert!(matches!(error, ConfigError::Tls(_)), "{error}");
+        let text = lottery_log::chain(&error);
+        assert!(text.contains("missing.pem"), "{text}");
+        // A key given as the certificate holds no certificate.
+        let (_, key) = files.agency(AgencyId::new(2).unwrap());
+        let flags = [
+            format!("--tls-ca={}", files.ca().display()),
+            format!("--tls-cert={}", key.display()),
+            format!("--tls-key={}", key.display()),
+        ];
+        let mut all = vec!["--id=2"];
+        all.extend(flags.iter().map(String::as_str));
+        let error = AgencySettings::resolve(args(&all), no_variables).unwrap_err();
+        assert!(
+            lottery_log::chain(&error).contains("agency-2.key"),
+            "{error}"
+        );
     }
 
     fn course_variables() -> HashMap<&'static str, String> {

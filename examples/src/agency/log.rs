@@ -23,10 +23,22 @@ pub fn config_failed(error: &dyn Error) {
 }
 
 /// `config | result: success`: the settings in use; `data` names where the
-/// bets come from (a file, or `<environment>` in single-bet mode).
+/// bets come from (a file, or `<environment>` in single-bet mode). With TLS,
+/// ` | tls: server-only|mutual | tls_ca: PATH` follow (and `tls_cert`,
+/// `tls_server_name` when set); a plaintext line is as it always was.
 pub fn config(settings: &AgencySettings, data: &str) {
+    let tls = settings.tls.as_ref().map_or_else(String::new, |tls| {
+        let mut text = format!(" | tls: {} | tls_ca: {}", tls.mode(), tls.ca.display());
+        if let Some((cert, _)) = &tls.identity {
+            text.push_str(&format!(" | tls_cert: {}", cert.display()));
+        }
+        if let Some(name) = &tls.server_name {
+            text.push_str(&format!(" | tls_server_name: {name}"));
+        }
+        text
+    });
     info!(
-        "action: config | result: success | id: {} | server: {} | data: {data} | batch_max_amount: {} | in_flight: {} | reconnect_attempts: {} | log_level: {}",
+        "action: config | result: success | id: {} | server: {} | data: {data} | batch_max_amount: {} | in_flight: {} | reconnect_attempts: {} | log_level: {}{tls}",
         settings.id,
         settings.server,
         settings

@@ -62,6 +62,7 @@ fn main() -> ExitCode {
     config.batch_max = settings.batch_max_amount.map(std::num::NonZeroUsize::get);
     config.in_flight = settings.in_flight.get();
     config.reconnect_attempts = settings.reconnect_attempts;
+    config.tls = settings.tls.as_ref().map(|tls| tls.client.clone());
     let outcome = run_session(config, input, interrupter, true, |_| {
         if let Some(bet) = &single {
             agency::log::bet_sent(bet);

@@ -1,6 +1,7 @@
 //! The load generator's flags.
 
 use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::PathBuf;
 
 use clap::Parser;
 use lottery_core::Durability;
@@ -48,6 +49,19 @@ pub struct LoadgenArgs {
     /// would overflow the central's listen backlog).
     #[arg(long, default_value_t = NonZeroUsize::new(256).expect("positive"), value_name = "N")]
     pub connect_burst: NonZeroUsize,
+    /// Speak TLS to --server, trusting this CA (PEM) for its certificate
+    /// (whose name must be the host of --server).
+    #[arg(long, value_name = "PEM", requires = "server")]
+    pub tls_ca: Option<PathBuf>,
+    /// With --tls-ca: every agency presents its own certificate,
+    /// agency-N.pem and agency-N.key in DIR (as `lottery-admin certs`
+    /// writes them).
+    #[arg(long, value_name = "DIR", requires = "tls_ca")]
+    pub tls_cert_dir: Option<PathBuf>,
+    /// Run the in-process central over mutual TLS, with certificates
+    /// generated in memory for the run (not with --server: see --tls-ca).
+    #[arg(long, conflicts_with_all = ["server", "tls_ca"])]
+    pub tls: bool,
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     pub json: bool,
@@ -112,5 +126,19 @@ mod tests {
             assert!(parse(&[flag]).is_err(), "{flag}");
         }
         assert!(parse(&["--durability=sometimes"]).is_err());
+    }
+
+    #[test]
+    fn tls_flags_go_with_the_central_they_are_for() {
+        assert!(!parse(&[]).unwrap().tls);
+        assert!(parse(&["--tls"]).unwrap().tls);
+        let args = parse(&["--server=c:1", "--tls-ca=ca.pem", "--tls-cert-dir=certs"]).unwrap();
+        assert_eq!(args.tls_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(args.tls_cert_dir, Some(PathBuf::from("certs")));
+        // --tls makes its own certificates for its own central; --tls-ca
+        // is for a central elsewhere; a certificate directory needs a CA.
+        assert!(parse(&["--tls", "--server=c:1"]).is_err());
+        assert!(parse(&["--tls-ca=ca.pem"]).is_err());
+        assert!(parse(&["--server=c:1", "--tls-cert-dir=certs"]).is_err());
     }
 }

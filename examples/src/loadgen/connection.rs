@@ -7,15 +7,14 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::plan::SessionPlan;
+use super::shared::{RunShared, ThreadReport};
+use super::wire::Wire;
 use lottery_core::AgencyId;
 use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, PROTOCOL_VERSION,
     encode_agency_message,
 };
-use mio::net::TcpStream;
-
-use super::plan::SessionPlan;
-use super::shared::{RunShared, ThreadReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
@@ -43,7 +42,7 @@ pub(super) struct Agency {
     pub(super) id: AgencyId,
     pub(super) plan: Arc<SessionPlan>,
     pub(super) phase: Phase,
-    pub(super) stream: Option<TcpStream>,
+    pub(super) stream: Option<Wire>,
     pub(super) decoder: Decoder,
     /// Control frames (hello, finish, query) not yet written.
     pub(super) control: Vec<u8>,
@@ -102,8 +101,9 @@ impl Agency {
         if self.phase == Phase::Connecting {
             let stream = self
                 .stream
-                .as_ref()
-                .expect("a connecting agency has a stream");
+                .as_mut()
+                .expect("a connecting agency has a stream")
+                .tcp();
             if let Some(error) = stream.take_error().map_err(|e| e.to_string())? {
                 return Err(format!("connect failed: {error}"));
             }
@@ -144,6 +144,10 @@ impl Agency {
         let Some(stream) = self.stream.as_mut() else {
             return Ok(());
         };
+        // TLS bytes a full socket held back go first (nothing for TCP).
+        stream
+            .flush_tls()
+            .map_err(|error| format!("write failed: {error}"))?;
         while self.control_written < self.control.len() {
             match stream.write(&self.control[self.control_written..]) {
                 Ok(0) => return Err("the central closed the connection".into()),
@@ -188,6 +192,9 @@ impl Agency {
             let Some(stream) = self.stream.as_mut() else {
                 return Ok(());
             };
+            // TLS hands plaintext out a record at a time: a short read
+            // says nothing about the socket, so TLS reads to `WouldBlock`.
+            let may_skip = !stream.is_tls();
             let mut source = Asked { stream, asked: 0 };
             match self.decoder.read_from(&mut source) {
                 Ok(0) => {
@@ -200,7 +207,7 @@ impl Agency {
                     // A read shorter than asked emptied the socket: the next
                     // bytes raise a new edge, so skip the read that would
                     // only say `WouldBlock`.
-                    let drained = read < source.asked && !self.end_seen;
+                    let drained = may_skip && read < source.asked && !self.end_seen;
                     while let Some(message) = self
                         .decoder
                         .next_central_message()
@@ -303,7 +310,7 @@ impl Agency {
 
 /// A socket as a reader that remembers how much the last read asked for.
 struct Asked<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut Wire,
     asked: usize,
 }
 

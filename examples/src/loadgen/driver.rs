@@ -27,6 +27,7 @@ use super::connection::{Agency, Failure, Phase};
 use super::plan::SessionPlan;
 use super::schedule::Schedule;
 use super::shared::{RunShared, ThreadReport};
+use super::wire::Wire;
 
 /// How long a client thread waits without any event before it declares the
 /// central gone.
@@ -86,9 +87,16 @@ impl ClientThread<'_> {
             while pending < self.shared.connect_burst && next < self.agencies.len() {
                 let index = next;
                 next += 1;
+                let session = match self.shared.session(self.positions[index]) {
+                    Ok(session) => session,
+                    Err(why) => {
+                        self.fail(index, format!("TLS setup failed: {why}"));
+                        continue;
+                    }
+                };
                 match connect(&self.poll, self.shared.server, index) {
                     Ok(stream) => {
-                        self.agencies[index].stream = Some(stream);
+                        self.agencies[index].stream = Some(Wire::new(stream, session));
                         self.agencies[index].phase = Phase::Connecting;
                         pending += 1;
                     }
@@ -225,7 +233,10 @@ impl ClientThread<'_> {
     fn close(&mut self, index: usize) {
         let agency = &mut self.agencies[index];
         if let Some(mut stream) = agency.stream.take() {
-            let _ = self.poll.registry().deregister(&mut stream);
+            if agency.phase == Phase::Done {
+                stream.close_notify();
+            }
+            let _ = self.poll.registry().deregister(stream.tcp());
             if agency.counted_open {
                 self.shared.closed();
             }

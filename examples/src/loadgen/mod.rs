@@ -9,6 +9,7 @@ pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod shared;
+mod wire;
 
 pub use config::LoadgenArgs;
 pub use plan::SessionPlan;

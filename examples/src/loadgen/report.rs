@@ -80,12 +80,19 @@ pub struct Report {
     pub failures: Vec<String>,
     /// How many agencies failed.
     pub failed_agencies: u64,
+    /// TLS to the central: `off`, `server-only` (the central's certificate
+    /// checked) or `mutual` (every agency with its own certificate too).
+    pub tls: String,
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let latency = &self.ack_latency_ms;
-        writeln!(f, "central           {}", self.central)?;
+        if self.tls.is_empty() || self.tls == "off" {
+            writeln!(f, "central           {}", self.central)?;
+        } else {
+            writeln!(f, "central           {}, TLS {}", self.central, self.tls)?;
+        }
         writeln!(
             f,
             "agencies          {} ({} connections held at most)",
@@ -162,6 +169,7 @@ mod tests {
             "bets_per_s",
             "ack_latency_ms",
             "connections_held",
+            "tls",
         ] {
             assert!(json.get(key).is_some(), "{key} missing from {json}");
         }

@@ -9,14 +9,16 @@ use std::time::{Duration, Instant};
 use log::info;
 use lottery_core::{AgencyId, BetNumber, LotteryRules};
 use lottery_net::DEFAULT_MAX_FRAME;
+use lottery_tls::ClientTls;
 
 use super::config::LoadgenArgs;
 use super::driver::drive;
 use super::plan::{SessionPlan, VARIANTS};
 use super::report::{LatencySummary, Report};
-use super::shared::{RunShared, ThreadReport};
+use super::shared::{RunShared, RunTls, ThreadReport};
 use crate::central::InProcessCentral;
 use crate::error::LoadgenError;
+use crate::pki::MemoryPki;
 
 /// File descriptors a process needs beyond its connections (stdio, polls,
 /// wakers, the store, the listener).
@@ -40,6 +42,7 @@ pub fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
     let in_process = args.server.is_none();
     check_descriptors(u64::from(agencies) * if in_process { 2 } else { 1 })?;
     let mut central = None;
+    let pki = args.tls.then(MemoryPki::new).transpose()?;
     let (server, central_name) = match &args.server {
         Some(address) => (resolve(address)?, address.clone()),
         None => {
@@ -47,6 +50,7 @@ pub fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
                 rules,
                 args.durability,
                 args.server_threads.map(std::num::NonZeroUsize::get),
+                pki.as_ref().map(MemoryPki::central).transpose()?,
             )?;
             let addr = started.addr();
             central = Some(started);
@@ -93,6 +97,7 @@ pub fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
         ingest_start: OnceLock::new(),
         open: AtomicU64::new(0),
         open_peak: AtomicU64::new(0),
+        tls: run_tls(args, server, pki.as_ref())?,
     };
     info!(
         "action: load | result: in_progress | agencies: {agencies} | bets_per_agency: {} | central: {central_name}",
@@ -134,6 +139,56 @@ pub fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
         report.bets, report.bets_per_s, report.failed_agencies
     );
     Ok(report)
+}
+
+/// `off`, `server-only` or `mutual`: what the report says.
+fn tls_mode(args: &LoadgenArgs) -> &'static str {
+    if args.tls || args.tls_cert_dir.is_some() {
+        "mutual"
+    } else if args.tls_ca.is_some() {
+        "server-only"
+    } else {
+        "off"
+    }
+}
+
+/// Each agency's TLS: from the in-memory PKI of `--tls`, or from
+/// `--tls-ca` (and `--tls-cert-dir`) for a central elsewhere.
+fn run_tls(
+    args: &LoadgenArgs,
+    server: SocketAddr,
+    pki: Option<&MemoryPki>,
+) -> Result<Option<RunTls>, LoadgenError> {
+    let ids = (1..=args.agencies.get()).map(|id| AgencyId::new(id).expect("ids from 1 are valid"));
+    let (server, agencies) = match (pki, &args.tls_ca) {
+        (Some(pki), _) => (
+            server.to_string(),
+            ids.map(|id| pki.agency(id))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        (None, Some(ca)) => {
+            let server = args.server.clone().unwrap_or_else(|| server.to_string());
+            let agencies = match &args.tls_cert_dir {
+                Some(dir) => ids
+                    .map(|id| {
+                        let name = lottery_tls::agency_name(id);
+                        let (cert, key) = (
+                            dir.join(format!("{name}.pem")),
+                            dir.join(format!("{name}.key")),
+                        );
+                        ClientTls::load(ca, Some((&cert, &key)), None)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => {
+                    let shared = ClientTls::load(ca, None, None)?;
+                    ids.map(|_| shared.clone()).collect()
+                }
+            };
+            (server, agencies)
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(RunTls { server, agencies }))
 }
 
 fn merge(
@@ -179,6 +234,7 @@ fn merge(
         central,
         failures,
         failed_agencies,
+        tls: tls_mode(args).to_string(),
     }
 }
 

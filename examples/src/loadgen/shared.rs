@@ -4,6 +4,8 @@
 //! drives (`connection`), which read and update them.
 
 use std::net::SocketAddr;
+
+use lottery_tls::{ClientConnection, ClientTls};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
@@ -29,6 +31,18 @@ pub struct RunShared {
     pub open: AtomicU64,
     /// The most connections open at once.
     pub open_peak: AtomicU64,
+    /// TLS to the central (`None`: plaintext).
+    pub tls: Option<RunTls>,
+}
+
+/// The TLS of a load run: the address whose host the central's certificate
+/// must name, and each agency's configuration (by position).
+#[derive(Debug)]
+pub struct RunTls {
+    /// The central's address as given (`host:port`).
+    pub server: String,
+    /// Agency `position`'s TLS at index `position`.
+    pub agencies: Vec<ClientTls>,
 }
 
 impl RunShared {
@@ -39,6 +53,21 @@ impl RunShared {
 
     pub(super) fn closed(&self) {
         self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A new TLS session for the agency at `position` (`None`: plaintext).
+    pub(super) fn session(&self, position: u32) -> Result<Option<ClientConnection>, String> {
+        let Some(tls) = &self.tls else {
+            return Ok(None);
+        };
+        let config = tls
+            .agencies
+            .get(position as usize)
+            .ok_or_else(|| format!("no TLS configuration for agency position {position}"))?;
+        config
+            .connect(&tls.server)
+            .map(Some)
+            .map_err(|error| lottery_log::chain(&error))
     }
 }
 

@@ -81,6 +81,10 @@ pub fn run(command: &mut Command) -> Output {
         "CLI_BATCH_MAXAMOUNT",
         "CLI_LOG_LEVEL",
         "CLI_CONFIG",
+        "CLI_TLS_CA",
+        "CLI_TLS_CERT",
+        "CLI_TLS_KEY",
+        "CLI_TLS_SERVER_NAME",
     ] {
         if !command.get_envs().any(|(name, _)| name == variable) {
             command.env_remove(variable);
@@ -132,6 +136,11 @@ impl Central {
     /// Starts a central expecting `agencies` and waits until it accepts
     /// connections.
     pub fn start(agencies: u32) -> Self {
+        Self::start_with(agencies, &[])
+    }
+
+    /// [`Central::start`] with more flags (`--tls-cert ...`, say).
+    pub fn start_with(agencies: u32, flags: &[&str]) -> Self {
         let owner = tempfile::tempdir().unwrap();
         let dir = owner.path().to_path_buf();
         let log = std::fs::File::create(dir.join("central.log")).unwrap();
@@ -141,6 +150,7 @@ impl Central {
             .arg("--store")
             .arg(dir.join("bets.csv"))
             .args(["--exit-when-done", "--log-level", "INFO", "--threads", "2"])
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -16,7 +16,7 @@ use crate::frame::DEFAULT_MAX_FRAME;
 /// config.batch_max = Some(100);
 /// assert_eq!(config.in_flight, 8);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// The central's address, `host:port`; resolved at every connection
     /// attempt (so a restarted central behind a name is found again).
@@ -45,13 +45,17 @@ pub struct ClientConfig {
     pub backoff_initial: Duration,
     /// The longest pause between two reconnect attempts.
     pub backoff_max: Duration,
+    /// TLS to the central (`None`: plaintext). The handshake runs right
+    /// after each TCP connect; a certificate problem on either side fails at
+    /// once, without reconnecting.
+    pub tls: Option<lottery_tls::ClientTls>,
 }
 
 impl ClientConfig {
     /// Settings for `agency` talking to `server`, with the defaults: 8 KiB
     /// frames filled to the limit, 8 batches in flight, 5 s to connect, 30 s
     /// per read or write, winners waited for as long as the draw takes, and
-    /// up to 10 reconnects with a backoff from 100 ms to 5 s.
+    /// up to 10 reconnects with a backoff from 100 ms to 5 s, plaintext.
     pub fn new(server: impl Into<String>, agency: AgencyId) -> Self {
         Self {
             server: server.into(),
@@ -65,6 +69,7 @@ impl ClientConfig {
             reconnect_attempts: 10,
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
+            tls: None,
         }
     }
 

@@ -2,6 +2,11 @@
 //! send frames, receive messages. No retry here (that is
 //! [`AgencyClient`](super::AgencyClient)'s job), so a load generator can
 //! drive connections its own way with pre-encoded frames.
+//!
+//! With [`ClientConfig::tls`] set, the TLS handshake is completed right after
+//! the TCP connect, before `Hello`: a certificate problem surfaces as such
+//! ([`ClientError::TlsServerCertificate`], [`ClientError::TlsRefused`]), not
+//! as a later I/O error.
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -9,6 +14,7 @@ use std::time::Duration;
 
 use lottery_core::ResumePoint;
 
+use super::stream::Stream;
 use super::{ClientConfig, Interrupter};
 use crate::decoder::Decoder;
 use crate::encoder::encode_agency_message;
@@ -18,7 +24,7 @@ use crate::message::{AgencyMessage, CentralMessage, PROTOCOL_VERSION};
 /// A handshaken connection of one agency.
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     decoder: Decoder,
     max_frame: usize,
     /// Reused encoding buffer.
@@ -27,12 +33,17 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `config.server` (each resolved address in turn, each
-    /// within `config.connect_timeout`), sends `Hello` and reads `Welcome`.
+    /// within `config.connect_timeout`), completes the TLS handshake when
+    /// `config.tls` is set, sends `Hello` and reads `Welcome`.
     ///
     /// # Errors
     /// [`ClientError::Connect`] when no address accepts; the handshake's I/O
-    /// error; [`ClientError::Refused`] when the central refuses the agency or
-    /// the version.
+    /// error ([`ClientError::ClosedBeforeWelcome`] when a plaintext
+    /// connection is closed before the welcome); [`ClientError::Refused`]
+    /// when the central refuses the agency or the version; for TLS,
+    /// [`ClientError::TlsSetup`], [`ClientError::TlsServerCertificate`],
+    /// [`ClientError::TlsRefused`], [`ClientError::NotTls`] or
+    /// [`ClientError::Tls`].
     pub fn open(config: &ClientConfig) -> Result<(Self, ResumePoint), ClientError> {
         Self::handshake(config, None)
     }
@@ -64,17 +75,40 @@ impl Connection {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(config.io_timeout)?;
         stream.set_write_timeout(config.io_timeout)?;
+        let stream = match &config.tls {
+            Some(tls) => Stream::Tls(Box::new(tls_handshake(tls, &config.server, stream)?)),
+            None => Stream::Plain(stream),
+        };
         let mut connection = Self {
             stream,
             decoder: Decoder::new(config.max_frame),
             max_frame: config.max_frame,
             out: Vec::new(),
         };
-        connection.send(&AgencyMessage::Hello {
+        let hello = AgencyMessage::Hello {
             version: PROTOCOL_VERSION,
             agency: config.agency.get(),
-        })?;
-        match connection.receive()? {
+        };
+        let welcome = match connection.send(&hello) {
+            Ok(()) => connection.receive(),
+            // In TLS 1.3 our side of the handshake ends before the central
+            // has checked our certificate: its refusal (an alert) may be
+            // waiting to be read behind the failed write.
+            Err(ClientError::Io(error)) if connection.is_tls() => match connection.receive() {
+                Err(refusal @ (ClientError::TlsRefused { .. } | ClientError::Tls(_))) => {
+                    Err(refusal)
+                }
+                _ => Err(ClientError::Io(error)),
+            },
+            Err(error) => Err(error),
+        };
+        let welcome = match welcome {
+            Err(ClientError::Io(error)) if config.tls.is_none() && is_closed(&error) => {
+                return Err(ClientError::ClosedBeforeWelcome(error));
+            }
+            other => other?,
+        };
+        match welcome {
             CentralMessage::Welcome {
                 last_batch,
                 bets_stored,
@@ -100,6 +134,7 @@ impl Connection {
         self.out.clear();
         encode_agency_message(message, self.max_frame, &mut self.out)?;
         self.stream.write_all(&self.out)?;
+        self.stream.flush()?;
         Ok(())
     }
 
@@ -109,7 +144,9 @@ impl Connection {
     /// # Errors
     /// The write's error.
     pub fn send_frames(&mut self, frames: &[u8]) -> io::Result<()> {
-        self.stream.write_all(frames)
+        self.stream.write_all(frames)?;
+        // TLS may hold the last record back; TCP's flush does nothing.
+        self.stream.flush()
     }
 
     /// Blocks until the next message from the central.
@@ -151,13 +188,91 @@ impl Connection {
     /// # Errors
     /// The socket's error.
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.stream.set_read_timeout(timeout)
+        self.stream.tcp().set_read_timeout(timeout)
     }
 
-    /// The underlying socket (for its addresses, or to shut it down).
+    /// The underlying TCP socket (for its addresses, or to shut it down;
+    /// [`Connection::close`] also ends a TLS session cleanly).
     pub fn stream(&self) -> &TcpStream {
-        &self.stream
+        self.stream.tcp()
     }
+
+    /// Whether the connection speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// Closes the connection (best effort: the central may be gone already).
+    /// A TLS session is ended with a close_notify first, so that the central
+    /// sees a clean end.
+    pub fn close(mut self) {
+        self.stream.shutdown();
+    }
+}
+
+/// Completes the TLS handshake over `tcp`, connected to `server`.
+fn tls_handshake(
+    tls: &lottery_tls::ClientTls,
+    server: &str,
+    mut tcp: TcpStream,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, ClientError> {
+    let name = tls
+        .server_name_for(server)
+        .map_err(|source| ClientError::TlsSetup {
+            server: server.to_string(),
+            source,
+        })?;
+    let mut session = tls
+        .connect(server)
+        .map_err(|source| ClientError::TlsSetup {
+            server: server.to_string(),
+            source,
+        })?;
+    while session.is_handshaking() {
+        if let Err(error) = session.complete_io(&mut tcp) {
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(handshake_error(error, server, &name.to_str()));
+        }
+    }
+    Ok(rustls::StreamOwned::new(session, tcp))
+}
+
+/// Classifies a failed TLS handshake: the central's certificate refused
+/// here, bytes that are not TLS, or what [`ClientError`]'s `From` makes of it
+/// (our certificate refused there, an I/O error).
+fn handshake_error(error: io::Error, server: &str, name: &str) -> ClientError {
+    match ClientError::from(error) {
+        ClientError::Tls(source @ rustls::Error::InvalidCertificate(_)) => {
+            ClientError::TlsServerCertificate {
+                server: server.to_string(),
+                name: name.to_string(),
+                source,
+            }
+        }
+        ClientError::Tls(
+            source @ (rustls::Error::InvalidMessage(_)
+            | rustls::Error::InappropriateMessage { .. }
+            | rustls::Error::InappropriateHandshakeMessage { .. }),
+        ) => ClientError::NotTls {
+            server: server.to_string(),
+            source,
+        },
+        other => other,
+    }
+}
+
+/// Whether `error` says the central closed the connection (an end of
+/// stream, a reset, a broken pipe).
+fn is_closed(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
 }
 
 /// Connects to the first address of `server` that accepts.

@@ -15,6 +15,7 @@
 mod config;
 mod connection;
 mod interrupt;
+mod stream;
 
 use std::collections::VecDeque;
 
@@ -363,8 +364,7 @@ impl AgencyClient {
     /// Closes the connection.
     pub fn close(mut self) {
         if let Some(connection) = self.connection.take() {
-            // The peer may be gone already; closing is best effort.
-            let _ = connection.stream().shutdown(std::net::Shutdown::Both);
+            connection.close();
         }
     }
 
@@ -500,6 +500,12 @@ impl AgencyClient {
                         attempts: self.failures + 1,
                         source,
                     },
+                    // Only a plaintext handshake says this (see `Connection`).
+                    ClientError::ClosedBeforeWelcome(source) => ClientError::TlsProbablyRequired {
+                        server: self.config.server.clone(),
+                        attempts: self.failures + 1,
+                        source,
+                    },
                     other => other,
                 });
             }
@@ -537,7 +543,9 @@ impl AgencyClient {
 /// failed, or the central is going away or could not store.
 fn is_recoverable(error: &ClientError) -> bool {
     match error {
-        ClientError::Io(_) | ClientError::Connect { .. } => true,
+        ClientError::Io(_) | ClientError::Connect { .. } | ClientError::ClosedBeforeWelcome(_) => {
+            true
+        }
         ClientError::Refused(error) => error.code.is_retryable(),
         _ => false,
     }
