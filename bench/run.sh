@@ -12,7 +12,10 @@
 # directory, default target/bench), DATA (the course data set, default
 # ../shared/data), INGEST_BETS (bets per agency in (2), default 20000), BIN
 # (the programs to measure, default target/release, built first; set it to
-# measure another build, such as an older commit's, as it is).
+# measure another build, such as an older commit's, as it is), TLS (1: every
+# connection over mutual TLS, with certificates `lottery-admin certs` writes
+# once into OUT/pki: the central with --tls-cert/--tls-key/--tls-client-ca,
+# each agency and the load generator with its own agency certificates).
 #
 # Every central is a release `lottery-server` process with durability fsync,
 # logging at INFO (the course's line per batch), on 127.0.0.1, with a fresh
@@ -30,13 +33,42 @@ RUNS=${RUNS:-5}
 OUT=${OUT:-$ROOT/target/bench}
 DATA=${DATA:-$ROOT/../shared/data}
 INGEST_BETS=${INGEST_BETS:-20000}
+TLS=${TLS:-0}
 mkdir -p "$OUT"
+PKI=$OUT/pki
 
 # 10,000 connections need as many descriptors in the central and in the
 # load generator: take the hard limit.
 ulimit -n "$(ulimit -Hn)"
 
 log() { printf '%s\n' "$*" >&2; }
+
+# --- TLS ------------------------------------------------------------------------
+
+# With TLS=1: a PKI for 10,000 agencies (the most any benchmark runs), made
+# once and kept (making it is not what is measured).
+make_pki() {
+    [ "$TLS" = 1 ] || return 0
+    [ -f "$PKI/agency-10000.key" ] && return 0
+    rm -rf "$PKI"
+    "$BIN/lottery-admin" certs --agencies 10000 --out "$PKI" >/dev/null
+}
+
+# The flags of each program under TLS=1 (none otherwise).
+central_tls() {
+    [ "$TLS" = 1 ] && printf '%s\n' --tls-cert "$PKI/server.pem" --tls-key "$PKI/server.key" \
+        --tls-client-ca "$PKI/ca.pem"
+    return 0
+}
+agency_tls() {
+    [ "$TLS" = 1 ] && printf '%s\n' --tls-ca "$PKI/ca.pem" --tls-cert "$PKI/agency-$1.pem" \
+        --tls-key "$PKI/agency-$1.key" --tls-server-name localhost
+    return 0
+}
+loadgen_tls() {
+    [ "$TLS" = 1 ] && printf '%s\n' --tls-ca "$PKI/ca.pem" --tls-cert-dir "$PKI"
+    return 0
+}
 
 # --- the central --------------------------------------------------------------
 
@@ -52,8 +84,10 @@ start_central() {
     if [ -n "${CPU_FILE:-}" ] && [ -x /usr/bin/time ]; then
         timed=(/usr/bin/time -f "%U %S" -o "$CPU_FILE")
     fi
+    local tls
+    mapfile -t tls < <(central_tls)
     "${timed[@]}" "$BIN/lottery-server" --listen 127.0.0.1:0 --agencies "$agencies" \
-        --store "$dir/bets.csv" --durability fsync "$@" </dev/null >/dev/null 2>"$dir/server.log" &
+        --store "$dir/bets.csv" --durability fsync "${tls[@]}" "$@" </dev/null >/dev/null 2>"$dir/server.log" &
     CENTRAL_PID=$!
     local line=""
     for _ in $(seq 500); do
@@ -103,9 +137,11 @@ disk() {
 # (each exits once it has its winners). Internal; see `course`.
 course_agencies() {
     local dir=$1 addr=$2 pids=() failed=0
+    local tls
     for id in 1 2 3 4 5; do
+        mapfile -t tls < <(agency_tls "$id")
         "$BIN/lottery-agency" --id "$id" --server "$addr" --data "$DATA/agency-$id.csv" \
-            2>"$dir/agency-$id.log" &
+            "${tls[@]}" 2>"$dir/agency-$id.log" &
         pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
@@ -212,9 +248,10 @@ loadgen_run() {
     shift 3
     local dir=$OUT/$name
     start_central "$dir" "$agencies"
-    local report
+    local report tls
+    mapfile -t tls < <(loadgen_tls)
     report=$("$BIN/lottery-loadgen" --server "$CENTRAL_ADDR" --agencies "$agencies" \
-        --bets-per-agency "$bets" --json "$@" 2>"$dir/loadgen.log") || {
+        --bets-per-agency "$bets" --json "${tls[@]}" "$@" 2>"$dir/loadgen.log") || {
         cat "$dir/loadgen.log" >&2
         stop_central
         return 1
@@ -315,7 +352,8 @@ main() {
         log "building the release binaries"
         cargo build --release --bins -q
     fi
-    log "measuring $BIN"
+    log "measuring $BIN$([ "$TLS" = 1 ] && echo ' over mutual TLS')"
+    make_pki
     case $what in
         all) disk; course; ingest; scale; growth ;;
         disk|course|ingest|scale|growth) $what ;;

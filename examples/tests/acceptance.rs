@@ -36,6 +36,18 @@ fn multiset(bets: impl IntoIterator<Item = Bet>) -> HashMap<Bet, usize> {
 
 #[test]
 fn five_agencies_on_the_course_data_get_their_winners_and_every_bet_is_stored_once() {
+    course_run(false);
+}
+
+/// The same run with every agency over mutual TLS (certificates written as
+/// `lottery-admin certs` writes them): the same winners, and each agency's
+/// rows in `bets.csv` byte for byte what the plaintext protocol stores.
+#[test]
+fn five_agencies_on_the_course_data_over_mutual_tls_get_the_same_winners_and_rows() {
+    course_run(true);
+}
+
+fn course_run(tls: bool) {
     let shared = workspace_root().join("../shared/data");
     let generated = tempfile::tempdir().unwrap();
     let course = shared.join("agency-1.csv").is_file();
@@ -71,16 +83,48 @@ fn five_agencies_on_the_course_data_get_their_winners_and_every_bet_is_stored_on
         assert_eq!(total, COURSE_BETS, "the course data changed");
     }
 
-    let central = Central::start(5);
+    let pki_dir = tempfile::tempdir().unwrap();
+    let ids: Vec<AgencyId> = (1..=5).map(|id| AgencyId::new(id).unwrap()).collect();
+    let pki = lottery_tls::write_pki(pki_dir.path(), &ids, &["localhost".to_owned()]).unwrap();
+    let path = |path: PathBuf| path.to_str().unwrap().to_owned();
+    let central = if tls {
+        let (cert, key) = pki.server();
+        let (cert, key, ca) = (path(cert), path(key), path(pki.ca()));
+        Central::start_with(
+            5,
+            &[
+                "--tls-cert",
+                &cert,
+                "--tls-key",
+                &key,
+                "--tls-client-ca",
+                &ca,
+            ],
+        )
+    } else {
+        Central::start(5)
+    };
     let agencies: Vec<_> = files
         .iter()
-        .enumerate()
-        .map(|(index, file)| {
-            let id = (index + 1).to_string();
-            let data = file.to_str().unwrap().to_string();
-            let server = central.address();
+        .zip(&ids)
+        .map(|(file, &agency)| {
+            let mut args: Vec<String> = ["--id", &agency.to_string(), "--server"]
+                .map(str::to_owned)
+                .to_vec();
+            args.extend([central.address(), "--data".to_owned(), path(file.clone())]);
+            if tls {
+                let (cert, key) = pki.agency(agency);
+                args.extend([
+                    "--tls-ca".to_owned(),
+                    path(pki.ca()),
+                    "--tls-cert".to_owned(),
+                ]);
+                args.extend([path(cert), "--tls-key".to_owned(), path(key)]);
+                args.extend(["--tls-server-name".to_owned(), "localhost".to_owned()]);
+            }
             std::thread::spawn(move || {
-                run_agency(&["--id", &id, "--server", &server, "--data", &data], &[])
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                run_agency(&args, &[])
             })
         })
         .collect();
@@ -121,11 +165,33 @@ fn five_agencies_on_the_course_data_get_their_winners_and_every_bet_is_stored_on
         "{log}"
     );
 
+    if tls {
+        assert!(log.contains("tls: mutual"), "{log}");
+    }
     let mut stored: HashMap<AgencyId, Vec<Bet>> = HashMap::new();
-    let store_file = std::fs::File::open(&exited.store).unwrap();
-    for row in StoreRows::new(std::io::BufReader::new(store_file)) {
+    let mut stored_bytes: HashMap<AgencyId, Vec<u8>> = HashMap::new();
+    let store_bytes = std::fs::read(&exited.store).unwrap();
+    for (line, row) in store_bytes
+        .split_inclusive(|&byte| byte == b'\n')
+        .zip(StoreRows::new(store_bytes.as_slice()))
+    {
         let row = row.expect("bets.csv rows parse");
+        stored_bytes
+            .entry(row.agency)
+            .or_default()
+            .extend_from_slice(line);
         stored.entry(row.agency).or_default().push(row.bet);
+    }
+    // Byte for byte: each agency's rows, in its order, are the rows the
+    // store's one encoder writes for its input.
+    for (index, input) in inputs.iter().enumerate() {
+        let agency = ids[index];
+        let mut expected = Vec::new();
+        lottery_core::encode_store_rows(agency, input, &mut expected);
+        assert!(
+            stored_bytes.get(&agency) == Some(&expected),
+            "agency {agency}: its rows in bets.csv are not the bytes its input encodes to"
+        );
     }
     assert_eq!(stored.len(), 5);
     for (index, input) in inputs.into_iter().enumerate() {

@@ -515,16 +515,17 @@ fn parse_agencies(text: &str) -> Result<u32, String> {
 /// its `error: ` prefix and its tips.
 fn usage(error: &clap::Error) -> ConfigError {
     let text = error.to_string();
-    let first = text
+    // The first paragraph, on one line: a message ending in a colon (the
+    // required arguments not provided) goes on with what it lists.
+    let paragraph: Vec<&str> = text
         .lines()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("");
+        .skip_while(|line| line.trim().is_empty())
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let first = paragraph.join(" ");
     ConfigError::Usage {
-        message: first
-            .strip_prefix("error: ")
-            .unwrap_or(first)
-            .trim()
-            .to_owned(),
+        message: first.strip_prefix("error: ").unwrap_or(&first).to_owned(),
     }
 }
 

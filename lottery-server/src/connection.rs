@@ -162,7 +162,7 @@ impl Connection {
             transport,
             peer,
             decoder: Decoder::new(max_frame),
-            session: Session::new(authenticates),
+            session: Session::new(peer, authenticates),
             output: Vec::new(),
             sent: 0,
             lifecycle: Lifecycle::Open,

@@ -24,7 +24,9 @@
 //! - `shared.rs`: the state every thread shares (the central, the loops'
 //!   inboxes, which connection speaks for each agency, stopping).
 //! - `refusal.rs`: every error frame the central sends; `log_line.rs`: every
-//!   log line it writes (the course's format is [`lottery_log`]'s).
+//!   log line it writes (the course's format is [`lottery_log`]'s), the
+//!   lines about untrusted peers within the per-peer budget of
+//!   `log_limit.rs`.
 //! - [`ShutdownHandle`], [`StopReason`] and the signal watch (`shutdown.rs`);
 //!   [`open_central`] (`store.rs`).
 //! - `config.rs`: the knobs of a running server ([`ServerConfig`]) and the
@@ -62,6 +64,7 @@ mod config;
 mod connection;
 mod error;
 mod event_loop;
+mod log_limit;
 mod log_line;
 mod refusal;
 mod server;

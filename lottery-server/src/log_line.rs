@@ -12,14 +12,23 @@
 //! A disabled level costs nothing: a function formats only inside its `log`
 //! macro, and no argument is built beforehand (an agency that may be missing
 //! is shown through [`AgencyOr`], not a `String`).
+//!
+//! Lines about a peer not bound to an agency (accepted, refused at the
+//! handshake or over the connection limit, timed out, closed without ever
+//! binding) and protocol errors (malformed frames, whoever sent them) are
+//! rate limited per peer address (`log_limit.rs`, through [`limited`]): what
+//! is suppressed is summarized in `log_suppressed` lines, so no
+//! unauthenticated peer can fill the disk. A bound agency's lines (its
+//! handshake, batches, finish, winners, close) are never limited.
 
 use std::fmt::{self, Display};
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
-use log::{Level, debug, error, info, log, warn};
+use log::{Level, debug, error, info, log, log_enabled, warn};
 use lottery_core::{
     AgencyId, DrawSummary, Durability, Finish, Quarantined, ResumePoint, StoreError, SubmitError,
     Submitted,
@@ -28,6 +37,15 @@ use lottery_log::chain;
 use lottery_net::{DecodeError, EncodeError};
 
 use crate::error::ServerError;
+use crate::log_limit::{LIMITS, LogLimit, Suppressed};
+
+/// The process's limiter of lines about untrusted peers: one for the process,
+/// since what it protects (the log and its disk) is the process's.
+static LIMIT: LazyLock<LogLimit> = LazyLock::new(|| LogLimit::new(LIMITS, Instant::now()));
+
+/// `log_suppressed` summaries written one by one at once; more are added up
+/// in one line (an eviction or a shutdown may hand back many).
+const SUMMARIES_LISTED: usize = 20;
 
 /// An agency, or the word standing in its place when there is none.
 struct AgencyOr(Option<AgencyId>, &'static str);
@@ -44,6 +62,45 @@ impl Display for AgencyOr {
 /// No agency yet (before the handshake).
 fn or_none(agency: Option<AgencyId>) -> AgencyOr {
     AgencyOr(agency, "none")
+}
+
+// --- the limit on lines about untrusted peers ------------------------------
+
+/// Writes a line about `peer` at `level` (`line` writes it) if the peer's
+/// budget allows, after the summary of what it suppressed before. Nothing is
+/// spent when `level` is disabled.
+fn limited(level: Level, peer: SocketAddr, line: impl FnOnce()) {
+    if !log_enabled!(level) {
+        return;
+    }
+    let decision = LIMIT.check(peer.ip(), Instant::now());
+    suppressed(&decision.summaries);
+    if decision.write {
+        line();
+    }
+}
+
+/// `log_suppressed`: how many lines about a peer were not written.
+fn suppressed(summaries: &[Suppressed]) {
+    for summary in summaries.iter().take(SUMMARIES_LISTED) {
+        warn!(
+            "action: log_suppressed | result: success | peer: {} | suppressed: {}",
+            summary.peer, summary.lines
+        );
+    }
+    let rest = summaries.get(SUMMARIES_LISTED..).unwrap_or_default();
+    if !rest.is_empty() {
+        let lines: u64 = rest.iter().map(|summary| summary.lines).sum();
+        warn!(
+            "action: log_suppressed | result: success | peer: many | peers: {} | suppressed: {lines}",
+            rest.len()
+        );
+    }
+}
+
+/// At shutdown: the counts of suppressed lines not summarized yet.
+pub(crate) fn suppressed_at_shutdown() {
+    suppressed(&LIMIT.drain());
 }
 
 // --- the store ---------------------------------------------------------------
@@ -143,7 +200,9 @@ pub(crate) fn security(listen: SocketAddr, tls: Option<&lottery_tls::ServerTls>)
 
 /// A connection was accepted.
 pub(crate) fn accepted(peer: SocketAddr) {
-    info!("action: accept_connections | result: success | peer: {peer}");
+    limited(Level::Info, peer, || {
+        info!("action: accept_connections | result: success | peer: {peer}");
+    });
 }
 
 /// Accepting failed (out of file descriptors, say); the acceptor retries.
@@ -153,9 +212,11 @@ pub(crate) fn accept_failed(error: &io::Error) {
 
 /// A connection over the limit was refused.
 pub(crate) fn over_connection_limit(peer: SocketAddr, max: usize) {
-    warn!(
-        "action: accept_connections | result: fail | peer: {peer} | error: too many connections (limit {max})"
-    );
+    limited(Level::Warn, peer, || {
+        warn!(
+            "action: accept_connections | result: fail | peer: {peer} | error: too many connections (limit {max})"
+        );
+    });
 }
 
 /// An accepted connection could not be registered with its loop.
@@ -210,20 +271,34 @@ pub(crate) fn shutdown_failed(error: &ServerError) {
 
 // --- the event loops ------------------------------------------------------------
 
-/// A connection is gone (`agency` is the one its handshake bound it to).
+/// A connection is gone (`agency` is the one its handshake bound it to;
+/// limited when there is none).
 pub(crate) fn connection_closed(agency: Option<AgencyId>, peer: SocketAddr, reason: &str) {
-    info!(
-        "action: close_connection | result: success | agency: {} | peer: {peer} | reason: {reason}",
-        or_none(agency)
-    );
+    let line = || {
+        info!(
+            "action: close_connection | result: success | agency: {} | peer: {peer} | reason: {reason}",
+            or_none(agency)
+        );
+    };
+    match agency {
+        Some(_) => line(),
+        None => limited(Level::Info, peer, line),
+    }
 }
 
-/// A connection missed its handshake or idle deadline.
+/// A connection missed its handshake or idle deadline (limited before the
+/// handshake).
 pub(crate) fn timed_out(agency: Option<AgencyId>, peer: SocketAddr, why: impl Display) {
-    warn!(
-        "action: timeout | result: fail | agency: {} | peer: {peer} | error: {why}",
-        or_none(agency)
-    );
+    let line = || {
+        warn!(
+            "action: timeout | result: fail | agency: {} | peer: {peer} | error: {why}",
+            or_none(agency)
+        );
+    };
+    match agency {
+        Some(_) => line(),
+        None => limited(Level::Warn, peer, line),
+    }
 }
 
 /// An event loop's thread ends.
@@ -233,17 +308,20 @@ pub(crate) fn event_loop_exited(index: usize) {
 
 // --- the sessions ---------------------------------------------------------------
 
-/// A handshake in another protocol version.
-pub(crate) fn handshake_unsupported_version(agency: u32, version: u16) {
+/// A handshake in another protocol version (limited).
+pub(crate) fn handshake_unsupported_version(agency: u32, peer: SocketAddr, version: u16) {
     handshake_refused(
         agency,
+        peer,
         format_args!("unsupported protocol version {version}"),
     );
 }
 
-/// A handshake refused for `why` (the refusal's own text).
-pub(crate) fn handshake_refused(agency: u32, why: impl Display) {
-    warn!("action: handshake | result: fail | agency: {agency} | error: {why}");
+/// A handshake refused for `why` (the refusal's own text; limited).
+pub(crate) fn handshake_refused(agency: u32, peer: SocketAddr, why: impl Display) {
+    limited(Level::Warn, peer, || {
+        warn!("action: handshake | result: fail | agency: {agency} | peer: {peer} | error: {why}");
+    });
 }
 
 /// A handshake bound a connection to `agency`, which stands at `point`.
@@ -354,12 +432,15 @@ pub(crate) fn winners_unencodable(agency: AgencyId, error: &EncodeError) {
     error!("action: winners_sent | result: fail | agency: {agency} | error: {error}");
 }
 
-/// The peer sent bytes that are not a frame.
-pub(crate) fn malformed(agency: Option<AgencyId>, error: &DecodeError) {
-    warn!(
-        "action: receive_message | result: fail | agency: {} | error: {error}",
-        or_none(agency)
-    );
+/// The peer sent bytes that are not a frame (limited, bound or not: the
+/// text quotes what the peer sent).
+pub(crate) fn malformed(agency: Option<AgencyId>, peer: SocketAddr, error: &DecodeError) {
+    limited(Level::Warn, peer, || {
+        warn!(
+            "action: receive_message | result: fail | agency: {} | peer: {peer} | error: {error}",
+            or_none(agency)
+        );
+    });
 }
 
 /// One of the central's own messages could not be encoded.
@@ -368,10 +449,12 @@ pub(crate) fn send_failed(message: &str, error: &EncodeError) {
 }
 
 /// rustls could not set up the TLS side of a connection just accepted (it
-/// is dropped).
+/// is dropped). Limited like every line about an unbound peer.
 pub(crate) fn tls_setup_failed(peer: SocketAddr, error: &lottery_tls::TlsError) {
-    error!(
-        "action: accept_connection | result: fail | peer: {peer} | error: {}",
-        chain(error)
-    );
+    limited(Level::Error, peer, || {
+        error!(
+            "action: accept_connection | result: fail | peer: {peer} | error: {}",
+            chain(error)
+        );
+    });
 }

@@ -177,6 +177,7 @@ impl Server {
         log_line::shutdown_started(reason);
         shared.stop();
         let failure = join_loops(threads, failure);
+        log_line::suppressed_at_shutdown();
         drop(signals);
         drop(shared);
         log_line::store_closed();

@@ -30,6 +30,8 @@
 //! - Nothing the peer sends can panic: every refusal is an error frame, and a
 //!   session that cannot go on says [`Step::Close`].
 
+use std::net::SocketAddr;
+
 use lottery_core::{
     AgencyId, Bet, Birthdate, Central, Finish, FinishError, SubmitError, Submitted, Winners,
 };
@@ -141,6 +143,8 @@ pub(crate) struct Context<'a> {
 /// The protocol state of one connection.
 #[derive(Debug)]
 pub(crate) struct Session {
+    /// Who is at the other end (for the log lines about it).
+    peer: SocketAddr,
     phase: Phase,
     /// Batches begun and not yet acked.
     in_flight: usize,
@@ -166,11 +170,12 @@ enum Identity {
 }
 
 impl Session {
-    /// A session waiting for its handshake. With `authenticates`, the peer
-    /// acts only as the agency its client certificate names
-    /// ([`Session::authenticated`] hands it over).
-    pub(crate) fn new(authenticates: bool) -> Self {
+    /// A session with `peer`, waiting for its handshake. With
+    /// `authenticates`, the peer acts only as the agency its client
+    /// certificate names ([`Session::authenticated`] hands it over).
+    pub(crate) fn new(peer: SocketAddr, authenticates: bool) -> Self {
         Self {
+            peer,
             identity: if authenticates {
                 Identity::Certified(None)
             } else {
@@ -327,14 +332,14 @@ impl Session {
         out: &mut Vec<u8>,
     ) -> Step {
         if version != PROTOCOL_VERSION {
-            log_line::handshake_unsupported_version(agency, version);
+            log_line::handshake_unsupported_version(agency, self.peer, version);
             return self.end_with(refusal::unsupported_version(version), ctx.max_frame, out);
         }
         // Before anything about the agency is looked up: a peer learns
         // nothing of an agency it may not act as.
         if !self.may_act_as(agency) {
             let refusal = refusal::not_authorized(agency);
-            log_line::handshake_refused(agency, &refusal.message);
+            log_line::handshake_refused(agency, self.peer, &refusal.message);
             return self.end_with(refusal, ctx.max_frame, out);
         }
         let resume = AgencyId::new(agency).map_err(|_| ()).and_then(|id| {
@@ -345,7 +350,7 @@ impl Session {
         });
         let Ok((id, point)) = resume else {
             let refusal = refusal::unknown_agency(agency, ctx.central.rules().agencies);
-            log_line::handshake_refused(agency, &refusal.message);
+            log_line::handshake_refused(agency, self.peer, &refusal.message);
             return self.end_with(refusal, ctx.max_frame, out);
         };
         self.phase = Phase::Bound(id);
@@ -598,7 +603,7 @@ impl Session {
         max_frame: usize,
         out: &mut Vec<u8>,
     ) -> Step {
-        log_line::malformed(self.agency(), error);
+        log_line::malformed(self.agency(), self.peer, error);
         self.end_with(refusal::malformed(error), max_frame, out)
     }
 

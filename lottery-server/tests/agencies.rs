@@ -20,37 +20,7 @@ fn run_agency(
     agency: u32,
     batches: &[Vec<lottery_net::WireBet>],
 ) -> Vec<String> {
-    let (mut connection, welcome) = RawAgency::hello(addr, agency);
-    assert_eq!(welcome, (0, 0, false));
-    for (index, bets) in batches.iter().enumerate() {
-        connection.send(&AgencyMessage::Batch {
-            batch: index as u64 + 1,
-            bets: bets.clone(),
-        });
-    }
-    let mut stored = 0;
-    for (index, bets) in batches.iter().enumerate() {
-        stored += bets.len() as u64;
-        assert_eq!(
-            connection.recv(),
-            Some(CentralMessage::Ack {
-                batch: index as u64 + 1,
-                bets_stored: stored
-            }),
-            "agency {agency}"
-        );
-    }
-    connection.send(&AgencyMessage::Finish { bets_sent: stored });
-    assert_eq!(
-        connection.recv(),
-        Some(CentralMessage::Finished {
-            bets_stored: stored
-        })
-    );
-    connection.send(&AgencyMessage::WinnersQuery { wait: true });
-    let winners = connection.winners();
-    connection.close();
-    winners
+    common::run_agency(RawAgency::connect(addr), agency, batches)
 }
 
 #[test]

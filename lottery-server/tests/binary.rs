@@ -675,3 +675,102 @@ fn an_agency_leaving_while_its_winners_query_waits_is_let_go_at_once() {
         1
     );
 }
+
+#[test]
+fn tls_flags_serve_mutual_tls_and_the_startup_says_what_the_port_protects() {
+    let dir = scratch_dir("binary_tls");
+    let agencies = [lottery_core::AgencyId::new(1).unwrap()];
+    let pki = lottery_tls::write_pki(&dir.join("pki"), &agencies, &["localhost".to_owned()])
+        .expect("write a PKI");
+    let (cert, key) = pki.server();
+    let (cert, key, ca) = (
+        cert.display().to_string(),
+        key.display().to_string(),
+        pki.ca().display().to_string(),
+    );
+    let store = store_arg(&dir);
+    let mut server = Process::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ],
+        &[("SERVER_TLS_CLIENT_CA", &ca), ("SERVER_AGENCIES", "1")],
+    );
+    let addr = server.address();
+    let line = server.wait_for_line("action: security");
+    assert!(
+        line.contains("INFO")
+            && line.contains("result: success | ")
+            && line.contains("tls: mutual"),
+        "{line}"
+    );
+    assert!(
+        server
+            .wait_for_line("action: config")
+            .contains("tls: mutual")
+    );
+    let (agency_cert, agency_key) = pki.agency(agencies[0]);
+    let tls = lottery_tls::ClientTls::load(&pki.ca(), Some((&agency_cert, &agency_key)), None)
+        .expect("load the agency's files");
+    let (agency, welcome) = RawAgency::connect_tls(addr, &tls).welcome(1);
+    assert_eq!(welcome, (0, 0, false));
+    agency.close();
+    server.signal("TERM");
+    let (status, _) = server.wait();
+    assert!(status.success());
+
+    // Without TLS: a WARNING says what anyone can do.
+    let mut plain = Process::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store_arg(&scratch_dir("binary_tls_plain")),
+        ],
+        &[("SERVER_AGENCIES", "1")],
+    );
+    let line = plain.wait_for_line("action: security");
+    assert!(
+        line.contains("WARNING") && line.contains("result: fail") && line.contains("tls: off"),
+        "{line}"
+    );
+    assert!(line.contains("any peer can act as any agency"), "{line}");
+    plain.signal("TERM");
+    assert!(plain.wait().0.success());
+}
+
+#[test]
+fn bad_tls_settings_exit_2_naming_the_file_or_the_flag() {
+    let dir = scratch_dir("binary_tls_bad");
+    std::fs::write(dir.join("empty.pem"), "").unwrap();
+    let store = store_arg(&dir);
+    let missing = dir.join("missing.pem").display().to_string();
+    let empty = dir.join("empty.pem").display().to_string();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--tls-cert", &missing, "--tls-key", &missing],
+            "missing.pem",
+        ),
+        (
+            &["--tls-cert", &empty, "--tls-key", &empty],
+            "no CERTIFICATE",
+        ),
+        (&["--tls-client-ca", &empty], "--tls-cert"),
+        (&["--tls-cert", &empty], "--tls-key"),
+    ];
+    for (flags, named) in cases {
+        let mut args = vec!["--listen", "127.0.0.1:0", "--store", &store];
+        args.extend_from_slice(flags);
+        let (code, stderr) = run_to_exit(&args, &[]);
+        assert_eq!(code, Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(named), "{flags:?} names {named}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(!dir.join("bets.csv").exists(), "nothing started");
+}

@@ -11,9 +11,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use common::{RawAgency, TestCentral, agency_batches, expected_winners, scratch_dir, settings};
+use common::{
+    RawAgency, TestCentral, agency_batches, expected_winners, run_agency, scratch_dir, settings,
+};
 use lottery_core::AgencyId;
-use lottery_net::{AgencyMessage, CentralMessage, ErrorCode, WireBet};
+use lottery_net::{AgencyMessage, CentralMessage, ErrorCode};
 use lottery_server::ServerConfig;
 use lottery_tls::{Authority, ClientTls, Issued, ServerTls};
 
@@ -73,48 +75,6 @@ fn tls_settings(tls: ServerTls) -> ServerConfig {
         tls: Some(tls),
         ..settings(2)
     }
-}
-
-/// One agency's whole job over `connection`: every batch, finish, winners.
-fn run_agency(mut connection: RawAgency, agency: u32, batches: &[Vec<WireBet>]) -> Vec<String> {
-    let (mut connection, welcome) = {
-        let answer = connection.try_hello(agency).expect("handshake");
-        match answer {
-            Some(CentralMessage::Welcome {
-                last_batch,
-                bets_stored,
-                finished,
-            }) => (connection, (last_batch, bets_stored, finished)),
-            other => panic!("agency {agency}: expected Welcome, got {other:?}"),
-        }
-    };
-    assert_eq!(welcome, (0, 0, false));
-    let mut stored = 0;
-    for (index, bets) in batches.iter().enumerate() {
-        connection.send(&AgencyMessage::Batch {
-            batch: index as u64 + 1,
-            bets: bets.clone(),
-        });
-        stored += bets.len() as u64;
-    }
-    for index in 0..batches.len() {
-        assert!(
-            matches!(connection.recv(), Some(CentralMessage::Ack { batch, .. }) if batch == index as u64 + 1),
-            "agency {agency}: batch {} acked",
-            index + 1
-        );
-    }
-    connection.send(&AgencyMessage::Finish { bets_sent: stored });
-    assert_eq!(
-        connection.recv(),
-        Some(CentralMessage::Finished {
-            bets_stored: stored
-        })
-    );
-    connection.send(&AgencyMessage::WinnersQuery { wait: true });
-    let winners = connection.winners();
-    connection.close();
-    winners
 }
 
 /// The first answer to `Hello(agency)` over `connection`: its error code,

@@ -1,14 +1,27 @@
-//! `lottery-admin`: the operator's tool. `lottery-admin verify --store PATH`
-//! checks a store offline (read-only, without its lock) and prints what it
-//! holds; it exits 0 only when the store is whole.
+//! `lottery-admin`: the operator's tool.
+//!
+//! - `lottery-admin verify --store PATH` checks a store offline (read-only,
+//!   without its lock) and prints what it holds; it exits 0 only when the
+//!   store is whole.
+//! - `lottery-admin certs --agencies N --out DIR` writes a PKI for quick
+//!   setups (a CA, the central's certificate, one per agency); it never
+//!   overwrites a file.
+//!
+//! Exit codes: 0 done, 1 the job failed (a store not whole, a file that
+//! exists), 2 a bad flag (clap's usage errors).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lottery_core::{StoreReport, verify_store};
+use lottery_core::{AgencyId, MAX_AGENCIES, StoreReport, verify_store};
 use lottery_log::chain;
+use lottery_tls::{PkiFiles, write_pki};
+
+/// The central's names when `--server-name` is not given: what a quick setup
+/// on one machine connects to.
+const DEFAULT_SERVER_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
 
 /// The lottery operator's tool.
 #[derive(Debug, Parser)]
@@ -28,26 +41,134 @@ enum Command {
         #[arg(long, env = "SERVER_STORE", value_name = "PATH")]
         store: PathBuf,
     },
+    /// Writes a new PKI for quick setups into DIR (created if missing):
+    /// ca.pem and ca.key (the certificate authority), server.pem and
+    /// server.key (the central), agency-N.pem and agency-N.key for agencies 1
+    /// to N (subjectAltName DNS agency-N). Private keys are mode 0600. No file
+    /// is overwritten: if one exists, nothing is written and the exit code is
+    /// 1. Keep ca.key offline; give each agency its own pair and ca.pem only.
+    #[command(
+        after_help = "Example: lottery-admin certs --agencies 5 --out pki --server-name central.example.org\n\
+                      then: lottery-server --tls-cert pki/server.pem --tls-key pki/server.key --tls-client-ca pki/ca.pem"
+    )]
+    Certs {
+        /// Agencies to issue certificates for (agencies 1 to N), 1 to 1000000.
+        #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_agencies)]
+        agencies: u32,
+        /// The directory to write into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// A name the agencies reach the central by (a DNS name or an IP
+        /// address; repeat for several). Default: localhost and 127.0.0.1.
+        #[arg(long = "server-name", value_name = "NAME")]
+        server_names: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Verify { store } => match verify_store(&store) {
-            Ok(report) => {
-                print!("{}", describe(&store, &report));
-                if report.is_whole() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                }
-            }
-            Err(error) => {
-                eprintln!("lottery-admin: verify: {}", chain(&error));
+        Command::Verify { store } => verify(&store),
+        Command::Certs {
+            agencies,
+            out,
+            server_names,
+        } => certs(agencies, &out, server_names),
+    }
+}
+
+fn verify(store: &Path) -> ExitCode {
+    match verify_store(store) {
+        Ok(report) => {
+            print!("{}", describe(store, &report));
+            if report.is_whole() {
+                ExitCode::SUCCESS
+            } else {
                 ExitCode::FAILURE
             }
-        },
+        }
+        Err(error) => {
+            eprintln!("lottery-admin: verify: {}", chain(&error));
+            ExitCode::FAILURE
+        }
     }
+}
+
+fn certs(agencies: u32, out: &Path, mut server_names: Vec<String>) -> ExitCode {
+    if server_names.is_empty() {
+        server_names = DEFAULT_SERVER_NAMES.map(str::to_owned).to_vec();
+    }
+    let ids: Vec<AgencyId> = (1..=agencies)
+        .map(|id| AgencyId::new(id).expect("parse_agencies admits 1 to MAX_AGENCIES only"))
+        .collect();
+    match write_pki(out, &ids, &server_names) {
+        Ok(files) => {
+            print!("{}", written(&files, &ids, &server_names));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("lottery-admin: certs: {}", chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--agencies`: 1 to [`MAX_AGENCIES`], refused with the range otherwise
+/// (a usage error: exit 2).
+fn parse_agencies(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(agencies) if (1..=MAX_AGENCIES).contains(&agencies) => Ok(agencies),
+        _ => Err(format!(
+            "not a number of agencies (expected 1 to {MAX_AGENCIES})"
+        )),
+    }
+}
+
+/// What `certs` wrote, one file a line (the agencies' pairs summarized past
+/// a few), and how to hand the files out.
+fn written(files: &PkiFiles, agencies: &[AgencyId], server_names: &[String]) -> String {
+    /// Agencies listed one by one; more are summarized.
+    const LISTED: usize = 10;
+    let mut out = String::new();
+    let ca_key = files.ca().with_file_name("ca.key");
+    let (server_cert, server_key) = files.server();
+    let _ = writeln!(
+        out,
+        "wrote {} (the CA certificate: give it to the central and every agency)",
+        files.ca().display()
+    );
+    let _ = writeln!(
+        out,
+        "wrote {} (the CA key: keep it offline)",
+        ca_key.display()
+    );
+    let _ = writeln!(
+        out,
+        "wrote {} and {} (the central, valid for {})",
+        server_cert.display(),
+        server_key.display(),
+        server_names.join(", ")
+    );
+    for &agency in agencies.iter().take(LISTED) {
+        let (cert, key) = files.agency(agency);
+        let _ = writeln!(
+            out,
+            "wrote {} and {} (agency {agency})",
+            cert.display(),
+            key.display()
+        );
+    }
+    if let (Some(&first), Some(&last)) = (agencies.get(LISTED), agencies.last()) {
+        let _ = writeln!(
+            out,
+            "wrote agency-{first}.pem/.key to agency-{last}.pem/.key likewise"
+        );
+    }
+    out.push_str(
+        "private keys (*.key) are mode 0600. Keep ca.key offline (whoever holds it can issue any agency's certificate); \
+         each agency gets ca.pem and its own agency-N.pem and agency-N.key only.\n",
+    );
+    out
 }
 
 /// The report as a table, for terminals and scripts (one fact a line).

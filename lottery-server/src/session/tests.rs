@@ -10,6 +10,10 @@ use lottery_net::{
 use super::{Context, Ending, Session, Step};
 use crate::completer::InFlight;
 
+/// The peer of every session here.
+const PEER: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40000);
+
 /// One session, its central, and what it sent.
 struct Harness {
     central: Central,
@@ -33,7 +37,7 @@ impl Harness {
         Self {
             central: Central::new(rules, monitor, &recovery).unwrap(),
             store: handle,
-            session: Session::new(false),
+            session: Session::new(PEER, false),
             out: Vec::new(),
             in_flight: Vec::new(),
             today: today(),
@@ -502,7 +506,7 @@ fn a_resent_batch_is_acked_again_and_not_stored_again() {
 /// Agency 2 of `central`, in a session of its own, stores a winner and
 /// finishes last: the draw happens when its finish completes.
 fn second_agency_wins_and_finishes(central: &Central) {
-    let mut two = Session::new(false);
+    let mut two = Session::new(PEER, false);
     let mut out = Vec::new();
     let mut ctx = Context {
         central,

@@ -300,6 +300,42 @@ impl RawAgency {
     }
 }
 
+/// One agency's whole job: handshake, every batch pipelined, finish, winners.
+/// Returns the winners it received. Over `connection`, plain or TLS.
+pub fn run_agency(connection: RawAgency, agency: u32, batches: &[Vec<WireBet>]) -> Vec<String> {
+    let (mut connection, welcome) = connection.welcome(agency);
+    assert_eq!(welcome, (0, 0, false));
+    for (index, bets) in batches.iter().enumerate() {
+        connection.send(&AgencyMessage::Batch {
+            batch: index as u64 + 1,
+            bets: bets.clone(),
+        });
+    }
+    let mut stored = 0;
+    for (index, bets) in batches.iter().enumerate() {
+        stored += bets.len() as u64;
+        assert_eq!(
+            connection.recv(),
+            Some(CentralMessage::Ack {
+                batch: index as u64 + 1,
+                bets_stored: stored
+            }),
+            "agency {agency}"
+        );
+    }
+    connection.send(&AgencyMessage::Finish { bets_sent: stored });
+    assert_eq!(
+        connection.recv(),
+        Some(CentralMessage::Finished {
+            bets_stored: stored
+        })
+    );
+    connection.send(&AgencyMessage::WinnersQuery { wait: true });
+    let winners = connection.winners();
+    connection.close();
+    winners
+}
+
 /// Deterministic bets: batch `b` (from 1) of agency `a` holds `per_batch`
 /// bets with unique documents; about one bet in 29 plays the winning number.
 pub fn agency_batches(agency: u32, batches: u64, per_batch: usize) -> Vec<Vec<WireBet>> {
