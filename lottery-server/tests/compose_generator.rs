@@ -585,3 +585,34 @@ fn without_tls_no_certificate_is_mentioned() {
         assert!(!text.contains(word), "{word}");
     }
 }
+
+#[test]
+fn tls_with_the_real_lottery_admin_mounts_certificates_each_side_can_load() {
+    let dir = scratch_dir("tls_real_admin");
+    let certs = dir.join("certs");
+    let admin = Path::new(env!("CARGO_BIN_EXE_lottery-admin"));
+    let compose = generate_tls(&dir, &certs, 2, admin);
+    assert_tls(&compose, 2, &certs);
+    // What the central's container mounts makes a mutual TLS central, and
+    // what agency 2's mounts makes its client, valid for the name `server`.
+    lottery_tls::ServerTls::load(
+        &certs.join("server.pem"),
+        &certs.join("server.key"),
+        Some(&certs.join("ca.pem")),
+    )
+    .expect("the central's files load");
+    let agency = lottery_tls::ClientTls::load(
+        &certs.join("ca.pem"),
+        Some((&certs.join("agency-2.pem"), &certs.join("agency-2.key"))),
+        None,
+    )
+    .expect("agency 2's files load");
+    agency
+        .connect("server:12345")
+        .expect("a session to `server`");
+    let chain = lottery_tls::load_certificates(&certs.join("agency-2.pem"), "certificate").unwrap();
+    assert!(lottery_tls::certifies(
+        &chain[0],
+        lottery_core::AgencyId::new(2).unwrap()
+    ));
+}
