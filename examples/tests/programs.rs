@@ -897,7 +897,8 @@ fn the_load_generator_speaks_mutual_tls_to_a_central_elsewhere() {
     let ids: Vec<lottery_core::AgencyId> = (1..=3)
         .map(|id| lottery_core::AgencyId::new(id).unwrap())
         .collect();
-    let files = lottery_tls::write_pki(dir.path(), &ids, &["127.0.0.1".to_string()]).unwrap();
+    // A certificate for `central` only: the name is given, not the host.
+    let files = lottery_tls::write_pki(dir.path(), &ids, &["central".to_string()]).unwrap();
     let central = tls_central(&files, 3);
     let report = loadgen_json(&[
         "--agencies",
@@ -908,6 +909,8 @@ fn the_load_generator_speaks_mutual_tls_to_a_central_elsewhere() {
         files.ca().to_str().unwrap(),
         "--tls-cert-dir",
         dir.path().to_str().unwrap(),
+        "--tls-server-name",
+        "central",
     ]);
     assert_eq!(report["tls"], "mutual");
     assert_eq!(report["bets"], 1800);

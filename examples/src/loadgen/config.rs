@@ -58,6 +58,10 @@ pub struct LoadgenArgs {
     /// writes them).
     #[arg(long, value_name = "DIR", requires = "tls_ca")]
     pub tls_cert_dir: Option<PathBuf>,
+    /// With --tls-ca: the name the central's certificate must carry
+    /// [default: the host of --server].
+    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    pub tls_server_name: Option<String>,
     /// Run the in-process central over mutual TLS, with certificates
     /// generated in memory for the run (not with --server: see --tls-ca).
     #[arg(long, conflicts_with_all = ["server", "tls_ca"])]
@@ -132,7 +136,14 @@ mod tests {
     fn tls_flags_go_with_the_central_they_are_for() {
         assert!(!parse(&[]).unwrap().tls);
         assert!(parse(&["--tls"]).unwrap().tls);
-        let args = parse(&["--server=c:1", "--tls-ca=ca.pem", "--tls-cert-dir=certs"]).unwrap();
+        let args = parse(&[
+            "--server=c:1",
+            "--tls-ca=ca.pem",
+            "--tls-cert-dir=certs",
+            "--tls-server-name=central",
+        ])
+        .unwrap();
+        assert_eq!(args.tls_server_name.as_deref(), Some("central"));
         assert_eq!(args.tls_ca, Some(PathBuf::from("ca.pem")));
         assert_eq!(args.tls_cert_dir, Some(PathBuf::from("certs")));
         // --tls makes its own certificates for its own central; --tls-ca
@@ -140,5 +151,6 @@ mod tests {
         assert!(parse(&["--tls", "--server=c:1"]).is_err());
         assert!(parse(&["--tls-ca=ca.pem"]).is_err());
         assert!(parse(&["--server=c:1", "--tls-cert-dir=certs"]).is_err());
+        assert!(parse(&["--server=c:1", "--tls-server-name=central"]).is_err());
     }
 }

@@ -176,11 +176,11 @@ fn run_tls(
                             dir.join(format!("{name}.pem")),
                             dir.join(format!("{name}.key")),
                         );
-                        ClientTls::load(ca, Some((&cert, &key)), None)
+                        ClientTls::load(ca, Some((&cert, &key)), args.tls_server_name.as_deref())
                     })
                     .collect::<Result<Vec<_>, _>>()?,
                 None => {
-                    let shared = ClientTls::load(ca, None, None)?;
+                    let shared = ClientTls::load(ca, None, args.tls_server_name.as_deref())?;
                     ids.map(|_| shared.clone()).collect()
                 }
             };
