@@ -7,6 +7,8 @@
 #   bench/run.sh ingest     only (2): sustained ingest, 100 agencies
 #   bench/run.sh scale      only (3): 10,000 connections at 1,000,000 bets/s offered
 #   bench/run.sh growth     only (4): 10, 100, 1,000 and 10,000 agencies
+#   bench/run.sh tls        the cost of mutual TLS: (1) and (2) with and without
+#                           it, alternately, ROUNDS rounds (default 3) of RUNS
 #
 # Knobs (environment): RUNS (runs per measurement, default 5), OUT (results
 # directory, default target/bench), DATA (the course data set, default
@@ -321,6 +323,36 @@ growth() {
     done
 }
 
+# --- the cost of TLS ------------------------------------------------------------
+
+# (1) and (2), plaintext and mutual TLS alternately, ROUNDS rounds of RUNS
+# runs each; one line per round and measurement, then the medians of the
+# rounds' medians.
+tls_cost() {
+    local rounds=${ROUNDS:-3} round tls results=$OUT/tls-cost
+    rm -rf "$results" && mkdir -p "$results"
+    log "the cost of TLS: course and ingest, plaintext and mutual TLS alternately, $rounds rounds of $RUNS"
+    for round in $(seq "$rounds"); do
+        for tls in 0 1; do
+            TLS=$tls OUT=$OUT/tls-$tls BIN=$BIN "$ROOT/bench/run.sh" course_quiet >&2
+            jq -r '.elapsed_ms.median' "$OUT/tls-$tls/course/result.json" >>"$results/course-$tls"
+            jq -r '.failed_checks' "$OUT/tls-$tls/course/result.json" >>"$results/failed-$tls"
+        done
+        for tls in 0 1; do
+            TLS=$tls OUT=$OUT/tls-$tls BIN=$BIN "$ROOT/bench/run.sh" ingest_quiet >&2
+            jq -r '.bets_per_s.median' "$OUT/tls-$tls/ingest.json" >>"$results/ingest-$tls"
+            jq -r '.ack_latency_ms_p99.median' "$OUT/tls-$tls/ingest.json" >>"$results/p99-$tls"
+        done
+    done
+    local what
+    for what in course ingest p99 failed; do
+        printf '%s plaintext: %s| median %s\n' "$what" "$(tr '\n' ' ' <"$results/$what-0")" \
+            "$(stats <"$results/$what-0" | cut -d' ' -f1)"
+        printf '%s mutual TLS: %s| median %s\n' "$what" "$(tr '\n' ' ' <"$results/$what-1")" \
+            "$(stats <"$results/$what-1" | cut -d' ' -f1)"
+    done | tee "$results/summary.txt"
+}
+
 # --- the table ------------------------------------------------------------------
 
 table() {
@@ -346,6 +378,9 @@ main() {
     case $what in
         course_prepare) course_prepare; return ;;
         course_agencies_timed) course_agencies "$OUT/course/run" "$(cat "$OUT/course/central.addr")"; return ;;
+        # Internal, for tls_cost: one measurement, no build, no table.
+        course_quiet) make_pki; course; return ;;
+        ingest_quiet) make_pki; ingest; return ;;
     esac
     log "load before: $(uptime)"
     if [ "$BUILD" = 1 ]; then
@@ -357,7 +392,8 @@ main() {
     case $what in
         all) disk; course; ingest; scale; growth ;;
         disk|course|ingest|scale|growth) $what ;;
-        *) log "unknown benchmark $what (course, ingest, scale, growth or all)"; exit 2 ;;
+        tls) tls_cost; return ;;
+        *) log "unknown benchmark $what (course, ingest, scale, growth, tls or all)"; exit 2 ;;
     esac
     log "load after: $(uptime)"
     table
