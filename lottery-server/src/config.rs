@@ -770,6 +770,35 @@ mod tests {
     }
 
     #[test]
+    fn the_tls_settings_of_the_config_file_load_and_yield_to_the_flags() {
+        let dir = std::env::temp_dir().join(format!("lottery-config-tls-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let one = [lottery_core::AgencyId::new(1).unwrap()];
+        let pki = lottery_tls::write_pki(&dir, &one, &["localhost".to_owned()]).unwrap();
+        let (cert, key) = pki.server();
+        let text = format!(
+            "tls-cert = {:?}\ntls-key = {:?}\ntls-client-ca = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string(),
+            pki.ca().display().to_string()
+        );
+        let config = Config::resolve(parse(&[]).or(file(&text))).unwrap();
+        assert_eq!(tls_mode(config.server.tls.as_ref()), "mutual");
+        assert!(config.to_string().ends_with("| tls: mutual"), "{config}");
+        // A flag wins over the file: a missing certificate named by the flag
+        // is the one refused.
+        let missing = dir.join("missing.pem");
+        let flags = parse(&["--tls-cert", missing.to_str().unwrap(), "--tls-key", "x"]);
+        let error = Config::resolve(flags.or(file(&text))).unwrap_err();
+        assert!(error.to_string().contains("missing.pem"), "{error}");
+        // A client CA in the file without the central's certificate.
+        let ca_only = format!("tls-client-ca = {:?}\n", pki.ca().display().to_string());
+        let error = Config::resolve(parse(&[]).or(file(&ca_only))).unwrap_err();
+        assert!(error.to_string().contains("tls-cert"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn the_config_line_names_every_setting() {
         let line = Config::resolve(ServerArgs::default()).unwrap().to_string();
         for key in [
