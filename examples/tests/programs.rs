@@ -10,6 +10,20 @@ use std::time::{Duration, Instant};
 
 use support::{Central, Output, log_values, run, run_agency, workspace_root};
 
+/// A file of one valid bet, `agency-1.csv` in `dir`.
+fn one_bet_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let data = dir.join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    data
+}
+
+/// Agency 1's `action: exit | result: fail` line in `log`.
+fn exit_failure(log: &str) -> &str {
+    log.lines()
+        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
+        .unwrap_or_else(|| panic!("no failure line: {log}"))
+}
+
 #[test]
 fn every_program_prints_its_help() {
     for (bin, flag) in [
@@ -167,8 +181,7 @@ fn an_agency_names_a_missing_data_file() {
 fn an_agency_names_a_data_file_it_may_not_read() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("agency-1.csv");
-    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    let data = one_bet_file(dir.path());
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o000)).unwrap();
     if std::fs::File::open(&data).is_ok() {
         eprintln!("skipped: this user reads a file of mode 000 (root?)");
@@ -259,8 +272,7 @@ fn an_agency_names_line_701_of_a_course_file_broken_there() {
 #[test]
 fn an_agency_gives_up_clearly_when_the_central_stays_away() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("agency-1.csv");
-    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    let data = one_bet_file(dir.path());
     // A port nobody listens on: bound, then released.
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -282,11 +294,7 @@ fn an_agency_gives_up_clearly_when_the_central_stays_away() {
         &[],
     );
     assert_eq!(output.status.code(), Some(1), "{}", output.log);
-    let failure = output
-        .log
-        .lines()
-        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
-        .unwrap_or_else(|| panic!("no failure line: {}", output.log));
+    let failure = exit_failure(&output.log);
     assert!(
         failure.contains("refused") || failure.contains("connect"),
         "{failure}"
@@ -296,8 +304,7 @@ fn an_agency_gives_up_clearly_when_the_central_stays_away() {
 #[test]
 fn an_agency_exits_cleanly_on_sigterm_while_it_waits() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("agency-1.csv");
-    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    let data = one_bet_file(dir.path());
     // A central that accepts and never answers: the agency waits for its welcome.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server = listener.local_addr().unwrap().to_string();
@@ -644,10 +651,9 @@ fn an_agency_refuses_a_missing_tls_file_naming_it() {
 
 #[test]
 fn a_tls_agency_against_a_plaintext_central_fails_at_once_saying_so() {
-    let (_dir, files) = tls_files();
+    let (dir, files) = tls_files();
     let central = Central::start(1);
-    let data = _dir.path().join("agency-1.csv");
-    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    let data = one_bet_file(dir.path());
     let output = run_agency(
         &[
             "--id",
@@ -667,11 +673,7 @@ fn a_tls_agency_against_a_plaintext_central_fails_at_once_saying_so() {
         "{}",
         output.log
     );
-    let failure = output
-        .log
-        .lines()
-        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
-        .unwrap_or_else(|| panic!("no failure line: {}", output.log));
+    let failure = exit_failure(&output.log);
     assert!(failure.contains("does not seem to speak TLS"), "{failure}");
     assert!(
         !output.log.contains("action: reconnect"),
@@ -691,8 +693,7 @@ fn a_plaintext_agency_closed_before_every_welcome_is_told_tls_is_probably_requir
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("agency-1.csv");
-    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    let data = one_bet_file(dir.path());
     let output = run_agency(
         &[
             "--id",
@@ -707,11 +708,7 @@ fn a_plaintext_agency_closed_before_every_welcome_is_told_tls_is_probably_requir
         &[],
     );
     assert_eq!(output.status.code(), Some(1), "{}", output.log);
-    let failure = output
-        .log
-        .lines()
-        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
-        .unwrap_or_else(|| panic!("no failure line: {}", output.log));
+    let failure = exit_failure(&output.log);
     assert!(
         failure.contains("it probably requires TLS (--tls-ca"),
         "{failure}"
