@@ -7,6 +7,9 @@
 #   bench/run.sh ingest     only (2): sustained ingest, 100 agencies
 #   bench/run.sh scale      only (3): 10,000 connections at 1,000,000 bets/s offered
 #   bench/run.sh growth     only (4): 10, 100, 1,000 and 10,000 agencies
+#   bench/run.sh copy       the peers: PostgreSQL COPY of the same rows (the course
+#                           files by 5 clients; 100 clients x INGEST_BETS), see
+#                           bench/copy_anchor.sh (skipped without PostgreSQL)
 #   bench/run.sh tls        the cost of mutual TLS: (1) and (2) with and without
 #                           it, alternately, ROUNDS rounds (default 3) of RUNS
 #
@@ -323,6 +326,17 @@ growth() {
     done
 }
 
+# --- the peers: PostgreSQL COPY ----------------------------------------------------
+
+copy_anchors() {
+    log "(peer) PostgreSQL COPY of the same rows, $RUNS runs each"
+    local what
+    for what in course ingest; do
+        RUNS=$RUNS INGEST_BETS=$INGEST_BETS OUT=$OUT/copy-$what "$ROOT/bench/copy_anchor.sh" "$what" \
+            | tee "$OUT/copy-$what.json"
+    done
+}
+
 # --- the cost of TLS ------------------------------------------------------------
 
 # (1) and (2), plaintext and mutual TLS alternately, ROUNDS rounds of RUNS
@@ -368,6 +382,10 @@ table() {
     if [ -f "$OUT/disk.json" ]; then
         jq -r '"\ndisk: a group commit takes p50 \(.commit_ms.p50) ms, p90 \(.commit_ms.p90) ms, p99 \(.commit_ms.p99) ms, max \(.commit_ms.max) ms"' "$OUT/disk.json"
     fi
+    local anchor
+    for anchor in course ingest; do
+        [ -s "$OUT/copy-$anchor.json" ] && jq -r '"peer: PostgreSQL COPY (\(.anchor)), \(.clients) clients, \(.rows) rows: median \(.elapsed_ms.median) ms, \(.rows_per_s) rows/s"' "$OUT/copy-$anchor.json"
+    done
     if [ -f "$OUT/course/result.json" ]; then
         jq -r '"\ncourse data end to end: median \(.elapsed_ms.median) ms (\(.elapsed_ms.min)-\(.elapsed_ms.max)) over \(.runs) runs; draw completion \(.draw_completion_ms.median) ms; central CPU \(.central_cpu_ms.median) ms; agencies CPU \(.agencies_cpu_ms_mean) ms; failed checks \(.failed_checks)"' "$OUT/course/result.json"
     fi
@@ -390,8 +408,9 @@ main() {
     log "measuring $BIN$([ "$TLS" = 1 ] && echo ' over mutual TLS')"
     make_pki
     case $what in
-        all) disk; course; ingest; scale; growth ;;
+        all) disk; course; ingest; scale; growth; copy_anchors ;;
         disk|course|ingest|scale|growth) $what ;;
+        copy) copy_anchors ;;
         tls) tls_cost; return ;;
         *) log "unknown benchmark $what (course, ingest, scale, growth, tls or all)"; exit 2 ;;
     esac
