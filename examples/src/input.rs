@@ -7,7 +7,11 @@
 //!    counting the bets. A file of at most [`IN_MEMORY_LIMIT`] bytes keeps its
 //!    bets from this pass (the course's files are about 2 MB; parsing them
 //!    twice would double the agency's CPU time for nothing).
-//! 2. [`AgencyInput::into_bets`] hands the bets out: from memory, or for a longer
+//!    The held bets are kept in their wire encoding ([`EncodedBets`]): each
+//!    row is parsed, checked and encoded in one pass straight from the
+//!    parser's bytes ([`AgencyFile::next_fields`]), with no `String` and no
+//!    `Bet` per row, and sending them copies bytes into frames.
+//! 2. [`AgencyInput::bets`] hands the bets out: from memory, or for a longer
 //!    file by streaming it again, so memory stays bounded whatever the size.
 //!
 //! Should a long file change between the passes, the second pass stops at the
@@ -24,17 +28,15 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lottery_core::{AgencyFile, Bet, BetNumber, Birthdate, Document};
+use lottery_net::{
+    BatchBuilder, EncodeError, EncodedBet, EncodedBets, EncodedIter, Pushed, ToBatch,
+};
 
 use crate::error::InputError;
 
 /// Files up to this size are parsed once and kept in memory; longer ones are
 /// streamed twice (validate, then send).
 pub const IN_MEMORY_LIMIT: u64 = 32 * 1024 * 1024;
-
-/// A lower bound of the bytes of one row (`A,B,1,2000-01-01,1` and a line
-/// end), to size the vector of a held file: an over-estimate of the count
-/// costs only address space never touched.
-const BYTES_PER_ROW: u64 = 24;
 
 /// The agency's own date: the UTC date of its system clock (the date its
 /// log lines show). A clock before 1970 is not believed: no date is then too
@@ -57,7 +59,7 @@ pub fn today() -> Birthdate {
 pub struct AgencyInput {
     path: PathBuf,
     count: u64,
-    held: Option<Vec<Bet>>,
+    held: Option<EncodedBets>,
     /// Rows born after this are refused (on every pass of the file).
     today: Birthdate,
 }
@@ -94,14 +96,16 @@ impl AgencyInput {
         rows.born_by(today);
         // Sized from the file up front (course rows take about 46 bytes), so
         // the bets are not copied again and again as the vector grows.
+        // An encoded bet takes about the bytes of its row (the line end
+        // and the commas become length bytes; the number shrinks).
         let mut held = (size <= in_memory_limit)
-            .then(|| Vec::with_capacity(usize::try_from(size / BYTES_PER_ROW).unwrap_or(0)));
+            .then(|| EncodedBets::with_capacity(usize::try_from(size).unwrap_or(0)));
         let mut count = 0;
-        for bet in rows {
+        while let Some(bet) = rows.next_fields() {
             let bet = bet?;
             count += 1;
             if let Some(held) = &mut held {
-                held.push(bet);
+                held.push_fields(&bet);
             }
         }
         Ok(Self {
@@ -114,10 +118,12 @@ impl AgencyInput {
 
     /// One bet given directly (the course's single-bet mode).
     pub fn single(bet: Bet) -> Self {
+        let mut held = EncodedBets::default();
+        held.push_bet(&bet);
         Self {
             path: PathBuf::from("<environment>"),
             count: 1,
-            held: Some(vec![bet]),
+            held: Some(held),
             // Not checked here: the central refuses it with its own date.
             today: Birthdate::LAST,
         }
@@ -137,9 +143,9 @@ impl AgencyInput {
     ///
     /// # Errors
     /// [`InputError::Open`] when a streamed file cannot be opened again.
-    pub fn into_bets(self) -> Result<BetStream, InputError> {
-        let source = match self.held {
-            Some(bets) => Source::Memory(bets.into_iter()),
+    pub fn bets(&self) -> Result<BetStream<'_>, InputError> {
+        let source = match &self.held {
+            Some(bets) => Source::Memory(bets.iter()),
             None => Source::File(open_again(&self.path, self.today)?),
         };
         Ok(BetStream {
@@ -159,8 +165,8 @@ impl AgencyInput {
         match &self.held {
             Some(bets) => Ok(bets
                 .iter()
-                .filter(|bet| plays(bet))
-                .map(|bet| bet.document.clone())
+                .filter(|bet| bet.number() == winning.get())
+                .map(|bet| Document::new(bet.document()).expect("a held document was validated"))
                 .collect()),
             None => {
                 let mut winners = Vec::new();
@@ -185,25 +191,55 @@ fn open_again(path: &Path, today: Birthdate) -> Result<AgencyFile<File>, InputEr
     Ok(rows)
 }
 
-enum Source {
-    Memory(std::vec::IntoIter<Bet>),
+enum Source<'a> {
+    Memory(EncodedIter<'a>),
     File(AgencyFile<File>),
+}
+
+/// One bet of an [`AgencyInput`]: encoded already (a held file), or read
+/// again from a streamed file.
+#[derive(Debug, Clone)]
+pub enum InputBet<'a> {
+    /// A bet of a file held in memory, in its wire encoding.
+    Held(EncodedBet<'a>),
+    /// A bet of a streamed file.
+    Read(Bet),
+}
+
+impl InputBet<'_> {
+    /// The bet's document (DNI).
+    pub fn document(&self) -> &str {
+        match self {
+            InputBet::Held(bet) => bet.document(),
+            InputBet::Read(bet) => bet.document.as_str(),
+        }
+    }
+}
+
+impl ToBatch for InputBet<'_> {
+    #[inline]
+    fn push_to(&self, builder: &mut BatchBuilder) -> Result<Pushed, EncodeError> {
+        match self {
+            InputBet::Held(bet) => bet.push_to(builder),
+            InputBet::Read(bet) => bet.push_to(builder),
+        }
+    }
 }
 
 /// The bets of an [`AgencyInput`], in file order. It ends early if a streamed
 /// file no longer validates; [`BetStream::finish`] then says why.
-pub struct BetStream {
-    source: Source,
+pub struct BetStream<'a> {
+    source: Source<'a>,
     error: Option<InputError>,
 }
 
-impl std::fmt::Debug for BetStream {
+impl std::fmt::Debug for BetStream<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BetStream").finish_non_exhaustive()
     }
 }
 
-impl BetStream {
+impl BetStream<'_> {
     /// Whether every bet was handed out.
     ///
     /// # Errors
@@ -213,14 +249,15 @@ impl BetStream {
     }
 }
 
-impl Iterator for BetStream {
-    type Item = Bet;
+impl<'a> Iterator for BetStream<'a> {
+    type Item = InputBet<'a>;
 
-    fn next(&mut self) -> Option<Bet> {
+    #[inline]
+    fn next(&mut self) -> Option<InputBet<'a>> {
         match &mut self.source {
-            Source::Memory(bets) => bets.next(),
+            Source::Memory(bets) => bets.next().map(InputBet::Held),
             Source::File(rows) => match rows.next()? {
-                Ok(bet) => Some(bet),
+                Ok(bet) => Some(InputBet::Read(bet)),
                 Err(error) => {
                     self.error = Some(InputError::Row(error));
                     None
@@ -253,11 +290,58 @@ mod tests {
         for limit in [0, IN_MEMORY_LIMIT] {
             let input = AgencyInput::load_with_limit(file.path(), limit, today()).unwrap();
             assert_eq!(input.count(), 3);
-            let mut bets = input.into_bets().unwrap();
-            let documents: Vec<String> =
-                bets.by_ref().map(|bet| bet.document.to_string()).collect();
+            let mut bets = input.bets().unwrap();
+            let documents: Vec<String> = bets
+                .by_ref()
+                .map(|bet| bet.document().to_string())
+                .collect();
             assert_eq!(documents, ["1", "002", "3"]);
             bets.finish().unwrap();
+        }
+    }
+
+    /// The frames of `bets`, packed as the client packs them.
+    fn frames<B: ToBatch>(bets: impl IntoIterator<Item = B>) -> Vec<u8> {
+        let mut builder = BatchBuilder::new(lottery_net::DEFAULT_MAX_FRAME, None);
+        let (mut out, mut batch) = (Vec::new(), 1);
+        for bet in bets {
+            if bet.push_to(&mut builder).unwrap() == Pushed::Full {
+                builder.finish(batch, &mut out);
+                batch += 1;
+                assert_eq!(bet.push_to(&mut builder).unwrap(), Pushed::Added);
+            }
+        }
+        builder.finish(batch, &mut out);
+        out
+    }
+
+    /// The frames sent for a file are byte for byte those of its rows made
+    /// `Bet`s and encoded one by one (the path before rows were encoded as
+    /// they are checked): on the course's agency files when they are there,
+    /// and on rows with quotes, non-ASCII names and both line ends.
+    #[test]
+    fn the_frames_of_a_file_are_those_of_its_bets_encoded_one_by_one() {
+        let mut texts =
+            vec![ROWS.repeat(400) + "\"Ñandú, \"\"El\"\"\",\"Paz Ríos\",9,2000-02-29,0042\r\n"];
+        for agency in 1..=5 {
+            let path = format!("../../shared/data/agency-{agency}.csv");
+            match std::fs::read_to_string(&path) {
+                Ok(text) => texts.push(text),
+                Err(_) => eprintln!("skipped {path}: not there"),
+            }
+        }
+        for text in texts {
+            let file = file(&text);
+            let bets: Vec<Bet> = AgencyFile::from_reader("x", text.as_bytes())
+                .map(Result::unwrap)
+                .collect();
+            let expected = frames(bets);
+            for limit in [0, IN_MEMORY_LIMIT] {
+                let input = AgencyInput::load_with_limit(file.path(), limit, today()).unwrap();
+                let mut stream = input.bets().unwrap();
+                assert_eq!(frames(stream.by_ref()), expected, "limit {limit}");
+                stream.finish().unwrap();
+            }
         }
     }
 
@@ -320,7 +404,7 @@ mod tests {
             // Born today is fine; the streamed second pass checks it too.
             let input =
                 AgencyInput::load_with_limit(file.path(), limit, day("2025-06-16")).unwrap();
-            assert_eq!(input.into_bets().unwrap().count(), 2);
+            assert_eq!(input.bets().unwrap().count(), 2);
         }
     }
 
@@ -367,7 +451,7 @@ mod tests {
             for limit in [0, IN_MEMORY_LIMIT] {
                 let input = AgencyInput::load_with_limit(file.path(), limit, today()).unwrap();
                 assert_eq!(input.count(), 0);
-                assert_eq!(input.into_bets().unwrap().count(), 0);
+                assert_eq!(input.bets().unwrap().count(), 0);
             }
         }
     }
@@ -377,7 +461,7 @@ mod tests {
         let file = file(ROWS);
         let input = AgencyInput::load_with_limit(file.path(), 0, today()).unwrap();
         std::fs::write(file.path(), "Ana,Pérez,1,2000-01-01,1\nbroken\n").unwrap();
-        let mut bets = input.into_bets().unwrap();
+        let mut bets = input.bets().unwrap();
         assert_eq!(bets.by_ref().count(), 1);
         assert!(matches!(bets.finish(), Err(InputError::Row(_))));
     }

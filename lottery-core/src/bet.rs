@@ -13,13 +13,8 @@ use std::str::FromStr;
 use compact_str::CompactString;
 
 use crate::field::{Field, FieldError, FieldReason};
-
-/// Longest accepted name, in bytes of UTF-8.
-pub const MAX_NAME_BYTES: usize = 255;
-/// Longest accepted document (DNI), in ASCII digits.
-pub const MAX_DOCUMENT_DIGITS: usize = 20;
-/// Largest bet number.
-pub const MAX_BET_NUMBER: u16 = 9999;
+pub use crate::field_bytes::{MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS, MAX_NAME_BYTES};
+use crate::field_bytes::{check_document, check_name_text, parse_decimal};
 
 /// An agency's id: a positive integer.
 ///
@@ -63,7 +58,7 @@ impl FromStr for AgencyId {
     type Err = FieldError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let id = parse_decimal(text, Field::Agency, 10)?;
+        let id = parse_decimal(text.as_bytes(), Field::Agency, 10)?;
         let id = u32::try_from(id)
             .map_err(|_| FieldError::new(Field::Agency, FieldReason::OutOfRange))?;
         Self::new(id)
@@ -97,24 +92,14 @@ impl Name {
     /// [`FieldReason::ControlCharacter`] or [`FieldReason::FormatCharacter`].
     pub fn new(field: Field, text: impl AsRef<str>) -> Result<Self, FieldError> {
         let text = text.as_ref();
-        if text.is_empty() {
-            return Err(FieldError::new(field, FieldReason::Empty));
-        }
-        if text.len() > MAX_NAME_BYTES {
-            return Err(FieldError::new(
-                field,
-                FieldReason::TooLong {
-                    max: MAX_NAME_BYTES,
-                },
-            ));
-        }
-        if let Some(reason) = refused_character(text) {
-            return Err(FieldError::new(field, reason));
-        }
-        if text.trim().is_empty() {
-            return Err(FieldError::new(field, FieldReason::Blank));
-        }
+        check_name_text(field, text)?;
         Ok(Self(CompactString::new(text)))
+    }
+
+    /// A name whose bytes passed the rules already (`crate::BetFields`).
+    #[inline]
+    pub(crate) fn checked(text: &str) -> Self {
+        Self(CompactString::new(text))
     }
 
     /// The name as text.
@@ -130,82 +115,6 @@ impl fmt::Display for Name {
     }
 }
 
-/// Why a name's characters are refused, if they are: a control character
-/// (Unicode Cc), or an invisible format or separator character (Cf, Zl, Zp).
-///
-/// Nearly every name is printable ASCII or Latin letters; one pass over its
-/// bytes (which the compiler vectorizes) looks for a byte that can start a
-/// refused character in UTF-8, and only a name holding one is walked
-/// character by character. Those bytes: below 0x20 and 0x7F (C0 controls),
-/// 0xC2 (C1 controls, U+00AD), 0xD8 to 0xDC (U+0600 to U+070F), 0xE0 to 0xE2
-/// (U+0890 to U+206F), 0xEF (U+FEFF, U+FFF9 to U+FFFB), 0xF0 (U+110BD to
-/// U+1D17A) and 0xF3 (U+E0001 to U+E007F). Accented Latin letters (0xC3,
-/// 0xC4, 0xC5 ...) are not among them.
-fn refused_character(text: &str) -> Option<FieldReason> {
-    let suspect = text.as_bytes().iter().fold(false, |seen, &byte| {
-        seen | (byte < 0x20)
-            | (byte == 0x7F)
-            | (byte == 0xC2)
-            | (0xD8..=0xDC).contains(&byte)
-            | (0xE0..=0xE2).contains(&byte)
-            | (byte == 0xEF)
-            | (byte == 0xF0)
-            | (byte == 0xF3)
-    });
-    if !suspect {
-        return None;
-    }
-    character_refusal(text)
-}
-
-/// Why a name's characters are refused, walking them one by one: the rule
-/// itself, which [`refused_character`] only spares most names.
-fn character_refusal(text: &str) -> Option<FieldReason> {
-    text.chars().find_map(|c| {
-        if c.is_control() {
-            Some(FieldReason::ControlCharacter)
-        } else if is_format_or_separator(c) {
-            Some(FieldReason::FormatCharacter)
-        } else {
-            None
-        }
-    })
-}
-
-/// Whether `c` is of Unicode category Cf (format), Zl (line separator) or Zp
-/// (paragraph separator), as of Unicode 15.1. The table is short and fixed
-/// (new Cf characters are rare); a test checks it against Python's
-/// `unicodedata` where one is installed.
-fn is_format_or_separator(c: char) -> bool {
-    const RANGES: &[(u32, u32)] = &[
-        (0x00AD, 0x00AD),
-        (0x0600, 0x0605),
-        (0x061C, 0x061C),
-        (0x06DD, 0x06DD),
-        (0x070F, 0x070F),
-        (0x0890, 0x0891),
-        (0x08E2, 0x08E2),
-        (0x180E, 0x180E),
-        (0x200B, 0x200F),
-        (0x2028, 0x202E),
-        (0x2060, 0x2064),
-        (0x2066, 0x206F),
-        (0xFEFF, 0xFEFF),
-        (0xFFF9, 0xFFFB),
-        (0x110BD, 0x110BD),
-        (0x110CD, 0x110CD),
-        (0x13430, 0x1343F),
-        (0x1BCA0, 0x1BCA3),
-        (0x1D173, 0x1D17A),
-        (0xE0001, 0xE0001),
-        (0xE0020, 0xE007F),
-    ];
-    let c = u32::from(c);
-    RANGES
-        .iter()
-        .any(|&(first, last)| (first..=last).contains(&c))
-}
-
 /// A document (DNI): 1 to [`MAX_DOCUMENT_DIGITS`] ASCII digits, kept as text so
 /// leading zeros survive (always inline, never on the heap, like a short
 /// [`Name`]).
@@ -219,21 +128,14 @@ impl Document {
     /// [`FieldReason::Empty`], [`FieldReason::TooLong`] or [`FieldReason::NotDigits`].
     pub fn new(text: impl AsRef<str>) -> Result<Self, FieldError> {
         let text = text.as_ref();
-        if text.is_empty() {
-            return Err(FieldError::new(Field::Document, FieldReason::Empty));
-        }
-        if text.len() > MAX_DOCUMENT_DIGITS {
-            return Err(FieldError::new(
-                Field::Document,
-                FieldReason::TooLong {
-                    max: MAX_DOCUMENT_DIGITS,
-                },
-            ));
-        }
-        if !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
-        }
+        check_document(text.as_bytes())?;
         Ok(Self(CompactString::new(text)))
+    }
+
+    /// A document whose bytes passed the rules already (`crate::BetFields`).
+    #[inline]
+    pub(crate) fn checked(text: &str) -> Self {
+        Self(CompactString::new(text))
     }
 
     /// The document as text.
@@ -439,6 +341,27 @@ impl BetNumber {
     pub const fn get(self) -> u16 {
         self.0
     }
+
+    /// Parses a number written in decimal digits (leading zeros allowed),
+    /// from raw bytes, with the same rules as [`str::parse`].
+    ///
+    /// ```
+    /// use lottery_core::BetNumber;
+    /// assert_eq!(BetNumber::from_text(b"0042").unwrap().get(), 42);
+    /// assert!(BetNumber::from_text(b"10000").is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`FieldReason::Empty`], [`FieldReason::NotDigits`] or
+    /// [`FieldReason::OutOfRange`].
+    #[inline]
+    pub fn from_text(bytes: &[u8]) -> Result<Self, FieldError> {
+        let number = parse_decimal(bytes, Field::Number, 4)?;
+        Self::new(
+            u32::try_from(number)
+                .map_err(|_| FieldError::new(Field::Number, FieldReason::OutOfRange))?,
+        )
+    }
 }
 
 impl fmt::Display for BetNumber {
@@ -451,30 +374,8 @@ impl FromStr for BetNumber {
     type Err = FieldError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let number = parse_decimal(text, Field::Number, 4)?;
-        Self::new(
-            u32::try_from(number)
-                .map_err(|_| FieldError::new(Field::Number, FieldReason::OutOfRange))?,
-        )
+        Self::from_text(text.as_bytes())
     }
-}
-
-/// Parses plain decimal digits (no sign, no spaces) of at most `max_digits`.
-fn parse_decimal(text: &str, field: Field, max_digits: usize) -> Result<u64, FieldError> {
-    if text.is_empty() {
-        return Err(FieldError::new(field, FieldReason::Empty));
-    }
-    if !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(FieldError::new(field, FieldReason::NotDigits));
-    }
-    // Leading zeros are allowed ("0042"), so only significant digits count.
-    let significant = text.trim_start_matches('0');
-    if significant.len() > max_digits {
-        return Err(FieldError::new(field, FieldReason::OutOfRange));
-    }
-    Ok(significant
-        .bytes()
-        .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0')))
 }
 
 /// One bet as an agency sends it: who plays, and which number.
@@ -591,6 +492,7 @@ pub struct StoredBet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field_bytes::{character_refusal, is_format_or_separator, refused_character};
     use proptest::prelude::*;
 
     /// What the refusals must be: the character walk alone, without the

@@ -82,12 +82,14 @@
 
 mod agency_locks;
 mod bet;
+mod bet_fields;
 mod central;
 mod commit;
 mod draw;
 mod draw_scan;
 mod error;
 mod field;
+mod field_bytes;
 mod inspect;
 mod journal;
 mod ledger;
@@ -106,6 +108,7 @@ pub use bet::{
     AgencyId, Bet, BetNumber, Birthdate, Document, MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS,
     MAX_NAME_BYTES, Name, StoredBet,
 };
+pub use bet_fields::BetFields;
 pub use central::{Central, DrawListener, PendingFinish, PendingSubmit};
 pub use draw::{Draw, DrawSummary, DrawTally, Winners};
 pub use error::{FinishError, RecoveryError, RowError, StoreError, SubmitError, UnknownAgency};

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::bet::{AgencyId, Bet, Birthdate, StoredBet};
 #[cfg(test)]
 use crate::bet::{MAX_NAME_BYTES, Name};
+use crate::bet_fields::BetFields;
 use crate::error::RowError;
 use crate::field::{Field, FieldError, FieldReason};
 
@@ -341,16 +342,34 @@ impl<R: Read> AgencyFile<R> {
     }
 }
 
-impl<R: Read> Iterator for AgencyFile<R> {
-    type Item = Result<Bet, RowError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<R: Read> AgencyFile<R> {
+    /// Reads the next row and checks its fields where the parser wrote them,
+    /// with no [`Bet`] built: what an agency writes straight into a frame
+    /// ([`BetFields`]). The rows, their errors and their lines are those of
+    /// the iterator, which is this and [`BetFields::to_bet`].
+    ///
+    /// ```
+    /// use lottery_core::{AgencyFile, Field};
+    /// let text = "Ana,Paz,1,2000-01-01,7\r\nLuis,Sosa,2x,2000-01-01,8\r\n";
+    /// let mut rows = AgencyFile::from_reader("agency-1.csv", text.as_bytes());
+    /// assert_eq!(rows.next_fields().unwrap()?.number().get(), 7);
+    /// let error = rows.next_fields().unwrap().unwrap_err();
+    /// assert_eq!((error.line, error.error.field), (2, Field::Document));
+    /// assert!(rows.next_fields().is_none());
+    /// # Ok::<(), lottery_core::RowError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`RowError`] naming the file, the line where the row starts and
+    /// the first invalid field.
+    #[inline]
+    pub fn next_fields(&mut self) -> Option<Result<BetFields<'_>, RowError>> {
         let error = match self.rows.read() {
             Ok(false) => return None,
             Ok(true) => match agency_row(self.rows.row())
-                .and_then(|bet| bet.check_born_by(self.today).map(|()| bet))
+                .and_then(|fields| fields.check_born_by(self.today).map(|()| fields))
             {
-                Ok(bet) => return Some(Ok(bet)),
+                Ok(fields) => return Some(Ok(fields)),
                 Err(error) => error,
             },
             Err(_) => malformed(),
@@ -363,16 +382,25 @@ impl<R: Read> Iterator for AgencyFile<R> {
     }
 }
 
-/// Parses one row of an agency file:
+impl<R: Read> Iterator for AgencyFile<R> {
+    type Item = Result<Bet, RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.next_fields()?.map(|fields| fields.to_bet()))
+    }
+}
+
+/// Checks one row of an agency file where it lies:
 /// `first_name,last_name,document,birthdate,number`.
 ///
 /// # Errors
 /// [`FieldReason::Malformed`] on a row that is not UTF-8,
 /// [`FieldReason::FieldCount`] on a row with other than 5 fields, else the
 /// first invalid field.
-fn agency_row(row: RawRow<'_>) -> Result<Bet, FieldError> {
-    let [first, last, document, birthdate, number] = row_fields(row)?;
-    Bet::from_fields(first, last, document, birthdate, number)
+#[inline(always)]
+fn agency_row(row: RawRow<'_>) -> Result<BetFields<'_>, FieldError> {
+    let [first, last, document, birthdate, number] = row_byte_fields(row)?;
+    BetFields::check(first, last, document, birthdate, number)
 }
 
 /// Parses one row of `bets.csv`:
@@ -420,6 +448,37 @@ fn row_fields<const N: usize>(row: RawRow<'_>) -> Result<[&str; N], FieldError> 
                 found: row.ends.len(),
             },
         ));
+    }
+    Ok(fields)
+}
+
+/// The fields of a row that must have exactly `N`, as bytes, borrowed from
+/// it: [`row_fields`]' rules (UTF-8 first, then the count) without making
+/// text of them. A row of ASCII (nearly every one: checked a word at a
+/// time) is UTF-8 and every field ends on a character boundary of it; only
+/// another row is checked as [`row_fields`] checks it.
+///
+/// # Errors
+/// As [`row_fields`].
+#[inline(always)]
+fn row_byte_fields<const N: usize>(row: RawRow<'_>) -> Result<[&[u8]; N], FieldError> {
+    if !row.bytes.is_ascii() {
+        row_fields::<N>(row)?;
+    }
+    if row.ends.len() != N {
+        return Err(FieldError::new(
+            Field::Row,
+            FieldReason::FieldCount {
+                expected: N,
+                found: row.ends.len(),
+            },
+        ));
+    }
+    let mut fields = [&row.bytes[..0]; N];
+    let mut start = 0;
+    for (slot, &end) in fields.iter_mut().zip(row.ends) {
+        *slot = &row.bytes[start..end];
+        start = end;
     }
     Ok(fields)
 }

@@ -12,7 +12,7 @@
 //! crate into several codegen units, and a call per field costs more than
 //! the field's copy (see `BENCHMARKS.md`).
 
-use lottery_core::{Bet, Birthdate};
+use lottery_core::{Bet, BetFields, Birthdate};
 
 use crate::error::EncodeError;
 use crate::frame::{
@@ -31,11 +31,11 @@ trait BatchBet {
     const VALIDATED: bool;
 
     /// Field 1.
-    fn first_name(&self) -> &str;
+    fn first_name(&self) -> &[u8];
     /// Field 2.
-    fn last_name(&self) -> &str;
+    fn last_name(&self) -> &[u8];
     /// Field 3.
-    fn document(&self) -> &str;
+    fn document(&self) -> &[u8];
     /// Field 4, the text `YYYY-MM-DD` in a valid bet.
     fn birthdate(&self) -> impl AsRef<[u8]>;
     /// The length of [`BatchBet::birthdate`], without making the text (a
@@ -49,18 +49,18 @@ impl BatchBet for WireBet {
     const VALIDATED: bool = false;
 
     #[inline(always)]
-    fn first_name(&self) -> &str {
-        &self.first_name
+    fn first_name(&self) -> &[u8] {
+        self.first_name.as_bytes()
     }
 
     #[inline(always)]
-    fn last_name(&self) -> &str {
-        &self.last_name
+    fn last_name(&self) -> &[u8] {
+        self.last_name.as_bytes()
     }
 
     #[inline(always)]
-    fn document(&self) -> &str {
-        &self.document
+    fn document(&self) -> &[u8] {
+        self.document.as_bytes()
     }
 
     #[inline(always)]
@@ -83,9 +83,9 @@ impl BatchBet for WireBet {
 /// takes a few instructions to find its bytes, and each text is read twice:
 /// for its length, then to copy it).
 struct ValidBet<'a> {
-    first_name: &'a str,
-    last_name: &'a str,
-    document: &'a str,
+    first_name: &'a [u8],
+    last_name: &'a [u8],
+    document: &'a [u8],
     bet: &'a Bet,
 }
 
@@ -93,9 +93,9 @@ impl<'a> ValidBet<'a> {
     #[inline(always)]
     fn new(bet: &'a Bet) -> Self {
         Self {
-            first_name: bet.first_name.as_str(),
-            last_name: bet.last_name.as_str(),
-            document: bet.document.as_str(),
+            first_name: bet.first_name.as_str().as_bytes(),
+            last_name: bet.last_name.as_str().as_bytes(),
+            document: bet.document.as_str().as_bytes(),
             bet,
         }
     }
@@ -105,17 +105,17 @@ impl BatchBet for ValidBet<'_> {
     const VALIDATED: bool = true;
 
     #[inline(always)]
-    fn first_name(&self) -> &str {
+    fn first_name(&self) -> &[u8] {
         self.first_name
     }
 
     #[inline(always)]
-    fn last_name(&self) -> &str {
+    fn last_name(&self) -> &[u8] {
         self.last_name
     }
 
     #[inline(always)]
-    fn document(&self) -> &str {
+    fn document(&self) -> &[u8] {
         self.document
     }
 
@@ -132,6 +132,42 @@ impl BatchBet for ValidBet<'_> {
     #[inline(always)]
     fn number(&self) -> u16 {
         self.bet.number.get()
+    }
+}
+
+/// Bet fields checked where they lie (an agency file's row): validated, so
+/// their lengths fit.
+impl BatchBet for BetFields<'_> {
+    const VALIDATED: bool = true;
+
+    #[inline(always)]
+    fn first_name(&self) -> &[u8] {
+        BetFields::first_name(self)
+    }
+
+    #[inline(always)]
+    fn last_name(&self) -> &[u8] {
+        BetFields::last_name(self)
+    }
+
+    #[inline(always)]
+    fn document(&self) -> &[u8] {
+        BetFields::document(self)
+    }
+
+    #[inline(always)]
+    fn birthdate(&self) -> impl AsRef<[u8]> {
+        BetFields::birthdate(self).to_text()
+    }
+
+    #[inline(always)]
+    fn birthdate_len(&self) -> usize {
+        Birthdate::TEXT_LEN
+    }
+
+    #[inline(always)]
+    fn number(&self) -> u16 {
+        BetFields::number(self).get()
     }
 }
 
@@ -162,9 +198,9 @@ fn bet_len<B: BatchBet>(bet: &B) -> Result<usize, EncodeError> {
 /// Writes `bet` in frame order; the caller checked its [`bet_len`].
 #[inline(always)]
 fn put_bet<B: BatchBet>(out: &mut Vec<u8>, bet: &B) {
-    put_short_text(out, bet.first_name().as_bytes());
-    put_short_text(out, bet.last_name().as_bytes());
-    put_short_text(out, bet.document().as_bytes());
+    put_short_text(out, bet.first_name());
+    put_short_text(out, bet.last_name());
+    put_short_text(out, bet.document());
     put_short_text(out, bet.birthdate().as_ref());
     put_u16(out, bet.number());
 }
@@ -302,6 +338,33 @@ impl BatchBuilder {
         self.push(&ValidBet::new(bet))
     }
 
+    /// Adds a bet checked where it lies ([`BetFields`]: an agency file's
+    /// row, never made a [`Bet`]) if it fits, encoding it straight from its
+    /// bytes, with the encoding of [`BatchBuilder::try_push_bet`].
+    ///
+    /// # Errors
+    /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
+    /// this bet alone.
+    pub fn try_push_fields(&mut self, bet: &BetFields<'_>) -> Result<Pushed, EncodeError> {
+        self.push(bet)
+    }
+
+    /// Adds a bet encoded already ([`EncodedBets`]) if it fits: a copy of
+    /// its bytes.
+    ///
+    /// # Errors
+    /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
+    /// this bet alone.
+    #[inline]
+    pub fn try_push_encoded(&mut self, bet: EncodedBet<'_>) -> Result<Pushed, EncodeError> {
+        let pushed = self.admit(bet.bytes.len())?;
+        if pushed == Pushed::Added {
+            self.bets.extend_from_slice(bet.bytes);
+            self.count += 1;
+        }
+        Ok(pushed)
+    }
+
     #[inline(always)]
     fn push<B: BatchBet>(&mut self, bet: &B) -> Result<Pushed, EncodeError> {
         let pushed = self.admit(bet_len(bet)?)?;
@@ -322,6 +385,150 @@ impl BatchBuilder {
         self.bets.clear();
         self.count = 0;
         len
+    }
+}
+
+/// Validated bets in their `Batch` encoding, back to back: what an agency
+/// holds between checking its file and sending it, so that each row is
+/// parsed, checked and encoded once ([`EncodedBets::push_fields`]) and
+/// sending copies bytes ([`BatchBuilder::try_push_encoded`]).
+///
+/// ```
+/// use lottery_core::{Bet, BetFields};
+/// use lottery_net::{BatchBuilder, EncodedBets, Pushed, DEFAULT_MAX_FRAME};
+/// let mut bets = EncodedBets::default();
+/// bets.push_fields(&BetFields::check(b"Ana", b"Paz", b"007", b"1999-03-17", b"42")?);
+/// let bet = bets.iter().next().unwrap();
+/// assert_eq!((bet.document(), bet.number()), ("007", 42));
+///
+/// let (mut encoded, mut built) = (BatchBuilder::new(DEFAULT_MAX_FRAME, None), BatchBuilder::new(DEFAULT_MAX_FRAME, None));
+/// assert_eq!(encoded.try_push_encoded(bet).unwrap(), Pushed::Added);
+/// let same = Bet::from_fields("Ana", "Paz", "007", "1999-03-17", "42")?;
+/// assert_eq!(built.try_push_bet(&same).unwrap(), Pushed::Added);
+/// let (mut a, mut b) = (Vec::new(), Vec::new());
+/// encoded.finish(1, &mut a);
+/// built.finish(1, &mut b);
+/// assert_eq!(a, b);
+/// # Ok::<(), lottery_core::FieldError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EncodedBets {
+    bytes: Vec<u8>,
+    count: usize,
+}
+
+impl EncodedBets {
+    /// Room for about `bytes` bytes of encoded bets.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(bytes),
+            count: 0,
+        }
+    }
+
+    /// Appends a bet checked where it lies.
+    #[inline]
+    pub fn push_fields(&mut self, bet: &BetFields<'_>) {
+        put_bet(&mut self.bytes, bet);
+        self.count += 1;
+    }
+
+    /// Appends a validated bet.
+    pub fn push_bet(&mut self, bet: &Bet) {
+        put_bet(&mut self.bytes, &ValidBet::new(bet));
+        self.count += 1;
+    }
+
+    /// How many bets there are.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there is no bet.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The bets, in the order they were pushed.
+    pub fn iter(&self) -> EncodedIter<'_> {
+        EncodedIter { rest: &self.bytes }
+    }
+}
+
+/// The bets of [`EncodedBets::iter`].
+#[derive(Debug, Clone)]
+pub struct EncodedIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for EncodedIter<'a> {
+    type Item = EncodedBet<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<EncodedBet<'a>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        // Four texts, each its length byte then its bytes, then the number.
+        let mut len = 0;
+        for _ in 0..4 {
+            len += 1 + usize::from(self.rest[len]);
+        }
+        let (bet, rest) = self.rest.split_at(len + 2);
+        self.rest = rest;
+        Some(EncodedBet { bytes: bet })
+    }
+}
+
+/// One bet of [`EncodedBets`]: its bytes as a `Batch` frame carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodedBet<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> EncodedBet<'a> {
+    /// The document (DNI).
+    pub fn document(&self) -> &'a str {
+        let mut start = 0;
+        for _ in 0..2 {
+            start += 1 + usize::from(self.bytes[start]);
+        }
+        let len = usize::from(self.bytes[start]);
+        std::str::from_utf8(&self.bytes[start + 1..start + 1 + len])
+            .expect("a validated document is ASCII digits")
+    }
+
+    /// The number played.
+    pub fn number(&self) -> u16 {
+        let [.., high, low] = *self.bytes else {
+            unreachable!("an encoded bet ends with its number")
+        };
+        u16::from_be_bytes([high, low])
+    }
+}
+
+/// A bet a [`BatchBuilder`] can take: a validated [`Bet`], or one encoded
+/// already ([`EncodedBet`]). What [`crate::AgencyClient::send_bets`] sends.
+pub trait ToBatch {
+    /// Adds the bet to `builder` if it fits.
+    ///
+    /// # Errors
+    /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
+    /// this bet alone.
+    fn push_to(&self, builder: &mut BatchBuilder) -> Result<Pushed, EncodeError>;
+}
+
+impl ToBatch for Bet {
+    #[inline]
+    fn push_to(&self, builder: &mut BatchBuilder) -> Result<Pushed, EncodeError> {
+        builder.try_push_bet(self)
+    }
+}
+
+impl ToBatch for EncodedBet<'_> {
+    #[inline]
+    fn push_to(&self, builder: &mut BatchBuilder) -> Result<Pushed, EncodeError> {
+        builder.try_push_encoded(*self)
     }
 }
 

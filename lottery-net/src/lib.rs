@@ -52,7 +52,7 @@ mod message;
 #[cfg(any(test, feature = "test-support"))]
 mod oracle;
 
-pub use batch::{BatchBuilder, Pushed};
+pub use batch::{BatchBuilder, EncodedBet, EncodedBets, EncodedIter, Pushed, ToBatch};
 pub use checked::{AgencyFrame, CheckedBatch, InvalidBet};
 pub use client::{AgencyClient, ClientConfig, Connection, Interrupter};
 pub use decoder::Decoder;

@@ -68,7 +68,7 @@ pub fn run_session(
     let agency = config.agency;
     let total = input.count();
     let mut client = AgencyClient::connect_interruptible(config, interrupter)?;
-    let mut bets = input.into_bets()?;
+    let mut bets = input.bets()?;
     let mut progress = Progress::new(total);
     let bets_sent = client.send_bets(&mut bets, |stored| {
         if !log_progress {

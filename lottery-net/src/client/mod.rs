@@ -19,14 +19,14 @@ mod stream;
 
 use std::collections::VecDeque;
 
-use lottery_core::{Bet, ResumePoint};
+use lottery_core::ResumePoint;
 use lottery_log::chain;
 
 pub use self::config::ClientConfig;
 pub use self::connection::Connection;
 use self::connection::unexpected;
 pub use self::interrupt::Interrupter;
-use crate::batch::{BatchBuilder, Pushed};
+use crate::batch::{BatchBuilder, Pushed, ToBatch};
 use crate::error::ClientError;
 use crate::message::{AgencyMessage, CentralMessage};
 
@@ -153,7 +153,8 @@ impl AgencyClient {
     /// it stored); the last error once reconnecting gave up.
     pub fn send_bets<I, F>(&mut self, bets: I, mut progress: F) -> Result<u64, ClientError>
     where
-        I: IntoIterator<Item = Bet>,
+        I: IntoIterator,
+        I::Item: ToBatch,
         F: FnMut(u64),
     {
         self.ensure_connected()?;
@@ -172,7 +173,7 @@ impl AgencyClient {
         let mut window: VecDeque<Pending> = VecDeque::new();
         let mut next_batch = self.resume.last_batch + 1;
         // A bet that did not fit the previous batch opens the next one.
-        let mut carried: Option<Bet> = None;
+        let mut carried: Option<I::Item> = None;
         let mut exhausted = false;
         // The frames of the batches added to the window since the last write:
         // they leave together, in one write.
@@ -182,7 +183,7 @@ impl AgencyClient {
             outgoing.clear();
             while window.len() < self.config.in_flight.max(1) && !exhausted {
                 while let Some(bet) = carried.take().or_else(|| bets.next()) {
-                    match builder.try_push_bet(&bet) {
+                    match bet.push_to(&mut builder) {
                         Ok(Pushed::Added) => total += 1,
                         Ok(Pushed::Full) => {
                             carried = Some(bet);

@@ -1,0 +1,272 @@
+//! The rules of a bet's fields, written once, over bytes.
+//!
+//! Every constructor of the validated types ([`crate::Name`],
+//! [`crate::Document`], [`crate::BetNumber`], ...) and every path that checks
+//! fields in place (an agency file's row straight into a frame:
+//! [`crate::BetFields`]) calls these functions, so a field is accepted or
+//! refused, with the same reason, whichever way it comes in. Below `bet`: it
+//! imports only the field errors.
+//!
+//! Names take an ASCII fast path: eight bytes at a time, a name made only of
+//! printable ASCII (0x20 to 0x7E) holds no refused character, and its only
+//! whitespace is the space. Any other byte sends the name to the exact rule
+//! (UTF-8, then Unicode Cc, Cf, Zl and Zp, then "only spaces").
+
+use crate::field::{Field, FieldError, FieldReason};
+
+/// Longest accepted name, in bytes of UTF-8.
+pub const MAX_NAME_BYTES: usize = 255;
+/// Longest accepted document (DNI), in ASCII digits.
+pub const MAX_DOCUMENT_DIGITS: usize = 20;
+/// Largest bet number.
+pub const MAX_BET_NUMBER: u16 = 9999;
+
+/// Checks a name given as bytes (`field` says which one it is, for the
+/// error): the rules of [`crate::Name::new`], which calls this too.
+///
+/// # Errors
+/// [`FieldReason::Empty`], [`FieldReason::TooLong`],
+/// [`FieldReason::Malformed`] (bytes that are not UTF-8),
+/// [`FieldReason::ControlCharacter`], [`FieldReason::FormatCharacter`] or
+/// [`FieldReason::Blank`], in that order.
+#[inline]
+pub(crate) fn check_name(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
+    check_name_len(field, bytes.len())?;
+    if is_printable_ascii(bytes) {
+        return check_not_blank_ascii(field, bytes);
+    }
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| FieldError::new(field, FieldReason::Malformed))?;
+    check_name_characters(field, text)
+}
+
+/// [`check_name`] of a name already known to be UTF-8.
+#[inline]
+pub(crate) fn check_name_text(field: Field, text: &str) -> Result<(), FieldError> {
+    check_name_len(field, text.len())?;
+    if is_printable_ascii(text.as_bytes()) {
+        return check_not_blank_ascii(field, text.as_bytes());
+    }
+    check_name_characters(field, text)
+}
+
+#[inline(always)]
+fn check_name_len(field: Field, len: usize) -> Result<(), FieldError> {
+    if len == 0 {
+        return Err(FieldError::new(field, FieldReason::Empty));
+    }
+    if len > MAX_NAME_BYTES {
+        return Err(FieldError::new(
+            field,
+            FieldReason::TooLong {
+                max: MAX_NAME_BYTES,
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// The blank rule on printable ASCII, whose only whitespace is the space.
+#[inline(always)]
+fn check_not_blank_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
+    if bytes.iter().all(|&byte| byte == b' ') {
+        return Err(FieldError::new(field, FieldReason::Blank));
+    }
+    Ok(())
+}
+
+/// The exact rule on characters: no refused one, and not only whitespace.
+#[cold]
+fn check_name_characters(field: Field, text: &str) -> Result<(), FieldError> {
+    if let Some(reason) = refused_character(text) {
+        return Err(FieldError::new(field, reason));
+    }
+    if text.trim().is_empty() {
+        return Err(FieldError::new(field, FieldReason::Blank));
+    }
+    Ok(())
+}
+
+/// Whether every byte is printable ASCII (0x20 to 0x7E), eight at a time.
+#[inline(always)]
+fn is_printable_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut words = bytes.chunks_exact(8);
+    let mut refused = 0u64;
+    for word in words.by_ref() {
+        let word = u64::from_ne_bytes(word.try_into().expect("chunks of eight bytes"));
+        // High bit set: non-ASCII. `word - 0x20..` borrowing into a byte
+        // whose own high bit is clear: a byte below 0x20. The same with
+        // `word ^ 0x7F..`: a byte equal to 0x7F (DEL). Exact as a whole
+        // (whether any byte is such), which is all that is asked.
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+        let del = word ^ (ONES * 0x7F);
+        let del = del.wrapping_sub(ONES) & !del;
+        refused |= word | below_space | del;
+    }
+    let tail = words
+        .remainder()
+        .iter()
+        .fold(false, |seen, &byte| seen | !(0x20..0x7F).contains(&byte));
+    refused & HIGHS == 0 && !tail
+}
+
+/// Checks a document (DNI) given as bytes: the rules of
+/// [`crate::Document::new`], which calls this too.
+///
+/// # Errors
+/// [`FieldReason::Empty`], [`FieldReason::TooLong`] or
+/// [`FieldReason::NotDigits`].
+#[inline]
+pub(crate) fn check_document(bytes: &[u8]) -> Result<(), FieldError> {
+    if bytes.is_empty() {
+        return Err(FieldError::new(Field::Document, FieldReason::Empty));
+    }
+    if bytes.len() > MAX_DOCUMENT_DIGITS {
+        return Err(FieldError::new(
+            Field::Document,
+            FieldReason::TooLong {
+                max: MAX_DOCUMENT_DIGITS,
+            },
+        ));
+    }
+    if !bytes.iter().all(u8::is_ascii_digit) {
+        return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
+    }
+    Ok(())
+}
+
+/// Parses plain decimal digits (no sign, no spaces) of at most `max_digits`
+/// significant ones (leading zeros are allowed: "0042").
+///
+/// # Errors
+/// [`FieldReason::Empty`], [`FieldReason::NotDigits`] or
+/// [`FieldReason::OutOfRange`], on `field`.
+#[inline]
+pub(crate) fn parse_decimal(
+    bytes: &[u8],
+    field: Field,
+    max_digits: usize,
+) -> Result<u64, FieldError> {
+    if bytes.is_empty() {
+        return Err(FieldError::new(field, FieldReason::Empty));
+    }
+    if !bytes.iter().all(u8::is_ascii_digit) {
+        return Err(FieldError::new(field, FieldReason::NotDigits));
+    }
+    let zeros = bytes.iter().take_while(|&&byte| byte == b'0').count();
+    let significant = &bytes[zeros..];
+    if significant.len() > max_digits {
+        return Err(FieldError::new(field, FieldReason::OutOfRange));
+    }
+    Ok(significant
+        .iter()
+        .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0')))
+}
+
+/// Why a name's characters are refused, if they are: a control character
+/// (Unicode Cc), or an invisible format or separator character (Cf, Zl, Zp).
+///
+/// Nearly every name is printable ASCII or Latin letters; one pass over its
+/// bytes (which the compiler vectorizes) looks for a byte that can start a
+/// refused character in UTF-8, and only a name holding one is walked
+/// character by character. Those bytes: below 0x20 and 0x7F (C0 controls),
+/// 0xC2 (C1 controls, U+00AD), 0xD8 to 0xDC (U+0600 to U+070F), 0xE0 to 0xE2
+/// (U+0890 to U+206F), 0xEF (U+FEFF, U+FFF9 to U+FFFB), 0xF0 (U+110BD to
+/// U+1D17A) and 0xF3 (U+E0001 to U+E007F). Accented Latin letters (0xC3,
+/// 0xC4, 0xC5 ...) are not among them.
+pub(crate) fn refused_character(text: &str) -> Option<FieldReason> {
+    let suspect = text.as_bytes().iter().fold(false, |seen, &byte| {
+        seen | (byte < 0x20)
+            | (byte == 0x7F)
+            | (byte == 0xC2)
+            | (0xD8..=0xDC).contains(&byte)
+            | (0xE0..=0xE2).contains(&byte)
+            | (byte == 0xEF)
+            | (byte == 0xF0)
+            | (byte == 0xF3)
+    });
+    if !suspect {
+        return None;
+    }
+    character_refusal(text)
+}
+
+/// Why a name's characters are refused, walking them one by one: the rule
+/// itself, which [`refused_character`] only spares most names.
+pub(crate) fn character_refusal(text: &str) -> Option<FieldReason> {
+    text.chars().find_map(|c| {
+        if c.is_control() {
+            Some(FieldReason::ControlCharacter)
+        } else if is_format_or_separator(c) {
+            Some(FieldReason::FormatCharacter)
+        } else {
+            None
+        }
+    })
+}
+
+/// Whether `c` is of Unicode category Cf (format), Zl (line separator) or Zp
+/// (paragraph separator), as of Unicode 15.1. The table is short and fixed
+/// (new Cf characters are rare); a test checks it against Python's
+/// `unicodedata` where one is installed.
+pub(crate) fn is_format_or_separator(c: char) -> bool {
+    const RANGES: &[(u32, u32)] = &[
+        (0x00AD, 0x00AD),
+        (0x0600, 0x0605),
+        (0x061C, 0x061C),
+        (0x06DD, 0x06DD),
+        (0x070F, 0x070F),
+        (0x0890, 0x0891),
+        (0x08E2, 0x08E2),
+        (0x180E, 0x180E),
+        (0x200B, 0x200F),
+        (0x2028, 0x202E),
+        (0x2060, 0x2064),
+        (0x2066, 0x206F),
+        (0xFEFF, 0xFEFF),
+        (0xFFF9, 0xFFFB),
+        (0x110BD, 0x110BD),
+        (0x110CD, 0x110CD),
+        (0x13430, 0x1343F),
+        (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A),
+        (0xE0001, 0xE0001),
+        (0xE0020, 0xE007F),
+    ];
+    let c = u32::from(c);
+    RANGES
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_eight_byte_ascii_check_is_the_byte_by_byte_one(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let slow = bytes.iter().all(|byte| (0x20..0x7F).contains(byte));
+            prop_assert_eq!(is_printable_ascii(&bytes), slow);
+        }
+    }
+
+    #[test]
+    fn every_byte_value_in_every_lane_is_told_apart() {
+        for position in 0..16 {
+            for byte in 0..=255u8 {
+                let mut bytes = [b'a'; 16];
+                bytes[position] = byte;
+                let expected = (0x20..0x7F).contains(&byte);
+                assert_eq!(
+                    is_printable_ascii(&bytes),
+                    expected,
+                    "{byte:#x} at {position}"
+                );
+            }
+        }
+    }
+}
