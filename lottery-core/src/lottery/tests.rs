@@ -596,3 +596,94 @@ fn the_tally_keeps_only_agencies_with_winners_and_answers_every_expected_one() {
     assert_eq!(winners(1_000_000), Some(0));
     assert_eq!(winners(1_000_001), None);
 }
+
+fn docs(documents: &[&str]) -> Vec<Document> {
+    documents
+        .iter()
+        .map(|d| Document::new(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_running_tally_takes_each_acknowledged_batch_once_in_number_order() {
+    let rules = rules(2);
+    let mut lottery = Lottery::new(rules);
+    let take = |lottery: &mut Lottery, id: u32, batch: u64, winners: &[&str]| {
+        let SubmitStep::Write(ticket) = lottery
+            .begin_submit(agency(id), batch, 4, docs(winners))
+            .unwrap()
+        else {
+            panic!("a new batch")
+        };
+        lottery.written(ticket)
+    };
+    let first = take(&mut lottery, 1, 1, &["1"]);
+    let second = take(&mut lottery, 1, 2, &["2", "3"]);
+    // Acknowledging batch 2 counts batch 1 before it; batch 1's own ticket
+    // then adds nothing.
+    lottery.acknowledge(second);
+    lottery.acknowledge(first);
+    // A batch whose commit failed adds nothing, and its number is taken again
+    // with other bets.
+    let lost = take(&mut lottery, 1, 3, &["999"]);
+    lottery.not_durable(lost);
+    let third = take(&mut lottery, 1, 3, &["4"]);
+    lottery.acknowledge(third);
+    // A batch that could not be written adds nothing.
+    let SubmitStep::Write(unwritten) = lottery
+        .begin_submit(agency(2), 1, 4, docs(&["999"]))
+        .unwrap()
+    else {
+        panic!("a new batch")
+    };
+    lottery.not_written(unwritten);
+    let draw = lottery.tallied_draw();
+    assert_eq!(draw.summary().bets, 12);
+    assert_eq!(draw.summary().winners_per_agency, [4, 0]);
+    let first: Vec<_> = draw
+        .winners(agency(1))
+        .unwrap()
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(first, ["1", "2", "3", "4"]);
+}
+
+#[test]
+fn a_recovered_lottery_continues_the_recovered_tally() {
+    let rules = rules(1);
+    let mut tally = DrawTally::new(rules);
+    tally.add(stored(1, "10", "7574"));
+    tally.add(stored(1, "11", "1"));
+    let recovery = Recovery {
+        agencies: [(
+            agency(1),
+            AgencyRecord {
+                bets: 2,
+                last_batch: 1,
+                finished: false,
+            },
+        )]
+        .into(),
+        ..Recovery::default()
+    };
+    let mut lottery = Lottery::recover(rules, &recovery, tally).unwrap();
+    let SubmitStep::Write(ticket) = lottery
+        .begin_submit(agency(1), 2, 1, docs(&["12"]))
+        .unwrap()
+    else {
+        panic!("a new batch")
+    };
+    let ack = lottery.written(ticket);
+    lottery.acknowledge(ack);
+    let Settled::Draw(ticket) = finish(&mut lottery, 1, 3).unwrap() else {
+        panic!("the last finish draws")
+    };
+    let draw = lottery.tallied_draw();
+    lottery.draw_done(ticket, draw);
+    assert_eq!(lottery.draw_summary().unwrap().bets, 3);
+    assert_eq!(
+        documents(&lottery.winners(agency(1)).unwrap()),
+        ["10", "12"]
+    );
+}
