@@ -49,7 +49,7 @@ pub enum Winners {
 
 /// The result of a draw: every agency's winners, complete.
 ///
-/// Built by a [`DrawTally`] from a scan of the store; once the state machine
+/// Built by a [`DrawTally`] (the central's running one); once the state machine
 /// publishes it, it is what winners queries answer from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draw {

@@ -13,7 +13,8 @@
 //! - `row` ([`AgencyFile`], [`StoreRows`], [`encode_store_rows`]): CSV rows
 //!   in and out, byte-compatible with Python's `csv.writer`;
 //! - `rules` ([`LotteryRules`]), `draw` ([`DrawTally`], [`Winners`],
-//!   [`DrawSummary`]) and `draw_scan` (the draw's pass over stored rows),
+//!   [`DrawSummary`]) and `draw_scan` (the pass over stored rows that rebuilds
+//!   the draw's tally when a store is reopened),
 //!   `outcome` ([`Submitted`], [`Finish`], [`ResumePoint`]);
 //! - `store` ([`BetStore`], [`CsvFileStore`], [`MemoryStore`]): the bytes of
 //!   `bets.csv` and its journal;

@@ -2,7 +2,7 @@
 //!
 //! [`Lottery`] decides what each request means (take this batch? is this
 //! finish the last one?) and records outcomes; the caller ([`crate::Central`])
-//! does the storing, the recording and the draw scan, and owns the lock.
+//! does the storing and the recording, and owns the lock.
 //!
 //! Every operation that needs I/O is split in two steps around it, and the
 //! first step hands out a ticket that only the second step consumes:
