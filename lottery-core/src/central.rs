@@ -193,8 +193,8 @@ impl Central {
     /// touched); [`RecoveryError::RulesMismatch`] when the store was created
     /// with other rules; [`RecoveryError::UnknownAgency`] when the store holds bets of an
     /// agency outside `1..=N`; [`RecoveryError::Inconsistent`] when a recorded
-    /// draw disagrees with the store; [`RecoveryError::Draw`] when the draw
-    /// cannot scan (or record to) the store; [`RecoveryError::Store`] when the
+    /// draw disagrees with the store; [`RecoveryError::Draw`] when the store
+    /// cannot be scanned to rebuild the tally (or the draw recorded); [`RecoveryError::Store`] when the
     /// rules cannot be recorded.
     pub fn new(
         rules: LotteryRules,
