@@ -38,7 +38,7 @@
 
 use crate::agency_locks::AgencyLocks;
 use crate::bet::{AgencyId, Bet, StoredBet};
-use crate::draw::{Draw, DrawSummary, DrawTally, Winners};
+use crate::draw::{DrawSummary, DrawTally, Winners, winning_documents};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
 use crate::ledger::{Ledger, Receipt, Recovery};
 use crate::lottery::{
@@ -179,10 +179,13 @@ impl Central {
     /// [`crate::BetMonitor`], or any other [`Ledger`]) and what opening it
     /// recovered (bets, last batches and finishes per agency, the rules,
     /// the draw). A store without rules (a new one) records `rules` first; a
-    /// store with other rules is refused. A store that records a draw is
-    /// drawn again from its bets, which must give exactly the recorded draw,
-    /// and stays drawn; when every agency had finished but no draw was
-    /// recorded (a crash in between), the draw is performed and recorded now.
+    /// store with other rules is refused. A ledger holding bets is scanned
+    /// once ([`Ledger::tally`]) to rebuild the running tally that the draw
+    /// comes from (from then on batches join it as they commit; nothing
+    /// reads the store again). A store that records a draw is drawn again
+    /// from that tally, which must give exactly the recorded draw, and stays
+    /// drawn; when every agency had finished but no draw was recorded (a
+    /// crash in between), the draw is performed and recorded now.
     ///
     /// # Errors
     /// [`RecoveryError::AgenciesOutOfRange`] when `rules` expect no agency or
@@ -190,8 +193,8 @@ impl Central {
     /// touched); [`RecoveryError::RulesMismatch`] when the store was created
     /// with other rules; [`RecoveryError::UnknownAgency`] when the store holds bets of an
     /// agency outside `1..=N`; [`RecoveryError::Inconsistent`] when a recorded
-    /// draw disagrees with the store; [`RecoveryError::Draw`] when the draw
-    /// cannot scan (or record to) the store; [`RecoveryError::Store`] when the
+    /// draw disagrees with the store; [`RecoveryError::Draw`] when the store
+    /// cannot be scanned to rebuild the tally (or the draw recorded); [`RecoveryError::Store`] when the
     /// rules cannot be recorded.
     pub fn new(
         rules: LotteryRules,
@@ -213,10 +216,14 @@ impl Central {
             }
             Some(_) => {}
         }
-        let mut lottery = Lottery::recover(rules, recovery)?;
+        let mut tally = DrawTally::new(rules);
+        if recovery.agencies.values().any(|agency| agency.bets > 0) {
+            ledger.tally(&mut tally).map_err(RecoveryError::Draw)?;
+        }
+        let mut lottery = Lottery::recover(rules, recovery, tally)?;
         match (&recovery.draw, lottery.begin_draw()) {
             (Some(recorded), Some(ticket)) => {
-                let draw = tally(&ledger, rules).map_err(RecoveryError::Draw)?;
+                let draw = lottery.tallied_draw();
                 if draw.summary() != recorded {
                     return Err(RecoveryError::Inconsistent(format!(
                         "it records a draw of {} bets with winners {:?} per agency, its bets give {} bets and {:?}",
@@ -234,7 +241,10 @@ impl Central {
                 ));
             }
             (None, Some(ticket)) => {
-                let draw = draw_and_record(&ledger, rules).map_err(RecoveryError::Draw)?;
+                let draw = lottery.tallied_draw();
+                ledger
+                    .record_draw(draw.summary())
+                    .map_err(RecoveryError::Draw)?;
                 lottery.draw_done(ticket, draw);
             }
             (None, None) => {}
@@ -325,12 +335,15 @@ impl Central {
         if bets.is_empty() {
             return Err(SubmitError::EmptyBatch { agency, batch });
         }
+        // Picked outside every lock; they join the running tally only if the
+        // batch is acknowledged (see the `lottery` module).
+        let winners = winning_documents(bets, self.shared.rules.winning_number);
         let _agency = agency_lock.lock();
-        let step = self
-            .shared
-            .lottery
-            .lock()
-            .begin_submit(agency, batch, bets.len() as u64)?;
+        let step =
+            self.shared
+                .lottery
+                .lock()
+                .begin_submit(agency, batch, bets.len() as u64, winners)?;
         let ticket = match step {
             SubmitStep::AlreadyStored(submitted) => {
                 return Ok(PendingSubmit {
@@ -386,16 +399,17 @@ impl Central {
     /// it from [`Central::on_draw`] and [`Central::wait_for_draw`]. Same as
     /// [`Central::begin_finish`] then [`Central::complete_finish`].
     ///
-    /// The draw scans the store without holding the lottery lock: meanwhile
-    /// winners queries answer [`Winners::NotDrawn`], and the complete winners
-    /// are published at once when the scan ends.
+    /// The draw reads no store: it is the running tally of the acknowledged
+    /// batches (O(winners)). It is recorded durably without the lottery lock
+    /// held: meanwhile winners queries answer [`Winners::NotDrawn`], and the
+    /// complete winners are published at once when the record is durable.
     ///
     /// # Errors
     /// [`FinishError::UnknownAgency`], [`FinishError::BatchesPending`] (a batch
     /// of the agency is begun and not completed), [`FinishError::AgencyBusy`]
     /// (its finish is begun and not completed), [`FinishError::CountMismatch`],
     /// [`FinishError::Store`] (the finish could not be recorded, or it was and
-    /// the draw could not scan the store: a repeated finish retries the draw).
+    /// the draw could not be recorded: a repeated finish retries the draw).
     pub fn finish(&self, agency: AgencyId, bets_sent: u64) -> Result<Finish, FinishError> {
         let agency_lock = self.shared.agency_locks.of(agency)?;
         let settled = {
@@ -435,7 +449,7 @@ impl Central {
     ///
     /// # Errors
     /// [`FinishError::Store`] when the record's commit failed (the agency is
-    /// open again and may finish again) or the draw could not scan the store.
+    /// open again and may finish again) or the draw could not be recorded.
     pub fn complete_finish(&self, pending: PendingFinish) -> Result<Finish, FinishError> {
         let settled = self.finish_durable(pending)?;
         self.settle_finish(settled)
@@ -485,12 +499,19 @@ impl Central {
         }
     }
 
-    /// Scans the store, publishes the draw whole, wakes the waiters, then
-    /// tells the listeners, outside every lock.
+    /// Takes the draw from the running tally, records it, publishes it
+    /// whole, wakes the waiters, then tells the listeners, outside every lock.
+    ///
+    /// Race-free: the tally changes only under the lottery lock (in
+    /// `acknowledge`), and the draw is taken under it with the ticket out,
+    /// that is once every agency's finish was recorded; an agency finishes
+    /// only with no batch pending and takes none afterwards, so every
+    /// committed batch is in the tally and no later acknowledgement changes it.
     fn perform_draw(&self, ticket: DrawTicket) -> Result<DrawSummary, FinishError> {
-        let drawn = draw_and_record(&*self.shared.ledger, self.shared.rules);
-        let summary = match drawn.map_err(FinishError::from) {
-            Ok(draw) => {
+        let draw = self.shared.lottery.lock().tallied_draw();
+        let recorded = self.shared.ledger.record_draw(draw.summary());
+        let summary = match recorded.map_err(FinishError::from) {
+            Ok(()) => {
                 let summary = self.shared.lottery.lock().draw_done(ticket, draw);
                 self.shared.drawn.notify_all();
                 summary
@@ -551,18 +572,4 @@ impl Central {
             lottery = self.shared.drawn.wait(lottery);
         }
     }
-}
-
-/// The draw, recorded durably before anyone learns it.
-fn draw_and_record(ledger: &dyn Ledger, rules: LotteryRules) -> Result<Draw, StoreError> {
-    let draw = tally(ledger, rules)?;
-    ledger.record_draw(draw.summary())?;
-    Ok(draw)
-}
-
-/// Streams the ledger into a tally: the draw, without the store in memory.
-fn tally(ledger: &dyn Ledger, rules: LotteryRules) -> Result<Draw, StoreError> {
-    let mut tally = DrawTally::new(rules);
-    ledger.tally(&mut tally)?;
-    Ok(tally.finish())
 }

@@ -4,12 +4,25 @@
 //! the ledgers (which feed every stored bet to a [`DrawTally`]); it knows
 //! neither. A bet wins when it plays the rules' winning number; an agency's
 //! winners are the documents of its winning bets, in stored order.
+//!
+//! The central keeps a running [`DrawTally`] fed with each batch as it
+//! commits ([`winning_documents`] picks a batch's winners before it is
+//! written); the ledgers' scan feeds one only when a store is reopened.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::bet::{AgencyId, BetNumber, Document, StoredBet};
+use crate::bet::{AgencyId, Bet, BetNumber, Document, StoredBet};
 use crate::rules::LotteryRules;
+
+/// The documents of the bets of `bets` that play `winning_number`, in the
+/// batch's order (no allocation when none does, the common case).
+pub(crate) fn winning_documents(bets: &[Bet], winning_number: BetNumber) -> Vec<Document> {
+    bets.iter()
+        .filter(|bet| bet.number == winning_number)
+        .map(|bet| bet.document.clone())
+        .collect()
+}
 
 /// What the draw found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +49,7 @@ pub enum Winners {
 
 /// The result of a draw: every agency's winners, complete.
 ///
-/// Built by a [`DrawTally`] from a scan of the store; once the state machine
+/// Built by a [`DrawTally`] (the central's running one); once the state machine
 /// publishes it, it is what winners queries answer from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draw {
@@ -67,8 +80,11 @@ impl Draw {
     }
 }
 
-/// Collects the winners while the store is scanned, one bet at a time, so
-/// the draw never needs the whole store in memory.
+/// Collects the winners: while the store is scanned, one bet at a time (so
+/// a recovery never needs the whole store in memory), or a committed batch
+/// at a time ([`DrawTally::add_batch`]: the central's running tally, so the
+/// draw costs O(winners), not a scan). It holds the winners' documents and
+/// counts, never the bets.
 ///
 /// ```
 /// use lottery_core::{AgencyId, Bet, DrawTally, LotteryRules, StoredBet};
@@ -135,6 +151,20 @@ impl DrawTally {
             self.winners.entry(agency).or_default().push(document);
         }
         Ok(())
+    }
+
+    /// Counts a committed batch of `agency` holding `bets` bets, of which
+    /// `winners` are the winning bets' documents in the batch's order: how
+    /// the central keeps its running tally as batches commit, so that the
+    /// draw reads no store. Batches must be added in the order they were
+    /// stored (per agency), so that the winners keep stored order. Winners of
+    /// an agency the rules do not expect are dropped, as in
+    /// [`DrawTally::add_fields`].
+    pub fn add_batch(&mut self, agency: AgencyId, bets: u64, winners: Vec<Document>) {
+        self.bets += bets;
+        if !winners.is_empty() && agency.get() <= self.agencies {
+            self.winners.entry(agency).or_default().extend(winners);
+        }
     }
 
     /// The draw, complete.

@@ -299,9 +299,10 @@ pub enum RecoveryError {
     /// written with).
     #[error("the store holds records of an agency the rules do not expect")]
     UnknownAgency(#[source] UnknownAgency),
-    /// Every agency had finished, and the draw, performed again from the
-    /// store, could not read it (or could not be recorded).
-    #[error("the draw recorded in the store could not be performed again")]
+    /// The store's bets could not be read to rebuild the draw's running
+    /// tally, or every agency had finished and the draw could not be
+    /// recorded.
+    #[error("the draw's tally could not be rebuilt from the store, or the draw recorded")]
     Draw(#[source] StoreError),
     /// The store was created with other rules than the central's.
     #[error(

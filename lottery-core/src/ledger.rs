@@ -4,7 +4,9 @@
 //! A ledger appends numbered batches of an agency, records finishes, makes
 //! both durable (each write is first *taken*, then waited for, so that many
 //! writes share one commit), recovers per-agency state when it is opened
-//! ([`Recovery`]), and feeds every stored bet to the draw. The file monitor
+//! ([`Recovery`]), and feeds every stored bet to a tally once, when a central
+//! is built over it (the central's running tally of committed batches is the
+//! draw from then on: the draw reads no ledger). The file monitor
 //! ([`crate::BetMonitor`], `bets.csv` and its journal) is the first
 //! implementation; a database-backed ledger is another (it lives in its own
 //! crate, so this one stays free of database dependencies).
@@ -108,8 +110,9 @@ impl Receipt {
 /// The central calls it in this discipline, which an implementation may rely
 /// on: batches of one agency are taken in number order, one at a time (the
 /// central holds that agency's lock across [`Ledger::begin_append`]), a
-/// finish is taken only with no batch of the agency pending, and the draw
-/// ([`Ledger::tally`]) runs only after every finish was durable.
+/// finish is taken only with no batch of the agency pending, and
+/// [`Ledger::tally`] is called at most once, by [`crate::Central::new`],
+/// before any batch is taken.
 pub trait Ledger: Send + Sync + fmt::Debug {
     /// Takes batch number `batch` of `agency` (all of `bets`, or nothing),
     /// without waiting for it to be durable.
@@ -140,6 +143,9 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     fn wait_durable(&self, receipt: Receipt) -> Result<(), StoreError>;
 
     /// Adds every durable bet, in stored order, to `tally`. Returns how many.
+    /// The central calls it once, when it is built over a ledger holding
+    /// bets, to rebuild its running tally (the draw's source); a ledger may
+    /// answer it from the pass its open already made over the rows.
     ///
     /// # Errors
     /// [`StoreError`] when the bets cannot be read or do not parse.

@@ -13,7 +13,8 @@
 //! - `row` ([`AgencyFile`], [`StoreRows`], [`encode_store_rows`]): CSV rows
 //!   in and out, byte-compatible with Python's `csv.writer`;
 //! - `rules` ([`LotteryRules`]), `draw` ([`DrawTally`], [`Winners`],
-//!   [`DrawSummary`]) and `draw_scan` (the draw's pass over stored rows),
+//!   [`DrawSummary`]) and `draw_scan` (the pass over stored rows that rebuilds
+//!   the draw's tally when a store is reopened),
 //!   `outcome` ([`Submitted`], [`Finish`], [`ResumePoint`]);
 //! - `store` ([`BetStore`], [`CsvFileStore`], [`MemoryStore`]): the bytes of
 //!   `bets.csv` and its journal;
@@ -42,8 +43,10 @@
 //!   may be sent again.
 //! - An agency finishes with no batch under way and with the count of its
 //!   stored bets, durably recorded; nothing is taken from it afterwards.
-//! - The draw happens exactly once, after the last agency finished, from a
-//!   streaming scan of the store; winners exist only once it is published,
+//! - The draw happens exactly once, after the last agency finished, from the
+//!   running tally of acknowledged batches (rebuilt by one streaming scan
+//!   when a store is reopened), never a rescan of the store; winners exist
+//!   only once it is published,
 //!   whole ([`Winners::NotDrawn`] before, the complete list after).
 //!
 //! # Lock order
@@ -64,9 +67,10 @@
 //!
 //! Stronger rules keep the slow parts out of the way: the central never holds
 //! the lottery lock while it calls the monitor (so 2 and 3 are never held
-//! together, and no I/O, sync or draw scan runs under the lottery lock); the
-//! central's draw-listeners lock is taken with no other lock held, and the
-//! listeners are called with no lock held at all. An agency lock stripe is
+//! together, and no I/O or sync runs under the lottery lock: the running draw
+//! tally is updated under it, a batch's winners moved in, and the draw is a
+//! copy of it); the central's draw-listeners lock is taken with no other lock
+//! held, and the listeners are called with no lock held at all. An agency lock stripe is
 //! held across that agency's batch write and finish record only (across the
 //! queueing of the record only, in the two-step finish).
 //!
@@ -74,8 +78,9 @@
 //! What the central keeps grows with the agencies that take part (send a
 //! batch or a finish, or appear in the recovered store), not with the
 //! [`MAX_AGENCIES`] it may expect: the state machine keeps a map of them,
-//! the agency locks are striped, and the draw's tally keeps the agencies
-//! with winners. Only the drawn result has an entry per expected agency
+//! the agency locks are striped, and the running draw tally keeps the
+//! winners' documents and counts (never the bets) of the agencies with
+//! winners. Only the drawn result has an entry per expected agency
 //! ([`DrawSummary::winners_per_agency`]).
 
 #![deny(missing_docs)]

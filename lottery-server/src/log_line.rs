@@ -379,7 +379,8 @@ fn batch_failed(level: Level, agency: impl Display, batch: u64, bets: u64, error
 
 /// A finish recorded, and for the last one the course's draw line, with what
 /// the draw found and how long completing the finish took (its record's
-/// commit and the scan of the store).
+/// commit, and the draw's: taken from the central's running tally, then
+/// recorded).
 pub(crate) fn finished(agency: AgencyId, bets_sent: u64, finish: &Finish, took: Duration) {
     match finish {
         Finish::Waiting { remaining } => info!(

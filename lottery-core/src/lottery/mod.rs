@@ -2,7 +2,7 @@
 //!
 //! [`Lottery`] decides what each request means (take this batch? is this
 //! finish the last one?) and records outcomes; the caller ([`crate::Central`])
-//! does the storing, the recording and the draw scan, and owns the lock.
+//! does the storing and the recording, and owns the lock.
 //!
 //! Every operation that needs I/O is split in two steps around it, and the
 //! first step hands out a ticket that only the second step consumes:
@@ -15,9 +15,20 @@
 //!   as finishing ([`FinishTicket`]); [`Lottery::finish_recorded`] or
 //!   [`Lottery::finish_not_recorded`] settle it;
 //! - the draw: the finish that completes the set gets a [`DrawTicket`]; the
-//!   caller scans the store into a [`DrawTally`] and hands the [`Draw`] to
-//!   [`Lottery::draw_done`] (or [`Lottery::draw_failed`], and a later finish
-//!   retries).
+//!   caller takes the [`Draw`] of the running tally ([`Lottery::tallied_draw`]),
+//!   records it, and hands it to [`Lottery::draw_done`] (or calls
+//!   [`Lottery::draw_failed`], and a later finish retries).
+//!
+//! # The running tally
+//! The lottery keeps a [`DrawTally`] of the acknowledged batches: each
+//! pending batch carries its winners' documents (picked by the caller before
+//! the write), and [`Lottery::acknowledge`] adds a batch to the tally when,
+//! and only when, it counts the batch as stored, in number order (an agency's
+//! batches reach the store in number order, so its winners keep stored
+//! order). A batch that is not written or not durable is dropped with its
+//! winners. So the draw costs O(winners): once every agency finished, no
+//! batch is pending and none is taken, and the tally is the store's. A
+//! recovered lottery starts from the tally of the recovered store.
 //!
 //! # Invariants
 //! - Batches of an agency are numbered from 1 and taken in order, each once:
@@ -39,8 +50,8 @@ pub(crate) use ticket::{
     AckTicket, DrawTicket, FinishStep, FinishTicket, Settled, SubmitStep, WriteTicket,
 };
 
-use crate::bet::AgencyId;
-use crate::draw::{Draw, DrawSummary, Winners};
+use crate::bet::{AgencyId, Document};
+use crate::draw::{Draw, DrawSummary, DrawTally, Winners};
 use crate::error::{FinishError, RecoveryError, SubmitError, UnknownAgency};
 use crate::ledger::Recovery;
 use crate::outcome::{Finish, ResumePoint, Submitted};
@@ -59,7 +70,7 @@ enum Stage {
 }
 
 /// A batch taken but not acknowledged yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct PendingBatch {
     /// Tells this taking of the number from a later one after a roll back, so
     /// a stale ticket never settles a newer batch.
@@ -68,6 +79,9 @@ struct PendingBatch {
     bets: u64,
     /// Its bytes are in the store (false while the write runs).
     written: bool,
+    /// The documents of its winning bets, in batch order: added to the
+    /// running tally when the batch is acknowledged, dropped with it if not.
+    winners: Vec<Document>,
 }
 
 /// One agency's books.
@@ -135,6 +149,10 @@ pub(crate) struct Lottery {
     phase: Phase,
     /// The id of the last batch taken (see [`PendingBatch::id`]).
     last_id: u64,
+    /// The running tally: the bets and winners of every acknowledged batch
+    /// (and of the recovered store), per agency in stored order. Changed
+    /// only by [`Lottery::acknowledge`] once recovered.
+    tally: DrawTally,
 }
 
 impl Lottery {
@@ -146,20 +164,28 @@ impl Lottery {
             finished: 0,
             phase: Phase::Open,
             last_id: 0,
+            tally: DrawTally::new(rules),
         };
         lottery.close_if_complete();
         lottery
     }
 
-    /// A lottery resuming what a store holds. When every agency had finished,
-    /// the draw is due: take it with [`Lottery::begin_draw`].
+    /// A lottery resuming what a store holds, with `tally` the store's
+    /// tally (every stored bet added to a [`DrawTally`] for `rules`, in
+    /// stored order). When every agency had finished, the draw is due: take
+    /// it with [`Lottery::begin_draw`].
     ///
     /// # Errors
     /// [`RecoveryError::UnknownAgency`] when the store holds bets of an agency
     /// the rules do not expect (the central is configured for fewer agencies
     /// than the store was written with).
-    pub fn recover(rules: LotteryRules, recovery: &Recovery) -> Result<Self, RecoveryError> {
+    pub fn recover(
+        rules: LotteryRules,
+        recovery: &Recovery,
+        tally: DrawTally,
+    ) -> Result<Self, RecoveryError> {
         let mut lottery = Self::new(rules);
+        lottery.tally = tally;
         for (&agency, record) in &recovery.agencies {
             let Some(state) = lottery.agency_mut(agency) else {
                 return Err(RecoveryError::UnknownAgency(UnknownAgency {
@@ -226,7 +252,8 @@ impl Lottery {
         })
     }
 
-    /// Decides about batch number `batch` of `agency`, holding `bets` bets.
+    /// Decides about batch number `batch` of `agency`, holding `bets` bets
+    /// of which `winners` are the winning bets' documents (in batch order).
     ///
     /// The order of the checks matters: a resend of an acknowledged batch is
     /// acknowledged again even after the agency finished or the draw (it
@@ -244,6 +271,7 @@ impl Lottery {
         agency: AgencyId,
         batch: u64,
         bets: u64,
+        winners: Vec<Document>,
     ) -> Result<SubmitStep, SubmitError> {
         let drawn = !matches!(self.phase, Phase::Open);
         // Decided on the books as they are; an agency's entry is added only
@@ -292,6 +320,7 @@ impl Lottery {
             batch,
             bets,
             written: false,
+            winners,
         });
         Ok(SubmitStep::Write(WriteTicket {
             id,
@@ -338,18 +367,24 @@ impl Lottery {
 
     /// The batch is durable: it and every pending batch of the agency before
     /// it (they precede it in the store, and a commit covers a prefix of the
-    /// store) count as stored.
+    /// store) count as stored, and join the running tally, in number order.
+    /// Each pending batch is counted once: it leaves `pending` as it is.
     pub fn acknowledge(&mut self, ticket: AckTicket) -> Submitted {
         if self.pending_mut(ticket.agency, ticket.id).is_some()
             && let Some(state) = self.agencies.get_mut(&ticket.agency)
         {
-            while let Some(pending) = state.pending.front().copied() {
-                if pending.batch > ticket.batch || !pending.written {
+            while state
+                .pending
+                .front()
+                .is_some_and(|pending| pending.batch <= ticket.batch && pending.written)
+            {
+                let Some(pending) = state.pending.pop_front() else {
                     break;
-                }
-                state.pending.pop_front();
+                };
                 state.last_batch = pending.batch;
                 state.bets += pending.bets;
+                self.tally
+                    .add_batch(ticket.agency, pending.bets, pending.winners);
             }
         }
         // Absent: a later batch's acknowledgement already counted it.
@@ -457,6 +492,13 @@ impl Lottery {
             Phase::Closed { drawing: false } => Some(self.take_draw()),
             _ => None,
         }
+    }
+
+    /// The draw of the running tally (a copy of the winners: O(winners), no
+    /// store read). Complete once a [`DrawTicket`] is out: every agency
+    /// finished, so no batch is pending and none is taken any more.
+    pub fn tallied_draw(&self) -> Draw {
+        self.tally.clone().finish()
     }
 
     /// Publishes the draw, whole: from now on winners queries answer from it.

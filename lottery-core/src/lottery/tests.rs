@@ -24,7 +24,10 @@ fn stored(id: u32, document: &str, number: &str) -> StoredBet {
 
 /// Takes, writes and acknowledges one batch.
 fn store(lottery: &mut Lottery, id: u32, batch: u64, bets: u64) -> Submitted {
-    match lottery.begin_submit(agency(id), batch, bets).unwrap() {
+    match lottery
+        .begin_submit(agency(id), batch, bets, Vec::new())
+        .unwrap()
+    {
         SubmitStep::Write(ticket) => {
             let ack = lottery.written(ticket);
             lottery.acknowledge(ack)
@@ -80,7 +83,7 @@ fn a_resent_batch_is_acknowledged_again_and_not_taken() {
     store(&mut lottery, 1, 1, 3);
     store(&mut lottery, 1, 2, 3);
     assert_eq!(
-        lottery.begin_submit(agency(1), 1, 3).unwrap(),
+        lottery.begin_submit(agency(1), 1, 3, Vec::new()).unwrap(),
         SubmitStep::AlreadyStored(Submitted::AlreadyStored { batch: 1 })
     );
     assert_eq!(lottery.resume_point(agency(1)).unwrap().bets_stored, 6);
@@ -92,7 +95,7 @@ fn a_batch_skipping_ahead_or_numbered_zero_is_out_of_order() {
     store(&mut lottery, 1, 1, 1);
     for got in [0, 3, u64::MAX] {
         assert!(matches!(
-            lottery.begin_submit(agency(1), got, 1),
+            lottery.begin_submit(agency(1), got, 1, Vec::new()),
             Err(SubmitError::OutOfOrder { expected: 2, got: g, .. }) if g == got
         ));
     }
@@ -102,7 +105,7 @@ fn a_batch_skipping_ahead_or_numbered_zero_is_out_of_order() {
 fn unknown_agencies_are_refused_everywhere() {
     let mut lottery = Lottery::new(rules(2));
     assert!(matches!(
-        lottery.begin_submit(agency(3), 1, 1),
+        lottery.begin_submit(agency(3), 1, 1, Vec::new()),
         Err(SubmitError::UnknownAgency(UnknownAgency {
             expected: 2,
             ..
@@ -122,12 +125,13 @@ fn unknown_agencies_are_refused_everywhere() {
 #[test]
 fn pending_batches_reserve_their_numbers_and_block_the_finish() {
     let mut lottery = Lottery::new(rules(1));
-    let SubmitStep::Write(first) = lottery.begin_submit(agency(1), 1, 2).unwrap() else {
+    let SubmitStep::Write(first) = lottery.begin_submit(agency(1), 1, 2, Vec::new()).unwrap()
+    else {
         panic!("batch 1 is new")
     };
     // While batch 1 is being written, nothing else of the agency starts.
     assert!(matches!(
-        lottery.begin_submit(agency(1), 2, 2),
+        lottery.begin_submit(agency(1), 2, 2, Vec::new()),
         Err(SubmitError::AgencyBusy { .. })
     ));
     assert!(matches!(
@@ -137,16 +141,17 @@ fn pending_batches_reserve_their_numbers_and_block_the_finish() {
     let first = lottery.written(first);
     // Written, not durable: batch 2 may follow (pipelining), a resend of 1
     // may not be acknowledged yet, and the finish must wait.
-    let SubmitStep::Write(second) = lottery.begin_submit(agency(1), 2, 5).unwrap() else {
+    let SubmitStep::Write(second) = lottery.begin_submit(agency(1), 2, 5, Vec::new()).unwrap()
+    else {
         panic!("batch 2 is next")
     };
     let second = lottery.written(second);
     assert!(matches!(
-        lottery.begin_submit(agency(1), 1, 2),
+        lottery.begin_submit(agency(1), 1, 2, Vec::new()),
         Err(SubmitError::BatchPending { batch: 1, .. })
     ));
     assert!(matches!(
-        lottery.begin_submit(agency(1), 4, 1),
+        lottery.begin_submit(agency(1), 4, 1, Vec::new()),
         Err(SubmitError::OutOfOrder {
             expected: 3,
             got: 4,
@@ -180,11 +185,13 @@ fn pending_batches_reserve_their_numbers_and_block_the_finish() {
 #[test]
 fn acknowledging_a_later_batch_acknowledges_the_earlier_ones() {
     let mut lottery = Lottery::new(rules(1));
-    let SubmitStep::Write(first) = lottery.begin_submit(agency(1), 1, 2).unwrap() else {
+    let SubmitStep::Write(first) = lottery.begin_submit(agency(1), 1, 2, Vec::new()).unwrap()
+    else {
         panic!()
     };
     let first = lottery.written(first);
-    let SubmitStep::Write(second) = lottery.begin_submit(agency(1), 2, 3).unwrap() else {
+    let SubmitStep::Write(second) = lottery.begin_submit(agency(1), 2, 3, Vec::new()).unwrap()
+    else {
         panic!()
     };
     let second = lottery.written(second);
@@ -208,7 +215,8 @@ fn acknowledging_a_later_batch_acknowledges_the_earlier_ones() {
 #[test]
 fn a_batch_that_was_not_written_frees_its_number() {
     let mut lottery = Lottery::new(rules(1));
-    let SubmitStep::Write(ticket) = lottery.begin_submit(agency(1), 1, 2).unwrap() else {
+    let SubmitStep::Write(ticket) = lottery.begin_submit(agency(1), 1, 2, Vec::new()).unwrap()
+    else {
         panic!()
     };
     lottery.not_written(ticket);
@@ -225,12 +233,13 @@ fn a_batch_that_was_not_written_frees_its_number() {
 #[test]
 fn a_batch_never_acknowledged_stays_pending() {
     let mut lottery = Lottery::new(rules(1));
-    let SubmitStep::Write(ticket) = lottery.begin_submit(agency(1), 1, 2).unwrap() else {
+    let SubmitStep::Write(ticket) = lottery.begin_submit(agency(1), 1, 2, Vec::new()).unwrap()
+    else {
         panic!()
     };
     drop(lottery.written(ticket));
     assert!(matches!(
-        lottery.begin_submit(agency(1), 1, 2),
+        lottery.begin_submit(agency(1), 1, 2, Vec::new()),
         Err(SubmitError::BatchPending { batch: 1, .. })
     ));
     assert!(matches!(
@@ -245,7 +254,10 @@ fn a_failed_commit_forgets_the_batch_and_every_later_one() {
     store(&mut lottery, 1, 1, 1);
     let mut acks = Vec::new();
     for batch in 2..=4 {
-        let SubmitStep::Write(ticket) = lottery.begin_submit(agency(1), batch, 10).unwrap() else {
+        let SubmitStep::Write(ticket) = lottery
+            .begin_submit(agency(1), batch, 10, Vec::new())
+            .unwrap()
+        else {
             panic!()
         };
         acks.push(lottery.written(ticket));
@@ -258,11 +270,13 @@ fn a_failed_commit_forgets_the_batch_and_every_later_one() {
     lottery.not_durable(three);
     // Batch 3 is the next one again; the stale ticket of batch 4 changes
     // nothing, not even a batch 4 taken again later.
-    let SubmitStep::Write(again) = lottery.begin_submit(agency(1), 3, 5).unwrap() else {
+    let SubmitStep::Write(again) = lottery.begin_submit(agency(1), 3, 5, Vec::new()).unwrap()
+    else {
         panic!("batch 3 is next again")
     };
     let again = lottery.written(again);
-    let SubmitStep::Write(four_again) = lottery.begin_submit(agency(1), 4, 7).unwrap() else {
+    let SubmitStep::Write(four_again) = lottery.begin_submit(agency(1), 4, 7, Vec::new()).unwrap()
+    else {
         panic!("batch 4 follows")
     };
     let four_again = lottery.written(four_again);
@@ -316,11 +330,11 @@ fn a_finished_agency_takes_no_more_batches_but_acks_old_ones() {
     store(&mut lottery, 1, 1, 3);
     finish(&mut lottery, 1, 3).unwrap();
     assert!(matches!(
-        lottery.begin_submit(agency(1), 2, 1),
+        lottery.begin_submit(agency(1), 2, 1, Vec::new()),
         Err(SubmitError::AgencyFinished { .. })
     ));
     assert!(matches!(
-        lottery.begin_submit(agency(1), 1, 3),
+        lottery.begin_submit(agency(1), 1, 3, Vec::new()),
         Ok(SubmitStep::AlreadyStored(_))
     ));
 }
@@ -332,7 +346,7 @@ fn an_agency_being_finished_takes_no_batch_and_reopens_if_the_record_fails() {
         panic!()
     };
     assert!(matches!(
-        lottery.begin_submit(agency(1), 1, 1),
+        lottery.begin_submit(agency(1), 1, 1, Vec::new()),
         Err(SubmitError::AgencyBusy { .. })
     ));
     assert_eq!(ticket.bets(), 0);
@@ -367,7 +381,7 @@ fn draw_happens_once_when_the_last_agency_finishes() {
         Settled::Answer(Finish::Waiting { remaining: 0 })
     );
     assert!(matches!(
-        lottery.begin_submit(agency(2), 1, 1),
+        lottery.begin_submit(agency(2), 1, 1, Vec::new()),
         Err(SubmitError::AlreadyDrawn)
     ));
     let summary = lottery.draw_done(ticket, DrawTally::new(rules).finish());
@@ -446,7 +460,7 @@ fn recovery_resumes_batches_counts_and_finishes() {
             finished: false,
         },
     );
-    let mut lottery = Lottery::recover(rules(2), &recovery).unwrap();
+    let mut lottery = Lottery::recover(rules(2), &recovery, DrawTally::new(rules(2))).unwrap();
     assert_eq!(
         lottery.resume_point(agency(1)).unwrap(),
         ResumePoint {
@@ -457,11 +471,11 @@ fn recovery_resumes_batches_counts_and_finishes() {
     );
     assert!(lottery.begin_draw().is_none());
     assert!(matches!(
-        lottery.begin_submit(agency(2), 1, 3),
+        lottery.begin_submit(agency(2), 1, 3, Vec::new()),
         Ok(SubmitStep::AlreadyStored(_))
     ));
     assert!(matches!(
-        lottery.begin_submit(agency(2), 2, 3),
+        lottery.begin_submit(agency(2), 2, 3, Vec::new()),
         Ok(SubmitStep::Write(_))
     ));
 }
@@ -479,7 +493,7 @@ fn recovery_of_a_finished_lottery_makes_the_draw_due() {
             },
         );
     }
-    let mut lottery = Lottery::recover(rules(2), &recovery).unwrap();
+    let mut lottery = Lottery::recover(rules(2), &recovery, DrawTally::new(rules(2))).unwrap();
     assert!(!lottery.is_drawn());
     let ticket = lottery.begin_draw().expect("the draw is due");
     assert!(lottery.begin_draw().is_none());
@@ -492,7 +506,7 @@ fn recovery_refuses_a_store_with_unexpected_agencies() {
     let mut recovery = Recovery::default();
     recovery.agencies.insert(agency(3), AgencyRecord::default());
     assert!(matches!(
-        Lottery::recover(rules(2), &recovery),
+        Lottery::recover(rules(2), &recovery, DrawTally::new(rules(2))),
         Err(RecoveryError::UnknownAgency(UnknownAgency {
             expected: 2,
             ..
@@ -505,7 +519,8 @@ fn a_batch_and_a_finish_in_two_steps_each_lead_to_the_draw() {
     let rules = rules(1);
     let mut lottery = Lottery::new(rules);
     // Batch 1, two bets: reserve, write (elsewhere), acknowledge once durable.
-    let SubmitStep::Write(ticket) = lottery.begin_submit(agency(1), 1, 2).unwrap() else {
+    let SubmitStep::Write(ticket) = lottery.begin_submit(agency(1), 1, 2, Vec::new()).unwrap()
+    else {
         panic!("batch 1 is new")
     };
     let ack = lottery.written(ticket);
@@ -534,10 +549,18 @@ fn books_exist_only_for_agencies_that_took_part() {
         lottery.resume_point(agency(999_999)).unwrap(),
         ResumePoint::default()
     );
-    assert!(lottery.begin_submit(agency(999_999), 2, 1).is_err());
+    assert!(
+        lottery
+            .begin_submit(agency(999_999), 2, 1, Vec::new())
+            .is_err()
+    );
     assert!(lottery.begin_finish(agency(7), 3).is_err());
     assert!(lottery.winners(agency(7)).is_ok());
-    assert!(lottery.begin_submit(agency(1_000_001), 1, 1).is_err());
+    assert!(
+        lottery
+            .begin_submit(agency(1_000_001), 1, 1, Vec::new())
+            .is_err()
+    );
     assert!(lottery.agencies.is_empty());
     // A batch, or a finish, does.
     store(&mut lottery, 999_999, 1, 2);
@@ -572,4 +595,95 @@ fn the_tally_keeps_only_agencies_with_winners_and_answers_every_expected_one() {
     assert_eq!(winners(3), Some(0));
     assert_eq!(winners(1_000_000), Some(0));
     assert_eq!(winners(1_000_001), None);
+}
+
+fn docs(documents: &[&str]) -> Vec<Document> {
+    documents
+        .iter()
+        .map(|d| Document::new(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_running_tally_takes_each_acknowledged_batch_once_in_number_order() {
+    let rules = rules(2);
+    let mut lottery = Lottery::new(rules);
+    let take = |lottery: &mut Lottery, id: u32, batch: u64, winners: &[&str]| {
+        let SubmitStep::Write(ticket) = lottery
+            .begin_submit(agency(id), batch, 4, docs(winners))
+            .unwrap()
+        else {
+            panic!("a new batch")
+        };
+        lottery.written(ticket)
+    };
+    let first = take(&mut lottery, 1, 1, &["1"]);
+    let second = take(&mut lottery, 1, 2, &["2", "3"]);
+    // Acknowledging batch 2 counts batch 1 before it; batch 1's own ticket
+    // then adds nothing.
+    lottery.acknowledge(second);
+    lottery.acknowledge(first);
+    // A batch whose commit failed adds nothing, and its number is taken again
+    // with other bets.
+    let lost = take(&mut lottery, 1, 3, &["999"]);
+    lottery.not_durable(lost);
+    let third = take(&mut lottery, 1, 3, &["4"]);
+    lottery.acknowledge(third);
+    // A batch that could not be written adds nothing.
+    let SubmitStep::Write(unwritten) = lottery
+        .begin_submit(agency(2), 1, 4, docs(&["999"]))
+        .unwrap()
+    else {
+        panic!("a new batch")
+    };
+    lottery.not_written(unwritten);
+    let draw = lottery.tallied_draw();
+    assert_eq!(draw.summary().bets, 12);
+    assert_eq!(draw.summary().winners_per_agency, [4, 0]);
+    let first: Vec<_> = draw
+        .winners(agency(1))
+        .unwrap()
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(first, ["1", "2", "3", "4"]);
+}
+
+#[test]
+fn a_recovered_lottery_continues_the_recovered_tally() {
+    let rules = rules(1);
+    let mut tally = DrawTally::new(rules);
+    tally.add(stored(1, "10", "7574"));
+    tally.add(stored(1, "11", "1"));
+    let recovery = Recovery {
+        agencies: [(
+            agency(1),
+            AgencyRecord {
+                bets: 2,
+                last_batch: 1,
+                finished: false,
+            },
+        )]
+        .into(),
+        ..Recovery::default()
+    };
+    let mut lottery = Lottery::recover(rules, &recovery, tally).unwrap();
+    let SubmitStep::Write(ticket) = lottery
+        .begin_submit(agency(1), 2, 1, docs(&["12"]))
+        .unwrap()
+    else {
+        panic!("a new batch")
+    };
+    let ack = lottery.written(ticket);
+    lottery.acknowledge(ack);
+    let Settled::Draw(ticket) = finish(&mut lottery, 1, 3).unwrap() else {
+        panic!("the last finish draws")
+    };
+    let draw = lottery.tallied_draw();
+    lottery.draw_done(ticket, draw);
+    assert_eq!(lottery.draw_summary().unwrap().bets, 3);
+    assert_eq!(
+        documents(&lottery.winners(agency(1)).unwrap()),
+        ["10", "12"]
+    );
 }

@@ -57,8 +57,9 @@ impl FinishTicket {
     }
 }
 
-/// The right (and duty) to perform the draw: scan the store into a
-/// [`DrawTally`](crate::DrawTally), then hand the result to [`Lottery::draw_done`](super::Lottery::draw_done), or call
+/// The right (and duty) to perform the draw: take the running tally's draw
+/// ([`Lottery::tallied_draw`](super::Lottery::tallied_draw)), record it,
+/// then hand it to [`Lottery::draw_done`](super::Lottery::draw_done), or call
 /// [`Lottery::draw_failed`](super::Lottery::draw_failed). Only one exists at a time.
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "the draw stays under way until its ticket is settled"]

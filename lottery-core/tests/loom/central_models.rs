@@ -346,3 +346,48 @@ fn central_agencies_sharing_a_lock_stripe_only_wait_for_each_other() {
         assert!(central.resume_point(id(1)).unwrap().finished);
     });
 }
+
+/// The running tally: agency 1's two pipelined batches are completed on two
+/// threads at once (either may count both), while agency 2 submits and
+/// finishes on a third. Whoever draws, the draw holds every committed
+/// batch's winners exactly once, in batch order.
+#[test]
+fn central_batches_completed_at_once_join_the_tally_once_in_order() {
+    loom::model(|| {
+        let central = central(2);
+        let first = central
+            .begin_submit(id(1), 1, &[bet("11", "7574")])
+            .unwrap();
+        let second = central
+            .begin_submit(id(1), 2, &[bet("12", "7574"), bet("13", "1")])
+            .unwrap();
+        let completer = {
+            let central = central.clone();
+            thread::spawn(move || central.complete_submit(second).unwrap())
+        };
+        let other = {
+            let central = central.clone();
+            thread::spawn(move || {
+                central.submit(id(2), 1, &[bet("21", "7574")]).unwrap();
+                central.finish(id(2), 1).unwrap()
+            })
+        };
+        central.complete_submit(first).unwrap();
+        completer.join().unwrap();
+        let mine = central.finish(id(1), 3).unwrap();
+        let theirs = other.join().unwrap();
+        let drew = [&mine, &theirs]
+            .into_iter()
+            .filter(|finish| matches!(finish, Finish::Drew(_)))
+            .count();
+        assert_eq!(drew, 1, "{mine:?} {theirs:?}");
+        let summary = central.draw_summary().unwrap();
+        assert_eq!(summary.bets, 4);
+        assert_eq!(summary.winners_per_agency, [2, 1]);
+        assert_eq!(
+            documents(&central.winners(id(1)).unwrap()).unwrap(),
+            ["11", "12"]
+        );
+        assert_eq!(documents(&central.winners(id(2)).unwrap()).unwrap(), ["21"]);
+    });
+}
