@@ -25,8 +25,6 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use lottery_core::{AgencyFile, Bet, BetNumber, Birthdate, Document};
 use lottery_net::{
     BatchBuilder, EncodeError, EncodedBet, EncodedBets, EncodedIter, Pushed, ToBatch,
@@ -42,16 +40,7 @@ pub const IN_MEMORY_LIMIT: u64 = 32 * 1024 * 1024;
 /// log lines show). A clock before 1970 is not believed: no date is then too
 /// late.
 pub fn today() -> Birthdate {
-    let Ok(since_epoch) = SystemTime::now().duration_since(UNIX_EPOCH) else {
-        return Birthdate::LAST;
-    };
-    let (year, month, day) = lottery_log::utc_date(since_epoch.as_secs());
-    match (u16::try_from(year), u8::try_from(month), u8::try_from(day)) {
-        (Ok(year), Ok(month), Ok(day)) => {
-            Birthdate::new(year, month, day).unwrap_or(Birthdate::LAST)
-        }
-        _ => Birthdate::LAST,
-    }
+    lottery_log::utc_today().map_or(Birthdate::LAST, Birthdate::latest_on)
 }
 
 /// An agency's bets, every one of them already validated.

@@ -197,6 +197,25 @@ impl Birthdate {
         self.day
     }
 
+    /// The latest birthdate a bet may carry on the calendar day `(year,
+    /// month, day)` (as `lottery_log::utc_date` gives it): that date, or
+    /// [`Birthdate::LAST`] for a day past it (or not a date, which no clock
+    /// gives).
+    ///
+    /// ```
+    /// use lottery_core::Birthdate;
+    /// assert_eq!(Birthdate::latest_on((2026, 12, 1)), Birthdate::new(2026, 12, 1).unwrap());
+    /// assert_eq!(Birthdate::latest_on((70_000, 1, 1)), Birthdate::LAST);
+    /// ```
+    pub fn latest_on((year, month, day): (u64, u64, u64)) -> Birthdate {
+        match (u16::try_from(year), u8::try_from(month), u8::try_from(day)) {
+            (Ok(year), Ok(month), Ok(day)) => {
+                Birthdate::new(year, month, day).unwrap_or(Birthdate::LAST)
+            }
+            _ => Birthdate::LAST,
+        }
+    }
+
     /// The latest date there is, 9999-12-31: no date is after it.
     pub const LAST: Birthdate = Birthdate {
         year: 9999,

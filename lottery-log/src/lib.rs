@@ -38,4 +38,4 @@ mod logger;
 
 pub use chain::chain;
 pub use level::{filter_name, level_name, parse_level};
-pub use logger::{defer_lines, format_line, init, utc_date, write_deferred};
+pub use logger::{defer_lines, format_line, init, utc_date, utc_today, write_deferred};

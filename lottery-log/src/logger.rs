@@ -193,6 +193,15 @@ pub fn utc_date(unix_seconds: u64) -> (u64, u64, u64) {
     civil_from_days(unix_seconds / 86_400)
 }
 
+/// Today's UTC date by the system clock ([`utc_date`] of now); `None` for a
+/// clock before 1970, which is not believed.
+pub fn utc_today() -> Option<(u64, u64, u64)> {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(utc_date(since_epoch.as_secs()))
+}
+
 /// The proleptic Gregorian date `days` days after 1970-01-01.
 ///
 /// Howard Hinnant's `civil_from_days`: count in 400-year eras (146,097 days

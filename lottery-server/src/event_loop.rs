@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use lottery_core::Birthdate;
 use mio::net::TcpStream;
@@ -493,17 +493,7 @@ impl Drop for EventLoop {
 /// so the loop reads it, once an iteration, and hands it to the sessions.
 /// A clock before 1970 is not believed: no date is then too late.
 pub(crate) fn today() -> Birthdate {
-    let Ok(since_epoch) = SystemTime::now().duration_since(UNIX_EPOCH) else {
-        return Birthdate::LAST;
-    };
-    let (year, month, day) = lottery_log::utc_date(since_epoch.as_secs());
-    match (u16::try_from(year), u8::try_from(month), u8::try_from(day)) {
-        (Ok(year), Ok(month), Ok(day)) => {
-            Birthdate::new(year, month, day).unwrap_or(Birthdate::LAST)
-        }
-        // Past the year 65535: every date is before.
-        _ => Birthdate::LAST,
-    }
+    lottery_log::utc_today().map_or(Birthdate::LAST, Birthdate::latest_on)
 }
 
 /// Puts `connection` in the work list, once.
@@ -515,6 +505,8 @@ fn schedule(work: &mut Vec<Token>, connection: &mut Connection, token: Token) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
     use super::*;
 
     fn date_now() -> Birthdate {
