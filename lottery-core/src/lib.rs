@@ -104,6 +104,7 @@ mod monitor;
 mod outcome;
 mod recovery;
 mod row;
+mod row_reader;
 mod rules;
 mod store;
 mod sync;

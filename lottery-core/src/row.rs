@@ -8,10 +8,11 @@
 //! Reading is streaming: one row at a time, never the whole file. A refused
 //! row is reported on the line where it starts, whatever the line ends (CRLF,
 //! LF, or a lone CR, which ends a row as in `csv`) and however the source's
-//! reads split the bytes.
+//! reads split the bytes. The rows are split by the private `row_reader`
+//! (the `csv` crate's grammar, with `memchr` for plain rows).
 
 use std::fs::File;
-use std::io::{self, BufRead, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::bet::{AgencyId, Bet, Birthdate, StoredBet};
@@ -20,6 +21,7 @@ use crate::bet::{MAX_NAME_BYTES, Name};
 use crate::bet_fields::BetFields;
 use crate::error::RowError;
 use crate::field::{Field, FieldError, FieldReason};
+use crate::row_reader::{RawRow, RowReader};
 
 /// Appends the store rows of `bets`, taken by `agency`, to `out`.
 ///
@@ -81,153 +83,6 @@ fn put_name(out: &mut Vec<u8>, name: &str) {
         out.extend_from_slice(piece.as_bytes());
     }
     out.push(b'"');
-}
-
-/// The rows of a CSV source, with the line each starts on.
-///
-/// The parser is the `csv` crate's own (`csv_core`, with `csv::Reader`'s
-/// defaults: `,`, `"` doubled inside quotes, CRLF, CR or LF line ends, blank
-/// lines skipped), fed from a buffer of ours, so that every byte it consumes
-/// passes through our hands. `csv::Reader`'s positions cannot name a row's
-/// line: it takes them before it skips what comes before the row, and in a
-/// CRLF file that is the `\n` of the previous line (a `\r` ends a row, its
-/// `\n` is consumed with the next one), so every row after the first was
-/// reported one line too low; blank lines skipped before a row did the same
-/// in LF files (rust-csv issues 395 and 208).
-///
-/// Here the parser counts the `\n`s it consumes (`csv_core::Reader::line`,
-/// exact however the reads split the source); once a row is read, that count
-/// less the `\n` that ended the row (an LF line end is consumed with its row)
-/// is the line where the row ends, and the row starts as many lines above as
-/// its fields hold `\n`s (only a quoted field can). Nothing is counted per
-/// row: only a refused row needs its line ([`RowReader::line`]).
-#[derive(Debug)]
-struct RowReader<R> {
-    source: io::BufReader<R>,
-    /// Boxed as `csv::Reader` boxes it: its tables are half a kilobyte, and
-    /// an `AgencyFile` is moved around by value.
-    parser: Box<csv_core::Reader>,
-    /// The fields of the last row, one after another, as the parser writes
-    /// them (unquoted); grown when a row does not fit, then reused.
-    fields: Vec<u8>,
-    /// Where each field of the last row ends in `fields` (the first
-    /// `field_count`); grown like `fields`.
-    ends: Vec<usize>,
-    /// How many fields the last row has (0 after the end or a failed read).
-    field_count: usize,
-    /// Bytes the parser consumed so far (a byte order mark included).
-    consumed: u64,
-    /// Whether the last byte consumed was a `\n`.
-    after_newline: bool,
-    /// The line (from 1) where the last row ends, not counting the `\n` that
-    /// ended it; after a failed read, the line of the last byte read.
-    end_line: u64,
-    /// Whether the source ended or failed: nothing more is read from it.
-    done: bool,
-}
-
-impl<R: Read> RowReader<R> {
-    fn new(source: R) -> Self {
-        Self {
-            source: io::BufReader::new(source),
-            parser: Box::new(csv_core::Reader::new()),
-            fields: vec![0; 256],
-            ends: vec![0; 8],
-            field_count: 0,
-            consumed: 0,
-            after_newline: false,
-            end_line: 0,
-            done: false,
-        }
-    }
-
-    /// Reads the next row into [`RowReader::row`]; `Ok(false)` once the
-    /// source has no more.
-    ///
-    /// # Errors
-    /// The source's (then every later call says `Ok(false)`, as
-    /// `csv::Reader` does).
-    fn read(&mut self) -> io::Result<bool> {
-        use csv_core::ReadRecordResult as Parsed;
-        self.field_count = 0;
-        if self.done {
-            return Ok(false);
-        }
-        let mut written = 0;
-        loop {
-            let input = match self.source.fill_buf() {
-                Ok(input) => input,
-                Err(error) => {
-                    // Reported on the line of the last byte read (0 before
-                    // the first), with no row: as the `csv::Reader` did.
-                    self.done = true;
-                    self.field_count = 0;
-                    self.end_line =
-                        self.parser.line() - u64::from(self.consumed == 0 || self.after_newline);
-                    return Err(error);
-                }
-            };
-            let (parsed, read, out, ended) = self.parser.read_record(
-                input,
-                &mut self.fields[written..],
-                &mut self.ends[self.field_count..],
-            );
-            if let Some(&last) = input[..read].last() {
-                self.after_newline = last == b'\n';
-            }
-            self.source.consume(read);
-            self.consumed += read as u64;
-            written += out;
-            self.field_count += ended;
-            match parsed {
-                Parsed::InputEmpty => {}
-                Parsed::OutputFull => self.fields.resize(self.fields.len() * 2, 0),
-                Parsed::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
-                Parsed::Record => {
-                    // A row read with no input (the source's end) was not
-                    // ended by a `\n`, even when its last field holds one.
-                    let ended_by_newline = read > 0 && self.after_newline;
-                    self.end_line = self.parser.line() - u64::from(ended_by_newline);
-                    return Ok(true);
-                }
-                Parsed::End => {
-                    self.done = true;
-                    return Ok(false);
-                }
-            }
-        }
-    }
-
-    /// The last row read (no fields after the end or a failed read).
-    fn row(&self) -> RawRow<'_> {
-        let ends = &self.ends[..self.field_count];
-        RawRow {
-            bytes: &self.fields[..ends.last().copied().unwrap_or(0)],
-            ends,
-        }
-    }
-
-    /// The line (from 1) where the last row starts; after a failed read,
-    /// the line of the last byte read (0 if none was).
-    fn line(&self) -> u64 {
-        let inner_newlines = memchr::memchr_iter(b'\n', self.row().bytes).count() as u64;
-        self.end_line
-            .checked_sub(inner_newlines)
-            .expect("the line ends inside a row were counted where it ends")
-    }
-
-    /// How many bytes of the source the parser consumed so far.
-    fn bytes_read(&self) -> u64 {
-        self.consumed
-    }
-}
-
-/// A row as read, its fields not checked yet: their bytes one after another,
-/// and where each ends.
-#[derive(Clone, Copy, Debug)]
-struct RawRow<'a> {
-    bytes: &'a [u8],
-    ends: &'a [usize],
 }
 
 /// A row that is not UTF-8. (Reading byte records of any length, the `csv`
@@ -393,14 +248,36 @@ impl<R: Read> Iterator for AgencyFile<R> {
 /// Checks one row of an agency file where it lies:
 /// `first_name,last_name,document,birthdate,number`.
 ///
+/// A row whose five fields pass their checks is UTF-8 (the names were
+/// checked UTF-8, the other fields ASCII), so the row's own UTF-8 check runs
+/// only for a refused row, to refuse it as before: not UTF-8 first, then
+/// the field count, then the first invalid field.
+///
 /// # Errors
 /// [`FieldReason::Malformed`] on a row that is not UTF-8,
 /// [`FieldReason::FieldCount`] on a row with other than 5 fields, else the
 /// first invalid field.
 #[inline(always)]
 fn agency_row(row: RawRow<'_>) -> Result<BetFields<'_>, FieldError> {
-    let [first, last, document, birthdate, number] = row_byte_fields(row)?;
-    BetFields::check(first, last, document, birthdate, number)
+    let checked = match row.fields::<5>() {
+        Some([first, last, document, birthdate, number]) => {
+            BetFields::check(first, last, document, birthdate, number)
+        }
+        None => Err(field_count::<5>(row)),
+    };
+    checked.map_err(|error| row_fields::<5>(row).err().unwrap_or(error))
+}
+
+/// The refusal of a row with other than `N` fields.
+#[cold]
+fn field_count<const N: usize>(row: RawRow<'_>) -> FieldError {
+    FieldError::new(
+        Field::Row,
+        FieldReason::FieldCount {
+            expected: N,
+            found: row.ends.len(),
+        },
+    )
 }
 
 /// Parses one row of `bets.csv`:
@@ -424,7 +301,8 @@ fn store_row(row: RawRow<'_>) -> Result<StoredBet, FieldError> {
 /// The row's bytes are checked UTF-8 in one pass: every field is UTF-8 if
 /// and only if their concatenation is and each field ends on a character
 /// boundary of it (one call instead of one per field: on rows of a few
-/// dozen bytes, the check's fixed cost is most of it).
+/// dozen bytes, the check's fixed cost is most of it). The commas between
+/// a plain row's fields are ASCII: they change neither.
 ///
 /// # Errors
 /// [`FieldReason::Malformed`] when a field is not UTF-8, else
@@ -432,53 +310,14 @@ fn store_row(row: RawRow<'_>) -> Result<StoredBet, FieldError> {
 fn row_fields<const N: usize>(row: RawRow<'_>) -> Result<[&str; N], FieldError> {
     let text = std::str::from_utf8(row.bytes).map_err(|_| malformed())?;
     let mut fields = [""; N];
-    let mut start = 0;
-    for (index, &end) in row.ends.iter().enumerate() {
-        let field = text.get(start..end).ok_or_else(malformed)?;
+    for (index, range) in row.ranges().enumerate() {
+        let field = text.get(range).ok_or_else(malformed)?;
         if let Some(slot) = fields.get_mut(index) {
             *slot = field;
         }
-        start = end;
     }
     if row.ends.len() != N {
-        return Err(FieldError::new(
-            Field::Row,
-            FieldReason::FieldCount {
-                expected: N,
-                found: row.ends.len(),
-            },
-        ));
-    }
-    Ok(fields)
-}
-
-/// The fields of a row that must have exactly `N`, as bytes, borrowed from
-/// it: [`row_fields`]' rules (UTF-8 first, then the count) without making
-/// text of them. A row of ASCII (nearly every one: checked a word at a
-/// time) is UTF-8 and every field ends on a character boundary of it; only
-/// another row is checked as [`row_fields`] checks it.
-///
-/// # Errors
-/// As [`row_fields`].
-#[inline(always)]
-fn row_byte_fields<const N: usize>(row: RawRow<'_>) -> Result<[&[u8]; N], FieldError> {
-    if !row.bytes.is_ascii() {
-        row_fields::<N>(row)?;
-    }
-    if row.ends.len() != N {
-        return Err(FieldError::new(
-            Field::Row,
-            FieldReason::FieldCount {
-                expected: N,
-                found: row.ends.len(),
-            },
-        ));
-    }
-    let mut fields = [&row.bytes[..0]; N];
-    let mut start = 0;
-    for (slot, &end) in fields.iter_mut().zip(row.ends) {
-        *slot = &row.bytes[start..end];
-        start = end;
+        return Err(field_count::<N>(row));
     }
     Ok(fields)
 }
@@ -923,6 +762,7 @@ mod tests {
         let row = RawRow {
             bytes: b"ab12000-01-01",
             ends: &[1, 2, 3, 13],
+            separator: 0,
         };
         let error = agency_row(row).unwrap_err();
         assert_eq!(
