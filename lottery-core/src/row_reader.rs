@@ -54,7 +54,8 @@ pub(crate) struct RowReader<R> {
     /// grown when a row does not fit, then reused.
     fields: Vec<u8>,
     /// Where each field of the last row ends (the first `field_count`): in
-    /// `fields`, or in the plain row; grown like `fields`.
+    /// `fields`, or in the plain row; grown like `fields`, never below
+    /// [`PLAIN_FIELDS`].
     ends: Vec<usize>,
     /// How many fields the last row has (0 after the end or a failed read).
     field_count: usize,
@@ -84,7 +85,7 @@ impl<R: Read> RowReader<R> {
             source: io::BufReader::with_capacity(READ_BUFFER, source),
             parser: Box::new(csv_core::Reader::new()),
             fields: vec![0; 256],
-            ends: vec![0; 8],
+            ends: vec![0; PLAIN_FIELDS],
             field_count: 0,
             plain: None,
             unconsumed: 0,
@@ -137,14 +138,17 @@ impl<R: Read> RowReader<R> {
                 self.source.consume(skipped);
                 continue;
             }
-            let Some(plain) = split_plain(input, &mut self.ends) else {
+            let ends = (&mut self.ends[..PLAIN_FIELDS])
+                .try_into()
+                .expect("room for a plain row's fields");
+            let Some(plain) = split_plain(input, ends) else {
                 return self.parse();
             };
             self.end_line = 1 + self.newlines;
-            let ends_with_newline = input[plain.len + plain.line_end - 1] == b'\n';
-            self.newlines += u64::from(ends_with_newline);
-            self.after_newline = ends_with_newline;
-            self.unconsumed = plain.len + plain.line_end;
+            let newline = plain.line_end.has_newline();
+            self.newlines += u64::from(newline);
+            self.after_newline = newline;
+            self.unconsumed = plain.len + plain.line_end.len();
             self.consumed += self.unconsumed as u64;
             self.field_count = plain.fields;
             self.plain = Some(plain.len);
@@ -240,46 +244,133 @@ impl<R: Read> RowReader<R> {
     }
 }
 
+/// The most fields a plain row may have (more: it goes to `csv_core`; the
+/// rows read have 5 or 6).
+const PLAIN_FIELDS: usize = 16;
+
 /// A plain row found at the front of a buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Plain {
     /// Its length, line end excluded.
     len: usize,
-    /// Its line end's length: 1 (`\n`, or a `\r` that no `\n` follows in
-    /// the buffer) or 2 (`\r\n`).
-    line_end: usize,
+    /// How its line ends.
+    line_end: LineEnd,
     /// How many fields it has (their ends are in `ends`).
     fields: usize,
 }
 
-/// Splits the row at the front of `input` if it is plain (its line end is
-/// in `input` and no `"` comes before it), writing where its fields end
-/// into `ends` (grown as needed); `None` for a row that needs `csv_core`.
-///
-/// The row must not start with a line end (`csv_core` would skip it). A
-/// `\r\n` is taken whole, where `csv_core` ends the row at the `\r` and
-/// skips the `\n` before the next: the same rows and lines either way.
-#[inline]
-fn split_plain(input: &[u8], ends: &mut Vec<usize>) -> Option<Plain> {
-    let len = memchr::memchr3(b'\n', b'\r', b'"', input)?;
-    let line_end = match input[len] {
-        b'"' => return None,
-        b'\r' if input.get(len + 1) == Some(&b'\n') => 2,
-        _ => 1,
-    };
-    let mut fields = 0;
-    for end in memchr::memchr_iter(b',', &input[..len]).chain([len]) {
-        if fields == ends.len() {
-            ends.resize(ends.len() * 2, 0);
+/// How a plain row's line ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineEnd {
+    /// `\n`.
+    Lf,
+    /// `\r\n`, taken whole.
+    CrLf,
+    /// A `\r` that no `\n` follows in the buffer (one may begin the next
+    /// read: it is then skipped before the next row).
+    Cr,
+}
+
+impl LineEnd {
+    /// Its bytes.
+    fn len(self) -> usize {
+        match self {
+            LineEnd::Lf | LineEnd::Cr => 1,
+            LineEnd::CrLf => 2,
         }
-        ends[fields] = end;
-        fields += 1;
     }
+
+    /// Whether it ends with a `\n`.
+    fn has_newline(self) -> bool {
+        self != LineEnd::Cr
+    }
+}
+
+/// Splits the row at the front of `input` if it is plain, writing where
+/// its fields end into `ends`; `None` for a row that needs `csv_core`.
+///
+/// Plain here: its line end is in `input`, no `"` and no other control byte
+/// comes before it (`csv_core` would keep a tab in its field; such rows are
+/// rare and left to it, which is exact), and it has at most
+/// [`PLAIN_FIELDS`] fields. One pass, eight bytes at a time: each word
+/// gives the exact positions of its commas and of its first stop (a byte
+/// below 0x20 or a `"`); a `memchr` per comma costs more on rows of a few
+/// dozen bytes than this whole pass. The row must not start with a line end
+/// (`csv_core` would skip it). A `\r\n` is taken whole, where `csv_core`
+/// ends the row at the `\r` and skips the `\n` before the next: the same
+/// rows and lines either way.
+#[inline]
+fn split_plain(input: &[u8], ends: &mut [usize; PLAIN_FIELDS]) -> Option<Plain> {
+    let mut fields = 0;
+    let mut at = 0;
+    let mut words = input.chunks_exact(8);
+    let mut stop = None;
+    for word in words.by_ref() {
+        let word = u64::from_le_bytes(word.try_into().expect("chunks of eight bytes"));
+        let stops = bytes_below(word, 0x20) | bytes_equal(word, b'"');
+        // The commas before the first stop (all of them if there is none).
+        let first_stop = stops & stops.wrapping_neg();
+        let mut commas = bytes_equal(word, b',') & first_stop.wrapping_sub(1);
+        while commas != 0 {
+            *ends.get_mut(fields)? = at + commas.trailing_zeros() as usize / 8;
+            fields += 1;
+            commas &= commas - 1;
+        }
+        if stops != 0 {
+            stop = Some(at + stops.trailing_zeros() as usize / 8);
+            break;
+        }
+        at += 8;
+    }
+    let len = match stop {
+        Some(len) => len,
+        None => {
+            let tail = words.remainder();
+            let stop = tail.iter().position(|&byte| byte < 0x20 || byte == b'"')?;
+            for (offset, &byte) in tail[..stop].iter().enumerate() {
+                if byte == b',' {
+                    *ends.get_mut(fields)? = at + offset;
+                    fields += 1;
+                }
+            }
+            at + stop
+        }
+    };
+    *ends.get_mut(fields)? = len;
+    let line_end = match (input[len], input.get(len + 1)) {
+        (b'\r', Some(b'\n')) => LineEnd::CrLf,
+        (b'\r', _) => LineEnd::Cr,
+        (b'\n', _) => LineEnd::Lf,
+        _ => return None,
+    };
     Some(Plain {
         len,
         line_end,
-        fields,
+        fields: fields + 1,
     })
+}
+
+/// The high bit of each byte of `word` below `limit` (at most 0x80), and
+/// no other bit: `byte | 0x80` less `limit` keeps its high bit unless the
+/// byte's low seven bits are below it, and never borrows from the next
+/// byte; a byte with its own high bit set is not below.
+#[inline(always)]
+fn bytes_below(word: u64, limit: u8) -> u64 {
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    !(((word | HIGHS) - 0x0101_0101_0101_0101 * u64::from(limit)) | word) & HIGHS
+}
+
+/// The high bit of each byte of `word` that equals `byte`, and no other bit.
+///
+/// Exact, without the borrows of the usual "has a zero byte" trick: a byte
+/// of `word ^ byte` is 0 when neither its low seven bits (`+ 0x7F` would
+/// carry into its high bit) nor its high bit are set, and no sum carries
+/// into the next byte.
+#[inline(always)]
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    const LOW_SEVEN: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let x = word ^ (0x0101_0101_0101_0101 * u64::from(byte));
+    !(((x & LOW_SEVEN) + LOW_SEVEN) | x) & !LOW_SEVEN
 }
 
 /// A row as read, its fields not checked yet: its bytes, where each field
@@ -479,14 +570,34 @@ mod tests {
     }
 
     #[test]
+    fn every_byte_value_in_every_lane_is_told_apart() {
+        for lane in 0..8 {
+            for value in 0..=255u8 {
+                for around in [0u8, 0x1F, 0x20, 0x2C, 0x2D, 0x7F, 0x80, 0xFF] {
+                    let mut bytes = [around; 8];
+                    bytes[lane] = value;
+                    let word = u64::from_le_bytes(bytes);
+                    let mask = |test: &dyn Fn(u8) -> bool| {
+                        bytes.iter().enumerate().fold(0u64, |mask, (at, &byte)| {
+                            mask | (u64::from(test(byte)) << (8 * at + 7))
+                        })
+                    };
+                    assert_eq!(bytes_equal(word, b','), mask(&|b| b == b','), "{bytes:x?}");
+                    assert_eq!(bytes_below(word, 0x20), mask(&|b| b < 0x20), "{bytes:x?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn plain_rows_are_split_where_they_lie_and_others_are_left_to_csv_core() {
-        let mut ends = vec![0; 1];
-        let split = |input: &[u8], ends: &mut Vec<usize>| split_plain(input, ends);
+        let mut ends = [0; PLAIN_FIELDS];
+        let split = |input: &[u8], ends: &mut [usize; PLAIN_FIELDS]| split_plain(input, ends);
         assert_eq!(
             split(b"Ana,,Paz\r\nnext", &mut ends),
             Some(Plain {
                 len: 8,
-                line_end: 2,
+                line_end: LineEnd::CrLf,
                 fields: 3
             })
         );
@@ -494,16 +605,32 @@ mod tests {
         let lone_cr = split(b"a,b\rc\n", &mut ends);
         assert_eq!(
             lone_cr.map(|plain| (plain.len, plain.line_end)),
-            Some((3, 1))
+            Some((3, LineEnd::Cr))
         );
         let cut_crlf = split(b"a\r", &mut ends);
         assert_eq!(
             cut_crlf.map(|plain| (plain.len, plain.line_end)),
-            Some((1, 1))
+            Some((1, LineEnd::Cr))
         );
         assert_eq!(split(b"a,\"b\",c\n", &mut ends), None, "a quote");
+        assert_eq!(split(b"a\tb,c\n", &mut ends), None, "a tab");
         assert_eq!(split(b"a,b", &mut ends), None, "no line end yet");
         assert_eq!(split(b"a,b\n\"", &mut ends).map(|plain| plain.len), Some(3));
+        // Longer than a word: commas and the line end found in every lane.
+        let row = b"Santiago Lionel,Lorca,30904465,1999-03-17,2201\r\nAna";
+        let plain = split(row, &mut ends).unwrap();
+        assert_eq!(
+            (plain.len, plain.line_end, plain.fields),
+            (46, LineEnd::CrLf, 5)
+        );
+        assert_eq!(&ends[..5], [15, 21, 30, 41, 46]);
+        assert_eq!(split(&row[..46], &mut ends), None, "no line end yet");
+        assert_eq!(split(b"0123456789abcdef\"\n", &mut ends), None, "a quote");
+        let most = [",".repeat(PLAIN_FIELDS - 1), "\n".into()].concat();
+        let plain = split(most.as_bytes(), &mut ends).map(|plain| plain.fields);
+        assert_eq!(plain, Some(PLAIN_FIELDS));
+        let more = [",".repeat(PLAIN_FIELDS), "\n".into()].concat();
+        assert_eq!(split(more.as_bytes(), &mut ends), None, "too many fields");
     }
 
     #[test]
