@@ -29,6 +29,10 @@ pub struct BetFields<'a> {
     last_name: &'a [u8],
     document: &'a [u8],
     birthdate: Birthdate,
+    /// The birthdate's bytes as they came: `birthdate.to_text()` exactly
+    /// (a valid date has one spelling), kept so that writing the bet copies
+    /// them instead of formatting the date again.
+    birthdate_text: &'a [u8],
     number: BetNumber,
 }
 
@@ -44,17 +48,21 @@ impl<'a> BetFields<'a> {
         first_name: &'a [u8],
         last_name: &'a [u8],
         document: &'a [u8],
-        birthdate: &[u8],
+        birthdate: &'a [u8],
         number: &[u8],
     ) -> Result<Self, FieldError> {
         check_name(Field::FirstName, first_name)?;
         check_name(Field::LastName, last_name)?;
         check_document(document)?;
+        let birthdate_text = birthdate;
+        let birthdate = Birthdate::from_text(birthdate)?;
+        debug_assert_eq!(birthdate.to_text(), birthdate_text, "one spelling");
         Ok(Self {
             first_name,
             last_name,
             document,
-            birthdate: Birthdate::from_text(birthdate)?,
+            birthdate,
+            birthdate_text,
             number: BetNumber::from_text(number)?,
         })
     }
@@ -81,6 +89,14 @@ impl<'a> BetFields<'a> {
     #[inline(always)]
     pub fn birthdate(&self) -> Birthdate {
         self.birthdate
+    }
+
+    /// The date of birth as written, `YYYY-MM-DD`: the bytes of
+    /// [`Birthdate::to_text`], without formatting them again (a valid date
+    /// is written only one way).
+    #[inline(always)]
+    pub fn birthdate_text(&self) -> &'a [u8] {
+        self.birthdate_text
     }
 
     /// The number played.
@@ -151,7 +167,20 @@ mod tests {
                 birthdate.as_bytes(),
                 number.as_bytes(),
             );
+            if let Ok(fields) = &checked {
+                prop_assert_eq!(&fields.birthdate().to_text()[..], fields.birthdate_text());
+            }
             prop_assert_eq!(checked.map(|fields| fields.to_bet()), reference);
+        }
+
+        #[test]
+        fn an_accepted_birthdate_is_written_as_it_came(
+            text in "[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,4}-[0-9]{1,2}-[0-9]{1,3}|[0-9 +-]{8,11}",
+        ) {
+            if let Ok(fields) = BetFields::check(b"Ana", b"Paz", b"1", text.as_bytes(), b"1") {
+                prop_assert_eq!(fields.birthdate_text(), text.as_bytes());
+                prop_assert_eq!(&fields.birthdate().to_text()[..], text.as_bytes());
+            }
         }
 
         #[test]

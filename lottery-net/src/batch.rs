@@ -157,7 +157,7 @@ impl BatchBet for BetFields<'_> {
 
     #[inline(always)]
     fn birthdate(&self) -> impl AsRef<[u8]> {
-        BetFields::birthdate(self).to_text()
+        BetFields::birthdate_text(self)
     }
 
     #[inline(always)]
