@@ -68,6 +68,10 @@ pub(crate) struct RowReader<R> {
     unconsumed: usize,
     /// Bytes of the source read so far (a byte order mark included).
     consumed: u64,
+    /// No `"` lies in the source from `consumed` up to this offset (when it
+    /// is past `consumed`): one `memchr` over the buffer finds the next
+    /// quote, instead of a test per word of every row.
+    quote_free_to: u64,
     /// How many `\n`s were among them.
     newlines: u64,
     /// Whether the last byte read was a `\n`.
@@ -90,6 +94,7 @@ impl<R: Read> RowReader<R> {
             plain: None,
             unconsumed: 0,
             consumed: 0,
+            quote_free_to: 0,
             newlines: 0,
             after_newline: false,
             end_line: 0,
@@ -138,10 +143,21 @@ impl<R: Read> RowReader<R> {
                 self.source.consume(skipped);
                 continue;
             }
+            // How far from here the buffer holds no quote: known from an
+            // earlier search, or searched now (once a buffer, not a row).
+            let known = usize::try_from(self.quote_free_to.saturating_sub(self.consumed))
+                .unwrap_or(usize::MAX);
+            let quote_free = if known >= input.len() || input[known] == b'"' {
+                known
+            } else {
+                let rest = &input[known..];
+                known + memchr::memchr(b'"', rest).unwrap_or(rest.len())
+            };
+            self.quote_free_to = self.consumed + quote_free as u64;
             let ends = (&mut self.ends[..PLAIN_FIELDS])
                 .try_into()
                 .expect("room for a plain row's fields");
-            let Some(plain) = split_plain(input, ends) else {
+            let Some(plain) = split_plain(input, quote_free, ends) else {
                 return self.parse();
             };
             self.end_line = 1 + self.newlines;
@@ -288,26 +304,28 @@ impl LineEnd {
 
 /// Splits the row at the front of `input` if it is plain, writing where
 /// its fields end into `ends`; `None` for a row that needs `csv_core`.
+/// `input` holds no `"` in its first `quote_free` bytes (and one right
+/// after them, if it is longer).
 ///
 /// Plain here: its line end is in `input`, no `"` and no other control byte
 /// comes before it (`csv_core` would keep a tab in its field; such rows are
 /// rare and left to it, which is exact), and it has at most
 /// [`PLAIN_FIELDS`] fields. One pass, eight bytes at a time: each word
-/// gives the exact positions of its commas and of its first stop (a byte
-/// below 0x20 or a `"`); a `memchr` per comma costs more on rows of a few
-/// dozen bytes than this whole pass. The row must not start with a line end
-/// (`csv_core` would skip it). A `\r\n` is taken whole, where `csv_core`
-/// ends the row at the `\r` and skips the `\n` before the next: the same
-/// rows and lines either way.
+/// gives the exact positions of its commas and of its first byte below
+/// 0x20; a `memchr` per comma costs more on rows of a few dozen bytes than
+/// this whole pass. The row must not start with a line end (`csv_core`
+/// would skip it). A `\r\n` is taken whole, where `csv_core` ends the row
+/// at the `\r` and skips the `\n` before the next: the same rows and lines
+/// either way.
 #[inline]
-fn split_plain(input: &[u8], ends: &mut [usize; PLAIN_FIELDS]) -> Option<Plain> {
+fn split_plain(input: &[u8], quote_free: usize, ends: &mut [usize; PLAIN_FIELDS]) -> Option<Plain> {
     let mut fields = 0;
     let mut at = 0;
     let mut words = input.chunks_exact(8);
     let mut stop = None;
     for word in words.by_ref() {
         let word = u64::from_le_bytes(word.try_into().expect("chunks of eight bytes"));
-        let stops = bytes_below(word, 0x20) | bytes_equal(word, b'"');
+        let stops = bytes_below(word, 0x20);
         // The commas before the first stop (all of them if there is none).
         let first_stop = stops & stops.wrapping_neg();
         let mut commas = bytes_equal(word, b',') & first_stop.wrapping_sub(1);
@@ -326,7 +344,7 @@ fn split_plain(input: &[u8], ends: &mut [usize; PLAIN_FIELDS]) -> Option<Plain> 
         Some(len) => len,
         None => {
             let tail = words.remainder();
-            let stop = tail.iter().position(|&byte| byte < 0x20 || byte == b'"')?;
+            let stop = tail.iter().position(|&byte| byte < 0x20)?;
             for (offset, &byte) in tail[..stop].iter().enumerate() {
                 if byte == b',' {
                     *ends.get_mut(fields)? = at + offset;
@@ -336,6 +354,9 @@ fn split_plain(input: &[u8], ends: &mut [usize; PLAIN_FIELDS]) -> Option<Plain> 
             at + stop
         }
     };
+    if len > quote_free {
+        return None;
+    }
     *ends.get_mut(fields)? = len;
     let line_end = match (input[len], input.get(len + 1)) {
         (b'\r', Some(b'\n')) => LineEnd::CrLf,
@@ -592,7 +613,10 @@ mod tests {
     #[test]
     fn plain_rows_are_split_where_they_lie_and_others_are_left_to_csv_core() {
         let mut ends = [0; PLAIN_FIELDS];
-        let split = |input: &[u8], ends: &mut [usize; PLAIN_FIELDS]| split_plain(input, ends);
+        let split = |input: &[u8], ends: &mut [usize; PLAIN_FIELDS]| {
+            let quote_free = memchr::memchr(b'"', input).unwrap_or(input.len());
+            split_plain(input, quote_free, ends)
+        };
         assert_eq!(
             split(b"Ana,,Paz\r\nnext", &mut ends),
             Some(Plain {
@@ -643,5 +667,28 @@ mod tests {
         }
         assert_eq!(rows, [(1, false), (2, true), (4, true)]);
         assert_eq!(reader.bytes_read(), text.len() as u64);
+    }
+
+    #[test]
+    fn rows_after_a_quoted_row_are_plain_again() {
+        let text = b"a,b\r\n\"c\",d\r\ne,f\r\n\"g\nh\",i\r\nj,\"k\"\"\"\r\nl,m\n";
+        let mut reader = RowReader::new(&text[..]);
+        let mut rows = Vec::new();
+        while reader.read().unwrap() {
+            rows.push((
+                reader.line(),
+                reader.row().ends.len(),
+                reader.plain.is_some(),
+            ));
+        }
+        let expected = [
+            (1, 2, false),
+            (2, 2, false),
+            (3, 2, true),
+            (4, 2, false),
+            (6, 2, false),
+            (7, 2, true),
+        ];
+        assert_eq!(rows, expected);
     }
 }
