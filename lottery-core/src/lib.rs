@@ -10,6 +10,9 @@
 //! - `field` ([`FieldError`]): why a field is refused;
 //! - `bet` ([`Bet`], [`AgencyId`], [`Document`], ...): validated types;
 //! - `error` ([`StoreError`], [`SubmitError`], [`UnknownAgency`], ...);
+//! - `row_reader`: the rows of a CSV source as the `csv` crate splits them,
+//!   with their lines (plain rows split where they lie, `csv_core` for the
+//!   rest);
 //! - `row` ([`AgencyFile`], [`StoreRows`], [`encode_store_rows`]): CSV rows
 //!   in and out, byte-compatible with Python's `csv.writer`;
 //! - `rules` ([`LotteryRules`]), `draw` ([`DrawTally`], [`Winners`],
