@@ -326,9 +326,9 @@ fn split_plain(input: &[u8], quote_free: usize, ends: &mut [usize; PLAIN_FIELDS]
     for word in words.by_ref() {
         let word = u64::from_le_bytes(word.try_into().expect("chunks of eight bytes"));
         let stops = bytes_below(word, 0x20);
-        // The commas before the first stop (all of them if there is none).
-        let first_stop = stops & stops.wrapping_neg();
-        let mut commas = bytes_equal(word, b',') & first_stop.wrapping_sub(1);
+        // The commas before the first stop (all of them if there is none):
+        // `stops ^ (stops - 1)` sets the first stop's bit and all below it.
+        let mut commas = bytes_equal(word, b',') & (stops ^ stops.wrapping_sub(1));
         while commas != 0 {
             *ends.get_mut(fields)? = at + commas.trailing_zeros() as usize / 8;
             fields += 1;
