@@ -9,7 +9,7 @@
 //! row is reported on the line where it starts, whatever the line ends (CRLF,
 //! LF, or a lone CR, which ends a row as in `csv`) and however the source's
 //! reads split the bytes. The rows are split by the private `row_reader`
-//! (the `csv` crate's grammar, with `memchr` for plain rows).
+//! (the `csv` crate's grammar; plain rows split where they lie).
 
 use std::fs::File;
 use std::io::{self, Read};

@@ -6,13 +6,15 @@
 //! `csv::Reader`'s defaults: `,`, `"` doubled inside quotes, CRLF, CR or LF
 //! line ends, blank lines skipped), runs a state machine per byte and copies
 //! every field out: some 750 instructions a course row, more than all the
-//! checks of its bet. But a *plain* row (no `"` before its line end, and its
-//! line end already read) needs none of that grammar: `csv_core` would end
-//! it at its first `\r` or `\n` and write, as its fields, the bytes between
-//! its commas. So a plain row is split with `memchr` where it lies in the
-//! read buffer, and never copied; every other row (one holding a quote, one
-//! cut by the end of the buffer, and the source's first row, whose byte order
-//! mark `csv_core` strips on its first read only) goes to `csv_core`.
+//! checks of its bet. But a *plain* row (its line end already read, no `"`
+//! and no other control byte before it) needs none of that grammar:
+//! `csv_core` would end it at its first `\r` or `\n` and write, as its
+//! fields, the bytes between its commas. So a plain row is split where it
+//! lies in the read buffer (eight bytes at a time, and one `memchr` per
+//! buffer for the next quote), and never copied; every other row (one
+//! holding a quote or a tab, one cut by the end of the buffer, and the
+//! source's first row, whose byte order mark `csv_core` strips on its first
+//! read only) goes to `csv_core`.
 //!
 //! The two can take turns because, between rows, `csv_core` is in one of
 //! three states (`StartRecord`, `EndRecord`, or `CRLF` after a row that a
