@@ -44,8 +44,9 @@ const READ_BUFFER: usize = 64 * 1024;
 /// `csv::Reader`'s own positions cannot name a row's line (they are taken
 /// before it skips what comes before the row, and in a CRLF file that is the
 /// `\n` of the previous line: rust-csv issues 395 and 208), hence the count
-/// kept here. Nothing is computed per row for it: only a refused row needs
-/// its line ([`RowReader::line`]).
+/// kept here. A row only records where its line ends; where it starts
+/// (less the `\n`s inside its quoted fields) is worked out for a refused
+/// row alone ([`RowReader::line`]).
 #[derive(Debug)]
 pub(crate) struct RowReader<R> {
     source: io::BufReader<R>,
