@@ -120,7 +120,7 @@ pub use error::{FinishError, RecoveryError, RowError, StoreError, SubmitError, U
 pub use field::{Field, FieldError, FieldReason};
 pub use ledger::{AgencyRecord, Ledger, Quarantined, Receipt, Recovery};
 pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};
-pub use outcome::{Finish, ResumePoint, Submitted};
+pub use outcome::{AgencySnapshot, DrawSnapshot, Finish, ResumePoint, Snapshot, Submitted};
 pub use row::{AgencyFile, StoreRows, encode_store_rows};
 pub use rules::{LotteryRules, MAX_AGENCIES};
 pub use store::{

@@ -61,3 +61,49 @@ pub enum Finish {
     /// The draw had already happened (a repeated finish): nothing changed.
     AlreadyDrawn,
 }
+
+/// The central's books at one moment, in counts only (no name, document or
+/// birthdate): what a status page or a metrics scrape shows. Taken by
+/// [`crate::Central::snapshot`] under the lottery lock, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Agencies expected before the draw.
+    pub agencies_expected: u32,
+    /// Agencies whose finish is recorded.
+    pub agencies_finished: u32,
+    /// Every agency that took part (a batch, a finish, or anything in the
+    /// recovered store), by id: never the expected agencies that did not,
+    /// so its length grows with the agencies that took part.
+    pub agencies: Vec<AgencySnapshot>,
+    /// The draw, once it happened.
+    pub draw: Option<DrawSnapshot>,
+}
+
+/// One agency's books in a [`Snapshot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgencySnapshot {
+    /// The agency.
+    pub agency: crate::bet::AgencyId,
+    /// Bets of its acknowledged batches.
+    pub bets: u64,
+    /// Its last acknowledged batch (batches are numbered from 1, so also how
+    /// many were acknowledged; 0 for rows adopted without a journal).
+    pub last_batch: u64,
+    /// Whether its finish is recorded.
+    pub finished: bool,
+    /// How many of its bets won, once drawn (`None` before the draw).
+    pub winners: Option<u64>,
+}
+
+/// The draw in a [`Snapshot`]: only once it happened, so the winning number
+/// cannot be read from a snapshot before (an agency that learned it could
+/// bet on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrawSnapshot {
+    /// The number drawn.
+    pub winning_number: crate::bet::BetNumber,
+    /// Winning bets over every agency.
+    pub winners: u64,
+    /// Bets the draw covered.
+    pub bets: u64,
+}
