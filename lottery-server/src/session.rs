@@ -43,6 +43,7 @@ use lottery_tls::CertificateDer;
 
 use crate::completer::{Completed, InFlight};
 use crate::log_line;
+use crate::metrics;
 use crate::refusal::{self, Ending};
 
 /// What the event loop must do after a session handled something.
@@ -671,6 +672,7 @@ fn send(message: &CentralMessage, max_frame: usize, out: &mut Vec<u8>) {
 }
 
 fn send_error(error: &ErrorFrame, max_frame: usize, out: &mut Vec<u8>) {
+    metrics::refused(error.code);
     let message = CentralMessage::Error(error.clone());
     if encode_central_message(&message, max_frame, out).is_ok() {
         return;
