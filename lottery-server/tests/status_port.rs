@@ -517,3 +517,140 @@ fn screenshot_path(dir: &Path) -> PathBuf {
     std::env::var_os("LOTTERY_SCREENSHOT_OUT")
         .map_or_else(|| dir.join("status-page.png"), PathBuf::from)
 }
+
+/// The flags every headless Chromium run here takes: no sandbox (root in
+/// CI), no GPU, nothing fetched from outside, a fresh profile.
+fn chromium(profile: &Path, extra: &[String], url: &str) -> std::process::Output {
+    let found = Command::new("sh")
+        .args(["-c", "command -v chromium"])
+        .output()
+        .expect("run sh");
+    assert!(
+        found.status.success(),
+        "no chromium on this machine: .ci/run installs Debian's chromium package when it is \
+         missing (apt-get install chromium)"
+    );
+    let output = Command::new("timeout")
+        .arg("120")
+        .arg("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chromium");
+    assert!(output.status.success(), "chromium failed: {output:?}");
+    output
+}
+
+/// The page at `/` after its script ran (virtual time lets it fetch
+/// `/status` and render, several times over).
+fn rendered_page(profile: &Path, http: SocketAddr) -> String {
+    let output = chromium(
+        profile,
+        &[
+            "--virtual-time-budget=4000".to_owned(),
+            "--dump-dom".to_owned(),
+        ],
+        &format!("http://{http}/"),
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 DOM")
+}
+
+/// The rows of the agencies table in a dumped DOM: `(agency, row html)`.
+fn agency_rows(dom: &str) -> Vec<(u32, String)> {
+    dom.split("<tr data-agency=\"")
+        .skip(1)
+        .map(|rest| {
+            let (id, row) = rest.split_once('"').expect("a quoted agency");
+            let row = row.split("</tr>").next().expect("a row");
+            (id.parse().expect("an agency id"), row.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_page_renders_every_agency_and_the_draw_in_headless_chromium() {
+    let dir = scratch_dir("status_port_page");
+    let (central, agency_port, http) = start_central(&dir);
+    let batches = all_batches();
+    let (threads, last) = run_until_the_last_agency_is_half_way(agency_port, &batches);
+    wait_for_status(http, |status| {
+        status["lottery"]["agencies_finished"] == AGENCIES - 1
+    });
+
+    // During the run.
+    let dom = rendered_page(&dir.join("profile-during"), http);
+    let rows = agency_rows(&dom);
+    assert_eq!(
+        rows.iter().map(|(agency, _)| *agency).collect::<Vec<_>>(),
+        (1..=AGENCIES).collect::<Vec<_>>(),
+        "{dom}"
+    );
+    assert!(dom.contains("data-state=\"pending\""), "{dom}");
+    assert!(dom.contains("4 of 5 agencies finished"), "{dom}");
+    let half = (BATCHES as usize / 2 * PER_BATCH).to_string();
+    assert!(
+        rows[4].1.contains(&format!("<td>{half}</td>")),
+        "{}",
+        rows[4].1
+    );
+    assert!(!dom.contains("7574"), "no winning number before the draw");
+    let screenshot = screenshot_path(&dir);
+    if let Some(parent) = screenshot.parent() {
+        std::fs::create_dir_all(parent).expect("the screenshot's directory");
+    }
+    let _ = std::fs::remove_file(&screenshot);
+    chromium(
+        &dir.join("profile-shot"),
+        &[
+            "--virtual-time-budget=4000".to_owned(),
+            format!("--screenshot={}", screenshot.display()),
+            "--window-size=900,640".to_owned(),
+        ],
+        &format!("http://{http}/"),
+    );
+    let png = std::fs::read(&screenshot).expect("chromium wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+
+    // After the draw.
+    let last_won = finish_the_last_agency(last, &batches[&AGENCIES]).len();
+    let mut winners = Vec::new();
+    for thread in threads {
+        winners.push(thread.join().expect("agency thread").len());
+    }
+    winners.push(last_won);
+    wait_for_status(http, |status| status["lottery"]["draw"]["done"] == true);
+    let dom = rendered_page(&dir.join("profile-after"), http);
+    assert!(dom.contains("data-state=\"done\""), "{dom}");
+    assert!(dom.contains("Winning number 7574"), "{dom}");
+    let rows = agency_rows(&dom);
+    assert_eq!(rows.len(), AGENCIES as usize, "{dom}");
+    let all = (BATCHES as usize * PER_BATCH).to_string();
+    for ((agency, row), won) in rows.iter().zip(&winners) {
+        assert!(
+            row.contains(&format!("<td>{all}</td>")),
+            "agency {agency}: {row}"
+        );
+        assert!(
+            row.starts_with(" class=\"finished\""),
+            "agency {agency}: {row}"
+        );
+        assert!(
+            row.contains(&format!("<td>{won}</td>")),
+            "agency {agency} won {won}: {row}"
+        );
+    }
+    let (exit, _) = central.terminate();
+    assert!(exit.success());
+}
