@@ -539,27 +539,8 @@ impl Central {
         self.shared.lottery.lock().winners(agency)
     }
 
-    /// The books in counts (bets, batches and finish per agency that took
-    /// part, the draw once it happened), taken under the lottery lock once:
-    /// for status pages and metrics, which call it once per look, never per
-    /// batch. Its cost grows with the agencies that took part, not with
-    /// those expected. It holds no name, document or birthdate, and the
-    /// winning number only once drawn.
-    ///
-    /// ```
-    /// use lottery_core::{AgencyId, Bet, BetMonitor, Central, Durability, LotteryRules, MemoryStore};
-    ///
-    /// let (monitor, recovery) = BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync)?;
-    /// let central = Central::new(LotteryRules { agencies: 3, ..LotteryRules::default() }, monitor, &recovery)?;
-    /// let bet = Bet::from_fields("Ana", "Paz", "30904465", "1999-03-17", "7574")?;
-    /// central.submit(AgencyId::new(2)?, 1, &[bet])?;
-    /// let snapshot = central.snapshot();
-    /// assert_eq!(snapshot.agencies_expected, 3);
-    /// assert_eq!(snapshot.agencies.len(), 1, "only the agency that took part");
-    /// assert_eq!((snapshot.agencies[0].bets, snapshot.agencies[0].last_batch), (1, 1));
-    /// assert!(snapshot.draw.is_none(), "no winning number before the draw");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// The books in counts ([`Snapshot`]), under the lottery lock once:
+    /// for status pages and metrics, once per look, never per batch.
     pub fn snapshot(&self) -> Snapshot {
         self.shared.lottery.lock().snapshot()
     }

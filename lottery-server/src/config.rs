@@ -498,7 +498,7 @@ impl fmt::Display for Config {
             "listen: {} | backlog: {} | agencies: {} | store: {} | durability: {} | \
              winning_number: {} | threads: {} | exit_when_done: {} | log_level: {} | \
              max_connections: {} | handshake_timeout: {}s | idle_timeout: {}s | max_frame: {} | \
-             tls: {} | http: {}",
+             http: {} | tls: {}",
             self.listen,
             self.backlog,
             self.rules.agencies,
@@ -512,10 +512,10 @@ impl fmt::Display for Config {
             self.server.handshake_timeout.as_secs_f64(),
             self.server.idle_timeout.as_secs_f64(),
             self.server.max_frame,
-            tls_mode(self.server.tls.as_ref()),
             self.server
                 .http
                 .map_or_else(|| "off".to_owned(), |addr| addr.to_string()),
+            tls_mode(self.server.tls.as_ref()),
         )
     }
 }
@@ -810,6 +810,33 @@ mod tests {
             error.to_string().contains("/nonexistent/lottery.toml"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_status_port_is_off_by_default_and_on_loopback_unless_remote_is_allowed() {
+        let config = Config::resolve(parse(&[])).unwrap();
+        assert_eq!(config.server.http, None);
+        assert!(config.to_string().contains("| http: off |"), "{config}");
+        let config = Config::resolve(parse(&["--http", "127.0.0.1:9100"])).unwrap();
+        assert_eq!(config.server.http, Some("127.0.0.1:9100".parse().unwrap()));
+        assert!(
+            config.to_string().contains("| http: 127.0.0.1:9100 |"),
+            "{config}"
+        );
+        let config = Config::resolve(parse(&[]).or(file("http = \"[::1]:9100\"\n"))).unwrap();
+        assert_eq!(config.server.http, Some("[::1]:9100".parse().unwrap()));
+        // Off loopback: refused, naming the flag that allows it.
+        let error = Config::resolve(parse(&["--http", "0.0.0.0:9100"])).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("http") && text.contains("--http-allow-remote"),
+            "{text}"
+        );
+        let allowed = parse(&["--http", "0.0.0.0:9100", "--http-allow-remote"]);
+        let config = Config::resolve(allowed).unwrap();
+        assert_eq!(config.server.http, Some("0.0.0.0:9100".parse().unwrap()));
+        let file_allows = file("http = \"0.0.0.0:9100\"\nhttp-allow-remote = true\n");
+        assert!(Config::resolve(parse(&[]).or(file_allows)).is_ok());
     }
 
     #[test]

@@ -121,9 +121,10 @@ impl StatusPort {
     }
 
     /// Stops serving: the thread ends after the request it answers, and the
-    /// port is closed.
+    /// port is closed (and says so).
     pub(crate) fn stop(mut self) {
         self.halt();
+        log_line::http_closed();
     }
 
     fn halt(&mut self) {

@@ -189,29 +189,12 @@ impl Server {
         wake_loops_on_draw(&shared);
         metrics::count_on_this_thread(Arc::clone(shared.metrics().of_acceptor()));
         let ready: Readiness = Arc::new(AtomicBool::new(false));
-        let (threads, mut start_error) = start_loops(&shared, loop_polls);
-        let mut status_port = None;
-        if let (None, Some(port)) = (&start_error, http) {
-            let addr = port.local_addr();
-            match StatusPort::start(port, Arc::clone(&shared), store, Arc::clone(&ready)) {
-                Ok(started) => status_port = Some((started, addr)),
-                Err(source) => {
-                    log_line::http_start_failed(&source);
-                    start_error = Some(ServerError::EventLoop {
-                        action: "start the status port's thread",
-                        source,
-                    });
-                }
-            }
-        }
+        let (threads, status_port, start_error) =
+            start_threads(&shared, loop_polls, http.map(|port| (port, store, &ready)));
         let (reason, failure) = match start_error {
             Some(error) => (StopReason::Requested, Some(error)),
             None => {
-                log_line::accepting(local_addr, threads.len());
-                log_line::security(local_addr, shared.config().tls.as_ref());
-                if let Some((_, addr)) = &status_port {
-                    log_line::serving_http(*addr);
-                }
+                announce(&shared, local_addr, threads.len(), status_port.as_ref());
                 ready.store(true, Ordering::SeqCst);
                 let mut acceptor = Acceptor::new(&shared, &mut listener);
                 match acceptor.run(&mut poll, signals.as_mut(), &shutdown) {
@@ -229,7 +212,6 @@ impl Server {
         let failure = join_loops(threads, failure);
         if let Some((port, _)) = status_port {
             port.stop();
-            log_line::http_closed();
         }
         log_line::suppressed_at_shutdown();
         drop(signals);
@@ -245,6 +227,45 @@ impl Server {
                 Err(error)
             }
         }
+    }
+}
+
+/// The status port, serving, and its address.
+type ServingPort = (StatusPort, SocketAddr);
+
+/// Starts the loops, then the status port (`http`: the port bound, the
+/// store it shows, the readiness it reports) if asked and the loops started;
+/// on a failure, what started so far and the error.
+fn start_threads(
+    shared: &Arc<Shared>,
+    polls: Vec<Poll>,
+    http: Option<(BoundPort, StoreWatch, &Readiness)>,
+) -> (Vec<LoopThread>, Option<ServingPort>, Option<ServerError>) {
+    let (threads, error) = start_loops(shared, polls);
+    let Some((port, store, ready)) = http.filter(|_| error.is_none()) else {
+        return (threads, None, error);
+    };
+    let addr = port.local_addr();
+    match StatusPort::start(port, Arc::clone(shared), store, Arc::clone(ready)) {
+        Ok(serving) => (threads, Some((serving, addr)), None),
+        Err(source) => {
+            log_line::http_start_failed(&source);
+            let error = ServerError::EventLoop {
+                action: "start the status port's thread",
+                source,
+            };
+            (threads, None, Some(error))
+        }
+    }
+}
+
+/// Says once what the server serves: the agency port, what protects it,
+/// and the status port.
+fn announce(shared: &Shared, listen: SocketAddr, threads: usize, http: Option<&ServingPort>) {
+    log_line::accepting(listen, threads);
+    log_line::security(listen, shared.config().tls.as_ref());
+    if let Some((_, addr)) = http {
+        log_line::serving_http(*addr);
     }
 }
 

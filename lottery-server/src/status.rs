@@ -242,6 +242,14 @@ impl Collector for Facts {
             ConstCounter::new(count).encode(refusals.encode_family(&[("code", code)])?)?;
         }
         self.encode_gauges(&mut encoder)?;
+        self.encode_histograms(&mut encoder)
+    }
+}
+
+impl Facts {
+    /// The winners per agency (after the draw only) and the histograms.
+    fn encode_histograms(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
+        let agency = |row: &AgencyRow| [("agency", row.agency.get().to_string())];
         if self.snapshot.draw.is_some() {
             let mut winners = encoder.encode_descriptor(
                 "lottery_winners",
@@ -282,9 +290,7 @@ impl Collector for Facts {
         }
         Ok(())
     }
-}
 
-impl Facts {
     fn encode_gauges(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
         let snapshot = &self.snapshot;
         let mut gauges = vec![
