@@ -14,6 +14,9 @@
 #                           scale, the COPY peers), printed with peers and targets
 #   bench/run.sh tls        the cost of mutual TLS: (1) and (2) with and without
 #                           it, alternately, ROUNDS rounds (default 3) of RUNS
+#   bench/run.sh http       the cost of the status port: (2) with --http off and
+#                           on (scraped every second), alternately, ROUNDS
+#                           rounds (default 3) of RUNS
 #
 # Knobs (environment): RUNS (runs per measurement, default 5), OUT (results
 # directory, default target/bench), DATA (the course data set, default
@@ -22,7 +25,9 @@
 # measure another build, such as an older commit's, as it is), TLS (1: every
 # connection over mutual TLS, with certificates `lottery-admin certs` writes
 # once into OUT/pki: the central with --tls-cert/--tls-key/--tls-client-ca,
-# each agency and the load generator with its own agency certificates).
+# each agency and the load generator with its own agency certificates), HTTP
+# (1: every central with --http 127.0.0.1:0, and `curl -s` of its /metrics
+# every second while it runs; the scrapes are counted in the run's directory).
 #
 # Every central is a release `lottery-server` process with durability fsync,
 # logging at INFO (the course's line per batch), on 127.0.0.1, with a fresh
@@ -41,6 +46,7 @@ OUT=${OUT:-$ROOT/target/bench}
 DATA=${DATA:-$ROOT/../shared/data}
 INGEST_BETS=${INGEST_BETS:-20000}
 TLS=${TLS:-0}
+HTTP=${HTTP:-0}
 mkdir -p "$OUT"
 PKI=$OUT/pki
 
@@ -91,10 +97,12 @@ start_central() {
     if [ -n "${CPU_FILE:-}" ] && [ -x /usr/bin/time ]; then
         timed=(/usr/bin/time -f "%U %S" -o "$CPU_FILE")
     fi
-    local tls
+    local tls http=()
     mapfile -t tls < <(central_tls)
+    [ "$HTTP" = 1 ] && http=(--http 127.0.0.1:0)
     "${timed[@]}" "$BIN/lottery-server" --listen 127.0.0.1:0 --agencies "$agencies" \
-        --store "$dir/bets.csv" --durability fsync "${tls[@]}" "$@" </dev/null >/dev/null 2>"$dir/server.log" &
+        --store "$dir/bets.csv" --durability fsync "${tls[@]}" "${http[@]}" "$@" \
+        </dev/null >/dev/null 2>"$dir/server.log" &
     CENTRAL_PID=$!
     local line=""
     for _ in $(seq 500); do
@@ -105,6 +113,24 @@ start_central() {
     done
     CENTRAL_ADDR=$(sed -E 's/.*listen: ([^ ]+).*/\1/' <<<"$line")
     [ -n "$CENTRAL_ADDR" ] || { log "the central did not start"; return 1; }
+    SCRAPER_PID=
+    [ "$HTTP" = 1 ] && start_scraper "$dir"
+    return 0
+}
+
+# With HTTP=1: scrapes the central's /metrics every second while it runs,
+# as Prometheus would; one line per scrape in DIR/scrapes.
+start_scraper() {
+    local dir=$1 line
+    line=$(grep -m1 'action: serve_http | result: in_progress' "$dir/server.log")
+    local addr
+    addr=$(sed -E 's/.*listen: ([^ ]+).*/\1/' <<<"$line")
+    : >"$dir/scrapes"
+    ( while kill -0 "$CENTRAL_PID" 2>/dev/null; do
+        curl -s -o /dev/null -w '%{http_code}\n' "http://$addr/metrics" >>"$dir/scrapes" || true
+        sleep 1
+      done ) &
+    SCRAPER_PID=$!
 }
 
 # The central's peak resident set, in MiB.
@@ -115,6 +141,10 @@ peak_rss_mib() {
 stop_central() {
     kill -TERM "$CENTRAL_PID" 2>/dev/null || true
     wait "$CENTRAL_PID" 2>/dev/null || true
+    if [ -n "${SCRAPER_PID:-}" ]; then
+        kill "$SCRAPER_PID" 2>/dev/null || true
+        wait "$SCRAPER_PID" 2>/dev/null || true
+    fi
 }
 
 # --- statistics ---------------------------------------------------------------
@@ -269,12 +299,14 @@ loadgen_run() {
         stop_central
         return 1
     }
-    local rss
+    local rss scrapes=0
     rss=$(peak_rss_mib "$CENTRAL_PID")
     stop_central
+    [ -f "$dir/scrapes" ] && scrapes=$(grep -c '^200$' "$dir/scrapes" || true)
     # The store (100 MB for 2,000,000 bets) is not needed any more.
     rm -f "$dir/bets.csv" "$dir/bets.csv.journal"
-    jq -c --argjson rss "$rss" '. + {central_peak_rss_mib: $rss}' <<<"$report"
+    jq -c --argjson rss "$rss" --argjson scrapes "$scrapes" \
+        '. + {central_peak_rss_mib: $rss, metrics_scrapes: $scrapes}' <<<"$report"
 }
 
 # summarize NAME < json lines: medians (min-max) of the runs' key numbers.
@@ -375,6 +407,32 @@ tls_cost() {
     done | tee "$results/summary.txt"
 }
 
+# --- the cost of the status port ----------------------------------------------------
+
+# (2) with the status port off and on (HTTP=1: scraped every second),
+# alternately, ROUNDS rounds of RUNS runs each; one line per round and
+# setting, then the medians of the rounds' medians.
+http_cost() {
+    local rounds=${ROUNDS:-3} round http results=$OUT/http-cost
+    rm -rf "$results" && mkdir -p "$results"
+    log "the cost of the status port: ingest with --http off and on (scraped every second), alternately, $rounds rounds of $RUNS"
+    for round in $(seq "$rounds"); do
+        for http in 0 1; do
+            HTTP=$http OUT=$OUT/http-$http BIN=$BIN "$ROOT/bench/run.sh" ingest_quiet >&2
+            jq -r '.bets_per_s.median' "$OUT/http-$http/ingest.json" >>"$results/ingest-$http"
+            jq -r '.ack_latency_ms_p99.median' "$OUT/http-$http/ingest.json" >>"$results/p99-$http"
+            jq -s 'map(.metrics_scrapes) | add' "$OUT/http-$http/ingest.jsonl" >>"$results/scrapes-$http"
+        done
+    done
+    local what
+    for what in ingest p99 scrapes; do
+        printf '%s http off: %s| median %s\n' "$what" "$(tr '\n' ' ' <"$results/$what-0")" \
+            "$(stats <"$results/$what-0" | cut -d' ' -f1)"
+        printf '%s http on: %s| median %s\n' "$what" "$(tr '\n' ' ' <"$results/$what-1")" \
+            "$(stats <"$results/$what-1" | cut -d' ' -f1)"
+    done | tee "$results/summary.txt"
+}
+
 # --- the table ------------------------------------------------------------------
 
 table() {
@@ -456,7 +514,8 @@ main() {
         disk|course|ingest|scale|growth) $what ;;
         copy) copy_anchors ;;
         tls) tls_cost; return ;;
-        *) log "unknown benchmark $what (disk, course, ingest, scale, growth, copy, issue14, tls or all)"; exit 2 ;;
+        http) http_cost; return ;;
+        *) log "unknown benchmark $what (disk, course, ingest, scale, growth, copy, issue14, tls, http or all)"; exit 2 ;;
     esac
     log "load after: $(uptime)"
     table
