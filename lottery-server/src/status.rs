@@ -340,3 +340,62 @@ impl Facts {
         ConstGauge::new(self.uptime.as_secs_f64()).encode(uptime)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lottery_core::{AgencySnapshot, BetNumber, DrawSnapshot};
+
+    use super::*;
+
+    fn id(agency: u32) -> AgencyId {
+        AgencyId::new(agency).unwrap()
+    }
+
+    fn books(agency: u32, bets: u64, winners: Option<u64>) -> AgencySnapshot {
+        AgencySnapshot {
+            agency: id(agency),
+            bets,
+            last_batch: bets / 10,
+            finished: false,
+            winners,
+        }
+    }
+
+    #[test]
+    fn the_list_holds_the_agencies_that_took_part_and_those_connected_once_each_in_order() {
+        let mut snapshot = Snapshot {
+            agencies_expected: 1_000_000,
+            agencies_finished: 0,
+            agencies: vec![books(2, 20, None), books(5, 50, None)],
+            draw: None,
+        };
+        let connected = [id(1), id(5), id(9)];
+        let rows = merge(&snapshot, &connected);
+        let listed: Vec<(u32, bool, u64, Option<u64>)> = rows
+            .iter()
+            .map(|row| (row.agency.get(), row.connected, row.bets, row.winners))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (1, true, 0, None),
+                (2, false, 20, None),
+                (5, true, 50, None),
+                (9, true, 0, None)
+            ]
+        );
+        // After the draw, a connected agency that sent nothing won nothing.
+        snapshot.agencies = vec![books(2, 20, Some(1))];
+        snapshot.draw = Some(DrawSnapshot {
+            winning_number: BetNumber::DEFAULT_WINNING,
+            winners: 1,
+            bets: 20,
+        });
+        let rows = merge(&snapshot, &[id(3)]);
+        let winners: Vec<_> = rows
+            .iter()
+            .map(|row| (row.agency.get(), row.winners))
+            .collect();
+        assert_eq!(winners, [(2, Some(1)), (3, Some(0))]);
+    }
+}
