@@ -654,3 +654,51 @@ fn the_page_renders_every_agency_and_the_draw_in_headless_chromium() {
     let (exit, _) = central.terminate();
     assert!(exit.success());
 }
+
+#[test]
+fn the_status_port_serves_while_the_server_runs_and_closes_with_it() {
+    use lottery_core::{Durability, LotteryRules};
+    use lottery_server::{Server, ServerConfig, StopReason, open_watched_central};
+
+    let dir = scratch_dir("status_port_in_process");
+    let store = dir.join("bets.csv");
+    let rules = LotteryRules {
+        agencies: 2,
+        ..LotteryRules::default()
+    };
+    let (central, watch) =
+        open_watched_central(&store, Durability::Fsync, rules).expect("open the store");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let config = ServerConfig {
+        threads: 1,
+        http: Some("127.0.0.1:0".parse().unwrap()),
+        ..ServerConfig::default()
+    };
+    let server = Server::new(listener, central, config)
+        .expect("build the server")
+        .watch_store(watch);
+    let http = server.http_addr().expect("the status port is bound");
+    assert_ne!(http.port(), 0);
+    let shutdown = server.shutdown_handle();
+    let running = thread::spawn(move || server.run());
+    // Bound before run, served once the agency port accepts.
+    wait_for_status(http, |status| status["lottery"]["agencies_expected"] == 2);
+    assert_eq!(get(http, "/readyz"), (200, "ready\n".to_owned()));
+    let (status, _) = status(http);
+    assert_eq!(
+        status["lottery"]["store"]["path"],
+        store.display().to_string()
+    );
+    assert_eq!(status["agencies"], serde_json::json!([]));
+
+    shutdown.shutdown();
+    let stopped = running.join().expect("no panic").expect("a clean stop");
+    assert_eq!(stopped, StopReason::Requested);
+    // Closed with the server (its accept thread may take a moment to let go
+    // of the socket: a safety deadline, not a timing assert).
+    let deadline = Instant::now() + SAFETY_TIMEOUT;
+    while std::net::TcpStream::connect(http).is_ok() {
+        assert!(Instant::now() < deadline, "the status port still accepts");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
