@@ -19,6 +19,8 @@ use crate::error::CentralError;
 #[derive(Debug)]
 pub struct InProcessCentral {
     addr: SocketAddr,
+    /// Its HTTP status listener, when it has one (see [`status_listener`]).
+    status: Option<SocketAddr>,
     store: PathBuf,
     shutdown: ShutdownHandle,
     running: Option<JoinHandle<Result<StopReason, ServerError>>>,
@@ -29,7 +31,8 @@ pub struct InProcessCentral {
 impl InProcessCentral {
     /// Starts a central with `rules` and `durability` on `127.0.0.1:0`, with
     /// `threads` event loops (the server's default when `None`), speaking
-    /// TLS when `tls` is given.
+    /// TLS when `tls` is given, and with an HTTP status listener on a
+    /// loopback port when `status_http` (see [`InProcessCentral::status_addr`]).
     ///
     /// # Errors
     /// [`CentralError`] when the directory, the store, the listener or the
@@ -39,6 +42,7 @@ impl InProcessCentral {
         durability: Durability,
         threads: Option<usize>,
         tls: Option<lottery_tls::ServerTls>,
+        status_http: bool,
     ) -> Result<Self, CentralError> {
         let dir = tempfile::Builder::new()
             .prefix("lottery-central-")
@@ -59,6 +63,11 @@ impl InProcessCentral {
                 .unwrap_or(usize::MAX)
                 .saturating_add(64),
         );
+        let status = if status_http {
+            status_listener(&mut settings)?
+        } else {
+            None
+        };
         // Not `std`'s bind: its backlog of 128 drops SYNs when a load run
         // opens hundreds of connections at once (each drop costs a second).
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -71,6 +80,7 @@ impl InProcessCentral {
             .map_err(CentralError::Thread)?;
         Ok(Self {
             addr,
+            status,
             store,
             shutdown,
             running: Some(running),
@@ -81,6 +91,12 @@ impl InProcessCentral {
     /// Where agencies connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where its HTTP status listener (`/`, `/status`, `/metrics`) listens;
+    /// `None` when it was not asked for, or this build's central has none.
+    pub fn status_addr(&self) -> Option<SocketAddr> {
+        self.status
     }
 
     /// The central's `bets.csv`.
@@ -101,6 +117,22 @@ impl InProcessCentral {
         running.join().map_err(|_| CentralError::Panicked)??;
         Ok(())
     }
+}
+
+/// THE ONE PLACE where an in-process central gets its HTTP status listener
+/// (issue 15: `lottery-server --http`, serving `/`, `/status`, `/metrics`),
+/// for `lottery-demo --serve-status`. It returns the address the listener
+/// will serve on.
+///
+/// INTEGRATION: the listener's setting of [`ServerConfig`] is added on
+/// another branch (obs-server). Once both are merged, set it here to a
+/// loopback address (`127.0.0.1`, a free port: bind one if the setting takes
+/// an address, or hand over a bound listener if it takes one) and return that
+/// address; nothing else in the demo changes. Until then the central has no
+/// HTTP listener, and the demo says so.
+fn status_listener(settings: &mut ServerConfig) -> Result<Option<SocketAddr>, CentralError> {
+    let _ = settings;
+    Ok(None)
 }
 
 impl Drop for InProcessCentral {

@@ -204,4 +204,7 @@ pub enum DemoError {
         /// What went wrong.
         detail: String,
     },
+    /// `--serve-status` cannot watch SIGINT and SIGTERM.
+    #[error("cannot install the SIGINT and SIGTERM handlers")]
+    Signals(#[source] io::Error),
 }

@@ -498,6 +498,59 @@ fn the_demo_checks_a_small_synthetic_run_and_prints_its_table() {
         "{}",
         output.stdout
     );
+    // stderr is a pipe here: progress is plain course-format lines there,
+    // from the start to the end, and the table on stdout is only the table.
+    assert_plain_progress(&output, 30_000, 3);
+    assert!(
+        output
+            .stdout
+            .starts_with("lottery-demo: synthetic data set, 3 agencies, 30,000 bets"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.ends_with("every check passed\n"),
+        "{}",
+        output.stdout
+    );
+}
+
+/// Progress on a non-terminal stderr: plain lines in the course format, the
+/// first at 0 bets and the last, `success`, at every bet and agency; no
+/// terminal escape code anywhere, and nothing of it on stdout.
+fn assert_plain_progress(output: &Output, bets: u64, agencies: u64) {
+    let lines: Vec<&str> = output
+        .log
+        .lines()
+        .filter(|line| line.contains(" INFO     action: progress | "))
+        .collect();
+    assert!(lines.len() >= 2, "{}", output.log);
+    assert!(
+        lines[0].ends_with(&format!(
+            "action: progress | result: in_progress | bets_acked: 0 | bets: {bets} | percent: 0 | bets_per_s: 0 | agencies_finished: 0 | agencies: {agencies}"
+        )),
+        "{}",
+        output.log
+    );
+    let last = lines[lines.len() - 1];
+    assert!(
+        last.contains(&format!(
+            "action: progress | result: success | bets_acked: {bets} | bets: {bets} | percent: 100 | bets_per_s: "
+        )) && last.ends_with(&format!(" | agencies_finished: {agencies} | agencies: {agencies}")),
+        "{}",
+        output.log
+    );
+    // Each acked count is at least the one before (the counters only grow).
+    let acked = log_values(&output.log, "| bets_acked: ");
+    assert!(acked.windows(2).all(|pair| pair[0] <= pair[1]), "{acked:?}");
+    for (name, text) in [("stderr", &output.log), ("stdout", &output.stdout)] {
+        assert!(!text.contains('\x1b'), "an escape code on {name}: {text:?}");
+        assert!(
+            !text.contains('\r'),
+            "a carriage return on {name}: {text:?}"
+        );
+    }
+    assert!(!output.stdout.contains("progress"), "{}", output.stdout);
 }
 
 #[test]
@@ -531,6 +584,82 @@ fn the_demo_runs_over_mutual_tls_and_says_so() {
     );
 }
 
+/// A child process killed when the test ends, passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_demo_keeps_its_central_up_after_the_summary_with_serve_status() {
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_lottery-demo"))
+        .args(["--agencies", "2", "--bets", "2000", "--durability", "none"])
+        .args(["--serve-status", "600", "--progress", "off"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(demo.stdout.take().unwrap());
+    // Should an assertion fail, the demo must not stay up for 600 s.
+    let mut demo = KillOnDrop(demo);
+    let demo = &mut demo.0;
+    let mut printed = String::new();
+    const UP: &str = "central: still up on ";
+    let address = loop {
+        let mut line = String::new();
+        let read = std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert!(read > 0, "the demo ended before serving:\n{printed}");
+        printed.push_str(&line);
+        if let Some(rest) = line.strip_prefix(UP) {
+            break rest.split(' ').next().unwrap().to_string();
+        }
+    };
+    assert!(printed.contains("every check passed\n\n"), "{printed}");
+    assert!(
+        printed.contains(" for 600 s (SIGINT or SIGTERM"),
+        "{printed}"
+    );
+    // The central is the demo's, drawn: agency 1 is answered its winners at
+    // once, as many as the table says.
+    let agency = lottery_core::AgencyId::new(1).unwrap();
+    let mut client =
+        lottery_net::AgencyClient::connect(lottery_net::ClientConfig::new(address, agency))
+            .unwrap();
+    let winners = client.winners(false).unwrap().expect("drawn");
+    client.close();
+    let row = printed
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some("1"))
+        .unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[3], winners.len().to_string(), "{printed}");
+    let status = Command::new("kill")
+        .args(["-TERM", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = demo.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "the demo ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit}");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(
+        rest.lines().any(|line| line.starts_with("status: ")),
+        "{printed}{rest}"
+    );
+}
+
 #[test]
 fn the_demo_fails_on_a_directory_without_agency_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -561,6 +690,9 @@ fn the_loadgen_reports_one_json_object_for_a_small_run() {
         "--json",
     ]));
     assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    // One JSON object on one line, progress on stderr only.
+    assert_eq!(output.stdout.lines().count(), 1, "{}", output.stdout);
+    assert_plain_progress(&output, 20 * 450, 20);
     let report: serde_json::Value = serde_json::from_str(output.stdout.trim()).unwrap();
     assert_eq!(report["agencies"], 20);
     assert_eq!(report["bets"], 20 * 450);
@@ -588,8 +720,11 @@ fn the_loadgen_paces_an_offered_rate() {
         "--durability",
         "none",
         "--json",
+        "--progress",
+        "off",
     ]));
     assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    assert!(!output.log.contains("action: progress"), "{}", output.log);
     let report: serde_json::Value = serde_json::from_str(output.stdout.trim()).unwrap();
     assert_eq!(report["bets"], 6_000);
     // The last batches are released 0.25 s after the first: pacing cannot
