@@ -584,6 +584,37 @@ fn the_demo_runs_over_mutual_tls_and_says_so() {
     );
 }
 
+#[test]
+fn the_demo_draws_a_progress_bar_when_stderr_is_a_terminal() {
+    // util-linux `script` runs the demo on a pseudo-terminal and copies what
+    // it shows (stdout and stderr alike) to our pipe.
+    let demo = env!("CARGO_BIN_EXE_lottery-demo");
+    let shown = match Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "'{demo}' --agencies 3 --bets 30000 --durability none --log-level OFF"
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("no `script` command: the terminal case is not checked here");
+            return;
+        }
+        Err(error) => panic!("run script: {error}"),
+    };
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{text}");
+    assert!(text.contains("every check passed"), "{text}");
+    // A bar redrawn in place (escape codes), ending full, and no plain lines.
+    assert!(text.contains('\x1b'), "{text:?}");
+    assert!(text.contains("30,000/30,000 bets acked 100%"), "{text:?}");
+    assert!(text.contains("3/3 agencies done"), "{text:?}");
+    assert!(!text.contains("action: progress"), "{text:?}");
+}
+
 /// A child process killed when the test ends, passed or not.
 struct KillOnDrop(std::process::Child);
 
