@@ -63,15 +63,7 @@ impl InProcessCentral {
                 .unwrap_or(usize::MAX)
                 .saturating_add(64),
         );
-        let status = if status_http {
-            status_listener(&mut settings)?
-        } else {
-            None
-        };
-        // Not `std`'s bind: its backlog of 128 drops SYNs when a load run
-        // opens hundreds of connections at once (each drop costs a second).
-        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-        let server = Server::bind(loopback, DEFAULT_BACKLOG, central, settings)?;
+        let (server, status) = bind_with_status(central, settings, status_http)?;
         let addr = server.local_addr();
         let shutdown = server.shutdown_handle();
         let running = std::thread::Builder::new()
@@ -119,20 +111,37 @@ impl InProcessCentral {
     }
 }
 
-/// THE ONE PLACE where an in-process central gets its HTTP status listener
-/// (issue 15: `lottery-server --http`, serving `/`, `/status`, `/metrics`),
-/// for `lottery-demo --serve-status`. It returns the address the listener
-/// will serve on.
+/// Binds the central on a free loopback port, with its HTTP status listener
+/// (`/`, `/status`, `/metrics`: issue 15) on another one when
+/// `status_http`, and returns the server with the status listener's address.
 ///
-/// INTEGRATION: the listener's setting of [`ServerConfig`] is added on
-/// another branch (obs-server). Once both are merged, set it here to a
-/// loopback address (`127.0.0.1`, a free port: bind one if the setting takes
-/// an address, or hand over a bound listener if it takes one) and return that
-/// address; nothing else in the demo changes. Until then the central has no
-/// HTTP listener, and the demo says so.
-fn status_listener(settings: &mut ServerConfig) -> Result<Option<SocketAddr>, CentralError> {
-    let _ = settings;
-    Ok(None)
+/// INTEGRATION (issue 15): THE ONE PLACE where an in-process central gets
+/// its status listener, for `lottery-demo --serve-status`. The listener's
+/// setting is added to [`ServerConfig`] on the obs-server branch
+/// (`http: Option<SocketAddr>`, with `Server::http_addr()` telling the port
+/// it bound). Once both branches are merged, replace the two marked lines
+/// below with
+///
+/// ```text
+/// if status_http { settings.http = Some(SocketAddr::from(([127, 0, 0, 1], 0))); }
+/// ...
+/// let status = server.http_addr();
+/// ```
+///
+/// and nothing else in the demo changes. Until then the central has no
+/// status listener, and the demo says so.
+fn bind_with_status(
+    central: lottery_core::Central,
+    settings: ServerConfig,
+    status_http: bool,
+) -> Result<(Server, Option<SocketAddr>), CentralError> {
+    // Not `std`'s bind: its backlog of 128 drops SYNs when a load run
+    // opens hundreds of connections at once (each drop costs a second).
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let _ = status_http; // INTEGRATION: set `settings.http` here.
+    let server = Server::bind(loopback, DEFAULT_BACKLOG, central, settings)?;
+    let status = None; // INTEGRATION: `server.http_addr()`.
+    Ok((server, status))
 }
 
 impl Drop for InProcessCentral {

@@ -442,18 +442,27 @@ pub fn serving_lines(central: &InProcessCentral, seconds: u64) -> String {
 }
 
 /// Keeps `central` up for `seconds`, or until SIGINT or SIGTERM, then stops
-/// it (and removes its store).
+/// it (and removes its store). Once the signals are watched, it writes
+/// [`serving_lines`] to `out` (after a blank line), so whoever reads them may
+/// signal at once.
 ///
 /// # Errors
-/// [`DemoError`] when the signal handlers cannot be installed or the central
-/// fails to stop.
-pub fn serve_status(mut central: InProcessCentral, seconds: u64) -> Result<(), DemoError> {
+/// [`DemoError`] when the signal handlers cannot be installed, `out` cannot
+/// be written, or the central fails to stop.
+pub fn serve_status(
+    mut central: InProcessCentral,
+    seconds: u64,
+    out: &mut impl std::io::Write,
+) -> Result<(), DemoError> {
     /// How often the wait looks at the signal flag.
     const POLL: Duration = Duration::from_millis(50);
     let signalled = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&signalled)).map_err(DemoError::Signals)?;
     }
+    write!(out, "\n{}", serving_lines(&central, seconds))
+        .and_then(|()| out.flush())
+        .map_err(DemoError::Print)?;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while !signalled.load(Ordering::Relaxed) {
         let left = deadline.saturating_duration_since(Instant::now());

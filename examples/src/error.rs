@@ -207,4 +207,7 @@ pub enum DemoError {
     /// `--serve-status` cannot watch SIGINT and SIGTERM.
     #[error("cannot install the SIGINT and SIGTERM handlers")]
     Signals(#[source] io::Error),
+    /// What `--serve-status` says cannot be printed.
+    #[error("cannot print to stdout")]
+    Print(#[source] io::Error),
 }

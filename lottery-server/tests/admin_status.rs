@@ -133,11 +133,15 @@ fn status_prints_the_lottery_and_every_agency_before_the_draw() {
 
 #[test]
 fn status_shows_the_draw_and_each_agencys_winners_after_it() {
-    let (addr, server) = serve_once(200, document(true).to_string());
+    let mut drawn = document(true);
+    // A store whose facts the central does not know (not a file, say).
+    drawn["lottery"]["store"] = json!({ "path": null, "bytes": null });
+    let (addr, server) = serve_once(200, drawn.to_string());
     let output = status(&["--http", &format!("http://{addr}/")]);
     assert_eq!(server.join().unwrap(), "/status");
     let table = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{table}{}", stderr(&output));
+    assert!(table.contains("store: -\n"), "{table}");
     assert!(
         table.contains("draw: done, winning number 7574, 5 winners\n"),
         "{table}"

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use log::error;
-use lottery_examples::demo::{DemoArgs, DemoRun, run, serve_status, serving_lines};
+use lottery_examples::demo::{DemoArgs, DemoRun, run, serve_status};
 use lottery_log::chain;
 
 fn main() -> ExitCode {
@@ -20,15 +20,14 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(DemoRun { report, central }) => {
             println!("{report}");
-            if let (Some(central), Some(seconds)) = (central, args.serve_status) {
-                print!("\n{}", serving_lines(&central, seconds));
-                if let Err(error) = serve_status(central, seconds) {
-                    error!(
-                        "action: serve_status | result: fail | error: {}",
-                        chain(&error)
-                    );
-                    return ExitCode::FAILURE;
-                }
+            if let (Some(central), Some(seconds)) = (central, args.serve_status)
+                && let Err(error) = serve_status(central, seconds, &mut std::io::stdout())
+            {
+                error!(
+                    "action: serve_status | result: fail | error: {}",
+                    chain(&error)
+                );
+                return ExitCode::FAILURE;
             }
             if report.passed() {
                 ExitCode::SUCCESS

@@ -148,10 +148,24 @@ struct Draw {
     winning_number: Option<u64>,
 }
 
+/// The store; either fact may be unknown (`null`: a store that is no file,
+/// a size not read yet).
 #[derive(Debug, Deserialize)]
 struct Store {
-    path: String,
-    bytes: u64,
+    path: Option<String>,
+    bytes: Option<u64>,
+}
+
+impl Store {
+    /// `PATH (N bytes)`, with what is known of it; `-` for nothing.
+    fn describe(&self) -> String {
+        match (&self.path, self.bytes) {
+            (Some(path), Some(bytes)) => format!("{path} ({bytes} bytes)"),
+            (Some(path), None) => path.clone(),
+            (None, Some(bytes)) => format!("{bytes} bytes"),
+            (None, None) => "-".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,11 +219,7 @@ pub fn table(url: &str, status: &Status) -> String {
     } else {
         out.push_str("draw: not yet\n");
     }
-    let _ = writeln!(
-        out,
-        "store: {} ({} bytes)",
-        lottery.store.path, lottery.store.bytes
-    );
+    let _ = writeln!(out, "store: {}", lottery.store.describe());
     let _ = writeln!(out, "tls: {}", lottery.tls);
     let _ = writeln!(out, "uptime: {:.1} s", lottery.uptime_seconds);
     latency_line(
