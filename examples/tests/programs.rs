@@ -683,12 +683,84 @@ fn the_demo_keeps_its_central_up_after_the_summary_with_serve_status() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(exit.success(), "{exit}");
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+}
+
+#[test]
+fn the_demo_kept_up_says_where_its_status_is_and_lottery_admin_reads_it_there() {
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_lottery-demo"))
+        .args(["--agencies", "3", "--bets", "3000", "--durability", "none"])
+        .args(["--serve-status", "600", "--progress", "off"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(demo.stdout.take().unwrap());
+    let _demo = KillOnDrop(demo);
+    let mut printed = String::new();
+    let status = loop {
+        let mut line = String::new();
+        let read = std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert!(read > 0, "the demo ended before serving:\n{printed}");
+        printed.push_str(&line);
+        if let Some(rest) = line.strip_prefix("status: ") {
+            break rest.trim_end().to_string();
+        }
+    };
+    // A central without an HTTP listener says so; one with it names its
+    // page, and lottery-admin reads the same lottery there as the table.
+    if status == "this build's central has no HTTP status listener" {
+        return;
+    }
+    let page = status
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no status address in {status:?}"));
+    let admin = run(Command::new(support::admin_bin())
+        .args(["status", "--http", page])
+        .env_remove("SERVER_HTTP_LISTEN"));
+    assert!(admin.status.success(), "{}{}", admin.stdout, admin.log);
     assert!(
-        rest.lines().any(|line| line.starts_with("status: ")),
-        "{printed}{rest}"
+        admin.stdout.contains("bets stored: 3000\n"),
+        "{}",
+        admin.stdout
     );
+    assert!(
+        admin
+            .stdout
+            .contains("agencies: 3 expected, 0 connected, 3 finished\n"),
+        "{}",
+        admin.stdout
+    );
+    assert!(
+        admin.stdout.contains("draw: done, winning number 7574, "),
+        "{}",
+        admin.stdout
+    );
+    for agency in ["1", "2", "3"] {
+        let demo_row: Vec<&str> = printed
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(agency))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let admin_row: Vec<&str> = admin
+            .stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(agency))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        // bets (grouped in the demo's table, plain in the admin's), winners.
+        assert_eq!(
+            demo_row[2].replace(',', ""),
+            admin_row[2],
+            "{printed}{}",
+            admin.stdout
+        );
+        assert_eq!(demo_row[3], admin_row[5], "{printed}{}", admin.stdout);
+        assert_eq!(admin_row[4], "yes", "{}", admin.stdout);
+    }
 }
 
 #[test]
