@@ -294,7 +294,7 @@ loadgen_run() {
     local report tls
     mapfile -t tls < <(loadgen_tls)
     report=$("$BIN/lottery-loadgen" --server "$CENTRAL_ADDR" --agencies "$agencies" \
-        --bets-per-agency "$bets" --json "${tls[@]}" "$@" 2>"$dir/loadgen.log") || {
+        --bets-per-agency "$bets" --json --progress off "${tls[@]}" "$@" 2>"$dir/loadgen.log") || {
         cat "$dir/loadgen.log" >&2
         stop_central
         return 1
