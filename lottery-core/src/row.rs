@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::bet::{AgencyId, Bet, Birthdate, StoredBet};
 #[cfg(test)]
 use crate::bet::{MAX_NAME_BYTES, Name};
+use crate::bet_batch::{AsBetBatch, BetBatch};
 use crate::bet_fields::BetFields;
 use crate::error::RowError;
 use crate::field::{Field, FieldError, FieldReason};
@@ -27,9 +28,10 @@ use crate::field::{Field, FieldError, FieldReason};
 /// a name is quoted only when it holds a comma, a quote or a line break, its
 /// quotes doubled; the other fields (digits and a date) never need quotes;
 /// rows end with CRLF. Every batch the central stores goes through here, so
-/// it writes straight into `out`: no allocation and no formatting machinery
-/// per bet (the `csv` crate's writer, which agrees byte for byte, is the
-/// oracle of the tests).
+/// it writes straight from the batch's bytes ([`BetBatch`]: the frame's, in
+/// the central) into `out`: no allocation and no formatting machinery per
+/// bet (the `csv` crate's writer, which agrees byte for byte, is the oracle
+/// of the tests). Bets given as [`Bet`]s are made a batch first.
 ///
 /// ```
 /// use lottery_core::{encode_store_rows, AgencyId, Bet};
@@ -38,7 +40,13 @@ use crate::field::{Field, FieldError, FieldReason};
 /// encode_store_rows(AgencyId::new(3).unwrap(), &[bet], &mut out);
 /// assert_eq!(out, b"3,\"Ana, Mar\xc3\xada\",\"O\"\"Neil\",007,2000-02-29,42\r\n");
 /// ```
-pub fn encode_store_rows(agency: AgencyId, bets: &[Bet], out: &mut Vec<u8>) {
+pub fn encode_store_rows<B: AsBetBatch + ?Sized>(agency: AgencyId, bets: &B, out: &mut Vec<u8>) {
+    write_store_rows(agency, &bets.as_bet_batch(), out);
+}
+
+/// [`encode_store_rows`] of a batch.
+#[inline]
+fn write_store_rows(agency: AgencyId, bets: &BetBatch, out: &mut Vec<u8>) {
     let mut agency_text = itoa::Buffer::new();
     let agency = agency_text.format(agency.get()).as_bytes();
     let mut number_text = itoa::Buffer::new();
@@ -46,15 +54,15 @@ pub fn encode_store_rows(agency: AgencyId, bets: &[Bet], out: &mut Vec<u8>) {
     for bet in bets {
         out.extend_from_slice(agency);
         out.push(b',');
-        put_name(out, bet.first_name.as_str());
+        put_name(out, bet.first_name_bytes());
         out.push(b',');
-        put_name(out, bet.last_name.as_str());
+        put_name(out, bet.last_name_bytes());
         out.push(b',');
-        out.extend_from_slice(bet.document.as_str().as_bytes());
+        out.extend_from_slice(bet.document_bytes());
         out.push(b',');
-        out.extend_from_slice(&bet.birthdate.to_text());
+        out.extend_from_slice(bet.birthdate_text());
         out.push(b',');
-        out.extend_from_slice(number_text.format(bet.number.get()).as_bytes());
+        out.extend_from_slice(number_text.format(bet.number().get()).as_bytes());
         out.extend_from_slice(b"\r\n");
     }
 }
@@ -62,23 +70,30 @@ pub fn encode_store_rows(agency: AgencyId, bets: &[Bet], out: &mut Vec<u8>) {
 /// About the length of a course row; only a capacity hint.
 const TYPICAL_ROW_LEN: usize = 64;
 
-/// Writes a name as Python's `QUOTE_MINIMAL` does: bare, or between quotes
-/// with its quotes doubled when it holds the delimiter, the quote or a line
-/// break (names refuse control characters, but the rule stays whole).
-fn put_name(out: &mut Vec<u8>, name: &str) {
+/// Writes a name (its UTF-8 bytes) as Python's `QUOTE_MINIMAL` does: bare,
+/// or between quotes with its quotes doubled when it holds the delimiter,
+/// the quote or a line break (names refuse control characters, but the rule
+/// stays whole).
+#[inline]
+fn put_name(out: &mut Vec<u8>, name: &[u8]) {
     let needs_quotes = name
-        .bytes()
-        .any(|byte| matches!(byte, b',' | b'"' | b'\r' | b'\n'));
+        .iter()
+        .any(|&byte| matches!(byte, b',' | b'"' | b'\r' | b'\n'));
     if !needs_quotes {
-        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(name);
         return;
     }
+    put_quoted(out, name);
+}
+
+#[cold]
+fn put_quoted(out: &mut Vec<u8>, name: &[u8]) {
     out.push(b'"');
-    for (index, piece) in name.split('"').enumerate() {
+    for (index, piece) in name.split(|&byte| byte == b'"').enumerate() {
         if index > 0 {
             out.extend_from_slice(b"\"\"");
         }
-        out.extend_from_slice(piece.as_bytes());
+        out.extend_from_slice(piece);
     }
     out.push(b'"');
 }

@@ -4,7 +4,7 @@
 //! refuse them with the same errors, consume the same bytes, and validate
 //! batches to the same bets or the same first invalid bet.
 
-use lottery_core::{Bet, Field, FieldReason};
+use lottery_core::{Bet, BetBatch, Field, FieldReason};
 use lottery_net::{
     AgencyFrame, AgencyMessage, CheckedBatch, DEFAULT_MAX_FRAME, Decoder, ErrorCode, InvalidBet,
     WireBet, encode_agency_message,
@@ -170,7 +170,7 @@ fn messages_other_than_batches_pass_through_unchanged() {
 fn a_batch_validated_the_slow_way_equals_the_fast_one() {
     let checked = CheckedBatch::from_wire(2, vec![bet(), bet()]);
     assert_eq!(checked.count, 2);
-    assert_eq!(checked.bets.as_ref().map(Vec::len), Ok(2));
+    assert_eq!(checked.bets.as_ref().map(BetBatch::len), Ok(2));
     let refused = CheckedBatch::from_wire(
         2,
         vec![WireBet {
