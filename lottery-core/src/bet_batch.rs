@@ -19,7 +19,7 @@ use std::ops::Range;
 
 use crate::bet::{Bet, BetNumber, Birthdate, Document, Name};
 use crate::field::{Field, FieldError};
-use crate::field_bytes::{check_document, check_name};
+use crate::field_bytes::{TEXT_PAD, check_document_in, check_name_in};
 
 /// Validated bets, their texts in one buffer.
 ///
@@ -35,12 +35,22 @@ use crate::field_bytes::{check_document, check_name};
 /// assert_eq!(batch, BetBatch::from_bets(&[Bet::from_fields("Ana", "Pérez", "007", "1999-03-17", "42")?]));
 /// # Ok::<(), lottery_core::FieldError>(())
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct BetBatch {
-    /// The bytes the texts lie in; other bytes may lie between them.
+    /// The bytes the texts lie in (other bytes may lie between them), then
+    /// [`TEXT_PAD`] zeros, so that checks and writers read whole words.
     bytes: Vec<u8>,
     /// Where each bet's texts lie in `bytes`, and its date and number.
     slots: Vec<Slot>,
+    /// The bytes of every bet's names and document, added up (what a
+    /// writer of rows reserves room for).
+    text_bytes: usize,
+}
+
+impl Default for BetBatch {
+    fn default() -> Self {
+        Self::from_bets(&[])
+    }
 }
 
 /// One bet of a [`BetBatch`]: where its texts are, and what they parsed to.
@@ -62,11 +72,15 @@ struct Slot {
 impl BetBatch {
     /// A builder of a batch whose texts lie in `bytes`, with room for
     /// `capacity` bets (only a hint).
-    pub fn builder(bytes: Vec<u8>, capacity: usize) -> BetBatchBuilder {
+    pub fn builder(mut bytes: Vec<u8>, capacity: usize) -> BetBatchBuilder {
+        let len = bytes.len();
+        bytes.resize(len + TEXT_PAD, 0);
         BetBatchBuilder {
+            len,
             batch: BetBatch {
                 bytes,
                 slots: Vec::with_capacity(capacity),
+                text_bytes: 0,
             },
         }
     }
@@ -84,8 +98,9 @@ impl BetBatch {
             })
             .sum();
         let mut batch = BetBatch {
-            bytes: Vec::with_capacity(texts),
+            bytes: Vec::with_capacity(texts + TEXT_PAD),
             slots: Vec::with_capacity(bets.len()),
+            text_bytes: 0,
         };
         for bet in bets {
             let mut put = |text: &[u8]| {
@@ -108,8 +123,18 @@ impl BetBatch {
                 birthdate: bet.birthdate,
                 number: bet.number,
             });
+            batch.text_bytes += bet.first_name.as_str().len()
+                + bet.last_name.as_str().len()
+                + bet.document.as_str().len();
         }
+        batch.bytes.resize(batch.bytes.len() + TEXT_PAD, 0);
         batch
+    }
+
+    /// The bytes of every bet's names and document, added up.
+    #[inline]
+    pub(crate) fn text_bytes(&self) -> usize {
+        self.text_bytes
     }
 
     /// How many bets there are.
@@ -211,6 +236,8 @@ fn text_len(len: usize) -> u8 {
 /// Makes a [`BetBatch`], validating each bet where it lies in the buffer.
 #[derive(Debug)]
 pub struct BetBatchBuilder {
+    /// The buffer's length before its padding: every text lies below.
+    len: usize,
     batch: BetBatch,
 }
 
@@ -218,7 +245,7 @@ impl BetBatchBuilder {
     /// The buffer the bets' texts lie in.
     #[inline]
     pub fn bytes(&self) -> &[u8] {
-        &self.batch.bytes
+        &self.batch.bytes[..self.len]
     }
 
     /// Validates a bet whose texts are the given ranges of the buffer (the
@@ -243,13 +270,18 @@ impl BetBatchBuilder {
         birthdate: Range<usize>,
         number: u32,
     ) -> Result<(), FieldError> {
+        let inside = |range: &Range<usize>| range.start <= range.end && range.end <= self.len;
+        assert!(
+            inside(&first_name) & inside(&last_name) & inside(&document) & inside(&birthdate),
+            "a bet's texts lie inside the batch's buffer"
+        );
         let bytes = &self.batch.bytes;
-        let text = |range: &Range<usize>| &bytes[range.clone()];
-        check_name(Field::FirstName, text(&first_name))?;
-        check_name(Field::LastName, text(&last_name))?;
-        check_document(text(&document))?;
-        let date = Birthdate::from_text(text(&birthdate))?;
+        check_name_in(Field::FirstName, bytes, first_name.clone())?;
+        check_name_in(Field::LastName, bytes, last_name.clone())?;
+        check_document_in(bytes, document.clone())?;
+        let date = Birthdate::from_text(&bytes[birthdate.clone()])?;
         let number = BetNumber::new(number)?;
+        self.batch.text_bytes += first_name.len() + last_name.len() + document.len();
         self.batch.slots.push(Slot {
             first_name: offset(first_name.start),
             last_name: offset(last_name.start),
@@ -322,6 +354,38 @@ impl<'a> BetView<'a> {
         self.bytes[start..start + Birthdate::TEXT_LEN]
             .try_into()
             .expect("a date's text has ten bytes")
+    }
+
+    /// The bytes from the text at `start` on, [`TEXT_PAD`] past its end at
+    /// least: what a writer copies a word at a time.
+    #[inline(always)]
+    fn padded(&self, start: u32, len: u8) -> &'a [u8] {
+        let start = start as usize;
+        &self.bytes[start..start + usize::from(len) + TEXT_PAD]
+    }
+
+    /// The first name's bytes and [`TEXT_PAD`] more.
+    #[inline(always)]
+    pub(crate) fn first_name_padded(&self) -> &'a [u8] {
+        self.padded(self.slot.first_name, self.slot.first_name_len)
+    }
+
+    /// The last name's bytes and [`TEXT_PAD`] more.
+    #[inline(always)]
+    pub(crate) fn last_name_padded(&self) -> &'a [u8] {
+        self.padded(self.slot.last_name, self.slot.last_name_len)
+    }
+
+    /// The document's bytes and [`TEXT_PAD`] more.
+    #[inline(always)]
+    pub(crate) fn document_padded(&self) -> &'a [u8] {
+        self.padded(self.slot.document, self.slot.document_len)
+    }
+
+    /// The date's text and [`TEXT_PAD`] more.
+    #[inline(always)]
+    pub(crate) fn birthdate_padded(&self) -> &'a [u8] {
+        self.padded(self.slot.birthdate_text, Birthdate::TEXT_LEN as u8)
     }
 
     /// The first name. (Its bytes were checked; safe Rust checks them again
