@@ -113,14 +113,17 @@ fn put_text(out: &mut [u8], at: usize, padded: &[u8]) -> usize {
 
 /// Writes a name (its UTF-8 bytes, padded as in [`put_text`]) as Python's
 /// `QUOTE_MINIMAL` does: bare, or between quotes with its quotes doubled
-/// when it holds the delimiter, the quote or a line break (names refuse
-/// control characters, but the rule stays whole). Returns where it ends.
+/// when it holds the delimiter or the quote. (A line break would be quoted
+/// too; a batch's names are validated, and refuse control characters, so
+/// none holds one.) Returns where it ends.
 #[inline(always)]
 fn put_name(out: &mut [u8], at: usize, padded: &[u8]) -> usize {
     let len = padded.len() - TEXT_PAD;
-    let special = |word: u64| {
-        has_byte(word, b',') | has_byte(word, b'"') | has_byte(word, b'\r') | has_byte(word, b'\n')
-    };
+    debug_assert!(
+        !padded[..len].contains(&b'\r') && !padded[..len].contains(&b'\n'),
+        "a validated name holds no line break"
+    );
+    let special = |word: u64| has_byte(word, b',') | has_byte(word, b'"');
     let quote = fold_words(padded, &(0..len), b'a', false, |seen, word| {
         seen | special(word)
     });

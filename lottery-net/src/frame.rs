@@ -99,12 +99,6 @@ impl<'a> FieldReader<'a> {
         }
     }
 
-    /// Where the next field starts in the body.
-    #[inline(always)]
-    fn position(&self) -> usize {
-        self.len - self.bytes.len()
-    }
-
     #[inline]
     fn take(&mut self, len: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.bytes.len() < len {
@@ -181,9 +175,15 @@ impl<'a> FieldReader<'a> {
     /// [`FieldReader::utf8`] unless it proved them UTF-8 otherwise.
     #[inline]
     pub(crate) fn short_range(&mut self, field: &'static str) -> Result<Range<usize>, DecodeError> {
-        let len = usize::from(self.u8(field)?);
-        let start = self.position();
-        self.take(len, field)?;
+        let truncated = || DecodeError::Truncated {
+            message: self.message,
+            field,
+        };
+        let (&len, rest) = self.bytes.split_first().ok_or_else(truncated)?;
+        let len = usize::from(len);
+        let text = rest.get(..len).ok_or_else(truncated)?;
+        let start = self.len - rest.len();
+        self.bytes = &rest[text.len()..];
         Ok(start..start + len)
     }
 
