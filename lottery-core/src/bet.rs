@@ -311,7 +311,7 @@ impl Birthdate {
         // and, below 0x80, carries into no other byte), and the dashes are 0.
         const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
         const HIGHS: u64 = ONES * 0x80;
-        const DASHES: u64 = 0xFF << 32 | 0xFF << 56;
+        const DASHES: u64 = (0xFF << 32) | (0xFF << 56);
         let pattern = u64::from_le_bytes(*b"0000-00-");
         let head = u64::from_le_bytes(text[..8].try_into().expect("eight bytes")) ^ pattern;
         let tail = u64::from(u16::from_le_bytes([text[8], text[9]]) ^ 0x3030);

@@ -162,7 +162,7 @@ pub(crate) fn fold_words<T>(
         // `rest` is 1 to 7: keep its bytes, fill the others.
         let keep = u64::MAX >> (64 - 8 * rest);
         let word = word_at(buffer, at);
-        acc = visit(acc, (word & keep) | (ONES * u64::from(fill) & !keep));
+        acc = visit(acc, (word & keep) | ((ONES * u64::from(fill)) & !keep));
     }
     acc
 }

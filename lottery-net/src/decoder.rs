@@ -175,8 +175,8 @@ impl Decoder {
 
     /// The next frame from an agency, once its whole frame is buffered;
     /// `Ok(None)` while it is incomplete. Consumes exactly one frame. A
-    /// batch's bets are validated as they are decoded, straight from the
-    /// frame's bytes into [`Bet`]s (see [`CheckedBatch`]).
+    /// batch's bets are validated as they are decoded, where they lie in
+    /// the frame's bytes, into one [`BetBatch`] (see [`CheckedBatch`]).
     ///
     /// # Errors
     /// [`DecodeError`] when the bytes are not a valid agency frame (an

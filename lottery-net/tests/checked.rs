@@ -198,9 +198,11 @@ fn a_batch_validated_the_slow_way_equals_the_fast_one() {
     ));
 }
 
-/// A `Batch` frame of raw bets (four texts and a number each, any bytes),
-/// cut to `keep` bytes of body when given.
-fn raw_batch(bets: &[([&[u8]; 4], u16)], keep: Option<usize>) -> Vec<u8> {
+/// A bet as raw bytes: four texts (any bytes) and a number.
+type RawBet<'a> = ([&'a [u8]; 4], u16);
+
+/// A `Batch` frame of raw bets, cut to `keep` bytes of body when given.
+fn raw_batch(bets: &[RawBet<'_>], keep: Option<usize>) -> Vec<u8> {
     let mut body = vec![0x02];
     body.extend_from_slice(&1u64.to_be_bytes());
     body.extend_from_slice(&u32::try_from(bets.len()).unwrap().to_be_bytes());
@@ -238,7 +240,7 @@ fn decoded(frame: &[u8]) -> Result<Option<AgencyFrame>, DecodeError> {
 #[test]
 fn text_that_is_not_utf8_makes_the_frame_malformed_even_after_an_invalid_bet() {
     let good: [&[u8]; 4] = [b"Ana", b"Paz", b"1", b"2000-01-01"];
-    let cases: [(&[([&[u8]; 4], u16)], Option<usize>, &str); 4] = [
+    let cases: [(&[RawBet<'_>], Option<usize>, &str); 4] = [
         // An empty first name (an invalid bet) before a last name that is
         // not UTF-8: the frame is malformed.
         (
@@ -282,7 +284,7 @@ fn text_that_is_not_utf8_makes_the_frame_malformed_even_after_an_invalid_bet() {
 
 #[test]
 fn a_frame_cut_short_after_good_texts_is_truncated_not_an_invalid_bet() {
-    let bets: [([&[u8]; 4], u16); 1] = [([b"", b"Paz", b"1", b"2000-01-01"], 1)];
+    let bets: [RawBet<'_>; 1] = [([b"", b"Paz", b"1", b"2000-01-01"], 1)];
     assert_eq!(
         decoded(&raw_batch(&bets, Some(13 + 1 + 4 + 1))),
         Err(DecodeError::Truncated {
