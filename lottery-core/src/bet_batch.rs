@@ -70,8 +70,9 @@ struct Slot {
 }
 
 impl BetBatch {
-    /// A builder of a batch whose texts lie in `bytes`, with room for
-    /// `capacity` bets (only a hint).
+    /// A builder of a batch whose texts lie in `bytes` (a frame's body,
+    /// say), with room for `capacity` bets (only a hint). A few zero bytes
+    /// are added after them, so that the checks read whole words.
     pub fn builder(mut bytes: Vec<u8>, capacity: usize) -> BetBatchBuilder {
         let len = bytes.len();
         bytes.resize(len + TEXT_PAD, 0);
