@@ -9,6 +9,8 @@
 //! - `sync`: the loom shim, the one place that names lock types;
 //! - `field` ([`FieldError`]): why a field is refused;
 //! - `bet` ([`Bet`], [`AgencyId`], [`Document`], ...): validated types;
+//! - `bet_batch` ([`BetBatch`], [`BetView`]): validated bets in one buffer,
+//!   what the central takes and its ledgers store;
 //! - `error` ([`StoreError`], [`SubmitError`], [`UnknownAgency`], ...);
 //! - `row` ([`AgencyFile`], [`StoreRows`], [`encode_store_rows`]): CSV rows
 //!   in and out, byte-compatible with Python's `csv.writer`;
@@ -87,6 +89,7 @@
 
 mod agency_locks;
 mod bet;
+mod bet_batch;
 mod bet_fields;
 mod central;
 mod commit;
@@ -113,6 +116,7 @@ pub use bet::{
     AgencyId, Bet, BetNumber, Birthdate, Document, MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS,
     MAX_NAME_BYTES, Name, StoredBet,
 };
+pub use bet_batch::{AsBetBatch, BetBatch, BetBatchBuilder, BetBatchIter, BetView};
 pub use bet_fields::BetFields;
 pub use central::{Central, DrawListener, PendingFinish, PendingSubmit};
 pub use draw::{Draw, DrawSummary, DrawTally, Winners};
