@@ -10,8 +10,13 @@
 #   bench/run.sh copy       the peers: PostgreSQL COPY of the same rows (the course
 #                           files by 5 clients; 100 clients x INGEST_BETS), see
 #                           bench/copy_anchor.sh (skipped without PostgreSQL)
+#   bench/run.sh issue14    the rows of issue 14's table (disk, course, ingest,
+#                           scale, the COPY peers), printed with peers and targets
 #   bench/run.sh tls        the cost of mutual TLS: (1) and (2) with and without
 #                           it, alternately, ROUNDS rounds (default 3) of RUNS
+#   bench/run.sh http       the cost of the status port: (2) with --http off and
+#                           on (scraped every second), alternately, ROUNDS
+#                           rounds (default 3) of RUNS
 #
 # Knobs (environment): RUNS (runs per measurement, default 5), OUT (results
 # directory, default target/bench), DATA (the course data set, default
@@ -20,7 +25,9 @@
 # measure another build, such as an older commit's, as it is), TLS (1: every
 # connection over mutual TLS, with certificates `lottery-admin certs` writes
 # once into OUT/pki: the central with --tls-cert/--tls-key/--tls-client-ca,
-# each agency and the load generator with its own agency certificates).
+# each agency and the load generator with its own agency certificates), HTTP
+# (1: every central with --http 127.0.0.1:0, and `curl -s` of its /metrics
+# every second while it runs; the scrapes are counted in the run's directory).
 #
 # Every central is a release `lottery-server` process with durability fsync,
 # logging at INFO (the course's line per batch), on 127.0.0.1, with a fresh
@@ -39,6 +46,7 @@ OUT=${OUT:-$ROOT/target/bench}
 DATA=${DATA:-$ROOT/../shared/data}
 INGEST_BETS=${INGEST_BETS:-20000}
 TLS=${TLS:-0}
+HTTP=${HTTP:-0}
 mkdir -p "$OUT"
 PKI=$OUT/pki
 
@@ -89,10 +97,12 @@ start_central() {
     if [ -n "${CPU_FILE:-}" ] && [ -x /usr/bin/time ]; then
         timed=(/usr/bin/time -f "%U %S" -o "$CPU_FILE")
     fi
-    local tls
+    local tls http=()
     mapfile -t tls < <(central_tls)
+    [ "$HTTP" = 1 ] && http=(--http 127.0.0.1:0)
     "${timed[@]}" "$BIN/lottery-server" --listen 127.0.0.1:0 --agencies "$agencies" \
-        --store "$dir/bets.csv" --durability fsync "${tls[@]}" "$@" </dev/null >/dev/null 2>"$dir/server.log" &
+        --store "$dir/bets.csv" --durability fsync "${tls[@]}" "${http[@]}" "$@" \
+        </dev/null >/dev/null 2>"$dir/server.log" &
     CENTRAL_PID=$!
     local line=""
     for _ in $(seq 500); do
@@ -103,6 +113,24 @@ start_central() {
     done
     CENTRAL_ADDR=$(sed -E 's/.*listen: ([^ ]+).*/\1/' <<<"$line")
     [ -n "$CENTRAL_ADDR" ] || { log "the central did not start"; return 1; }
+    SCRAPER_PID=
+    [ "$HTTP" = 1 ] && start_scraper "$dir"
+    return 0
+}
+
+# With HTTP=1: scrapes the central's /metrics every second while it runs,
+# as Prometheus would; one line per scrape in DIR/scrapes.
+start_scraper() {
+    local dir=$1 line
+    line=$(grep -m1 'action: serve_http | result: in_progress' "$dir/server.log")
+    local addr
+    addr=$(sed -E 's/.*listen: ([^ ]+).*/\1/' <<<"$line")
+    : >"$dir/scrapes"
+    ( while kill -0 "$CENTRAL_PID" 2>/dev/null; do
+        curl -s -o /dev/null -w '%{http_code}\n' "http://$addr/metrics" >>"$dir/scrapes" || true
+        sleep 1
+      done ) &
+    SCRAPER_PID=$!
 }
 
 # The central's peak resident set, in MiB.
@@ -113,6 +141,10 @@ peak_rss_mib() {
 stop_central() {
     kill -TERM "$CENTRAL_PID" 2>/dev/null || true
     wait "$CENTRAL_PID" 2>/dev/null || true
+    if [ -n "${SCRAPER_PID:-}" ]; then
+        kill "$SCRAPER_PID" 2>/dev/null || true
+        wait "$SCRAPER_PID" 2>/dev/null || true
+    fi
 }
 
 # --- statistics ---------------------------------------------------------------
@@ -208,12 +240,16 @@ course() {
             "$ROOT/bench/run.sh course_agencies_timed" >&2
         times=$(jq -r '.results[0].times[] * 1000' "$dir/hyperfine.json")
     else
+        # The agencies' CPU (user + system, all five) from /usr/bin/time of
+        # the script that starts and waits for them, as hyperfine reports it.
+        : >"$dir/agencies_cpu_ms.txt"
         times=$(for _ in $(seq "$RUNS"); do
             course_prepare
             local start end
             start=$(date +%s%N)
-            course_agencies "$dir/run" "$(cat "$dir/central.addr")"
+            /usr/bin/time -f "%U %S" -o "$dir/agencies.cpu" "$ROOT/bench/run.sh" course_agencies_timed
             end=$(date +%s%N)
+            awk '{ print ($1 + $2) * 1000 }' "$dir/agencies.cpu" >>"$dir/agencies_cpu_ms.txt"
             echo "scale=3; ($end - $start) / 1000000" | bc
         done)
     fi
@@ -228,6 +264,8 @@ course() {
     local agencies_cpu="null"
     if [ -f "$dir/hyperfine.json" ]; then
         agencies_cpu=$(jq '.results[0] | (.user + .system) * 1000' "$dir/hyperfine.json")
+    elif [ -s "$dir/agencies_cpu_ms.txt" ]; then
+        agencies_cpu=$(awk '{ s += $1 } END { print s / NR }' "$dir/agencies_cpu_ms.txt")
     fi
     local failed
     failed=$(grep -c fail "$dir/checks.txt" || true)
@@ -256,17 +294,19 @@ loadgen_run() {
     local report tls
     mapfile -t tls < <(loadgen_tls)
     report=$("$BIN/lottery-loadgen" --server "$CENTRAL_ADDR" --agencies "$agencies" \
-        --bets-per-agency "$bets" --json "${tls[@]}" "$@" 2>"$dir/loadgen.log") || {
+        --bets-per-agency "$bets" --json --progress off "${tls[@]}" "$@" 2>"$dir/loadgen.log") || {
         cat "$dir/loadgen.log" >&2
         stop_central
         return 1
     }
-    local rss
+    local rss scrapes=0
     rss=$(peak_rss_mib "$CENTRAL_PID")
     stop_central
+    [ -f "$dir/scrapes" ] && scrapes=$(grep -c '^200$' "$dir/scrapes" || true)
     # The store (100 MB for 2,000,000 bets) is not needed any more.
     rm -f "$dir/bets.csv" "$dir/bets.csv.journal"
-    jq -c --argjson rss "$rss" '. + {central_peak_rss_mib: $rss}' <<<"$report"
+    jq -c --argjson rss "$rss" --argjson scrapes "$scrapes" \
+        '. + {central_peak_rss_mib: $rss, metrics_scrapes: $scrapes}' <<<"$report"
 }
 
 # summarize NAME < json lines: medians (min-max) of the runs' key numbers.
@@ -367,6 +407,32 @@ tls_cost() {
     done | tee "$results/summary.txt"
 }
 
+# --- the cost of the status port ----------------------------------------------------
+
+# (2) with the status port off and on (HTTP=1: scraped every second),
+# alternately, ROUNDS rounds of RUNS runs each; one line per round and
+# setting, then the medians of the rounds' medians.
+http_cost() {
+    local rounds=${ROUNDS:-3} round http results=$OUT/http-cost
+    rm -rf "$results" && mkdir -p "$results"
+    log "the cost of the status port: ingest with --http off and on (scraped every second), alternately, $rounds rounds of $RUNS"
+    for round in $(seq "$rounds"); do
+        for http in 0 1; do
+            HTTP=$http OUT=$OUT/http-$http BIN=$BIN "$ROOT/bench/run.sh" ingest_quiet >&2
+            jq -r '.bets_per_s.median' "$OUT/http-$http/ingest.json" >>"$results/ingest-$http"
+            jq -r '.ack_latency_ms_p99.median' "$OUT/http-$http/ingest.json" >>"$results/p99-$http"
+            jq -s 'map(.metrics_scrapes) | add' "$OUT/http-$http/ingest.jsonl" >>"$results/scrapes-$http"
+        done
+    done
+    local what
+    for what in ingest p99 scrapes; do
+        printf '%s http off: %s| median %s\n' "$what" "$(tr '\n' ' ' <"$results/$what-0")" \
+            "$(stats <"$results/$what-0" | cut -d' ' -f1)"
+        printf '%s http on: %s| median %s\n' "$what" "$(tr '\n' ' ' <"$results/$what-1")" \
+            "$(stats <"$results/$what-1" | cut -d' ' -f1)"
+    done | tee "$results/summary.txt"
+}
+
 # --- the table ------------------------------------------------------------------
 
 table() {
@@ -391,6 +457,41 @@ table() {
     fi
 }
 
+# The table of issue 14 (performance): each row with its peers and its
+# target, from the results of this run (a row whose benchmark did not run says
+# so). The CPU floor of the course run is the CPU every process used (the
+# central and the five agencies) spread over the machine's cores: no
+# scheduling makes the run shorter than that.
+issue_table() {
+    local cores course="n/a" course_floor="n/a" copy_course="not run" ingest="n/a" copy_ingest="not run"
+    local scale="n/a" disk="not run"
+    cores=$(nproc)
+    if [ -f "$OUT/course/result.json" ]; then
+        course=$(jq -r '"\(.elapsed_ms.median) ms median (\(.elapsed_ms.min)-\(.elapsed_ms.max)), \(.runs) runs"' "$OUT/course/result.json")
+        course_floor=$(jq -r --argjson cores "$cores" \
+            'if .agencies_cpu_ms_mean == null then "n/a" else
+             "\(((.central_cpu_ms.median + .agencies_cpu_ms_mean) / $cores * 10 | floor) / 10) ms (central \(.central_cpu_ms.median) ms + agencies \(.agencies_cpu_ms_mean | floor) ms of CPU over \($cores) cores)" end' \
+            "$OUT/course/result.json")
+    fi
+    [ -s "$OUT/copy-course.json" ] && copy_course=$(jq -r '"\(.elapsed_ms.median) ms (\(.clients) clients)"' "$OUT/copy-course.json")
+    if [ -f "$OUT/ingest.json" ]; then
+        ingest=$(jq -r '"\((.bets_per_s.median / 10000 | floor) / 100) M bets/s (\((.bets_per_s.min / 10000 | floor) / 100)-\((.bets_per_s.max / 10000 | floor) / 100)), ack p99 \(.ack_latency_ms_p99.median) ms"' "$OUT/ingest.json")
+    fi
+    [ -s "$OUT/copy-ingest.json" ] && copy_ingest=$(jq -r '"\((.rows_per_s / 10000 | floor) / 100) M rows/s (\(.clients) clients)"' "$OUT/copy-ingest.json")
+    if [ -f "$OUT/scale.json" ]; then
+        scale=$(jq -r '"p99 \(.ack_latency_ms_p99.median) ms (\(.ack_latency_ms_p99.min)-\(.ack_latency_ms_p99.max)), p50 \(.ack_latency_ms_p50.median) ms, \(.connections_held.median) held, RSS \(.central_peak_rss_mib.median) MiB, \((.bets_per_s.median / 10000 | floor) / 100) M bets/s delivered"' "$OUT/scale.json")
+    fi
+    [ -f "$OUT/disk.json" ] && disk=$(jq -r '"the disk'"'"'s group commit alone: p50 \(.commit_ms.p50) ms, p99 \(.commit_ms.p99) ms"' "$OUT/disk.json")
+    echo
+    echo "issue 14: the table, this run ($(date -u +%FT%TZ), $cores cores, $(uptime | sed 's/.*load average/load average/'))"
+    echo
+    echo "| | now | peer, same run | target |"
+    echo "|---|---|---|---:|"
+    echo "| course data end to end (5 lottery-agency processes) | $course; CPU floor $course_floor | the course's own system (Python central, Go agencies): not on this machine; PostgreSQL COPY of the same rows, pre-parsed: $copy_course | <= 40 ms |"
+    echo "| 100 agencies, 150-bet batches, sustained | $ingest | PostgreSQL COPY: $copy_ingest | >= 5 M bets/s |"
+    echo "| 10,000 agencies offered 1 M bets/s: batch ack p99 | $scale | $disk | <= 5 ms, 10,000 held, RSS <= 200 MB |"
+}
+
 main() {
     local what=${1:-all}
     case $what in
@@ -409,13 +510,16 @@ main() {
     make_pki
     case $what in
         all) disk; course; ingest; scale; growth; copy_anchors ;;
+        issue14) disk; course; ingest; scale; copy_anchors ;;
         disk|course|ingest|scale|growth) $what ;;
         copy) copy_anchors ;;
         tls) tls_cost; return ;;
-        *) log "unknown benchmark $what (course, ingest, scale, growth, tls or all)"; exit 2 ;;
+        http) http_cost; return ;;
+        *) log "unknown benchmark $what (disk, course, ingest, scale, growth, copy, issue14, tls, http or all)"; exit 2 ;;
     esac
     log "load after: $(uptime)"
     table
+    issue_table
 }
 
 main "$@"

@@ -19,6 +19,8 @@ use crate::error::CentralError;
 #[derive(Debug)]
 pub struct InProcessCentral {
     addr: SocketAddr,
+    /// Its HTTP status listener, when it has one (see [`status_listener`]).
+    status: Option<SocketAddr>,
     store: PathBuf,
     shutdown: ShutdownHandle,
     running: Option<JoinHandle<Result<StopReason, ServerError>>>,
@@ -29,7 +31,8 @@ pub struct InProcessCentral {
 impl InProcessCentral {
     /// Starts a central with `rules` and `durability` on `127.0.0.1:0`, with
     /// `threads` event loops (the server's default when `None`), speaking
-    /// TLS when `tls` is given.
+    /// TLS when `tls` is given, and with an HTTP status listener on a
+    /// loopback port when `status_http` (see [`InProcessCentral::status_addr`]).
     ///
     /// # Errors
     /// [`CentralError`] when the directory, the store, the listener or the
@@ -39,13 +42,14 @@ impl InProcessCentral {
         durability: Durability,
         threads: Option<usize>,
         tls: Option<lottery_tls::ServerTls>,
+        status_http: bool,
     ) -> Result<Self, CentralError> {
         let dir = tempfile::Builder::new()
             .prefix("lottery-central-")
             .tempdir()
             .map_err(CentralError::TempDir)?;
         let store = dir.path().join("bets.csv");
-        let central = lottery_server::open_central(&store, durability, rules)?;
+        let (central, watch) = lottery_server::open_watched_central(&store, durability, rules)?;
         let mut settings = ServerConfig {
             tls,
             ..ServerConfig::default()
@@ -59,10 +63,7 @@ impl InProcessCentral {
                 .unwrap_or(usize::MAX)
                 .saturating_add(64),
         );
-        // Not `std`'s bind: its backlog of 128 drops SYNs when a load run
-        // opens hundreds of connections at once (each drop costs a second).
-        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-        let server = Server::bind(loopback, DEFAULT_BACKLOG, central, settings)?;
+        let (server, status) = bind_with_status(central, watch, settings, status_http)?;
         let addr = server.local_addr();
         let shutdown = server.shutdown_handle();
         let running = std::thread::Builder::new()
@@ -71,6 +72,7 @@ impl InProcessCentral {
             .map_err(CentralError::Thread)?;
         Ok(Self {
             addr,
+            status,
             store,
             shutdown,
             running: Some(running),
@@ -81,6 +83,12 @@ impl InProcessCentral {
     /// Where agencies connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where its HTTP status listener (`/`, `/status`, `/metrics`) listens;
+    /// `None` when it was not asked for.
+    pub fn status_addr(&self) -> Option<SocketAddr> {
+        self.status
     }
 
     /// The central's `bets.csv`.
@@ -101,6 +109,27 @@ impl InProcessCentral {
         running.join().map_err(|_| CentralError::Panicked)??;
         Ok(())
     }
+}
+
+/// Binds the central on a free loopback port, with its HTTP status listener
+/// (`/`, `/status`, `/metrics`: issue 15) on another one when
+/// `status_http`, and returns the server with the status listener's address.
+/// The status port reports the store's size through `watch`.
+fn bind_with_status(
+    central: lottery_core::Central,
+    watch: lottery_server::StoreWatch,
+    mut settings: ServerConfig,
+    status_http: bool,
+) -> Result<(Server, Option<SocketAddr>), CentralError> {
+    // Not `std`'s bind: its backlog of 128 drops SYNs when a load run
+    // opens hundreds of connections at once (each drop costs a second).
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    if status_http {
+        settings.http = Some(loopback);
+    }
+    let server = Server::bind(loopback, DEFAULT_BACKLOG, central, settings)?.watch_store(watch);
+    let status = server.http_addr();
+    Ok((server, status))
 }
 
 impl Drop for InProcessCentral {

@@ -12,6 +12,8 @@ use std::fs::File;
 use std::io::BufReader;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -20,11 +22,12 @@ use lottery_core::{AgencyId, Durability, LotteryRules, StoreRows};
 use lottery_log::chain;
 use lottery_net::{ClientConfig, Interrupter};
 
-use crate::agency::run_session;
+use crate::agency::{SessionEvent, run_session};
 use crate::central::InProcessCentral;
 use crate::error::DemoError;
 use crate::input::{self, AgencyInput};
 use crate::pki::MemoryPki;
+use crate::progress::{ProgressCounters, ProgressDisplay, ProgressMode, ProgressTotals};
 use crate::synthetic::{DEFAULT_AGENCIES, DEFAULT_SEED, DEFAULT_TOTAL_BETS, SyntheticDataSet};
 
 /// Runs the lottery's main job in one command: a central on a free loopback
@@ -62,6 +65,26 @@ pub struct DemoArgs {
     /// for the run (a CA, the central's, one per agency).
     #[arg(long)]
     pub tls: bool,
+    /// Progress on stderr: auto (a bar on a terminal, plain lines
+    /// otherwise), lines, or off.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto, value_name = "auto|lines|off")]
+    pub progress: ProgressMode,
+    /// After the summary, keep the central up for SECONDS (its status page
+    /// and agencies' winners queries stay answered; SIGINT or SIGTERM ends
+    /// it sooner). 0: stop at once, as without it.
+    #[arg(long, value_name = "SECONDS")]
+    pub serve_status: Option<u64>,
+}
+
+/// A finished demo: its report and, with `--serve-status`, its central,
+/// still running.
+#[derive(Debug)]
+pub struct DemoRun {
+    /// What the demo found.
+    pub report: DemoReport,
+    /// The central, kept up for `--serve-status` (`None` without it: then it
+    /// was stopped before `bets.csv` was counted).
+    pub central: Option<InProcessCentral>,
 }
 
 /// What the demo found for one agency.
@@ -235,12 +258,13 @@ pub fn agency_files(dir: &Path) -> Result<Vec<PathBuf>, DemoError> {
     Ok(files)
 }
 
-/// Runs the demo described by `args`.
+/// Runs the demo described by `args`; with `--serve-status` its central is
+/// handed back still running (see [`serve_status`]).
 ///
 /// # Errors
 /// [`DemoError`] when the data cannot be prepared or read, or the central
 /// cannot run. A failed agency does not stop the demo: it is reported.
-pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
+pub fn run(args: &DemoArgs) -> Result<DemoRun, DemoError> {
     // Generated files live as long as the run.
     let mut generated = None;
     let (files, source) = match &args.data_dir {
@@ -296,7 +320,8 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
         let agency = AgencyId::new(index + 1).expect("ids from 1 are valid");
         agency_tls.push(pki.as_ref().map(|pki| pki.agency(agency)).transpose()?);
     }
-    let mut central = InProcessCentral::start(rules, args.durability, None, central_tls)?;
+    let serve = args.serve_status.is_some_and(|seconds| seconds > 0);
+    let mut central = InProcessCentral::start(rules, args.durability, None, central_tls, serve)?;
     let mut central_name = format!(
         "in-process on {}, durability {}",
         central.addr(),
@@ -309,24 +334,45 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
         "action: demo | result: in_progress | agencies: {agencies} | central: {}",
         central.addr()
     );
+    let counters = Arc::new(ProgressCounters::default());
+    let totals = ProgressTotals {
+        bets: inputs.iter().map(|(input, _)| input.count()).sum(),
+        agencies: u64::from(agencies),
+    };
+    let progress = ProgressDisplay::start(args.progress, totals, Arc::clone(&counters));
     let started = Instant::now();
     let sessions: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = inputs
-            .into_iter()
-            .zip(agency_tls)
-            .enumerate()
-            .map(|(index, ((input, expected), tls))| {
-                let agency = AgencyId::new(u32::try_from(index + 1).expect("agencies fit in u32"))
-                    .expect("ids from 1 are valid");
-                let mut config = ClientConfig::new(central.addr().to_string(), agency);
-                config.batch_max = args.batch_max_amount.map(NonZeroUsize::get);
-                config.tls = tls;
-                let input_bets = input.count();
-                let handle = scope
-                    .spawn(move || run_session(config, input, Interrupter::new(), false, |_| {}));
-                (agency, input_bets, expected, handle)
-            })
-            .collect();
+        let handles: Vec<_> =
+            inputs
+                .into_iter()
+                .zip(agency_tls)
+                .enumerate()
+                .map(|(index, ((input, expected), tls))| {
+                    let agency =
+                        AgencyId::new(u32::try_from(index + 1).expect("agencies fit in u32"))
+                            .expect("ids from 1 are valid");
+                    let mut config = ClientConfig::new(central.addr().to_string(), agency);
+                    config.batch_max = args.batch_max_amount.map(NonZeroUsize::get);
+                    config.tls = tls;
+                    let input_bets = input.count();
+                    let counters = Arc::clone(&counters);
+                    let handle =
+                        scope.spawn(move || {
+                            let mut counted = 0;
+                            run_session(config, input, Interrupter::new(), false, |event| {
+                                match event {
+                                    SessionEvent::Stored { stored } => {
+                                        counters.acked(stored.saturating_sub(counted));
+                                        counted = counted.max(stored);
+                                    }
+                                    SessionEvent::Finished => counters.finished(),
+                                    _ => {}
+                                }
+                            })
+                        });
+                    (agency, input_bets, expected, handle)
+                })
+                .collect();
         handles
             .into_iter()
             .map(|(agency, input_bets, expected, handle)| {
@@ -339,7 +385,12 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
             .collect()
     });
     let elapsed = started.elapsed();
-    central.stop()?;
+    progress.finish();
+    // Every agency is done and every ack meant a write: a central kept up
+    // for --serve-status writes nothing more to its bets.csv.
+    if !serve {
+        central.stop()?;
+    }
     let stored = stored_per_agency(central.store_path())?;
     drop(generated);
 
@@ -361,12 +412,67 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, DemoError> {
             }
         })
         .collect();
-    Ok(DemoReport {
+    let report = DemoReport {
         source,
         central: central_name,
         agencies,
         elapsed,
+    };
+    Ok(DemoRun {
+        report,
+        central: serve.then_some(central),
     })
+}
+
+/// What `--serve-status` prints after the summary: where the central still
+/// listens, for how long, and its status page (or that it has none: it was
+/// not asked for).
+pub fn serving_lines(central: &InProcessCentral, seconds: u64) -> String {
+    let mut text = format!(
+        "central: still up on {} for {seconds} s (SIGINT or SIGTERM stops it sooner)\n",
+        central.addr()
+    );
+    match central.status_addr() {
+        Some(status) => text.push_str(&format!(
+            "status: http://{status}/ (the page), http://{status}/status (JSON), http://{status}/metrics\n"
+        )),
+        None => text.push_str("status: no HTTP status listener (not asked for)\n"),
+    }
+    text
+}
+
+/// Keeps `central` up for `seconds`, or until SIGINT or SIGTERM, then stops
+/// it (and removes its store). Once the signals are watched, it writes
+/// [`serving_lines`] to `out` (after a blank line), so whoever reads them may
+/// signal at once.
+///
+/// # Errors
+/// [`DemoError`] when the signal handlers cannot be installed, `out` cannot
+/// be written, or the central fails to stop.
+pub fn serve_status(
+    mut central: InProcessCentral,
+    seconds: u64,
+    out: &mut impl std::io::Write,
+) -> Result<(), DemoError> {
+    /// How often the wait looks at the signal flag.
+    const POLL: Duration = Duration::from_millis(50);
+    let signalled = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&signalled)).map_err(DemoError::Signals)?;
+    }
+    write!(out, "\n{}", serving_lines(&central, seconds))
+        .and_then(|()| out.flush())
+        .map_err(DemoError::Print)?;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !signalled.load(Ordering::Relaxed) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(POLL));
+    }
+    central.stop()?;
+    Ok(())
 }
 
 /// Counts the bets of each agency in a `bets.csv`.

@@ -204,4 +204,10 @@ pub enum DemoError {
         /// What went wrong.
         detail: String,
     },
+    /// `--serve-status` cannot watch SIGINT and SIGTERM.
+    #[error("cannot install the SIGINT and SIGTERM handlers")]
+    Signals(#[source] io::Error),
+    /// What `--serve-status` says cannot be printed.
+    #[error("cannot print to stdout")]
+    Print(#[source] io::Error),
 }

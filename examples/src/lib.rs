@@ -9,6 +9,8 @@
 //! - [`central`]: a central started in-process on a loopback port.
 //! - [`demo`]: the demo's run, checks and table.
 //! - [`loadgen`]: the load generator's plans, client threads and report.
+//! - [`progress`]: the progress bar (or plain lines) of the demo and the
+//!   load generator, on stderr.
 //! - [`pki`]: certificates generated in memory for the demo's and the load
 //!   generator's `--tls`.
 //!
@@ -25,6 +27,7 @@ pub mod error;
 pub mod input;
 pub mod loadgen;
 pub mod pki;
+pub mod progress;
 pub mod synthetic;
 
 /// The examples of README.md, compiled and run as doctests so the README cannot

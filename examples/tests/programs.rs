@@ -498,6 +498,59 @@ fn the_demo_checks_a_small_synthetic_run_and_prints_its_table() {
         "{}",
         output.stdout
     );
+    // stderr is a pipe here: progress is plain course-format lines there,
+    // from the start to the end, and the table on stdout is only the table.
+    assert_plain_progress(&output, 30_000, 3);
+    assert!(
+        output
+            .stdout
+            .starts_with("lottery-demo: synthetic data set, 3 agencies, 30,000 bets"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.ends_with("every check passed\n"),
+        "{}",
+        output.stdout
+    );
+}
+
+/// Progress on a non-terminal stderr: plain lines in the course format, the
+/// first at 0 bets and the last, `success`, at every bet and agency; no
+/// terminal escape code anywhere, and nothing of it on stdout.
+fn assert_plain_progress(output: &Output, bets: u64, agencies: u64) {
+    let lines: Vec<&str> = output
+        .log
+        .lines()
+        .filter(|line| line.contains(" INFO     action: progress | "))
+        .collect();
+    assert!(lines.len() >= 2, "{}", output.log);
+    assert!(
+        lines[0].ends_with(&format!(
+            "action: progress | result: in_progress | bets_acked: 0 | bets: {bets} | percent: 0 | bets_per_s: 0 | agencies_finished: 0 | agencies: {agencies}"
+        )),
+        "{}",
+        output.log
+    );
+    let last = lines[lines.len() - 1];
+    assert!(
+        last.contains(&format!(
+            "action: progress | result: success | bets_acked: {bets} | bets: {bets} | percent: 100 | bets_per_s: "
+        )) && last.ends_with(&format!(" | agencies_finished: {agencies} | agencies: {agencies}")),
+        "{}",
+        output.log
+    );
+    // Each acked count is at least the one before (the counters only grow).
+    let acked = log_values(&output.log, "| bets_acked: ");
+    assert!(acked.windows(2).all(|pair| pair[0] <= pair[1]), "{acked:?}");
+    for (name, text) in [("stderr", &output.log), ("stdout", &output.stdout)] {
+        assert!(!text.contains('\x1b'), "an escape code on {name}: {text:?}");
+        assert!(
+            !text.contains('\r'),
+            "a carriage return on {name}: {text:?}"
+        );
+    }
+    assert!(!output.stdout.contains("progress"), "{}", output.stdout);
 }
 
 #[test]
@@ -532,6 +585,182 @@ fn the_demo_runs_over_mutual_tls_and_says_so() {
 }
 
 #[test]
+fn the_demo_draws_a_progress_bar_when_stderr_is_a_terminal() {
+    // util-linux `script` runs the demo on a pseudo-terminal and copies what
+    // it shows (stdout and stderr alike) to our pipe.
+    let demo = env!("CARGO_BIN_EXE_lottery-demo");
+    let shown = match Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "'{demo}' --agencies 3 --bets 30000 --durability none --log-level OFF"
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("no `script` command: the terminal case is not checked here");
+            return;
+        }
+        Err(error) => panic!("run script: {error}"),
+    };
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{text}");
+    assert!(text.contains("every check passed"), "{text}");
+    // A bar redrawn in place (escape codes), ending full, and no plain lines.
+    assert!(text.contains('\x1b'), "{text:?}");
+    assert!(text.contains("30,000/30,000 bets acked 100%"), "{text:?}");
+    assert!(text.contains("3/3 agencies done"), "{text:?}");
+    assert!(!text.contains("action: progress"), "{text:?}");
+}
+
+/// A child process killed when the test ends, passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_demo_keeps_its_central_up_after_the_summary_with_serve_status() {
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_lottery-demo"))
+        .args(["--agencies", "2", "--bets", "2000", "--durability", "none"])
+        .args(["--serve-status", "600", "--progress", "off"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(demo.stdout.take().unwrap());
+    // Should an assertion fail, the demo must not stay up for 600 s.
+    let mut demo = KillOnDrop(demo);
+    let demo = &mut demo.0;
+    let mut printed = String::new();
+    const UP: &str = "central: still up on ";
+    let address = loop {
+        let mut line = String::new();
+        let read = std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert!(read > 0, "the demo ended before serving:\n{printed}");
+        printed.push_str(&line);
+        if let Some(rest) = line.strip_prefix(UP) {
+            break rest.split(' ').next().unwrap().to_string();
+        }
+    };
+    assert!(printed.contains("every check passed\n\n"), "{printed}");
+    assert!(
+        printed.contains(" for 600 s (SIGINT or SIGTERM"),
+        "{printed}"
+    );
+    // The central is the demo's, drawn: agency 1 is answered its winners at
+    // once, as many as the table says.
+    let agency = lottery_core::AgencyId::new(1).unwrap();
+    let mut client =
+        lottery_net::AgencyClient::connect(lottery_net::ClientConfig::new(address, agency))
+            .unwrap();
+    let winners = client.winners(false).unwrap().expect("drawn");
+    client.close();
+    let row = printed
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some("1"))
+        .unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[3], winners.len().to_string(), "{printed}");
+    let status = Command::new("kill")
+        .args(["-TERM", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = demo.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "the demo ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit}");
+}
+
+#[test]
+fn the_demo_kept_up_says_where_its_status_is_and_lottery_admin_reads_it_there() {
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_lottery-demo"))
+        .args(["--agencies", "3", "--bets", "3000", "--durability", "none"])
+        .args(["--serve-status", "600", "--progress", "off"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(demo.stdout.take().unwrap());
+    let _demo = KillOnDrop(demo);
+    let mut printed = String::new();
+    let status = loop {
+        let mut line = String::new();
+        let read = std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert!(read > 0, "the demo ended before serving:\n{printed}");
+        printed.push_str(&line);
+        if let Some(rest) = line.strip_prefix("status: ") {
+            break rest.trim_end().to_string();
+        }
+    };
+    // The central kept up names its page, and lottery-admin reads the same
+    // lottery there as the table.
+    let page = status
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no status address in {status:?}"));
+    let admin = run(Command::new(support::admin_bin())
+        .args(["status", "--http", page])
+        .env_remove("SERVER_HTTP_LISTEN"));
+    assert!(admin.status.success(), "{}{}", admin.stdout, admin.log);
+    assert!(
+        admin.stdout.contains("bets stored: 3000\n"),
+        "{}",
+        admin.stdout
+    );
+    assert!(
+        admin
+            .stdout
+            .contains("agencies: 3 expected, 0 connected, 3 finished\n"),
+        "{}",
+        admin.stdout
+    );
+    assert!(
+        admin.stdout.contains("draw: done, winning number 7574, "),
+        "{}",
+        admin.stdout
+    );
+    for agency in ["1", "2", "3"] {
+        let demo_row: Vec<&str> = printed
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(agency))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let admin_row: Vec<&str> = admin
+            .stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(agency))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        // bets (grouped in the demo's table, plain in the admin's), winners.
+        assert_eq!(
+            demo_row[2].replace(',', ""),
+            admin_row[2],
+            "{printed}{}",
+            admin.stdout
+        );
+        assert_eq!(demo_row[3], admin_row[5], "{printed}{}", admin.stdout);
+        assert_eq!(admin_row[4], "yes", "{}", admin.stdout);
+    }
+}
+
+#[test]
 fn the_demo_fails_on_a_directory_without_agency_files() {
     let dir = tempfile::tempdir().unwrap();
     let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-demo"))
@@ -561,6 +790,9 @@ fn the_loadgen_reports_one_json_object_for_a_small_run() {
         "--json",
     ]));
     assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    // One JSON object on one line, progress on stderr only.
+    assert_eq!(output.stdout.lines().count(), 1, "{}", output.stdout);
+    assert_plain_progress(&output, 20 * 450, 20);
     let report: serde_json::Value = serde_json::from_str(output.stdout.trim()).unwrap();
     assert_eq!(report["agencies"], 20);
     assert_eq!(report["bets"], 20 * 450);
@@ -588,8 +820,11 @@ fn the_loadgen_paces_an_offered_rate() {
         "--durability",
         "none",
         "--json",
+        "--progress",
+        "off",
     ]));
     assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    assert!(!output.log.contains("action: progress"), "{}", output.log);
     let report: serde_json::Value = serde_json::from_str(output.stdout.trim()).unwrap();
     assert_eq!(report["bets"], 6_000);
     // The last batches are released 0.25 s after the first: pacing cannot

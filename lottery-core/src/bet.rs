@@ -298,26 +298,40 @@ impl Birthdate {
     /// # Errors
     /// [`FieldReason::NotADate`] when the shape is wrong,
     /// [`FieldReason::InvalidDate`] when the day does not exist.
+    #[inline]
     pub fn from_text(bytes: &[u8]) -> Result<Self, FieldError> {
-        let shape_ok = bytes.len() == 10
-            && bytes[4] == b'-'
-            && bytes[7] == b'-'
-            && bytes
-                .iter()
-                .enumerate()
-                .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-        if !shape_ok {
-            return Err(FieldError::new(Field::Birthdate, FieldReason::NotADate));
-        }
-        let digits = |range: std::ops::Range<usize>| {
-            bytes[range]
-                .iter()
-                .fold(0u16, |acc, b| acc * 10 + u16::from(b - b'0'))
+        let not_a_date = || FieldError::new(Field::Birthdate, FieldReason::NotADate);
+        let Ok(text) = <&[u8; Self::TEXT_LEN]>::try_from(bytes) else {
+            return Err(not_a_date());
         };
+        // The shape checked a word at a time (the central checks a date per
+        // bet): `YYYY-MM-` XOR `0000-00-` (little-endian) leaves each digit
+        // its value and each dash 0, so the shape holds when no byte has its
+        // high bit, none is above 9 (adding 0x76 sets the high bit of those
+        // and, below 0x80, carries into no other byte), and the dashes are 0.
+        const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+        const HIGHS: u64 = ONES * 0x80;
+        const DASHES: u64 = (0xFF << 32) | (0xFF << 56);
+        let pattern = u64::from_le_bytes(*b"0000-00-");
+        let head = u64::from_le_bytes(text[..8].try_into().expect("eight bytes")) ^ pattern;
+        let tail = u64::from(u16::from_le_bytes([text[8], text[9]]) ^ 0x3030);
+        let shape_ok = (head & HIGHS == 0)
+            & (head.wrapping_add(ONES * 0x76) & HIGHS == 0)
+            & (head & DASHES == 0)
+            & (tail & 0x8080 == 0)
+            & ((tail + 0x7676) & 0x8080 == 0);
+        if !shape_ok {
+            return Err(not_a_date());
+        }
+        let digit = |word: u64, at: u32| (word >> (8 * at)) as u8;
+        let year = u16::from(digit(head, 0)) * 1000
+            + u16::from(digit(head, 1)) * 100
+            + u16::from(digit(head, 2)) * 10
+            + u16::from(digit(head, 3));
         // Month and day have two digits, so they fit in u8.
-        let month = u8::try_from(digits(5..7)).expect("two digits fit in u8");
-        let day = u8::try_from(digits(8..10)).expect("two digits fit in u8");
-        Self::new(digits(0..4), month, day)
+        let month = digit(head, 5) * 10 + digit(head, 6);
+        let day = digit(tail, 0) * 10 + digit(tail, 1);
+        Self::new(year, month, day)
     }
 }
 
@@ -610,6 +624,62 @@ mod tests {
                 ours == theirs || (ours && newer.contains(&code)),
                 "U+{code:04X}: ours {ours}, Python's (Unicode {version}) {theirs}"
             );
+        }
+    }
+
+    /// The first version of [`Birthdate::from_text`], byte by byte: the
+    /// oracle of the word-at-a-time one.
+    fn date_byte_by_byte(bytes: &[u8]) -> Result<Birthdate, FieldError> {
+        let shape_ok = bytes.len() == 10
+            && bytes[4] == b'-'
+            && bytes[7] == b'-'
+            && bytes
+                .iter()
+                .enumerate()
+                .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+        if !shape_ok {
+            return Err(FieldError::new(Field::Birthdate, FieldReason::NotADate));
+        }
+        let digits = |range: std::ops::Range<usize>| {
+            bytes[range]
+                .iter()
+                .fold(0u16, |acc, b| acc * 10 + u16::from(b - b'0'))
+        };
+        let month = u8::try_from(digits(5..7)).unwrap();
+        let day = u8::try_from(digits(8..10)).unwrap();
+        Birthdate::new(digits(0..4), month, day)
+    }
+
+    proptest! {
+        #[test]
+        fn dates_are_read_as_the_byte_by_byte_rule_reads_them(
+            bytes in prop_oneof![
+                "[0-9]{4}-[0-9]{2}-[0-9]{2}".prop_map(String::into_bytes),
+                proptest::collection::vec(
+                    prop_oneof![
+                        4 => proptest::sample::select(b"0123456789-".to_vec()),
+                        1 => any::<u8>(),
+                    ],
+                    8..12,
+                ),
+            ],
+        ) {
+            prop_assert_eq!(Birthdate::from_text(&bytes), date_byte_by_byte(&bytes));
+        }
+    }
+
+    #[test]
+    fn every_byte_in_every_place_of_a_date_is_told_apart() {
+        for at in 0..10 {
+            for byte in 0..=255u8 {
+                let mut bytes = *b"2000-02-29";
+                bytes[at] = byte;
+                assert_eq!(
+                    Birthdate::from_text(&bytes),
+                    date_byte_by_byte(&bytes),
+                    "{byte:#x} at {at}"
+                );
+            }
         }
     }
 

@@ -37,14 +37,15 @@
 //! says so).
 
 use crate::agency_locks::AgencyLocks;
-use crate::bet::{AgencyId, Bet, StoredBet};
+use crate::bet::{AgencyId, StoredBet};
+use crate::bet_batch::{AsBetBatch, BetBatch};
 use crate::draw::{DrawSummary, DrawTally, Winners, winning_documents};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
 use crate::ledger::{Ledger, Receipt, Recovery};
 use crate::lottery::{
     AckTicket, DrawTicket, FinishStep, FinishTicket, Lottery, Settled, SubmitStep,
 };
-use crate::outcome::{Finish, ResumePoint, Submitted};
+use crate::outcome::{Finish, ResumePoint, Snapshot, Submitted};
 use crate::rules::{LotteryRules, MAX_AGENCIES};
 use crate::sync::{Arc, Condvar, Mutex};
 
@@ -298,11 +299,11 @@ impl Central {
     ///
     /// # Errors
     /// See [`SubmitError`]; on any error nothing of the batch is stored.
-    pub fn submit(
+    pub fn submit<B: AsBetBatch + ?Sized>(
         &self,
         agency: AgencyId,
         batch: u64,
-        bets: &[Bet],
+        bets: &B,
     ) -> Result<Submitted, SubmitError> {
         let pending = self.begin_submit(agency, batch, bets)?;
         self.complete_submit(pending)
@@ -325,11 +326,21 @@ impl Central {
     /// resend of a batch begun but not completed), [`SubmitError::AlreadyDrawn`],
     /// [`SubmitError::AgencyFinished`], [`SubmitError::Store`] (the write
     /// failed: nothing of it stays, the batch may be sent again).
-    pub fn begin_submit(
+    pub fn begin_submit<B: AsBetBatch + ?Sized>(
         &self,
         agency: AgencyId,
         batch: u64,
-        bets: &[Bet],
+        bets: &B,
+    ) -> Result<PendingSubmit, SubmitError> {
+        self.begin_batch(agency, batch, &bets.as_bet_batch())
+    }
+
+    /// [`Central::begin_submit`] of a batch.
+    fn begin_batch(
+        &self,
+        agency: AgencyId,
+        batch: u64,
+        bets: &BetBatch,
     ) -> Result<PendingSubmit, SubmitError> {
         let agency_lock = self.shared.agency_locks.of(agency)?;
         if bets.is_empty() {
@@ -537,6 +548,12 @@ impl Central {
     /// [`UnknownAgency`] outside `1..=N`.
     pub fn winners(&self, agency: AgencyId) -> Result<Winners, UnknownAgency> {
         self.shared.lottery.lock().winners(agency)
+    }
+
+    /// The books in counts ([`Snapshot`]), under the lottery lock once:
+    /// for status pages and metrics, once per look, never per batch.
+    pub fn snapshot(&self) -> Snapshot {
+        self.shared.lottery.lock().snapshot()
     }
 
     /// Whether the draw happened (and its winners are published).

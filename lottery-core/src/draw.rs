@@ -12,15 +12,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::bet::{AgencyId, Bet, BetNumber, Document, StoredBet};
+use crate::bet::{AgencyId, BetNumber, Document, StoredBet};
+use crate::bet_batch::BetBatch;
 use crate::rules::LotteryRules;
 
 /// The documents of the bets of `bets` that play `winning_number`, in the
 /// batch's order (no allocation when none does, the common case).
-pub(crate) fn winning_documents(bets: &[Bet], winning_number: BetNumber) -> Vec<Document> {
+pub(crate) fn winning_documents(bets: &BetBatch, winning_number: BetNumber) -> Vec<Document> {
     bets.iter()
-        .filter(|bet| bet.number == winning_number)
-        .map(|bet| bet.document.clone())
+        .filter(|bet| bet.number() == winning_number)
+        .map(|bet| bet.to_document())
         .collect()
 }
 

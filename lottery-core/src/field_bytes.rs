@@ -12,6 +12,8 @@
 //! whitespace is the space. Any other byte sends the name to the exact rule
 //! (UTF-8, then Unicode Cc, Cf, Zl and Zp, then "only spaces").
 
+use std::ops::Range;
+
 use crate::field::{Field, FieldError, FieldReason};
 
 /// Longest accepted name, in bytes of UTF-8.
@@ -87,29 +89,142 @@ fn check_name_characters(field: Field, text: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Bytes whose high bit is set where a byte of `word` is not printable
+/// ASCII (among others: only whether any is set is exact). High bit set:
+/// non-ASCII. `word - 0x20..` borrowing into a byte whose own high bit is
+/// clear: a byte below 0x20. The same with `word ^ 0x7F..`: a byte equal to
+/// 0x7F (DEL). Exact as a whole (whether any byte is such), which is all
+/// that is asked.
+#[inline(always)]
+fn refused_ascii(word: u64) -> u64 {
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    let del = word ^ (ONES * 0x7F);
+    let del = del.wrapping_sub(ONES) & !del;
+    (word | below_space | del) & HIGHS
+}
+
 /// Whether every byte is printable ASCII (0x20 to 0x7E), eight at a time.
 #[inline(always)]
 fn is_printable_ascii(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     let mut words = bytes.chunks_exact(8);
     let mut refused = 0u64;
     for word in words.by_ref() {
-        let word = u64::from_ne_bytes(word.try_into().expect("chunks of eight bytes"));
-        // High bit set: non-ASCII. `word - 0x20..` borrowing into a byte
-        // whose own high bit is clear: a byte below 0x20. The same with
-        // `word ^ 0x7F..`: a byte equal to 0x7F (DEL). Exact as a whole
-        // (whether any byte is such), which is all that is asked.
-        let below_space = word.wrapping_sub(ONES * 0x20) & !word;
-        let del = word ^ (ONES * 0x7F);
-        let del = del.wrapping_sub(ONES) & !del;
-        refused |= word | below_space | del;
+        refused |= refused_ascii(u64::from_ne_bytes(
+            word.try_into().expect("chunks of eight bytes"),
+        ));
     }
     let tail = words
         .remainder()
         .iter()
         .fold(false, |seen, &byte| seen | !(0x20..0x7F).contains(&byte));
-    refused & HIGHS == 0 && !tail
+    refused == 0 && !tail
+}
+
+/// Bytes a buffer keeps after its last text so that the checks (and
+/// writers) may read whole words past a text's end: [`check_name_in`],
+/// [`check_document_in`], and the store rows' writer.
+pub(crate) const TEXT_PAD: usize = 16;
+
+/// The eight bytes of `buffer` at `at`, little-endian (the first byte
+/// lowest).
+#[inline(always)]
+pub(crate) fn word_at(buffer: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(
+        buffer[at..at + 8]
+            .try_into()
+            .expect("a slice of eight bytes"),
+    )
+}
+
+/// Folds the words of the text at `range` of `buffer` (which holds
+/// [`TEXT_PAD`] bytes past it) with `visit`; the bytes of the last word
+/// past the text's end are replaced by `fill`. No byte-by-byte tail: a text
+/// of a few bytes is one word.
+#[inline(always)]
+pub(crate) fn fold_words<T>(
+    buffer: &[u8],
+    range: &Range<usize>,
+    fill: u8,
+    init: T,
+    mut visit: impl FnMut(T, u64) -> T,
+) -> T {
+    let (mut at, end) = (range.start, range.end);
+    let mut acc = init;
+    while at + 8 <= end {
+        acc = visit(acc, word_at(buffer, at));
+        at += 8;
+    }
+    let rest = end - at;
+    if rest > 0 {
+        // `rest` is 1 to 7: keep its bytes, fill the others.
+        let keep = u64::MAX >> (64 - 8 * rest);
+        let word = word_at(buffer, at);
+        acc = visit(acc, (word & keep) | ((ONES * u64::from(fill)) & !keep));
+    }
+    acc
+}
+
+/// [`check_name`] of the text at `range` of `buffer`, which holds
+/// [`TEXT_PAD`] bytes past it: the same rules (a proptest checks it against
+/// [`crate::Bet::from_parts`]), the ASCII fast path a word at a time with no
+/// byte-by-byte tail, and the blank check in the same pass.
+///
+/// # Errors
+/// As [`check_name`].
+#[inline(always)]
+pub(crate) fn check_name_in(
+    field: Field,
+    buffer: &[u8],
+    range: Range<usize>,
+) -> Result<(), FieldError> {
+    check_name_len(field, range.len())?;
+    let spaces = ONES * u64::from(b' ');
+    let (refused, not_space) = fold_words(buffer, &range, b' ', (0, 0), |(r, s), word| {
+        (r | refused_ascii(word), s | (word ^ spaces))
+    });
+    if refused == 0 {
+        if not_space == 0 {
+            return Err(FieldError::new(field, FieldReason::Blank));
+        }
+        return Ok(());
+    }
+    let text = std::str::from_utf8(&buffer[range])
+        .map_err(|_| FieldError::new(field, FieldReason::Malformed))?;
+    check_name_characters(field, text)
+}
+
+/// [`check_document`] of the text at `range` of `buffer`, which holds
+/// [`TEXT_PAD`] bytes past it, a word at a time.
+///
+/// # Errors
+/// As [`check_document`].
+#[inline(always)]
+pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<(), FieldError> {
+    if range.is_empty() {
+        return Err(FieldError::new(Field::Document, FieldReason::Empty));
+    }
+    if range.len() > MAX_DOCUMENT_DIGITS {
+        return Err(FieldError::new(
+            Field::Document,
+            FieldReason::TooLong {
+                max: MAX_DOCUMENT_DIGITS,
+            },
+        ));
+    }
+    let nibbles = ONES * 0xF0;
+    let threes = ONES * 0x30;
+    // A byte is a digit when its high nibble is 3 and adding 6 to it leaves
+    // that nibble 3 (no carry crosses a byte whose high nibble is 3).
+    let digits = fold_words(buffer, &range, b'0', true, |digits, word| {
+        digits & (word & nibbles == threes) & (word.wrapping_add(ONES * 6) & nibbles == threes)
+    });
+    if !digits {
+        return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
+    }
+    Ok(())
 }
 
 /// Checks a document (DNI) given as bytes: the rules of
@@ -251,6 +366,61 @@ mod tests {
         fn the_eight_byte_ascii_check_is_the_byte_by_byte_one(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
             let slow = bytes.iter().all(|byte| (0x20..0x7F).contains(byte));
             prop_assert_eq!(is_printable_ascii(&bytes), slow);
+        }
+    }
+
+    /// `bytes` at `start` of a buffer of junk, with [`TEXT_PAD`] of junk
+    /// after it.
+    fn in_junk(bytes: &[u8], start: usize, junk: u8) -> (Vec<u8>, Range<usize>) {
+        let mut buffer = vec![junk; start];
+        buffer.extend_from_slice(bytes);
+        buffer.extend(std::iter::repeat_n(junk, TEXT_PAD));
+        (buffer, start..start + bytes.len())
+    }
+
+    proptest! {
+        #[test]
+        fn checking_words_in_a_buffer_is_checking_the_bytes(
+            bytes in proptest::collection::vec(
+                prop_oneof![any::<u8>(), proptest::sample::select(b" 09a,\"".to_vec())],
+                0..40,
+            ),
+            start in 0usize..9,
+            junk in any::<u8>(),
+        ) {
+            let (buffer, range) = in_junk(&bytes, start, junk);
+            for field in [Field::FirstName, Field::LastName] {
+                prop_assert_eq!(
+                    check_name_in(field, &buffer, range.clone()),
+                    check_name(field, &bytes)
+                );
+            }
+            prop_assert_eq!(check_document_in(&buffer, range), check_document(&bytes));
+        }
+    }
+
+    #[test]
+    fn every_byte_value_in_every_lane_of_a_buffer_is_told_apart() {
+        for len in 1..=17 {
+            for position in 0..len {
+                for byte in 0..=255u8 {
+                    let mut bytes = vec![b'5'; len];
+                    bytes[position] = byte;
+                    for junk in [0, b'5', b' ', 0xFF] {
+                        let (buffer, range) = in_junk(&bytes, 3, junk);
+                        assert_eq!(
+                            check_document_in(&buffer, range.clone()),
+                            check_document(&bytes),
+                            "{byte:#x} at {position} of {len}"
+                        );
+                        assert_eq!(
+                            check_name_in(Field::FirstName, &buffer, range),
+                            check_name(Field::FirstName, &bytes),
+                            "{byte:#x} at {position} of {len}"
+                        );
+                    }
+                }
+            }
         }
     }
 

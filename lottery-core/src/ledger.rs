@@ -18,7 +18,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::bet::{AgencyId, Bet, StoredBet};
+use crate::bet::{AgencyId, StoredBet};
+use crate::bet_batch::BetBatch;
 use crate::draw::{DrawSummary, DrawTally};
 use crate::error::StoreError;
 use crate::rules::LotteryRules;
@@ -115,7 +116,9 @@ impl Receipt {
 /// before any batch is taken.
 pub trait Ledger: Send + Sync + fmt::Debug {
     /// Takes batch number `batch` of `agency` (all of `bets`, or nothing),
-    /// without waiting for it to be durable.
+    /// without waiting for it to be durable. The bets are validated; each
+    /// one's fields are [`BetBatch::iter`]'s views (the file monitor writes
+    /// its rows straight from the batch's bytes).
     ///
     /// # Errors
     /// [`StoreError`]; nothing of the batch remains.
@@ -123,7 +126,7 @@ pub trait Ledger: Send + Sync + fmt::Debug {
         &self,
         agency: AgencyId,
         batch: u64,
-        bets: &[Bet],
+        bets: &BetBatch,
     ) -> Result<Receipt, StoreError>;
 
     /// Takes the record that `agency` finished with `bets` bets, without

@@ -9,6 +9,8 @@
 //! - `sync`: the loom shim, the one place that names lock types;
 //! - `field` ([`FieldError`]): why a field is refused;
 //! - `bet` ([`Bet`], [`AgencyId`], [`Document`], ...): validated types;
+//! - `bet_batch` ([`BetBatch`], [`BetView`]): validated bets in one buffer,
+//!   what the central takes and its ledgers store;
 //! - `error` ([`StoreError`], [`SubmitError`], [`UnknownAgency`], ...);
 //! - `row_reader`: the rows of a CSV source as the `csv` crate splits them,
 //!   with their lines (plain rows split where they lie, `csv_core` for the
@@ -90,6 +92,7 @@
 
 mod agency_locks;
 mod bet;
+mod bet_batch;
 mod bet_fields;
 mod central;
 mod commit;
@@ -117,6 +120,7 @@ pub use bet::{
     AgencyId, Bet, BetNumber, Birthdate, Document, MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS,
     MAX_NAME_BYTES, Name, StoredBet,
 };
+pub use bet_batch::{AsBetBatch, BetBatch, BetBatchBuilder, BetBatchIter, BetView};
 pub use bet_fields::BetFields;
 pub use central::{Central, DrawListener, PendingFinish, PendingSubmit};
 pub use draw::{Draw, DrawSummary, DrawTally, Winners};
@@ -124,7 +128,7 @@ pub use error::{FinishError, RecoveryError, RowError, StoreError, SubmitError, U
 pub use field::{Field, FieldError, FieldReason};
 pub use ledger::{AgencyRecord, Ledger, Quarantined, Receipt, Recovery};
 pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};
-pub use outcome::{Finish, ResumePoint, Submitted};
+pub use outcome::{AgencySnapshot, DrawSnapshot, Finish, ResumePoint, Snapshot, Submitted};
 pub use row::{AgencyFile, StoreRows, encode_store_rows};
 pub use rules::{LotteryRules, MAX_AGENCIES};
 pub use store::{

@@ -26,7 +26,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::bet::{AgencyId, Bet, StoredBet};
+use crate::bet::{AgencyId, StoredBet};
+use crate::bet_batch::{AsBetBatch, BetBatch};
 use crate::commit::{GroupCommit, Ticket};
 use crate::draw::{DrawSummary, DrawTally};
 use crate::draw_scan::tally_rows;
@@ -160,11 +161,11 @@ impl BetMonitor {
     ///
     /// # Errors
     /// [`StoreError::Io`]; nothing of the batch remains in the store.
-    pub fn append(
+    pub fn append<B: AsBetBatch + ?Sized>(
         &self,
         agency: AgencyId,
         batch: u64,
-        bets: &[Bet],
+        bets: &B,
     ) -> Result<Appended, StoreError> {
         let pending = self.begin_append(agency, batch, bets)?;
         self.complete_append(pending)
@@ -177,14 +178,25 @@ impl BetMonitor {
     ///
     /// # Errors
     /// [`StoreError::Io`]; nothing of the batch remains in the store.
-    pub fn begin_append(
+    pub fn begin_append<B: AsBetBatch + ?Sized>(
         &self,
         agency: AgencyId,
         batch: u64,
-        bets: &[Bet],
+        bets: &B,
+    ) -> Result<PendingAppend, StoreError> {
+        self.begin_batch(agency, batch, &bets.as_bet_batch())
+    }
+
+    /// [`BetMonitor::begin_append`] of a batch: its rows encoded in one pass
+    /// over its bytes, their checksum, the write and the journal record.
+    fn begin_batch(
+        &self,
+        agency: AgencyId,
+        batch: u64,
+        bets: &BetBatch,
     ) -> Result<PendingAppend, StoreError> {
         // Encoding needs no lock.
-        let mut bytes = Vec::with_capacity(bets.len() * 64);
+        let mut bytes = Vec::new();
         encode_store_rows(agency, bets, &mut bytes);
         // The rows' digest for the journal's chain, computed here, outside
         // every lock, so that appenders hash in parallel; only the short link
@@ -277,11 +289,9 @@ impl Ledger for BetMonitor {
         &self,
         agency: AgencyId,
         batch: u64,
-        bets: &[Bet],
+        bets: &BetBatch,
     ) -> Result<Receipt, StoreError> {
-        Ok(BetMonitor::begin_append(self, agency, batch, bets)?
-            .ticket
-            .receipt())
+        Ok(self.begin_batch(agency, batch, bets)?.ticket.receipt())
     }
 
     fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<Receipt, StoreError> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lottery_core::{
-    AgencyId, Bet, BetMonitor, Central, DrawSummary, DrawTally, Durability, Finish, Ledger,
-    LotteryRules, MemoryHandle, MemoryStore, Receipt, StoreError, StoredBet, Winners,
+    AgencyId, Bet, BetBatch, BetMonitor, Central, DrawSummary, DrawTally, Durability, Finish,
+    Ledger, LotteryRules, MemoryHandle, MemoryStore, Receipt, StoreError, StoredBet, Winners,
 };
 
 fn id(agency: u32) -> AgencyId {
@@ -46,7 +46,7 @@ impl Ledger for CountingLedger {
         &self,
         agency: AgencyId,
         batch: u64,
-        bets: &[Bet],
+        bets: &BetBatch,
     ) -> Result<Receipt, StoreError> {
         Ledger::begin_append(&self.monitor, agency, batch, bets)
     }

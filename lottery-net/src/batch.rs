@@ -264,7 +264,7 @@ pub enum Pushed {
 /// match decoder.next_agency_frame().unwrap() {
 ///     Some(AgencyFrame::Batch(checked)) => {
 ///         assert_eq!((checked.batch, checked.count), (1, 2));
-///         assert_eq!(checked.bets, Ok(vec![bet.clone(), bet]));
+///         assert_eq!(checked.bets.unwrap().to_bets(), [bet.clone(), bet]);
 ///     }
 ///     other => panic!("{other:?}"),
 /// }

@@ -1,13 +1,14 @@
 //! The central's way of reading agency frames: a `Batch` frame's bets are
-//! validated as they are decoded, straight from the frame's bytes into
-//! [`Bet`]s, so no bet ever exists as a [`WireBet`](crate::WireBet) with a
-//! `String` per field, and no frame holds a batch that was not checked.
+//! validated as they are decoded, where they lie in the frame's bytes, into
+//! one [`BetBatch`], so no bet ever exists as a [`WireBet`](crate::WireBet)
+//! with a `String` per field (nor as a `lottery_core::Bet`), and no frame
+//! holds a batch that was not checked.
 //!
 //! [`Decoder::next_agency_frame`](crate::Decoder::next_agency_frame) yields an
 //! [`AgencyFrame`]: the one way agency frames are decoded. A batch with an
 //! invalid bet is refused whole, by the first invalid bet's index and field.
 
-use lottery_core::{Bet, FieldError};
+use lottery_core::{BetBatch, FieldError};
 
 use crate::message::ErrorFrame;
 
@@ -73,7 +74,7 @@ impl AgencyFrame {
 ///     panic!("a batch");
 /// };
 /// assert_eq!((checked.batch, checked.count), (7, 1));
-/// assert_eq!(checked.bets, Ok(vec![bet]));
+/// assert_eq!(checked.bets.unwrap().to_bets(), [bet]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedBatch {
@@ -81,9 +82,9 @@ pub struct CheckedBatch {
     pub batch: u64,
     /// How many bets the frame held (valid or not).
     pub count: usize,
-    /// Every bet, validated; or the first invalid one (the batch is then
-    /// refused whole).
-    pub bets: Result<Vec<Bet>, InvalidBet>,
+    /// Every bet, validated, in one buffer (the frame's bytes); or the first
+    /// invalid one (the batch is then refused whole).
+    pub bets: Result<BetBatch, InvalidBet>,
 }
 
 /// The first invalid bet of a batch.

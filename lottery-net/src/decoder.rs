@@ -10,7 +10,7 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use lottery_core::Bet;
+use lottery_core::BetBatch;
 
 use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet};
 use crate::error::DecodeError;
@@ -175,8 +175,8 @@ impl Decoder {
 
     /// The next frame from an agency, once its whole frame is buffered;
     /// `Ok(None)` while it is incomplete. Consumes exactly one frame. A
-    /// batch's bets are validated as they are decoded, straight from the
-    /// frame's bytes into [`Bet`]s (see [`CheckedBatch`]).
+    /// batch's bets are validated as they are decoded, where they lie in
+    /// the frame's bytes, into one [`BetBatch`] (see [`CheckedBatch`]).
     ///
     /// # Errors
     /// [`DecodeError`] when the bytes are not a valid agency frame (an
@@ -230,39 +230,104 @@ fn parse_agency_frame(kind: u8, body: &[u8]) -> Result<AgencyFrame, DecodeError>
     Ok(frame)
 }
 
-/// A `Batch` body read field by field, each bet validated from the texts
-/// borrowed from the frame. After the first
-/// invalid bet the rest is still read, so a malformed frame is refused as
-/// malformed whatever its bets hold.
+/// A `Batch` body read field by field, each bet validated where its bytes
+/// lie: the body is copied once into the batch's buffer
+/// ([`BetBatch::builder`]) and each bet's texts are checked there, in place
+/// ([`lottery_core::BetBatchBuilder::push`]: the core's rules, names by their
+/// ASCII fast path, eight bytes at a time). A bet that passes holds only
+/// UTF-8 texts, so a valid batch needs no separate UTF-8 pass; after the
+/// first invalid bet the rest is still read and its texts checked UTF-8, so
+/// a malformed frame is refused as malformed whatever its bets hold, with
+/// the error the reference decoding (a `String` per field, read in order)
+/// gives.
 fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
     let mut fields = FieldReader::new("Batch", body);
     let batch = fields.u64("batch")?;
     let count = fields.count("count", MIN_BET_LEN)?;
-    let mut bets = Ok(Vec::with_capacity(count));
+    let mut bets = BetBatch::builder(body.to_vec(), count);
+    let mut invalid = None;
     for index in 0..count {
-        let first_name = fields.short_str("first_name")?;
-        let last_name = fields.short_str("last_name")?;
-        let document = fields.short_str("document")?;
-        let birthdate = fields.short_bytes("birthdate")?;
-        // A date is parsed from its bytes, and a date that parses is ASCII:
-        // only other bytes still need the protocol's UTF-8 check (broken text
-        // makes the frame malformed, whatever its bets hold).
-        if !birthdate.is_ascii() {
-            fields.utf8(birthdate, "birthdate")?;
-        }
-        let number = fields.u16("number")?;
-        if let Ok(valid) = &mut bets {
-            match Bet::from_parts(first_name, last_name, document, birthdate, number.into()) {
-                Ok(bet) => valid.push(bet),
+        let bet = read_bet(&mut fields, body)?;
+        if invalid.is_none() {
+            let [first_name, last_name, document, birthdate] = bet.texts.clone();
+            match bets.push(
+                first_name,
+                last_name,
+                document,
+                birthdate,
+                bet.number.into(),
+            ) {
+                Ok(()) => continue,
                 Err(error) => {
                     let index = u32::try_from(index).expect("the count is a u32");
-                    bets = Err(InvalidBet { index, error });
+                    invalid = Some(InvalidBet { index, error });
                 }
             }
         }
+        // The refused bet and every one after it: only the protocol's check
+        // (text is UTF-8) is left.
+        if let Some(error) = first_not_utf8(&fields, body, &bet.texts) {
+            return Err(error);
+        }
     }
     fields.finish()?;
+    let bets = match invalid {
+        None => Ok(bets.finish()),
+        Some(invalid) => Err(invalid),
+    };
     Ok(CheckedBatch { batch, count, bets })
+}
+
+/// The text fields of a bet, in frame order.
+const TEXT_FIELDS: [&str; 4] = ["first_name", "last_name", "document", "birthdate"];
+
+/// One bet's fields as the frame holds them: where its texts lie in the
+/// body, and its number.
+struct BetRanges {
+    texts: [Range<usize>; 4],
+    number: u16,
+}
+
+/// Reads one bet's fields. When one is cut short, a text before it in the
+/// bet that is not UTF-8 is the error instead (the reference checks each
+/// text as it reads it).
+#[inline(always)]
+fn read_bet(fields: &mut FieldReader<'_>, body: &[u8]) -> Result<BetRanges, DecodeError> {
+    let mut texts = [0..0, 0..0, 0..0, 0..0];
+    for (read, field) in TEXT_FIELDS.into_iter().enumerate() {
+        match fields.short_range(field) {
+            Ok(range) => texts[read] = range,
+            Err(error) => return Err(cut_short(fields, body, &texts[..read], error)),
+        }
+    }
+    match fields.u16("number") {
+        Ok(number) => Ok(BetRanges { texts, number }),
+        Err(error) => Err(cut_short(fields, body, &texts, error)),
+    }
+}
+
+/// The error of a bet cut short after the texts `read`.
+#[cold]
+fn cut_short(
+    fields: &FieldReader<'_>,
+    body: &[u8],
+    read: &[Range<usize>],
+    error: DecodeError,
+) -> DecodeError {
+    first_not_utf8(fields, body, read).unwrap_or(error)
+}
+
+/// The first of the texts `texts` (of [`TEXT_FIELDS`], in order) that is
+/// not UTF-8, as the protocol's error.
+fn first_not_utf8(
+    fields: &FieldReader<'_>,
+    body: &[u8],
+    texts: &[Range<usize>],
+) -> Option<DecodeError> {
+    texts
+        .iter()
+        .zip(TEXT_FIELDS)
+        .find_map(|(range, field)| fields.utf8(&body[range.clone()], field).err())
 }
 
 fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {

@@ -5,6 +5,8 @@
 //! encoder and the decoder use, so the two cannot disagree on a field's shape.
 //! Reading never panics and never allocates more than the bytes at hand.
 
+use std::ops::Range;
+
 use crate::error::{DecodeError, EncodeError};
 
 /// The default limit of a whole frame, length prefix included: the course's
@@ -80,14 +82,21 @@ pub(crate) fn checked_short_len(field: &'static str, len: usize) -> Result<usize
 
 /// Reads the fields of one frame body, in order.
 pub(crate) struct FieldReader<'a> {
+    /// The bytes not read yet.
     bytes: &'a [u8],
+    /// The body's length: `len - bytes.len()` bytes were read.
+    len: usize,
     message: &'static str,
 }
 
 impl<'a> FieldReader<'a> {
     #[inline]
     pub(crate) fn new(message: &'static str, bytes: &'a [u8]) -> Self {
-        Self { bytes, message }
+        Self {
+            bytes,
+            len: bytes.len(),
+            message,
+        }
     }
 
     #[inline]
@@ -161,13 +170,21 @@ impl<'a> FieldReader<'a> {
         })
     }
 
-    /// The bytes of a text with a one-byte length prefix, not checked as
-    /// UTF-8: the caller checks them with [`FieldReader::utf8`] unless it
-    /// proved them ASCII.
+    /// Where the bytes of a text with a one-byte length prefix lie in the
+    /// body, not checked as UTF-8: the caller checks them with
+    /// [`FieldReader::utf8`] unless it proved them UTF-8 otherwise.
     #[inline]
-    pub(crate) fn short_bytes(&mut self, field: &'static str) -> Result<&'a [u8], DecodeError> {
-        let len = self.u8(field)?;
-        self.take(usize::from(len), field)
+    pub(crate) fn short_range(&mut self, field: &'static str) -> Result<Range<usize>, DecodeError> {
+        let truncated = || DecodeError::Truncated {
+            message: self.message,
+            field,
+        };
+        let (&len, rest) = self.bytes.split_first().ok_or_else(truncated)?;
+        let len = usize::from(len);
+        let text = rest.get(..len).ok_or_else(truncated)?;
+        let start = self.len - rest.len();
+        self.bytes = &rest[text.len()..];
+        Ok(start..start + len)
     }
 
     /// A text with a one-byte length prefix, borrowed from the frame.

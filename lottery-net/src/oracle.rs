@@ -14,7 +14,7 @@
 //! parsed here on its own, field by field, so the two paths share only the
 //! field primitives of [`crate::frame`].
 
-use lottery_core::{Bet, FieldError};
+use lottery_core::{Bet, BetBatch, FieldError};
 
 use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet};
 use crate::decoder::Decoder;
@@ -122,7 +122,7 @@ impl CheckedBatch {
         Self {
             batch,
             count,
-            bets: Ok(valid),
+            bets: Ok(BetBatch::from_bets(&valid)),
         }
     }
 }

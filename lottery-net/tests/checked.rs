@@ -1,13 +1,15 @@
-//! The central's path (`Decoder::next_agency_frame`) against the slow
-//! reference of the `test-support` oracle (`next_agency_message`, then
-//! `WireBet::into_bet` per bet): on every input they accept the same frames,
-//! refuse them with the same errors, consume the same bytes, and validate
-//! batches to the same bets or the same first invalid bet.
+//! The central's path (`Decoder::next_agency_frame`: bets checked where
+//! they lie in the frame, into a `BetBatch`) against the slow reference of
+//! the `test-support` oracle (`next_agency_message`, then `WireBet::into_bet`
+//! per bet): on every input they accept the same frames, refuse them with
+//! the same errors, consume the same bytes, validate batches to the same
+//! bets or the same first invalid bet, and a valid batch's store rows
+//! (written from the frame's bytes) are those of the reference's bets.
 
-use lottery_core::{Bet, Field, FieldReason};
+use lottery_core::{AgencyId, Bet, BetBatch, Field, FieldReason, encode_store_rows};
 use lottery_net::{
-    AgencyFrame, AgencyMessage, CheckedBatch, DEFAULT_MAX_FRAME, Decoder, ErrorCode, InvalidBet,
-    WireBet, encode_agency_message,
+    AgencyFrame, AgencyMessage, CheckedBatch, DEFAULT_MAX_FRAME, DecodeError, Decoder, ErrorCode,
+    InvalidBet, WireBet, encode_agency_message,
 };
 use proptest::prelude::*;
 
@@ -17,6 +19,8 @@ fn field(valid: &'static str) -> impl Strategy<Value = String> {
         3 => Just(valid.to_owned()),
         1 => proptest::string::string_regex("(?s).{0,12}").expect("valid regex"),
         1 => "[0-9-]{0,12}",
+        // Around the checks' eight-byte words, with what quoting sees.
+        1 => "[a-zé ,\"]{6,18}",
     ]
 }
 
@@ -62,6 +66,16 @@ fn assert_both_ways_agree(bytes: &[u8], max_frame: usize) -> Result<usize, TestC
         let actual = fast.next_agency_frame();
         prop_assert_eq!(&actual, &expected);
         prop_assert_eq!(fast.buffered(), slow.buffered());
+        if let (Ok(Some(AgencyFrame::Batch(fast))), Ok(Some(AgencyFrame::Batch(slow)))) =
+            (&actual, &expected)
+            && let (Ok(fast), Ok(slow)) = (&fast.bets, &slow.bets)
+        {
+            let agency = AgencyId::new(3).expect("an agency");
+            let (mut from_frame, mut from_bets) = (Vec::new(), Vec::new());
+            encode_store_rows(agency, fast, &mut from_frame);
+            encode_store_rows(agency, &slow.to_bets(), &mut from_bets);
+            prop_assert_eq!(from_frame, from_bets);
+        }
         match actual {
             Ok(Some(_)) => frames += 1,
             Ok(None) | Err(_) => return Ok(frames),
@@ -170,7 +184,7 @@ fn messages_other_than_batches_pass_through_unchanged() {
 fn a_batch_validated_the_slow_way_equals_the_fast_one() {
     let checked = CheckedBatch::from_wire(2, vec![bet(), bet()]);
     assert_eq!(checked.count, 2);
-    assert_eq!(checked.bets.as_ref().map(Vec::len), Ok(2));
+    assert_eq!(checked.bets.as_ref().map(BetBatch::len), Ok(2));
     let refused = CheckedBatch::from_wire(
         2,
         vec![WireBet {
@@ -182,4 +196,111 @@ fn a_batch_validated_the_slow_way_equals_the_fast_one() {
         refused.bets,
         Err(InvalidBet { index: 0, error }) if error.field == Field::Document
     ));
+}
+
+/// A bet as raw bytes: four texts (any bytes) and a number.
+type RawBet<'a> = ([&'a [u8]; 4], u16);
+
+/// A `Batch` frame of raw bets, cut to `keep` bytes of body when given.
+fn raw_batch(bets: &[RawBet<'_>], keep: Option<usize>) -> Vec<u8> {
+    let mut body = vec![0x02];
+    body.extend_from_slice(&1u64.to_be_bytes());
+    body.extend_from_slice(&u32::try_from(bets.len()).unwrap().to_be_bytes());
+    for (texts, number) in bets {
+        for text in texts {
+            body.push(u8::try_from(text.len()).unwrap());
+            body.extend_from_slice(text);
+        }
+        body.extend_from_slice(&number.to_be_bytes());
+    }
+    if let Some(keep) = keep {
+        body.truncate(keep);
+    }
+    let mut frame = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+    frame.extend(body);
+    frame
+}
+
+/// The fast path's answer to `frame`, after checking it is the reference's.
+fn decoded(frame: &[u8]) -> Result<Option<AgencyFrame>, DecodeError> {
+    let (mut fast, mut slow) = (
+        Decoder::new(DEFAULT_MAX_FRAME),
+        Decoder::new(DEFAULT_MAX_FRAME),
+    );
+    fast.extend(frame);
+    slow.extend(frame);
+    let actual = fast.next_agency_frame();
+    assert_eq!(
+        actual,
+        slow.next_agency_message().map(|m| m.map(AgencyFrame::from))
+    );
+    actual
+}
+
+#[test]
+fn text_that_is_not_utf8_makes_the_frame_malformed_even_after_an_invalid_bet() {
+    let good: [&[u8]; 4] = [b"Ana", b"Paz", b"1", b"2000-01-01"];
+    let cases: [(&[RawBet<'_>], Option<usize>, &str); 4] = [
+        // An empty first name (an invalid bet) before a last name that is
+        // not UTF-8: the frame is malformed.
+        (
+            &[([b"", b"P\xffz", b"1", b"2000-01-01"], 1)],
+            None,
+            "last_name",
+        ),
+        // An invalid bet, then a later bet whose document is not UTF-8.
+        (
+            &[
+                (good, 10_000),
+                ([b"Ana", b"Paz", b"1\xc3", b"2000-01-01"], 1),
+            ],
+            None,
+            "document",
+        ),
+        // A first name that is not UTF-8 in a frame cut in its last name:
+        // the text comes first.
+        (
+            &[([b"\xc3(", b"Pazzzzzz", b"1", b"2000-01-01"], 1)],
+            Some(13 + 1 + 2 + 1 + 4),
+            "first_name",
+        ),
+        // A date that is not UTF-8 before a number cut short.
+        (
+            &[([b"Ana", b"Paz", b"1", b"2000-01-0\xff"], 1)],
+            Some(13 + 4 + 4 + 2 + 11 + 1),
+            "birthdate",
+        ),
+    ];
+    for (bets, keep, field) in cases {
+        assert_eq!(
+            decoded(&raw_batch(bets, keep)),
+            Err(DecodeError::InvalidUtf8 {
+                message: "Batch",
+                field
+            })
+        );
+    }
+}
+
+#[test]
+fn a_frame_cut_short_after_good_texts_is_truncated_not_an_invalid_bet() {
+    let bets: [RawBet<'_>; 1] = [([b"", b"Paz", b"1", b"2000-01-01"], 1)];
+    assert_eq!(
+        decoded(&raw_batch(&bets, Some(13 + 1 + 4 + 1))),
+        Err(DecodeError::Truncated {
+            message: "Batch",
+            field: "document"
+        })
+    );
+    // Whole, the same frame is a batch refused by its first bet.
+    let Ok(Some(AgencyFrame::Batch(checked))) = decoded(&raw_batch(&bets, None)) else {
+        panic!("a batch");
+    };
+    assert_eq!(
+        checked.bets.unwrap_err(),
+        InvalidBet {
+            index: 0,
+            error: lottery_core::FieldError::new(Field::FirstName, FieldReason::Empty)
+        }
+    );
 }

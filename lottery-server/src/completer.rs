@@ -16,6 +16,7 @@
 //! defined here ([`InFlight`], [`Completed`]): the session begins it, the
 //! completer finishes it, and the session answers what it came to.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
@@ -28,6 +29,7 @@ use lottery_core::{
 use mio::{Token, Waker};
 
 use crate::log_line;
+use crate::metrics::LoopMetrics;
 
 /// A batch or finish begun and not yet completed.
 #[derive(Debug)]
@@ -115,6 +117,11 @@ pub(crate) struct Completer {
     thread: Option<JoinHandle<()>>,
     /// Items handed over and not yet back.
     outstanding: usize,
+    /// When each list handed over and not yet back was read (the start of
+    /// its loop iteration), oldest first: lists come back in order.
+    read_at: VecDeque<Instant>,
+    /// The loop's counters: the ack latency of the batches that come back.
+    metrics: Arc<LoopMetrics>,
 }
 
 impl Completer {
@@ -123,7 +130,12 @@ impl Completer {
     ///
     /// # Errors
     /// When the thread cannot be started.
-    pub(crate) fn start(index: usize, central: Central, waker: Arc<Waker>) -> io::Result<Self> {
+    pub(crate) fn start(
+        index: usize,
+        central: Central,
+        waker: Arc<Waker>,
+        metrics: Arc<LoopMetrics>,
+    ) -> io::Result<Self> {
         let (work, queue) = mpsc::channel::<Work>();
         let (done, outcomes) = mpsc::channel::<Outcomes>();
         let thread = std::thread::Builder::new()
@@ -146,20 +158,24 @@ impl Completer {
             outcomes,
             thread: Some(thread),
             outstanding: 0,
+            read_at: VecDeque::new(),
+            metrics,
         })
     }
 
-    /// Hands `work` over.
+    /// Hands `work` over, read in the loop iteration that began at
+    /// `read_at`.
     ///
     /// # Errors
     /// When the completer thread is gone (it panicked).
-    pub(crate) fn submit(&mut self, work: Work) -> io::Result<()> {
+    pub(crate) fn submit(&mut self, work: Work, read_at: Instant) -> io::Result<()> {
         let count = work.len();
         self.work
             .as_ref()
             .and_then(|sender| sender.send(work).ok())
             .ok_or_else(gone)?;
         self.outstanding += count;
+        self.read_at.push_back(read_at);
         Ok(())
     }
 
@@ -191,8 +207,19 @@ impl Completer {
         Ok(self.received(outcomes))
     }
 
+    /// Counts outcomes back; the acked batches among them count their ack
+    /// latency (the loop answers them now).
     fn received(&mut self, outcomes: Outcomes) -> Outcomes {
         self.outstanding = self.outstanding.saturating_sub(outcomes.len());
+        if let Some(read_at) = self.read_at.pop_front() {
+            let acked = outcomes
+                .iter()
+                .filter(|(_, completed)| {
+                    matches!(completed, Completed::Batch { result: Ok(_), .. })
+                })
+                .count();
+            self.metrics.acked(acked as u64, read_at.elapsed());
+        }
         outcomes
     }
 }

@@ -20,6 +20,7 @@
 //! tls-cert = "/etc/lottery/server.pem"
 //! tls-key = "/etc/lottery/server.key"
 //! tls-client-ca = "/etc/lottery/ca.pem"
+//! http = "127.0.0.1:9100"
 //! ```
 
 use std::fmt;
@@ -81,6 +82,11 @@ pub struct ServerConfig {
     /// any agency). With a client CA, a peer acts only as the agency its
     /// certificate names.
     pub tls: Option<ServerTls>,
+    /// Where the status port listens (`None`: off): `/metrics`, `/status`,
+    /// `/`, `/healthz` and `/readyz` over plain HTTP, served by a thread of
+    /// its own (see SECURITY.md for why it is plain and loopback unless
+    /// told otherwise).
+    pub http: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -94,6 +100,7 @@ impl Default for ServerConfig {
             exit_when_done: false,
             handle_signals: false,
             tls: None,
+            http: None,
         }
     }
 }
@@ -228,6 +235,19 @@ pub struct ServerArgs {
         requires = "tls_cert"
     )]
     pub tls_client_ca: Option<PathBuf>,
+
+    /// Serve the status port at ADDR: /metrics (Prometheus), /status (JSON),
+    /// / (a page), /healthz, /readyz; plain HTTP, counts only [default: off].
+    /// A non-loopback ADDR needs --http-allow-remote.
+    #[arg(long, value_name = "ADDR", env = "SERVER_HTTP_LISTEN")]
+    pub http: Option<SocketAddr>,
+
+    /// Let --http listen on an address other than loopback (the port is plain
+    /// HTTP, without TLS or authentication, whatever the agency port speaks).
+    #[arg(long, value_name = "BOOL", env = "SERVER_HTTP_ALLOW_REMOTE",
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = BoolishValueParser::new())]
+    pub http_allow_remote: Option<bool>,
 }
 
 impl ServerArgs {
@@ -268,6 +288,8 @@ impl ServerArgs {
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
             tls_client_ca: self.tls_client_ca.or(lower.tls_client_ca),
+            http: self.http.or(lower.http),
+            http_allow_remote: self.http_allow_remote.or(lower.http_allow_remote),
         }
     }
 }
@@ -418,7 +440,24 @@ fn resolve_server(args: &ServerArgs) -> Result<ServerConfig, ConfigError> {
         exit_when_done: args.exit_when_done.unwrap_or(false),
         handle_signals: true,
         tls: resolve_tls(args)?,
+        http: resolve_http(args)?,
     })
+}
+
+/// The status port's address of `args`: loopback, unless remote access is
+/// allowed explicitly (the port speaks plain HTTP, see SECURITY.md).
+fn resolve_http(args: &ServerArgs) -> Result<Option<SocketAddr>, ConfigError> {
+    let Some(addr) = args.http else {
+        return Ok(None);
+    };
+    let allowed = args.http_allow_remote.unwrap_or(false);
+    check("http", addr.ip().is_loopback() || allowed, || {
+        format!(
+            "{addr} is not a loopback address: the status port is plain HTTP without \
+             authentication; bind it to 127.0.0.1 or ::1, or allow it with --http-allow-remote"
+        )
+    })?;
+    Ok(Some(addr))
 }
 
 /// The TLS files of `args`, loaded (so that a bad one stops the start, naming
@@ -441,8 +480,9 @@ fn resolve_tls(args: &ServerArgs) -> Result<Option<ServerTls>, ConfigError> {
     }
 }
 
-/// What TLS the agency port speaks, for the `config` line.
-fn tls_mode(tls: Option<&ServerTls>) -> &'static str {
+/// What TLS the agency port speaks: `off`, `server-only` or `mutual` (the
+/// `config` line, the status port).
+pub(crate) fn tls_mode(tls: Option<&ServerTls>) -> &'static str {
     match tls {
         None => "off",
         Some(tls) if tls.authenticates_agencies() => "mutual",
@@ -458,7 +498,7 @@ impl fmt::Display for Config {
             "listen: {} | backlog: {} | agencies: {} | store: {} | durability: {} | \
              winning_number: {} | threads: {} | exit_when_done: {} | log_level: {} | \
              max_connections: {} | handshake_timeout: {}s | idle_timeout: {}s | max_frame: {} | \
-             tls: {}",
+             http: {} | tls: {}",
             self.listen,
             self.backlog,
             self.rules.agencies,
@@ -472,6 +512,9 @@ impl fmt::Display for Config {
             self.server.handshake_timeout.as_secs_f64(),
             self.server.idle_timeout.as_secs_f64(),
             self.server.max_frame,
+            self.server
+                .http
+                .map_or_else(|| "off".to_owned(), |addr| addr.to_string()),
             tls_mode(self.server.tls.as_ref()),
         )
     }
@@ -767,6 +810,33 @@ mod tests {
             error.to_string().contains("/nonexistent/lottery.toml"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_status_port_is_off_by_default_and_on_loopback_unless_remote_is_allowed() {
+        let config = Config::resolve(parse(&[])).unwrap();
+        assert_eq!(config.server.http, None);
+        assert!(config.to_string().contains("| http: off |"), "{config}");
+        let config = Config::resolve(parse(&["--http", "127.0.0.1:9100"])).unwrap();
+        assert_eq!(config.server.http, Some("127.0.0.1:9100".parse().unwrap()));
+        assert!(
+            config.to_string().contains("| http: 127.0.0.1:9100 |"),
+            "{config}"
+        );
+        let config = Config::resolve(parse(&[]).or(file("http = \"[::1]:9100\"\n"))).unwrap();
+        assert_eq!(config.server.http, Some("[::1]:9100".parse().unwrap()));
+        // Off loopback: refused, naming the flag that allows it.
+        let error = Config::resolve(parse(&["--http", "0.0.0.0:9100"])).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("http") && text.contains("--http-allow-remote"),
+            "{text}"
+        );
+        let allowed = parse(&["--http", "0.0.0.0:9100", "--http-allow-remote"]);
+        let config = Config::resolve(allowed).unwrap();
+        assert_eq!(config.server.http, Some("0.0.0.0:9100".parse().unwrap()));
+        let file_allows = file("http = \"0.0.0.0:9100\"\nhttp-allow-remote = true\n");
+        assert!(Config::resolve(parse(&[]).or(file_allows)).is_ok());
     }
 
     #[test]

@@ -34,6 +34,7 @@ use mio::{Interest, Registry, Token};
 
 use crate::completer::{Completed, InFlight};
 use crate::config::ServerConfig;
+use crate::metrics;
 use crate::refusal::Ending;
 use crate::session::{Context, Session, Step};
 use crate::transport::Transport;
@@ -645,6 +646,7 @@ impl Source for Connection {
 /// in one write. A TLS central sends nothing (a plaintext frame is not what
 /// a TLS peer can read): the peer sees the connection closed.
 pub(crate) fn refuse(mut stream: TcpStream, refusal: ErrorFrame, max_frame: usize, tls: bool) {
+    metrics::refused(refusal.code);
     if tls {
         let _ = stream.shutdown(Shutdown::Both);
         return;

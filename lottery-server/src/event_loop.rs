@@ -85,6 +85,7 @@ impl EventLoop {
             index,
             shared.central().clone(),
             Arc::clone(shared.loops()[index].waker()),
+            Arc::clone(shared.metrics().of_loop(index)),
         )?;
         let config = shared.config();
         let tick = (config
@@ -312,7 +313,8 @@ impl EventLoop {
         }
         round.clear();
         if !self.in_flight.is_empty() {
-            self.completer.submit(std::mem::take(&mut self.in_flight))?;
+            self.completer
+                .submit(std::mem::take(&mut self.in_flight), self.now)?;
         }
         let mut touched = std::mem::take(&mut self.touched);
         for token in touched.drain(..) {

@@ -27,8 +27,17 @@
 //!   log line it writes (the course's format is [`lottery_log`]'s), the
 //!   lines about untrusted peers within the per-peer budget of
 //!   `log_limit.rs`.
+//! - `http.rs`: the status port (`--http`), a `tiny_http` thread of its own
+//!   answering `/metrics`, `/status`, `/` (`status.html`), `/healthz` and
+//!   `/readyz`; `status.rs`: what they tell, from one look at the server
+//!   (the central's [`lottery_core::Central::snapshot`], the loops' and the
+//!   store's counters), as Prometheus text (`prometheus-client`) or JSON;
+//!   `metrics.rs`: the counters each loop keeps in atomics (refusals by
+//!   code, ack latency), added up on scrape; `store_watch.rs`
+//!   ([`StoreWatch`]): the store's syncs and size, timed around the core's
+//!   file store.
 //! - [`ShutdownHandle`], [`StopReason`] and the signal watch (`shutdown.rs`);
-//!   [`open_central`] (`store.rs`).
+//!   [`open_central`] and [`open_watched_central`] (`store.rs`).
 //! - `config.rs`: the knobs of a running server ([`ServerConfig`]) and the
 //!   binary's flags, environment and file ([`ServerArgs`], [`Config`]);
 //!   `error.rs`: [`ConfigError`], [`ServerError`].
@@ -64,14 +73,18 @@ mod config;
 mod connection;
 mod error;
 mod event_loop;
+mod http;
 mod log_limit;
 mod log_line;
+mod metrics;
 mod refusal;
 mod server;
 mod session;
 mod shared;
 mod shutdown;
+mod status;
 mod store;
+mod store_watch;
 mod transport;
 
 pub use config::{
@@ -82,4 +95,5 @@ pub use config::{
 pub use error::{ConfigError, ServerError};
 pub use server::Server;
 pub use shutdown::{ShutdownHandle, StopReason};
-pub use store::open_central;
+pub use store::{open_central, open_watched_central};
+pub use store_watch::StoreWatch;

@@ -177,6 +177,29 @@ pub(crate) fn accepting(listen: SocketAddr, threads: usize) {
     );
 }
 
+/// The status port serves (said once at startup, after `accept_connections`).
+pub(crate) fn serving_http(listen: SocketAddr) {
+    info!(
+        "action: serve_http | result: in_progress | listen: {listen} | paths: /metrics /status / \
+         /healthz /readyz"
+    );
+}
+
+/// The status port could not take a request (it goes on).
+pub(crate) fn http_failed(error: &io::Error) {
+    error!("action: serve_http | result: fail | error: {error}");
+}
+
+/// The status port could not start (the server stops).
+pub(crate) fn http_start_failed(error: &io::Error) {
+    error!("action: serve_http | result: fail | error: cannot start its thread: {error}");
+}
+
+/// The status port is closed.
+pub(crate) fn http_closed() {
+    info!("action: close_http | result: success");
+}
+
 /// What the agency port protects, said once at startup: a WARNING unless
 /// agencies are authenticated by certificate.
 pub(crate) fn security(listen: SocketAddr, tls: Option<&lottery_tls::ServerTls>) {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use log::{error, info};
 use lottery_log::chain;
-use lottery_server::{Config, Server, open_central};
+use lottery_server::{Config, Server, open_watched_central};
 
 fn main() -> ExitCode {
     let config = match Config::from_process() {
@@ -20,15 +20,18 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     info!("action: config | result: success | {config}");
-    let served = open_central(&config.store, config.durability, config.rules).and_then(|central| {
-        Server::bind(
-            config.listen,
-            config.backlog,
-            central,
-            config.server.clone(),
-        )?
-        .run()
-    });
+    let served = open_watched_central(&config.store, config.durability, config.rules).and_then(
+        |(central, watch)| {
+            Server::bind(
+                config.listen,
+                config.backlog,
+                central,
+                config.server.clone(),
+            )?
+            .watch_store(watch)
+            .run()
+        },
+    );
     match served {
         Ok(reason) => {
             info!("action: exit | result: success | reason: {reason}");

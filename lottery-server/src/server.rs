@@ -4,12 +4,14 @@
 //!
 //! Stopping is one path whatever the reason (see `acceptor.rs` for the
 //! reasons): stop accepting, tell every loop, wait for each to finish its
-//! work and close its connections, close the store.
+//! work and close its connections, close the status port (`http.rs`, when
+//! configured) and the store.
 
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use lottery_core::Central;
@@ -19,9 +21,12 @@ use crate::acceptor::{ACCEPTOR_WAKER, Acceptor, LISTENER, SIGNALS};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::event_loop::EventLoop;
+use crate::http::{BoundPort, Readiness, StatusPort};
 use crate::log_line;
+use crate::metrics;
 use crate::shared::{ExitNotice, LoopHandle, Shared};
 use crate::shutdown::{ShutdownHandle, SignalWatch, StopReason};
+use crate::store_watch::StoreWatch;
 
 /// The lottery central's network server.
 ///
@@ -45,6 +50,10 @@ pub struct Server {
     loop_polls: Vec<Poll>,
     shared: Arc<Shared>,
     shutdown: ShutdownHandle,
+    /// The status port, bound when [`ServerConfig::http`] asks for it.
+    http: Option<BoundPort>,
+    /// What the status port shows of the store.
+    store: StoreWatch,
 }
 
 impl fmt::Debug for Server {
@@ -73,11 +82,12 @@ impl Server {
     }
 
     /// Builds a server on an already-bound listener (tests bind
-    /// `127.0.0.1:0`). Nothing runs until [`Server::run`].
+    /// `127.0.0.1:0`), and binds the status port when
+    /// [`ServerConfig::http`] names one. Nothing runs until [`Server::run`].
     ///
     /// # Errors
     /// [`ServerError::EventLoop`] when a poll, waker or registration cannot be
-    /// created.
+    /// created; [`ServerError::Bind`] when the status port cannot be bound.
     pub fn new(
         listener: TcpListener,
         central: Central,
@@ -108,6 +118,7 @@ impl Server {
             );
             loop_polls.push(loop_poll);
         }
+        let http = config.http.map(BoundPort::bind).transpose()?;
         let shutdown = ShutdownHandle::new(Arc::clone(&acceptor));
         let shared = Arc::new(Shared::new(central, config, loops, acceptor));
         Ok(Self {
@@ -117,7 +128,23 @@ impl Server {
             loop_polls,
             shared,
             shutdown,
+            http,
+            store: StoreWatch::default(),
         })
+    }
+
+    /// Shows `watch`'s store (its path, size and syncs) on the status port;
+    /// see [`crate::open_watched_central`].
+    #[must_use]
+    pub fn watch_store(mut self, watch: StoreWatch) -> Self {
+        self.store = watch;
+        self
+    }
+
+    /// The address of the status port, when [`ServerConfig::http`] asked for
+    /// one (its port, when that asked for port 0).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(BoundPort::local_addr)
     }
 
     /// The address the server listens on.
@@ -149,6 +176,8 @@ impl Server {
             loop_polls,
             shared,
             shutdown,
+            http,
+            store,
         } = self;
         // Installed first and removed last: a second signal while the loops
         // finish their work exits at once.
@@ -158,12 +187,15 @@ impl Server {
             None
         };
         wake_loops_on_draw(&shared);
-        let (threads, start_error) = start_loops(&shared, loop_polls);
+        metrics::count_on_this_thread(Arc::clone(shared.metrics().of_acceptor()));
+        let ready: Readiness = Arc::new(AtomicBool::new(false));
+        let (threads, status_port, start_error) =
+            start_threads(&shared, loop_polls, http.map(|port| (port, store, &ready)));
         let (reason, failure) = match start_error {
             Some(error) => (StopReason::Requested, Some(error)),
             None => {
-                log_line::accepting(local_addr, threads.len());
-                log_line::security(local_addr, shared.config().tls.as_ref());
+                announce(&shared, local_addr, threads.len(), status_port.as_ref());
+                ready.store(true, Ordering::SeqCst);
                 let mut acceptor = Acceptor::new(&shared, &mut listener);
                 match acceptor.run(&mut poll, signals.as_mut(), &shutdown) {
                     Ok(reason) => (reason, None),
@@ -171,12 +203,16 @@ impl Server {
                 }
             }
         };
+        ready.store(false, Ordering::SeqCst);
         // Stop accepting before anything else.
         let _ = poll.registry().deregister(&mut listener);
         drop(listener);
         log_line::shutdown_started(reason);
         shared.stop();
         let failure = join_loops(threads, failure);
+        if let Some((port, _)) = status_port {
+            port.stop();
+        }
         log_line::suppressed_at_shutdown();
         drop(signals);
         drop(shared);
@@ -191,6 +227,45 @@ impl Server {
                 Err(error)
             }
         }
+    }
+}
+
+/// The status port, serving, and its address.
+type ServingPort = (StatusPort, SocketAddr);
+
+/// Starts the loops, then the status port (`http`: the port bound, the
+/// store it shows, the readiness it reports) if asked and the loops started;
+/// on a failure, what started so far and the error.
+fn start_threads(
+    shared: &Arc<Shared>,
+    polls: Vec<Poll>,
+    http: Option<(BoundPort, StoreWatch, &Readiness)>,
+) -> (Vec<LoopThread>, Option<ServingPort>, Option<ServerError>) {
+    let (threads, error) = start_loops(shared, polls);
+    let Some((port, store, ready)) = http.filter(|_| error.is_none()) else {
+        return (threads, None, error);
+    };
+    let addr = port.local_addr();
+    match StatusPort::start(port, Arc::clone(shared), store, Arc::clone(ready)) {
+        Ok(serving) => (threads, Some((serving, addr)), None),
+        Err(source) => {
+            log_line::http_start_failed(&source);
+            let error = ServerError::EventLoop {
+                action: "start the status port's thread",
+                source,
+            };
+            (threads, None, Some(error))
+        }
+    }
+}
+
+/// Says once what the server serves: the agency port, what protects it,
+/// and the status port.
+fn announce(shared: &Shared, listen: SocketAddr, threads: usize, http: Option<&ServingPort>) {
+    log_line::accepting(listen, threads);
+    log_line::security(listen, shared.config().tls.as_ref());
+    if let Some((_, addr)) = http {
+        log_line::serving_http(*addr);
     }
 }
 
@@ -223,6 +298,7 @@ fn start_loops(shared: &Arc<Shared>, polls: Vec<Poll>) -> (Vec<LoopThread>, Opti
             .name(format!("lottery-loop-{index}"))
             .spawn(move || {
                 let _notice = ExitNotice(Arc::clone(&shared));
+                metrics::count_on_this_thread(Arc::clone(shared.metrics().of_loop(index)));
                 EventLoop::new(index, poll, shared).and_then(EventLoop::run)
             });
         match spawned {

@@ -33,7 +33,7 @@
 use std::net::SocketAddr;
 
 use lottery_core::{
-    AgencyId, Bet, Birthdate, Central, Finish, FinishError, SubmitError, Submitted, Winners,
+    AgencyId, BetBatch, Birthdate, Central, Finish, FinishError, SubmitError, Submitted, Winners,
 };
 use lottery_net::{
     AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorFrame, InvalidBet,
@@ -43,6 +43,7 @@ use lottery_tls::CertificateDer;
 
 use crate::completer::{Completed, InFlight};
 use crate::log_line;
+use crate::metrics;
 use crate::refusal::{self, Ending};
 
 /// What the event loop must do after a session handled something.
@@ -641,15 +642,15 @@ impl Session {
 /// The bets of a batch, unless one is born after `today`: then the first
 /// such bet, refused as the decoder refuses an invalid one (the central's
 /// date is the session's to know, not the decoder's).
-fn born_by(bets: Vec<Bet>, today: Birthdate) -> Result<Vec<Bet>, InvalidBet> {
-    for (index, bet) in bets.iter().enumerate() {
-        if let Err(error) = bet.check_born_by(today) {
+fn born_by(bets: BetBatch, today: Birthdate) -> Result<BetBatch, InvalidBet> {
+    match bets.check_born_by(today) {
+        Ok(()) => Ok(bets),
+        Err((index, error)) => {
             // A batch holds as many bets as fit a frame: far below u32::MAX.
             let index = u32::try_from(index).unwrap_or(u32::MAX);
-            return Err(InvalidBet { index, error });
+            Err(InvalidBet { index, error })
         }
     }
-    Ok(bets)
 }
 
 /// The refusal of a finish, logged.
@@ -671,6 +672,7 @@ fn send(message: &CentralMessage, max_frame: usize, out: &mut Vec<u8>) {
 }
 
 fn send_error(error: &ErrorFrame, max_frame: usize, out: &mut Vec<u8>) {
+    metrics::refused(error.code);
     let message = CentralMessage::Error(error.clone());
     if encode_central_message(&message, max_frame, out).is_ok() {
         return;

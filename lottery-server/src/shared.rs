@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 
 use crate::config::ServerConfig;
 use crate::log_line;
+use crate::metrics::Metrics;
 
 /// The token of each loop's waker (its connections count up from 1).
 pub(crate) const LOOP_WAKER: Token = Token(0);
@@ -96,6 +97,8 @@ pub(crate) struct Shared {
     agencies: Mutex<HashMap<AgencyId, Binding>>,
     /// Agencies whose winners were sent (for `exit_when_done`).
     served: Mutex<HashSet<AgencyId>>,
+    /// Each loop's counters for the status port (read on scrape).
+    metrics: Metrics,
 }
 
 impl Shared {
@@ -107,6 +110,7 @@ impl Shared {
         loops: Vec<LoopHandle>,
         acceptor: Arc<Waker>,
     ) -> Self {
+        let loops_count = loops.len();
         Self {
             central,
             config,
@@ -118,6 +122,7 @@ impl Shared {
             live: AtomicUsize::new(0),
             agencies: Mutex::new(HashMap::new()),
             served: Mutex::new(HashSet::new()),
+            metrics: Metrics::new(loops_count),
         }
     }
 
@@ -134,6 +139,23 @@ impl Shared {
     /// The loops, as the others see them.
     pub(crate) fn loops(&self) -> &[LoopHandle] {
         &self.loops
+    }
+
+    /// The counters of the loops and the acceptor.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Connections accepted and not yet closed.
+    pub(crate) fn live_connections(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// The agencies a connection speaks for now, sorted (one short lock).
+    pub(crate) fn connected_agencies(&self) -> Vec<AgencyId> {
+        let mut connected: Vec<AgencyId> = self.agencies.lock().keys().copied().collect();
+        connected.sort_unstable();
+        connected
     }
 
     /// Hands `command` to loop `index` and wakes it.

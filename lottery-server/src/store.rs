@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
+use lottery_core::{BetMonitor, Central, CsvFileStore, Durability, LotteryRules};
 
 use crate::error::ServerError;
 use crate::log_line;
+use crate::store_watch::StoreWatch;
 
 /// Locks and opens (or creates) the store at `path` and builds the central
 /// over it, logging what opening found: the bytes cut off its tail and where
@@ -26,7 +27,23 @@ pub fn open_central(
     durability: Durability,
     rules: LotteryRules,
 ) -> Result<Central, ServerError> {
-    let (monitor, recovery) = BetMonitor::open_file(path, durability)?;
+    open_watched_central(path, durability, rules).map(|(central, _)| central)
+}
+
+/// [`open_central`], with a [`StoreWatch`] of the store for the status port
+/// ([`crate::Server::watch_store`]): the store's size, each sync's time and
+/// the batches each sync covers.
+///
+/// # Errors
+/// As [`open_central`].
+pub fn open_watched_central(
+    path: &Path,
+    durability: Durability,
+    rules: LotteryRules,
+) -> Result<(Central, StoreWatch), ServerError> {
+    let watch = StoreWatch::of(&std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
+    let store = watch.wrap(CsvFileStore::open(path)?);
+    let (monitor, recovery) = BetMonitor::open(Box::new(store), durability)?;
     let bets: u64 = recovery.agencies.values().map(|record| record.bets).sum();
     for cut in &recovery.quarantined {
         log_line::store_repaired(path, cut);
@@ -49,5 +66,5 @@ pub fn open_central(
         // recomputed from the store (deterministically).
         log_line::draw_recovered(&summary);
     }
-    Ok(central)
+    Ok((central, watch))
 }

@@ -6,4 +6,4 @@ pub mod log;
 pub mod session;
 
 pub use config::{AgencyArgs, AgencySettings, BetSource};
-pub use session::{Progress, SessionOutcome, run_session};
+pub use session::{Progress, SessionEvent, SessionOutcome, run_session};

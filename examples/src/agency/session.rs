@@ -17,6 +17,26 @@ pub struct SessionOutcome {
     pub winners: Vec<String>,
 }
 
+/// What a session tells its caller as it goes (the demo's progress display
+/// counts them; `lottery-agency` logs its single bet on `Sent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// The central acknowledged batches: `stored` bets of this session are
+    /// stored so far (a running total, not an increment).
+    Stored {
+        /// Bets stored so far.
+        stored: u64,
+    },
+    /// Every bet is stored (`bets` of them); the session finishes next.
+    Sent {
+        /// Bets sent.
+        bets: u64,
+    },
+    /// The central answered the finish; the session waits for the draw next.
+    Finished,
+}
+
 /// Logs sending progress every tenth of the bets, in the course format.
 #[derive(Debug)]
 pub struct Progress {
@@ -50,9 +70,10 @@ impl Progress {
 }
 
 /// Runs the session of `input` with `config`: logs progress when
-/// `log_progress` (the demo's concurrent agencies keep quiet), and calls
-/// `sent` with the number of bets once every one is stored, before finishing.
-/// `interrupter` stops it from another thread (a signal's).
+/// `log_progress` (the demo's concurrent agencies keep quiet), and tells
+/// `events` what happens ([`SessionEvent`]: bets stored so far, every bet
+/// sent, the finish answered). `interrupter` stops it from another thread
+/// (a signal's).
 ///
 /// # Errors
 /// [`AgencyError`] when the central cannot be reached (after the client's
@@ -63,7 +84,7 @@ pub fn run_session(
     input: AgencyInput,
     interrupter: Interrupter,
     log_progress: bool,
-    sent: impl FnOnce(u64),
+    mut events: impl FnMut(SessionEvent),
 ) -> Result<SessionOutcome, AgencyError> {
     let agency = config.agency;
     let total = input.count();
@@ -71,6 +92,7 @@ pub fn run_session(
     let mut bets = input.bets()?;
     let mut progress = Progress::new(total);
     let bets_sent = client.send_bets(&mut bets, |stored| {
+        events(SessionEvent::Stored { stored });
         if !log_progress {
             return;
         }
@@ -81,9 +103,10 @@ pub fn run_session(
     // A file that changed since it was validated must not be finished short.
     bets.finish()?;
     log::bets_sent(agency, bets_sent);
-    sent(bets_sent);
+    events(SessionEvent::Sent { bets: bets_sent });
     client.finish(bets_sent)?;
     log::finished(agency, bets_sent);
+    events(SessionEvent::Finished);
     let winners = client.winners(true)?.ok_or(AgencyError::NoWinnersAnswer)?;
     client.close();
     log::connection_closed(agency);

@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::Parser;
 use log::LevelFilter;
 use lottery_core::AgencyId;
-use lottery_examples::agency::{self, AgencyArgs, AgencySettings, BetSource, run_session};
+use lottery_examples::agency::{
+    self, AgencyArgs, AgencySettings, BetSource, SessionEvent, run_session,
+};
 use lottery_examples::input::{self, AgencyInput};
 use lottery_net::{ClientConfig, Interrupter};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -63,8 +65,8 @@ fn main() -> ExitCode {
     config.in_flight = settings.in_flight.get();
     config.reconnect_attempts = settings.reconnect_attempts;
     config.tls = settings.tls.as_ref().map(|tls| tls.client.clone());
-    let outcome = run_session(config, input, interrupter, true, |_| {
-        if let Some(bet) = &single {
+    let outcome = run_session(config, input, interrupter, true, |event| {
+        if let (SessionEvent::Sent { .. }, Some(bet)) = (event, &single) {
             agency::log::bet_sent(bet);
         }
     });

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use log::error;
-use lottery_examples::demo::{DemoArgs, run};
+use lottery_examples::demo::{DemoArgs, DemoRun, run, serve_status};
 use lottery_log::chain;
 
 fn main() -> ExitCode {
@@ -18,8 +18,17 @@ fn main() -> ExitCode {
     };
     lottery_log::init(level).expect("the first logger of the process");
     match run(&args) {
-        Ok(report) => {
+        Ok(DemoRun { report, central }) => {
             println!("{report}");
+            if let (Some(central), Some(seconds)) = (central, args.serve_status)
+                && let Err(error) = serve_status(central, seconds, &mut std::io::stdout())
+            {
+                error!(
+                    "action: serve_status | result: fail | error: {}",
+                    chain(&error)
+                );
+                return ExitCode::FAILURE;
+            }
             if report.passed() {
                 ExitCode::SUCCESS
             } else {

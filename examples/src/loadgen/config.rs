@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::Parser;
 use lottery_core::Durability;
 
+use crate::progress::ProgressMode;
+
 /// A benchmark client: many agencies, each running the whole session
 /// (handshake, batches, finish, winners) against a central, measuring bets/s
 /// and batch acknowledgement latency.
@@ -69,6 +71,11 @@ pub struct LoadgenArgs {
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     pub json: bool,
+    /// Progress on stderr: auto (a bar on a terminal, plain lines
+    /// otherwise), lines, or off. Never on stdout, so --json stays one
+    /// object.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto, value_name = "auto|lines|off")]
+    pub progress: ProgressMode,
     /// OFF, ERROR, WARN, INFO, DEBUG or TRACE (the in-process central's log
     /// lines too).
     #[arg(long, default_value = "WARN", value_name = "LEVEL")]

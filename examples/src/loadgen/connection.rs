@@ -92,6 +92,11 @@ impl Agency {
         matches!(self.phase, Phase::Done | Phase::Failed)
     }
 
+    /// Whether the central answered its finish.
+    pub(super) fn has_finished(&self) -> bool {
+        matches!(self.phase, Phase::Winners | Phase::Done)
+    }
+
     pub(super) fn is_handshaking(&self) -> bool {
         matches!(self.phase, Phase::Connecting | Phase::Welcome)
     }

@@ -215,7 +215,17 @@ impl ClientThread<'_> {
         }
         let mut outcome = Ok(());
         if readable {
+            let (acked, finished) = (agency.acked, agency.has_finished());
             outcome = agency.pump_read(&mut self.report);
+            let progress = &self.shared.progress;
+            if agency.acked > acked {
+                progress.acked(
+                    agency.plan.bets_through(agency.acked) - agency.plan.bets_through(acked),
+                );
+            }
+            if agency.has_finished() && !finished {
+                progress.finished();
+            }
         }
         if outcome.is_ok() && !agency.is_over() {
             outcome = agency.pump_write(self.shared.in_flight);

@@ -23,6 +23,8 @@ pub struct SessionPlan {
     frames: Vec<u8>,
     /// Where each batch frame ends in `frames`.
     batch_ends: Vec<usize>,
+    /// Bets in the batches up to each one, included.
+    bets_through: Vec<u64>,
     bets: u64,
     winners: u64,
 }
@@ -50,6 +52,7 @@ impl SessionPlan {
         let mut plan = Self {
             frames: Vec::new(),
             batch_ends: Vec::new(),
+            bets_through: Vec::new(),
             bets,
             winners: 0,
         };
@@ -72,6 +75,8 @@ impl SessionPlan {
 
     fn finish_batch(&mut self, builder: &mut BatchBuilder) {
         let sequence = self.batch_ends.len() as u64 + 1;
+        let before = self.bets_through.last().copied().unwrap_or(0);
+        self.bets_through.push(before + builder.len() as u64);
         builder.finish(sequence, &mut self.frames);
         self.batch_ends.push(self.frames.len());
     }
@@ -89,6 +94,13 @@ impl SessionPlan {
     /// Bets playing the winning number: the winners the central must answer.
     pub fn winners(&self) -> u64 {
         self.winners
+    }
+
+    /// Bets in the first `batches` batches.
+    pub fn bets_through(&self, batches: usize) -> u64 {
+        batches
+            .checked_sub(1)
+            .map_or(0, |last| self.bets_through[last])
     }
 
     /// The bytes of the first `batches` batches (all frames back to back).
@@ -134,7 +146,10 @@ mod tests {
             assert!(checked.count > 0 && checked.count <= 150);
             assert_eq!(checked.bets.map(|valid| valid.len()), Ok(checked.count));
             bets += checked.count as u64;
+            // What the progress display counts when this batch is acked.
+            assert_eq!(plan.bets_through(expected as usize), bets);
         }
+        assert_eq!(plan.bets_through(0), 0);
         assert_eq!(decoder.buffered(), 0);
         assert_eq!(bets, 1_000);
         assert_eq!(plan.batches(), 7);
@@ -145,6 +160,7 @@ mod tests {
         let plan = SessionPlan::build(0, 500, 150, 1024, BetNumber::DEFAULT_WINNING).unwrap();
         assert!(plan.batches() > 500 / 150 + 1);
         assert!((0..plan.batches()).all(|i| plan.batch_range(i).len() <= 1024));
+        assert_eq!(plan.bets_through(plan.batches()), 500);
         assert!(SessionPlan::build(0, 5, 150, 20, BetNumber::DEFAULT_WINNING).is_err());
     }
 

@@ -19,6 +19,7 @@ use super::shared::{RunShared, RunTls, ThreadReport};
 use crate::central::InProcessCentral;
 use crate::error::LoadgenError;
 use crate::pki::MemoryPki;
+use crate::progress::{ProgressCounters, ProgressDisplay, ProgressTotals};
 
 /// File descriptors a process needs beyond its connections (stdio, polls,
 /// wakers, the store, the listener).
@@ -51,6 +52,7 @@ pub fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
                 args.durability,
                 args.server_threads.map(std::num::NonZeroUsize::get),
                 pki.as_ref().map(MemoryPki::central).transpose()?,
+                false,
             )?;
             let addr = started.addr();
             central = Some(started);
@@ -98,11 +100,17 @@ pub fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
         open: AtomicU64::new(0),
         open_peak: AtomicU64::new(0),
         tls: run_tls(args, server, pki.as_ref())?,
+        progress: Arc::new(ProgressCounters::default()),
     };
     info!(
         "action: load | result: in_progress | agencies: {agencies} | bets_per_agency: {} | central: {central_name}",
         args.bets_per_agency
     );
+    let totals = ProgressTotals {
+        bets: u64::from(agencies).saturating_mul(args.bets_per_agency),
+        agencies: u64::from(agencies),
+    };
+    let progress = ProgressDisplay::start(args.progress, totals, Arc::clone(&shared.progress));
     let started = Instant::now();
     let reports = std::thread::scope(|scope| {
         let handles: Vec<_> = shares
@@ -121,7 +129,9 @@ pub fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
                     .map_err(LoadgenError::Poll)
             })
             .collect::<Result<Vec<_>, _>>()
-    })?;
+    });
+    progress.finish();
+    let reports = reports?;
     if let Some(mut central) = central.take() {
         central.stop()?;
     }

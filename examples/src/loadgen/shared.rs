@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 
 use lottery_tls::{ClientConnection, ClientTls};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Barrier, OnceLock};
+use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
+
+use crate::progress::ProgressCounters;
 
 /// What every client thread shares.
 #[derive(Debug)]
@@ -33,6 +35,9 @@ pub struct RunShared {
     pub open_peak: AtomicU64,
     /// TLS to the central (`None`: plaintext).
     pub tls: Option<RunTls>,
+    /// Bets acknowledged and agencies finished so far, for the progress
+    /// display.
+    pub progress: Arc<ProgressCounters>,
 }
 
 /// The TLS of a load run: the address whose host the central's certificate

@@ -28,33 +28,48 @@ pub fn agency_bin() -> PathBuf {
 pub fn server_bin() -> PathBuf {
     static SERVER: OnceLock<PathBuf> = OnceLock::new();
     SERVER
-        .get_or_init(|| {
-            let dir = agency_bin()
-                .parent()
-                .expect("binaries live in a directory")
-                .to_path_buf();
-            let profile = dir.file_name().and_then(|name| name.to_str()).unwrap_or("debug");
-            let target_dir = dir
-                .parent()
-                .expect("profile directories sit in the target directory");
-            let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            build
-                .current_dir(workspace_root())
-                .args(["build", "--quiet", "-p", "lottery-server", "--bin", "lottery-server"])
-                .arg("--target-dir")
-                .arg(target_dir);
-            if profile == "release" {
-                build.arg("--release");
-            }
-            let status = build.status().expect("cargo runs");
-            let server = dir.join(format!("lottery-server{}", std::env::consts::EXE_SUFFIX));
-            assert!(
-                status.success() && server.is_file(),
-                "could not build lottery-server ({status}): run `cargo build -p lottery-server` and retry"
-            );
-            server
-        })
+        .get_or_init(|| build_server_bin("lottery-server"))
         .clone()
+}
+
+/// The `lottery-admin` binary, built as [`server_bin`] is.
+pub fn admin_bin() -> PathBuf {
+    static ADMIN: OnceLock<PathBuf> = OnceLock::new();
+    ADMIN
+        .get_or_init(|| build_server_bin("lottery-admin"))
+        .clone()
+}
+
+/// Builds binary `name` of the `lottery-server` package next to
+/// `lottery-agency` and returns its path.
+fn build_server_bin(name: &str) -> PathBuf {
+    let dir = agency_bin()
+        .parent()
+        .expect("binaries live in a directory")
+        .to_path_buf();
+    let profile = dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("debug");
+    let target_dir = dir
+        .parent()
+        .expect("profile directories sit in the target directory");
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build
+        .current_dir(workspace_root())
+        .args(["build", "--quiet", "-p", "lottery-server", "--bin", name])
+        .arg("--target-dir")
+        .arg(target_dir);
+    if profile == "release" {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo runs");
+    let binary = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        status.success() && binary.is_file(),
+        "could not build {name} ({status}): run `cargo build -p lottery-server` and retry"
+    );
+    binary
 }
 
 /// A finished program: its exit status and everything it logged on stderr.

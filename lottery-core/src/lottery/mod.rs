@@ -54,7 +54,7 @@ use crate::bet::{AgencyId, Document};
 use crate::draw::{Draw, DrawSummary, DrawTally, Winners};
 use crate::error::{FinishError, RecoveryError, SubmitError, UnknownAgency};
 use crate::ledger::Recovery;
-use crate::outcome::{Finish, ResumePoint, Submitted};
+use crate::outcome::{AgencySnapshot, DrawSnapshot, Finish, ResumePoint, Snapshot, Submitted};
 use crate::rules::LotteryRules;
 
 /// Where an agency's finish stands.
@@ -528,6 +528,38 @@ impl Lottery {
         match &self.phase {
             Phase::Drawn(draw) => Some(draw.summary()),
             _ => None,
+        }
+    }
+
+    /// The books in counts: every agency that took part, the finishes, and
+    /// the draw once it happened (O(agencies that took part)).
+    pub fn snapshot(&self) -> Snapshot {
+        let draw = match &self.phase {
+            Phase::Drawn(draw) => Some(draw),
+            _ => None,
+        };
+        let agencies = self
+            .agencies
+            .iter()
+            .map(|(&agency, state)| AgencySnapshot {
+                agency,
+                bets: state.bets,
+                last_batch: state.last_batch,
+                finished: state.stage == Stage::Finished,
+                winners: draw
+                    .and_then(|draw| draw.winners(agency))
+                    .map(|won| won.len() as u64),
+            })
+            .collect();
+        Snapshot {
+            agencies_expected: self.rules.agencies,
+            agencies_finished: self.finished,
+            agencies,
+            draw: draw.map(|draw| DrawSnapshot {
+                winning_number: self.rules.winning_number,
+                winners: draw.summary().winners_per_agency.iter().sum(),
+                bets: draw.summary().bets,
+            }),
         }
     }
 

@@ -6,9 +6,15 @@
 //! - `lottery-admin certs --agencies N --out DIR` writes a PKI for quick
 //!   setups (a CA, the central's certificate, one per agency); it never
 //!   overwrites a file.
+//! - `lottery-admin status --http ADDR` prints a running central's `/status`
+//!   (its HTTP listener, `lottery-server --http`) as a table, or with `--json`
+//!   as the JSON it served.
 //!
 //! Exit codes: 0 done, 1 the job failed (a store not whole, a file that
-//! exists), 2 a bad flag (clap's usage errors).
+//! exists, a central that cannot be reached or answers something else than
+//! its status), 2 a bad flag (clap's usage errors).
+
+mod status;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -63,6 +69,22 @@ enum Command {
         #[arg(long = "server-name", value_name = "NAME")]
         server_names: Vec<String>,
     },
+    /// Prints a running central's status (GET /status from its HTTP
+    /// listener, `lottery-server --http ADDR`) as a table: agencies
+    /// expected, connected and finished, bets, batches, the draw, the store,
+    /// TLS, uptime, ack and sync latency, and one row per agency. Plain HTTP
+    /// only (https:// is refused). Exits 1 when the central cannot be
+    /// reached, answers other than 200 OK or not with its status.
+    #[command(after_help = "Example: lottery-admin status --http 127.0.0.1:9100")]
+    Status {
+        /// The central's HTTP listener: HOST:PORT or http://HOST:PORT.
+        #[arg(long = "http", env = "SERVER_HTTP_LISTEN", value_name = "ADDR", value_parser = status::parse_status_url)]
+        url: String,
+        /// Print the /status JSON as the central served it (for scripts)
+        /// instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -74,6 +96,24 @@ fn main() -> ExitCode {
             out,
             server_names,
         } => certs(agencies, &out, server_names),
+        Command::Status { url, json } => show_status(&url, json),
+    }
+}
+
+fn show_status(url: &str, json: bool) -> ExitCode {
+    match status::fetch(url) {
+        Ok((body, _)) if json => {
+            println!("{}", body.trim_end());
+            ExitCode::SUCCESS
+        }
+        Ok((_, status)) => {
+            print!("{}", status::table(url, &status));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("lottery-admin: status: {}", chain(&error));
+            ExitCode::FAILURE
+        }
     }
 }
 

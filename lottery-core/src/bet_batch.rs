@@ -1,0 +1,551 @@
+//! A batch of validated bets in one buffer: what the central takes, stores
+//! and tallies, without a [`Bet`] (two names, a document) per bet.
+//!
+//! A [`BetBatch`] is the bytes its bets' texts lie in (for the central's
+//! decoder, the `Batch` frame's body, copied once) and, per bet, where each
+//! text lies plus the parsed date and number. It is made only by
+//! validation: [`BetBatchBuilder::push`] checks the five fields where they
+//! lie, with the rules of [`Bet::from_parts`] (the core's one set,
+//! [`crate::field_bytes`]), or by [`BetBatch::from_bets`] from bets that are
+//! validated already. So no allocation is made per bet, and a ledger writes
+//! its rows straight from the bytes ([`crate::encode_store_rows`]); a
+//! ledger that needs each bet's fields reads them as [`BetView`]s.
+//!
+//! Above `bet` and `field_bytes`; below `row`, `draw` and the ledgers.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+
+use crate::bet::{Bet, BetNumber, Birthdate, Document, Name};
+use crate::field::{Field, FieldError};
+use crate::field_bytes::{TEXT_PAD, check_document_in, check_name_in};
+
+/// Validated bets, their texts in one buffer.
+///
+/// ```
+/// use lottery_core::{Bet, BetBatch};
+/// // A buffer holding the texts (here with bytes around them, as a frame).
+/// let bytes = b"#Ana#P\xc3\xa9rez#007#1999-03-17#".to_vec();
+/// let mut batch = BetBatch::builder(bytes, 1);
+/// batch.push(1..4, 5..11, 12..15, 16..26, 42)?;
+/// let batch = batch.finish();
+/// let bet = batch.iter().next().unwrap();
+/// assert_eq!((bet.last_name(), bet.document(), bet.number().get()), ("Pérez", "007", 42));
+/// assert_eq!(batch, BetBatch::from_bets(&[Bet::from_fields("Ana", "Pérez", "007", "1999-03-17", "42")?]));
+/// # Ok::<(), lottery_core::FieldError>(())
+/// ```
+#[derive(Clone)]
+pub struct BetBatch {
+    /// The bytes the texts lie in (other bytes may lie between them), then
+    /// [`TEXT_PAD`] zeros, so that checks and writers read whole words.
+    bytes: Vec<u8>,
+    /// Where each bet's texts lie in `bytes`, and its date and number.
+    slots: Vec<Slot>,
+    /// The bytes of every bet's names and document, added up (what a
+    /// writer of rows reserves room for).
+    text_bytes: usize,
+}
+
+impl Default for BetBatch {
+    fn default() -> Self {
+        Self::from_bets(&[])
+    }
+}
+
+/// One bet of a [`BetBatch`]: where its texts are, and what they parsed to.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    first_name: u32,
+    last_name: u32,
+    document: u32,
+    /// The date's text, `YYYY-MM-DD` (a date that parses is written exactly
+    /// so: a store row copies it).
+    birthdate_text: u32,
+    first_name_len: u8,
+    last_name_len: u8,
+    document_len: u8,
+    birthdate: Birthdate,
+    number: BetNumber,
+}
+
+impl BetBatch {
+    /// A builder of a batch whose texts lie in `bytes` (a frame's body,
+    /// say), with room for `capacity` bets (only a hint). A few zero bytes
+    /// are added after them, so that the checks read whole words.
+    pub fn builder(mut bytes: Vec<u8>, capacity: usize) -> BetBatchBuilder {
+        let len = bytes.len();
+        bytes.resize(len + TEXT_PAD, 0);
+        BetBatchBuilder {
+            len,
+            batch: BetBatch {
+                bytes,
+                slots: Vec::with_capacity(capacity),
+                text_bytes: 0,
+            },
+        }
+    }
+
+    /// The batch of `bets`, validated already: their texts are copied into
+    /// one buffer.
+    pub fn from_bets(bets: &[Bet]) -> Self {
+        let texts: usize = bets
+            .iter()
+            .map(|bet| {
+                bet.first_name.as_str().len()
+                    + bet.last_name.as_str().len()
+                    + bet.document.as_str().len()
+                    + Birthdate::TEXT_LEN
+            })
+            .sum();
+        let mut batch = BetBatch {
+            bytes: Vec::with_capacity(texts + TEXT_PAD),
+            slots: Vec::with_capacity(bets.len()),
+            text_bytes: 0,
+        };
+        for bet in bets {
+            let mut put = |text: &[u8]| {
+                let start = offset(batch.bytes.len());
+                batch.bytes.extend_from_slice(text);
+                start
+            };
+            let first_name = put(bet.first_name.as_str().as_bytes());
+            let last_name = put(bet.last_name.as_str().as_bytes());
+            let document = put(bet.document.as_str().as_bytes());
+            let birthdate_text = put(&bet.birthdate.to_text());
+            batch.slots.push(Slot {
+                first_name,
+                last_name,
+                document,
+                birthdate_text,
+                first_name_len: text_len(bet.first_name.as_str().len()),
+                last_name_len: text_len(bet.last_name.as_str().len()),
+                document_len: text_len(bet.document.as_str().len()),
+                birthdate: bet.birthdate,
+                number: bet.number,
+            });
+            batch.text_bytes += bet.first_name.as_str().len()
+                + bet.last_name.as_str().len()
+                + bet.document.as_str().len();
+        }
+        batch.bytes.resize(batch.bytes.len() + TEXT_PAD, 0);
+        batch
+    }
+
+    /// The bytes of every bet's names and document, added up.
+    #[inline]
+    pub(crate) fn text_bytes(&self) -> usize {
+        self.text_bytes
+    }
+
+    /// How many bets there are.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there is no bet.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The bets, in batch order.
+    #[inline]
+    pub fn iter(&self) -> BetBatchIter<'_> {
+        BetBatchIter {
+            bytes: &self.bytes,
+            slots: self.slots.iter(),
+        }
+    }
+
+    /// The bet at `index` (from 0), if there is one.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<BetView<'_>> {
+        self.slots.get(index).map(|slot| BetView {
+            bytes: &self.bytes,
+            slot,
+        })
+    }
+
+    /// The first bet born after `today` (its index, and the error), if one
+    /// is: as [`Bet::check_born_by`] refuses each.
+    ///
+    /// # Errors
+    /// The index of the first bet born after `today`, with
+    /// [`crate::FieldReason::InFuture`] on its birthdate.
+    #[inline]
+    pub fn check_born_by(&self, today: Birthdate) -> Result<(), (usize, FieldError)> {
+        for (index, slot) in self.slots.iter().enumerate() {
+            slot.birthdate
+                .check_not_after(today)
+                .map_err(|error| (index, error))?;
+        }
+        Ok(())
+    }
+
+    /// The bets as [`Bet`]s (each owning its texts).
+    pub fn to_bets(&self) -> Vec<Bet> {
+        self.iter().map(|bet| bet.to_bet()).collect()
+    }
+}
+
+impl PartialEq for BetBatch {
+    /// Two batches are equal when they hold the same bets in the same order,
+    /// wherever their texts lie.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for BetBatch {}
+
+impl fmt::Debug for BetBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a BetBatch {
+    type Item = BetView<'a>;
+    type IntoIter = BetBatchIter<'a>;
+
+    fn into_iter(self) -> BetBatchIter<'a> {
+        self.iter()
+    }
+}
+
+impl From<&[Bet]> for BetBatch {
+    fn from(bets: &[Bet]) -> Self {
+        Self::from_bets(bets)
+    }
+}
+
+/// A position in a batch's buffer, which holds at most `u32::MAX` bytes
+/// (a frame body does).
+#[inline(always)]
+fn offset(position: usize) -> u32 {
+    u32::try_from(position).expect("a batch's buffer holds less than 4 GiB")
+}
+
+/// The length of a validated text (a name, at most 255 bytes; a document).
+#[inline(always)]
+fn text_len(len: usize) -> u8 {
+    u8::try_from(len).expect("a validated text is at most 255 bytes")
+}
+
+/// Makes a [`BetBatch`], validating each bet where it lies in the buffer.
+#[derive(Debug)]
+pub struct BetBatchBuilder {
+    /// The buffer's length before its padding: every text lies below.
+    len: usize,
+    batch: BetBatch,
+}
+
+impl BetBatchBuilder {
+    /// The buffer the bets' texts lie in.
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        &self.batch.bytes[..self.len]
+    }
+
+    /// Validates a bet whose texts are the given ranges of the buffer (the
+    /// names and the document as bytes of UTF-8, the date `YYYY-MM-DD`) and
+    /// whose number is `number`, with the rules of [`Bet::from_parts`], in
+    /// its order; adds it when it is valid.
+    ///
+    /// # Errors
+    /// The first invalid field, named, with its reason; a name whose bytes
+    /// are not UTF-8 is [`crate::FieldReason::Malformed`] on its field
+    /// (`from_parts` takes text, so it cannot see one). A document that is
+    /// not UTF-8 is refused as not digits. Nothing is added.
+    ///
+    /// # Panics
+    /// When a range does not lie inside the buffer.
+    #[inline]
+    pub fn push(
+        &mut self,
+        first_name: Range<usize>,
+        last_name: Range<usize>,
+        document: Range<usize>,
+        birthdate: Range<usize>,
+        number: u32,
+    ) -> Result<(), FieldError> {
+        let inside = |range: &Range<usize>| range.start <= range.end && range.end <= self.len;
+        assert!(
+            inside(&first_name) & inside(&last_name) & inside(&document) & inside(&birthdate),
+            "a bet's texts lie inside the batch's buffer"
+        );
+        let bytes = &self.batch.bytes;
+        check_name_in(Field::FirstName, bytes, first_name.clone())?;
+        check_name_in(Field::LastName, bytes, last_name.clone())?;
+        check_document_in(bytes, document.clone())?;
+        let date = Birthdate::from_text(&bytes[birthdate.clone()])?;
+        let number = BetNumber::new(number)?;
+        self.batch.text_bytes += first_name.len() + last_name.len() + document.len();
+        self.batch.slots.push(Slot {
+            first_name: offset(first_name.start),
+            last_name: offset(last_name.start),
+            document: offset(document.start),
+            birthdate_text: offset(birthdate.start),
+            first_name_len: text_len(first_name.len()),
+            last_name_len: text_len(last_name.len()),
+            document_len: text_len(document.len()),
+            birthdate: date,
+            number,
+        });
+        Ok(())
+    }
+
+    /// How many bets were added.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Whether no bet was added.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+
+    /// The batch of the bets added.
+    #[inline]
+    pub fn finish(self) -> BetBatch {
+        self.batch
+    }
+}
+
+/// One bet of a [`BetBatch`], borrowed: its fields as the batch holds them.
+#[derive(Clone, Copy)]
+pub struct BetView<'a> {
+    bytes: &'a [u8],
+    slot: &'a Slot,
+}
+
+impl<'a> BetView<'a> {
+    #[inline(always)]
+    fn field(&self, start: u32, len: u8) -> &'a [u8] {
+        let start = start as usize;
+        &self.bytes[start..start + usize::from(len)]
+    }
+
+    /// The first name's bytes (UTF-8), as the store writes them.
+    #[inline(always)]
+    pub fn first_name_bytes(&self) -> &'a [u8] {
+        self.field(self.slot.first_name, self.slot.first_name_len)
+    }
+
+    /// The last name's bytes (UTF-8).
+    #[inline(always)]
+    pub fn last_name_bytes(&self) -> &'a [u8] {
+        self.field(self.slot.last_name, self.slot.last_name_len)
+    }
+
+    /// The document's bytes (ASCII digits).
+    #[inline(always)]
+    pub fn document_bytes(&self) -> &'a [u8] {
+        self.field(self.slot.document, self.slot.document_len)
+    }
+
+    /// The date's text, `YYYY-MM-DD` (what [`Birthdate::to_text`] writes).
+    #[inline(always)]
+    pub fn birthdate_text(&self) -> &'a [u8; Birthdate::TEXT_LEN] {
+        let start = self.slot.birthdate_text as usize;
+        self.bytes[start..start + Birthdate::TEXT_LEN]
+            .try_into()
+            .expect("a date's text has ten bytes")
+    }
+
+    /// The bytes from the text at `start` on, [`TEXT_PAD`] past its end at
+    /// least: what a writer copies a word at a time.
+    #[inline(always)]
+    fn padded(&self, start: u32, len: u8) -> &'a [u8] {
+        let start = start as usize;
+        &self.bytes[start..start + usize::from(len) + TEXT_PAD]
+    }
+
+    /// The first name's bytes and [`TEXT_PAD`] more.
+    #[inline(always)]
+    pub(crate) fn first_name_padded(&self) -> &'a [u8] {
+        self.padded(self.slot.first_name, self.slot.first_name_len)
+    }
+
+    /// The last name's bytes and [`TEXT_PAD`] more.
+    #[inline(always)]
+    pub(crate) fn last_name_padded(&self) -> &'a [u8] {
+        self.padded(self.slot.last_name, self.slot.last_name_len)
+    }
+
+    /// The document's bytes and [`TEXT_PAD`] more.
+    #[inline(always)]
+    pub(crate) fn document_padded(&self) -> &'a [u8] {
+        self.padded(self.slot.document, self.slot.document_len)
+    }
+
+    /// The date's text and [`TEXT_PAD`] more.
+    #[inline(always)]
+    pub(crate) fn birthdate_padded(&self) -> &'a [u8] {
+        self.padded(self.slot.birthdate_text, Birthdate::TEXT_LEN as u8)
+    }
+
+    /// The first name. (Its bytes were checked; safe Rust checks them again
+    /// to lend them as text, so a writer of bytes takes
+    /// [`BetView::first_name_bytes`].)
+    #[inline]
+    pub fn first_name(&self) -> &'a str {
+        as_text(self.first_name_bytes())
+    }
+
+    /// The last name.
+    #[inline]
+    pub fn last_name(&self) -> &'a str {
+        as_text(self.last_name_bytes())
+    }
+
+    /// The document (DNI).
+    #[inline]
+    pub fn document(&self) -> &'a str {
+        as_text(self.document_bytes())
+    }
+
+    /// The date of birth.
+    #[inline(always)]
+    pub fn birthdate(&self) -> Birthdate {
+        self.slot.birthdate
+    }
+
+    /// The number played.
+    #[inline(always)]
+    pub fn number(&self) -> BetNumber {
+        self.slot.number
+    }
+
+    /// Refuses a bet whose player is born after `today`, as
+    /// [`Bet::check_born_by`] does.
+    ///
+    /// # Errors
+    /// [`crate::FieldReason::InFuture`] on the birthdate.
+    #[inline]
+    pub fn check_born_by(&self, today: Birthdate) -> Result<(), FieldError> {
+        self.slot.birthdate.check_not_after(today)
+    }
+
+    /// The document as a [`Document`] (a winner's, for the tally).
+    #[inline]
+    pub fn to_document(&self) -> Document {
+        Document::checked(self.document())
+    }
+
+    /// The same bet as a [`Bet`] (which owns its texts).
+    pub fn to_bet(&self) -> Bet {
+        Bet {
+            first_name: Name::checked(self.first_name()),
+            last_name: Name::checked(self.last_name()),
+            document: self.to_document(),
+            birthdate: self.birthdate(),
+            number: self.number(),
+        }
+    }
+}
+
+/// Validated bytes as text.
+#[inline]
+fn as_text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).expect("a batch's texts were validated UTF-8")
+}
+
+impl PartialEq for BetView<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.first_name_bytes() == other.first_name_bytes()
+            && self.last_name_bytes() == other.last_name_bytes()
+            && self.document_bytes() == other.document_bytes()
+            && self.birthdate() == other.birthdate()
+            && self.number() == other.number()
+    }
+}
+
+impl Eq for BetView<'_> {}
+
+impl fmt::Debug for BetView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BetView")
+            .field("first_name", &self.first_name())
+            .field("last_name", &self.last_name())
+            .field("document", &self.document())
+            .field("birthdate", &self.birthdate())
+            .field("number", &self.number())
+            .finish()
+    }
+}
+
+/// The bets of [`BetBatch::iter`].
+#[derive(Debug, Clone)]
+pub struct BetBatchIter<'a> {
+    bytes: &'a [u8],
+    slots: std::slice::Iter<'a, Slot>,
+}
+
+impl<'a> Iterator for BetBatchIter<'a> {
+    type Item = BetView<'a>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<BetView<'a>> {
+        let slot = self.slots.next()?;
+        Some(BetView {
+            bytes: self.bytes,
+            slot,
+        })
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.slots.size_hint()
+    }
+}
+
+impl ExactSizeIterator for BetBatchIter<'_> {}
+
+/// Bets a central or ledger can take as a batch: a [`BetBatch`] itself (the
+/// central's decoder makes one per frame), or validated [`Bet`]s (a slice,
+/// an array, a `Vec`), which are copied into one first.
+///
+/// ```
+/// use lottery_core::{AsBetBatch, Bet, BetBatch};
+/// let bet = Bet::from_fields("Ana", "Paz", "1", "2000-01-01", "7")?;
+/// let batch = BetBatch::from_bets(std::slice::from_ref(&bet));
+/// assert_eq!(*[bet].as_bet_batch(), batch);
+/// # Ok::<(), lottery_core::FieldError>(())
+/// ```
+pub trait AsBetBatch {
+    /// The bets as a batch: borrowed when they are one already.
+    fn as_bet_batch(&self) -> Cow<'_, BetBatch>;
+}
+
+impl AsBetBatch for BetBatch {
+    #[inline]
+    fn as_bet_batch(&self) -> Cow<'_, BetBatch> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl AsBetBatch for [Bet] {
+    fn as_bet_batch(&self) -> Cow<'_, BetBatch> {
+        Cow::Owned(BetBatch::from_bets(self))
+    }
+}
+
+impl<const N: usize> AsBetBatch for [Bet; N] {
+    fn as_bet_batch(&self) -> Cow<'_, BetBatch> {
+        Cow::Owned(BetBatch::from_bets(self))
+    }
+}
+
+impl AsBetBatch for Vec<Bet> {
+    fn as_bet_batch(&self) -> Cow<'_, BetBatch> {
+        Cow::Owned(BetBatch::from_bets(self))
+    }
+}
+
+#[cfg(test)]
+mod tests;

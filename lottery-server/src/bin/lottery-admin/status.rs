@@ -1,0 +1,319 @@
+//! `lottery-admin status --http ADDR`: the central's `/status` document
+//! (SPEC section 10), fetched over plain HTTP and printed as a table, or as
+//! the raw JSON with `--json`.
+//!
+//! The document's shape is the one the central's HTTP listener serves; fields
+//! may be added to it, never renamed, so unknown fields are ignored here and
+//! only the ones the table shows are required. Nothing here writes HTTP by
+//! hand: `ureq` does the request.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// How long the whole request may take: a central that accepts and then says
+/// nothing must not hang the operator's terminal.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the status could not be shown. Each message says what failed and
+/// where; `main` prints it with its source chain.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// Nothing answered at the address (refused, unreachable, timed out).
+    #[error("cannot reach the central's HTTP listener at {url}")]
+    Unreachable {
+        /// What was asked for.
+        url: String,
+        /// What the client answered.
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    /// Something answered, but not `200 OK`.
+    #[error("{url} answered HTTP {code}, not 200 OK{}", reason_text(reason))]
+    NotOk {
+        /// What was asked for.
+        url: String,
+        /// The HTTP status code.
+        code: u16,
+        /// The start of the response body, if any.
+        reason: String,
+    },
+    /// The answer is not the `/status` document: not JSON, or JSON missing a
+    /// field the table needs (the message names it).
+    #[error("{url} did not answer a /status document")]
+    Shape {
+        /// What was asked for.
+        url: String,
+        /// Where the parse stopped.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn reason_text(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
+    }
+}
+
+/// `--http`: `HOST:PORT`, `http://HOST:PORT` (a trailing `/` or `/status`
+/// allowed) to the URL of its `/status`. `https://` is refused with the reason: the central's
+/// HTTP listener serves plain HTTP (a usage error: exit 2).
+pub fn parse_status_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.len() >= 8 && text[..8].eq_ignore_ascii_case("https://") {
+        return Err(
+            "https is not supported: the central's --http listener serves plain HTTP \
+             (give http://HOST:PORT or HOST:PORT)"
+                .into(),
+        );
+    }
+    let rest = match text.find("://") {
+        Some(at) if text[..at].eq_ignore_ascii_case("http") => &text[at + 3..],
+        Some(at) => return Err(format!("unknown scheme {:?} (expected http)", &text[..at])),
+        None => text,
+    };
+    let rest = rest.strip_suffix("/status").unwrap_or(rest);
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty() || authority.contains('/') {
+        return Err("expected HOST:PORT or http://HOST:PORT (no path)".into());
+    }
+    Ok(format!("http://{authority}/status"))
+}
+
+/// Fetches `url` and returns its body, checked to be a `/status` document.
+///
+/// # Errors
+/// [`StatusError`]: nothing answered, the answer was not `200 OK`, or the
+/// body is not a `/status` document.
+pub fn fetch(url: &str) -> Result<(String, Status), StatusError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(REQUEST_TIMEOUT))
+        .build()
+        .into();
+    let unreachable = |source| StatusError::Unreachable {
+        url: url.to_string(),
+        source: Box::new(source),
+    };
+    let mut response = agent.get(url).call().map_err(unreachable)?;
+    let code = response.status().as_u16();
+    let body = response.body_mut().read_to_string().map_err(unreachable)?;
+    if code != 200 {
+        /// Enough of an error body to say why, never a page of HTML.
+        const REASON_CHARS: usize = 200;
+        let reason: String = body.trim().chars().take(REASON_CHARS).collect();
+        return Err(StatusError::NotOk {
+            url: url.to_string(),
+            code,
+            reason: reason.replace(['\r', '\n'], " "),
+        });
+    }
+    let status = serde_json::from_str(&body).map_err(|source| StatusError::Shape {
+        url: url.to_string(),
+        source,
+    })?;
+    Ok((body, status))
+}
+
+/// The `/status` document: what the table shows of it.
+#[derive(Debug, Deserialize)]
+pub struct Status {
+    lottery: Lottery,
+    latency: Latency,
+    agencies: Vec<Agency>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Lottery {
+    agencies_expected: u64,
+    agencies_connected: u64,
+    agencies_finished: u64,
+    bets_stored: u64,
+    batches_acked: u64,
+    connections: u64,
+    draw: Draw,
+    store: Store,
+    tls: String,
+    uptime_seconds: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Draw {
+    done: bool,
+    winners: Option<u64>,
+    winning_number: Option<u64>,
+}
+
+/// The store; either fact may be unknown (`null`: a store that is no file,
+/// a size not read yet).
+#[derive(Debug, Deserialize)]
+struct Store {
+    path: Option<String>,
+    bytes: Option<u64>,
+}
+
+impl Store {
+    /// `PATH (N bytes)`, with what is known of it; `-` for nothing.
+    fn describe(&self) -> String {
+        match (&self.path, self.bytes) {
+            (Some(path), Some(bytes)) => format!("{path} ({bytes} bytes)"),
+            (Some(path), None) => path.clone(),
+            (None, Some(bytes)) => format!("{bytes} bytes"),
+            (None, None) => "-".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Latency {
+    ack_seconds: Quantiles,
+    sync_seconds: Quantiles,
+}
+
+#[derive(Debug, Deserialize)]
+struct Quantiles {
+    count: u64,
+    p50: Option<f64>,
+    p99: Option<f64>,
+    max: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Agency {
+    agency: u64,
+    connected: bool,
+    bets: u64,
+    last_batch: u64,
+    finished: bool,
+    winners: Option<u64>,
+}
+
+/// The status as a table, for terminals and scripts: one fact a line
+/// (`name: value`), then one row per agency. Numbers are plain (no thousands
+/// separators); a value not known yet (winners before the draw, a quantile
+/// of no samples) is `-`.
+pub fn table(url: &str, status: &Status) -> String {
+    let lottery = &status.lottery;
+    let mut out = String::new();
+    let _ = writeln!(out, "status: {url}");
+    let _ = writeln!(
+        out,
+        "agencies: {} expected, {} connected, {} finished",
+        lottery.agencies_expected, lottery.agencies_connected, lottery.agencies_finished
+    );
+    let _ = writeln!(out, "bets stored: {}", lottery.bets_stored);
+    let _ = writeln!(out, "batches acked: {}", lottery.batches_acked);
+    let _ = writeln!(out, "connections: {}", lottery.connections);
+    let draw = &lottery.draw;
+    if draw.done {
+        let _ = writeln!(
+            out,
+            "draw: done, winning number {}, {} winners",
+            known(draw.winning_number),
+            known(draw.winners)
+        );
+    } else {
+        out.push_str("draw: not yet\n");
+    }
+    let _ = writeln!(out, "store: {}", lottery.store.describe());
+    let _ = writeln!(out, "tls: {}", lottery.tls);
+    let _ = writeln!(out, "uptime: {:.1} s", lottery.uptime_seconds);
+    latency_line(
+        &mut out,
+        "ack latency",
+        "batches",
+        &status.latency.ack_seconds,
+    );
+    latency_line(
+        &mut out,
+        "sync latency",
+        "syncs",
+        &status.latency.sync_seconds,
+    );
+    agencies_table(&status.agencies, &mut out);
+    out
+}
+
+/// `NAME: p50 X ms, p99 Y ms, max Z ms (N WHAT)`.
+fn latency_line(out: &mut String, name: &str, what: &str, quantiles: &Quantiles) {
+    let millis = |seconds: Option<f64>| {
+        seconds.map_or_else(|| "-".to_string(), |s| format!("{:.3} ms", s * 1_000.0))
+    };
+    let _ = writeln!(
+        out,
+        "{name}: p50 {}, p99 {}, max {} ({} {what})",
+        millis(quantiles.p50),
+        millis(quantiles.p99),
+        millis(quantiles.max),
+        quantiles.count
+    );
+}
+
+/// One row per agency: connected, bets, last batch, finished, winners.
+fn agencies_table(agencies: &[Agency], out: &mut String) {
+    let _ = writeln!(
+        out,
+        "{:>8} {:>10} {:>12} {:>11} {:>9} {:>8}",
+        "agency", "connected", "bets", "last_batch", "finished", "winners"
+    );
+    for agency in agencies {
+        let _ = writeln!(
+            out,
+            "{:>8} {:>10} {:>12} {:>11} {:>9} {:>8}",
+            agency.agency,
+            yes_no(agency.connected),
+            agency.bets,
+            agency.last_batch,
+            yes_no(agency.finished),
+            known(agency.winners)
+        );
+    }
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
+
+fn known(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".to_string(), |value| value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_become_the_url_of_status() {
+        for given in [
+            "127.0.0.1:9100",
+            "http://127.0.0.1:9100",
+            "http://127.0.0.1:9100/",
+            "HTTP://127.0.0.1:9100",
+            "http://127.0.0.1:9100/status",
+        ] {
+            assert_eq!(
+                parse_status_url(given).as_deref(),
+                Ok("http://127.0.0.1:9100/status"),
+                "{given}"
+            );
+        }
+        assert_eq!(
+            parse_status_url("localhost:80").as_deref(),
+            Ok("http://localhost:80/status")
+        );
+    }
+
+    #[test]
+    fn https_other_schemes_and_paths_are_refused_saying_why() {
+        let https = parse_status_url("https://central:9100").unwrap_err();
+        assert!(https.contains("plain HTTP"), "{https}");
+        assert!(parse_status_url("ftp://central:21").is_err());
+        assert!(parse_status_url("http://central:9100/metrics").is_err());
+        assert!(parse_status_url("").is_err());
+        assert!(parse_status_url("http://").is_err());
+    }
+}

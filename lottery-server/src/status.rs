@@ -1,0 +1,401 @@
+//! What the status port tells: the facts of one look at the server
+//! ([`Facts`]), written as Prometheus metrics (`/metrics`, with
+//! `prometheus-client`) or as the JSON of `/status`, from the same look so
+//! that both always agree.
+//!
+//! A look reads the central's books once ([`lottery_core::Central::snapshot`],
+//! one lock), which connections speak for which agency (one short lock),
+//! and the counters of every loop and of the store (atomics). Nothing here
+//! runs on an event loop, and nothing is counted twice: bets, batches,
+//! finishes and winners are the central's own.
+//!
+//! # What is never shown
+//! No name, document or birthdate: only counts. The winning number only
+//! once the draw happened (before, an agency that learned it could bet on
+//! it), and never in `/metrics`.
+//!
+//! # Bounded cost
+//! The agencies listed are those that took part (stored something or
+//! finished) or are connected now, never every expected one: with a million
+//! expected agencies a look costs what the agencies that took part cost.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lottery_core::{AgencyId, Snapshot};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+use serde_json::{Value, json};
+
+use crate::config::tls_mode;
+use crate::metrics::HistogramSnapshot;
+use crate::shared::Shared;
+use crate::store_watch::StoreWatch;
+
+/// One agency as the status port lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AgencyRow {
+    agency: AgencyId,
+    /// A connection speaks for it now.
+    connected: bool,
+    bets: u64,
+    last_batch: u64,
+    finished: bool,
+    /// Its winning bets, once drawn.
+    winners: Option<u64>,
+}
+
+/// One look at a server.
+#[derive(Debug)]
+pub(crate) struct Facts {
+    snapshot: Snapshot,
+    /// Every agency that took part or is connected, by id.
+    agencies: Vec<AgencyRow>,
+    agencies_connected: usize,
+    connections: usize,
+    refusals: Vec<(&'static str, u64)>,
+    acks: HistogramSnapshot,
+    syncs: HistogramSnapshot,
+    groups: HistogramSnapshot,
+    store_path: Option<PathBuf>,
+    store_bytes: Option<u64>,
+    tls: &'static str,
+    uptime: Duration,
+}
+
+impl Facts {
+    /// Looks at the server once.
+    pub(crate) fn gather(shared: &Shared, store: &StoreWatch, uptime: Duration) -> Self {
+        let snapshot = shared.central().snapshot();
+        let connected = shared.connected_agencies();
+        let agencies = merge(&snapshot, &connected);
+        let metrics = shared.metrics();
+        Self {
+            agencies,
+            agencies_connected: connected.len(),
+            connections: shared.live_connections(),
+            refusals: metrics.refusals(),
+            acks: metrics.acks(),
+            syncs: store.syncs(),
+            groups: store.groups(),
+            store_path: store.path().map(ToOwned::to_owned),
+            store_bytes: store.bytes(),
+            tls: tls_mode(shared.config().tls.as_ref()),
+            uptime,
+            snapshot,
+        }
+    }
+
+    /// The metrics, in the text format `prometheus-client` writes
+    /// (OpenMetrics: Prometheus's text format, ending with `# EOF`).
+    pub(crate) fn metrics_text(self) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(self));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+
+    /// The JSON of `/status`.
+    pub(crate) fn status_json(&self) -> Value {
+        let snapshot = &self.snapshot;
+        let draw = match &snapshot.draw {
+            Some(draw) => json!({
+                "done": true,
+                "winners": draw.winners,
+                "winning_number": draw.winning_number.get(),
+                "bets": draw.bets,
+            }),
+            None => json!({ "done": false, "winners": null, "winning_number": null }),
+        };
+        let agencies: Vec<Value> = self
+            .agencies
+            .iter()
+            .map(|row| {
+                json!({
+                    "agency": row.agency.get(),
+                    "connected": row.connected,
+                    "bets": row.bets,
+                    "last_batch": row.last_batch,
+                    "finished": row.finished,
+                    "winners": row.winners,
+                })
+            })
+            .collect();
+        let refusals: serde_json::Map<String, Value> = self
+            .refusals
+            .iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|(code, count)| ((*code).to_owned(), json!(count)))
+            .collect();
+        json!({
+            "lottery": {
+                "agencies_expected": snapshot.agencies_expected,
+                "agencies_connected": self.agencies_connected,
+                "agencies_finished": snapshot.agencies_finished,
+                "bets_stored": self.agencies.iter().map(|row| row.bets).sum::<u64>(),
+                "batches_acked": self.agencies.iter().map(|row| row.last_batch).sum::<u64>(),
+                "connections": self.connections,
+                "draw": draw,
+                "store": {
+                    "path": self.store_path.as_ref().map(|path| path.display().to_string()),
+                    "bytes": self.store_bytes,
+                },
+                "tls": self.tls,
+                "uptime_seconds": self.uptime.as_secs_f64(),
+                "refusals": refusals,
+            },
+            "latency": {
+                "ack_seconds": summary(&self.acks),
+                "sync_seconds": summary(&self.syncs),
+            },
+            "commit_group_batches": summary(&self.groups),
+            "agencies": agencies,
+        })
+    }
+}
+
+/// The agencies of `snapshot` and the `connected` ones (both sorted), as
+/// one sorted list.
+fn merge(snapshot: &Snapshot, connected: &[AgencyId]) -> Vec<AgencyRow> {
+    let drawn = snapshot.draw.is_some();
+    let mut rows = Vec::with_capacity(snapshot.agencies.len() + connected.len());
+    let mut connected = connected.iter().copied().peekable();
+    for books in &snapshot.agencies {
+        while let Some(agency) = connected.next_if(|&agency| agency < books.agency) {
+            rows.push(AgencyRow::idle(agency, drawn));
+        }
+        rows.push(AgencyRow {
+            agency: books.agency,
+            connected: connected.next_if_eq(&books.agency).is_some(),
+            bets: books.bets,
+            last_batch: books.last_batch,
+            finished: books.finished,
+            winners: books.winners,
+        });
+    }
+    rows.extend(connected.map(|agency| AgencyRow::idle(agency, drawn)));
+    rows
+}
+
+impl AgencyRow {
+    /// A connected agency that has not taken part.
+    fn idle(agency: AgencyId, drawn: bool) -> Self {
+        Self {
+            agency,
+            connected: true,
+            bets: 0,
+            last_batch: 0,
+            finished: false,
+            winners: drawn.then_some(0),
+        }
+    }
+}
+
+/// Count, p50, p99 and max of a histogram; the figures `null` when empty.
+/// The quantiles are estimated from the buckets
+/// ([`HistogramSnapshot::quantile`]).
+fn summary(histogram: &HistogramSnapshot) -> Value {
+    let count = histogram.count();
+    json!({
+        "count": count,
+        "p50": histogram.quantile(0.5),
+        "p99": histogram.quantile(0.99),
+        "max": (count > 0).then_some(histogram.max),
+    })
+}
+
+impl Collector for Facts {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let agency = |row: &AgencyRow| [("agency", row.agency.get().to_string())];
+        let mut bets = encoder.encode_descriptor(
+            "lottery_bets_stored",
+            "Bets stored (acknowledged) per agency.",
+            None,
+            MetricType::Counter,
+        )?;
+        for row in &self.agencies {
+            ConstCounter::new(row.bets).encode(bets.encode_family(&agency(row))?)?;
+        }
+        let mut batches = encoder.encode_descriptor(
+            "lottery_batches_acked",
+            "Batches acknowledged per agency.",
+            None,
+            MetricType::Counter,
+        )?;
+        for row in &self.agencies {
+            ConstCounter::new(row.last_batch).encode(batches.encode_family(&agency(row))?)?;
+        }
+        let mut refusals = encoder.encode_descriptor(
+            "lottery_refusals",
+            "Error frames sent, per error code.",
+            None,
+            MetricType::Counter,
+        )?;
+        for &(code, count) in &self.refusals {
+            ConstCounter::new(count).encode(refusals.encode_family(&[("code", code)])?)?;
+        }
+        self.encode_gauges(&mut encoder)?;
+        self.encode_histograms(&mut encoder)
+    }
+}
+
+impl Facts {
+    /// The winners per agency (after the draw only) and the histograms.
+    fn encode_histograms(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
+        let agency = |row: &AgencyRow| [("agency", row.agency.get().to_string())];
+        if self.snapshot.draw.is_some() {
+            let mut winners = encoder.encode_descriptor(
+                "lottery_winners",
+                "Winning bets per agency (after the draw).",
+                None,
+                MetricType::Gauge,
+            )?;
+            for row in &self.agencies {
+                let won = row.winners.unwrap_or(0);
+                ConstGauge::new(won as i64).encode(winners.encode_family(&agency(row))?)?;
+            }
+        }
+        let histograms = [
+            (
+                "lottery_ack_latency_seconds",
+                "From the loop iteration that read a batch to its ack handed to the connection.",
+                &self.acks,
+            ),
+            (
+                "lottery_commit_sync_seconds",
+                "Each sync of the store's files (bets.csv and its journal) by a group commit.",
+                &self.syncs,
+            ),
+            (
+                "lottery_commit_group_batches",
+                "Batches appended before each sync of bets.csv began (the batches it covers).",
+                &self.groups,
+            ),
+        ];
+        for (name, help, histogram) in histograms {
+            let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+            metric.encode_histogram::<NoLabelSet>(
+                histogram.sum,
+                histogram.count(),
+                &histogram.buckets(),
+                None,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn encode_gauges(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
+        let snapshot = &self.snapshot;
+        let mut gauges = vec![
+            (
+                "lottery_connections",
+                "Connections accepted and not yet closed.",
+                self.connections as i64,
+            ),
+            (
+                "lottery_agencies_expected",
+                "Agencies expected before the draw.",
+                i64::from(snapshot.agencies_expected),
+            ),
+            (
+                "lottery_agencies_connected",
+                "Agencies a connection speaks for now.",
+                self.agencies_connected as i64,
+            ),
+            (
+                "lottery_agencies_finished",
+                "Agencies whose finish is recorded.",
+                i64::from(snapshot.agencies_finished),
+            ),
+            (
+                "lottery_draw_done",
+                "1 once the draw happened, else 0.",
+                i64::from(snapshot.draw.is_some()),
+            ),
+        ];
+        if let Some(bytes) = self.store_bytes {
+            gauges.push((
+                "lottery_store_bytes",
+                "Size of bets.csv.",
+                i64::try_from(bytes).unwrap_or(i64::MAX),
+            ));
+        }
+        for (name, help, value) in gauges {
+            let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            ConstGauge::new(value).encode(metric)?;
+        }
+        let uptime = encoder.encode_descriptor(
+            "lottery_uptime_seconds",
+            "Seconds since the server started serving.",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(self.uptime.as_secs_f64()).encode(uptime)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lottery_core::{AgencySnapshot, BetNumber, DrawSnapshot};
+
+    use super::*;
+
+    fn id(agency: u32) -> AgencyId {
+        AgencyId::new(agency).unwrap()
+    }
+
+    fn books(agency: u32, bets: u64, winners: Option<u64>) -> AgencySnapshot {
+        AgencySnapshot {
+            agency: id(agency),
+            bets,
+            last_batch: bets / 10,
+            finished: false,
+            winners,
+        }
+    }
+
+    #[test]
+    fn the_list_holds_the_agencies_that_took_part_and_those_connected_once_each_in_order() {
+        let mut snapshot = Snapshot {
+            agencies_expected: 1_000_000,
+            agencies_finished: 0,
+            agencies: vec![books(2, 20, None), books(5, 50, None)],
+            draw: None,
+        };
+        let connected = [id(1), id(5), id(9)];
+        let rows = merge(&snapshot, &connected);
+        let listed: Vec<(u32, bool, u64, Option<u64>)> = rows
+            .iter()
+            .map(|row| (row.agency.get(), row.connected, row.bets, row.winners))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (1, true, 0, None),
+                (2, false, 20, None),
+                (5, true, 50, None),
+                (9, true, 0, None)
+            ]
+        );
+        // After the draw, a connected agency that sent nothing won nothing.
+        snapshot.agencies = vec![books(2, 20, Some(1))];
+        snapshot.draw = Some(DrawSnapshot {
+            winning_number: BetNumber::DEFAULT_WINNING,
+            winners: 1,
+            bets: 20,
+        });
+        let rows = merge(&snapshot, &[id(3)]);
+        let winners: Vec<_> = rows
+            .iter()
+            .map(|row| (row.agency.get(), row.winners))
+            .collect();
+        assert_eq!(winners, [(2, Some(1)), (3, Some(0))]);
+    }
+}
