@@ -1,0 +1,254 @@
+//! Group commit: every write taken while a transaction runs goes into the
+//! next one, and a write is durable when the transaction holding it
+//! committed.
+//!
+//! Writes are taken into a queue under a short lock (no I/O), each with a
+//! sequence number (its [`lottery_core::Receipt`]). A thread waiting for its
+//! write either finds its outcome, or, when no transaction is running,
+//! becomes the leader: it takes every queued write, runs one transaction
+//! for all of them on the writer connection (outside the queue lock), and
+//! posts every outcome. Meanwhile new writes queue up for the next leader.
+//!
+//! Each write's fate is its own inside the transaction: a batch already
+//! stored (a resend, or one another central stored) is acked without its
+//! rows, a batch that would leave a hole or follows a finish is refused, a
+//! finish whose count differs from the stored bets is refused; none of them
+//! aborts the others. A failed transaction fails every write in it: nothing
+//! of them is stored, and they may be taken again.
+//!
+//! # Locks
+//! `queue` (short, never across I/O) and `writer` (the connection, held by
+//! the leader across its transaction). The leader takes `writer` with
+//! `queue` released; nobody takes `queue` then `writer` while holding both.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+
+use lottery_core::AgencyId;
+use parking_lot::{Condvar, Mutex};
+
+use crate::connection::Connection;
+use crate::rows::{COPY_BETS, COPY_HEADER, COPY_TRAILER};
+
+/// A write taken and not yet committed.
+#[derive(Debug)]
+pub(crate) enum Write {
+    /// A batch: its record and its rows (binary COPY tuples).
+    Batch {
+        agency: AgencyId,
+        batch: u64,
+        bets: u32,
+        rows: Vec<u8>,
+    },
+    /// An agency's finish with the count it gave.
+    Finish { agency: AgencyId, bets: u64 },
+}
+
+/// Why a write was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The transaction failed (or was rolled back): nothing of it is stored.
+    Commit(String),
+    /// A batch whose predecessor is not stored: `lost` is the first missing.
+    PredecessorLost {
+        agency: AgencyId,
+        batch: u64,
+        lost: u64,
+    },
+    /// Refused by what the database holds (the agency finished; a finish
+    /// count that differs from the stored bets).
+    Refused(String),
+}
+
+/// The outcome of one write.
+pub(crate) type Outcome = Result<(), Failure>;
+
+/// What is queued and what came out.
+#[derive(Debug, Default)]
+struct Queue {
+    /// The next sequence number (from 1).
+    next: u64,
+    /// Taken, waiting for a leader.
+    taken: Vec<(u64, Write)>,
+    /// Committed (or failed), not yet collected by their waiter.
+    outcomes: HashMap<u64, Outcome>,
+    /// Whether a leader's transaction runs.
+    leading: bool,
+    /// Test faults: transactions to roll back instead of committing.
+    fail_commits: u32,
+}
+
+/// The group-commit engine over the writer connection.
+#[derive(Debug)]
+pub(crate) struct GroupCommit {
+    queue: Mutex<Queue>,
+    /// Signalled when a leader posts its outcomes.
+    posted: Condvar,
+    writer: Mutex<Connection>,
+}
+
+impl GroupCommit {
+    pub(crate) fn new(writer: Connection) -> Self {
+        Self {
+            queue: Mutex::new(Queue {
+                next: 1,
+                ..Queue::default()
+            }),
+            posted: Condvar::new(),
+            writer: Mutex::new(writer),
+        }
+    }
+
+    /// The writer connection, for the rare writes outside group commit (the
+    /// rules, the draw).
+    pub(crate) fn writer(&self) -> parking_lot::MutexGuard<'_, Connection> {
+        self.writer.lock()
+    }
+
+    /// Queues `write`; returns its sequence number.
+    pub(crate) fn take(&self, write: Write) -> u64 {
+        let mut queue = self.queue.lock();
+        let sequence = queue.next;
+        queue.next += 1;
+        queue.taken.push((sequence, write));
+        sequence
+    }
+
+    /// Makes the next `count` transactions roll back instead of committing.
+    #[cfg(feature = "test-support")]
+    pub(crate) fn fail_next_commits(&self, count: u32) {
+        self.queue.lock().fail_commits = count;
+    }
+
+    /// Waits for the outcome of write `sequence`, leading a transaction when
+    /// none runs.
+    pub(crate) fn wait(&self, sequence: u64) -> Outcome {
+        let mut queue = self.queue.lock();
+        loop {
+            if let Some(outcome) = queue.outcomes.remove(&sequence) {
+                return outcome;
+            }
+            let queued = queue.taken.iter().any(|(s, _)| *s == sequence);
+            if !queued && !queue.leading {
+                // Neither queued nor posted: never taken, or collected.
+                return Err(Failure::Commit(format!(
+                    "write {sequence} is unknown to this ledger"
+                )));
+            }
+            if queue.leading {
+                self.posted.wait(&mut queue);
+                continue;
+            }
+            queue.leading = true;
+            let writes = std::mem::take(&mut queue.taken);
+            let roll_back = queue.fail_commits > 0;
+            queue.fail_commits = queue.fail_commits.saturating_sub(1);
+            drop(queue);
+            let outcomes = self.commit(&writes, roll_back);
+            queue = self.queue.lock();
+            queue.leading = false;
+            for ((sequence, _), outcome) in writes.iter().zip(outcomes) {
+                queue.outcomes.insert(*sequence, outcome);
+            }
+            self.posted.notify_all();
+        }
+    }
+
+    /// One transaction for `writes`; an outcome for each.
+    fn commit(&self, writes: &[(u64, Write)], roll_back: bool) -> Vec<Outcome> {
+        let mut writer = self.writer.lock();
+        match run(&mut writer, writes, roll_back) {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                // A failed transaction may leave the connection unusable:
+                // the next leader starts on a new one.
+                writer.reset();
+                let failure = Failure::Commit(error);
+                writes.iter().map(|_| Err(failure.clone())).collect()
+            }
+        }
+    }
+}
+
+/// The transaction: each write's statement, the rows of the batches it
+/// stored by one binary COPY, the commit.
+fn run(
+    writer: &mut Connection,
+    writes: &[(u64, Write)],
+    roll_back: bool,
+) -> Result<Vec<Outcome>, String> {
+    let (client, statements) = writer.client().map_err(|e| e.to_string())?;
+    let mut tx = client.transaction().map_err(|e| e.to_string())?;
+    let mut outcomes = Vec::with_capacity(writes.len());
+    let mut stored = Vec::new();
+    for (_, write) in writes {
+        let outcome = match write {
+            Write::Batch {
+                agency,
+                batch,
+                bets,
+                rows,
+            } => {
+                let row = tx
+                    .query_one(
+                        &statements.batch,
+                        &[&(agency.get() as i32), &(*batch as i64), &(*bets as i32)],
+                    )
+                    .map_err(|e| e.to_string())?;
+                let (inserted, present, follows, finished): (bool, bool, bool, bool) =
+                    (row.get(0), row.get(1), row.get(2), row.get(3));
+                if inserted {
+                    stored.push(rows.as_slice());
+                    Ok(())
+                } else if present || (follows && !finished) {
+                    // Stored before (or by a concurrent transaction of
+                    // another central): acked again, its rows not again.
+                    Ok(())
+                } else if finished {
+                    Err(Failure::Refused(format!(
+                        "agency {agency} finished: batch {batch} is not stored"
+                    )))
+                } else {
+                    let lost: i64 = row.get(4);
+                    Err(Failure::PredecessorLost {
+                        agency: *agency,
+                        batch: *batch,
+                        lost: lost as u64,
+                    })
+                }
+            }
+            Write::Finish { agency, bets } => {
+                let row = tx
+                    .query_one(
+                        &statements.finish,
+                        &[&(agency.get() as i32), &(*bets as i64)],
+                    )
+                    .map_err(|e| e.to_string())?;
+                let (done, stored_bets): (bool, i64) = (row.get(0), row.get(1));
+                if done {
+                    Ok(())
+                } else {
+                    Err(Failure::Refused(format!(
+                        "agency {agency} finished with {bets} bets, the database holds {stored_bets}"
+                    )))
+                }
+            }
+        };
+        outcomes.push(outcome);
+    }
+    if !stored.is_empty() {
+        let mut copy = tx.copy_in(COPY_BETS).map_err(|e| e.to_string())?;
+        copy.write_all(COPY_HEADER).map_err(|e| e.to_string())?;
+        for rows in stored {
+            copy.write_all(rows).map_err(|e| e.to_string())?;
+        }
+        copy.write_all(COPY_TRAILER).map_err(|e| e.to_string())?;
+        copy.finish().map_err(|e| e.to_string())?;
+    }
+    if roll_back {
+        tx.rollback().map_err(|e| e.to_string())?;
+        return Err("the commit was rolled back (an injected fault)".to_owned());
+    }
+    tx.commit().map_err(|e| e.to_string())?;
+    Ok(outcomes)
+}

@@ -1,0 +1,420 @@
+//! [`PgLedger`]: the [`Ledger`] of a central in PostgreSQL.
+
+use std::io;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use lottery_core::{
+    AgencyId, AgencyRecord, Bet, BetNumber, DrawSummary, DrawTally, Durability, Ledger,
+    LotteryRules, Receipt, Recovery, StoreError, StoredBet,
+};
+use postgres::Config;
+
+use crate::commit::{Failure, GroupCommit, Write};
+use crate::connection::Connection;
+use crate::rows::{SELECT_BETS, bet_from_row, encode_batch_rows};
+use crate::schema::{self, Layout};
+
+/// The ledger of a central in a PostgreSQL database: a batch is stored by
+/// the commit of the transaction holding it, keyed by (agency, batch
+/// number), so a resend is acknowledged again and never stored twice.
+///
+/// Writes are taken without I/O ([`Ledger::begin_append`] encodes the rows
+/// and queues them) and made durable by [`Ledger::wait_durable`], which
+/// leads or joins a group commit: every write taken while a transaction
+/// runs goes into the next one.
+///
+/// ```no_run
+/// use lottery_core::{Central, Durability, LotteryRules};
+/// use lottery_pg::PgLedger;
+/// let (ledger, recovery) = PgLedger::open("postgres://lottery@127.0.0.1:5432/lottery", Durability::Fsync)?;
+/// let central = Central::new(LotteryRules::default(), ledger, &recovery)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct PgLedger {
+    config: Config,
+    /// The store's name in errors and logs: the URL without its password.
+    name: PathBuf,
+    engine: Arc<GroupCommit>,
+    /// Test faults: appends to refuse (0 outside tests).
+    fail_appends: Arc<AtomicU32>,
+}
+
+/// For tests: faults to inject into a [`PgLedger`], also once a central
+/// owns it.
+#[cfg(feature = "test-support")]
+#[derive(Debug, Clone)]
+pub struct PgFaults {
+    engine: Arc<GroupCommit>,
+    fail_appends: Arc<AtomicU32>,
+}
+
+#[cfg(feature = "test-support")]
+impl PgFaults {
+    /// The next `count` appends are refused before anything is queued (as
+    /// a failed write of the file store).
+    pub fn fail_next_appends(&self, count: u32) {
+        self.fail_appends.store(count, Ordering::SeqCst);
+    }
+
+    /// The next `count` transactions are rolled back instead of committed,
+    /// failing every write in them (as a failed sync of the file store).
+    pub fn fail_next_commits(&self, count: u32) {
+        self.engine.fail_next_commits(count);
+    }
+}
+
+impl std::fmt::Debug for PgLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgLedger")
+            .field("database", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `store` names a PostgreSQL database (`postgres://` or
+/// `postgresql://`) rather than a file.
+pub fn is_postgres_url(store: &str) -> bool {
+    store.starts_with("postgres://") || store.starts_with("postgresql://")
+}
+
+/// `url` without its password, as errors and logs name the store.
+fn describe(config: &Config) -> PathBuf {
+    let user = config.get_user().unwrap_or("");
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        #[cfg(unix)]
+        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => String::new(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("");
+    PathBuf::from(format!("postgres://{user}@{host}:{port}/{db}"))
+}
+
+impl PgLedger {
+    /// Connects to the database at `url` (`postgres://USER@HOST:PORT/DB`,
+    /// with any libpq-style parameters, `?options=-csearch_path%3DNAME` to
+    /// pick a schema), creates its tables in the current schema if they are
+    /// missing, and recovers what it holds: each agency's stored bets, last
+    /// batch and finish, the rules, the draw. With [`Durability::None`] a
+    /// commit is acknowledged before the database flushed it
+    /// (`synchronous_commit = off`); otherwise the commit returned means on
+    /// the database's disk.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the URL does not parse or the database
+    /// cannot be reached or read; [`StoreError::Inconsistent`] when its
+    /// tables have another layout version or hold rows no central writes.
+    pub fn open(url: &str, durability: Durability) -> Result<(Self, Recovery), StoreError> {
+        let config = Config::from_str(url).map_err(|error| StoreError::Io {
+            action: "parse the URL of",
+            path: PathBuf::from("postgres://"),
+            source: io::Error::new(io::ErrorKind::InvalidInput, error),
+        })?;
+        let name = describe(&config);
+        let db = |action| {
+            let name = name.clone();
+            move |error| db_error(action, &name, error)
+        };
+        // The tables first: the writer prepares its statements over them.
+        let mut client = Connection::connect(&config).map_err(db("connect to"))?;
+        let layout = schema::ensure(&mut client).map_err(db("create the tables of"))?;
+        drop(client);
+        if let Layout::Other(version) = layout {
+            return Err(StoreError::Inconsistent {
+                path: name,
+                problem: format!(
+                    "its tables have layout version {version}, this central knows version {}",
+                    schema::VERSION
+                ),
+                remedy: "use a central of that version, or another database or schema",
+            });
+        }
+        let writer = Connection::open(config.clone(), durability).map_err(db("connect to"))?;
+        let ledger = Self {
+            config,
+            name,
+            engine: Arc::new(GroupCommit::new(writer)),
+            fail_appends: Arc::new(AtomicU32::new(0)),
+        };
+        let recovery = ledger.recover()?;
+        Ok((ledger, recovery))
+    }
+
+    /// The store's name: its URL without a password.
+    pub fn name(&self) -> &std::path::Path {
+        &self.name
+    }
+
+    /// For tests: the handle that injects faults.
+    #[cfg(feature = "test-support")]
+    pub fn faults(&self) -> PgFaults {
+        PgFaults {
+            engine: Arc::clone(&self.engine),
+            fail_appends: Arc::clone(&self.fail_appends),
+        }
+    }
+
+    fn db_error(&self, action: &'static str) -> impl FnOnce(postgres::Error) -> StoreError + '_ {
+        move |error| db_error(action, &self.name, error)
+    }
+
+    /// What the database holds: rules, draw, and per agency.
+    fn recover(&self) -> Result<Recovery, StoreError> {
+        let mut client = Connection::connect(&self.config).map_err(self.db_error("connect to"))?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(self.db_error("read"))?;
+        let mut recovery = Recovery::default();
+        let lottery = tx
+            .query_opt(
+                "SELECT agencies, winning_number, draw_bets, draw_winners FROM lottery",
+                &[],
+            )
+            .map_err(self.db_error("read"))?;
+        if let Some(row) = lottery {
+            recovery.rules = Some(self.rules_of(row.get(0), row.get(1))?);
+            let bets: Option<i64> = row.get(2);
+            let winners: Option<Vec<i64>> = row.get(3);
+            if let (Some(bets), Some(winners)) = (bets, winners) {
+                recovery.draw = Some(DrawSummary {
+                    bets: bets as u64,
+                    winners_per_agency: winners.into_iter().map(|w| w as u64).collect(),
+                });
+            }
+        }
+        let rows = tx
+            .query(
+                "SELECT agency, max(batch), sum(bets)::bigint FROM batches GROUP BY agency",
+                &[],
+            )
+            .map_err(self.db_error("read"))?;
+        for row in rows {
+            let record = AgencyRecord {
+                last_batch: row.get::<_, i64>(1) as u64,
+                bets: row.get::<_, i64>(2) as u64,
+                finished: false,
+            };
+            recovery
+                .agencies
+                .insert(self.agency_of(row.get(0))?, record);
+        }
+        for row in tx
+            .query("SELECT agency FROM finishes", &[])
+            .map_err(self.db_error("read"))?
+        {
+            let agency = self.agency_of(row.get(0))?;
+            recovery.agencies.entry(agency).or_default().finished = true;
+        }
+        tx.commit().map_err(self.db_error("read"))?;
+        Ok(recovery)
+    }
+
+    fn inconsistent(&self, problem: String) -> StoreError {
+        StoreError::Inconsistent {
+            path: self.name.clone(),
+            problem,
+            remedy: "the database holds rows no central writes; look at them, or use another database",
+        }
+    }
+
+    fn agency_of(&self, id: i32) -> Result<AgencyId, StoreError> {
+        u32::try_from(id)
+            .ok()
+            .and_then(|id| AgencyId::new(id).ok())
+            .ok_or_else(|| self.inconsistent(format!("agency {id} is not an agency id")))
+    }
+
+    fn rules_of(&self, agencies: i32, winning: i32) -> Result<LotteryRules, StoreError> {
+        let number = u32::try_from(winning)
+            .ok()
+            .and_then(|n| BetNumber::new(n).ok());
+        match (u32::try_from(agencies), number) {
+            (Ok(agencies), Some(winning_number)) => Ok(LotteryRules {
+                agencies,
+                winning_number,
+            }),
+            _ => Err(self.inconsistent(format!(
+                "its rules (agencies {agencies}, winning number {winning}) are not rules"
+            ))),
+        }
+    }
+
+    /// Streams every stored bet, each agency's in the order it sent them
+    /// (agencies in id order), to `visit`; returns how many.
+    fn each_bet(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError> {
+        let mut client = Connection::connect(&self.config).map_err(self.db_error("connect to"))?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(self.db_error("read"))?;
+        let mut count = 0u64;
+        let params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
+        let mut rows = tx
+            .query_raw(SELECT_BETS, params)
+            .map_err(self.db_error("read"))?;
+        while let Some(row) = fallible_next(&mut rows).map_err(self.db_error("read"))? {
+            count += 1;
+            let stored = bet_from_row(&row).map_err(|error| StoreError::Corrupt {
+                path: self.name.clone(),
+                line: count,
+                error,
+            })?;
+            visit(stored);
+        }
+        drop(rows);
+        tx.commit().map_err(self.db_error("read"))?;
+        Ok(count)
+    }
+}
+
+/// The next row of a streamed query.
+fn fallible_next(
+    rows: &mut postgres::RowIter<'_>,
+) -> Result<Option<postgres::Row>, postgres::Error> {
+    use postgres::fallible_iterator::FallibleIterator;
+    rows.next()
+}
+
+/// A database failure as the core's store error.
+fn db_error(action: &'static str, name: &std::path::Path, error: postgres::Error) -> StoreError {
+    StoreError::Io {
+        action,
+        path: name.to_path_buf(),
+        source: io::Error::other(error),
+    }
+}
+
+impl Ledger for PgLedger {
+    fn begin_append(
+        &self,
+        agency: AgencyId,
+        batch: u64,
+        bets: &[Bet],
+    ) -> Result<Receipt, StoreError> {
+        if self
+            .fail_appends
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(db_refusal(
+                &self.name,
+                "take",
+                "an injected write fault".into(),
+            ));
+        }
+        let (Ok(_), Ok(count)) = (i64::try_from(batch), u32::try_from(bets.len())) else {
+            return Err(db_refusal(
+                &self.name,
+                "append to",
+                format!("batch {batch} of agency {agency} is too large a number or too long"),
+            ));
+        };
+        let mut rows = Vec::new();
+        encode_batch_rows(agency, batch, bets, &mut rows);
+        let sequence = self.engine.take(Write::Batch {
+            agency,
+            batch,
+            bets: count,
+            rows,
+        });
+        Ok(Receipt::new(sequence, 0))
+    }
+
+    fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<Receipt, StoreError> {
+        let sequence = self.engine.take(Write::Finish { agency, bets });
+        Ok(Receipt::new(sequence, 0))
+    }
+
+    fn wait_durable(&self, receipt: Receipt) -> Result<(), StoreError> {
+        match self.engine.wait(receipt.sequence()) {
+            Ok(()) => Ok(()),
+            Err(Failure::PredecessorLost {
+                agency,
+                batch,
+                lost,
+            }) => Err(StoreError::PredecessorLost {
+                agency,
+                batch,
+                lost,
+            }),
+            Err(Failure::Commit(why)) => Err(db_refusal(&self.name, "commit to", why)),
+            Err(Failure::Refused(why)) => Err(db_refusal(&self.name, "store in", why)),
+        }
+    }
+
+    fn tally(&self, tally: &mut DrawTally) -> Result<u64, StoreError> {
+        self.each_bet(&mut |stored| tally.add(stored))
+    }
+
+    fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError> {
+        let mut writer = self.engine.writer();
+        let (client, _) = writer.client().map_err(self.db_error("connect to"))?;
+        let agencies = i32::try_from(rules.agencies).expect("at most MAX_AGENCIES");
+        let winning = i32::from(rules.winning_number.get());
+        let row = client
+            .query_one(
+                "WITH inserted AS (
+                     INSERT INTO lottery (agencies, winning_number) VALUES ($1, $2)
+                     ON CONFLICT DO NOTHING RETURNING agencies, winning_number)
+                 SELECT agencies, winning_number FROM inserted
+                 UNION ALL SELECT agencies, winning_number FROM lottery
+                 WHERE NOT EXISTS (SELECT 1 FROM inserted)",
+                &[&agencies, &winning],
+            )
+            .map_err(self.db_error("record the rules in"))?;
+        let stored = self.rules_of(row.get(0), row.get(1))?;
+        if stored != rules {
+            // Another central recorded other rules meanwhile.
+            return Err(self.inconsistent(format!("it holds the rules {stored:?}, not {rules:?}")));
+        }
+        Ok(())
+    }
+
+    fn record_draw(&self, draw: &DrawSummary) -> Result<(), StoreError> {
+        let mut writer = self.engine.writer();
+        let (client, _) = writer.client().map_err(self.db_error("connect to"))?;
+        let bets = draw.bets as i64;
+        let winners: Vec<i64> = draw.winners_per_agency.iter().map(|&w| w as i64).collect();
+        let row = client
+            .query_one(
+                "WITH updated AS (
+                     UPDATE lottery SET draw_bets = $1, draw_winners = $2
+                     WHERE draw_bets IS NULL RETURNING draw_bets, draw_winners)
+                 SELECT draw_bets, draw_winners FROM updated
+                 UNION ALL SELECT draw_bets, draw_winners FROM lottery
+                 WHERE NOT EXISTS (SELECT 1 FROM updated)",
+                &[&bets, &winners],
+            )
+            .map_err(self.db_error("record the draw in"))?;
+        let (stored_bets, stored_winners): (Option<i64>, Option<Vec<i64>>) =
+            (row.get(0), row.get(1));
+        if stored_bets != Some(bets) || stored_winners.as_ref() != Some(&winners) {
+            return Err(self.inconsistent(format!(
+                "it records another draw ({stored_bets:?} bets, winners {stored_winners:?})"
+            )));
+        }
+        Ok(())
+    }
+
+    fn scan(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError> {
+        self.each_bet(visit)
+    }
+}
+
+/// A refusal of the database ledger as the core's store error.
+fn db_refusal(name: &std::path::Path, action: &'static str, why: String) -> StoreError {
+    StoreError::Io {
+        action,
+        path: name.to_path_buf(),
+        source: io::Error::other(why),
+    }
+}
