@@ -38,6 +38,8 @@ pub struct PgLedger {
     /// The store's name in errors and logs: the URL without its password.
     name: PathBuf,
     engine: Arc<GroupCommit>,
+    /// The connection of reads (recovery, tally, scans), kept between them.
+    reader: parking_lot::Mutex<Option<postgres::Client>>,
     /// Test faults: appends to refuse (0 outside tests).
     fail_appends: Arc<AtomicU32>,
 }
@@ -138,6 +140,7 @@ impl PgLedger {
             config,
             name,
             engine: Arc::new(GroupCommit::new(writer)),
+            reader: parking_lot::Mutex::new(None),
             fail_appends: Arc::new(AtomicU32::new(0)),
         };
         let recovery = ledger.recover()?;
@@ -164,7 +167,8 @@ impl PgLedger {
 
     /// What the database holds: rules, draw, and per agency.
     fn recover(&self) -> Result<Recovery, StoreError> {
-        let mut client = Connection::connect(&self.config).map_err(self.db_error("connect to"))?;
+        let mut reader = self.reader()?;
+        let client = reader.as_mut().expect("connected by reader()");
         let mut tx = client
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -216,6 +220,17 @@ impl PgLedger {
         Ok(recovery)
     }
 
+    /// The reader connection, connected (again) when it is missing or
+    /// closed.
+    fn reader(&self) -> Result<parking_lot::MutexGuard<'_, Option<postgres::Client>>, StoreError> {
+        let mut reader = self.reader.lock();
+        if reader.as_ref().is_none_or(postgres::Client::is_closed) {
+            *reader = None;
+            *reader = Some(Connection::connect(&self.config).map_err(self.db_error("connect to"))?);
+        }
+        Ok(reader)
+    }
+
     fn inconsistent(&self, problem: String) -> StoreError {
         StoreError::Inconsistent {
             path: self.name.clone(),
@@ -249,7 +264,8 @@ impl PgLedger {
     /// Streams every stored bet, each agency's in the order it sent them
     /// (agencies in id order), to `visit`; returns how many.
     fn each_bet(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError> {
-        let mut client = Connection::connect(&self.config).map_err(self.db_error("connect to"))?;
+        let mut reader = self.reader()?;
+        let client = reader.as_mut().expect("connected by reader()");
         let mut tx = client
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)

@@ -5,7 +5,8 @@
 //! and a commit rolled back (the file store's failed sync); a restart drops
 //! the central and its connections and opens the ledger again.
 //!
-//! Needs `LOTTERY_TEST_POSTGRES`; `PROPTEST_CASES` tunes the number of cases.
+//! Needs `LOTTERY_TEST_POSTGRES`; `PROPTEST_CASES` tunes the number of cases
+//! (64 without it).
 
 mod common;
 #[path = "../../lottery-core/tests/sequential_model/mod.rs"]
@@ -72,7 +73,18 @@ impl Backend for Postgres {
     }
 }
 
+/// Cases: `PROPTEST_CASES`, else 64 (each case commits a few dozen
+/// transactions on a real server, about half a second).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(64)
+}
+
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
     #[test]
     fn the_postgres_ledger_agrees_with_the_sequential_model(
         ops in prop::collection::vec(op(), 1..60),
