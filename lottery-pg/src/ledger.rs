@@ -14,7 +14,8 @@ use postgres::Config;
 
 use crate::commit::{Failure, GroupCommit, Write};
 use crate::connection::Connection;
-use crate::rows::{SELECT_BETS, bet_from_row, encode_batch_rows};
+use crate::read::{db_error, each_bet};
+use crate::rows::encode_batch_rows;
 use crate::schema::{self, Layout};
 
 /// The ledger of a central in a PostgreSQL database: a batch is stored by
@@ -83,7 +84,7 @@ pub fn is_postgres_url(store: &str) -> bool {
 }
 
 /// `url` without its password, as errors and logs name the store.
-fn describe(config: &Config) -> PathBuf {
+pub(crate) fn describe(config: &Config) -> PathBuf {
     let user = config.get_user().unwrap_or("");
     let host = match config.get_hosts().first() {
         Some(postgres::config::Host::Tcp(host)) => host.clone(),
@@ -261,51 +262,11 @@ impl PgLedger {
         }
     }
 
-    /// Streams every stored bet, each agency's in the order it sent them
-    /// (agencies in id order), to `visit`; returns how many.
+    /// Streams every stored bet (see [`each_bet`]); returns how many.
     fn each_bet(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError> {
         let mut reader = self.reader()?;
         let client = reader.as_mut().expect("connected by reader()");
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(self.db_error("read"))?;
-        let mut count = 0u64;
-        let params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
-        let mut rows = tx
-            .query_raw(SELECT_BETS, params)
-            .map_err(self.db_error("read"))?;
-        while let Some(row) = fallible_next(&mut rows).map_err(self.db_error("read"))? {
-            count += 1;
-            let stored = bet_from_row(&row).map_err(|error| StoreError::Corrupt {
-                path: self.name.clone(),
-                line: count,
-                error,
-            })?;
-            visit(stored);
-        }
-        drop(rows);
-        tx.commit().map_err(self.db_error("read"))?;
-        Ok(count)
-    }
-}
-
-/// The next row of a streamed query.
-fn fallible_next(
-    rows: &mut postgres::RowIter<'_>,
-) -> Result<Option<postgres::Row>, postgres::Error> {
-    use postgres::fallible_iterator::FallibleIterator;
-    rows.next()
-}
-
-/// A database failure as the core's store error.
-fn db_error(action: &'static str, name: &std::path::Path, error: postgres::Error) -> StoreError {
-    StoreError::Io {
-        action,
-        path: name.to_path_buf(),
-        source: io::Error::other(error),
+        each_bet(client, &self.name, visit)
     }
 }
 

@@ -22,16 +22,19 @@
 //! # Modules
 //! `schema` (the tables and their version), `rows` (bets to binary COPY
 //! tuples and back: the one conversion), `connection` (a reconnecting
-//! client), `commit` (group commit), `ledger` ([`PgLedger`]).
+//! client), `commit` (group commit), `read` (the bets read back, and
+//! [`export_csv`]), `ledger` ([`PgLedger`]).
 
 #![deny(missing_docs)]
 
 mod commit;
 mod connection;
 mod ledger;
+mod read;
 mod rows;
 mod schema;
 
 #[cfg(feature = "test-support")]
 pub use ledger::PgFaults;
 pub use ledger::{PgLedger, is_postgres_url};
+pub use read::export_csv;

@@ -92,3 +92,20 @@ pub(crate) fn ensure(client: &mut Client) -> Result<Layout, postgres::Error> {
         Layout::Other(version)
     })
 }
+
+/// The layout version of the tables in the connection's current schema
+/// (`None`: no lottery tables), changing nothing.
+///
+/// # Errors
+/// The database's.
+pub(crate) fn version(client: &mut Client) -> Result<Option<i32>, postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('lottery_schema') IS NOT NULL", &[])?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    Ok(client
+        .query_one("SELECT max(version) FROM lottery_schema", &[])?
+        .get(0))
+}

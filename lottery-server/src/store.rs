@@ -1,9 +1,12 @@
 //! Opening the store and building the central over it, saying what opening
-//! found.
+//! found. The store is a file (`bets.csv` and its journal, the file
+//! monitor) or, given a `postgres://` URL, a PostgreSQL database
+//! ([`lottery_pg::PgLedger`]).
 
 use std::path::Path;
 
-use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
+use lottery_core::{BetMonitor, Central, Durability, Ledger, LotteryRules, Recovery};
+use lottery_pg::{PgLedger, is_postgres_url};
 
 use crate::error::ServerError;
 use crate::log_line;
@@ -13,12 +16,17 @@ use crate::log_line;
 /// they are kept (a torn line, or batches written but never committed, so
 /// never acked), what it holds, and the draw it records.
 ///
+/// A `path` that is a `postgres://USER@HOST:PORT/DB` URL (or
+/// `postgresql://`) names a database instead: its tables are created on
+/// first use, and several centrals may share it.
+///
 /// The store is locked and recovered before the port is bound: a second
-/// central on the same store fails here, at once, having touched nothing.
+/// central on the same store file fails here, at once, having touched nothing.
 ///
 /// # Errors
 /// [`ServerError::Store`] when the store is locked by another central,
-/// inconsistent, fails its checksums, or cannot be opened or repaired;
+/// inconsistent, fails its checksums, or cannot be opened or repaired (the
+/// database cannot be reached);
 /// [`ServerError::Recover`] when its rules differ from `rules` or a draw
 /// recorded in it cannot be redone.
 pub fn open_central(
@@ -26,7 +34,23 @@ pub fn open_central(
     durability: Durability,
     rules: LotteryRules,
 ) -> Result<Central, ServerError> {
+    if let Some(url) = path.to_str().filter(|store| is_postgres_url(store)) {
+        let (ledger, recovery) = PgLedger::open(url, durability)?;
+        let name = ledger.name().to_path_buf();
+        return central_over(&name, ledger, &recovery, durability, rules);
+    }
     let (monitor, recovery) = BetMonitor::open_file(path, durability)?;
+    central_over(path, monitor, &recovery, durability, rules)
+}
+
+/// Logs what opening `ledger` found, then builds the central over it.
+fn central_over(
+    path: &Path,
+    ledger: impl Ledger + 'static,
+    recovery: &Recovery,
+    durability: Durability,
+    rules: LotteryRules,
+) -> Result<Central, ServerError> {
     let bets: u64 = recovery.agencies.values().map(|record| record.bets).sum();
     for cut in &recovery.quarantined {
         log_line::store_repaired(path, cut);
@@ -43,7 +67,7 @@ pub fn open_central(
     for (agency, record) in &recovery.agencies {
         log_line::agency_recovered(*agency, record.last_batch, record.bets, record.finished);
     }
-    let central = Central::new(rules, monitor, &recovery)?;
+    let central = Central::new(rules, ledger, recovery)?;
     if let Some(summary) = central.draw_summary() {
         // The draw happened before the restart; this is the same draw
         // recomputed from the store (deterministically).

@@ -28,33 +28,47 @@ pub fn agency_bin() -> PathBuf {
 pub fn server_bin() -> PathBuf {
     static SERVER: OnceLock<PathBuf> = OnceLock::new();
     SERVER
-        .get_or_init(|| {
-            let dir = agency_bin()
-                .parent()
-                .expect("binaries live in a directory")
-                .to_path_buf();
-            let profile = dir.file_name().and_then(|name| name.to_str()).unwrap_or("debug");
-            let target_dir = dir
-                .parent()
-                .expect("profile directories sit in the target directory");
-            let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            build
-                .current_dir(workspace_root())
-                .args(["build", "--quiet", "-p", "lottery-server", "--bin", "lottery-server"])
-                .arg("--target-dir")
-                .arg(target_dir);
-            if profile == "release" {
-                build.arg("--release");
-            }
-            let status = build.status().expect("cargo runs");
-            let server = dir.join(format!("lottery-server{}", std::env::consts::EXE_SUFFIX));
-            assert!(
-                status.success() && server.is_file(),
-                "could not build lottery-server ({status}): run `cargo build -p lottery-server` and retry"
-            );
-            server
-        })
+        .get_or_init(|| server_package_bin("lottery-server"))
         .clone()
+}
+
+/// The `lottery-admin` binary, built as [`server_bin`] is.
+pub fn admin_bin() -> PathBuf {
+    static ADMIN: OnceLock<PathBuf> = OnceLock::new();
+    ADMIN
+        .get_or_init(|| server_package_bin("lottery-admin"))
+        .clone()
+}
+
+/// Builds binary `name` of the lottery-server package (see [`server_bin`]).
+fn server_package_bin(name: &str) -> PathBuf {
+    let dir = agency_bin()
+        .parent()
+        .expect("binaries live in a directory")
+        .to_path_buf();
+    let profile = dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("debug");
+    let target_dir = dir
+        .parent()
+        .expect("profile directories sit in the target directory");
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build
+        .current_dir(workspace_root())
+        .args(["build", "--quiet", "-p", "lottery-server", "--bin", name])
+        .arg("--target-dir")
+        .arg(target_dir);
+    if profile == "release" {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo runs");
+    let binary = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        status.success() && binary.is_file(),
+        "could not build {name} ({status}): run `cargo build -p lottery-server` and retry"
+    );
+    binary
 }
 
 /// A finished program: its exit status and everything it logged on stderr.
@@ -141,14 +155,21 @@ impl Central {
 
     /// [`Central::start`] with more flags (`--tls-cert ...`, say).
     pub fn start_with(agencies: u32, flags: &[&str]) -> Self {
+        Self::start_on(agencies, None, flags)
+    }
+
+    /// [`Central::start_with`] on the store `store` (a `postgres://` URL,
+    /// say) instead of a `bets.csv` in its directory.
+    pub fn start_on(agencies: u32, store: Option<&str>, flags: &[&str]) -> Self {
         let owner = tempfile::tempdir().unwrap();
         let dir = owner.path().to_path_buf();
         let log = std::fs::File::create(dir.join("central.log")).unwrap();
+        let store = store.map_or_else(|| dir.join("bets.csv").into_os_string(), Into::into);
         let child = Command::new(server_bin())
             .args(["--listen", "127.0.0.1:0"])
             .args(["--agencies", &agencies.to_string()])
             .arg("--store")
-            .arg(dir.join("bets.csv"))
+            .arg(store)
             .args(["--exit-when-done", "--log-level", "INFO", "--threads", "2"])
             .args(flags)
             .stdin(Stdio::null())

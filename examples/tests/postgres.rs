@@ -1,0 +1,181 @@
+//! A central on PostgreSQL with real agencies: the `lottery-server` binary
+//! with `--store postgres://...` (a schema of its own on the test server)
+//! and five `lottery-agency` processes on the course data (or the synthetic
+//! data set when it is absent): every agency gets its right winners, the
+//! central draws once, and `lottery-admin export` writes the bytes Python's
+//! `csv.writer` writes for those rows, each agency's in the order it sent
+//! them.
+//!
+//! Needs `LOTTERY_TEST_POSTGRES` (and `python3` for the byte check).
+
+#[path = "../../lottery-pg/tests/common/mod.rs"]
+mod pg_common;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lottery_core::{AgencyFile, Bet, BetNumber};
+use lottery_examples::synthetic::SyntheticDataSet;
+
+use pg_common::{Schema, postgres_url};
+use support::{Central, admin_bin, log_values, run, run_agency, workspace_root};
+
+/// The agencies' input files: the course's when they are there.
+fn input_files(generated: &Path) -> Vec<PathBuf> {
+    let shared = workspace_root().join("../shared/data");
+    if shared.join("agency-1.csv").is_file() {
+        (1..=5)
+            .map(|id| shared.join(format!("agency-{id}.csv")))
+            .collect()
+    } else {
+        eprintln!(
+            "{} not found: the synthetic data set instead",
+            shared.display()
+        );
+        SyntheticDataSet::default()
+            .write_agency_files(generated)
+            .unwrap()
+    }
+}
+
+fn read_bets(path: &Path) -> Vec<Bet> {
+    AgencyFile::open(path)
+        .unwrap()
+        .map(|bet| bet.expect("the input is valid"))
+        .collect()
+}
+
+/// What Python's `csv.writer` writes for `inputs` (agency `i + 1`'s bets,
+/// in order), each row `agency,first_name,last_name,document,birthdate,number`.
+fn python_csv(inputs: &[Vec<Bet>], dir: &Path) -> Vec<u8> {
+    let rows = dir.join("rows.jsonl");
+    let mut json = String::new();
+    for (index, bets) in inputs.iter().enumerate() {
+        for bet in bets {
+            let row = serde_json::json!([
+                index + 1,
+                bet.first_name.as_str(),
+                bet.last_name.as_str(),
+                bet.document.as_str(),
+                bet.birthdate.to_string(),
+                bet.number.get(),
+            ]);
+            json.push_str(&row.to_string());
+            json.push('\n');
+        }
+    }
+    std::fs::write(&rows, json).unwrap();
+    let out = dir.join("python.csv");
+    let script = "import csv, json, sys\n\
+        with open(sys.argv[1], encoding='utf-8') as rows, \
+             open(sys.argv[2], 'w', newline='', encoding='utf-8') as out:\n\
+        \x20   writer = csv.writer(out)\n\
+        \x20   for line in rows:\n\
+        \x20       writer.writerow(json.loads(line))\n";
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(&rows)
+        .arg(&out)
+        .status()
+        .expect("python3 runs (CI installs it)");
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+/// Runs the five agencies against `servers` (`A` or `A,B,...`); returns
+/// each one's `cant_ganadores`.
+pub fn run_agencies(files: &[PathBuf], servers: &str, extra: &[&str]) -> Vec<u64> {
+    let agencies: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let id = (index + 1).to_string();
+            let file = file.to_str().unwrap().to_owned();
+            let servers = servers.to_owned();
+            let extra: Vec<String> = extra.iter().map(|&arg| arg.to_owned()).collect();
+            std::thread::spawn(move || {
+                let mut args = vec!["--id", &id, "--server", &servers, "--data", &file];
+                args.extend(extra.iter().map(String::as_str));
+                run_agency(&args, &[])
+            })
+        })
+        .collect();
+    agencies
+        .into_iter()
+        .enumerate()
+        .map(|(index, agency)| {
+            let output = agency.join().unwrap();
+            assert!(
+                output.status.success(),
+                "agency {} failed:\n{}",
+                index + 1,
+                output.log
+            );
+            let lines = log_values(
+                &output.log,
+                "action: consulta_ganadores | result: success | cant_ganadores: ",
+            );
+            assert_eq!(lines.len(), 1, "agency {}: {}", index + 1, output.log);
+            lines[0]
+        })
+        .collect()
+}
+
+#[test]
+fn five_agencies_on_a_postgres_central_get_their_winners_and_the_export_is_pythons_csv() {
+    let Some(base) = postgres_url(
+        "five_agencies_on_a_postgres_central_get_their_winners_and_the_export_is_pythons_csv",
+    ) else {
+        return;
+    };
+    let schema = Schema::new(&base);
+    let dir = tempfile::tempdir().unwrap();
+    let files = input_files(dir.path());
+    let inputs: Vec<Vec<Bet>> = files.iter().map(|file| read_bets(file)).collect();
+    let expected: Vec<u64> = inputs
+        .iter()
+        .map(|bets| {
+            bets.iter()
+                .filter(|bet| bet.number == BetNumber::DEFAULT_WINNING)
+                .count() as u64
+        })
+        .collect();
+    let total: u64 = inputs.iter().map(|bets| bets.len() as u64).sum();
+
+    let central = Central::start_on(5, Some(schema.url()), &[]);
+    let winners = run_agencies(&files, &central.address(), &[]);
+    assert_eq!(winners, expected);
+    let exited = central.wait_for_exit();
+    let log = &exited.log;
+    assert_eq!(
+        log.matches("action: sorteo | result: success").count(),
+        1,
+        "{log}"
+    );
+    let received: u64 = log_values(
+        log,
+        "action: apuesta_recibida | result: success | cantidad: ",
+    )
+    .iter()
+    .sum();
+    assert_eq!(received, total, "{log}");
+
+    let exported = dir.path().join("bets.csv");
+    let output = run(Command::new(admin_bin())
+        .args(["export", "--store", schema.url(), "--out"])
+        .arg(&exported));
+    assert!(output.status.success(), "{}", output.log);
+    assert_eq!(
+        output.stdout.trim(),
+        format!("exported {total} bets to {}", exported.display())
+    );
+    let exported = std::fs::read(&exported).unwrap();
+    let python = python_csv(&inputs, dir.path());
+    assert!(
+        exported == python,
+        "the export differs from Python's csv.writer ({} bytes against {})",
+        exported.len(),
+        python.len()
+    );
+}
