@@ -16,6 +16,16 @@
 //! aborts the others. A failed transaction fails every write in it: nothing
 //! of them is stored, and they may be taken again.
 //!
+//! # The draw
+//! A transaction holding a finish first locks the one row of `lottery`
+//! (`SELECT ... FOR UPDATE`), so that transactions recording finishes,
+//! from every central, run one after another. After its finishes it counts
+//! the finished agencies; when every expected agency finished and no draw
+//! is recorded, it records the draw from every stored bet and notifies
+//! (`pg_notify`, delivered at commit) every central listening. Exactly one
+//! transaction sees the set complete without a draw: the draw happens once,
+//! on whichever central took the last finish.
+//!
 //! # Locks
 //! `queue` (short, never across I/O) and `writer` (the connection, held by
 //! the leader across its transaction). The leader takes `writer` with
@@ -27,7 +37,7 @@ use std::io::Write as _;
 use lottery_core::AgencyId;
 use parking_lot::{Condvar, Mutex};
 
-use crate::connection::Connection;
+use crate::connection::{Connection, NOTIFY_DRAW, Statements};
 use crate::rows::{COPY_BETS, COPY_HEADER, COPY_TRAILER};
 
 /// A write taken and not yet committed.
@@ -60,8 +70,17 @@ pub(crate) enum Failure {
     Refused(String),
 }
 
+/// What a stored write came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stored {
+    /// Stored (or found stored).
+    Done,
+    /// A finish whose transaction recorded the draw: it was the last one.
+    Drew,
+}
+
 /// The outcome of one write.
-pub(crate) type Outcome = Result<(), Failure>;
+pub(crate) type Outcome = Result<Stored, Failure>;
 
 /// What is queued and what came out.
 #[derive(Debug, Default)]
@@ -171,16 +190,21 @@ impl GroupCommit {
 }
 
 /// The transaction: each write's statement, the rows of the batches it
-/// stored by one binary COPY, the commit.
+/// stored by one binary COPY, the draw when its finishes complete the set,
+/// the commit.
 fn run(
     writer: &mut Connection,
     writes: &[(u64, Write)],
     roll_back: bool,
 ) -> Result<Vec<Outcome>, String> {
-    let (client, statements) = writer.client().map_err(|e| e.to_string())?;
-    let mut tx = client.transaction().map_err(|e| e.to_string())?;
+    let text = |e: postgres::Error| e.to_string();
+    let (client, statements) = writer.client().map_err(text)?;
+    let mut tx = client.transaction().map_err(text)?;
     let mut outcomes = Vec::with_capacity(writes.len());
     let mut stored = Vec::new();
+    // Taken before the first finish: finishes of every central serialize.
+    let mut lottery_locked = false;
+    let mut last_finish = None;
     for (_, write) in writes {
         let outcome = match write {
             Write::Batch {
@@ -189,66 +213,114 @@ fn run(
                 bets,
                 rows,
             } => {
-                let row = tx
-                    .query_one(
-                        &statements.batch,
-                        &[&(agency.get() as i32), &(*batch as i64), &(*bets as i32)],
-                    )
-                    .map_err(|e| e.to_string())?;
-                let (inserted, present, follows, finished): (bool, bool, bool, bool) =
-                    (row.get(0), row.get(1), row.get(2), row.get(3));
-                if inserted {
+                let outcome = store_batch(&mut tx, statements, *agency, *batch, *bets)?;
+                if outcome == Ok(BatchFate::Inserted) {
                     stored.push(rows.as_slice());
-                    Ok(())
-                } else if present || (follows && !finished) {
-                    // Stored before (or by a concurrent transaction of
-                    // another central): acked again, its rows not again.
-                    Ok(())
-                } else if finished {
-                    Err(Failure::Refused(format!(
-                        "agency {agency} finished: batch {batch} is not stored"
-                    )))
-                } else {
-                    let lost: i64 = row.get(4);
-                    Err(Failure::PredecessorLost {
-                        agency: *agency,
-                        batch: *batch,
-                        lost: lost as u64,
-                    })
                 }
+                outcome.map(|_| Stored::Done)
             }
             Write::Finish { agency, bets } => {
-                let row = tx
-                    .query_one(
-                        &statements.finish,
-                        &[&(agency.get() as i32), &(*bets as i64)],
-                    )
-                    .map_err(|e| e.to_string())?;
-                let (done, stored_bets): (bool, i64) = (row.get(0), row.get(1));
-                if done {
-                    Ok(())
-                } else {
-                    Err(Failure::Refused(format!(
-                        "agency {agency} finished with {bets} bets, the database holds {stored_bets}"
-                    )))
+                if !lottery_locked {
+                    tx.execute(&statements.lock_lottery, &[]).map_err(text)?;
+                    lottery_locked = true;
                 }
+                let outcome = store_finish(&mut tx, statements, *agency, *bets)?;
+                if outcome.is_ok() {
+                    last_finish = Some(outcomes.len());
+                }
+                outcome
             }
         };
         outcomes.push(outcome);
     }
     if !stored.is_empty() {
-        let mut copy = tx.copy_in(COPY_BETS).map_err(|e| e.to_string())?;
+        let mut copy = tx.copy_in(COPY_BETS).map_err(text)?;
         copy.write_all(COPY_HEADER).map_err(|e| e.to_string())?;
         for rows in stored {
             copy.write_all(rows).map_err(|e| e.to_string())?;
         }
         copy.write_all(COPY_TRAILER).map_err(|e| e.to_string())?;
-        copy.finish().map_err(|e| e.to_string())?;
+        copy.finish().map_err(text)?;
+    }
+    if lottery_locked {
+        let drew: bool = tx.query_one(&statements.draw, &[]).map_err(text)?.get(0);
+        if drew {
+            tx.execute(NOTIFY_DRAW, &[]).map_err(text)?;
+            // The last finish of the set is the one that drew.
+            if let Some(last) = last_finish {
+                outcomes[last] = Ok(Stored::Drew);
+            }
+        }
     }
     if roll_back {
-        tx.rollback().map_err(|e| e.to_string())?;
+        tx.rollback().map_err(text)?;
         return Err("the commit was rolled back (an injected fault)".to_owned());
     }
-    tx.commit().map_err(|e| e.to_string())?;
+    tx.commit().map_err(text)?;
     Ok(outcomes)
+}
+
+/// What the statement of a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BatchFate {
+    /// Stored now: its rows go in.
+    Inserted,
+    /// Stored before (or by a concurrent transaction of another central):
+    /// acked again, its rows not stored again.
+    Present,
+}
+
+fn store_batch(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &Statements,
+    agency: AgencyId,
+    batch: u64,
+    bets: u32,
+) -> Result<Result<BatchFate, Failure>, String> {
+    let row = tx
+        .query_one(
+            &statements.batch,
+            &[&(agency.get() as i32), &(batch as i64), &(bets as i32)],
+        )
+        .map_err(|e| e.to_string())?;
+    let (inserted, present, follows, finished): (bool, bool, bool, bool) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    Ok(if inserted {
+        Ok(BatchFate::Inserted)
+    } else if present || (follows && !finished) {
+        Ok(BatchFate::Present)
+    } else if finished {
+        Err(Failure::Refused(format!(
+            "agency {agency} finished: batch {batch} is not stored"
+        )))
+    } else {
+        let lost: i64 = row.get(4);
+        Err(Failure::PredecessorLost {
+            agency,
+            batch,
+            lost: lost as u64,
+        })
+    })
+}
+
+fn store_finish(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &Statements,
+    agency: AgencyId,
+    bets: u64,
+) -> Result<Outcome, String> {
+    let row = tx
+        .query_one(
+            &statements.finish,
+            &[&(agency.get() as i32), &(bets as i64)],
+        )
+        .map_err(|e| e.to_string())?;
+    let (done, stored_bets): (bool, i64) = (row.get(0), row.get(1));
+    Ok(if done {
+        Ok(Stored::Done)
+    } else {
+        Err(Failure::Refused(format!(
+            "agency {agency} finished with {bets} bets, the database holds {stored_bets}"
+        )))
+    })
 }

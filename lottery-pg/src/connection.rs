@@ -33,11 +33,43 @@ WITH stored AS (
 )
 SELECT stored.bets = $2, stored.bets FROM stored";
 
+/// Locks the lottery's row: transactions recording finishes, from every
+/// central, run one after another.
+const LOCK_LOTTERY: &str = "SELECT 1 FROM lottery FOR UPDATE";
+
+/// Records the draw when every expected agency finished and none is
+/// recorded, from every stored bet;
+/// says whether it did ([`NOTIFY_DRAW`] then tells the centrals). Run after the transaction's finishes, under the
+/// lottery's row lock, so exactly one transaction does it.
+const DRAW: &str = "
+WITH winners AS (
+    SELECT agency, count(*) AS n FROM bets
+    WHERE number = (SELECT winning_number FROM lottery)
+    GROUP BY agency
+), drawn AS (
+    UPDATE lottery SET
+        draw_bets = (SELECT coalesce(sum(bets), 0)::bigint FROM batches),
+        draw_winners = (
+            SELECT array_agg(coalesce(w.n, 0)::bigint ORDER BY a.agency)
+            FROM generate_series(1, lottery.agencies) AS a (agency)
+            LEFT JOIN winners w ON w.agency = a.agency)
+    WHERE draw_bets IS NULL
+      AND (SELECT count(*) FROM finishes) = lottery.agencies
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM drawn)";
+
+/// Tells every central listening that the draw is recorded (delivered when
+/// the transaction commits).
+pub(crate) const NOTIFY_DRAW: &str = "SELECT pg_notify('lottery_draw_' || current_schema(), '')";
+
 /// The statements of the commit, prepared once per connection.
 #[derive(Debug)]
 pub(crate) struct Statements {
     pub(crate) batch: Statement,
     pub(crate) finish: Statement,
+    pub(crate) lock_lottery: Statement,
+    pub(crate) draw: Statement,
 }
 
 /// A client that reconnects when it finds itself closed.
@@ -98,7 +130,15 @@ impl Connection {
             }
             let batch = client.prepare(STORE_BATCH)?;
             let finish = client.prepare(STORE_FINISH)?;
-            self.live = Some((client, Statements { batch, finish }));
+            let lock_lottery = client.prepare(LOCK_LOTTERY)?;
+            let draw = client.prepare(DRAW)?;
+            let statements = Statements {
+                batch,
+                finish,
+                lock_lottery,
+                draw,
+            };
+            self.live = Some((client, statements));
         }
         let (client, statements) = self.live.as_mut().expect("connected above");
         Ok((client, statements))

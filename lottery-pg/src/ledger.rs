@@ -4,16 +4,18 @@ use std::io;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use lottery_core::{
-    AgencyId, AgencyRecord, Bet, BetNumber, DrawSummary, DrawTally, Durability, Ledger,
-    LotteryRules, Receipt, Recovery, StoreError, StoredBet,
+    AgencyId, AgencyRecord, Bet, BetNumber, Document, Draw, DrawAnnouncement, DrawSummary,
+    DrawTally, Durability, FinishRecorded, Ledger, LotteryRules, Receipt, Recovery, StoreError,
+    StoredBet,
 };
 use postgres::Config;
 
-use crate::commit::{Failure, GroupCommit, Write};
+use crate::commit::{Failure, GroupCommit, Stored, Write};
 use crate::connection::Connection;
+use crate::listen;
 use crate::read::{db_error, each_bet};
 use crate::rows::encode_batch_rows;
 use crate::schema::{self, Layout};
@@ -43,6 +45,18 @@ pub struct PgLedger {
     reader: parking_lot::Mutex<Option<postgres::Client>>,
     /// Test faults: appends to refuse (0 outside tests).
     fail_appends: Arc<AtomicU32>,
+    /// The channel the schema's draw is announced on.
+    channel: String,
+    /// Tells the announcement thread (if any) to end.
+    stop_listening: Arc<AtomicBool>,
+}
+
+impl Drop for PgLedger {
+    fn drop(&mut self) {
+        // Not joined: the thread may be the one dropping the last handle of
+        // the central (its announcement holds the central weakly).
+        self.stop_listening.store(true, Ordering::Relaxed);
+    }
 }
 
 /// For tests: faults to inject into a [`PgLedger`], also once a central
@@ -125,6 +139,7 @@ impl PgLedger {
         // The tables first: the writer prepares its statements over them.
         let mut client = Connection::connect(&config).map_err(db("connect to"))?;
         let layout = schema::ensure(&mut client).map_err(db("create the tables of"))?;
+        let channel = listen::channel(&mut client).map_err(db("read"))?;
         drop(client);
         if let Layout::Other(version) = layout {
             return Err(StoreError::Inconsistent {
@@ -143,6 +158,8 @@ impl PgLedger {
             engine: Arc::new(GroupCommit::new(writer)),
             reader: parking_lot::Mutex::new(None),
             fail_appends: Arc::new(AtomicU32::new(0)),
+            channel,
+            stop_listening: Arc::new(AtomicBool::new(false)),
         };
         let recovery = ledger.recover()?;
         Ok((ledger, recovery))
@@ -262,6 +279,76 @@ impl PgLedger {
         }
     }
 
+    /// The recorded draw with its winners, from one snapshot.
+    fn read_draw(
+        &self,
+        client: &mut postgres::Client,
+        rules: LotteryRules,
+    ) -> Result<Option<Draw>, StoreError> {
+        let read = self.db_error("read");
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(read)?;
+        let row = tx
+            .query_opt("SELECT draw_bets, draw_winners FROM lottery", &[])
+            .map_err(self.db_error("read"))?;
+        let Some((Some(bets), Some(winners))) = row.map(|row| {
+            (
+                row.get::<_, Option<i64>>(0),
+                row.get::<_, Option<Vec<i64>>>(1),
+            )
+        }) else {
+            return Ok(None);
+        };
+        let recorded = DrawSummary {
+            bets: bets as u64,
+            winners_per_agency: winners.into_iter().map(|w| w as u64).collect(),
+        };
+        let mut documents: std::collections::BTreeMap<AgencyId, Vec<Document>> =
+            std::collections::BTreeMap::new();
+        let number = i16::try_from(rules.winning_number.get()).expect("at most 9999");
+        for row in tx
+            .query(
+                "SELECT agency, document FROM bets WHERE number = $1
+                 ORDER BY agency, batch, position",
+                &[&number],
+            )
+            .map_err(self.db_error("read"))?
+        {
+            let agency = self.agency_of(row.get(0))?;
+            let document = Document::new(row.get::<_, &str>(1))
+                .map_err(|error| self.inconsistent(format!("a winner's document: {error}")))?;
+            documents.entry(agency).or_default().push(document);
+        }
+        let mut tally = DrawTally::new(rules);
+        for row in tx
+            .query(
+                "SELECT agency, sum(bets)::bigint FROM batches GROUP BY agency ORDER BY agency",
+                &[],
+            )
+            .map_err(self.db_error("read"))?
+        {
+            let agency = self.agency_of(row.get(0))?;
+            let winners = documents.remove(&agency).unwrap_or_default();
+            tally.add_batch(agency, row.get::<_, i64>(1) as u64, winners);
+        }
+        tx.commit().map_err(self.db_error("read"))?;
+        let draw = tally.finish();
+        if draw.summary() != &recorded || !documents.is_empty() {
+            return Err(self.inconsistent(format!(
+                "it records a draw of {} bets with winners {:?}, its bets give {} and {:?}",
+                recorded.bets,
+                recorded.winners_per_agency,
+                draw.summary().bets,
+                draw.summary().winners_per_agency
+            )));
+        }
+        Ok(Some(draw))
+    }
+
     /// Streams every stored bet (see [`each_bet`]); returns how many.
     fn each_bet(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError> {
         let mut reader = self.reader()?;
@@ -312,8 +399,13 @@ impl Ledger for PgLedger {
     }
 
     fn wait_durable(&self, receipt: Receipt) -> Result<(), StoreError> {
+        self.wait_finish(receipt).map(drop)
+    }
+
+    fn wait_finish(&self, receipt: Receipt) -> Result<FinishRecorded, StoreError> {
         match self.engine.wait(receipt.sequence()) {
-            Ok(()) => Ok(()),
+            Ok(Stored::Done) => Ok(FinishRecorded::Recorded),
+            Ok(Stored::Drew) => Ok(FinishRecorded::Drew),
             Err(Failure::PredecessorLost {
                 agency,
                 batch,
@@ -384,6 +476,47 @@ impl Ledger for PgLedger {
 
     fn scan(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError> {
         self.each_bet(visit)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn agency_record(&self, agency: AgencyId) -> Result<Option<AgencyRecord>, StoreError> {
+        let mut reader = self.reader()?;
+        let client = reader.as_mut().expect("connected by reader()");
+        let id = agency.get() as i32;
+        let row = client
+            .query_one(
+                "SELECT coalesce(max(batch), 0), coalesce(sum(bets), 0)::bigint,
+                        EXISTS (SELECT 1 FROM finishes WHERE agency = $1)
+                 FROM batches WHERE agency = $1",
+                &[&id],
+            )
+            .map_err(self.db_error("read"))?;
+        Ok(Some(AgencyRecord {
+            last_batch: row.get::<_, i64>(0) as u64,
+            bets: row.get::<_, i64>(1) as u64,
+            finished: row.get(2),
+        }))
+    }
+
+    fn recorded_draw(&self, rules: LotteryRules) -> Result<Option<Draw>, StoreError> {
+        let mut reader = self.reader()?;
+        let client = reader.as_mut().expect("connected by reader()");
+        self.read_draw(client, rules)
+    }
+
+    fn on_draw_recorded(&self, announce: DrawAnnouncement) {
+        let spawned = listen::spawn(
+            self.config.clone(),
+            self.channel.clone(),
+            announce,
+            Arc::clone(&self.stop_listening),
+        );
+        // Without the thread, this central learns a draw made elsewhere at
+        // the next finish or handshake only; nothing is lost.
+        drop(spawned);
     }
 }
 

@@ -30,6 +30,7 @@
 mod commit;
 mod connection;
 mod ledger;
+mod listen;
 mod read;
 mod rows;
 mod schema;
