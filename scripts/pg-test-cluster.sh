@@ -7,7 +7,8 @@
 #   eval "$(scripts/pg-test-cluster.sh start)"   # prints: export LOTTERY_TEST_POSTGRES=...
 #   scripts/pg-test-cluster.sh stop
 #
-# `start` prints the export line on stdout (and nothing else); the cluster's
+# `start` prints the export lines on stdout (and nothing else: the URL, and
+# the data directory and programs for the tests that restart the server); the cluster's
 # directory is remembered in target/pg-test-cluster (PG_TEST_STATE), which
 # `stop` reads. A second `start` stops the cluster of the first.
 set -euo pipefail
@@ -65,6 +66,8 @@ start() {
     echo "$dir" >"$STATE"
     log "cluster in $dir on 127.0.0.1:$port (log: $dir/server.log)"
     echo "export LOTTERY_TEST_POSTGRES=postgres://lottery@127.0.0.1:$port/postgres"
+    # For the tests that restart the server (pg_ctl restart -m fast).
+    echo "export LOTTERY_TEST_POSTGRES_DATA=$dir/data LOTTERY_TEST_POSTGRES_BIN=$PG"
 }
 
 PG=$(pg_bin) || { install_postgres; PG=$(pg_bin); }

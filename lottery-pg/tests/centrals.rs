@@ -70,7 +70,13 @@ fn a_handshake_on_another_central_resumes_from_what_the_database_holds() {
     let (a, b) = (central(&schema, 2), central(&schema, 2));
     for number in 1..=3 {
         let stored = a.submit(id(1), number, &batch(1, number, 4)).unwrap();
-        assert_eq!(stored, Submitted::Stored { batch: number, bets: 4 });
+        assert_eq!(
+            stored,
+            Submitted::Stored {
+                batch: number,
+                bets: 4
+            }
+        );
     }
     // B never saw agency 1: its own books say nothing, the database says 3.
     assert_eq!(b.resume_point(id(1)).unwrap().last_batch, 0);
@@ -101,7 +107,10 @@ fn a_handshake_on_another_central_resumes_from_what_the_database_holds() {
     assert_eq!(stored, 16, "every bet once");
     // The finish count is checked against the database, whichever central.
     assert!(b.finish(id(1), 15).is_err());
-    assert_eq!(b.finish(id(1), 16).unwrap(), Finish::Waiting { remaining: 1 });
+    assert_eq!(
+        b.finish(id(1), 16).unwrap(),
+        Finish::Waiting { remaining: 1 }
+    );
     let point = a.refresh_resume_point(id(1)).unwrap();
     assert!(point.finished);
     assert_eq!(point.bets_stored, 16);
@@ -109,7 +118,8 @@ fn a_handshake_on_another_central_resumes_from_what_the_database_holds() {
 
 #[test]
 fn the_last_two_finishes_on_two_centrals_at_once_draw_exactly_once() {
-    let Some(base) = postgres_url("the_last_two_finishes_on_two_centrals_at_once_draw_exactly_once")
+    let Some(base) =
+        postgres_url("the_last_two_finishes_on_two_centrals_at_once_draw_exactly_once")
     else {
         return;
     };

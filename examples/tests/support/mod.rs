@@ -220,6 +220,12 @@ impl Central {
         std::fs::read_to_string(self.dir.join("central.log")).unwrap_or_default()
     }
 
+    /// Kills the central with SIGKILL and reaps it: nothing of it runs on.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for the central to exit by itself (every agency served and
     /// gone).
     pub fn wait_for_exit(mut self) -> Exited {
