@@ -200,38 +200,25 @@ fn run(
     let text = |e: postgres::Error| e.to_string();
     let (client, statements) = writer.client().map_err(text)?;
     let mut tx = client.transaction().map_err(text)?;
-    let mut outcomes = Vec::with_capacity(writes.len());
-    let mut stored = Vec::new();
+    let (mut outcomes, stored) = store_batches(&mut tx, statements, writes)?;
     // Taken before the first finish: finishes of every central serialize.
+    // (A finish is taken only once its agency's batches are durable, so
+    // storing the batches first keeps every agency's order.)
     let mut lottery_locked = false;
     let mut last_finish = None;
-    for (_, write) in writes {
-        let outcome = match write {
-            Write::Batch {
-                agency,
-                batch,
-                bets,
-                rows,
-            } => {
-                let outcome = store_batch(&mut tx, statements, *agency, *batch, *bets)?;
-                if outcome == Ok(BatchFate::Inserted) {
-                    stored.push(rows.as_slice());
-                }
-                outcome.map(|_| Stored::Done)
-            }
-            Write::Finish { agency, bets } => {
-                if !lottery_locked {
-                    tx.execute(&statements.lock_lottery, &[]).map_err(text)?;
-                    lottery_locked = true;
-                }
-                let outcome = store_finish(&mut tx, statements, *agency, *bets)?;
-                if outcome.is_ok() {
-                    last_finish = Some(outcomes.len());
-                }
-                outcome
-            }
+    for (index, (_, write)) in writes.iter().enumerate() {
+        let Write::Finish { agency, bets } = write else {
+            continue;
         };
-        outcomes.push(outcome);
+        if !lottery_locked {
+            tx.execute(&statements.lock_lottery, &[]).map_err(text)?;
+            lottery_locked = true;
+        }
+        let outcome = store_finish(&mut tx, statements, *agency, *bets)?;
+        if outcome.is_ok() {
+            last_finish = Some(index);
+        }
+        outcomes[index] = outcome;
     }
     if !stored.is_empty() {
         let mut copy = tx.copy_in(COPY_BETS).map_err(text)?;
@@ -260,47 +247,61 @@ fn run(
     Ok(outcomes)
 }
 
-/// What the statement of a batch did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BatchFate {
-    /// Stored now: its rows go in.
-    Inserted,
-    /// Stored before (or by a concurrent transaction of another central):
-    /// acked again, its rows not stored again.
-    Present,
-}
-
-fn store_batch(
+/// Every batch of `writes` by one statement; an outcome for each write
+/// (finishes get a placeholder, decided after), and the rows to COPY.
+fn store_batches<'w>(
     tx: &mut postgres::Transaction<'_>,
     statements: &Statements,
-    agency: AgencyId,
-    batch: u64,
-    bets: u32,
-) -> Result<Result<BatchFate, Failure>, String> {
-    let row = tx
-        .query_one(
-            &statements.batch,
-            &[&(agency.get() as i32), &(batch as i64), &(bets as i32)],
-        )
-        .map_err(|e| e.to_string())?;
-    let (inserted, present, follows, finished): (bool, bool, bool, bool) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
-    Ok(if inserted {
-        Ok(BatchFate::Inserted)
-    } else if present || (follows && !finished) {
-        Ok(BatchFate::Present)
-    } else if finished {
-        Err(Failure::Refused(format!(
-            "agency {agency} finished: batch {batch} is not stored"
-        )))
-    } else {
-        let lost: i64 = row.get(4);
-        Err(Failure::PredecessorLost {
-            agency,
-            batch,
-            lost: lost as u64,
+    writes: &'w [(u64, Write)],
+) -> Result<(Vec<Outcome>, Vec<&'w [u8]>), String> {
+    let mut outcomes = vec![Ok(Stored::Done); writes.len()];
+    let batches: Vec<(usize, AgencyId, u64, u32, &[u8])> = writes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, (_, write))| match write {
+            Write::Batch {
+                agency,
+                batch,
+                bets,
+                rows,
+            } => Some((index, *agency, *batch, *bets, rows.as_slice())),
+            Write::Finish { .. } => None,
         })
-    })
+        .collect();
+    if batches.is_empty() {
+        return Ok((outcomes, Vec::new()));
+    }
+    let agencies: Vec<i32> = batches.iter().map(|b| b.1.get() as i32).collect();
+    let numbers: Vec<i64> = batches.iter().map(|b| b.2 as i64).collect();
+    let counts: Vec<i32> = batches.iter().map(|b| b.3 as i32).collect();
+    let rows = tx
+        .query(&statements.batch, &[&agencies, &numbers, &counts])
+        .map_err(|e| e.to_string())?;
+    let mut stored = Vec::new();
+    for (&(index, agency, batch, _, bytes), row) in batches.iter().zip(&rows) {
+        let (inserted, present, eligible, finished): (bool, bool, bool, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        outcomes[index] = if inserted {
+            stored.push(bytes);
+            Ok(Stored::Done)
+        } else if present || eligible {
+            // Stored before, or by a concurrent transaction of another
+            // central (the insert found its key): acked again, its rows not
+            // stored again.
+            Ok(Stored::Done)
+        } else if finished {
+            Err(Failure::Refused(format!(
+                "agency {agency} finished: batch {batch} is not stored"
+            )))
+        } else {
+            Err(Failure::PredecessorLost {
+                agency,
+                batch,
+                lost: row.get::<_, i64>(4) as u64,
+            })
+        };
+    }
+    Ok((outcomes, stored))
 }
 
 fn store_finish(

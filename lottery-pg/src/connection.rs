@@ -4,21 +4,41 @@
 use lottery_core::Durability;
 use postgres::{Client, Config, NoTls, Statement};
 
-/// Stores a batch unless it is stored already, would leave a hole, or
-/// follows the agency's finish; says which (see `commit`).
-const STORE_BATCH: &str = "
-WITH prior AS (
-    SELECT EXISTS (SELECT 1 FROM batches WHERE agency = $1 AND batch = $2) AS present,
-           ($2 = 1 OR EXISTS (SELECT 1 FROM batches WHERE agency = $1 AND batch = $2 - 1)) AS follows,
-           EXISTS (SELECT 1 FROM finishes WHERE agency = $1) AS finished,
-           (SELECT coalesce(max(batch), 0) + 1 FROM batches WHERE agency = $1) AS next
+/// Stores the batches of a transaction in one statement (`$1`, `$2`, `$3`:
+/// their agencies, numbers and bet counts, in the order they were taken):
+/// each unless it is stored already, would leave a hole (it must follow the
+/// agency's last stored batch, or a batch of the same agency stored by this
+/// statement), or follows the agency's finish. One row per input, in input
+/// order: whether it was inserted, whether it was stored before, whether
+/// the agency finished, and the agency's last stored batch before.
+const STORE_BATCHES: &str = "
+WITH input AS (
+    SELECT * FROM unnest($1::integer[], $2::bigint[], $3::integer[])
+        WITH ORDINALITY AS t (agency, batch, bets, ord)
+), known AS (
+    SELECT i.*,
+           EXISTS (SELECT 1 FROM batches b WHERE b.agency = i.agency AND b.batch = i.batch) AS present,
+           EXISTS (SELECT 1 FROM finishes f WHERE f.agency = i.agency) AS finished,
+           (SELECT coalesce(max(b.batch), 0) FROM batches b WHERE b.agency = i.agency) AS last
+    FROM input i
+), placed AS (
+    SELECT k.*,
+           count(*) FILTER (WHERE NOT k.present AND k.batch > k.last)
+               OVER (PARTITION BY k.agency ORDER BY k.batch ROWS UNBOUNDED PRECEDING) AS rank
+    FROM known k
 ), inserted AS (
     INSERT INTO batches (agency, batch, bets)
-    SELECT $1, $2, $3 FROM prior WHERE NOT present AND follows AND NOT finished
+    SELECT agency, batch, bets FROM placed
+    WHERE NOT present AND NOT finished AND batch > last AND batch - last = rank
+    ORDER BY agency, batch
     ON CONFLICT DO NOTHING
-    RETURNING 1
+    RETURNING agency, batch
 )
-SELECT (SELECT count(*) FROM inserted) = 1, present, follows, finished, next FROM prior";
+SELECT i.agency IS NOT NULL, p.present,
+       NOT p.present AND NOT p.finished AND p.batch > p.last AND p.batch - p.last = p.rank,
+       p.finished, p.last + 1
+FROM placed p LEFT JOIN inserted i ON i.agency = p.agency AND i.batch = p.batch
+ORDER BY p.ord";
 
 /// Records a finish when the count equals the bets stored for the agency,
 /// in the same statement; says whether it does.
@@ -128,7 +148,7 @@ impl Connection {
                 // An ack then promises the commit was taken, not flushed.
                 client.batch_execute("SET synchronous_commit = off")?;
             }
-            let batch = client.prepare(STORE_BATCH)?;
+            let batch = client.prepare(STORE_BATCHES)?;
             let finish = client.prepare(STORE_FINISH)?;
             let lock_lottery = client.prepare(LOCK_LOTTERY)?;
             let draw = client.prepare(DRAW)?;

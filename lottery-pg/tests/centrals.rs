@@ -174,3 +174,44 @@ fn the_last_two_finishes_on_two_centrals_at_once_draw_exactly_once() {
         assert_eq!(b.finish(id(2), 8).unwrap(), Finish::AlreadyDrawn);
     }
 }
+
+#[test]
+fn pipelined_batches_of_several_agencies_share_one_transaction_in_their_order() {
+    let Some(base) =
+        postgres_url("pipelined_batches_of_several_agencies_share_one_transaction_in_their_order")
+    else {
+        return;
+    };
+    let schema = Schema::new(&base);
+    let central = central(&schema, 2);
+    // Begun together (queued, none durable yet), then completed: the first
+    // completion commits them all in one transaction.
+    let mut pending = Vec::new();
+    for number in 1..=5 {
+        for agency in [2, 1] {
+            let bets = batch(agency, number, 2);
+            pending.push(central.begin_submit(id(agency), number, &bets).unwrap());
+        }
+    }
+    for pending in pending {
+        let batch = pending.batch();
+        let stored = central.complete_submit(pending).unwrap();
+        assert_eq!(stored, Submitted::Stored { batch, bets: 2 });
+    }
+    let mut documents = Vec::new();
+    central
+        .scan(&mut |stored| documents.push(format!("{}:{}", stored.agency, stored.bet.document)))
+        .unwrap();
+    let expected: Vec<String> = [1, 2]
+        .into_iter()
+        .flat_map(|agency| {
+            (1..=5u64).flat_map(move |number| {
+                (0..2).map(move |i| format!("{agency}:{agency}{number:03}{i:03}"))
+            })
+        })
+        .collect();
+    assert_eq!(documents, expected);
+    let other = self::central(&schema, 2);
+    assert_eq!(other.refresh_resume_point(id(1)).unwrap().last_batch, 5);
+    assert_eq!(other.refresh_resume_point(id(2)).unwrap().bets_stored, 10);
+}
