@@ -43,12 +43,16 @@ for run in $(seq "$RUNS"); do
     "$BIN/lottery-server" --listen "127.0.0.1:$port" --agencies "$AGENCIES" --store "$url" \
         --threads "$THREADS" --exit-when-done --log-level INFO 2>"$OUT/server-$run.log" &
     server=$!
-    until grep -q 'action: accept_connections' "$OUT/server-$run.log"; do
+    until python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$port" 2>/dev/null; do
         kill -0 "$server" 2>/dev/null || { log "the central exited:"; cat "$OUT/server-$run.log" >&2; exit 1; }
         sleep 0.05
     done
     "$BIN/lottery-loadgen" --server "127.0.0.1:$port" --agencies "$AGENCIES" \
-        --bets-per-agency "$INGEST_BETS" --json >"$OUT/loadgen-$run.json"
+        --bets-per-agency "$INGEST_BETS" --json >"$OUT/loadgen-$run.json" || true
+    failed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["failed_agencies"])' "$OUT/loadgen-$run.json")
+    if [ "$failed" != 0 ]; then
+        kill "$server"; log "run $run: $failed agencies failed: see $OUT/loadgen-$run.json"; exit 1
+    fi
     wait "$server"
     stored=$(psql -X -At "$url" -c "SELECT count(*) FROM bets")
     expected=$((AGENCIES * INGEST_BETS))
