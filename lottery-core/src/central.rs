@@ -36,12 +36,14 @@
 //! `a_batch_begun_after_a_failed_commit_cut_its_predecessor_is_not_stored`
 //! says so).
 
+mod shared;
+
 use crate::agency_locks::AgencyLocks;
 use crate::bet::{AgencyId, StoredBet};
 use crate::bet_batch::{AsBetBatch, BetBatch};
 use crate::draw::{DrawSummary, DrawTally, Winners, winning_documents};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
-use crate::ledger::{Ledger, Receipt, Recovery};
+use crate::ledger::{FinishRecorded, Ledger, Receipt, Recovery};
 use crate::lottery::{
     AckTicket, DrawTicket, FinishStep, FinishTicket, Lottery, Settled, SubmitStep,
 };
@@ -255,7 +257,7 @@ impl Central {
         } else {
             Listeners::Waiting(Vec::new())
         };
-        Ok(Self {
+        let central = Self {
             shared: Arc::new(Shared {
                 rules,
                 agency_locks: AgencyLocks::new(rules.agencies),
@@ -264,7 +266,9 @@ impl Central {
                 listeners: Mutex::new(listeners),
                 ledger: Box::new(ledger),
             }),
-        })
+        };
+        central.watch_ledger();
+        Ok(central)
     }
 
     /// The rules.
@@ -486,12 +490,17 @@ impl Central {
     }
 
     /// Waits for a queued finish record and settles the lottery's ticket.
-    fn finish_durable(&self, pending: PendingFinish) -> Result<Settled, FinishError> {
+    fn finish_durable(
+        &self,
+        pending: PendingFinish,
+    ) -> Result<(Settled, FinishRecorded), FinishError> {
         match pending.0 {
-            FinishPending::Settled(settled) => Ok(settled),
+            FinishPending::Settled(settled) => Ok((settled, FinishRecorded::Recorded)),
             FinishPending::Recording { ticket, record } => {
-                match self.shared.ledger.wait_durable(record) {
-                    Ok(()) => Ok(self.shared.lottery.lock().finish_recorded(ticket)),
+                match self.shared.ledger.wait_finish(record) {
+                    Ok(recorded) => {
+                        Ok((self.shared.lottery.lock().finish_recorded(ticket), recorded))
+                    }
                     Err(error) => {
                         self.shared.lottery.lock().finish_not_recorded(ticket);
                         Err(error.into())
@@ -503,7 +512,13 @@ impl Central {
 
     /// The answer to a finish, performing the draw when it is due; no lock
     /// held.
-    fn settle_finish(&self, settled: Settled) -> Result<Finish, FinishError> {
+    fn settle_finish(
+        &self,
+        (settled, recorded): (Settled, FinishRecorded),
+    ) -> Result<Finish, FinishError> {
+        if self.shared.ledger.is_shared() {
+            return self.settle_shared(settled, recorded);
+        }
         match settled {
             Settled::Answer(finish) => Ok(finish),
             Settled::Draw(ticket) => self.perform_draw(ticket).map(Finish::Drew),
@@ -532,13 +547,18 @@ impl Central {
                 return Err(error);
             }
         };
+        self.tell_listeners();
+        Ok(summary)
+    }
+
+    /// Calls the draw listeners once, with no lock held.
+    fn tell_listeners(&self) {
         let listeners = std::mem::replace(&mut *self.shared.listeners.lock(), Listeners::Told);
         if let Listeners::Waiting(listeners) = listeners {
             for listener in listeners {
                 listener();
             }
         }
-        Ok(summary)
     }
 
     /// The winners of `agency`, or [`Winners::NotDrawn`]: never a partial

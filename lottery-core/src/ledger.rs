@@ -14,13 +14,40 @@
 //! The central keeps the lottery's state machine; a ledger stores what the
 //! central decided to store, in the order it was taken, says what it holds,
 //! and records (durably, once) the rules it serves and the draw.
+//!
+//! # One central, or several
+//! A ledger serves one central (the file monitor: its lock enforces it), or
+//! is *shared* by several centrals at once ([`Ledger::is_shared`]: a
+//! database). The central's books are then a cache of the ledger's, and the
+//! ledger is the truth. The discipline for a shared ledger:
+//!
+//! - the ledger itself refuses what another central's writes make wrong: a
+//!   batch already stored (by anyone) is acknowledged again and not stored
+//!   again, a batch that would leave a hole or follows the agency's finish
+//!   is refused, and a finish whose count differs from the bets stored for
+//!   the agency is refused, each checked in the transaction that stores it;
+//! - when an agency connects, the central reads its record
+//!   ([`Ledger::agency_record`]) and adopts it when it is ahead of its books;
+//! - the draw is made by the ledger, in the transaction that records the
+//!   last finish, exactly once across every central, from every stored bet
+//!   (not from one central's tally); [`Ledger::wait_finish`] says whether
+//!   this finish's transaction made it, and [`Ledger::recorded_draw`] reads
+//!   it back, winners included;
+//! - the ledger announces a draw recorded by another central
+//!   ([`Ledger::on_draw_recorded`]), so every central answers the winners
+//!   queries it holds.
+//!
+//! A ledger that is not shared keeps the defaults of these methods: never
+//! shared, no record to read (the central's books are the truth), a finish
+//! never draws (the central draws from its tally and records it with
+//! [`Ledger::record_draw`]), nothing to announce.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::bet::{AgencyId, StoredBet};
 use crate::bet_batch::BetBatch;
-use crate::draw::{DrawSummary, DrawTally};
+use crate::draw::{Draw, DrawSummary, DrawTally};
 use crate::error::StoreError;
 use crate::rules::LotteryRules;
 
@@ -104,6 +131,21 @@ impl Receipt {
     }
 }
 
+/// What recording a finish came to, in a shared ledger
+/// ([`Ledger::wait_finish`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FinishRecorded {
+    /// The finish is durable.
+    Recorded,
+    /// The finish is durable, and it was the last one: its transaction
+    /// recorded the draw (read it with [`Ledger::recorded_draw`]).
+    Drew,
+}
+
+/// Called by a shared ledger when a draw was recorded (by any central).
+pub type DrawAnnouncement = Box<dyn Fn() + Send + Sync>;
+
 /// Where a [`crate::Central`] keeps its bets. Shared by every thread of the
 /// central (`Send + Sync`); every method may block on I/O, and the central
 /// never calls one while holding its lottery lock.
@@ -175,4 +217,51 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`StoreError`] when the bets cannot be read or do not parse.
     fn scan(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError>;
+
+    /// Whether other centrals may write to this ledger at the same time
+    /// (see the module docs). Default: no.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// What the ledger holds for `agency` now, written by any central
+    /// (`None`: nothing to add to the central's own books; the default).
+    ///
+    /// # Errors
+    /// [`StoreError`] when it cannot be read.
+    fn agency_record(&self, agency: AgencyId) -> Result<Option<AgencyRecord>, StoreError> {
+        let _ = agency;
+        Ok(None)
+    }
+
+    /// As [`Ledger::wait_durable`], for a finish's receipt, saying whether
+    /// the transaction that recorded it also recorded the draw (only a
+    /// shared ledger draws; the default never does).
+    ///
+    /// # Errors
+    /// As [`Ledger::wait_durable`].
+    fn wait_finish(&self, receipt: Receipt) -> Result<FinishRecorded, StoreError> {
+        self.wait_durable(receipt)
+            .map(|()| FinishRecorded::Recorded)
+    }
+
+    /// The draw the ledger records, with every agency's winners in stored
+    /// order, built for `rules` (`None`: not drawn, or a ledger that leaves
+    /// the draw to its central; the default).
+    ///
+    /// # Errors
+    /// [`StoreError`] when it cannot be read, or disagrees with itself.
+    fn recorded_draw(&self, rules: LotteryRules) -> Result<Option<Draw>, StoreError> {
+        let _ = rules;
+        Ok(None)
+    }
+
+    /// Registers `announce`, called (on a thread of the ledger, with no lock
+    /// of the central held) whenever the ledger learns that a draw was
+    /// recorded, possibly by another central. Called at most once, by
+    /// [`crate::Central::new`]. The default, for a ledger only one central
+    /// writes, never calls it.
+    fn on_draw_recorded(&self, announce: DrawAnnouncement) {
+        drop(announce);
+    }
 }

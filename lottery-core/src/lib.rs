@@ -126,7 +126,9 @@ pub use central::{Central, DrawListener, PendingFinish, PendingSubmit};
 pub use draw::{Draw, DrawSummary, DrawTally, Winners};
 pub use error::{FinishError, RecoveryError, RowError, StoreError, SubmitError, UnknownAgency};
 pub use field::{Field, FieldError, FieldReason};
-pub use ledger::{AgencyRecord, Ledger, Quarantined, Receipt, Recovery};
+pub use ledger::{
+    AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, Quarantined, Receipt, Recovery,
+};
 pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};
 pub use outcome::{AgencySnapshot, DrawSnapshot, Finish, ResumePoint, Snapshot, Submitted};
 pub use row::{AgencyFile, StoreRows, encode_store_rows};

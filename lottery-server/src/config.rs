@@ -160,8 +160,10 @@ pub struct ServerArgs {
           allow_negative_numbers = true, value_parser = parse_agencies)]
     pub agencies: Option<u32>,
 
-    /// The store of bets [default: ./bets.csv].
-    #[arg(long, value_name = "PATH", env = "SERVER_STORE")]
+    /// The store of bets: a file, or a PostgreSQL database
+    /// postgres://USER@HOST:PORT/DB (several centrals may share one)
+    /// [default: ./bets.csv].
+    #[arg(long, value_name = "PATH|URL", env = "SERVER_STORE")]
     pub store: Option<PathBuf>,
 
     /// What an ack promises: none, flush (survives a process crash) or fsync

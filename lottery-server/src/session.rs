@@ -343,9 +343,11 @@ impl Session {
             log_line::handshake_refused(agency, self.peer, &refusal.message);
             return self.end_with(refusal, ctx.max_frame, out);
         }
+        // Over a shared ledger (several centrals on one database) this reads
+        // the agency's record from it: one indexed query, at handshakes only.
         let resume = AgencyId::new(agency).map_err(|_| ()).and_then(|id| {
             ctx.central
-                .resume_point(id)
+                .refresh_resume_point(id)
                 .map(|point| (id, point))
                 .map_err(|_| ())
         });

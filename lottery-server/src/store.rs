@@ -1,9 +1,12 @@
 //! Opening the store and building the central over it, saying what opening
-//! found.
+//! found. The store is a file (`bets.csv` and its journal, the file
+//! monitor) or, given a `postgres://` URL, a PostgreSQL database
+//! ([`lottery_pg::PgLedger`]).
 
 use std::path::Path;
 
-use lottery_core::{BetMonitor, Central, CsvFileStore, Durability, LotteryRules};
+use lottery_core::{BetMonitor, Central, CsvFileStore, Durability, Ledger, LotteryRules, Recovery};
+use lottery_pg::{PgLedger, is_postgres_url};
 
 use crate::error::ServerError;
 use crate::log_line;
@@ -14,12 +17,17 @@ use crate::store_watch::StoreWatch;
 /// they are kept (a torn line, or batches written but never committed, so
 /// never acked), what it holds, and the draw it records.
 ///
+/// A `path` that is a `postgres://USER@HOST:PORT/DB` URL (or
+/// `postgresql://`) names a database instead: its tables are created on
+/// first use, and several centrals may share it.
+///
 /// The store is locked and recovered before the port is bound: a second
-/// central on the same store fails here, at once, having touched nothing.
+/// central on the same store file fails here, at once, having touched nothing.
 ///
 /// # Errors
 /// [`ServerError::Store`] when the store is locked by another central,
-/// inconsistent, fails its checksums, or cannot be opened or repaired;
+/// inconsistent, fails its checksums, or cannot be opened or repaired (the
+/// database cannot be reached);
 /// [`ServerError::Recover`] when its rules differ from `rules` or a draw
 /// recorded in it cannot be redone.
 pub fn open_central(
@@ -31,8 +39,10 @@ pub fn open_central(
 }
 
 /// [`open_central`], with a [`StoreWatch`] of the store for the status port
-/// ([`crate::Server::watch_store`]): the store's size, each sync's time and
-/// the batches each sync covers.
+/// ([`crate::Server::watch_store`]): for a file store, its size, each sync's
+/// time and the batches each sync covers; a PostgreSQL ledger is not watched
+/// (the database has its own statistics), so the status port shows no store
+/// figures for it.
 ///
 /// # Errors
 /// As [`open_central`].
@@ -41,9 +51,27 @@ pub fn open_watched_central(
     durability: Durability,
     rules: LotteryRules,
 ) -> Result<(Central, StoreWatch), ServerError> {
+    if let Some(url) = path.to_str().filter(|store| is_postgres_url(store)) {
+        let (ledger, recovery) = PgLedger::open(url, durability)?;
+        let name = ledger.name().to_path_buf();
+        let central = central_over(&name, ledger, &recovery, durability, rules)?;
+        return Ok((central, StoreWatch::default()));
+    }
     let watch = StoreWatch::of(&std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
     let store = watch.wrap(CsvFileStore::open(path)?);
     let (monitor, recovery) = BetMonitor::open(Box::new(store), durability)?;
+    let central = central_over(path, monitor, &recovery, durability, rules)?;
+    Ok((central, watch))
+}
+
+/// Logs what opening `ledger` found, then builds the central over it.
+fn central_over(
+    path: &Path,
+    ledger: impl Ledger + 'static,
+    recovery: &Recovery,
+    durability: Durability,
+    rules: LotteryRules,
+) -> Result<Central, ServerError> {
     let bets: u64 = recovery.agencies.values().map(|record| record.bets).sum();
     for cut in &recovery.quarantined {
         log_line::store_repaired(path, cut);
@@ -60,11 +88,11 @@ pub fn open_watched_central(
     for (agency, record) in &recovery.agencies {
         log_line::agency_recovered(*agency, record.last_batch, record.bets, record.finished);
     }
-    let central = Central::new(rules, monitor, &recovery)?;
+    let central = Central::new(rules, ledger, recovery)?;
     if let Some(summary) = central.draw_summary() {
         // The draw happened before the restart; this is the same draw
         // recomputed from the store (deterministically).
         log_line::draw_recovered(&summary);
     }
-    Ok((central, watch))
+    Ok(central)
 }

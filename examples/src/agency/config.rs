@@ -39,8 +39,10 @@ pub struct AgencyArgs {
     /// The agency id (required, here, in CLI_ID or in the config file).
     #[arg(long, env = "CLI_ID", value_name = "N")]
     pub id: Option<u32>,
-    /// The central's address [default: 127.0.0.1:12345].
-    #[arg(long, env = "CLI_SERVER_ADDRESS", value_name = "ADDR")]
+    /// The central's address, or several separated by commas (centrals
+    /// sharing one ledger), tried in order on every connect and reconnect
+    /// [default: 127.0.0.1:12345].
+    #[arg(long, env = "CLI_SERVER_ADDRESS", value_name = "ADDR[,ADDR...]")]
     pub server: Option<String>,
     /// The agency's bets [default: .data/agency-{id}.csv].
     #[arg(long, env = "CLI_DATA_FILE", value_name = "PATH")]
@@ -259,7 +261,10 @@ fn resolve_tls(
         server_name.as_deref(),
     )
     .map_err(ConfigError::Tls)?;
-    client.server_name_for(server).map_err(ConfigError::Tls)?;
+    // Each central of a list must carry a name a certificate can carry.
+    for entry in server.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        client.server_name_for(entry).map_err(ConfigError::Tls)?;
+    }
     Ok(Some(AgencyTls {
         ca,
         identity,

@@ -156,14 +156,21 @@ impl Central {
 
     /// [`Central::start`] with more flags (`--tls-cert ...`, say).
     pub fn start_with(agencies: u32, flags: &[&str]) -> Self {
+        Self::start_on(agencies, None, flags)
+    }
+
+    /// [`Central::start_with`] on the store `store` (a `postgres://` URL,
+    /// say) instead of a `bets.csv` in its directory.
+    pub fn start_on(agencies: u32, store: Option<&str>, flags: &[&str]) -> Self {
         let owner = tempfile::tempdir().unwrap();
         let dir = owner.path().to_path_buf();
         let log = std::fs::File::create(dir.join("central.log")).unwrap();
+        let store = store.map_or_else(|| dir.join("bets.csv").into_os_string(), Into::into);
         let child = Command::new(server_bin())
             .args(["--listen", "127.0.0.1:0"])
             .args(["--agencies", &agencies.to_string()])
             .arg("--store")
-            .arg(dir.join("bets.csv"))
+            .arg(store)
             .args(["--exit-when-done", "--log-level", "INFO", "--threads", "2"])
             .args(flags)
             .stdin(Stdio::null())
@@ -212,6 +219,12 @@ impl Central {
     /// What the central logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("central.log")).unwrap_or_default()
+    }
+
+    /// Kills the central with SIGKILL and reaps it: nothing of it runs on.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits for the central to exit by itself (every agency served and

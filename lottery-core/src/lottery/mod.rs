@@ -42,6 +42,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+mod shared;
 #[cfg(test)]
 mod tests;
 mod ticket;
@@ -470,6 +471,8 @@ impl Lottery {
         self.close_if_complete();
         match self.phase {
             Phase::Closed { drawing: false } => Settled::Draw(self.take_draw()),
+            // Only over a shared ledger: another central drew meanwhile.
+            Phase::Drawn(_) => Settled::Answer(Finish::AlreadyDrawn),
             _ => Settled::Answer(Finish::Waiting {
                 remaining: self.remaining(),
             }),

@@ -18,8 +18,10 @@ use crate::frame::DEFAULT_MAX_FRAME;
 /// ```
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// The central's address, `host:port`; resolved at every connection
-    /// attempt (so a restarted central behind a name is found again).
+    /// The central's address, `host:port`, or several separated by commas
+    /// (`A,B,...`: centrals sharing one ledger), tried in order at every
+    /// connection attempt; each resolved at every attempt (so a restarted
+    /// central behind a name is found again).
     pub server: String,
     /// The agency this client speaks for.
     pub agency: AgencyId,

@@ -32,8 +32,9 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `config.server` (each resolved address in turn, each
-    /// within `config.connect_timeout`), completes the TLS handshake when
+    /// Connects to `config.server` (each of its comma-separated entries in
+    /// order, each resolved address in turn, each within
+    /// `config.connect_timeout`), completes the TLS handshake when
     /// `config.tls` is set, sends `Hello` and reads `Welcome`.
     ///
     /// # Errors
@@ -62,13 +63,14 @@ impl Connection {
         config: &ClientConfig,
         interrupter: Option<&Interrupter>,
     ) -> Result<(Self, ResumePoint), ClientError> {
-        let stream = connect(&config.server, config.connect_timeout).map_err(|source| {
-            ClientError::Connect {
-                server: config.server.clone(),
-                attempts: 1,
-                source,
-            }
-        })?;
+        let (stream, server) =
+            connect(&config.server, config.connect_timeout).map_err(|source| {
+                ClientError::Connect {
+                    server: config.server.clone(),
+                    attempts: 1,
+                    source,
+                }
+            })?;
         if let Some(interrupter) = interrupter {
             interrupter.register(&stream);
         }
@@ -76,7 +78,7 @@ impl Connection {
         stream.set_read_timeout(config.io_timeout)?;
         stream.set_write_timeout(config.io_timeout)?;
         let stream = match &config.tls {
-            Some(tls) => Stream::Tls(Box::new(tls_handshake(tls, &config.server, stream)?)),
+            Some(tls) => Stream::Tls(Box::new(tls_handshake(tls, server, stream)?)),
             None => Stream::Plain(stream),
         };
         let mut connection = Self {
@@ -275,13 +277,29 @@ fn is_closed(error: &io::Error) -> bool {
     )
 }
 
-/// Connects to the first address of `server` that accepts.
-fn connect(server: &str, timeout: Duration) -> io::Result<TcpStream> {
+/// Connects to the first address that accepts of the first entry of
+/// `server` that has one: `server` is one address or several separated by
+/// commas (`A,B,...`: centrals sharing one ledger), tried in order. Returns
+/// the stream and the entry it reached.
+fn connect(server: &str, timeout: Duration) -> io::Result<(TcpStream, &str)> {
     let mut last = None;
-    for address in server.to_socket_addrs()? {
-        match connect_one(address, timeout) {
-            Ok(stream) => return Ok(stream),
-            Err(error) => last = Some(error),
+    for entry in server
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
+        let addresses = match entry.to_socket_addrs() {
+            Ok(addresses) => addresses,
+            Err(error) => {
+                last = Some(error);
+                continue;
+            }
+        };
+        for address in addresses {
+            match connect_one(address, timeout) {
+                Ok(stream) => return Ok((stream, entry)),
+                Err(error) => last = Some(error),
+            }
         }
     }
     Err(last.unwrap_or_else(|| {
@@ -314,4 +332,24 @@ pub(crate) fn unexpected(expected: &'static str, got: &CentralMessage) -> Client
         got.push_str("...");
     }
     ClientError::UnexpectedAnswer { expected, got }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_of_centrals_is_tried_in_order_and_the_one_reached_is_named() {
+        let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead_address = dead.local_addr().unwrap();
+        drop(dead);
+        let live_address = live.local_addr().unwrap().to_string();
+        let list = format!("{dead_address}, {live_address}");
+        let (stream, reached) = connect(&list, Duration::from_secs(5)).unwrap();
+        assert_eq!(reached, live_address);
+        assert_eq!(stream.peer_addr().unwrap().to_string(), live_address);
+        let error = connect(&dead_address.to_string(), Duration::from_secs(5)).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
+    }
 }

@@ -3,6 +3,10 @@
 //! - `lottery-admin verify --store PATH` checks a store offline (read-only,
 //!   without its lock) and prints what it holds; it exits 0 only when the
 //!   store is whole.
+//! - `lottery-admin export --store postgres://USER@HOST:PORT/DB --out FILE`
+//!   writes the bets a PostgreSQL ledger holds as the course's `bets.csv`
+//!   (byte-identical to Python's `csv.writer`), each agency's bets in the
+//!   order it sent them; the file appears whole or not at all.
 //! - `lottery-admin certs --agencies N --out DIR` writes a PKI for quick
 //!   setups (a CA, the central's certificate, one per agency); it never
 //!   overwrites a file.
@@ -46,6 +50,19 @@ enum Command {
         /// The store's bets.csv.
         #[arg(long, env = "SERVER_STORE", value_name = "PATH")]
         store: PathBuf,
+    },
+    /// Writes the bets a PostgreSQL ledger holds as the course's bets.csv
+    /// (agency,first_name,last_name,document,birthdate,number; minimal
+    /// quoting, CRLF, as Python's csv.writer), each agency's bets in the
+    /// order it sent them, agencies in id order. Reads only. The file is
+    /// written beside OUT first and renamed when whole.
+    Export {
+        /// The database: postgres://USER@HOST:PORT/DB.
+        #[arg(long, env = "SERVER_STORE", value_name = "URL")]
+        store: String,
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Writes a new PKI for quick setups into DIR (created if missing):
     /// ca.pem and ca.key (the certificate authority), server.pem and
@@ -91,6 +108,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Verify { store } => verify(&store),
+        Command::Export { store, out } => export(&store, &out),
         Command::Certs {
             agencies,
             out,
@@ -129,6 +147,42 @@ fn verify(store: &Path) -> ExitCode {
         }
         Err(error) => {
             eprintln!("lottery-admin: verify: {}", chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn export(store: &str, out: &Path) -> ExitCode {
+    if !lottery_pg::is_postgres_url(store) {
+        eprintln!(
+            "lottery-admin: export: '{store}' is not a postgres:// URL (a file store is its own bets.csv)"
+        );
+        return ExitCode::FAILURE;
+    }
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let written = std::fs::File::create(&partial)
+        .map_err(|error| format!("cannot create {}: {error}", partial.display()))
+        .and_then(|file| {
+            let mut file = std::io::BufWriter::new(file);
+            let bets = lottery_pg::export_csv(store, &mut file).map_err(|error| chain(&error))?;
+            let file = file
+                .into_inner()
+                .map_err(|error| format!("cannot write {}: {error}", partial.display()))?;
+            file.sync_all()
+                .and_then(|()| std::fs::rename(&partial, out))
+                .map_err(|error| format!("cannot write {}: {error}", out.display()))?;
+            Ok(bets)
+        });
+    match written {
+        Ok(bets) => {
+            println!("exported {bets} bets to {}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            let _ = std::fs::remove_file(&partial);
+            eprintln!("lottery-admin: export: {error}");
             ExitCode::FAILURE
         }
     }

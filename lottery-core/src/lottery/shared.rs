@@ -1,0 +1,43 @@
+//! What a shared ledger adds to the state machine: another central's work,
+//! adopted (an agency's record read from the ledger, a draw the ledger
+//! recorded). Never used over a ledger only one central writes.
+
+use super::{Lottery, Phase, Stage};
+use crate::bet::AgencyId;
+use crate::draw::Draw;
+use crate::ledger::AgencyRecord;
+
+impl Lottery {
+    /// Adopts what the ledger holds for `agency` when it is ahead of the
+    /// books (batches or a finish stored through another central). Left
+    /// alone while the agency has a batch or a finish under way here: the
+    /// ledger refuses whatever of it another central made wrong, and the
+    /// next handshake adopts again.
+    pub fn adopt_record(&mut self, agency: AgencyId, record: AgencyRecord) {
+        let Some(state) = self.agency_mut(agency) else {
+            return;
+        };
+        if !state.pending.is_empty() || state.stage == Stage::Finishing {
+            return;
+        }
+        if record.last_batch > state.last_batch {
+            state.last_batch = record.last_batch;
+            state.bets = record.bets;
+        }
+        if record.finished && state.stage == Stage::Open && record.bets == state.bets {
+            state.stage = Stage::Finished;
+            self.finished += 1;
+            // Every finish recorded: the ledger drew in the last one's
+            // transaction; the central adopts that draw, never its own.
+            self.close_if_complete();
+        }
+    }
+
+    /// Publishes a draw the ledger recorded (this central's last finish, or
+    /// another central's), unless one is published already.
+    pub fn adopt_draw(&mut self, draw: Draw) {
+        if !matches!(self.phase, Phase::Drawn(_)) {
+            self.phase = Phase::Drawn(draw);
+        }
+    }
+}

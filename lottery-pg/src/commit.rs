@@ -1,0 +1,327 @@
+//! Group commit: every write taken while a transaction runs goes into the
+//! next one, and a write is durable when the transaction holding it
+//! committed.
+//!
+//! Writes are taken into a queue under a short lock (no I/O), each with a
+//! sequence number (its [`lottery_core::Receipt`]). A thread waiting for its
+//! write either finds its outcome, or, when no transaction is running,
+//! becomes the leader: it takes every queued write, runs one transaction
+//! for all of them on the writer connection (outside the queue lock), and
+//! posts every outcome. Meanwhile new writes queue up for the next leader.
+//!
+//! Each write's fate is its own inside the transaction: a batch already
+//! stored (a resend, or one another central stored) is acked without its
+//! rows, a batch that would leave a hole or follows a finish is refused, a
+//! finish whose count differs from the stored bets is refused; none of them
+//! aborts the others. A failed transaction fails every write in it: nothing
+//! of them is stored, and they may be taken again.
+//!
+//! # The draw
+//! A transaction holding a finish first locks the one row of `lottery`
+//! (`SELECT ... FOR UPDATE`), so that transactions recording finishes,
+//! from every central, run one after another. After its finishes it counts
+//! the finished agencies; when every expected agency finished and no draw
+//! is recorded, it records the draw from every stored bet and notifies
+//! (`pg_notify`, delivered at commit) every central listening. Exactly one
+//! transaction sees the set complete without a draw: the draw happens once,
+//! on whichever central took the last finish.
+//!
+//! # Locks
+//! `queue` (short, never across I/O) and `writer` (the connection, held by
+//! the leader across its transaction). The leader takes `writer` with
+//! `queue` released; nobody takes `queue` then `writer` while holding both.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+
+use lottery_core::AgencyId;
+use parking_lot::{Condvar, Mutex};
+
+use crate::connection::{Connection, NOTIFY_DRAW, Statements};
+use crate::rows::{COPY_BETS, COPY_HEADER, COPY_TRAILER};
+
+/// A write taken and not yet committed.
+#[derive(Debug)]
+pub(crate) enum Write {
+    /// A batch: its record and its rows (binary COPY tuples).
+    Batch {
+        agency: AgencyId,
+        batch: u64,
+        bets: u32,
+        rows: Vec<u8>,
+    },
+    /// An agency's finish with the count it gave.
+    Finish { agency: AgencyId, bets: u64 },
+}
+
+/// Why a write was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The transaction failed (or was rolled back): nothing of it is stored.
+    Commit(String),
+    /// A batch whose predecessor is not stored: `lost` is the first missing.
+    PredecessorLost {
+        agency: AgencyId,
+        batch: u64,
+        lost: u64,
+    },
+    /// Refused by what the database holds (the agency finished; a finish
+    /// count that differs from the stored bets).
+    Refused(String),
+}
+
+/// What a stored write came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stored {
+    /// Stored (or found stored).
+    Done,
+    /// A finish whose transaction recorded the draw: it was the last one.
+    Drew,
+}
+
+/// The outcome of one write.
+pub(crate) type Outcome = Result<Stored, Failure>;
+
+/// What is queued and what came out.
+#[derive(Debug, Default)]
+struct Queue {
+    /// The next sequence number (from 1).
+    next: u64,
+    /// Taken, waiting for a leader.
+    taken: Vec<(u64, Write)>,
+    /// Committed (or failed), not yet collected by their waiter.
+    outcomes: HashMap<u64, Outcome>,
+    /// Whether a leader's transaction runs.
+    leading: bool,
+    /// Test faults: transactions to roll back instead of committing.
+    fail_commits: u32,
+}
+
+/// The group-commit engine over the writer connection.
+#[derive(Debug)]
+pub(crate) struct GroupCommit {
+    queue: Mutex<Queue>,
+    /// Signalled when a leader posts its outcomes.
+    posted: Condvar,
+    writer: Mutex<Connection>,
+}
+
+impl GroupCommit {
+    pub(crate) fn new(writer: Connection) -> Self {
+        Self {
+            queue: Mutex::new(Queue {
+                next: 1,
+                ..Queue::default()
+            }),
+            posted: Condvar::new(),
+            writer: Mutex::new(writer),
+        }
+    }
+
+    /// The writer connection, for the rare writes outside group commit (the
+    /// rules, the draw).
+    pub(crate) fn writer(&self) -> parking_lot::MutexGuard<'_, Connection> {
+        self.writer.lock()
+    }
+
+    /// Queues `write`; returns its sequence number.
+    pub(crate) fn take(&self, write: Write) -> u64 {
+        let mut queue = self.queue.lock();
+        let sequence = queue.next;
+        queue.next += 1;
+        queue.taken.push((sequence, write));
+        sequence
+    }
+
+    /// Makes the next `count` transactions roll back instead of committing.
+    #[cfg(feature = "test-support")]
+    pub(crate) fn fail_next_commits(&self, count: u32) {
+        self.queue.lock().fail_commits = count;
+    }
+
+    /// Waits for the outcome of write `sequence`, leading a transaction when
+    /// none runs.
+    pub(crate) fn wait(&self, sequence: u64) -> Outcome {
+        let mut queue = self.queue.lock();
+        loop {
+            if let Some(outcome) = queue.outcomes.remove(&sequence) {
+                return outcome;
+            }
+            let queued = queue.taken.iter().any(|(s, _)| *s == sequence);
+            if !queued && !queue.leading {
+                // Neither queued nor posted: never taken, or collected.
+                return Err(Failure::Commit(format!(
+                    "write {sequence} is unknown to this ledger"
+                )));
+            }
+            if queue.leading {
+                self.posted.wait(&mut queue);
+                continue;
+            }
+            queue.leading = true;
+            let writes = std::mem::take(&mut queue.taken);
+            let roll_back = queue.fail_commits > 0;
+            queue.fail_commits = queue.fail_commits.saturating_sub(1);
+            drop(queue);
+            let outcomes = self.commit(&writes, roll_back);
+            queue = self.queue.lock();
+            queue.leading = false;
+            for ((sequence, _), outcome) in writes.iter().zip(outcomes) {
+                queue.outcomes.insert(*sequence, outcome);
+            }
+            self.posted.notify_all();
+        }
+    }
+
+    /// One transaction for `writes`; an outcome for each.
+    fn commit(&self, writes: &[(u64, Write)], roll_back: bool) -> Vec<Outcome> {
+        let mut writer = self.writer.lock();
+        match run(&mut writer, writes, roll_back) {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                // A failed transaction may leave the connection unusable:
+                // the next leader starts on a new one.
+                writer.reset();
+                let failure = Failure::Commit(error);
+                writes.iter().map(|_| Err(failure.clone())).collect()
+            }
+        }
+    }
+}
+
+/// The transaction: each write's statement, the rows of the batches it
+/// stored by one binary COPY, the draw when its finishes complete the set,
+/// the commit.
+fn run(
+    writer: &mut Connection,
+    writes: &[(u64, Write)],
+    roll_back: bool,
+) -> Result<Vec<Outcome>, String> {
+    let text = |e: postgres::Error| e.to_string();
+    let (client, statements) = writer.client().map_err(text)?;
+    let mut tx = client.transaction().map_err(text)?;
+    let (mut outcomes, stored) = store_batches(&mut tx, statements, writes)?;
+    // Taken before the first finish: finishes of every central serialize.
+    // (A finish is taken only once its agency's batches are durable, so
+    // storing the batches first keeps every agency's order.)
+    let mut lottery_locked = false;
+    let mut last_finish = None;
+    for (index, (_, write)) in writes.iter().enumerate() {
+        let Write::Finish { agency, bets } = write else {
+            continue;
+        };
+        if !lottery_locked {
+            tx.execute(&statements.lock_lottery, &[]).map_err(text)?;
+            lottery_locked = true;
+        }
+        let outcome = store_finish(&mut tx, statements, *agency, *bets)?;
+        if outcome.is_ok() {
+            last_finish = Some(index);
+        }
+        outcomes[index] = outcome;
+    }
+    if !stored.is_empty() {
+        let mut copy = tx.copy_in(COPY_BETS).map_err(text)?;
+        copy.write_all(COPY_HEADER).map_err(|e| e.to_string())?;
+        for rows in stored {
+            copy.write_all(rows).map_err(|e| e.to_string())?;
+        }
+        copy.write_all(COPY_TRAILER).map_err(|e| e.to_string())?;
+        copy.finish().map_err(text)?;
+    }
+    if lottery_locked {
+        let drew: bool = tx.query_one(&statements.draw, &[]).map_err(text)?.get(0);
+        if drew {
+            tx.execute(NOTIFY_DRAW, &[]).map_err(text)?;
+            // The last finish of the set is the one that drew.
+            if let Some(last) = last_finish {
+                outcomes[last] = Ok(Stored::Drew);
+            }
+        }
+    }
+    if roll_back {
+        tx.rollback().map_err(text)?;
+        return Err("the commit was rolled back (an injected fault)".to_owned());
+    }
+    tx.commit().map_err(text)?;
+    Ok(outcomes)
+}
+
+/// Every batch of `writes` by one statement; an outcome for each write
+/// (finishes get a placeholder, decided after), and the rows to COPY.
+fn store_batches<'w>(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &Statements,
+    writes: &'w [(u64, Write)],
+) -> Result<(Vec<Outcome>, Vec<&'w [u8]>), String> {
+    let mut outcomes = vec![Ok(Stored::Done); writes.len()];
+    let batches: Vec<(usize, AgencyId, u64, u32, &[u8])> = writes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, (_, write))| match write {
+            Write::Batch {
+                agency,
+                batch,
+                bets,
+                rows,
+            } => Some((index, *agency, *batch, *bets, rows.as_slice())),
+            Write::Finish { .. } => None,
+        })
+        .collect();
+    if batches.is_empty() {
+        return Ok((outcomes, Vec::new()));
+    }
+    let agencies: Vec<i32> = batches.iter().map(|b| b.1.get() as i32).collect();
+    let numbers: Vec<i64> = batches.iter().map(|b| b.2 as i64).collect();
+    let counts: Vec<i32> = batches.iter().map(|b| b.3 as i32).collect();
+    let rows = tx
+        .query(&statements.batch, &[&agencies, &numbers, &counts])
+        .map_err(|e| e.to_string())?;
+    let mut stored = Vec::new();
+    for (&(index, agency, batch, _, bytes), row) in batches.iter().zip(&rows) {
+        let (inserted, present, eligible, finished): (bool, bool, bool, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        outcomes[index] = if inserted {
+            stored.push(bytes);
+            Ok(Stored::Done)
+        } else if present || eligible {
+            // Stored before, or by a concurrent transaction of another
+            // central (the insert found its key): acked again, its rows not
+            // stored again.
+            Ok(Stored::Done)
+        } else if finished {
+            Err(Failure::Refused(format!(
+                "agency {agency} finished: batch {batch} is not stored"
+            )))
+        } else {
+            Err(Failure::PredecessorLost {
+                agency,
+                batch,
+                lost: row.get::<_, i64>(4) as u64,
+            })
+        };
+    }
+    Ok((outcomes, stored))
+}
+
+fn store_finish(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &Statements,
+    agency: AgencyId,
+    bets: u64,
+) -> Result<Outcome, String> {
+    let row = tx
+        .query_one(
+            &statements.finish,
+            &[&(agency.get() as i32), &(bets as i64)],
+        )
+        .map_err(|e| e.to_string())?;
+    let (done, stored_bets): (bool, i64) = (row.get(0), row.get(1));
+    Ok(if done {
+        Ok(Stored::Done)
+    } else {
+        Err(Failure::Refused(format!(
+            "agency {agency} finished with {bets} bets, the database holds {stored_bets}"
+        )))
+    })
+}

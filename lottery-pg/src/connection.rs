@@ -1,0 +1,171 @@
+//! A connection to the database that comes back after the server went away
+//! (a restart, a dropped socket), with its prepared statements.
+
+use lottery_core::Durability;
+use postgres::{Client, Config, NoTls, Statement};
+
+/// Stores the batches of a transaction in one statement (`$1`, `$2`, `$3`:
+/// their agencies, numbers and bet counts, in the order they were taken):
+/// each unless it is stored already, would leave a hole (it must follow the
+/// agency's last stored batch, or a batch of the same agency stored by this
+/// statement), or follows the agency's finish. One row per input, in input
+/// order: whether it was inserted, whether it was stored before, whether
+/// the agency finished, and the agency's last stored batch before.
+const STORE_BATCHES: &str = "
+WITH input AS (
+    SELECT * FROM unnest($1::integer[], $2::bigint[], $3::integer[])
+        WITH ORDINALITY AS t (agency, batch, bets, ord)
+), known AS (
+    SELECT i.*,
+           EXISTS (SELECT 1 FROM batches b WHERE b.agency = i.agency AND b.batch = i.batch) AS present,
+           EXISTS (SELECT 1 FROM finishes f WHERE f.agency = i.agency) AS finished,
+           (SELECT coalesce(max(b.batch), 0) FROM batches b WHERE b.agency = i.agency) AS last
+    FROM input i
+), placed AS (
+    SELECT k.*,
+           count(*) FILTER (WHERE NOT k.present AND k.batch > k.last)
+               OVER (PARTITION BY k.agency ORDER BY k.batch ROWS UNBOUNDED PRECEDING) AS rank
+    FROM known k
+), inserted AS (
+    INSERT INTO batches (agency, batch, bets)
+    SELECT agency, batch, bets FROM placed
+    WHERE NOT present AND NOT finished AND batch > last AND batch - last = rank
+    ORDER BY agency, batch
+    ON CONFLICT DO NOTHING
+    RETURNING agency, batch
+)
+SELECT i.agency IS NOT NULL, p.present,
+       NOT p.present AND NOT p.finished AND p.batch > p.last AND p.batch - p.last = p.rank,
+       p.finished, p.last + 1
+FROM placed p LEFT JOIN inserted i ON i.agency = p.agency AND i.batch = p.batch
+ORDER BY p.ord";
+
+/// Records a finish when the count equals the bets stored for the agency,
+/// in the same statement; says whether it does.
+const STORE_FINISH: &str = "
+WITH stored AS (
+    SELECT coalesce(sum(bets), 0)::bigint AS bets FROM batches WHERE agency = $1
+), inserted AS (
+    INSERT INTO finishes (agency, bets)
+    SELECT $1, $2 FROM stored WHERE stored.bets = $2
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT stored.bets = $2, stored.bets FROM stored";
+
+/// Locks the lottery's row: transactions recording finishes, from every
+/// central, run one after another.
+const LOCK_LOTTERY: &str = "SELECT 1 FROM lottery FOR UPDATE";
+
+/// Records the draw when every expected agency finished and none is
+/// recorded, from every stored bet;
+/// says whether it did ([`NOTIFY_DRAW`] then tells the centrals). Run after the transaction's finishes, under the
+/// lottery's row lock, so exactly one transaction does it.
+const DRAW: &str = "
+WITH winners AS (
+    SELECT agency, count(*) AS n FROM bets
+    WHERE number = (SELECT winning_number FROM lottery)
+    GROUP BY agency
+), drawn AS (
+    UPDATE lottery SET
+        draw_bets = (SELECT coalesce(sum(bets), 0)::bigint FROM batches),
+        draw_winners = (
+            SELECT array_agg(coalesce(w.n, 0)::bigint ORDER BY a.agency)
+            FROM generate_series(1, lottery.agencies) AS a (agency)
+            LEFT JOIN winners w ON w.agency = a.agency)
+    WHERE draw_bets IS NULL
+      AND (SELECT count(*) FROM finishes) = lottery.agencies
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM drawn)";
+
+/// Tells every central listening that the draw is recorded (delivered when
+/// the transaction commits).
+pub(crate) const NOTIFY_DRAW: &str = "SELECT pg_notify('lottery_draw_' || current_schema(), '')";
+
+/// The statements of the commit, prepared once per connection.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    pub(crate) batch: Statement,
+    pub(crate) finish: Statement,
+    pub(crate) lock_lottery: Statement,
+    pub(crate) draw: Statement,
+}
+
+/// A client that reconnects when it finds itself closed.
+pub(crate) struct Connection {
+    config: Config,
+    durability: Durability,
+    live: Option<(Client, Statements)>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("live", &self.live.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Connects.
+    ///
+    /// # Errors
+    /// The database's.
+    pub(crate) fn open(config: Config, durability: Durability) -> Result<Self, postgres::Error> {
+        let mut connection = Self {
+            config,
+            durability,
+            live: None,
+        };
+        connection.client()?;
+        Ok(connection)
+    }
+
+    /// A new plain client to the same database (for reads).
+    ///
+    /// # Errors
+    /// The database's.
+    pub(crate) fn connect(config: &Config) -> Result<Client, postgres::Error> {
+        config.connect(NoTls)
+    }
+
+    /// The live client, connecting again first when the last one is closed.
+    ///
+    /// # Errors
+    /// The database's.
+    pub(crate) fn client(&mut self) -> Result<(&mut Client, &Statements), postgres::Error> {
+        if self
+            .live
+            .as_ref()
+            .is_some_and(|(client, _)| client.is_closed())
+        {
+            self.live = None;
+        }
+        if self.live.is_none() {
+            let mut client = self.config.connect(NoTls)?;
+            if self.durability == Durability::None {
+                // An ack then promises the commit was taken, not flushed.
+                client.batch_execute("SET synchronous_commit = off")?;
+            }
+            let batch = client.prepare(STORE_BATCHES)?;
+            let finish = client.prepare(STORE_FINISH)?;
+            let lock_lottery = client.prepare(LOCK_LOTTERY)?;
+            let draw = client.prepare(DRAW)?;
+            let statements = Statements {
+                batch,
+                finish,
+                lock_lottery,
+                draw,
+            };
+            self.live = Some((client, statements));
+        }
+        let (client, statements) = self.live.as_mut().expect("connected above");
+        Ok((client, statements))
+    }
+
+    /// Forgets the client (a failed transaction may have left it unusable).
+    pub(crate) fn reset(&mut self) {
+        self.live = None;
+    }
+}

@@ -1,0 +1,530 @@
+//! [`PgLedger`]: the [`Ledger`] of a central in PostgreSQL.
+
+use std::io;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use lottery_core::{
+    AgencyId, AgencyRecord, BetBatch, BetNumber, Document, Draw, DrawAnnouncement, DrawSummary,
+    DrawTally, Durability, FinishRecorded, Ledger, LotteryRules, Receipt, Recovery, StoreError,
+    StoredBet,
+};
+use postgres::Config;
+
+use crate::commit::{Failure, GroupCommit, Stored, Write};
+use crate::connection::Connection;
+use crate::listen;
+use crate::read::{db_error, each_bet};
+use crate::rows::encode_batch_rows;
+use crate::schema::{self, Layout};
+
+/// The ledger of a central in a PostgreSQL database: a batch is stored by
+/// the commit of the transaction holding it, keyed by (agency, batch
+/// number), so a resend is acknowledged again and never stored twice.
+///
+/// Writes are taken without I/O ([`Ledger::begin_append`] encodes the rows
+/// and queues them) and made durable by [`Ledger::wait_durable`], which
+/// leads or joins a group commit: every write taken while a transaction
+/// runs goes into the next one.
+///
+/// ```no_run
+/// use lottery_core::{Central, Durability, LotteryRules};
+/// use lottery_pg::PgLedger;
+/// let (ledger, recovery) = PgLedger::open("postgres://lottery@127.0.0.1:5432/lottery", Durability::Fsync)?;
+/// let central = Central::new(LotteryRules::default(), ledger, &recovery)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct PgLedger {
+    config: Config,
+    /// The store's name in errors and logs: the URL without its password.
+    name: PathBuf,
+    engine: Arc<GroupCommit>,
+    /// The connection of reads (recovery, tally, scans), kept between them.
+    reader: parking_lot::Mutex<Option<postgres::Client>>,
+    /// Test faults: appends to refuse (0 outside tests).
+    fail_appends: Arc<AtomicU32>,
+    /// The channel the schema's draw is announced on.
+    channel: String,
+    /// Tells the announcement thread (if any) to end.
+    stop_listening: Arc<AtomicBool>,
+}
+
+impl Drop for PgLedger {
+    fn drop(&mut self) {
+        // Not joined: the thread may be the one dropping the last handle of
+        // the central (its announcement holds the central weakly).
+        self.stop_listening.store(true, Ordering::Relaxed);
+    }
+}
+
+/// For tests: faults to inject into a [`PgLedger`], also once a central
+/// owns it.
+#[cfg(feature = "test-support")]
+#[derive(Debug, Clone)]
+pub struct PgFaults {
+    engine: Arc<GroupCommit>,
+    fail_appends: Arc<AtomicU32>,
+}
+
+#[cfg(feature = "test-support")]
+impl PgFaults {
+    /// The next `count` appends are refused before anything is queued (as
+    /// a failed write of the file store).
+    pub fn fail_next_appends(&self, count: u32) {
+        self.fail_appends.store(count, Ordering::SeqCst);
+    }
+
+    /// The next `count` transactions are rolled back instead of committed,
+    /// failing every write in them (as a failed sync of the file store).
+    pub fn fail_next_commits(&self, count: u32) {
+        self.engine.fail_next_commits(count);
+    }
+}
+
+impl std::fmt::Debug for PgLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgLedger")
+            .field("database", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `store` names a PostgreSQL database (`postgres://` or
+/// `postgresql://`) rather than a file.
+pub fn is_postgres_url(store: &str) -> bool {
+    store.starts_with("postgres://") || store.starts_with("postgresql://")
+}
+
+/// `url` without its password, as errors and logs name the store.
+pub(crate) fn describe(config: &Config) -> PathBuf {
+    let user = config.get_user().unwrap_or("");
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        #[cfg(unix)]
+        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => String::new(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("");
+    PathBuf::from(format!("postgres://{user}@{host}:{port}/{db}"))
+}
+
+impl PgLedger {
+    /// Connects to the database at `url` (`postgres://USER@HOST:PORT/DB`,
+    /// with any libpq-style parameters, `?options=-csearch_path%3DNAME` to
+    /// pick a schema), creates its tables in the current schema if they are
+    /// missing, and recovers what it holds: each agency's stored bets, last
+    /// batch and finish, the rules, the draw. With [`Durability::None`] a
+    /// commit is acknowledged before the database flushed it
+    /// (`synchronous_commit = off`); otherwise the commit returned means on
+    /// the database's disk.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the URL does not parse or the database
+    /// cannot be reached or read; [`StoreError::Inconsistent`] when its
+    /// tables have another layout version or hold rows no central writes.
+    pub fn open(url: &str, durability: Durability) -> Result<(Self, Recovery), StoreError> {
+        let config = Config::from_str(url).map_err(|error| StoreError::Io {
+            action: "parse the URL of",
+            path: PathBuf::from("postgres://"),
+            source: io::Error::new(io::ErrorKind::InvalidInput, error),
+        })?;
+        let name = describe(&config);
+        let db = |action| {
+            let name = name.clone();
+            move |error| db_error(action, &name, error)
+        };
+        // The tables first: the writer prepares its statements over them.
+        let mut client = Connection::connect(&config).map_err(db("connect to"))?;
+        let layout = schema::ensure(&mut client).map_err(db("create the tables of"))?;
+        let channel = listen::channel(&mut client).map_err(db("read"))?;
+        drop(client);
+        if let Layout::Other(version) = layout {
+            return Err(StoreError::Inconsistent {
+                path: name,
+                problem: format!(
+                    "its tables have layout version {version}, this central knows version {}",
+                    schema::VERSION
+                ),
+                remedy: "use a central of that version, or another database or schema",
+            });
+        }
+        let writer = Connection::open(config.clone(), durability).map_err(db("connect to"))?;
+        let ledger = Self {
+            config,
+            name,
+            engine: Arc::new(GroupCommit::new(writer)),
+            reader: parking_lot::Mutex::new(None),
+            fail_appends: Arc::new(AtomicU32::new(0)),
+            channel,
+            stop_listening: Arc::new(AtomicBool::new(false)),
+        };
+        let recovery = ledger.recover()?;
+        Ok((ledger, recovery))
+    }
+
+    /// The store's name: its URL without a password.
+    pub fn name(&self) -> &std::path::Path {
+        &self.name
+    }
+
+    /// For tests: the handle that injects faults.
+    #[cfg(feature = "test-support")]
+    pub fn faults(&self) -> PgFaults {
+        PgFaults {
+            engine: Arc::clone(&self.engine),
+            fail_appends: Arc::clone(&self.fail_appends),
+        }
+    }
+
+    fn db_error(&self, action: &'static str) -> impl FnOnce(postgres::Error) -> StoreError + '_ {
+        move |error| db_error(action, &self.name, error)
+    }
+
+    /// What the database holds: rules, draw, and per agency.
+    fn recover(&self) -> Result<Recovery, StoreError> {
+        let mut reader = self.reader()?;
+        let client = reader.as_mut().expect("connected by reader()");
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(self.db_error("read"))?;
+        let mut recovery = Recovery::default();
+        let lottery = tx
+            .query_opt(
+                "SELECT agencies, winning_number, draw_bets, draw_winners FROM lottery",
+                &[],
+            )
+            .map_err(self.db_error("read"))?;
+        if let Some(row) = lottery {
+            recovery.rules = Some(self.rules_of(row.get(0), row.get(1))?);
+            let bets: Option<i64> = row.get(2);
+            let winners: Option<Vec<i64>> = row.get(3);
+            if let (Some(bets), Some(winners)) = (bets, winners) {
+                recovery.draw = Some(DrawSummary {
+                    bets: bets as u64,
+                    winners_per_agency: winners.into_iter().map(|w| w as u64).collect(),
+                });
+            }
+        }
+        let rows = tx
+            .query(
+                "SELECT agency, max(batch), sum(bets)::bigint FROM batches GROUP BY agency",
+                &[],
+            )
+            .map_err(self.db_error("read"))?;
+        for row in rows {
+            let record = AgencyRecord {
+                last_batch: row.get::<_, i64>(1) as u64,
+                bets: row.get::<_, i64>(2) as u64,
+                finished: false,
+            };
+            recovery
+                .agencies
+                .insert(self.agency_of(row.get(0))?, record);
+        }
+        for row in tx
+            .query("SELECT agency FROM finishes", &[])
+            .map_err(self.db_error("read"))?
+        {
+            let agency = self.agency_of(row.get(0))?;
+            recovery.agencies.entry(agency).or_default().finished = true;
+        }
+        tx.commit().map_err(self.db_error("read"))?;
+        Ok(recovery)
+    }
+
+    /// The reader connection, connected (again) when it is missing or
+    /// closed.
+    fn reader(&self) -> Result<parking_lot::MutexGuard<'_, Option<postgres::Client>>, StoreError> {
+        let mut reader = self.reader.lock();
+        if reader.as_ref().is_none_or(postgres::Client::is_closed) {
+            *reader = None;
+            *reader = Some(Connection::connect(&self.config).map_err(self.db_error("connect to"))?);
+        }
+        Ok(reader)
+    }
+
+    fn inconsistent(&self, problem: String) -> StoreError {
+        StoreError::Inconsistent {
+            path: self.name.clone(),
+            problem,
+            remedy: "the database holds rows no central writes; look at them, or use another database",
+        }
+    }
+
+    fn agency_of(&self, id: i32) -> Result<AgencyId, StoreError> {
+        u32::try_from(id)
+            .ok()
+            .and_then(|id| AgencyId::new(id).ok())
+            .ok_or_else(|| self.inconsistent(format!("agency {id} is not an agency id")))
+    }
+
+    fn rules_of(&self, agencies: i32, winning: i32) -> Result<LotteryRules, StoreError> {
+        let number = u32::try_from(winning)
+            .ok()
+            .and_then(|n| BetNumber::new(n).ok());
+        match (u32::try_from(agencies), number) {
+            (Ok(agencies), Some(winning_number)) => Ok(LotteryRules {
+                agencies,
+                winning_number,
+            }),
+            _ => Err(self.inconsistent(format!(
+                "its rules (agencies {agencies}, winning number {winning}) are not rules"
+            ))),
+        }
+    }
+
+    /// The recorded draw with its winners, from one snapshot.
+    fn read_draw(
+        &self,
+        client: &mut postgres::Client,
+        rules: LotteryRules,
+    ) -> Result<Option<Draw>, StoreError> {
+        let read = self.db_error("read");
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(read)?;
+        let row = tx
+            .query_opt("SELECT draw_bets, draw_winners FROM lottery", &[])
+            .map_err(self.db_error("read"))?;
+        let Some((Some(bets), Some(winners))) = row.map(|row| {
+            (
+                row.get::<_, Option<i64>>(0),
+                row.get::<_, Option<Vec<i64>>>(1),
+            )
+        }) else {
+            return Ok(None);
+        };
+        let recorded = DrawSummary {
+            bets: bets as u64,
+            winners_per_agency: winners.into_iter().map(|w| w as u64).collect(),
+        };
+        let mut documents: std::collections::BTreeMap<AgencyId, Vec<Document>> =
+            std::collections::BTreeMap::new();
+        let number = i16::try_from(rules.winning_number.get()).expect("at most 9999");
+        for row in tx
+            .query(
+                "SELECT agency, document FROM bets WHERE number = $1
+                 ORDER BY agency, batch, position",
+                &[&number],
+            )
+            .map_err(self.db_error("read"))?
+        {
+            let agency = self.agency_of(row.get(0))?;
+            let document = Document::new(row.get::<_, &str>(1))
+                .map_err(|error| self.inconsistent(format!("a winner's document: {error}")))?;
+            documents.entry(agency).or_default().push(document);
+        }
+        let mut tally = DrawTally::new(rules);
+        for row in tx
+            .query(
+                "SELECT agency, sum(bets)::bigint FROM batches GROUP BY agency ORDER BY agency",
+                &[],
+            )
+            .map_err(self.db_error("read"))?
+        {
+            let agency = self.agency_of(row.get(0))?;
+            let winners = documents.remove(&agency).unwrap_or_default();
+            tally.add_batch(agency, row.get::<_, i64>(1) as u64, winners);
+        }
+        tx.commit().map_err(self.db_error("read"))?;
+        let draw = tally.finish();
+        if draw.summary() != &recorded || !documents.is_empty() {
+            return Err(self.inconsistent(format!(
+                "it records a draw of {} bets with winners {:?}, its bets give {} and {:?}",
+                recorded.bets,
+                recorded.winners_per_agency,
+                draw.summary().bets,
+                draw.summary().winners_per_agency
+            )));
+        }
+        Ok(Some(draw))
+    }
+
+    /// Streams every stored bet (see [`each_bet`]); returns how many.
+    fn each_bet(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError> {
+        let mut reader = self.reader()?;
+        let client = reader.as_mut().expect("connected by reader()");
+        each_bet(client, &self.name, visit)
+    }
+}
+
+impl Ledger for PgLedger {
+    fn begin_append(
+        &self,
+        agency: AgencyId,
+        batch: u64,
+        bets: &BetBatch,
+    ) -> Result<Receipt, StoreError> {
+        if self
+            .fail_appends
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(db_refusal(
+                &self.name,
+                "take",
+                "an injected write fault".into(),
+            ));
+        }
+        let (Ok(_), Ok(count)) = (i64::try_from(batch), u32::try_from(bets.len())) else {
+            return Err(db_refusal(
+                &self.name,
+                "append to",
+                format!("batch {batch} of agency {agency} is too large a number or too long"),
+            ));
+        };
+        let mut rows = Vec::new();
+        encode_batch_rows(agency, batch, bets, &mut rows);
+        let sequence = self.engine.take(Write::Batch {
+            agency,
+            batch,
+            bets: count,
+            rows,
+        });
+        Ok(Receipt::new(sequence, 0))
+    }
+
+    fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<Receipt, StoreError> {
+        let sequence = self.engine.take(Write::Finish { agency, bets });
+        Ok(Receipt::new(sequence, 0))
+    }
+
+    fn wait_durable(&self, receipt: Receipt) -> Result<(), StoreError> {
+        self.wait_finish(receipt).map(drop)
+    }
+
+    fn wait_finish(&self, receipt: Receipt) -> Result<FinishRecorded, StoreError> {
+        match self.engine.wait(receipt.sequence()) {
+            Ok(Stored::Done) => Ok(FinishRecorded::Recorded),
+            Ok(Stored::Drew) => Ok(FinishRecorded::Drew),
+            Err(Failure::PredecessorLost {
+                agency,
+                batch,
+                lost,
+            }) => Err(StoreError::PredecessorLost {
+                agency,
+                batch,
+                lost,
+            }),
+            Err(Failure::Commit(why)) => Err(db_refusal(&self.name, "commit to", why)),
+            Err(Failure::Refused(why)) => Err(db_refusal(&self.name, "store in", why)),
+        }
+    }
+
+    fn tally(&self, tally: &mut DrawTally) -> Result<u64, StoreError> {
+        self.each_bet(&mut |stored| tally.add(stored))
+    }
+
+    fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError> {
+        let mut writer = self.engine.writer();
+        let (client, _) = writer.client().map_err(self.db_error("connect to"))?;
+        let agencies = i32::try_from(rules.agencies).expect("at most MAX_AGENCIES");
+        let winning = i32::from(rules.winning_number.get());
+        let row = client
+            .query_one(
+                "WITH inserted AS (
+                     INSERT INTO lottery (agencies, winning_number) VALUES ($1, $2)
+                     ON CONFLICT DO NOTHING RETURNING agencies, winning_number)
+                 SELECT agencies, winning_number FROM inserted
+                 UNION ALL SELECT agencies, winning_number FROM lottery
+                 WHERE NOT EXISTS (SELECT 1 FROM inserted)",
+                &[&agencies, &winning],
+            )
+            .map_err(self.db_error("record the rules in"))?;
+        let stored = self.rules_of(row.get(0), row.get(1))?;
+        if stored != rules {
+            // Another central recorded other rules meanwhile.
+            return Err(self.inconsistent(format!("it holds the rules {stored:?}, not {rules:?}")));
+        }
+        Ok(())
+    }
+
+    fn record_draw(&self, draw: &DrawSummary) -> Result<(), StoreError> {
+        let mut writer = self.engine.writer();
+        let (client, _) = writer.client().map_err(self.db_error("connect to"))?;
+        let bets = draw.bets as i64;
+        let winners: Vec<i64> = draw.winners_per_agency.iter().map(|&w| w as i64).collect();
+        let row = client
+            .query_one(
+                "WITH updated AS (
+                     UPDATE lottery SET draw_bets = $1, draw_winners = $2
+                     WHERE draw_bets IS NULL RETURNING draw_bets, draw_winners)
+                 SELECT draw_bets, draw_winners FROM updated
+                 UNION ALL SELECT draw_bets, draw_winners FROM lottery
+                 WHERE NOT EXISTS (SELECT 1 FROM updated)",
+                &[&bets, &winners],
+            )
+            .map_err(self.db_error("record the draw in"))?;
+        let (stored_bets, stored_winners): (Option<i64>, Option<Vec<i64>>) =
+            (row.get(0), row.get(1));
+        if stored_bets != Some(bets) || stored_winners.as_ref() != Some(&winners) {
+            return Err(self.inconsistent(format!(
+                "it records another draw ({stored_bets:?} bets, winners {stored_winners:?})"
+            )));
+        }
+        Ok(())
+    }
+
+    fn scan(&self, visit: &mut dyn FnMut(StoredBet)) -> Result<u64, StoreError> {
+        self.each_bet(visit)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn agency_record(&self, agency: AgencyId) -> Result<Option<AgencyRecord>, StoreError> {
+        let mut reader = self.reader()?;
+        let client = reader.as_mut().expect("connected by reader()");
+        let id = agency.get() as i32;
+        let row = client
+            .query_one(
+                "SELECT coalesce(max(batch), 0), coalesce(sum(bets), 0)::bigint,
+                        EXISTS (SELECT 1 FROM finishes WHERE agency = $1)
+                 FROM batches WHERE agency = $1",
+                &[&id],
+            )
+            .map_err(self.db_error("read"))?;
+        Ok(Some(AgencyRecord {
+            last_batch: row.get::<_, i64>(0) as u64,
+            bets: row.get::<_, i64>(1) as u64,
+            finished: row.get(2),
+        }))
+    }
+
+    fn recorded_draw(&self, rules: LotteryRules) -> Result<Option<Draw>, StoreError> {
+        let mut reader = self.reader()?;
+        let client = reader.as_mut().expect("connected by reader()");
+        self.read_draw(client, rules)
+    }
+
+    fn on_draw_recorded(&self, announce: DrawAnnouncement) {
+        let spawned = listen::spawn(
+            self.config.clone(),
+            self.channel.clone(),
+            announce,
+            Arc::clone(&self.stop_listening),
+        );
+        // Without the thread, this central learns a draw made elsewhere at
+        // the next finish or handshake only; nothing is lost.
+        drop(spawned);
+    }
+}
+
+/// A refusal of the database ledger as the core's store error.
+fn db_refusal(name: &std::path::Path, action: &'static str, why: String) -> StoreError {
+    StoreError::Io {
+        action,
+        path: name.to_path_buf(),
+        source: io::Error::other(why),
+    }
+}

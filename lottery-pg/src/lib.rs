@@ -1,0 +1,41 @@
+//! The lottery's ledger in PostgreSQL: [`PgLedger`], a
+//! [`lottery_core::Ledger`] whose batches are rows of a database, so that
+//! the store outlives any one machine and several centrals can share it.
+//!
+//! It lives in its own crate so that `lottery-core` stays free of database
+//! dependencies. Its calls block on the database; a server calls them from
+//! its completer threads (the writes are only queued on the event loops).
+//!
+//! # Invariants
+//! - A batch is stored by the commit of the transaction holding it, all or
+//!   nothing, at most once per (agency, batch number): the primary key of
+//!   `batches`. A resend is acknowledged again; its rows are not stored
+//!   again.
+//! - A batch is stored only after the agency's previous one and before its
+//!   finish; a finish is recorded only when its count equals the bets
+//!   stored for the agency, checked in the same transaction.
+//! - An acknowledgement means committed (with `synchronous_commit = on`,
+//!   the default, on the database's disk).
+//! - The rules are recorded once and checked on every open; the draw is
+//!   recorded once.
+//!
+//! # Modules
+//! `schema` (the tables and their version), `rows` (bets to binary COPY
+//! tuples and back: the one conversion), `connection` (a reconnecting
+//! client), `commit` (group commit), `read` (the bets read back, and
+//! [`export_csv`]), `ledger` ([`PgLedger`]).
+
+#![deny(missing_docs)]
+
+mod commit;
+mod connection;
+mod ledger;
+mod listen;
+mod read;
+mod rows;
+mod schema;
+
+#[cfg(feature = "test-support")]
+pub use ledger::PgFaults;
+pub use ledger::{PgLedger, is_postgres_url};
+pub use read::export_csv;

@@ -1,0 +1,111 @@
+//! The tables, created on first use and versioned.
+//!
+//! One lottery per schema (the connection's `search_path` picks it): the
+//! rules and the draw in the one-row table `lottery`, one row per stored
+//! batch in `batches` (its primary key `(agency, batch)` is what makes a
+//! batch stored at most once, whichever central takes it), one row per
+//! finished agency in `finishes`, and the bets in `bets`, each with its
+//! batch and its position in it, so that an agency's bets read back in the
+//! order it sent them. `bets` has no index: rows go in by binary `COPY`,
+//! as fast as the database takes them, and are read back whole (the draw's
+//! tally when a central starts, the export), sorted then.
+//!
+//! `lottery_schema` holds the version of this layout; a database with
+//! another version is refused, changing nothing.
+
+use postgres::Client;
+
+/// The version of the layout below.
+pub(crate) const VERSION: i32 = 1;
+
+/// The layout, version [`VERSION`].
+const TABLES: &str = "
+CREATE TABLE lottery_schema (version integer NOT NULL);
+CREATE TABLE lottery (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    agencies integer NOT NULL,
+    winning_number integer NOT NULL,
+    draw_bets bigint,
+    draw_winners bigint[]
+);
+CREATE TABLE batches (
+    agency integer NOT NULL,
+    batch bigint NOT NULL,
+    bets integer NOT NULL,
+    PRIMARY KEY (agency, batch)
+);
+CREATE TABLE finishes (
+    agency integer PRIMARY KEY,
+    bets bigint NOT NULL
+);
+CREATE TABLE bets (
+    agency integer NOT NULL,
+    batch bigint NOT NULL,
+    position integer NOT NULL,
+    first_name text NOT NULL,
+    last_name text NOT NULL,
+    document text NOT NULL,
+    birthdate text NOT NULL,
+    number smallint NOT NULL
+);
+";
+
+/// What [`ensure`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// The tables of this version (created now, or found).
+    Current,
+    /// Tables of another version: refused.
+    Other(i32),
+}
+
+/// Creates the tables in the connection's current schema unless they exist,
+/// and says which version is there. Serialized across centrals by a
+/// transaction-scoped advisory lock, so two centrals starting together do
+/// not both create them.
+///
+/// # Errors
+/// The database's.
+pub(crate) fn ensure(client: &mut Client) -> Result<Layout, postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('lottery_schema:' || current_schema()))",
+        &[],
+    )?;
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('lottery_schema') IS NOT NULL", &[])?
+        .get(0);
+    if !exists {
+        tx.batch_execute(TABLES)?;
+        tx.execute(
+            "INSERT INTO lottery_schema (version) VALUES ($1)",
+            &[&VERSION],
+        )?;
+    }
+    let version: i32 = tx
+        .query_one("SELECT max(version) FROM lottery_schema", &[])?
+        .get(0);
+    tx.commit()?;
+    Ok(if version == VERSION {
+        Layout::Current
+    } else {
+        Layout::Other(version)
+    })
+}
+
+/// The layout version of the tables in the connection's current schema
+/// (`None`: no lottery tables), changing nothing.
+///
+/// # Errors
+/// The database's.
+pub(crate) fn version(client: &mut Client) -> Result<Option<i32>, postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('lottery_schema') IS NOT NULL", &[])?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    Ok(client
+        .query_one("SELECT max(version) FROM lottery_schema", &[])?
+        .get(0))
+}
