@@ -97,6 +97,24 @@ pub fn is_postgres_url(store: &str) -> bool {
     store.starts_with("postgres://") || store.starts_with("postgresql://")
 }
 
+/// A store URL as logs may show it: without its password (or any other
+/// parameter), `postgres://USER@HOST:PORT/DB`. A URL that does not parse is
+/// shown as `postgres://(a URL that does not parse)`, since its text may hold
+/// a password anywhere; opening it reports the parse error.
+///
+/// ```
+/// assert_eq!(
+///     lottery_pg::redacted_url("postgres://ana:secret@db.example:5433/lottery"),
+///     "postgres://ana@db.example:5433/lottery"
+/// );
+/// ```
+pub fn redacted_url(url: &str) -> String {
+    match Config::from_str(url) {
+        Ok(config) => describe(&config).display().to_string(),
+        Err(_) => "postgres://(a URL that does not parse)".to_owned(),
+    }
+}
+
 /// `url` without its password, as errors and logs name the store.
 pub(crate) fn describe(config: &Config) -> PathBuf {
     let user = config.get_user().unwrap_or("");

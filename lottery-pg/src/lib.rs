@@ -37,5 +37,5 @@ mod schema;
 
 #[cfg(feature = "test-support")]
 pub use ledger::PgFaults;
-pub use ledger::{PgLedger, is_postgres_url};
+pub use ledger::{PgLedger, is_postgres_url, redacted_url};
 pub use read::export_csv;

@@ -492,6 +492,16 @@ pub(crate) fn tls_mode(tls: Option<&ServerTls>) -> &'static str {
     }
 }
 
+/// The store as the `config` line names it: a path as it is, a PostgreSQL
+/// URL without its password (logs are read by more people than the
+/// database's credentials are for).
+fn store_for_log(store: &Path) -> String {
+    match store.to_str() {
+        Some(url) if lottery_pg::is_postgres_url(url) => lottery_pg::redacted_url(url),
+        _ => store.display().to_string(),
+    }
+}
+
 impl fmt::Display for Config {
     /// The details of the `config` log line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -504,7 +514,7 @@ impl fmt::Display for Config {
             self.listen,
             self.backlog,
             self.rules.agencies,
-            self.store.display(),
+            store_for_log(&self.store),
             self.durability,
             self.rules.winning_number,
             self.server.threads,
@@ -882,6 +892,36 @@ mod tests {
             "log_level: INFO",
         ] {
             assert!(line.contains(key), "{key} in {line}");
+        }
+    }
+
+    #[test]
+    fn the_config_line_never_shows_a_database_password() {
+        for (store, shown) in [
+            (
+                "postgres://ana:s3cret@db.example:5433/lottery",
+                "store: postgres://ana@db.example:5433/lottery |",
+            ),
+            (
+                "postgresql://ana:s3cret@db.example/lottery?sslmode=disable",
+                "store: postgres://ana@db.example:5432/lottery |",
+            ),
+            (
+                "postgres://ana:s3cret@[bad",
+                "store: postgres://(a URL that does not parse) |",
+            ),
+            (
+                "/var/lib/lottery/bets.csv",
+                "store: /var/lib/lottery/bets.csv |",
+            ),
+        ] {
+            let args = ServerArgs {
+                store: Some(PathBuf::from(store)),
+                ..ServerArgs::default()
+            };
+            let line = Config::resolve(args).unwrap().to_string();
+            assert!(line.contains(shown), "{shown} in {line}");
+            assert!(!line.contains("s3cret"), "{line}");
         }
     }
 }
