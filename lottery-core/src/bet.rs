@@ -389,6 +389,18 @@ impl BetNumber {
     /// [`FieldReason::OutOfRange`].
     #[inline]
     pub fn from_text(bytes: &[u8]) -> Result<Self, FieldError> {
+        // One to four digits (every bet a course file holds) are a number
+        // of at most 9999, summed in one pass; anything else takes the
+        // general parser for its value or its error.
+        if (1..=4).contains(&bytes.len()) {
+            let (number, digits) = bytes.iter().fold((0u16, true), |(number, digits), &byte| {
+                let digit = byte.wrapping_sub(b'0');
+                (number * 10 + u16::from(digit.min(9)), digits & (digit < 10))
+            });
+            if digits {
+                return Ok(Self(number));
+            }
+        }
         let number = parse_decimal(bytes, Field::Number, 4)?;
         Self::new(
             u32::try_from(number)
@@ -681,6 +693,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// [`BetNumber::from_text`] before its one-pass path: the general
+    /// parser, then the range.
+    fn number_by_the_general_parser(bytes: &[u8]) -> Result<BetNumber, FieldError> {
+        let number = parse_decimal(bytes, Field::Number, 4)?;
+        BetNumber::new(
+            u32::try_from(number)
+                .map_err(|_| FieldError::new(Field::Number, FieldReason::OutOfRange))?,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn numbers_are_read_as_the_general_parser_reads_them(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    4 => proptest::sample::select(b"0123456789".to_vec()),
+                    1 => any::<u8>(),
+                ],
+                0..=64,
+            ),
+        ) {
+            prop_assert_eq!(BetNumber::from_text(&bytes), number_by_the_general_parser(&bytes));
+        }
+    }
+
+    #[test]
+    fn every_byte_in_every_place_of_a_short_number_is_told_apart() {
+        for len in 0..=6 {
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    for base in [b'0', b'9'] {
+                        let mut bytes = vec![base; len];
+                        bytes[at] = byte;
+                        assert_eq!(
+                            BetNumber::from_text(&bytes),
+                            number_by_the_general_parser(&bytes),
+                            "{byte:#x} at {at} of {len}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(BetNumber::from_text(b""), number_by_the_general_parser(b""));
     }
 
     #[test]
