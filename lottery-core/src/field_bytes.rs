@@ -134,18 +134,16 @@ fn check_name_len(field: Field, len: usize) -> Result<(), FieldError> {
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 
-/// Bytes whose high bit is set where a byte of `word` is not printable
-/// ASCII (among others: only whether any is set is exact). High bit set:
-/// non-ASCII. `word - 0x20..` borrowing into a byte whose own high bit is
-/// clear: a byte below 0x20. The same with `word ^ 0x7F..`: a byte equal to
-/// 0x7F (DEL). Exact as a whole (whether any byte is such), which is all
-/// that is asked.
+/// Not zero when some byte of `word` is not printable ASCII (0x20 to
+/// 0x7E), zero when every byte is. Exact as a whole, not byte by byte: a
+/// word of printable bytes neither borrows in `word - 0x20..` nor carries
+/// in `word + 0x01..`, and no byte of either has its high bit; the lowest
+/// byte that is not printable receives no borrow or carry from the bytes
+/// below it, so it sets a high bit itself: its own (0x80 and above), that
+/// of `byte - 0x20` (below 0x20) or that of `byte + 1` (0x7F).
 #[inline(always)]
 fn refused_ascii(word: u64) -> u64 {
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
-    let del = word ^ (ONES * 0x7F);
-    let del = del.wrapping_sub(ONES) & !del;
-    (word | below_space | del) & HIGHS
+    (word | word.wrapping_sub(ONES * 0x20) | word.wrapping_add(ONES)) & HIGHS
 }
 
 /// Whether every byte is printable ASCII (0x20 to 0x7E), a word at a time:
@@ -244,14 +242,8 @@ pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<()
             },
         ));
     }
-    let nibbles = ONES * 0xF0;
-    let threes = ONES * 0x30;
-    // A byte is a digit when its high nibble is 3 and adding 6 to it leaves
-    // that nibble 3 (no carry crosses a byte whose high nibble is 3).
-    let digits = fold_words(buffer, &range, b'0', true, |digits, word| {
-        digits & (word & nibbles == threes) & (word.wrapping_add(ONES * 6) & nibbles == threes)
-    });
-    if !digits {
+    let not_digits = fold_words(buffer, &range, b'0', 0, |seen, word| seen | not_digit(word));
+    if not_digits != 0 {
         return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
     }
     Ok(())
@@ -282,16 +274,20 @@ pub(crate) fn check_document(bytes: &[u8]) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Whether every byte is an ASCII digit, a word at a time: a byte is a
-/// digit when its high nibble is 3 and adding 6 to it leaves that nibble 3
-/// (no carry crosses a byte whose high nibble is 3).
+/// Whether every byte is an ASCII digit, a word at a time.
 #[inline(always)]
 fn all_digits(bytes: &[u8]) -> bool {
-    let nibbles = ONES * 0xF0;
-    let threes = ONES * 0x30;
-    fold_covering(bytes, true, |digits, word| {
-        digits & (word & nibbles == threes) & (word.wrapping_add(ONES * 6) & nibbles == threes)
-    })
+    fold_covering(bytes, 0, |seen, word| seen | not_digit(word)) == 0
+}
+
+/// Not zero when some byte of `word` is not an ASCII digit, zero when
+/// every byte is; exact as a whole, as [`refused_ascii`] is: a digit
+/// neither borrows in `byte - 0x30` nor reaches 0x80 in `byte + 0x46`, and
+/// the lowest byte that is not a digit sets a high bit itself (its own, of
+/// `byte - 0x30` below 0x30, of `byte + 0x46` from 0x3A).
+#[inline(always)]
+fn not_digit(word: u64) -> u64 {
+    (word | word.wrapping_sub(ONES * 0x30) | word.wrapping_add(ONES * 0x46)) & HIGHS
 }
 
 /// Parses plain decimal digits (no sign, no spaces) of at most `max_digits`
