@@ -10,7 +10,9 @@
 //! Names take an ASCII fast path: eight bytes at a time, a name made only of
 //! printable ASCII (0x20 to 0x7E) holds no refused character, and its only
 //! whitespace is the space. Any other byte sends the name to the exact rule
-//! (UTF-8, then Unicode Cc, Cf, Zl and Zp, then "only spaces").
+//! (UTF-8, then Unicode Cc, Cf, Zl and Zp, then "only spaces"), from that
+//! byte on: the printable ASCII before it can change none of the answers
+//! but the last.
 
 use std::ops::Range;
 
