@@ -171,12 +171,16 @@ impl Birthdate {
     ///
     /// # Errors
     /// [`FieldReason::InvalidDate`] when the day does not exist.
+    #[inline]
     pub fn new(year: u16, month: u8, day: u8) -> Result<Self, FieldError> {
         let invalid = || FieldError::new(Field::Birthdate, FieldReason::InvalidDate);
         if !(1..=9999).contains(&year) || !(1..=12).contains(&month) {
             return Err(invalid());
         }
-        if day == 0 || day > days_in_month(year, month) {
+        // A table instead of a match: no branch but February's leap year.
+        const DAYS: [u8; 13] = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        let last = DAYS[usize::from(month)] + u8::from(month == 2 && is_leap_year(year));
+        if day == 0 || day > last {
             return Err(invalid());
         }
         Ok(Self { year, month, day })
@@ -248,6 +252,9 @@ impl Birthdate {
     }
 }
 
+/// The days of a month, as first written: the oracle of [`Birthdate::new`]'s
+/// table.
+#[cfg(test)]
 fn days_in_month(year: u16, month: u8) -> u8 {
     match month {
         4 | 6 | 9 | 11 => 30,
@@ -389,6 +396,18 @@ impl BetNumber {
     /// [`FieldReason::OutOfRange`].
     #[inline]
     pub fn from_text(bytes: &[u8]) -> Result<Self, FieldError> {
+        // One to four digits (every bet a course file holds) are a number
+        // of at most 9999, summed in one pass; anything else takes the
+        // general parser for its value or its error.
+        if (1..=4).contains(&bytes.len()) {
+            let (number, digits) = bytes.iter().fold((0u16, true), |(number, digits), &byte| {
+                let digit = byte.wrapping_sub(b'0');
+                (number * 10 + u16::from(digit.min(9)), digits & (digit < 10))
+            });
+            if digits {
+                return Ok(Self(number));
+            }
+        }
         let number = parse_decimal(bytes, Field::Number, 4)?;
         Self::new(
             u32::try_from(number)
@@ -681,6 +700,73 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// [`BetNumber::from_text`] before its one-pass path: the general
+    /// parser, then the range.
+    fn number_by_the_general_parser(bytes: &[u8]) -> Result<BetNumber, FieldError> {
+        let number = parse_decimal(bytes, Field::Number, 4)?;
+        BetNumber::new(
+            u32::try_from(number)
+                .map_err(|_| FieldError::new(Field::Number, FieldReason::OutOfRange))?,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn numbers_are_read_as_the_general_parser_reads_them(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    4 => proptest::sample::select(b"0123456789".to_vec()),
+                    1 => any::<u8>(),
+                ],
+                0..=64,
+            ),
+        ) {
+            prop_assert_eq!(BetNumber::from_text(&bytes), number_by_the_general_parser(&bytes));
+        }
+    }
+
+    #[test]
+    fn every_byte_in_every_place_of_a_short_number_is_told_apart() {
+        for len in 0..=6 {
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    for base in [b'0', b'9'] {
+                        let mut bytes = vec![base; len];
+                        bytes[at] = byte;
+                        assert_eq!(
+                            BetNumber::from_text(&bytes),
+                            number_by_the_general_parser(&bytes),
+                            "{byte:#x} at {at} of {len}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(BetNumber::from_text(b""), number_by_the_general_parser(b""));
+    }
+
+    #[test]
+    fn every_day_of_every_month_of_every_year_is_told_apart_as_the_month_rule_does() {
+        for year in 0..=10_000u16 {
+            for month in 0..=13u8 {
+                for day in 0..=32u8 {
+                    let valid = (1..=9999).contains(&year)
+                        && (1..=12).contains(&month)
+                        && day >= 1
+                        && day <= days_in_month(year, month);
+                    assert_eq!(
+                        Birthdate::new(year, month, day).is_ok(),
+                        valid,
+                        "{year}-{month}-{day}"
+                    );
+                }
+            }
+        }
+        assert!(Birthdate::new(u16::MAX, 1, 1).is_err());
+        assert!(Birthdate::new(2000, u8::MAX, 1).is_err());
+        assert!(Birthdate::new(2000, 1, u8::MAX).is_err());
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! Names take an ASCII fast path: eight bytes at a time, a name made only of
 //! printable ASCII (0x20 to 0x7E) holds no refused character, and its only
 //! whitespace is the space. Any other byte sends the name to the exact rule
-//! (UTF-8, then Unicode Cc, Cf, Zl and Zp, then "only spaces").
+//! (UTF-8, then Unicode Cc, Cf, Zl and Zp, then "only spaces"), from that
+//! byte on: the printable ASCII before it can change none of the answers
+//! but the last.
 
 use std::ops::Range;
 
@@ -34,22 +36,85 @@ pub const MAX_BET_NUMBER: u16 = 9999;
 #[inline]
 pub(crate) fn check_name(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
     check_name_len(field, bytes.len())?;
-    if is_printable_ascii(bytes) {
-        return check_not_blank_ascii(field, bytes);
+    // One pass: whether any byte is not printable ASCII, and whether any
+    // is not a space (the blank rule on printable ASCII).
+    let spaces = ONES * u64::from(b' ');
+    let (refused, not_space) = fold_covering(bytes, (0, 0), |(r, s), word| {
+        (r | refused_ascii(word), s | (word ^ spaces))
+    });
+    if refused == 0 {
+        if not_space == 0 {
+            return Err(FieldError::new(field, FieldReason::Blank));
+        }
+        return Ok(());
     }
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| FieldError::new(field, FieldReason::Malformed))?;
-    check_name_characters(field, text)
+    check_name_beyond_ascii(field, bytes)
+}
+
+/// The exact rule on a name that holds a byte other than printable ASCII,
+/// from that byte on: the bytes before it are printable ASCII, which is
+/// UTF-8, holds no refused character, and whose only whitespace is the
+/// space, so the name is UTF-8 when the rest is, holds a refused character
+/// when the rest does, and is blank when the bytes before are spaces and
+/// the rest is whitespace.
+#[inline(never)]
+fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
+    let first = bytes
+        .iter()
+        .position(|byte| !(0x20..0x7F).contains(byte))
+        .unwrap_or(bytes.len());
+    let (ascii, rest) = bytes.split_at(first);
+    let rest =
+        std::str::from_utf8(rest).map_err(|_| FieldError::new(field, FieldReason::Malformed))?;
+    if let Some(reason) = refused_character(rest) {
+        return Err(FieldError::new(field, reason));
+    }
+    if ascii.iter().all(|&byte| byte == b' ') && rest.trim().is_empty() {
+        return Err(FieldError::new(field, FieldReason::Blank));
+    }
+    Ok(())
+}
+
+/// Folds `visit` over words of `bytes` that together cover every byte, some
+/// of them more than once (the last word overlaps the one before it; a
+/// text of under eight bytes is spread over one word), with no byte-by-byte
+/// tail and no read past `bytes`: exact for any rule that asks whether some
+/// byte (or every byte) is of a kind.
+#[inline(always)]
+fn fold_covering<T>(bytes: &[u8], init: T, mut visit: impl FnMut(T, u64) -> T) -> T {
+    let len = bytes.len();
+    if len >= 8 {
+        let mut words = bytes.chunks_exact(8);
+        let mut acc = init;
+        for word in words.by_ref() {
+            acc = visit(
+                acc,
+                u64::from_le_bytes(word.try_into().expect("eight bytes")),
+            );
+        }
+        if !words.remainder().is_empty() {
+            let last: &[u8; 8] = bytes[len - 8..].try_into().expect("eight bytes");
+            acc = visit(acc, u64::from_le_bytes(*last));
+        }
+        acc
+    } else if len >= 4 {
+        let low: &[u8; 4] = bytes[..4].try_into().expect("four bytes");
+        let high: &[u8; 4] = bytes[len - 4..].try_into().expect("four bytes");
+        let word = u64::from(u32::from_le_bytes(*low)) | u64::from(u32::from_le_bytes(*high)) << 32;
+        visit(init, word)
+    } else if len > 0 {
+        // One to three bytes: the first, the middle and the last are all.
+        let (a, b, c) = (bytes[0], bytes[len / 2], bytes[len - 1]);
+        visit(init, u64::from_le_bytes([a, b, c, a, a, a, a, a]))
+    } else {
+        init
+    }
 }
 
 /// [`check_name`] of a name already known to be UTF-8.
 #[inline]
 pub(crate) fn check_name_text(field: Field, text: &str) -> Result<(), FieldError> {
-    check_name_len(field, text.len())?;
-    if is_printable_ascii(text.as_bytes()) {
-        return check_not_blank_ascii(field, text.as_bytes());
-    }
-    check_name_characters(field, text)
+    check_name(field, text.as_bytes())
 }
 
 #[inline(always)]
@@ -68,59 +133,26 @@ fn check_name_len(field: Field, len: usize) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// The blank rule on printable ASCII, whose only whitespace is the space.
-#[inline(always)]
-fn check_not_blank_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
-    if bytes.iter().all(|&byte| byte == b' ') {
-        return Err(FieldError::new(field, FieldReason::Blank));
-    }
-    Ok(())
-}
-
-/// The exact rule on characters: no refused one, and not only whitespace.
-#[cold]
-fn check_name_characters(field: Field, text: &str) -> Result<(), FieldError> {
-    if let Some(reason) = refused_character(text) {
-        return Err(FieldError::new(field, reason));
-    }
-    if text.trim().is_empty() {
-        return Err(FieldError::new(field, FieldReason::Blank));
-    }
-    Ok(())
-}
-
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 
-/// Bytes whose high bit is set where a byte of `word` is not printable
-/// ASCII (among others: only whether any is set is exact). High bit set:
-/// non-ASCII. `word - 0x20..` borrowing into a byte whose own high bit is
-/// clear: a byte below 0x20. The same with `word ^ 0x7F..`: a byte equal to
-/// 0x7F (DEL). Exact as a whole (whether any byte is such), which is all
-/// that is asked.
+/// Not zero when some byte of `word` is not printable ASCII (0x20 to
+/// 0x7E), zero when every byte is. Exact as a whole, not byte by byte: a
+/// word of printable bytes neither borrows in `word - 0x20..` nor carries
+/// in `word + 0x01..`, and no byte of either has its high bit; the lowest
+/// byte that is not printable receives no borrow or carry from the bytes
+/// below it, so it sets a high bit itself: its own (0x80 and above), that
+/// of `byte - 0x20` (below 0x20) or that of `byte + 1` (0x7F).
 #[inline(always)]
 fn refused_ascii(word: u64) -> u64 {
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
-    let del = word ^ (ONES * 0x7F);
-    let del = del.wrapping_sub(ONES) & !del;
-    (word | below_space | del) & HIGHS
+    (word | word.wrapping_sub(ONES * 0x20) | word.wrapping_add(ONES)) & HIGHS
 }
 
-/// Whether every byte is printable ASCII (0x20 to 0x7E), eight at a time.
-#[inline(always)]
+/// Whether every byte is printable ASCII (0x20 to 0x7E), a word at a time:
+/// the covering fold and the word rule that [`check_name`] runs.
+#[cfg(test)]
 fn is_printable_ascii(bytes: &[u8]) -> bool {
-    let mut words = bytes.chunks_exact(8);
-    let mut refused = 0u64;
-    for word in words.by_ref() {
-        refused |= refused_ascii(u64::from_ne_bytes(
-            word.try_into().expect("chunks of eight bytes"),
-        ));
-    }
-    let tail = words
-        .remainder()
-        .iter()
-        .fold(false, |seen, &byte| seen | !(0x20..0x7F).contains(&byte));
-    refused == 0 && !tail
+    fold_covering(bytes, 0, |refused, word| refused | refused_ascii(word)) == 0
 }
 
 /// Bytes a buffer keeps after its last text so that the checks (and
@@ -191,9 +223,7 @@ pub(crate) fn check_name_in(
         }
         return Ok(());
     }
-    let text = std::str::from_utf8(&buffer[range])
-        .map_err(|_| FieldError::new(field, FieldReason::Malformed))?;
-    check_name_characters(field, text)
+    check_name_beyond_ascii(field, &buffer[range])
 }
 
 /// [`check_document`] of the text at `range` of `buffer`, which holds
@@ -214,14 +244,8 @@ pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<()
             },
         ));
     }
-    let nibbles = ONES * 0xF0;
-    let threes = ONES * 0x30;
-    // A byte is a digit when its high nibble is 3 and adding 6 to it leaves
-    // that nibble 3 (no carry crosses a byte whose high nibble is 3).
-    let digits = fold_words(buffer, &range, b'0', true, |digits, word| {
-        digits & (word & nibbles == threes) & (word.wrapping_add(ONES * 6) & nibbles == threes)
-    });
-    if !digits {
+    let not_digits = fold_words(buffer, &range, b'0', 0, |seen, word| seen | not_digit(word));
+    if not_digits != 0 {
         return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
     }
     Ok(())
@@ -246,10 +270,26 @@ pub(crate) fn check_document(bytes: &[u8]) -> Result<(), FieldError> {
             },
         ));
     }
-    if !bytes.iter().all(u8::is_ascii_digit) {
+    if !all_digits(bytes) {
         return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
     }
     Ok(())
+}
+
+/// Whether every byte is an ASCII digit, a word at a time.
+#[inline(always)]
+fn all_digits(bytes: &[u8]) -> bool {
+    fold_covering(bytes, 0, |seen, word| seen | not_digit(word)) == 0
+}
+
+/// Not zero when some byte of `word` is not an ASCII digit, zero when
+/// every byte is; exact as a whole, as [`refused_ascii`] is: a digit
+/// neither borrows in `byte - 0x30` nor reaches 0x80 in `byte + 0x46`, and
+/// the lowest byte that is not a digit sets a high bit itself (its own, of
+/// `byte - 0x30` below 0x30, of `byte + 0x46` from 0x3A).
+#[inline(always)]
+fn not_digit(word: u64) -> u64 {
+    (word | word.wrapping_sub(ONES * 0x30) | word.wrapping_add(ONES * 0x46)) & HIGHS
 }
 
 /// Parses plain decimal digits (no sign, no spaces) of at most `max_digits`
@@ -366,6 +406,104 @@ mod tests {
         fn the_eight_byte_ascii_check_is_the_byte_by_byte_one(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
             let slow = bytes.iter().all(|byte| (0x20..0x7F).contains(byte));
             prop_assert_eq!(is_printable_ascii(&bytes), slow);
+        }
+    }
+
+    /// The name rule as first written, byte by byte and character by
+    /// character: the oracle of [`check_name`]'s one pass and of its
+    /// non-ASCII path from the first such byte.
+    fn name_reference(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
+        check_name_len(field, bytes.len())?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| FieldError::new(field, FieldReason::Malformed))?;
+        if let Some(reason) = character_refusal(text) {
+            return Err(FieldError::new(field, reason));
+        }
+        if text.trim().is_empty() {
+            return Err(FieldError::new(field, FieldReason::Blank));
+        }
+        Ok(())
+    }
+
+    /// The document rule byte by byte: the oracle of [`check_document`].
+    fn document_reference(bytes: &[u8]) -> Result<(), FieldError> {
+        if bytes.is_empty() {
+            return Err(FieldError::new(Field::Document, FieldReason::Empty));
+        }
+        if bytes.len() > MAX_DOCUMENT_DIGITS {
+            let reason = FieldReason::TooLong {
+                max: MAX_DOCUMENT_DIGITS,
+            };
+            return Err(FieldError::new(Field::Document, reason));
+        }
+        if !bytes.iter().all(u8::is_ascii_digit) {
+            return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
+        }
+        Ok(())
+    }
+
+    /// Bytes as names and documents get tricky: any byte, the space and
+    /// digits (blank and digit runs across word boundaries), and pieces of
+    /// UTF-8 (accented letters, a refused format character, a lone lead or
+    /// continuation byte, whitespace beyond ASCII).
+    fn tricky_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            3 => any::<u8>().prop_map(|byte| vec![byte]),
+            3 => proptest::sample::select(b" 05a,\"\t\x7f".to_vec()).prop_map(|byte| vec![byte]),
+            1 => proptest::sample::select(vec!["é", "Ñ", "\u{202E}", "\u{3000}", "\u{85}", "\u{FEFF}", "\u{2028}", "\u{e0041}"])
+                .prop_map(|text| text.as_bytes().to_vec()),
+            1 => Just(vec![0xC3]),
+        ];
+        proptest::collection::vec(piece, 0..=64).prop_map(|pieces| {
+            let mut bytes = pieces.concat();
+            bytes.truncate(64);
+            bytes
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_one_pass_name_check_is_the_reference_rule(bytes in tricky_bytes()) {
+            for field in [Field::FirstName, Field::LastName] {
+                prop_assert_eq!(check_name(field, &bytes), name_reference(field, &bytes));
+                let (buffer, range) = in_junk(&bytes, 5, 0xFF);
+                prop_assert_eq!(check_name_in(field, &buffer, range), name_reference(field, &bytes));
+            }
+        }
+
+        #[test]
+        fn the_covering_document_check_is_the_byte_by_byte_rule(bytes in tricky_bytes()) {
+            prop_assert_eq!(check_document(&bytes), document_reference(&bytes));
+        }
+    }
+
+    #[test]
+    fn every_byte_value_at_every_place_of_every_length_is_told_apart() {
+        // Lengths 0 to 64, every place, every byte value, in texts of
+        // letters, of spaces (blank unless the byte says otherwise), of
+        // digits, and after an accented letter (the non-ASCII path).
+        for len in 0..=64usize {
+            for at in 0..len.max(1) {
+                for byte in 0..=255u8 {
+                    for base in [&b"a"[..], b" ", b"5", "é".as_bytes()] {
+                        let mut bytes: Vec<u8> = base.iter().copied().cycle().take(len).collect();
+                        if at < len {
+                            bytes[at] = byte;
+                        }
+                        let name = check_name(Field::FirstName, &bytes);
+                        assert_eq!(
+                            name,
+                            name_reference(Field::FirstName, &bytes),
+                            "{byte:#x} at {at} of {len}"
+                        );
+                        assert_eq!(
+                            check_document(&bytes),
+                            document_reference(&bytes),
+                            "{byte:#x} at {at} of {len}"
+                        );
+                    }
+                }
+            }
         }
     }
 
