@@ -36,20 +36,23 @@
 //! `a_batch_begun_after_a_failed_commit_cut_its_predecessor_is_not_stored`
 //! says so).
 
+mod pending;
 mod shared;
+
+pub use pending::{PendingFinish, PendingSubmit};
+pub use shared::{PendingResume, ResumeStep};
 
 use crate::agency_locks::AgencyLocks;
 use crate::bet::{AgencyId, StoredBet};
 use crate::bet_batch::{AsBetBatch, BetBatch};
 use crate::draw::{DrawSummary, DrawTally, Winners, winning_documents};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
-use crate::ledger::{FinishRecorded, Ledger, Receipt, Recovery};
-use crate::lottery::{
-    AckTicket, DrawTicket, FinishStep, FinishTicket, Lottery, Settled, SubmitStep,
-};
+use crate::ledger::{FinishRecorded, Ledger, Recovery};
+use crate::lottery::{DrawTicket, FinishStep, Lottery, Settled, SubmitStep};
 use crate::outcome::{Finish, ResumePoint, Snapshot, Submitted};
 use crate::rules::{LotteryRules, MAX_AGENCIES};
 use crate::sync::{Arc, Condvar, Mutex};
+use pending::{FinishPending, Pending};
 
 /// A callback told once, after the draw, outside every lock.
 pub type DrawListener = Box<dyn Fn() + Send + Sync>;
@@ -112,60 +115,6 @@ enum Listeners {
     /// The draw is published and every listener registered before was called
     /// (or is being called); later ones are called at once.
     Told,
-}
-
-/// A batch begun by [`Central::begin_submit`]: hand it to
-/// [`Central::complete_submit`] (of the same central) for its answer.
-///
-/// Dropping it instead leaves the batch pending (written, never acknowledged:
-/// its resends are refused and the agency cannot finish) until a later batch of
-/// the agency is acknowledged or the central restarts.
-#[derive(Debug)]
-#[must_use = "a begun batch is answered only by complete_submit"]
-pub struct PendingSubmit {
-    agency: AgencyId,
-    batch: u64,
-    step: Pending,
-}
-
-#[derive(Debug)]
-enum Pending {
-    /// Decided at once: nothing to wait for.
-    Answered(Submitted),
-    /// Written: wait until it is durable.
-    Written { ticket: AckTicket, append: Receipt },
-}
-
-/// A finish begun by [`Central::begin_finish`]: hand it to
-/// [`Central::complete_finish`] (of the same central) for its answer.
-///
-/// Dropping it instead leaves the agency finishing (its batches and finishes
-/// refused as busy) until the central restarts.
-#[derive(Debug)]
-#[must_use = "a begun finish is answered only by complete_finish"]
-pub struct PendingFinish(FinishPending);
-
-#[derive(Debug)]
-enum FinishPending {
-    /// Decided at once (a repeated finish): nothing to wait for.
-    Settled(Settled),
-    /// A first finish: its record is queued; wait until it is durable.
-    Recording {
-        ticket: FinishTicket,
-        record: Receipt,
-    },
-}
-
-impl PendingSubmit {
-    /// The agency.
-    pub fn agency(&self) -> AgencyId {
-        self.agency
-    }
-
-    /// The batch's sequence number.
-    pub fn batch(&self) -> u64 {
-        self.batch
-    }
 }
 
 impl std::fmt::Debug for Central {

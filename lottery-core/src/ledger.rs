@@ -27,12 +27,15 @@
 //!   is refused, and a finish whose count differs from the bets stored for
 //!   the agency is refused, each checked in the transaction that stores it;
 //! - when an agency connects, the central reads its record
-//!   ([`Ledger::agency_record`]) and adopts it when it is ahead of its books;
+//!   ([`Ledger::agency_record`]) and adopts it when it is ahead of its books
+//!   (a read that may wait for the database, so a server makes it off its
+//!   event loop: [`crate::Central::begin_resume`]);
 //! - the draw is made by the ledger, in the transaction that records the
 //!   last finish, exactly once across every central, from every stored bet
 //!   (not from one central's tally); [`Ledger::wait_finish`] says whether
-//!   this finish's transaction made it, and [`Ledger::recorded_draw`] reads
-//!   it back, winners included;
+//!   this finish's transaction made it (or else how many agencies the
+//!   ledger still waits for: the `remaining` of the finish's answer), and
+//!   [`Ledger::recorded_draw`] reads it back, winners included;
 //! - the ledger announces a draw recorded by another central
 //!   ([`Ledger::on_draw_recorded`]), so every central answers the winners
 //!   queries it holds.
@@ -138,6 +141,13 @@ impl Receipt {
 pub enum FinishRecorded {
     /// The finish is durable.
     Recorded,
+    /// The finish is durable, and the ledger counted, in the transaction
+    /// that recorded it, `remaining` expected agencies whose finish it does
+    /// not hold yet (finishes taken by every central sharing it).
+    Waiting {
+        /// Expected agencies not finished yet, as the ledger counts them.
+        remaining: u32,
+    },
     /// The finish is durable, and it was the last one: its transaction
     /// recorded the draw (read it with [`Ledger::recorded_draw`]).
     Drew,

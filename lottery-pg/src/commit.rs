@@ -20,7 +20,9 @@
 //! A transaction holding a finish first locks the one row of `lottery`
 //! (`SELECT ... FOR UPDATE`), so that transactions recording finishes,
 //! from every central, run one after another. After its finishes it counts
-//! the finished agencies; when every expected agency finished and no draw
+//! the finished agencies (each finish's outcome says how many are still
+//! expected: the `remaining` of its answer, across every central); when
+//! every expected agency finished and no draw
 //! is recorded, it records the draw from every stored bet and notifies
 //! (`pg_notify`, delivered at commit) every central listening. Exactly one
 //! transaction sees the set complete without a draw: the draw happens once,
@@ -75,6 +77,9 @@ pub(crate) enum Failure {
 pub(crate) enum Stored {
     /// Stored (or found stored).
     Done,
+    /// A finish recorded (or found recorded), with the expected agencies
+    /// whose finish the database did not hold yet after it.
+    Finished { remaining: u32 },
     /// A finish whose transaction recorded the draw: it was the last one.
     Drew,
 }
@@ -316,9 +321,11 @@ fn store_finish(
             &[&(agency.get() as i32), &(bets as i64)],
         )
         .map_err(|e| e.to_string())?;
-    let (done, stored_bets): (bool, i64) = (row.get(0), row.get(1));
+    let (done, stored_bets, remaining): (bool, i64, i64) = (row.get(0), row.get(1), row.get(2));
     Ok(if done {
-        Ok(Stored::Done)
+        Ok(Stored::Finished {
+            remaining: u32::try_from(remaining.max(0)).unwrap_or(u32::MAX),
+        })
     } else {
         Err(Failure::Refused(format!(
             "agency {agency} finished with {bets} bets, the database holds {stored_bets}"

@@ -41,7 +41,11 @@ FROM placed p LEFT JOIN inserted i ON i.agency = p.agency AND i.batch = p.batch
 ORDER BY p.ord";
 
 /// Records a finish when the count equals the bets stored for the agency,
-/// in the same statement; says whether it does.
+/// in the same statement; says whether it does, the bets stored, and how
+/// many expected agencies have no finish recorded yet, this one counted
+/// (the statement's insert is not in its own snapshot, the transaction's
+/// earlier finishes are; under the lottery's row lock, so every other
+/// central's finishes are committed or wait).
 const STORE_FINISH: &str = "
 WITH stored AS (
     SELECT coalesce(sum(bets), 0)::bigint AS bets FROM batches WHERE agency = $1
@@ -51,7 +55,10 @@ WITH stored AS (
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
-SELECT stored.bets = $2, stored.bets FROM stored";
+SELECT stored.bets = $2, stored.bets,
+       ((SELECT agencies FROM lottery) - (SELECT count(*) FROM finishes)
+        - (SELECT count(*) FROM inserted))::bigint
+FROM stored";
 
 /// Locks the lottery's row: transactions recording finishes, from every
 /// central, run one after another.

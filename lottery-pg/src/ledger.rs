@@ -423,6 +423,7 @@ impl Ledger for PgLedger {
     fn wait_finish(&self, receipt: Receipt) -> Result<FinishRecorded, StoreError> {
         match self.engine.wait(receipt.sequence()) {
             Ok(Stored::Done) => Ok(FinishRecorded::Recorded),
+            Ok(Stored::Finished { remaining }) => Ok(FinishRecorded::Waiting { remaining }),
             Ok(Stored::Drew) => Ok(FinishRecorded::Drew),
             Err(Failure::PredecessorLost {
                 agency,

@@ -215,3 +215,67 @@ fn pipelined_batches_of_several_agencies_share_one_transaction_in_their_order() 
     assert_eq!(other.refresh_resume_point(id(1)).unwrap().last_batch, 5);
     assert_eq!(other.refresh_resume_point(id(2)).unwrap().bets_stored, 10);
 }
+
+#[test]
+fn the_remaining_of_a_finish_counts_the_finishes_taken_on_every_central() {
+    let Some(base) =
+        postgres_url("the_remaining_of_a_finish_counts_the_finishes_taken_on_every_central")
+    else {
+        return;
+    };
+    let schema = Schema::new(&base);
+    let (a, b) = (central(&schema, 4), central(&schema, 4));
+    for agency in 1..=4 {
+        let on = if agency % 2 == 1 { &a } else { &b };
+        on.submit(id(agency), 1, &batch(agency, 1, 2)).unwrap();
+    }
+    // Each central's books know only their own finishes; the answers count
+    // the database's.
+    assert_eq!(
+        a.finish(id(1), 2).unwrap(),
+        Finish::Waiting { remaining: 3 }
+    );
+    assert_eq!(
+        b.finish(id(2), 2).unwrap(),
+        Finish::Waiting { remaining: 2 }
+    );
+    assert_eq!(
+        a.finish(id(3), 2).unwrap(),
+        Finish::Waiting { remaining: 1 }
+    );
+    let Finish::Drew(summary) = b.finish(id(4), 2).unwrap() else {
+        panic!("the last finish draws")
+    };
+    assert_eq!(summary.bets, 8);
+}
+
+#[test]
+fn finishes_sharing_one_transaction_each_count_the_finishes_before_them() {
+    let Some(base) =
+        postgres_url("finishes_sharing_one_transaction_each_count_the_finishes_before_them")
+    else {
+        return;
+    };
+    let schema = Schema::new(&base);
+    let (a, b) = (central(&schema, 4), central(&schema, 4));
+    for agency in 1..=3 {
+        a.submit(id(agency), 1, &batch(agency, 1, 2)).unwrap();
+    }
+    b.submit(id(4), 1, &batch(4, 1, 2)).unwrap();
+    assert_eq!(
+        b.finish(id(4), 2).unwrap(),
+        Finish::Waiting { remaining: 3 }
+    );
+    // Begun together (queued, none durable yet): one transaction records
+    // both, in order.
+    let one = a.begin_finish(id(1), 2).unwrap();
+    let two = a.begin_finish(id(2), 2).unwrap();
+    assert_eq!(
+        a.complete_finish(one).unwrap(),
+        Finish::Waiting { remaining: 2 }
+    );
+    assert_eq!(
+        a.complete_finish(two).unwrap(),
+        Finish::Waiting { remaining: 1 }
+    );
+}

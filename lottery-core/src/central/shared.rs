@@ -4,6 +4,11 @@
 //! transaction of the last finish on whichever central, read back and
 //! published here (also when another central made it: the ledger announces
 //! it). Over a ledger that is not shared none of this runs.
+//!
+//! Reading the ledger at a handshake is a two-step request, like a batch or
+//! a finish ([`Central::begin_resume`], [`Central::complete_resume`]), so
+//! that an event loop hands the read to a thread that may wait for the
+//! database; over a ledger that is not shared the first step answers.
 
 use super::{Central, Settled};
 use crate::bet::AgencyId;
@@ -13,7 +18,64 @@ use crate::ledger::FinishRecorded;
 use crate::lottery::DrawTicket;
 use crate::outcome::{Finish, ResumePoint};
 
+/// What [`Central::begin_resume`] came to.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ResumeStep {
+    /// Where the agency stands, from the central's books: its ledger is not
+    /// shared, so they are the truth ([`Central::resume_point`]).
+    Ready(ResumePoint),
+    /// The ledger is shared: its record of the agency must be read first
+    /// (one query of a database), by [`Central::complete_resume`], on a
+    /// thread that may wait for it.
+    Read(PendingResume),
+}
+
+/// A handshake's read of a shared ledger, begun by
+/// [`Central::begin_resume`]: hand it to [`Central::complete_resume`] (of the
+/// same central) for the agency's resume point. Dropping it reads nothing.
+#[derive(Debug)]
+#[must_use = "a begun resume is answered only by complete_resume"]
+pub struct PendingResume {
+    agency: AgencyId,
+}
+
+impl PendingResume {
+    /// The agency.
+    pub fn agency(&self) -> AgencyId {
+        self.agency
+    }
+}
+
 impl Central {
+    /// The first half of [`Central::refresh_resume_point`], for an event
+    /// loop that must not wait for a database: over a ledger that is not
+    /// shared it answers at once from the books ([`ResumeStep::Ready`], the
+    /// cost of [`Central::resume_point`]); over a shared one it only checks
+    /// the agency and leaves the read to [`Central::complete_resume`].
+    ///
+    /// # Errors
+    /// [`UnknownAgency`] outside `1..=N`.
+    pub fn begin_resume(&self, agency: AgencyId) -> Result<ResumeStep, UnknownAgency> {
+        let point = self.resume_point(agency)?;
+        Ok(if self.shared.ledger.is_shared() {
+            ResumeStep::Read(PendingResume { agency })
+        } else {
+            ResumeStep::Ready(point)
+        })
+    }
+
+    /// The second half of [`Central::refresh_resume_point`]: reads the
+    /// shared ledger's record of the agency (this may wait for the
+    /// database), adopts it when it is ahead of the books, and answers where
+    /// the agency stands.
+    ///
+    /// # Errors
+    /// [`UnknownAgency`] outside `1..=N` (checked by the first half already).
+    pub fn complete_resume(&self, pending: PendingResume) -> Result<ResumePoint, UnknownAgency> {
+        self.refresh_resume_point(pending.agency)
+    }
+
     /// Where `agency` stands, as [`Central::resume_point`], after adopting
     /// what a shared ledger holds for it when that is ahead of this central's
     /// books (batches or a finish stored through another central): the
@@ -41,16 +103,29 @@ impl Central {
 
     /// Settles a finish over a shared ledger: the draw, when due, is the one
     /// the ledger recorded (in this finish's transaction: [`Finish::Drew`];
-    /// earlier: [`Finish::AlreadyDrawn`]), never this central's tally.
+    /// earlier: [`Finish::AlreadyDrawn`]), never this central's tally; and
+    /// the agencies still to finish are the ledger's count, when its
+    /// transaction made one ([`FinishRecorded::Waiting`]: finishes taken by
+    /// every central), not this central's books.
     pub(super) fn settle_shared(
         &self,
         settled: Settled,
         recorded: FinishRecorded,
     ) -> Result<Finish, FinishError> {
-        let (ticket, answer) = match settled {
-            Settled::Draw(ticket) => (Some(ticket), Finish::AlreadyDrawn),
-            Settled::Answer(answer) if recorded != FinishRecorded::Drew => return Ok(answer),
-            Settled::Answer(answer) => (None, answer),
+        let (ticket, answer) = match (settled, recorded) {
+            (Settled::Draw(ticket), _) => (Some(ticket), Finish::AlreadyDrawn),
+            (Settled::Answer(Finish::Waiting { .. }), FinishRecorded::Waiting { remaining })
+                if remaining > 0 =>
+            {
+                return Ok(Finish::Waiting { remaining });
+            }
+            // Every agency finished, and not in this transaction: an earlier
+            // one drew.
+            (Settled::Answer(Finish::Waiting { .. }), FinishRecorded::Waiting { .. }) => {
+                (None, Finish::AlreadyDrawn)
+            }
+            (Settled::Answer(answer), FinishRecorded::Drew) => (None, answer),
+            (Settled::Answer(answer), _) => return Ok(answer),
         };
         match self.adopt_ledger_draw(ticket)? {
             Some(summary) if recorded == FinishRecorded::Drew => Ok(Finish::Drew(summary)),
