@@ -23,6 +23,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use lottery_core::{AgencyFile, Bet, BetNumber};
@@ -30,6 +31,25 @@ use lottery_examples::synthetic::SyntheticDataSet;
 
 use pg_common::{Schema, postgres_url};
 use support::{Central, admin_bin, log_values, run, run_agency, workspace_root};
+
+/// The test server, shared by the tests of this file, which run in
+/// parallel: the one that restarts it holds it alone, so that no other
+/// test's central sees the restart (its log would then show resends).
+static SERVER: RwLock<()> = RwLock::new(());
+
+/// The server, shared with the other tests that do not restart it.
+fn shared_server() -> RwLockReadGuard<'static, ()> {
+    SERVER
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The server, alone (to restart it).
+fn server_alone() -> RwLockWriteGuard<'static, ()> {
+    SERVER
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// The agencies' input files: the course's when they are there.
 fn input_files(generated: &Path) -> Vec<PathBuf> {
@@ -214,6 +234,7 @@ fn the_first_of_two_centrals_killed_mid_run_the_agencies_finish_on_the_second() 
     else {
         return;
     };
+    let _server = shared_server();
     let schema = Schema::new(&base);
     let dir = tempfile::tempdir().unwrap();
     let inputs = Inputs::new(dir.path());
@@ -255,6 +276,7 @@ fn the_database_restarted_under_a_running_central_loses_and_doubles_nothing() {
         );
         return;
     };
+    let _server = server_alone();
     let schema = Schema::new(&base);
     let dir = tempfile::tempdir().unwrap();
     let inputs = Inputs::new(dir.path());
@@ -300,6 +322,7 @@ fn five_agencies_on_a_postgres_central_get_their_winners_and_the_export_is_pytho
     ) else {
         return;
     };
+    let _server = shared_server();
     let schema = Schema::new(&base);
     let dir = tempfile::tempdir().unwrap();
     let inputs = Inputs::new(dir.path());

@@ -4,7 +4,8 @@
 //!
 //! It lives in its own crate so that `lottery-core` stays free of database
 //! dependencies. Its calls block on the database; a server calls them from
-//! its completer threads (the writes are only queued on the event loops).
+//! its completer threads (the writes are only queued on the event loops,
+//! and a handshake's read of an agency's record is handed over too).
 //!
 //! # Invariants
 //! - A batch is stored by the commit of the transaction holding it, all or

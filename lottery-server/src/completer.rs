@@ -1,8 +1,10 @@
-//! The completer: a thread beside each event loop that waits for the disk,
-//! so that the loop never does.
+//! The completer: a thread beside each event loop that waits for the disk
+//! (and the database), so that the loop never does.
 //!
 //! The loop begins batches and finishes (their bytes are written and their
-//! journal records queued) and hands each iteration's list to its completer.
+//! journal records queued), and over a shared ledger handshakes (the
+//! agency's record is read from the database), and hands each iteration's
+//! list to its completer.
 //! The completer completes them in that order: the first completion leads
 //! (or joins) the group commit covering everything written so far, the last
 //! agency's finish performs the draw. It sends the outcomes back and wakes
@@ -24,16 +26,22 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use lottery_core::{
-    AgencyId, Central, Finish, FinishError, PendingFinish, PendingSubmit, SubmitError, Submitted,
+    AgencyId, Central, Finish, FinishError, PendingFinish, PendingResume, PendingSubmit,
+    ResumePoint, SubmitError, Submitted, UnknownAgency,
 };
 use mio::{Token, Waker};
 
 use crate::log_line;
 use crate::metrics::LoopMetrics;
 
-/// A batch or finish begun and not yet completed.
+/// A batch, finish or handshake begun and not yet completed.
 #[derive(Debug)]
 pub(crate) enum InFlight {
+    /// A handshake over a shared ledger: the agency's record is read.
+    Hello {
+        /// The lottery's handle on the read.
+        pending: PendingResume,
+    },
     /// A batch being stored.
     Batch {
         /// The lottery's handle on the batch.
@@ -57,6 +65,12 @@ pub(crate) enum InFlight {
 /// What completing an [`InFlight`] came to.
 #[derive(Debug)]
 pub(crate) enum Completed {
+    /// A handshake's outcome: where the agency stands.
+    Hello {
+        /// The agency.
+        agency: AgencyId,
+        result: Result<ResumePoint, UnknownAgency>,
+    },
     /// A batch's outcome.
     Batch {
         batch: u64,
@@ -76,6 +90,10 @@ impl InFlight {
     /// performs the draw).
     pub(crate) fn complete(self, central: &Central) -> Completed {
         match self {
+            InFlight::Hello { pending } => Completed::Hello {
+                agency: pending.agency(),
+                result: central.complete_resume(pending),
+            },
             InFlight::Batch {
                 pending,
                 batch,

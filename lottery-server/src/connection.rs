@@ -19,8 +19,9 @@
 //!   answer goes out, input is discarded) and then closed, with the reason
 //!   the `close_connection` line gives. Its session's own end (it said its
 //!   last word) is protocol state, and always comes with closing.
-//! - A closed connection with batches or a finish at the completer stays
-//!   until they are answered (the completer's outcomes name it), then goes.
+//! - A closed connection with batches, a finish or its handshake at the
+//!   completer stays until they are answered (the completer's outcomes name
+//!   it), then goes; a handshake answered after the close binds nothing.
 
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -362,11 +363,29 @@ impl Connection {
         if resume { Status::Again } else { Status::Idle }
     }
 
-    /// Lets the session answer a batch or finish of it that the completer
-    /// completed. Returns whether all of its work in flight is answered now.
-    pub(crate) fn on_completed(&mut self, completed: Completed, ctx: &mut Context<'_>) -> bool {
-        self.session.on_completed(completed, ctx, &mut self.output);
-        !self.session.has_in_flight()
+    /// Lets the session answer a batch, finish or handshake of it that the
+    /// completer completed. Returns whether all of its work in flight is
+    /// answered now, and the agency a handshake bound it to (the loop
+    /// registers it, replacing an older connection of that agency). A
+    /// handshake of a connection closed meanwhile binds nothing.
+    pub(crate) fn on_completed(
+        &mut self,
+        completed: Completed,
+        ctx: &mut Context<'_>,
+        now: Instant,
+    ) -> (bool, Option<AgencyId>) {
+        let mut bound = None;
+        if matches!(completed, Completed::Hello { .. }) && self.is_closed() {
+            self.session.abandon_handshake();
+        } else {
+            bound = self.session.on_completed(completed, ctx, &mut self.output);
+        }
+        if self.session.has_ended() {
+            // A handshake refused on completion (or a session that ended
+            // before: then it is closing already).
+            self.start_closing("the session ended".to_owned(), now);
+        }
+        (!self.session.has_in_flight(), bound)
     }
 
     /// The draw happened: answers the winners query held for it. Returns

@@ -6,8 +6,9 @@
 //! 2. Take commands (new connections, replacements) and cross-thread news
 //!    (the draw, shutdown) when the waker fired.
 //! 3. Take the outcomes the completer sent back (see `completer.rs`): each
-//!    session answers its completed batches and finishes, and is driven
-//!    again, since it may hold a message behind them.
+//!    session answers its completed batches, finishes and (over a shared
+//!    ledger) handshakes, and is driven again, since it may hold a message
+//!    behind them.
 //! 4. Drive every connection that has something to do
 //!    ([`Connection::on_readable`]): read (up to a budget, so one fast agency
 //!    cannot starve the others), decode every whole frame, and let its
@@ -15,9 +16,10 @@
 //!    (written to the store, their journal records queued). A session that
 //!    takes no message now (held) is still read, so that a peer closing
 //!    meanwhile is noticed.
-//! 5. Hand the iteration's begun batches and finishes to the completer, which
-//!    waits for the group commit covering them (and performs the draw) on its
-//!    own thread: the loop never waits for the disk.
+//! 5. Hand the iteration's begun batches, finishes and handshakes to the
+//!    completer, which waits for the group commit covering them (performs
+//!    the draw, reads a shared ledger's record of a greeting agency) on its
+//!    own thread: the loop never waits for the disk or the database.
 //! 6. Flush every touched connection ([`Connection::on_writable`]); what does
 //!    not fit stays buffered and is sent when the socket is writable again. A
 //!    connection with too much unsent output is not read until it drains
@@ -328,15 +330,18 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Lets each session answer its completed batches and finishes; with
-    /// `go_on`, drives it again (it may hold a message behind them). A
-    /// connection whose removal waited for these outcomes is removed.
+    /// Lets each session answer its completed batches, finishes and
+    /// handshakes (registering the agency a handshake bound); with `go_on`,
+    /// drives it again (it may hold a message behind them). A connection
+    /// whose removal waited for these outcomes is removed.
     fn answer(&mut self, outcomes: Outcomes, go_on: bool) {
         let Self {
+            index,
             shared,
             connections,
             work,
             touched,
+            now,
             today,
             ..
         } = self;
@@ -350,7 +355,15 @@ impl EventLoop {
             let connection = connections
                 .get_mut(&token)
                 .expect("connections with work at the completer are not removed");
-            if !connection.on_completed(completed, &mut ctx) {
+            let (answered, bound) = connection.on_completed(completed, &mut ctx, *now);
+            if let Some(agency) = bound {
+                let here = Binding {
+                    loop_index: *index,
+                    token,
+                };
+                shared.bind(agency, here);
+            }
+            if !answered {
                 continue;
             }
             if connection.is_closed() {

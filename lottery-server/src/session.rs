@@ -23,7 +23,11 @@
 //!   once their acks are written; while its finish is in flight, every
 //!   message is held.
 //! - The first message must be the handshake, and it binds the session to one
-//!   agency for good; everything after speaks for that agency only.
+//!   agency for good; everything after speaks for that agency only. Over a
+//!   shared ledger (several centrals on one database) the handshake reads
+//!   the agency's record from the database: that read is handed to the
+//!   completer like a batch, and until it is answered (the `Welcome` sent)
+//!   the session takes no other message, and binds nothing.
 //! - A winners query before the draw is held (or answered "not drawn yet" when
 //!   asked not to wait) and answered by [`Session::on_draw`]; messages after
 //!   it wait for that answer (answers stay in request order).
@@ -33,7 +37,8 @@
 use std::net::SocketAddr;
 
 use lottery_core::{
-    AgencyId, BetBatch, Birthdate, Central, Finish, FinishError, SubmitError, Submitted, Winners,
+    AgencyId, BetBatch, Birthdate, Central, Finish, FinishError, ResumePoint, ResumeStep,
+    SubmitError, Submitted, UnknownAgency, Winners,
 };
 use lottery_net::{
     AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorFrame, InvalidBet,
@@ -55,8 +60,9 @@ pub(crate) enum Step {
     /// The handshake bound the session to this agency: register it (a
     /// connection of the same agency bound before is replaced).
     Bound(AgencyId),
-    /// A batch or a finish is being stored: complete it with the others of
-    /// this loop iteration ([`InFlight::complete`]) and hand the result to
+    /// A batch or a finish is being stored (or, over a shared ledger, the
+    /// handshake's record read): complete it with the others of this loop
+    /// iteration ([`InFlight::complete`]) and hand the result to
     /// [`Session::on_completed`].
     Storing(InFlight),
     /// Nothing more until every in-flight batch of this session is acked.
@@ -73,6 +79,10 @@ pub(crate) enum Step {
 enum Phase {
     /// Waiting for the handshake.
     Greeting,
+    /// The handshake of this agency is at the completer (its record is read
+    /// from a shared ledger): no other message is taken until it is
+    /// answered.
+    Welcoming(AgencyId),
     /// Speaking for this agency.
     Bound(AgencyId),
     /// Said its last word; ignores everything.
@@ -151,6 +161,9 @@ pub(crate) struct Session {
     in_flight: usize,
     /// A finish is begun and not yet answered: every message waits for it.
     finishing: bool,
+    /// The handshake is at the completer (also once the session ended
+    /// meanwhile: the connection stays until it comes back).
+    welcoming: bool,
     held: Option<Held>,
     /// A winners query is held until the draw.
     waiting_for_draw: bool,
@@ -185,6 +198,7 @@ impl Session {
             phase: Phase::Greeting,
             in_flight: 0,
             finishing: false,
+            welcoming: false,
             held: None,
             waiting_for_draw: false,
             bets_stored: 0,
@@ -213,7 +227,8 @@ impl Session {
         match self.phase {
             Phase::Bound(agency) => Some(agency),
             Phase::Ended { agency } => agency,
-            Phase::Greeting => None,
+            // Not bound before its `Welcome`.
+            Phase::Greeting | Phase::Welcoming(_) => None,
         }
     }
 
@@ -237,7 +252,12 @@ impl Session {
     /// Whether the session must not take another message now (in-flight
     /// batches must be acked, or the held winners query answered, first).
     pub(crate) fn is_held(&self) -> bool {
-        self.held.is_some()
+        self.held.is_some() || matches!(self.phase, Phase::Welcoming(_))
+    }
+
+    /// Whether the session said its last word (the connection closes).
+    pub(crate) fn has_ended(&self) -> bool {
+        matches!(self.phase, Phase::Ended { .. })
     }
 
     /// Batches begun and not yet acked.
@@ -246,9 +266,10 @@ impl Session {
         self.in_flight
     }
 
-    /// Whether a batch or the finish is begun and not yet answered.
+    /// Whether a batch, the finish or the handshake is begun and not yet
+    /// answered.
     pub(crate) fn has_in_flight(&self) -> bool {
-        self.in_flight > 0 || self.finishing
+        self.in_flight > 0 || self.finishing || self.welcoming
     }
 
     /// Takes up what was held, once no batch is in flight and no winners
@@ -290,6 +311,9 @@ impl Session {
                 _ => self.end_with(refusal::hello_first(request.name), ctx.max_frame, out),
             },
             Phase::Bound(agency) => self.on_request(agency, request, ctx, out),
+            // Not given messages meanwhile (it is held); kept for after the
+            // `Welcome` all the same.
+            Phase::Welcoming(_) => self.hold(request),
         }
     }
 
@@ -343,14 +367,40 @@ impl Session {
             log_line::handshake_refused(agency, self.peer, &refusal.message);
             return self.end_with(refusal, ctx.max_frame, out);
         }
-        // Over a shared ledger (several centrals on one database) this reads
-        // the agency's record from it: one indexed query, at handshakes only.
-        let resume = AgencyId::new(agency).map_err(|_| ()).and_then(|id| {
+        // Over a shared ledger (several centrals on one database) the
+        // agency's record is read from it first: on the completer, never here.
+        let begun = AgencyId::new(agency).map_err(|_| ()).and_then(|id| {
             ctx.central
-                .refresh_resume_point(id)
-                .map(|point| (id, point))
+                .begin_resume(id)
+                .map(|step| (id, step))
                 .map_err(|_| ())
         });
+        match begun {
+            Ok((id, ResumeStep::Read(pending))) => {
+                self.phase = Phase::Welcoming(id);
+                self.welcoming = true;
+                Step::Storing(InFlight::Hello { pending })
+            }
+            Ok((id, ResumeStep::Ready(point))) => self.welcome(agency, Ok((id, point)), ctx, out),
+            // Whatever a later core adds: the books answer.
+            Ok((id, _)) => {
+                let point = ctx.central.resume_point(id).map(|point| (id, point));
+                self.welcome(agency, point.map_err(|_| ()), ctx, out)
+            }
+            Err(()) => self.welcome(agency, Err(()), ctx, out),
+        }
+    }
+
+    /// Completes the handshake of `agency` (as the peer named it) with where
+    /// it stands: binds the session and sends the `Welcome`, or refuses an
+    /// agency the central does not expect.
+    fn welcome(
+        &mut self,
+        agency: u32,
+        resume: Result<(AgencyId, ResumePoint), ()>,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Step {
         let Ok((id, point)) = resume else {
             let refusal = refusal::unknown_agency(agency, ctx.central.rules().agencies);
             log_line::handshake_refused(agency, self.peer, &refusal.message);
@@ -404,14 +454,20 @@ impl Session {
         }
     }
 
-    /// Answers a batch or finish this session began, once it is complete.
+    /// Answers a batch, finish or handshake this session began, once it is
+    /// complete. Returns the agency a handshake bound the session to (the
+    /// loop registers it, replacing an older connection of that agency); a
+    /// handshake refused here ends the session ([`Session::has_ended`]).
     pub(crate) fn on_completed(
         &mut self,
         completed: Completed,
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
-    ) {
+    ) -> Option<AgencyId> {
         match completed {
+            Completed::Hello { agency, result } => {
+                return self.on_welcomed(agency, result, ctx, out);
+            }
             Completed::Batch {
                 batch,
                 bets,
@@ -420,6 +476,36 @@ impl Session {
             Completed::Finish { bets_sent, result } => {
                 self.on_finished(bets_sent, result, ctx, out);
             }
+        }
+        None
+    }
+
+    /// Completes the handshake whose record was read on the completer.
+    fn on_welcomed(
+        &mut self,
+        agency: AgencyId,
+        result: Result<ResumePoint, UnknownAgency>,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<AgencyId> {
+        self.welcoming = false;
+        if self.phase != Phase::Welcoming(agency) {
+            // Ended meanwhile (shut down, the peer gone): nothing to answer.
+            return None;
+        }
+        let resume = result.map(|point| (agency, point)).map_err(drop);
+        match self.welcome(agency.get(), resume, ctx, out) {
+            Step::Bound(agency) => Some(agency),
+            _ => None,
+        }
+    }
+
+    /// The handshake came back from the completer after the connection
+    /// closed: whatever the read found is not answered, and nothing is bound.
+    pub(crate) fn abandon_handshake(&mut self) {
+        self.welcoming = false;
+        if let Phase::Welcoming(_) = self.phase {
+            self.phase = Phase::Ended { agency: None };
         }
     }
 

@@ -730,3 +730,133 @@ fn every_message_behind_a_finish_in_flight_waits_for_its_answer() {
     assert_eq!(error_code(&replies[1]), ErrorCode::AgencyFinished);
     assert_eq!(harness.stored_rows(), 0);
 }
+
+/// A memory ledger that says it is shared (as a database is): the session
+/// then hands its handshake to the completer. Everything else is the
+/// memory monitor's.
+#[derive(Debug)]
+struct SharedMemory(BetMonitor);
+
+impl lottery_core::Ledger for SharedMemory {
+    fn begin_append(
+        &self,
+        agency: AgencyId,
+        batch: u64,
+        bets: &lottery_core::BetBatch,
+    ) -> Result<lottery_core::Receipt, lottery_core::StoreError> {
+        lottery_core::Ledger::begin_append(&self.0, agency, batch, bets)
+    }
+    fn begin_finish(
+        &self,
+        agency: AgencyId,
+        bets: u64,
+    ) -> Result<lottery_core::Receipt, lottery_core::StoreError> {
+        lottery_core::Ledger::begin_finish(&self.0, agency, bets)
+    }
+    fn wait_durable(&self, receipt: lottery_core::Receipt) -> Result<(), lottery_core::StoreError> {
+        lottery_core::Ledger::wait_durable(&self.0, receipt)
+    }
+    fn tally(&self, tally: &mut lottery_core::DrawTally) -> Result<u64, lottery_core::StoreError> {
+        lottery_core::Ledger::tally(&self.0, tally)
+    }
+    fn record_rules(&self, rules: LotteryRules) -> Result<(), lottery_core::StoreError> {
+        lottery_core::Ledger::record_rules(&self.0, rules)
+    }
+    fn record_draw(
+        &self,
+        draw: &lottery_core::DrawSummary,
+    ) -> Result<(), lottery_core::StoreError> {
+        lottery_core::Ledger::record_draw(&self.0, draw)
+    }
+    fn scan(
+        &self,
+        visit: &mut dyn FnMut(lottery_core::StoredBet),
+    ) -> Result<u64, lottery_core::StoreError> {
+        lottery_core::Ledger::scan(&self.0, visit)
+    }
+    fn is_shared(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn over_a_shared_ledger_the_handshake_is_completed_off_the_loop_and_holds_the_session() {
+    let (monitor, recovery) =
+        BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync).unwrap();
+    let rules = LotteryRules {
+        agencies: 2,
+        ..LotteryRules::default()
+    };
+    let central = Central::new(rules, SharedMemory(monitor), &recovery).unwrap();
+    let mut ctx = Context {
+        central: &central,
+        max_frame: DEFAULT_MAX_FRAME,
+        today: today(),
+    };
+    let mut session = Session::new(PEER, false);
+    let mut out = Vec::new();
+    // An unknown agency is refused at once, as over the file store.
+    let mut stranger = Session::new(PEER, false);
+    assert!(matches!(
+        stranger.on_message(hello(3).into(), &mut ctx, &mut out),
+        Step::Close
+    ));
+    out.clear();
+    let Step::Storing(flight @ InFlight::Hello { .. }) =
+        session.on_message(hello(1).into(), &mut ctx, &mut out)
+    else {
+        panic!("the handshake is handed to the completer")
+    };
+    // Nothing answered or bound yet, and no other message is taken.
+    assert!(out.is_empty());
+    assert_eq!(session.agency(), None);
+    assert!(session.is_held() && session.has_in_flight() && !session.is_greeting());
+    let bound = session.on_completed(flight.complete(&central), &mut ctx, &mut out);
+    assert_eq!(bound, Some(agency(1)));
+    assert_eq!(session.agency(), Some(agency(1)));
+    assert!(!session.is_held() && !session.has_in_flight());
+    assert!(matches!(session.resume(&mut ctx, &mut out), Step::Continue));
+    let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+    decoder.extend(&out);
+    assert_eq!(
+        decoder.next_central_message().unwrap(),
+        Some(CentralMessage::Welcome {
+            last_batch: 0,
+            bets_stored: 0,
+            finished: false
+        })
+    );
+    assert_eq!(decoder.buffered(), 0);
+}
+
+#[test]
+fn a_handshake_answered_after_its_session_ended_binds_nothing() {
+    let (monitor, recovery) =
+        BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync).unwrap();
+    let central = Central::new(LotteryRules::default(), SharedMemory(monitor), &recovery).unwrap();
+    let mut ctx = Context {
+        central: &central,
+        max_frame: DEFAULT_MAX_FRAME,
+        today: today(),
+    };
+    let mut session = Session::new(PEER, false);
+    let mut out = Vec::new();
+    let Step::Storing(flight) = session.on_message(hello(1).into(), &mut ctx, &mut out) else {
+        panic!("the handshake is handed to the completer")
+    };
+    // Shut down (or replaced) meanwhile: the goodbye, and no Welcome after it.
+    assert!(matches!(
+        session.end(Ending::ShuttingDown, DEFAULT_MAX_FRAME, &mut out),
+        Step::Close
+    ));
+    // Still at the completer: the connection stays until it comes back.
+    assert!(session.has_in_flight());
+    out.clear();
+    assert_eq!(
+        session.on_completed(flight.complete(&central), &mut ctx, &mut out),
+        None
+    );
+    assert!(out.is_empty());
+    assert!(!session.has_in_flight());
+    assert_eq!(session.agency(), None);
+}

@@ -75,6 +75,13 @@ impl TestCentral {
             ..LotteryRules::default()
         };
         let central = Central::new(rules, monitor, &recovery).expect("build the central");
+        Self::serve(central, store, settings)
+    }
+
+    /// Serves `central` (over any ledger; `store` names it for the tests
+    /// that read it).
+    pub fn serve(central: Central, store: PathBuf, settings: ServerConfig) -> Self {
+        init_logging();
         let draws = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&draws);
         central.on_draw(Box::new(move || {
