@@ -151,6 +151,14 @@ pub(crate) struct Context<'a> {
     pub today: Birthdate,
 }
 
+/// Batches of one connection the central takes at a time: the next frame
+/// waits (in the decoder's buffer, then in the socket: TCP backpressure)
+/// until one of them is acked. Whatever window a client keeps, one
+/// connection holds at most this many batches' bytes at the completer
+/// (64 frames of 8 KiB: 512 KiB). Far above what keeps the disk busy: a
+/// group commit rarely holds more than a few batches of one agency.
+pub(crate) const MAX_BATCHES_IN_FLIGHT: usize = 64;
+
 /// The protocol state of one connection.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -250,9 +258,13 @@ impl Session {
     }
 
     /// Whether the session must not take another message now (in-flight
-    /// batches must be acked, or the held winners query answered, first).
+    /// batches must be acked, or the held winners query answered, first;
+    /// or the peer already has [`MAX_BATCHES_IN_FLIGHT`] batches at the
+    /// completer).
     pub(crate) fn is_held(&self) -> bool {
-        self.held.is_some() || matches!(self.phase, Phase::Welcoming(_))
+        self.held.is_some()
+            || matches!(self.phase, Phase::Welcoming(_))
+            || self.in_flight >= MAX_BATCHES_IN_FLIGHT
     }
 
     /// Whether the session said its last word (the connection closes).

@@ -79,6 +79,33 @@ fn fifty_agencies_at_once_store_every_bet_once_and_get_exactly_their_winners() {
     }
 }
 
+/// The central takes at most 64 batches of one connection at a time; a
+/// client that keeps far more in flight (here all 600, written before it
+/// reads a single ack) waits in the socket, and every batch is still stored
+/// once and acked in order.
+#[test]
+fn a_window_far_past_the_centrals_limit_is_served_in_order() {
+    const BATCHES: u64 = 600;
+    const PER_BATCH: usize = 10;
+    let dir = scratch_dir("window_past_limit");
+    let central = TestCentral::start(&dir, 1, settings(2));
+    let batches = agency_batches(1, BATCHES, PER_BATCH);
+    let winners = run_agency(central.addr, 1, &batches);
+    assert_eq!(winners, expected_winners(&batches));
+    let store = central.store.clone();
+    central.stop();
+    let rows = stored_rows(&store);
+    assert_eq!(
+        rows.len(),
+        BATCHES as usize * PER_BATCH,
+        "every bet stored once"
+    );
+    let documents: Vec<&String> = rows.iter().map(|(_, document)| document).collect();
+    let mut sorted = documents.clone();
+    sorted.sort();
+    assert_eq!(documents, sorted, "in batch order");
+}
+
 #[test]
 fn a_winners_query_sent_before_the_draw_is_answered_when_the_last_agency_finishes() {
     let dir = scratch_dir("held_winners_query");

@@ -7,7 +7,7 @@ use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, ErrorCode, PROTOCOL_VERSION, WireBet,
 };
 
-use super::{Context, Ending, Session, Step};
+use super::{Context, Ending, MAX_BATCHES_IN_FLIGHT, Session, Step};
 use crate::completer::InFlight;
 
 /// The peer of every session here.
@@ -279,6 +279,24 @@ fn batches_are_acked_in_order_with_the_running_count() {
         ]
     );
     assert_eq!(harness.stored_rows(), 6);
+}
+
+#[test]
+fn a_peer_with_the_most_batches_in_flight_is_held_until_one_is_acked() {
+    let mut harness = Harness::bound(2, 1);
+    for number in 1..=MAX_BATCHES_IN_FLIGHT as u64 {
+        assert!(!harness.session.is_held(), "held before batch {number}");
+        let bets = vec![bet(&number.to_string(), 1)];
+        assert!(matches!(harness.send(batch(number, bets)), Step::Continue));
+    }
+    assert!(
+        harness.session.is_held(),
+        "the connection takes no frame past the limit"
+    );
+    let _ = harness.complete();
+    assert!(!harness.session.is_held());
+    assert_eq!(harness.replies().len(), MAX_BATCHES_IN_FLIGHT);
+    assert_eq!(harness.stored_rows(), MAX_BATCHES_IN_FLIGHT);
 }
 
 #[test]
