@@ -56,7 +56,7 @@ mod oracle;
 
 pub use batch::{BatchBuilder, EncodedBet, EncodedBets, EncodedIter, Pushed, ToBatch};
 pub use checked::{AgencyFrame, CheckedBatch, InvalidBet};
-pub use client::{AgencyClient, ClientConfig, Connection, Interrupter};
+pub use client::{AgencyClient, ClientConfig, Connection, DEFAULT_IN_FLIGHT, Interrupter};
 pub use decoder::Decoder;
 pub use encoder::{encode_agency_message, encode_central_message, encode_winners};
 pub use error::{ClientError, DecodeError, EncodeError};

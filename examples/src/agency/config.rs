@@ -19,8 +19,9 @@ use lottery_log::parse_level;
 
 /// The server address when none is given.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:12345";
-/// Batches an agency keeps in flight (sent, not yet acknowledged) by default.
-pub const DEFAULT_IN_FLIGHT: usize = 8;
+/// Batches an agency keeps in flight (sent, not yet acknowledged) by default:
+/// the client's own default.
+pub const DEFAULT_IN_FLIGHT: usize = lottery_net::DEFAULT_IN_FLIGHT;
 /// Reconnection attempts after a dropped connection, by default.
 pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 10;
 
@@ -50,7 +51,7 @@ pub struct AgencyArgs {
     /// Bets per batch at most [default: as many as fill a frame].
     #[arg(long, env = "CLI_BATCH_MAXAMOUNT", value_name = "N")]
     pub batch_max_amount: Option<NonZeroUsize>,
-    /// Batches sent ahead of their acknowledgements [default: 8].
+    /// Batches sent ahead of their acknowledgements [default: 32].
     #[arg(long, env = "CLI_IN_FLIGHT", value_name = "N")]
     pub in_flight: Option<NonZeroUsize>,
     /// Reconnection attempts when the connection drops [default: 10].

@@ -7,6 +7,15 @@ use lottery_core::AgencyId;
 
 use crate::frame::DEFAULT_MAX_FRAME;
 
+/// Batches a client keeps in flight (sent, not yet acked) by default.
+///
+/// Enough that while the central syncs one group of an agency's batches the
+/// next group is already on its way: with 8, the course data's largest
+/// agency (180 frames) waited out about 23 group commits one after the
+/// other; 32 overlaps them (BENCHMARKS.md, "the window"). Half the 64 that a
+/// central takes of one connection at a time.
+pub const DEFAULT_IN_FLIGHT: usize = 32;
+
 /// How an [`AgencyClient`](super::AgencyClient) connects, sends and recovers.
 ///
 /// ```
@@ -14,7 +23,7 @@ use crate::frame::DEFAULT_MAX_FRAME;
 /// use lottery_net::ClientConfig;
 /// let mut config = ClientConfig::new("127.0.0.1:12345", AgencyId::new(3).unwrap());
 /// config.batch_max = Some(100);
-/// assert_eq!(config.in_flight, 8);
+/// assert_eq!(config.in_flight, lottery_net::DEFAULT_IN_FLIGHT);
 /// ```
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -55,7 +64,7 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// Settings for `agency` talking to `server`, with the defaults: 8 KiB
-    /// frames filled to the limit, 8 batches in flight, 5 s to connect, 30 s
+    /// frames filled to the limit, [`DEFAULT_IN_FLIGHT`] batches in flight, 5 s to connect, 30 s
     /// per read or write, winners waited for as long as the draw takes, and
     /// up to 10 reconnects with a backoff from 100 ms to 5 s, plaintext.
     pub fn new(server: impl Into<String>, agency: AgencyId) -> Self {
@@ -64,7 +73,7 @@ impl ClientConfig {
             agency,
             max_frame: DEFAULT_MAX_FRAME,
             batch_max: None,
-            in_flight: 8,
+            in_flight: DEFAULT_IN_FLIGHT,
             connect_timeout: Duration::from_secs(5),
             io_timeout: Some(Duration::from_secs(30)),
             winners_timeout: None,

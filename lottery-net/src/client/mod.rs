@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use lottery_core::ResumePoint;
 use lottery_log::chain;
 
-pub use self::config::ClientConfig;
+pub use self::config::{ClientConfig, DEFAULT_IN_FLIGHT};
 pub use self::connection::Connection;
 use self::connection::unexpected;
 pub use self::interrupt::Interrupter;
