@@ -12,6 +12,11 @@
 //! next batches, so the CPU work overlaps the sync, and one commit covers
 //! everything written while the previous one ran.
 //!
+//! The completer wakes its loop only when the loop is parked in its poll
+//! (or about to be): a loop that is running looks at the outcomes at the top
+//! of its next iteration anyway, so a wake then would only cost an
+//! `eventfd` write and a spurious waker event. See [`Completer::park`].
+//!
 //! Outcomes come back in the order the work was handed over, so a session's
 //! answers keep their order. The completer holds no lock of its own and
 //! touches no connection: it only calls the central. What it completes is
@@ -21,6 +26,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -115,6 +121,11 @@ impl InFlight {
                 // answering the held winners queries are woken already.
                 if let Ok(finish) = &result {
                     log_line::finished(agency, bets_sent, finish, started.elapsed());
+                    if matches!(finish, Finish::Drew(_)) {
+                        // The draw's line leaves now, not with the rest of
+                        // the list: the loops answer the winners already.
+                        lottery_log::write_deferred();
+                    }
                 }
                 Completed::Finish { bets_sent, result }
             }
@@ -132,6 +143,12 @@ pub(crate) struct Completer {
     /// `None` once closed (the thread then ends).
     work: Option<Sender<Work>>,
     outcomes: Receiver<Outcomes>,
+    /// Outcomes [`Completer::park`] found waiting, handed out before the
+    /// channel's.
+    early: VecDeque<Outcomes>,
+    /// The loop is parked in its poll (or about to be): the completer must
+    /// wake it when it sends outcomes. Shared with the thread.
+    parked: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     /// Items handed over and not yet back.
     outstanding: usize,
@@ -144,7 +161,7 @@ pub(crate) struct Completer {
 
 impl Completer {
     /// Starts the completer of loop `index`; `waker` wakes that loop when
-    /// outcomes are ready.
+    /// outcomes are ready and the loop is parked in its poll.
     ///
     /// # Errors
     /// When the thread cannot be started.
@@ -156,24 +173,42 @@ impl Completer {
     ) -> io::Result<Self> {
         let (work, queue) = mpsc::channel::<Work>();
         let (done, outcomes) = mpsc::channel::<Outcomes>();
+        let parked = Arc::new(AtomicBool::new(false));
+        let loop_parked = Arc::clone(&parked);
         let thread = std::thread::Builder::new()
             .name(format!("lottery-completer-{index}"))
             .spawn(move || {
+                // A list's lines (one per finish) leave with one `write`,
+                // before its outcomes go back to the loop (and, however the
+                // thread ends, its last lines are written).
+                lottery_log::defer_lines();
+                let _lines = WriteLinesOnExit;
                 while let Ok(work) = queue.recv() {
                     let results: Outcomes = work
                         .into_iter()
                         .map(|(token, flight)| (token, flight.complete(&central)))
                         .collect();
+                    lottery_log::write_deferred();
                     if done.send(results).is_err() {
                         return;
                     }
-                    // A loop that is gone needs no waking.
-                    let _ = waker.wake();
+                    // Pairs with the fence in `park`: either the loop's
+                    // check of the channel there sees these outcomes, or
+                    // this sees the loop parked (and wakes it). Clearing
+                    // the flag makes the outcomes that follow, sent before
+                    // the loop ran again, cost no second wake.
+                    fence(Ordering::SeqCst);
+                    if loop_parked.swap(false, Ordering::SeqCst) {
+                        // A loop that is gone needs no waking.
+                        let _ = waker.wake();
+                    }
                 }
             })?;
         Ok(Self {
             work: Some(work),
             outcomes,
+            early: VecDeque::new(),
+            parked,
             thread: Some(thread),
             outstanding: 0,
             read_at: VecDeque::new(),
@@ -202,11 +237,44 @@ impl Completer {
         self.outstanding
     }
 
+    /// Called by the loop before it blocks in its poll: from here on, the
+    /// completer wakes it when outcomes come back. Returns `false` when the
+    /// loop must not block: outcomes are waiting already (they were sent
+    /// before the completer could see the loop parked, so no wake comes for
+    /// them), or the thread is gone with work outstanding ([`Self::ready`]
+    /// reports it).
+    pub(crate) fn park(&mut self) -> bool {
+        self.parked.store(true, Ordering::SeqCst);
+        // Pairs with the completer's fence after its send (see `start`).
+        fence(Ordering::SeqCst);
+        match self.outcomes.try_recv() {
+            Ok(outcomes) => {
+                self.early.push_back(outcomes);
+                self.unpark();
+                false
+            }
+            Err(TryRecvError::Empty) => true,
+            Err(TryRecvError::Disconnected) => {
+                self.unpark();
+                self.outstanding == 0
+            }
+        }
+    }
+
+    /// Called by the loop once its poll returned: it runs, and looks at the
+    /// outcomes before it blocks again, so the completer need not wake it.
+    pub(crate) fn unpark(&self) {
+        self.parked.store(false, Ordering::Relaxed);
+    }
+
     /// Outcomes ready now, if any.
     ///
     /// # Errors
     /// When the completer thread is gone with work outstanding.
     pub(crate) fn ready(&mut self) -> io::Result<Option<Outcomes>> {
+        if let Some(outcomes) = self.early.pop_front() {
+            return Ok(Some(self.received(outcomes)));
+        }
         match self.outcomes.try_recv() {
             Ok(outcomes) => Ok(Some(self.received(outcomes))),
             Err(TryRecvError::Empty) => Ok(None),
@@ -221,6 +289,9 @@ impl Completer {
     /// # Errors
     /// When the completer thread is gone.
     pub(crate) fn wait(&mut self) -> io::Result<Outcomes> {
+        if let Some(outcomes) = self.early.pop_front() {
+            return Ok(self.received(outcomes));
+        }
         let outcomes = self.outcomes.recv().map_err(|_| gone())?;
         Ok(self.received(outcomes))
     }
@@ -249,6 +320,16 @@ impl Drop for Completer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// Writes the completer thread's deferred lines when it ends (a panic
+/// too).
+struct WriteLinesOnExit;
+
+impl Drop for WriteLinesOnExit {
+    fn drop(&mut self) {
+        lottery_log::write_deferred();
     }
 }
 
