@@ -336,3 +336,97 @@ impl Drop for WriteLinesOnExit {
 fn gone() -> io::Error {
     io::Error::other("the completer thread of the event loop died")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use lottery_core::{BetMonitor, Durability, LotteryRules, MemoryStore};
+    use mio::{Events, Poll};
+
+    use super::*;
+
+    /// A safety net against a hung test, never an assertion.
+    const SAFETY_TIMEOUT: Duration = Duration::from_secs(60);
+    const WAKER: Token = Token(0);
+
+    fn central(agencies: u32) -> Central {
+        let (monitor, recovery) =
+            BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync).unwrap();
+        let rules = LotteryRules {
+            agencies,
+            ..LotteryRules::default()
+        };
+        Central::new(rules, monitor, &recovery).unwrap()
+    }
+
+    /// A finish of `agency` with no bets: work the completer can complete.
+    fn finish(central: &Central, agency: u32) -> Work {
+        let agency = AgencyId::new(agency).unwrap();
+        let pending = central.begin_finish(agency, 0).unwrap();
+        vec![(
+            Token(agency.get() as usize),
+            InFlight::Finish {
+                pending,
+                agency,
+                bets_sent: 0,
+            },
+        )]
+    }
+
+    fn woken(poll: &mut Poll, events: &mut Events, timeout: Duration) -> bool {
+        poll.poll(events, Some(timeout)).unwrap();
+        events.iter().any(|event| event.token() == WAKER)
+    }
+
+    #[test]
+    fn only_a_parked_loop_is_woken_and_outcomes_sent_before_it_parked_are_not_lost() {
+        let central = central(4);
+        let mut poll = Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).unwrap());
+        let mut completer =
+            Completer::start(0, central.clone(), waker, Arc::new(LoopMetrics::new())).unwrap();
+        let mut events = Events::with_capacity(8);
+        let now = Instant::now();
+
+        // A running loop (never parked) is not woken: it takes the outcomes
+        // itself. The second list's outcomes come back only after the
+        // completer decided about the first one's wake.
+        completer.submit(finish(&central, 1), now).unwrap();
+        assert_eq!(completer.wait().unwrap().len(), 1);
+        completer.submit(finish(&central, 2), now).unwrap();
+        assert_eq!(completer.wait().unwrap().len(), 1);
+        assert!(!woken(&mut poll, &mut events, Duration::ZERO));
+
+        // A parked loop is woken by the outcomes that come back.
+        assert!(completer.park());
+        completer.submit(finish(&central, 3), now).unwrap();
+        assert!(woken(&mut poll, &mut events, SAFETY_TIMEOUT));
+        completer.unpark();
+        assert_eq!(
+            completer.ready().unwrap().map(|outcomes| outcomes.len()),
+            Some(1)
+        );
+        assert_eq!(completer.outstanding(), 0);
+
+        // Outcomes that came back while the loop ran: parking finds them
+        // (the loop must not block), and they are handed out first.
+        completer.submit(finish(&central, 4), now).unwrap();
+        while completer.park() {
+            // Not back yet (or back while parked: then `park` finds them on
+            // the next turn, the wake notwithstanding).
+            completer.unpark();
+            std::thread::yield_now();
+        }
+        let outcomes = completer.ready().unwrap().expect("the outcomes park found");
+        assert!(matches!(
+            outcomes[..],
+            [(Token(4), Completed::Finish { result: Ok(_), .. })]
+        ));
+        assert_eq!(
+            completer.ready().unwrap().map(|outcomes| outcomes.len()),
+            None
+        );
+        assert_eq!(completer.outstanding(), 0);
+    }
+}
