@@ -14,6 +14,9 @@
 #                           scale, the COPY peers), printed with peers and targets
 #   bench/run.sh tls        the cost of mutual TLS: (1) and (2) with and without
 #                           it, alternately, ROUNDS rounds (default 3) of RUNS
+#   bench/run.sh syscalls   the central's system calls, context switches and
+#                           CPU over one fixed paced run (perf stat), beside
+#                           the load generator's CPU
 #   bench/run.sh http       the cost of the status port: (2) with --http off and
 #                           on (scraped every second), alternately, ROUNDS
 #                           rounds (default 3) of RUNS
@@ -378,6 +381,46 @@ scale() {
     summarize scale <"$OUT/scale.jsonl" | tee "$OUT/scale.json"
 }
 
+# --- system calls per run -----------------------------------------------------
+
+# The central's system calls, context switches and CPU over one fixed paced
+# run (SYSCALL_AGENCIES agencies, default 2000, x 300 bets, 150-bet batches,
+# 2 in flight, 100 bets/s per agency offered), counted by `perf stat` on
+# syscall tracepoints: numbers that do not depend on the machine's noise the
+# way a p99 does. Beside them the load generator's CPU and context switches
+# (`/usr/bin/time`). Set BIN to count another build. Needs perf.
+syscalls() {
+    local agencies=${SYSCALL_AGENCIES:-2000} dir=$OUT/syscalls
+    log "system calls: $agencies agencies x 300 bets at $(( agencies * 100 )) bets/s, $RUNS runs"
+    local events=task-clock,context-switches call
+    for call in recvfrom sendto write epoll_wait futex fdatasync; do
+        events+=",syscalls:sys_enter_$call"
+    done
+    for _ in $(seq "$RUNS"); do
+        start_central "$dir" "$agencies" --threads 2
+        perf stat -x, -e "$events" -e syscalls:sys_enter_write --filter 'count == 8' \
+            -e syscalls:sys_enter_write --filter 'fd == 2' -p "$CENTRAL_PID" -o "$dir/perf.csv" &
+        local perf_pid=$!
+        sleep 0.3
+        /usr/bin/time -f "%U %S %w %c" -o "$dir/loadgen.time" "$BIN/lottery-loadgen" \
+            --server "$CENTRAL_ADDR" --agencies "$agencies" --bets-per-agency 300 --batch-size 150 \
+            --in-flight 2 --threads 2 --rate $(( agencies * 100 )) --json --progress off \
+            >"$dir/loadgen.json" 2>"$dir/loadgen.log"
+        kill -INT "$perf_pid"; wait "$perf_pid" || true
+        stop_central
+        rm -f "$dir/bets.csv" "$dir/bets.csv.journal"
+        # eventfd writes are the 8-byte ones; the log lines go to fd 2.
+        awk -F, -v lg="$(cat "$dir/loadgen.time")" -v batches="$(jq .batches "$dir/loadgen.json")" '
+            !/^#/ && NF > 2 { n = $3; sub("syscalls:sys_enter_", "", n); seen[n]++
+                if (n == "write" && seen[n] == 2) n = "eventfd_write"
+                if (n == "write" && seen[n] == 3) n = "stderr_write"
+                out = out sprintf("\"%s\": %s, ", n, $1) }
+            END { split(lg, t, " ")
+                printf "{%s\"batches\": %s, \"loadgen_cpu_s\": %s, \"loadgen_context_switches\": %s}\n",
+                    out, batches, t[1] + t[2], t[3] + t[4] }' "$dir/perf.csv"
+    done
+}
+
 # --- (4) how cost grows -------------------------------------------------------
 
 growth() {
@@ -544,7 +587,8 @@ main() {
         copy) copy_anchors ;;
         tls) tls_cost; return ;;
         http) http_cost; return ;;
-        *) log "unknown benchmark $what (disk, course, ingest, scale, growth, copy, issue14, tls, http or all)"; exit 2 ;;
+        syscalls) syscalls; return ;;
+        *) log "unknown benchmark $what (disk, course, ingest, scale, growth, copy, issue14, tls, http, syscalls or all)"; exit 2 ;;
     esac
     log "load after: $(uptime)"
     table

@@ -12,6 +12,11 @@
 //! next batches, so the CPU work overlaps the sync, and one commit covers
 //! everything written while the previous one ran.
 //!
+//! The completer wakes its loop only when the loop is parked in its poll
+//! (or about to be): a loop that is running looks at the outcomes at the top
+//! of its next iteration anyway, so a wake then would only cost an
+//! `eventfd` write and a spurious waker event. See [`Completer::park`].
+//!
 //! Outcomes come back in the order the work was handed over, so a session's
 //! answers keep their order. The completer holds no lock of its own and
 //! touches no connection: it only calls the central. What it completes is
@@ -21,6 +26,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -115,6 +121,11 @@ impl InFlight {
                 // answering the held winners queries are woken already.
                 if let Ok(finish) = &result {
                     log_line::finished(agency, bets_sent, finish, started.elapsed());
+                    if matches!(finish, Finish::Drew(_)) {
+                        // The draw's line leaves now, not with the rest of
+                        // the list: the loops answer the winners already.
+                        lottery_log::write_deferred();
+                    }
                 }
                 Completed::Finish { bets_sent, result }
             }
@@ -132,6 +143,12 @@ pub(crate) struct Completer {
     /// `None` once closed (the thread then ends).
     work: Option<Sender<Work>>,
     outcomes: Receiver<Outcomes>,
+    /// Outcomes [`Completer::park`] found waiting, handed out before the
+    /// channel's.
+    early: VecDeque<Outcomes>,
+    /// The loop is parked in its poll (or about to be): the completer must
+    /// wake it when it sends outcomes. Shared with the thread.
+    parked: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     /// Items handed over and not yet back.
     outstanding: usize,
@@ -144,7 +161,7 @@ pub(crate) struct Completer {
 
 impl Completer {
     /// Starts the completer of loop `index`; `waker` wakes that loop when
-    /// outcomes are ready.
+    /// outcomes are ready and the loop is parked in its poll.
     ///
     /// # Errors
     /// When the thread cannot be started.
@@ -156,24 +173,42 @@ impl Completer {
     ) -> io::Result<Self> {
         let (work, queue) = mpsc::channel::<Work>();
         let (done, outcomes) = mpsc::channel::<Outcomes>();
+        let parked = Arc::new(AtomicBool::new(false));
+        let loop_parked = Arc::clone(&parked);
         let thread = std::thread::Builder::new()
             .name(format!("lottery-completer-{index}"))
             .spawn(move || {
+                // A list's lines (one per finish) leave with one `write`,
+                // before its outcomes go back to the loop (and, however the
+                // thread ends, its last lines are written).
+                lottery_log::defer_lines();
+                let _lines = WriteLinesOnExit;
                 while let Ok(work) = queue.recv() {
                     let results: Outcomes = work
                         .into_iter()
                         .map(|(token, flight)| (token, flight.complete(&central)))
                         .collect();
+                    lottery_log::write_deferred();
                     if done.send(results).is_err() {
                         return;
                     }
-                    // A loop that is gone needs no waking.
-                    let _ = waker.wake();
+                    // Pairs with the fence in `park`: either the loop's
+                    // check of the channel there sees these outcomes, or
+                    // this sees the loop parked (and wakes it). Clearing
+                    // the flag makes the outcomes that follow, sent before
+                    // the loop ran again, cost no second wake.
+                    fence(Ordering::SeqCst);
+                    if loop_parked.swap(false, Ordering::SeqCst) {
+                        // A loop that is gone needs no waking.
+                        let _ = waker.wake();
+                    }
                 }
             })?;
         Ok(Self {
             work: Some(work),
             outcomes,
+            early: VecDeque::new(),
+            parked,
             thread: Some(thread),
             outstanding: 0,
             read_at: VecDeque::new(),
@@ -202,11 +237,44 @@ impl Completer {
         self.outstanding
     }
 
+    /// Called by the loop before it blocks in its poll: from here on, the
+    /// completer wakes it when outcomes come back. Returns `false` when the
+    /// loop must not block: outcomes are waiting already (they were sent
+    /// before the completer could see the loop parked, so no wake comes for
+    /// them), or the thread is gone with work outstanding ([`Self::ready`]
+    /// reports it).
+    pub(crate) fn park(&mut self) -> bool {
+        self.parked.store(true, Ordering::SeqCst);
+        // Pairs with the completer's fence after its send (see `start`).
+        fence(Ordering::SeqCst);
+        match self.outcomes.try_recv() {
+            Ok(outcomes) => {
+                self.early.push_back(outcomes);
+                self.unpark();
+                false
+            }
+            Err(TryRecvError::Empty) => true,
+            Err(TryRecvError::Disconnected) => {
+                self.unpark();
+                self.outstanding == 0
+            }
+        }
+    }
+
+    /// Called by the loop once its poll returned: it runs, and looks at the
+    /// outcomes before it blocks again, so the completer need not wake it.
+    pub(crate) fn unpark(&self) {
+        self.parked.store(false, Ordering::Relaxed);
+    }
+
     /// Outcomes ready now, if any.
     ///
     /// # Errors
     /// When the completer thread is gone with work outstanding.
     pub(crate) fn ready(&mut self) -> io::Result<Option<Outcomes>> {
+        if let Some(outcomes) = self.early.pop_front() {
+            return Ok(Some(self.received(outcomes)));
+        }
         match self.outcomes.try_recv() {
             Ok(outcomes) => Ok(Some(self.received(outcomes))),
             Err(TryRecvError::Empty) => Ok(None),
@@ -221,6 +289,9 @@ impl Completer {
     /// # Errors
     /// When the completer thread is gone.
     pub(crate) fn wait(&mut self) -> io::Result<Outcomes> {
+        if let Some(outcomes) = self.early.pop_front() {
+            return Ok(self.received(outcomes));
+        }
         let outcomes = self.outcomes.recv().map_err(|_| gone())?;
         Ok(self.received(outcomes))
     }
@@ -252,6 +323,110 @@ impl Drop for Completer {
     }
 }
 
+/// Writes the completer thread's deferred lines when it ends (a panic
+/// too).
+struct WriteLinesOnExit;
+
+impl Drop for WriteLinesOnExit {
+    fn drop(&mut self) {
+        lottery_log::write_deferred();
+    }
+}
+
 fn gone() -> io::Error {
     io::Error::other("the completer thread of the event loop died")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use lottery_core::{BetMonitor, Durability, LotteryRules, MemoryStore};
+    use mio::{Events, Poll};
+
+    use super::*;
+
+    /// A safety net against a hung test, never an assertion.
+    const SAFETY_TIMEOUT: Duration = Duration::from_secs(60);
+    const WAKER: Token = Token(0);
+
+    fn central(agencies: u32) -> Central {
+        let (monitor, recovery) =
+            BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync).unwrap();
+        let rules = LotteryRules {
+            agencies,
+            ..LotteryRules::default()
+        };
+        Central::new(rules, monitor, &recovery).unwrap()
+    }
+
+    /// A finish of `agency` with no bets: work the completer can complete.
+    fn finish(central: &Central, agency: u32) -> Work {
+        let agency = AgencyId::new(agency).unwrap();
+        let pending = central.begin_finish(agency, 0).unwrap();
+        vec![(
+            Token(agency.get() as usize),
+            InFlight::Finish {
+                pending,
+                agency,
+                bets_sent: 0,
+            },
+        )]
+    }
+
+    fn woken(poll: &mut Poll, events: &mut Events, timeout: Duration) -> bool {
+        poll.poll(events, Some(timeout)).unwrap();
+        events.iter().any(|event| event.token() == WAKER)
+    }
+
+    #[test]
+    fn only_a_parked_loop_is_woken_and_outcomes_sent_before_it_parked_are_not_lost() {
+        let central = central(4);
+        let mut poll = Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).unwrap());
+        let mut completer =
+            Completer::start(0, central.clone(), waker, Arc::new(LoopMetrics::new())).unwrap();
+        let mut events = Events::with_capacity(8);
+        let now = Instant::now();
+
+        // A running loop (never parked) is not woken: it takes the outcomes
+        // itself. The second list's outcomes come back only after the
+        // completer decided about the first one's wake.
+        completer.submit(finish(&central, 1), now).unwrap();
+        assert_eq!(completer.wait().unwrap().len(), 1);
+        completer.submit(finish(&central, 2), now).unwrap();
+        assert_eq!(completer.wait().unwrap().len(), 1);
+        assert!(!woken(&mut poll, &mut events, Duration::ZERO));
+
+        // A parked loop is woken by the outcomes that come back.
+        assert!(completer.park());
+        completer.submit(finish(&central, 3), now).unwrap();
+        assert!(woken(&mut poll, &mut events, SAFETY_TIMEOUT));
+        completer.unpark();
+        assert_eq!(
+            completer.ready().unwrap().map(|outcomes| outcomes.len()),
+            Some(1)
+        );
+        assert_eq!(completer.outstanding(), 0);
+
+        // Outcomes that came back while the loop ran: parking finds them
+        // (the loop must not block), and they are handed out first.
+        completer.submit(finish(&central, 4), now).unwrap();
+        while completer.park() {
+            // Not back yet (or back while parked: then `park` finds them on
+            // the next turn, the wake notwithstanding).
+            completer.unpark();
+            std::thread::yield_now();
+        }
+        let outcomes = completer.ready().unwrap().expect("the outcomes park found");
+        assert!(matches!(
+            outcomes[..],
+            [(Token(4), Completed::Finish { result: Ok(_), .. })]
+        ));
+        assert_eq!(
+            completer.ready().unwrap().map(|outcomes| outcomes.len()),
+            None
+        );
+        assert_eq!(completer.outstanding(), 0);
+    }
 }

@@ -13,8 +13,13 @@
 //! - Readiness is edge-triggered, so a readable event is drained: the
 //!   connection reads until a read says `WouldBlock` or the end of the
 //!   stream (or its read budget is used, and the loop drives it again), as
-//!   mio documents. A short write keeps its unsent tail, and the writable
-//!   event that follows sends it.
+//!   mio documents; or until a plaintext read returns fewer bytes than it
+//!   asked for, which emptied the socket's queue (the next bytes raise a new
+//!   edge), unless the poll reported the end of the stream or an error: a
+//!   FIN queued behind the data raises no new edge, so that connection reads
+//!   on until the read itself says so. This spares one empty `recvfrom` per
+//!   message. A short write keeps its unsent tail, and the writable event
+//!   that follows sends it.
 //! - One [`Lifecycle`] records the connection going away: closing (its last
 //!   answer goes out, input is discarded) and then closed, with the reason
 //!   the `close_connection` line gives. Its session's own end (it said its
@@ -38,7 +43,7 @@ use crate::config::ServerConfig;
 use crate::metrics;
 use crate::refusal::Ending;
 use crate::session::{Context, Session, Step};
-use crate::transport::Transport;
+use crate::transport::{Filled, Transport};
 
 /// Unsent output above which the connection is not read (backpressure): a
 /// peer that does not read its answers stops being served before it can make
@@ -135,6 +140,10 @@ pub(crate) struct Connection {
     readable: bool,
     /// The peer closed its write side.
     peer_closed: bool,
+    /// The poll reported the end of the stream or an error: reads go on
+    /// until a read says so (a short read is no sign of an empty queue
+    /// then, since the FIN behind it raises no further event).
+    end_reported: bool,
     /// Reading stopped because the output backed up; resume once it drains.
     paused: bool,
     accepted_at: Instant,
@@ -170,6 +179,7 @@ impl Connection {
             lifecycle: Lifecycle::Open,
             readable: true,
             peer_closed: false,
+            end_reported: false,
             paused: false,
             accepted_at: now,
             last_frame_at: now,
@@ -221,6 +231,9 @@ impl Connection {
     pub(crate) fn on_event(&mut self, event: &Event) {
         if event.is_readable() || event.is_read_closed() || event.is_error() {
             self.readable = true;
+        }
+        if event.is_read_closed() || event.is_error() {
+            self.end_reported = true;
         }
     }
 
@@ -519,19 +532,24 @@ impl Connection {
     }
 
     /// One read into the decoder: `Some(bytes)`, or `None` when there is
-    /// nothing more for now or the peer closed its side.
+    /// nothing more for now or the peer closed its side. A read that emptied
+    /// the socket's queue (see [`Filled::emptied`]) ends the drain, unless the
+    /// poll reported the end of the stream.
     ///
     /// # Errors
     /// The socket's error (the connection is broken).
     fn read_once(&mut self) -> io::Result<Option<usize>> {
         loop {
             return match self.transport.read_into(&mut self.decoder) {
-                Ok(0) => {
+                Ok(Filled { read: 0, .. }) => {
                     self.peer_closed = true;
                     self.readable = false;
                     Ok(None)
                 }
-                Ok(read) => {
+                Ok(Filled { read, emptied }) => {
+                    if emptied && !self.end_reported {
+                        self.readable = false;
+                    }
                     if let Some(certificate) = self.transport.take_peer_certificate() {
                         self.session.authenticated(certificate);
                     }

@@ -148,12 +148,22 @@ impl EventLoop {
     /// their connections and schedules those. Returns whether the waker
     /// fired.
     fn poll_events(&mut self, events: &mut Events) -> io::Result<bool> {
-        let timeout = if self.work.is_empty() {
+        let mut timeout = if self.work.is_empty() {
             self.next_tick.saturating_duration_since(Instant::now())
         } else {
             Duration::ZERO
         };
-        match self.poll.poll(events, Some(timeout)) {
+        // Only a loop that may block asks its completer for a wake (a
+        // running loop takes the outcomes at the top of its iteration).
+        let parked = !timeout.is_zero() && self.completer.park();
+        if !parked {
+            timeout = Duration::ZERO;
+        }
+        let polled = self.poll.poll(events, Some(timeout));
+        if parked {
+            self.completer.unpark();
+        }
+        match polled {
             Ok(()) => {}
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => return Err(error),

@@ -221,7 +221,8 @@ pub(crate) struct LoopMetrics {
 }
 
 impl LoopMetrics {
-    fn new() -> Self {
+    /// Counters at zero.
+    pub(crate) fn new() -> Self {
         Self {
             refusals: (0..=ErrorCode::KNOWN.len())
                 .map(|_| AtomicU64::new(0))

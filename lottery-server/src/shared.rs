@@ -65,9 +65,18 @@ impl LoopHandle {
         &self.waker
     }
 
+    /// Queues `command` and wakes the loop, unless commands were queued
+    /// already: their sender's wake is then still to be seen, and the loop
+    /// takes the whole inbox when it looks (10,000 agencies connecting cost
+    /// one `eventfd` write per burst instead of one each).
     fn send(&self, command: Command) {
-        self.inbox.lock().push(command);
-        if let Err(error) = self.waker.wake() {
+        let was_empty = {
+            let mut inbox = self.inbox.lock();
+            let was_empty = inbox.is_empty();
+            inbox.push(command);
+            was_empty
+        };
+        if was_empty && let Err(error) = self.waker.wake() {
             log_line::wake_failed(&error);
         }
     }

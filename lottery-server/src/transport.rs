@@ -80,18 +80,31 @@ impl Transport {
         }
     }
 
-    /// Reads plaintext into `decoder`: `Ok(n)` bytes (0: the peer closed), or
-    /// the socket's error (`WouldBlock`: nothing more for now). TLS records
-    /// read on the way are processed (and the handshake's answers queued:
-    /// [`Transport::send_pending`] sends them).
+    /// Reads plaintext into `decoder`: what one read brought (0 bytes: the
+    /// peer closed), or the socket's error (`WouldBlock`: nothing more for
+    /// now). TLS records read on the way are processed (and the handshake's
+    /// answers queued: [`Transport::send_pending`] sends them).
     ///
     /// # Errors
     /// The socket's; a [`TlsFailure`] (kind `InvalidData`) when rustls
     /// refuses what the peer sent.
-    pub(crate) fn read_into(&mut self, decoder: &mut Decoder) -> io::Result<usize> {
+    pub(crate) fn read_into(&mut self, decoder: &mut Decoder) -> io::Result<Filled> {
         match self {
-            Self::Plain(stream) => decoder.read_from(stream),
-            Self::Tls(tls) => tls.read_into(decoder),
+            Self::Plain(stream) => {
+                let mut source = Asked { stream, asked: 0 };
+                let read = decoder.read_from(&mut source)?;
+                Ok(Filled {
+                    read,
+                    emptied: read > 0 && read < source.asked,
+                })
+            }
+            Self::Tls(tls) => tls.read_into(decoder).map(|read| Filled {
+                read,
+                // rustls hands plaintext out a record at a time and may hold
+                // more of it (or more records) after a short read: TLS
+                // says nothing about the socket's queue.
+                emptied: false,
+            }),
         }
     }
 
@@ -239,6 +252,34 @@ impl Tls {
             }
         }
         Ok(true)
+    }
+}
+
+/// What one [`Transport::read_into`] brought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Filled {
+    /// Bytes read (0: the peer closed its side).
+    pub read: usize,
+    /// The read emptied the socket's receive queue: a plaintext read that
+    /// returned fewer bytes than it asked for (TCP copies what is queued, up
+    /// to the room given, so a short read left nothing behind). With
+    /// edge-triggered readiness the next bytes, or the end of the stream,
+    /// raise a new event, so the read that would only say `WouldBlock` can
+    /// be skipped. Never set for TLS.
+    pub emptied: bool,
+}
+
+/// A plaintext socket as a reader that notes how much the read asked for
+/// (the decoder chooses the room).
+struct Asked<'a> {
+    stream: &'a mut TcpStream,
+    asked: usize,
+}
+
+impl Read for Asked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.asked = buf.len();
+        self.stream.read(buf)
     }
 }
 
