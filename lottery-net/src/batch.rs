@@ -698,6 +698,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::message::AgencyMessage;
     use crate::{DEFAULT_MAX_FRAME, encode_agency_message};
@@ -766,6 +768,65 @@ mod tests {
             })
         ));
         assert!(builder.is_empty());
+    }
+
+    /// The frames of `bets` packed a bet at a time, as `send_bets` packs
+    /// them, or a run at a time, as `send_from` packs held bets.
+    fn packed(
+        bets: &EncodedBets,
+        builder: &mut BatchBuilder,
+        runs: bool,
+    ) -> Result<Vec<u8>, EncodeError> {
+        let (mut out, mut batch) = (Vec::new(), 1);
+        let mut source: Box<dyn BatchSource> = if runs {
+            Box::new(bets.iter())
+        } else {
+            Box::new(PerBet::new(bets.iter()))
+        };
+        loop {
+            let (_, done) = source.fill(builder)?;
+            if builder.is_empty() {
+                break;
+            }
+            builder.finish(batch, &mut out);
+            batch += 1;
+            if done {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_run_of_encoded_bets_fills_the_batches_one_by_one_would(
+            lens in proptest::collection::vec((1usize..40, 1usize..40, 1usize..21), 0..60),
+            max_frame in prop_oneof![Just(BATCH_HEADER_LEN + 30), 60usize..400, Just(DEFAULT_MAX_FRAME)],
+            max_bets in proptest::option::of(0usize..8),
+            skip in 0u64..70,
+        ) {
+            let mut bets = EncodedBets::default();
+            for (first, last, document) in lens {
+                let bet = Bet::from_fields(&"a".repeat(first), &"b".repeat(last), &"1".repeat(document), "2000-01-01", "7").unwrap();
+                bets.push_bet(&bet);
+            }
+            let one_by_one = packed(&bets, &mut BatchBuilder::new(max_frame, max_bets), false);
+            let runs = packed(&bets, &mut BatchBuilder::new(max_frame, max_bets), true);
+            proptest::prop_assert_eq!(runs.map_err(|e| e.to_string()), one_by_one.map_err(|e| e.to_string()));
+            // Skipping walks the same bets either way.
+            let (mut a, mut b) = (bets.iter(), PerBet::new(bets.iter()));
+            proptest::prop_assert_eq!(a.skip_bets(skip), b.skip_bets(skip));
+            let rest_a: Vec<_> = a.collect();
+            let rest_b: Vec<_> = std::iter::from_fn(|| {
+                let mut builder = BatchBuilder::new(DEFAULT_MAX_FRAME, Some(1));
+                match b.fill(&mut builder).unwrap() {
+                    (1, _) => { let mut frame = Vec::new(); builder.finish(0, &mut frame); Some(frame[BATCH_HEADER_LEN..].to_vec()) }
+                    _ => None,
+                }
+            }).collect();
+            let rest_a: Vec<Vec<u8>> = rest_a.iter().map(|bet| bet.bytes.to_vec()).collect();
+            proptest::prop_assert_eq!(rest_a, rest_b);
+        }
     }
 
     #[test]
