@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use lottery_core::{AgencyFile, Bet, BetNumber, Birthdate, Document};
 use lottery_net::{
-    BatchBuilder, EncodeError, EncodedBet, EncodedBets, EncodedIter, Pushed, ToBatch,
+    BatchBuilder, BatchSource, EncodeError, EncodedBet, EncodedBets, EncodedIter, Pushed, ToBatch,
 };
 
 use crate::error::InputError;
@@ -90,7 +90,17 @@ impl AgencyInput {
         let mut held = (size <= in_memory_limit)
             .then(|| EncodedBets::with_capacity(usize::try_from(size).unwrap_or(0)));
         let mut count = 0;
-        while let Some(bet) = rows.next_fields() {
+        loop {
+            // The usual rows, plain and valid, a buffer at a time; then the
+            // row that stopped them (quoted, refused, past the buffer, the
+            // end) the general way, which reports a bad row as before.
+            count += match &mut held {
+                Some(held) => rows.read_plain_bets(|bet| held.push_plain(&bet)),
+                None => rows.read_plain_bets(|_| {}),
+            };
+            let Some(bet) = rows.next_fields() else {
+                break;
+            };
             let bet = bet?;
             count += 1;
             if let Some(held) = &mut held {
@@ -139,6 +149,7 @@ impl AgencyInput {
         };
         Ok(BetStream {
             source,
+            carried: None,
             error: None,
         })
     }
@@ -219,6 +230,9 @@ impl ToBatch for InputBet<'_> {
 /// file no longer validates; [`BetStream::finish`] then says why.
 pub struct BetStream<'a> {
     source: Source<'a>,
+    /// A streamed bet that did not fit the last batch ([`BatchSource::fill`]):
+    /// the next one handed out.
+    carried: Option<InputBet<'a>>,
     error: Option<InputError>,
 }
 
@@ -243,6 +257,9 @@ impl<'a> Iterator for BetStream<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<InputBet<'a>> {
+        if let Some(bet) = self.carried.take() {
+            return Some(bet);
+        }
         match &mut self.source {
             Source::Memory(bets) => bets.next().map(InputBet::Held),
             Source::File(rows) => match rows.next()? {
@@ -253,6 +270,37 @@ impl<'a> Iterator for BetStream<'a> {
                 }
             },
         }
+    }
+}
+
+/// The client's view of the bets: a held file fills each batch with one
+/// copy of its encoded bets; a streamed file, a bet at a time.
+impl BatchSource for BetStream<'_> {
+    fn skip_bets(&mut self, count: u64) -> u64 {
+        if let (Source::Memory(bets), None) = (&mut self.source, &self.carried) {
+            return bets.skip_bets(count);
+        }
+        let mut skipped = 0;
+        while skipped < count && self.next().is_some() {
+            skipped += 1;
+        }
+        skipped
+    }
+
+    #[inline]
+    fn fill(&mut self, builder: &mut BatchBuilder) -> Result<(u64, bool), EncodeError> {
+        if let (Source::Memory(bets), None) = (&mut self.source, &self.carried) {
+            return bets.fill(builder);
+        }
+        let mut added = 0;
+        while let Some(bet) = self.next() {
+            if bet.push_to(builder)? == Pushed::Full {
+                self.carried = Some(bet);
+                break;
+            }
+            added += 1;
+        }
+        Ok((added, self.carried.is_none()))
     }
 }
 

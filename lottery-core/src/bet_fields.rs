@@ -67,6 +67,27 @@ impl<'a> BetFields<'a> {
         })
     }
 
+    /// Fields some other path checked with the rules of
+    /// [`BetFields::check`] (`bet_row`, which a proptest compares with it).
+    #[inline(always)]
+    pub(crate) fn checked(
+        first_name: &'a [u8],
+        last_name: &'a [u8],
+        document: &'a [u8],
+        birthdate: Birthdate,
+        birthdate_text: &'a [u8],
+        number: BetNumber,
+    ) -> Self {
+        Self {
+            first_name,
+            last_name,
+            document,
+            birthdate,
+            birthdate_text,
+            number,
+        }
+    }
+
     /// The first name's bytes (UTF-8).
     #[inline(always)]
     pub fn first_name(&self) -> &'a [u8] {
@@ -125,6 +146,53 @@ impl<'a> BetFields<'a> {
             birthdate: self.birthdate,
             number: self.number,
         }
+    }
+}
+
+/// A bet of a *plain* agency row (no quote, so its fields are the row's
+/// bytes between single commas), checked where it lies: its
+/// [`BetFields`], and the row's bytes from the first name to the end of
+/// the birthdate, the commas between them included. An encoder may copy
+/// that run once and write each field's length over the comma before it,
+/// instead of copying the four texts one by one.
+///
+/// Made by [`crate::AgencyFile::read_plain_bets`] only, so `head` is
+/// always `first_name,last_name,document,birthdate` of its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainBet<'a> {
+    fields: BetFields<'a>,
+    head: &'a [u8],
+}
+
+impl<'a> PlainBet<'a> {
+    /// The fields of `head`, a row's `first_name,last_name,document,birthdate`.
+    #[inline(always)]
+    pub(crate) fn new(fields: BetFields<'a>, head: &'a [u8]) -> Self {
+        debug_assert_eq!(
+            head,
+            [
+                fields.first_name(),
+                fields.last_name(),
+                fields.document(),
+                fields.birthdate_text()
+            ]
+            .join(&b","[..]),
+            "the head is the four texts, comma separated"
+        );
+        Self { fields, head }
+    }
+
+    /// The bet's fields.
+    #[inline(always)]
+    pub fn fields(&self) -> &BetFields<'a> {
+        &self.fields
+    }
+
+    /// `first_name,last_name,document,birthdate`, as the row holds them:
+    /// the four texts of [`PlainBet::fields`], one comma between each.
+    #[inline(always)]
+    pub fn head(&self) -> &'a [u8] {
+        self.head
     }
 }
 

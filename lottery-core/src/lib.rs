@@ -94,6 +94,7 @@ mod agency_locks;
 mod bet;
 mod bet_batch;
 mod bet_fields;
+mod bet_row;
 mod central;
 mod commit;
 mod draw;
@@ -121,7 +122,7 @@ pub use bet::{
     MAX_NAME_BYTES, Name, StoredBet,
 };
 pub use bet_batch::{AsBetBatch, BetBatch, BetBatchBuilder, BetBatchIter, BetView};
-pub use bet_fields::BetFields;
+pub use bet_fields::{BetFields, PlainBet};
 pub use central::{Central, DrawListener, PendingFinish, PendingResume, PendingSubmit, ResumeStep};
 pub use draw::{Draw, DrawSummary, DrawTally, Winners};
 pub use error::{FinishError, RecoveryError, RowError, StoreError, SubmitError, UnknownAgency};

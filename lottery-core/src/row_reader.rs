@@ -175,6 +175,83 @@ impl<R: Read> RowReader<R> {
         }
     }
 
+    /// Reads the rows that follow in the buffer, where they lie, for as
+    /// long as `take` takes them: `take` is given the buffer from the next
+    /// row on, and how far from there it holds no `"`; it returns the row's
+    /// length and line end if it takes that row, which must then be a plain
+    /// row, split by [`split_plain`] the same way (the row's bytes are all
+    /// `take` sees of it: the caller parses and checks it in one go, see
+    /// `bet_row`). Returns how many rows were taken.
+    ///
+    /// This is [`RowReader::read`]'s plain branch run over a whole buffer,
+    /// with the reader's counts kept in locals and stored once: after it the
+    /// reader stands exactly where `read` would after the same rows (the
+    /// proptest `plain_runs_leave_the_reader_where_read_would` checks it).
+    /// It reads nothing from the source and leaves to `read` every row it
+    /// does not take (the first row of the source, any row `take` refuses);
+    /// `read` then splits that row again, the slow way, and the caller
+    /// reports it as before. Line ends before a row are skipped as `read`
+    /// skips them.
+    #[inline]
+    pub(crate) fn read_plain(
+        &mut self,
+        mut take: impl FnMut(&[u8], usize) -> Option<RowEnd>,
+    ) -> u64 {
+        self.field_count = 0;
+        self.plain = None;
+        self.source.consume(std::mem::take(&mut self.unconsumed));
+        if self.done || self.consumed == 0 {
+            return 0;
+        }
+        let input = self.source.buffer();
+        let (mut at, mut taken, mut newlines) = (0, 0, self.newlines);
+        let mut quote_free_to = self.quote_free_to;
+        let (mut end_line, mut after_newline) = (self.end_line, self.after_newline);
+        while let Some(&first) = input.get(at) {
+            if matches!(first, b'\r' | b'\n') {
+                // As in `read`: line ends before a row (a blank line, or
+                // the `\n` of a CRLF whose `\r` ended the last row).
+                let rest = &input[at..];
+                let skipped = rest
+                    .iter()
+                    .position(|&byte| !matches!(byte, b'\r' | b'\n'))
+                    .unwrap_or(rest.len());
+                newlines += memchr::memchr_iter(b'\n', &rest[..skipped]).count() as u64;
+                after_newline = rest[skipped - 1] == b'\n';
+                at += skipped;
+                continue;
+            }
+            let rest = &input[at..];
+            let consumed = self.consumed + at as u64;
+            // As in `read`: how far from here the buffer holds no quote.
+            let known =
+                usize::try_from(quote_free_to.saturating_sub(consumed)).unwrap_or(usize::MAX);
+            let quote_free = if known >= rest.len() || rest[known] == b'"' {
+                known
+            } else {
+                let after = &rest[known..];
+                known + memchr::memchr(b'"', after).unwrap_or(after.len())
+            };
+            quote_free_to = consumed + quote_free as u64;
+            let Some(row) = take(rest, quote_free) else {
+                break;
+            };
+            debug_assert!(row.len <= quote_free, "a plain row holds no quote");
+            taken += 1;
+            end_line = 1 + newlines;
+            after_newline = row.line_end.has_newline();
+            newlines += u64::from(after_newline);
+            at += row.len + row.line_end.len();
+        }
+        self.quote_free_to = quote_free_to;
+        self.end_line = end_line;
+        self.after_newline = after_newline;
+        self.newlines = newlines;
+        self.consumed += at as u64;
+        self.source.consume(at);
+        taken
+    }
+
     /// Reads the next row with `csv_core`, from where the source is.
     fn parse(&mut self) -> io::Result<bool> {
         use csv_core::ReadRecordResult as Parsed;
@@ -278,9 +355,18 @@ struct Plain {
     fields: usize,
 }
 
+/// Where a plain row a caller parsed itself ends ([`RowReader::read_plain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RowEnd {
+    /// The row's length, line end excluded.
+    pub(crate) len: usize,
+    /// How its line ends.
+    pub(crate) line_end: LineEnd,
+}
+
 /// How a plain row's line ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LineEnd {
+pub(crate) enum LineEnd {
     /// `\n`.
     Lf,
     /// `\r\n`, taken whole.
@@ -292,7 +378,7 @@ enum LineEnd {
 
 impl LineEnd {
     /// Its bytes.
-    fn len(self) -> usize {
+    pub(crate) fn len(self) -> usize {
         match self {
             LineEnd::Lf | LineEnd::Cr => 1,
             LineEnd::CrLf => 2,
@@ -379,7 +465,7 @@ fn split_plain(input: &[u8], quote_free: usize, ends: &mut [usize; PLAIN_FIELDS]
 /// byte's low seven bits are below it, and never borrows from the next
 /// byte; a byte with its own high bit set is not below.
 #[inline(always)]
-fn bytes_below(word: u64, limit: u8) -> u64 {
+pub(crate) fn bytes_below(word: u64, limit: u8) -> u64 {
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     !(((word | HIGHS) - 0x0101_0101_0101_0101 * u64::from(limit)) | word) & HIGHS
 }
@@ -391,7 +477,7 @@ fn bytes_below(word: u64, limit: u8) -> u64 {
 /// carry into its high bit) nor its high bit are set, and no sum carries
 /// into the next byte.
 #[inline(always)]
-fn bytes_equal(word: u64, byte: u8) -> u64 {
+pub(crate) fn bytes_equal(word: u64, byte: u8) -> u64 {
     const LOW_SEVEN: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     let x = word ^ (0x0101_0101_0101_0101 * u64::from(byte));
     !(((x & LOW_SEVEN) + LOW_SEVEN) | x) & !LOW_SEVEN
@@ -590,6 +676,66 @@ mod tests {
             if !fails && !bytes.starts_with(b"\xef\xbb\xbf") {
                 prop_assert_eq!(ours.bytes_read, bytes.len() as u64);
             }
+        }
+    }
+
+    /// The state `read` leaves that the next read depends on.
+    fn state<R>(reader: &RowReader<R>) -> (u64, u64, bool) {
+        (reader.newlines, reader.consumed, reader.after_newline)
+    }
+
+    proptest! {
+        #[test]
+        fn plain_runs_leave_the_reader_where_read_would(
+            bytes in csv_bytes(),
+            chunk in prop_oneof![1usize..8, 8usize..100, Just(usize::MAX)],
+            fails in any::<bool>(),
+            refuse_every in 1usize..5,
+        ) {
+            // `runs` takes plain rows in runs (refusing some, as a caller
+            // refuses an invalid bet), then reads one row the general way;
+            // `rows` reads every row the general way.
+            let source = || Chunked { bytes: &bytes, chunk, fails };
+            let (mut runs, mut rows) = (RowReader::new(source()), RowReader::new(source()));
+            let mut seen = 0usize;
+            loop {
+                let mut taken = Vec::new();
+                let count = runs.read_plain(|rest, quote_free| {
+                    let mut ends = [0; PLAIN_FIELDS];
+                    let plain = split_plain(rest, quote_free, &mut ends)?;
+                    seen += 1;
+                    if seen.is_multiple_of(refuse_every) {
+                        return None;
+                    }
+                    let row = RawRow { bytes: &rest[..plain.len], ends: &ends[..plain.fields], separator: 1 };
+                    taken.push(row.ranges().map(|range| row.bytes[range].to_vec()).collect::<Vec<_>>());
+                    Some(RowEnd { len: plain.len, line_end: plain.line_end })
+                });
+                prop_assert_eq!(count, taken.len() as u64);
+                for fields in taken {
+                    prop_assert!(rows.read().unwrap());
+                    prop_assert!(rows.plain.is_some(), "a taken row is one `read` splits plainly");
+                    let row = rows.row();
+                    let expected: Vec<Vec<u8>> = row.ranges().map(|range| row.bytes[range].to_vec()).collect();
+                    prop_assert_eq!(fields, expected);
+                }
+                match (runs.read(), rows.read()) {
+                    (Ok(true), Ok(true)) => {
+                        prop_assert_eq!(state(&runs), state(&rows));
+                        let (a, b) = (runs.row(), rows.row());
+                        let fields = |row: RawRow<'_>| row.ranges().map(|range| row.bytes[range].to_vec()).collect::<Vec<_>>();
+                        prop_assert_eq!(fields(a), fields(b));
+                        prop_assert_eq!(runs.line(), rows.line());
+                    }
+                    (Ok(false), Ok(false)) => break,
+                    (Err(_), Err(_)) => {
+                        prop_assert_eq!(runs.line(), rows.line());
+                        break;
+                    }
+                    (a, b) => prop_assert!(false, "{:?} against {:?}", a.map_err(|e| e.kind()), b.map_err(|e| e.kind())),
+                }
+            }
+            prop_assert_eq!(runs.bytes_read(), rows.bytes_read());
         }
     }
 

@@ -12,7 +12,7 @@
 //! crate into several codegen units, and a call per field costs more than
 //! the field's copy (see `BENCHMARKS.md`).
 
-use lottery_core::{Bet, BetFields, Birthdate};
+use lottery_core::{Bet, BetFields, Birthdate, PlainBet};
 
 use crate::error::EncodeError;
 use crate::frame::{
@@ -365,6 +365,49 @@ impl BatchBuilder {
         Ok(pushed)
     }
 
+    /// Adds as many bets from the front of `bets` as fit (the frame limit
+    /// and the bet maximum), with one copy, and takes them from `bets`:
+    /// the batch [`BatchBuilder::try_push_encoded`] would build from the
+    /// same bets one by one (a proptest compares them), without a call and
+    /// a copy per bet. [`Pushed::Added`] once `bets` is empty,
+    /// [`Pushed::Full`] when its next bet did not fit.
+    ///
+    /// # Errors
+    /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
+    /// the next bet alone (the bets before it stay in the batch).
+    pub fn try_push_encoded_run(
+        &mut self,
+        bets: &mut EncodedIter<'_>,
+    ) -> Result<Pushed, EncodeError> {
+        let rest = bets.rest;
+        // `admit`'s tests, for the bets after the ones taken so far.
+        let room = self.max_frame.saturating_sub(self.frame_len());
+        let most = self.max_bets.saturating_sub(self.count);
+        let (mut len, mut count) = (0, 0);
+        let outcome = loop {
+            if len == rest.len() {
+                break Ok(Pushed::Added);
+            }
+            let bet_len = encoded_len(&rest[len..]);
+            if BATCH_HEADER_LEN + bet_len > self.max_frame {
+                break Err(EncodeError::FrameTooLarge {
+                    message: "Batch",
+                    len: BATCH_HEADER_LEN + bet_len,
+                    max: self.max_frame,
+                });
+            }
+            if count >= most || len + bet_len > room {
+                break Ok(Pushed::Full);
+            }
+            len += bet_len;
+            count += 1;
+        };
+        self.bets.extend_from_slice(&rest[..len]);
+        self.count += count;
+        bets.rest = &rest[len..];
+        outcome
+    }
+
     #[inline(always)]
     fn push<B: BatchBet>(&mut self, bet: &B) -> Result<Pushed, EncodeError> {
         let pushed = self.admit(bet_len(bet)?)?;
@@ -433,6 +476,30 @@ impl EncodedBets {
         self.count += 1;
     }
 
+    /// Appends a bet of a plain row ([`PlainBet`]), with the encoding of
+    /// [`EncodedBets::push_fields`] (a test compares them) at the cost of
+    /// one copy: the row's run `first_name,last_name,document,birthdate`
+    /// is copied after the first name's length, each comma is then
+    /// overwritten by the length of the text after it, and the number
+    /// follows.
+    #[inline]
+    pub fn push_plain(&mut self, bet: &PlainBet<'_>) {
+        let (fields, head) = (bet.fields(), bet.head());
+        let start = self.bytes.len();
+        self.bytes.reserve(head.len() + 3);
+        self.bytes.push(short_len(fields.first_name()));
+        self.bytes.extend_from_slice(head);
+        let last = start + 1 + fields.first_name().len();
+        let document = last + 1 + fields.last_name().len();
+        let birthdate = document + 1 + fields.document().len();
+        self.bytes[last] = short_len(fields.last_name());
+        self.bytes[document] = short_len(fields.document());
+        self.bytes[birthdate] = short_len(fields.birthdate_text());
+        self.bytes
+            .extend_from_slice(&fields.number().get().to_be_bytes());
+        self.count += 1;
+    }
+
     /// Appends a validated bet.
     pub fn push_bet(&mut self, bet: &Bet) {
         put_bet(&mut self.bytes, &ValidBet::new(bet));
@@ -455,6 +522,25 @@ impl EncodedBets {
     }
 }
 
+/// The length byte of a validated text (a name has at most 255 bytes, a
+/// document 20, a date 10).
+#[inline(always)]
+fn short_len(text: &[u8]) -> u8 {
+    u8::try_from(text.len()).expect("a validated text fits its length byte")
+}
+
+/// The length of the encoded bet at the front of `bytes` (validated bets,
+/// back to back): four texts, each its length byte then its bytes, then
+/// the number.
+#[inline(always)]
+fn encoded_len(bytes: &[u8]) -> usize {
+    let mut len = 0;
+    for _ in 0..4 {
+        len += 1 + usize::from(bytes[len]);
+    }
+    len + 2
+}
+
 /// The bets of [`EncodedBets::iter`].
 #[derive(Debug, Clone)]
 pub struct EncodedIter<'a> {
@@ -469,12 +555,7 @@ impl<'a> Iterator for EncodedIter<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        // Four texts, each its length byte then its bytes, then the number.
-        let mut len = 0;
-        for _ in 0..4 {
-            len += 1 + usize::from(self.rest[len]);
-        }
-        let (bet, rest) = self.rest.split_at(len + 2);
+        let (bet, rest) = self.rest.split_at(encoded_len(self.rest));
         self.rest = rest;
         Some(EncodedBet { bytes: bet })
     }
@@ -532,8 +613,93 @@ impl ToBatch for EncodedBet<'_> {
     }
 }
 
+/// Bets as [`crate::AgencyClient::send_from`] takes them: a sequence it
+/// packs into batches, either a bet at a time ([`PerBet`], over any
+/// iterator of [`ToBatch`] items) or as many as fit at once (an
+/// [`EncodedIter`]: the bets an agency holds encoded).
+pub trait BatchSource {
+    /// Skips the first `count` bets (the central stored them already);
+    /// returns how many there were to skip (fewer at the end).
+    fn skip_bets(&mut self, count: u64) -> u64;
+
+    /// Fills `builder` with the next bets, as many as fit; returns how many
+    /// it added and whether the source has no more.
+    ///
+    /// # Errors
+    /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
+    /// the next bet alone.
+    fn fill(&mut self, builder: &mut BatchBuilder) -> Result<(u64, bool), EncodeError>;
+}
+
+impl BatchSource for EncodedIter<'_> {
+    fn skip_bets(&mut self, count: u64) -> u64 {
+        let mut skipped = 0;
+        while skipped < count && self.next().is_some() {
+            skipped += 1;
+        }
+        skipped
+    }
+
+    #[inline]
+    fn fill(&mut self, builder: &mut BatchBuilder) -> Result<(u64, bool), EncodeError> {
+        let before = builder.len();
+        let pushed = builder.try_push_encoded_run(self)?;
+        Ok(((builder.len() - before) as u64, pushed == Pushed::Added))
+    }
+}
+
+/// Any iterator of bets as a [`BatchSource`], a bet at a time: what
+/// [`crate::AgencyClient::send_bets`] sends.
+#[derive(Debug)]
+pub struct PerBet<I: Iterator> {
+    bets: I,
+    /// A bet that did not fit the last batch: it opens the next one.
+    carried: Option<I::Item>,
+}
+
+impl<I: Iterator> PerBet<I> {
+    /// The bets of `bets`, in order.
+    pub fn new(bets: I) -> Self {
+        Self {
+            bets,
+            carried: None,
+        }
+    }
+}
+
+impl<I> BatchSource for PerBet<I>
+where
+    I: Iterator,
+    I::Item: ToBatch,
+{
+    fn skip_bets(&mut self, count: u64) -> u64 {
+        let mut skipped = 0;
+        while skipped < count && self.carried.take().or_else(|| self.bets.next()).is_some() {
+            skipped += 1;
+        }
+        skipped
+    }
+
+    #[inline]
+    fn fill(&mut self, builder: &mut BatchBuilder) -> Result<(u64, bool), EncodeError> {
+        let mut added = 0;
+        while let Some(bet) = self.carried.take().or_else(|| self.bets.next()) {
+            match bet.push_to(builder)? {
+                Pushed::Added => added += 1,
+                Pushed::Full => {
+                    self.carried = Some(bet);
+                    break;
+                }
+            }
+        }
+        Ok((added, self.carried.is_none()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::message::AgencyMessage;
     use crate::{DEFAULT_MAX_FRAME, encode_agency_message};
@@ -602,6 +768,81 @@ mod tests {
             })
         ));
         assert!(builder.is_empty());
+    }
+
+    /// The frames of `bets` packed a bet at a time, as `send_bets` packs
+    /// them, or a run at a time, as `send_from` packs held bets.
+    fn packed(
+        bets: &EncodedBets,
+        builder: &mut BatchBuilder,
+        runs: bool,
+    ) -> Result<Vec<u8>, EncodeError> {
+        let (mut out, mut batch) = (Vec::new(), 1);
+        let mut source: Box<dyn BatchSource> = if runs {
+            Box::new(bets.iter())
+        } else {
+            Box::new(PerBet::new(bets.iter()))
+        };
+        loop {
+            let (_, done) = source.fill(builder)?;
+            if builder.is_empty() {
+                break;
+            }
+            builder.finish(batch, &mut out);
+            batch += 1;
+            if done {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_run_of_encoded_bets_fills_the_batches_one_by_one_would(
+            lens in proptest::collection::vec((1usize..40, 1usize..40, 1usize..21), 0..60),
+            max_frame in prop_oneof![Just(BATCH_HEADER_LEN + 30), 60usize..400, Just(DEFAULT_MAX_FRAME)],
+            max_bets in proptest::option::of(0usize..8),
+            skip in 0u64..70,
+        ) {
+            let mut bets = EncodedBets::default();
+            for (first, last, document) in lens {
+                let bet = Bet::from_fields(&"a".repeat(first), &"b".repeat(last), &"1".repeat(document), "2000-01-01", "7").unwrap();
+                bets.push_bet(&bet);
+            }
+            let one_by_one = packed(&bets, &mut BatchBuilder::new(max_frame, max_bets), false);
+            let runs = packed(&bets, &mut BatchBuilder::new(max_frame, max_bets), true);
+            proptest::prop_assert_eq!(runs.map_err(|e| e.to_string()), one_by_one.map_err(|e| e.to_string()));
+            // Skipping walks the same bets either way.
+            let (mut a, mut b) = (bets.iter(), PerBet::new(bets.iter()));
+            proptest::prop_assert_eq!(a.skip_bets(skip), b.skip_bets(skip));
+            let rest_a: Vec<_> = a.collect();
+            let rest_b: Vec<_> = std::iter::from_fn(|| {
+                let mut builder = BatchBuilder::new(DEFAULT_MAX_FRAME, Some(1));
+                match b.fill(&mut builder).unwrap() {
+                    (1, _) => { let mut frame = Vec::new(); builder.finish(0, &mut frame); Some(frame[BATCH_HEADER_LEN..].to_vec()) }
+                    _ => None,
+                }
+            }).collect();
+            let rest_a: Vec<Vec<u8>> = rest_a.iter().map(|bet| bet.bytes.to_vec()).collect();
+            proptest::prop_assert_eq!(rest_a, rest_b);
+        }
+    }
+
+    #[test]
+    fn a_plain_bet_encodes_as_its_fields() {
+        let text = "x,y,1,2000-01-01,1\r\nAna María,Núñez,0012345678,0987-01-05,42\r\n\
+                    A,B,1,1999-12-31,0\nSantiago Lionel,Lorca,30904465,1999-03-17,2201\r\n\
+                    Ñandú Tomás,de la Paz Ríos,99999999999999999999,2024-02-29,9999\r\nend,,,,\n";
+        let mut rows = lottery_core::AgencyFile::from_reader("x", text.as_bytes());
+        rows.next_fields().unwrap().unwrap();
+        let (mut plain, mut fields) = (EncodedBets::default(), EncodedBets::default());
+        let taken = rows.read_plain_bets(|bet| {
+            plain.push_plain(&bet);
+            fields.push_fields(bet.fields());
+        });
+        assert_eq!(taken, 4);
+        assert_eq!(plain, fields);
     }
 
     #[test]

@@ -54,7 +54,9 @@ mod message;
 #[cfg(any(test, feature = "test-support"))]
 mod oracle;
 
-pub use batch::{BatchBuilder, EncodedBet, EncodedBets, EncodedIter, Pushed, ToBatch};
+pub use batch::{
+    BatchBuilder, BatchSource, EncodedBet, EncodedBets, EncodedIter, PerBet, Pushed, ToBatch,
+};
 pub use checked::{AgencyFrame, CheckedBatch, InvalidBet};
 pub use client::{AgencyClient, ClientConfig, Connection, DEFAULT_IN_FLIGHT, Interrupter};
 pub use decoder::Decoder;

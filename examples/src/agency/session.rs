@@ -91,7 +91,7 @@ pub fn run_session(
     let mut client = AgencyClient::connect_interruptible(config, interrupter)?;
     let mut bets = input.bets()?;
     let mut progress = Progress::new(total);
-    let bets_sent = client.send_bets(&mut bets, |stored| {
+    let bets_sent = client.send_from(&mut bets, |stored| {
         events(SessionEvent::Stored { stored });
         if !log_progress {
             return;

@@ -26,7 +26,7 @@ pub use self::config::{ClientConfig, DEFAULT_IN_FLIGHT};
 pub use self::connection::Connection;
 use self::connection::unexpected;
 pub use self::interrupt::Interrupter;
-use crate::batch::{BatchBuilder, Pushed, ToBatch};
+use crate::batch::{BatchBuilder, BatchSource, PerBet, ToBatch};
 use crate::error::ClientError;
 use crate::message::{AgencyMessage, CentralMessage};
 
@@ -151,29 +151,37 @@ impl AgencyClient {
     /// and field); [`ClientError::ResumeMismatch`] when the central's resume
     /// point contradicts what was sent (or the sequence is shorter than what
     /// it stored); the last error once reconnecting gave up.
-    pub fn send_bets<I, F>(&mut self, bets: I, mut progress: F) -> Result<u64, ClientError>
+    pub fn send_bets<I, F>(&mut self, bets: I, progress: F) -> Result<u64, ClientError>
     where
         I: IntoIterator,
         I::Item: ToBatch,
         F: FnMut(u64),
     {
+        self.send_from(&mut PerBet::new(bets.into_iter()), progress)
+    }
+
+    /// [`AgencyClient::send_bets`] of a [`BatchSource`]: the same batches,
+    /// the same resume, the same errors; a source that holds its bets
+    /// encoded ([`crate::EncodedIter`]) fills each batch with one copy.
+    ///
+    /// # Errors
+    /// As [`AgencyClient::send_bets`].
+    pub fn send_from<S, F>(&mut self, bets: &mut S, mut progress: F) -> Result<u64, ClientError>
+    where
+        S: BatchSource + ?Sized,
+        F: FnMut(u64),
+    {
         self.ensure_connected()?;
-        let mut bets = bets.into_iter();
-        let mut total = 0u64;
-        while total < self.resume.bets_stored {
-            if bets.next().is_none() {
-                return Err(ClientError::ResumeMismatch(format!(
-                    "the central stored {} bets of agency {}, but only {total} were given",
-                    self.resume.bets_stored, self.config.agency
-                )));
-            }
-            total += 1;
+        let mut total = bets.skip_bets(self.resume.bets_stored);
+        if total < self.resume.bets_stored {
+            return Err(ClientError::ResumeMismatch(format!(
+                "the central stored {} bets of agency {}, but only {total} were given",
+                self.resume.bets_stored, self.config.agency
+            )));
         }
         let mut builder = BatchBuilder::new(self.config.max_frame, self.config.batch_max);
         let mut window: VecDeque<Pending> = VecDeque::new();
         let mut next_batch = self.resume.last_batch + 1;
-        // A bet that did not fit the previous batch opens the next one.
-        let mut carried: Option<I::Item> = None;
         let mut exhausted = false;
         // The frames of the batches added to the window since the last write:
         // they leave together, in one write.
@@ -182,18 +190,12 @@ impl AgencyClient {
             // Refill the window as far as the acks freed it.
             outgoing.clear();
             while window.len() < self.config.in_flight.max(1) && !exhausted {
-                while let Some(bet) = carried.take().or_else(|| bets.next()) {
-                    match bet.push_to(&mut builder) {
-                        Ok(Pushed::Added) => total += 1,
-                        Ok(Pushed::Full) => {
-                            carried = Some(bet);
-                            break;
-                        }
-                        Err(error) => break 'send Err(error.into()),
+                match bets.fill(&mut builder) {
+                    Ok((added, done)) => {
+                        total += added;
+                        exhausted = done;
                     }
-                }
-                if carried.is_none() {
-                    exhausted = true;
+                    Err(error) => break 'send Err(error.into()),
                 }
                 if builder.is_empty() {
                     break;
