@@ -157,8 +157,9 @@ fn is_printable_ascii(bytes: &[u8]) -> bool {
 
 /// Bytes a buffer keeps after its last text so that the checks (and
 /// writers) may read whole words past a text's end: [`check_name_in`],
-/// [`check_document_in`], and the store rows' writer.
-pub(crate) const TEXT_PAD: usize = 16;
+/// [`check_document_in`] (a word), and the store rows' writer (which
+/// copies a bet's texts as one block of 48 bytes).
+pub(crate) const TEXT_PAD: usize = 48;
 
 /// The eight bytes of `buffer` at `at`, little-endian (the first byte
 /// lowest).
@@ -199,10 +200,38 @@ pub(crate) fn fold_words<T>(
     acc
 }
 
+/// How a valid name is written in a store row, as Python's `csv.writer`
+/// (`QUOTE_MINIMAL`) writes it: bare, or between quotes (its quotes
+/// doubled) when it holds the delimiter or the quote. (A line break would
+/// be quoted too; a valid name refuses control characters, so holds none.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quoting {
+    /// Written as it is.
+    Bare,
+    /// Written between quotes, its quotes doubled.
+    Quoted,
+}
+
+impl Quoting {
+    /// How a valid name of these bytes is written, byte by byte: what
+    /// [`check_name_in`] tells a word at a time.
+    #[inline]
+    pub(crate) fn of(name: &[u8]) -> Self {
+        if name.iter().any(|&byte| byte == b',' || byte == b'"') {
+            Quoting::Quoted
+        } else {
+            Quoting::Bare
+        }
+    }
+}
+
 /// [`check_name`] of the text at `range` of `buffer`, which holds
 /// [`TEXT_PAD`] bytes past it: the same rules (a proptest checks it against
 /// [`crate::Bet::from_parts`]), the ASCII fast path a word at a time with no
-/// byte-by-byte tail, and the blank check in the same pass.
+/// byte-by-byte tail, and the blank check in the same pass. A valid name's
+/// [`Quoting`] comes from the same pass (the delimiter and the quote are
+/// ASCII, and no byte of a longer UTF-8 sequence is), so that the store
+/// row's writer does not scan the name again.
 ///
 /// # Errors
 /// As [`check_name`].
@@ -211,19 +240,40 @@ pub(crate) fn check_name_in(
     field: Field,
     buffer: &[u8],
     range: Range<usize>,
-) -> Result<(), FieldError> {
+) -> Result<Quoting, FieldError> {
     check_name_len(field, range.len())?;
     let spaces = ONES * u64::from(b' ');
-    let (refused, not_space) = fold_words(buffer, &range, b' ', (0, 0), |(r, s), word| {
-        (r | refused_ascii(word), s | (word ^ spaces))
-    });
+    let (refused, not_space, special) =
+        fold_words(buffer, &range, b' ', (0, 0, 0), |(r, s, q), word| {
+            (
+                r | refused_ascii(word),
+                s | (word ^ spaces),
+                q | quote_or_delimiter(word),
+            )
+        });
+    let quoting = if special == 0 {
+        Quoting::Bare
+    } else {
+        Quoting::Quoted
+    };
     if refused == 0 {
         if not_space == 0 {
             return Err(FieldError::new(field, FieldReason::Blank));
         }
-        return Ok(());
+        return Ok(quoting);
     }
-    check_name_beyond_ascii(field, &buffer[range])
+    check_name_beyond_ascii(field, &buffer[range]).map(|()| quoting)
+}
+
+/// Not zero when some byte of `word` is `,` (0x2C) or `"` (0x22), zero
+/// when none is; exact as a whole, as [`refused_ascii`] is: XOR with the
+/// byte turns it to 0, and the classic zero-byte test (`z - 0x01.. & !z &
+/// 0x80..`) is exact for the lowest zero byte, which is all a "some byte"
+/// answer needs.
+#[inline(always)]
+fn quote_or_delimiter(word: u64) -> u64 {
+    let zero_byte = |z: u64| z.wrapping_sub(ONES) & !z & HIGHS;
+    zero_byte(word ^ (ONES * u64::from(b','))) | zero_byte(word ^ (ONES * u64::from(b'"')))
 }
 
 /// [`check_document`] of the text at `range` of `buffer`, which holds
@@ -467,7 +517,11 @@ mod tests {
             for field in [Field::FirstName, Field::LastName] {
                 prop_assert_eq!(check_name(field, &bytes), name_reference(field, &bytes));
                 let (buffer, range) = in_junk(&bytes, 5, 0xFF);
-                prop_assert_eq!(check_name_in(field, &buffer, range), name_reference(field, &bytes));
+                let in_buffer = check_name_in(field, &buffer, range);
+                prop_assert_eq!(in_buffer.map(|_| ()), name_reference(field, &bytes));
+                if let Ok(quoting) = in_buffer {
+                    prop_assert_eq!(quoting, Quoting::of(&bytes));
+                }
             }
         }
 
@@ -528,10 +582,11 @@ mod tests {
         ) {
             let (buffer, range) = in_junk(&bytes, start, junk);
             for field in [Field::FirstName, Field::LastName] {
-                prop_assert_eq!(
-                    check_name_in(field, &buffer, range.clone()),
-                    check_name(field, &bytes)
-                );
+                let in_buffer = check_name_in(field, &buffer, range.clone());
+                prop_assert_eq!(in_buffer.map(|_| ()), check_name(field, &bytes));
+                if let Ok(quoting) = in_buffer {
+                    prop_assert_eq!(quoting, Quoting::of(&bytes));
+                }
             }
             prop_assert_eq!(check_document_in(&buffer, range), check_document(&bytes));
         }
@@ -551,11 +606,19 @@ mod tests {
                             check_document(&bytes),
                             "{byte:#x} at {position} of {len}"
                         );
+                        let in_buffer = check_name_in(Field::FirstName, &buffer, range);
                         assert_eq!(
-                            check_name_in(Field::FirstName, &buffer, range),
+                            in_buffer.map(|_| ()),
                             check_name(Field::FirstName, &bytes),
                             "{byte:#x} at {position} of {len}"
                         );
+                        if let Ok(quoting) = in_buffer {
+                            assert_eq!(
+                                quoting,
+                                Quoting::of(&bytes),
+                                "{byte:#x} at {position} of {len}"
+                            );
+                        }
                     }
                 }
             }
