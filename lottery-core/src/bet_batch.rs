@@ -108,6 +108,15 @@ impl BetBatch {
         }
     }
 
+    /// [`BetBatch::builder`] over a copy of `bytes` (a frame's body in a
+    /// decoder's buffer, say), made with room for the padding, so that the
+    /// bytes are copied once and never moved.
+    pub fn builder_of_copy(bytes: &[u8], capacity: usize) -> BetBatchBuilder {
+        let mut buffer = Vec::with_capacity(bytes.len() + TEXT_PAD);
+        buffer.extend_from_slice(bytes);
+        Self::builder(buffer, capacity)
+    }
+
     /// The batch of `bets`, validated already: their texts are copied into
     /// one buffer (one byte apart, as a frame lays them).
     pub fn from_bets(bets: &[Bet]) -> Self {

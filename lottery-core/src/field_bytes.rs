@@ -64,6 +64,12 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
         .position(|byte| !(0x20..0x7F).contains(byte))
         .unwrap_or(bytes.len());
     let (ascii, rest) = bytes.split_at(first);
+    if is_ascii_and_latin_letters(rest) {
+        // UTF-8, no refused character (U+00C0 to U+00FF holds none), and
+        // not blank: `rest` starts with one of those letters, which are not
+        // whitespace.
+        return Ok(());
+    }
     let rest =
         std::str::from_utf8(rest).map_err(|_| FieldError::new(field, FieldReason::Malformed))?;
     if let Some(reason) = refused_character(rest) {
@@ -73,6 +79,30 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
         return Err(FieldError::new(field, FieldReason::Blank));
     }
     Ok(())
+}
+
+/// Whether `bytes` are printable ASCII (0x20 to 0x7E) and the two-byte
+/// UTF-8 of U+00C0 to U+00FF (`C3 80` to `C3 BF`: the accented Latin
+/// letters of nearly every name that is not ASCII, `á`, `é`, `ñ`, `Ñ`...),
+/// and nothing else: text that the exact rule accepts unless it is only
+/// spaces, with no `from_utf8` and no walk by characters.
+#[inline]
+fn is_ascii_and_latin_letters(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        if (0x20..0x7F).contains(&byte) {
+            at += 1;
+        } else if byte == 0xC3
+            && bytes
+                .get(at + 1)
+                .is_some_and(|next| (0x80..0xC0).contains(next))
+        {
+            at += 2;
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// Folds `visit` over words of `bytes` that together cover every byte, some
@@ -619,6 +649,27 @@ mod tests {
                                 "{byte:#x} at {position} of {len}"
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_two_byte_sequence_after_ascii_is_told_apart() {
+        // The Latin-letter path: each pair of bytes (a lead byte and what
+        // follows it) after ASCII letters or spaces, alone or followed by
+        // more text, as the reference rule decides.
+        for lead in 0x80..=0xFFu8 {
+            for next in 0..=0xFFu8 {
+                for before in [&b""[..], b"a", b"  ", b"Jos"] {
+                    for after in [&b""[..], b" ", "é".as_bytes(), b"\xc3"] {
+                        let bytes = [before, &[lead, next], after].concat();
+                        assert_eq!(
+                            check_name(Field::LastName, &bytes),
+                            name_reference(Field::LastName, &bytes),
+                            "{bytes:x?}"
+                        );
                     }
                 }
             }

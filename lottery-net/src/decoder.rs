@@ -232,7 +232,7 @@ fn parse_agency_frame(kind: u8, body: &[u8]) -> Result<AgencyFrame, DecodeError>
 
 /// A `Batch` body read field by field, each bet validated where its bytes
 /// lie: the body is copied once into the batch's buffer
-/// ([`BetBatch::builder`]) and each bet's texts are checked there, in place
+/// ([`BetBatch::builder_of_copy`]) and each bet's texts are checked there, in place
 /// ([`lottery_core::BetBatchBuilder::push`]: the core's rules, names by their
 /// ASCII fast path, eight bytes at a time). A bet that passes holds only
 /// UTF-8 texts, so a valid batch needs no separate UTF-8 pass; after the
@@ -244,7 +244,7 @@ fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
     let mut fields = FieldReader::new("Batch", body);
     let batch = fields.u64("batch")?;
     let count = fields.count("count", MIN_BET_LEN)?;
-    let mut bets = BetBatch::builder(body.to_vec(), count);
+    let mut bets = BetBatch::builder_of_copy(body, count);
     let mut invalid = None;
     for index in 0..count {
         let bet = read_bet(&mut fields, body)?;
