@@ -215,6 +215,24 @@ pub(crate) fn fold_words<T>(
     mut visit: impl FnMut(T, u64) -> T,
 ) -> T {
     let (mut at, end) = (range.start, range.end);
+    let fill = ONES * u64::from(fill);
+    // A text of up to sixteen bytes (nearly every name and document) is
+    // one or two masked words, with no loop.
+    let len = end - at;
+    if len <= 16 {
+        if len == 0 {
+            return init;
+        }
+        let low = word_at(buffer, at);
+        if len <= 8 {
+            let keep = u64::MAX >> (64 - 8 * len);
+            return visit(init, (low & keep) | (fill & !keep));
+        }
+        let keep = u64::MAX >> (128 - 8 * len);
+        let high = word_at(buffer, at + 8);
+        let acc = visit(init, low);
+        return visit(acc, (high & keep) | (fill & !keep));
+    }
     let mut acc = init;
     while at + 8 <= end {
         acc = visit(acc, word_at(buffer, at));
@@ -225,7 +243,7 @@ pub(crate) fn fold_words<T>(
         // `rest` is 1 to 7: keep its bytes, fill the others.
         let keep = u64::MAX >> (64 - 8 * rest);
         let word = word_at(buffer, at);
-        acc = visit(acc, (word & keep) | ((ONES * u64::from(fill)) & !keep));
+        acc = visit(acc, (word & keep) | (fill & !keep));
     }
     acc
 }
