@@ -95,8 +95,16 @@ impl BetBatch {
     /// A builder of a batch whose texts lie in `bytes` (a frame's body,
     /// say), with room for `capacity` bets (only a hint). A few zero bytes
     /// are added after them, so that the checks read whole words.
+    ///
+    /// # Panics
+    /// When `bytes` holds 4 GiB or more (a frame's body holds at most a
+    /// frame limit's worth).
     pub fn builder(mut bytes: Vec<u8>, capacity: usize) -> BetBatchBuilder {
         let len = bytes.len();
+        assert!(
+            u32::try_from(len + TEXT_PAD).is_ok(),
+            "a batch's buffer holds less than 4 GiB"
+        );
         bytes.resize(len + TEXT_PAD, 0);
         BetBatchBuilder {
             len,
@@ -308,17 +316,27 @@ impl From<&[Bet]> for BetBatch {
     }
 }
 
-/// A position in a batch's buffer, which holds at most `u32::MAX` bytes
-/// (a frame body does).
+/// A position in a batch's buffer, which holds less than `u32::MAX` bytes
+/// ([`BetBatch::builder`] refuses a longer one, and every position a slot
+/// keeps lies inside the buffer), so the cast loses nothing.
 #[inline(always)]
 fn offset(position: usize) -> u32 {
-    u32::try_from(position).expect("a batch's buffer holds less than 4 GiB")
+    debug_assert!(
+        u32::try_from(position).is_ok(),
+        "a batch's buffer holds less than 4 GiB"
+    );
+    position as u32
 }
 
-/// The length of a validated text (a name, at most 255 bytes; a document).
+/// The length of a validated text (a name, at most 255 bytes; a document,
+/// at most 20: their checks refuse longer ones), so the cast loses nothing.
 #[inline(always)]
 fn text_len(len: usize) -> u8 {
-    u8::try_from(len).expect("a validated text is at most 255 bytes")
+    debug_assert!(
+        u8::try_from(len).is_ok(),
+        "a validated text is at most 255 bytes"
+    );
+    len as u8
 }
 
 /// Makes a [`BetBatch`], validating each bet where it lies in the buffer.
