@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use crate::bet::{AgencyId, Bet, Birthdate, StoredBet};
 #[cfg(test)]
 use crate::bet::{MAX_NAME_BYTES, Name};
-use crate::bet_batch::{AsBetBatch, BetBatch};
+use crate::bet_batch::AsBetBatch;
+#[cfg(test)]
+use crate::bet_batch::BetBatch;
 use crate::bet_fields::BetFields;
 use crate::error::RowError;
 use crate::field::{Field, FieldError, FieldReason};
@@ -30,7 +32,7 @@ use crate::row_reader::{RawRow, RowReader};
 /// a name is quoted only when it holds a comma, a quote or a line break, its
 /// quotes doubled; the other fields (digits and a date) never need quotes;
 /// rows end with CRLF. Every batch the central stores goes through here, so
-/// it writes straight from the batch's bytes ([`BetBatch`]: the frame's, in
+/// it writes straight from the batch's bytes ([`crate::BetBatch`]: the frame's, in
 /// the central) into `out`: no allocation and no formatting machinery per
 /// bet (the `csv` crate's writer, which agrees byte for byte, is the oracle
 /// of the tests). Bets given as [`Bet`]s are made a batch first.
@@ -43,15 +45,9 @@ use crate::row_reader::{RawRow, RowReader};
 /// assert_eq!(out, b"3,\"Ana, Mar\xc3\xada\",\"O\"\"Neil\",007,2000-02-29,42\r\n");
 /// ```
 pub fn encode_store_rows<B: AsBetBatch + ?Sized>(agency: AgencyId, bets: &B, out: &mut Vec<u8>) {
-    write_store_rows(agency, &bets.as_bet_batch(), out);
-}
-
-/// [`encode_store_rows`] of a batch: the agency and its comma, then the
-/// bet's row as the batch writes it ([`BetBatch`]: copies of its bytes,
-/// shaped as its checks found), per bet.
-#[inline]
-fn write_store_rows(agency: AgencyId, bets: &BetBatch, out: &mut Vec<u8>) {
-    bets.write_store_rows(agency, out);
+    // The rows are copies of the batch's bytes, shaped as its checks
+    // found (see `BetBatch::write_store_rows`).
+    bets.as_bet_batch().write_store_rows(agency, out);
 }
 
 /// A row that is not UTF-8. (Reading byte records of any length, the `csv`
