@@ -7,9 +7,12 @@
 //! validation: [`BetBatchBuilder::push`] checks the five fields where they
 //! lie, with the rules of [`Bet::from_parts`] (the core's one set,
 //! [`crate::field_bytes`]), or by [`BetBatch::from_bets`] from bets that are
-//! validated already. So no allocation is made per bet, and a ledger writes
-//! its rows straight from the bytes ([`crate::encode_store_rows`]); a
-//! ledger that needs each bet's fields reads them as [`BetView`]s.
+//! validated already. So no allocation is made per bet. The checks also
+//! settle what the store row needs (whether a name is quoted, and whether
+//! the texts lie one byte apart, as a frame lays them), and a slot keeps
+//! it, so a ledger writes its rows ([`crate::encode_store_rows`]) as
+//! copies of the batch's bytes with no second look at any field. A ledger
+//! that needs each bet's fields reads them as [`BetView`]s.
 //!
 //! Above `bet` and `field_bytes`; below `row`, `draw` and the ledgers.
 
@@ -17,9 +20,15 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
-use crate::bet::{Bet, BetNumber, Birthdate, Document, Name};
+use crate::bet::{AgencyId, Bet, BetNumber, Birthdate, Document, Name};
 use crate::field::{Field, FieldError};
-use crate::field_bytes::{TEXT_PAD, check_document_in, check_name_in};
+use crate::field_bytes::{Quoting, TEXT_PAD, check_document_in, check_name_in};
+
+mod store_row;
+
+use store_row::{
+    COPY, ROW_FIXED, ROW_SLACK, RowFields, put_row, put_spanned_row, quoted_extra, room_to,
+};
 
 /// Validated bets, their texts in one buffer.
 ///
@@ -42,9 +51,9 @@ pub struct BetBatch {
     bytes: Vec<u8>,
     /// Where each bet's texts lie in `bytes`, and its date and number.
     slots: Vec<Slot>,
-    /// The bytes of every bet's names and document, added up (what a
-    /// writer of rows reserves room for).
-    text_bytes: usize,
+    /// The most every bet's store row without its agency can take, added
+    /// up (what a writer of rows makes room for).
+    rows_bound: usize,
 }
 
 impl Default for BetBatch {
@@ -67,27 +76,57 @@ struct Slot {
     document_len: u8,
     birthdate: Birthdate,
     number: BetNumber,
+    /// How the store row is written, as the checks found.
+    row: RowShape,
+}
+
+/// How a bet's store row is written from the batch's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowShape {
+    /// The names are bare and the four texts lie one byte apart (as a
+    /// `Batch` frame lays them, a length byte before each): the row up to
+    /// the date is those bytes copied at once, three of them made commas.
+    Spanned,
+    /// Field by field, each name bare or quoted as given.
+    Fields([Quoting; 2]),
 }
 
 impl BetBatch {
     /// A builder of a batch whose texts lie in `bytes` (a frame's body,
     /// say), with room for `capacity` bets (only a hint). A few zero bytes
     /// are added after them, so that the checks read whole words.
+    ///
+    /// # Panics
+    /// When `bytes` holds 4 GiB or more (a frame's body holds at most a
+    /// frame limit's worth).
     pub fn builder(mut bytes: Vec<u8>, capacity: usize) -> BetBatchBuilder {
         let len = bytes.len();
+        assert!(
+            u32::try_from(len + TEXT_PAD).is_ok(),
+            "a batch's buffer holds less than 4 GiB"
+        );
         bytes.resize(len + TEXT_PAD, 0);
         BetBatchBuilder {
             len,
             batch: BetBatch {
                 bytes,
                 slots: Vec::with_capacity(capacity),
-                text_bytes: 0,
+                rows_bound: 0,
             },
         }
     }
 
+    /// [`BetBatch::builder`] over a copy of `bytes` (a frame's body in a
+    /// decoder's buffer, say), made with room for the padding, so that the
+    /// bytes are copied once and never moved.
+    pub fn builder_of_copy(bytes: &[u8], capacity: usize) -> BetBatchBuilder {
+        let mut buffer = Vec::with_capacity(bytes.len() + TEXT_PAD);
+        buffer.extend_from_slice(bytes);
+        Self::builder(buffer, capacity)
+    }
+
     /// The batch of `bets`, validated already: their texts are copied into
-    /// one buffer.
+    /// one buffer (one byte apart, as a frame lays them).
     pub fn from_bets(bets: &[Bet]) -> Self {
         let texts: usize = bets
             .iter()
@@ -96,46 +135,102 @@ impl BetBatch {
                     + bet.last_name.as_str().len()
                     + bet.document.as_str().len()
                     + Birthdate::TEXT_LEN
+                    + 4
             })
             .sum();
-        let mut batch = BetBatch {
-            bytes: Vec::with_capacity(texts + TEXT_PAD),
-            slots: Vec::with_capacity(bets.len()),
-            text_bytes: 0,
+        let mut bytes = Vec::with_capacity(texts + TEXT_PAD);
+        let mut put = |text: &[u8]| {
+            let start = bytes.len();
+            bytes.extend_from_slice(text);
+            bytes.push(b',');
+            start..start + text.len()
         };
-        for bet in bets {
-            let mut put = |text: &[u8]| {
-                let start = offset(batch.bytes.len());
-                batch.bytes.extend_from_slice(text);
-                start
-            };
-            let first_name = put(bet.first_name.as_str().as_bytes());
-            let last_name = put(bet.last_name.as_str().as_bytes());
-            let document = put(bet.document.as_str().as_bytes());
-            let birthdate_text = put(&bet.birthdate.to_text());
-            batch.slots.push(Slot {
-                first_name,
-                last_name,
-                document,
-                birthdate_text,
-                first_name_len: text_len(bet.first_name.as_str().len()),
-                last_name_len: text_len(bet.last_name.as_str().len()),
-                document_len: text_len(bet.document.as_str().len()),
-                birthdate: bet.birthdate,
-                number: bet.number,
-            });
-            batch.text_bytes += bet.first_name.as_str().len()
-                + bet.last_name.as_str().len()
-                + bet.document.as_str().len();
+        let ranges: Vec<[Range<usize>; 4]> = bets
+            .iter()
+            .map(|bet| {
+                [
+                    put(bet.first_name.as_str().as_bytes()),
+                    put(bet.last_name.as_str().as_bytes()),
+                    put(bet.document.as_str().as_bytes()),
+                    put(&bet.birthdate.to_text()),
+                ]
+            })
+            .collect();
+        let mut builder = BetBatch::builder(bytes, bets.len());
+        for (bet, [first_name, last_name, document, birthdate]) in bets.iter().zip(ranges) {
+            let bytes = builder.bytes();
+            let quoting = [
+                Quoting::of(&bytes[first_name.clone()]),
+                Quoting::of(&bytes[last_name.clone()]),
+            ];
+            let texts = [first_name, last_name, document, birthdate];
+            builder.add(texts, quoting, bet.birthdate, bet.number);
         }
-        batch.bytes.resize(batch.bytes.len() + TEXT_PAD, 0);
-        batch
+        builder.finish()
     }
 
-    /// The bytes of every bet's names and document, added up.
-    #[inline]
-    pub(crate) fn text_bytes(&self) -> usize {
-        self.text_bytes
+    /// Appends the store rows of the bets, taken by `agency`, to `out`, as
+    /// Python's `csv.writer` writes them (see the private `store_row`
+    /// module).
+    ///
+    /// `out` grows once (its zeroing is the only pass over it before the
+    /// rows); each row is then copies of whole words by index from the
+    /// batch's padded bytes, shaped as the checks found ([`RowShape`]).
+    pub(crate) fn write_store_rows(&self, agency: AgencyId, out: &mut Vec<u8>) {
+        let mut agency_text = itoa::Buffer::new();
+        let agency = agency_text.format(agency.get()).as_bytes();
+        // The agency and its comma, copied as one word per row.
+        let mut prefix = [0u8; COPY];
+        prefix[..agency.len()].copy_from_slice(agency);
+        prefix[agency.len()] = b',';
+        let prefix_len = agency.len() + 1;
+        let base = out.len();
+        room_to(
+            out,
+            base + self.len() * prefix_len + self.rows_bound + ROW_SLACK,
+        );
+        let mut at = base;
+        for slot in &self.slots {
+            out[at..at + COPY].copy_from_slice(&prefix);
+            at += prefix_len;
+            let view = BetView {
+                bytes: &self.bytes,
+                slot,
+            };
+            at = match slot.row {
+                RowShape::Spanned => {
+                    let start = slot.first_name as usize;
+                    let first_len = usize::from(slot.first_name_len);
+                    let commas = [
+                        first_len,
+                        first_len + 1 + usize::from(slot.last_name_len),
+                        slot.document as usize - start + usize::from(slot.document_len),
+                    ];
+                    let end = slot.birthdate_text as usize + Birthdate::TEXT_LEN;
+                    put_spanned_row(
+                        out,
+                        at,
+                        &self.bytes[start..end + TEXT_PAD],
+                        commas,
+                        slot.number,
+                    )
+                }
+                RowShape::Fields([first_quoting, last_quoting]) => {
+                    let fields = RowFields {
+                        first_name_padded: view.padded(slot.first_name, slot.first_name_len),
+                        first_quoting,
+                        last_name_padded: view.padded(slot.last_name, slot.last_name_len),
+                        last_quoting,
+                        document_padded: view.padded(slot.document, slot.document_len),
+                        birthdate_padded: view
+                            .padded(slot.birthdate_text, Birthdate::TEXT_LEN as u8),
+                        number: slot.number,
+                    };
+                    put_row(out, at, &fields)
+                }
+            };
+        }
+        out.truncate(at);
     }
 
     /// How many bets there are.
@@ -221,17 +316,27 @@ impl From<&[Bet]> for BetBatch {
     }
 }
 
-/// A position in a batch's buffer, which holds at most `u32::MAX` bytes
-/// (a frame body does).
+/// A position in a batch's buffer, which holds less than `u32::MAX` bytes
+/// ([`BetBatch::builder`] refuses a longer one, and every position a slot
+/// keeps lies inside the buffer), so the cast loses nothing.
 #[inline(always)]
 fn offset(position: usize) -> u32 {
-    u32::try_from(position).expect("a batch's buffer holds less than 4 GiB")
+    debug_assert!(
+        u32::try_from(position).is_ok(),
+        "a batch's buffer holds less than 4 GiB"
+    );
+    position as u32
 }
 
-/// The length of a validated text (a name, at most 255 bytes; a document).
+/// The length of a validated text (a name, at most 255 bytes; a document,
+/// at most 20: their checks refuse longer ones), so the cast loses nothing.
 #[inline(always)]
 fn text_len(len: usize) -> u8 {
-    u8::try_from(len).expect("a validated text is at most 255 bytes")
+    debug_assert!(
+        u8::try_from(len).is_ok(),
+        "a validated text is at most 255 bytes"
+    );
+    len as u8
 }
 
 /// Makes a [`BetBatch`], validating each bet where it lies in the buffer.
@@ -277,24 +382,60 @@ impl BetBatchBuilder {
             "a bet's texts lie inside the batch's buffer"
         );
         let bytes = &self.batch.bytes;
-        check_name_in(Field::FirstName, bytes, first_name.clone())?;
-        check_name_in(Field::LastName, bytes, last_name.clone())?;
+        let first_quoting = check_name_in(Field::FirstName, bytes, first_name.clone())?;
+        let last_quoting = check_name_in(Field::LastName, bytes, last_name.clone())?;
         check_document_in(bytes, document.clone())?;
         let date = Birthdate::from_text(&bytes[birthdate.clone()])?;
         let number = BetNumber::new(number)?;
-        self.batch.text_bytes += first_name.len() + last_name.len() + document.len();
-        self.batch.slots.push(Slot {
+        self.add(
+            [first_name, last_name, document, birthdate],
+            [first_quoting, last_quoting],
+            date,
+            number,
+        );
+        Ok(())
+    }
+
+    /// Adds a valid bet whose texts lie at `texts` (first name, last name,
+    /// document, the date's text), its names quoted as `quoting` says.
+    #[inline(always)]
+    fn add(
+        &mut self,
+        texts: [Range<usize>; 4],
+        quoting: [Quoting; 2],
+        birthdate: Birthdate,
+        number: BetNumber,
+    ) {
+        let [first_name, last_name, document, birthdate_text] = texts;
+        let [first_quoting, last_quoting] = quoting;
+        let batch = &mut self.batch;
+        batch.rows_bound += first_name.len()
+            + last_name.len()
+            + document.len()
+            + quoted_extra(first_quoting, first_name.len())
+            + quoted_extra(last_quoting, last_name.len())
+            + ROW_FIXED;
+        let one_apart = (last_name.start == first_name.end + 1)
+            & (document.start == last_name.end + 1)
+            & (birthdate_text.start == document.end + 1);
+        let bare = (first_quoting == Quoting::Bare) & (last_quoting == Quoting::Bare);
+        let row = if one_apart & bare {
+            RowShape::Spanned
+        } else {
+            RowShape::Fields(quoting)
+        };
+        batch.slots.push(Slot {
             first_name: offset(first_name.start),
             last_name: offset(last_name.start),
             document: offset(document.start),
-            birthdate_text: offset(birthdate.start),
+            birthdate_text: offset(birthdate_text.start),
             first_name_len: text_len(first_name.len()),
             last_name_len: text_len(last_name.len()),
             document_len: text_len(document.len()),
-            birthdate: date,
+            birthdate,
             number,
+            row,
         });
-        Ok(())
     }
 
     /// How many bets were added.
@@ -363,30 +504,6 @@ impl<'a> BetView<'a> {
     fn padded(&self, start: u32, len: u8) -> &'a [u8] {
         let start = start as usize;
         &self.bytes[start..start + usize::from(len) + TEXT_PAD]
-    }
-
-    /// The first name's bytes and [`TEXT_PAD`] more.
-    #[inline(always)]
-    pub(crate) fn first_name_padded(&self) -> &'a [u8] {
-        self.padded(self.slot.first_name, self.slot.first_name_len)
-    }
-
-    /// The last name's bytes and [`TEXT_PAD`] more.
-    #[inline(always)]
-    pub(crate) fn last_name_padded(&self) -> &'a [u8] {
-        self.padded(self.slot.last_name, self.slot.last_name_len)
-    }
-
-    /// The document's bytes and [`TEXT_PAD`] more.
-    #[inline(always)]
-    pub(crate) fn document_padded(&self) -> &'a [u8] {
-        self.padded(self.slot.document, self.slot.document_len)
-    }
-
-    /// The date's text and [`TEXT_PAD`] more.
-    #[inline(always)]
-    pub(crate) fn birthdate_padded(&self) -> &'a [u8] {
-        self.padded(self.slot.birthdate_text, Birthdate::TEXT_LEN as u8)
     }
 
     /// The first name. (Its bytes were checked; safe Rust checks them again

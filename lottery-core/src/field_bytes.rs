@@ -64,6 +64,12 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
         .position(|byte| !(0x20..0x7F).contains(byte))
         .unwrap_or(bytes.len());
     let (ascii, rest) = bytes.split_at(first);
+    if is_ascii_and_latin_letters(rest) {
+        // UTF-8, no refused character (U+00C0 to U+00FF holds none), and
+        // not blank: `rest` starts with one of those letters, which are not
+        // whitespace.
+        return Ok(());
+    }
     let rest =
         std::str::from_utf8(rest).map_err(|_| FieldError::new(field, FieldReason::Malformed))?;
     if let Some(reason) = refused_character(rest) {
@@ -73,6 +79,30 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
         return Err(FieldError::new(field, FieldReason::Blank));
     }
     Ok(())
+}
+
+/// Whether `bytes` are printable ASCII (0x20 to 0x7E) and the two-byte
+/// UTF-8 of U+00C0 to U+00FF (`C3 80` to `C3 BF`: the accented Latin
+/// letters of nearly every name that is not ASCII, `á`, `é`, `ñ`, `Ñ`...),
+/// and nothing else: text that the exact rule accepts unless it is only
+/// spaces, with no `from_utf8` and no walk by characters.
+#[inline]
+fn is_ascii_and_latin_letters(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        if (0x20..0x7F).contains(&byte) {
+            at += 1;
+        } else if byte == 0xC3
+            && bytes
+                .get(at + 1)
+                .is_some_and(|next| (0x80..0xC0).contains(next))
+        {
+            at += 2;
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// Folds `visit` over words of `bytes` that together cover every byte, some
@@ -157,8 +187,9 @@ fn is_printable_ascii(bytes: &[u8]) -> bool {
 
 /// Bytes a buffer keeps after its last text so that the checks (and
 /// writers) may read whole words past a text's end: [`check_name_in`],
-/// [`check_document_in`], and the store rows' writer.
-pub(crate) const TEXT_PAD: usize = 16;
+/// [`check_document_in`] (a word), and the store rows' writer (which
+/// copies a bet's texts as one block of 48 bytes).
+pub(crate) const TEXT_PAD: usize = 48;
 
 /// The eight bytes of `buffer` at `at`, little-endian (the first byte
 /// lowest).
@@ -184,6 +215,24 @@ pub(crate) fn fold_words<T>(
     mut visit: impl FnMut(T, u64) -> T,
 ) -> T {
     let (mut at, end) = (range.start, range.end);
+    let fill = ONES * u64::from(fill);
+    // A text of up to sixteen bytes (nearly every name and document) is
+    // one or two masked words, with no loop.
+    let len = end - at;
+    if len <= 16 {
+        if len == 0 {
+            return init;
+        }
+        let low = word_at(buffer, at);
+        if len <= 8 {
+            let keep = u64::MAX >> (64 - 8 * len);
+            return visit(init, (low & keep) | (fill & !keep));
+        }
+        let keep = u64::MAX >> (128 - 8 * len);
+        let high = word_at(buffer, at + 8);
+        let acc = visit(init, low);
+        return visit(acc, (high & keep) | (fill & !keep));
+    }
     let mut acc = init;
     while at + 8 <= end {
         acc = visit(acc, word_at(buffer, at));
@@ -194,15 +243,43 @@ pub(crate) fn fold_words<T>(
         // `rest` is 1 to 7: keep its bytes, fill the others.
         let keep = u64::MAX >> (64 - 8 * rest);
         let word = word_at(buffer, at);
-        acc = visit(acc, (word & keep) | ((ONES * u64::from(fill)) & !keep));
+        acc = visit(acc, (word & keep) | (fill & !keep));
     }
     acc
+}
+
+/// How a valid name is written in a store row, as Python's `csv.writer`
+/// (`QUOTE_MINIMAL`) writes it: bare, or between quotes (its quotes
+/// doubled) when it holds the delimiter or the quote. (A line break would
+/// be quoted too; a valid name refuses control characters, so holds none.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quoting {
+    /// Written as it is.
+    Bare,
+    /// Written between quotes, its quotes doubled.
+    Quoted,
+}
+
+impl Quoting {
+    /// How a valid name of these bytes is written, byte by byte: what
+    /// [`check_name_in`] tells a word at a time.
+    #[inline]
+    pub(crate) fn of(name: &[u8]) -> Self {
+        if name.iter().any(|&byte| byte == b',' || byte == b'"') {
+            Quoting::Quoted
+        } else {
+            Quoting::Bare
+        }
+    }
 }
 
 /// [`check_name`] of the text at `range` of `buffer`, which holds
 /// [`TEXT_PAD`] bytes past it: the same rules (a proptest checks it against
 /// [`crate::Bet::from_parts`]), the ASCII fast path a word at a time with no
-/// byte-by-byte tail, and the blank check in the same pass.
+/// byte-by-byte tail, and the blank check in the same pass. A valid name's
+/// [`Quoting`] comes from the same pass (the delimiter and the quote are
+/// ASCII, and no byte of a longer UTF-8 sequence is), so that the store
+/// row's writer does not scan the name again.
 ///
 /// # Errors
 /// As [`check_name`].
@@ -211,19 +288,40 @@ pub(crate) fn check_name_in(
     field: Field,
     buffer: &[u8],
     range: Range<usize>,
-) -> Result<(), FieldError> {
+) -> Result<Quoting, FieldError> {
     check_name_len(field, range.len())?;
     let spaces = ONES * u64::from(b' ');
-    let (refused, not_space) = fold_words(buffer, &range, b' ', (0, 0), |(r, s), word| {
-        (r | refused_ascii(word), s | (word ^ spaces))
-    });
+    let (refused, not_space, special) =
+        fold_words(buffer, &range, b' ', (0, 0, 0), |(r, s, q), word| {
+            (
+                r | refused_ascii(word),
+                s | (word ^ spaces),
+                q | quote_or_delimiter(word),
+            )
+        });
+    let quoting = if special == 0 {
+        Quoting::Bare
+    } else {
+        Quoting::Quoted
+    };
     if refused == 0 {
         if not_space == 0 {
             return Err(FieldError::new(field, FieldReason::Blank));
         }
-        return Ok(());
+        return Ok(quoting);
     }
-    check_name_beyond_ascii(field, &buffer[range])
+    check_name_beyond_ascii(field, &buffer[range]).map(|()| quoting)
+}
+
+/// Not zero when some byte of `word` is `,` (0x2C) or `"` (0x22), zero
+/// when none is; exact as a whole, as [`refused_ascii`] is: XOR with the
+/// byte turns it to 0, and the classic zero-byte test (`z - 0x01.. & !z &
+/// 0x80..`) is exact for the lowest zero byte, which is all a "some byte"
+/// answer needs.
+#[inline(always)]
+fn quote_or_delimiter(word: u64) -> u64 {
+    let zero_byte = |z: u64| z.wrapping_sub(ONES) & !z & HIGHS;
+    zero_byte(word ^ (ONES * u64::from(b','))) | zero_byte(word ^ (ONES * u64::from(b'"')))
 }
 
 /// [`check_document`] of the text at `range` of `buffer`, which holds
@@ -467,7 +565,11 @@ mod tests {
             for field in [Field::FirstName, Field::LastName] {
                 prop_assert_eq!(check_name(field, &bytes), name_reference(field, &bytes));
                 let (buffer, range) = in_junk(&bytes, 5, 0xFF);
-                prop_assert_eq!(check_name_in(field, &buffer, range), name_reference(field, &bytes));
+                let in_buffer = check_name_in(field, &buffer, range);
+                prop_assert_eq!(in_buffer.map(|_| ()), name_reference(field, &bytes));
+                if let Ok(quoting) = in_buffer {
+                    prop_assert_eq!(quoting, Quoting::of(&bytes));
+                }
             }
         }
 
@@ -528,10 +630,11 @@ mod tests {
         ) {
             let (buffer, range) = in_junk(&bytes, start, junk);
             for field in [Field::FirstName, Field::LastName] {
-                prop_assert_eq!(
-                    check_name_in(field, &buffer, range.clone()),
-                    check_name(field, &bytes)
-                );
+                let in_buffer = check_name_in(field, &buffer, range.clone());
+                prop_assert_eq!(in_buffer.map(|_| ()), check_name(field, &bytes));
+                if let Ok(quoting) = in_buffer {
+                    prop_assert_eq!(quoting, Quoting::of(&bytes));
+                }
             }
             prop_assert_eq!(check_document_in(&buffer, range), check_document(&bytes));
         }
@@ -551,10 +654,39 @@ mod tests {
                             check_document(&bytes),
                             "{byte:#x} at {position} of {len}"
                         );
+                        let in_buffer = check_name_in(Field::FirstName, &buffer, range);
                         assert_eq!(
-                            check_name_in(Field::FirstName, &buffer, range),
+                            in_buffer.map(|_| ()),
                             check_name(Field::FirstName, &bytes),
                             "{byte:#x} at {position} of {len}"
+                        );
+                        if let Ok(quoting) = in_buffer {
+                            assert_eq!(
+                                quoting,
+                                Quoting::of(&bytes),
+                                "{byte:#x} at {position} of {len}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_two_byte_sequence_after_ascii_is_told_apart() {
+        // The Latin-letter path: each pair of bytes (a lead byte and what
+        // follows it) after ASCII letters or spaces, alone or followed by
+        // more text, as the reference rule decides.
+        for lead in 0x80..=0xFFu8 {
+            for next in 0..=0xFFu8 {
+                for before in [&b""[..], b"a", b"  ", b"Jos"] {
+                    for after in [&b""[..], b" ", "é".as_bytes(), b"\xc3"] {
+                        let bytes = [before, &[lead, next], after].concat();
+                        assert_eq!(
+                            check_name(Field::LastName, &bytes),
+                            name_reference(Field::LastName, &bytes),
+                            "{bytes:x?}"
                         );
                     }
                 }

@@ -18,12 +18,13 @@ use std::path::{Path, PathBuf};
 use crate::bet::{AgencyId, Bet, Birthdate, StoredBet};
 #[cfg(test)]
 use crate::bet::{MAX_NAME_BYTES, Name};
-use crate::bet_batch::{AsBetBatch, BetBatch};
+use crate::bet_batch::AsBetBatch;
+#[cfg(test)]
+use crate::bet_batch::BetBatch;
 use crate::bet_fields::{BetFields, PlainBet};
 use crate::bet_row::split_bet;
 use crate::error::RowError;
 use crate::field::{Field, FieldError, FieldReason};
-use crate::field_bytes::{TEXT_PAD, fold_words};
 use crate::row_reader::{RawRow, RowReader};
 
 /// Appends the store rows of `bets`, taken by `agency`, to `out`.
@@ -32,7 +33,7 @@ use crate::row_reader::{RawRow, RowReader};
 /// a name is quoted only when it holds a comma, a quote or a line break, its
 /// quotes doubled; the other fields (digits and a date) never need quotes;
 /// rows end with CRLF. Every batch the central stores goes through here, so
-/// it writes straight from the batch's bytes ([`BetBatch`]: the frame's, in
+/// it writes straight from the batch's bytes ([`crate::BetBatch`]: the frame's, in
 /// the central) into `out`: no allocation and no formatting machinery per
 /// bet (the `csv` crate's writer, which agrees byte for byte, is the oracle
 /// of the tests). Bets given as [`Bet`]s are made a batch first.
@@ -45,150 +46,9 @@ use crate::row_reader::{RawRow, RowReader};
 /// assert_eq!(out, b"3,\"Ana, Mar\xc3\xada\",\"O\"\"Neil\",007,2000-02-29,42\r\n");
 /// ```
 pub fn encode_store_rows<B: AsBetBatch + ?Sized>(agency: AgencyId, bets: &B, out: &mut Vec<u8>) {
-    write_store_rows(agency, &bets.as_bet_batch(), out);
-}
-
-/// [`encode_store_rows`] of a batch, in one pass over its bets.
-///
-/// Each row is written into a row buffer by copies of whole words of the
-/// batch's padded buffer (a name of up to 16 bytes is one 16-byte copy,
-/// whatever its length), then appended to `out` with one copy: no call and
-/// no capacity check per field.
-#[inline]
-fn write_store_rows(agency: AgencyId, bets: &BetBatch, out: &mut Vec<u8>) {
-    let mut agency_text = itoa::Buffer::new();
-    let agency = agency_text.format(agency.get()).as_bytes();
-    // The agency and its comma, copied as one word per row.
-    let mut prefix = [0u8; COPY];
-    prefix[..agency.len()].copy_from_slice(agency);
-    prefix[agency.len()] = b',';
-    let prefix_len = agency.len() + 1;
-    out.reserve(bets.len() * (prefix_len + 4 + Birthdate::TEXT_LEN + 4 + 2) + bets.text_bytes());
-    let mut row = [0u8; MAX_ROW + COPY];
-    for bet in bets {
-        row[..COPY].copy_from_slice(&prefix);
-        let mut at = prefix_len;
-        at = put_name(&mut row, at, bet.first_name_padded());
-        row[at] = b',';
-        at = put_name(&mut row, at + 1, bet.last_name_padded());
-        row[at] = b',';
-        at = put_text(&mut row, at + 1, bet.document_padded());
-        row[at] = b',';
-        at += 1;
-        row[at..at + COPY].copy_from_slice(&bet.birthdate_padded()[..COPY]);
-        row[at + Birthdate::TEXT_LEN] = b',';
-        at += Birthdate::TEXT_LEN + 1;
-        at = put_number(&mut row, at, bet.number().get());
-        row[at..at + 2].copy_from_slice(b"\r\n");
-        out.extend_from_slice(&row[..at + 2]);
-    }
-}
-
-/// The longest store row: an agency of ten digits and its comma, two names
-/// of [`crate::MAX_NAME_BYTES`] quoted with every byte a doubled quote, the
-/// longest document, the date, a four-digit number, four commas, CRLF.
-const MAX_ROW: usize = 11
-    + 2 * (2 * crate::bet::MAX_NAME_BYTES + 2)
-    + crate::bet::MAX_DOCUMENT_DIGITS
-    + Birthdate::TEXT_LEN
-    + 4
-    + 4
-    + 2;
-
-/// Bytes copied at once: a text of up to this many is one copy.
-const COPY: usize = TEXT_PAD;
-
-/// Writes at `at` the text whose bytes begin `padded` (which holds
-/// [`TEXT_PAD`] bytes past the text's end), a word of [`COPY`] bytes at a
-/// time; returns where the text ends.
-#[inline(always)]
-fn put_text(out: &mut [u8], at: usize, padded: &[u8]) -> usize {
-    let len = padded.len() - TEXT_PAD;
-    let mut copied = 0;
-    loop {
-        out[at + copied..at + copied + COPY].copy_from_slice(&padded[copied..copied + COPY]);
-        copied += COPY;
-        if copied >= len {
-            return at + len;
-        }
-    }
-}
-
-/// Writes a name (its UTF-8 bytes, padded as in [`put_text`]) as Python's
-/// `QUOTE_MINIMAL` does: bare, or between quotes with its quotes doubled
-/// when it holds the delimiter or the quote. (A line break would be quoted
-/// too; a batch's names are validated, and refuse control characters, so
-/// none holds one.) Returns where it ends.
-#[inline(always)]
-fn put_name(out: &mut [u8], at: usize, padded: &[u8]) -> usize {
-    let len = padded.len() - TEXT_PAD;
-    debug_assert!(
-        !padded[..len].contains(&b'\r') && !padded[..len].contains(&b'\n'),
-        "a validated name holds no line break"
-    );
-    let special = |word: u64| has_byte(word, b',') | has_byte(word, b'"');
-    let quote = fold_words(padded, &(0..len), b'a', false, |seen, word| {
-        seen | special(word)
-    });
-    if quote {
-        return put_quoted(out, at, &padded[..len]);
-    }
-    put_text(out, at, padded)
-}
-
-/// Whether a byte of `word` is `byte`.
-#[inline(always)]
-fn has_byte(word: u64, byte: u8) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let zeroed = word ^ (ONES * u64::from(byte));
-    zeroed.wrapping_sub(ONES) & !zeroed & HIGHS != 0
-}
-
-#[cold]
-fn put_quoted(out: &mut [u8], mut at: usize, name: &[u8]) -> usize {
-    out[at] = b'"';
-    at += 1;
-    for &byte in name {
-        out[at] = byte;
-        at += 1;
-        if byte == b'"' {
-            out[at] = b'"';
-            at += 1;
-        }
-    }
-    out[at] = b'"';
-    at + 1
-}
-
-/// `00` to `99`, two ASCII digits each.
-const DIGIT_PAIRS: &[u8; 200] = b"\
-    0001020304050607080910111213141516171819\
-    2021222324252627282930313233343536373839\
-    4041424344454647484950515253545556575859\
-    6061626364656667686970717273747576777879\
-    8081828384858687888990919293949596979899";
-
-/// Writes `number` (at most 9999) in decimal at `at`, as four bytes of
-/// which the first `len` count; returns where it ends.
-#[inline(always)]
-fn put_number(out: &mut [u8], at: usize, number: u16) -> usize {
-    debug_assert!(number <= 9999, "a bet number has at most four digits");
-    // Two digits at a time from a table: one division per number.
-    let pair = |value: u16| {
-        let at = 2 * usize::from(value % 100);
-        [DIGIT_PAIRS[at], DIGIT_PAIRS[at + 1]]
-    };
-    let [a, b] = pair(number / 100);
-    let [c, d] = pair(number % 100);
-    let (len, text) = match number {
-        0..=9 => (1, [d, 0, 0, 0]),
-        10..=99 => (2, [c, d, 0, 0]),
-        100..=999 => (3, [b, c, d, 0]),
-        _ => (4, [a, b, c, d]),
-    };
-    out[at..at + 4].copy_from_slice(&text);
-    at + len
+    // The rows are copies of the batch's bytes, shaped as its checks
+    // found (see `BetBatch::write_store_rows`).
+    bets.as_bet_batch().write_store_rows(agency, out);
 }
 
 /// A row that is not UTF-8. (Reading byte records of any length, the `csv`
@@ -544,24 +404,31 @@ mod tests {
             agency in 1u32..,
             bets in proptest::collection::vec(any_bet(), 0..8),
             junk in proptest::sample::select(vec![b'"', b',', b'\n', b'a', 0xFF]),
+            gaps in prop_oneof![
+                Just(vec![1; 33]),
+                proptest::collection::vec(0usize..=3, 33),
+            ],
         ) {
             // The bets' texts laid out as a frame lays them, with a byte of
-            // junk (a quote, a comma...) before each, checked in place.
+            // junk (a quote, a comma...) before each, checked in place (the
+            // rows are then the texts copied at once, the junk made
+            // commas); or with gaps of other lengths (the rows are then
+            // written field by field).
             let mut bytes = Vec::new();
             let mut ranges = Vec::new();
-            for bet in &bets {
-                for text in [
+            for (at, bet) in bets.iter().enumerate() {
+                for (field, text) in [
                     bet.first_name.as_str().as_bytes(),
                     bet.last_name.as_str().as_bytes(),
                     bet.document.as_str().as_bytes(),
                     &bet.birthdate.to_text(),
-                ] {
-                    bytes.push(junk);
+                ].into_iter().enumerate() {
+                    bytes.extend(std::iter::repeat_n(junk, gaps[(4 * at + field) % 32]));
                     ranges.push(bytes.len()..bytes.len() + text.len());
                     bytes.extend_from_slice(text);
                 }
             }
-            bytes.push(junk);
+            bytes.extend(std::iter::repeat_n(junk, gaps[32]));
             let mut batch = BetBatch::builder(bytes, bets.len());
             for (bet, texts) in bets.iter().zip(ranges.chunks(4)) {
                 let [first, last, document, birthdate] = <[Range<usize>; 4]>::try_from(texts.to_vec()).unwrap();

@@ -10,11 +10,13 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use lottery_core::BetBatch;
+use lottery_core::{BetBatch, BetBatchBuilder};
 
 use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet};
 use crate::error::DecodeError;
-use crate::frame::{FieldReader, LENGTH_PREFIX, MIN_BET_LEN, kind};
+use crate::frame::{
+    BATCH_HEADER_LEN, FieldReader, HEADER_LEN, LENGTH_PREFIX, MAX_SHORT_TEXT, MIN_BET_LEN, kind,
+};
 use crate::message::{BetFault, CentralMessage, ErrorCode, ErrorFrame};
 
 /// The smallest and largest read a decoder asks of its source.
@@ -232,7 +234,7 @@ fn parse_agency_frame(kind: u8, body: &[u8]) -> Result<AgencyFrame, DecodeError>
 
 /// A `Batch` body read field by field, each bet validated where its bytes
 /// lie: the body is copied once into the batch's buffer
-/// ([`BetBatch::builder`]) and each bet's texts are checked there, in place
+/// ([`BetBatch::builder_of_copy`]) and each bet's texts are checked there, in place
 /// ([`lottery_core::BetBatchBuilder::push`]: the core's rules, names by their
 /// ASCII fast path, eight bytes at a time). A bet that passes holds only
 /// UTF-8 texts, so a valid batch needs no separate UTF-8 pass; after the
@@ -244,38 +246,101 @@ fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
     let mut fields = FieldReader::new("Batch", body);
     let batch = fields.u64("batch")?;
     let count = fields.count("count", MIN_BET_LEN)?;
-    let mut bets = BetBatch::builder(body.to_vec(), count);
+    let mut bets = BetBatch::builder_of_copy(body, count);
     let mut invalid = None;
+    // While a whole bet of any length fits in what is left, its fields are
+    // read from a window of that size with no truncation check; the rest
+    // of the body (its last kilobyte at most) is read field by field, from
+    // where the window stopped, with the reference's errors.
+    // The bets start after the batch number and the count.
+    let mut at = BATCH_HEADER_LEN - HEADER_LEN;
+    let mut tail: Option<FieldReader<'_>> = None;
     for index in 0..count {
-        let bet = read_bet(&mut fields, body)?;
-        if invalid.is_none() {
-            let [first_name, last_name, document, birthdate] = bet.texts.clone();
-            match bets.push(
-                first_name,
-                last_name,
-                document,
-                birthdate,
-                bet.number.into(),
-            ) {
-                Ok(()) => continue,
-                Err(error) => {
-                    let index = u32::try_from(index).expect("the count is a u32");
-                    invalid = Some(InvalidBet { index, error });
-                }
+        let bet = match read_bet_in_window(body, at).filter(|_| tail.is_none()) {
+            Some((bet, next)) => {
+                at = next;
+                bet
             }
-        }
-        // The refused bet and every one after it: only the protocol's check
-        // (text is UTF-8) is left.
-        if let Some(error) = first_not_utf8(&fields, body, &bet.texts) {
-            return Err(error);
-        }
+            None => {
+                let rest = &body[at..];
+                let fields = tail.get_or_insert_with(|| FieldReader::new("Batch", rest));
+                let mut bet = read_bet(fields, rest)?;
+                for text in &mut bet.texts {
+                    *text = at + text.start..at + text.end;
+                }
+                bet
+            }
+        };
+        check_bet(&mut bets, &mut invalid, &fields, body, bet, index)?;
     }
-    fields.finish()?;
+    tail.unwrap_or_else(|| FieldReader::new("Batch", &body[at..]))
+        .finish()?;
     let bets = match invalid {
         None => Ok(bets.finish()),
         Some(invalid) => Err(invalid),
     };
     Ok(CheckedBatch { batch, count, bets })
+}
+
+/// The most bytes a bet takes in a `Batch` frame: four texts of the
+/// longest, each after its length byte, and the number.
+const MAX_BET_LEN: usize = 4 * (1 + MAX_SHORT_TEXT) + 2;
+
+/// The fields of the bet at `at` of `body` and where the next one starts,
+/// when [`MAX_BET_LEN`] bytes are left there (so none of its fields can be
+/// cut short: the reading needs no check but the window's); `None`
+/// otherwise.
+#[inline(always)]
+fn read_bet_in_window(body: &[u8], at: usize) -> Option<(BetRanges, usize)> {
+    let window: &[u8; MAX_BET_LEN] = body.get(at..at + MAX_BET_LEN)?.try_into().ok()?;
+    let mut texts = [0..0, 0..0, 0..0, 0..0];
+    let mut read = 0;
+    for text in &mut texts {
+        let len = usize::from(window[read]);
+        *text = at + read + 1..at + read + 1 + len;
+        read += 1 + len;
+    }
+    let number = u16::from_be_bytes([window[read], window[read + 1]]);
+    Some((BetRanges { texts, number }, at + read + 2))
+}
+
+/// Checks one bet read from the frame (the `index`th) into `bets`, unless
+/// one before it was invalid; the first invalid one is kept in `invalid`.
+///
+/// # Errors
+/// The protocol's error when a text of a bet that is not checked (the
+/// refused one and those after it) is not UTF-8.
+#[inline(always)]
+fn check_bet(
+    bets: &mut BetBatchBuilder,
+    invalid: &mut Option<InvalidBet>,
+    fields: &FieldReader<'_>,
+    body: &[u8],
+    bet: BetRanges,
+    index: usize,
+) -> Result<(), DecodeError> {
+    if invalid.is_none() {
+        let [first_name, last_name, document, birthdate] = bet.texts.clone();
+        match bets.push(
+            first_name,
+            last_name,
+            document,
+            birthdate,
+            bet.number.into(),
+        ) {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                let index = u32::try_from(index).expect("the count is a u32");
+                *invalid = Some(InvalidBet { index, error });
+            }
+        }
+    }
+    // The refused bet and every one after it: only the protocol's check
+    // (text is UTF-8) is left.
+    match first_not_utf8(fields, body, &bet.texts) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
 }
 
 /// The text fields of a bet, in frame order.

@@ -126,6 +126,54 @@ proptest! {
     }
 }
 
+/// Bets whose texts are sometimes long (up to the 255 bytes of a length
+/// byte), so that a frame of a few dozen holds more than the decoder's
+/// window of one bet of any length, and less, at different places.
+fn long_wire_bet() -> impl Strategy<Value = WireBet> {
+    let long = || prop_oneof![3 => field("Ana"), 1 => "[a-z ,]{200,255}", 1 => "[a-zé\"]{100,127}"];
+    (
+        long(),
+        long(),
+        field("0030904465"),
+        field("2000-02-29"),
+        any::<u16>(),
+    )
+        .prop_map(
+            |(first_name, last_name, document, birthdate, number)| WireBet {
+                first_name,
+                last_name,
+                document,
+                birthdate,
+                number,
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn a_long_batch_frame_damaged_or_cut_is_refused_like_the_slow_one(
+        bets in prop::collection::vec(long_wire_bet(), 1..48),
+        position in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        cut in proptest::option::of(any::<prop::sample::Index>()),
+    ) {
+        let mut bytes = Vec::new();
+        encode_agency_message(&AgencyMessage::Batch { batch: 1, bets }, usize::MAX, &mut bytes)
+            .unwrap();
+        let at = 4 + position.index(bytes.len() - 4);
+        bytes[at] = byte;
+        if let Some(cut) = cut {
+            // Cut the body short, its length prefix saying so: every field
+            // may be the one cut.
+            let len = 5 + cut.index(bytes.len() - 5);
+            bytes.truncate(len);
+            let body = u32::try_from(len - 4).unwrap();
+            bytes[..4].copy_from_slice(&body.to_be_bytes());
+        }
+        assert_both_ways_agree(&bytes, usize::MAX)?;
+    }
+}
+
 fn bet() -> WireBet {
     WireBet::from_bet(
         &Bet::from_fields("Ana", "Pérez", "30904465", "1999-03-17", "7574").expect("a valid bet"),
