@@ -4,12 +4,16 @@
 # write buffer: lottery-net's `central_path` example decodes the course
 # data's frames (the five agency files packed into 8 KiB frames), checks
 # them against today, and submits them to a Central over a BetMonitor on
-# memory with durability none (rows, journal record, running tally).
+# the file store in a scratch directory with durability none (rows,
+# journal record, running tally; the rows' write(2) is the kernel's copy,
+# not counted). CENTRAL_PATH_STORE=memory measures over a MemoryStore, as
+# the figures of BENCHMARKS.md before "the real store" did (its append
+# copies the rows once more: about 50 a bet).
 #
 #   bench/central_callgrind.sh [TREE [LABEL]]
 #
-# TREE: a checkout of the workspace (default: this one). The example is
-# copied into TREE when it lacks it: the same file builds against the code
+# TREE: a checkout of the workspace (default: this one). This tree's
+# example is copied into TREE (over its own): the same file builds against the code
 # before issue 14's central step, which is how "before" is measured:
 #
 #   git worktree add /tmp/wt-before fc99511
@@ -27,7 +31,8 @@ OUT=${OUT:-target/bench/central-callgrind}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 EXAMPLE=lottery-net/examples/central_path.rs
-if [ ! -f "$TREE/$EXAMPLE" ]; then
+if [ "$(cd "$TREE" && pwd)" != "$(pwd)" ]; then
+    # The harness is this tree's, whatever TREE holds.
     mkdir -p "$TREE/lottery-net/examples"
     cp "$EXAMPLE" "$TREE/$EXAMPLE"
 fi
@@ -43,7 +48,7 @@ printf '%s: %s, frame bytes to rows %s instructions, %s per bet\n' \
 # largest of those lines is the function with all its callees).
 callgrind_annotate --inclusive=yes "$OUT/$LABEL.cg" 2>/dev/null >"$OUT/$LABEL.annotate"
 for name in 'Decoder::next_agency_frame' 'Central::begin_submit' 'Central::begin_batch' \
-    'row::encode_store_rows' 'GroupCommit::write_batch' \
+    'row::encode_store_rows' 'BetBatch::write_store_rows' 'GroupCommit::write_batch' \
     'MemoryStore as lottery_core::store::StoreFile>::append' 'GroupCommit::record' \
     'crc32c::hw_x86_64::crc32c' 'Central::complete_submit'; do
     count=$(grep -F "$name" "$OUT/$LABEL.annotate" | awk '$1 ~ /^[0-9,]+$/ {gsub(",", "", $1); print $1}' \
