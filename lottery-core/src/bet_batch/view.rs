@@ -1,4 +1,4 @@
-//! One bet of a [`BetBatch`], borrowed ([`BetView`]), and the batch's
+//! One bet of a [`BetBatch`](super::BetBatch), borrowed ([`BetView`]), and the batch's
 //! iterator: read access to what validation laid out, for the ledgers that
 //! need each bet's fields (the draw's winners, a database's `COPY`).
 
@@ -10,7 +10,7 @@ use crate::field_bytes::TEXT_PAD;
 
 use super::Slot;
 
-/// One bet of a [`BetBatch`], borrowed: its fields as the batch holds them.
+/// One bet of a [`BetBatch`](super::BetBatch), borrowed: its fields as the batch holds them.
 #[derive(Clone, Copy)]
 pub struct BetView<'a> {
     pub(super) bytes: &'a [u8],
@@ -149,7 +149,7 @@ impl fmt::Debug for BetView<'_> {
     }
 }
 
-/// The bets of [`BetBatch::iter`].
+/// The bets of [`BetBatch::iter`](super::BetBatch::iter).
 #[derive(Debug, Clone)]
 pub struct BetBatchIter<'a> {
     pub(super) bytes: &'a [u8],
