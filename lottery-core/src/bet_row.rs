@@ -23,7 +23,7 @@
 use crate::bet::{BetNumber, Birthdate, MAX_DOCUMENT_DIGITS, MAX_NAME_BYTES};
 use crate::bet_fields::BetFields;
 use crate::field::Field;
-use crate::field_bytes::check_name;
+use crate::field_bytes::{check_name, is_ascii_and_letters};
 use crate::row_reader::{LineEnd, RowEnd, bytes_below, bytes_equal};
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -101,7 +101,8 @@ fn name_end(input: &[u8], at: usize) -> Option<(usize, bool)> {
 /// [`MAX_NAME_BYTES`] bytes, none below 0x20): at once when it is printable
 /// ASCII that does not start with a space (what the name rule accepts when
 /// the length fits: such a name holds no refused character and is not
-/// blank), or when it is [`latin`]; else with the rule itself.
+/// blank), or when it is printable ASCII and accented letters
+/// ([`is_ascii_and_letters`]); else with the rule itself.
 #[inline(always)]
 fn name_ok(field: Field, input: &[u8], start: usize, end: usize, printable: bool) -> bool {
     let name = &input[start..end];
@@ -109,42 +110,12 @@ fn name_ok(field: Field, input: &[u8], start: usize, end: usize, printable: bool
         if name.first().is_some_and(|&first| first != b' ') {
             return true;
         }
-    } else if latin(name) {
+    } else if is_ascii_and_letters(name) {
+        // Not blank either: a byte of 0x7F or more is there (none is below
+        // 0x20), so one of the letters is.
         return true;
     }
     check_name(field, name).is_ok()
-}
-
-/// Whether `name` (no byte below 0x20, at most [`MAX_NAME_BYTES`]) is made
-/// of printable ASCII and two-byte characters U+00C0 to U+05FF and U+0740
-/// to U+07FF (first byte 0xC3 to 0xD7 or 0xDD to 0xDF, then one of 0x80 to
-/// 0xBF), at least one of them: the accented letters of the course's names.
-/// Such a name passes the name rule: it is UTF-8; no character of those
-/// ranges is a control, format or separator character (those of two bytes
-/// start with 0xC2 or 0xD8 to 0xDC, the bytes `field_bytes`'s prefilter
-/// suspects), nor whitespace, so it is not blank. `false` is no verdict:
-/// the rule then decides (`every_two_byte_character_is_judged_as_the_rule_judges_it`).
-#[inline(always)]
-fn latin(name: &[u8]) -> bool {
-    let mut at = 0;
-    let mut letters = false;
-    while let Some(&byte) = name.get(at) {
-        if byte < 0x7F {
-            at += 1;
-            continue;
-        }
-        let lead = matches!(byte, 0xC3..=0xD7 | 0xDD..=0xDF);
-        if !lead
-            || !name
-                .get(at + 1)
-                .is_some_and(|&next| (0x80..=0xBF).contains(&next))
-        {
-            return false;
-        }
-        letters = true;
-        at += 2;
-    }
-    letters
 }
 
 /// The row at the front of `input` (which holds no `"` in its first
@@ -210,6 +181,7 @@ mod tests {
 
     use proptest::prelude::*;
 
+    use crate::field_bytes::is_ascii_and_letters;
     use crate::{AgencyFile, Bet, Birthdate, FieldError};
 
     /// A source handing out at most `chunk` bytes per read.
@@ -343,7 +315,7 @@ mod tests {
         use crate::Field;
         use crate::field_bytes::check_name;
         // Every two-byte sequence, and a lone byte, alone and among ASCII
-        // (spaces included): `latin` never accepts what the rule refuses,
+        // (spaces included): the shortcut never accepts what the rule refuses,
         // and takes every character of its ranges.
         for lead in 0x80..=0xFFu8 {
             for next in (0x00..=0xFFu8).map(Some).chain([None]) {
@@ -354,13 +326,13 @@ mod tests {
                     if name.iter().any(|&byte| byte < 0x20) {
                         continue;
                     }
-                    if super::latin(&name) {
+                    if is_ascii_and_letters(&name) {
                         assert!(check_name(Field::FirstName, &name).is_ok(), "{name:x?}");
                     }
                     let ranges = matches!(lead, 0xC3..=0xD7 | 0xDD..=0xDF)
                         && next.is_some_and(|next| (0x80..=0xBF).contains(&next));
                     assert_eq!(
-                        super::latin(&name),
+                        is_ascii_and_letters(&name),
                         ranges && !name.contains(&0x7F),
                         "{name:x?}"
                     );
@@ -368,10 +340,10 @@ mod tests {
             }
         }
         for name in ["Ñandú", "José María", "Gómez-Ríos", "ÀÿĀſ", "ԱՠװՖ"] {
-            assert!(super::latin(name.as_bytes()), "{name}");
+            assert!(is_ascii_and_letters(name.as_bytes()), "{name}");
         }
-        for name in ["Ana\u{AD}", "\u{600}", "\u{A0}", "日本", "Ana"] {
-            assert!(!super::latin(name.as_bytes()), "{name}");
+        for name in ["Ana\u{AD}", "\u{600}", "\u{A0}", "日本"] {
+            assert!(!is_ascii_and_letters(name.as_bytes()), "{name}");
         }
     }
 

@@ -64,8 +64,8 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
         .position(|byte| !(0x20..0x7F).contains(byte))
         .unwrap_or(bytes.len());
     let (ascii, rest) = bytes.split_at(first);
-    if is_ascii_and_latin_letters(rest) {
-        // UTF-8, no refused character (U+00C0 to U+00FF holds none), and
+    if is_ascii_and_letters(rest) {
+        // UTF-8, no refused character (see `is_ascii_and_letters`), and
         // not blank: `rest` starts with one of those letters, which are not
         // whitespace.
         return Ok(());
@@ -81,18 +81,24 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
     Ok(())
 }
 
-/// Whether `bytes` are printable ASCII (0x20 to 0x7E) and the two-byte
-/// UTF-8 of U+00C0 to U+00FF (`C3 80` to `C3 BF`: the accented Latin
-/// letters of nearly every name that is not ASCII, `á`, `é`, `ñ`, `Ñ`...),
-/// and nothing else: text that the exact rule accepts unless it is only
-/// spaces, with no `from_utf8` and no walk by characters.
+/// Whether `bytes` are printable ASCII (0x20 to 0x7E) and two-byte UTF-8
+/// characters U+00C0 to U+05FF and U+0740 to U+07FF (lead byte 0xC3 to
+/// 0xD7 or 0xDD to 0xDF, then one of 0x80 to 0xBF: the accented letters of
+/// nearly every name that is not ASCII, `á`, `é`, `ñ`, `Ñ`..., and the
+/// Greek, Cyrillic, Armenian and Hebrew ones), and nothing else: text that
+/// the exact rule accepts unless it is only spaces, with no `from_utf8` and
+/// no walk by characters. No character of those ranges is a control,
+/// format or separator character (the two-byte ones start with 0xC2 or 0xD8
+/// to 0xDC), nor whitespace. `false` is no verdict: the exact rule decides.
+/// The one shortcut of both sides: the central's name check and the
+/// agency's row splitter (`bet_row`).
 #[inline]
-fn is_ascii_and_latin_letters(bytes: &[u8]) -> bool {
+pub(crate) fn is_ascii_and_letters(bytes: &[u8]) -> bool {
     let mut at = 0;
     while let Some(&byte) = bytes.get(at) {
         if (0x20..0x7F).contains(&byte) {
             at += 1;
-        } else if byte == 0xC3
+        } else if matches!(byte, 0xC3..=0xD7 | 0xDD..=0xDF)
             && bytes
                 .get(at + 1)
                 .is_some_and(|next| (0x80..0xC0).contains(next))
