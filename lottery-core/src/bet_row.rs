@@ -177,27 +177,11 @@ pub(crate) fn split_bet(input: &[u8], quote_free: usize) -> Option<(BetFields<'_
 
 #[cfg(test)]
 mod tests {
-    use std::io::{self, Read};
-
     use proptest::prelude::*;
 
+    use crate::chunked::Chunked;
     use crate::field_bytes::is_ascii_and_letters;
     use crate::{AgencyFile, Bet, Birthdate, FieldError};
-
-    /// A source handing out at most `chunk` bytes per read.
-    struct Chunked<'a> {
-        bytes: &'a [u8],
-        chunk: usize,
-    }
-
-    impl Read for Chunked<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let len = self.chunk.min(buf.len()).min(self.bytes.len());
-            buf[..len].copy_from_slice(&self.bytes[..len]);
-            self.bytes = &self.bytes[len..];
-            Ok(len)
-        }
-    }
 
     /// What a reader makes of an agency file: each bet, or each refused
     /// row's line and error, then the bytes read.
@@ -305,7 +289,7 @@ mod tests {
         ) {
             let bytes = rows.concat();
             let today = if born_by_2020 { Birthdate::new(2020, 1, 1).unwrap() } else { Birthdate::LAST };
-            let source = || Chunked { bytes: &bytes, chunk };
+            let source = || Chunked::new(&bytes, chunk);
             prop_assert_eq!(by_plain_runs(source(), today), by_next_fields_alone(source(), today));
         }
     }

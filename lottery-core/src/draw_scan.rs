@@ -168,6 +168,7 @@ mod tests {
 
     use super::*;
     use crate::bet::Bet;
+    use crate::chunked::Chunked;
     use crate::draw::Draw;
     use crate::row::{StoreRows, encode_store_rows};
     use crate::rules::LotteryRules;
@@ -228,23 +229,8 @@ mod tests {
             prop_assert_eq!(&fast(&bytes).unwrap(), &expected);
             // However the reads split the rows.
             let mut tally = DrawTally::new(rules());
-            let rows = tally_rows(Chunked { bytes: &bytes, chunk }, &mut tally, Path::new("bets.csv")).unwrap();
+            let rows = tally_rows(Chunked::new(&bytes, chunk), &mut tally, Path::new("bets.csv")).unwrap();
             prop_assert_eq!((tally.finish(), rows), expected);
-        }
-    }
-
-    /// A reader handing out at most `chunk` bytes per read.
-    struct Chunked<'a> {
-        bytes: &'a [u8],
-        chunk: usize,
-    }
-
-    impl Read for Chunked<'_> {
-        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-            let take = self.chunk.min(out.len()).min(self.bytes.len());
-            out[..take].copy_from_slice(&self.bytes[..take]);
-            self.bytes = &self.bytes[take..];
-            Ok(take)
         }
     }
 

@@ -96,6 +96,8 @@ mod bet_batch;
 mod bet_fields;
 mod bet_row;
 mod central;
+#[cfg(test)]
+mod chunked;
 mod commit;
 mod draw;
 mod draw_scan;

@@ -329,6 +329,7 @@ fn row_fields<const N: usize>(row: RawRow<'_>) -> Result<[&str; N], FieldError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunked::Chunked;
     use proptest::prelude::*;
     use std::ops::Range;
 
@@ -495,30 +496,12 @@ mod tests {
         assert_eq!(rows.len(), 3);
     }
 
-    /// A reader handing out at most `chunk` bytes per read.
-    struct Chunked<'a> {
-        bytes: &'a [u8],
-        chunk: usize,
-    }
-
-    impl Read for Chunked<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let len = self.chunk.min(buf.len()).min(self.bytes.len());
-            buf[..len].copy_from_slice(&self.bytes[..len]);
-            self.bytes = &self.bytes[len..];
-            Ok(len)
-        }
-    }
-
     /// The line of the first error of an agency file, read in chunks of
     /// every size from 1 byte to the whole text (they must agree).
     fn first_error_line(text: &str) -> u64 {
         let lines: Vec<u64> = (1..=text.len())
             .map(|chunk| {
-                let source = Chunked {
-                    bytes: text.as_bytes(),
-                    chunk,
-                };
+                let source = Chunked::new(text.as_bytes(), chunk);
                 AgencyFile::from_reader("x", source)
                     .find_map(Result::err)
                     .expect("the text has a bad row")
@@ -800,7 +783,7 @@ mod tests {
             chunk in 1usize..80,
         ) {
             let bytes = pieces.concat();
-            let source = || Chunked { bytes: &bytes, chunk };
+            let source = || Chunked::new(&bytes, chunk);
 
             let mut agency = AgencyFile::from_reader("x", source());
             let read: Vec<_> = agency

@@ -527,27 +527,8 @@ impl<'a> RawRow<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunked::Chunked;
     use proptest::prelude::*;
-
-    /// A reader handing out at most `chunk` bytes per read, then failing if
-    /// told to.
-    struct Chunked<'a> {
-        bytes: &'a [u8],
-        chunk: usize,
-        fails: bool,
-    }
-
-    impl Read for Chunked<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.bytes.is_empty() && self.fails {
-                return Err(io::Error::other("unplugged"));
-            }
-            let len = self.chunk.min(buf.len()).min(self.bytes.len());
-            buf[..len].copy_from_slice(&self.bytes[..len]);
-            self.bytes = &self.bytes[len..];
-            Ok(len)
-        }
-    }
 
     /// What a reader yields: each row's fields and line, then how it ended
     /// (the line of a failed read, if one failed) and the bytes it read.
