@@ -14,8 +14,8 @@
 //!   connection reads until a read says `WouldBlock` or the end of the
 //!   stream (or its read budget is used, and the loop drives it again), as
 //!   mio documents; or until a plaintext read returns fewer bytes than it
-//!   asked for, which emptied the socket's queue (the next bytes raise a new
-//!   edge), unless the poll reported the end of the stream or an error: a
+//!   asked for, which emptied the socket's queue (on Linux, where epoll
+//!   raises a new edge for the next bytes: see `transport.rs`), unless the poll reported the end of the stream or an error: a
 //!   FIN queued behind the data raises no new edge, so that connection reads
 //!   on until the read itself says so. This spares one empty `recvfrom` per
 //!   message. A short write keeps its unsent tail, and the writable event

@@ -199,7 +199,11 @@ impl Agency {
             };
             // TLS hands plaintext out a record at a time: a short read
             // says nothing about the socket, so TLS reads to `WouldBlock`.
-            let may_skip = !stream.is_tls();
+            // Only Linux's epoll promises a new edge for bytes that arrive
+            // after a short read (mio promises it after `WouldBlock`): the
+            // central's `transport.rs` says more.
+            let may_skip =
+                !stream.is_tls() && cfg!(any(target_os = "linux", target_os = "android"));
             let mut source = Asked { stream, asked: 0 };
             match self.decoder.read_from(&mut source) {
                 Ok(0) => {
