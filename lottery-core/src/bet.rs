@@ -369,6 +369,7 @@ impl BetNumber {
     ///
     /// # Errors
     /// [`FieldReason::OutOfRange`] above [`MAX_BET_NUMBER`].
+    #[inline]
     pub fn new(number: u32) -> Result<Self, FieldError> {
         u16::try_from(number)
             .ok()
