@@ -480,12 +480,16 @@ impl BetBatchBuilder {
     ) {
         let [first_name, last_name, document, birthdate_text] = texts;
         let [first_quoting, last_quoting] = quoting;
+        // The ranges are in order (the callers checked them): their
+        // lengths are subtractions.
+        let [first_len, last_len, document_len] =
+            [&first_name, &last_name, &document].map(|text| text.end - text.start);
         let batch = &mut self.batch;
-        batch.rows_bound += first_name.len()
-            + last_name.len()
-            + document.len()
-            + quoted_extra(first_quoting, first_name.len())
-            + quoted_extra(last_quoting, last_name.len())
+        batch.rows_bound += first_len
+            + last_len
+            + document_len
+            + quoted_extra(first_quoting, first_len)
+            + quoted_extra(last_quoting, last_len)
             + ROW_FIXED;
         let bare = (first_quoting == Quoting::Bare) & (last_quoting == Quoting::Bare);
         let row = if one_apart & bare {
@@ -498,9 +502,9 @@ impl BetBatchBuilder {
             last_name: offset(last_name.start),
             document: offset(document.start),
             birthdate_text: offset(birthdate_text.start),
-            first_name_len: text_len(first_name.len()),
-            last_name_len: text_len(last_name.len()),
-            document_len: text_len(document.len()),
+            first_name_len: text_len(first_len),
+            last_name_len: text_len(last_len),
+            document_len: text_len(document_len),
             birthdate,
             number,
             row,

@@ -254,6 +254,15 @@ pub(crate) fn fold_words<T>(
     acc
 }
 
+/// The length of a text's range, whose start is not after its end (the
+/// callers check the ranges they are given): a subtraction, where
+/// `Range::len` also tests the order.
+#[inline(always)]
+fn text_len(range: &Range<usize>) -> usize {
+    debug_assert!(range.start <= range.end, "a text's range is in order");
+    range.end - range.start
+}
+
 /// How a valid name is written in a store row, as Python's `csv.writer`
 /// (`QUOTE_MINIMAL`) writes it: bare, or between quotes (its quotes
 /// doubled) when it holds the delimiter or the quote. (A line break would
@@ -295,7 +304,7 @@ pub(crate) fn check_name_in(
     buffer: &[u8],
     range: Range<usize>,
 ) -> Result<Quoting, FieldError> {
-    check_name_len(field, range.len())?;
+    check_name_len(field, text_len(&range))?;
     let spaces = ONES * u64::from(b' ');
     let (refused, not_space, special) =
         fold_words(buffer, &range, b' ', (0, 0, 0), |(r, s, q), word| {
@@ -378,10 +387,11 @@ fn quote_or_delimiter(word: u64) -> u64 {
 /// As [`check_document`].
 #[inline(always)]
 pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<(), FieldError> {
-    if range.is_empty() {
+    let len = text_len(&range);
+    if len == 0 {
         return Err(FieldError::new(Field::Document, FieldReason::Empty));
     }
-    if range.len() > MAX_DOCUMENT_DIGITS {
+    if len > MAX_DOCUMENT_DIGITS {
         return Err(FieldError::new(
             Field::Document,
             FieldReason::TooLong {
