@@ -12,7 +12,9 @@
 //! whitespace is the space. Any other byte sends the name to the exact rule
 //! (UTF-8, then Unicode Cc, Cf, Zl and Zp, then "only spaces"), from that
 //! byte on: the printable ASCII before it can change none of the answers
-//! but the last.
+//! but the last. On the central's path ([`check_name_in`]) a name of
+//! printable ASCII and `C3` letters (`é`, `ñ`) is told a word at a time
+//! before that, and is accepted (the exact rule accepts every such name).
 
 use std::ops::Range;
 
