@@ -178,8 +178,7 @@ impl Birthdate {
             return Err(invalid());
         }
         // A table instead of a match: no branch but February's leap year.
-        const DAYS: [u8; 13] = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-        let last = DAYS[usize::from(month)] + u8::from(month == 2 && is_leap_year(year));
+        let last = DAYS_IN_MONTH[usize::from(month)] + u8::from(month == 2 && is_leap_year(year));
         if day == 0 || day > last {
             return Err(invalid());
         }
@@ -264,6 +263,11 @@ fn days_in_month(year: u16, month: u8) -> u8 {
     }
 }
 
+/// The days of each month outside a leap year (February has 28), indexed
+/// by the month from 1; 0 for the indexes that are no month.
+const DAYS_IN_MONTH: [u8; 16] = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 0, 0, 0];
+
+#[inline]
 fn is_leap_year(year: u16) -> bool {
     (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
@@ -330,15 +334,25 @@ impl Birthdate {
         if !shape_ok {
             return Err(not_a_date());
         }
-        let digit = |word: u64, at: u32| (word >> (8 * at)) as u8;
-        let year = u16::from(digit(head, 0)) * 1000
-            + u16::from(digit(head, 1)) * 100
-            + u16::from(digit(head, 2)) * 10
-            + u16::from(digit(head, 3));
-        // Month and day have two digits, so they fit in u8.
-        let month = digit(head, 5) * 10 + digit(head, 6);
-        let day = digit(tail, 0) * 10 + digit(tail, 1);
-        Self::new(year, month, day)
+        // Each byte is now a digit's value (or 0 for a dash), so ten times a
+        // byte plus the next one is at most 99 and carries into no other
+        // byte: bytes 0, 2 and 5 of `pairs` are the two-digit numbers
+        // starting there (the year's halves, the month).
+        let pairs = head.wrapping_mul(10).wrapping_add(head >> 8);
+        let byte = |word: u64, at: u32| (word >> (8 * at)) as u8;
+        let year = u16::from(byte(pairs, 0)) * 100 + u16::from(byte(pairs, 2));
+        let month = byte(pairs, 5);
+        let day = byte(tail, 0) * 10 + byte(tail, 1);
+        // Four digits are at most 9999: only year 0 is out of range. One
+        // branch for every rule of `new`; the table's index is masked (any
+        // month past 12 is refused by the month test).
+        let last =
+            DAYS_IN_MONTH[usize::from(month & 15)] + u8::from(month == 2 && is_leap_year(year));
+        let valid = (year != 0) & (month.wrapping_sub(1) < 12) & (day.wrapping_sub(1) < last);
+        if !valid {
+            return Err(FieldError::new(Field::Birthdate, FieldReason::InvalidDate));
+        }
+        Ok(Self { year, month, day })
     }
 }
 
@@ -369,6 +383,7 @@ impl BetNumber {
     ///
     /// # Errors
     /// [`FieldReason::OutOfRange`] above [`MAX_BET_NUMBER`].
+    #[inline]
     pub fn new(number: u32) -> Result<Self, FieldError> {
         u16::try_from(number)
             .ok()
@@ -688,16 +703,46 @@ mod tests {
     }
 
     #[test]
+    fn every_date_of_digits_is_read_as_the_byte_by_byte_rule_reads_it() {
+        // Every year with the months and days around the valid ones, and
+        // every month and day for years of each leap rule.
+        let check = |year: u16, month: u8, day: u8| {
+            let text = format!("{year:04}-{month:02}-{day:02}");
+            assert_eq!(
+                Birthdate::from_text(text.as_bytes()),
+                date_byte_by_byte(text.as_bytes()),
+                "{text}"
+            );
+        };
+        for year in 0..=9999 {
+            for month in 0..=13 {
+                for day in [0, 1, 27, 28, 29, 30, 31, 32] {
+                    check(year, month, day);
+                }
+            }
+        }
+        for year in [0, 1, 4, 100, 400, 1900, 1999, 2000, 2024, 9996, 9999] {
+            for month in 0..=99 {
+                for day in 0..=99 {
+                    check(year, month, day);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_byte_in_every_place_of_a_date_is_told_apart() {
-        for at in 0..10 {
-            for byte in 0..=255u8 {
-                let mut bytes = *b"2000-02-29";
-                bytes[at] = byte;
-                assert_eq!(
-                    Birthdate::from_text(&bytes),
-                    date_byte_by_byte(&bytes),
-                    "{byte:#x} at {at}"
-                );
+        for base in [b"2000-02-29", b"1900-02-28", b"0001-12-31", b"9999-10-09"] {
+            for at in 0..10 {
+                for byte in 0..=255u8 {
+                    let mut bytes = *base;
+                    bytes[at] = byte;
+                    assert_eq!(
+                        Birthdate::from_text(&bytes),
+                        date_byte_by_byte(&bytes),
+                        "{byte:#x} at {at} of {base:?}"
+                    );
+                }
             }
         }
     }

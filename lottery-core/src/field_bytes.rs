@@ -12,7 +12,9 @@
 //! whitespace is the space. Any other byte sends the name to the exact rule
 //! (UTF-8, then Unicode Cc, Cf, Zl and Zp, then "only spaces"), from that
 //! byte on: the printable ASCII before it can change none of the answers
-//! but the last.
+//! but the last. On the central's path ([`check_name_in`]) a name of
+//! printable ASCII and `C3` letters (`é`, `ñ`) is told a word at a time
+//! before that, and is accepted (the exact rule accepts every such name).
 
 use std::ops::Range;
 
@@ -254,6 +256,15 @@ pub(crate) fn fold_words<T>(
     acc
 }
 
+/// The length of a text's range, whose start is not after its end (the
+/// callers check the ranges they are given): a subtraction, where
+/// `Range::len` also tests the order.
+#[inline(always)]
+fn text_len(range: &Range<usize>) -> usize {
+    debug_assert!(range.start <= range.end, "a text's range is in order");
+    range.end - range.start
+}
+
 /// How a valid name is written in a store row, as Python's `csv.writer`
 /// (`QUOTE_MINIMAL`) writes it: bare, or between quotes (its quotes
 /// doubled) when it holds the delimiter or the quote. (A line break would
@@ -295,7 +306,7 @@ pub(crate) fn check_name_in(
     buffer: &[u8],
     range: Range<usize>,
 ) -> Result<Quoting, FieldError> {
-    check_name_len(field, range.len())?;
+    check_name_len(field, text_len(&range))?;
     let spaces = ONES * u64::from(b' ');
     let (refused, not_space, special) =
         fold_words(buffer, &range, b' ', (0, 0, 0), |(r, s, q), word| {
@@ -316,7 +327,48 @@ pub(crate) fn check_name_in(
         }
         return Ok(quoting);
     }
+    // Nearly every name that is not ASCII is ASCII and Latin letters
+    // (`é`, `ñ`: `C3 xx`); those are told a word at a time, any other goes
+    // to the exact rule (a `false` here is no verdict).
+    if is_ascii_and_c3_letters_in(buffer, &range) {
+        return Ok(quoting);
+    }
     check_name_beyond_ascii(field, &buffer[range]).map(|()| quoting)
+}
+
+/// Whether the text at `range` of `buffer` (which holds [`TEXT_PAD`] bytes
+/// past it) is printable ASCII (0x20 to 0x7E) and two-byte characters
+/// `C3 80..BF` (U+00C0 to U+00FF: á é ñ Ñ ...) only, a word at a time: a
+/// narrower [`is_ascii_and_letters`] (every text it accepts, that one
+/// does, so the exact rule accepts it unless it is only spaces, which a
+/// text holding such a letter is not). Per word, exact byte by byte: the
+/// high bit of each byte of `printable`, `lead` (`C3`) and `next` (`80` to
+/// `BF`) says what the byte is; every byte is one of the three, and the
+/// continuation bytes are exactly those after a lead, the lead in a word's
+/// last byte carried to the next word's first. The fill after the text is
+/// spaces, so a lead as the text's last byte finds none after it.
+#[inline(always)]
+fn is_ascii_and_c3_letters_in(buffer: &[u8], range: &Range<usize>) -> bool {
+    let lows = !HIGHS;
+    let (wrong, carried) = fold_words(buffer, range, b' ', (0, 0), |(wrong, carried), word| {
+        let low = word & lows;
+        // Below 0x80 (its high bit clear), from 0x20 (adding 0x60 to its low
+        // seven bits reaches 0x80), not 0x7F (adding 1 does not reach 0x80);
+        // neither sum carries out of its byte.
+        let printable = !word & low.wrapping_add(ONES * 0x60) & !low.wrapping_add(ONES) & HIGHS;
+        // `C3`: XOR leaves a zero byte, told exactly (its low seven bits
+        // plus 0x7F reach 0x80 unless they are zero, with no carry out).
+        let xor = word ^ (ONES * 0xC3);
+        let lead = !((xor & lows).wrapping_add(lows) | xor) & HIGHS;
+        // `10xx_xxxx`: the high bit set, the next one (shifted up) clear.
+        let next = word & !(word << 1) & HIGHS;
+        let after_lead = (lead << 8) | carried;
+        (
+            wrong | (next ^ after_lead) | ((printable | lead | next) ^ HIGHS),
+            lead >> 56,
+        )
+    });
+    (wrong | carried) == 0
 }
 
 /// Not zero when some byte of `word` is `,` (0x2C) or `"` (0x22), zero
@@ -337,10 +389,11 @@ fn quote_or_delimiter(word: u64) -> u64 {
 /// As [`check_document`].
 #[inline(always)]
 pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<(), FieldError> {
-    if range.is_empty() {
+    let len = text_len(&range);
+    if len == 0 {
         return Err(FieldError::new(Field::Document, FieldReason::Empty));
     }
-    if range.len() > MAX_DOCUMENT_DIGITS {
+    if len > MAX_DOCUMENT_DIGITS {
         return Err(FieldError::new(
             Field::Document,
             FieldReason::TooLong {
@@ -679,9 +732,91 @@ mod tests {
         }
     }
 
+    /// [`is_ascii_and_c3_letters_in`] byte by byte.
+    fn ascii_and_c3_letters_reference(bytes: &[u8]) -> bool {
+        let mut at = 0;
+        while let Some(&byte) = bytes.get(at) {
+            if (0x20..0x7F).contains(&byte) {
+                at += 1;
+            } else if byte == 0xC3
+                && bytes
+                    .get(at + 1)
+                    .is_some_and(|next| (0x80..0xC0).contains(next))
+            {
+                at += 2;
+            } else {
+                return false;
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn the_word_latin_letter_check_is_the_byte_by_byte_one_for_every_pair_everywhere() {
+        // Every pair of bytes whose first is a lead or continuation byte
+        // (and every first byte before a few telling ones) at every place
+        // of texts of 1 to 26 bytes (the one- and two-word forms and the
+        // loop, across word boundaries), among ASCII letters or `é`s, with
+        // junk after the text that a careless check would read.
+        const AT: usize = 3;
+        let telling = [0x80, 0xA9, 0xBF, 0xC0, 0xC3, b'a', b' ', 0x7F];
+        let pairs = (0..=0xFFu8).flat_map(|first| {
+            let all = (0x80..0xC0).contains(&first) || first == 0xC3;
+            let seconds: Vec<u8> = if all {
+                (0..=0xFF).collect()
+            } else {
+                telling.to_vec()
+            };
+            seconds.into_iter().map(move |second| (first, second))
+        });
+        let pairs: Vec<(u8, u8)> = pairs.collect();
+        let mut buffer = [0u8; AT + 26 + TEXT_PAD];
+        for len in 1..=26usize {
+            for at in 0..len {
+                for base in [&b"ab"[..], "é".as_bytes()] {
+                    for (index, &(first, second)) in pairs.iter().enumerate() {
+                        let junk = [0x80, 0xA9, b' '][index % 3];
+                        buffer.fill(junk);
+                        let text = &mut buffer[AT..AT + len];
+                        for (byte, &letter) in text.iter_mut().zip(base.iter().cycle()) {
+                            *byte = letter;
+                        }
+                        text[at] = first;
+                        if at + 1 < len {
+                            text[at + 1] = second;
+                        }
+                        let text = &buffer[AT..AT + len];
+                        let expected = ascii_and_c3_letters_reference(text);
+                        assert!(!expected || is_ascii_and_letters(text));
+                        assert_eq!(
+                            is_ascii_and_c3_letters_in(&buffer, &(AT..AT + len)),
+                            expected,
+                            "{:x?}",
+                            &buffer[AT..AT + len]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_word_latin_letter_check_is_the_byte_by_byte_one(
+            bytes in tricky_bytes(),
+            start in 0usize..9,
+            junk in any::<u8>(),
+        ) {
+            let (buffer, range) = in_junk(&bytes, start, junk);
+            let expected = ascii_and_c3_letters_reference(&bytes);
+            prop_assert_eq!(is_ascii_and_c3_letters_in(&buffer, &range), expected);
+            prop_assert!(!expected || is_ascii_and_letters(&bytes));
+        }
+    }
+
     #[test]
     fn every_two_byte_sequence_after_ascii_is_told_apart() {
-        // The Latin-letter path: each pair of bytes (a lead byte and what
+        // The Latin-letter paths: each pair of bytes (a lead byte and what
         // follows it) after ASCII letters or spaces, alone or followed by
         // more text, as the reference rule decides.
         for lead in 0x80..=0xFFu8 {
@@ -689,11 +824,13 @@ mod tests {
                 for before in [&b""[..], b"a", b"  ", b"Jos"] {
                     for after in [&b""[..], b" ", "é".as_bytes(), b"\xc3"] {
                         let bytes = [before, &[lead, next], after].concat();
-                        assert_eq!(
-                            check_name(Field::LastName, &bytes),
-                            name_reference(Field::LastName, &bytes),
-                            "{bytes:x?}"
-                        );
+                        let expected = name_reference(Field::LastName, &bytes);
+                        assert_eq!(check_name(Field::LastName, &bytes), expected, "{bytes:x?}");
+                        // And in a buffer, as the central checks it (the
+                        // word-at-a-time Latin letters first).
+                        let (buffer, range) = in_junk(&bytes, 1, 0xA9);
+                        let in_buffer = check_name_in(Field::LastName, &buffer, range);
+                        assert_eq!(in_buffer.map(|_| ()), expected, "{bytes:x?}");
                     }
                 }
             }

@@ -256,21 +256,19 @@ fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
     let mut at = BATCH_HEADER_LEN - HEADER_LEN;
     let mut tail: Option<FieldReader<'_>> = None;
     for index in 0..count {
-        let bet = match read_bet_in_window(body, at).filter(|_| tail.is_none()) {
-            Some((bet, next)) => {
-                at = next;
-                bet
-            }
-            None => {
-                let rest = &body[at..];
-                let fields = tail.get_or_insert_with(|| FieldReader::new("Batch", rest));
-                let mut bet = read_bet(fields, rest)?;
-                for text in &mut bet.texts {
-                    *text = at + text.start..at + text.end;
-                }
-                bet
-            }
-        };
+        if tail.is_none()
+            && let Some((bet, next)) = read_bet_in_window(body, at)
+        {
+            at = next;
+            check_framed_bet(&mut bets, &mut invalid, &fields, body, bet, index)?;
+            continue;
+        }
+        let rest = &body[at..];
+        let fields_left = tail.get_or_insert_with(|| FieldReader::new("Batch", rest));
+        let mut bet = read_bet(fields_left, rest)?;
+        for text in &mut bet.texts {
+            *text = at + text.start..at + text.end;
+        }
         check_bet(&mut bets, &mut invalid, &fields, body, bet, index)?;
     }
     tail.unwrap_or_else(|| FieldReader::new("Batch", &body[at..]))
@@ -286,22 +284,74 @@ fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
 /// longest, each after its length byte, and the number.
 const MAX_BET_LEN: usize = 4 * (1 + MAX_SHORT_TEXT) + 2;
 
-/// The fields of the bet at `at` of `body` and where the next one starts,
-/// when [`MAX_BET_LEN`] bytes are left there (so none of its fields can be
-/// cut short: the reading needs no check but the window's); `None`
-/// otherwise.
+/// The bet at `at` of `body` and where the next one starts, when
+/// [`MAX_BET_LEN`] bytes are left there (so none of its fields can be cut
+/// short: the reading needs no check but the window's); `None` otherwise.
 #[inline(always)]
-fn read_bet_in_window(body: &[u8], at: usize) -> Option<(BetRanges, usize)> {
+fn read_bet_in_window(body: &[u8], at: usize) -> Option<(FramedBet, usize)> {
     let window: &[u8; MAX_BET_LEN] = body.get(at..at + MAX_BET_LEN)?.try_into().ok()?;
-    let mut texts = [0..0, 0..0, 0..0, 0..0];
+    let mut lens = [0u8; 4];
     let mut read = 0;
-    for text in &mut texts {
-        let len = usize::from(window[read]);
-        *text = at + read + 1..at + read + 1 + len;
-        read += 1 + len;
+    for len in &mut lens {
+        *len = window[read];
+        read += 1 + usize::from(*len);
     }
     let number = u16::from_be_bytes([window[read], window[read + 1]]);
-    Some((BetRanges { texts, number }, at + read + 2))
+    let bet = FramedBet {
+        start: at + 1,
+        lens,
+        number,
+    };
+    Some((bet, at + read + 2))
+}
+
+/// One bet as a `Batch` frame lays it: its first name at `start`, each
+/// text after the one before and its length byte, `lens` bytes long.
+struct FramedBet {
+    start: usize,
+    lens: [u8; 4],
+    number: u16,
+}
+
+impl FramedBet {
+    /// Where its texts lie.
+    fn ranges(&self) -> [Range<usize>; 4] {
+        let mut at = self.start;
+        self.lens.map(|len| {
+            let text = at..at + usize::from(len);
+            at = text.end + 1;
+            text
+        })
+    }
+}
+
+/// [`check_bet`] of a bet read from the window: its texts lie as a frame
+/// lays them ([`BetBatchBuilder::push_framed`]).
+///
+/// # Errors
+/// As [`check_bet`].
+#[inline(always)]
+fn check_framed_bet(
+    bets: &mut BetBatchBuilder,
+    invalid: &mut Option<InvalidBet>,
+    fields: &FieldReader<'_>,
+    body: &[u8],
+    bet: FramedBet,
+    index: usize,
+) -> Result<(), DecodeError> {
+    if invalid.is_none() {
+        match bets.push_framed(bet.start, bet.lens, bet.number.into()) {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                let index = u32::try_from(index).expect("the count is a u32");
+                *invalid = Some(InvalidBet { index, error });
+            }
+        }
+    }
+    match first_not_utf8(fields, body, &bet.ranges()) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
 }
 
 /// Checks one bet read from the frame (the `index`th) into `bets`, unless

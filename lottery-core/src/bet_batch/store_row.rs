@@ -94,15 +94,26 @@ pub(super) fn put_spanned_row(
     number: BetNumber,
 ) -> usize {
     let len = span.len() - TEXT_PAD;
-    out[at..at + SPAN_COPY].copy_from_slice(&span[..SPAN_COPY]);
     let end = if len <= SPAN_COPY {
+        // The commas made in a copy whose size is a power of two: each
+        // comma lies below `len`, so masking its place changes nothing
+        // and takes the bounds check's place.
+        let mut row = [0u8; SPAN_COPY.next_power_of_two()];
+        row[..SPAN_COPY].copy_from_slice(&span[..SPAN_COPY]);
+        for comma in commas {
+            row[comma & (row.len() - 1)] = b',';
+        }
+        out[at..at + SPAN_COPY].copy_from_slice(&row[..SPAN_COPY]);
         at + len
     } else {
-        put_text(out, at + SPAN_COPY, &span[SPAN_COPY..])
+        out[at..at + SPAN_COPY].copy_from_slice(&span[..SPAN_COPY]);
+        let end = put_text(out, at + SPAN_COPY, &span[SPAN_COPY..]);
+        // After the copies, which hold the bytes that become commas.
+        for comma in commas {
+            out[at + comma] = b',';
+        }
+        end
     };
-    for comma in commas {
-        out[at + comma] = b',';
-    }
     put_number_line(out, end, number.get())
 }
 

@@ -66,6 +66,41 @@ proptest! {
     }
 
     #[test]
+    fn a_bet_laid_as_a_frame_lays_it_is_checked_as_by_its_ranges(
+        first in field(),
+        last in field(),
+        document in prop_oneof![field(), "[0-9]{1,20}"],
+        birthdate in prop_oneof![field(), "(19|20)[0-9]{2}-(0[1-9]|1[0-2])-[0-2][0-9]"],
+        number in prop_oneof![0u32..=9999, any::<u32>()],
+        gap in any::<u8>(),
+        junk in any::<u8>(),
+    ) {
+        // One byte before each text, as a frame's length bytes (of any
+        // value: `push_framed` is told the lengths), junk after the last.
+        let texts = [first.as_bytes(), last.as_bytes(), document.as_bytes(), birthdate.as_bytes()];
+        prop_assume!(texts.iter().all(|text| text.len() <= 255));
+        let (mut bytes, ranges) = lay_out(&texts, &[gap]);
+        bytes.extend_from_slice(&[junk; 3]);
+        let lens = texts.map(|text| u8::try_from(text.len()).unwrap());
+        let texts = <[Range<usize>; 4]>::try_from(ranges).unwrap();
+        let (mut by_ranges, mut framed) = (BetBatch::builder(bytes.clone(), 2), BetBatch::builder(bytes, 2));
+        // Twice: into an empty batch, then after a bet was added (or refused).
+        for _ in 0..2 {
+            let [first_name, last_name, doc, date] = texts.clone();
+            let expected = by_ranges.push(first_name, last_name, doc, date, number);
+            prop_assert_eq!(framed.push_framed(texts[0].start, lens, number), expected);
+        }
+        prop_assert_eq!(framed.len(), by_ranges.len());
+        let (by_ranges, framed) = (by_ranges.finish(), framed.finish());
+        prop_assert_eq!(&framed, &by_ranges);
+        let agency = AgencyId::new(12).unwrap();
+        let (mut rows, mut framed_rows) = (Vec::new(), Vec::new());
+        by_ranges.write_store_rows(agency, &mut rows);
+        framed.write_store_rows(agency, &mut framed_rows);
+        prop_assert_eq!(framed_rows, rows);
+    }
+
+    #[test]
     fn a_batch_of_bets_reads_back_as_those_bets(
         texts in proptest::collection::vec((field(), field(), "[0-9]{1,20}", 0u32..=9999), 0..8),
     ) {
