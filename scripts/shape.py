@@ -9,7 +9,12 @@
    `#[cfg(test)] mod tests { ... }` block does not count; test-only files
    named tests.rs do not count);
 3. no function in lottery-server/src is longer than 60 lines, from the line of
-   its `fn` to the line of its closing brace (test functions included).
+   its `fn` to the line of its closing brace (test functions included);
+4. every `pub enum` of a library crate is `#[non_exhaustive]` (binaries and
+   test code aside), so that a variant can be added without breaking users;
+5. no file both declares `pub mod x;` and re-exports from `x` (`pub use
+   x::Item;`): an item has one public path (the crates' way is private
+   modules with flat re-exports).
 
 Usage: python3 scripts/shape.py            (exit 1 and a list on a violation)
        python3 scripts/shape.py --report   (also print the largest of each)
@@ -66,6 +71,46 @@ def functions(path):
     return found
 
 
+PUB_ENUM = re.compile(r"^[ \t]*pub enum (\w+)", re.M)
+PUB_MOD = re.compile(r"^[ \t]*pub mod (\w+)\s*[;{]", re.M)
+PUB_USE = re.compile(r"^[ \t]*pub use (?:self::)?(\w+)::", re.M)
+
+
+def library_files():
+    """The library source files of the workspace (no binary, no test file)."""
+    for crate in [c for c in layers.CRATES if os.path.isdir(c)]:
+        src = os.path.join(crate, "src")
+        for path in rust_files(src):
+            rel = os.path.relpath(path, src).split(os.sep)
+            if rel[0] == "bin" or rel == ["main.rs"] or rel[-1] == "tests.rs":
+                continue
+            yield path
+
+
+def code_of(path):
+    """A file's text with comments and literals blanked and test blocks dropped."""
+    with open(path, encoding="utf-8") as f:
+        return layers.cfg_test_items_removed(layers.strip_comments(f.read()))
+
+
+def exhaustive_enums(path):
+    """(line, name) of each `pub enum` of the file without `#[non_exhaustive]`
+    among the attributes before it."""
+    text, found = code_of(path), []
+    for match in PUB_ENUM.finditer(text):
+        head = text[: match.start()]
+        item_start = max(head.rfind("}"), head.rfind(";"), head.rfind("{")) + 1
+        if "#[non_exhaustive]" not in head[item_start:]:
+            found.append((head.count("\n") + 1, match.group(1)))
+    return found
+
+
+def modules_under_two_paths(path):
+    """Each `pub mod x` of the file that it also re-exports from."""
+    text = code_of(path)
+    return sorted(set(PUB_MOD.findall(text)) & set(PUB_USE.findall(text)))
+
+
 def production_lines(path):
     with open(path, encoding="utf-8") as f:
         text = f.read()
@@ -106,11 +151,18 @@ def main():
     if report:
         print("longest lottery-server functions:", ", ".join(f"{w} {n}" for n, w in longest[:3]))
 
+    for path in library_files():
+        for line, name in exhaustive_enums(path):
+            problems.append(f"{path}:{line}: pub enum {name} is not #[non_exhaustive]")
+        for module in modules_under_two_paths(path):
+            problems.append(f"{path}: pub mod {module} is also re-exported from (two paths)")
+
     for problem in problems:
         print(problem)
     if not problems:
         print("shape: no cycle, core files under", MAX_CORE_FILE_LINES,
-              "lines, server functions at most", MAX_SERVER_FN_LINES, "lines")
+              "lines, server functions at most", MAX_SERVER_FN_LINES,
+              "lines, public enums non_exhaustive, one path per public item")
     sys.exit(1 if problems else 0)
 
 

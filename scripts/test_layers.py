@@ -196,6 +196,46 @@ class Functions(unittest.TestCase):
         self.assertEqual(self.lengths("trait T {\n    fn f(&self, x: [u8; 2]);\n    fn g() {}\n}\n"), {"g": 1})
 
 
+class PublicApi(unittest.TestCase):
+    """shape.py's rules 4 and 5 (non_exhaustive enums, one path per item)."""
+
+    def check(self, text, rule):
+        import shape
+        with tempfile.NamedTemporaryFile("w", suffix=".rs", delete=False) as f:
+            f.write(textwrap.dedent(text))
+        try:
+            return getattr(shape, rule)(f.name)
+        finally:
+            os.unlink(f.name)
+
+    def test_a_pub_enum_needs_non_exhaustive_among_its_attributes(self):
+        found = self.check("""\
+            /// Documented.
+            #[derive(Debug)]
+            #[non_exhaustive]
+            pub enum Fine { A }
+            #[derive(Debug)]
+            // #[non_exhaustive] in a comment is none
+            pub enum Open { A }
+            pub(crate) enum Inner { A }
+            #[cfg(test)]
+            mod tests {
+                pub enum Test { A }
+            }
+            """, "exhaustive_enums")
+        self.assertEqual(found, [(7, "Open")])
+
+    def test_a_pub_mod_reexported_flat_has_two_paths(self):
+        found = self.check("""\
+            pub mod config;
+            pub mod log;
+            mod session;
+            pub use config::Settings;
+            pub use self::session::run;
+            """, "modules_under_two_paths")
+        self.assertEqual(found, ["config"])
+
+
 class Workspace(unittest.TestCase):
     def test_every_workspace_member_is_checked(self):
         with open(os.path.join(HERE, "..", "Cargo.toml"), encoding="utf-8") as f:
