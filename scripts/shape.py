@@ -2,12 +2,19 @@
 """The workspace's shape rules, checked (CI runs this):
 
 1. no two modules of a crate import each other, directly or through a longer
-   cycle (scripts/layers.py);
+   cycle, in any crate of the workspace (its libraries and binaries;
+   scripts/layers.py says what counts as an import, scripts/test_layers.py
+   tries to fool it);
 2. no production file of lottery-core is 600 lines or longer (a file's
    `#[cfg(test)] mod tests { ... }` block does not count; test-only files
    named tests.rs do not count);
 3. no function in lottery-server/src is longer than 60 lines, from the line of
-   its `fn` to the line of its closing brace (test functions included).
+   its `fn` to the line of its closing brace (test functions included);
+4. every `pub enum` of a library crate is `#[non_exhaustive]` (binaries and
+   test code aside), so that a variant can be added without breaking users;
+5. no file both declares `pub mod x;` and re-exports from `x` (`pub use
+   x::Item;`): an item has one public path (the crates' way is private
+   modules with flat re-exports).
 
 Usage: python3 scripts/shape.py            (exit 1 and a list on a violation)
        python3 scripts/shape.py --report   (also print the largest of each)
@@ -22,7 +29,11 @@ import layers  # noqa: E402
 MAX_CORE_FILE_LINES = 600
 MAX_SERVER_FN_LINES = 60
 
-FN = re.compile(r"^\s*(?:pub(?:\([\w:]+\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?fn\s+(\w+)")
+FN = re.compile(
+    r"^[ \t]*(?:pub(?:\([^)]*\))?\s+)?(?:default\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?"
+    r"(?:extern\s+(?:\"[^\"]*\"\s+)?)?fn\s+(\w+)",
+    re.M,
+)
 
 
 def rust_files(src):
@@ -32,45 +43,80 @@ def rust_files(src):
                 yield os.path.join(dirpath, name)
 
 
-def blank_literals(line):
-    """The line with string and char literals and comments blanked, so that
-    braces inside them are not counted."""
-    line = re.sub(r'"(?:\\.|[^"\\])*"', '""', line)
-    line = re.sub(r"'(?:\\.|[^'\\])'", "''", line)
-    return re.sub(r"//.*", "", line)
-
-
 def functions(path):
-    """(name, first line, line count) of every function with a body."""
+    """(name, first line, line count) of every function with a body. The text
+    is read whole with comments and literals blanked (line breaks kept), so a
+    brace in a string, a `;` in a parameter's type (`[u8; 4]`) or a string
+    over several lines does not end or hide a function."""
     with open(path, encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    cleaned = [blank_literals(line) for line in lines]
+        text = layers.strip_comments(f.read())
     found = []
-    for start, line in enumerate(cleaned):
-        match = FN.match(line)
-        if not match:
-            continue
-        depth, opened = 0, False
-        for end in range(start, len(cleaned)):
-            text = cleaned[end]
-            if not opened and ";" in text and "{" not in text:
+    for match in FN.finditer(text):
+        depth, j = 0, match.end()
+        while j < len(text):
+            char = text[j]
+            if char in "([":
+                depth += 1
+            elif char in ")]":
+                depth -= 1
+            elif char == ";" and depth == 0:
                 break  # a declaration without a body
-            for char in text:
-                if char == "{":
-                    depth += 1
-                    opened = True
-                elif char == "}":
-                    depth -= 1
-            if opened and depth == 0:
-                found.append((match.group(1), start + 1, end - start + 1))
+            elif char == "{" and depth == 0:
+                end = layers.skip_block(text, j + 1)
+                first = text.count("\n", 0, match.start() + len(match.group(0)) - len(match.group(0).lstrip()))
+                last = text.count("\n", 0, end - 1)
+                found.append((match.group(1), first + 1, last - first + 1))
                 break
+            j += 1
     return found
+
+
+PUB_ENUM = re.compile(r"^[ \t]*pub enum (\w+)", re.M)
+PUB_MOD = re.compile(r"^[ \t]*pub mod (\w+)\s*[;{]", re.M)
+PUB_USE = re.compile(r"^[ \t]*pub use (?:self::)?(\w+)::", re.M)
+
+
+def library_files():
+    """The library source files of the workspace (no binary, no test file)."""
+    for crate in [c for c in layers.CRATES if os.path.isdir(c)]:
+        src = os.path.join(crate, "src")
+        for path in rust_files(src):
+            rel = os.path.relpath(path, src).split(os.sep)
+            if rel[0] == "bin" or rel == ["main.rs"] or rel[-1] == "tests.rs":
+                continue
+            yield path
+
+
+def code_of(path):
+    """A file's text with comments and literals blanked and test blocks dropped."""
+    with open(path, encoding="utf-8") as f:
+        return layers.cfg_test_items_removed(layers.strip_comments(f.read()))
+
+
+def exhaustive_enums(path):
+    """(line, name) of each `pub enum` of the file without `#[non_exhaustive]`
+    among the attributes before it."""
+    text, found = code_of(path), []
+    for match in PUB_ENUM.finditer(text):
+        head = text[: match.start()]
+        item_start = max(head.rfind("}"), head.rfind(";"), head.rfind("{")) + 1
+        if "#[non_exhaustive]" not in head[item_start:]:
+            found.append((head.count("\n") + 1, match.group(1)))
+    return found
+
+
+def modules_under_two_paths(path):
+    """Each `pub mod x` of the file that it also re-exports from."""
+    text = code_of(path)
+    return sorted(set(PUB_MOD.findall(text)) & set(PUB_USE.findall(text)))
 
 
 def production_lines(path):
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    return len(layers.cfg_test_blocks_removed(text).rstrip("\n").split("\n"))
+    # Literals blanked first (line breaks kept), so a brace in a test's string
+    # cannot make the test block swallow the production code after it.
+    return len(layers.cfg_test_blocks_removed(layers.strip_comments(text)).rstrip("\n").split("\n"))
 
 
 def main():
@@ -79,8 +125,10 @@ def main():
     problems = []
 
     for crate in [c for c in layers.CRATES if os.path.isdir(c)]:
-        for comp in layers.cycles(layers.crate_graph(crate)):
-            problems.append(f"{crate}: modules in a cycle: " + ", ".join("::".join(m) for m in comp))
+        for label, parsed in layers.crates_of(crate):
+            graph = {m: set(t) for m, t in parsed.edges().items()}
+            for comp in layers.cycles(graph):
+                problems.append(f"{label}: modules in a cycle: " + ", ".join(layers.name(m) for m in comp))
 
     sizes = sorted(
         ((production_lines(p), p) for p in rust_files("lottery-core/src") if not p.endswith("tests.rs")),
@@ -103,11 +151,18 @@ def main():
     if report:
         print("longest lottery-server functions:", ", ".join(f"{w} {n}" for n, w in longest[:3]))
 
+    for path in library_files():
+        for line, name in exhaustive_enums(path):
+            problems.append(f"{path}:{line}: pub enum {name} is not #[non_exhaustive]")
+        for module in modules_under_two_paths(path):
+            problems.append(f"{path}: pub mod {module} is also re-exported from (two paths)")
+
     for problem in problems:
         print(problem)
     if not problems:
         print("shape: no cycle, core files under", MAX_CORE_FILE_LINES,
-              "lines, server functions at most", MAX_SERVER_FN_LINES, "lines")
+              "lines, server functions at most", MAX_SERVER_FN_LINES,
+              "lines, public enums non_exhaustive, one path per public item")
     sys.exit(1 if problems else 0)
 
 

@@ -10,6 +10,7 @@ use lottery_server::ServerError;
 
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A required setting is missing.
     #[error("missing {setting}")]
@@ -70,6 +71,7 @@ pub enum ConfigError {
 /// Each message says what is wrong once: the logs print an error with its
 /// source chain, so no message repeats its source.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InputError {
     /// The file cannot be opened: it does not exist, is a directory, may not
     /// be read, ...
@@ -98,6 +100,7 @@ fn open_problem(cause: &io::Error) -> String {
 
 /// An in-process central that cannot run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CentralError {
     /// The temporary directory for its store cannot be made.
     #[error("cannot create a temporary directory for the store")]
@@ -115,6 +118,7 @@ pub enum CentralError {
 
 /// A load run that cannot start or cannot go on.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadgenError {
     /// The in-process central cannot run.
     #[error("the in-process central failed")]
@@ -155,6 +159,7 @@ pub enum LoadgenError {
 
 /// An agency session that could not complete.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AgencyError {
     /// The agency's bets cannot be read.
     #[error("cannot read the agency's bets")]
@@ -177,6 +182,7 @@ impl AgencyError {
 
 /// A demo that cannot run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DemoError {
     /// The synthetic data set cannot be written.
     #[error("cannot write the synthetic data set")]

@@ -199,6 +199,7 @@ enum Source<'a> {
 /// One bet of an [`AgencyInput`]: encoded already (a held file), or read
 /// again from a streamed file.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum InputBet<'a> {
     /// A bet of a file held in memory, in its wire encoding.
     Held(EncodedBet<'a>),

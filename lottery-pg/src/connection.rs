@@ -2,6 +2,8 @@
 //! (a restart, a dropped socket), with its prepared statements.
 
 use lottery_core::Durability;
+use std::path::PathBuf;
+
 use postgres::{Client, Config, NoTls, Statement};
 
 /// Stores the batches of a transaction in one statement (`$1`, `$2`, `$3`:
@@ -175,4 +177,18 @@ impl Connection {
     pub(crate) fn reset(&mut self) {
         self.live = None;
     }
+}
+
+/// `url` without its password, as errors and logs name the store.
+pub(crate) fn describe(config: &Config) -> PathBuf {
+    let user = config.get_user().unwrap_or("");
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        #[cfg(unix)]
+        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => String::new(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("");
+    PathBuf::from(format!("postgres://{user}@{host}:{port}/{db}"))
 }

@@ -14,7 +14,7 @@ use lottery_core::{
 use postgres::Config;
 
 use crate::commit::{Failure, GroupCommit, Stored, Write};
-use crate::connection::Connection;
+use crate::connection::{Connection, describe};
 use crate::listen;
 use crate::read::{db_error, each_bet};
 use crate::rows::encode_batch_rows;
@@ -113,20 +113,6 @@ pub fn redacted_url(url: &str) -> String {
         Ok(config) => describe(&config).display().to_string(),
         Err(_) => "postgres://(a URL that does not parse)".to_owned(),
     }
-}
-
-/// `url` without its password, as errors and logs name the store.
-pub(crate) fn describe(config: &Config) -> PathBuf {
-    let user = config.get_user().unwrap_or("");
-    let host = match config.get_hosts().first() {
-        Some(postgres::config::Host::Tcp(host)) => host.clone(),
-        #[cfg(unix)]
-        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
-        None => String::new(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let db = config.get_dbname().unwrap_or("");
-    PathBuf::from(format!("postgres://{user}@{host}:{port}/{db}"))
 }
 
 impl PgLedger {

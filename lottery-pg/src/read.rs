@@ -75,7 +75,7 @@ pub fn export_csv(url: &str, out: &mut dyn Write) -> Result<u64, StoreError> {
         path: PathBuf::from("postgres://"),
         source: io::Error::new(io::ErrorKind::InvalidInput, error),
     })?;
-    let name = crate::ledger::describe(&config);
+    let name = crate::connection::describe(&config);
     let mut client = config
         .connect(NoTls)
         .map_err(|error| db_error("connect to", &name, error))?;

@@ -1,6 +1,8 @@
-//! Every log line the server writes, one typed function each: a line's text
-//! (its action, its result, the order and names of its details) is written
-//! here and nowhere else.
+//! Every log line the server library writes, one typed function each: a
+//! line's text (its action, its result, the order and names of its details)
+//! is written here and nowhere else in the library. The binary's own three
+//! (`config` once the settings are read, `exit` with its reason or error)
+//! are in `main.rs`, which cannot reach this crate-private module.
 //!
 //! The lines follow SPEC 6 (`action: NAME | result: success|fail|in_progress
 //! | key: value ...`); the course's own checks read `apuesta_recibida`,

@@ -29,6 +29,8 @@
 //! `error` below `pem` below `identity` and `config`; `generate` uses `pem`
 //! and `identity`.
 
+#![deny(missing_docs)]
+
 mod config;
 mod error;
 mod generate;

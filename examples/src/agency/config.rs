@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use log::LevelFilter;
-use lottery_core::{AgencyId, Bet};
+use lottery_core::{AgencyId, Bet, Birthdate};
 use serde::Deserialize;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, InputError};
+use crate::input::AgencyInput;
 use lottery_log::parse_level;
 
 /// The server address when none is given.
@@ -100,11 +101,43 @@ struct FileSettings {
 
 /// Where the agency's bets come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BetSource {
     /// An agency file.
     File(PathBuf),
     /// One bet from the course's single-bet variables.
     Single(Box<Bet>),
+}
+
+impl BetSource {
+    /// How the agency's log lines name the source: the file's path, or
+    /// `<environment>` for the single-bet variables.
+    pub fn name(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Single(_) => "<environment>".to_string(),
+        }
+    }
+
+    /// The one bet of the single-bet variables (`None` for a file).
+    pub fn single(&self) -> Option<&Bet> {
+        match self {
+            Self::File(_) => None,
+            Self::Single(bet) => Some(bet),
+        }
+    }
+
+    /// The bets: a file read whole and checked (birthdates against
+    /// `today`) before anything is sent, or the one bet.
+    ///
+    /// # Errors
+    /// [`InputError`] when the file cannot be read or holds an invalid row.
+    pub fn load(&self, today: Birthdate) -> Result<AgencyInput, InputError> {
+        match self {
+            Self::File(path) => AgencyInput::load(path, today),
+            Self::Single(bet) => Ok(AgencyInput::single((**bet).clone())),
+        }
+    }
 }
 
 /// The agency's TLS, its files loaded.

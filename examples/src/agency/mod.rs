@@ -1,9 +1,15 @@
 //! The agency program's pieces: its settings, its session with the central
 //! and its log lines.
 
-pub mod config;
+mod config;
 pub mod log;
-pub mod session;
+mod session;
 
-pub use config::{AgencyArgs, AgencySettings, BetSource};
+// Private modules, flat re-exports: each item under one path (the log lines
+// stay a module of their own: `agency::log::bets_loaded(..)` reads as what
+// it is).
+pub use config::{
+    AgencyArgs, AgencySettings, AgencyTls, BetSource, DEFAULT_IN_FLIGHT,
+    DEFAULT_RECONNECT_ATTEMPTS, DEFAULT_SERVER, SINGLE_BET_VARIABLES,
+};
 pub use session::{Progress, SessionEvent, SessionOutcome, run_session};

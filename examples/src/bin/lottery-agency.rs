@@ -7,10 +7,8 @@ use std::time::Duration;
 use clap::Parser;
 use log::LevelFilter;
 use lottery_core::AgencyId;
-use lottery_examples::agency::{
-    self, AgencyArgs, AgencySettings, BetSource, SessionEvent, run_session,
-};
-use lottery_examples::input::{self, AgencyInput};
+use lottery_examples::agency::{self, AgencyArgs, AgencySettings, SessionEvent, run_session};
+use lottery_examples::input;
 use lottery_net::{ClientConfig, Interrupter};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -31,10 +29,7 @@ fn main() -> ExitCode {
         };
     lottery_log::init(settings.log_level).expect("the first logger of the process");
     let id = settings.id;
-    let (data, single) = match &settings.source {
-        BetSource::File(path) => (path.display().to_string(), None),
-        BetSource::Single(bet) => ("<environment>".to_string(), Some(bet.clone())),
-    };
+    let (data, single) = (settings.source.name(), settings.source.single().cloned());
     agency::log::config(&settings, &data);
     let interrupter = Interrupter::new();
     if let Err(error) = watch_signals(id, interrupter.clone()) {
@@ -42,11 +37,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    let input = match &settings.source {
-        BetSource::File(path) => AgencyInput::load(path, input::today()),
-        BetSource::Single(bet) => Ok(AgencyInput::single((**bet).clone())),
-    };
-    let input = match input {
+    let input = match settings.source.load(input::today()) {
         Ok(input) => input,
         Err(error) => {
             // Nothing was sent: the whole file is checked before connecting.

@@ -49,7 +49,6 @@ use crate::bet::AgencyId;
 use crate::draw::DrawSummary;
 use crate::error::StoreError;
 use crate::journal::{DataSum, Digest, Record};
-use crate::ledger::Receipt;
 use crate::manifest::{DrawRecord, Manifest};
 use crate::rules::LotteryRules;
 use crate::store::{BetStore, Durability, StoreFile, StoreSyncer};
@@ -57,32 +56,8 @@ use crate::sync::{Condvar, Mutex};
 
 mod state;
 
+pub(crate) use state::Ticket;
 use state::{Commit, FailedEpoch, Group, JournalWriter, Status, Writer};
-
-/// Where a journal record stands in the commit order: what a
-/// [`Receipt`] of the file monitor carries.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Ticket {
-    /// Its position among all records (from 1).
-    seq: u64,
-    /// The commit epoch it was written in (bumped by every failed commit).
-    epoch: usize,
-}
-
-impl Ticket {
-    /// The receipt that hands this ticket through the [`crate::Ledger`] seam.
-    pub(crate) fn receipt(self) -> Receipt {
-        Receipt::new(self.seq, self.epoch as u64)
-    }
-
-    /// The ticket a receipt of this engine carries.
-    pub(crate) fn from_receipt(receipt: Receipt) -> Self {
-        Self {
-            seq: receipt.sequence(),
-            epoch: usize::try_from(receipt.epoch()).unwrap_or(usize::MAX),
-        }
-    }
-}
 
 /// The group-commit engine: the store and its journal behind the append,
 /// journal, data-sync and commit locks (in that order; see the module docs).

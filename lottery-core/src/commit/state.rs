@@ -5,12 +5,37 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
-use super::Ticket;
 use crate::bet::AgencyId;
 use crate::error::StoreError;
 use crate::journal::{Digest, Record};
+use crate::ledger::Receipt;
 use crate::manifest::Manifest;
 use crate::store::{BetStore, StoreFile, StoreSyncer};
+
+/// Where a journal record stands in the commit order: what a
+/// [`Receipt`] of the file monitor carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    /// Its position among all records (from 1).
+    pub(super) seq: u64,
+    /// The commit epoch it was written in (bumped by every failed commit).
+    pub(super) epoch: usize,
+}
+
+impl Ticket {
+    /// The receipt that hands this ticket through the [`crate::Ledger`] seam.
+    pub(crate) fn receipt(self) -> Receipt {
+        Receipt::new(self.seq, self.epoch as u64)
+    }
+
+    /// The ticket a receipt of this engine carries.
+    pub(crate) fn from_receipt(receipt: Receipt) -> Self {
+        Self {
+            seq: receipt.sequence(),
+            epoch: usize::try_from(receipt.epoch()).unwrap_or(usize::MAX),
+        }
+    }
+}
 
 /// State under the append lock.
 pub(super) struct Writer {
