@@ -32,7 +32,10 @@
 # (1: every central with --http 127.0.0.1:0, and `curl -s` of its /metrics
 # every second while it runs; the scrapes are counted in the run's directory),
 # SCALE_RATE (bets/s offered in (3), default 1000000: a lower rate shows how
-# the central's delay moves with the load of the two cores).
+# the central's delay moves with the load of the two cores), LOADGEN_NICE (a
+# niceness for the load generator, e.g. 19: it stands in for agencies on
+# other machines, and at a low priority it takes the cores only when the
+# central leaves them; its report says whether it still offered the rate).
 #
 # Every central is a release `lottery-server` process with durability fsync,
 # logging at INFO (the course's line per batch), on 127.0.0.1, with a fresh
@@ -299,7 +302,7 @@ loadgen_run() {
     start_central "$dir" "$agencies"
     local report tls
     mapfile -t tls < <(loadgen_tls)
-    report=$("$BIN/lottery-loadgen" --server "$CENTRAL_ADDR" --agencies "$agencies" \
+    report=$(${LOADGEN_NICE:+nice -n "$LOADGEN_NICE"} "$BIN/lottery-loadgen" --server "$CENTRAL_ADDR" --agencies "$agencies" \
         --bets-per-agency "$bets" --json --progress off "${tls[@]}" "$@" 2>"$dir/loadgen.log") || {
         cat "$dir/loadgen.log" >&2
         stop_central
