@@ -4,7 +4,10 @@
 //! Opening takes an exclusive OS lock on `bets.csv.lock` before anything else
 //! (before the store is read, created or repaired), and holds it as long as
 //! the store is open: one central per store. The lock file holds the
-//! holder's process id, for the message a second central gets.
+//! holder's process id, for the message a second central gets; it lies
+//! beside the store's real file (symbolic links resolved), and `bets.csv`
+//! itself is locked as well, so that no other name of the store (a link)
+//! escapes the lock.
 //!
 //! Each file is opened once for appending; its length is tracked here so that
 //! a failed write can be cut back to exactly where it started. Syncers are
@@ -66,11 +69,20 @@ impl CsvFileStore {
                 }
             }
         }
-        let data = AppendFile::open(path.clone(), true).map_err(io_error("open"))?;
-        Ok(Self {
-            data: data.expect("a created file exists"),
-            _lock: lock,
-        })
+        let data = AppendFile::open(path.clone(), true)
+            .map_err(io_error("open"))?
+            .expect("a created file exists");
+        // The data file is locked too: a second central that names it
+        // otherwise (a hard link, a path the lock's name misses) finds it
+        // held. The lock goes with this handle, which the store keeps.
+        match data.file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked { path, holder: None });
+            }
+            Err(fs::TryLockError::Error(source)) => return Err(io_error("lock")(source)),
+        }
+        Ok(Self { data, _lock: lock })
     }
 
     /// The path of `bets.csv`.
@@ -84,9 +96,11 @@ impl CsvFileStore {
     }
 }
 
-/// Takes the store's lock (`PATH.lock`), without waiting.
+/// Takes the store's lock (`PATH.lock`), without waiting. `PATH` is the
+/// store's real place (symbolic links resolved), so that every name of one
+/// store leads to one lock file, and the holder's id to the next central.
 fn lock_store(path: &Path) -> Result<File, StoreError> {
-    let lock_path = with_suffix(path, ".lock");
+    let lock_path = with_suffix(&real_path(path), ".lock");
     let io_error = |source| StoreError::Io {
         action: "lock",
         path: path.to_path_buf(),
@@ -117,6 +131,22 @@ fn lock_store(path: &Path) -> Result<File, StoreError> {
         .set_len(0)
         .and_then(|()| lock.write_all(std::process::id().to_string().as_bytes()));
     Ok(lock)
+}
+
+/// `path` with its symbolic links resolved, the file's own included; for a
+/// file not there yet, its directory's resolved and its name kept.
+fn real_path(path: &Path) -> PathBuf {
+    if let Ok(real) = fs::canonicalize(path) {
+        return real;
+    }
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    match (fs::canonicalize(parent), path.file_name()) {
+        (Ok(parent), Some(name)) => parent.join(name),
+        _ => path.to_path_buf(),
+    }
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
