@@ -16,6 +16,7 @@ use crate::error::StoreError;
 use crate::inspect::{Inspection, Kind, Sources, inspect};
 use crate::journal::to_hex;
 use crate::rules::LotteryRules;
+use crate::store::link_target;
 
 /// What a store holds for one agency, as [`verify_store`] found it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,8 +74,10 @@ impl StoreReport {
 /// agencies unfinished, finishes without rules, ...), or [`StoreError::Io`].
 pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
     let path = path.as_ref();
+    // Named as the central names them: after where a link leads.
+    let files = link_target(path);
     let beside = |suffix: &str| -> PathBuf {
-        let mut name = path.as_os_str().to_owned();
+        let mut name = files.as_os_str().to_owned();
         name.push(suffix);
         PathBuf::from(name)
     };

@@ -24,12 +24,17 @@ struct Central {
 }
 
 fn server_command(dir: &Path, agencies: u32, extra: &[&str]) -> Command {
+    server_command_at(&dir.join("bets.csv"), agencies, extra)
+}
+
+/// A `lottery-server` on `store`, any name of a store.
+fn server_command_at(store: &Path, agencies: u32, extra: &[&str]) -> Command {
     let mut command = Command::new(SERVER);
     command
         .args(["--listen", "127.0.0.1:0", "--threads", "1"])
         .args(["--agencies", &agencies.to_string()])
         .arg("--store")
-        .arg(dir.join("bets.csv"))
+        .arg(store)
         .args(["--log-level", "INFO"])
         .args(extra)
         .env_remove("LOGGING_LEVEL")
@@ -40,8 +45,13 @@ fn server_command(dir: &Path, agencies: u32, extra: &[&str]) -> Command {
 
 impl Central {
     fn start(dir: &Path, agencies: u32, name: &str) -> Self {
+        Self::start_at(&dir.join("bets.csv"), agencies, name)
+    }
+
+    fn start_at(store: &Path, agencies: u32, name: &str) -> Self {
+        let dir = store.parent().expect("a store in a directory");
         let log = dir.join(format!("{name}.log"));
-        let child = server_command(dir, agencies, &[])
+        let child = server_command_at(store, agencies, &[])
             .stderr(fs::File::create(&log).expect("create the log"))
             .spawn()
             .expect("start lottery-server");
@@ -376,15 +386,7 @@ fn a_cut_journal_loses_no_byte_and_never_draws_twice() {
 /// Runs a central on `store` (any name of a store) that must refuse to
 /// start: returns its exit code and log.
 fn refused_at(store: &Path, agencies: u32) -> (Option<i32>, String) {
-    let mut command = Command::new(SERVER);
-    command
-        .args(["--listen", "127.0.0.1:0", "--threads", "1"])
-        .args(["--agencies", &agencies.to_string()])
-        .arg("--store")
-        .arg(store)
-        .env_remove("LOGGING_LEVEL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
+    let command = server_command_at(store, agencies, &[]);
     run_to_exit(command, store.parent().expect("a store in a directory"))
 }
 
@@ -576,4 +578,44 @@ fn verify_refuses_a_draw_record_with_an_agency_unfinished() {
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("not every agency's finish"), "{log}");
     assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
+fn a_store_opened_through_a_link_to_its_data_file_is_the_store_itself() {
+    let dir = store_with_bets("integrity_through_a_link", true);
+    std::os::unix::fs::symlink("bets.csv", dir.join("alias.csv")).unwrap();
+    let before = snapshot(&dir);
+    // Its journal and manifest are found beside where the link leads: the
+    // drawn store stays drawn (before, a link's name found no journal, the
+    // rows were adopted as a course store's, and the lottery reopened).
+    let alias = dir.join("alias.csv");
+    let (code, report) = {
+        let output = Command::new(ADMIN)
+            .args(["verify", "--store"])
+            .arg(&alias)
+            .output()
+            .expect("run lottery-admin");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("draw: 200 bets"), "{report}");
+    let mut central = Central::start_at(&alias, 2, "through-link");
+    let addr = central.address();
+    let (raw, welcome) = RawAgency::hello(addr, 1);
+    assert_eq!(welcome, (6, 120, true), "agency 1 as the store holds it");
+    raw.close();
+    let log = central.stop();
+    assert!(
+        log.contains("action: recover_draw | result: success"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("adopt_store") && !log.contains("sorteo"),
+        "{log}"
+    );
+    assert_eq!(snapshot(&dir), before);
+    assert!(!dir.join("alias.csv.journal").exists());
 }

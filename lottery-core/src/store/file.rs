@@ -33,6 +33,10 @@ use crate::error::StoreError;
 #[derive(Debug)]
 pub struct CsvFileStore {
     data: AppendFile,
+    /// The name the journal, manifest and quarantine files are named after:
+    /// `bets.csv` as given, or where it leads when it is a symbolic link, so
+    /// that every name of a store finds the same files beside it.
+    files: PathBuf,
     /// Held (locked) while the store is open; unlocked when dropped.
     _lock: File,
 }
@@ -57,9 +61,10 @@ impl CsvFileStore {
             }
         };
         let lock = lock_store(&path)?;
+        let files = link_target(&path);
         if !path.exists() {
             for sibling in [".journal", ".lottery"] {
-                let sibling = with_suffix(&path, sibling);
+                let sibling = with_suffix(&files, sibling);
                 if sibling.exists() {
                     return Err(StoreError::Inconsistent {
                         path,
@@ -82,7 +87,11 @@ impl CsvFileStore {
             }
             Err(fs::TryLockError::Error(source)) => return Err(io_error("lock")(source)),
         }
-        Ok(Self { data, _lock: lock })
+        Ok(Self {
+            data,
+            files,
+            _lock: lock,
+        })
     }
 
     /// The path of `bets.csv`.
@@ -92,7 +101,7 @@ impl CsvFileStore {
 
     /// The path of the journal beside `bets.csv`: `bets.csv.journal`.
     pub fn journal_path(&self) -> PathBuf {
-        with_suffix(&self.data.path, ".journal")
+        with_suffix(&self.files, ".journal")
     }
 }
 
@@ -149,6 +158,23 @@ fn real_path(path: &Path) -> PathBuf {
     }
 }
 
+/// Where `path` leads when it is a symbolic link (followed, relative to its
+/// directory, up to 40 times: a dangling link's target too); else `path`
+/// itself, as given. The store's other files are named after it.
+pub(crate) fn link_target(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    for _ in 0..40 {
+        let Ok(target) = fs::read_link(&path) else {
+            break;
+        };
+        path = match path.parent() {
+            Some(parent) => parent.join(target),
+            None => target,
+        };
+    }
+    path
+}
+
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = OsString::from(path.as_os_str());
     name.push(suffix);
@@ -200,7 +226,7 @@ impl BetStore for CsvFileStore {
     }
 
     fn read_manifest(&self) -> io::Result<Option<Vec<u8>>> {
-        match fs::read(with_suffix(&self.data.path, ".lottery")) {
+        match fs::read(with_suffix(&self.files, ".lottery")) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
@@ -208,7 +234,7 @@ impl BetStore for CsvFileStore {
     }
 
     fn write_manifest(&mut self, contents: &[u8]) -> io::Result<()> {
-        replace_durably(&with_suffix(&self.data.path, ".lottery"), contents)
+        replace_durably(&with_suffix(&self.files, ".lottery"), contents)
     }
 
     fn quarantine(&mut self, journal: bool, bytes: &[u8]) -> io::Result<String> {
@@ -218,7 +244,7 @@ impl BetStore for CsvFileStore {
             ".quarantine-"
         };
         for number in 1u32.. {
-            let path = with_suffix(&self.data.path, &format!("{base}{number}"));
+            let path = with_suffix(&self.files, &format!("{base}{number}"));
             let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(file) => file,
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
