@@ -619,3 +619,21 @@ fn a_store_opened_through_a_link_to_its_data_file_is_the_store_itself() {
     assert_eq!(snapshot(&dir), before);
     assert!(!dir.join("alias.csv.journal").exists());
 }
+
+#[test]
+fn an_edited_finish_record_is_refused_naming_the_agency_and_its_finish() {
+    let dir = store_with_bets("integrity_finish_edited", false);
+    finish_all_but_drawn(&dir, false);
+    let journal = fs::read_to_string(dir.join("bets.csv.journal")).unwrap();
+    let edited = journal.replace("\nfinish 1 120 ", "\nfinish 1 119 ");
+    assert_ne!(edited, journal, "{journal}");
+    fs::write(dir.join("bets.csv.journal"), edited).unwrap();
+    let before = snapshot(&dir);
+    let (code, log) = refused(&dir, 2, &[]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("(agency 1, its finish record)"), "{log}");
+    let (code, report) = verify(&dir);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(report.contains("(agency 1, its finish record)"), "{report}");
+    assert_eq!(snapshot(&dir), before);
+}
