@@ -270,6 +270,31 @@ fn an_agency_names_line_701_of_a_course_file_broken_there() {
 }
 
 #[test]
+fn an_agency_names_line_701_of_a_course_file_made_lf_whose_name_holds_a_format_character() {
+    // The course file with LF line ends: its 700 rows before the bad one
+    // take the one-pass reader, and the name refused there (a right-to-left
+    // override after Latin letters) must be named on its own line, once.
+    let course = workspace_root().join("../shared/data/agency-1.csv");
+    let Ok(text) = std::fs::read_to_string(&course) else {
+        eprintln!("skipped: no course data at {}", course.display());
+        return;
+    };
+    let text = text.replace("\r\n", "\n");
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
+    assert!(lines.len() > 701, "not the course file");
+    let rest = lines[700].split_once(',').expect("a row").1.to_owned();
+    lines[700] = format!("Ñandú\u{202E}Ríos,{rest}");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(&data, lines.concat()).unwrap();
+    let message = format!(
+        "bad row: {}:701: first_name contains an invisible format or separator character (Unicode Cf, Zl or Zp)",
+        data.display()
+    );
+    assert_input_error_once(run_agency_offline(&data), &message);
+}
+
+#[test]
 fn an_agency_gives_up_clearly_when_the_central_stays_away() {
     let dir = tempfile::tempdir().unwrap();
     let data = one_bet_file(dir.path());

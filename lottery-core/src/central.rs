@@ -145,7 +145,8 @@ impl Central {
     /// touched); [`RecoveryError::RulesMismatch`] when the store was created
     /// with other rules; [`RecoveryError::UnknownAgency`] when the store holds bets of an
     /// agency outside `1..=N`; [`RecoveryError::Inconsistent`] when a recorded
-    /// draw disagrees with the store; [`RecoveryError::Draw`] when the store
+    /// draw disagrees with the store, or a store without rules records
+    /// finishes (nothing is written then); [`RecoveryError::Draw`] when the store
     /// cannot be scanned to rebuild the tally (or the draw recorded); [`RecoveryError::Store`] when the
     /// rules cannot be recorded.
     pub fn new(
@@ -159,7 +160,13 @@ impl Central {
             });
         }
         match recovery.rules {
-            None => ledger.record_rules(rules).map_err(RecoveryError::Store)?,
+            None => {
+                // Checked before the rules are written: a central refused
+                // here must leave no rules behind, or the store would be
+                // stuck with the wrong ones.
+                check_rules_are_new(rules, recovery)?;
+                ledger.record_rules(rules).map_err(RecoveryError::Store)?;
+            }
             Some(stored) if stored != rules => {
                 return Err(RecoveryError::RulesMismatch {
                     stored,
@@ -558,4 +565,24 @@ impl Central {
             lottery = self.shared.drawn.wait(lottery);
         }
     }
+}
+
+/// What a store without rules must hold for `rules` to become its rules:
+/// no agency outside them, and no finish. A central records its rules
+/// before it takes a bet, so finishes without rules mean the manifest lost
+/// them (cut or replaced): other rules there could draw the store anew.
+fn check_rules_are_new(rules: LotteryRules, recovery: &Recovery) -> Result<(), RecoveryError> {
+    if let Some(&agency) = recovery.agencies.keys().find(|a| a.get() > rules.agencies) {
+        let expected = rules.agencies;
+        return Err(RecoveryError::UnknownAgency(UnknownAgency {
+            agency,
+            expected,
+        }));
+    }
+    if recovery.agencies.values().any(|agency| agency.finished) {
+        return Err(RecoveryError::Inconsistent(
+            "its journal records finished agencies, but its manifest (bets.csv.lottery) holds no rules: it was cut or replaced; restore it from a backup".to_owned(),
+        ));
+    }
+    Ok(())
 }

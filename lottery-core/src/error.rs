@@ -77,7 +77,11 @@ pub enum StoreError {
     #[error(
         "the store {} fails its checksum at journal line {journal_line}{}: its bytes changed after they were committed (bets.csv from line {data_line})",
         path.display(),
-        agency.map(|a| format!(" (agency {a}, batch {batch})")).unwrap_or_default()
+        agency.map(|a| match batch {
+            // Batches are numbered from 1: 0 is the agency's finish record.
+            0 => format!(" (agency {a}, its finish record)"),
+            _ => format!(" (agency {a}, batch {batch})"),
+        }).unwrap_or_default()
     )]
     Checksum {
         /// The store's path.

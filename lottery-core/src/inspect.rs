@@ -63,6 +63,9 @@ pub(crate) struct Inspection {
     pub(crate) agencies: BTreeMap<AgencyId, AgencyRecord>,
     /// Per agency: how many batch records.
     pub(crate) batches: BTreeMap<AgencyId, u64>,
+    /// Per agency: committed bets that play the manifest's winning number
+    /// (none counted without rules): what a recorded draw must say.
+    pub(crate) winners: BTreeMap<AgencyId, u64>,
     /// Where the committed data ends (what the journal covers, or the last
     /// whole line of a store to adopt).
     pub(crate) committed_end: u64,
@@ -121,6 +124,7 @@ pub(crate) fn inspect(
         manifest: manifest.clone().unwrap_or_default(),
         agencies: BTreeMap::new(),
         batches: BTreeMap::new(),
+        winners: BTreeMap::new(),
         committed_end: 0,
         chain: genesis(),
         data_len: sources.data_len,
@@ -350,6 +354,7 @@ fn check_region(
     };
     let mut rows = 0u64;
     let mut agencies: BTreeMap<AgencyId, u64> = BTreeMap::new();
+    let winning = inspection.manifest.rules.map(|rules| rules.winning_number);
     for row in StoreRows::new(&mut hashing) {
         let stored = row.map_err(|(line, error)| StoreError::Corrupt {
             path: path.to_path_buf(),
@@ -358,6 +363,9 @@ fn check_region(
         })?;
         rows += 1;
         *agencies.entry(stored.agency).or_default() += 1;
+        if Some(stored.bet.number) == winning {
+            *inspection.winners.entry(stored.agency).or_default() += 1;
+        }
     }
     io::copy(&mut hashing, &mut io::sink()).map_err(io_error(path, "read"))?;
     if hashing.inner.limit() > 0 {

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use crate::bet::AgencyId;
 use crate::draw::DrawSummary;
 use crate::error::StoreError;
-use crate::inspect::{Kind, Sources, inspect};
+use crate::inspect::{Inspection, Kind, Sources, inspect};
 use crate::journal::to_hex;
 use crate::rules::LotteryRules;
+use crate::store::link_target;
 
 /// What a store holds for one agency, as [`verify_store`] found it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,11 +70,14 @@ impl StoreReport {
 /// The first problem found: [`StoreError::Checksum`] (naming the record and
 /// line), [`StoreError::Corrupt`], [`StoreError::Journal`],
 /// [`StoreError::Inconsistent`] (a file missing, the journal cut under a
-/// recorded draw, ...), or [`StoreError::Io`].
+/// recorded draw, a draw that the committed rows do not give or with
+/// agencies unfinished, finishes without rules, ...), or [`StoreError::Io`].
 pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
     let path = path.as_ref();
+    // Named as the central names them: after where a link leads.
+    let files = link_target(path);
     let beside = |suffix: &str| -> PathBuf {
-        let mut name = path.as_os_str().to_owned();
+        let mut name = files.as_os_str().to_owned();
         name.push(suffix);
         PathBuf::from(name)
     };
@@ -126,6 +130,7 @@ pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
     // Not strict: the mode the store was written in is not recorded, and a
     // record beyond the data is reported as a journal tail either way.
     let inspection = inspect(sources, path, false)?;
+    check_rules_and_draw(&inspection, path)?;
     let agencies = inspection
         .agencies
         .iter()
@@ -151,4 +156,62 @@ pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
         journal_tail: inspection.journal_tail(),
         journaled: inspection.kind == Kind::Journal,
     })
+}
+
+/// What a central checks of the rules and the draw when it opens a store
+/// (`Central::new`), here from the rows the inspection counted: finishes
+/// and a draw need rules (a central records them before any bet); a draw
+/// needs every expected agency finished, and the bets and the winners per
+/// agency that the committed rows give.
+fn check_rules_and_draw(inspection: &Inspection, path: &Path) -> Result<(), StoreError> {
+    let inconsistent = |problem: String| StoreError::Inconsistent {
+        path: path.to_path_buf(),
+        problem,
+        remedy: "restore bets.csv.lottery and bets.csv.journal from a backup",
+    };
+    let manifest = &inspection.manifest;
+    let Some(rules) = manifest.rules else {
+        if manifest.draw.is_some() || inspection.agencies.values().any(|a| a.finished) {
+            return Err(inconsistent(
+                "its journal records finished agencies (or its manifest a draw), but its manifest (bets.csv.lottery) holds no rules: it was cut or replaced".to_owned(),
+            ));
+        }
+        return Ok(());
+    };
+    if let Some(agency) = inspection
+        .agencies
+        .keys()
+        .find(|a| a.get() > rules.agencies)
+    {
+        return Err(inconsistent(format!(
+            "it holds records of agency {agency}, its rules expect agencies 1 to {}",
+            rules.agencies
+        )));
+    }
+    let Some(draw) = &manifest.draw else {
+        return Ok(());
+    };
+    let finished = inspection.agencies.values().filter(|a| a.finished).count();
+    if finished != rules.agencies as usize {
+        return Err(inconsistent(format!(
+            "it records a draw, but only {finished} of its {} agencies finished",
+            rules.agencies
+        )));
+    }
+    let bets: u64 = inspection.agencies.values().map(|a| a.bets).sum();
+    let winners: Vec<u64> = (1..=rules.agencies)
+        .map(|id| {
+            AgencyId::new(id)
+                .ok()
+                .and_then(|id| inspection.winners.get(&id).copied())
+                .unwrap_or(0)
+        })
+        .collect();
+    if draw.summary.bets != bets || draw.summary.winners_per_agency != winners {
+        return Err(inconsistent(format!(
+            "it records a draw of {} bets with winners {:?} per agency, its bets give {bets} bets and {winners:?}",
+            draw.summary.bets, draw.summary.winners_per_agency
+        )));
+    }
+    Ok(())
 }

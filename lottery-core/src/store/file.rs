@@ -4,7 +4,10 @@
 //! Opening takes an exclusive OS lock on `bets.csv.lock` before anything else
 //! (before the store is read, created or repaired), and holds it as long as
 //! the store is open: one central per store. The lock file holds the
-//! holder's process id, for the message a second central gets.
+//! holder's process id, for the message a second central gets; it lies
+//! beside the store's real file (symbolic links resolved), and `bets.csv`
+//! itself is locked as well, so that no other name of the store (a link)
+//! escapes the lock.
 //!
 //! Each file is opened once for appending; its length is tracked here so that
 //! a failed write can be cut back to exactly where it started. Syncers are
@@ -30,6 +33,10 @@ use crate::error::StoreError;
 #[derive(Debug)]
 pub struct CsvFileStore {
     data: AppendFile,
+    /// The name the journal, manifest and quarantine files are named after:
+    /// `bets.csv` as given, or where it leads when it is a symbolic link, so
+    /// that every name of a store finds the same files beside it.
+    files: PathBuf,
     /// Held (locked) while the store is open; unlocked when dropped.
     _lock: File,
 }
@@ -54,9 +61,10 @@ impl CsvFileStore {
             }
         };
         let lock = lock_store(&path)?;
+        let files = link_target(&path);
         if !path.exists() {
             for sibling in [".journal", ".lottery"] {
-                let sibling = with_suffix(&path, sibling);
+                let sibling = with_suffix(&files, sibling);
                 if sibling.exists() {
                     return Err(StoreError::Inconsistent {
                         path,
@@ -66,9 +74,22 @@ impl CsvFileStore {
                 }
             }
         }
-        let data = AppendFile::open(path.clone(), true).map_err(io_error("open"))?;
+        let data = AppendFile::open(path.clone(), true)
+            .map_err(io_error("open"))?
+            .expect("a created file exists");
+        // The data file is locked too: a second central that names it
+        // otherwise (a hard link, a path the lock's name misses) finds it
+        // held. The lock goes with this handle, which the store keeps.
+        match data.file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked { path, holder: None });
+            }
+            Err(fs::TryLockError::Error(source)) => return Err(io_error("lock")(source)),
+        }
         Ok(Self {
-            data: data.expect("a created file exists"),
+            data,
+            files,
             _lock: lock,
         })
     }
@@ -80,13 +101,15 @@ impl CsvFileStore {
 
     /// The path of the journal beside `bets.csv`: `bets.csv.journal`.
     pub fn journal_path(&self) -> PathBuf {
-        with_suffix(&self.data.path, ".journal")
+        with_suffix(&self.files, ".journal")
     }
 }
 
-/// Takes the store's lock (`PATH.lock`), without waiting.
+/// Takes the store's lock (`PATH.lock`), without waiting. `PATH` is the
+/// store's real place (symbolic links resolved), so that every name of one
+/// store leads to one lock file, and the holder's id to the next central.
 fn lock_store(path: &Path) -> Result<File, StoreError> {
-    let lock_path = with_suffix(path, ".lock");
+    let lock_path = with_suffix(&real_path(path), ".lock");
     let io_error = |source| StoreError::Io {
         action: "lock",
         path: path.to_path_buf(),
@@ -117,6 +140,39 @@ fn lock_store(path: &Path) -> Result<File, StoreError> {
         .set_len(0)
         .and_then(|()| lock.write_all(std::process::id().to_string().as_bytes()));
     Ok(lock)
+}
+
+/// `path` with its symbolic links resolved, the file's own included; for a
+/// file not there yet, its directory's resolved and its name kept.
+fn real_path(path: &Path) -> PathBuf {
+    if let Ok(real) = fs::canonicalize(path) {
+        return real;
+    }
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    match (fs::canonicalize(parent), path.file_name()) {
+        (Ok(parent), Some(name)) => parent.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Where `path` leads when it is a symbolic link (followed, relative to its
+/// directory, up to 40 times: a dangling link's target too); else `path`
+/// itself, as given. The store's other files are named after it.
+pub(crate) fn link_target(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    for _ in 0..40 {
+        let Ok(target) = fs::read_link(&path) else {
+            break;
+        };
+        path = match path.parent() {
+            Some(parent) => parent.join(target),
+            None => target,
+        };
+    }
+    path
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -170,7 +226,7 @@ impl BetStore for CsvFileStore {
     }
 
     fn read_manifest(&self) -> io::Result<Option<Vec<u8>>> {
-        match fs::read(with_suffix(&self.data.path, ".lottery")) {
+        match fs::read(with_suffix(&self.files, ".lottery")) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
@@ -178,7 +234,7 @@ impl BetStore for CsvFileStore {
     }
 
     fn write_manifest(&mut self, contents: &[u8]) -> io::Result<()> {
-        replace_durably(&with_suffix(&self.data.path, ".lottery"), contents)
+        replace_durably(&with_suffix(&self.files, ".lottery"), contents)
     }
 
     fn quarantine(&mut self, journal: bool, bytes: &[u8]) -> io::Result<String> {
@@ -188,7 +244,7 @@ impl BetStore for CsvFileStore {
             ".quarantine-"
         };
         for number in 1u32.. {
-            let path = with_suffix(&self.data.path, &format!("{base}{number}"));
+            let path = with_suffix(&self.files, &format!("{base}{number}"));
             let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(file) => file,
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,

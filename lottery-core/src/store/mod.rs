@@ -21,6 +21,7 @@ mod file;
 mod memory;
 
 pub use file::CsvFileStore;
+pub(crate) use file::link_target;
 pub use memory::{MemoryHandle, MemoryStore};
 
 /// What an ack promises about the batch it acknowledges.
