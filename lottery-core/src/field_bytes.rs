@@ -96,11 +96,18 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
 /// agency's row splitter (`bet_row`).
 #[inline]
 pub(crate) fn is_ascii_and_letters(bytes: &[u8]) -> bool {
+    is_ascii_and_letters_led_by(bytes, |lead| matches!(lead, 0xC3..=0xD7 | 0xDD..=0xDF))
+}
+
+/// Whether `bytes` are printable ASCII and two-byte characters whose lead
+/// byte `is_lead` takes (then one of 0x80 to 0xBF), byte by byte.
+#[inline(always)]
+fn is_ascii_and_letters_led_by(bytes: &[u8], is_lead: impl Fn(u8) -> bool) -> bool {
     let mut at = 0;
     while let Some(&byte) = bytes.get(at) {
         if (0x20..0x7F).contains(&byte) {
             at += 1;
-        } else if matches!(byte, 0xC3..=0xD7 | 0xDD..=0xDF)
+        } else if is_lead(byte)
             && bytes
                 .get(at + 1)
                 .is_some_and(|next| (0x80..0xC0).contains(next))
@@ -734,21 +741,7 @@ mod tests {
 
     /// [`is_ascii_and_c3_letters_in`] byte by byte.
     fn ascii_and_c3_letters_reference(bytes: &[u8]) -> bool {
-        let mut at = 0;
-        while let Some(&byte) = bytes.get(at) {
-            if (0x20..0x7F).contains(&byte) {
-                at += 1;
-            } else if byte == 0xC3
-                && bytes
-                    .get(at + 1)
-                    .is_some_and(|next| (0x80..0xC0).contains(next))
-            {
-                at += 2;
-            } else {
-                return false;
-            }
-        }
-        true
+        is_ascii_and_letters_led_by(bytes, |lead| lead == 0xC3)
     }
 
     #[test]
