@@ -24,7 +24,7 @@ callgrind_annotate --inclusive=yes "$DIR"/cg.out 2>/dev/null \
   | awk -v bets="$BETS" '
       function keep(name) { n = $1; gsub(",", "", n); if (n + 0 > best[name]) best[name] = n + 0 }
       /PROGRAM TOTALS/ { keep("whole process") }
-      /input::AgencyInput::load( \[|$)/ { keep("AgencyInput::load") }
+      /input::AgencyInput::load(_with_limit)?( \[|$)/ { keep("AgencyInput::load") }
       /AgencyClient::send_(bets|from)( \[|$)/ { keep("AgencyClient::send_bets/send_from") }
       END { for (name in best) printf "%12d  %6.0f/bet  %s\n", best[name], best[name] / bets, name }' \
   | sort -k3
