@@ -35,7 +35,9 @@
 # the central's delay moves with the load of the two cores), LOADGEN_NICE (a
 # niceness for the load generator, e.g. 19: it stands in for agencies on
 # other machines, and at a low priority it takes the cores only when the
-# central leaves them; its report says whether it still offered the rate).
+# central leaves them; its report says whether it still offered the rate),
+# DURABILITY (the central's --durability, default fsync, what every number of
+# BENCHMARKS.md is taken with; flush shows what the disk's syncs add).
 #
 # Every central is a release `lottery-server` process with durability fsync,
 # logging at INFO (the course's line per batch), on 127.0.0.1, with a fresh
@@ -109,7 +111,7 @@ start_central() {
     mapfile -t tls < <(central_tls)
     [ "$HTTP" = 1 ] || [ "${STATUS_PORT:-0}" = 1 ] && http=(--http 127.0.0.1:0)
     "${timed[@]}" "$BIN/lottery-server" --listen 127.0.0.1:0 --agencies "$agencies" \
-        --store "$dir/bets.csv" --durability fsync "${tls[@]}" "${http[@]}" "$@" \
+        --store "$dir/bets.csv" --durability "${DURABILITY:-fsync}" "${tls[@]}" "${http[@]}" "$@" \
         </dev/null >/dev/null 2>"$dir/server.log" &
     CENTRAL_PID=$!
     local line=""
