@@ -15,13 +15,19 @@
 //! macro, and no argument is built beforehand (an agency that may be missing
 //! is shown through [`AgencyOr`], not a `String`).
 //!
-//! Lines about a peer not bound to an agency (accepted, refused at the
+//! Every line a peer can cause is rate limited (`log_limit.rs`, through
+//! [`limited`], which names the line's [`Subject`]), bound to an agency or
+//! not: lines about a peer not bound to an agency (accepted, refused at the
 //! handshake or over the connection limit, timed out, closed without ever
-//! binding) and protocol errors (malformed frames, whoever sent them) are
-//! rate limited per peer address (`log_limit.rs`, through [`limited`]): what
-//! is suppressed is summarized in `log_suppressed` lines, so no
-//! unauthenticated peer can fill the disk. A bound agency's lines (its
-//! handshake, batches, finish, winners, close) are never limited.
+//! binding) per address; a bound agency's lines per agency (its handshake,
+//! finish, winners, close: a well-behaved agency's few stay whole); its
+//! refusals and failures (refused batches of any code, refused finishes,
+//! malformed frames) per agency and per address. What is suppressed is
+//! summarized in `log_suppressed` lines (`peer: ADDRESS` or `agency: N`),
+//! so no peer can fill the disk. Never limited: the course's
+//! `apuesta_recibida | result: success` of every stored batch (other tools
+//! count them) and `sorteo`, and the lines no peer causes (startup,
+//! shutdown, the store).
 
 use std::fmt::{self, Display};
 use std::io;
@@ -39,9 +45,9 @@ use lottery_log::chain;
 use lottery_net::{DecodeError, EncodeError};
 
 use crate::error::ServerError;
-use crate::log_limit::{LIMITS, LogLimit, Suppressed};
+use crate::log_limit::{LIMITS, LogLimit, Subject, Suppressed};
 
-/// The process's limiter of lines about untrusted peers: one for the process,
+/// The process's limiter of lines peers cause: one for the process,
 /// since what it protects (the log and its disk) is the process's.
 static LIMIT: LazyLock<LogLimit> = LazyLock::new(|| LogLimit::new(LIMITS, Instant::now()));
 
@@ -66,28 +72,44 @@ fn or_none(agency: Option<AgencyId>) -> AgencyOr {
     AgencyOr(agency, "none")
 }
 
-// --- the limit on lines about untrusted peers ------------------------------
+// --- the limit on lines peers cause -----------------------------------------
 
-/// Writes a line about `peer` at `level` (`line` writes it) if the peer's
+/// Writes a line about `subject` at `level` (`line` writes it) if its
 /// budget allows, after the summary of what it suppressed before. Nothing is
 /// spent when `level` is disabled.
-fn limited(level: Level, peer: SocketAddr, line: impl FnOnce()) {
+fn limited(level: Level, subject: Subject, line: impl FnOnce()) {
     if !log_enabled!(level) {
         return;
     }
-    let decision = LIMIT.check(peer.ip(), Instant::now());
+    let decision = LIMIT.check(subject, Instant::now());
     suppressed(&decision.summaries);
     if decision.write {
         line();
     }
 }
 
-/// `log_suppressed`: how many lines about a peer were not written.
+/// A peer not bound to an agency, by its address.
+fn unbound(peer: SocketAddr) -> Subject {
+    Subject::Unbound(peer.ip())
+}
+
+/// A refusal or failure of `agency`, over a connection from `peer`.
+fn fault(agency: AgencyId, peer: SocketAddr) -> Subject {
+    Subject::AgencyFault {
+        agency,
+        address: peer.ip(),
+    }
+}
+
+/// `log_suppressed`: how many lines about a peer (`peer: ADDRESS`) or an
+/// agency (`agency: N`) were not written.
 fn suppressed(summaries: &[Suppressed]) {
     for summary in summaries.iter().take(SUMMARIES_LISTED) {
         warn!(
-            "action: log_suppressed | result: success | peer: {} | suppressed: {}",
-            summary.peer, summary.lines
+            "action: log_suppressed | result: success | {}: {} | suppressed: {}",
+            summary.peer.key(),
+            summary.peer,
+            summary.lines
         );
     }
     let rest = summaries.get(SUMMARIES_LISTED..).unwrap_or_default();
@@ -225,7 +247,7 @@ pub(crate) fn security(listen: SocketAddr, tls: Option<&lottery_tls::ServerTls>)
 
 /// A connection was accepted.
 pub(crate) fn accepted(peer: SocketAddr) {
-    limited(Level::Info, peer, || {
+    limited(Level::Info, unbound(peer), || {
         info!("action: accept_connections | result: success | peer: {peer}");
     });
 }
@@ -237,16 +259,19 @@ pub(crate) fn accept_failed(error: &io::Error) {
 
 /// A connection over the limit was refused.
 pub(crate) fn over_connection_limit(peer: SocketAddr, max: usize) {
-    limited(Level::Warn, peer, || {
+    limited(Level::Warn, unbound(peer), || {
         warn!(
             "action: accept_connections | result: fail | peer: {peer} | error: too many connections (limit {max})"
         );
     });
 }
 
-/// An accepted connection could not be registered with its loop.
+/// An accepted connection could not be registered with its loop (limited:
+/// a flood of connections may cause it).
 pub(crate) fn register_failed(peer: SocketAddr, error: &io::Error) {
-    warn!("action: accept_connections | result: fail | peer: {peer} | error: {error}");
+    limited(Level::Warn, unbound(peer), || {
+        warn!("action: accept_connections | result: fail | peer: {peer} | error: {error}");
+    });
 }
 
 /// A signal asked the server to stop.
@@ -259,9 +284,12 @@ pub(crate) fn done(agencies: u32) {
     info!("action: exit_when_done | result: success | agencies: {agencies}");
 }
 
-/// A newer connection of `agency` replaces the one it had.
+/// A newer connection of `agency` replaces the one it had (limited per
+/// agency: a peer can reconnect without end).
 pub(crate) fn connection_replaced(agency: AgencyId) {
-    info!("action: replace_connection | result: in_progress | agency: {agency}");
+    limited(Level::Info, Subject::Agency(agency), || {
+        info!("action: replace_connection | result: in_progress | agency: {agency}");
+    });
 }
 
 /// A loop's waker failed.
@@ -296,34 +324,32 @@ pub(crate) fn shutdown_failed(error: &ServerError) {
 
 // --- the event loops ------------------------------------------------------------
 
+/// Who a line about a connection is about: the agency its handshake bound
+/// it to, else its address.
+fn connection_subject(agency: Option<AgencyId>, peer: SocketAddr) -> Subject {
+    agency.map_or_else(|| unbound(peer), Subject::Agency)
+}
+
 /// A connection is gone (`agency` is the one its handshake bound it to;
-/// limited when there is none).
+/// limited per agency, or per address when there is none).
 pub(crate) fn connection_closed(agency: Option<AgencyId>, peer: SocketAddr, reason: &str) {
-    let line = || {
+    limited(Level::Info, connection_subject(agency, peer), || {
         info!(
             "action: close_connection | result: success | agency: {} | peer: {peer} | reason: {reason}",
             or_none(agency)
         );
-    };
-    match agency {
-        Some(_) => line(),
-        None => limited(Level::Info, peer, line),
-    }
+    });
 }
 
-/// A connection missed its handshake or idle deadline (limited before the
-/// handshake).
+/// A connection missed its handshake or idle deadline (limited like
+/// [`connection_closed`]).
 pub(crate) fn timed_out(agency: Option<AgencyId>, peer: SocketAddr, why: impl Display) {
-    let line = || {
+    limited(Level::Warn, connection_subject(agency, peer), || {
         warn!(
             "action: timeout | result: fail | agency: {} | peer: {peer} | error: {why}",
             or_none(agency)
         );
-    };
-    match agency {
-        Some(_) => line(),
-        None => limited(Level::Warn, peer, line),
-    }
+    });
 }
 
 /// An event loop's thread ends.
@@ -344,77 +370,119 @@ pub(crate) fn handshake_unsupported_version(agency: u32, peer: SocketAddr, versi
 
 /// A handshake refused for `why` (the refusal's own text; limited).
 pub(crate) fn handshake_refused(agency: u32, peer: SocketAddr, why: impl Display) {
-    limited(Level::Warn, peer, || {
+    limited(Level::Warn, unbound(peer), || {
         warn!("action: handshake | result: fail | agency: {agency} | peer: {peer} | error: {why}");
     });
 }
 
-/// A handshake bound a connection to `agency`, which stands at `point`.
+/// A handshake bound a connection to `agency`, which stands at `point`
+/// (limited per agency: a peer can reconnect without end).
 pub(crate) fn handshake(agency: AgencyId, point: &ResumePoint) {
-    info!(
-        "action: handshake | result: success | agency: {agency} | last_batch: {} | bets_stored: {} | finished: {}",
-        point.last_batch, point.bets_stored, point.finished
-    );
+    limited(Level::Info, Subject::Agency(agency), || {
+        info!(
+            "action: handshake | result: success | agency: {agency} | last_batch: {} | bets_stored: {} | finished: {}",
+            point.last_batch, point.bets_stored, point.finished
+        );
+    });
 }
 
-/// A batch with an invalid bet, refused whole (`why` names the bet).
-pub(crate) fn batch_invalid(agency: AgencyId, batch: u64, bets: u64, why: &str) {
-    batch_failed(Level::Warn, agency, batch, bets, why);
+/// A batch of `agency` (over a connection from `peer`) with an invalid bet,
+/// refused whole (`why` names the bet). Limited, like every refusal.
+pub(crate) fn batch_invalid(agency: AgencyId, peer: SocketAddr, batch: u64, bets: u64, why: &str) {
+    batch_failed(Level::Warn, fault(agency, peer), agency, batch, bets, why);
 }
 
-/// A batch the lottery refused as it was begun; a store failure is an error,
-/// anything else the agency's mistake.
-pub(crate) fn batch_refused(agency: AgencyId, batch: u64, bets: u64, refused: &SubmitError) {
+/// A batch the lottery refused as it was begun, whatever the refusal; a
+/// store failure is an error, anything else the agency's mistake. Limited,
+/// like every refusal.
+pub(crate) fn batch_refused(
+    agency: AgencyId,
+    peer: SocketAddr,
+    batch: u64,
+    bets: u64,
+    refused: &SubmitError,
+) {
     let level = if matches!(refused, SubmitError::Store(_)) {
         Level::Error
     } else {
         Level::Warn
     };
-    batch_failed(level, agency, batch, bets, chain(refused));
+    batch_failed(
+        level,
+        fault(agency, peer),
+        agency,
+        batch,
+        bets,
+        chain(refused),
+    );
 }
 
-/// What a begun batch came to: the course's `apuesta_recibida` line (with the
-/// count stored), or `batch_resent` for one stored before. `agency` is
-/// `None` when the session ended meanwhile.
+/// What a begun batch of `agency` (over a connection from `peer`) came to:
+/// the course's `apuesta_recibida` line with the count stored, never
+/// limited; or `batch_resent` for one stored before (limited per agency: a
+/// peer can resend one batch without end), or the refusal (limited like
+/// every refusal). `ended`: the session ended meanwhile.
 pub(crate) fn batch_received(
-    agency: Option<AgencyId>,
+    agency: AgencyId,
+    ended: bool,
+    peer: SocketAddr,
     batch: u64,
     bets: u64,
     outcome: &Result<Submitted, SubmitError>,
 ) {
-    let agency = AgencyOr(agency, "ended");
+    let shown = AgencyOr((!ended).then_some(agency), "ended");
     match outcome {
         Ok(Submitted::Stored { bets, .. }) => info!(
-            "action: apuesta_recibida | result: success | cantidad: {bets} | agency: {agency} | batch: {batch}"
+            "action: apuesta_recibida | result: success | cantidad: {bets} | agency: {shown} | batch: {batch}"
         ),
         // Stored before (and whatever a later core adds: acked, not stored now).
-        Ok(_) => info!(
-            "action: batch_resent | result: success | cantidad: {bets} | agency: {agency} | batch: {batch} | note: stored before, acked again"
+        Ok(_) => limited(Level::Info, Subject::Agency(agency), || {
+            info!(
+                "action: batch_resent | result: success | cantidad: {bets} | agency: {shown} | batch: {batch} | note: stored before, acked again"
+            );
+        }),
+        Err(refused) => batch_failed(
+            Level::Error,
+            fault(agency, peer),
+            shown,
+            batch,
+            bets,
+            chain(refused),
         ),
-        Err(refused) => batch_failed(Level::Error, agency, batch, bets, chain(refused)),
     }
 }
 
-fn batch_failed(level: Level, agency: impl Display, batch: u64, bets: u64, error: impl Display) {
-    log!(
-        level,
-        "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {error}"
-    );
+fn batch_failed(
+    level: Level,
+    subject: Subject,
+    agency: impl Display,
+    batch: u64,
+    bets: u64,
+    error: impl Display,
+) {
+    limited(level, subject, || {
+        log!(
+            level,
+            "action: apuesta_recibida | result: fail | cantidad: {bets} | agency: {agency} | batch: {batch} | error: {error}"
+        );
+    });
 }
 
-/// A finish recorded, and for the last one the course's draw line, with what
-/// the draw found and how long completing the finish took (its record's
-/// commit, and the draw's: taken from the central's running tally, then
-/// recorded).
+/// A finish recorded (limited per agency: finishing is idempotent, so a
+/// peer can finish without end), and for the last one the course's draw
+/// line (never limited: it happens once), with what the draw found and how
+/// long completing the finish took (its record's commit, and the draw's:
+/// taken from the central's running tally, then recorded).
 pub(crate) fn finished(agency: AgencyId, bets_sent: u64, finish: &Finish, took: Duration) {
+    let line = |note: &dyn Display| {
+        limited(Level::Info, Subject::Agency(agency), || {
+            info!("action: finish | result: success | agency: {agency} | bets: {bets_sent}{note}");
+        });
+    };
     match finish {
-        Finish::Waiting { remaining } => info!(
-            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: {remaining}"
-        ),
+        Finish::Waiting { remaining } => line(&format_args!(" | remaining: {remaining}")),
         Finish::Drew(summary) => {
-            info!(
-                "action: finish | result: success | agency: {agency} | bets: {bets_sent} | remaining: 0"
-            );
+            line(&" | remaining: 0");
             let winners: u64 = summary.winners_per_agency.iter().sum();
             info!(
                 "action: sorteo | result: success | bets: {} | winners: {winners} | duration_ms: {:.1}",
@@ -422,46 +490,64 @@ pub(crate) fn finished(agency: AgencyId, bets_sent: u64, finish: &Finish, took: 
                 took.as_secs_f64() * 1000.0
             );
         }
-        Finish::AlreadyDrawn => info!(
-            "action: finish | result: success | agency: {agency} | bets: {bets_sent} | note: already drawn"
-        ),
+        Finish::AlreadyDrawn => line(&" | note: already drawn"),
         // Whatever a later core adds.
-        _ => info!("action: finish | result: success | agency: {agency} | bets: {bets_sent}"),
+        _ => line(&""),
     }
 }
 
-/// The store failed recording a finish (logged before the refusal).
-pub(crate) fn finish_failed(agency: AgencyId, cause: &StoreError) {
-    error!(
-        "action: finish | result: fail | agency: {agency} | error: {}",
-        chain(cause)
-    );
+/// The store failed recording a finish of `agency` (logged before the
+/// refusal; limited like every failure a peer's requests meet).
+pub(crate) fn finish_failed(agency: AgencyId, peer: SocketAddr, cause: &StoreError) {
+    limited(Level::Error, fault(agency, peer), || {
+        error!(
+            "action: finish | result: fail | agency: {agency} | error: {}",
+            chain(cause)
+        );
+    });
 }
 
-/// A finish refused (`why` is the refusal's text).
-pub(crate) fn finish_refused(agency: AgencyId, bets_sent: u64, why: &str) {
-    warn!("action: finish | result: fail | agency: {agency} | bets: {bets_sent} | error: {why}");
+/// A finish refused (`why` is the refusal's text; limited, like every
+/// refusal).
+pub(crate) fn finish_refused(agency: AgencyId, peer: SocketAddr, bets_sent: u64, why: &str) {
+    limited(Level::Warn, fault(agency, peer), || {
+        warn!(
+            "action: finish | result: fail | agency: {agency} | bets: {bets_sent} | error: {why}"
+        );
+    });
 }
 
-/// A winners query waits for the draw.
+/// A winners query waits for the draw (limited per agency: a peer can ask
+/// without end).
 pub(crate) fn winners_waiting(agency: AgencyId) {
-    info!("action: consulta_ganadores | result: in_progress | agency: {agency}");
+    limited(Level::Info, Subject::Agency(agency), || {
+        info!("action: consulta_ganadores | result: in_progress | agency: {agency}");
+    });
 }
 
-/// An agency's winners are in its output.
+/// An agency's winners are in its output (limited per agency: a peer can
+/// ask without end).
 pub(crate) fn winners_sent(agency: AgencyId, winners: usize) {
-    info!("action: winners_sent | result: success | agency: {agency} | cant_ganadores: {winners}");
+    limited(Level::Info, Subject::Agency(agency), || {
+        info!(
+            "action: winners_sent | result: success | agency: {agency} | cant_ganadores: {winners}"
+        );
+    });
 }
 
-/// An agency's winners could not be encoded (a bug).
+/// An agency's winners could not be encoded (a bug; limited all the same,
+/// since each query would repeat it).
 pub(crate) fn winners_unencodable(agency: AgencyId, error: &EncodeError) {
-    error!("action: winners_sent | result: fail | agency: {agency} | error: {error}");
+    limited(Level::Error, Subject::Agency(agency), || {
+        error!("action: winners_sent | result: fail | agency: {agency} | error: {error}");
+    });
 }
 
-/// The peer sent bytes that are not a frame (limited, bound or not: the
-/// text quotes what the peer sent).
+/// The peer sent bytes that are not a frame (limited, bound or not: per
+/// agency and address when bound, per address otherwise).
 pub(crate) fn malformed(agency: Option<AgencyId>, peer: SocketAddr, error: &DecodeError) {
-    limited(Level::Warn, peer, || {
+    let subject = agency.map_or_else(|| unbound(peer), |agency| fault(agency, peer));
+    limited(Level::Warn, subject, || {
         warn!(
             "action: receive_message | result: fail | agency: {} | peer: {peer} | error: {error}",
             or_none(agency)
@@ -477,7 +563,7 @@ pub(crate) fn send_failed(message: &str, error: &EncodeError) {
 /// rustls could not set up the TLS side of a connection just accepted (it
 /// is dropped). Limited like every line about an unbound peer.
 pub(crate) fn tls_setup_failed(peer: SocketAddr, error: &lottery_tls::TlsError) {
-    limited(Level::Error, peer, || {
+    limited(Level::Error, unbound(peer), || {
         error!(
             "action: accept_connection | result: fail | peer: {peer} | error: {}",
             chain(error)

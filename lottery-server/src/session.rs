@@ -446,7 +446,7 @@ impl Session {
             Ok(bets) => bets,
             Err(invalid) => {
                 let refusal = refusal::invalid_bet(&invalid);
-                log_line::batch_invalid(agency, batch, count, &refusal.message);
+                log_line::batch_invalid(agency, self.peer, batch, count, &refusal.message);
                 return self.refuse(refusal, ctx.max_frame, out);
             }
         };
@@ -460,7 +460,7 @@ impl Session {
                 })
             }
             Err(refused) => {
-                log_line::batch_refused(agency, batch, count, &refused);
+                log_line::batch_refused(agency, self.peer, batch, count, &refused);
                 self.refuse(refusal::submit(&refused), ctx.max_frame, out)
             }
         }
@@ -532,11 +532,15 @@ impl Session {
     ) {
         self.in_flight = self.in_flight.saturating_sub(1);
         let Phase::Bound(agency) = self.phase else {
-            // Ended meanwhile (replaced, shut down): the outcome is logged only.
-            log_line::batch_received(None, batch, bets, &result);
+            // Ended meanwhile (replaced, shut down): the outcome is logged
+            // only. A batch is begun only by a bound session, so the agency
+            // it ended with is known.
+            if let Some(agency) = self.agency() {
+                log_line::batch_received(agency, true, self.peer, batch, bets, &result);
+            }
             return;
         };
-        log_line::batch_received(Some(agency), batch, bets, &result);
+        log_line::batch_received(agency, false, self.peer, batch, bets, &result);
         match result {
             Ok(Submitted::Stored { bets: stored, .. }) => {
                 self.bets_stored += stored;
@@ -587,7 +591,7 @@ impl Session {
             }
             Err(error) => {
                 send_error(
-                    &finish_refusal(agency, bets_sent, &error),
+                    &finish_refusal(agency, self.peer, bets_sent, &error),
                     ctx.max_frame,
                     out,
                 );
@@ -613,7 +617,7 @@ impl Session {
         };
         if let Err(error) = result {
             send_error(
-                &finish_refusal(agency, bets_sent, &error),
+                &finish_refusal(agency, self.peer, bets_sent, &error),
                 ctx.max_frame,
                 out,
             );
@@ -754,12 +758,17 @@ fn born_by(bets: BetBatch, today: Birthdate) -> Result<BetBatch, InvalidBet> {
 }
 
 /// The refusal of a finish, logged.
-fn finish_refusal(agency: AgencyId, bets_sent: u64, error: &FinishError) -> ErrorFrame {
+fn finish_refusal(
+    agency: AgencyId,
+    peer: SocketAddr,
+    bets_sent: u64,
+    error: &FinishError,
+) -> ErrorFrame {
     if let FinishError::Store(cause) = error {
-        log_line::finish_failed(agency, cause);
+        log_line::finish_failed(agency, peer, cause);
     }
     let refusal = refusal::finish(error);
-    log_line::finish_refused(agency, bets_sent, &refusal.message);
+    log_line::finish_refused(agency, peer, bets_sent, &refusal.message);
     refusal
 }
 
