@@ -1,18 +1,28 @@
-//! The real `lottery-server` under a flood of refused handshakes from one
-//! address: its log stays small, says how much it suppressed, and a
-//! well-behaved agency from the same address still gets its course lines.
+//! The real `lottery-server` under floods, its stderr captured and
+//! counted: refused handshakes from one address, and refused batches
+//! pipelined by one bound agency (plaintext and mutual TLS). Its log stays
+//! small, says how much it suppressed, `/metrics` still counts every
+//! refusal, and a well-behaved agency still gets all its lines.
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use common::{RawAgency, SAFETY_TIMEOUT, agency_batches, expected_winners, scratch_dir};
-use lottery_net::{AgencyMessage, CentralMessage, ErrorCode, PROTOCOL_VERSION};
+use common::{
+    RawAgency, SAFETY_TIMEOUT, agency_batches, expected_winners, run_agency, scratch_dir,
+};
+use lottery_core::AgencyId;
+use lottery_net::{
+    AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, ErrorCode, PROTOCOL_VERSION, WireBet,
+    encode_agency_message,
+};
+use lottery_tls::{ClientTls, PkiFiles};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_lottery-server");
 
@@ -180,4 +190,326 @@ fn wait_with_deadline(child: &mut std::process::Child) -> std::process::ExitStat
         }
         thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+// --- a bound agency pipelining refused batches ----------------------------
+
+/// How long the agency floods. The budget is 100 KB of log for 15 s
+/// of flood; a 5 s flood keeps the test short, with the budget scaled to it.
+const BATCH_FLOOD: Duration = Duration::from_secs(5);
+/// The budget: bytes of log one peer may add in 15 s of flooding.
+const BUDGET_PER_15_S: usize = 100_000;
+/// Batches written at once, then their refusals read: pipelined, and the
+/// central never waits for the test to read.
+const PIPELINED: usize = 64;
+
+/// The refusals the flood cycles through, one kind a batch (the limit knows
+/// no code: a later kind is limited the same way): an invalid bet, an empty
+/// batch, a batch number far ahead.
+fn refused_batches() -> (Vec<u8>, [ErrorCode; 3]) {
+    let invalid = WireBet {
+        first_name: "Ana".to_owned(),
+        last_name: "Pérez".to_owned(),
+        document: "not a document".to_owned(),
+        birthdate: "1990-01-01".to_owned(),
+        number: 1,
+    };
+    let valid = WireBet {
+        document: "30111222".to_owned(),
+        ..invalid.clone()
+    };
+    let batches = [
+        AgencyMessage::Batch {
+            batch: 1,
+            bets: vec![invalid],
+        },
+        AgencyMessage::Batch {
+            batch: 1,
+            bets: Vec::new(),
+        },
+        AgencyMessage::Batch {
+            batch: 1_000_000,
+            bets: vec![valid],
+        },
+    ];
+    let mut bytes = Vec::new();
+    for _ in 0..PIPELINED / batches.len() {
+        for batch in &batches {
+            encode_agency_message(batch, DEFAULT_MAX_FRAME, &mut bytes).expect("encode");
+        }
+    }
+    let codes = [
+        ErrorCode::InvalidBet,
+        ErrorCode::EmptyBatch,
+        ErrorCode::OutOfOrder,
+    ];
+    (bytes, codes)
+}
+
+/// The central's stderr, read as it comes: every line, and its bytes.
+struct Log {
+    lines: Arc<Mutex<Vec<String>>>,
+    reader: Option<thread::JoinHandle<()>>,
+}
+
+impl Log {
+    fn read(child: &mut Child) -> Self {
+        let stderr = child.stderr.take().expect("piped stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&lines);
+        let reader = thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// The address after `prefix` in the first line that has it.
+    fn address(&self, prefix: &str) -> SocketAddr {
+        let deadline = Instant::now() + SAFETY_TIMEOUT;
+        loop {
+            let found = self.lines.lock().unwrap().iter().find_map(|line| {
+                let rest = &line[line.find(prefix)? + prefix.len()..];
+                let end = rest.find(' ').unwrap_or(rest.len());
+                Some(rest[..end].parse().expect("an address"))
+            });
+            if let Some(address) = found {
+                return address;
+            }
+            assert!(Instant::now() < deadline, "no `{prefix}` line");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Every line, once the central closed its stderr.
+    fn finish(mut self) -> Vec<String> {
+        self.reader
+            .take()
+            .unwrap()
+            .join()
+            .expect("the reader thread");
+        std::mem::take(&mut *self.lines.lock().unwrap())
+    }
+}
+
+/// `/metrics`: the refusals counted, by code name.
+fn refusals(http: SocketAddr) -> HashMap<String, u64> {
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "30"])
+        .arg(format!("http://{http}/metrics"))
+        .output()
+        .expect("run curl (.ci/run installs it when missing)");
+    assert!(output.status.success(), "curl: {output:?}");
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|line| Ok(line.to_owned())))
+        .expect("the metrics parse");
+    scrape
+        .samples
+        .iter()
+        .filter(|sample| sample.metric == "lottery_refusals_total")
+        .map(|sample| {
+            let (prometheus_parse::Value::Counter(count)
+            | prometheus_parse::Value::Untyped(count)) = sample.value
+            else {
+                panic!("not a count: {sample:?}");
+            };
+            (sample.labels.get("code").expect("a code").to_owned(), count as u64)
+        })
+        .collect()
+}
+
+/// A central expecting agencies 1 and 2, its status port on, over mutual
+/// TLS when `pki` is given; floods as agency 2 for [`BATCH_FLOOD`], then
+/// agency 1 does its whole job and agency 2 finishes empty-handed. Checks
+/// the log's size and content and the refusal counts.
+fn flood_of_refused_batches(test: &str, tls: bool) {
+    let dir = scratch_dir(test);
+    let store = dir.join("bets.csv").display().to_string();
+    let pki = tls.then(|| {
+        let agencies = [AgencyId::new(1).unwrap(), AgencyId::new(2).unwrap()];
+        lottery_tls::write_pki(&dir.join("pki"), &agencies, &["localhost".to_owned()])
+            .expect("write a PKI")
+    });
+    let mut command = Command::new(BINARY);
+    command
+        .args(["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args(["--store", &store, "--agencies", "2", "--threads", "2"])
+        .args(["--exit-when-done", "--log-level", "INFO"]);
+    if let Some(pki) = &pki {
+        let (cert, key) = pki.server();
+        command
+            .arg("--tls-cert")
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(key)
+            .arg("--tls-client-ca")
+            .arg(pki.ca());
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start lottery-server");
+    let log = Log::read(&mut child);
+    let addr = log.address("action: accept_connections | result: in_progress | listen: ");
+    let http = log.address("action: serve_http | result: in_progress | listen: ");
+    let connect = |agency: u32| match &pki {
+        Some(pki) => RawAgency::connect_tls(addr, &agency_tls(pki, agency)),
+        None => RawAgency::connect(addr),
+    };
+
+    // Agency 2 pipelines refused batches, reading their refusals.
+    let (flood, codes) = refused_batches();
+    let (mut flooder, welcome) = connect(2).welcome(2);
+    assert_eq!(welcome, (0, 0, false));
+    let mut sent: HashMap<String, u64> = HashMap::new();
+    let started = Instant::now();
+    while started.elapsed() < BATCH_FLOOD {
+        flooder.send_raw(&flood);
+        for index in 0..PIPELINED / codes.len() * codes.len() {
+            let expected = codes[index % codes.len()];
+            match flooder.recv() {
+                Some(CentralMessage::Error(error)) if error.code == expected => {
+                    *sent.entry(expected.name().to_owned()).or_default() += 1;
+                }
+                other => panic!("expected a {expected:?} refusal, got {other:?}"),
+            }
+        }
+    }
+    let flooded = started.elapsed();
+    let refused: u64 = sent.values().sum();
+    assert!(refused >= 1000, "a flood of {refused} refusals only");
+
+    // `/metrics` counts every refusal, whatever the log wrote of them.
+    let counted = refusals(http);
+    for code in codes {
+        assert_eq!(
+            counted[code.name()],
+            sent[code.name()],
+            "{code:?}: {counted:?}"
+        );
+    }
+
+    // A well-behaved agency does its whole job meanwhile (its winners wait
+    // for agency 2's finish).
+    let batches = agency_batches(1, 2, 50);
+    let expected = expected_winners(&batches);
+    let honest = {
+        let connection = connect(1);
+        thread::spawn(move || run_agency(connection, 1, &batches))
+    };
+    wait_for(
+        &log,
+        "action: consulta_ganadores | result: in_progress | agency: 1",
+    );
+    flooder.send(&AgencyMessage::Finish { bets_sent: 0 });
+    assert_eq!(
+        flooder.recv(),
+        Some(CentralMessage::Finished { bets_stored: 0 })
+    );
+    flooder.send(&AgencyMessage::WinnersQuery { wait: true });
+    assert_eq!(flooder.winners(), Vec::<String>::new());
+    flooder.close();
+    assert_eq!(honest.join().expect("agency 1"), expected);
+
+    let status = wait_with_deadline(&mut child);
+    let lines = log.finish();
+    let text = lines.join("\n");
+    assert!(status.success(), "{status:?}\n{text}");
+
+    // Agency 1's lines are all there, the course's first.
+    for line in [
+        "action: handshake | result: success | agency: 1 |",
+        "action: apuesta_recibida | result: success | cantidad: 50 | agency: 1 | batch: 1",
+        "action: apuesta_recibida | result: success | cantidad: 50 | agency: 1 | batch: 2",
+        "action: finish | result: success | agency: 1 |",
+        "action: consulta_ganadores | result: in_progress | agency: 1",
+        "action: sorteo | result: success",
+        "action: winners_sent | result: success | agency: 1 |",
+        "action: close_connection | result: success | agency: 1 |",
+        "action: exit | result: success | reason: done",
+    ] {
+        assert_eq!(
+            lines.iter().filter(|logged| logged.contains(line)).count(),
+            1,
+            "{line}"
+        );
+    }
+
+    // Agency 2's refusals: a few written, the rest counted in summaries.
+    let failed = lines
+        .iter()
+        .filter(|line| line.contains("action: apuesta_recibida | result: fail | cantidad:"))
+        .filter(|line| line.contains("| agency: 2 |"))
+        .count() as u64;
+    let summarized: u64 = lines
+        .iter()
+        .filter_map(|line| {
+            let (_, count) = line.split_once(
+                "action: log_suppressed | result: success | agency: 2 | suppressed: ",
+            )?;
+            Some(count.parse::<u64>().expect("a count"))
+        })
+        .sum();
+    // Every refusal is written or summarized (with agency 2's few other
+    // lines: its handshake, finish, winners and close).
+    assert!(
+        (refused..=refused + 4).contains(&(failed + summarized)),
+        "{failed} written and {summarized} suppressed of {refused} refusals"
+    );
+    let elapsed = started.elapsed().as_secs() + 1;
+    assert!(
+        failed <= BURST + PER_SECOND * elapsed,
+        "{failed} refusal lines in {elapsed} s"
+    );
+
+    // The log's size: the flood's budget, scaled to its length, and a few
+    // kilobytes for everything else (the startup, agency 1, the shutdown).
+    let bytes: usize = lines.iter().map(|line| line.len() + 1).sum();
+    eprintln!(
+        "{refused} refusals in {flooded:?}: {failed} written, {summarized} suppressed, {bytes} bytes of log"
+    );
+    let budget = BUDGET_PER_15_S * flooded.as_millis() as usize / 15_000 + 16_000;
+    assert!(
+        bytes <= budget,
+        "{bytes} bytes of log for {refused} refusals in {flooded:?} (budget {budget}):\n{}",
+        lines[..lines.len().min(60)].join("\n")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Agency `agency`'s TLS, its certificate from `pki`.
+fn agency_tls(pki: &PkiFiles, agency: u32) -> ClientTls {
+    let (cert, key) = pki.agency(AgencyId::new(agency).unwrap());
+    ClientTls::load(&pki.ca(), Some((&cert, &key)), None).expect("load the agency's files")
+}
+
+/// Waits until a line of `log` contains `text`.
+fn wait_for(log: &Log, text: &str) {
+    let deadline = Instant::now() + SAFETY_TIMEOUT;
+    while !log
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|line| line.contains(text))
+    {
+        assert!(Instant::now() < deadline, "no `{text}` line");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn refused_batches_pipelined_by_a_bound_agency_are_logged_within_its_budget() {
+    flood_of_refused_batches("log_flood_batches", false);
+}
+
+#[test]
+fn refused_batches_over_mutual_tls_are_logged_within_the_agencys_budget() {
+    flood_of_refused_batches("log_flood_batches_tls", true);
 }
