@@ -208,6 +208,14 @@ pub enum ClientError {
     /// reports more than was ever sent, or a count that does not add up).
     #[error("the central's resume point does not match what was sent: {0}")]
     ResumeMismatch(String),
+    /// The central's answer breaks a rule of the protocol that no single
+    /// frame shows: more winners than the agency sent bets, a `Winners`
+    /// frame that is neither the last nor holds a document, a winner that is
+    /// not a document (DNI). Not retried: a central that does this is broken
+    /// or hostile, and reading on would let it grow the client's memory
+    /// without end.
+    #[error("the central broke the protocol: {0}")]
+    ProtocolViolation(String),
     /// [`Interrupter::interrupt`](crate::client::Interrupter::interrupt) was
     /// called; the connection is closed.
     #[error("the client was interrupted")]

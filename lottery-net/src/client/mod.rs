@@ -9,6 +9,13 @@
 //! it did not store are resent unchanged, and nothing is skipped. It keeps
 //! every unacked batch's frame for that.
 //!
+//! Its memory is bounded whatever the central sends: every frame is read
+//! within the frame limit (the decoder's [`Decoder::max_buffered`](crate::Decoder::max_buffered)),
+//! and the one answer made of several frames, the winners, is bounded by the
+//! bets the agency sent ([`AgencyClient::winners`]): a longer list, a
+//! `Winners` frame that is neither last nor holds a document, or a winner
+//! that is not a document is a [`ClientError::ProtocolViolation`].
+//!
 //! [`Connection`] is the layer below: one connection, no retry, for programs
 //! that drive the protocol themselves (the load generator).
 
@@ -19,7 +26,7 @@ mod stream;
 
 use std::collections::VecDeque;
 
-use lottery_core::ResumePoint;
+use lottery_core::{Document, ResumePoint};
 use lottery_log::chain;
 
 pub use self::config::{ClientConfig, DEFAULT_IN_FLIGHT};
@@ -73,6 +80,10 @@ pub struct AgencyClient {
     /// Reconnect attempts since the central last answered a request.
     failures: u32,
     interrupter: Interrupter,
+    /// The bets this client told [`AgencyClient::finish`] it sent: the most
+    /// winners the agency can have (`None` before a finish: then the
+    /// central's count bounds them).
+    bets_sent: Option<u64>,
 }
 
 impl AgencyClient {
@@ -106,6 +117,7 @@ impl AgencyClient {
             resume: ResumePoint::default(),
             failures: 0,
             interrupter,
+            bets_sent: None,
         };
         client.ensure_connected()?;
         log::info!(
@@ -299,6 +311,7 @@ impl AgencyClient {
     /// [`ErrorCode::CountMismatch`](crate::ErrorCode::CountMismatch) when the
     /// central stored another count; the last error once reconnecting gave up.
     pub fn finish(&mut self, bets_sent: u64) -> Result<(), ClientError> {
+        self.bets_sent = Some(bets_sent);
         self.ensure_connected()?;
         loop {
             let answer = self.connected().and_then(|connection| {
@@ -324,11 +337,21 @@ impl AgencyClient {
     /// With `wait`, the central holds the answer until the draw (for up to
     /// `winners_timeout`).
     ///
+    /// The answer holds at most as many documents as the agency sent bets:
+    /// the count this client told [`AgencyClient::finish`], or, without a
+    /// finish, the bets the central reports stored for the agency. Each
+    /// `Winners` frame but the last holds at least one document (so an
+    /// answer takes a bounded number of frames), and each document is a DNI.
+    ///
     /// # Errors
-    /// [`ClientError::Refused`]; the last error once reconnecting gave up.
+    /// [`ClientError::Refused`]; [`ClientError::ProtocolViolation`] when the
+    /// answer breaks those rules (not retried); the last error once
+    /// reconnecting gave up.
     pub fn winners(&mut self, wait: bool) -> Result<Option<Vec<String>>, ClientError> {
         self.ensure_connected()?;
         loop {
+            let most = self.bets_sent.unwrap_or(self.resume.bets_stored);
+            let agency = self.config.agency;
             let timeout = if wait {
                 self.config.winners_timeout
             } else {
@@ -341,6 +364,7 @@ impl AgencyClient {
                 loop {
                     match connection.receive()? {
                         CentralMessage::Winners { documents, last } => {
+                            check_winners(&documents, last, winners.len(), most, agency)?;
                             winners.extend(documents);
                             if last {
                                 return Ok(Ok(Some(winners)));
@@ -545,6 +569,42 @@ impl AgencyClient {
             }
         }
     }
+}
+
+/// Checks one `Winners` frame (`documents`, `last`) that would follow
+/// `before` documents of the answer, for an agency that sent `most` bets.
+///
+/// # Errors
+/// [`ClientError::ProtocolViolation`]: more documents than `most` in all, a
+/// frame that is not the last and holds none, a document that is not a DNI.
+fn check_winners(
+    documents: &[String],
+    last: bool,
+    before: usize,
+    most: u64,
+    agency: lottery_core::AgencyId,
+) -> Result<(), ClientError> {
+    let violation = |why: String| Err(ClientError::ProtocolViolation(why));
+    if documents.is_empty() && !last {
+        return violation("a Winners frame that is not the last holds no document".to_owned());
+    }
+    let total = before as u64 + documents.len() as u64;
+    if total > most {
+        return violation(format!(
+            "the winners of agency {agency} run to {total} documents or more, but it sent {most} bets"
+        ));
+    }
+    if let Some((index, _)) = documents
+        .iter()
+        .enumerate()
+        .find(|(_, document)| Document::new(document.as_str()).is_err())
+    {
+        return violation(format!(
+            "winner {} of agency {agency} is not a document (1 to 20 digits)",
+            before + index + 1
+        ));
+    }
+    Ok(())
 }
 
 /// Whether reconnecting and resuming may get past `error`: the connection
