@@ -2,8 +2,9 @@
 //! that welcomes, acks and records the finish as a central would, then
 //! answers the winners query with frames that break the protocol's rules
 //! (endless `Winners` frames that never say `last`, empty ones, winners
-//! that are not documents). The client refuses each as a protocol
-//! violation instead of reading on, so its memory stays bounded.
+//! that are not documents, a frame over the limit). The client refuses each
+//! (a protocol violation, a frame too large) instead of reading on, so its
+//! memory stays bounded.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,7 +14,7 @@ use std::time::Duration;
 use lottery_core::{AgencyId, Bet};
 use lottery_net::{
     AgencyClient, AgencyMessage, CentralMessage, ClientConfig, ClientError, DEFAULT_MAX_FRAME,
-    Decoder, encode_central_message,
+    DecodeError, Decoder, encode_central_message,
 };
 
 /// How the hostile central answers the winners query.
@@ -28,6 +29,8 @@ enum Answer {
     Last { count: usize },
     /// One last frame whose second winner is not a document.
     NotADocument,
+    /// A frame declaring 4 GiB, then bytes for as long as the client reads.
+    Oversized,
 }
 
 /// Starts the hostile central for one connection. Its thread returns how
@@ -93,11 +96,25 @@ fn serve(stream: &mut TcpStream, answer: Answer) -> u64 {
 
 /// Sends the winners as `answer` says; returns the frames sent.
 fn answer_winners(stream: &mut TcpStream, answer: Answer) -> u64 {
+    if let Answer::Oversized = answer {
+        let mut bytes = vec![0x84; 64 * 1024];
+        bytes[..4].copy_from_slice(&0xFFFF_FFF0u32.to_be_bytes());
+        if stream.write_all(&bytes).is_err() {
+            return 0;
+        }
+        let garbage = [0x84; 64 * 1024];
+        let mut sent = 1;
+        while stream.write_all(&garbage).is_ok() {
+            sent += 1;
+        }
+        return sent;
+    }
     let (frame, last) = match answer {
         Answer::Endless { per_frame } => (documents(per_frame), false),
         Answer::EndlessEmpty => (Vec::new(), false),
         Answer::Last { count } => (documents(count), true),
         Answer::NotADocument => (vec!["30111222".into(), "DROP TABLE".into()], true),
+        Answer::Oversized => unreachable!("answered above"),
     };
     let mut sent = 0;
     let frame = CentralMessage::Winners {
@@ -211,5 +228,18 @@ fn as_many_winners_as_bets_sent_is_a_whole_answer() {
         why,
         "the winners of agency 1 run to 41 documents or more, but it sent 40 bets"
     );
+    central.join().unwrap();
+}
+
+#[test]
+fn a_frame_over_the_limit_is_refused_from_its_length_alone() {
+    let (address, central) = hostile_central(Answer::Oversized);
+    match winners_after(address, 10) {
+        Err(ClientError::Decode(DecodeError::FrameTooLarge { declared, max })) => {
+            assert_eq!(declared, 0xFFFF_FFF0 + 4);
+            assert_eq!(max, DEFAULT_MAX_FRAME);
+        }
+        other => panic!("expected a frame too large, got {other:?}"),
+    }
     central.join().unwrap();
 }
