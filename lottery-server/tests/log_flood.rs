@@ -9,6 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
@@ -285,6 +286,21 @@ impl Log {
         }
     }
 
+    /// Waits until a line contains `text`.
+    fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + SAFETY_TIMEOUT;
+        while !self
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(text))
+        {
+            assert!(Instant::now() < deadline, "no `{text}` line");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Every line, once the central closed its stderr.
     fn finish(mut self) -> Vec<String> {
         self.reader
@@ -322,107 +338,96 @@ fn refusals(http: SocketAddr) -> HashMap<String, u64> {
         .collect()
 }
 
-/// A central expecting agencies 1 and 2, its status port on, over mutual
-/// TLS when `pki` is given; floods as agency 2 for [`BATCH_FLOOD`], then
-/// agency 1 does its whole job and agency 2 finishes empty-handed. Checks
-/// the log's size and content and the refusal counts.
-fn flood_of_refused_batches(test: &str, tls: bool) {
-    let dir = scratch_dir(test);
-    let store = dir.join("bets.csv").display().to_string();
-    let pki = tls.then(|| {
-        let agencies = [AgencyId::new(1).unwrap(), AgencyId::new(2).unwrap()];
-        lottery_tls::write_pki(&dir.join("pki"), &agencies, &["localhost".to_owned()])
-            .expect("write a PKI")
-    });
-    let mut command = Command::new(BINARY);
-    command
-        .args(["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
-        .args(["--store", &store, "--agencies", "2", "--threads", "2"])
-        .args(["--exit-when-done", "--log-level", "INFO"]);
-    if let Some(pki) = &pki {
-        let (cert, key) = pki.server();
-        command
-            .arg("--tls-cert")
-            .arg(cert)
-            .arg("--tls-key")
-            .arg(key)
-            .arg("--tls-client-ca")
-            .arg(pki.ca());
-    }
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start lottery-server");
-    let log = Log::read(&mut child);
-    let addr = log.address("action: accept_connections | result: in_progress | listen: ");
-    let http = log.address("action: serve_http | result: in_progress | listen: ");
-    let connect = |agency: u32| match &pki {
-        Some(pki) => RawAgency::connect_tls(addr, &agency_tls(pki, agency)),
-        None => RawAgency::connect(addr),
-    };
+/// A `lottery-server` process expecting agencies 1 and 2 (so the draw
+/// waits for both), its status port on, over mutual TLS when it has a PKI.
+struct Central {
+    child: Child,
+    log: Log,
+    addr: SocketAddr,
+    http: SocketAddr,
+    pki: Option<PkiFiles>,
+}
 
-    // Agency 2 pipelines refused batches, reading their refusals.
-    let (flood, codes) = refused_batches();
-    let (mut flooder, welcome) = connect(2).welcome(2);
-    assert_eq!(welcome, (0, 0, false));
-    let mut sent: HashMap<String, u64> = HashMap::new();
-    let started = Instant::now();
-    while started.elapsed() < BATCH_FLOOD {
-        flooder.send_raw(&flood);
-        for index in 0..PIPELINED / codes.len() * codes.len() {
-            let expected = codes[index % codes.len()];
-            match flooder.recv() {
-                Some(CentralMessage::Error(error)) if error.code == expected => {
-                    *sent.entry(expected.name().to_owned()).or_default() += 1;
-                }
-                other => panic!("expected a {expected:?} refusal, got {other:?}"),
-            }
+impl Central {
+    fn start(dir: &Path, tls: bool) -> Self {
+        let store = dir.join("bets.csv").display().to_string();
+        let pki = tls.then(|| {
+            let agencies = [AgencyId::new(1).unwrap(), AgencyId::new(2).unwrap()];
+            lottery_tls::write_pki(&dir.join("pki"), &agencies, &["localhost".to_owned()])
+                .expect("write a PKI")
+        });
+        let mut command = Command::new(BINARY);
+        command
+            .args(["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+            .args(["--store", &store, "--agencies", "2", "--threads", "2"])
+            .args(["--exit-when-done", "--log-level", "INFO"]);
+        if let Some(pki) = &pki {
+            let (cert, key) = pki.server();
+            command
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key);
+            command.arg("--tls-client-ca").arg(pki.ca());
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lottery-server");
+        let log = Log::read(&mut child);
+        let addr = log.address("action: accept_connections | result: in_progress | listen: ");
+        let http = log.address("action: serve_http | result: in_progress | listen: ");
+        Self {
+            child,
+            log,
+            addr,
+            http,
+            pki,
         }
     }
-    let flooded = started.elapsed();
-    let refused: u64 = sent.values().sum();
-    assert!(refused >= 1000, "a flood of {refused} refusals only");
 
-    // `/metrics` counts every refusal, whatever the log wrote of them.
-    let counted = refusals(http);
-    for code in codes {
-        assert_eq!(
-            counted[code.name()],
-            sent[code.name()],
-            "{code:?}: {counted:?}"
-        );
+    /// A connection for `agency`, with its certificate over TLS.
+    fn connect(&self, agency: u32) -> RawAgency {
+        match &self.pki {
+            Some(pki) => RawAgency::connect_tls(self.addr, &agency_tls(pki, agency)),
+            None => RawAgency::connect(self.addr),
+        }
     }
 
-    // A well-behaved agency does its whole job meanwhile (its winners wait
-    // for agency 2's finish).
-    let batches = agency_batches(1, 2, 50);
-    let expected = expected_winners(&batches);
-    let honest = {
-        let connection = connect(1);
-        thread::spawn(move || run_agency(connection, 1, &batches))
-    };
-    wait_for(
-        &log,
-        "action: consulta_ganadores | result: in_progress | agency: 1",
-    );
-    flooder.send(&AgencyMessage::Finish { bets_sent: 0 });
-    assert_eq!(
-        flooder.recv(),
-        Some(CentralMessage::Finished { bets_stored: 0 })
-    );
-    flooder.send(&AgencyMessage::WinnersQuery { wait: true });
-    assert_eq!(flooder.winners(), Vec::<String>::new());
-    flooder.close();
-    assert_eq!(honest.join().expect("agency 1"), expected);
+    /// Agency 1 does its whole job while `other` (agency 2's connection)
+    /// finishes with no bets and takes its (no) winners; then the central
+    /// exits by itself. Returns every line it logged.
+    fn finish_run(mut self, mut other: RawAgency) -> Vec<String> {
+        let batches = agency_batches(1, 2, 50);
+        let expected = expected_winners(&batches);
+        let honest = {
+            let connection = self.connect(1);
+            thread::spawn(move || run_agency(connection, 1, &batches))
+        };
+        // Its winners query waits for agency 2's finish.
+        self.log
+            .wait_for("action: consulta_ganadores | result: in_progress | agency: 1");
+        other.send(&AgencyMessage::Finish { bets_sent: 0 });
+        assert_eq!(
+            other.recv(),
+            Some(CentralMessage::Finished { bets_stored: 0 })
+        );
+        other.send(&AgencyMessage::WinnersQuery { wait: true });
+        assert_eq!(other.winners(), Vec::<String>::new());
+        other.close();
+        assert_eq!(honest.join().expect("agency 1"), expected);
+        let status = wait_with_deadline(&mut self.child);
+        let lines = self.log.finish();
+        assert!(status.success(), "{status:?}\n{}", lines.join("\n"));
+        assert_whole_run_of_agency_1(&lines);
+        lines
+    }
+}
 
-    let status = wait_with_deadline(&mut child);
-    let lines = log.finish();
-    let text = lines.join("\n");
-    assert!(status.success(), "{status:?}\n{text}");
-
-    // Agency 1's lines are all there, the course's first.
+/// Every line of agency 1's well-behaved run is in `lines`, once.
+fn assert_whole_run_of_agency_1(lines: &[String]) {
     for line in [
         "action: handshake | result: success | agency: 1 |",
         "action: apuesta_recibida | result: success | cantidad: 50 | agency: 1 | batch: 1",
@@ -440,24 +445,74 @@ fn flood_of_refused_batches(test: &str, tls: bool) {
             "{line}"
         );
     }
+}
 
-    // Agency 2's refusals: a few written, the rest counted in summaries.
+/// Pipelines refused batches over `flooder` for `period`, reading every
+/// refusal; returns how many came of each code.
+fn pipeline_refused_batches(flooder: &mut RawAgency, period: Duration) -> HashMap<String, u64> {
+    let (flood, codes) = refused_batches();
+    let mut refused: HashMap<String, u64> = HashMap::new();
+    let started = Instant::now();
+    while started.elapsed() < period {
+        flooder.send_raw(&flood);
+        for index in 0..PIPELINED / codes.len() * codes.len() {
+            let expected = codes[index % codes.len()];
+            match flooder.recv() {
+                Some(CentralMessage::Error(error)) if error.code == expected => {
+                    *refused.entry(expected.name().to_owned()).or_default() += 1;
+                }
+                other => panic!("expected a {expected:?} refusal, got {other:?}"),
+            }
+        }
+    }
+    refused
+}
+
+/// The summarized counts of `log_suppressed` lines about agency `agency`.
+fn suppressed_of_agency(lines: &[String], agency: u32) -> u64 {
+    let prefix =
+        format!("action: log_suppressed | result: success | agency: {agency} | suppressed: ");
+    lines
+        .iter()
+        .filter_map(|line| {
+            let (_, count) = line.split_once(&prefix)?;
+            Some(count.parse::<u64>().expect("a count"))
+        })
+        .sum()
+}
+
+/// Floods as agency 2 for [`BATCH_FLOOD`], then agency 1 does its whole job
+/// and agency 2 finishes empty-handed. Checks the refusal counts of
+/// `/metrics`, and the log's size and content.
+fn flood_of_refused_batches(test: &str, tls: bool) {
+    let dir = scratch_dir(test);
+    let central = Central::start(&dir, tls);
+    let (mut flooder, welcome) = central.connect(2).welcome(2);
+    assert_eq!(welcome, (0, 0, false));
+    let started = Instant::now();
+    let sent = pipeline_refused_batches(&mut flooder, BATCH_FLOOD);
+    let flooded = started.elapsed();
+    let refused: u64 = sent.values().sum();
+    assert!(refused >= 1000, "a flood of {refused} refusals only");
+
+    // `/metrics` counts every refusal, whatever the log wrote of them.
+    let counted = refusals(central.http);
+    assert_eq!(sent.len(), 3);
+    for (code, count) in &sent {
+        assert_eq!(counted[code], *count, "{code}: {counted:?}");
+    }
+
+    let lines = central.finish_run(flooder);
+
+    // Agency 2's refusals: a few written, the rest counted in summaries
+    // (with agency 2's few other lines: its handshake, finish, winners and
+    // close).
     let failed = lines
         .iter()
         .filter(|line| line.contains("action: apuesta_recibida | result: fail | cantidad:"))
         .filter(|line| line.contains("| agency: 2 |"))
         .count() as u64;
-    let summarized: u64 = lines
-        .iter()
-        .filter_map(|line| {
-            let (_, count) = line.split_once(
-                "action: log_suppressed | result: success | agency: 2 | suppressed: ",
-            )?;
-            Some(count.parse::<u64>().expect("a count"))
-        })
-        .sum();
-    // Every refusal is written or summarized (with agency 2's few other
-    // lines: its handshake, finish, winners and close).
+    let summarized = suppressed_of_agency(&lines, 2);
     assert!(
         (refused..=refused + 4).contains(&(failed + summarized)),
         "{failed} written and {summarized} suppressed of {refused} refusals"
@@ -489,21 +544,6 @@ fn agency_tls(pki: &PkiFiles, agency: u32) -> ClientTls {
     ClientTls::load(&pki.ca(), Some((&cert, &key)), None).expect("load the agency's files")
 }
 
-/// Waits until a line of `log` contains `text`.
-fn wait_for(log: &Log, text: &str) {
-    let deadline = Instant::now() + SAFETY_TIMEOUT;
-    while !log
-        .lines
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|line| line.contains(text))
-    {
-        assert!(Instant::now() < deadline, "no `{text}` line");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn refused_batches_pipelined_by_a_bound_agency_are_logged_within_its_budget() {
     flood_of_refused_batches("log_flood_batches", false);
@@ -512,4 +552,62 @@ fn refused_batches_pipelined_by_a_bound_agency_are_logged_within_its_budget() {
 #[test]
 fn refused_batches_over_mutual_tls_are_logged_within_the_agencys_budget() {
     flood_of_refused_batches("log_flood_batches_tls", true);
+}
+
+/// How long the peer of the reconnect flood reconnects.
+const RECONNECT_FLOOD: Duration = Duration::from_secs(3);
+
+#[test]
+fn a_peer_reconnecting_as_an_agency_without_end_is_logged_within_the_agencys_budget() {
+    let dir = scratch_dir("log_flood_reconnects");
+    let central = Central::start(&dir, false);
+    // Agency 2 says `Hello`, is welcomed and leaves, again and again: each
+    // time a handshake and a close of a bound agency.
+    let started = Instant::now();
+    let mut connections = 0u64;
+    while started.elapsed() < RECONNECT_FLOOD {
+        let (agency, _) = central.connect(2).welcome(2);
+        agency.close();
+        connections += 1;
+    }
+    assert!(connections >= 100, "{connections} connections only");
+    let (last, _) = central.connect(2).welcome(2);
+    let lines = central.finish_run(last);
+
+    // Agency 2's lines (its handshakes, closes and any replacement, and the
+    // finish, winners and close of its last connection): a few written, the
+    // rest summarized.
+    let about_2 = |line: &&String| {
+        [
+            "handshake",
+            "close_connection",
+            "replace_connection",
+            "finish",
+            "winners_sent",
+        ]
+        .iter()
+        .any(|action| line.contains(&format!("action: {action} | result: success | agency: 2 ")))
+    };
+    let written = lines.iter().filter(about_2).count() as u64;
+    let summarized = suppressed_of_agency(&lines, 2);
+    let caused = 2 * (connections + 1) + 2;
+    assert!(
+        (caused..=caused + connections + 1).contains(&(written + summarized)),
+        "{written} written and {summarized} suppressed of {caused} or more"
+    );
+    let elapsed = started.elapsed().as_secs() + 1;
+    assert!(
+        written <= BURST + PER_SECOND * elapsed,
+        "{written} lines about agency 2 in {elapsed} s"
+    );
+    let bytes: usize = lines.iter().map(|line| line.len() + 1).sum();
+    eprintln!(
+        "{connections} connections of agency 2: {written} lines written, {summarized} suppressed, {bytes} bytes of log"
+    );
+    assert!(
+        bytes < 32_000,
+        "{bytes} bytes of log:\n{}",
+        lines.join("\n")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
