@@ -22,6 +22,8 @@ use lottery_server::ServerConfig;
 const AGENCIES: u32 = 4;
 const BATCHES: u64 = 6;
 const PER_BATCH: usize = 80;
+/// Refused batches the bound bad peer pipelines.
+const REFUSED_BATCHES: usize = 300;
 
 /// Short deadlines so stalled peers are dropped quickly (the real agencies
 /// never pause that long).
@@ -158,6 +160,35 @@ fn garbage_peers_during_a_real_run_are_dropped_and_change_nothing() {
             });
             peer.codes_until_closed()
         }),
+        // A bound agency pipelining refused batches (empty ones, and ones
+        // far ahead of its next batch): each refused, the session goes on.
+        thread::spawn(move || {
+            let (mut peer, _) = RawAgency::hello(addr, last);
+            let mut bytes = Vec::new();
+            for index in 0..REFUSED_BATCHES {
+                let batch = if index % 2 == 0 {
+                    AgencyMessage::Batch {
+                        batch: 1,
+                        bets: Vec::new(),
+                    }
+                } else {
+                    AgencyMessage::Batch {
+                        batch: 1000,
+                        bets: agency_batches(last, 1, 2).remove(0),
+                    }
+                };
+                encode_agency_message(&batch, DEFAULT_MAX_FRAME, &mut bytes).unwrap();
+            }
+            peer.send_raw(&bytes);
+            let codes = (0..REFUSED_BATCHES)
+                .map(|_| match peer.recv() {
+                    Some(CentralMessage::Error(error)) => error.code,
+                    other => panic!("expected a refusal, got {other:?}"),
+                })
+                .collect();
+            peer.close();
+            codes
+        }),
     ];
     let mut answered = Vec::new();
     for peer in bad_peers {
@@ -189,6 +220,7 @@ fn garbage_peers_during_a_real_run_are_dropped_and_change_nothing() {
         unknown,
         version,
         early,
+        refused,
     ] = &answered[..]
     else {
         panic!("{answered:?}")
@@ -200,6 +232,16 @@ fn garbage_peers_during_a_real_run_are_dropped_and_change_nothing() {
     assert_eq!(unknown, &[ErrorCode::UnknownAgency]);
     assert_eq!(version, &[ErrorCode::UnsupportedVersion]);
     assert_eq!(early, &[ErrorCode::UnexpectedMessage]);
+    let expected: Vec<ErrorCode> = (0..REFUSED_BATCHES)
+        .map(|index| {
+            if index % 2 == 0 {
+                ErrorCode::EmptyBatch
+            } else {
+                ErrorCode::OutOfOrder
+            }
+        })
+        .collect();
+    assert_eq!(refused, &expected);
 
     // The real run is untouched.
     assert!(winners > 0);
