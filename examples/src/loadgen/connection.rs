@@ -286,6 +286,16 @@ impl Agency {
             }
             (Phase::Winners, CentralMessage::Winners { documents, last }) => {
                 self.winners += documents.len() as u64;
+                // More than its bets can win, or a frame that adds nothing
+                // and is not the last: a broken central, which would
+                // otherwise keep this connection reading without end.
+                if self.winners > self.plan.winners() || (documents.is_empty() && !last) {
+                    return Err(format!(
+                        "{} winners answered or more, {} bets play the winning number",
+                        self.winners,
+                        self.plan.winners()
+                    ));
+                }
                 if last {
                     if self.winners != self.plan.winners() {
                         return Err(format!(
