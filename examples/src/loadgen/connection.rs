@@ -289,12 +289,15 @@ impl Agency {
                 // More than its bets can win, or a frame that adds nothing
                 // and is not the last: a broken central, which would
                 // otherwise keep this connection reading without end.
-                if self.winners > self.plan.winners() || (documents.is_empty() && !last) {
+                if self.winners > self.plan.winners() {
                     return Err(format!(
                         "{} winners answered or more, {} bets play the winning number",
                         self.winners,
                         self.plan.winners()
                     ));
+                }
+                if documents.is_empty() && !last {
+                    return Err("a Winners frame that is not the last holds no document".into());
                 }
                 if last {
                     if self.winners != self.plan.winners() {
