@@ -24,8 +24,8 @@
 //! - `shared.rs`: the state every thread shares (the central, the loops'
 //!   inboxes, which connection speaks for each agency, stopping).
 //! - `refusal.rs`: every error frame the central sends; `log_line.rs`: every
-//!   log line it writes (the course's format is [`lottery_log`]'s), the
-//!   lines about untrusted peers within the per-peer budget of
+//!   log line it writes (the course's format is [`lottery_log`]'s), every
+//!   line a peer can cause within the per-address and per-agency budgets of
 //!   `log_limit.rs`.
 //! - `http.rs`: the status port (`--http`), a `tiny_http` thread of its own
 //!   answering `/metrics`, `/status`, `/` (`status.html`), `/healthz` and
