@@ -74,6 +74,7 @@ mod connection;
 mod error;
 mod event_loop;
 mod http;
+mod http_settings;
 mod log_limit;
 mod log_line;
 mod metrics;
@@ -93,6 +94,11 @@ pub use config::{
     Seconds, ServerArgs, ServerConfig,
 };
 pub use error::{ConfigError, ServerError};
+pub use http_settings::{
+    BearerToken, DEFAULT_HTTP_HEAD_TIMEOUT, DEFAULT_HTTP_MAX_CONNECTIONS, DEFAULT_HTTP_MAX_HEAD,
+    DEFAULT_HTTP_MAX_REQUESTS, DEFAULT_HTTP_WRITE_TIMEOUT, HttpSettings, MAX_HTTP_MAX_HEAD,
+    MIN_HTTP_MAX_HEAD,
+};
 pub use server::Server;
 pub use shutdown::{ShutdownHandle, StopReason};
 pub use store::{open_central, open_watched_central};
