@@ -9,14 +9,13 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::process::{BINARY, Process};
 use common::{
     RawAgency, SAFETY_TIMEOUT, agency_batches, expected_winners, rows_per_agency, run_agency,
     scratch_dir, stored_rows,
@@ -24,101 +23,9 @@ use common::{
 use lottery_net::{AgencyMessage, CentralMessage, ErrorCode, WireBet};
 use prometheus_parse::{Scrape, Value};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_lottery-server");
 const AGENCIES: u32 = 5;
 const BATCHES: u64 = 12;
 const PER_BATCH: usize = 40;
-
-/// A running `lottery-server` and the lines it logged so far.
-struct Process {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Process {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(BINARY)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .env_remove("LOGGING_LEVEL")
-            .env_remove("SERVER_HTTP_LISTEN")
-            .spawn()
-            .expect("start lottery-server");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (send, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn wait_for_line(&mut self, text: &str) -> String {
-        if let Some(line) = self.seen.iter().find(|line| line.contains(text)) {
-            return line.clone();
-        }
-        let deadline = Instant::now() + SAFETY_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no line with {text:?}; got:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    /// The address a line starting with `action` names after `listen: `.
-    fn address(&mut self, action: &str) -> SocketAddr {
-        let line = self.wait_for_line(action);
-        let start = line.find("listen: ").expect("the line names the address") + "listen: ".len();
-        let end = line[start..]
-            .find(' ')
-            .map_or(line.len(), |end| start + end);
-        line[start..end].parse().expect("an address")
-    }
-
-    fn terminate(mut self) -> (ExitStatus, Vec<String>) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        let deadline = Instant::now() + SAFETY_TIMEOUT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("poll the child") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "lottery-server did not exit");
-            thread::sleep(Duration::from_millis(10));
-        };
-        while let Ok(line) = self.lines.recv_timeout(SAFETY_TIMEOUT) {
-            self.seen.push(line);
-        }
-        (status, std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Starts a central with the status port on loopback; returns it, its
 /// agency port and its status port.
