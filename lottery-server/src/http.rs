@@ -212,9 +212,16 @@ async fn serve(
                     if let Some(evicted) = evicted {
                         log_line::http_evicted(evicted, port.settings.max_connections);
                     }
+                    let evicting = evicted.is_some();
                     let port = Arc::clone(&port);
                     let stopping = stopping.clone();
                     connections.spawn(connection(stream, admitted, port, stopping));
+                    if evicting {
+                        // Lets the evicted connection's task run and close
+                        // its socket before the next accept: the cap holds
+                        // in descriptors too, not only in slots.
+                        tokio::task::yield_now().await;
+                    }
                 }
                 Err(error) => {
                     log_line::http_failed(&error);
