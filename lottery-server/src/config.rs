@@ -977,6 +977,62 @@ mod tests {
     }
 
     #[test]
+    fn the_status_port_limits_have_defaults_flags_and_file_keys_and_are_checked() {
+        let config = Config::resolve(parse(&[])).unwrap();
+        let http = &config.server.http_settings;
+        assert_eq!(http.max_head, 16 * 1024);
+        assert_eq!(http.head_timeout, Duration::from_secs(5));
+        assert_eq!(http.write_timeout, Duration::from_secs(5));
+        assert_eq!(http.max_connections, 64);
+        assert_eq!(http.max_requests, 1000);
+        assert!(
+            config.to_string().contains(
+                "| http_max_head: 16384 | http_head_timeout: 5s | http_write_timeout: 5s | \
+                 http_max_connections: 64 | http_max_requests: 1000 | http_tls: off | \
+                 http_token: off |"
+            ),
+            "{config}"
+        );
+        let flags = parse(&["--http-max-head", "9000", "--http-head-timeout", "0.5"]);
+        let lower = file(
+            "http-max-head = 20000\nhttp-write-timeout = 2\nhttp-max-connections = 8\n\
+             http-max-requests = 3\n",
+        );
+        let http = Config::resolve(flags.or(lower))
+            .unwrap()
+            .server
+            .http_settings;
+        assert_eq!(http.max_head, 9000, "flag over file");
+        assert_eq!(http.head_timeout, Duration::from_millis(500));
+        assert_eq!(
+            http.write_timeout,
+            Duration::from_secs(2),
+            "file over default"
+        );
+        assert_eq!((http.max_connections, http.max_requests), (8, 3));
+        for (text, named) in [
+            ("http-max-head = 100", "http-max-head"),
+            ("http-max-head = 2000000", "http-max-head"),
+            ("http-max-connections = 0", "http-max-connections"),
+            ("http-tls-key = \"k.pem\"", "http-tls-cert"),
+            ("http-tls-cert = \"c.pem\"", "http-tls-key"),
+            (
+                "http-token-file = \"/nonexistent/token\"",
+                "http-token-file",
+            ),
+        ] {
+            let error = Config::resolve(parse(&[]).or(file(text))).unwrap_err();
+            assert!(error.to_string().contains(named), "{text}: {error}");
+        }
+        let error = ServerArgs::try_parse_from(["lottery-server", "--http-max-connections", "0"])
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("--http-max-connections"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn the_tls_settings_of_the_config_file_load_and_yield_to_the_flags() {
         let dir = std::env::temp_dir().join(format!("lottery-config-tls-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

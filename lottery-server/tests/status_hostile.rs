@@ -421,3 +421,59 @@ fn healthz_answers_a_fresh_client_within_100_ms_while_hostile_clients_hold_the_p
     let (exit, _) = central.terminate();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// Reads `stream` until the central closes it (EOF or a reset); how long
+/// that took.
+fn until_closed(stream: &mut TcpStream) -> Duration {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(SAFETY_TIMEOUT)).unwrap();
+    let mut buffer = [0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return started.elapsed(),
+            Ok(_) => {}
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                panic!("still open after {SAFETY_TIMEOUT:?}")
+            }
+            Err(_) => return started.elapsed(),
+        }
+    }
+}
+
+#[test]
+fn a_slow_head_an_idle_keep_alive_and_an_unread_response_are_dropped_after_their_timeouts() {
+    let dir = scratch_dir("status_hostile_timeouts");
+    let timeouts = ["--http-head-timeout", "0.5", "--http-write-timeout", "0.5"];
+    let (central, _, http) = start_central(&dir, 1, &timeouts, None);
+    // A head that never ends, and a connection kept alive after a request.
+    let slow = slowloris(http, 1).pop().unwrap();
+    let mut idle = TcpStream::connect(http).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: central\r\n\r\n")
+        .unwrap();
+    for mut stream in [slow, idle] {
+        let took = until_closed(&mut stream);
+        assert!(took < Duration::from_secs(3), "closed after {took:?}");
+    }
+    // A client that pipelines and never reads: once the buffers between
+    // it and the central are full, the central drops the connection.
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_nonblocking(true).unwrap();
+    let requests = b"GET /metrics HTTP/1.1\r\nHost: central\r\n\r\n".repeat(64);
+    let started = Instant::now();
+    let dropped = loop {
+        match stream.write(&requests) {
+            Ok(_) => {}
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(_) => break started.elapsed(),
+        }
+        assert!(started.elapsed() < SAFETY_TIMEOUT, "never dropped");
+    };
+    assert!(
+        dropped < Duration::from_secs(5),
+        "dropped after {dropped:?}"
+    );
+    let (exit, _) = central.terminate();
+    assert!(exit.success(), "{exit:?}");
+}
