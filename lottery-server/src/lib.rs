@@ -27,9 +27,10 @@
 //!   log line it writes (the course's format is [`lottery_log`]'s), the
 //!   lines about untrusted peers within the per-peer budget of
 //!   `log_limit.rs`.
-//! - `http.rs`: the status port (`--http`), a `tiny_http` thread of its own
-//!   answering `/metrics`, `/status`, `/` (`status.html`), `/healthz` and
-//!   `/readyz`; `status.rs`: what they tell, from one look at the server
+//! - `http.rs`: the status port (`--http`), hyper on a current-thread
+//!   tokio runtime of its own thread, answering `/metrics`, `/status`, `/`
+//!   (`status.html`), `/healthz` and `/readyz` within the limits, TLS and
+//!   token of `http_settings.rs` ([`HttpSettings`]); `status.rs`: what they tell, from one look at the server
 //!   (the central's [`lottery_core::Central::snapshot`], the loops' and the
 //!   store's counters), as Prometheus text (`prometheus-client`) or JSON;
 //!   `metrics.rs`: the counters each loop keeps in atomics (refusals by
