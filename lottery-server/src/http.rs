@@ -70,6 +70,7 @@ use self::answer::{View, answer};
 use self::guard::Guarded;
 use self::slots::{Admitted, Slots};
 use crate::error::ServerError;
+use crate::http_counters::{Cut, HttpCounters};
 use crate::http_settings::HttpSettings;
 use crate::log_line;
 use crate::shared::Shared;
@@ -137,18 +138,21 @@ impl StatusPort {
             .enable_time()
             .build()?;
         let settings = shared.config().http_settings.clone();
+        let slots = Slots::new(settings.max_connections);
         let state = Arc::new(Port {
             tls: settings
                 .tls
                 .as_ref()
                 .map(|tls| TlsAcceptor::from(tls.rustls_config())),
-            slots: Slots::new(settings.max_connections),
+            slots: Arc::clone(&slots),
             view: View {
                 shared,
                 store,
                 ready,
                 started: Instant::now(),
                 token: settings.token.clone(),
+                slots,
+                counters: Arc::default(),
             },
             settings,
         });
@@ -210,6 +214,7 @@ async fn serve(
                 Ok((stream, peer)) => {
                     let (admitted, evicted) = port.slots.admit(peer);
                     if let Some(evicted) = evicted {
+                        port.counters().cut(Cut::Evicted);
                         log_line::http_evicted(evicted, port.settings.max_connections);
                     }
                     let evicting = evicted.is_some();
@@ -250,13 +255,31 @@ async fn connection(
     };
     let handshake = tokio::time::timeout(port.settings.head_timeout, acceptor.accept(guarded));
     tokio::select! {
-        done = handshake => {
-            if let Ok(Ok(tls)) = done {
-                drive(tls, &admitted, &port, stopping).await;
-            }
-        }
+        done = handshake => match done {
+            Ok(Ok(tls)) => drive(tls, &admitted, &port, stopping).await,
+            _ => port.counters().cut(Cut::TlsHandshake),
+        },
         () = slot.evicted() => {}
     }
+}
+
+impl Port {
+    fn counters(&self) -> &HttpCounters {
+        &self.view.counters
+    }
+}
+
+/// The limit at which hyper's connection ended with `error`, if any.
+fn cut_of(error: &hyper::Error) -> Option<Cut> {
+    if error.is_parse_too_large() {
+        return Some(Cut::HeadTooLarge);
+    }
+    if error.is_timeout() {
+        return Some(Cut::HeadTimeout);
+    }
+    // The write timeout is `guard.rs`'s io error, under hyper's.
+    let io = std::error::Error::source(error)?.downcast_ref::<io::Error>()?;
+    (io.kind() == io::ErrorKind::TimedOut).then_some(Cut::WriteTimeout)
 }
 
 /// Runs hyper's HTTP/1.1 connection over `io` with the port's limits.
@@ -290,7 +313,11 @@ where
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {
-        _ = conn.as_mut() => {}
+        ended = conn.as_mut() => {
+            if let Some(cut) = ended.as_ref().err().and_then(cut_of) {
+                port.counters().cut(cut);
+            }
+        }
         () = admitted.slot.evicted() => {}
         () = stopped(&mut stopping) => {
             // Bounded by the port's grace: the runtime drops what is left.

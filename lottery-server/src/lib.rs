@@ -75,6 +75,7 @@ mod connection;
 mod error;
 mod event_loop;
 mod http;
+mod http_counters;
 mod http_settings;
 mod log_limit;
 mod log_line;

@@ -145,6 +145,17 @@ fn fresh_get(http: SocketAddr, path: &str) -> (Duration, String) {
     (started.elapsed(), answer)
 }
 
+/// The value of the sample `series` (name and labels, as written) in
+/// `/metrics`.
+fn metric(http: SocketAddr, series: &str) -> f64 {
+    let (_, text) = fresh_get(http, "/metrics");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in {text}"))
+        .parse()
+        .expect("a number")
+}
+
 /// `/healthz` answers a fresh client `ok` within 100 ms, `times` times.
 fn assert_healthz_answers_promptly(http: SocketAddr, times: usize) {
     for _ in 0..times {
@@ -229,6 +240,11 @@ fn an_endless_request_head_is_cut_at_its_limit_and_the_central_stays_small() {
         "the central's RSS reached {largest} bytes while it was sent {sent} bytes of header"
     );
     assert_healthz_answers_promptly(http, 1);
+    let cut = metric(
+        http,
+        "lottery_http_connections_cut_total{reason=\"head_too_large\"}",
+    );
+    assert!(cut >= 2.0, "{cut} heads cut");
     let (exit, _) = central.terminate();
     assert!(exit.success(), "{exit:?}");
 }
@@ -301,6 +317,12 @@ fn two_thousand_slowloris_connections_leave_the_agency_port_and_the_store_untouc
     stop.store(true, Ordering::SeqCst);
     let largest = largest.join().unwrap() as usize;
 
+    let evicted = metric(
+        http,
+        "lottery_http_connections_cut_total{reason=\"evicted\"}",
+    );
+    assert!(evicted >= (connections - 64) as f64, "{evicted} evicted");
+    assert!(metric(http, "lottery_http_connections") <= 64.0);
     // Bounded: the status port's 64 connections, the agencies, a margin.
     assert!(
         largest <= before + 64 + 3 + 16,
@@ -474,6 +496,13 @@ fn a_slow_head_an_idle_keep_alive_and_an_unread_response_are_dropped_after_their
         dropped < Duration::from_secs(5),
         "dropped after {dropped:?}"
     );
+    let cut = |reason: &str| {
+        metric(
+            http,
+            &format!("lottery_http_connections_cut_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert!(cut("head_timeout") >= 2.0 && cut("write_timeout") >= 1.0);
     let (exit, _) = central.terminate();
     assert!(exit.success(), "{exit:?}");
 }

@@ -697,6 +697,11 @@ fn the_status_port_speaks_https_and_asks_for_its_token_everywhere_but_healthz() 
     let (_, body) = curl(&["--cacert", &ca, "-H", bearer, &format!("{base}/status")]).unwrap();
     let status: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(status["lottery"]["agencies_expected"], 1);
+    let (_, metrics) = curl(&["--cacert", &ca, "-H", bearer, &format!("{base}/metrics")]).unwrap();
+    assert!(
+        metrics.contains("\nlottery_http_unauthorized_total 8\n"),
+        "{metrics}"
+    );
     // Only TLS: a certificate from no trusted CA, or plain HTTP, gets nothing.
     assert_eq!(curl(&[&format!("{base}/healthz")]), None);
     assert_eq!(curl(&[&format!("http://{http}/healthz")]), None);

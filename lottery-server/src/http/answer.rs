@@ -12,6 +12,8 @@ use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::slots::Slots;
+use crate::http_counters::HttpCounters;
 use crate::http_settings::BearerToken;
 use crate::shared::Shared;
 use crate::status::Facts;
@@ -31,6 +33,18 @@ pub(super) struct View {
     pub(super) ready: Readiness,
     pub(super) started: Instant,
     pub(super) token: Option<BearerToken>,
+    /// The port's connections (how many are held, for `/metrics`).
+    pub(super) slots: Arc<Slots>,
+    /// What the port's limits did.
+    pub(super) counters: Arc<HttpCounters>,
+}
+
+impl View {
+    /// One look at the server and at the port itself.
+    fn facts(&self) -> Facts {
+        let http = self.counters.counts(self.slots.len());
+        Facts::gather(&self.shared, &self.store, self.started.elapsed(), http)
+    }
 }
 
 /// The answer to `request` (its body is never read: every path is a GET).
@@ -47,6 +61,7 @@ pub(super) fn answer<B>(request: &Request<B>, view: &View) -> Response<Full<Byte
         && let Some(token) = &view.token
         && !authorized(request, token)
     {
+        view.counters.unauthorized();
         let mut response = plain(StatusCode::UNAUTHORIZED, "a bearer token is required\n");
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -56,7 +71,7 @@ pub(super) fn answer<B>(request: &Request<B>, view: &View) -> Response<Full<Byte
     }
     match path {
         "/metrics" => {
-            let facts = Facts::gather(&view.shared, &view.store, view.started.elapsed());
+            let facts = view.facts();
             body(
                 StatusCode::OK,
                 facts.metrics_text(),
@@ -64,7 +79,7 @@ pub(super) fn answer<B>(request: &Request<B>, view: &View) -> Response<Full<Byte
             )
         }
         "/status" => {
-            let facts = Facts::gather(&view.shared, &view.store, view.started.elapsed());
+            let facts = view.facts();
             no_store(body(
                 StatusCode::OK,
                 facts.status_json().to_string(),

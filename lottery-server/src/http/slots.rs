@@ -121,8 +121,7 @@ impl Slots {
     }
 
     /// The connections held now.
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.held.lock().by_id.len()
     }
 }
