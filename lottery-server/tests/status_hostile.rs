@@ -506,3 +506,20 @@ fn a_slow_head_an_idle_keep_alive_and_an_unread_response_are_dropped_after_their
     let (exit, _) = central.terminate();
     assert!(exit.success(), "{exit:?}");
 }
+
+#[test]
+fn a_connection_makes_at_most_its_requests_and_the_last_answer_says_close() {
+    let dir = scratch_dir("status_hostile_max_requests");
+    let (central, _, http) = start_central(&dir, 1, &["--http-max-requests", "2"], None);
+    let mut stream = TcpStream::connect(http).unwrap();
+    stream.set_read_timeout(Some(SAFETY_TIMEOUT)).unwrap();
+    let requests = b"GET /healthz HTTP/1.1\r\nHost: central\r\n\r\n".repeat(3);
+    stream.write_all(&requests).unwrap();
+    let mut answers = String::new();
+    let _ = stream.read_to_string(&mut answers);
+    assert_eq!(answers.matches("HTTP/1.1 200 OK").count(), 2, "{answers}");
+    let last = answers.rsplit("HTTP/1.1 200 OK").next().unwrap();
+    assert!(last.contains("connection: close"), "{answers}");
+    let (exit, _) = central.terminate();
+    assert!(exit.success(), "{exit:?}");
+}
