@@ -96,6 +96,9 @@ impl BoundPort {
     /// [`ServerError::Bind`] when the address cannot be bound.
     pub(crate) fn bind(addr: SocketAddr) -> Result<Self, ServerError> {
         let bind_error = |source| ServerError::Bind { addr, source };
+        // std's listen backlog (128) on purpose: a burst of connections
+        // beyond it waits in the clients' SYN retries, not in a queue that
+        // a fresh `/healthz` would wait behind.
         let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
         listener.set_nonblocking(true).map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
