@@ -564,6 +564,15 @@ fn resolve_http_settings(args: &ServerArgs) -> Result<HttpSettings, ConfigError>
         .as_deref()
         .map(|path| BearerToken::read(path, "http-token-file"))
         .transpose()?;
+    // Protection asked for a port that is off is a mistake, not a no-op.
+    for (setting, given) in [
+        ("http-tls-cert", tls.is_some()),
+        ("http-token-file", token.is_some()),
+    ] {
+        check(setting, !given || args.http.is_some(), || {
+            "given without --http: the status port is off".to_owned()
+        })?;
+    }
     Ok(HttpSettings {
         max_head,
         head_timeout: args
@@ -1024,6 +1033,19 @@ mod tests {
             let error = Config::resolve(parse(&[]).or(file(text))).unwrap_err();
             assert!(error.to_string().contains(named), "{text}: {error}");
         }
+        let dir = std::env::temp_dir().join(format!("lottery-config-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let token = dir.join("status.token");
+        std::fs::write(&token, "t0ken\n").unwrap();
+        let without_http = format!("http-token-file = {:?}\n", token.display().to_string());
+        let error = Config::resolve(parse(&[]).or(file(&without_http))).unwrap_err();
+        assert!(error.to_string().contains("without --http"), "{error}");
+        let with_http = parse(&["--http", "127.0.0.1:9100"]).or(file(&without_http));
+        let config = Config::resolve(with_http).unwrap();
+        assert!(config.server.http_settings.token.is_some());
+        assert!(config.to_string().contains("http_token: on"), "{config}");
+        assert!(!config.to_string().contains("t0ken"), "{config}");
+        std::fs::remove_dir_all(&dir).unwrap();
         let error = ServerArgs::try_parse_from(["lottery-server", "--http-max-connections", "0"])
             .unwrap_err();
         assert!(
