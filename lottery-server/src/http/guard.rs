@@ -40,14 +40,16 @@ impl<S> Guarded<S> {
         }
     }
 
-    /// A write moved `written` bytes (or failed): the stall, if any, is over.
-    fn moved<T>(&mut self, result: io::Result<T>, written: impl Fn(&T) -> bool) -> io::Result<T> {
-        if let Ok(value) = &result
-            && written(value)
+    /// A write ended: when it moved bytes, that is progress, and the stall
+    /// (if any) is over. A flush that is ready is not progress (a socket's
+    /// always is), so only writes reset the stall.
+    fn wrote(&mut self, result: io::Result<usize>) -> io::Result<usize> {
+        if let Ok(written) = &result
+            && *written > 0
         {
             self.slot.progressed();
+            self.stall = None;
         }
-        self.stall = None;
         result
     }
 
@@ -89,7 +91,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Ready(result) => Poll::Ready(this.moved(result, |&n| n > 0)),
+            Poll::Ready(result) => Poll::Ready(this.wrote(result)),
             Poll::Pending => this.stalled(cx),
         }
     }
@@ -101,7 +103,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => Poll::Ready(this.moved(result, |&n| n > 0)),
+            Poll::Ready(result) => Poll::Ready(this.wrote(result)),
             Poll::Pending => this.stalled(cx),
         }
     }
@@ -113,7 +115,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_flush(cx) {
-            Poll::Ready(result) => Poll::Ready(this.moved(result, |_| false)),
+            Poll::Ready(result) => Poll::Ready(result),
             Poll::Pending => this.stalled(cx),
         }
     }
@@ -121,7 +123,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_shutdown(cx) {
-            Poll::Ready(result) => Poll::Ready(this.moved(result, |_| false)),
+            Poll::Ready(result) => Poll::Ready(result),
             Poll::Pending => this.stalled(cx),
         }
     }
