@@ -986,7 +986,7 @@ mod tests {
     }
 
     #[test]
-    fn the_status_port_limits_have_defaults_flags_and_file_keys_and_are_checked() {
+    fn the_status_port_limits_have_documented_defaults_in_the_config_line() {
         let config = Config::resolve(parse(&[])).unwrap();
         let http = &config.server.http_settings;
         assert_eq!(http.max_head, 16 * 1024);
@@ -1002,6 +1002,10 @@ mod tests {
             ),
             "{config}"
         );
+    }
+
+    #[test]
+    fn the_status_port_settings_come_from_flags_over_the_file_and_are_checked() {
         let flags = parse(&["--http-max-head", "9000", "--http-head-timeout", "0.5"]);
         let lower = file(
             "http-max-head = 20000\nhttp-write-timeout = 2\nhttp-max-connections = 8\n\
