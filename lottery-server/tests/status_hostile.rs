@@ -28,6 +28,16 @@ use common::{
 };
 use lottery_net::WireBet;
 
+/// One test of this file at a time: each holds a central to a time bound
+/// (`/healthz` within 100 ms, an exit within 2 s) that another test's
+/// flood of connections on the same cores should not eat into.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The central's resident memory, in bytes (`VmRSS` of `/proc/PID/status`).
 fn rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -194,6 +204,7 @@ fn send_endless_header(stream: &mut TcpStream, budget: u64) -> u64 {
 
 #[test]
 fn an_endless_request_head_is_cut_at_its_limit_and_the_central_stays_small() {
+    let _serial = one_at_a_time();
     let dir = scratch_dir("status_hostile_endless_head");
     let (central, agency_port, http) = start_central(&dir, 2, &[], None);
 
@@ -293,6 +304,7 @@ fn lines_by_agency(store: &Path) -> HashMap<String, Vec<String>> {
 
 #[test]
 fn two_thousand_slowloris_connections_leave_the_agency_port_and_the_store_untouched() {
+    let _serial = one_at_a_time();
     let dir = scratch_dir("status_hostile_slowloris");
     let limit = raise_descriptor_limit();
     // 2,000 connections, or as many as this process can hold beside what
@@ -392,6 +404,7 @@ fn never_reading_pipeliner(http: SocketAddr, stop: &Arc<AtomicBool>) -> thread::
 
 #[test]
 fn a_client_that_pipelines_and_never_reads_delays_neither_sigterm_nor_healthz() {
+    let _serial = one_at_a_time();
     let dir = scratch_dir("status_hostile_pipeliner_sigterm");
     let (mut central, _, http) = start_central(&dir, 1, &[], None);
     let stop = Arc::new(AtomicBool::new(false));
@@ -409,6 +422,7 @@ fn a_client_that_pipelines_and_never_reads_delays_neither_sigterm_nor_healthz() 
 
 #[test]
 fn a_client_that_pipelines_and_never_reads_does_not_keep_a_done_central_up() {
+    let _serial = one_at_a_time();
     let dir = scratch_dir("status_hostile_pipeliner_done");
     let (mut central, agency_port, http) = start_central(&dir, 1, &["--exit-when-done"], None);
     let stop = Arc::new(AtomicBool::new(false));
@@ -424,6 +438,7 @@ fn a_client_that_pipelines_and_never_reads_does_not_keep_a_done_central_up() {
 
 #[test]
 fn healthz_answers_a_fresh_client_within_100_ms_while_hostile_clients_hold_the_port() {
+    let _serial = one_at_a_time();
     let dir = scratch_dir("status_hostile_healthz");
     let (central, _, http) = start_central(&dir, 1, &[], None);
     let stop = Arc::new(AtomicBool::new(false));
@@ -464,6 +479,7 @@ fn until_closed(stream: &mut TcpStream) -> Duration {
 
 #[test]
 fn a_slow_head_an_idle_keep_alive_and_an_unread_response_are_dropped_after_their_timeouts() {
+    let _serial = one_at_a_time();
     let dir = scratch_dir("status_hostile_timeouts");
     let timeouts = ["--http-head-timeout", "0.5", "--http-write-timeout", "0.5"];
     let (central, _, http) = start_central(&dir, 1, &timeouts, None);
@@ -509,6 +525,7 @@ fn a_slow_head_an_idle_keep_alive_and_an_unread_response_are_dropped_after_their
 
 #[test]
 fn a_connection_makes_at_most_its_requests_and_the_last_answer_says_close() {
+    let _serial = one_at_a_time();
     let dir = scratch_dir("status_hostile_max_requests");
     let (central, _, http) = start_central(&dir, 1, &["--http-max-requests", "2"], None);
     let mut stream = TcpStream::connect(http).unwrap();
