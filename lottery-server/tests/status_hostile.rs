@@ -310,6 +310,16 @@ fn two_thousand_slowloris_connections_leave_the_agency_port_and_the_store_untouc
     // 2,000 connections, or as many as this process can hold beside what
     // it needs for itself.
     let connections = 2_000.min(usize::try_from(limit.saturating_sub(200)).unwrap_or(2_000));
+    if connections < 2_000 {
+        eprintln!(
+            "note: {connections} slowloris connections, not 2000: this process may open only \
+             {limit} files (its hard limit)"
+        );
+    }
+    assert!(
+        connections > 200,
+        "a hard limit of {limit} files is too low for this test"
+    );
     // The central runs with 1,024 descriptors (a common default), far fewer
     // than the connections.
     let (mut central, agency_port, http) = start_central(&dir, 3, &[], Some(1024));
