@@ -21,6 +21,10 @@
 //! tls-key = "/etc/lottery/server.key"
 //! tls-client-ca = "/etc/lottery/ca.pem"
 //! http = "127.0.0.1:9100"
+//! http-max-connections = 64
+//! http-tls-cert = "/etc/lottery/status.pem"
+//! http-tls-key = "/etc/lottery/status.key"
+//! http-token-file = "/etc/lottery/status.token"
 //! ```
 
 use std::fmt;
@@ -37,6 +41,11 @@ use lottery_tls::ServerTls;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
+use crate::http_settings::{
+    BearerToken, DEFAULT_HTTP_HEAD_TIMEOUT, DEFAULT_HTTP_MAX_CONNECTIONS, DEFAULT_HTTP_MAX_HEAD,
+    DEFAULT_HTTP_MAX_REQUESTS, DEFAULT_HTTP_WRITE_TIMEOUT, HttpSettings, MAX_HTTP_MAX_HEAD,
+    MIN_HTTP_MAX_HEAD,
+};
 /// Most connections held at once, by default (above the 10,000 agencies the
 /// central is sized for).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
@@ -83,10 +92,11 @@ pub struct ServerConfig {
     /// certificate names.
     pub tls: Option<ServerTls>,
     /// Where the status port listens (`None`: off): `/metrics`, `/status`,
-    /// `/`, `/healthz` and `/readyz` over plain HTTP, served by a thread of
-    /// its own (see SECURITY.md for why it is plain and loopback unless
-    /// told otherwise).
+    /// `/`, `/healthz` and `/readyz` over HTTP (or HTTPS, see
+    /// [`HttpSettings::tls`]), served by a thread of its own.
     pub http: Option<SocketAddr>,
+    /// The status port's limits, TLS and token.
+    pub http_settings: HttpSettings,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +111,7 @@ impl Default for ServerConfig {
             handle_signals: false,
             tls: None,
             http: None,
+            http_settings: HttpSettings::default(),
         }
     }
 }
@@ -239,17 +250,68 @@ pub struct ServerArgs {
     pub tls_client_ca: Option<PathBuf>,
 
     /// Serve the status port at ADDR: /metrics (Prometheus), /status (JSON),
-    /// / (a page), /healthz, /readyz; plain HTTP, counts only [default: off].
+    /// / (a page), /healthz, /readyz; counts only [default: off].
     /// A non-loopback ADDR needs --http-allow-remote.
     #[arg(long, value_name = "ADDR", env = "SERVER_HTTP_LISTEN")]
     pub http: Option<SocketAddr>,
 
-    /// Let --http listen on an address other than loopback (the port is plain
-    /// HTTP, without TLS or authentication, whatever the agency port speaks).
+    /// Let --http listen on an address other than loopback (without
+    /// --http-tls-cert and --http-token-file the central warns at startup).
     #[arg(long, value_name = "BOOL", env = "SERVER_HTTP_ALLOW_REMOTE",
           num_args = 0..=1, default_missing_value = "true",
           value_parser = BoolishValueParser::new())]
     pub http_allow_remote: Option<bool>,
+
+    /// Largest HTTP request head (request line and headers), 8192 to 1048576
+    /// bytes; a longer one is answered 431 and closed [default: 16384].
+    #[arg(long, value_name = "BYTES", env = "SERVER_HTTP_MAX_HEAD")]
+    pub http_max_head: Option<usize>,
+
+    /// Seconds an HTTP client has to send a whole request head (also the
+    /// keep-alive idle timeout and the TLS handshake's) [default: 5].
+    #[arg(long, value_name = "SECS", env = "SERVER_HTTP_HEAD_TIMEOUT")]
+    pub http_head_timeout: Option<Seconds>,
+
+    /// Seconds an HTTP response may wait on a client that takes none of it;
+    /// then the connection is dropped [default: 5].
+    #[arg(long, value_name = "SECS", env = "SERVER_HTTP_WRITE_TIMEOUT")]
+    pub http_write_timeout: Option<Seconds>,
+
+    /// Most HTTP connections at once; at the cap a new one closes the least
+    /// recently active [default: 64].
+    #[arg(long, value_name = "N", env = "SERVER_HTTP_MAX_CONNECTIONS",
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub http_max_connections: Option<u32>,
+
+    /// Most requests on one HTTP connection (kept alive or pipelined)
+    /// [default: 1000].
+    #[arg(long, value_name = "N", env = "SERVER_HTTP_MAX_REQUESTS",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub http_max_requests: Option<u32>,
+
+    /// The status port's TLS certificate chain, PEM (leaf first); with
+    /// --http-tls-key, the status port speaks only HTTPS.
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "SERVER_HTTP_TLS_CERT",
+        requires = "http_tls_key"
+    )]
+    pub http_tls_cert: Option<PathBuf>,
+
+    /// The private key of --http-tls-cert, PEM (PKCS#8, EC or RSA).
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "SERVER_HTTP_TLS_KEY",
+        requires = "http_tls_cert"
+    )]
+    pub http_tls_key: Option<PathBuf>,
+
+    /// A file holding the status port's bearer token: every path but
+    /// /healthz then requires `Authorization: Bearer TOKEN` (401 otherwise).
+    #[arg(long, value_name = "PATH", env = "SERVER_HTTP_TOKEN_FILE")]
+    pub http_token_file: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -292,6 +354,14 @@ impl ServerArgs {
             tls_client_ca: self.tls_client_ca.or(lower.tls_client_ca),
             http: self.http.or(lower.http),
             http_allow_remote: self.http_allow_remote.or(lower.http_allow_remote),
+            http_max_head: self.http_max_head.or(lower.http_max_head),
+            http_head_timeout: self.http_head_timeout.or(lower.http_head_timeout),
+            http_write_timeout: self.http_write_timeout.or(lower.http_write_timeout),
+            http_max_connections: self.http_max_connections.or(lower.http_max_connections),
+            http_max_requests: self.http_max_requests.or(lower.http_max_requests),
+            http_tls_cert: self.http_tls_cert.or(lower.http_tls_cert),
+            http_tls_key: self.http_tls_key.or(lower.http_tls_key),
+            http_token_file: self.http_token_file.or(lower.http_token_file),
         }
     }
 }
@@ -443,11 +513,13 @@ fn resolve_server(args: &ServerArgs) -> Result<ServerConfig, ConfigError> {
         handle_signals: true,
         tls: resolve_tls(args)?,
         http: resolve_http(args)?,
+        http_settings: resolve_http_settings(args)?,
     })
 }
 
 /// The status port's address of `args`: loopback, unless remote access is
-/// allowed explicitly (the port speaks plain HTTP, see SECURITY.md).
+/// allowed explicitly (see SECURITY.md; the central warns at startup when
+/// such a port lacks TLS or a token).
 fn resolve_http(args: &ServerArgs) -> Result<Option<SocketAddr>, ConfigError> {
     let Some(addr) = args.http else {
         return Ok(None);
@@ -455,11 +527,72 @@ fn resolve_http(args: &ServerArgs) -> Result<Option<SocketAddr>, ConfigError> {
     let allowed = args.http_allow_remote.unwrap_or(false);
     check("http", addr.ip().is_loopback() || allowed, || {
         format!(
-            "{addr} is not a loopback address: the status port is plain HTTP without \
-             authentication; bind it to 127.0.0.1 or ::1, or allow it with --http-allow-remote"
+            "{addr} is not a loopback address: bind the status port to 127.0.0.1 or ::1, or \
+             allow it with --http-allow-remote (and protect it with --http-tls-cert, \
+             --http-tls-key and --http-token-file)"
         )
     })?;
     Ok(Some(addr))
+}
+
+/// The status port's limits, TLS (loaded) and token (read) of `args`.
+fn resolve_http_settings(args: &ServerArgs) -> Result<HttpSettings, ConfigError> {
+    let max_head = args.http_max_head.unwrap_or(DEFAULT_HTTP_MAX_HEAD);
+    check(
+        "http-max-head",
+        (MIN_HTTP_MAX_HEAD..=MAX_HTTP_MAX_HEAD).contains(&max_head),
+        || format!("{max_head} (expected {MIN_HTTP_MAX_HEAD} to {MAX_HTTP_MAX_HEAD} bytes)"),
+    )?;
+    let max_connections = args
+        .http_max_connections
+        .map_or(DEFAULT_HTTP_MAX_CONNECTIONS, |max| max as usize);
+    check("http-max-connections", max_connections >= 1, || {
+        format!("{max_connections} (expected at least 1)")
+    })?;
+    let max_requests = args.http_max_requests.unwrap_or(DEFAULT_HTTP_MAX_REQUESTS);
+    check("http-max-requests", max_requests >= 1, || {
+        format!("{max_requests} (expected at least 1)")
+    })?;
+    let tls = match (&args.http_tls_cert, &args.http_tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some(ServerTls::load(cert, key, None)?),
+        (None, Some(_)) => return Err(missing("http-tls-cert", "http-tls-key needs it")),
+        (Some(_), None) => return Err(missing("http-tls-key", "http-tls-cert needs its key")),
+    };
+    let token = args
+        .http_token_file
+        .as_deref()
+        .map(|path| BearerToken::read(path, "http-token-file"))
+        .transpose()?;
+    // Protection asked for a port that is off is a mistake, not a no-op.
+    for (setting, given) in [
+        ("http-tls-cert", tls.is_some()),
+        ("http-token-file", token.is_some()),
+    ] {
+        check(setting, !given || args.http.is_some(), || {
+            "given without --http: the status port is off".to_owned()
+        })?;
+    }
+    Ok(HttpSettings {
+        max_head,
+        head_timeout: args
+            .http_head_timeout
+            .map_or(DEFAULT_HTTP_HEAD_TIMEOUT, |secs| secs.0),
+        write_timeout: args
+            .http_write_timeout
+            .map_or(DEFAULT_HTTP_WRITE_TIMEOUT, |secs| secs.0),
+        max_connections,
+        max_requests,
+        tls,
+        token,
+    })
+}
+
+fn missing(setting: &'static str, why: &str) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        reason: format!("missing ({why})"),
+    }
 }
 
 /// The TLS files of `args`, loaded (so that a bad one stops the start, naming
@@ -510,7 +643,7 @@ impl fmt::Display for Config {
             "listen: {} | backlog: {} | agencies: {} | store: {} | durability: {} | \
              winning_number: {} | threads: {} | exit_when_done: {} | log_level: {} | \
              max_connections: {} | handshake_timeout: {}s | idle_timeout: {}s | max_frame: {} | \
-             http: {} | tls: {}",
+             http: {} | {} | tls: {}",
             self.listen,
             self.backlog,
             self.rules.agencies,
@@ -527,6 +660,7 @@ impl fmt::Display for Config {
             self.server
                 .http
                 .map_or_else(|| "off".to_owned(), |addr| addr.to_string()),
+            self.server.http_settings,
             tls_mode(self.server.tls.as_ref()),
         )
     }
@@ -849,6 +983,79 @@ mod tests {
         assert_eq!(config.server.http, Some("0.0.0.0:9100".parse().unwrap()));
         let file_allows = file("http = \"0.0.0.0:9100\"\nhttp-allow-remote = true\n");
         assert!(Config::resolve(parse(&[]).or(file_allows)).is_ok());
+    }
+
+    #[test]
+    fn the_status_port_limits_have_documented_defaults_in_the_config_line() {
+        let config = Config::resolve(parse(&[])).unwrap();
+        let http = &config.server.http_settings;
+        assert_eq!(http.max_head, 16 * 1024);
+        assert_eq!(http.head_timeout, Duration::from_secs(5));
+        assert_eq!(http.write_timeout, Duration::from_secs(5));
+        assert_eq!(http.max_connections, 64);
+        assert_eq!(http.max_requests, 1000);
+        assert!(
+            config.to_string().contains(
+                "| http_max_head: 16384 | http_head_timeout: 5s | http_write_timeout: 5s | \
+                 http_max_connections: 64 | http_max_requests: 1000 | http_tls: off | \
+                 http_token: off |"
+            ),
+            "{config}"
+        );
+    }
+
+    #[test]
+    fn the_status_port_settings_come_from_flags_over_the_file_and_are_checked() {
+        let flags = parse(&["--http-max-head", "9000", "--http-head-timeout", "0.5"]);
+        let lower = file(
+            "http-max-head = 20000\nhttp-write-timeout = 2\nhttp-max-connections = 8\n\
+             http-max-requests = 3\n",
+        );
+        let http = Config::resolve(flags.or(lower))
+            .unwrap()
+            .server
+            .http_settings;
+        assert_eq!(http.max_head, 9000, "flag over file");
+        assert_eq!(http.head_timeout, Duration::from_millis(500));
+        assert_eq!(
+            http.write_timeout,
+            Duration::from_secs(2),
+            "file over default"
+        );
+        assert_eq!((http.max_connections, http.max_requests), (8, 3));
+        for (text, named) in [
+            ("http-max-head = 100", "http-max-head"),
+            ("http-max-head = 2000000", "http-max-head"),
+            ("http-max-connections = 0", "http-max-connections"),
+            ("http-tls-key = \"k.pem\"", "http-tls-cert"),
+            ("http-tls-cert = \"c.pem\"", "http-tls-key"),
+            (
+                "http-token-file = \"/nonexistent/token\"",
+                "http-token-file",
+            ),
+        ] {
+            let error = Config::resolve(parse(&[]).or(file(text))).unwrap_err();
+            assert!(error.to_string().contains(named), "{text}: {error}");
+        }
+        let dir = std::env::temp_dir().join(format!("lottery-config-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let token = dir.join("status.token");
+        std::fs::write(&token, "t0ken\n").unwrap();
+        let without_http = format!("http-token-file = {:?}\n", token.display().to_string());
+        let error = Config::resolve(parse(&[]).or(file(&without_http))).unwrap_err();
+        assert!(error.to_string().contains("without --http"), "{error}");
+        let with_http = parse(&["--http", "127.0.0.1:9100"]).or(file(&without_http));
+        let config = Config::resolve(with_http).unwrap();
+        assert!(config.server.http_settings.token.is_some());
+        assert!(config.to_string().contains("http_token: on"), "{config}");
+        assert!(!config.to_string().contains("t0ken"), "{config}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        let error = ServerArgs::try_parse_from(["lottery-server", "--http-max-connections", "0"])
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("--http-max-connections"),
+            "{error}"
+        );
     }
 
     #[test]

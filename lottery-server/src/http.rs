@@ -1,50 +1,91 @@
 //! The status port (`--http ADDR`): a thread of its own serving, with
-//! `tiny_http`, what `status.rs` tells.
+//! hyper's HTTP/1.1 server on a current-thread tokio runtime, what
+//! `status.rs` tells.
 //!
 //! | path | answer |
 //! |---|---|
 //! | `/metrics` | Prometheus metrics (the text format of `prometheus-client`) |
 //! | `/status` | the same facts as JSON |
 //! | `/` | one self-contained page that refreshes itself from `/status` |
-//! | `/healthz` | 200 while the process serves |
+//! | `/healthz` | 200 while the process serves (never asks for the token) |
 //! | `/readyz` | 200 while the store is open and the agency port accepts, else 503 |
 //!
 //! The event loops never wait for it: it reads the central's books (one
-//! short lock per look), the agency map (one short lock) and atomics, and
-//! it answers one request at a time on its own thread (`tiny_http` reads
-//! the requests on threads of its own). It only reads: nothing it is asked
-//! changes the lottery. It stops with the server ([`StatusPort::stop`]).
+//! short lock per look, taken between two awaits, never across one), the
+//! agency map (one short lock) and atomics. It only reads: nothing it is
+//! asked changes the lottery.
 //!
-//! It is plain HTTP: `tiny_http`'s TLS is built on an older rustls (0.20)
-//! than the agency port's (0.23), so the port carries no TLS, and the
-//! configuration keeps it on loopback unless told otherwise (see
-//! SECURITY.md). What it shows is counts only.
+//! # What a client can cost (SECURITY.md)
+//! Every connection is a task on the port's one thread, never a thread of
+//! its own, and each is bounded ([`HttpSettings`], each limit a flag):
+//! - a request head is at most `max_head` bytes (hyper's read buffer is
+//!   capped there; a longer head gets `431` and the connection closes);
+//! - a head must arrive within `head_timeout` (hyper's header read timeout,
+//!   which also runs while a kept-alive connection waits for its next
+//!   request, so it is the idle timeout too; and the TLS handshake's);
+//! - a response that the client takes nothing of for `write_timeout` drops
+//!   the connection (`guard.rs`): a client that pipelines and never reads
+//!   holds one response, for a bounded time;
+//! - a connection makes at most `max_requests` requests; responses are
+//!   written one at a time (hyper writes the next head only once the last
+//!   body left its queue: vectored writes are forced on for that);
+//! - at most `max_connections` at once (`slots.rs`): at the cap a new
+//!   connection closes the least recently active one, so a fresh
+//!   `/healthz` is answered whatever other clients do.
+//!
+//! Stopping ([`StatusPort::stop`]) stops accepting, lets the connections
+//! finish what they write for at most [`SHUTDOWN_GRACE`], then drops them
+//! with the runtime: no HTTP client delays the central's exit by more.
+//!
+//! # TLS and the token
+//! With [`HttpSettings::tls`], the port speaks only HTTPS (tokio-rustls over
+//! the agency port's rustls and ring; no client certificates). With
+//! [`HttpSettings::token`], every path but `/healthz` needs
+//! `Authorization: Bearer <token>`, else `401`.
 
+mod answer;
+mod guard;
+mod slots;
+
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tiny_http::{Header, Method, Request, Response};
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
+pub(crate) use self::answer::Readiness;
+use self::answer::{View, answer};
+use self::guard::Guarded;
+use self::slots::{Admitted, Slots};
 use crate::error::ServerError;
+use crate::http_counters::{Cut, HttpCounters};
+use crate::http_settings::HttpSettings;
 use crate::log_line;
 use crate::shared::Shared;
-use crate::status::Facts;
 use crate::store_watch::StoreWatch;
 
-/// The page at `/`: no external script, font or style.
-const PAGE: &str = include_str!("status.html");
+/// How long a stopping port lets its connections finish what they write.
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
-/// How long the thread pauses after `tiny_http` reports an accept error
-/// (out of descriptors), so that it does not spin.
+/// How long the port pauses after an accept error (out of descriptors), so
+/// that it does not spin.
 const ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// The status port, bound and not yet serving.
 pub(crate) struct BoundPort {
-    server: tiny_http::Server,
+    listener: std::net::TcpListener,
     addr: SocketAddr,
 }
 
@@ -54,12 +95,14 @@ impl BoundPort {
     /// # Errors
     /// [`ServerError::Bind`] when the address cannot be bound.
     pub(crate) fn bind(addr: SocketAddr) -> Result<Self, ServerError> {
-        let server = tiny_http::Server::http(addr).map_err(|error| ServerError::Bind {
-            addr,
-            source: io::Error::other(error),
-        })?;
-        let addr = server.server_addr().to_ip().unwrap_or(addr);
-        Ok(Self { server, addr })
+        let bind_error = |source| ServerError::Bind { addr, source };
+        // std's listen backlog (128) on purpose: a burst of connections
+        // beyond it waits in the clients' SYN retries, not in a queue that
+        // a fresh `/healthz` would wait behind.
+        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        Ok(Self { listener, addr })
     }
 
     /// The address bound (its port, when `addr` asked for port 0).
@@ -68,68 +111,77 @@ impl BoundPort {
     }
 }
 
-/// Whether the server is ready (the agency port accepts), shared with the
-/// server that sets it.
-pub(crate) type Readiness = Arc<AtomicBool>;
-
 /// The status port, serving on its thread.
 pub(crate) struct StatusPort {
-    server: Arc<tiny_http::Server>,
-    stopping: Arc<AtomicBool>,
+    stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
 }
 
-/// What the thread looks at.
-struct View {
-    shared: Arc<Shared>,
-    store: StoreWatch,
-    ready: Readiness,
-    started: Instant,
+/// What every connection of the port shares.
+struct Port {
+    view: View,
+    settings: HttpSettings,
+    tls: Option<TlsAcceptor>,
+    slots: Arc<Slots>,
 }
 
 impl StatusPort {
     /// Starts serving `port` on a thread of its own.
     ///
     /// # Errors
-    /// When the thread cannot be started.
+    /// When the runtime or the thread cannot be started.
     pub(crate) fn start(
         port: BoundPort,
         shared: Arc<Shared>,
         store: StoreWatch,
         ready: Readiness,
     ) -> io::Result<Self> {
-        let server = Arc::new(port.server);
-        let stopping = Arc::new(AtomicBool::new(false));
-        let view = View {
-            shared,
-            store,
-            ready,
-            started: Instant::now(),
-        };
-        let thread = {
-            let server = Arc::clone(&server);
-            let stopping = Arc::clone(&stopping);
-            std::thread::Builder::new()
-                .name("lottery-http".to_owned())
-                .spawn(move || serve(&server, &stopping, &view))?
-        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let settings = shared.config().http_settings.clone();
+        let slots = Slots::new(settings.max_connections);
+        let state = Arc::new(Port {
+            tls: settings
+                .tls
+                .as_ref()
+                .map(|tls| TlsAcceptor::from(tls.rustls_config())),
+            slots: Arc::clone(&slots),
+            view: View {
+                shared,
+                store,
+                ready,
+                started: Instant::now(),
+                token: settings.token.clone(),
+                slots,
+                counters: Arc::default(),
+            },
+            settings,
+        });
+        let (stop, stopping) = watch::channel(false);
+        let listener = port.listener;
+        let thread = std::thread::Builder::new()
+            .name("lottery-http".to_owned())
+            .spawn(move || {
+                runtime.block_on(serve(listener, state, stopping));
+                // Dropping the runtime drops every connection still open.
+            })?;
         Ok(Self {
-            server,
-            stopping,
+            stop,
             thread: Some(thread),
         })
     }
 
-    /// Stops serving: the thread ends after the request it answers, and the
-    /// port is closed (and says so).
+    /// Stops serving: no more accepts, the connections get
+    /// [`SHUTDOWN_GRACE`] to finish, the port is closed (and says so).
     pub(crate) fn stop(mut self) {
         self.halt();
         log_line::http_closed();
     }
 
     fn halt(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.server.unblock();
+        let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -142,66 +194,144 @@ impl Drop for StatusPort {
     }
 }
 
-/// Answers requests until stopped.
-fn serve(server: &tiny_http::Server, stopping: &AtomicBool, view: &View) {
+/// Accepts until stopped, then gives the connections their grace.
+async fn serve(
+    listener: std::net::TcpListener,
+    port: Arc<Port>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(error) => {
+            log_line::http_failed(&error);
+            return;
+        }
+    };
+    let mut connections = JoinSet::new();
     loop {
-        match server.recv() {
-            Ok(request) => answer(request, view),
-            Err(_) if stopping.load(Ordering::SeqCst) => return,
-            Err(error) => {
-                log_line::http_failed(&error);
-                std::thread::sleep(ERROR_PAUSE);
+        tokio::select! {
+            () = stopped(&mut stopping) => break,
+            // Reaps finished connections, so the set holds live ones only.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let (admitted, evicted) = port.slots.admit(peer);
+                    if let Some(evicted) = evicted {
+                        port.counters().cut(Cut::Evicted);
+                        log_line::http_evicted(evicted, port.settings.max_connections);
+                    }
+                    let evicting = evicted.is_some();
+                    let port = Arc::clone(&port);
+                    let stopping = stopping.clone();
+                    connections.spawn(connection(stream, admitted, port, stopping));
+                    if evicting {
+                        // Lets the evicted connection's task run and close
+                        // its socket before the next accept: the cap holds
+                        // in descriptors too, not only in slots.
+                        tokio::task::yield_now().await;
+                    }
+                }
+                Err(error) => {
+                    log_line::http_failed(&error);
+                    tokio::time::sleep(ERROR_PAUSE).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    let finished = async { while connections.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, finished).await;
+}
+
+/// Serves one connection until it ends, is evicted, or the port stops.
+async fn connection(
+    stream: TcpStream,
+    admitted: Admitted,
+    port: Arc<Port>,
+    stopping: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let slot = Arc::clone(&admitted.slot);
+    let guarded = Guarded::new(stream, Arc::clone(&slot), port.settings.write_timeout);
+    let Some(acceptor) = &port.tls else {
+        return drive(guarded, &admitted, &port, stopping).await;
+    };
+    let handshake = tokio::time::timeout(port.settings.head_timeout, acceptor.accept(guarded));
+    tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(tls)) => drive(tls, &admitted, &port, stopping).await,
+            _ => port.counters().cut(Cut::TlsHandshake),
+        },
+        () = slot.evicted() => {}
+    }
+}
+
+impl Port {
+    fn counters(&self) -> &HttpCounters {
+        &self.view.counters
+    }
+}
+
+/// The limit at which hyper's connection ended with `error`, if any.
+fn cut_of(error: &hyper::Error) -> Option<Cut> {
+    if error.is_parse_too_large() {
+        return Some(Cut::HeadTooLarge);
+    }
+    if error.is_timeout() {
+        return Some(Cut::HeadTimeout);
+    }
+    // The write timeout is `guard.rs`'s io error, under hyper's.
+    let io = std::error::Error::source(error)?.downcast_ref::<io::Error>()?;
+    (io.kind() == io::ErrorKind::TimedOut).then_some(Cut::WriteTimeout)
+}
+
+/// Runs hyper's HTTP/1.1 connection over `io` with the port's limits.
+async fn drive<I>(io: I, admitted: &Admitted, port: &Port, mut stopping: watch::Receiver<bool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let settings = &port.settings;
+    let requests = AtomicU32::new(0);
+    let service = service_fn(|request| {
+        admitted.slot.progressed();
+        let made = requests.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        let mut response = answer(&request, &port.view);
+        if made >= settings.max_requests {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.head_timeout)
+        .max_buf_size(settings.max_head)
+        .max_header_size(settings.max_head)
+        // Queued (vectored) writes: the next response's head waits until
+        // the last body left the queue, so responses do not pile up.
+        .writev(true)
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        ended = conn.as_mut() => {
+            if let Some(cut) = ended.as_ref().err().and_then(cut_of) {
+                port.counters().cut(cut);
             }
+        }
+        () = admitted.slot.evicted() => {}
+        () = stopped(&mut stopping) => {
+            // Bounded by the port's grace: the runtime drops what is left.
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
         }
     }
 }
 
-/// Answers one request (a peer that left meanwhile is no concern).
-fn answer(request: Request, view: &View) {
-    let path = request.url().split('?').next().unwrap_or("");
-    let response = match (request.method(), path) {
-        (Method::Get | Method::Head, "/metrics") => {
-            let facts = Facts::gather(&view.shared, &view.store, view.started.elapsed());
-            text(200, facts.metrics_text()).with_header(header(
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            ))
-        }
-        (Method::Get | Method::Head, "/status") => {
-            let facts = Facts::gather(&view.shared, &view.store, view.started.elapsed());
-            text(200, facts.status_json().to_string())
-                .with_header(header("application/json"))
-                .with_header(no_store())
-        }
-        (Method::Get | Method::Head, "/") => text(200, PAGE.to_owned())
-            .with_header(header("text/html; charset=utf-8"))
-            .with_header(no_store()),
-        (Method::Get | Method::Head, "/healthz") => plain(200, "ok\n"),
-        (Method::Get | Method::Head, "/readyz") => {
-            if view.ready.load(Ordering::SeqCst) && !view.shared.is_stopping() {
-                plain(200, "ready\n")
-            } else {
-                plain(503, "not ready\n")
-            }
-        }
-        (Method::Get | Method::Head, _) => plain(404, "not found\n"),
-        _ => plain(405, "method not allowed\n")
-            .with_header(Header::from_bytes("Allow", "GET, HEAD").expect("a valid header")),
-    };
-    let _ = request.respond(response);
-}
-
-fn text(status: u16, body: String) -> Response<io::Cursor<Vec<u8>>> {
-    Response::from_string(body).with_status_code(status)
-}
-
-fn plain(status: u16, body: &str) -> Response<io::Cursor<Vec<u8>>> {
-    text(status, body.to_owned()).with_header(header("text/plain; charset=utf-8"))
-}
-
-fn header(content_type: &str) -> Header {
-    Header::from_bytes("Content-Type", content_type).expect("a valid header")
-}
-
-fn no_store() -> Header {
-    Header::from_bytes("Cache-Control", "no-store").expect("a valid header")
+/// Resolves once the port is told to stop (or its handle is gone).
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, not held by a caller.
+    let _ = stopping.wait_for(|stop| *stop).await;
 }

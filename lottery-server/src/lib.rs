@@ -27,9 +27,10 @@
 //!   log line it writes (the course's format is [`lottery_log`]'s), every
 //!   line a peer can cause within the per-address and per-agency budgets of
 //!   `log_limit.rs`.
-//! - `http.rs`: the status port (`--http`), a `tiny_http` thread of its own
-//!   answering `/metrics`, `/status`, `/` (`status.html`), `/healthz` and
-//!   `/readyz`; `status.rs`: what they tell, from one look at the server
+//! - `http.rs`: the status port (`--http`), hyper on a current-thread
+//!   tokio runtime of its own thread, answering `/metrics`, `/status`, `/`
+//!   (`status.html`), `/healthz` and `/readyz` within the limits, TLS and
+//!   token of `http_settings.rs` ([`HttpSettings`]); `status.rs`: what they tell, from one look at the server
 //!   (the central's [`lottery_core::Central::snapshot`], the loops' and the
 //!   store's counters), as Prometheus text (`prometheus-client`) or JSON;
 //!   `metrics.rs`: the counters each loop keeps in atomics (refusals by
@@ -74,6 +75,8 @@ mod connection;
 mod error;
 mod event_loop;
 mod http;
+mod http_counters;
+mod http_settings;
 mod log_limit;
 mod log_line;
 mod metrics;
@@ -93,6 +96,11 @@ pub use config::{
     Seconds, ServerArgs, ServerConfig,
 };
 pub use error::{ConfigError, ServerError};
+pub use http_settings::{
+    BearerToken, DEFAULT_HTTP_HEAD_TIMEOUT, DEFAULT_HTTP_MAX_CONNECTIONS, DEFAULT_HTTP_MAX_HEAD,
+    DEFAULT_HTTP_MAX_REQUESTS, DEFAULT_HTTP_WRITE_TIMEOUT, HttpSettings, MAX_HTTP_MAX_HEAD,
+    MIN_HTTP_MAX_HEAD,
+};
 pub use server::Server;
 pub use shutdown::{ShutdownHandle, StopReason};
 pub use store::{open_central, open_watched_central};

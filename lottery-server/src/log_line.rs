@@ -219,6 +219,45 @@ pub(crate) fn http_start_failed(error: &io::Error) {
     error!("action: serve_http | result: fail | error: cannot start its thread: {error}");
 }
 
+/// The status port's connections were all in use: the least recently
+/// active one, `peer`'s, was closed for a new one.
+pub(crate) fn http_evicted(peer: SocketAddr, max: usize) {
+    limited(Level::Warn, peer, || {
+        warn!(
+            "action: http_connection | result: fail | peer: {peer} | error: closed for a new \
+             connection: the status port's {max} connections were in use and this one was the \
+             least recently active (see --http-max-connections)"
+        );
+    });
+}
+
+/// What protects the status port, said once at startup: a WARNING when it
+/// listens off loopback without both TLS and a token.
+pub(crate) fn http_security(listen: SocketAddr, tls: bool, token: bool) {
+    let on_off = |on: bool| if on { "on" } else { "off" };
+    if listen.ip().is_loopback() || (tls && token) {
+        info!(
+            "action: http_security | result: success | listen: {listen} | tls: {} | token: {}",
+            on_off(tls),
+            on_off(token)
+        );
+    } else {
+        warn!(
+            "action: http_security | result: fail | listen: {listen} | tls: {} | token: {} | \
+             warning: the status port listens off loopback without both TLS and a token: \
+             anyone who reaches it can read the lottery's counts{}; give --http-tls-cert, \
+             --http-tls-key and --http-token-file (see SECURITY.md)",
+            on_off(tls),
+            on_off(token),
+            if tls {
+                ""
+            } else {
+                " and the token on the wire"
+            }
+        );
+    }
+}
+
 /// The status port is closed.
 pub(crate) fn http_closed() {
     info!("action: close_http | result: success");

@@ -266,6 +266,8 @@ fn announce(shared: &Shared, listen: SocketAddr, threads: usize, http: Option<&S
     log_line::security(listen, shared.config().tls.as_ref());
     if let Some((_, addr)) = http {
         log_line::serving_http(*addr);
+        let settings = &shared.config().http_settings;
+        log_line::http_security(*addr, settings.tls.is_some(), settings.token.is_some());
     }
 }
 

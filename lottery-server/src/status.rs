@@ -33,6 +33,7 @@ use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 
 use crate::config::tls_mode;
+use crate::http_counters::HttpCounts;
 use crate::metrics::HistogramSnapshot;
 use crate::shared::Shared;
 use crate::store_watch::StoreWatch;
@@ -66,11 +67,18 @@ pub(crate) struct Facts {
     store_bytes: Option<u64>,
     tls: &'static str,
     uptime: Duration,
+    /// The status port's own connections and what its limits did.
+    http: HttpCounts,
 }
 
 impl Facts {
     /// Looks at the server once.
-    pub(crate) fn gather(shared: &Shared, store: &StoreWatch, uptime: Duration) -> Self {
+    pub(crate) fn gather(
+        shared: &Shared,
+        store: &StoreWatch,
+        uptime: Duration,
+        http: HttpCounts,
+    ) -> Self {
         let snapshot = shared.central().snapshot();
         let connected = shared.connected_agencies();
         let agencies = merge(&snapshot, &connected);
@@ -87,6 +95,7 @@ impl Facts {
             store_bytes: store.bytes(),
             tls: tls_mode(shared.config().tls.as_ref()),
             uptime,
+            http,
             snapshot,
         }
     }
@@ -242,11 +251,40 @@ impl Collector for Facts {
             ConstCounter::new(count).encode(refusals.encode_family(&[("code", code)])?)?;
         }
         self.encode_gauges(&mut encoder)?;
+        self.encode_http(&mut encoder)?;
         self.encode_histograms(&mut encoder)
     }
 }
 
 impl Facts {
+    /// The status port's own: its connections, what its limits cut.
+    fn encode_http(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
+        let connections = encoder.encode_descriptor(
+            "lottery_http_connections",
+            "Status-port connections held now (at most --http-max-connections).",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(self.http.connections as i64).encode(connections)?;
+        let mut cuts = encoder.encode_descriptor(
+            "lottery_http_connections_cut",
+            "Status-port connections closed at a limit, per limit: evicted (the connection cap), \
+             head_too_large, head_timeout, write_timeout, tls_handshake.",
+            None,
+            MetricType::Counter,
+        )?;
+        for &(reason, count) in &self.http.cuts {
+            ConstCounter::new(count).encode(cuts.encode_family(&[("reason", reason)])?)?;
+        }
+        let unauthorized = encoder.encode_descriptor(
+            "lottery_http_unauthorized",
+            "Status-port requests answered 401 (no or another bearer token).",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(self.http.unauthorized).encode(unauthorized)
+    }
+
     /// The winners per agency (after the draw only) and the histograms.
     fn encode_histograms(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
         let agency = |row: &AgencyRow| [("agency", row.agency.get().to_string())];

@@ -1,8 +1,9 @@
 //! `lottery-admin status` as a process against a real HTTP server on
-//! 127.0.0.1 (tiny_http, in the test) serving a `/status` document the test
+//! 127.0.0.1 (hyper, in the test) serving a `/status` document the test
 //! builds in the central's shape: the table (every agency row, the draw
 //! before and after), `--json`, and each error (nothing listening, not 200
-//! OK, not JSON, JSON of another shape, https).
+//! OK, not JSON, JSON of another shape, https without a CA, an empty token
+//! file). Against the real central over https: `status_port.rs`.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Output};
@@ -16,25 +17,44 @@ const ADMIN: &str = env!("CARGO_BIN_EXE_lottery-admin");
 /// `body` when its path is `/status`, 404 otherwise; its thread returns the
 /// path asked for.
 fn serve_once(code: u16, body: String) -> (SocketAddr, JoinHandle<String>) {
-    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .expect("a TCP listener has an IP address");
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("a bound address");
+    listener.set_nonblocking(true).expect("non-blocking");
     let handle = std::thread::spawn(move || {
-        let request = server.recv().expect("one request");
-        let path = request.url().to_string();
-        let json = tiny_http::Header::from_bytes("Content-Type", "application/json")
-            .expect("a valid header");
-        let response = if path == "/status" {
-            tiny_http::Response::from_string(body).with_status_code(code)
-        } else {
-            tiny_http::Response::from_string("not found").with_status_code(404)
-        };
-        request
-            .respond(response.with_header(json))
-            .expect("the answer is written");
-        path
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+            let (stream, _) = listener.accept().await.expect("one connection");
+            let asked = std::sync::Mutex::new(String::new());
+            let service = hyper::service::service_fn(|request: hyper::Request<_>| {
+                let path = request.uri().path().to_owned();
+                let (code, text) = if path == "/status" {
+                    (code, body.clone())
+                } else {
+                    (404, "not found".to_owned())
+                };
+                *asked.lock().unwrap() = path;
+                let mut response = hyper::Response::new(Full::new(Bytes::from(text)));
+                *response.status_mut() = hyper::StatusCode::from_u16(code).expect("a code");
+                response.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("application/json"),
+                );
+                async move { Ok::<_, std::convert::Infallible>(response) }
+            });
+            hyper::server::conn::http1::Builder::new()
+                .keep_alive(false)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await
+                .expect("the answer is written");
+            asked.into_inner().unwrap()
+        })
     });
     (addr, handle)
 }
@@ -242,13 +262,30 @@ fn status_names_the_field_a_document_of_another_shape_lacks() {
 }
 
 #[test]
-fn status_refuses_https_as_a_usage_error_saying_why() {
+fn status_refuses_https_without_a_ca_as_a_usage_error_saying_why() {
     let output = status(&["--http", "https://127.0.0.1:9100"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("https is not supported"),
+        stderr(&output).contains("https needs --ca FILE"),
         "{}",
         stderr(&output)
     );
     assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn status_refuses_an_empty_token_file_as_a_usage_error() {
+    let dir = std::env::temp_dir().join(format!("lottery-admin-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = dir.join("empty.token");
+    std::fs::write(&token, "\n").unwrap();
+    let output = status(&[
+        "--http",
+        "127.0.0.1:9",
+        "--token-file",
+        token.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("is empty"), "{}", stderr(&output));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

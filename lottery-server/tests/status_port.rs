@@ -9,14 +9,13 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::process::{BINARY, Process};
 use common::{
     RawAgency, SAFETY_TIMEOUT, agency_batches, expected_winners, rows_per_agency, run_agency,
     scratch_dir, stored_rows,
@@ -24,101 +23,9 @@ use common::{
 use lottery_net::{AgencyMessage, CentralMessage, ErrorCode, WireBet};
 use prometheus_parse::{Scrape, Value};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_lottery-server");
 const AGENCIES: u32 = 5;
 const BATCHES: u64 = 12;
 const PER_BATCH: usize = 40;
-
-/// A running `lottery-server` and the lines it logged so far.
-struct Process {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Process {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(BINARY)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .env_remove("LOGGING_LEVEL")
-            .env_remove("SERVER_HTTP_LISTEN")
-            .spawn()
-            .expect("start lottery-server");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (send, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn wait_for_line(&mut self, text: &str) -> String {
-        if let Some(line) = self.seen.iter().find(|line| line.contains(text)) {
-            return line.clone();
-        }
-        let deadline = Instant::now() + SAFETY_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no line with {text:?}; got:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    /// The address a line starting with `action` names after `listen: `.
-    fn address(&mut self, action: &str) -> SocketAddr {
-        let line = self.wait_for_line(action);
-        let start = line.find("listen: ").expect("the line names the address") + "listen: ".len();
-        let end = line[start..]
-            .find(' ')
-            .map_or(line.len(), |end| start + end);
-        line[start..end].parse().expect("an address")
-    }
-
-    fn terminate(mut self) -> (ExitStatus, Vec<String>) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        let deadline = Instant::now() + SAFETY_TIMEOUT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("poll the child") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "lottery-server did not exit");
-            thread::sleep(Duration::from_millis(10));
-        };
-        while let Ok(line) = self.lines.recv_timeout(SAFETY_TIMEOUT) {
-            self.seen.push(line);
-        }
-        (status, std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Starts a central with the status port on loopback; returns it, its
 /// agency port and its status port.
@@ -701,4 +608,189 @@ fn the_status_port_serves_while_the_server_runs_and_closes_with_it() {
         assert!(Instant::now() < deadline, "the status port still accepts");
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// `curl` with `args` (the URL among them): the status code and the body;
+/// `None` when curl could not make the request (a TLS failure, say).
+fn curl(args: &[&str]) -> Option<(u16, String)> {
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "30", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("run curl (.ci/run installs it when missing)");
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let (body, code) = text.rsplit_once('\n').expect("the status code line");
+    Some((code.parse().expect("a status code"), body.to_owned()))
+}
+
+/// A PKI for `127.0.0.1` (its CA, the status port's certificate and key)
+/// and a token file, in `dir`.
+fn tls_and_token(dir: &Path) -> (lottery_tls::PkiFiles, PathBuf) {
+    let agency = [lottery_core::AgencyId::new(1).unwrap()];
+    let pki = lottery_tls::write_pki(&dir.join("pki"), &agency, &["127.0.0.1".to_owned()])
+        .expect("write a PKI");
+    let token = dir.join("status.token");
+    std::fs::write(&token, "4f7c1e-status-token\n").expect("write the token");
+    (pki, token)
+}
+
+fn admin_status(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lottery-admin"))
+        .arg("status")
+        .args(args)
+        .env_remove("SERVER_HTTP_LISTEN")
+        .output()
+        .expect("run lottery-admin")
+}
+
+#[test]
+fn the_status_port_speaks_https_and_asks_for_its_token_everywhere_but_healthz() {
+    let dir = scratch_dir("status_port_tls_token");
+    let (pki, token) = tls_and_token(&dir);
+    let (cert, key) = pki.server();
+    let ca = pki.ca().display().to_string();
+    let store = dir.join("bets.csv").display().to_string();
+    let mut central = Process::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--agencies",
+        "1",
+        "--store",
+        &store,
+        "--http-tls-cert",
+        cert.to_str().unwrap(),
+        "--http-tls-key",
+        key.to_str().unwrap(),
+        "--http-token-file",
+        token.to_str().unwrap(),
+    ]);
+    let http = central.address("action: serve_http | result: in_progress");
+    let config = central.wait_for_line("action: config");
+    assert!(config.contains("http_tls: on | http_token: on"), "{config}");
+    assert!(
+        !config.contains("4f7c1e"),
+        "the token is never logged: {config}"
+    );
+    let base = format!("https://{http}");
+    let bearer = "Authorization: Bearer 4f7c1e-status-token";
+
+    // /healthz is open; everything else needs the token.
+    let healthz = curl(&["--cacert", &ca, &format!("{base}/healthz")]);
+    assert_eq!(healthz, Some((200, "ok\n".to_owned())));
+    for path in ["/status", "/metrics", "/readyz", "/"] {
+        let url = format!("{base}{path}");
+        assert_eq!(
+            curl(&["--cacert", &ca, &url]).map(|(code, _)| code),
+            Some(401)
+        );
+        let wrong = "Authorization: Bearer 4f7c1e-status-tokeN";
+        let refused = curl(&["--cacert", &ca, "-H", wrong, &url]);
+        assert_eq!(refused.map(|(code, _)| code), Some(401), "{path}");
+        let (code, _) = curl(&["--cacert", &ca, "-H", bearer, &url]).expect("an answer");
+        assert_eq!(code, 200, "{path}");
+    }
+    let (_, body) = curl(&["--cacert", &ca, "-H", bearer, &format!("{base}/status")]).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(status["lottery"]["agencies_expected"], 1);
+    let (_, metrics) = curl(&["--cacert", &ca, "-H", bearer, &format!("{base}/metrics")]).unwrap();
+    assert!(
+        metrics.contains("\nlottery_http_unauthorized_total 8\n"),
+        "{metrics}"
+    );
+    // Only TLS: a certificate from no trusted CA, or plain HTTP, gets nothing.
+    assert_eq!(curl(&[&format!("{base}/healthz")]), None);
+    assert_eq!(curl(&[&format!("http://{http}/healthz")]), None);
+
+    // lottery-admin over https, with and without the token.
+    let addr = http.to_string();
+    let token = token.to_str().unwrap();
+    let output = admin_status(&["--http", &addr, "--ca", &ca, "--token-file", token]);
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{table}{output:?}");
+    assert!(
+        table.contains(&format!("status: https://{http}/status\n")),
+        "{table}"
+    );
+    assert!(table.contains("agencies: 1 expected"), "{table}");
+    let output = admin_status(&["--http", &format!("https://{http}"), "--ca", &ca]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("answered HTTP 401"));
+
+    let (exit, _) = central.terminate();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn a_token_alone_guards_a_plain_status_port_and_an_empty_one_is_refused_at_startup() {
+    let dir = scratch_dir("status_port_token");
+    let (_, token) = tls_and_token(&dir);
+    let store = dir.join("bets.csv").display().to_string();
+    let token_flag = token.to_str().unwrap();
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--agencies",
+        "1",
+        "--store",
+        &store,
+        "--http-token-file",
+        token_flag,
+    ];
+    let mut central = Process::start(&args);
+    let http = central.address("action: serve_http | result: in_progress");
+    assert_eq!(get(http, "/healthz"), (200, "ok\n".to_owned()));
+    assert_eq!(get(http, "/status").0, 401);
+    let bearer = "Authorization: bearer 4f7c1e-status-token";
+    let url = format!("http://{http}/status");
+    assert_eq!(curl(&["-H", bearer, &url]).map(|(code, _)| code), Some(200));
+    let (exit, _) = central.terminate();
+    assert!(exit.success(), "{exit:?}");
+
+    let empty = dir.join("empty.token");
+    std::fs::write(&empty, " \n").unwrap();
+    let last = args.len() - 1;
+    args[last] = empty.to_str().unwrap();
+    let output = Command::new(BINARY)
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lottery-server");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("http-token-file") && stderr.contains("empty"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_status_port_allowed_off_loopback_without_tls_and_token_is_a_startup_warning() {
+    let dir = scratch_dir("status_port_remote_warning");
+    let store = dir.join("bets.csv").display().to_string();
+    let mut central = Process::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--http",
+        "0.0.0.0:0",
+        "--http-allow-remote",
+        "--agencies",
+        "1",
+        "--store",
+        &store,
+    ]);
+    let line = central.wait_for_line("action: http_security");
+    assert!(
+        line.contains(" WARNING  action: http_security | result: fail | listen: 0.0.0.0:")
+            && line.contains("tls: off | token: off | warning: "),
+        "{line}"
+    );
+    let (exit, _) = central.terminate();
+    assert!(exit.success(), "{exit:?}");
 }

@@ -99,6 +99,13 @@ impl ServerTls {
         self.authenticates_agencies
     }
 
+    /// The rustls configuration itself, for a TLS stack that drives rustls
+    /// on its own (the status port's tokio-rustls); the agency port uses
+    /// [`ServerTls::accept`].
+    pub fn rustls_config(&self) -> Arc<rustls::ServerConfig> {
+        Arc::clone(&self.config)
+    }
+
     /// A new server side of one connection.
     ///
     /// # Errors

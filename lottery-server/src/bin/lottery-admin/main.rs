@@ -12,7 +12,8 @@
 //!   overwrites a file.
 //! - `lottery-admin status --http ADDR` prints a running central's `/status`
 //!   (its HTTP listener, `lottery-server --http`) as a table, or with `--json`
-//!   as the JSON it served.
+//!   as the JSON it served; over HTTPS with `--ca FILE`, with the port's
+//!   bearer token from `--token-file FILE`.
 //!
 //! Exit codes: 0 done, 1 the job failed (a store not whole, a file that
 //! exists, a central that cannot be reached or answers something else than
@@ -89,14 +90,27 @@ enum Command {
     /// Prints a running central's status (GET /status from its HTTP
     /// listener, `lottery-server --http ADDR`) as a table: agencies
     /// expected, connected and finished, bets, batches, the draw, the store,
-    /// TLS, uptime, ack and sync latency, and one row per agency. Plain HTTP
-    /// only (https:// is refused). Exits 1 when the central cannot be
-    /// reached, answers other than 200 OK or not with its status.
-    #[command(after_help = "Example: lottery-admin status --http 127.0.0.1:9100")]
+    /// TLS, uptime, ack and sync latency, and one row per agency. HTTPS
+    /// with --ca (the CA of the status port's certificate). Exits 1 when the
+    /// central cannot be reached, answers other than 200 OK or not with its
+    /// status.
+    #[command(
+        after_help = "Example: lottery-admin status --http 127.0.0.1:9100\n         \
+                      lottery-admin status --http https://central:9100 --ca ca.pem --token-file status.token"
+    )]
     Status {
-        /// The central's HTTP listener: HOST:PORT or http://HOST:PORT.
-        #[arg(long = "http", env = "SERVER_HTTP_LISTEN", value_name = "ADDR", value_parser = status::parse_status_url)]
-        url: String,
+        /// The central's HTTP listener: HOST:PORT, http://HOST:PORT or
+        /// https://HOST:PORT (HOST:PORT is https when --ca is given).
+        #[arg(long = "http", env = "SERVER_HTTP_LISTEN", value_name = "ADDR", value_parser = status::parse_status_addr)]
+        addr: status::StatusAddr,
+        /// The CA (PEM) the status port's certificate must chain to: speak
+        /// https, trusting only it.
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+        /// A file holding the status port's bearer token, sent as
+        /// `Authorization: Bearer TOKEN`.
+        #[arg(long = "token-file", value_name = "FILE")]
+        token_file: Option<PathBuf>,
         /// Print the /status JSON as the central served it (for scripts)
         /// instead of the table.
         #[arg(long)]
@@ -114,12 +128,37 @@ fn main() -> ExitCode {
             out,
             server_names,
         } => certs(agencies, &out, server_names),
-        Command::Status { url, json } => show_status(&url, json),
+        Command::Status {
+            addr,
+            ca,
+            token_file,
+            json,
+        } => show_status(&addr, ca.as_deref(), token_file.as_deref(), json),
     }
 }
 
-fn show_status(url: &str, json: bool) -> ExitCode {
-    match status::fetch(url) {
+fn show_status(
+    addr: &status::StatusAddr,
+    ca: Option<&Path>,
+    token_file: Option<&Path>,
+    json: bool,
+) -> ExitCode {
+    let url = match addr.url(ca.is_some()) {
+        Ok(url) => url,
+        Err(usage) => {
+            eprintln!("lottery-admin: status: {usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let token = match token_file.map(status::read_token).transpose() {
+        Ok(token) => token,
+        Err(error) => {
+            eprintln!("lottery-admin: status: {}", chain(&error));
+            return ExitCode::from(2);
+        }
+    };
+    let url = url.as_str();
+    match status::fetch(url, ca, token.as_deref()) {
         Ok((body, _)) if json => {
             println!("{}", body.trim_end());
             ExitCode::SUCCESS

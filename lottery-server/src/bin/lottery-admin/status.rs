@@ -1,6 +1,8 @@
 //! `lottery-admin status --http ADDR`: the central's `/status` document
-//! (SPEC section 10), fetched over plain HTTP and printed as a table, or as
-//! the raw JSON with `--json`.
+//! (SPEC section 10), fetched over HTTP, or HTTPS with `--ca FILE` (the CA
+//! the status port's certificate must chain to), with the port's bearer
+//! token from `--token-file FILE` when it asks for one, and printed as a
+//! table, or as the raw JSON with `--json`.
 //!
 //! The document's shape is the one the central's HTTP listener serves; fields
 //! may be added to it, never renamed, so unknown fields are ignored here and
@@ -8,7 +10,11 @@
 //! hand: `ureq` does the request.
 
 use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
 use serde::Deserialize;
 
@@ -39,6 +45,9 @@ pub enum StatusError {
         /// The start of the response body, if any.
         reason: String,
     },
+    /// The `--ca` or `--token-file` file cannot be used.
+    #[error("{0}")]
+    Setup(String),
     /// The answer is not the `/status` document: not JSON, or JSON missing a
     /// field the table needs (the message names it).
     #[error("{url} did not answer a /status document")]
@@ -59,47 +68,130 @@ fn reason_text(reason: &str) -> String {
     }
 }
 
-/// `--http`: `HOST:PORT`, `http://HOST:PORT` (a trailing `/` or `/status`
-/// allowed) to the URL of its `/status`. `https://` is refused with the reason: the central's
-/// HTTP listener serves plain HTTP (a usage error: exit 2).
-pub fn parse_status_url(text: &str) -> Result<String, String> {
+/// Where `--http` points: its scheme when it names one, and `HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusAddr {
+    /// `Some(true)` for `https://`, `Some(false)` for `http://`, `None` for
+    /// a bare `HOST:PORT` (https when `--ca` is given).
+    https: Option<bool>,
+    authority: String,
+}
+
+/// `--http`: `HOST:PORT`, `http://HOST:PORT` or `https://HOST:PORT` (a
+/// trailing `/` or `/status` allowed).
+pub fn parse_status_addr(text: &str) -> Result<StatusAddr, String> {
     let text = text.trim();
-    if text.len() >= 8 && text[..8].eq_ignore_ascii_case("https://") {
-        return Err(
-            "https is not supported: the central's --http listener serves plain HTTP \
-             (give http://HOST:PORT or HOST:PORT)"
-                .into(),
-        );
-    }
-    let rest = match text.find("://") {
-        Some(at) if text[..at].eq_ignore_ascii_case("http") => &text[at + 3..],
-        Some(at) => return Err(format!("unknown scheme {:?} (expected http)", &text[..at])),
-        None => text,
+    let (https, rest) = match text.find("://") {
+        Some(at) if text[..at].eq_ignore_ascii_case("http") => (Some(false), &text[at + 3..]),
+        Some(at) if text[..at].eq_ignore_ascii_case("https") => (Some(true), &text[at + 3..]),
+        Some(at) => {
+            return Err(format!(
+                "unknown scheme {:?} (expected http or https)",
+                &text[..at]
+            ));
+        }
+        None => (None, text),
     };
     let rest = rest.strip_suffix("/status").unwrap_or(rest);
     let authority = rest.strip_suffix('/').unwrap_or(rest);
     if authority.is_empty() || authority.contains('/') {
-        return Err("expected HOST:PORT or http://HOST:PORT (no path)".into());
+        return Err("expected HOST:PORT, http://HOST:PORT or https://HOST:PORT (no path)".into());
     }
-    Ok(format!("http://{authority}/status"))
+    Ok(StatusAddr {
+        https,
+        authority: authority.to_owned(),
+    })
 }
 
-/// Fetches `url` and returns its body, checked to be a `/status` document.
+impl StatusAddr {
+    /// The URL of `/status`: https exactly when a CA is given (`with_ca`).
+    ///
+    /// # Errors
+    /// `https://` without a CA to check the port's certificate, or
+    /// `http://` with one (a usage error: exit 2).
+    pub fn url(&self, with_ca: bool) -> Result<String, String> {
+        match (self.https, with_ca) {
+            (Some(true), false) => Err("https needs --ca FILE: the CA the status port's \
+                 certificate must chain to (there are no built-in roots)"
+                .into()),
+            (Some(false), true) => {
+                Err("--ca is for https: give https://HOST:PORT or HOST:PORT".into())
+            }
+            (_, true) => Ok(format!("https://{}/status", self.authority)),
+            (_, false) => Ok(format!("http://{}/status", self.authority)),
+        }
+    }
+}
+
+/// The bearer token of `path` (surrounding whitespace dropped).
 ///
 /// # Errors
-/// [`StatusError`]: nothing answered, the answer was not `200 OK`, or the
-/// body is not a `/status` document.
-pub fn fetch(url: &str) -> Result<(String, Status), StatusError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// [`StatusError::Setup`]: the file cannot be read or holds no token.
+pub fn read_token(path: &Path) -> Result<String, StatusError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        StatusError::Setup(format!(
+            "cannot read the token file {}: {error}",
+            path.display()
+        ))
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(StatusError::Setup(format!(
+            "the token file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(token.to_owned())
+}
+
+/// The client: plain, or TLS with `ca`'s certificates as its only roots
+/// (rustls with the ring provider, handed over explicitly: the build has
+/// no other provider, and no built-in roots).
+fn agent(ca: Option<&Path>) -> Result<ureq::Agent, StatusError> {
+    let mut config = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(REQUEST_TIMEOUT))
-        .build()
-        .into();
+        .timeout_global(Some(REQUEST_TIMEOUT));
+    if let Some(ca) = ca {
+        let roots = lottery_tls::load_certificates(ca, "CA")
+            .map_err(|error| StatusError::Setup(lottery_log::chain(&error)))?;
+        let roots: Vec<Certificate<'static>> = roots
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+            .collect();
+        config = config.tls_config(
+            TlsConfig::builder()
+                .provider(TlsProvider::Rustls)
+                .root_certs(RootCerts::Specific(Arc::new(roots)))
+                .unversioned_rustls_crypto_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .build(),
+        );
+    }
+    Ok(config.build().into())
+}
+
+/// Fetches `url` (checking its certificate against `ca`, sending `token`)
+/// and returns its body, checked to be a `/status` document.
+///
+/// # Errors
+/// [`StatusError`]: the CA cannot be loaded, nothing answered, the answer
+/// was not `200 OK`, or the body is not a `/status` document.
+pub fn fetch(
+    url: &str,
+    ca: Option<&Path>,
+    token: Option<&str>,
+) -> Result<(String, Status), StatusError> {
+    let agent = agent(ca)?;
     let unreachable = |source| StatusError::Unreachable {
         url: url.to_string(),
         source: Box::new(source),
     };
-    let mut response = agent.get(url).call().map_err(unreachable)?;
+    let mut request = agent.get(url);
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    let mut response = request.call().map_err(unreachable)?;
     let code = response.status().as_u16();
     let body = response.body_mut().read_to_string().map_err(unreachable)?;
     if code != 200 {
@@ -286,6 +378,10 @@ fn known(value: Option<u64>) -> String {
 mod tests {
     use super::*;
 
+    fn url(given: &str, with_ca: bool) -> Result<String, String> {
+        parse_status_addr(given)?.url(with_ca)
+    }
+
     #[test]
     fn addresses_become_the_url_of_status() {
         for given in [
@@ -296,24 +392,33 @@ mod tests {
             "http://127.0.0.1:9100/status",
         ] {
             assert_eq!(
-                parse_status_url(given).as_deref(),
+                url(given, false).as_deref(),
                 Ok("http://127.0.0.1:9100/status"),
                 "{given}"
             );
         }
+        for given in ["127.0.0.1:9100", "https://127.0.0.1:9100/status"] {
+            assert_eq!(
+                url(given, true).as_deref(),
+                Ok("https://127.0.0.1:9100/status"),
+                "{given}"
+            );
+        }
         assert_eq!(
-            parse_status_url("localhost:80").as_deref(),
+            url("localhost:80", false).as_deref(),
             Ok("http://localhost:80/status")
         );
     }
 
     #[test]
-    fn https_other_schemes_and_paths_are_refused_saying_why() {
-        let https = parse_status_url("https://central:9100").unwrap_err();
-        assert!(https.contains("plain HTTP"), "{https}");
-        assert!(parse_status_url("ftp://central:21").is_err());
-        assert!(parse_status_url("http://central:9100/metrics").is_err());
-        assert!(parse_status_url("").is_err());
-        assert!(parse_status_url("http://").is_err());
+    fn https_without_a_ca_other_schemes_and_paths_are_refused_saying_why() {
+        let https = url("https://central:9100", false).unwrap_err();
+        assert!(https.contains("--ca"), "{https}");
+        let http = url("http://central:9100", true).unwrap_err();
+        assert!(http.contains("https"), "{http}");
+        assert!(parse_status_addr("ftp://central:21").is_err());
+        assert!(parse_status_addr("http://central:9100/metrics").is_err());
+        assert!(parse_status_addr("").is_err());
+        assert!(parse_status_addr("http://").is_err());
     }
 }
