@@ -45,6 +45,7 @@ pub use shared::{PendingResume, ResumeStep};
 use crate::agency_locks::AgencyLocks;
 use crate::bet::{AgencyId, StoredBet};
 use crate::bet_batch::{AsBetBatch, BetBatch};
+use crate::digest::BatchDigest;
 use crate::draw::{DrawSummary, DrawTally, Winners, winning_documents};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
 use crate::ledger::{FinishRecorded, Ledger, Recovery};
@@ -249,7 +250,9 @@ impl Central {
     /// # Errors
     /// [`UnknownAgency`] outside `1..=N`.
     pub fn resume_point(&self, agency: AgencyId) -> Result<ResumePoint, UnknownAgency> {
-        self.shared.lottery.lock().resume_point(agency)
+        let mut lottery = self.shared.lottery.lock();
+        lottery.fold_rows_crc(agency);
+        lottery.resume_point(agency)
     }
 
     /// Stores batch number `batch` of `agency`, all or nothing, and returns once
@@ -316,18 +319,29 @@ impl Central {
                 .lock()
                 .begin_submit(agency, batch, bets.len() as u64, winners)?;
         let ticket = match step {
-            SubmitStep::AlreadyStored(submitted) => {
+            SubmitStep::AlreadyStored { batch, stored } => {
+                // A resend: its rows are encoded and checksummed here, off
+                // the lottery lock (the path of a new batch never does it).
+                let sent = BatchDigest::of(agency, bets);
+                if stored != Some(sent) {
+                    return Err(SubmitError::BatchConflict {
+                        agency,
+                        batch,
+                        stored_bets: stored.map_or(0, |stored| stored.bets()),
+                        sent_bets: sent.bets(),
+                    });
+                }
                 return Ok(PendingSubmit {
                     agency,
                     batch,
-                    step: Pending::Answered(submitted),
+                    step: Pending::Answered(Submitted::AlreadyStored { batch }),
                 });
             }
             SubmitStep::Write(ticket) => ticket,
         };
         match self.shared.ledger.begin_append(agency, batch, bets) {
-            Ok(append) => {
-                let ticket = self.shared.lottery.lock().written(ticket);
+            Ok((append, digest)) => {
+                let ticket = self.shared.lottery.lock().written(ticket, digest);
                 Ok(PendingSubmit {
                     agency,
                     batch,
@@ -357,8 +371,9 @@ impl Central {
         match self.shared.ledger.wait_durable(append) {
             Ok(()) => Ok(self.shared.lottery.lock().acknowledge(ticket)),
             Err(error) => {
+                let bets = ticket.bets();
                 self.shared.lottery.lock().not_durable(ticket);
-                Err(error.into())
+                Err(SubmitError::of_store(error, bets))
             }
         }
     }

@@ -34,7 +34,10 @@
 //! - Batches of an agency are numbered from 1 and taken in order, each once:
 //!   a batch number is either acknowledged (`<= last_batch`), pending (its
 //!   bytes are being written or made durable), or not taken yet. A resend of
-//!   an acknowledged batch is acknowledged again, never stored again.
+//!   an acknowledged batch is acknowledged again, never stored again, and
+//!   only when it holds the stored bets: each acknowledged batch's
+//!   [`BatchDigest`] is kept (twelve bytes a batch), and a resend whose
+//!   digest differs is a conflict (the caller compares, outside the lock).
 //! - An agency finishes only with no batch pending and with the count of its
 //!   acknowledged bets; after that (or after the draw) no batch is taken.
 //! - Winners exist only in the drawn phase ([`Phase::Drawn`] holds them), so a
@@ -52,6 +55,7 @@ pub(crate) use ticket::{
 };
 
 use crate::bet::{AgencyId, Document};
+use crate::digest::{BatchDigest, RowsCrc};
 use crate::draw::{Draw, DrawSummary, DrawTally, Winners};
 use crate::error::{FinishError, RecoveryError, SubmitError, UnknownAgency};
 use crate::ledger::Recovery;
@@ -80,6 +84,8 @@ struct PendingBatch {
     bets: u64,
     /// Its bytes are in the store (false while the write runs).
     written: bool,
+    /// Its content, as the ledger took it (known once written).
+    digest: BatchDigest,
     /// The documents of its winning bets, in batch order: added to the
     /// running tally when the batch is acknowledged, dropped with it if not.
     winners: Vec<Document>,
@@ -92,6 +98,17 @@ struct AgencyState {
     last_batch: u64,
     /// Bets of the acknowledged batches.
     bets: u64,
+    /// The digest of every acknowledged batch, in number order (batch 1
+    /// first): `last_batch` of them, unless the books adopted batches
+    /// whose digests they were not given (then resends of those are not
+    /// vouched for: see [`SubmitStep::AlreadyStored`]).
+    batches: Vec<BatchDigest>,
+    /// Whether bets without batches are stored for the agency (rows adopted
+    /// from a course `bets.csv`): then no digest covers all its rows.
+    unbatched_rows: bool,
+    /// The CRC32C of the rows of `batches`, folded as far as a handshake
+    /// asked.
+    rows_crc: RowsCrc,
     /// Batches taken after `last_batch`, in number order (`last_batch + 1`,
     /// ...). Only the last one may still be being written.
     pending: VecDeque<PendingBatch>,
@@ -103,6 +120,9 @@ struct AgencyState {
 static NEW_AGENCY: AgencyState = AgencyState {
     last_batch: 0,
     bets: 0,
+    batches: Vec::new(),
+    unbatched_rows: false,
+    rows_crc: RowsCrc::new(),
     pending: VecDeque::new(),
     stage: Stage::Open,
 };
@@ -111,6 +131,15 @@ impl AgencyState {
     /// The number the agency's next new batch must carry.
     fn next_batch(&self) -> u64 {
         self.pending.back().map_or(self.last_batch, |p| p.batch) + 1
+    }
+
+    /// The CRC32C of every stored row of the agency, in stored order, when
+    /// it has some and the books know it (see
+    /// [`crate::ResumePoint::rows_crc`]).
+    fn stored_rows_crc(&self) -> Option<u32> {
+        let complete =
+            self.bets > 0 && !self.unbatched_rows && self.batches.len() as u64 == self.last_batch;
+        complete.then(|| self.rows_crc.peek(&self.batches))
     }
 
     /// Whether a two-step operation of this agency is between its steps in a
@@ -196,6 +225,14 @@ impl Lottery {
             };
             state.last_batch = record.last_batch;
             state.bets = record.bets;
+            let batches = recovery.batches.get(&agency);
+            let batched: u64 = batches.map_or(0, |b| b.iter().map(BatchDigest::bets).sum());
+            state.unbatched_rows = batched != record.bets;
+            if let Some(batches) = batches
+                && batches.len() as u64 == record.last_batch
+            {
+                state.batches = batches.clone();
+            }
             if record.finished {
                 state.stage = Stage::Finished;
                 lottery.finished += 1;
@@ -250,7 +287,17 @@ impl Lottery {
             last_batch: state.last_batch,
             bets_stored: state.bets,
             finished: state.stage == Stage::Finished,
+            rows_crc: state.stored_rows_crc(),
         })
+    }
+
+    /// Folds the CRC32C of `agency`'s stored rows as far as its books go, so
+    /// that [`Lottery::resume_point`] answers it without folding again (a
+    /// handshake's cost, once per batch; see the `digest` module).
+    pub fn fold_rows_crc(&mut self, agency: AgencyId) {
+        if let Some(state) = self.agencies.get_mut(&agency) {
+            state.rows_crc.fold(&state.batches);
+        }
     }
 
     /// Decides about batch number `batch` of `agency`, holding `bets` bets
@@ -258,7 +305,9 @@ impl Lottery {
     ///
     /// The order of the checks matters: a resend of an acknowledged batch is
     /// acknowledged again even after the agency finished or the draw (it
-    /// changes nothing, and the agency learns it was stored); a resend of a
+    /// changes nothing, and the agency learns it was stored), once the
+    /// caller found its digest to be the stored one
+    /// ([`SubmitStep::AlreadyStored`]); a resend of a
     /// pending batch is refused (acknowledging it would promise a durability
     /// not reached yet, storing it again would duplicate it).
     ///
@@ -287,9 +336,11 @@ impl Lottery {
             });
         }
         if batch <= state.last_batch {
-            return Ok(SubmitStep::AlreadyStored(Submitted::AlreadyStored {
-                batch,
-            }));
+            let stored = usize::try_from(batch - 1)
+                .ok()
+                .and_then(|index| state.batches.get(index))
+                .copied();
+            return Ok(SubmitStep::AlreadyStored { batch, stored });
         }
         if batch < next {
             return Err(SubmitError::BatchPending { agency, batch });
@@ -321,6 +372,7 @@ impl Lottery {
             batch,
             bets,
             written: false,
+            digest: BatchDigest::default(),
             winners,
         });
         Ok(SubmitStep::Write(WriteTicket {
@@ -340,10 +392,12 @@ impl Lottery {
             .find(|pending| pending.id == id)
     }
 
-    /// The batch's bytes are in the store; it now waits to be durable.
-    pub fn written(&mut self, ticket: WriteTicket) -> AckTicket {
+    /// The batch's bytes are in the store, with `digest` its content as the
+    /// ledger took it; it now waits to be durable.
+    pub fn written(&mut self, ticket: WriteTicket, digest: BatchDigest) -> AckTicket {
         if let Some(pending) = self.pending_mut(ticket.agency, ticket.id) {
             pending.written = true;
+            pending.digest = digest;
         }
         AckTicket {
             id: ticket.id,
@@ -384,6 +438,9 @@ impl Lottery {
                 };
                 state.last_batch = pending.batch;
                 state.bets += pending.bets;
+                if state.batches.len() as u64 + 1 == pending.batch {
+                    state.batches.push(pending.digest);
+                }
                 self.tally
                     .add_batch(ticket.agency, pending.bets, pending.winners);
             }
