@@ -97,6 +97,25 @@ impl BatchDigest {
     }
 }
 
+/// Continues `crc`, the CRC32C of rows of `agency` (0 for none), over the
+/// store rows of `bets`: what an agency computes over the bets the central
+/// says it stores, to compare with [`crate::ResumePoint::rows_crc`].
+///
+/// ```
+/// use lottery_core::{AgencyId, Bet, append_rows_crc};
+/// let agency = AgencyId::new(1)?;
+/// let a = Bet::from_fields("Ana", "Paz", "1", "1999-03-17", "7574")?;
+/// let b = Bet::from_fields("Luis", "Sosa", "2", "1980-01-02", "12")?;
+/// let whole = append_rows_crc(0, agency, &[a.clone(), b.clone()]);
+/// assert_eq!(append_rows_crc(append_rows_crc(0, agency, &[a]), agency, &[b]), whole);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn append_rows_crc<B: AsBetBatch + ?Sized>(crc: u32, agency: AgencyId, bets: &B) -> u32 {
+    let mut rows = Vec::new();
+    encode_store_rows(agency, bets, &mut rows);
+    crc32c::crc32c_append(crc, &rows)
+}
+
 /// The CRC32C of an agency's stored rows, folded batch after batch: a cache
 /// the lottery advances when a handshake asks (see the module docs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -127,7 +127,7 @@ pub use bet::{
 pub use bet_batch::{AsBetBatch, BetBatch, BetBatchBuilder, BetBatchIter, BetView};
 pub use bet_fields::{BetFields, PlainBet};
 pub use central::{Central, DrawListener, PendingFinish, PendingResume, PendingSubmit, ResumeStep};
-pub use digest::BatchDigest;
+pub use digest::{BatchDigest, append_rows_crc};
 pub use draw::{Draw, DrawSummary, DrawTally, Winners};
 pub use error::{FinishError, RecoveryError, RowError, StoreError, SubmitError, UnknownAgency};
 pub use field::{Field, FieldError, FieldReason};

@@ -55,7 +55,7 @@ impl CentralMessage {
     /// [`EncodeError::FieldTooLong`] when a text is over its prefix's limit.
     pub fn encoded_len(&self) -> Result<usize, EncodeError> {
         Ok(match self {
-            Self::Welcome { .. } => HEADER_LEN + 8 + 8 + 1,
+            Self::Welcome { .. } => HEADER_LEN + 8 + 8 + 1 + 1 + 4,
             Self::Ack { .. } => HEADER_LEN + 8 + 8,
             Self::Finished { .. } => HEADER_LEN + 8,
             Self::Winners { documents, .. } => documents
@@ -153,11 +153,14 @@ pub fn encode_central_message(
             last_batch,
             bets_stored,
             finished,
+            rows_crc,
         } => {
             put_header(out, len, kind::WELCOME);
             put_u64(out, *last_batch);
             put_u64(out, *bets_stored);
             put_u8(out, u8::from(*finished));
+            put_u8(out, u8::from(rows_crc.is_some()));
+            put_u32(out, rows_crc.unwrap_or(0));
         }
         CentralMessage::Ack { batch, bets_stored } => {
             put_header(out, len, kind::ACK);

@@ -54,13 +54,20 @@ fn error_frame() -> impl Strategy<Value = ErrorFrame> {
 
 fn central_message() -> impl Strategy<Value = CentralMessage> {
     prop_oneof![
-        (any::<u64>(), any::<u64>(), any::<bool>()).prop_map(
-            |(last_batch, bets_stored, finished)| CentralMessage::Welcome {
-                last_batch,
-                bets_stored,
-                finished,
-            }
-        ),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<bool>(),
+            any::<Option<u32>>()
+        )
+            .prop_map(|(last_batch, bets_stored, finished, rows_crc)| {
+                CentralMessage::Welcome {
+                    last_batch,
+                    bets_stored,
+                    finished,
+                    rows_crc,
+                }
+            }),
         (any::<u64>(), any::<u64>())
             .prop_map(|(batch, bets_stored)| CentralMessage::Ack { batch, bets_stored }),
         any::<u64>().prop_map(|bets_stored| CentralMessage::Finished { bets_stored }),

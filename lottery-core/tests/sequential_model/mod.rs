@@ -14,8 +14,8 @@
 #![allow(dead_code)]
 
 use lottery_core::{
-    AgencyId, Bet, Central, Durability, Finish, FinishError, LotteryRules, ResumePoint,
-    SubmitError, Submitted, Winners, encode_store_rows,
+    AgencyId, BatchDigest, Bet, Central, Durability, Finish, FinishError, LotteryRules,
+    ResumePoint, SubmitError, Submitted, Winners, encode_store_rows,
 };
 use proptest::prelude::*;
 
@@ -373,7 +373,7 @@ fn check<B: Backend>(
                 finished: state.finished,
                 rows_crc: Some(&model.rows[agency as usize - 1])
                     .filter(|rows| !rows.is_empty())
-                    .map(|rows| crc32c::crc32c(rows)),
+                    .map(|rows| BatchDigest::of_rows(rows, 0).rows_crc()),
             },
             "resume point of agency {}",
             agency
