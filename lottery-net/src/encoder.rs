@@ -86,10 +86,10 @@ fn error_len(error: &ErrorFrame) -> Result<usize, EncodeError> {
 /// ```
 /// use lottery_net::{encode_agency_message, AgencyMessage, DEFAULT_MAX_FRAME};
 /// let mut out = Vec::new();
-/// let hello = AgencyMessage::Hello { version: 1, agency: 3 };
+/// let hello = AgencyMessage::Hello { version: 2, agency: 3 };
 /// let written = encode_agency_message(&hello, DEFAULT_MAX_FRAME, &mut out).unwrap();
 /// assert_eq!(written, out.len());
-/// assert_eq!(out, [0, 0, 0, 7, 0x01, 0, 1, 0, 0, 0, 3]);
+/// assert_eq!(out, [0, 0, 0, 7, 0x01, 0, 2, 0, 0, 0, 3]);
 /// ```
 ///
 /// # Errors

@@ -9,8 +9,11 @@ use std::fmt;
 
 use lottery_core::{Bet, Field, FieldError};
 
-/// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The protocol version this crate speaks. Version 2 added the rows'
+/// CRC32C to `Welcome` (and the `BatchConflict` code); a central speaks only
+/// its own version, so a version-1 agency is refused with
+/// `UnsupportedVersion` instead of misreading the longer `Welcome`.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// One bet as it travels: raw fields, validated by the central (the protocol
 /// carries bets; the lottery decides what a valid bet is).
