@@ -181,9 +181,10 @@ pub enum AgencyError {
     NotTheStoredBets {
         /// The agency's file.
         file: PathBuf,
-        /// What the client found.
+        /// What the client found (boxed: a `ClientError` beside a path
+        /// would make every `AgencyError` large).
         #[source]
-        source: ClientError,
+        source: Box<ClientError>,
     },
 }
 
@@ -199,7 +200,7 @@ impl AgencyError {
         if conflict {
             Self::NotTheStoredBets {
                 file: file.to_path_buf(),
-                source: error,
+                source: Box::new(error),
             }
         } else {
             Self::Client(error)

@@ -45,7 +45,6 @@ pub use shared::{PendingResume, ResumeStep};
 use crate::agency_locks::AgencyLocks;
 use crate::bet::{AgencyId, StoredBet};
 use crate::bet_batch::{AsBetBatch, BetBatch};
-use crate::digest::BatchDigest;
 use crate::draw::{DrawSummary, DrawTally, Winners, winning_documents};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
 use crate::ledger::{FinishRecorded, Ledger, Recovery};
@@ -320,22 +319,7 @@ impl Central {
                 .begin_submit(agency, batch, bets.len() as u64, winners)?;
         let ticket = match step {
             SubmitStep::AlreadyStored { batch, stored } => {
-                // A resend: its rows are encoded and checksummed here, off
-                // the lottery lock (the path of a new batch never does it).
-                let sent = BatchDigest::of(agency, bets);
-                if stored != Some(sent) {
-                    return Err(SubmitError::BatchConflict {
-                        agency,
-                        batch,
-                        stored_bets: stored.map_or(0, |stored| stored.bets()),
-                        sent_bets: sent.bets(),
-                    });
-                }
-                return Ok(PendingSubmit {
-                    agency,
-                    batch,
-                    step: Pending::Answered(Submitted::AlreadyStored { batch }),
-                });
+                return PendingSubmit::resend(agency, batch, stored, bets);
             }
             SubmitStep::Write(ticket) => ticket,
         };

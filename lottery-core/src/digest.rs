@@ -154,6 +154,33 @@ impl RowsCrc {
     }
 }
 
+/// What an agency's acknowledged batches hold, in the lottery's books.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AgencyDigests {
+    /// The digest of every acknowledged batch, in number order (batch 1
+    /// first): `last_batch` of them, unless the books adopted batches
+    /// whose digests they were not given (then resends of those are not
+    /// vouched for: see the lottery's `SubmitStep::AlreadyStored`).
+    pub(crate) batches: Vec<BatchDigest>,
+    /// Whether bets without batches are stored for the agency (rows adopted
+    /// from a course `bets.csv`): then no digest covers all its rows.
+    pub(crate) unbatched_rows: bool,
+    /// The CRC32C of the rows of `batches`, folded as far as a handshake
+    /// asked.
+    pub(crate) rows_crc: RowsCrc,
+}
+
+impl AgencyDigests {
+    /// No batch.
+    pub(crate) const fn new() -> Self {
+        Self {
+            batches: Vec::new(),
+            unbatched_rows: false,
+            rows_crc: RowsCrc::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,10 +34,9 @@
 //! - Batches of an agency are numbered from 1 and taken in order, each once:
 //!   a batch number is either acknowledged (`<= last_batch`), pending (its
 //!   bytes are being written or made durable), or not taken yet. A resend of
-//!   an acknowledged batch is acknowledged again, never stored again, and
-//!   only when it holds the stored bets: each acknowledged batch's
-//!   [`BatchDigest`] is kept (twelve bytes a batch), and a resend whose
-//!   digest differs is a conflict (the caller compares, outside the lock).
+//!   an acknowledged batch is acknowledged again, never stored again, only
+//!   when its [`BatchDigest`] is the one kept for the number (twelve bytes a
+//!   batch; the caller compares, outside the lock): else it conflicts.
 //! - An agency finishes only with no batch pending and with the count of its
 //!   acknowledged bets; after that (or after the draw) no batch is taken.
 //! - Winners exist only in the drawn phase ([`Phase::Drawn`] holds them), so a
@@ -45,6 +44,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+mod digests;
 mod shared;
 #[cfg(test)]
 mod tests;
@@ -55,7 +55,7 @@ pub(crate) use ticket::{
 };
 
 use crate::bet::{AgencyId, Document};
-use crate::digest::{BatchDigest, RowsCrc};
+use crate::digest::{AgencyDigests, BatchDigest};
 use crate::draw::{Draw, DrawSummary, DrawTally, Winners};
 use crate::error::{FinishError, RecoveryError, SubmitError, UnknownAgency};
 use crate::ledger::Recovery;
@@ -98,17 +98,8 @@ struct AgencyState {
     last_batch: u64,
     /// Bets of the acknowledged batches.
     bets: u64,
-    /// The digest of every acknowledged batch, in number order (batch 1
-    /// first): `last_batch` of them, unless the books adopted batches
-    /// whose digests they were not given (then resends of those are not
-    /// vouched for: see [`SubmitStep::AlreadyStored`]).
-    batches: Vec<BatchDigest>,
-    /// Whether bets without batches are stored for the agency (rows adopted
-    /// from a course `bets.csv`): then no digest covers all its rows.
-    unbatched_rows: bool,
-    /// The CRC32C of the rows of `batches`, folded as far as a handshake
-    /// asked.
-    rows_crc: RowsCrc,
+    /// What its acknowledged batches hold (see the `digests` module).
+    digests: AgencyDigests,
     /// Batches taken after `last_batch`, in number order (`last_batch + 1`,
     /// ...). Only the last one may still be being written.
     pending: VecDeque<PendingBatch>,
@@ -120,9 +111,7 @@ struct AgencyState {
 static NEW_AGENCY: AgencyState = AgencyState {
     last_batch: 0,
     bets: 0,
-    batches: Vec::new(),
-    unbatched_rows: false,
-    rows_crc: RowsCrc::new(),
+    digests: AgencyDigests::new(),
     pending: VecDeque::new(),
     stage: Stage::Open,
 };
@@ -131,15 +120,6 @@ impl AgencyState {
     /// The number the agency's next new batch must carry.
     fn next_batch(&self) -> u64 {
         self.pending.back().map_or(self.last_batch, |p| p.batch) + 1
-    }
-
-    /// The CRC32C of every stored row of the agency, in stored order, when
-    /// it has some and the books know it (see
-    /// [`crate::ResumePoint::rows_crc`]).
-    fn stored_rows_crc(&self) -> Option<u32> {
-        let complete =
-            self.bets > 0 && !self.unbatched_rows && self.batches.len() as u64 == self.last_batch;
-        complete.then(|| self.rows_crc.peek(&self.batches))
     }
 
     /// Whether a two-step operation of this agency is between its steps in a
@@ -225,14 +205,7 @@ impl Lottery {
             };
             state.last_batch = record.last_batch;
             state.bets = record.bets;
-            let batches = recovery.batches.get(&agency);
-            let batched: u64 = batches.map_or(0, |b| b.iter().map(BatchDigest::bets).sum());
-            state.unbatched_rows = batched != record.bets;
-            if let Some(batches) = batches
-                && batches.len() as u64 == record.last_batch
-            {
-                state.batches = batches.clone();
-            }
+            state.recover_digests(recovery.batches.get(&agency));
             if record.finished {
                 state.stage = Stage::Finished;
                 lottery.finished += 1;
@@ -291,15 +264,6 @@ impl Lottery {
         })
     }
 
-    /// Folds the CRC32C of `agency`'s stored rows as far as its books go, so
-    /// that [`Lottery::resume_point`] answers it without folding again (a
-    /// handshake's cost, once per batch; see the `digest` module).
-    pub fn fold_rows_crc(&mut self, agency: AgencyId) {
-        if let Some(state) = self.agencies.get_mut(&agency) {
-            state.rows_crc.fold(&state.batches);
-        }
-    }
-
     /// Decides about batch number `batch` of `agency`, holding `bets` bets
     /// of which `winners` are the winning bets' documents (in batch order).
     ///
@@ -336,10 +300,7 @@ impl Lottery {
             });
         }
         if batch <= state.last_batch {
-            let stored = usize::try_from(batch - 1)
-                .ok()
-                .and_then(|index| state.batches.get(index))
-                .copied();
+            let stored = state.stored_digest(batch);
             return Ok(SubmitStep::AlreadyStored { batch, stored });
         }
         if batch < next {
@@ -438,9 +399,7 @@ impl Lottery {
                 };
                 state.last_batch = pending.batch;
                 state.bets += pending.bets;
-                if state.batches.len() as u64 + 1 == pending.batch {
-                    state.batches.push(pending.digest);
-                }
+                state.keep_digest(pending.batch, pending.digest);
                 self.tally
                     .add_batch(ticket.agency, pending.bets, pending.winners);
             }

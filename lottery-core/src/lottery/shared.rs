@@ -36,7 +36,7 @@ impl Lottery {
             // the two reads): those are adopted at the next handshake.
             let needed = record.last_batch - after;
             let covered = state.last_batch == after
-                && state.batches.len() as u64 == after
+                && state.digests.batches.len() as u64 == after
                 && digests.len() as u64 >= needed;
             if !covered {
                 return;
@@ -44,6 +44,7 @@ impl Lottery {
             state.last_batch = record.last_batch;
             state.bets = record.bets;
             state
+                .digests
                 .batches
                 .extend(digests.into_iter().take(needed as usize));
         }
