@@ -75,8 +75,10 @@ pub type DrawListener = Box<dyn Fn() + Send + Sync>;
 ///
 /// let batch = [winner.clone(), loser];
 /// assert_eq!(central.submit(one, 1, &batch)?, Submitted::Stored { batch: 1, bets: 2 });
-/// // A resend after a reconnect is acknowledged again, not stored again.
+/// // A resend after a reconnect is acknowledged again, not stored again...
 /// assert_eq!(central.submit(one, 1, &batch)?, Submitted::AlreadyStored { batch: 1 });
+/// // ...and only with the stored bets: other bets under the number conflict.
+/// assert!(central.submit(one, 1, &[winner.clone()]).is_err());
 /// // A batch without bets is refused, whatever its number.
 /// assert!(central.submit(one, 2, &[]).is_err());
 /// assert_eq!(central.winners(one)?, Winners::NotDrawn);
@@ -244,7 +246,8 @@ impl Central {
     /// Where `agency` stands: its handshake answer. `last_batch` and
     /// `bets_stored` count acknowledged batches only, so an agency resuming
     /// from it neither skips a batch whose commit might still fail nor
-    /// duplicates one (a resend of an acknowledged batch is acknowledged again).
+    /// duplicates one (a resend of an acknowledged batch is acknowledged again);
+    /// `rows_crc` lets it check that its bets are the stored ones.
     ///
     /// # Errors
     /// [`UnknownAgency`] outside `1..=N`.
@@ -256,7 +259,9 @@ impl Central {
 
     /// Stores batch number `batch` of `agency`, all or nothing, and returns once
     /// it is as durable as the ledger's durability promises. A batch already stored
-    /// (same agency, same number) is acknowledged again without being stored.
+    /// (same agency, same number) is acknowledged again without being stored when
+    /// it holds the stored bets, and refused ([`SubmitError::BatchConflict`])
+    /// when it holds others.
     /// Same as [`Central::begin_submit`] then [`Central::complete_submit`].
     ///
     /// # Errors

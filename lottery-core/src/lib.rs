@@ -42,7 +42,8 @@
 //! - A batch is stored all or nothing, and at most once per agency and batch
 //!   number: a resend of an acknowledged batch is acknowledged again, never
 //!   stored again, also across restarts (the monitor's journal recovers each
-//!   agency's last batch).
+//!   agency's last batch), and only when it holds the stored bets (its
+//!   [`BatchDigest`]; else [`SubmitError::BatchConflict`]).
 //! - An acknowledgement means stored, as durably as the [`Durability`] mode
 //!   promises; a batch whose write or commit failed leaves nothing behind and
 //!   may be sent again.

@@ -22,7 +22,9 @@ use crate::schema::{self, Layout};
 
 /// The ledger of a central in a PostgreSQL database: a batch is stored by
 /// the commit of the transaction holding it, keyed by (agency, batch
-/// number), so a resend is acknowledged again and never stored twice.
+/// number), so a resend is acknowledged again and never stored twice, and
+/// only when its digest is the stored batch's (else
+/// [`StoreError::BatchConflict`]).
 ///
 /// Writes are taken without I/O ([`Ledger::begin_append`] encodes the rows
 /// and queues them) and made durable by [`Ledger::wait_durable`], which

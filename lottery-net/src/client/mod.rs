@@ -7,7 +7,10 @@
 //! away) it reconnects with a bounded backoff and resumes from the point the
 //! central reports: batches the central stored are not sent again, the ones
 //! it did not store are resent unchanged, and nothing is skipped. It keeps
-//! every unacked batch's frame for that.
+//! every unacked batch's frame for that. The bets a central already holds
+//! when the agency starts are checked against the CRC32C of the rows it
+//! stores before they are skipped (the private `resume` module), so a
+//! changed sequence stops the client before it sends anything.
 //!
 //! Its memory is bounded whatever the central sends: every frame is read
 //! within the frame limit (the decoder's [`Decoder::max_buffered`](crate::Decoder::max_buffered)),
