@@ -388,6 +388,23 @@ fn malformed_frames_name_the_message_and_field() {
 }
 
 #[test]
+fn a_welcome_whose_absent_rows_crc_is_not_zero_is_malformed() {
+    // One value, one encoding: an absent CRC is sent as 0.
+    let mut frame = vec![0, 0, 0, 23, 0x81];
+    frame.extend_from_slice(&[0; 17]);
+    frame.extend_from_slice(&[0, 0, 0, 0, 1]);
+    let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+    decoder.extend(&frame);
+    assert_eq!(
+        decoder.next_central_message(),
+        Err(DecodeError::AbsentNotZero {
+            message: "Welcome",
+            field: "rows_crc"
+        })
+    );
+}
+
+#[test]
 fn a_malformed_body_is_consumed_so_the_next_frame_still_decodes() {
     let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
     decoder.extend(&[0, 0, 0, 2, 0x04, 9, 0, 0, 0, 2, 0x04, 1]);
