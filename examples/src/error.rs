@@ -5,7 +5,7 @@ use std::io;
 use std::path::PathBuf;
 
 use lottery_core::{FieldError, RowError};
-use lottery_net::ClientError;
+use lottery_net::{ClientError, ErrorCode};
 use lottery_server::ServerError;
 
 /// A setting that cannot be used.
@@ -170,9 +170,43 @@ pub enum AgencyError {
     /// The winners query was answered "not drawn" although it asked to wait.
     #[error("the central answered the winners query without the winners")]
     NoWinnersAnswer,
+    /// The central stores, under this agency's batch numbers, bets that are
+    /// not the ones of its file: found at the handshake (the CRC32C of the
+    /// rows stored is not that of the file's first bets) or when a batch
+    /// was refused as a conflict. Nothing more was sent.
+    #[error(
+        "{} does not hold the bets the central stores for this agency (was it edited after they were sent?)",
+        file.display()
+    )]
+    NotTheStoredBets {
+        /// The agency's file.
+        file: PathBuf,
+        /// What the client found (boxed: a `ClientError` beside a path
+        /// would make every `AgencyError` large).
+        #[source]
+        source: Box<ClientError>,
+    },
 }
 
 impl AgencyError {
+    /// The error of sending the bets of `file`: a mismatch with what the
+    /// central stores names the file.
+    pub fn of_send(error: ClientError, file: &std::path::Path) -> Self {
+        let conflict = match &error {
+            ClientError::StoredBetsDiffer { .. } => true,
+            ClientError::Refused(refusal) => refusal.code == ErrorCode::BatchConflict,
+            _ => false,
+        };
+        if conflict {
+            Self::NotTheStoredBets {
+                file: file.to_path_buf(),
+                source: Box::new(error),
+            }
+        } else {
+            Self::Client(error)
+        }
+    }
+
     /// Whether the session stopped because it was interrupted (SIGTERM), not
     /// because something failed.
     pub fn is_interrupted(&self) -> bool {

@@ -48,6 +48,7 @@ fn hostile_central(mut stream: TcpStream) -> u64 {
                 last_batch: 0,
                 bets_stored: 0,
                 finished: false,
+                rows_crc: None,
             },
             AgencyFrame::Batch(batch) => {
                 stored += batch.count as u64;

@@ -75,8 +75,10 @@ pub type DrawListener = Box<dyn Fn() + Send + Sync>;
 ///
 /// let batch = [winner.clone(), loser];
 /// assert_eq!(central.submit(one, 1, &batch)?, Submitted::Stored { batch: 1, bets: 2 });
-/// // A resend after a reconnect is acknowledged again, not stored again.
+/// // A resend after a reconnect is acknowledged again, not stored again...
 /// assert_eq!(central.submit(one, 1, &batch)?, Submitted::AlreadyStored { batch: 1 });
+/// // ...and only with the stored bets: other bets under the number conflict.
+/// assert!(central.submit(one, 1, &[winner.clone()]).is_err());
 /// // A batch without bets is refused, whatever its number.
 /// assert!(central.submit(one, 2, &[]).is_err());
 /// assert_eq!(central.winners(one)?, Winners::NotDrawn);
@@ -244,17 +246,22 @@ impl Central {
     /// Where `agency` stands: its handshake answer. `last_batch` and
     /// `bets_stored` count acknowledged batches only, so an agency resuming
     /// from it neither skips a batch whose commit might still fail nor
-    /// duplicates one (a resend of an acknowledged batch is acknowledged again).
+    /// duplicates one (a resend of an acknowledged batch is acknowledged again);
+    /// `rows_crc` lets it check that its bets are the stored ones.
     ///
     /// # Errors
     /// [`UnknownAgency`] outside `1..=N`.
     pub fn resume_point(&self, agency: AgencyId) -> Result<ResumePoint, UnknownAgency> {
-        self.shared.lottery.lock().resume_point(agency)
+        let mut lottery = self.shared.lottery.lock();
+        lottery.fold_rows_crc(agency);
+        lottery.resume_point(agency)
     }
 
     /// Stores batch number `batch` of `agency`, all or nothing, and returns once
     /// it is as durable as the ledger's durability promises. A batch already stored
-    /// (same agency, same number) is acknowledged again without being stored.
+    /// (same agency, same number) is acknowledged again without being stored when
+    /// it holds the stored bets, and refused ([`SubmitError::BatchConflict`])
+    /// when it holds others.
     /// Same as [`Central::begin_submit`] then [`Central::complete_submit`].
     ///
     /// # Errors
@@ -316,18 +323,14 @@ impl Central {
                 .lock()
                 .begin_submit(agency, batch, bets.len() as u64, winners)?;
         let ticket = match step {
-            SubmitStep::AlreadyStored(submitted) => {
-                return Ok(PendingSubmit {
-                    agency,
-                    batch,
-                    step: Pending::Answered(submitted),
-                });
+            SubmitStep::AlreadyStored { batch, stored } => {
+                return PendingSubmit::resend(agency, batch, stored, bets);
             }
             SubmitStep::Write(ticket) => ticket,
         };
         match self.shared.ledger.begin_append(agency, batch, bets) {
-            Ok(append) => {
-                let ticket = self.shared.lottery.lock().written(ticket);
+            Ok((append, digest)) => {
+                let ticket = self.shared.lottery.lock().written(ticket, digest);
                 Ok(PendingSubmit {
                     agency,
                     batch,
@@ -357,8 +360,9 @@ impl Central {
         match self.shared.ledger.wait_durable(append) {
             Ok(()) => Ok(self.shared.lottery.lock().acknowledge(ticket)),
             Err(error) => {
+                let bets = ticket.bets();
                 self.shared.lottery.lock().not_durable(ticket);
-                Err(error.into())
+                Err(SubmitError::of_store(error, bets))
             }
         }
     }

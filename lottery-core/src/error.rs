@@ -122,6 +122,18 @@ pub enum StoreError {
         /// The first batch of the agency that a failed commit cut off.
         lost: u64,
     },
+    /// A shared ledger holds this batch (same agency, same number, stored
+    /// through another central) with other bets: nothing was stored, and
+    /// the batch is refused, never acknowledged.
+    #[error(
+        "batch {batch} of agency {agency} is stored already with other bets; nothing was stored"
+    )]
+    BatchConflict {
+        /// The agency.
+        agency: AgencyId,
+        /// The batch's sequence number.
+        batch: u64,
+    },
 }
 
 /// Why a batch was refused by the lottery.
@@ -178,12 +190,48 @@ pub enum SubmitError {
         /// The agency.
         agency: AgencyId,
     },
+    /// The batch (same agency, same number) is stored already with other
+    /// bets: its digest ([`crate::BatchDigest`]) is not the stored batch's.
+    /// Nothing of it is stored, and it is never acknowledged: an agency
+    /// whose batches conflict sends other bets under numbers already used
+    /// (an edited file, or two programs acting as one agency).
+    #[error(
+        "agency {agency} batch {batch} is stored already with other bets ({stored_bets} bets stored, {sent_bets} sent); nothing was stored"
+    )]
+    BatchConflict {
+        /// The agency.
+        agency: AgencyId,
+        /// The batch's sequence number.
+        batch: u64,
+        /// Bets of the stored batch (0 when a shared ledger refused it and
+        /// its count is not known here).
+        stored_bets: u64,
+        /// Bets of the batch sent.
+        sent_bets: u64,
+    },
     /// The store could not take the batch: its write or its commit failed.
     /// Either way nothing of it was kept (a failed commit cuts the batch, and
     /// every later batch of the agency, off the store), and the agency may
     /// send it again.
     #[error("the batch could not be stored")]
     Store(#[from] StoreError),
+}
+
+impl SubmitError {
+    /// The error of a batch that failed in the ledger: a shared ledger's
+    /// [`StoreError::BatchConflict`] is the batch's refusal
+    /// ([`SubmitError::BatchConflict`]), not a storage failure to retry.
+    pub(crate) fn of_store(error: StoreError, sent_bets: u64) -> Self {
+        match error {
+            StoreError::BatchConflict { agency, batch } => SubmitError::BatchConflict {
+                agency,
+                batch,
+                stored_bets: 0,
+                sent_bets,
+            },
+            other => SubmitError::Store(other),
+        }
+    }
 }
 
 impl SubmitError {

@@ -26,6 +26,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use crate::bet::AgencyId;
+use crate::digest::BatchDigest;
 use crate::error::StoreError;
 use crate::journal::{DataSum, Digest, JournalLines, Line, ReadError, Record, genesis};
 use crate::ledger::AgencyRecord;
@@ -63,6 +64,8 @@ pub(crate) struct Inspection {
     pub(crate) agencies: BTreeMap<AgencyId, AgencyRecord>,
     /// Per agency: how many batch records.
     pub(crate) batches: BTreeMap<AgencyId, u64>,
+    /// Per agency: the digest of each committed batch, in journal order.
+    pub(crate) digests: BTreeMap<AgencyId, Vec<BatchDigest>>,
     /// Per agency: committed bets that play the manifest's winning number
     /// (none counted without rules): what a recorded draw must say.
     pub(crate) winners: BTreeMap<AgencyId, u64>,
@@ -124,6 +127,7 @@ pub(crate) fn inspect(
         manifest: manifest.clone().unwrap_or_default(),
         agencies: BTreeMap::new(),
         batches: BTreeMap::new(),
+        digests: BTreeMap::new(),
         winners: BTreeMap::new(),
         committed_end: 0,
         chain: genesis(),
@@ -248,6 +252,7 @@ fn replay(
         };
         // The first line of bets.csv the record covers, for messages.
         let data_line = rows_before + 1;
+        let mut region_len = 0;
         let data_digest = match record.end() {
             Some(end) => {
                 if end < inspection.committed_end {
@@ -276,6 +281,7 @@ fn replay(
                     break;
                 }
                 let region = end - inspection.committed_end;
+                region_len = region;
                 let (digest, rows) = check_region(
                     &mut data,
                     region,
@@ -305,6 +311,12 @@ fn replay(
                 journal_line: line,
                 data_line,
             });
+        }
+        if let (Record::Batch { agency, bets, .. }, Some(sum)) = (record, data_digest) {
+            // What a resend of the batch is checked against (see the
+            // `digest` module): the CRC32C just checked, kept.
+            let digest = BatchDigest::from_parts(u32::from_be_bytes(sum), region_len, bets);
+            inspection.digests.entry(agency).or_default().push(digest);
         }
         apply(&record, inspection);
         inspection.chain = link;

@@ -23,7 +23,8 @@
 //!
 //! - the ledger itself refuses what another central's writes make wrong: a
 //!   batch already stored (by anyone) is acknowledged again and not stored
-//!   again, a batch that would leave a hole or follows the agency's finish
+//!   again when it holds the same bets, and refused
+//!   ([`StoreError::BatchConflict`]) when it holds others, a batch that would leave a hole or follows the agency's finish
 //!   is refused, and a finish whose count differs from the bets stored for
 //!   the agency is refused, each checked in the transaction that stores it;
 //! - when an agency connects, the central reads its record
@@ -50,6 +51,7 @@ use std::fmt;
 
 use crate::bet::{AgencyId, StoredBet};
 use crate::bet_batch::BetBatch;
+use crate::digest::BatchDigest;
 use crate::draw::{Draw, DrawSummary, DrawTally};
 use crate::error::StoreError;
 use crate::rules::LotteryRules;
@@ -86,6 +88,10 @@ pub struct Recovery {
     /// Whether rows of a `bets.csv` without journal (a course store) were
     /// adopted.
     pub adopted: bool,
+    /// Per agency, the digest of each of its committed batches, in number
+    /// order (batch 1 first): what a resend is compared with (agencies
+    /// without batches are absent).
+    pub batches: BTreeMap<AgencyId, Vec<BatchDigest>>,
 }
 
 /// Bytes recovery cut off a file of the store, and where they are kept.
@@ -170,7 +176,15 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// Takes batch number `batch` of `agency` (all of `bets`, or nothing),
     /// without waiting for it to be durable. The bets are validated; each
     /// one's fields are [`BetBatch::iter`]'s views (the file monitor writes
-    /// its rows straight from the batch's bytes).
+    /// its rows straight from the batch's bytes). Returns the write's
+    /// receipt and the batch's [`BatchDigest`] (the file monitor has it from
+    /// the checksum its journal needs), which the central keeps to check
+    /// resends of the batch against.
+    ///
+    /// A shared ledger that finds the batch stored already (by another
+    /// central) stores nothing and answers at [`Ledger::wait_durable`]: `Ok`
+    /// when the stored batch has this digest, [`StoreError::BatchConflict`]
+    /// when it holds other bets.
     ///
     /// # Errors
     /// [`StoreError`]; nothing of the batch remains.
@@ -179,7 +193,7 @@ pub trait Ledger: Send + Sync + fmt::Debug {
         agency: AgencyId,
         batch: u64,
         bets: &BetBatch,
-    ) -> Result<Receipt, StoreError>;
+    ) -> Result<(Receipt, BatchDigest), StoreError>;
 
     /// Takes the record that `agency` finished with `bets` bets, without
     /// waiting for it to be durable.
@@ -242,6 +256,19 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     fn agency_record(&self, agency: AgencyId) -> Result<Option<AgencyRecord>, StoreError> {
         let _ = agency;
         Ok(None)
+    }
+
+    /// The digests of `agency`'s stored batches after batch `after`, in
+    /// number order, written by any central: read with
+    /// [`Ledger::agency_record`] when a handshake adopts a record ahead of
+    /// the central's books, so that resends of those batches are checked too
+    /// (the default, for a ledger only one central writes: none).
+    ///
+    /// # Errors
+    /// [`StoreError`] when they cannot be read.
+    fn batch_digests(&self, agency: AgencyId, after: u64) -> Result<Vec<BatchDigest>, StoreError> {
+        let _ = (agency, after);
+        Ok(Vec::new())
     }
 
     /// As [`Ledger::wait_durable`], for a finish's receipt, saying whether

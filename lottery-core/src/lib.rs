@@ -42,7 +42,8 @@
 //! - A batch is stored all or nothing, and at most once per agency and batch
 //!   number: a resend of an acknowledged batch is acknowledged again, never
 //!   stored again, also across restarts (the monitor's journal recovers each
-//!   agency's last batch).
+//!   agency's last batch), and only when it holds the stored bets (its
+//!   [`BatchDigest`]; else [`SubmitError::BatchConflict`]).
 //! - An acknowledgement means stored, as durably as the [`Durability`] mode
 //!   promises; a batch whose write or commit failed leaves nothing behind and
 //!   may be sent again.
@@ -99,6 +100,7 @@ mod central;
 #[cfg(test)]
 mod chunked;
 mod commit;
+mod digest;
 mod draw;
 mod draw_scan;
 mod error;
@@ -126,6 +128,7 @@ pub use bet::{
 pub use bet_batch::{AsBetBatch, BetBatch, BetBatchBuilder, BetBatchIter, BetView};
 pub use bet_fields::{BetFields, PlainBet};
 pub use central::{Central, DrawListener, PendingFinish, PendingResume, PendingSubmit, ResumeStep};
+pub use digest::{BatchDigest, append_rows_crc};
 pub use draw::{Draw, DrawSummary, DrawTally, Winners};
 pub use error::{FinishError, RecoveryError, RowError, StoreError, SubmitError, UnknownAgency};
 pub use field::{Field, FieldError, FieldReason};

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use crate::bet::{AgencyId, StoredBet};
 use crate::bet_batch::{AsBetBatch, BetBatch};
 use crate::commit::{GroupCommit, Ticket};
+use crate::digest::BatchDigest;
 use crate::draw::{DrawSummary, DrawTally};
 use crate::draw_scan::tally_rows;
 use crate::error::StoreError;
@@ -60,6 +61,8 @@ pub struct PendingAppend {
     bets: u64,
     /// The store's length after the batch.
     end: u64,
+    /// The batch's content, as written.
+    digest: BatchDigest,
 }
 
 impl PendingAppend {
@@ -201,15 +204,19 @@ impl BetMonitor {
         // The rows' digest for the journal's chain, computed here, outside
         // every lock, so that appenders hash in parallel; only the short link
         // over it is computed under the append lock.
-        let digest = journal::data_sum(&bytes);
+        // The same CRC32C is the batch's digest, kept by the central to
+        // check resends against (see the `digest` module): no second pass.
         let count = bets.len() as u64;
+        let digest = BatchDigest::of_rows(&bytes, count);
+        let sum: journal::DataSum = digest.rows_crc().to_be_bytes();
         let (ticket, end) = self
             .engine
-            .write_batch(agency, batch, &bytes, count, &digest)?;
+            .write_batch(agency, batch, &bytes, count, &sum)?;
         Ok(PendingAppend {
             ticket,
             bets: count,
             end,
+            digest,
         })
     }
 
@@ -290,8 +297,9 @@ impl Ledger for BetMonitor {
         agency: AgencyId,
         batch: u64,
         bets: &BetBatch,
-    ) -> Result<Receipt, StoreError> {
-        Ok(self.begin_batch(agency, batch, bets)?.ticket.receipt())
+    ) -> Result<(Receipt, BatchDigest), StoreError> {
+        let pending = self.begin_batch(agency, batch, bets)?;
+        Ok((pending.ticket.receipt(), pending.digest))
     }
 
     fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<Receipt, StoreError> {

@@ -15,6 +15,14 @@ pub struct ResumePoint {
     pub bets_stored: u64,
     /// Whether the agency already finished.
     pub finished: bool,
+    /// The CRC32C of every row stored for the agency, in stored order, as
+    /// `bets.csv` holds them (agency column and CRLF included): what the
+    /// agency computes over the first `bets_stored` bets of its file to
+    /// check, before it sends anything, that the file still begins with
+    /// what the central holds. `None` when nothing is stored (nothing to
+    /// check), or when the central cannot say (rows adopted from a course
+    /// `bets.csv`, which carry no batches).
+    pub rows_crc: Option<u32>,
 }
 
 /// What a submitted batch came to.

@@ -147,6 +147,7 @@ pub(crate) fn recover_store(
             draw: inspection.manifest.draw.as_ref().map(|d| d.summary.clone()),
             quarantined,
             adopted: inspection.kind == Kind::Adopt,
+            batches: inspection.digests.clone(),
         },
         manifest: inspection.manifest,
     })

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use lottery_core::{
     AgencyFile, AgencyId, Bet, BetMonitor, Central, Durability, Finish, FinishError, LotteryRules,
     MAX_AGENCIES, MemoryHandle, MemoryStore, RecoveryError, ResumePoint, StoredBet, SubmitError,
-    Submitted, UnknownAgency, Winners,
+    Submitted, UnknownAgency, Winners, encode_store_rows,
 };
 
 fn id(agency: u32) -> AgencyId {
@@ -18,6 +18,16 @@ fn id(agency: u32) -> AgencyId {
 
 fn bet(document: &str, number: &str) -> Bet {
     Bet::from_fields("Ana", "Paz", document, "1990-02-03", number).unwrap()
+}
+
+/// The CRC32C of the store rows of `batches`, one after another: what a
+/// handshake tells the agency about its stored rows.
+fn rows_crc(agency: AgencyId, batches: &[&[Bet]]) -> u32 {
+    let mut rows = Vec::new();
+    for batch in batches {
+        encode_store_rows(agency, *batch, &mut rows);
+    }
+    crc32c::crc32c(&rows)
 }
 
 fn rules(agencies: u32) -> LotteryRules {
@@ -220,7 +230,8 @@ fn a_failed_commit_forgets_every_batch_it_cut_and_they_can_be_sent_again() {
         ResumePoint {
             last_batch: 1,
             bets_stored: 1,
-            finished: false
+            finished: false,
+            rows_crc: Some(rows_crc(id(1), &[&[bet("10", "7574")]])),
         }
     );
     assert_eq!(central.resume_point(id(2)).unwrap(), ResumePoint::default());
@@ -300,7 +311,12 @@ fn a_restart_resumes_every_agency_and_performs_the_same_draw() {
         ResumePoint {
             last_batch: 2,
             bets_stored: 3,
-            finished: false
+            finished: false,
+            // Recovered from the journal's checked rows.
+            rows_crc: Some(rows_crc(
+                id(1),
+                &[&[bet("11", "7574"), bet("12", "5")], &[bet("13", "7574")]]
+            )),
         }
     );
     assert!(central.resume_point(id(2)).unwrap().finished);
@@ -514,4 +530,54 @@ fn the_course_data_set_draws_the_known_winners_also_after_a_restart() {
             documents_before
         );
     }
+}
+
+#[test]
+fn a_resend_with_the_stored_bets_is_acknowledged_again_and_one_with_other_bets_is_a_conflict() {
+    let (central, _handle) = memory(1, Durability::Fsync);
+    let first = [bet("11", "7574"), bet("12", "5")];
+    central.submit(id(1), 1, &first).unwrap();
+    central.submit(id(1), 2, &[bet("13", "1")]).unwrap();
+    assert_eq!(
+        central.submit(id(1), 1, &first).unwrap(),
+        Submitted::AlreadyStored { batch: 1 }
+    );
+    // Another document, another order, a bet fewer: none is what is stored.
+    for other in [
+        vec![bet("11", "7574"), bet("19", "5")],
+        vec![bet("12", "5"), bet("11", "7574")],
+        vec![bet("11", "7574")],
+    ] {
+        let refused = central.submit(id(1), 1, &other).unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                SubmitError::BatchConflict { batch: 1, stored_bets: 2, sent_bets, .. }
+                    if sent_bets == other.len() as u64
+            ),
+            "{refused:?}"
+        );
+        assert!(!refused.is_retryable());
+    }
+    assert_eq!(stored(&central).len(), 3);
+    assert_eq!(central.resume_point(id(1)).unwrap().bets_stored, 3);
+}
+
+#[test]
+fn after_a_restart_a_resend_is_checked_against_the_journal() {
+    let handle = MemoryStore::new().handle();
+    let central = open(&handle, 1, Durability::Fsync);
+    let first = [bet("11", "7574")];
+    central.submit(id(1), 1, &first).unwrap();
+    drop(central);
+    handle.crash();
+    let central = open(&handle, 1, Durability::Fsync);
+    assert_eq!(
+        central.submit(id(1), 1, &first).unwrap(),
+        Submitted::AlreadyStored { batch: 1 }
+    );
+    assert!(matches!(
+        central.submit(id(1), 1, &[bet("21", "7574")]),
+        Err(SubmitError::BatchConflict { batch: 1, .. })
+    ));
 }

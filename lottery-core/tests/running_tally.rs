@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lottery_core::{
-    AgencyId, Bet, BetBatch, BetMonitor, Central, DrawSummary, DrawTally, Durability, Finish,
-    Ledger, LotteryRules, MemoryHandle, MemoryStore, Receipt, StoreError, StoredBet, Winners,
+    AgencyId, BatchDigest, Bet, BetBatch, BetMonitor, Central, DrawSummary, DrawTally, Durability,
+    Finish, Ledger, LotteryRules, MemoryHandle, MemoryStore, Receipt, StoreError, StoredBet,
+    Winners,
 };
 
 fn id(agency: u32) -> AgencyId {
@@ -47,7 +48,7 @@ impl Ledger for CountingLedger {
         agency: AgencyId,
         batch: u64,
         bets: &BetBatch,
-    ) -> Result<Receipt, StoreError> {
+    ) -> Result<(Receipt, BatchDigest), StoreError> {
         Ledger::begin_append(&self.monitor, agency, batch, bets)
     }
 

@@ -453,6 +453,22 @@ fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {
                 last_batch: fields.u64("last_batch")?,
                 bets_stored: fields.u64("bets_stored")?,
                 finished: fields.flag("finished")?,
+                rows_crc: {
+                    let known = fields.flag("rows_crc_known")?;
+                    let crc = fields.u32("rows_crc")?;
+                    // An unknown CRC is sent as 0: anything else is not a
+                    // frame this version writes.
+                    match (known, crc) {
+                        (true, crc) => Some(crc),
+                        (false, 0) => None,
+                        (false, _) => {
+                            return Err(DecodeError::AbsentNotZero {
+                                message: "Welcome",
+                                field: "rows_crc",
+                            });
+                        }
+                    }
+                },
             };
             fields.finish()?;
             message

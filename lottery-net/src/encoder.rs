@@ -55,7 +55,7 @@ impl CentralMessage {
     /// [`EncodeError::FieldTooLong`] when a text is over its prefix's limit.
     pub fn encoded_len(&self) -> Result<usize, EncodeError> {
         Ok(match self {
-            Self::Welcome { .. } => HEADER_LEN + 8 + 8 + 1,
+            Self::Welcome { .. } => HEADER_LEN + 8 + 8 + 1 + 1 + 4,
             Self::Ack { .. } => HEADER_LEN + 8 + 8,
             Self::Finished { .. } => HEADER_LEN + 8,
             Self::Winners { documents, .. } => documents
@@ -86,10 +86,10 @@ fn error_len(error: &ErrorFrame) -> Result<usize, EncodeError> {
 /// ```
 /// use lottery_net::{encode_agency_message, AgencyMessage, DEFAULT_MAX_FRAME};
 /// let mut out = Vec::new();
-/// let hello = AgencyMessage::Hello { version: 1, agency: 3 };
+/// let hello = AgencyMessage::Hello { version: 2, agency: 3 };
 /// let written = encode_agency_message(&hello, DEFAULT_MAX_FRAME, &mut out).unwrap();
 /// assert_eq!(written, out.len());
-/// assert_eq!(out, [0, 0, 0, 7, 0x01, 0, 1, 0, 0, 0, 3]);
+/// assert_eq!(out, [0, 0, 0, 7, 0x01, 0, 2, 0, 0, 0, 3]);
 /// ```
 ///
 /// # Errors
@@ -153,11 +153,14 @@ pub fn encode_central_message(
             last_batch,
             bets_stored,
             finished,
+            rows_crc,
         } => {
             put_header(out, len, kind::WELCOME);
             put_u64(out, *last_batch);
             put_u64(out, *bets_stored);
             put_u8(out, u8::from(*finished));
+            put_u8(out, u8::from(rows_crc.is_some()));
+            put_u32(out, rows_crc.unwrap_or(0));
         }
         CentralMessage::Ack { batch, bets_stored } => {
             put_header(out, len, kind::ACK);

@@ -5,6 +5,8 @@
 
 use std::io;
 
+use lottery_core::AgencyId;
+
 use crate::message::{ErrorCode, ErrorFrame};
 
 /// Bytes that are not a valid frame. The connection they came from should be
@@ -63,6 +65,15 @@ pub enum DecodeError {
         field: &'static str,
         /// The byte found.
         value: u8,
+    },
+    /// A field marked absent (its flag 0) is not 0, as every absent field
+    /// is sent: one value has one encoding.
+    #[error("the {field} field of the {message} frame is not 0, though its flag says it is absent")]
+    AbsentNotZero {
+        /// The message type.
+        message: &'static str,
+        /// The field.
+        field: &'static str,
     },
 }
 
@@ -216,6 +227,21 @@ pub enum ClientError {
     /// without end.
     #[error("the central broke the protocol: {0}")]
     ProtocolViolation(String),
+    /// The central stores bets of this agency that are not the first bets
+    /// it was given: the CRC32C of their rows differs (the agency's file was
+    /// edited since they were sent, or another program sent them as this
+    /// agency). Nothing was sent.
+    #[error(
+        "the central stores batches 1 to {last_batch} ({bets_stored} bets) of agency {agency}, and they are not the first {bets_stored} bets given: the bets were changed since they were sent"
+    )]
+    StoredBetsDiffer {
+        /// The agency.
+        agency: AgencyId,
+        /// The last batch the central stores for it.
+        last_batch: u64,
+        /// The bets the central stores for it.
+        bets_stored: u64,
+    },
     /// [`Interrupter::interrupt`](crate::client::Interrupter::interrupt) was
     /// called; the connection is closed.
     #[error("the client was interrupted")]

@@ -9,8 +9,11 @@ use std::fmt;
 
 use lottery_core::{Bet, Field, FieldError};
 
-/// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The protocol version this crate speaks. Version 2 added the rows'
+/// CRC32C to `Welcome` (and the `BatchConflict` code); a central speaks only
+/// its own version, so a version-1 agency is refused with
+/// `UnsupportedVersion` instead of misreading the longer `Welcome`.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// One bet as it travels: raw fields, validated by the central (the protocol
 /// carries bets; the lottery decides what a valid bet is).
@@ -117,6 +120,11 @@ pub enum CentralMessage {
         bets_stored: u64,
         /// Whether the agency already finished.
         finished: bool,
+        /// The CRC32C of every row stored for the agency, in stored order,
+        /// as the central's `bets.csv` holds them (`None`: nothing stored,
+        /// or the central cannot say): the agency checks its file's first
+        /// `bets_stored` bets against it before sending anything.
+        rows_crc: Option<u32>,
     },
     /// A batch is stored (as durably as the central promises).
     Ack {
@@ -305,13 +313,19 @@ pub enum ErrorCode {
     /// The connection may not act as the agency its `Hello` names: its TLS
     /// client certificate names another agency (or none). Closed.
     NotAuthorized,
+    /// The batch's number is stored already with other bets (a resend
+    /// that is not the stored batch, or another connection of the agency
+    /// stored other bets under it): nothing was stored and it is not
+    /// acknowledged. The agency's bets are not what the central holds under
+    /// its numbers: sending them again cannot succeed.
+    BatchConflict,
     /// A code this version does not know (from a newer central).
     Unknown(u16),
 }
 
 impl ErrorCode {
     /// Every code this version knows, in numeric order (1, 2, ...).
-    pub const KNOWN: [ErrorCode; 17] = [
+    pub const KNOWN: [ErrorCode; 18] = [
         Self::Malformed,
         Self::FrameTooLarge,
         Self::UnsupportedVersion,
@@ -329,6 +343,7 @@ impl ErrorCode {
         Self::Timeout,
         Self::EmptyBatch,
         Self::NotAuthorized,
+        Self::BatchConflict,
     ];
 
     /// The code's number on the wire.
@@ -351,6 +366,7 @@ impl ErrorCode {
             Self::Timeout => 15,
             Self::EmptyBatch => 16,
             Self::NotAuthorized => 17,
+            Self::BatchConflict => 18,
             Self::Unknown(code) => code,
         }
     }
@@ -376,6 +392,7 @@ impl ErrorCode {
             15 => Self::Timeout,
             16 => Self::EmptyBatch,
             17 => Self::NotAuthorized,
+            18 => Self::BatchConflict,
             other => Self::Unknown(other),
         }
     }
@@ -400,6 +417,7 @@ impl ErrorCode {
             Self::Timeout => "Timeout",
             Self::EmptyBatch => "EmptyBatch",
             Self::NotAuthorized => "NotAuthorized",
+            Self::BatchConflict => "BatchConflict",
             Self::Unknown(_) => "Unknown",
         }
     }
@@ -416,6 +434,7 @@ impl ErrorCode {
                 | Self::OutOfOrder
                 | Self::CountMismatch
                 | Self::StorageFailure
+                | Self::BatchConflict
         )
     }
 
@@ -449,7 +468,7 @@ mod tests {
             assert_eq!(code.code(), number);
             assert_eq!(ErrorCode::from_code(number), *code);
         }
-        for number in [0, 18, 1000, u16::MAX] {
+        for number in [0, 19, 1000, u16::MAX] {
             assert_eq!(ErrorCode::from_code(number), ErrorCode::Unknown(number));
             assert_eq!(ErrorCode::from_code(number).code(), number);
         }

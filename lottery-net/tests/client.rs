@@ -124,6 +124,7 @@ fn serve(mut stream: TcpStream, cut: Cut, ledger: &Shared) {
                         last_batch: ledger.batches.len() as u64,
                         bets_stored: ledger.bets_stored(),
                         finished: ledger.finished.is_some(),
+                        rows_crc: None,
                     },
                 }
             }
@@ -527,6 +528,7 @@ fn an_interrupt_ends_a_held_winners_query() {
                         last_batch: 0,
                         bets_stored: 0,
                         finished: true,
+                        rows_crc: None,
                     },
                 ),
                 Some(AgencyMessage::WinnersQuery { wait: true }) => queries += 1,
@@ -637,6 +639,7 @@ fn each_ack_frees_its_place_in_the_window_at_once() {
                         last_batch: 0,
                         bets_stored: 0,
                         finished: false,
+                        rows_crc: None,
                     },
                 ),
                 AgencyMessage::Batch { batch, bets } => {

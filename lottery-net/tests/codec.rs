@@ -54,13 +54,20 @@ fn error_frame() -> impl Strategy<Value = ErrorFrame> {
 
 fn central_message() -> impl Strategy<Value = CentralMessage> {
     prop_oneof![
-        (any::<u64>(), any::<u64>(), any::<bool>()).prop_map(
-            |(last_batch, bets_stored, finished)| CentralMessage::Welcome {
-                last_batch,
-                bets_stored,
-                finished,
-            }
-        ),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<bool>(),
+            any::<Option<u32>>()
+        )
+            .prop_map(|(last_batch, bets_stored, finished, rows_crc)| {
+                CentralMessage::Welcome {
+                    last_batch,
+                    bets_stored,
+                    finished,
+                    rows_crc,
+                }
+            }),
         (any::<u64>(), any::<u64>())
             .prop_map(|(batch, bets_stored)| CentralMessage::Ack { batch, bets_stored }),
         any::<u64>().prop_map(|bets_stored| CentralMessage::Finished { bets_stored }),
@@ -377,6 +384,23 @@ fn malformed_frames_name_the_message_and_field() {
     assert_eq!(
         decoder.next_agency_message(),
         Err(DecodeError::UnknownType { kind: 0x85 })
+    );
+}
+
+#[test]
+fn a_welcome_whose_absent_rows_crc_is_not_zero_is_malformed() {
+    // One value, one encoding: an absent CRC is sent as 0.
+    let mut frame = vec![0, 0, 0, 23, 0x81];
+    frame.extend_from_slice(&[0; 17]);
+    frame.extend_from_slice(&[0, 0, 0, 0, 1]);
+    let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+    decoder.extend(&frame);
+    assert_eq!(
+        decoder.next_central_message(),
+        Err(DecodeError::AbsentNotZero {
+            message: "Welcome",
+            field: "rows_crc"
+        })
     );
 }
 

@@ -76,6 +76,7 @@ fn serve(stream: &mut TcpStream, answer: Answer) -> u64 {
                 last_batch: 0,
                 bets_stored: 0,
                 finished: false,
+                rows_crc: None,
             },
             AgencyMessage::Batch { batch, bets } => {
                 stored += bets.len() as u64;

@@ -87,6 +87,7 @@ fn serve_tls(stream: TcpStream, tls: &ServerTls, cut_on_finish: bool) {
                 last_batch: 0,
                 bets_stored: 0,
                 finished: false,
+                rows_crc: None,
             },
             AgencyMessage::Finish { .. } if cut_on_finish => {
                 let _ = stream.get_ref().shutdown(std::net::Shutdown::Both);

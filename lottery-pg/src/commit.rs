@@ -11,7 +11,10 @@
 //!
 //! Each write's fate is its own inside the transaction: a batch already
 //! stored (a resend, or one another central stored) is acked without its
-//! rows, a batch that would leave a hole or follows a finish is refused, a
+//! rows when its digest is the stored batch's, and refused as a conflict
+//! when it is not (read in a statement of its own, after the insert: a
+//! batch another central's transaction inserted while ours waited for it
+//! is visible only then), a batch that would leave a hole or follows a finish is refused, a
 //! finish whose count differs from the stored bets is refused; none of them
 //! aborts the others. A failed transaction fails every write in it: nothing
 //! of them is stored, and they may be taken again.
@@ -36,7 +39,7 @@
 use std::collections::HashMap;
 use std::io::Write as _;
 
-use lottery_core::AgencyId;
+use lottery_core::{AgencyId, BatchDigest};
 use parking_lot::{Condvar, Mutex};
 
 use crate::connection::{Connection, NOTIFY_DRAW, Statements};
@@ -50,6 +53,8 @@ pub(crate) enum Write {
         agency: AgencyId,
         batch: u64,
         bets: u32,
+        /// Its content: what a stored batch of the same key must have.
+        digest: BatchDigest,
         rows: Vec<u8>,
     },
     /// An agency's finish with the count it gave.
@@ -70,6 +75,8 @@ pub(crate) enum Failure {
     /// Refused by what the database holds (the agency finished; a finish
     /// count that differs from the stored bets).
     Refused(String),
+    /// The batch's key is stored with another digest: other bets.
+    Conflict { agency: AgencyId, batch: u64 },
 }
 
 /// What a stored write came to.
@@ -252,6 +259,16 @@ fn run(
     Ok(outcomes)
 }
 
+/// A batch of the transaction, as the statements take it.
+struct Taken<'w> {
+    index: usize,
+    agency: AgencyId,
+    batch: u64,
+    bets: u32,
+    digest: BatchDigest,
+    rows: &'w [u8],
+}
+
 /// Every batch of `writes` by one statement; an outcome for each write
 /// (finishes get a placeholder, decided after), and the rows to COPY.
 fn store_batches<'w>(
@@ -260,7 +277,7 @@ fn store_batches<'w>(
     writes: &'w [(u64, Write)],
 ) -> Result<(Vec<Outcome>, Vec<&'w [u8]>), String> {
     let mut outcomes = vec![Ok(Stored::Done); writes.len()];
-    let batches: Vec<(usize, AgencyId, u64, u32, &[u8])> = writes
+    let batches: Vec<Taken<'w>> = writes
         .iter()
         .enumerate()
         .filter_map(|(index, (_, write))| match write {
@@ -268,31 +285,52 @@ fn store_batches<'w>(
                 agency,
                 batch,
                 bets,
+                digest,
                 rows,
-            } => Some((index, *agency, *batch, *bets, rows.as_slice())),
+            } => Some(Taken {
+                index,
+                agency: *agency,
+                batch: *batch,
+                bets: *bets,
+                digest: *digest,
+                rows: rows.as_slice(),
+            }),
             Write::Finish { .. } => None,
         })
         .collect();
     if batches.is_empty() {
         return Ok((outcomes, Vec::new()));
     }
-    let agencies: Vec<i32> = batches.iter().map(|b| b.1.get() as i32).collect();
-    let numbers: Vec<i64> = batches.iter().map(|b| b.2 as i64).collect();
-    let counts: Vec<i32> = batches.iter().map(|b| b.3 as i32).collect();
+    let agencies: Vec<i32> = batches.iter().map(|b| b.agency.get() as i32).collect();
+    let numbers: Vec<i64> = batches.iter().map(|b| b.batch as i64).collect();
+    let counts: Vec<i32> = batches.iter().map(|b| b.bets as i32).collect();
+    let crcs: Vec<i64> = batches
+        .iter()
+        .map(|b| i64::from(b.digest.rows_crc()))
+        .collect();
+    let lens: Vec<i32> = batches
+        .iter()
+        .map(|b| i32::try_from(b.digest.rows_len()).unwrap_or(i32::MAX))
+        .collect();
     let rows = tx
-        .query(&statements.batch, &[&agencies, &numbers, &counts])
+        .query(
+            &statements.batch,
+            &[&agencies, &numbers, &counts, &crcs, &lens],
+        )
         .map_err(|e| e.to_string())?;
     let mut stored = Vec::new();
-    for (&(index, agency, batch, _, bytes), row) in batches.iter().zip(&rows) {
+    // Found stored (before, or by a concurrent transaction of another
+    // central): their digests decide.
+    let mut found = Vec::new();
+    for (taken, row) in batches.iter().zip(&rows) {
         let (inserted, present, eligible, finished): (bool, bool, bool, bool) =
             (row.get(0), row.get(1), row.get(2), row.get(3));
-        outcomes[index] = if inserted {
-            stored.push(bytes);
+        let (agency, batch) = (taken.agency, taken.batch);
+        outcomes[taken.index] = if inserted {
+            stored.push(taken.rows);
             Ok(Stored::Done)
         } else if present || eligible {
-            // Stored before, or by a concurrent transaction of another
-            // central (the insert found its key): acked again, its rows not
-            // stored again.
+            found.push(taken);
             Ok(Stored::Done)
         } else if finished {
             Err(Failure::Refused(format!(
@@ -306,7 +344,46 @@ fn store_batches<'w>(
             })
         };
     }
+    if !found.is_empty() {
+        check_found(tx, statements, &found, &mut outcomes)?;
+    }
     Ok((outcomes, stored))
+}
+
+/// Acks the batches found stored whose stored digest is theirs, and refuses
+/// the others as conflicts (a batch found stored but not read back, which
+/// no committed transaction leaves, is refused too: never acked unchecked).
+fn check_found(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &Statements,
+    found: &[&Taken<'_>],
+    outcomes: &mut [Outcome],
+) -> Result<(), String> {
+    let agencies: Vec<i32> = found.iter().map(|b| b.agency.get() as i32).collect();
+    let numbers: Vec<i64> = found.iter().map(|b| b.batch as i64).collect();
+    let rows = tx
+        .query(&statements.stored_digests, &[&agencies, &numbers])
+        .map_err(|e| e.to_string())?;
+    let mut digests = HashMap::new();
+    for row in rows {
+        let key = (row.get::<_, i32>(0), row.get::<_, i64>(1));
+        let digest = BatchDigest::from_parts(
+            u32::try_from(row.get::<_, i64>(3)).unwrap_or(u32::MAX),
+            u64::try_from(row.get::<_, i32>(4)).unwrap_or(u64::MAX),
+            u64::try_from(row.get::<_, i32>(2)).unwrap_or(u64::MAX),
+        );
+        digests.insert(key, digest);
+    }
+    for taken in found {
+        let key = (taken.agency.get() as i32, taken.batch as i64);
+        if digests.get(&key) != Some(&taken.digest) {
+            outcomes[taken.index] = Err(Failure::Conflict {
+                agency: taken.agency,
+                batch: taken.batch,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn store_finish(

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use postgres::{Client, Config, NoTls, Statement};
 
-/// Stores the batches of a transaction in one statement (`$1`, `$2`, `$3`:
-/// their agencies, numbers and bet counts, in the order they were taken):
+/// Stores the batches of a transaction in one statement (`$1`, `$2`, `$3`,
+/// `$4`, `$5`: their agencies, numbers, bet counts, rows' CRC32C and rows'
+/// lengths, in the order they were taken):
 /// each unless it is stored already, would leave a hole (it must follow the
 /// agency's last stored batch, or a batch of the same agency stored by this
 /// statement), or follows the agency's finish. One row per input, in input
@@ -15,8 +16,8 @@ use postgres::{Client, Config, NoTls, Statement};
 /// the agency finished, and the agency's last stored batch before.
 const STORE_BATCHES: &str = "
 WITH input AS (
-    SELECT * FROM unnest($1::integer[], $2::bigint[], $3::integer[])
-        WITH ORDINALITY AS t (agency, batch, bets, ord)
+    SELECT * FROM unnest($1::integer[], $2::bigint[], $3::integer[], $4::bigint[], $5::integer[])
+        WITH ORDINALITY AS t (agency, batch, bets, rows_crc, rows_len, ord)
 ), known AS (
     SELECT i.*,
            EXISTS (SELECT 1 FROM batches b WHERE b.agency = i.agency AND b.batch = i.batch) AS present,
@@ -29,8 +30,8 @@ WITH input AS (
                OVER (PARTITION BY k.agency ORDER BY k.batch ROWS UNBOUNDED PRECEDING) AS rank
     FROM known k
 ), inserted AS (
-    INSERT INTO batches (agency, batch, bets)
-    SELECT agency, batch, bets FROM placed
+    INSERT INTO batches (agency, batch, bets, rows_crc, rows_len)
+    SELECT agency, batch, bets, rows_crc, rows_len FROM placed
     WHERE NOT present AND NOT finished AND batch > last AND batch - last = rank
     ORDER BY agency, batch
     ON CONFLICT DO NOTHING
@@ -41,6 +42,17 @@ SELECT i.agency IS NOT NULL, p.present,
        p.finished, p.last + 1
 FROM placed p LEFT JOIN inserted i ON i.agency = p.agency AND i.batch = p.batch
 ORDER BY p.ord";
+
+/// The digests of stored batches (`$1`, `$2`: agencies and numbers), in a
+/// statement of their own: a batch another central's transaction inserted
+/// while this one's insert waited for it is visible only to a later
+/// statement. One row per stored batch: agency, number, bets, rows' CRC32C
+/// and length.
+const STORED_DIGESTS: &str = "
+SELECT b.agency, b.batch, b.bets, b.rows_crc, b.rows_len
+FROM batches b
+JOIN unnest($1::integer[], $2::bigint[]) AS k (agency, batch)
+    ON b.agency = k.agency AND b.batch = k.batch";
 
 /// Records a finish when the count equals the bets stored for the agency,
 /// in the same statement; says whether it does, the bets stored, and how
@@ -96,6 +108,7 @@ pub(crate) const NOTIFY_DRAW: &str = "SELECT pg_notify('lottery_draw_' || curren
 #[derive(Debug)]
 pub(crate) struct Statements {
     pub(crate) batch: Statement,
+    pub(crate) stored_digests: Statement,
     pub(crate) finish: Statement,
     pub(crate) lock_lottery: Statement,
     pub(crate) draw: Statement,
@@ -158,11 +171,13 @@ impl Connection {
                 client.batch_execute("SET synchronous_commit = off")?;
             }
             let batch = client.prepare(STORE_BATCHES)?;
+            let stored_digests = client.prepare(STORED_DIGESTS)?;
             let finish = client.prepare(STORE_FINISH)?;
             let lock_lottery = client.prepare(LOCK_LOTTERY)?;
             let draw = client.prepare(DRAW)?;
             let statements = Statements {
                 batch,
+                stored_digests,
                 finish,
                 lock_lottery,
                 draw,

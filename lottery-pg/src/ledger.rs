@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use lottery_core::{
-    AgencyId, AgencyRecord, BetBatch, BetNumber, Document, Draw, DrawAnnouncement, DrawSummary,
-    DrawTally, Durability, FinishRecorded, Ledger, LotteryRules, Receipt, Recovery, StoreError,
-    StoredBet,
+    AgencyId, AgencyRecord, BatchDigest, BetBatch, BetNumber, Document, Draw, DrawAnnouncement,
+    DrawSummary, DrawTally, Durability, FinishRecorded, Ledger, LotteryRules, Receipt, Recovery,
+    StoreError, StoredBet,
 };
 use postgres::Config;
 
@@ -22,7 +22,9 @@ use crate::schema::{self, Layout};
 
 /// The ledger of a central in a PostgreSQL database: a batch is stored by
 /// the commit of the transaction holding it, keyed by (agency, batch
-/// number), so a resend is acknowledged again and never stored twice.
+/// number), so a resend is acknowledged again and never stored twice, and
+/// only when its digest is the stored batch's (else
+/// [`StoreError::BatchConflict`]).
 ///
 /// Writes are taken without I/O ([`Ledger::begin_append`] encodes the rows
 /// and queues them) and made durable by [`Ledger::wait_durable`], which
@@ -152,7 +154,11 @@ impl PgLedger {
                     "its tables have layout version {version}, this central knows version {}",
                     schema::VERSION
                 ),
-                remedy: "use a central of that version, or another database or schema",
+                remedy: if version < schema::VERSION {
+                    "its batches carry no digests to check resends against: export its bets with the version that wrote it (lottery-admin export), and run this central on another database or schema"
+                } else {
+                    "use a central of that version, or another database or schema"
+                },
             });
         }
         let writer = Connection::open(config.clone(), durability).map_err(db("connect to"))?;
@@ -213,6 +219,19 @@ impl PgLedger {
                     bets: bets as u64,
                     winners_per_agency: winners.into_iter().map(|w| w as u64).collect(),
                 });
+            }
+        }
+        for row in tx
+            .query(
+                "SELECT agency, batch, bets, rows_crc, rows_len FROM batches ORDER BY agency, batch",
+                &[],
+            )
+            .map_err(self.db_error("read"))?
+        {
+            let agency = self.agency_of(row.get(0))?;
+            let digests = recovery.batches.entry(agency).or_default();
+            if digests.len() as u64 + 1 == row.get::<_, i64>(1) as u64 {
+                digests.push(digest_of(&row, 2));
             }
         }
         let rows = tx
@@ -367,7 +386,7 @@ impl Ledger for PgLedger {
         agency: AgencyId,
         batch: u64,
         bets: &BetBatch,
-    ) -> Result<Receipt, StoreError> {
+    ) -> Result<(Receipt, BatchDigest), StoreError> {
         if self
             .fail_appends
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -388,13 +407,18 @@ impl Ledger for PgLedger {
         };
         let mut rows = Vec::new();
         encode_batch_rows(agency, batch, bets, &mut rows);
+        // The digest of the rows `bets.csv` would hold (what the file
+        // monitor keeps, and what the agency checks at its handshake): one
+        // more encoding of the batch, outside every lock.
+        let digest = BatchDigest::of(agency, bets);
         let sequence = self.engine.take(Write::Batch {
             agency,
             batch,
             bets: count,
+            digest,
             rows,
         });
-        Ok(Receipt::new(sequence, 0))
+        Ok((Receipt::new(sequence, 0), digest))
     }
 
     fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<Receipt, StoreError> {
@@ -420,6 +444,9 @@ impl Ledger for PgLedger {
                 batch,
                 lost,
             }),
+            Err(Failure::Conflict { agency, batch }) => {
+                Err(StoreError::BatchConflict { agency, batch })
+            }
             Err(Failure::Commit(why)) => Err(db_refusal(&self.name, "commit to", why)),
             Err(Failure::Refused(why)) => Err(db_refusal(&self.name, "store in", why)),
         }
@@ -506,6 +533,29 @@ impl Ledger for PgLedger {
         }))
     }
 
+    fn batch_digests(&self, agency: AgencyId, after: u64) -> Result<Vec<BatchDigest>, StoreError> {
+        let mut reader = self.reader()?;
+        let client = reader.as_mut().expect("connected by reader()");
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let rows = client
+            .query(
+                "SELECT batch, bets, rows_crc, rows_len FROM batches
+                 WHERE agency = $1 AND batch > $2 ORDER BY batch",
+                &[&(agency.get() as i32), &after],
+            )
+            .map_err(self.db_error("read"))?;
+        // Only the run of numbers right after `after` (batches are stored
+        // without holes; a gap would end what can be adopted).
+        let mut digests = Vec::new();
+        for row in rows {
+            if row.get::<_, i64>(0) != after + 1 + digests.len() as i64 {
+                break;
+            }
+            digests.push(digest_of(&row, 1));
+        }
+        Ok(digests)
+    }
+
     fn recorded_draw(&self, rules: LotteryRules) -> Result<Option<Draw>, StoreError> {
         let mut reader = self.reader()?;
         let client = reader.as_mut().expect("connected by reader()");
@@ -523,6 +573,16 @@ impl Ledger for PgLedger {
         // the next finish or handshake only; nothing is lost.
         drop(spawned);
     }
+}
+
+/// The digest in a row's columns `first..first + 3`: bets, rows' CRC32C,
+/// rows' length.
+fn digest_of(row: &postgres::Row, first: usize) -> BatchDigest {
+    BatchDigest::from_parts(
+        u32::try_from(row.get::<_, i64>(first + 1)).unwrap_or(u32::MAX),
+        u64::try_from(row.get::<_, i32>(first + 2)).unwrap_or(u64::MAX),
+        u64::try_from(row.get::<_, i32>(first)).unwrap_or(u64::MAX),
+    )
 }
 
 /// A refusal of the database ledger as the core's store error.

@@ -10,8 +10,9 @@
 //! # Invariants
 //! - A batch is stored by the commit of the transaction holding it, all or
 //!   nothing, at most once per (agency, batch number): the primary key of
-//!   `batches`. A resend is acknowledged again; its rows are not stored
-//!   again.
+//!   `batches`. A resend is acknowledged again when it holds the stored
+//!   bets (the digest each row of `batches` keeps), its rows not stored
+//!   again; with other bets it is refused (`StoreError::BatchConflict`).
 //! - A batch is stored only after the agency's previous one and before its
 //!   finish; a finish is recorded only when its count equals the bets
 //!   stored for the agency, checked in the same transaction.

@@ -10,13 +10,24 @@
 //! as fast as the database takes them, and are read back whole (the draw's
 //! tally when a central starts, the export), sorted then.
 //!
+//! Each row of `batches` also holds the batch's digest (`rows_crc`,
+//! `rows_len` and `bets`: the CRC32C of its rows as `bets.csv` would hold
+//! them, their length and its count; `lottery_core::BatchDigest`), so that
+//! a batch sent again under a stored number, through any central, is
+//! acknowledged only when it holds the stored bets, and refused
+//! (`BatchConflict`) otherwise.
+//!
 //! `lottery_schema` holds the version of this layout; a database with
-//! another version is refused, changing nothing.
+//! another version is refused, changing nothing. Version 1 (before the
+//! digests) is not migrated: its batches carry no digest to check resends
+//! against, and acknowledging them unchecked is what version 2 exists to
+//! stop; export its bets (`lottery-admin export` of that version) and run
+//! the lottery on a new schema.
 
 use postgres::Client;
 
 /// The version of the layout below.
-pub(crate) const VERSION: i32 = 1;
+pub(crate) const VERSION: i32 = 2;
 
 /// The layout, version [`VERSION`].
 const TABLES: &str = "
@@ -32,6 +43,8 @@ CREATE TABLE batches (
     agency integer NOT NULL,
     batch bigint NOT NULL,
     bets integer NOT NULL,
+    rows_crc bigint NOT NULL,
+    rows_len integer NOT NULL,
     PRIMARY KEY (agency, batch)
 );
 CREATE TABLE finishes (

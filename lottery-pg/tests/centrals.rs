@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use common::{Schema, postgres_url};
 use lottery_core::{
-    AgencyId, Bet, Central, Durability, Finish, LotteryRules, ResumePoint, Submitted, Winners,
+    AgencyId, Bet, Central, Durability, Finish, LotteryRules, ResumePoint, SubmitError, Submitted,
+    Winners, append_rows_crc,
 };
 use lottery_pg::PgLedger;
 
@@ -86,9 +87,21 @@ fn a_handshake_on_another_central_resumes_from_what_the_database_holds() {
         ResumePoint {
             last_batch: 3,
             bets_stored: 12,
-            finished: false
+            finished: false,
+            // The rows A stored, as the agency computes them from its bets.
+            rows_crc: Some((1..=3).fold(0, |crc, number| append_rows_crc(
+                crc,
+                id(1),
+                &batch(1, number, 4)
+            ))),
         }
     );
+    // B adopted the digests with the record: a resend with other bets is
+    // refused there, checked against what A stored.
+    assert!(matches!(
+        b.submit(id(1), 2, &batch(1, 7, 4)),
+        Err(SubmitError::BatchConflict { batch: 2, .. })
+    ));
     // A resend of batch 3 on B is acknowledged, not stored again; batch 4
     // follows on B.
     assert_eq!(
@@ -278,4 +291,38 @@ fn finishes_sharing_one_transaction_each_count_the_finishes_before_them() {
         a.complete_finish(two).unwrap(),
         Finish::Waiting { remaining: 1 }
     );
+}
+
+#[test]
+fn two_centrals_taking_one_number_with_other_bets_store_one_and_refuse_the_other() {
+    let Some(base) = postgres_url(
+        "two_centrals_taking_one_number_with_other_bets_store_one_and_refuse_the_other",
+    ) else {
+        return;
+    };
+    let schema = Schema::new(&base);
+    let (a, b) = (central(&schema, 2), central(&schema, 2));
+    // Neither central's books know the other's batch: the database decides.
+    let on_a = batch(2, 1, 3);
+    let on_b = batch(2, 101, 3);
+    assert_eq!(
+        a.submit(id(2), 1, &on_a).unwrap(),
+        Submitted::Stored { batch: 1, bets: 3 }
+    );
+    assert!(matches!(
+        b.submit(id(2), 1, &on_b),
+        Err(SubmitError::BatchConflict { batch: 1, .. })
+    ));
+    // The same bets through B are the stored batch: acknowledged, not stored.
+    let resent = b.submit(id(2), 1, &on_a).unwrap();
+    assert!(
+        matches!(
+            resent,
+            Submitted::Stored { batch: 1, .. } | Submitted::AlreadyStored { batch: 1 }
+        ),
+        "{resent:?}"
+    );
+    let mut stored = Vec::new();
+    a.scan(&mut |bet| stored.push(bet.bet)).unwrap();
+    assert_eq!(stored, on_a);
 }

@@ -480,6 +480,16 @@ pub(crate) fn batch_received(
                 "action: batch_resent | result: success | cantidad: {bets} | agency: {shown} | batch: {batch} | note: stored before, acked again"
             );
         }),
+        // A conflict (its number stored with other bets, found by a shared
+        // ledger's commit) is the agency's mistake, not the store's.
+        Err(refused @ SubmitError::BatchConflict { .. }) => batch_failed(
+            Level::Warn,
+            fault(agency, peer),
+            shown,
+            batch,
+            bets,
+            chain(refused),
+        ),
         Err(refused) => batch_failed(
             Level::Error,
             fault(agency, peer),

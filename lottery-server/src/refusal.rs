@@ -132,6 +132,9 @@ pub(crate) fn submit(refused: &SubmitError) -> ErrorFrame {
             ErrorCode::StorageFailure,
             "the central could not store the batch; retry later",
         ),
+        SubmitError::BatchConflict { .. } => {
+            ErrorFrame::new(ErrorCode::BatchConflict, refused.to_string())
+        }
         // Pending, busy, and whatever a later core adds: retryable.
         _ => ErrorFrame::new(ErrorCode::StorageFailure, refused.to_string()),
     }

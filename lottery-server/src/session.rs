@@ -426,6 +426,7 @@ impl Session {
                 last_batch: point.last_batch,
                 bets_stored: point.bets_stored,
                 finished: point.finished,
+                rows_crc: point.rows_crc,
             },
             ctx.max_frame,
             out,

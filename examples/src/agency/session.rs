@@ -91,15 +91,17 @@ pub fn run_session(
     let mut client = AgencyClient::connect_interruptible(config, interrupter)?;
     let mut bets = input.bets()?;
     let mut progress = Progress::new(total);
-    let bets_sent = client.send_from(&mut bets, |stored| {
-        events(SessionEvent::Stored { stored });
-        if !log_progress {
-            return;
-        }
-        for percent in progress.advance(stored) {
-            log::send_progress(agency, percent, stored, total);
-        }
-    })?;
+    let bets_sent = client
+        .send_from(&mut bets, |stored| {
+            events(SessionEvent::Stored { stored });
+            if !log_progress {
+                return;
+            }
+            for percent in progress.advance(stored) {
+                log::send_progress(agency, percent, stored, total);
+            }
+        })
+        .map_err(|error| AgencyError::of_send(error, input.path()))?;
     // A file that changed since it was validated must not be finished short.
     bets.finish()?;
     log::bets_sent(agency, bets_sent);

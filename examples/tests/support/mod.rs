@@ -216,6 +216,11 @@ impl Central {
         self.address.clone()
     }
 
+    /// Its `bets.csv` (when it runs on a file store).
+    pub fn store(&self) -> PathBuf {
+        self.dir.join("bets.csv")
+    }
+
     /// What the central logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("central.log")).unwrap_or_default()

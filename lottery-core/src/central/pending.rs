@@ -3,6 +3,9 @@
 //! Only the central reads what they hold.
 
 use crate::bet::AgencyId;
+use crate::bet_batch::BetBatch;
+use crate::digest::BatchDigest;
+use crate::error::SubmitError;
 use crate::ledger::Receipt;
 use crate::lottery::{AckTicket, FinishTicket, Settled};
 use crate::outcome::Submitted;
@@ -60,5 +63,34 @@ impl PendingSubmit {
     /// The batch's sequence number.
     pub fn batch(&self) -> u64 {
         self.batch
+    }
+}
+
+impl PendingSubmit {
+    /// The answer to a resend of acknowledged batch number `batch`, whose
+    /// digest the books keep as `stored`: acknowledged again when `bets`
+    /// are the stored bets, refused as a conflict otherwise. Its rows are
+    /// encoded and checksummed here, off the lottery lock (the path of a new
+    /// batch never does it: the ledger's write gives its digest).
+    pub(super) fn resend(
+        agency: AgencyId,
+        batch: u64,
+        stored: Option<BatchDigest>,
+        bets: &BetBatch,
+    ) -> Result<Self, SubmitError> {
+        let sent = BatchDigest::of(agency, bets);
+        if stored != Some(sent) {
+            return Err(SubmitError::BatchConflict {
+                agency,
+                batch,
+                stored_bets: stored.map_or(0, |stored| stored.bets()),
+                sent_bets: sent.bets(),
+            });
+        }
+        Ok(Self {
+            agency,
+            batch,
+            step: Pending::Answered(Submitted::AlreadyStored { batch }),
+        })
     }
 }

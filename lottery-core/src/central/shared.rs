@@ -94,8 +94,19 @@ impl Central {
             return Ok(point);
         }
         if let Ok(Some(record)) = self.shared.ledger.agency_record(agency) {
+            let after = point.last_batch;
+            let digests = if record.last_batch > after {
+                match self.shared.ledger.batch_digests(agency, after) {
+                    Ok(digests) => digests,
+                    // Not adopted without them (see `Lottery::adopt_record`).
+                    Err(_) => return Ok(point),
+                }
+            } else {
+                Vec::new()
+            };
             let mut lottery = self.shared.lottery.lock();
-            lottery.adopt_record(agency, record);
+            lottery.adopt_record(agency, record, after, digests);
+            lottery.fold_rows_crc(agency);
             return lottery.resume_point(agency);
         }
         Ok(point)

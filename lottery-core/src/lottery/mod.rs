@@ -34,7 +34,9 @@
 //! - Batches of an agency are numbered from 1 and taken in order, each once:
 //!   a batch number is either acknowledged (`<= last_batch`), pending (its
 //!   bytes are being written or made durable), or not taken yet. A resend of
-//!   an acknowledged batch is acknowledged again, never stored again.
+//!   an acknowledged batch is acknowledged again, never stored again, only
+//!   when its [`BatchDigest`] is the one kept for the number (twelve bytes a
+//!   batch; the caller compares, outside the lock): else it conflicts.
 //! - An agency finishes only with no batch pending and with the count of its
 //!   acknowledged bets; after that (or after the draw) no batch is taken.
 //! - Winners exist only in the drawn phase ([`Phase::Drawn`] holds them), so a
@@ -42,6 +44,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+mod digests;
 mod shared;
 #[cfg(test)]
 mod tests;
@@ -52,6 +55,7 @@ pub(crate) use ticket::{
 };
 
 use crate::bet::{AgencyId, Document};
+use crate::digest::{AgencyDigests, BatchDigest};
 use crate::draw::{Draw, DrawSummary, DrawTally, Winners};
 use crate::error::{FinishError, RecoveryError, SubmitError, UnknownAgency};
 use crate::ledger::Recovery;
@@ -80,6 +84,8 @@ struct PendingBatch {
     bets: u64,
     /// Its bytes are in the store (false while the write runs).
     written: bool,
+    /// Its content, as the ledger took it (known once written).
+    digest: BatchDigest,
     /// The documents of its winning bets, in batch order: added to the
     /// running tally when the batch is acknowledged, dropped with it if not.
     winners: Vec<Document>,
@@ -92,6 +98,8 @@ struct AgencyState {
     last_batch: u64,
     /// Bets of the acknowledged batches.
     bets: u64,
+    /// What its acknowledged batches hold (see the `digests` module).
+    digests: AgencyDigests,
     /// Batches taken after `last_batch`, in number order (`last_batch + 1`,
     /// ...). Only the last one may still be being written.
     pending: VecDeque<PendingBatch>,
@@ -103,6 +111,7 @@ struct AgencyState {
 static NEW_AGENCY: AgencyState = AgencyState {
     last_batch: 0,
     bets: 0,
+    digests: AgencyDigests::new(),
     pending: VecDeque::new(),
     stage: Stage::Open,
 };
@@ -196,6 +205,7 @@ impl Lottery {
             };
             state.last_batch = record.last_batch;
             state.bets = record.bets;
+            state.recover_digests(recovery.batches.get(&agency));
             if record.finished {
                 state.stage = Stage::Finished;
                 lottery.finished += 1;
@@ -250,6 +260,7 @@ impl Lottery {
             last_batch: state.last_batch,
             bets_stored: state.bets,
             finished: state.stage == Stage::Finished,
+            rows_crc: state.stored_rows_crc(),
         })
     }
 
@@ -258,7 +269,9 @@ impl Lottery {
     ///
     /// The order of the checks matters: a resend of an acknowledged batch is
     /// acknowledged again even after the agency finished or the draw (it
-    /// changes nothing, and the agency learns it was stored); a resend of a
+    /// changes nothing, and the agency learns it was stored), once the
+    /// caller found its digest to be the stored one
+    /// ([`SubmitStep::AlreadyStored`]); a resend of a
     /// pending batch is refused (acknowledging it would promise a durability
     /// not reached yet, storing it again would duplicate it).
     ///
@@ -287,9 +300,8 @@ impl Lottery {
             });
         }
         if batch <= state.last_batch {
-            return Ok(SubmitStep::AlreadyStored(Submitted::AlreadyStored {
-                batch,
-            }));
+            let stored = state.stored_digest(batch);
+            return Ok(SubmitStep::AlreadyStored { batch, stored });
         }
         if batch < next {
             return Err(SubmitError::BatchPending { agency, batch });
@@ -321,6 +333,7 @@ impl Lottery {
             batch,
             bets,
             written: false,
+            digest: BatchDigest::default(),
             winners,
         });
         Ok(SubmitStep::Write(WriteTicket {
@@ -340,10 +353,12 @@ impl Lottery {
             .find(|pending| pending.id == id)
     }
 
-    /// The batch's bytes are in the store; it now waits to be durable.
-    pub fn written(&mut self, ticket: WriteTicket) -> AckTicket {
+    /// The batch's bytes are in the store, with `digest` its content as the
+    /// ledger took it; it now waits to be durable.
+    pub fn written(&mut self, ticket: WriteTicket, digest: BatchDigest) -> AckTicket {
         if let Some(pending) = self.pending_mut(ticket.agency, ticket.id) {
             pending.written = true;
+            pending.digest = digest;
         }
         AckTicket {
             id: ticket.id,
@@ -384,6 +399,7 @@ impl Lottery {
                 };
                 state.last_batch = pending.batch;
                 state.bets += pending.bets;
+                state.keep_digest(pending.batch, pending.digest);
                 self.tally
                     .add_batch(ticket.agency, pending.bets, pending.winners);
             }

@@ -4,16 +4,27 @@
 
 use super::{Lottery, Phase, Stage};
 use crate::bet::AgencyId;
+use crate::digest::BatchDigest;
 use crate::draw::Draw;
 use crate::ledger::AgencyRecord;
 
 impl Lottery {
     /// Adopts what the ledger holds for `agency` when it is ahead of the
-    /// books (batches or a finish stored through another central). Left
-    /// alone while the agency has a batch or a finish under way here: the
-    /// ledger refuses whatever of it another central made wrong, and the
-    /// next handshake adopts again.
-    pub fn adopt_record(&mut self, agency: AgencyId, record: AgencyRecord) {
+    /// books (batches or a finish stored through another central), with
+    /// `digests` those of its batches after `after` (the books' last batch
+    /// when the ledger was read). Left alone while the agency has a batch
+    /// or a finish under way here (the ledger refuses whatever of it another
+    /// central made wrong, and the next handshake adopts again), and when
+    /// the books moved since the read or the digests do not cover the
+    /// adopted batches (a resend of a batch must be checked against its
+    /// digest: batches without one are not adopted).
+    pub fn adopt_record(
+        &mut self,
+        agency: AgencyId,
+        record: AgencyRecord,
+        after: u64,
+        digests: Vec<BatchDigest>,
+    ) {
         let Some(state) = self.agency_mut(agency) else {
             return;
         };
@@ -21,8 +32,21 @@ impl Lottery {
             return;
         }
         if record.last_batch > state.last_batch {
+            // The digests may go past the record (batches stored between
+            // the two reads): those are adopted at the next handshake.
+            let needed = record.last_batch - after;
+            let covered = state.last_batch == after
+                && state.digests.batches.len() as u64 == after
+                && digests.len() as u64 >= needed;
+            if !covered {
+                return;
+            }
             state.last_batch = record.last_batch;
             state.bets = record.bets;
+            state
+                .digests
+                .batches
+                .extend(digests.into_iter().take(needed as usize));
         }
         if record.finished && state.stage == Stage::Open && record.bets == state.bets {
             state.stage = Stage::Finished;

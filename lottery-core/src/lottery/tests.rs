@@ -29,10 +29,30 @@ fn store(lottery: &mut Lottery, id: u32, batch: u64, bets: u64) -> Submitted {
         .unwrap()
     {
         SubmitStep::Write(ticket) => {
-            let ack = lottery.written(ticket);
+            let ack = write(lottery, ticket);
             lottery.acknowledge(ack)
         }
-        SubmitStep::AlreadyStored(submitted) => submitted,
+        SubmitStep::AlreadyStored { batch, .. } => Submitted::AlreadyStored { batch },
+    }
+}
+
+/// A made-up digest of batch `batch` of `bets` bets (the ledger's job in
+/// a central).
+fn digest(batch: u64, bets: u64) -> BatchDigest {
+    BatchDigest::from_parts(batch as u32 * 7919 + 1, bets * 40, bets)
+}
+
+/// [`Lottery::written`], with the batch's made-up digest.
+fn write(lottery: &mut Lottery, ticket: WriteTicket) -> AckTicket {
+    let digest = digest(ticket.batch, ticket.bets);
+    lottery.written(ticket, digest)
+}
+
+/// A resume point without its rows' CRC32C, for tests about counts.
+fn counts(point: ResumePoint) -> ResumePoint {
+    ResumePoint {
+        rows_crc: None,
+        ..point
     }
 }
 
@@ -64,11 +84,12 @@ fn batches_are_taken_in_order_and_counted_once_acknowledged() {
         Submitted::Stored { batch: 2, bets: 4 }
     );
     assert_eq!(
-        lottery.resume_point(agency(1)).unwrap(),
+        counts(lottery.resume_point(agency(1)).unwrap()),
         ResumePoint {
             last_batch: 2,
             bets_stored: 7,
-            finished: false
+            finished: false,
+            rows_crc: None
         }
     );
     assert_eq!(
@@ -84,7 +105,10 @@ fn a_resent_batch_is_acknowledged_again_and_not_taken() {
     store(&mut lottery, 1, 2, 3);
     assert_eq!(
         lottery.begin_submit(agency(1), 1, 3, Vec::new()).unwrap(),
-        SubmitStep::AlreadyStored(Submitted::AlreadyStored { batch: 1 })
+        SubmitStep::AlreadyStored {
+            batch: 1,
+            stored: Some(digest(1, 3))
+        }
     );
     assert_eq!(lottery.resume_point(agency(1)).unwrap().bets_stored, 6);
 }
@@ -138,14 +162,14 @@ fn pending_batches_reserve_their_numbers_and_block_the_finish() {
         lottery.begin_finish(agency(1), 0),
         Err(FinishError::AgencyBusy { .. })
     ));
-    let first = lottery.written(first);
+    let first = write(&mut lottery, first);
     // Written, not durable: batch 2 may follow (pipelining), a resend of 1
     // may not be acknowledged yet, and the finish must wait.
     let SubmitStep::Write(second) = lottery.begin_submit(agency(1), 2, 5, Vec::new()).unwrap()
     else {
         panic!("batch 2 is next")
     };
-    let second = lottery.written(second);
+    let second = write(&mut lottery, second);
     assert!(matches!(
         lottery.begin_submit(agency(1), 1, 2, Vec::new()),
         Err(SubmitError::BatchPending { batch: 1, .. })
@@ -173,11 +197,12 @@ fn pending_batches_reserve_their_numbers_and_block_the_finish() {
         Submitted::Stored { batch: 2, bets: 5 }
     );
     assert_eq!(
-        lottery.resume_point(agency(1)).unwrap(),
+        counts(lottery.resume_point(agency(1)).unwrap()),
         ResumePoint {
             last_batch: 2,
             bets_stored: 7,
-            finished: false
+            finished: false,
+            rows_crc: None
         }
     );
 }
@@ -189,12 +214,12 @@ fn acknowledging_a_later_batch_acknowledges_the_earlier_ones() {
     else {
         panic!()
     };
-    let first = lottery.written(first);
+    let first = write(&mut lottery, first);
     let SubmitStep::Write(second) = lottery.begin_submit(agency(1), 2, 3, Vec::new()).unwrap()
     else {
         panic!()
     };
-    let second = lottery.written(second);
+    let second = write(&mut lottery, second);
     lottery.acknowledge(second);
     assert_eq!(lottery.resume_point(agency(1)).unwrap().bets_stored, 5);
     // The earlier ticket settles without counting twice.
@@ -203,11 +228,12 @@ fn acknowledging_a_later_batch_acknowledges_the_earlier_ones() {
         Submitted::Stored { batch: 1, bets: 2 }
     );
     assert_eq!(
-        lottery.resume_point(agency(1)).unwrap(),
+        counts(lottery.resume_point(agency(1)).unwrap()),
         ResumePoint {
             last_batch: 2,
             bets_stored: 5,
-            finished: false
+            finished: false,
+            rows_crc: None
         }
     );
 }
@@ -221,7 +247,7 @@ fn a_batch_that_was_not_written_frees_its_number() {
     };
     lottery.not_written(ticket);
     assert_eq!(
-        lottery.resume_point(agency(1)).unwrap(),
+        counts(lottery.resume_point(agency(1)).unwrap()),
         ResumePoint::default()
     );
     assert_eq!(
@@ -237,7 +263,7 @@ fn a_batch_never_acknowledged_stays_pending() {
     else {
         panic!()
     };
-    drop(lottery.written(ticket));
+    drop(write(&mut lottery, ticket));
     assert!(matches!(
         lottery.begin_submit(agency(1), 1, 2, Vec::new()),
         Err(SubmitError::BatchPending { batch: 1, .. })
@@ -260,7 +286,7 @@ fn a_failed_commit_forgets_the_batch_and_every_later_one() {
         else {
             panic!()
         };
-        acks.push(lottery.written(ticket));
+        acks.push(write(&mut lottery, ticket));
     }
     let [two, three, four] = <[AckTicket; 3]>::try_from(acks).unwrap();
     assert_eq!(
@@ -274,12 +300,12 @@ fn a_failed_commit_forgets_the_batch_and_every_later_one() {
     else {
         panic!("batch 3 is next again")
     };
-    let again = lottery.written(again);
+    let again = write(&mut lottery, again);
     let SubmitStep::Write(four_again) = lottery.begin_submit(agency(1), 4, 7, Vec::new()).unwrap()
     else {
         panic!("batch 4 follows")
     };
-    let four_again = lottery.written(four_again);
+    let four_again = write(&mut lottery, four_again);
     lottery.not_durable(four);
     assert!(matches!(
         lottery.begin_finish(agency(1), 23),
@@ -288,11 +314,12 @@ fn a_failed_commit_forgets_the_batch_and_every_later_one() {
     lottery.acknowledge(again);
     lottery.acknowledge(four_again);
     assert_eq!(
-        lottery.resume_point(agency(1)).unwrap(),
+        counts(lottery.resume_point(agency(1)).unwrap()),
         ResumePoint {
             last_batch: 4,
             bets_stored: 23,
-            finished: false
+            finished: false,
+            rows_crc: None
         }
     );
 }
@@ -335,7 +362,7 @@ fn a_finished_agency_takes_no_more_batches_but_acks_old_ones() {
     ));
     assert!(matches!(
         lottery.begin_submit(agency(1), 1, 3, Vec::new()),
-        Ok(SubmitStep::AlreadyStored(_))
+        Ok(SubmitStep::AlreadyStored { .. })
     ));
 }
 
@@ -462,17 +489,18 @@ fn recovery_resumes_batches_counts_and_finishes() {
     );
     let mut lottery = Lottery::recover(rules(2), &recovery, DrawTally::new(rules(2))).unwrap();
     assert_eq!(
-        lottery.resume_point(agency(1)).unwrap(),
+        counts(lottery.resume_point(agency(1)).unwrap()),
         ResumePoint {
             last_batch: 4,
             bets_stored: 10,
-            finished: true
+            finished: true,
+            rows_crc: None
         }
     );
     assert!(lottery.begin_draw().is_none());
     assert!(matches!(
         lottery.begin_submit(agency(2), 1, 3, Vec::new()),
-        Ok(SubmitStep::AlreadyStored(_))
+        Ok(SubmitStep::AlreadyStored { .. })
     ));
     assert!(matches!(
         lottery.begin_submit(agency(2), 2, 3, Vec::new()),
@@ -523,7 +551,7 @@ fn a_batch_and_a_finish_in_two_steps_each_lead_to_the_draw() {
     else {
         panic!("batch 1 is new")
     };
-    let ack = lottery.written(ticket);
+    let ack = write(&mut lottery, ticket);
     assert_eq!(
         lottery.acknowledge(ack),
         Submitted::Stored { batch: 1, bets: 2 }
@@ -546,7 +574,7 @@ fn books_exist_only_for_agencies_that_took_part() {
     assert!(lottery.agencies.is_empty());
     // Asking where an agency stands, or refusing it, adds nothing.
     assert_eq!(
-        lottery.resume_point(agency(999_999)).unwrap(),
+        counts(lottery.resume_point(agency(999_999)).unwrap()),
         ResumePoint::default()
     );
     assert!(
@@ -574,7 +602,9 @@ fn books_exist_only_for_agencies_that_took_part() {
         ResumePoint {
             last_batch: 1,
             bets_stored: 2,
-            finished: false
+            finished: false,
+            // One batch: the CRC32C of all rows is the batch's.
+            rows_crc: Some(digest(1, 2).rows_crc())
         }
     );
     assert_eq!(lottery.remaining(), crate::rules::MAX_AGENCIES - 1);
@@ -615,7 +645,7 @@ fn the_running_tally_takes_each_acknowledged_batch_once_in_number_order() {
         else {
             panic!("a new batch")
         };
-        lottery.written(ticket)
+        write(lottery, ticket)
     };
     let first = take(&mut lottery, 1, 1, &["1"]);
     let second = take(&mut lottery, 1, 2, &["2", "3"]);
@@ -674,7 +704,7 @@ fn a_recovered_lottery_continues_the_recovered_tally() {
     else {
         panic!("a new batch")
     };
-    let ack = lottery.written(ticket);
+    let ack = write(&mut lottery, ticket);
     lottery.acknowledge(ack);
     let Settled::Draw(ticket) = finish(&mut lottery, 1, 3).unwrap() else {
         panic!("the last finish draws")
@@ -686,4 +716,51 @@ fn a_recovered_lottery_continues_the_recovered_tally() {
         documents(&lottery.winners(agency(1)).unwrap()),
         ["10", "12"]
     );
+}
+
+#[test]
+fn a_resend_carries_the_digest_of_the_stored_batch_and_the_handshake_their_rows_crc() {
+    let mut lottery = Lottery::new(rules(1));
+    store(&mut lottery, 1, 1, 3);
+    store(&mut lottery, 1, 2, 4);
+    for (batch, bets) in [(1, 3), (2, 4)] {
+        assert_eq!(
+            lottery
+                .begin_submit(agency(1), batch, 9, Vec::new())
+                .unwrap(),
+            SubmitStep::AlreadyStored {
+                batch,
+                stored: Some(digest(batch, bets))
+            }
+        );
+    }
+    let mut crc = crate::digest::RowsCrc::new();
+    let expected = crc.fold(&[digest(1, 3), digest(2, 4)]);
+    assert_eq!(
+        lottery.resume_point(agency(1)).unwrap().rows_crc,
+        Some(expected)
+    );
+    lottery.fold_rows_crc(agency(1));
+    assert_eq!(
+        lottery.resume_point(agency(1)).unwrap().rows_crc,
+        Some(expected)
+    );
+}
+
+#[test]
+fn rows_adopted_without_batches_leave_the_rows_crc_unknown() {
+    let recovery = Recovery {
+        agencies: [(
+            agency(1),
+            AgencyRecord {
+                bets: 5,
+                last_batch: 0,
+                finished: false,
+            },
+        )]
+        .into(),
+        ..Recovery::default()
+    };
+    let lottery = Lottery::recover(rules(1), &recovery, DrawTally::new(rules(1))).unwrap();
+    assert_eq!(lottery.resume_point(agency(1)).unwrap().rows_crc, None);
 }

@@ -3,7 +3,8 @@
 //! Their fields are the state machine's alone.
 
 use crate::bet::AgencyId;
-use crate::outcome::{Finish, Submitted};
+use crate::digest::BatchDigest;
+use crate::outcome::Finish;
 
 /// A batch number reserved by [`Lottery::begin_submit`](super::Lottery::begin_submit): write the batch,
 /// then hand the ticket to [`Lottery::written`](super::Lottery::written) or [`Lottery::not_written`](super::Lottery::not_written).
@@ -32,11 +33,26 @@ pub(crate) struct AckTicket {
     pub(super) bets: u64,
 }
 
+impl AckTicket {
+    /// Bets of the batch.
+    pub(crate) fn bets(&self) -> u64 {
+        self.bets
+    }
+}
+
 /// What [`Lottery::begin_submit`](super::Lottery::begin_submit) decided.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum SubmitStep {
-    /// The batch was acknowledged before: acknowledge it again, store nothing.
-    AlreadyStored(Submitted),
+    /// The batch was acknowledged before: acknowledge it again, storing
+    /// nothing, if and only if its digest is `stored` (else it conflicts;
+    /// `None`: the books do not know the stored batch's digest, so nothing
+    /// vouches for a resend of it).
+    AlreadyStored {
+        /// Its sequence number.
+        batch: u64,
+        /// The digest of the batch stored under that number.
+        stored: Option<BatchDigest>,
+    },
     /// The batch is the agency's next: write it, then settle the ticket.
     Write(WriteTicket),
 }

@@ -324,6 +324,38 @@ fn central_a_batch_sent_twice_at_once_is_stored_once() {
     });
 }
 
+/// Two connections of one agency send batch 1 at once with other bets: one
+/// copy is stored, the other is refused (a conflict, or still being
+/// stored), never acknowledged: an ack always means these bets are stored.
+#[test]
+fn central_one_number_sent_twice_with_other_bets_is_acked_once() {
+    loom::model(|| {
+        let central = central(2);
+        let other = {
+            let central = central.clone();
+            thread::spawn(move || central.submit(id(1), 1, &[bet("22", "1")]))
+        };
+        let first = central.submit(id(1), 1, &[bet("11", "7574")]);
+        let second = other.join().unwrap();
+
+        let stored = |r: &Result<Submitted, SubmitError>| {
+            matches!(r, Ok(Submitted::Stored { batch: 1, bets: 1 }))
+        };
+        let refused = |r: &Result<Submitted, SubmitError>| {
+            matches!(
+                r,
+                Err(SubmitError::BatchConflict { batch: 1, .. }
+                    | SubmitError::BatchPending { batch: 1, .. })
+            )
+        };
+        assert!(
+            (stored(&first) && refused(&second)) || (stored(&second) && refused(&first)),
+            "{first:?} / {second:?}"
+        );
+        assert_eq!(stored_bets(&central), 1);
+    });
+}
+
 /// Two agencies sharing an agency lock stripe (1 and 65 of 65: there are 64
 /// stripes) race: a one-step finish of one, holding the stripe until its
 /// record is durable, and a batch of the other. Neither deadlocks nor is

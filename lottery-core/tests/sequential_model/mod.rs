@@ -14,8 +14,8 @@
 #![allow(dead_code)]
 
 use lottery_core::{
-    AgencyId, Bet, Central, Durability, Finish, FinishError, LotteryRules, ResumePoint,
-    SubmitError, Submitted, Winners, encode_store_rows,
+    AgencyId, BatchDigest, Bet, Central, Durability, Finish, FinishError, LotteryRules,
+    ResumePoint, SubmitError, Submitted, Winners, encode_store_rows,
 };
 use proptest::prelude::*;
 
@@ -105,6 +105,7 @@ enum Refusal {
     OutOfOrder { expected: u64, got: u64 },
     CountMismatch { sent: u64, stored: u64 },
     Store,
+    BatchConflict { batch: u64 },
     Other(String),
 }
 
@@ -116,6 +117,7 @@ fn submit_refusal(error: SubmitError) -> Refusal {
         SubmitError::AlreadyDrawn => Refusal::AlreadyDrawn,
         SubmitError::OutOfOrder { expected, got, .. } => Refusal::OutOfOrder { expected, got },
         SubmitError::Store(_) => Refusal::Store,
+        SubmitError::BatchConflict { batch, .. } => Refusal::BatchConflict { batch },
         other => Refusal::Other(other.to_string()),
     }
 }
@@ -135,6 +137,9 @@ struct ModelAgency {
     bets: u64,
     finished: bool,
     winners: Vec<String>,
+    /// The store rows of each stored batch (index 0: batch 1): a resend is
+    /// acknowledged only with these exact rows.
+    batches: Vec<Vec<u8>>,
 }
 
 /// SPEC section 3, sequentially, plus the store faults the test injects.
@@ -205,7 +210,14 @@ impl Model {
             });
         }
         if batch < next {
-            return Ok(Submitted::AlreadyStored { batch });
+            let mut rows = Vec::new();
+            let bets: Vec<Bet> = bets.iter().copied().map(bet).collect();
+            encode_store_rows(id(agency), &bets, &mut rows);
+            return if state.batches[batch as usize - 1] == rows {
+                Ok(Submitted::AlreadyStored { batch })
+            } else {
+                Err(Refusal::BatchConflict { batch })
+            };
         }
         if drawn {
             return Err(Refusal::AlreadyDrawn);
@@ -224,7 +236,10 @@ impl Model {
             return Err(Refusal::Store);
         }
         let bets: Vec<Bet> = bets.iter().copied().map(bet).collect();
+        let mut rows = Vec::new();
+        encode_store_rows(id(agency), &bets, &mut rows);
         let state = self.agency(agency).expect("checked above");
+        state.batches.push(rows);
         state.last_batch = batch;
         state.bets += bets.len() as u64;
         state.winners.extend(
@@ -356,6 +371,9 @@ fn check<B: Backend>(
                 last_batch: state.last_batch,
                 bets_stored: state.bets,
                 finished: state.finished,
+                rows_crc: Some(&model.rows[agency as usize - 1])
+                    .filter(|rows| !rows.is_empty())
+                    .map(|rows| BatchDigest::of_rows(rows, 0).rows_crc()),
             },
             "resume point of agency {}",
             agency

@@ -115,12 +115,14 @@ impl Connection {
                 last_batch,
                 bets_stored,
                 finished,
+                rows_crc,
             } => Ok((
                 connection,
                 ResumePoint {
                     last_batch,
                     bets_stored,
                     finished,
+                    rows_crc,
                 },
             )),
             CentralMessage::Error(error) => Err(ClientError::Refused(error)),

@@ -7,7 +7,10 @@
 //! away) it reconnects with a bounded backoff and resumes from the point the
 //! central reports: batches the central stored are not sent again, the ones
 //! it did not store are resent unchanged, and nothing is skipped. It keeps
-//! every unacked batch's frame for that.
+//! every unacked batch's frame for that. The bets a central already holds
+//! when the agency starts are checked against the CRC32C of the rows it
+//! stores before they are skipped (the private `resume` module), so a
+//! changed sequence stops the client before it sends anything.
 //!
 //! Its memory is bounded whatever the central sends: every frame is read
 //! within the frame limit (the decoder's [`Decoder::max_buffered`](crate::Decoder::max_buffered)),
@@ -22,6 +25,7 @@
 mod config;
 mod connection;
 mod interrupt;
+mod resume;
 mod stream;
 
 use std::collections::VecDeque;
@@ -150,7 +154,8 @@ impl AgencyClient {
     ///
     /// `bets` is the agency's **whole** sequence of bets, from its first: the
     /// first `bets_stored` of them, which the central already holds (its
-    /// resume point; a restarted agency program), are skipped, and the next
+    /// resume point; a restarted agency program), are checked against the
+    /// CRC32C of the rows it holds (when it says it) and skipped, and the next
     /// batch is numbered `last_batch + 1`. Bets are packed into frames up to
     /// the limit (or `batch_max`), `in_flight` batches are kept in flight,
     /// and `progress` is called with the number of the agency's bets stored
@@ -162,7 +167,9 @@ impl AgencyClient {
     /// [`ErrorCode::InvalidBet`](crate::ErrorCode::InvalidBet), with the bet
     /// and field); [`ClientError::ResumeMismatch`] when the central's resume
     /// point contradicts what was sent (or the sequence is shorter than what
-    /// it stored); the last error once reconnecting gave up.
+    /// it stored); [`ClientError::StoredBetsDiffer`] when the bets it stored
+    /// are not the first bets of the sequence (an edited file), before
+    /// anything is sent; the last error once reconnecting gave up.
     pub fn send_bets<I, F>(&mut self, bets: I, progress: F) -> Result<u64, ClientError>
     where
         I: IntoIterator,
@@ -184,7 +191,12 @@ impl AgencyClient {
         F: FnMut(u64),
     {
         self.ensure_connected()?;
-        let mut total = bets.skip_bets(self.resume.bets_stored);
+        let mut total = resume::skip_stored(
+            bets,
+            &self.resume,
+            self.config.agency,
+            self.config.max_frame,
+        )?;
         if total < self.resume.bets_stored {
             return Err(ClientError::ResumeMismatch(format!(
                 "the central stored {} bets of agency {}, but only {total} were given",

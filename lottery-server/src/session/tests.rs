@@ -177,7 +177,8 @@ fn the_handshake_binds_the_session_and_answers_where_the_agency_stands() {
         [CentralMessage::Welcome {
             last_batch: 0,
             bets_stored: 0,
-            finished: false
+            finished: false,
+            rows_crc: None
         }]
     );
     assert_eq!(harness.session.agency(), Some(agency(2)));
@@ -761,7 +762,7 @@ impl lottery_core::Ledger for SharedMemory {
         agency: AgencyId,
         batch: u64,
         bets: &lottery_core::BetBatch,
-    ) -> Result<lottery_core::Receipt, lottery_core::StoreError> {
+    ) -> Result<(lottery_core::Receipt, lottery_core::BatchDigest), lottery_core::StoreError> {
         lottery_core::Ledger::begin_append(&self.0, agency, batch, bets)
     }
     fn begin_finish(
@@ -841,7 +842,8 @@ fn over_a_shared_ledger_the_handshake_is_completed_off_the_loop_and_holds_the_se
         Some(CentralMessage::Welcome {
             last_batch: 0,
             bets_stored: 0,
-            finished: false
+            finished: false,
+            rows_crc: None
         })
     );
     assert_eq!(decoder.buffered(), 0);

@@ -244,6 +244,7 @@ impl RawAgency {
                 last_batch,
                 bets_stored,
                 finished,
+                ..
             }) => (self, (last_batch, bets_stored, finished)),
             other => panic!("agency {agency}: expected Welcome, got {other:?}"),
         }
