@@ -222,7 +222,7 @@ pub(crate) fn http_start_failed(error: &io::Error) {
 /// The status port's connections were all in use: the least recently
 /// active one, `peer`'s, was closed for a new one.
 pub(crate) fn http_evicted(peer: SocketAddr, max: usize) {
-    limited(Level::Warn, peer, || {
+    limited(Level::Warn, unbound(peer), || {
         warn!(
             "action: http_connection | result: fail | peer: {peer} | error: closed for a new \
              connection: the status port's {max} connections were in use and this one was the \
