@@ -7,14 +7,22 @@
 //! refused, with the same reason, whichever way it comes in. Below `bet`: it
 //! imports only the field errors.
 //!
+//! The name rule, in order: not empty, at most [`MAX_NAME_BYTES`] bytes,
+//! UTF-8, no Unicode Cc, Cf, Zl or Zp character, not only white space, no
+//! white space at either end, and a character of its own: not only
+//! combining marks (Unicode M) and Hangul fillers ([`is_base_character`]).
+//!
 //! Names take an ASCII fast path: eight bytes at a time, a name made only of
-//! printable ASCII (0x20 to 0x7E) holds no refused character, and its only
-//! whitespace is the space. Any other byte sends the name to the exact rule
-//! (UTF-8, then Unicode Cc, Cf, Zl and Zp, then "only spaces"), from that
-//! byte on: the printable ASCII before it can change none of the answers
-//! but the last. On the central's path ([`check_name_in`]) a name of
-//! printable ASCII and `C3` letters (`é`, `ñ`) is told a word at a time
-//! before that, and is accepted (the exact rule accepts every such name).
+//! printable ASCII (0x20 to 0x7E) holds no refused character, its only
+//! whitespace is the space (so its ends are told by its first and last
+//! byte), and it has a character of its own unless it is blank. Any other
+//! byte sends the name to the exact rule, from that byte on: the printable
+//! ASCII before it can change none of the answers but the last three. On
+//! the central's path ([`check_name_in`]) a name of printable ASCII and `C3`
+//! letters (`é`, `ñ`) is told a word at a time before that, and is accepted
+//! unless a space ends it (the exact rule accepts every other such name:
+//! those letters are neither marks nor white space). Combining marks and
+//! fillers are looked up only on the exact path.
 
 use std::ops::Range;
 
@@ -33,8 +41,9 @@ pub const MAX_BET_NUMBER: u16 = 9999;
 /// # Errors
 /// [`FieldReason::Empty`], [`FieldReason::TooLong`],
 /// [`FieldReason::Malformed`] (bytes that are not UTF-8),
-/// [`FieldReason::ControlCharacter`], [`FieldReason::FormatCharacter`] or
-/// [`FieldReason::Blank`], in that order.
+/// [`FieldReason::ControlCharacter`], [`FieldReason::FormatCharacter`],
+/// [`FieldReason::Blank`], [`FieldReason::SurroundingSpace`] or
+/// [`FieldReason::NoBaseCharacter`], in that order.
 #[inline]
 pub(crate) fn check_name(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
     check_name_len(field, bytes.len())?;
@@ -48,17 +57,43 @@ pub(crate) fn check_name(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
         if not_space == 0 {
             return Err(FieldError::new(field, FieldReason::Blank));
         }
-        return Ok(());
+        return ends_without_space(field, bytes[0], bytes[bytes.len() - 1]);
     }
     check_name_beyond_ascii(field, bytes)
+}
+
+/// The white-space rule of a name whose only white space can be the ASCII
+/// space (printable ASCII, and letters that are not white space): its first
+/// and last bytes say it.
+#[inline(always)]
+fn ends_without_space(field: Field, first: u8, last: u8) -> Result<(), FieldError> {
+    if first == b' ' || last == b' ' {
+        return Err(FieldError::new(field, FieldReason::SurroundingSpace));
+    }
+    Ok(())
+}
+
+/// Whether `c` is a character of its own in a name: not white space, not a
+/// combining mark (Unicode M: Mn, Mc, Me, which show on the character
+/// before them, or on nothing) and not a Hangul filler (U+115F, U+1160,
+/// U+3164, U+FFA0: letters that show as nothing). A name needs one.
+pub(crate) fn is_base_character(c: char) -> bool {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    !c.is_whitespace()
+        && !matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}')
+        && c.general_category_group() != GeneralCategoryGroup::Mark
 }
 
 /// The exact rule on a name that holds a byte other than printable ASCII,
 /// from that byte on: the bytes before it are printable ASCII, which is
 /// UTF-8, holds no refused character, and whose only whitespace is the
 /// space, so the name is UTF-8 when the rest is, holds a refused character
-/// when the rest does, and is blank when the bytes before are spaces and
-/// the rest is whitespace.
+/// when the rest does, is blank when the bytes before are spaces and the
+/// rest is whitespace, begins with white space when its first byte is a
+/// space (or, with no ASCII before, the rest begins so), ends with white
+/// space when the rest does, and has a character of its own when the
+/// bytes before are not all spaces (then, not beginning with a space, they
+/// hold another byte) or the rest holds one.
 #[inline(never)]
 fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
     let first = bytes
@@ -67,10 +102,14 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
         .unwrap_or(bytes.len());
     let (ascii, rest) = bytes.split_at(first);
     if is_ascii_and_letters(rest) {
-        // UTF-8, no refused character (see `is_ascii_and_letters`), and
-        // not blank: `rest` starts with one of those letters, which are not
-        // whitespace.
-        return Ok(());
+        // UTF-8, no refused character, not blank, a letter of its own (see
+        // `is_ascii_and_letters`: `rest` starts with one of those letters),
+        // and not ending with white space: accepted unless it begins with
+        // a space.
+        return match ascii.first() {
+            Some(&b' ') => Err(FieldError::new(field, FieldReason::SurroundingSpace)),
+            _ => Ok(()),
+        };
     }
     let rest =
         std::str::from_utf8(rest).map_err(|_| FieldError::new(field, FieldReason::Malformed))?;
@@ -80,23 +119,42 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
     if ascii.iter().all(|&byte| byte == b' ') && rest.trim().is_empty() {
         return Err(FieldError::new(field, FieldReason::Blank));
     }
+    let begins = match ascii.first() {
+        Some(&byte) => byte == b' ',
+        None => rest.starts_with(char::is_whitespace),
+    };
+    if begins || rest.ends_with(char::is_whitespace) {
+        return Err(FieldError::new(field, FieldReason::SurroundingSpace));
+    }
+    if ascii.is_empty() && !rest.chars().any(is_base_character) {
+        return Err(FieldError::new(field, FieldReason::NoBaseCharacter));
+    }
     Ok(())
 }
 
-/// Whether `bytes` are printable ASCII (0x20 to 0x7E) and two-byte UTF-8
-/// characters U+00C0 to U+05FF and U+0740 to U+07FF (lead byte 0xC3 to
-/// 0xD7 or 0xDD to 0xDF, then one of 0x80 to 0xBF: the accented letters of
+/// Whether `bytes` neither begin nor end with a space and are printable
+/// ASCII (0x20 to 0x7E) and two-byte UTF-8 characters U+00C0 to U+02FF,
+/// U+0380 to U+047F and U+04C0 to U+057F (lead byte 0xC3 to 0xCB, 0xCE to
+/// 0xD1 or 0xD3 to 0xD5, then one of 0x80 to 0xBF: the accented letters of
 /// nearly every name that is not ASCII, `á`, `é`, `ñ`, `Ñ`..., and the
-/// Greek, Cyrillic, Armenian and Hebrew ones), and nothing else: text that
-/// the exact rule accepts unless it is only spaces, with no `from_utf8` and
-/// no walk by characters. No character of those ranges is a control,
-/// format or separator character (the two-byte ones start with 0xC2 or 0xD8
-/// to 0xDC), nor whitespace. `false` is no verdict: the exact rule decides.
+/// Greek, Cyrillic and Armenian ones), and nothing else: text that the
+/// exact rule accepts unless it is only spaces, with no `from_utf8` and no
+/// walk by characters. No character of those ranges is a control, format
+/// or separator character (the two-byte ones start with 0xC2 or 0xD8 to
+/// 0xDC), white space, or a combining mark (U+0300 to U+036F lead with 0xCC
+/// and 0xCD, U+0483 to U+0489 with 0xD2, the Hebrew points with 0xD6 and
+/// 0xD7, the Syriac, Thaana and NKo marks with 0xDC to 0xDF: those leads
+/// take the exact rule). `false` is no verdict: the exact rule decides.
 /// The one shortcut of both sides: the central's name check and the
 /// agency's row splitter (`bet_row`).
 #[inline]
 pub(crate) fn is_ascii_and_letters(bytes: &[u8]) -> bool {
-    is_ascii_and_letters_led_by(bytes, |lead| matches!(lead, 0xC3..=0xD7 | 0xDD..=0xDF))
+    bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+        && is_ascii_and_letters_led_by(
+            bytes,
+            |lead| matches!(lead, 0xC3..=0xCB | 0xCE..=0xD1 | 0xD3..=0xD5),
+        )
 }
 
 /// Whether `bytes` are printable ASCII and two-byte characters whose lead
@@ -332,13 +390,16 @@ pub(crate) fn check_name_in(
         if not_space == 0 {
             return Err(FieldError::new(field, FieldReason::Blank));
         }
-        return Ok(quoting);
+        return ends_without_space(field, buffer[range.start], buffer[range.end - 1])
+            .map(|()| quoting);
     }
     // Nearly every name that is not ASCII is ASCII and Latin letters
     // (`é`, `ñ`: `C3 xx`); those are told a word at a time, any other goes
-    // to the exact rule (a `false` here is no verdict).
+    // to the exact rule (a `false` here is no verdict). Such a name has a
+    // letter of its own, and its only white space is the ASCII space.
     if is_ascii_and_c3_letters_in(buffer, &range) {
-        return Ok(quoting);
+        return ends_without_space(field, buffer[range.start], buffer[range.end - 1])
+            .map(|()| quoting);
     }
     check_name_beyond_ascii(field, &buffer[range]).map(|()| quoting)
 }
@@ -346,7 +407,8 @@ pub(crate) fn check_name_in(
 /// Whether the text at `range` of `buffer` (which holds [`TEXT_PAD`] bytes
 /// past it) is printable ASCII (0x20 to 0x7E) and two-byte characters
 /// `C3 80..BF` (U+00C0 to U+00FF: á é ñ Ñ ...) only, a word at a time: a
-/// narrower [`is_ascii_and_letters`] (every text it accepts, that one
+/// narrower [`is_ascii_and_letters`] (every text it accepts that neither
+/// begins nor ends with a space, that one
 /// does, so the exact rule accepts it unless it is only spaces, which a
 /// text holding such a letter is not). Per word, exact byte by byte: the
 /// high bit of each byte of `printable`, `lead` (`C3`) and `next` (`80` to
@@ -586,6 +648,12 @@ mod tests {
         if text.trim().is_empty() {
             return Err(FieldError::new(field, FieldReason::Blank));
         }
+        if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+            return Err(FieldError::new(field, FieldReason::SurroundingSpace));
+        }
+        if !text.chars().any(is_base_character) {
+            return Err(FieldError::new(field, FieldReason::NoBaseCharacter));
+        }
         Ok(())
     }
 
@@ -614,7 +682,8 @@ mod tests {
         let piece = prop_oneof![
             3 => any::<u8>().prop_map(|byte| vec![byte]),
             3 => proptest::sample::select(b" 05a,\"\t\x7f".to_vec()).prop_map(|byte| vec![byte]),
-            1 => proptest::sample::select(vec!["é", "Ñ", "\u{202E}", "\u{3000}", "\u{85}", "\u{FEFF}", "\u{2028}", "\u{e0041}"])
+            1 => proptest::sample::select(vec!["é", "Ñ", "\u{202E}", "\u{3000}", "\u{85}", "\u{FEFF}", "\u{2028}", "\u{e0041}",
+                "\u{301}", "\u{36F}", "\u{3164}", "\u{115F}", "\u{1160}", "\u{FFA0}", "\u{A0}", "\u{5D0}", "\u{5B0}", "\u{483}", "\u{1AB0}", "Ж"])
                 .prop_map(|text| text.as_bytes().to_vec()),
             1 => Just(vec![0xC3]),
         ];
@@ -780,7 +849,8 @@ mod tests {
                         }
                         let text = &buffer[AT..AT + len];
                         let expected = ascii_and_c3_letters_reference(text);
-                        assert!(!expected || is_ascii_and_letters(text));
+                        let spaced = text[0] == b' ' || text[len - 1] == b' ';
+                        assert!(!expected || spaced || is_ascii_and_letters(text));
                         assert_eq!(
                             is_ascii_and_c3_letters_in(&buffer, &(AT..AT + len)),
                             expected,
@@ -803,7 +873,8 @@ mod tests {
             let (buffer, range) = in_junk(&bytes, start, junk);
             let expected = ascii_and_c3_letters_reference(&bytes);
             prop_assert_eq!(is_ascii_and_c3_letters_in(&buffer, &range), expected);
-            prop_assert!(!expected || is_ascii_and_letters(&bytes));
+            let spaced = bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ');
+            prop_assert!(!expected || spaced || is_ascii_and_letters(&bytes));
         }
     }
 
