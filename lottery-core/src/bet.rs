@@ -566,7 +566,7 @@ pub struct StoredBet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::field_bytes::{character_refusal, is_format_or_separator, refused_character};
+    use crate::name_chars::{character_refusal, is_format_or_separator, refused_character};
     use proptest::prelude::*;
 
     /// What the refusals must be: the character walk alone, without the
