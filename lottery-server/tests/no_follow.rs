@@ -347,3 +347,44 @@ fn certs_refuses_links_at_its_outputs_and_writes_nothing() {
         }
     }
 }
+
+#[test]
+fn a_link_at_a_quarantine_name_is_skipped_and_the_cut_bytes_go_to_the_next_name() {
+    let dir = scratch_dir("no_follow_quarantine");
+    let store = dir.join("store");
+    fs::create_dir_all(&store).unwrap();
+    fs::create_dir_all(dir.join("victims")).unwrap();
+    start_and_stop(&store);
+    // Bytes past the last committed batch (a torn write): moved to a
+    // quarantine file when the store is opened.
+    let torn = b"1,Ana,Paz,123,2000-01-01,7\r\n1,Ana,Pa";
+    let mut data = fs::OpenOptions::new()
+        .append(true)
+        .open(store.join("bets.csv"))
+        .unwrap();
+    std::io::Write::write_all(&mut data, torn).unwrap();
+    drop(data);
+    let victim_path = victim(&dir, "quarantine-victim");
+    symlink(&victim_path, store.join("bets.csv.quarantine-1")).unwrap();
+    let log = {
+        let path = store.join("bets.csv").display().to_string();
+        let mut central = Central::start(&path, log_beside(&store));
+        if let Err((code, log)) = central.started() {
+            panic!("the central exited {code:?}:\n{log}");
+        }
+        let log = central.log();
+        central.stop();
+        log
+    };
+    assert!(
+        log.contains("action: repair_store | result: success")
+            && log.contains(&format!(
+                "quarantine: {}",
+                store.join("bets.csv.quarantine-2").display()
+            )),
+        "{log}"
+    );
+    assert_victim_unchanged(&victim_path);
+    assert!(is_link(&store.join("bets.csv.quarantine-1")));
+    assert_eq!(fs::read(store.join("bets.csv.quarantine-2")).unwrap(), torn);
+}
