@@ -300,12 +300,25 @@ impl SyntheticDataSet {
 }
 
 /// Writes bets as an agency file (`first_name,last_name,document,birthdate,number`,
-/// minimal quoting, LF line ends).
+/// minimal quoting, LF line ends), replacing whatever is at `path` (a
+/// symbolic link there is removed, never followed).
 ///
 /// # Errors
 /// The first I/O error.
 pub fn write_agency_file(path: &Path, bets: impl IntoIterator<Item = Bet>) -> io::Result<()> {
-    let file = BufWriter::new(fs::File::create(path)?);
+    // Replaced, never written through: a file or a symbolic link at `path`
+    // is unlinked (the link itself), then the file is created new.
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    let file = BufWriter::new(
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?,
+    );
     let mut writer = csv::WriterBuilder::new()
         .quote_style(csv::QuoteStyle::Necessary)
         .from_writer(file);

@@ -67,7 +67,9 @@ impl FromStr for AgencyId {
 
 /// A first or last name: UTF-8 that is not empty and not only spaces, holds
 /// no control character (Unicode Cc) and no invisible format or separator
-/// character (Cf, Zl, Zp), at most [`MAX_NAME_BYTES`] bytes.
+/// character (Cf, Zl, Zp), has no white space at either end, holds a
+/// character of its own (not only combining marks, Unicode M, or Hangul
+/// fillers), at most [`MAX_NAME_BYTES`] bytes.
 ///
 /// Up to 24 bytes (nearly every real name) it is kept inline, not on the
 /// heap: the central validates every bet it receives only to store it and
@@ -85,11 +87,16 @@ impl Name {
     /// assert_eq!(refused("   "), FieldReason::Blank);
     /// assert_eq!(refused("Ana\u{202E}"), FieldReason::FormatCharacter);
     /// assert_eq!(refused("Ana\n"), FieldReason::ControlCharacter);
+    /// assert_eq!(refused("Ana "), FieldReason::SurroundingSpace);
+    /// assert_eq!(refused("\u{301}"), FieldReason::NoBaseCharacter);
     /// ```
     ///
     /// # Errors
     /// [`FieldReason::Empty`], [`FieldReason::Blank`], [`FieldReason::TooLong`],
-    /// [`FieldReason::ControlCharacter`] or [`FieldReason::FormatCharacter`].
+    /// [`FieldReason::ControlCharacter`], [`FieldReason::FormatCharacter`],
+    /// [`FieldReason::SurroundingSpace`] (white space at either end) or
+    /// [`FieldReason::NoBaseCharacter`] (only combining marks or Hangul
+    /// fillers).
     pub fn new(field: Field, text: impl AsRef<str>) -> Result<Self, FieldError> {
         let text = text.as_ref();
         check_name_text(field, text)?;
@@ -559,7 +566,7 @@ pub struct StoredBet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::field_bytes::{character_refusal, is_format_or_separator, refused_character};
+    use crate::name_chars::{character_refusal, is_format_or_separator, refused_character};
     use proptest::prelude::*;
 
     /// What the refusals must be: the character walk alone, without the
@@ -620,7 +627,58 @@ mod tests {
                 "{text:?}"
             );
         }
-        assert!(Name::new(Field::LastName, " de la Paz ").is_ok());
+        assert!(Name::new(Field::LastName, "de la Paz").is_ok());
+    }
+
+    #[test]
+    fn names_with_white_space_at_an_end_or_no_letter_of_their_own_are_refused_naming_the_field() {
+        use FieldReason::{NoBaseCharacter, SurroundingSpace};
+        let cases = [
+            (" de la Paz", SurroundingSpace),
+            ("de la Paz ", SurroundingSpace),
+            (" Ana ", SurroundingSpace),
+            ("\u{A0}Ana", SurroundingSpace),
+            ("Ana\u{3000}", SurroundingSpace),
+            ("Gómez ", SurroundingSpace),
+            (" Ñandú", SurroundingSpace),
+            ("Жанна\u{2003}", SurroundingSpace),
+            ("\u{301}", NoBaseCharacter),
+            ("\u{301}\u{302}\u{36F}", NoBaseCharacter),
+            ("\u{301} \u{301}", NoBaseCharacter),
+            ("\u{5B0}\u{5B1}", NoBaseCharacter),
+            ("\u{115F}", NoBaseCharacter),
+            ("\u{1160}", NoBaseCharacter),
+            ("\u{3164}", NoBaseCharacter),
+            ("\u{FFA0}", NoBaseCharacter),
+            ("\u{3164}\u{301}\u{FFA0}", NoBaseCharacter),
+        ];
+        for (text, reason) in cases {
+            for field in [Field::FirstName, Field::LastName] {
+                let error = Name::new(field, text).unwrap_err();
+                assert_eq!(error, FieldError::new(field, reason), "{text:?}");
+                assert!(error.to_string().starts_with(field.name()), "{error}");
+            }
+        }
+        assert_eq!(
+            Name::new(Field::FirstName, "\u{301}")
+                .unwrap_err()
+                .to_string(),
+            "first_name holds only combining marks or Hangul fillers, no letter they belong to"
+        );
+        assert_eq!(
+            Name::new(Field::LastName, "Paz ").unwrap_err().to_string(),
+            "last_name begins or ends with white space"
+        );
+        // A mark on a letter, a letter among fillers, inner spaces: fine.
+        for text in [
+            "e\u{301}",
+            "Jose\u{301} Mari\u{301}a",
+            "\u{3164}한",
+            "\u{5E9}\u{5C1}",
+            "Ana María",
+        ] {
+            assert!(Name::new(Field::FirstName, text).is_ok(), "{text:?}");
+        }
     }
 
     /// The Cf, Zl and Zp table against Python's `unicodedata` (when a

@@ -198,7 +198,10 @@ mod tests {
 
     fn name() -> impl Strategy<Value = String> {
         // Commas, quotes, accents and spaces: what quoting is about.
-        "[a-zA-Z ,\"'áéíóúñÑ]{1,12}".prop_filter("not blank", |text| !text.trim().is_empty())
+        "[a-zA-Z ,\"'áéíóúñÑ]{1,12}"
+            .prop_filter("a valid name: not blank, no space at an end", |text| {
+                !text.trim().is_empty() && text.trim() == text
+            })
     }
 
     fn stored_bet() -> impl Strategy<Value = (u32, Bet)> {

@@ -72,6 +72,17 @@ pub enum FieldReason {
     /// The field is nothing but spaces.
     #[error("is only spaces")]
     Blank,
+    /// The name begins or ends with white space (a space, a no-break or
+    /// ideographic space, ...): `"Ana "` would be stored as another name
+    /// than `"Ana"` that looks the same.
+    #[error("begins or ends with white space")]
+    SurroundingSpace,
+    /// The name holds no character of its own: only combining marks
+    /// (Unicode M: U+0301 ...) or Hangul fillers (U+115F, U+1160, U+3164,
+    /// U+FFA0), with spaces maybe, which show as nothing or as a mark on
+    /// nothing.
+    #[error("holds only combining marks or Hangul fillers, no letter they belong to")]
+    NoBaseCharacter,
     /// The field must be decimal digits only.
     #[error("is not made of decimal digits")]
     NotDigits,

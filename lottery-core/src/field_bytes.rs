@@ -7,18 +7,27 @@
 //! refused, with the same reason, whichever way it comes in. Below `bet`: it
 //! imports only the field errors.
 //!
+//! The name rule, in order: not empty, at most [`MAX_NAME_BYTES`] bytes,
+//! UTF-8, no Unicode Cc, Cf, Zl or Zp character, not only white space, no
+//! white space at either end, and a character of its own: not only
+//! combining marks (Unicode M) and Hangul fillers (`name_chars`).
+//!
 //! Names take an ASCII fast path: eight bytes at a time, a name made only of
-//! printable ASCII (0x20 to 0x7E) holds no refused character, and its only
-//! whitespace is the space. Any other byte sends the name to the exact rule
-//! (UTF-8, then Unicode Cc, Cf, Zl and Zp, then "only spaces"), from that
-//! byte on: the printable ASCII before it can change none of the answers
-//! but the last. On the central's path ([`check_name_in`]) a name of
-//! printable ASCII and `C3` letters (`é`, `ñ`) is told a word at a time
-//! before that, and is accepted (the exact rule accepts every such name).
+//! printable ASCII (0x20 to 0x7E) holds no refused character, its only
+//! whitespace is the space (so its ends are told by its first and last
+//! byte), and it has a character of its own unless it is blank. Any other
+//! byte sends the name to the exact rule, from that byte on: the printable
+//! ASCII before it can change none of the answers but the last three. On
+//! the central's path ([`check_name_in`]) a name of printable ASCII and `C3`
+//! letters (`é`, `ñ`) is told a word at a time before that, and is accepted
+//! unless a space ends it (the exact rule accepts every other such name:
+//! those letters are neither marks nor white space). Combining marks and
+//! fillers are looked up only on the exact path.
 
 use std::ops::Range;
 
 use crate::field::{Field, FieldError, FieldReason};
+use crate::name_chars::{is_base_character, refused_character};
 
 /// Longest accepted name, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 255;
@@ -33,8 +42,9 @@ pub const MAX_BET_NUMBER: u16 = 9999;
 /// # Errors
 /// [`FieldReason::Empty`], [`FieldReason::TooLong`],
 /// [`FieldReason::Malformed`] (bytes that are not UTF-8),
-/// [`FieldReason::ControlCharacter`], [`FieldReason::FormatCharacter`] or
-/// [`FieldReason::Blank`], in that order.
+/// [`FieldReason::ControlCharacter`], [`FieldReason::FormatCharacter`],
+/// [`FieldReason::Blank`], [`FieldReason::SurroundingSpace`] or
+/// [`FieldReason::NoBaseCharacter`], in that order.
 #[inline]
 pub(crate) fn check_name(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
     check_name_len(field, bytes.len())?;
@@ -48,17 +58,32 @@ pub(crate) fn check_name(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
         if not_space == 0 {
             return Err(FieldError::new(field, FieldReason::Blank));
         }
-        return Ok(());
+        return ends_without_space(field, bytes[0], bytes[bytes.len() - 1]);
     }
     check_name_beyond_ascii(field, bytes)
+}
+
+/// The white-space rule of a name whose only white space can be the ASCII
+/// space (printable ASCII, and letters that are not white space): its first
+/// and last bytes say it.
+#[inline(always)]
+fn ends_without_space(field: Field, first: u8, last: u8) -> Result<(), FieldError> {
+    if first == b' ' || last == b' ' {
+        return Err(FieldError::new(field, FieldReason::SurroundingSpace));
+    }
+    Ok(())
 }
 
 /// The exact rule on a name that holds a byte other than printable ASCII,
 /// from that byte on: the bytes before it are printable ASCII, which is
 /// UTF-8, holds no refused character, and whose only whitespace is the
 /// space, so the name is UTF-8 when the rest is, holds a refused character
-/// when the rest does, and is blank when the bytes before are spaces and
-/// the rest is whitespace.
+/// when the rest does, is blank when the bytes before are spaces and the
+/// rest is whitespace, begins with white space when its first byte is a
+/// space (or, with no ASCII before, the rest begins so), ends with white
+/// space when the rest does, and has a character of its own when the
+/// bytes before are not all spaces (then, not beginning with a space, they
+/// hold another byte) or the rest holds one.
 #[inline(never)]
 fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
     let first = bytes
@@ -67,10 +92,14 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
         .unwrap_or(bytes.len());
     let (ascii, rest) = bytes.split_at(first);
     if is_ascii_and_letters(rest) {
-        // UTF-8, no refused character (see `is_ascii_and_letters`), and
-        // not blank: `rest` starts with one of those letters, which are not
-        // whitespace.
-        return Ok(());
+        // UTF-8, no refused character, not blank, a letter of its own (see
+        // `is_ascii_and_letters`: `rest` starts with one of those letters),
+        // and not ending with white space: accepted unless it begins with
+        // a space.
+        return match ascii.first() {
+            Some(&b' ') => Err(FieldError::new(field, FieldReason::SurroundingSpace)),
+            _ => Ok(()),
+        };
     }
     let rest =
         std::str::from_utf8(rest).map_err(|_| FieldError::new(field, FieldReason::Malformed))?;
@@ -80,23 +109,42 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
     if ascii.iter().all(|&byte| byte == b' ') && rest.trim().is_empty() {
         return Err(FieldError::new(field, FieldReason::Blank));
     }
+    let begins = match ascii.first() {
+        Some(&byte) => byte == b' ',
+        None => rest.starts_with(char::is_whitespace),
+    };
+    if begins || rest.ends_with(char::is_whitespace) {
+        return Err(FieldError::new(field, FieldReason::SurroundingSpace));
+    }
+    if ascii.is_empty() && !rest.chars().any(is_base_character) {
+        return Err(FieldError::new(field, FieldReason::NoBaseCharacter));
+    }
     Ok(())
 }
 
-/// Whether `bytes` are printable ASCII (0x20 to 0x7E) and two-byte UTF-8
-/// characters U+00C0 to U+05FF and U+0740 to U+07FF (lead byte 0xC3 to
-/// 0xD7 or 0xDD to 0xDF, then one of 0x80 to 0xBF: the accented letters of
+/// Whether `bytes` neither begin nor end with a space and are printable
+/// ASCII (0x20 to 0x7E) and two-byte UTF-8 characters U+00C0 to U+02FF,
+/// U+0380 to U+047F and U+04C0 to U+057F (lead byte 0xC3 to 0xCB, 0xCE to
+/// 0xD1 or 0xD3 to 0xD5, then one of 0x80 to 0xBF: the accented letters of
 /// nearly every name that is not ASCII, `á`, `é`, `ñ`, `Ñ`..., and the
-/// Greek, Cyrillic, Armenian and Hebrew ones), and nothing else: text that
-/// the exact rule accepts unless it is only spaces, with no `from_utf8` and
-/// no walk by characters. No character of those ranges is a control,
-/// format or separator character (the two-byte ones start with 0xC2 or 0xD8
-/// to 0xDC), nor whitespace. `false` is no verdict: the exact rule decides.
+/// Greek, Cyrillic and Armenian ones), and nothing else: text that the
+/// exact rule accepts unless it is only spaces, with no `from_utf8` and no
+/// walk by characters. No character of those ranges is a control, format
+/// or separator character (the two-byte ones start with 0xC2 or 0xD8 to
+/// 0xDC), white space, or a combining mark (U+0300 to U+036F lead with 0xCC
+/// and 0xCD, U+0483 to U+0489 with 0xD2, the Hebrew points with 0xD6 and
+/// 0xD7, the Syriac, Thaana and NKo marks with 0xDC to 0xDF: those leads
+/// take the exact rule). `false` is no verdict: the exact rule decides.
 /// The one shortcut of both sides: the central's name check and the
 /// agency's row splitter (`bet_row`).
 #[inline]
 pub(crate) fn is_ascii_and_letters(bytes: &[u8]) -> bool {
-    is_ascii_and_letters_led_by(bytes, |lead| matches!(lead, 0xC3..=0xD7 | 0xDD..=0xDF))
+    bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+        && is_ascii_and_letters_led_by(
+            bytes,
+            |lead| matches!(lead, 0xC3..=0xCB | 0xCE..=0xD1 | 0xD3..=0xD5),
+        )
 }
 
 /// Whether `bytes` are printable ASCII and two-byte characters whose lead
@@ -332,13 +380,16 @@ pub(crate) fn check_name_in(
         if not_space == 0 {
             return Err(FieldError::new(field, FieldReason::Blank));
         }
-        return Ok(quoting);
+        return ends_without_space(field, buffer[range.start], buffer[range.end - 1])
+            .map(|()| quoting);
     }
     // Nearly every name that is not ASCII is ASCII and Latin letters
     // (`é`, `ñ`: `C3 xx`); those are told a word at a time, any other goes
-    // to the exact rule (a `false` here is no verdict).
+    // to the exact rule (a `false` here is no verdict). Such a name has a
+    // letter of its own, and its only white space is the ASCII space.
     if is_ascii_and_c3_letters_in(buffer, &range) {
-        return Ok(quoting);
+        return ends_without_space(field, buffer[range.start], buffer[range.end - 1])
+            .map(|()| quoting);
     }
     check_name_beyond_ascii(field, &buffer[range]).map(|()| quoting)
 }
@@ -346,7 +397,8 @@ pub(crate) fn check_name_in(
 /// Whether the text at `range` of `buffer` (which holds [`TEXT_PAD`] bytes
 /// past it) is printable ASCII (0x20 to 0x7E) and two-byte characters
 /// `C3 80..BF` (U+00C0 to U+00FF: á é ñ Ñ ...) only, a word at a time: a
-/// narrower [`is_ascii_and_letters`] (every text it accepts, that one
+/// narrower [`is_ascii_and_letters`] (every text it accepts that neither
+/// begins nor ends with a space, that one
 /// does, so the exact rule accepts it unless it is only spaces, which a
 /// text holding such a letter is not). Per word, exact byte by byte: the
 /// high bit of each byte of `printable`, `lead` (`C3`) and `next` (`80` to
@@ -487,82 +539,10 @@ pub(crate) fn parse_decimal(
 /// Why a name's characters are refused, if they are: a control character
 /// (Unicode Cc), or an invisible format or separator character (Cf, Zl, Zp).
 ///
-/// Nearly every name is printable ASCII or Latin letters; one pass over its
-/// bytes (which the compiler vectorizes) looks for a byte that can start a
-/// refused character in UTF-8, and only a name holding one is walked
-/// character by character. Those bytes: below 0x20 and 0x7F (C0 controls),
-/// 0xC2 (C1 controls, U+00AD), 0xD8 to 0xDC (U+0600 to U+070F), 0xE0 to 0xE2
-/// (U+0890 to U+206F), 0xEF (U+FEFF, U+FFF9 to U+FFFB), 0xF0 (U+110BD to
-/// U+1D17A) and 0xF3 (U+E0001 to U+E007F). Accented Latin letters (0xC3,
-/// 0xC4, 0xC5 ...) are not among them.
-pub(crate) fn refused_character(text: &str) -> Option<FieldReason> {
-    let suspect = text.as_bytes().iter().fold(false, |seen, &byte| {
-        seen | (byte < 0x20)
-            | (byte == 0x7F)
-            | (byte == 0xC2)
-            | (0xD8..=0xDC).contains(&byte)
-            | (0xE0..=0xE2).contains(&byte)
-            | (byte == 0xEF)
-            | (byte == 0xF0)
-            | (byte == 0xF3)
-    });
-    if !suspect {
-        return None;
-    }
-    character_refusal(text)
-}
-
-/// Why a name's characters are refused, walking them one by one: the rule
-/// itself, which [`refused_character`] only spares most names.
-pub(crate) fn character_refusal(text: &str) -> Option<FieldReason> {
-    text.chars().find_map(|c| {
-        if c.is_control() {
-            Some(FieldReason::ControlCharacter)
-        } else if is_format_or_separator(c) {
-            Some(FieldReason::FormatCharacter)
-        } else {
-            None
-        }
-    })
-}
-
-/// Whether `c` is of Unicode category Cf (format), Zl (line separator) or Zp
-/// (paragraph separator), as of Unicode 15.1. The table is short and fixed
-/// (new Cf characters are rare); a test checks it against Python's
-/// `unicodedata` where one is installed.
-pub(crate) fn is_format_or_separator(c: char) -> bool {
-    const RANGES: &[(u32, u32)] = &[
-        (0x00AD, 0x00AD),
-        (0x0600, 0x0605),
-        (0x061C, 0x061C),
-        (0x06DD, 0x06DD),
-        (0x070F, 0x070F),
-        (0x0890, 0x0891),
-        (0x08E2, 0x08E2),
-        (0x180E, 0x180E),
-        (0x200B, 0x200F),
-        (0x2028, 0x202E),
-        (0x2060, 0x2064),
-        (0x2066, 0x206F),
-        (0xFEFF, 0xFEFF),
-        (0xFFF9, 0xFFFB),
-        (0x110BD, 0x110BD),
-        (0x110CD, 0x110CD),
-        (0x13430, 0x1343F),
-        (0x1BCA0, 0x1BCA3),
-        (0x1D173, 0x1D17A),
-        (0xE0001, 0xE0001),
-        (0xE0020, 0xE007F),
-    ];
-    let c = u32::from(c);
-    RANGES
-        .iter()
-        .any(|&(first, last)| (first..=last).contains(&c))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::name_chars::character_refusal;
     use proptest::prelude::*;
 
     proptest! {
@@ -585,6 +565,12 @@ mod tests {
         }
         if text.trim().is_empty() {
             return Err(FieldError::new(field, FieldReason::Blank));
+        }
+        if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+            return Err(FieldError::new(field, FieldReason::SurroundingSpace));
+        }
+        if !text.chars().any(is_base_character) {
+            return Err(FieldError::new(field, FieldReason::NoBaseCharacter));
         }
         Ok(())
     }
@@ -614,7 +600,8 @@ mod tests {
         let piece = prop_oneof![
             3 => any::<u8>().prop_map(|byte| vec![byte]),
             3 => proptest::sample::select(b" 05a,\"\t\x7f".to_vec()).prop_map(|byte| vec![byte]),
-            1 => proptest::sample::select(vec!["é", "Ñ", "\u{202E}", "\u{3000}", "\u{85}", "\u{FEFF}", "\u{2028}", "\u{e0041}"])
+            1 => proptest::sample::select(vec!["é", "Ñ", "\u{202E}", "\u{3000}", "\u{85}", "\u{FEFF}", "\u{2028}", "\u{e0041}",
+                "\u{301}", "\u{36F}", "\u{3164}", "\u{115F}", "\u{1160}", "\u{FFA0}", "\u{A0}", "\u{5D0}", "\u{5B0}", "\u{483}", "\u{1AB0}", "Ж"])
                 .prop_map(|text| text.as_bytes().to_vec()),
             1 => Just(vec![0xC3]),
         ];
@@ -780,7 +767,8 @@ mod tests {
                         }
                         let text = &buffer[AT..AT + len];
                         let expected = ascii_and_c3_letters_reference(text);
-                        assert!(!expected || is_ascii_and_letters(text));
+                        let spaced = text[0] == b' ' || text[len - 1] == b' ';
+                        assert!(!expected || spaced || is_ascii_and_letters(text));
                         assert_eq!(
                             is_ascii_and_c3_letters_in(&buffer, &(AT..AT + len)),
                             expected,
@@ -803,7 +791,8 @@ mod tests {
             let (buffer, range) = in_junk(&bytes, start, junk);
             let expected = ascii_and_c3_letters_reference(&bytes);
             prop_assert_eq!(is_ascii_and_c3_letters_in(&buffer, &range), expected);
-            prop_assert!(!expected || is_ascii_and_letters(&bytes));
+            let spaced = bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ');
+            prop_assert!(!expected || spaced || is_ascii_and_letters(&bytes));
         }
     }
 

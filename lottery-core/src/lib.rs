@@ -8,6 +8,8 @@
 //!
 //! - `sync`: the loom shim, the one place that names lock types;
 //! - `field` ([`FieldError`]): why a field is refused;
+//! - `name_chars` (the characters a name may hold, by Unicode category) and
+//!   `field_bytes` (every field's rules over bytes, with their fast paths);
 //! - `bet` ([`Bet`], [`AgencyId`], [`Document`], ...): validated types;
 //! - `bet_batch` ([`BetBatch`], [`BetView`]): validated bets in one buffer,
 //!   what the central takes and its ledgers store;
@@ -112,6 +114,7 @@ mod ledger;
 mod lottery;
 mod manifest;
 mod monitor;
+mod name_chars;
 mod outcome;
 mod recovery;
 mod row;

@@ -219,6 +219,9 @@ fn name() -> impl Strategy<Value = String> {
     // Commas, quotes, spaces, accents, wide characters: everything a name may
     // hold that CSV must quote or carry through.
     "[a-zA-Z ,\"'#;áéíóúñÑüÆß你好🎲\\\\]{1,40}"
+        .prop_filter("a valid name: no space at an end", |text| {
+            text.trim() == text
+        })
 }
 
 fn bet() -> impl Strategy<Value = Bet> {

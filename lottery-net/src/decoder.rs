@@ -245,7 +245,7 @@ fn parse_agency_frame(kind: u8, body: &[u8]) -> Result<AgencyFrame, DecodeError>
 fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
     let mut fields = FieldReader::new("Batch", body);
     let batch = fields.u64("batch")?;
-    let count = fields.count("count", MIN_BET_LEN)?;
+    let count = fields.count("count", "bets", MIN_BET_LEN)?;
     let mut bets = BetBatch::builder_of_copy(body, count);
     let mut invalid = None;
     // While a whole bet of any length fits in what is left, its fields are
@@ -494,7 +494,7 @@ fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {
             let mut fields = FieldReader::new("Winners", body);
             let last = fields.flag("last")?;
             // A document takes at least its length byte.
-            let count = fields.count("count", 1)?;
+            let count = fields.count("count", "documents", 1)?;
             let mut documents = Vec::with_capacity(count);
             for _ in 0..count {
                 documents.push(fields.short_text("document")?);

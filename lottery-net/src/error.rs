@@ -40,6 +40,26 @@ pub enum DecodeError {
         /// The field.
         field: &'static str,
     },
+    /// A count field says more items than the bytes after it can hold,
+    /// each taking at least a few bytes (a bet at least 6: four empty
+    /// texts and its number). Refused before anything is allocated for them.
+    #[error(
+        "the {message} frame's {field} says {count} {items}, more than the {room} bytes after it can hold (at most {most} {items})"
+    )]
+    CountTooLarge {
+        /// The message type.
+        message: &'static str,
+        /// The count field.
+        field: &'static str,
+        /// The count the frame declares.
+        count: u64,
+        /// What it counts (`bets`, `documents`).
+        items: &'static str,
+        /// The bytes left in the frame after the count.
+        room: usize,
+        /// The most items of the smallest size those bytes can hold.
+        most: usize,
+    },
     /// The frame has bytes after its last field.
     #[error("the {message} frame has {extra} bytes after its last field")]
     TrailingBytes {

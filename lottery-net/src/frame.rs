@@ -207,20 +207,28 @@ impl<'a> FieldReader<'a> {
         self.text(usize::from(len), field).map(str::to_owned)
     }
 
-    /// A count of items each taking at least `min_item_len` bytes, checked
+    /// A count of `items` each taking at least `min_item_len` bytes, checked
     /// against the bytes left so that no caller allocates for items that
     /// cannot be there.
     #[inline]
     pub(crate) fn count(
         &mut self,
         field: &'static str,
+        items: &'static str,
         min_item_len: usize,
     ) -> Result<usize, DecodeError> {
-        let count = usize::try_from(self.u32(field)?).unwrap_or(usize::MAX);
+        let declared = self.u32(field)?;
+        let count = usize::try_from(declared).unwrap_or(usize::MAX);
         if count.saturating_mul(min_item_len) > self.bytes.len() {
-            return Err(DecodeError::Truncated {
+            // Not `Truncated`: the count field is whole, it is the items
+            // that cannot all be there.
+            return Err(DecodeError::CountTooLarge {
                 message: self.message,
                 field,
+                count: u64::from(declared),
+                items,
+                room: self.bytes.len(),
+                most: self.bytes.len() / min_item_len.max(1),
             });
         }
         Ok(count)

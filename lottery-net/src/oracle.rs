@@ -47,7 +47,7 @@ fn parse_agency(kind: u8, body: &[u8]) -> Result<AgencyMessage, DecodeError> {
         kind::BATCH => {
             let mut fields = FieldReader::new("Batch", body);
             let batch = fields.u64("batch")?;
-            let count = fields.count("count", MIN_BET_LEN)?;
+            let count = fields.count("count", "bets", MIN_BET_LEN)?;
             let mut bets = Vec::with_capacity(count);
             for _ in 0..count {
                 bets.push(WireBet {

@@ -425,11 +425,61 @@ fn a_declared_count_larger_than_the_frame_allocates_nothing() {
     decoder.extend(&frame);
     assert_eq!(
         decoder.next_agency_message(),
-        Err(DecodeError::Truncated {
+        Err(DecodeError::CountTooLarge {
             message: "Batch",
             field: "count",
+            count: u64::from(u32::MAX),
+            items: "bets",
+            room: 0,
+            most: 0,
         })
     );
+}
+
+#[test]
+fn a_batch_whose_count_exceeds_its_bets_says_so_with_both_numbers() {
+    // Count 5, but the 25 bytes after it hold one bet (of 6 + 19 bytes):
+    // four 6-byte bets at most, fewer than 5. (Before, it was refused as
+    // "ends inside its count field", which the count field does not.)
+    let mut body = vec![0x02];
+    body.extend_from_slice(&9u64.to_be_bytes());
+    body.extend_from_slice(&5u32.to_be_bytes());
+    for text in [&b"Ana"[..], b"Paz", b"123", b"2000-01-01"] {
+        body.push(u8::try_from(text.len()).unwrap());
+        body.extend_from_slice(text);
+    }
+    body.extend_from_slice(&7u16.to_be_bytes());
+    let mut frame = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    let room = body.len() - 1 - 8 - 4;
+    for checked in [false, true] {
+        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+        decoder.extend(&frame);
+        let error = if checked {
+            decoder.next_agency_frame().map(drop).unwrap_err()
+        } else {
+            decoder.next_agency_message().map(drop).unwrap_err()
+        };
+        assert_eq!(
+            error,
+            DecodeError::CountTooLarge {
+                message: "Batch",
+                field: "count",
+                count: 5,
+                items: "bets",
+                room,
+                most: room / 6,
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the Batch frame's count says 5 bets, more than the {room} bytes after it can hold (at most {} bets)",
+                room / 6
+            )
+        );
+        assert!(!error.to_string().contains("ends inside"), "{error}");
+    }
 }
 
 #[test]

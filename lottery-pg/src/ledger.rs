@@ -461,21 +461,42 @@ impl Ledger for PgLedger {
         let (client, _) = writer.client().map_err(self.db_error("connect to"))?;
         let agencies = i32::try_from(rules.agencies).expect("at most MAX_AGENCIES");
         let winning = i32::from(rules.winning_number.get());
-        let row = client
-            .query_one(
-                "WITH inserted AS (
-                     INSERT INTO lottery (agencies, winning_number) VALUES ($1, $2)
-                     ON CONFLICT DO NOTHING RETURNING agencies, winning_number)
-                 SELECT agencies, winning_number FROM inserted
-                 UNION ALL SELECT agencies, winning_number FROM lottery
-                 WHERE NOT EXISTS (SELECT 1 FROM inserted)",
-                &[&agencies, &winning],
-            )
+        // Under the schema's advisory lock (the one `schema::ensure` takes),
+        // so centrals starting together record the rules one after another,
+        // each reading what the one before committed. One statement that
+        // inserts `ON CONFLICT DO NOTHING` and reads the row back is not
+        // enough: the loser waits for the winner's row, skips its insert,
+        // and reads from a snapshot taken before that row was committed,
+        // finding none ("query returned an unexpected number of rows").
+        let record = self.db_error("record the rules in");
+        let mut tx = client.transaction().map_err(record)?;
+        tx.execute(schema::LOCK, &[])
             .map_err(self.db_error("record the rules in"))?;
-        let stored = self.rules_of(row.get(0), row.get(1))?;
+        let found = tx
+            .query_opt("SELECT agencies, winning_number FROM lottery", &[])
+            .map_err(self.db_error("record the rules in"))?;
+        let stored = match found {
+            Some(row) => self.rules_of(row.get(0), row.get(1))?,
+            None => {
+                tx.execute(
+                    "INSERT INTO lottery (agencies, winning_number) VALUES ($1, $2)",
+                    &[&agencies, &winning],
+                )
+                .map_err(self.db_error("record the rules in"))?;
+                rules
+            }
+        };
+        tx.commit().map_err(self.db_error("record the rules in"))?;
         if stored != rules {
-            // Another central recorded other rules meanwhile.
-            return Err(self.inconsistent(format!("it holds the rules {stored:?}, not {rules:?}")));
+            // Another central, started meanwhile, recorded other rules.
+            return Err(StoreError::Inconsistent {
+                path: self.name.clone(),
+                problem: format!(
+                    "another central recorded its rules first: the store was created for {} agencies and winning number {}, the central is configured for {} agencies and winning number {}",
+                    stored.agencies, stored.winning_number, rules.agencies, rules.winning_number
+                ),
+                remedy: "start every central of one database or schema with the same --agencies and --winning-number",
+            });
         }
         Ok(())
     }
@@ -485,20 +506,32 @@ impl Ledger for PgLedger {
         let (client, _) = writer.client().map_err(self.db_error("connect to"))?;
         let bets = draw.bets as i64;
         let winners: Vec<i64> = draw.winners_per_agency.iter().map(|&w| w as i64).collect();
-        let row = client
+        // The row is locked and read first, then written if no draw is
+        // there: read back in the same statement as a conditional update,
+        // a draw another central committed meanwhile would be missed (the
+        // statement's snapshot predates it), as the rules were.
+        let mut tx = client
+            .transaction()
+            .map_err(self.db_error("record the draw in"))?;
+        let row = tx
             .query_one(
-                "WITH updated AS (
-                     UPDATE lottery SET draw_bets = $1, draw_winners = $2
-                     WHERE draw_bets IS NULL RETURNING draw_bets, draw_winners)
-                 SELECT draw_bets, draw_winners FROM updated
-                 UNION ALL SELECT draw_bets, draw_winners FROM lottery
-                 WHERE NOT EXISTS (SELECT 1 FROM updated)",
-                &[&bets, &winners],
+                "SELECT draw_bets, draw_winners FROM lottery FOR UPDATE",
+                &[],
             )
             .map_err(self.db_error("record the draw in"))?;
         let (stored_bets, stored_winners): (Option<i64>, Option<Vec<i64>>) =
             (row.get(0), row.get(1));
-        if stored_bets != Some(bets) || stored_winners.as_ref() != Some(&winners) {
+        if stored_bets.is_none() {
+            tx.execute(
+                "UPDATE lottery SET draw_bets = $1, draw_winners = $2",
+                &[&bets, &winners],
+            )
+            .map_err(self.db_error("record the draw in"))?;
+        }
+        tx.commit().map_err(self.db_error("record the draw in"))?;
+        if stored_bets.is_some()
+            && (stored_bets != Some(bets) || stored_winners.as_ref() != Some(&winners))
+        {
             return Err(self.inconsistent(format!(
                 "it records another draw ({stored_bets:?} bets, winners {stored_winners:?})"
             )));

@@ -20,6 +20,12 @@
 //!   the default, on the database's disk).
 //! - The rules are recorded once and checked on every open; the draw is
 //!   recorded once.
+//! - Centrals may start together on a fresh database or schema: the tables'
+//!   creation and the rules' record run under one transaction-scoped
+//!   advisory lock of the schema, one central after another, each reading
+//!   what the one before committed. Every central finds one set of rules;
+//!   one configured with other rules is refused, naming both (never a
+//!   statement that found "an unexpected number of rows").
 //!
 //! # Modules
 //! `schema` (the tables and their version), `rows` (bets to binary COPY

@@ -63,6 +63,12 @@ CREATE TABLE bets (
 );
 ";
 
+/// Takes the schema's transaction-scoped advisory lock: the tables'
+/// creation ([`ensure`]) and the rules' record run under it, one central
+/// after another, each seeing what the one before committed.
+pub(crate) const LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('lottery_schema:' || current_schema()))";
+
 /// What [`ensure`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Layout {
@@ -81,10 +87,7 @@ pub(crate) enum Layout {
 /// The database's.
 pub(crate) fn ensure(client: &mut Client) -> Result<Layout, postgres::Error> {
     let mut tx = client.transaction()?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtext('lottery_schema:' || current_schema()))",
-        &[],
-    )?;
+    tx.execute(LOCK, &[])?;
     let exists: bool = tx
         .query_one("SELECT to_regclass('lottery_schema') IS NOT NULL", &[])?
         .get(0);

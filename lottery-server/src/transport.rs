@@ -56,8 +56,21 @@ pub(crate) struct Tls {
 /// An error of the TLS layer (a failed handshake, a bad record): the
 /// connection cannot go on.
 #[derive(Debug, thiserror::Error)]
-#[error("TLS failed: {0}")]
 pub(crate) struct TlsFailure(rustls::Error);
+
+impl std::fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            // A refusal of lottery-tls's own client checks (a keyUsage
+            // without digitalSignature): its message, which rustls's
+            // Display would show as a Debug dump.
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+                write!(f, "TLS failed: invalid peer certificate: {}", other.0)
+            }
+            error => write!(f, "TLS failed: {error}"),
+        }
+    }
+}
 
 impl Transport {
     /// A TLS transport over a socket just accepted.

@@ -3,12 +3,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherError};
+use rustls::{RootCertStore, SignatureScheme, client::danger::HandshakeSignatureValid};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::error::TlsError;
+use crate::identity::check_key_usage;
 use crate::pem::{load_certificates, load_private_key};
 
 /// The one crypto provider (ring), handed to every configuration explicitly
@@ -80,7 +83,7 @@ impl ServerTls {
                             path: path.to_owned(),
                             source,
                         })?;
-                builder.with_client_cert_verifier(verifier)
+                builder.with_client_cert_verifier(Arc::new(AgencyVerifier { chain: verifier }))
             }
             None => builder.with_no_client_auth(),
         };
@@ -113,6 +116,69 @@ impl ServerTls {
     pub fn accept(&self) -> Result<rustls::ServerConnection, TlsError> {
         rustls::ServerConnection::new(Arc::clone(&self.config))
             .map_err(|source| config_error("a TLS server connection", source))
+    }
+}
+
+/// The central's client verifier: rustls-webpki's (the chain to the client
+/// CA, validity, extendedKeyUsage `clientAuth`), then the keyUsage check
+/// webpki leaves out: present, it must include digitalSignature. A refused
+/// certificate fails the handshake (the peer gets the alert `CertificateUnknown`, the
+/// central's log says why).
+#[derive(Debug)]
+struct AgencyVerifier {
+    chain: Arc<dyn ClientCertVerifier>,
+}
+
+impl ClientCertVerifier for AgencyVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.chain.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.chain.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.chain.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .chain
+            .verify_client_cert(end_entity, intermediates, now)?;
+        check_key_usage(end_entity).map_err(|refused| {
+            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
+                refused,
+            ))))
+        })?;
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.chain.supported_verify_schemes()
     }
 }
 

@@ -250,13 +250,22 @@ pub fn write_pki(
         path: dir.to_owned(),
         source,
     })?;
-    if let Some((path, ..)) = plan.iter().find(|(path, ..)| path.exists()) {
+    // `symlink_metadata`, not `exists`: a symbolic link at a name is
+    // refused too, even a dangling one (never written through; `write_new`'s
+    // `create_new` would refuse it as well, but after other files).
+    if let Some((path, link)) = plan.iter().find_map(|(path, ..)| {
+        path.symlink_metadata()
+            .ok()
+            .map(|meta| (path, meta.file_type().is_symlink()))
+    }) {
+        let what = if link {
+            "it is a symbolic link (never written through; nothing was written; remove it)"
+        } else {
+            "it exists already (nothing was written; remove the old set first)"
+        };
         return Err(TlsError::Write {
             path: path.clone(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "it exists already (nothing was written; remove the old set first)",
-            ),
+            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, what),
         });
     }
     for (path, contents, private) in &plan {
@@ -265,8 +274,9 @@ pub fn write_pki(
     Ok(files)
 }
 
-/// Creates `path` (it must not exist), private keys readable by the owner
-/// only from the start (never briefly world-readable).
+/// Creates `path` (it must not exist: `create_new`, which also refuses a
+/// symbolic link at the name, dangling or not), private keys readable by
+/// the owner only from the start (never briefly world-readable).
 fn write_new(path: &Path, contents: &str, private: bool) -> Result<(), TlsError> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);

@@ -9,6 +9,15 @@
 //! itself is locked as well, so that no other name of the store (a link)
 //! escapes the lock.
 //!
+//! No file of the store is ever opened through a symbolic link placed at
+//! its name (SECURITY.md): the lock, journal, manifest and their temporary
+//! files are opened with `O_NOFOLLOW` (a link there is refused, naming it),
+//! a temporary file left behind is unlinked and created anew
+//! (`create_new`), and quarantine files are created new. The one link
+//! followed is the one the operator names: `--store` itself may be a link
+//! to an existing `bets.csv` (then opened where it leads, `O_NOFOLLOW`
+//! again); a new store is never created through one.
+//!
 //! Each file is opened once for appending; its length is tracked here so that
 //! a failed write can be cut back to exactly where it started. Syncers are
 //! duplicated handles (`fdatasync` on them needs no lock), and readers open
@@ -17,6 +26,7 @@
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{BetStore, StoreFile, StoreSyncer};
@@ -33,6 +43,9 @@ use crate::error::StoreError;
 #[derive(Debug)]
 pub struct CsvFileStore {
     data: AppendFile,
+    /// `bets.csv` as the caller named it (a link's name, when it is one),
+    /// for messages.
+    given: PathBuf,
     /// The name the journal, manifest and quarantine files are named after:
     /// `bets.csv` as given, or where it leads when it is a symbolic link, so
     /// that every name of a store finds the same files beside it.
@@ -74,9 +87,20 @@ impl CsvFileStore {
                 }
             }
         }
-        let data = AppendFile::open(path.clone(), true)
+        // Opened where a link at `path` leads (no link followed then), and
+        // created only at a name that is no link: a dangling link would
+        // have the store created wherever it points.
+        let is_link = fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink());
+        let data = AppendFile::open(files.clone(), !is_link)
             .map_err(io_error("open"))?
-            .expect("a created file exists");
+            .ok_or_else(|| StoreError::Inconsistent {
+                path: path.clone(),
+                problem: format!(
+                    "it is a symbolic link to {}, which does not exist",
+                    files.display()
+                ),
+                remedy: "a new store is never created through a link: name a file that is not one, or restore the file the link leads to",
+            })?;
         // The data file is locked too: a second central that names it
         // otherwise (a hard link, a path the lock's name misses) finds it
         // held. The lock goes with this handle, which the store keeps.
@@ -89,6 +113,7 @@ impl CsvFileStore {
         }
         Ok(Self {
             data,
+            given: path,
             files,
             _lock: lock,
         })
@@ -96,7 +121,7 @@ impl CsvFileStore {
 
     /// The path of `bets.csv`.
     pub fn path(&self) -> &Path {
-        &self.data.path
+        &self.given
     }
 
     /// The path of the journal beside `bets.csv`: `bets.csv.journal`.
@@ -115,12 +140,13 @@ fn lock_store(path: &Path) -> Result<File, StoreError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut lock = OpenOptions::new()
+    let mut lock = no_follow()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&lock_path)
+        .map_err(|error| named_link(&lock_path, error))
         .map_err(io_error)?;
     match lock.try_lock() {
         Ok(()) => {}
@@ -209,7 +235,7 @@ impl StoreFile for CsvFileStore {
 
 impl BetStore for CsvFileStore {
     fn describe(&self) -> String {
-        self.data.path.display().to_string()
+        self.given.display().to_string()
     }
 
     fn open_journal(&mut self) -> io::Result<Option<Box<dyn StoreFile>>> {
@@ -226,8 +252,17 @@ impl BetStore for CsvFileStore {
     }
 
     fn read_manifest(&self) -> io::Result<Option<Vec<u8>>> {
-        match fs::read(with_suffix(&self.files, ".lottery")) {
-            Ok(bytes) => Ok(Some(bytes)),
+        let manifest = with_suffix(&self.files, ".lottery");
+        let opened = no_follow()
+            .read(true)
+            .open(&manifest)
+            .map_err(|error| named_link(&manifest, error));
+        match opened {
+            Ok(mut file) => {
+                let mut bytes = Vec::new();
+                file.read_to_end(&mut bytes)?;
+                Ok(Some(bytes))
+            }
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
         }
@@ -260,7 +295,11 @@ impl BetStore for CsvFileStore {
 }
 
 /// Writes `contents` aside, syncs, then renames into `target`: a crash
-/// leaves the old file or the whole new one, never half of it.
+/// leaves the old file or the whole new one, never half of it. The
+/// temporary file is created new: whatever is at its name (one a crash
+/// left, or a symbolic link placed there) is unlinked first, never written
+/// through; the rename replaces a link at `target` itself, not what it
+/// points to.
 fn replace_durably(target: &Path, contents: &[u8]) -> io::Result<()> {
     let temporary = {
         let mut name = OsString::from(target.as_os_str());
@@ -268,12 +307,41 @@ fn replace_durably(target: &Path, contents: &[u8]) -> io::Result<()> {
         PathBuf::from(name)
     };
     {
-        let mut file = File::create(&temporary)?;
+        match fs::remove_file(&temporary) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+        let mut file = no_follow().write(true).create_new(true).open(&temporary)?;
         file.write_all(contents)?;
         file.sync_all()?;
     }
     fs::rename(&temporary, target)?;
     sync_parent_directory(target)
+}
+
+/// Options that refuse a symbolic link at the last component of the name
+/// (`O_NOFOLLOW`: the open fails with `ELOOP`); see [`named_link`].
+fn no_follow() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.custom_flags(libc::O_NOFOLLOW);
+    options
+}
+
+/// The error of an open refused by [`no_follow`], saying so and naming the
+/// link; other errors unchanged.
+fn named_link(path: &Path, error: io::Error) -> io::Error {
+    if error.raw_os_error() == Some(libc::ELOOP) {
+        io::Error::new(
+            error.kind(),
+            format!(
+                "{} is a symbolic link, and the store's files are never opened through one (remove the link)",
+                path.display()
+            ),
+        )
+    } else {
+        error
+    }
 }
 
 /// Makes a rename durable: the directory entry lives in the parent directory.
@@ -298,11 +366,12 @@ struct AppendFile {
 impl AppendFile {
     /// Opens `path` for appending; `None` when it is missing and `create` is off.
     fn open(path: PathBuf, create: bool) -> io::Result<Option<Self>> {
-        let opened = OpenOptions::new()
+        let opened = no_follow()
             .read(true)
             .append(true)
             .create(create)
-            .open(&path);
+            .open(&path)
+            .map_err(|error| named_link(&path, error));
         let file = match opened {
             Ok(file) => file,
             Err(error) if !create && error.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -351,7 +420,10 @@ impl StoreFile for AppendFile {
     }
 
     fn reader(&self, len: u64) -> io::Result<Box<dyn Read + Send>> {
-        let file = File::open(&self.path)?;
+        let file = no_follow()
+            .read(true)
+            .open(&self.path)
+            .map_err(|error| named_link(&self.path, error))?;
         Ok(Box::new(BufReader::with_capacity(
             64 * 1024,
             file.take(len),

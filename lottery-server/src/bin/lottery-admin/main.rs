@@ -201,7 +201,7 @@ fn export(store: &str, out: &Path) -> ExitCode {
     let mut partial = out.as_os_str().to_owned();
     partial.push(".partial");
     let partial = PathBuf::from(partial);
-    let written = std::fs::File::create(&partial)
+    let written = create_partial(&partial)
         .map_err(|error| format!("cannot create {}: {error}", partial.display()))
         .and_then(|file| {
             let mut file = std::io::BufWriter::new(file);
@@ -225,6 +225,24 @@ fn export(store: &str, out: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Creates `OUT.partial` new: whatever is at that name (one a killed export
+/// left, or a symbolic link placed there) is unlinked first, the link itself
+/// and never what it points to, and the file is then created with
+/// `create_new`, which refuses any name that exists (a link re-placed
+/// meanwhile included) instead of writing through it. The rename into `OUT`
+/// replaces a link there too, never its target.
+fn create_partial(partial: &Path) -> std::io::Result<std::fs::File> {
+    match std::fs::remove_file(partial) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(partial)
 }
 
 fn certs(agencies: u32, out: &Path, mut server_names: Vec<String>) -> ExitCode {
