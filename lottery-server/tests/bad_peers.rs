@@ -160,40 +160,43 @@ fn garbage_peers_during_a_real_run_are_dropped_and_change_nothing() {
             });
             peer.codes_until_closed()
         }),
-        // A bound agency pipelining refused batches (empty ones, and ones
-        // far ahead of its next batch): each refused, the session goes on.
-        thread::spawn(move || {
-            let (mut peer, _) = RawAgency::hello(addr, last);
-            let mut bytes = Vec::new();
-            for index in 0..REFUSED_BATCHES {
-                let batch = if index % 2 == 0 {
-                    AgencyMessage::Batch {
-                        batch: 1,
-                        bets: Vec::new(),
-                    }
-                } else {
-                    AgencyMessage::Batch {
-                        batch: 1000,
-                        bets: agency_batches(last, 1, 2).remove(0),
-                    }
-                };
-                encode_agency_message(&batch, DEFAULT_MAX_FRAME, &mut bytes).unwrap();
-            }
-            peer.send_raw(&bytes);
-            let codes = (0..REFUSED_BATCHES)
-                .map(|_| match peer.recv() {
-                    Some(CentralMessage::Error(error)) => error.code,
-                    other => panic!("expected a refusal, got {other:?}"),
-                })
-                .collect();
-            peer.close();
-            codes
-        }),
     ];
     let mut answered = Vec::new();
     for peer in bad_peers {
         answered.push(peer.join().expect("the bad peer's thread succeeds"));
     }
+    // A bound agency pipelining refused batches (empty ones, and ones far
+    // ahead of its next batch): each refused, the session goes on. It speaks
+    // for `last` too, so it runs once the peer above that did is gone: a
+    // second connection for an agency replaces the first.
+    let refused: Vec<ErrorCode> = {
+        let (mut peer, _) = RawAgency::hello(addr, last);
+        let mut bytes = Vec::new();
+        for index in 0..REFUSED_BATCHES {
+            let batch = if index % 2 == 0 {
+                AgencyMessage::Batch {
+                    batch: 1,
+                    bets: Vec::new(),
+                }
+            } else {
+                AgencyMessage::Batch {
+                    batch: 1000,
+                    bets: agency_batches(last, 1, 2).remove(0),
+                }
+            };
+            encode_agency_message(&batch, DEFAULT_MAX_FRAME, &mut bytes).unwrap();
+        }
+        peer.send_raw(&bytes);
+        let codes = (0..REFUSED_BATCHES)
+            .map(|_| match peer.recv() {
+                Some(CentralMessage::Error(error)) => error.code,
+                other => panic!("expected a refusal, got {other:?}"),
+            })
+            .collect();
+        peer.close();
+        codes
+    };
+    answered.push(refused);
 
     // The last agency finishes with nothing: the draw.
     let (mut empty, _) = RawAgency::hello(addr, last);
