@@ -265,7 +265,8 @@ fn parse_checked_batch(body: &[u8]) -> Result<CheckedBatch, DecodeError> {
         }
         let rest = &body[at..];
         let fields_left = tail.get_or_insert_with(|| FieldReader::new("Batch", rest));
-        let mut bet = read_bet(fields_left, rest)?;
+        let mut bet =
+            read_bet(fields_left, rest).map_err(|error| error.inside_item("bet", index, count))?;
         for text in &mut bet.texts {
             *text = at + text.start..at + text.end;
         }
@@ -496,8 +497,9 @@ fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {
             // A document takes at least its length byte.
             let count = fields.count("count", "documents", 1)?;
             let mut documents = Vec::with_capacity(count);
-            for _ in 0..count {
-                documents.push(fields.short_text("document")?);
+            for index in 0..count {
+                let document = fields.short_text("document");
+                documents.push(document.map_err(|e| e.inside_item("document", index, count))?);
             }
             fields.finish()?;
             CentralMessage::Winners { documents, last }

@@ -60,6 +60,24 @@ pub enum DecodeError {
         /// The most items of the smallest size those bytes can hold.
         most: usize,
     },
+    /// The frame ends inside one of the items its count declares: the
+    /// count says more items than the frame holds (what was read of them
+    /// was whole up to that field).
+    #[error(
+        "the {message} frame ends inside {item} {number} of the {count} its count declares (in its {field} field)"
+    )]
+    ItemCutShort {
+        /// The message type.
+        message: &'static str,
+        /// What the count counts, one of them (`bet`, `document`).
+        item: &'static str,
+        /// Which item is cut short, from 1.
+        number: usize,
+        /// The count the frame declares.
+        count: usize,
+        /// The item's field that the frame ends inside.
+        field: &'static str,
+    },
     /// The frame has bytes after its last field.
     #[error("the {message} frame has {extra} bytes after its last field")]
     TrailingBytes {
@@ -98,6 +116,22 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// `self` met reading item `index` (from 0) of the `count` a count
+    /// field declared: a [`DecodeError::Truncated`] there is the count's
+    /// fault, and says so; any other error is itself.
+    pub(crate) fn inside_item(self, item: &'static str, index: usize, count: usize) -> Self {
+        match self {
+            Self::Truncated { message, field } => Self::ItemCutShort {
+                message,
+                item,
+                number: index + 1,
+                count,
+                field,
+            },
+            other => other,
+        }
+    }
+
     /// The error code to send the peer before closing the connection.
     pub const fn code(&self) -> ErrorCode {
         match self {

@@ -49,14 +49,17 @@ fn parse_agency(kind: u8, body: &[u8]) -> Result<AgencyMessage, DecodeError> {
             let batch = fields.u64("batch")?;
             let count = fields.count("count", "bets", MIN_BET_LEN)?;
             let mut bets = Vec::with_capacity(count);
-            for _ in 0..count {
-                bets.push(WireBet {
-                    first_name: fields.short_text("first_name")?,
-                    last_name: fields.short_text("last_name")?,
-                    document: fields.short_text("document")?,
-                    birthdate: fields.short_text("birthdate")?,
-                    number: fields.u16("number")?,
-                });
+            for index in 0..count {
+                let mut bet = || {
+                    Ok(WireBet {
+                        first_name: fields.short_text("first_name")?,
+                        last_name: fields.short_text("last_name")?,
+                        document: fields.short_text("document")?,
+                        birthdate: fields.short_text("birthdate")?,
+                        number: fields.u16("number")?,
+                    })
+                };
+                bets.push(bet().map_err(|e: DecodeError| e.inside_item("bet", index, count))?);
             }
             fields.finish()?;
             AgencyMessage::Batch { batch, bets }

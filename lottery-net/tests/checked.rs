@@ -331,12 +331,15 @@ fn text_that_is_not_utf8_makes_the_frame_malformed_even_after_an_invalid_bet() {
 }
 
 #[test]
-fn a_frame_cut_short_after_good_texts_is_truncated_not_an_invalid_bet() {
+fn a_frame_cut_short_after_good_texts_is_cut_short_not_an_invalid_bet() {
     let bets: [RawBet<'_>; 1] = [([b"", b"Paz", b"1", b"2000-01-01"], 1)];
     assert_eq!(
         decoded(&raw_batch(&bets, Some(13 + 1 + 4 + 1))),
-        Err(DecodeError::Truncated {
+        Err(DecodeError::ItemCutShort {
             message: "Batch",
+            item: "bet",
+            number: 1,
+            count: 1,
             field: "document"
         })
     );

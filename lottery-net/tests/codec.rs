@@ -483,6 +483,46 @@ fn a_batch_whose_count_exceeds_its_bets_says_so_with_both_numbers() {
 }
 
 #[test]
+fn a_batch_whose_bets_end_before_its_count_names_the_bet_it_ends_inside() {
+    // Count 2, one whole bet of 25 bytes: room for four of the smallest, so
+    // not `CountTooLarge`, but the frame ends where bet 2 begins. Both
+    // decodings say the count is at fault, with the bet and the field.
+    let mut body = vec![0x02];
+    body.extend_from_slice(&9u64.to_be_bytes());
+    body.extend_from_slice(&2u32.to_be_bytes());
+    for text in [&b"Ana"[..], b"Paz", b"123", b"2000-01-01"] {
+        body.push(u8::try_from(text.len()).unwrap());
+        body.extend_from_slice(text);
+    }
+    body.extend_from_slice(&7u16.to_be_bytes());
+    let mut frame = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    for checked in [false, true] {
+        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+        decoder.extend(&frame);
+        let error = if checked {
+            decoder.next_agency_frame().map(drop).unwrap_err()
+        } else {
+            decoder.next_agency_message().map(drop).unwrap_err()
+        };
+        assert_eq!(
+            error,
+            DecodeError::ItemCutShort {
+                message: "Batch",
+                item: "bet",
+                number: 2,
+                count: 2,
+                field: "first_name",
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "the Batch frame ends inside bet 2 of the 2 its count declares (in its first_name field)"
+        );
+    }
+}
+
+#[test]
 fn encoding_over_the_limit_writes_nothing() {
     let bet = WireBet {
         first_name: "A".repeat(200),
