@@ -36,6 +36,7 @@
 //! `a_batch_begun_after_a_failed_commit_cut_its_predecessor_is_not_stored`
 //! says so).
 
+mod books;
 mod pending;
 mod shared;
 

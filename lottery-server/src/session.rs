@@ -558,8 +558,8 @@ impl Session {
             // later core adds that is acked without being stored now).
             Ok(_) => {
                 // The central's count is the truth.
-                if let Ok(point) = ctx.central.resume_point(agency) {
-                    self.bets_stored = self.bets_stored.max(point.bets_stored);
+                if let Ok(stored) = ctx.central.bets_stored(agency) {
+                    self.bets_stored = self.bets_stored.max(stored);
                 }
                 send(
                     &CentralMessage::Ack {
@@ -624,10 +624,7 @@ impl Session {
             );
             return;
         }
-        let bets_stored = ctx
-            .central
-            .resume_point(agency)
-            .map_or(bets_sent, |point| point.bets_stored);
+        let bets_stored = ctx.central.bets_stored(agency).unwrap_or(bets_sent);
         self.bets_stored = bets_stored;
         send(
             &CentralMessage::Finished { bets_stored },

@@ -5,6 +5,7 @@
 use super::{AgencyState, Lottery};
 use crate::bet::AgencyId;
 use crate::digest::BatchDigest;
+use crate::error::UnknownAgency;
 
 impl AgencyState {
     /// The digest of acknowledged batch number `batch` (`None`: the books
@@ -48,6 +49,17 @@ impl AgencyState {
 }
 
 impl Lottery {
+    /// The bets of `agency`'s acknowledged batches: what an ack or a
+    /// finish answer carries, read without folding the rows' CRC32C (which
+    /// only a handshake needs, and which costs a `crc32c_combine` for every
+    /// batch not folded yet).
+    ///
+    /// # Errors
+    /// [`UnknownAgency`] outside `1..=N`.
+    pub fn bets_stored(&self, agency: AgencyId) -> Result<u64, UnknownAgency> {
+        Ok(self.agency(agency).ok_or(self.unknown(agency))?.bets)
+    }
+
     /// Folds the CRC32C of `agency`'s stored rows as far as its books go, so
     /// that [`Lottery::resume_point`] answers it without folding again (a
     /// handshake's cost, once per batch; see the `digest` module).
