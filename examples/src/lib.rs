@@ -22,6 +22,7 @@
 
 pub mod agency;
 pub mod central;
+pub mod chaos;
 pub mod demo;
 pub mod error;
 pub mod input;
