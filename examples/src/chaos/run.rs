@@ -1,0 +1,627 @@
+//! A chaos run: lotteries one after another until the duration is spent,
+//! each a fresh store (a file, or a fresh PostgreSQL schema) with its own
+//! centrals and agencies, faults injected at moments drawn from the seed;
+//! after each lottery its record is collected and judged by [`check`].
+//!
+//! The seed fixes every choice the run makes (agencies, bets, batch sizes,
+//! which fault when, pauses); the interleaving of real processes still
+//! varies between replays, as in any test of real processes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+use lottery_core::{AgencyId, Bet, BetNumber, encode_store_rows};
+
+use super::check::{self, AgencyRecord, Bounds, DrawLog, LotteryRecord, ResourceSample, Verdict};
+use super::faults::{FaultKind, Injected};
+use super::system::{Agency, AgencySetup, Binaries, Central, free_port, resources};
+use crate::agency::history::parse_history;
+use crate::synthetic::{SplitMix64, synthetic_bet, write_agency_file};
+
+/// A lottery that is not over by then has hung: a failure.
+const LOTTERY_TIMEOUT: Duration = Duration::from_secs(300);
+/// How often the run looks at its processes.
+const TICK: Duration = Duration::from_millis(10);
+/// How often it samples the centrals' resources.
+const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+/// The central's idle timeout in a run: short, so that pauses outlast it.
+const IDLE_TIMEOUT_S: &str = "3";
+/// Runs of one agency program before the run gives up on it.
+const MAX_AGENCY_RUNS: usize = 40;
+
+/// What a run is asked to do.
+#[derive(Debug, Clone)]
+pub struct ChaosConfig {
+    /// Every random choice comes from it.
+    pub seed: u64,
+    /// Lotteries start until this much time has passed (the last one runs
+    /// to its end).
+    pub duration: Duration,
+    /// The programs to run.
+    pub binaries: Binaries,
+    /// The kinds of fault to inject.
+    pub faults: Vec<FaultKind>,
+    /// Mean time between two faults.
+    pub mean_gap: Duration,
+    /// The centrals' bounds.
+    pub bounds: Bounds,
+    /// Where the run's files go (a temporary directory when `None`); kept
+    /// when a check fails.
+    pub work_dir: Option<PathBuf>,
+}
+
+/// What a run did, and what it found.
+#[derive(Debug, Clone)]
+pub struct ChaosReport {
+    /// The seed.
+    pub seed: u64,
+    /// Lotteries run.
+    pub lotteries: usize,
+    /// Agencies over all lotteries.
+    pub agencies: usize,
+    /// Bets over all lotteries.
+    pub bets: u64,
+    /// Every fault injected, in order.
+    pub faults: Vec<Injected>,
+    /// Every verdict, lottery by lottery.
+    pub verdicts: Vec<Verdict>,
+    /// Things worth knowing that are no invariant (agency runs that failed
+    /// and were started again, faults that found no target).
+    pub notes: Vec<String>,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// The run's directory (logs, stores, histories).
+    pub dir: PathBuf,
+}
+
+impl ChaosReport {
+    /// The verdicts that failed.
+    pub fn failures(&self) -> Vec<&Verdict> {
+        self.verdicts
+            .iter()
+            .filter(|verdict| verdict.failure.is_some())
+            .collect()
+    }
+}
+
+/// One lottery's shape, drawn from the seed.
+#[derive(Debug)]
+struct Plan {
+    lottery: usize,
+    bets: Vec<Vec<Bet>>,
+    batch_max: Vec<u32>,
+}
+
+impl Plan {
+    fn draw(rng: &mut SplitMix64, lottery: usize) -> Self {
+        let agencies = rng.between(2, 5) as usize;
+        let mut bets = Vec::new();
+        let mut batch_max = Vec::new();
+        for _ in 0..agencies {
+            let count = rng.between(300, 3000);
+            bets.push(
+                (0..count)
+                    .map(|_| {
+                        let mut bet = synthetic_bet(rng);
+                        // Winners often enough that every agency has some
+                        // to get right (or wrong).
+                        if rng.one_in(60) {
+                            bet.number = BetNumber::DEFAULT_WINNING;
+                        }
+                        bet
+                    })
+                    .collect(),
+            );
+            batch_max.push(u32::try_from(rng.between(8, 120)).expect("small"));
+        }
+        Self {
+            lottery,
+            bets,
+            batch_max,
+        }
+    }
+}
+
+/// A pause to end, or a restart to make, at a moment.
+#[derive(Debug)]
+enum Pending {
+    ResumeCentral(usize),
+    RestartCentral(usize),
+    ResumeAgency(usize),
+}
+
+/// Runs `config`: returns the report (its verdicts say whether the
+/// invariants held).
+///
+/// # Errors
+/// The run itself could not go on (a program missing or not starting, a
+/// central that exited by itself, a lottery that never ended): that too is a
+/// failure, said with the seed.
+pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
+    let started = Instant::now();
+    let dir = match &config.work_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|error| format!("create {}: {error}", dir.display()))?;
+            dir.clone()
+        }
+        None => tempfile::Builder::new()
+            .prefix("lottery-chaos-")
+            .tempdir()
+            .map_err(|error| format!("create a temporary directory: {error}"))?
+            .keep(),
+    };
+    let mut report = ChaosReport {
+        seed: config.seed,
+        lotteries: 0,
+        agencies: 0,
+        bets: 0,
+        faults: Vec::new(),
+        verdicts: Vec::new(),
+        notes: Vec::new(),
+        elapsed: Duration::ZERO,
+        dir: dir.clone(),
+    };
+    let mut rng = SplitMix64::new(config.seed);
+    while report.lotteries == 0 || started.elapsed() < config.duration {
+        let lottery = report.lotteries + 1;
+        let plan = Plan::draw(&mut rng, lottery);
+        let lottery_dir = dir.join(format!("lottery-{lottery}"));
+        std::fs::create_dir_all(&lottery_dir)
+            .map_err(|error| format!("create {}: {error}", lottery_dir.display()))?;
+        let mut run = LotteryRun::start(config, &plan, &lottery_dir, &mut rng, started)?;
+        run.drive(&mut rng, &mut report)?;
+        let record = run.finish(&plan)?;
+        report.lotteries += 1;
+        report.agencies += plan.bets.len();
+        report.bets += plan.bets.iter().map(|bets| bets.len() as u64).sum::<u64>();
+        let verdicts = check::check(&record, config.bounds);
+        let failed = verdicts.iter().filter(|v| v.failure.is_some()).count();
+        info!(
+            "action: lottery | result: {} | lottery: {lottery} | agencies: {} | bets: {} | faults: {} | invariants_failed: {failed}",
+            if failed == 0 { "success" } else { "fail" },
+            plan.bets.len(),
+            plan.bets.iter().map(Vec::len).sum::<usize>(),
+            report
+                .faults
+                .iter()
+                .filter(|f| f.lottery == lottery)
+                .count(),
+        );
+        report.verdicts.extend(verdicts);
+    }
+    report.elapsed = started.elapsed();
+    if report.failures().is_empty() && config.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(report)
+}
+
+/// One lottery under way.
+struct LotteryRun<'a> {
+    config: &'a ChaosConfig,
+    lottery: usize,
+    dir: PathBuf,
+    store: PathBuf,
+    centrals: Vec<Central>,
+    agencies: Vec<Agency>,
+    pending: Vec<(Instant, Pending)>,
+    next_fault: Instant,
+    /// Whether the kill aimed at the last finish was tried already.
+    aimed_at_finish: bool,
+    peaks: BTreeMap<String, ResourceSample>,
+    run_started: Instant,
+    started: Instant,
+}
+
+impl<'a> LotteryRun<'a> {
+    fn start(
+        config: &'a ChaosConfig,
+        plan: &Plan,
+        dir: &Path,
+        rng: &mut SplitMix64,
+        run_started: Instant,
+    ) -> Result<Self, String> {
+        let store = dir.join("bets.csv");
+        let agencies_count = plan.bets.len();
+        let port = free_port(rng)?;
+        let args = vec![
+            "--agencies".to_owned(),
+            agencies_count.to_string(),
+            "--store".to_owned(),
+            store.display().to_string(),
+            "--threads".to_owned(),
+            "1".to_owned(),
+            "--idle-timeout".to_owned(),
+            IDLE_TIMEOUT_S.to_owned(),
+            "--handshake-timeout".to_owned(),
+            IDLE_TIMEOUT_S.to_owned(),
+        ];
+        let mut central = Central::new(
+            "central-1".to_owned(),
+            port,
+            args,
+            dir,
+            &config.binaries.server,
+        );
+        central.start()?;
+        let servers = central.address();
+        let mut agencies = Vec::new();
+        for (index, bets) in plan.bets.iter().enumerate() {
+            let id = u32::try_from(index + 1).expect("few agencies");
+            let data = dir.join(format!("agency-{id}.csv"));
+            write_agency_file(&data, bets.iter().cloned())
+                .map_err(|error| format!("write {}: {error}", data.display()))?;
+            let mut agency = Agency::new(AgencySetup {
+                id,
+                servers: servers.clone(),
+                data,
+                history: dir.join(format!("agency-{id}.history.jsonl")),
+                log: dir.join(format!("agency-{id}.log")),
+                batch_max: plan.batch_max[index],
+                tls: Vec::new(),
+            });
+            agency.start(&config.binaries.agency)?;
+            agencies.push(agency);
+        }
+        let now = Instant::now();
+        Ok(Self {
+            config,
+            lottery: plan.lottery,
+            dir: dir.to_path_buf(),
+            store,
+            centrals: vec![central],
+            agencies,
+            pending: Vec::new(),
+            next_fault: now + gap(rng, config.mean_gap),
+            aimed_at_finish: false,
+            peaks: BTreeMap::new(),
+            run_started,
+            started: now,
+        })
+    }
+
+    /// Runs the lottery to its end: every agency done.
+    fn drive(&mut self, rng: &mut SplitMix64, report: &mut ChaosReport) -> Result<(), String> {
+        let mut last_sample = Instant::now() - SAMPLE_EVERY;
+        while !self.agencies.iter().all(|agency| agency.done) {
+            if self.started.elapsed() > LOTTERY_TIMEOUT {
+                return Err(format!(
+                    "lottery {} did not end within {LOTTERY_TIMEOUT:?} (files in {})",
+                    self.lottery,
+                    self.dir.display()
+                ));
+            }
+            std::thread::sleep(TICK);
+            if last_sample.elapsed() >= SAMPLE_EVERY {
+                self.sample();
+                last_sample = Instant::now();
+            }
+            self.tend_centrals()?;
+            self.tend_agencies(report)?;
+            self.run_pending()?;
+            let now = Instant::now();
+            if self.aim_at_last_finish(rng) {
+                self.next_fault = now;
+            }
+            if now >= self.next_fault {
+                if let Some(fault) = self.inject(rng)? {
+                    info!(
+                        "action: fault | result: success | at_s: {:.3} | lottery: {} | kind: {} | detail: {}",
+                        fault.at.as_secs_f64(),
+                        fault.lottery,
+                        fault.kind,
+                        fault.detail
+                    );
+                    report.faults.push(fault);
+                }
+                self.next_fault = Instant::now() + gap(rng, self.config.mean_gap);
+            }
+        }
+        Ok(())
+    }
+
+    /// Once per lottery, when every agency but one has finished, a kill of
+    /// the central may be aimed at the last finish and the draw.
+    fn aim_at_last_finish(&mut self, rng: &mut SplitMix64) -> bool {
+        if self.aimed_at_finish || !self.config.faults.contains(&FaultKind::Kill) {
+            return false;
+        }
+        let finished = self
+            .agencies
+            .iter()
+            .filter(|agency| {
+                std::fs::read_to_string(&agency.setup.history).is_ok_and(|text| {
+                    parse_history(&text).iter().any(|line| {
+                        matches!(
+                            line.event,
+                            crate::agency::history::HistoryEvent::Sent { .. }
+                        )
+                    })
+                })
+            })
+            .count();
+        if finished + 1 < self.agencies.len() {
+            return false;
+        }
+        self.aimed_at_finish = true;
+        rng.one_in(2)
+    }
+
+    fn sample(&mut self) {
+        for central in &self.centrals {
+            let Some(sample) = central.pid().and_then(|pid| resources(pid, &central.name)) else {
+                continue;
+            };
+            let peak = self
+                .peaks
+                .entry(central.name.clone())
+                .or_insert_with(|| sample.clone());
+            peak.rss_kib = peak.rss_kib.max(sample.rss_kib);
+            peak.fds = peak.fds.max(sample.fds);
+        }
+    }
+
+    fn tend_centrals(&mut self) -> Result<(), String> {
+        for central in &mut self.centrals {
+            if let Some(status) = central.exited() {
+                return Err(format!(
+                    "{} of lottery {} exited by itself ({status}); its log: {}",
+                    central.name,
+                    self.lottery,
+                    central
+                        .logs
+                        .last()
+                        .map_or(String::new(), |p| p.display().to_string())
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn tend_agencies(&mut self, report: &mut ChaosReport) -> Result<(), String> {
+        let now = Instant::now();
+        for agency in &mut self.agencies {
+            if agency.reap() == Some(false) {
+                let note = format!(
+                    "lottery {}: agency {} {} (see {}); started again",
+                    self.lottery,
+                    agency.setup.id,
+                    agency.failed_runs.last().map_or("", String::as_str),
+                    agency.setup.log.display()
+                );
+                warn!("action: agency_exit | result: fail | detail: {note}");
+                report.notes.push(note);
+                agency.restart_at = Some(now + Duration::from_millis(200));
+            }
+            if !agency.done && !agency.alive() && agency.restart_at.is_some_and(|at| at <= now) {
+                if agency.runs >= MAX_AGENCY_RUNS {
+                    return Err(format!(
+                        "lottery {}: agency {} failed {} runs: {:?}",
+                        self.lottery, agency.setup.id, agency.runs, agency.failed_runs
+                    ));
+                }
+                agency.start(&self.config.binaries.agency)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn run_pending(&mut self) -> Result<(), String> {
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.pending = later;
+        for (_, pending) in due {
+            match pending {
+                Pending::ResumeCentral(index) => self.centrals[index].pause(false)?,
+                Pending::RestartCentral(index) => self.centrals[index].start()?,
+                Pending::ResumeAgency(index) => self.agencies[index].pause(false)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether central `index` is up and not waiting for a restart.
+    fn central_up(&self, index: usize) -> bool {
+        self.centrals[index].pid().is_some()
+            && !self.pending.iter().any(|(_, pending)| {
+                matches!(pending, Pending::RestartCentral(i) | Pending::ResumeCentral(i) if *i == index)
+            })
+    }
+
+    /// Injects one fault of a kind drawn among those enabled; `None` when
+    /// the drawn kind found nothing to hit now.
+    fn inject(&mut self, rng: &mut SplitMix64) -> Result<Option<Injected>, String> {
+        let kinds: Vec<FaultKind> = self
+            .config
+            .faults
+            .iter()
+            .copied()
+            .filter(|kind| {
+                matches!(
+                    kind,
+                    FaultKind::Kill
+                        | FaultKind::Stop
+                        | FaultKind::AgencyKill
+                        | FaultKind::AgencyStop
+                )
+            })
+            .collect();
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        let kind = *rng.pick(&kinds);
+        let at = self.run_started.elapsed();
+        let detail = match kind {
+            FaultKind::Kill | FaultKind::Stop => {
+                let index = rng.below(self.centrals.len() as u64) as usize;
+                if !self.central_up(index) {
+                    return Ok(None);
+                }
+                let name = self.centrals[index].name.clone();
+                if kind == FaultKind::Kill {
+                    let down = Duration::from_millis(rng.below(800));
+                    self.centrals[index].kill();
+                    self.pending
+                        .push((Instant::now() + down, Pending::RestartCentral(index)));
+                    format!("{name} SIGKILLed, restarted after {} ms", down.as_millis())
+                } else {
+                    let pause = Duration::from_millis(rng.between(200, 6000));
+                    self.centrals[index].pause(true)?;
+                    self.pending
+                        .push((Instant::now() + pause, Pending::ResumeCentral(index)));
+                    format!("{name} SIGSTOPped for {} ms", pause.as_millis())
+                }
+            }
+            _ => {
+                let alive: Vec<usize> = (0..self.agencies.len())
+                    .filter(|&i| self.agencies[i].alive() && !self.agencies[i].stopped)
+                    .collect();
+                if alive.is_empty() {
+                    return Ok(None);
+                }
+                let index = *rng.pick(&alive);
+                let id = self.agencies[index].setup.id;
+                if kind == FaultKind::AgencyKill {
+                    let down = Duration::from_millis(rng.below(500));
+                    self.agencies[index].kill();
+                    self.agencies[index].restart_at = Some(Instant::now() + down);
+                    format!(
+                        "agency {id} SIGKILLed, restarted after {} ms",
+                        down.as_millis()
+                    )
+                } else {
+                    let pause = Duration::from_millis(rng.between(200, 6000));
+                    self.agencies[index].pause(true)?;
+                    self.pending
+                        .push((Instant::now() + pause, Pending::ResumeAgency(index)));
+                    format!("agency {id} SIGSTOPped for {} ms", pause.as_millis())
+                }
+            }
+        };
+        Ok(Some(Injected {
+            at,
+            lottery: self.lottery,
+            kind,
+            detail,
+        }))
+    }
+
+    /// Stops the centrals and collects the lottery's record.
+    fn finish(mut self, plan: &Plan) -> Result<LotteryRecord, String> {
+        // A restart still to come is made first, so the store is closed
+        // cleanly by its central.
+        for (_, pending) in std::mem::take(&mut self.pending) {
+            match pending {
+                Pending::ResumeCentral(index) => self.centrals[index].pause(false)?,
+                Pending::RestartCentral(index) => self.centrals[index].start()?,
+                Pending::ResumeAgency(_) => {}
+            }
+        }
+        self.sample();
+        for central in &mut self.centrals {
+            central.terminate()?;
+        }
+        let mut draw = DrawLog::default();
+        for central in &self.centrals {
+            for log in &central.logs {
+                let text = std::fs::read_to_string(log)
+                    .map_err(|error| format!("read {}: {error}", log.display()))?;
+                for line in text.lines() {
+                    if line.contains("action: sorteo | result: success") {
+                        draw.sorteo += 1;
+                    } else if line.contains("action: recover_draw | result: success") {
+                        draw.recovered += 1;
+                    }
+                }
+            }
+        }
+        let verify = Command::new(&self.config.binaries.admin)
+            .args(["verify", "--store"])
+            .arg(&self.store)
+            .output()
+            .map_err(|error| format!("run lottery-admin verify: {error}"))?;
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&verify.stdout),
+            String::from_utf8_lossy(&verify.stderr)
+        );
+        draw.recorded = printed
+            .lines()
+            .any(|line| line.starts_with("draw: ") && line != "draw: not yet");
+        let bytes = std::fs::read(&self.store)
+            .map_err(|error| format!("read {}: {error}", self.store.display()))?;
+        let stored_rows = split_rows(&bytes);
+        let mut agencies = BTreeMap::new();
+        for (index, bets) in plan.bets.iter().enumerate() {
+            let id = u32::try_from(index + 1).expect("few agencies");
+            let history_path = &self.agencies[index].setup.history;
+            let history = std::fs::read_to_string(history_path)
+                .map(|text| parse_history(&text))
+                .unwrap_or_default();
+            agencies.insert(id, agency_record(id, bets, history));
+        }
+        Ok(LotteryRecord {
+            lottery: self.lottery,
+            agencies,
+            stored_rows,
+            draw,
+            verify: if verify.status.success() {
+                Ok(())
+            } else {
+                Err(printed)
+            },
+            conflicts: Vec::new(),
+            resources: self.peaks.into_values().collect(),
+        })
+    }
+}
+
+/// The rows of a `bets.csv`, without their CRLF (no field holds a line
+/// end: names refuse control characters).
+pub fn split_rows(bytes: &[u8]) -> Vec<Vec<u8>> {
+    bytes
+        .split(|&byte| byte == b'\n')
+        .map(|row| row.strip_suffix(b"\r").unwrap_or(row))
+        .filter(|row| !row.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// What agency `id` with input `bets` must end with, and its history.
+pub fn agency_record(
+    id: u32,
+    bets: &[Bet],
+    history: Vec<crate::agency::history::HistoryLine>,
+) -> AgencyRecord {
+    let agency = AgencyId::new(id).expect("agency ids from 1");
+    let expected_rows = bets
+        .iter()
+        .map(|bet| {
+            let mut row = Vec::new();
+            encode_store_rows(agency, std::slice::from_ref(bet), &mut row);
+            split_rows(&row).pop().expect("one bet is one row")
+        })
+        .collect();
+    let winning_documents = bets
+        .iter()
+        .filter(|bet| bet.number == BetNumber::DEFAULT_WINNING)
+        .map(|bet| bet.document.as_str().to_owned())
+        .collect();
+    AgencyRecord {
+        expected_rows,
+        winning_documents,
+        history,
+    }
+}
+
+/// The time to the next fault: uniform over twice the mean.
+fn gap(rng: &mut SplitMix64, mean: Duration) -> Duration {
+    let mean_ms = u64::try_from(mean.as_millis()).unwrap_or(u64::MAX).max(1);
+    Duration::from_millis(rng.between(mean_ms / 10, mean_ms * 2))
+}
