@@ -145,8 +145,9 @@ pub struct LotteryRecord {
     pub stored_rows: Vec<Vec<u8>>,
     /// What the centrals logged about the draw.
     pub draw: DrawLog,
-    /// `lottery-admin verify`'s verdict: `Err` holds what it printed.
-    pub verify: Result<(), String>,
+    /// `lottery-admin verify`'s verdict: `Err` holds what it printed;
+    /// `None` for a ledger it cannot check (PostgreSQL).
+    pub verify: Option<Result<(), String>>,
     /// Conflicting resends tried during the lottery.
     pub conflicts: Vec<ConflictProbe>,
     /// Resource samples of its centrals.
@@ -192,7 +193,9 @@ fn text(row: &[u8]) -> String {
     String::from_utf8_lossy(row).into_owned()
 }
 
-/// Judges `record` against every invariant (bounds for the resources).
+/// Judges `record` against every invariant that applies (bounds for the
+/// resources): [`Invariant::StoreVerifies`] only when `verify` ran,
+/// [`Invariant::ConflictsRefused`] only when conflicting resends were tried.
 pub fn check(record: &LotteryRecord, bounds: Bounds) -> Vec<Verdict> {
     let mut per_agency: BTreeMap<u32, Vec<&[u8]>> = BTreeMap::new();
     let mut foreign = Vec::new();
@@ -209,7 +212,7 @@ pub fn check(record: &LotteryRecord, bounds: Bounds) -> Vec<Verdict> {
         lottery: record.lottery,
         failure,
     };
-    vec![
+    let mut verdicts = vec![
         verdict(
             Invariant::AckedStoredOnce,
             acked_stored_once(record, &per_agency),
@@ -221,13 +224,21 @@ pub fn check(record: &LotteryRecord, bounds: Bounds) -> Vec<Verdict> {
         verdict(Invariant::Complete, complete(record, &per_agency)),
         verdict(Invariant::OneDraw, one_draw(record.draw)),
         verdict(Invariant::OwnWinners, own_winners(record)),
-        verdict(Invariant::StoreVerifies, record.verify.clone().err()),
-        verdict(Invariant::ConflictsRefused, conflicts_refused(record)),
-        verdict(
-            Invariant::ResourcesBounded,
-            resources_bounded(record, bounds),
-        ),
-    ]
+    ];
+    if let Some(verify) = &record.verify {
+        verdicts.push(verdict(Invariant::StoreVerifies, verify.clone().err()));
+    }
+    if !record.conflicts.is_empty() {
+        verdicts.push(verdict(
+            Invariant::ConflictsRefused,
+            conflicts_refused(record),
+        ));
+    }
+    verdicts.push(verdict(
+        Invariant::ResourcesBounded,
+        resources_bounded(record, bounds),
+    ));
+    verdicts
 }
 
 fn acked_stored_once(
@@ -478,8 +489,13 @@ mod tests {
                 recovered: 0,
                 recorded: true,
             },
-            verify: Ok(()),
-            conflicts: Vec::new(),
+            verify: Some(Ok(())),
+            conflicts: vec![ConflictProbe {
+                agency: 1,
+                batch: 1,
+                acked: false,
+                answer: "BatchConflict".into(),
+            }],
             resources: vec![ResourceSample {
                 central: "central-1".into(),
                 rss_kib: 10_000,
@@ -500,6 +516,20 @@ mod tests {
         let verdicts = check(&healthy(), BOUNDS);
         assert_eq!(verdicts.len(), Invariant::ALL.len());
         assert_eq!(failures(&healthy()), []);
+    }
+
+    #[test]
+    fn invariants_that_do_not_apply_are_not_counted_as_checked() {
+        let mut record = healthy();
+        record.verify = None;
+        record.conflicts.clear();
+        let kinds: Vec<Invariant> = check(&record, BOUNDS)
+            .into_iter()
+            .map(|verdict| verdict.invariant)
+            .collect();
+        assert!(!kinds.contains(&Invariant::StoreVerifies));
+        assert!(!kinds.contains(&Invariant::ConflictsRefused));
+        assert_eq!(kinds.len(), Invariant::ALL.len() - 2);
     }
 
     #[test]
@@ -617,18 +647,11 @@ mod tests {
         let mut record = healthy();
         record.conflicts.push(ConflictProbe {
             agency: 1,
-            batch: 1,
-            acked: false,
-            answer: "BatchConflict".into(),
-        });
-        assert_eq!(failures(&record), []);
-        record.conflicts.push(ConflictProbe {
-            agency: 1,
             batch: 2,
             acked: true,
             answer: "Ack".into(),
         });
-        record.verify = Err("chain mismatch at record 3".into());
+        record.verify = Some(Err("chain mismatch at record 3".into()));
         record.resources[0].fds = 5000;
         let kinds: Vec<Invariant> = failures(&record)
             .into_iter()

@@ -18,7 +18,7 @@ use lottery_core::{AgencyId, Bet, BetNumber, encode_store_rows};
 use super::check::{self, AgencyRecord, Bounds, DrawLog, LotteryRecord, ResourceSample, Verdict};
 use super::faults::{FaultKind, Injected};
 use super::system::{Agency, AgencySetup, Binaries, Central, free_port, resources};
-use crate::agency::history::parse_history;
+use crate::agency::history::{HistoryEvent, HistoryLine, parse_history};
 use crate::synthetic::{SplitMix64, synthetic_bet, write_agency_file};
 
 /// A lottery that is not over by then has hung: a failure.
@@ -101,7 +101,7 @@ impl Plan {
         let mut bets = Vec::new();
         let mut batch_max = Vec::new();
         for _ in 0..agencies {
-            let count = rng.between(300, 3000);
+            let count = rng.between(2_000, 20_000);
             bets.push(
                 (0..count)
                     .map(|_| {
@@ -210,8 +210,9 @@ struct LotteryRun<'a> {
     agencies: Vec<Agency>,
     pending: Vec<(Instant, Pending)>,
     next_fault: Instant,
-    /// Whether the kill aimed at the last finish was tried already.
-    aimed_at_finish: bool,
+    /// The acknowledged bets at which a kill is aimed at the end of the
+    /// ingest (`u64::MAX`: none, or done).
+    aim: u64,
     peaks: BTreeMap<String, ResourceSample>,
     run_started: Instant,
     started: Instant,
@@ -268,6 +269,13 @@ impl<'a> LotteryRun<'a> {
             agencies.push(agency);
         }
         let now = Instant::now();
+        let total: u64 = plan.bets.iter().map(|bets| bets.len() as u64).sum();
+        // Half the lotteries aim a kill at their last batches and finishes.
+        let aim = if rng.one_in(2) {
+            total - total * rng.below(50) / 1000
+        } else {
+            u64::MAX
+        };
         Ok(Self {
             config,
             lottery: plan.lottery,
@@ -276,8 +284,9 @@ impl<'a> LotteryRun<'a> {
             centrals: vec![central],
             agencies,
             pending: Vec::new(),
-            next_fault: now + gap(rng, config.mean_gap),
-            aimed_at_finish: false,
+            // The first fault early: a lottery's ingest lasts a second or two.
+            next_fault: now + Duration::from_millis(rng.below(1000)),
+            aim,
             peaks: BTreeMap::new(),
             run_started,
             started: now,
@@ -303,12 +312,10 @@ impl<'a> LotteryRun<'a> {
             self.tend_centrals()?;
             self.tend_agencies(report)?;
             self.run_pending()?;
-            let now = Instant::now();
-            if self.aim_at_last_finish(rng) {
-                self.next_fault = now;
-            }
-            if now >= self.next_fault {
-                if let Some(fault) = self.inject(rng)? {
+            let aimed = self.aim_at_last_finish();
+            if aimed || Instant::now() >= self.next_fault {
+                let forced = aimed.then_some(FaultKind::Kill);
+                if let Some(fault) = self.inject(rng, forced)? {
                     info!(
                         "action: fault | result: success | at_s: {:.3} | lottery: {} | kind: {} | detail: {}",
                         fault.at.as_secs_f64(),
@@ -324,31 +331,37 @@ impl<'a> LotteryRun<'a> {
         Ok(())
     }
 
-    /// Once per lottery, when every agency but one has finished, a kill of
-    /// the central may be aimed at the last finish and the draw.
-    fn aim_at_last_finish(&mut self, rng: &mut SplitMix64) -> bool {
-        if self.aimed_at_finish || !self.config.faults.contains(&FaultKind::Kill) {
+    /// Once per lottery, when the agencies' acknowledged bets reach the
+    /// lottery's `aim` (drawn between 95% and all of its bets: the last
+    /// batches, the finishes and the draw), a kill of the central may be
+    /// aimed at that moment.
+    fn aim_at_last_finish(&mut self) -> bool {
+        if self.aim == u64::MAX || !self.config.faults.contains(&FaultKind::Kill) {
             return false;
         }
-        let finished = self
+        let acked: u64 = self
             .agencies
             .iter()
-            .filter(|agency| {
-                std::fs::read_to_string(&agency.setup.history).is_ok_and(|text| {
-                    parse_history(&text).iter().any(|line| {
-                        matches!(
-                            line.event,
-                            crate::agency::history::HistoryEvent::Sent { .. }
-                        )
-                    })
+            .map(|agency| {
+                std::fs::read_to_string(&agency.setup.history).map_or(0, |text| {
+                    parse_history(&text)
+                        .iter()
+                        .filter_map(|line| match line.event {
+                            HistoryEvent::Stored { bets } | HistoryEvent::Sent { bets } => {
+                                Some(bets)
+                            }
+                            _ => None,
+                        })
+                        .max()
+                        .unwrap_or(0)
                 })
             })
-            .count();
-        if finished + 1 < self.agencies.len() {
+            .sum();
+        if acked < self.aim {
             return false;
         }
-        self.aimed_at_finish = true;
-        rng.one_in(2)
+        self.aim = u64::MAX;
+        true
     }
 
     fn sample(&mut self) {
@@ -434,9 +447,13 @@ impl<'a> LotteryRun<'a> {
             })
     }
 
-    /// Injects one fault of a kind drawn among those enabled; `None` when
-    /// the drawn kind found nothing to hit now.
-    fn inject(&mut self, rng: &mut SplitMix64) -> Result<Option<Injected>, String> {
+    /// Injects one fault of a kind drawn among those enabled (or of kind
+    /// `forced`); `None` when the drawn kind found nothing to hit now.
+    fn inject(
+        &mut self,
+        rng: &mut SplitMix64,
+        forced: Option<FaultKind>,
+    ) -> Result<Option<Injected>, String> {
         let kinds: Vec<FaultKind> = self
             .config
             .faults
@@ -455,7 +472,7 @@ impl<'a> LotteryRun<'a> {
         if kinds.is_empty() {
             return Ok(None);
         }
-        let kind = *rng.pick(&kinds);
+        let kind = forced.unwrap_or_else(|| *rng.pick(&kinds));
         let at = self.run_started.elapsed();
         let detail = match kind {
             FaultKind::Kill | FaultKind::Stop => {
@@ -469,7 +486,15 @@ impl<'a> LotteryRun<'a> {
                     self.centrals[index].kill();
                     self.pending
                         .push((Instant::now() + down, Pending::RestartCentral(index)));
-                    format!("{name} SIGKILLed, restarted after {} ms", down.as_millis())
+                    let when = if forced.is_some() {
+                        " near the end of the ingest"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{name} SIGKILLed{when}, restarted after {} ms",
+                        down.as_millis()
+                    )
                 } else {
                     let pause = Duration::from_millis(rng.between(200, 6000));
                     self.centrals[index].pause(true)?;
@@ -571,11 +596,11 @@ impl<'a> LotteryRun<'a> {
             agencies,
             stored_rows,
             draw,
-            verify: if verify.status.success() {
+            verify: Some(if verify.status.success() {
                 Ok(())
             } else {
                 Err(printed)
-            },
+            }),
             conflicts: Vec::new(),
             resources: self.peaks.into_values().collect(),
         })
@@ -594,11 +619,7 @@ pub fn split_rows(bytes: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// What agency `id` with input `bets` must end with, and its history.
-pub fn agency_record(
-    id: u32,
-    bets: &[Bet],
-    history: Vec<crate::agency::history::HistoryLine>,
-) -> AgencyRecord {
+pub fn agency_record(id: u32, bets: &[Bet], history: Vec<HistoryLine>) -> AgencyRecord {
     let agency = AgencyId::new(id).expect("agency ids from 1");
     let expected_rows = bets
         .iter()
