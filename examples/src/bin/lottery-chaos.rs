@@ -12,6 +12,7 @@ use clap::Parser;
 use log::LevelFilter;
 use lottery_examples::chaos::check::Bounds;
 use lottery_examples::chaos::faults::{FaultKind, parse_duration, parse_faults};
+use lottery_examples::chaos::pg::Postgres;
 use lottery_examples::chaos::run::{ChaosConfig, run};
 use lottery_examples::chaos::system::Binaries;
 use lottery_examples::chaos::table::table;
@@ -34,11 +35,11 @@ struct ChaosArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     duration: Duration,
     /// The faults to inject, separated by commas: kill, stop, agency-kill,
-    /// agency-stop, or all.
+    /// agency-stop, pg-restart (PostgreSQL runs), or all.
     #[arg(long, default_value = "all")]
     faults: String,
     /// Mean time between two faults.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, default_value = "400ms", value_parser = parse_duration)]
     mean_gap: Duration,
     /// Resident memory a central may reach, MiB.
     #[arg(long, default_value_t = 256)]
@@ -54,6 +55,16 @@ struct ChaosArgs {
     /// temporary directory, removed when every check passed].
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
+    /// The ledger: `file` (one central on a bets.csv per lottery) or a
+    /// PostgreSQL server, postgres://USER@HOST:PORT/DB, whose fresh schema
+    /// each lottery's centrals share. pg-restart needs the cluster's
+    /// LOTTERY_TEST_POSTGRES_DATA and LOTTERY_TEST_POSTGRES_BIN (as
+    /// scripts/pg-test-cluster.sh exports them).
+    #[arg(long, default_value = "file", value_name = "file|URL")]
+    store: String,
+    /// Centrals per lottery on PostgreSQL (2 or 3; a file store has one).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
+    centrals: u8,
     /// INFO shows every fault as it is injected.
     #[arg(long, default_value = "INFO")]
     log_level: String,
@@ -93,6 +104,29 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let postgres = if args.store == "file" {
+        None
+    } else if args.store.starts_with("postgres://") || args.store.starts_with("postgresql://") {
+        let variable = |name| std::env::var_os(name).map(PathBuf::from);
+        Some(Postgres {
+            url: args.store.clone(),
+            cluster: variable("LOTTERY_TEST_POSTGRES_DATA")
+                .zip(variable("LOTTERY_TEST_POSTGRES_BIN")),
+        })
+    } else {
+        eprintln!(
+            "lottery-chaos: invalid value '{}' for '--store': say `file` or postgres://USER@HOST:PORT/DB",
+            args.store
+        );
+        return ExitCode::from(2);
+    };
+    if postgres.as_ref().is_some_and(|pg| pg.cluster.is_none())
+        && faults.contains(&FaultKind::PgRestart)
+    {
+        log::warn!(
+            "action: chaos | result: in_progress | warning: no pg-restart faults: LOTTERY_TEST_POSTGRES_DATA and LOTTERY_TEST_POSTGRES_BIN are not both set"
+        );
+    }
     let config = ChaosConfig {
         seed,
         duration: args.duration,
@@ -104,6 +138,8 @@ fn main() -> ExitCode {
             fds: args.max_fds,
         },
         work_dir: args.work_dir,
+        postgres,
+        centrals: usize::from(args.centrals),
     };
     log::info!(
         "action: chaos | result: in_progress | seed: {seed:#x} | duration_s: {} | faults: {}",
@@ -117,7 +153,7 @@ fn main() -> ExitCode {
     );
     match run(&config) {
         Ok(report) => {
-            print!("{}", table(&report, "file store, plaintext, 1 central"));
+            print!("{}", table(&report, &config.setup()));
             if report.failures().is_empty() {
                 ExitCode::SUCCESS
             } else {

@@ -5,12 +5,14 @@
 //! - [`check`]: the invariants, judged on a lottery's record (no processes).
 //! - [`faults`]: the kinds of fault, `--faults` and `--duration` parsing,
 //!   the log of faults injected.
+//! - [`pg`]: a fresh PostgreSQL schema per lottery, `pg_ctl` restarts.
 //! - [`system`]: the programs as processes, signals, `/proc` resources.
 //! - [`run`]: lotteries one after another under faults, each judged.
 //! - [`table`]: the table printed at the end.
 
 pub mod check;
 pub mod faults;
+pub mod pg;
 pub mod run;
 pub mod system;
 pub mod table;

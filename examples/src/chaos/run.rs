@@ -17,6 +17,7 @@ use lottery_core::{AgencyId, Bet, BetNumber, encode_store_rows};
 
 use super::check::{self, AgencyRecord, Bounds, DrawLog, LotteryRecord, ResourceSample, Verdict};
 use super::faults::{FaultKind, Injected};
+use super::pg::Postgres;
 use super::system::{Agency, AgencySetup, Binaries, Central, free_port, resources};
 use crate::agency::history::{HistoryEvent, HistoryLine, parse_history};
 use crate::synthetic::{SplitMix64, synthetic_bet, write_agency_file};
@@ -51,6 +52,24 @@ pub struct ChaosConfig {
     /// Where the run's files go (a temporary directory when `None`); kept
     /// when a check fails.
     pub work_dir: Option<PathBuf>,
+    /// The PostgreSQL server whose fresh schema each lottery's centrals
+    /// share (`None`: one central on a file store).
+    pub postgres: Option<Postgres>,
+    /// Centrals per lottery on PostgreSQL (a file store has one).
+    pub centrals: usize,
+}
+
+impl ChaosConfig {
+    /// What the run runs, for the table's first line.
+    pub fn setup(&self) -> String {
+        match &self.postgres {
+            Some(postgres) => format!(
+                "PostgreSQL ({}, a schema per lottery), {} centrals, plaintext",
+                postgres.url, self.centrals
+            ),
+            None => "file store, 1 central, plaintext".to_owned(),
+        }
+    }
 }
 
 /// What a run did, and what it found.
@@ -174,6 +193,7 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
             .map_err(|error| format!("create {}: {error}", lottery_dir.display()))?;
         let mut run = LotteryRun::start(config, &plan, &lottery_dir, &mut rng, started)?;
         run.drive(&mut rng, &mut report)?;
+        let schema = run.schema.clone();
         let record = run.finish(&plan)?;
         report.lotteries += 1;
         report.agencies += plan.bets.len();
@@ -192,6 +212,9 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
                 .count(),
         );
         report.verdicts.extend(verdicts);
+        if let (Some(postgres), Some(schema), 0) = (&config.postgres, schema, failed) {
+            postgres.drop_schema(&schema)?;
+        }
     }
     report.elapsed = started.elapsed();
     if report.failures().is_empty() && config.work_dir.is_none() {
@@ -205,7 +228,10 @@ struct LotteryRun<'a> {
     config: &'a ChaosConfig,
     lottery: usize,
     dir: PathBuf,
-    store: PathBuf,
+    /// `bets.csv`, or the PostgreSQL URL of the lottery's schema.
+    store: String,
+    /// The lottery's PostgreSQL schema.
+    schema: Option<String>,
     centrals: Vec<Central>,
     agencies: Vec<Agency>,
     pending: Vec<(Instant, Pending)>,
@@ -226,14 +252,19 @@ impl<'a> LotteryRun<'a> {
         rng: &mut SplitMix64,
         run_started: Instant,
     ) -> Result<Self, String> {
-        let store = dir.join("bets.csv");
+        let (store, schema) = match &config.postgres {
+            Some(postgres) => {
+                let schema = format!("chaos_{:x}_{}", config.seed, plan.lottery);
+                (postgres.fresh_schema(&schema)?, Some(schema))
+            }
+            None => (dir.join("bets.csv").display().to_string(), None),
+        };
         let agencies_count = plan.bets.len();
-        let port = free_port(rng)?;
         let args = vec![
             "--agencies".to_owned(),
             agencies_count.to_string(),
             "--store".to_owned(),
-            store.display().to_string(),
+            store.clone(),
             "--threads".to_owned(),
             "1".to_owned(),
             "--idle-timeout".to_owned(),
@@ -241,18 +272,32 @@ impl<'a> LotteryRun<'a> {
             "--handshake-timeout".to_owned(),
             IDLE_TIMEOUT_S.to_owned(),
         ];
-        let mut central = Central::new(
-            "central-1".to_owned(),
-            port,
-            args,
-            dir,
-            &config.binaries.server,
-        );
-        central.start()?;
-        let servers = central.address();
+        let count = if config.postgres.is_some() {
+            config.centrals.max(1)
+        } else {
+            1
+        };
+        let mut centrals = Vec::new();
+        for index in 0..count {
+            let mut central = Central::new(
+                format!("central-{}", index + 1),
+                free_port(rng)?,
+                args.clone(),
+                dir,
+                &config.binaries.server,
+            );
+            central.start()?;
+            centrals.push(central);
+        }
+        let addresses: Vec<String> = centrals.iter().map(Central::address).collect();
         let mut agencies = Vec::new();
         for (index, bets) in plan.bets.iter().enumerate() {
             let id = u32::try_from(index + 1).expect("few agencies");
+            // Each agency starts on another central of the list, so that
+            // all of them take batches.
+            let mut servers = addresses.clone();
+            servers.rotate_left(index % addresses.len());
+            let servers = servers.join(",");
             let data = dir.join(format!("agency-{id}.csv"));
             write_agency_file(&data, bets.iter().cloned())
                 .map_err(|error| format!("write {}: {error}", data.display()))?;
@@ -281,11 +326,12 @@ impl<'a> LotteryRun<'a> {
             lottery: plan.lottery,
             dir: dir.to_path_buf(),
             store,
-            centrals: vec![central],
+            schema,
+            centrals,
             agencies,
             pending: Vec::new(),
-            // The first fault early: a lottery's ingest lasts a second or two.
-            next_fault: now + Duration::from_millis(rng.below(1000)),
+            // The first fault early: an ingest may last well under a second.
+            next_fault: now + Duration::from_millis(rng.below(300)),
             aim,
             peaks: BTreeMap::new(),
             run_started,
@@ -459,14 +505,17 @@ impl<'a> LotteryRun<'a> {
             .faults
             .iter()
             .copied()
-            .filter(|kind| {
-                matches!(
-                    kind,
-                    FaultKind::Kill
-                        | FaultKind::Stop
-                        | FaultKind::AgencyKill
-                        | FaultKind::AgencyStop
-                )
+            .filter(|kind| match kind {
+                FaultKind::Kill
+                | FaultKind::Stop
+                | FaultKind::AgencyKill
+                | FaultKind::AgencyStop => true,
+                FaultKind::PgRestart => self
+                    .config
+                    .postgres
+                    .as_ref()
+                    .is_some_and(|postgres| postgres.cluster.is_some()),
+                _ => false,
             })
             .collect();
         if kinds.is_empty() {
@@ -475,6 +524,16 @@ impl<'a> LotteryRun<'a> {
         let kind = forced.unwrap_or_else(|| *rng.pick(&kinds));
         let at = self.run_started.elapsed();
         let detail = match kind {
+            FaultKind::PgRestart => {
+                let mode = *rng.pick(&["fast", "immediate"]);
+                let postgres = self.config.postgres.as_ref().expect("kinds filtered");
+                let began = Instant::now();
+                postgres.restart(mode)?;
+                format!(
+                    "pg_ctl restart -m {mode}: the database was back after {} ms",
+                    began.elapsed().as_millis()
+                )
+            }
             FaultKind::Kill | FaultKind::Stop => {
                 let index = rng.below(self.centrals.len() as u64) as usize;
                 if !self.central_up(index) {
@@ -566,22 +625,26 @@ impl<'a> LotteryRun<'a> {
                 }
             }
         }
-        let verify = Command::new(&self.config.binaries.admin)
-            .args(["verify", "--store"])
-            .arg(&self.store)
-            .output()
-            .map_err(|error| format!("run lottery-admin verify: {error}"))?;
-        let printed = format!(
-            "{}{}",
-            String::from_utf8_lossy(&verify.stdout),
-            String::from_utf8_lossy(&verify.stderr)
-        );
-        draw.recorded = printed
-            .lines()
-            .any(|line| line.starts_with("draw: ") && line != "draw: not yet");
-        let bytes = std::fs::read(&self.store)
-            .map_err(|error| format!("read {}: {error}", self.store.display()))?;
-        let stored_rows = split_rows(&bytes);
+        let (stored_rows, verify) = match &self.config.postgres {
+            Some(postgres) => {
+                let stored_rows = self.export()?;
+                let draw_bets = postgres.draw_bets(&self.store)?;
+                draw.recorded = draw_bets == Some(stored_rows.len() as i64);
+                // `lottery-admin verify` reads file stores only.
+                (stored_rows, None)
+            }
+            None => {
+                let verify = self.verify()?;
+                draw.recorded = match &verify {
+                    Ok(printed) | Err(printed) => printed
+                        .lines()
+                        .any(|line| line.starts_with("draw: ") && line != "draw: not yet"),
+                };
+                let bytes = std::fs::read(&self.store)
+                    .map_err(|error| format!("read {}: {error}", self.store))?;
+                (split_rows(&bytes), Some(verify.map(drop)))
+            }
+        };
         let mut agencies = BTreeMap::new();
         for (index, bets) in plan.bets.iter().enumerate() {
             let id = u32::try_from(index + 1).expect("few agencies");
@@ -596,14 +659,51 @@ impl<'a> LotteryRun<'a> {
             agencies,
             stored_rows,
             draw,
-            verify: Some(if verify.status.success() {
-                Ok(())
-            } else {
-                Err(printed)
-            }),
+            verify,
             conflicts: Vec::new(),
             resources: self.peaks.into_values().collect(),
         })
+    }
+}
+
+impl LotteryRun<'_> {
+    /// `lottery-admin verify` on the file store: `Ok` with what it printed
+    /// when it passed, `Err` with it when not.
+    fn verify(&self) -> Result<Result<String, String>, String> {
+        let output = Command::new(&self.config.binaries.admin)
+            .args(["verify", "--store", &self.store])
+            .output()
+            .map_err(|error| format!("run lottery-admin verify: {error}"))?;
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(if output.status.success() {
+            Ok(printed)
+        } else {
+            Err(printed)
+        })
+    }
+
+    /// The rows of the PostgreSQL ledger, by `lottery-admin export`.
+    fn export(&self) -> Result<Vec<Vec<u8>>, String> {
+        let out = self.dir.join("export.csv");
+        let output = Command::new(&self.config.binaries.admin)
+            .args(["export", "--store", &self.store, "--out"])
+            .arg(&out)
+            .output()
+            .map_err(|error| format!("run lottery-admin export: {error}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "lottery-admin export failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        let bytes =
+            std::fs::read(&out).map_err(|error| format!("read {}: {error}", out.display()))?;
+        Ok(split_rows(&bytes))
     }
 }
 
