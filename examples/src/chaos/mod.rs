@@ -5,6 +5,8 @@
 //! - [`check`]: the invariants, judged on a lottery's record (no processes).
 //! - [`faults`]: the kinds of fault, `--faults` and `--duration` parsing,
 //!   the log of faults injected.
+//! - [`peers`]: second connections resending stored batches, hostile
+//!   peers.
 //! - [`pg`]: a fresh PostgreSQL schema per lottery, `pg_ctl` restarts.
 //! - [`system`]: the programs as processes, signals, `/proc` resources.
 //! - [`run`]: lotteries one after another under faults, each judged.
@@ -12,6 +14,7 @@
 
 pub mod check;
 pub mod faults;
+pub mod peers;
 pub mod pg;
 pub mod run;
 pub mod system;

@@ -15,8 +15,11 @@ use std::time::{Duration, Instant};
 use log::{info, warn};
 use lottery_core::{AgencyId, Bet, BetNumber, encode_store_rows};
 
-use super::check::{self, AgencyRecord, Bounds, DrawLog, LotteryRecord, ResourceSample, Verdict};
+use super::check::{
+    self, AgencyRecord, Bounds, ConflictProbe, DrawLog, LotteryRecord, ResourceSample, Verdict,
+};
 use super::faults::{FaultKind, Injected};
+use super::peers::{Hostile, resend_stored_batch, spawn_hostile};
 use super::pg::Postgres;
 use super::system::{Agency, AgencySetup, Binaries, Central, free_port, resources};
 use crate::agency::history::{HistoryEvent, HistoryLine, parse_history};
@@ -134,7 +137,10 @@ impl Plan {
                     })
                     .collect(),
             );
-            batch_max.push(u32::try_from(rng.between(8, 120)).expect("small"));
+            // At most 100 bets a batch: they always fit in one frame, so batch
+            // n is bets (n-1)*B.. of the input, which a second connection
+            // resends.
+            batch_max.push(u32::try_from(rng.between(8, 100)).expect("small"));
         }
         Self {
             lottery,
@@ -240,6 +246,12 @@ struct LotteryRun<'a> {
     /// ingest (`u64::MAX`: none, or done).
     aim: u64,
     peaks: BTreeMap<String, ResourceSample>,
+    /// Each agency's input and batch size (what a second connection resends).
+    inputs: Vec<(Vec<Bet>, u32)>,
+    /// Conflicting resends tried, and their answers.
+    conflicts: Vec<ConflictProbe>,
+    /// Notes for the report.
+    notes: Vec<String>,
     run_started: Instant,
     started: Instant,
 }
@@ -334,6 +346,14 @@ impl<'a> LotteryRun<'a> {
             next_fault: now + Duration::from_millis(rng.below(300)),
             aim,
             peaks: BTreeMap::new(),
+            inputs: plan
+                .bets
+                .iter()
+                .cloned()
+                .zip(plan.batch_max.iter().copied())
+                .collect(),
+            conflicts: Vec::new(),
+            notes: Vec::new(),
             run_started,
             started: now,
         })
@@ -371,6 +391,7 @@ impl<'a> LotteryRun<'a> {
                     );
                     report.faults.push(fault);
                 }
+                report.notes.append(&mut self.notes);
                 self.next_fault = Instant::now() + gap(rng, self.config.mean_gap);
             }
         }
@@ -510,12 +531,12 @@ impl<'a> LotteryRun<'a> {
                 | FaultKind::Stop
                 | FaultKind::AgencyKill
                 | FaultKind::AgencyStop => true,
+                FaultKind::SecondConn | FaultKind::Hostile => true,
                 FaultKind::PgRestart => self
                     .config
                     .postgres
                     .as_ref()
                     .is_some_and(|postgres| postgres.cluster.is_some()),
-                _ => false,
             })
             .collect();
         if kinds.is_empty() {
@@ -524,6 +545,27 @@ impl<'a> LotteryRun<'a> {
         let kind = forced.unwrap_or_else(|| *rng.pick(&kinds));
         let at = self.run_started.elapsed();
         let detail = match kind {
+            FaultKind::SecondConn => match self.second_connection(rng) {
+                Some(detail) => detail,
+                None => return Ok(None),
+            },
+            FaultKind::Hostile => {
+                let up: Vec<usize> = (0..self.centrals.len())
+                    .filter(|&index| self.central_up(index))
+                    .collect();
+                if up.is_empty() {
+                    return Ok(None);
+                }
+                let central = &self.centrals[*rng.pick(&up)];
+                let kind = *rng.pick(&[Hostile::Garbage, Hostile::Slowloris, Hostile::Silent]);
+                spawn_hostile(
+                    central.address(),
+                    kind,
+                    rng.next_u64(),
+                    Duration::from_secs(10),
+                );
+                format!("a {} on {}", kind.name(), central.name)
+            }
             FaultKind::PgRestart => {
                 let mode = *rng.pick(&["fast", "immediate"]);
                 let postgres = self.config.postgres.as_ref().expect("kinds filtered");
@@ -596,6 +638,63 @@ impl<'a> LotteryRun<'a> {
         }))
     }
 
+    /// A second connection for a live agency, on any central that is up:
+    /// it resends a stored batch, with its bets or with others. What
+    /// happened, or `None` when there was no one to impersonate.
+    fn second_connection(&mut self, rng: &mut SplitMix64) -> Option<String> {
+        let live: Vec<usize> = (0..self.agencies.len())
+            .filter(|&index| self.agencies[index].alive())
+            .collect();
+        let up: Vec<usize> = (0..self.centrals.len())
+            .filter(|&index| self.central_up(index))
+            .collect();
+        if live.is_empty() || up.is_empty() {
+            return None;
+        }
+        let index = *rng.pick(&live);
+        let central = &self.centrals[*rng.pick(&up)];
+        let id = self.agencies[index].setup.id;
+        let agency = AgencyId::new(id).expect("agency ids from 1");
+        let same_bets = rng.one_in(2);
+        let (bets, batch_max) = &self.inputs[index];
+        let size = *batch_max as usize;
+        let batch_bets = |batch: u64| {
+            let start = (batch as usize - 1).saturating_mul(size).min(bets.len());
+            bets[start..(start + size).min(bets.len())].to_vec()
+        };
+        let which = if same_bets { "its own" } else { "other" };
+        match resend_stored_batch(&central.address(), agency, same_bets, rng, batch_bets) {
+            // Its handshake replaced the agency's connection all the same.
+            Ok(None) => Some(format!(
+                "second connection for agency {id} on {}: nothing to resend (no batch stored, or finished); it replaced the agency's connection",
+                central.name
+            )),
+            Ok(Some(resend)) => {
+                if !same_bets {
+                    self.conflicts.push(ConflictProbe {
+                        agency: id,
+                        batch: resend.batch,
+                        acked: resend.acked,
+                        answer: resend.answer.clone(),
+                    });
+                } else if !resend.acked {
+                    self.notes.push(format!(
+                        "lottery {}: agency {id}'s stored batch {} resent with its own bets on {} was not acknowledged: {}",
+                        self.lottery, resend.batch, central.name, resend.answer
+                    ));
+                }
+                Some(format!(
+                    "second connection for agency {id} on {}: batch {} resent with {which} bets, answered {}",
+                    central.name, resend.batch, resend.answer
+                ))
+            }
+            Err(error) => Some(format!(
+                "second connection for agency {id} on {}: {error}",
+                central.name
+            )),
+        }
+    }
+
     /// Stops the centrals and collects the lottery's record.
     fn finish(mut self, plan: &Plan) -> Result<LotteryRecord, String> {
         // A restart still to come is made first, so the store is closed
@@ -660,7 +759,7 @@ impl<'a> LotteryRun<'a> {
             stored_rows,
             draw,
             verify,
-            conflicts: Vec::new(),
+            conflicts: self.conflicts,
             resources: self.peaks.into_values().collect(),
         })
     }
