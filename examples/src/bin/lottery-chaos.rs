@@ -65,6 +65,10 @@ struct ChaosArgs {
     /// Centrals per lottery on PostgreSQL (2 or 3; a file store has one).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
     centrals: u8,
+    /// Mutual TLS between every agency and central (a PKI made by
+    /// `lottery-admin certs` for the run).
+    #[arg(long)]
+    tls: bool,
     /// INFO shows every fault as it is injected.
     #[arg(long, default_value = "INFO")]
     log_level: String,
@@ -140,6 +144,7 @@ fn main() -> ExitCode {
         work_dir: args.work_dir,
         postgres,
         centrals: usize::from(args.centrals),
+        tls: args.tls,
     };
     log::info!(
         "action: chaos | result: in_progress | seed: {seed:#x} | duration_s: {} | faults: {}",

@@ -10,6 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use lottery_core::{AgencyId, Bet};
@@ -33,7 +34,8 @@ pub struct Resend {
     pub answer: String,
 }
 
-/// Opens a second connection for `agency` at `address` and resends one of
+/// Opens a second connection for `agency` at `address` (over mutual TLS
+/// with agency's certificate from `pki` when given) and resends one of
 /// its stored batches (drawn from `rng`): `batch_bets(n)` gives batch `n`'s
 /// bets as the agency sent them; with `same_bets` false, as many other
 /// valid bets are sent under that number instead.
@@ -46,6 +48,7 @@ pub struct Resend {
 pub fn resend_stored_batch(
     address: &str,
     agency: AgencyId,
+    pki: Option<&Path>,
     same_bets: bool,
     rng: &mut SplitMix64,
     batch_bets: impl Fn(u64) -> Vec<Bet>,
@@ -53,6 +56,16 @@ pub fn resend_stored_batch(
     let mut config = ClientConfig::new(address.to_owned(), agency);
     config.connect_timeout = PROBE_TIMEOUT;
     config.io_timeout = Some(PROBE_TIMEOUT);
+    if let Some(pki) = pki {
+        let (cert, key) = (
+            pki.join(format!("agency-{agency}.pem")),
+            pki.join(format!("agency-{agency}.key")),
+        );
+        config.tls = Some(
+            lottery_tls::ClientTls::load(&pki.join("ca.pem"), Some((&cert, &key)), None)
+                .map_err(|error| format!("the TLS files of agency {agency}: {error}"))?,
+        );
+    }
     let (mut connection, resume) =
         Connection::open(&config).map_err(|error| format!("second connection: {error}"))?;
     if resume.last_batch == 0 || resume.finished {
@@ -94,6 +107,7 @@ pub fn resend_stored_batch(
 
 /// The kinds of hostile peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Hostile {
     /// Random bytes, then reads until the central closes.
     Garbage,

@@ -60,18 +60,25 @@ pub struct ChaosConfig {
     pub postgres: Option<Postgres>,
     /// Centrals per lottery on PostgreSQL (a file store has one).
     pub centrals: usize,
+    /// Mutual TLS everywhere, with a PKI `lottery-admin certs` writes for
+    /// the run.
+    pub tls: bool,
 }
 
 impl ChaosConfig {
     /// What the run runs, for the table's first line.
     pub fn setup(&self) -> String {
-        match &self.postgres {
+        let ledger = match &self.postgres {
             Some(postgres) => format!(
-                "PostgreSQL ({}, a schema per lottery), {} centrals, plaintext",
+                "PostgreSQL ({}, a schema per lottery), {} centrals",
                 postgres.url, self.centrals
             ),
-            None => "file store, 1 central, plaintext".to_owned(),
-        }
+            None => "file store, 1 central".to_owned(),
+        };
+        format!(
+            "{ledger}, {}",
+            if self.tls { "mutual TLS" } else { "plaintext" }
+        )
     }
 }
 
@@ -190,6 +197,11 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
         elapsed: Duration::ZERO,
         dir: dir.clone(),
     };
+    let pki = if config.tls {
+        Some(make_pki(&config.binaries, &dir.join("pki"))?)
+    } else {
+        None
+    };
     let mut rng = SplitMix64::new(config.seed);
     while report.lotteries == 0 || started.elapsed() < config.duration {
         let lottery = report.lotteries + 1;
@@ -197,7 +209,14 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
         let lottery_dir = dir.join(format!("lottery-{lottery}"));
         std::fs::create_dir_all(&lottery_dir)
             .map_err(|error| format!("create {}: {error}", lottery_dir.display()))?;
-        let mut run = LotteryRun::start(config, &plan, &lottery_dir, &mut rng, started)?;
+        let mut run = LotteryRun::start(
+            config,
+            &plan,
+            &lottery_dir,
+            pki.as_deref(),
+            &mut rng,
+            started,
+        )?;
         run.drive(&mut rng, &mut report)?;
         let schema = run.schema.clone();
         let record = run.finish(&plan)?;
@@ -252,6 +271,8 @@ struct LotteryRun<'a> {
     conflicts: Vec<ConflictProbe>,
     /// Notes for the report.
     notes: Vec<String>,
+    /// The run's PKI directory, for TLS.
+    pki: Option<PathBuf>,
     run_started: Instant,
     started: Instant,
 }
@@ -261,6 +282,7 @@ impl<'a> LotteryRun<'a> {
         config: &'a ChaosConfig,
         plan: &Plan,
         dir: &Path,
+        pki: Option<&Path>,
         rng: &mut SplitMix64,
         run_started: Instant,
     ) -> Result<Self, String> {
@@ -272,7 +294,7 @@ impl<'a> LotteryRun<'a> {
             None => (dir.join("bets.csv").display().to_string(), None),
         };
         let agencies_count = plan.bets.len();
-        let args = vec![
+        let mut args = vec![
             "--agencies".to_owned(),
             agencies_count.to_string(),
             "--store".to_owned(),
@@ -284,6 +306,16 @@ impl<'a> LotteryRun<'a> {
             "--handshake-timeout".to_owned(),
             IDLE_TIMEOUT_S.to_owned(),
         ];
+        if let Some(pki) = pki {
+            for (flag, file) in [
+                ("--tls-cert", "server.pem"),
+                ("--tls-key", "server.key"),
+                ("--tls-client-ca", "ca.pem"),
+            ] {
+                args.push(flag.to_owned());
+                args.push(pki.join(file).display().to_string());
+            }
+        }
         let count = if config.postgres.is_some() {
             config.centrals.max(1)
         } else {
@@ -320,7 +352,18 @@ impl<'a> LotteryRun<'a> {
                 history: dir.join(format!("agency-{id}.history.jsonl")),
                 log: dir.join(format!("agency-{id}.log")),
                 batch_max: plan.batch_max[index],
-                tls: Vec::new(),
+                tls: pki.map_or_else(Vec::new, |pki| {
+                    [
+                        ("--tls-ca", "ca.pem".to_owned()),
+                        ("--tls-cert", format!("agency-{id}.pem")),
+                        ("--tls-key", format!("agency-{id}.key")),
+                    ]
+                    .into_iter()
+                    .flat_map(|(flag, file)| {
+                        [flag.to_owned(), pki.join(file).display().to_string()]
+                    })
+                    .collect()
+                }),
             });
             agency.start(&config.binaries.agency)?;
             agencies.push(agency);
@@ -354,6 +397,7 @@ impl<'a> LotteryRun<'a> {
                 .collect(),
             conflicts: Vec::new(),
             notes: Vec::new(),
+            pki: pki.map(Path::to_path_buf),
             run_started,
             started: now,
         })
@@ -663,7 +707,14 @@ impl<'a> LotteryRun<'a> {
             bets[start..(start + size).min(bets.len())].to_vec()
         };
         let which = if same_bets { "its own" } else { "other" };
-        match resend_stored_batch(&central.address(), agency, same_bets, rng, batch_bets) {
+        match resend_stored_batch(
+            &central.address(),
+            agency,
+            self.pki.as_deref(),
+            same_bets,
+            rng,
+            batch_bets,
+        ) {
             // Its handshake replaced the agency's connection all the same.
             Ok(None) => Some(format!(
                 "second connection for agency {id} on {}: nothing to resend (no batch stored, or finished); it replaced the agency's connection",
@@ -803,6 +854,25 @@ impl LotteryRun<'_> {
         let bytes =
             std::fs::read(&out).map_err(|error| format!("read {}: {error}", out.display()))?;
         Ok(split_rows(&bytes))
+    }
+}
+
+/// The run's PKI in `dir`: `lottery-admin certs` for the most agencies a
+/// lottery has (5), the central's certificate for 127.0.0.1.
+fn make_pki(binaries: &Binaries, dir: &Path) -> Result<PathBuf, String> {
+    let output = Command::new(&binaries.admin)
+        .args(["certs", "--agencies", "5", "--out"])
+        .arg(dir)
+        .output()
+        .map_err(|error| format!("run lottery-admin certs: {error}"))?;
+    if output.status.success() {
+        Ok(dir.to_path_buf())
+    } else {
+        Err(format!(
+            "lottery-admin certs failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
     }
 }
 
