@@ -35,7 +35,8 @@ struct ChaosArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     duration: Duration,
     /// The faults to inject, separated by commas: kill, stop, agency-kill,
-    /// agency-stop, pg-restart (PostgreSQL runs), or all.
+    /// agency-stop, pg-restart (PostgreSQL runs), second-conn, hostile,
+    /// disk-full (file stores, needs the right to mount a tmpfs), or all.
     #[arg(long, default_value = "all")]
     faults: String,
     /// Mean time between two faults.

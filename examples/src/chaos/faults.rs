@@ -30,11 +30,15 @@ pub enum FaultKind {
     /// A hostile peer: garbage frames, or a slowloris that sends its
     /// handshake one byte at a time, or one that connects and says nothing.
     Hostile,
+    /// The disk of a file store full for a while (the store on a small
+    /// tmpfs, filled, then freed); skipped, with the reason, where the run
+    /// cannot mount one.
+    DiskFull,
 }
 
 impl FaultKind {
     /// Every kind, in table order.
-    pub const ALL: [FaultKind; 7] = [
+    pub const ALL: [FaultKind; 8] = [
         Self::Kill,
         Self::Stop,
         Self::AgencyKill,
@@ -42,6 +46,7 @@ impl FaultKind {
         Self::PgRestart,
         Self::SecondConn,
         Self::Hostile,
+        Self::DiskFull,
     ];
 
     /// Its name in `--faults` and in the table.
@@ -54,6 +59,7 @@ impl FaultKind {
             Self::PgRestart => "pg-restart",
             Self::SecondConn => "second-conn",
             Self::Hostile => "hostile",
+            Self::DiskFull => "disk-full",
         }
     }
 }

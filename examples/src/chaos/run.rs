@@ -21,7 +21,9 @@ use super::check::{
 use super::faults::{FaultKind, Injected};
 use super::peers::{Hostile, resend_stored_batch, spawn_hostile};
 use super::pg::Postgres;
-use super::system::{Agency, AgencySetup, Binaries, Central, free_port, resources};
+use super::system::{
+    Agency, AgencySetup, Binaries, Central, fill_disk, free_port, mount_tmpfs, resources, unmount,
+};
 use crate::agency::history::{HistoryEvent, HistoryLine, parse_history};
 use crate::synthetic::{SplitMix64, synthetic_bet, write_agency_file};
 
@@ -33,6 +35,11 @@ const TICK: Duration = Duration::from_millis(10);
 const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 /// The central's idle timeout in a run: short, so that pauses outlast it.
 const IDLE_TIMEOUT_S: &str = "3";
+/// The tmpfs a file store lives on when disk-full faults are on: a
+/// lottery's store (at most 100,000 bets) takes a few MiB of it.
+const STORE_DISK_MIB: u64 = 64;
+/// The file that fills the store's disk.
+const FILLER: &str = "filler";
 /// Runs of one agency program before the run gives up on it.
 const MAX_AGENCY_RUNS: usize = 40;
 
@@ -163,6 +170,7 @@ enum Pending {
     ResumeCentral(usize),
     RestartCentral(usize),
     ResumeAgency(usize),
+    FreeDisk,
 }
 
 /// Runs `config`: returns the report (its verdicts say whether the
@@ -202,6 +210,8 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
     } else {
         None
     };
+    // Disk-full faults until a tmpfs cannot be mounted (then skipped, said once).
+    let mut disk_full = config.postgres.is_none() && config.faults.contains(&FaultKind::DiskFull);
     let mut rng = SplitMix64::new(config.seed);
     while report.lotteries == 0 || started.elapsed() < config.duration {
         let lottery = report.lotteries + 1;
@@ -214,9 +224,11 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
             &plan,
             &lottery_dir,
             pki.as_deref(),
+            &mut disk_full,
             &mut rng,
             started,
         )?;
+        report.notes.append(&mut run.notes);
         run.drive(&mut rng, &mut report)?;
         let schema = run.schema.clone();
         let record = run.finish(&plan)?;
@@ -273,6 +285,8 @@ struct LotteryRun<'a> {
     notes: Vec<String>,
     /// The run's PKI directory, for TLS.
     pki: Option<PathBuf>,
+    /// The tmpfs the file store is on, when disk-full faults are on.
+    disk: Option<PathBuf>,
     run_started: Instant,
     started: Instant,
 }
@@ -283,13 +297,32 @@ impl<'a> LotteryRun<'a> {
         plan: &Plan,
         dir: &Path,
         pki: Option<&Path>,
+        disk_full: &mut bool,
         rng: &mut SplitMix64,
         run_started: Instant,
     ) -> Result<Self, String> {
+        let mut notes = Vec::new();
+        let mut disk = None;
         let (store, schema) = match &config.postgres {
             Some(postgres) => {
                 let schema = format!("chaos_{:x}_{}", config.seed, plan.lottery);
                 (postgres.fresh_schema(&schema)?, Some(schema))
+            }
+            None if *disk_full => {
+                let mount = dir.join("disk");
+                match mount_tmpfs(&mount, STORE_DISK_MIB) {
+                    Ok(()) => {
+                        disk = Some(mount.clone());
+                        (mount.join("bets.csv").display().to_string(), None)
+                    }
+                    Err(error) => {
+                        *disk_full = false;
+                        notes.push(format!(
+                            "disk-full faults skipped: the store needs a tmpfs and {error}"
+                        ));
+                        (dir.join("bets.csv").display().to_string(), None)
+                    }
+                }
             }
             None => (dir.join("bets.csv").display().to_string(), None),
         };
@@ -396,8 +429,9 @@ impl<'a> LotteryRun<'a> {
                 .zip(plan.batch_max.iter().copied())
                 .collect(),
             conflicts: Vec::new(),
-            notes: Vec::new(),
+            notes,
             pki: pki.map(Path::to_path_buf),
+            disk,
             run_started,
             started: now,
         })
@@ -543,8 +577,9 @@ impl<'a> LotteryRun<'a> {
         for (_, pending) in due {
             match pending {
                 Pending::ResumeCentral(index) => self.centrals[index].pause(false)?,
-                Pending::RestartCentral(index) => self.centrals[index].start()?,
+                Pending::RestartCentral(index) => self.restart_central(index)?,
                 Pending::ResumeAgency(index) => self.agencies[index].pause(false)?,
+                Pending::FreeDisk => self.free_disk()?,
             }
         }
         Ok(())
@@ -576,6 +611,7 @@ impl<'a> LotteryRun<'a> {
                 | FaultKind::AgencyKill
                 | FaultKind::AgencyStop => true,
                 FaultKind::SecondConn | FaultKind::Hostile => true,
+                FaultKind::DiskFull => self.disk.is_some(),
                 FaultKind::PgRestart => self
                     .config
                     .postgres
@@ -589,6 +625,25 @@ impl<'a> LotteryRun<'a> {
         let kind = forced.unwrap_or_else(|| *rng.pick(&kinds));
         let at = self.run_started.elapsed();
         let detail = match kind {
+            FaultKind::DiskFull => {
+                let disk = self.disk.as_ref().expect("kinds filtered");
+                if self
+                    .pending
+                    .iter()
+                    .any(|(_, p)| matches!(p, Pending::FreeDisk))
+                {
+                    return Ok(None);
+                }
+                let filled = fill_disk(&disk.join(FILLER))?;
+                let hold = Duration::from_millis(rng.between(200, 3000));
+                self.pending
+                    .push((Instant::now() + hold, Pending::FreeDisk));
+                format!(
+                    "the store's disk filled ({} KiB more), freed after {} ms",
+                    filled / 1024,
+                    hold.as_millis()
+                )
+            }
             FaultKind::SecondConn => match self.second_connection(rng) {
                 Some(detail) => detail,
                 None => return Ok(None),
@@ -754,12 +809,21 @@ impl<'a> LotteryRun<'a> {
             match pending {
                 Pending::ResumeCentral(index) => self.centrals[index].pause(false)?,
                 Pending::RestartCentral(index) => self.centrals[index].start()?,
+                Pending::FreeDisk => self.free_disk()?,
                 Pending::ResumeAgency(_) => {}
             }
         }
         self.sample();
         for central in &mut self.centrals {
             central.terminate()?;
+        }
+        if let Some(disk) = self.disk.take() {
+            // The store leaves the tmpfs for the checks (and for whoever
+            // reads a failure's files).
+            let kept = self.dir.join("store");
+            copy_dir(&disk, &kept)?;
+            unmount(&disk)?;
+            self.store = kept.join("bets.csv").display().to_string();
         }
         let mut draw = DrawLog::default();
         for central in &self.centrals {
@@ -810,13 +874,51 @@ impl<'a> LotteryRun<'a> {
             stored_rows,
             draw,
             verify,
-            conflicts: self.conflicts,
-            resources: self.peaks.into_values().collect(),
+            conflicts: std::mem::take(&mut self.conflicts),
+            resources: std::mem::take(&mut self.peaks).into_values().collect(),
         })
     }
 }
 
 impl LotteryRun<'_> {
+    /// Starts central `index` again. While the store's disk is full it may
+    /// refuse to start (it cannot move a torn tail aside): that is noted and
+    /// the restart tried again once the disk is freed.
+    fn restart_central(&mut self, index: usize) -> Result<(), String> {
+        let freed_at = self
+            .pending
+            .iter()
+            .find_map(|(at, pending)| matches!(pending, Pending::FreeDisk).then_some(*at));
+        match (self.centrals[index].start(), freed_at) {
+            (Ok(()), _) => Ok(()),
+            (Err(error), Some(at)) => {
+                let first = error.lines().find(|line| line.contains("result: fail"));
+                self.notes.push(format!(
+                    "lottery {}: {} did not start on a full disk ({}); started again once it was freed",
+                    self.lottery,
+                    self.centrals[index].name,
+                    first.unwrap_or("no error line").trim()
+                ));
+                self.pending.push((
+                    at + Duration::from_millis(100),
+                    Pending::RestartCentral(index),
+                ));
+                Ok(())
+            }
+            (Err(error), None) => Err(error),
+        }
+    }
+
+    /// Frees the store's disk: the filler goes.
+    fn free_disk(&self) -> Result<(), String> {
+        let Some(disk) = &self.disk else {
+            return Ok(());
+        };
+        let filler = disk.join(FILLER);
+        std::fs::remove_file(&filler)
+            .map_err(|error| format!("remove {}: {error}", filler.display()))
+    }
+
     /// `lottery-admin verify` on the file store: `Ok` with what it printed
     /// when it passed, `Err` with it when not.
     fn verify(&self) -> Result<Result<String, String>, String> {
@@ -855,6 +957,38 @@ impl LotteryRun<'_> {
             std::fs::read(&out).map_err(|error| format!("read {}: {error}", out.display()))?;
         Ok(split_rows(&bytes))
     }
+}
+
+impl Drop for LotteryRun<'_> {
+    /// A lottery left by an error leaves no process running and nothing
+    /// mounted (after `finish`, there is nothing left to do).
+    fn drop(&mut self) {
+        for central in &mut self.centrals {
+            central.kill();
+        }
+        for agency in &mut self.agencies {
+            agency.kill();
+        }
+        if let Some(disk) = self.disk.take() {
+            let _ = unmount(&disk);
+        }
+    }
+}
+
+/// Copies the files of `from` into `to` (created), the filler excepted.
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|error| format!("create {}: {error}", to.display()))?;
+    let entries =
+        std::fs::read_dir(from).map_err(|error| format!("read {}: {error}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|error| format!("read {}: {error}", from.display()))?;
+        if entry.file_name() == FILLER {
+            continue;
+        }
+        std::fs::copy(entry.path(), to.join(entry.file_name()))
+            .map_err(|error| format!("copy {}: {error}", entry.path().display()))?;
+    }
+    Ok(())
 }
 
 /// The run's PKI in `dir`: `lottery-admin certs` for the most agencies a

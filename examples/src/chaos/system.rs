@@ -391,3 +391,67 @@ impl Agency {
         Ok(())
     }
 }
+
+/// Mounts a tmpfs of `size_mib` MiB on `dir` (created), for a store whose
+/// disk the run can fill.
+///
+/// # Errors
+/// `mount` failed (not root, or no right to mount in this container).
+pub fn mount_tmpfs(dir: &Path, size_mib: u64) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|error| format!("create {}: {error}", dir.display()))?;
+    let output = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size_mib}m"), "tmpfs"])
+        .arg(dir)
+        .output()
+        .map_err(|error| format!("run mount: {error}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "mount -t tmpfs failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// Unmounts the tmpfs on `dir`.
+///
+/// # Errors
+/// `umount` failed.
+pub fn unmount(dir: &Path) -> Result<(), String> {
+    let output = Command::new("umount")
+        .arg(dir)
+        .output()
+        .map_err(|error| format!("run umount: {error}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "umount {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// Fills the file system of `filler`'s directory: writes `filler` until
+/// the disk is full. Returns the bytes written.
+///
+/// # Errors
+/// A write failed for another reason than a full disk.
+pub fn fill_disk(filler: &Path) -> Result<u64, String> {
+    use std::io::Write;
+    let mut file =
+        File::create(filler).map_err(|error| format!("create {}: {error}", filler.display()))?;
+    let chunk = vec![0u8; 1 << 20];
+    let mut written = 0u64;
+    loop {
+        match file.write(&chunk) {
+            Ok(0) => return Ok(written),
+            Ok(count) => written += count as u64,
+            Err(error) if error.raw_os_error() == Some(28) => return Ok(written),
+            Err(error) => return Err(format!("fill {}: {error}", filler.display())),
+        }
+    }
+}
