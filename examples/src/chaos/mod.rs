@@ -9,7 +9,9 @@
 //!   peers.
 //! - [`pg`]: a fresh PostgreSQL schema per lottery, `pg_ctl` restarts.
 //! - [`system`]: the programs as processes, signals, `/proc` resources.
-//! - [`run`]: lotteries one after another under faults, each judged.
+//! - [`run`]: lotteries one after another under faults, each judged (its
+//!   faults injected by `run::inject`, its record collected by
+//!   `run::collect`).
 //! - [`table`]: the table printed at the end.
 
 pub mod check;
