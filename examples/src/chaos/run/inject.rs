@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use lottery_core::AgencyId;
 
 use super::{FILLER, LotteryRun, Pending};
+use crate::agency::history::{HistoryEvent, parse_history};
 use crate::chaos::check::ConflictProbe;
 use crate::chaos::faults::{FaultKind, Injected};
 use crate::chaos::peers::{Hostile, resend_stored_batch, spawn_hostile};
@@ -14,6 +15,16 @@ use crate::chaos::system::fill_disk;
 use crate::synthetic::SplitMix64;
 
 impl LotteryRun<'_> {
+    /// Whether agency `index`'s history says every one of its bets is
+    /// acknowledged.
+    fn sent_all(&self, index: usize) -> bool {
+        std::fs::read_to_string(&self.agencies[index].setup.history).is_ok_and(|text| {
+            parse_history(&text)
+                .iter()
+                .any(|line| matches!(line.event, HistoryEvent::Sent { .. }))
+        })
+    }
+
     /// Whether central `index` is up and not waiting for a restart.
     pub(super) fn central_up(&self, index: usize) -> bool {
         self.centrals[index].pid().is_some()
@@ -173,6 +184,14 @@ impl LotteryRun<'_> {
         let live: Vec<usize> = (0..self.agencies.len())
             .filter(|&index| self.agencies[index].alive())
             .collect();
+        // An agency still sending has batches to conflict with and a window
+        // of acks to lose; one waiting for its winners only a connection.
+        let sending: Vec<usize> = live
+            .iter()
+            .copied()
+            .filter(|&index| !self.sent_all(index))
+            .collect();
+        let live = if sending.is_empty() { live } else { sending };
         let up: Vec<usize> = (0..self.centrals.len())
             .filter(|&index| self.central_up(index))
             .collect();
