@@ -26,6 +26,10 @@ pub enum Invariant {
     NothingForeign,
     /// Every agency that got its winners had every one of its bets stored.
     Complete,
+    /// No central's handshake told an agency a resume point behind what it
+    /// had acknowledged to it (the agency's client catches that and stops
+    /// with a resume mismatch rather than guess).
+    ResumeNotBehind,
     /// Exactly one draw: one `sorteo` across every central's logs (or none
     /// when a kill came between the draw's commit and its log line, and a
     /// restart recovered it), and the store's draw record.
@@ -44,10 +48,11 @@ pub enum Invariant {
 
 impl Invariant {
     /// Every invariant, in table order.
-    pub const ALL: [Invariant; 8] = [
+    pub const ALL: [Invariant; 9] = [
         Self::AckedStoredOnce,
         Self::NothingForeign,
         Self::Complete,
+        Self::ResumeNotBehind,
         Self::OneDraw,
         Self::OwnWinners,
         Self::StoreVerifies,
@@ -61,6 +66,7 @@ impl Invariant {
             Self::AckedStoredOnce => "every acked bet stored exactly once, byte for byte",
             Self::NothingForeign => "nothing stored that no agency sent, no bet twice",
             Self::Complete => "every agency with winners had all its bets stored",
+            Self::ResumeNotBehind => "no resume point behind an ack (no resume mismatch)",
             Self::OneDraw => "exactly one draw per lottery",
             Self::OwnWinners => "each agency's winners = a scan of its own input",
             Self::StoreVerifies => "lottery-admin verify passes",
@@ -222,6 +228,7 @@ pub fn check(record: &LotteryRecord, bounds: Bounds) -> Vec<Verdict> {
             nothing_foreign(record, &per_agency, &foreign),
         ),
         verdict(Invariant::Complete, complete(record, &per_agency)),
+        verdict(Invariant::ResumeNotBehind, resume_not_behind(record)),
         verdict(Invariant::OneDraw, one_draw(record.draw)),
         verdict(Invariant::OwnWinners, own_winners(record)),
     ];
@@ -341,6 +348,33 @@ fn complete(record: &LotteryRecord, per_agency: &BTreeMap<u32, Vec<&[u8]>>) -> O
         }
     }
     None
+}
+
+/// The words of the agency client's error when a central's resume point is
+/// behind the acks it got (`ClientError::ResumeMismatch`).
+const RESUME_MISMATCH: &str = "resume point does not match";
+
+fn resume_not_behind(record: &LotteryRecord) -> Option<String> {
+    record.agencies.iter().find_map(|(agency, input)| {
+        let line = input.history.iter().find(|line| {
+            matches!(&line.event, HistoryEvent::Exit { error: Some(error), .. } if error.contains(RESUME_MISMATCH))
+        })?;
+        let acked = input
+            .history
+            .iter()
+            .filter(|earlier| earlier.pid == line.pid)
+            .filter_map(|earlier| match earlier.event {
+                HistoryEvent::Stored { bets } => Some(bets),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        Some(format!(
+            "agency {agency} (process {}) had {acked} bets acknowledged and was then told a resume point behind them:\n  {}",
+            line.pid,
+            show(line)
+        ))
+    })
 }
 
 fn one_draw(draw: DrawLog) -> Option<String> {
@@ -582,6 +616,33 @@ mod tests {
             .collect();
         assert!(kinds.contains(&Invariant::NothingForeign), "{kinds:?}");
         assert!(kinds.contains(&Invariant::AckedStoredOnce), "{kinds:?}");
+    }
+
+    #[test]
+    fn a_resume_point_behind_an_ack_is_caught() {
+        let mut record = healthy();
+        let agency = record.agencies.get_mut(&2).expect("agency 2");
+        agency.history.insert(
+            3,
+            line(
+                2,
+                HistoryEvent::Exit {
+                    result: "fail".into(),
+                    error: Some(
+                        "the central's resume point does not match what was sent: the central reports batch 1 as its last, but batch 2 was acked"
+                            .into(),
+                    ),
+                },
+            ),
+        );
+        let found = failures(&record);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Invariant::ResumeNotBehind);
+        assert!(
+            found[0].1.contains("had 4 bets acknowledged"),
+            "{}",
+            found[0].1
+        );
     }
 
     #[test]
