@@ -52,8 +52,10 @@ struct ChaosArgs {
     /// beside lottery-chaos].
     #[arg(long, value_name = "DIR")]
     bin_dir: Option<PathBuf>,
-    /// Keep the run's files (stores, logs, histories) here [default: a
-    /// temporary directory, removed when every check passed].
+    /// Where the run's files go (a directory per lottery: inputs, store,
+    /// logs, histories) [default: a temporary directory, removed when every
+    /// check passed]. A lottery's directory is removed once it passed its
+    /// checks, kept when it failed.
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
     /// The ledger: `file` (one central on a bets.csv per lottery) or a

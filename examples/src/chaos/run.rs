@@ -61,8 +61,9 @@ pub struct ChaosConfig {
     pub mean_gap: Duration,
     /// The centrals' bounds.
     pub bounds: Bounds,
-    /// Where the run's files go (a temporary directory when `None`); kept
-    /// when a check fails.
+    /// Where the run's files go (a temporary directory when `None`). A
+    /// lottery's directory is removed once it passed its checks, kept when
+    /// it failed.
     pub work_dir: Option<PathBuf>,
     /// The PostgreSQL server whose fresh schema each lottery's centrals
     /// share (`None`: one central on a file store).
@@ -251,8 +252,14 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
                 .count(),
         );
         report.verdicts.extend(verdicts);
-        if let (Some(postgres), Some(schema), 0) = (&config.postgres, schema, failed) {
-            postgres.drop_schema(&schema)?;
+        if failed == 0 {
+            // Only a failure's files are worth their space: an hour's run
+            // writes gigabytes of inputs, stores and logs.
+            if let (Some(postgres), Some(schema)) = (&config.postgres, schema) {
+                postgres.drop_schema(&schema)?;
+            }
+            std::fs::remove_dir_all(&lottery_dir)
+                .map_err(|error| format!("remove {}: {error}", lottery_dir.display()))?;
         }
     }
     report.elapsed = started.elapsed();
@@ -546,12 +553,24 @@ impl<'a> LotteryRun<'a> {
         let now = Instant::now();
         for agency in &mut self.agencies {
             if agency.reap() == Some(false) {
+                // Why, in the run's own words: its history's last exit.
+                let why = std::fs::read_to_string(&agency.setup.history)
+                    .ok()
+                    .and_then(|text| {
+                        parse_history(&text)
+                            .into_iter()
+                            .rev()
+                            .find_map(|line| match line.event {
+                                HistoryEvent::Exit { error, .. } => error,
+                                _ => None,
+                            })
+                    })
+                    .unwrap_or_else(|| "no exit in its history".to_owned());
                 let note = format!(
-                    "lottery {}: agency {} {} (see {}); started again",
+                    "lottery {}: agency {} {}: {why}; started again",
                     self.lottery,
                     agency.setup.id,
                     agency.failed_runs.last().map_or("", String::as_str),
-                    agency.setup.log.display()
                 );
                 warn!("action: agency_exit | result: fail | detail: {note}");
                 report.notes.push(note);
