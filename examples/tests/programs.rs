@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use lottery_examples::agency::history::{HistoryEvent, parse_history};
+
 use support::{Central, Output, log_values, run, run_agency, workspace_root};
 
 /// A file of one valid bet, `agency-1.csv` in `dir`.
@@ -28,8 +30,10 @@ fn exit_failure(log: &str) -> &str {
 fn every_program_prints_its_help() {
     for (bin, flag) in [
         (env!("CARGO_BIN_EXE_lottery-agency"), "--batch-max-amount"),
+        (env!("CARGO_BIN_EXE_lottery-agency"), "--history"),
         (env!("CARGO_BIN_EXE_lottery-demo"), "--data-dir"),
         (env!("CARGO_BIN_EXE_lottery-loadgen"), "--bets-per-agency"),
+        (env!("CARGO_BIN_EXE_lottery-chaos"), "--faults"),
     ] {
         let output = run(Command::new(bin).arg("--help"));
         assert!(output.status.success(), "{bin}");
@@ -240,6 +244,57 @@ fn an_agency_with_an_empty_file_warns_and_finishes_with_no_bets() {
         exited.log
     );
     assert_eq!(std::fs::read(&exited.store).unwrap(), b"");
+}
+
+#[test]
+fn an_agency_with_history_writes_its_session_as_json_lines() {
+    let central = Central::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agency-1.csv");
+    std::fs::write(
+        &data,
+        "Ana,Pérez,30904465,1999-03-17,7574\nBruno,Díaz,21689196,2000-05-10,1234\nCarla,Gómez,007,1980-01-02,7574\n",
+    )
+    .unwrap();
+    let history = dir.path().join("history.jsonl");
+    let output = run_agency(
+        &[
+            "--id",
+            "1",
+            "--server",
+            &central.address(),
+            "--data",
+            data.to_str().unwrap(),
+            "--batch-max-amount",
+            "2",
+            "--history",
+            history.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", output.log);
+    let lines = parse_history(&std::fs::read_to_string(&history).unwrap());
+    let events: Vec<HistoryEvent> = lines.iter().map(|line| line.event.clone()).collect();
+    assert_eq!(
+        events,
+        [
+            HistoryEvent::Loaded { bets: 3 },
+            HistoryEvent::Stored { bets: 2 },
+            HistoryEvent::Stored { bets: 3 },
+            HistoryEvent::Sent { bets: 3 },
+            HistoryEvent::Finished,
+            HistoryEvent::Winners {
+                documents: vec!["30904465".into(), "007".into()]
+            },
+            HistoryEvent::Exit {
+                result: "success".into(),
+                error: None
+            },
+        ]
+    );
+    assert!(lines.iter().all(|line| line.agency == 1 && line.pid > 0));
+    assert!(lines.windows(2).all(|pair| pair[0].t_ms <= pair[1].t_ms));
+    central.wait_for_exit();
 }
 
 #[test]

@@ -76,6 +76,12 @@ pub struct AgencyArgs {
     /// --server]; needs --tls-ca.
     #[arg(long, env = "CLI_TLS_SERVER_NAME", value_name = "NAME")]
     pub tls_server_name: Option<String>,
+    /// Append the session's history to this file as JSON lines (one object
+    /// a line: what the agency loaded, every acknowledged running total, its
+    /// finish, its winners, how it exited) [default: none]. Read by
+    /// `lottery-chaos`; the format is documented in `agency::history`.
+    #[arg(long, env = "CLI_HISTORY", value_name = "FILE")]
+    pub history: Option<PathBuf>,
     /// A TOML file with any of the settings above (keys like the flags, with
     /// underscores: `id`, `server`, `data`, `batch_max_amount`, ...).
     #[arg(long, env = "CLI_CONFIG", value_name = "PATH")]
@@ -97,6 +103,7 @@ struct FileSettings {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_server_name: Option<String>,
+    history: Option<PathBuf>,
 }
 
 /// Where the agency's bets come from.
@@ -185,6 +192,8 @@ pub struct AgencySettings {
     pub log_level: LevelFilter,
     /// TLS to the central (`None`: plaintext).
     pub tls: Option<AgencyTls>,
+    /// Where the session's history goes as JSON lines (`None`: nowhere).
+    pub history: Option<PathBuf>,
 }
 
 impl AgencySettings {
@@ -257,6 +266,7 @@ impl AgencySettings {
                 .unwrap_or(DEFAULT_RECONNECT_ATTEMPTS),
             log_level,
             tls,
+            history: args.history.or(file.history),
         })
     }
 }

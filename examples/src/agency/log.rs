@@ -142,3 +142,12 @@ pub fn exit_failed(agency: AgencyId, error: &dyn Error) {
         chain(error)
     );
 }
+
+/// `history | result: fail`: the `--history` file cannot be written; the
+/// agency goes on without it.
+pub fn history_failed(agency: AgencyId, path: &std::path::Path, error: &io::Error) {
+    warn!(
+        "action: history | result: fail | agency: {agency} | path: {} | error: {error}",
+        path.display()
+    );
+}

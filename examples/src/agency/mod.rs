@@ -1,7 +1,8 @@
-//! The agency program's pieces: its settings, its session with the central
-//! and its log lines.
+//! The agency program's pieces: its settings, its session with the central,
+//! its log lines and its history file (`--history`).
 
 mod config;
+pub mod history;
 pub mod log;
 mod session;
 

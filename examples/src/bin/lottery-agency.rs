@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use log::LevelFilter;
 use lottery_core::AgencyId;
+use lottery_examples::agency::history::{HistoryEvent, HistoryWriter};
 use lottery_examples::agency::{self, AgencyArgs, AgencySettings, SessionEvent, run_session};
 use lottery_examples::input;
 use lottery_net::{ClientConfig, Interrupter};
@@ -37,6 +38,14 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
+    let mut history = match HistoryWriter::open(settings.history.as_deref(), id) {
+        Ok(history) => history,
+        Err(error) => {
+            let path = settings.history.clone().unwrap_or_default();
+            agency::log::history_failed(id, &path, &error);
+            HistoryWriter::open(None, id).expect("a writer without a file opens")
+        }
+    };
     let input = match settings.source.load(input::today()) {
         Ok(input) => input,
         Err(error) => {
@@ -50,6 +59,9 @@ fn main() -> ExitCode {
     } else {
         agency::log::bets_loaded(id, &data, input.count());
     }
+    history.record(HistoryEvent::Loaded {
+        bets: input.count(),
+    });
 
     let mut config = ClientConfig::new(settings.server.clone(), id);
     config.batch_max = settings.batch_max_amount.map(std::num::NonZeroUsize::get);
@@ -60,6 +72,28 @@ fn main() -> ExitCode {
         if let (SessionEvent::Sent { .. }, Some(bet)) = (event, &single) {
             agency::log::bet_sent(bet);
         }
+        match event {
+            SessionEvent::Stored { stored } => {
+                history.record(HistoryEvent::Stored { bets: stored })
+            }
+            SessionEvent::Sent { bets } => history.record(HistoryEvent::Sent { bets }),
+            SessionEvent::Finished => history.record(HistoryEvent::Finished),
+            _ => {}
+        }
+    });
+    let (result, error) = match &outcome {
+        Ok(outcome) => {
+            history.record(HistoryEvent::Winners {
+                documents: outcome.winners.clone(),
+            });
+            ("success", None)
+        }
+        Err(error) if error.is_interrupted() => ("success", None),
+        Err(error) => ("fail", Some(lottery_log::chain(error))),
+    };
+    history.record(HistoryEvent::Exit {
+        result: result.into(),
+        error,
     });
     match outcome {
         Ok(outcome) => {
