@@ -93,3 +93,49 @@ fn a_birthdate_after_today_refuses_the_batch_with_invalid_bet_naming_the_field()
     );
     assert_eq!(stored_rows(&central.store).len(), 4);
 }
+
+#[test]
+fn names_with_space_at_an_end_or_only_marks_or_fillers_are_refused_naming_the_field() {
+    let dir = scratch_dir("refusals_names");
+    let central = TestCentral::start(&dir, 2, settings(2));
+    let (mut agency, _) = RawAgency::hello(central.addr, 1);
+
+    // (field, the name sent, what the refusal says of it)
+    let cases = [
+        ("first_name", " Ana", "white space"),
+        ("last_name", "Paz ", "white space"),
+        ("first_name", "\u{301}\u{301}", "combining marks"),
+        ("last_name", "\u{3164}", "Hangul fillers"),
+        ("first_name", "\u{115f}\u{1160}", "Hangul fillers"),
+        ("last_name", "\u{ffa0} \u{301}", "Hangul fillers"),
+    ];
+    for (field, name, says) in cases {
+        let mut bets = agency_batches(1, 1, 3).remove(0);
+        if field == "first_name" {
+            bets[1].first_name = name.to_owned();
+        } else {
+            bets[1].last_name = name.to_owned();
+        }
+        agency.send(&AgencyMessage::Batch { batch: 1, bets });
+        let error = refusal(&mut agency);
+        assert_eq!(error.code, ErrorCode::InvalidBet, "{name:?}: {error}");
+        let fault = error.bet.expect("the refused bet is named");
+        assert_eq!((fault.index, fault.field_name()), (1, field), "{name:?}");
+        assert!(error.message.contains(says), "{name:?}: {error}");
+    }
+    assert!(stored_rows(&central.store).is_empty(), "refused whole");
+
+    // Marks on a letter, and spaces inside a name, are names.
+    let mut bets = agency_batches(1, 1, 2).remove(0);
+    bets[0].first_name = "Jose\u{301} Mari\u{301}a".to_owned();
+    bets[1].last_name = "De La  Paz".to_owned();
+    agency.send(&AgencyMessage::Batch { batch: 1, bets });
+    assert_eq!(
+        agency.recv(),
+        Some(CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 2
+        })
+    );
+    assert_eq!(stored_rows(&central.store).len(), 2);
+}
