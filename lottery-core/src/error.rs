@@ -290,6 +290,21 @@ pub enum FinishError {
     Store(#[from] StoreError),
 }
 
+/// Why a handshake's resume point could not be given (over a shared ledger,
+/// [`crate::Central::complete_resume`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResumeError {
+    /// The agency is not one of `1..=N`.
+    #[error(transparent)]
+    UnknownAgency(#[from] UnknownAgency),
+    /// The shared ledger could not be read: the books may be behind what
+    /// other centrals stored, so they do not answer; the agency may try
+    /// again.
+    #[error("the agency's record could not be read from the store")]
+    Store(#[from] StoreError),
+}
+
 /// An agency outside the `1..=N` the central expects: refused by every
 /// request that names it (a batch, a finish, a winners query, a handshake).
 ///

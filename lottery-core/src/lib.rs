@@ -133,7 +133,9 @@ pub use bet_fields::{BetFields, PlainBet};
 pub use central::{Central, DrawListener, PendingFinish, PendingResume, PendingSubmit, ResumeStep};
 pub use digest::{BatchDigest, append_rows_crc};
 pub use draw::{Draw, DrawSummary, DrawTally, Winners};
-pub use error::{FinishError, RecoveryError, RowError, StoreError, SubmitError, UnknownAgency};
+pub use error::{
+    FinishError, RecoveryError, ResumeError, RowError, StoreError, SubmitError, UnknownAgency,
+};
 pub use field::{Field, FieldError, FieldReason};
 pub use ledger::{
     AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, Quarantined, Receipt, Recovery,

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use common::{Schema, postgres_url};
 use lottery_core::{
-    AgencyId, Bet, Central, Durability, Finish, LotteryRules, ResumePoint, SubmitError, Submitted,
-    Winners, append_rows_crc,
+    AgencyId, Bet, Central, Durability, Finish, LotteryRules, ResumeError, ResumePoint,
+    SubmitError, Submitted, Winners, append_rows_crc,
 };
 use lottery_pg::PgLedger;
 
@@ -325,4 +325,63 @@ fn two_centrals_taking_one_number_with_other_bets_store_one_and_refuse_the_other
     let mut stored = Vec::new();
     a.scan(&mut |bet| stored.push(bet.bet)).unwrap();
     assert_eq!(stored, on_a);
+}
+
+/// Terminates every connection the server has from `application_name`, and
+/// waits until they are gone (as a restart of the database would).
+fn terminate_connections(schema: &Schema, application_name: &str) {
+    let mut admin = schema.client();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let row = admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                 WHERE application_name = $1",
+                &[&application_name],
+            )
+            .unwrap();
+        if row.get::<_, i64>(0) == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the connections never went away");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_handshake_whose_read_fails_is_refused_not_answered_from_the_books() {
+    let Some(base) =
+        postgres_url("a_handshake_whose_read_fails_is_refused_not_answered_from_the_books")
+    else {
+        return;
+    };
+    let schema = Schema::new(&base);
+    let a = central(&schema, 2);
+    // Central b's connections carry a name of their own, to cut them alone.
+    let name = format!("{}_b", schema.name());
+    let url = format!("{}&application_name={name}", schema.url());
+    let (ledger, recovery) = PgLedger::open(&url, Durability::Fsync).unwrap();
+    let rules = LotteryRules {
+        agencies: 2,
+        ..LotteryRules::default()
+    };
+    let b = Central::new(rules, ledger, &recovery).unwrap();
+    // b's reader is connected.
+    assert_eq!(b.refresh_resume_point(id(2)).unwrap().last_batch, 0);
+    for number in 1..=3 {
+        a.submit(id(1), number, &batch(1, number, 4)).unwrap();
+    }
+    terminate_connections(&schema, &name);
+    // b's books know nothing of agency 1; the database holds 3 batches.
+    match b.refresh_resume_point(id(1)) {
+        Err(ResumeError::Store(_)) => {}
+        Ok(point) => assert_eq!(
+            point.last_batch, 3,
+            "a handshake answered from b's books, not the database: {point:?}"
+        ),
+        Err(other) => panic!("{other}"),
+    }
+    // Asked again, b reads the database.
+    let point = b.refresh_resume_point(id(1)).unwrap();
+    assert_eq!((point.last_batch, point.bets_stored), (3, 12));
 }

@@ -33,7 +33,7 @@ use std::time::Instant;
 
 use lottery_core::{
     AgencyId, Central, Finish, FinishError, PendingFinish, PendingResume, PendingSubmit,
-    ResumePoint, SubmitError, Submitted, UnknownAgency,
+    ResumeError, ResumePoint, SubmitError, Submitted,
 };
 use mio::{Token, Waker};
 
@@ -71,11 +71,12 @@ pub(crate) enum InFlight {
 /// What completing an [`InFlight`] came to.
 #[derive(Debug)]
 pub(crate) enum Completed {
-    /// A handshake's outcome: where the agency stands.
+    /// A handshake's outcome: where the agency stands, or why that could
+    /// not be read.
     Hello {
         /// The agency.
         agency: AgencyId,
-        result: Result<ResumePoint, UnknownAgency>,
+        result: Result<ResumePoint, ResumeError>,
     },
     /// A batch's outcome.
     Batch {

@@ -414,6 +414,17 @@ pub(crate) fn handshake_refused(agency: u32, peer: SocketAddr, why: impl Display
     });
 }
 
+/// The store failed reading where `agency` stands for its handshake (over
+/// a shared ledger; the handshake is refused, retryable).
+pub(crate) fn handshake_failed(agency: AgencyId, peer: SocketAddr, cause: &StoreError) {
+    limited(Level::Error, fault(agency, peer), || {
+        error!(
+            "action: handshake | result: fail | agency: {agency} | peer: {peer} | error: {}",
+            chain(cause)
+        );
+    });
+}
+
 /// A handshake bound a connection to `agency`, which stands at `point`
 /// (limited per agency: a peer can reconnect without end).
 pub(crate) fn handshake(agency: AgencyId, point: &ResumePoint) {

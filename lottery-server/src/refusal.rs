@@ -160,6 +160,15 @@ pub(crate) fn finish(error: &FinishError) -> ErrorFrame {
     }
 }
 
+/// A handshake whose resume point could not be read from a shared ledger:
+/// retryable, the agency's client reconnects and asks again.
+pub(crate) fn resume_failed() -> ErrorFrame {
+    ErrorFrame::new(
+        ErrorCode::StorageFailure,
+        "the central could not read where the agency stands; retry later",
+    )
+}
+
 /// Any request the core refused because it names an agency the central
 /// does not expect.
 pub(crate) fn unknown_agency_of(unknown: &UnknownAgency) -> ErrorFrame {

@@ -37,8 +37,8 @@
 use std::net::SocketAddr;
 
 use lottery_core::{
-    AgencyId, BetBatch, Birthdate, Central, Finish, FinishError, ResumePoint, ResumeStep,
-    SubmitError, Submitted, UnknownAgency, Winners,
+    AgencyId, BetBatch, Birthdate, Central, Finish, FinishError, ResumeError, ResumePoint,
+    ResumeStep, SubmitError, Submitted, Winners,
 };
 use lottery_net::{
     AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorFrame, InvalidBet,
@@ -497,13 +497,20 @@ impl Session {
     fn on_welcomed(
         &mut self,
         agency: AgencyId,
-        result: Result<ResumePoint, UnknownAgency>,
+        result: Result<ResumePoint, ResumeError>,
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Option<AgencyId> {
         self.welcoming = false;
         if self.phase != Phase::Welcoming(agency) {
             // Ended meanwhile (shut down, the peer gone): nothing to answer.
+            return None;
+        }
+        if let Err(ResumeError::Store(cause)) = &result {
+            // Never the books instead: another central may have acknowledged
+            // batches they do not hold. The agency reconnects and asks again.
+            log_line::handshake_failed(agency, self.peer, cause);
+            let _ = self.end_with(refusal::resume_failed(), ctx.max_frame, out);
             return None;
         }
         let resume = result.map(|point| (agency, point)).map_err(drop);

@@ -13,7 +13,7 @@
 use super::{Central, Settled};
 use crate::bet::AgencyId;
 use crate::draw::DrawSummary;
-use crate::error::{FinishError, StoreError, UnknownAgency};
+use crate::error::{FinishError, ResumeError, StoreError, UnknownAgency};
 use crate::ledger::FinishRecorded;
 use crate::lottery::DrawTicket;
 use crate::outcome::{Finish, ResumePoint};
@@ -71,8 +71,9 @@ impl Central {
     /// the agency stands.
     ///
     /// # Errors
-    /// [`UnknownAgency`] outside `1..=N` (checked by the first half already).
-    pub fn complete_resume(&self, pending: PendingResume) -> Result<ResumePoint, UnknownAgency> {
+    /// [`ResumeError::UnknownAgency`] outside `1..=N` (checked by the first
+    /// half already); [`ResumeError::Store`] when the ledger cannot be read.
+    pub fn complete_resume(&self, pending: PendingResume) -> Result<ResumePoint, ResumeError> {
         self.refresh_resume_point(pending.agency)
     }
 
@@ -80,36 +81,36 @@ impl Central {
     /// what a shared ledger holds for it when that is ahead of this central's
     /// books (batches or a finish stored through another central): the
     /// handshake answer. Over a ledger that is not shared it is
-    /// [`Central::resume_point`]. When the ledger cannot be read the books
-    /// answer as they are (a resend of a stored batch is acknowledged
-    /// again, never stored twice, so a stale answer costs resends only).
+    /// [`Central::resume_point`]. Over a shared one the answer always comes
+    /// from the ledger: when it cannot be read the books do not answer
+    /// (another central may have acknowledged batches they do not hold, and
+    /// an agency told a point behind its acks stops), the read's failure does.
     ///
     /// Reads the ledger (one query of a database) with no lock held.
     ///
     /// # Errors
-    /// [`UnknownAgency`] outside `1..=N`.
-    pub fn refresh_resume_point(&self, agency: AgencyId) -> Result<ResumePoint, UnknownAgency> {
+    /// [`ResumeError::UnknownAgency`] outside `1..=N`; [`ResumeError::Store`]
+    /// when the shared ledger cannot be read (the handshake may be retried).
+    pub fn refresh_resume_point(&self, agency: AgencyId) -> Result<ResumePoint, ResumeError> {
         let point = self.resume_point(agency)?;
         if !self.shared.ledger.is_shared() {
             return Ok(point);
         }
-        if let Ok(Some(record)) = self.shared.ledger.agency_record(agency) {
-            let after = point.last_batch;
-            let digests = if record.last_batch > after {
-                match self.shared.ledger.batch_digests(agency, after) {
-                    Ok(digests) => digests,
-                    // Not adopted without them (see `Lottery::adopt_record`).
-                    Err(_) => return Ok(point),
-                }
-            } else {
-                Vec::new()
-            };
-            let mut lottery = self.shared.lottery.lock();
-            lottery.adopt_record(agency, record, after, digests);
-            lottery.fold_rows_crc(agency);
-            return lottery.resume_point(agency);
-        }
-        Ok(point)
+        let Some(record) = self.shared.ledger.agency_record(agency)? else {
+            return Ok(point);
+        };
+        let after = point.last_batch;
+        let digests = if record.last_batch > after {
+            // Not adopted without them (see `Lottery::adopt_record`), and
+            // not answered from the books either.
+            self.shared.ledger.batch_digests(agency, after)?
+        } else {
+            Vec::new()
+        };
+        let mut lottery = self.shared.lottery.lock();
+        lottery.adopt_record(agency, record, after, digests);
+        lottery.fold_rows_crc(agency);
+        Ok(lottery.resume_point(agency)?)
     }
 
     /// Settles a finish over a shared ledger: the draw, when due, is the one
