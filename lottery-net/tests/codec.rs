@@ -436,14 +436,12 @@ fn a_declared_count_larger_than_the_frame_allocates_nothing() {
     );
 }
 
-#[test]
-fn a_batch_whose_count_exceeds_its_bets_says_so_with_both_numbers() {
-    // Count 5, but the 25 bytes after it hold one bet (of 6 + 19 bytes):
-    // four 6-byte bets at most, fewer than 5. (Before, it was refused as
-    // "ends inside its count field", which the count field does not.)
+/// A `Batch` frame (batch 9) whose count says `count` bets and whose body
+/// holds one whole bet of 25 bytes, and the body's length.
+fn one_bet_batch_frame(count: u32) -> (Vec<u8>, usize) {
     let mut body = vec![0x02];
     body.extend_from_slice(&9u64.to_be_bytes());
-    body.extend_from_slice(&5u32.to_be_bytes());
+    body.extend_from_slice(&count.to_be_bytes());
     for text in [&b"Ana"[..], b"Paz", b"123", b"2000-01-01"] {
         body.push(u8::try_from(text.len()).unwrap());
         body.extend_from_slice(text);
@@ -451,15 +449,29 @@ fn a_batch_whose_count_exceeds_its_bets_says_so_with_both_numbers() {
     body.extend_from_slice(&7u16.to_be_bytes());
     let mut frame = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
     frame.extend_from_slice(&body);
-    let room = body.len() - 1 - 8 - 4;
+    (frame, body.len())
+}
+
+/// The error decoding `frame` gives, by the checked decoding or the plain one.
+fn decode_error(frame: &[u8], checked: bool) -> DecodeError {
+    let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+    decoder.extend(frame);
+    if checked {
+        decoder.next_agency_frame().map(drop).unwrap_err()
+    } else {
+        decoder.next_agency_message().map(drop).unwrap_err()
+    }
+}
+
+#[test]
+fn a_batch_whose_count_exceeds_its_bets_says_so_with_both_numbers() {
+    // Count 5, but the 25 bytes after it hold one bet (of 6 + 19 bytes):
+    // four 6-byte bets at most, fewer than 5. (Before, it was refused as
+    // "ends inside its count field", which the count field does not.)
+    let (frame, body_len) = one_bet_batch_frame(5);
+    let room = body_len - 1 - 8 - 4;
     for checked in [false, true] {
-        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
-        decoder.extend(&frame);
-        let error = if checked {
-            decoder.next_agency_frame().map(drop).unwrap_err()
-        } else {
-            decoder.next_agency_message().map(drop).unwrap_err()
-        };
+        let error = decode_error(&frame, checked);
         assert_eq!(
             error,
             DecodeError::CountTooLarge {
@@ -487,24 +499,9 @@ fn a_batch_whose_bets_end_before_its_count_names_the_bet_it_ends_inside() {
     // Count 2, one whole bet of 25 bytes: room for four of the smallest, so
     // not `CountTooLarge`, but the frame ends where bet 2 begins. Both
     // decodings say the count is at fault, with the bet and the field.
-    let mut body = vec![0x02];
-    body.extend_from_slice(&9u64.to_be_bytes());
-    body.extend_from_slice(&2u32.to_be_bytes());
-    for text in [&b"Ana"[..], b"Paz", b"123", b"2000-01-01"] {
-        body.push(u8::try_from(text.len()).unwrap());
-        body.extend_from_slice(text);
-    }
-    body.extend_from_slice(&7u16.to_be_bytes());
-    let mut frame = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
-    frame.extend_from_slice(&body);
+    let (frame, _) = one_bet_batch_frame(2);
     for checked in [false, true] {
-        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
-        decoder.extend(&frame);
-        let error = if checked {
-            decoder.next_agency_frame().map(drop).unwrap_err()
-        } else {
-            decoder.next_agency_message().map(drop).unwrap_err()
-        };
+        let error = decode_error(&frame, checked);
         assert_eq!(
             error,
             DecodeError::ItemCutShort {
