@@ -31,6 +31,15 @@
 //! transaction sees the set complete without a draw: the draw happens once,
 //! on whichever central took the last finish.
 //!
+//! That central alone announces it (`sorteo`), so it must know it drew even
+//! when the answer to its COMMIT is lost (the database restarted, the
+//! connection broke) though the COMMIT was taken: the agency's retry would
+//! then find the draw recorded, and no central would say it drew. A
+//! transaction that drew notes its id (`txid_current`); when its COMMIT
+//! goes unanswered, the leader asks the database, on a new connection and
+//! for up to a minute, whether that transaction committed (`txid_status`),
+//! and posts its writes' outcomes, draw included, if it did.
+//!
 //! # Locks
 //! `queue` (short, never across I/O) and `writer` (the connection, held by
 //! the leader across its transaction). The leader takes `writer` with
@@ -38,6 +47,7 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
+use std::time::{Duration, Instant};
 
 use lottery_core::{AgencyId, BatchDigest};
 use parking_lot::{Condvar, Mutex};
@@ -188,16 +198,98 @@ impl GroupCommit {
     /// One transaction for `writes`; an outcome for each.
     fn commit(&self, writes: &[(u64, Write)], roll_back: bool) -> Vec<Outcome> {
         let mut writer = self.writer.lock();
-        match run(&mut writer, writes, roll_back) {
-            Ok(outcomes) => outcomes,
-            Err(error) => {
+        let failure = match run(&mut writer, writes, roll_back) {
+            Ok(outcomes) => return outcomes,
+            Err(Failed::Before(why)) => {
                 // A failed transaction may leave the connection unusable:
                 // the next leader starts on a new one.
                 writer.reset();
-                let failure = Failure::Commit(error);
-                writes.iter().map(|_| Err(failure.clone())).collect()
+                why
             }
+            Err(Failed::Unanswered {
+                txid,
+                outcomes,
+                why,
+            }) => {
+                writer.reset();
+                match settle(&mut writer, txid, UNANSWERED_PATIENCE) {
+                    Settled::Committed => return outcomes,
+                    Settled::Aborted => why,
+                    Settled::Unknown(unknown) => format!("{why}; {unknown}"),
+                }
+            }
+        };
+        let failure = Failure::Commit(failure);
+        writes.iter().map(|_| Err(failure.clone())).collect()
+    }
+}
+
+/// How long a leader whose COMMIT drew and got no answer keeps asking the
+/// database what became of it (through a restart of the database, say)
+/// before it gives the writes up as failed.
+const UNANSWERED_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Why a transaction's writes have no outcome yet.
+#[derive(Debug)]
+enum Failed {
+    /// It failed before its COMMIT was sent, or the database refused the
+    /// COMMIT: nothing of it is stored.
+    Before(String),
+    /// It drew, sent its COMMIT and the answer never came (the connection
+    /// broke): it committed or not, and `txid` tells which. Its writes'
+    /// outcomes are `outcomes` if it committed.
+    Unanswered {
+        txid: i64,
+        outcomes: Vec<Outcome>,
+        why: String,
+    },
+}
+
+impl From<String> for Failed {
+    fn from(why: String) -> Self {
+        Self::Before(why)
+    }
+}
+
+/// What became of a transaction whose COMMIT got no answer.
+#[derive(Debug, PartialEq, Eq)]
+enum Settled {
+    Committed,
+    Aborted,
+    /// The database did not say within the patience given: why.
+    Unknown(String),
+}
+
+/// Asks the database, on a new connection, whether transaction `txid`
+/// committed (PostgreSQL's `txid_status`, made for a client that lost its
+/// connection during COMMIT), again and again for up to `patience` while
+/// the database is away or the transaction still ends.
+fn settle(writer: &mut Connection, txid: i64, patience: Duration) -> Settled {
+    let deadline = Instant::now() + patience;
+    loop {
+        let asked = writer
+            .client()
+            .and_then(|(client, _)| client.query_one("SELECT txid_status($1)", &[&txid]));
+        let why = match asked {
+            Ok(row) => match row.get::<_, Option<String>>(0).as_deref() {
+                Some("committed") => return Settled::Committed,
+                Some("aborted") => return Settled::Aborted,
+                // "in progress": its backend has not seen the connection go
+                // yet. No status: too old to be known, which a transaction
+                // of a moment ago never is.
+                status => format!("transaction {txid} is {status:?}"),
+            },
+            Err(error) => {
+                writer.reset();
+                error.to_string()
+            }
+        };
+        if Instant::now() >= deadline {
+            return Settled::Unknown(format!(
+                "whether the commit that drew was taken is unknown ({why})"
+            ));
         }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -208,7 +300,7 @@ fn run(
     writer: &mut Connection,
     writes: &[(u64, Write)],
     roll_back: bool,
-) -> Result<Vec<Outcome>, String> {
+) -> Result<Vec<Outcome>, Failed> {
     let text = |e: postgres::Error| e.to_string();
     let (client, statements) = writer.client().map_err(text)?;
     let mut tx = client.transaction().map_err(text)?;
@@ -241,6 +333,12 @@ fn run(
         copy.write_all(COPY_TRAILER).map_err(|e| e.to_string())?;
         copy.finish().map_err(text)?;
     }
+    // The transaction's id when it draws: the one transaction whose fate
+    // must be known even when the answer to its COMMIT is lost, because its
+    // finish is where the draw is announced (`sorteo`), on this central
+    // alone. (A batch or finish whose COMMIT went unanswered is taken again
+    // and found stored; only the draw would go unsaid.)
+    let mut drew_in = None;
     if lottery_locked {
         let drew: bool = tx.query_one(&statements.draw, &[]).map_err(text)?.get(0);
         if drew {
@@ -249,14 +347,30 @@ fn run(
             if let Some(last) = last_finish {
                 outcomes[last] = Ok(Stored::Drew);
             }
+            let txid: i64 = tx
+                .query_one("SELECT txid_current()", &[])
+                .map_err(text)?
+                .get(0);
+            drew_in = Some(txid);
         }
     }
     if roll_back {
         tx.rollback().map_err(text)?;
-        return Err("the commit was rolled back (an injected fault)".to_owned());
+        return Err(Failed::Before(
+            "the commit was rolled back (an injected fault)".to_owned(),
+        ));
     }
-    tx.commit().map_err(text)?;
-    Ok(outcomes)
+    match (tx.commit(), drew_in) {
+        (Ok(()), _) => Ok(outcomes),
+        // The database answered: it refused the COMMIT.
+        (Err(error), _) if error.as_db_error().is_some() => Err(Failed::Before(error.to_string())),
+        (Err(error), Some(txid)) => Err(Failed::Unanswered {
+            txid,
+            outcomes,
+            why: error.to_string(),
+        }),
+        (Err(error), None) => Err(Failed::Before(error.to_string())),
+    }
 }
 
 /// A batch of the transaction, as the statements take it.
