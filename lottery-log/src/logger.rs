@@ -59,7 +59,11 @@ impl Log for CourseLogger {
                 line.text.clear();
             }
             line.clock.write_time(unix_seconds, &mut line.text);
-            format_rest(record.level(), *record.args(), &mut line.text);
+            if is_ours(record.target()) {
+                format_rest(record.level(), *record.args(), &mut line.text);
+            } else {
+                format_foreign(record, &mut line.text);
+            }
             if !line.deferred || line.text.len() >= DEFERRED_LIMIT {
                 write_out(&mut line.text);
             }
@@ -162,6 +166,33 @@ pub fn format_line(
     format_rest(level, message, out);
 }
 
+/// Whether a record comes from the project's own code (every crate and
+/// binary of the workspace is named `lottery-...`), whose lines are written
+/// in the course format already.
+fn is_ours(target: &str) -> bool {
+    target.starts_with("lottery")
+}
+
+/// A dependency's record (the postgres client's statements at DEBUG,
+/// rustls's alerts, ...) as a course-format line, its text made one field:
+/// the tools that parse the log read every line.
+fn format_foreign(record: &Record<'_>, out: &mut String) {
+    let message: String = record
+        .args()
+        .to_string()
+        .chars()
+        .map(|c| if c == '|' || c.is_control() { ' ' } else { c })
+        .collect();
+    format_rest(
+        record.level(),
+        format_args!(
+            "action: library_log | result: success | target: {} | message: {message}",
+            record.target()
+        ),
+        out,
+    );
+}
+
 fn format_rest(level: Level, message: std::fmt::Arguments<'_>, out: &mut String) {
     // Writing into a String cannot fail.
     let _ = writeln!(out, " {:<8} {}", level_name(level), message);
@@ -255,6 +286,32 @@ mod tests {
             line(0, Level::Debug, "x"),
             "1970-01-01 00:00:00 DEBUG    x\n"
         );
+    }
+
+    #[test]
+    fn a_dependencys_record_becomes_one_course_format_line() {
+        let foreign = |target: &str, text: &str| {
+            let mut out = String::new();
+            format_foreign(
+                &Record::builder()
+                    .level(Level::Debug)
+                    .target(target)
+                    .args(format_args!("{text}"))
+                    .build(),
+                &mut out,
+            );
+            out
+        };
+        assert_eq!(
+            foreign(
+                "postgres::client",
+                "executing statement batch: START | x\nTRANSACTION"
+            ),
+            " DEBUG    action: library_log | result: success | target: postgres::client | \
+             message: executing statement batch: START   x TRANSACTION\n"
+        );
+        assert!(is_ours("lottery_server::http") && is_ours("lottery_agency"));
+        assert!(!is_ours("rustls::conn") && !is_ours("postgres"));
     }
 
     #[test]

@@ -132,11 +132,12 @@ impl PgLedger {
     /// cannot be reached or read; [`StoreError::Inconsistent`] when its
     /// tables have another layout version or hold rows no central writes.
     pub fn open(url: &str, durability: Durability) -> Result<(Self, Recovery), StoreError> {
-        let config = Config::from_str(url).map_err(|error| StoreError::Io {
+        let mut config = Config::from_str(url).map_err(|error| StoreError::Io {
             action: "parse the URL of",
             path: PathBuf::from("postgres://"),
             source: io::Error::new(io::ErrorKind::InvalidInput, error),
         })?;
+        config.notice_callback(log_notice);
         let name = describe(&config);
         let db = |action| {
             let name = name.clone();
@@ -605,6 +606,32 @@ impl Ledger for PgLedger {
         // Without the thread, this central learns a draw made elsewhere at
         // the next finish or handshake only; nothing is lost.
         drop(spawned);
+    }
+}
+
+/// A notice of the database (`NOTICE: schema ... does not exist, skipping`,
+/// `WARNING: terminating connection due to administrator command`) as a
+/// line of the course's format: the postgres client's own logs them as
+/// free text, which the tools that parse the central's log cannot read.
+/// Warnings (a restart cutting the connection) at WARNING, the rest
+/// (schema chatter) at DEBUG.
+fn log_notice(notice: postgres::error::DbError) {
+    let message: String = notice
+        .message()
+        .chars()
+        .map(|c| if c == '|' || c.is_control() { ' ' } else { c })
+        .collect();
+    let severity = notice.severity();
+    if matches!(severity, "WARNING" | "ERROR" | "FATAL" | "PANIC") {
+        log::warn!(
+            "action: database_notice | result: success | severity: {severity} | code: {} | message: {message}",
+            notice.code().code()
+        );
+    } else {
+        log::debug!(
+            "action: database_notice | result: success | severity: {severity} | code: {} | message: {message}",
+            notice.code().code()
+        );
     }
 }
 

@@ -172,3 +172,106 @@ fn a_central_with_other_rules_than_the_schema_records_is_refused_clearly() {
     );
     assert_eq!(recorded_rules(&schema).len(), 1);
 }
+
+/// Whether `line` is one of the course's log lines: `DATE TIME LEVEL
+/// action: NAME | result: RESULT ...`.
+fn course_format(line: &str) -> bool {
+    let mut words = line.splitn(4, ' ');
+    let (Some(date), Some(time), Some(level), Some(rest)) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return false;
+    };
+    let digits = |text: &str, shape: &str| {
+        text.len() == shape.len()
+            && text
+                .chars()
+                .zip(shape.chars())
+                .all(|(c, s)| if s == '9' { c.is_ascii_digit() } else { c == s })
+    };
+    let Some((action, result)) = rest.trim_start().split_once(" | ") else {
+        return false;
+    };
+    digits(date, "9999-99-99")
+        && digits(time, "99:99:99")
+        && ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"].contains(&level)
+        && action.strip_prefix("action: ").is_some_and(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        })
+        && result.starts_with("result: ")
+}
+
+#[test]
+fn the_databases_notices_are_logged_in_the_course_format() {
+    let test = "the_databases_notices_are_logged_in_the_course_format";
+    let Some(base) = postgres_url(test) else {
+        return;
+    };
+    let dir = common::scratch_dir("postgres_notices");
+    let schema = Schema::new(&base);
+    let mut first = Process::start(&dir, "first", schema.url(), 3);
+    if let Err((code, log)) = first.started() {
+        panic!("the first central exited {code:?}:\n{log}");
+    }
+    drop(first);
+    // The database speaks to the next central that records the rules: a
+    // trigger raises a warning (with a `|` in it) and a notice, as a
+    // restart of the database or a DBA's trigger would.
+    let name = schema.name();
+    schema
+        .client()
+        .batch_execute(&format!(
+            "DELETE FROM {name}.lottery;
+             CREATE FUNCTION {name}.note() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 RAISE WARNING 'a warning | with a bar';
+                 RAISE NOTICE 'a notice';
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER note AFTER INSERT ON {name}.lottery
+                 FOR EACH ROW EXECUTE FUNCTION {name}.note();"
+        ))
+        .expect("the trigger is made");
+    let log = dir.join("second.log");
+    let mut second = Process {
+        child: Command::new(BINARY)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--threads",
+                "1",
+                "--agencies",
+                "3",
+            ])
+            .args(["--store", schema.url(), "--log-level", "DEBUG"])
+            .env_remove("LOGGING_LEVEL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create the log"))
+            .spawn()
+            .expect("start lottery-server"),
+        log,
+    };
+    if let Err((code, log)) = second.started() {
+        panic!("the second central exited {code:?}:\n{log}");
+    }
+    let log = second.log();
+    assert!(
+        log.contains(
+            "WARNING  action: database_notice | result: success | severity: WARNING | code: 01000 | message: a warning   with a bar\n"
+        ),
+        "the warning is logged, at WARNING:\n{log}"
+    );
+    assert!(
+        log.contains(
+            "DEBUG    action: database_notice | result: success | severity: NOTICE | code: 00000 | message: a notice\n"
+        ),
+        "the notice is logged, at DEBUG:\n{log}"
+    );
+    for line in log.lines() {
+        assert!(
+            course_format(line),
+            "not a course-format line: {line:?}\n{log}"
+        );
+    }
+}
