@@ -3,7 +3,9 @@
 #
 #   bench/run.sh            all four benchmarks, and the disk's commit latency
 #   bench/run.sh disk       only the disk: two fdatasyncs (a group commit) at a time
-#   bench/run.sh course     only (1): the course data end to end
+#   bench/run.sh course     only (1): the course data end to end (with
+#                           SEED_PEER=.../run_seed.sh, the course's own system
+#                           after each run, in the same minutes, and the ratio)
 #   bench/run.sh ingest     only (2): sustained ingest, 100 agencies
 #   bench/run.sh scale      only (3): 10,000 connections at 1,000,000 bets/s offered
 #   bench/run.sh growth     only (4): 10, 100, 1,000 and 10,000 agencies
@@ -239,6 +241,25 @@ course_check() {
     echo ok >>"$1/checks.txt"
 }
 
+# course_peer DIR: one run of the course's own system (Python central, Go
+# agencies) on the same files, by the runner SEED_PEER names (see
+# ../shared/peers/seed/README.md; SEED_HOME is where it was built, and the
+# runner calls itself there: copy run_seed.sh into SEED_HOME), with
+# the course's batches of 136; prints its span in ms (first agency start to
+# last exit, a blocking wait in the runner), or fails when its winners or
+# rows are not the course data's.
+course_peer() {
+    local dir=$1 last
+    # Any port: the runner has a network namespace of its own.
+    last=$(bash "$SEED_PEER" 12345 "$DATA" 136 2>>"$dir/peer.log" | tail -1)
+    echo "$last" >>"$dir/peer.log"
+    case $last in
+        *"winners=2,3,3,2,0 rows=78697"*) ;;
+        *) log "the course system's run FAILED its check: $last"; return 1 ;;
+    esac
+    sed 's/.*elapsed_ms=\([0-9.]*\).*/\1/' <<<"$last"
+}
+
 course() {
     local dir=$OUT/course
     if [ ! -f "$DATA/agency-1.csv" ]; then
@@ -248,7 +269,8 @@ course() {
     rm -rf "$dir" && mkdir -p "$dir"
     log "(1) course data end to end, $RUNS runs"
     local times
-    if command -v hyperfine >/dev/null; then
+    : >"$dir/peer_ms.txt"
+    if [ -z "${SEED_PEER:-}" ] && command -v hyperfine >/dev/null; then
         hyperfine --runs "$RUNS" --export-json "$dir/hyperfine.json" --style basic \
             --prepare "$ROOT/bench/run.sh course_prepare" \
             "$ROOT/bench/run.sh course_agencies_timed" >&2
@@ -262,6 +284,8 @@ course() {
             /usr/bin/time -f "%U %S" -o "$dir/agencies.cpu" "$ROOT/bench/run.sh" course_agencies_timed
             awk '{ print ($1 + $2) * 1000 }' "$dir/agencies.cpu" >>"$dir/agencies_cpu_ms.txt"
             cat "$dir/run/span_ms"
+            # The course's own system right after, in the same minutes.
+            [ -n "${SEED_PEER:-}" ] && course_peer "$dir" >>"$dir/peer_ms.txt"
         done)
     fi
     # The last run's central, then its check.
@@ -278,15 +302,24 @@ course() {
     elif [ -s "$dir/agencies_cpu_ms.txt" ]; then
         agencies_cpu=$(awk '{ s += $1 } END { print s / NR }' "$dir/agencies_cpu_ms.txt")
     fi
+    local peer="null" ratio="null"
+    if [ -s "$dir/peer_ms.txt" ]; then
+        local peer_median peer_min peer_max
+        read -r peer_median peer_min peer_max < <(stats <"$dir/peer_ms.txt")
+        peer=$(jq -n --argjson m "$peer_median" --argjson lo "$peer_min" --argjson hi "$peer_max" \
+            '{median: $m, min: $lo, max: $hi}')
+        ratio=$(echo "scale=1; $peer_median / $median" | bc)
+    fi
     local failed
     failed=$(grep -c fail "$dir/checks.txt" || true)
     jq -n --argjson median "$median" --argjson min "$min" --argjson max "$max" \
         --argjson draw "$draw_median" --argjson draw_min "$draw_min" --argjson draw_max "$draw_max" \
         --argjson runs "$RUNS" --argjson failed "$failed" \
         --argjson cpu "$cpu_median" --argjson cpu_min "$cpu_min" --argjson cpu_max "$cpu_max" \
-        --argjson agencies_cpu "$agencies_cpu" \
+        --argjson agencies_cpu "$agencies_cpu" --argjson peer "$peer" --argjson ratio "$ratio" \
         '{benchmark: "course", runs: $runs, failed_checks: $failed,
           elapsed_ms: {median: $median, min: $min, max: $max},
+          course_system_elapsed_ms: $peer, course_system_over_ours: $ratio,
           draw_completion_ms: {median: $draw, min: $draw_min, max: $draw_max},
           central_cpu_ms: {median: $cpu, min: $cpu_min, max: $cpu_max},
           agencies_cpu_ms_mean: $agencies_cpu}' \
@@ -543,13 +576,16 @@ table() {
 # scheduling makes the run shorter than that.
 issue_table() {
     local cores course="n/a" course_floor="n/a" copy_course="not run" ingest="n/a" copy_ingest="not run"
-    local scale="n/a" disk="not run"
+    local scale="n/a" disk="not run" seed="not run (SEED_PEER unset)"
     cores=$(nproc)
     if [ -f "$OUT/course/result.json" ]; then
         course=$(jq -r '"\(.elapsed_ms.median) ms median (\(.elapsed_ms.min)-\(.elapsed_ms.max)), \(.runs) runs"' "$OUT/course/result.json")
         course_floor=$(jq -r --argjson cores "$cores" \
             'if .agencies_cpu_ms_mean == null then "n/a" else
              "\(((.central_cpu_ms.median + .agencies_cpu_ms_mean) / $cores * 10 | floor) / 10) ms (central \(.central_cpu_ms.median) ms + agencies \(.agencies_cpu_ms_mean | floor) ms of CPU over \($cores) cores)" end' \
+            "$OUT/course/result.json")
+        seed=$(jq -r 'if .course_system_elapsed_ms == null then "not run (SEED_PEER unset)" else
+            "\(.course_system_elapsed_ms.median) ms median (\(.course_system_elapsed_ms.min)-\(.course_system_elapsed_ms.max)), \(.course_system_over_ours)x ours" end' \
             "$OUT/course/result.json")
     fi
     [ -s "$OUT/copy-course.json" ] && copy_course=$(jq -r '"\(.elapsed_ms.median) ms (\(.clients) clients)"' "$OUT/copy-course.json")
@@ -567,7 +603,7 @@ issue_table() {
     echo
     echo "| | now | peer, same run | target |"
     echo "|---|---|---|---:|"
-    echo "| course data end to end (5 lottery-agency processes) | $course; CPU floor $course_floor | the course's own system (Python central, Go agencies): not on this machine; PostgreSQL COPY of the same rows, pre-parsed: $copy_course | <= 40 ms |"
+    echo "| course data end to end (5 lottery-agency processes) | $course; CPU floor $course_floor | the course's own system (Python central, Go agencies): $seed; PostgreSQL COPY of the same rows, pre-parsed: $copy_course | <= 40 ms |"
     echo "| 100 agencies, 150-bet batches, sustained | $ingest | PostgreSQL COPY: $copy_ingest | >= 5 M bets/s |"
     echo "| 10,000 agencies offered 1 M bets/s: batch ack p99 | $scale | $disk | <= 5 ms, 10,000 held, RSS <= 200 MB |"
 }
