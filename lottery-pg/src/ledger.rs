@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use lottery_core::{
     AgencyId, AgencyRecord, BatchDigest, BetBatch, BetNumber, Document, Draw, DrawAnnouncement,
@@ -591,9 +592,29 @@ impl Ledger for PgLedger {
     }
 
     fn recorded_draw(&self, rules: LotteryRules) -> Result<Option<Draw>, StoreError> {
-        let mut reader = self.reader()?;
-        let client = reader.as_mut().expect("connected by reader()");
-        self.read_draw(client, rules)
+        // Read again, on a new connection, while the connection breaks (the
+        // database restarting): the central whose finish drew reads the
+        // draw here to announce it (`sorteo`), and if this read failed, no
+        // central would. A read changes nothing, so trying it again is
+        // always safe; a refusal of the database itself is returned at once.
+        let deadline = Instant::now() + READ_PATIENCE;
+        loop {
+            let read = self.reader().and_then(|mut reader| {
+                let client = reader.as_mut().expect("connected by reader()");
+                let read = self.read_draw(client, rules);
+                if read.as_ref().is_err_and(connection_lost) {
+                    // The next try connects again.
+                    *reader = None;
+                }
+                read
+            });
+            match read {
+                Err(error) if connection_lost(&error) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                read => return read,
+            }
+        }
     }
 
     fn on_draw_recorded(&self, announce: DrawAnnouncement) {
@@ -607,6 +628,30 @@ impl Ledger for PgLedger {
         // the next finish or handshake only; nothing is lost.
         drop(spawned);
     }
+}
+
+/// How long reading the recorded draw keeps trying while the connection
+/// to the database breaks (a restart of the database takes seconds).
+const READ_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Whether `error` is the connection's, not the database's answer: the
+/// socket broke or never connected, or the server is shutting down or
+/// starting (SQLSTATE classes 08 and 57), so the same request may succeed
+/// on a new connection.
+fn connection_lost(error: &StoreError) -> bool {
+    let StoreError::Io { source, .. } = error else {
+        return false;
+    };
+    let Some(error) = source
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<postgres::Error>())
+    else {
+        return false;
+    };
+    error.as_db_error().is_none_or(|db| {
+        let code = db.code().code();
+        code.starts_with("08") || code.starts_with("57")
+    })
 }
 
 /// A notice of the database (`NOTICE: schema ... does not exist, skipping`,

@@ -9,7 +9,8 @@
 //!
 //! A real TCP proxy between the central and the database forwards the
 //! writer connection's COMMIT and drops the database's answer, closing
-//! both sides: what a restart does at the worst moment.
+//! both sides: what a restart does at the worst moment. Or it cuts the
+//! read of the draw that follows a COMMIT that was answered.
 //!
 //! Needs `LOTTERY_TEST_POSTGRES`.
 
@@ -29,15 +30,20 @@ const COMMIT: &[u8] = b"Q\0\0\0\x0bCOMMIT\0";
 /// A statement the writer connection (and only it) prepares when it
 /// connects: how the proxy tells the writer from the readers.
 const WRITER_MARK: &[u8] = b"FROM lottery FOR UPDATE";
+/// The query that reads the recorded draw (on a reader connection).
+const DRAW_READ: &[u8] = b"SELECT draw_bets, draw_winners FROM lottery";
 
 /// Forwards connections to `upstream`; when armed, cuts the next writer
 /// connection that sends a COMMIT: after the COMMIT reached the database
 /// and before its answer comes back, or (`swallow_commit`) before the
-/// COMMIT reaches the database.
+/// COMMIT reaches the database. While `cut_draw_reads` is above 0, cuts
+/// each connection that reads the recorded draw, before the query reaches
+/// the database, counting down.
 struct Proxy {
     port: u16,
     armed: Arc<AtomicBool>,
     swallow_commit: Arc<AtomicBool>,
+    cut_draw_reads: Arc<AtomicU32>,
     cut: Arc<AtomicU32>,
 }
 
@@ -47,10 +53,12 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let armed = Arc::new(AtomicBool::new(false));
         let swallow_commit = Arc::new(AtomicBool::new(false));
+        let cut_draw_reads = Arc::new(AtomicU32::new(0));
         let cut = Arc::new(AtomicU32::new(0));
-        let (armed_, swallow_, cut_) = (
+        let (armed_, swallow_, read_, cut_) = (
             Arc::clone(&armed),
             Arc::clone(&swallow_commit),
+            Arc::clone(&cut_draw_reads),
             Arc::clone(&cut),
         );
         std::thread::spawn(move || {
@@ -62,6 +70,7 @@ impl Proxy {
                 let faults = Faults {
                     armed: Arc::clone(&armed_),
                     swallow_commit: Arc::clone(&swallow_),
+                    cut_draw_reads: Arc::clone(&read_),
                     cut: Arc::clone(&cut_),
                 };
                 pipe(client, server, faults);
@@ -71,6 +80,7 @@ impl Proxy {
             port,
             armed,
             swallow_commit,
+            cut_draw_reads,
             cut,
         }
     }
@@ -80,6 +90,7 @@ impl Proxy {
 struct Faults {
     armed: Arc<AtomicBool>,
     swallow_commit: Arc<AtomicBool>,
+    cut_draw_reads: Arc<AtomicU32>,
     cut: Arc<AtomicU32>,
 }
 
@@ -88,6 +99,7 @@ fn pipe(client: TcpStream, server: TcpStream, faults: Faults) {
     let Faults {
         armed,
         swallow_commit,
+        cut_draw_reads,
         cut,
     } = faults;
     let committing = Arc::new(AtomicBool::new(false));
@@ -108,6 +120,17 @@ fn pipe(client: TcpStream, server: TcpStream, faults: Faults) {
             };
             seen.extend_from_slice(&buf[..n]);
             writer |= contains(&seen, WRITER_MARK);
+            if contains(&buf[..n], DRAW_READ)
+                && cut_draw_reads
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                // The database never sees the read; the connection is gone.
+                cut_.fetch_add(1, Ordering::SeqCst);
+                let _ = to_server.shutdown(Shutdown::Both);
+                let _ = from_client.shutdown(Shutdown::Both);
+                break;
+            }
             // In this read alone: the tail kept may hold an earlier COMMIT
             // (the client writes each message whole).
             if writer && contains(&buf[..n], COMMIT) && armed.swap(false, Ordering::SeqCst) {
@@ -259,6 +282,30 @@ fn a_commit_that_never_reached_the_database_fails_and_the_retry_draws() {
     match central.finish(id(2), 4) {
         Ok(Finish::Drew(summary)) => assert_eq!(summary.winners_per_agency, [3, 2]),
         other => panic!("the retry did not draw: {other:?}"),
+    }
+    assert_eq!(recorded_draw(&schema), (Some(10), Some(vec![3, 2])));
+}
+
+#[test]
+fn the_central_that_drew_reads_the_draw_again_when_the_read_is_cut() {
+    let Some(base) =
+        postgres_url("the_central_that_drew_reads_the_draw_again_when_the_read_is_cut")
+    else {
+        return;
+    };
+    let (schema, proxy, central) = two_agencies_one_finished(&base);
+    // The finish's COMMIT is answered; the read of the draw that follows,
+    // on the reader connection, is cut (found by lottery-chaos --seed
+    // 0x3131, lottery 111: `cannot read the store ...: connection closed`,
+    // and no central logged `sorteo`).
+    // Two reads follow the draw: the finish's own and the one the ledger's
+    // announcement (LISTEN) makes; both are cut, in whichever order.
+    proxy.cut_draw_reads.store(2, Ordering::SeqCst);
+    let answer = central.finish(id(2), 4);
+    assert_eq!(proxy.cut.load(Ordering::SeqCst), 2, "both reads were cut");
+    match answer {
+        Ok(Finish::Drew(summary)) => assert_eq!(summary.winners_per_agency, [3, 2]),
+        other => panic!("the central that drew does not know it: {other:?}"),
     }
     assert_eq!(recorded_draw(&schema), (Some(10), Some(vec![3, 2])));
 }
