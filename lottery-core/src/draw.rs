@@ -168,6 +168,11 @@ impl DrawTally {
         }
     }
 
+    /// The bets counted so far.
+    pub fn bets(&self) -> u64 {
+        self.bets
+    }
+
     /// The draw, complete.
     pub fn finish(self) -> Draw {
         let mut winners_per_agency = vec![0; self.agencies as usize];

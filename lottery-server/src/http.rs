@@ -6,14 +6,16 @@
 //! |---|---|
 //! | `/metrics` | Prometheus metrics (the text format of `prometheus-client`) |
 //! | `/status` | the same facts as JSON |
-//! | `/` | one self-contained page that refreshes itself from `/status` |
+//! | `/` | one self-contained page that refreshes itself from `/status`, its charts inline SVG |
 //! | `/healthz` | 200 while the process serves (never asks for the token) |
 //! | `/readyz` | 200 while the store is open and the agency port accepts, else 503 |
 //!
 //! The event loops never wait for it: it reads the central's books (one
 //! short lock per look, taken between two awaits, never across one), the
 //! agency map (one short lock) and atomics. It only reads: nothing it is
-//! asked changes the lottery.
+//! asked changes the lottery. Once a second, between two requests, it also
+//! samples the run for the page's charts (`history.rs`): one more short
+//! lock of the central, O(1), and atomics.
 //!
 //! # What a client can cost (SECURITY.md)
 //! Every connection is a task on the port's one thread, never a thread of
@@ -59,6 +61,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -70,6 +73,7 @@ use self::answer::{View, answer};
 use self::guard::Guarded;
 use self::slots::{Admitted, Slots};
 use crate::error::ServerError;
+use crate::history::{SAMPLE_INTERVAL, Sampler};
 use crate::http_counters::{Cut, HttpCounters};
 use crate::http_settings::HttpSettings;
 use crate::log_line;
@@ -142,6 +146,7 @@ impl StatusPort {
             .build()?;
         let settings = shared.config().http_settings.clone();
         let slots = Slots::new(settings.max_connections);
+        let started = Instant::now();
         let state = Arc::new(Port {
             tls: settings
                 .tls
@@ -152,10 +157,11 @@ impl StatusPort {
                 shared,
                 store,
                 ready,
-                started: Instant::now(),
+                started,
                 token: settings.token.clone(),
                 slots,
                 counters: Arc::default(),
+                sampler: Mutex::new(Sampler::new(started)),
             },
             settings,
         });
@@ -208,9 +214,14 @@ async fn serve(
         }
     };
     let mut connections = JoinSet::new();
+    let mut sampling = tokio::time::interval(SAMPLE_INTERVAL);
+    // A late tick (a long answer) is taken late, not twice: each sample
+    // divides by the time it really covers.
+    sampling.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = stopped(&mut stopping) => break,
+            _ = sampling.tick() => port.view.sample(),
             // Reaps finished connections, so the set holds live ones only.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {

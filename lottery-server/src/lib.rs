@@ -34,7 +34,9 @@
 //!   (the central's [`lottery_core::Central::snapshot`], the loops' and the
 //!   store's counters), as Prometheus text (`prometheus-client`) or JSON;
 //!   `metrics.rs`: the counters each loop keeps in atomics (refusals by
-//!   code, ack latency), added up on scrape; `store_watch.rs`
+//!   code, ack latency), added up on scrape; `history.rs`: the last minutes
+//!   for the page's charts, a bounded ring the port's thread fills once a
+//!   second from counters that exist already; `store_watch.rs`
 //!   ([`StoreWatch`]): the store's syncs and size, timed around the core's
 //!   file store.
 //! - [`ShutdownHandle`], [`StopReason`] and the signal watch (`shutdown.rs`);
@@ -74,6 +76,7 @@ mod config;
 mod connection;
 mod error;
 mod event_loop;
+mod history;
 mod http;
 mod http_counters;
 mod http_settings;

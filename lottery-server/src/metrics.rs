@@ -159,6 +159,25 @@ impl HistogramSnapshot {
         self.max = self.max.max(other.max);
     }
 
+    /// What was counted after `earlier` (a read of the same histogram, no
+    /// later than this one): the counts and sum of the difference. Its
+    /// largest value is this read's, an upper bound (the histogram keeps no
+    /// largest value per interval), so its quantiles stay within the buckets.
+    pub(crate) fn since(&self, earlier: &HistogramSnapshot) -> HistogramSnapshot {
+        debug_assert_eq!(self.bounds, earlier.bounds);
+        HistogramSnapshot {
+            bounds: self.bounds,
+            counts: self
+                .counts
+                .iter()
+                .zip(&earlier.counts)
+                .map(|(now, before)| now.saturating_sub(*before))
+                .collect(),
+            sum: (self.sum - earlier.sum).max(0.0),
+            max: self.max,
+        }
+    }
+
     /// `(upper bound, count)` per bucket, the last bound `f64::MAX` (which
     /// prometheus-client writes `+Inf`).
     pub(crate) fn buckets(&self) -> Vec<(f64, u64)> {
@@ -362,6 +381,24 @@ mod tests {
             histogram.read().quantile(1.0),
             Some(100_000.0),
             "+Inf bucket"
+        );
+    }
+
+    #[test]
+    fn the_difference_of_two_reads_holds_only_what_was_counted_between_them() {
+        let histogram = Histogram::seconds();
+        histogram.observe_duration(Duration::from_millis(200), 50);
+        let earlier = histogram.read();
+        histogram.observe_duration(Duration::from_micros(700), 3);
+        let between = histogram.read().since(&earlier);
+        assert_eq!(between.count(), 3);
+        assert!((between.sum - 0.0021).abs() < 1e-9, "{}", between.sum);
+        // The median of the three, not of all 53 (which is 200 ms).
+        let median = between.quantile(0.5).unwrap();
+        assert!(median > 0.0005 && median <= 0.001, "{median}");
+        assert_eq!(
+            histogram.read().since(&histogram.read()).quantile(0.5),
+            None
         );
     }
 

@@ -18,6 +18,9 @@
 //! The agencies listed are those that took part (stored something or
 //! finished) or are connected now, never every expected one: with a million
 //! expected agencies a look costs what the agencies that took part cost.
+//! So do the agencies the draw waits for ([`Waiting`]): counted, and named
+//! only the first [`WAITING_NAMED`] of each kind. The history of the last
+//! minutes (`history.rs`) is bounded too, and only copied into the JSON.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -33,6 +36,7 @@ use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 
 use crate::config::tls_mode;
+use crate::history::{History, SAMPLE_INTERVAL};
 use crate::http_counters::HttpCounts;
 use crate::metrics::HistogramSnapshot;
 use crate::shared::Shared;
@@ -51,12 +55,33 @@ struct AgencyRow {
     winners: Option<u64>,
 }
 
+/// How many agencies of each kind [`Waiting`] names at most.
+pub(crate) const WAITING_NAMED: usize = 10;
+
+/// Some agencies: how many, and the first few by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Named {
+    count: u64,
+    /// At most [`WAITING_NAMED`], ascending.
+    first: Vec<AgencyId>,
+}
+
+/// The expected agencies the draw waits for (not finished), by whether a
+/// connection speaks for them now: what an operator chases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Waiting {
+    connected: Named,
+    /// Never connected, or gone without finishing.
+    not_connected: Named,
+}
+
 /// One look at a server.
 #[derive(Debug)]
 pub(crate) struct Facts {
     snapshot: Snapshot,
     /// Every agency that took part or is connected, by id.
     agencies: Vec<AgencyRow>,
+    waiting: Waiting,
     agencies_connected: usize,
     connections: usize,
     refusals: Vec<(&'static str, u64)>,
@@ -82,9 +107,11 @@ impl Facts {
         let snapshot = shared.central().snapshot();
         let connected = shared.connected_agencies();
         let agencies = merge(&snapshot, &connected);
+        let waiting = waiting(&snapshot, &connected);
         let metrics = shared.metrics();
         Self {
             agencies,
+            waiting,
             agencies_connected: connected.len(),
             connections: shared.live_connections(),
             refusals: metrics.refusals(),
@@ -111,8 +138,8 @@ impl Facts {
         text
     }
 
-    /// The JSON of `/status`.
-    pub(crate) fn status_json(&self) -> Value {
+    /// The JSON of `/status`, with the samples of `history`.
+    pub(crate) fn status_json(&self, history: &History) -> Value {
         let snapshot = &self.snapshot;
         let draw = match &snapshot.draw {
             Some(draw) => json!({
@@ -166,7 +193,90 @@ impl Facts {
             },
             "commit_group_batches": summary(&self.groups),
             "agencies": agencies,
+            "waiting": waiting_json(&self.waiting),
+            "history": history_json(history),
         })
+    }
+}
+
+fn waiting_json(waiting: &Waiting) -> Value {
+    json!({
+        "agencies": waiting.connected.count + waiting.not_connected.count,
+        "connected": named(&waiting.connected),
+        "not_connected": named(&waiting.not_connected),
+    })
+}
+
+fn named(named: &Named) -> Value {
+    json!({
+        "count": named.count,
+        "first": named.first.iter().map(|agency| agency.get()).collect::<Vec<_>>(),
+    })
+}
+
+/// The samples as columns (one array per series, oldest first): a chart
+/// reads one array, and the JSON says each key once, not once a second.
+fn history_json(history: &History) -> Value {
+    let samples: Vec<_> = history.samples().collect();
+    let column = |value: &dyn Fn(&crate::history::Sample) -> Value| -> Vec<Value> {
+        samples.iter().map(|sample| value(sample)).collect()
+    };
+    json!({
+        "interval_seconds": SAMPLE_INTERVAL.as_secs_f64(),
+        "capacity": history.capacity(),
+        "at_seconds": column(&|sample| json!(round(sample.at.as_secs_f64(), 1e3))),
+        "bets_per_second": column(&|sample| json!(round(sample.bets_per_second, 10.0))),
+        "ack_p50_seconds": column(&|sample| json!(sample.ack_p50)),
+        "ack_p99_seconds": column(&|sample| json!(sample.ack_p99)),
+        "connections": column(&|sample| json!(sample.connections)),
+    })
+}
+
+/// `value` rounded to `1 / per` (a chart needs no more, the JSON is smaller).
+fn round(value: f64, per: f64) -> f64 {
+    (value * per).round() / per
+}
+
+/// The agencies the draw waits for. Costs what `snapshot` and `connected`
+/// cost, plus [`WAITING_NAMED`]: the walk for the first agencies not
+/// connected skips only finished or connected ones, and stops once it named
+/// all it may.
+fn waiting(snapshot: &Snapshot, connected: &[AgencyId]) -> Waiting {
+    let expected = snapshot.agencies_expected;
+    let finished: Vec<AgencyId> = snapshot
+        .agencies
+        .iter()
+        .filter(|books| books.finished)
+        .map(|books| books.agency)
+        .collect();
+    let is_finished = |agency: &AgencyId| finished.binary_search(agency).is_ok();
+    let connected: Vec<AgencyId> = connected
+        .iter()
+        .copied()
+        .filter(|agency| agency.get() <= expected && !is_finished(agency))
+        .collect();
+    let unfinished = u64::from(expected).saturating_sub(finished.len() as u64);
+    let absent = unfinished.saturating_sub(connected.len() as u64);
+    let wanted = usize::try_from(absent).map_or(WAITING_NAMED, |absent| absent.min(WAITING_NAMED));
+    let mut first = Vec::with_capacity(wanted);
+    for id in 1..=expected {
+        if first.len() == wanted {
+            break;
+        }
+        let agency = AgencyId::new(id).expect("ids from 1 are agency ids");
+        if !is_finished(&agency) && connected.binary_search(&agency).is_err() {
+            first.push(agency);
+        }
+    }
+    Waiting {
+        connected: Named {
+            count: connected.len() as u64,
+            first: connected.into_iter().take(WAITING_NAMED).collect(),
+        },
+        not_connected: Named {
+            count: absent,
+            first,
+        },
     }
 }
 
@@ -397,6 +507,65 @@ mod tests {
             finished: false,
             winners,
         }
+    }
+
+    fn finished(agency: u32) -> AgencySnapshot {
+        AgencySnapshot {
+            finished: true,
+            ..books(agency, 10, None)
+        }
+    }
+
+    fn ids(named: &Named) -> (u64, Vec<u32>) {
+        (
+            named.count,
+            named.first.iter().map(|agency| agency.get()).collect(),
+        )
+    }
+
+    #[test]
+    fn the_draw_waits_for_the_unfinished_agencies_connected_or_not() {
+        let mut snapshot = Snapshot {
+            agencies_expected: 5,
+            agencies_finished: 3,
+            agencies: vec![finished(1), finished(2), finished(3), books(4, 20, None)],
+            draw: None,
+        };
+        let some = waiting(&snapshot, &[id(2), id(4)]);
+        assert_eq!(ids(&some.connected), (1, vec![4]));
+        assert_eq!(ids(&some.not_connected), (1, vec![5]));
+        // Once every agency finished, it waits for none.
+        snapshot.agencies = (1..=5).map(finished).collect();
+        snapshot.agencies_finished = 5;
+        let none = waiting(&snapshot, &[id(4)]);
+        assert_eq!(ids(&none.connected), (0, vec![]));
+        assert_eq!(ids(&none.not_connected), (0, vec![]));
+    }
+
+    #[test]
+    fn of_a_million_waiting_agencies_only_the_first_few_are_named_and_all_are_counted() {
+        let snapshot = Snapshot {
+            agencies_expected: 1_000_000,
+            agencies_finished: 2,
+            agencies: vec![
+                finished(1),
+                books(2, 5, None),
+                finished(3),
+                books(7, 5, None),
+            ],
+            draw: None,
+        };
+        let connected: Vec<AgencyId> = [2, 3, 12].into_iter().chain(100..200).map(id).collect();
+        let many = waiting(&snapshot, &connected);
+        assert_eq!(many.connected.count, 102, "2, 12 and 100 to 199");
+        assert_eq!(
+            ids(&many.connected).1,
+            [2, 12, 100, 101, 102, 103, 104, 105, 106, 107]
+        );
+        assert_eq!(
+            ids(&many.not_connected),
+            (999_896, vec![4, 5, 6, 7, 8, 9, 10, 11, 13, 14])
+        );
     }
 
     #[test]

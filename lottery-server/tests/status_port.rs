@@ -30,8 +30,13 @@ const PER_BATCH: usize = 40;
 /// Starts a central with the status port on loopback; returns it, its
 /// agency port and its status port.
 fn start_central(dir: &Path) -> (Process, SocketAddr, SocketAddr) {
+    start_central_for(dir, AGENCIES)
+}
+
+/// [`start_central`] expecting `agencies`.
+fn start_central_for(dir: &Path, agencies: u32) -> (Process, SocketAddr, SocketAddr) {
     let store = dir.join("bets.csv").display().to_string();
-    let agencies = AGENCIES.to_string();
+    let agencies = agencies.to_string();
     let mut central = Process::start(&[
         "--listen",
         "127.0.0.1:0",
@@ -513,22 +518,10 @@ fn the_page_renders_every_agency_and_the_draw_in_headless_chromium() {
         rows[4].1
     );
     assert!(!dom.contains("7574"), "no winning number before the draw");
-    let screenshot = screenshot_path(&dir);
-    if let Some(parent) = screenshot.parent() {
-        std::fs::create_dir_all(parent).expect("the screenshot's directory");
-    }
-    let _ = std::fs::remove_file(&screenshot);
-    chromium(
-        &dir.join("profile-shot"),
-        &[
-            "--virtual-time-budget=4000".to_owned(),
-            format!("--screenshot={}", screenshot.display()),
-            "--window-size=900,640".to_owned(),
-        ],
-        &format!("http://{http}/"),
+    assert!(
+        dom.contains("Connected, not finished: <span class=\"ids\">5</span>"),
+        "{dom}"
     );
-    let png = std::fs::read(&screenshot).expect("chromium wrote the screenshot");
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
 
     // After the draw.
     let last_won = finish_the_last_agency(last, &batches[&AGENCIES]).len();
@@ -540,6 +533,7 @@ fn the_page_renders_every_agency_and_the_draw_in_headless_chromium() {
     wait_for_status(http, |status| status["lottery"]["draw"]["done"] == true);
     let dom = rendered_page(&dir.join("profile-after"), http);
     assert!(dom.contains("data-state=\"done\""), "{dom}");
+    assert!(dom.contains("The draw waits for no agency."), "{dom}");
     assert!(dom.contains("Winning number 7574"), "{dom}");
     let rows = agency_rows(&dom);
     assert_eq!(rows.len(), AGENCIES as usize, "{dom}");
@@ -558,6 +552,231 @@ fn the_page_renders_every_agency_and_the_draw_in_headless_chromium() {
             "agency {agency} won {won}: {row}"
         );
     }
+    let (exit, _) = central.terminate();
+    assert!(exit.success());
+}
+
+/// The `points` of every polyline in the `<svg id="ID">` of a dumped DOM,
+/// each as its `(x, y)` pairs.
+fn chart_lines(dom: &str, id: &str) -> Vec<Vec<(f64, f64)>> {
+    let start = dom
+        .find(&format!("<svg id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}: {dom}"));
+    let chart = &dom[start..];
+    let chart = &chart[..chart.find("</svg>").expect("a closed svg")];
+    chart
+        .split("<polyline ")
+        .skip(1)
+        .map(|line| {
+            let points = line.split("points=\"").nth(1).expect("points");
+            let points = &points[..points.find('"').expect("quoted points")];
+            points
+                .split(' ')
+                .map(|pair| {
+                    let (x, y) = pair.split_once(',').expect("x,y");
+                    (x.parse().expect("x"), y.parse().expect("y"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The number arrays of `/status`'s `history.KEY` (nulls as `None`).
+fn series(status: &serde_json::Value, key: &str) -> Vec<Option<f64>> {
+    status["history"][key]
+        .as_array()
+        .unwrap_or_else(|| panic!("history.{key}: {status}"))
+        .iter()
+        .map(serde_json::Value::as_f64)
+        .collect()
+}
+
+#[test]
+fn the_page_names_the_agencies_the_draw_waits_for_and_charts_the_run_in_headless_chromium() {
+    let dir = scratch_dir("status_port_waiting");
+    let (central, agency_port, http) = start_central(&dir);
+    let batches = all_batches();
+    // Agencies 1 to 3 finish (and wait for the draw, connected).
+    let threads: Vec<_> = (1..=3)
+        .map(|agency| {
+            let mine = batches[&agency].clone();
+            thread::spawn(move || run_agency(RawAgency::connect(agency_port), agency, &mine))
+        })
+        .collect();
+    // Agency 4 sends half its batches, a few a second, so that the charts
+    // span several samples; agency 5 never connects.
+    let (mut fourth, welcome) = RawAgency::hello(agency_port, 4);
+    assert_eq!(welcome, (0, 0, false));
+    let mut stored = 0;
+    for (index, bets) in batches[&4][..BATCHES as usize / 2].iter().enumerate() {
+        let batch = index as u64 + 1;
+        fourth.send(&AgencyMessage::Batch {
+            batch,
+            bets: bets.clone(),
+        });
+        stored += bets.len() as u64;
+        assert_eq!(
+            fourth.recv(),
+            Some(CentralMessage::Ack {
+                batch,
+                bets_stored: stored
+            })
+        );
+        thread::sleep(Duration::from_millis(400));
+    }
+    wait_for_status(http, |status| {
+        status["lottery"]["agencies_finished"] == 3
+            && status["history"]["at_seconds"]
+                .as_array()
+                .is_some_and(|at| at.len() >= 4)
+    });
+
+    let (look, _) = status(http);
+    let waiting = &look["waiting"];
+    assert_eq!(waiting["agencies"], 2, "{look}");
+    assert_eq!(waiting["connected"]["count"], 1);
+    assert_eq!(waiting["connected"]["first"], serde_json::json!([4]));
+    assert_eq!(waiting["not_connected"]["count"], 1);
+    assert_eq!(waiting["not_connected"]["first"], serde_json::json!([5]));
+    let history = &look["history"];
+    assert_eq!(history["interval_seconds"], 1.0);
+    let at = series(&look, "at_seconds");
+    assert!(
+        at.windows(2).all(|pair| pair[0] < pair[1]),
+        "ordered: {at:?}"
+    );
+    let rates = series(&look, "bets_per_second");
+    assert_eq!(rates.len(), at.len());
+    assert!(rates.iter().any(|rate| rate.unwrap() > 0.0), "{rates:?}");
+    assert!(
+        series(&look, "ack_p99_seconds").iter().any(Option::is_some),
+        "some second acked: {history}"
+    );
+    assert_eq!(
+        series(&look, "connections").last(),
+        Some(&Some(4.0)),
+        "1 to 4 are connected: {history}"
+    );
+
+    let dom = rendered_page(&dir.join("profile-waiting"), http);
+    assert!(dom.contains("The draw waits for 2 agencies:"), "{dom}");
+    assert!(
+        dom.contains("Not connected: <span class=\"ids\">5</span>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("Connected, not finished: <span class=\"ids\">4</span>"),
+        "{dom}"
+    );
+    for (chart, lines) in [
+        ("chart-bets", 1),
+        ("chart-ack", 2),
+        ("chart-connections", 1),
+    ] {
+        let drawn = chart_lines(&dom, chart);
+        assert!(drawn.len() >= lines, "{chart}: {drawn:?}");
+        let points: usize = drawn.iter().map(Vec::len).sum();
+        assert!(points >= 2, "{chart} has data points: {drawn:?}");
+        for (x, y) in drawn.into_iter().flatten() {
+            assert!(
+                (0.0..=300.0).contains(&x) && (0.0..=110.0).contains(&y),
+                "{chart}: {x},{y}"
+            );
+        }
+    }
+    for external in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(!dom.contains(external), "no external resource ({external})");
+    }
+    let screenshot = screenshot_path(&dir);
+    if let Some(parent) = screenshot.parent() {
+        std::fs::create_dir_all(parent).expect("the screenshot's directory");
+    }
+    let _ = std::fs::remove_file(&screenshot);
+    chromium(
+        &dir.join("profile-shot"),
+        &[
+            "--virtual-time-budget=4000".to_owned(),
+            format!("--screenshot={}", screenshot.display()),
+            "--window-size=900,900".to_owned(),
+        ],
+        &format!("http://{http}/"),
+    );
+    let png = std::fs::read(&screenshot).expect("chromium wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+
+    // Agency 5 runs, agency 4 finishes: the draw waits for none.
+    let fifth = {
+        let mine = batches[&5].clone();
+        thread::spawn(move || run_agency(RawAgency::connect(agency_port), 5, &mine))
+    };
+    for (index, bets) in batches[&4].iter().enumerate().skip(BATCHES as usize / 2) {
+        let batch = index as u64 + 1;
+        fourth.send(&AgencyMessage::Batch {
+            batch,
+            bets: bets.clone(),
+        });
+        stored += bets.len() as u64;
+        assert_eq!(
+            fourth.recv(),
+            Some(CentralMessage::Ack {
+                batch,
+                bets_stored: stored
+            })
+        );
+    }
+    fourth.send(&AgencyMessage::Finish { bets_sent: stored });
+    assert_eq!(
+        fourth.recv(),
+        Some(CentralMessage::Finished {
+            bets_stored: stored
+        })
+    );
+    fourth.close();
+    for thread in threads.into_iter().chain([fifth]) {
+        thread.join().expect("agency thread");
+    }
+    wait_for_status(http, |status| status["lottery"]["draw"]["done"] == true);
+    let (after, _) = status(http);
+    assert_eq!(after["waiting"]["agencies"], 0, "{after}");
+    assert_eq!(
+        after["waiting"]["not_connected"]["first"],
+        serde_json::json!([])
+    );
+    let (exit, _) = central.terminate();
+    assert!(exit.success());
+}
+
+#[test]
+fn of_a_million_expected_agencies_status_names_the_first_few_it_waits_for_and_counts_all() {
+    let dir = scratch_dir("status_port_million");
+    let (central, agency_port, http) = start_central_for(&dir, 1_000_000);
+    // Agency 2 finishes with nothing; agencies 3 and 7 stay connected.
+    let (mut second, _) = RawAgency::hello(agency_port, 2);
+    second.send(&AgencyMessage::Finish { bets_sent: 0 });
+    assert_eq!(
+        second.recv(),
+        Some(CentralMessage::Finished { bets_stored: 0 })
+    );
+    let (third, _) = RawAgency::hello(agency_port, 3);
+    let (seventh, _) = RawAgency::hello(agency_port, 7);
+    wait_for_status(http, |status| status["lottery"]["agencies_connected"] == 3);
+
+    let (look, text) = status(http);
+    let waiting = &look["waiting"];
+    assert_eq!(waiting["agencies"], 999_999, "{waiting}");
+    assert_eq!(waiting["connected"]["count"], 2);
+    assert_eq!(waiting["connected"]["first"], serde_json::json!([3, 7]));
+    assert_eq!(waiting["not_connected"]["count"], 999_997);
+    assert_eq!(
+        waiting["not_connected"]["first"],
+        serde_json::json!([1, 4, 5, 6, 8, 9, 10, 11, 12, 13])
+    );
+    assert!(
+        text.len() < 64 * 1024,
+        "a bounded answer: {} bytes",
+        text.len()
+    );
+    drop((second, third, seventh));
     let (exit, _) = central.terminate();
     assert!(exit.success());
 }

@@ -60,6 +60,12 @@ impl Lottery {
         Ok(self.agency(agency).ok_or(self.unknown(agency))?.bets)
     }
 
+    /// The bets of every acknowledged batch (and of the recovered store):
+    /// the running tally's count, O(1).
+    pub fn total_bets_stored(&self) -> u64 {
+        self.tally.bets()
+    }
+
     /// Folds the CRC32C of `agency`'s stored rows as far as its books go, so
     /// that [`Lottery::resume_point`] answers it without folding again (a
     /// handshake's cost, once per batch; see the `digest` module).

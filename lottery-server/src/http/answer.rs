@@ -11,8 +11,10 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use parking_lot::Mutex;
 
 use super::slots::Slots;
+use crate::history::Sampler;
 use crate::http_counters::HttpCounters;
 use crate::http_settings::BearerToken;
 use crate::shared::Shared;
@@ -37,6 +39,9 @@ pub(super) struct View {
     pub(super) slots: Arc<Slots>,
     /// What the port's limits did.
     pub(super) counters: Arc<HttpCounters>,
+    /// The last minutes, sampled on the port's thread (so this lock is
+    /// never contended: the sampler and the answers take turns there).
+    pub(super) sampler: Mutex<Sampler>,
 }
 
 impl View {
@@ -44,6 +49,11 @@ impl View {
     fn facts(&self) -> Facts {
         let http = self.counters.counts(self.slots.len());
         Facts::gather(&self.shared, &self.store, self.started.elapsed(), http)
+    }
+
+    /// Takes the history's next sample.
+    pub(super) fn sample(&self) {
+        self.sampler.lock().sample(&self.shared);
     }
 }
 
@@ -80,11 +90,8 @@ pub(super) fn answer<B>(request: &Request<B>, view: &View) -> Response<Full<Byte
         }
         "/status" => {
             let facts = view.facts();
-            no_store(body(
-                StatusCode::OK,
-                facts.status_json().to_string(),
-                "application/json",
-            ))
+            let json = facts.status_json(view.sampler.lock().history());
+            no_store(body(StatusCode::OK, json.to_string(), "application/json"))
         }
         "/" => no_store(body(
             StatusCode::OK,
