@@ -12,10 +12,13 @@
 N ?= 5
 ENGINE ?= docker
 COMPOSE_FILE ?= docker-compose-dev.yaml
+# podman-compose 1.0 (Debian bookworm's) knows no --remove-orphans.
 ifeq ($(ENGINE),podman)
 COMPOSE_COMMAND ?= podman-compose
+DOWN_FLAGS := -v
 else
 COMPOSE_COMMAND ?= docker compose
+DOWN_FLAGS := -v --remove-orphans
 endif
 # The project's name, given rather than taken from the directory's, so that the
 # volume is lottery_store whichever compose tool runs it.
@@ -52,7 +55,7 @@ store:
 # -v also deletes the store volume, so the next `make up` is a fresh lottery.
 # podman-compose 1.0 (Debian bookworm's) leaves the project's network behind.
 down:
-	$(COMPOSE) down -v --remove-orphans
+	$(COMPOSE) down $(DOWN_FLAGS)
 ifeq ($(ENGINE),podman)
 	podman network exists lottery_net && podman network rm lottery_net || true
 endif

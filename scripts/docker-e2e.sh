@@ -61,11 +61,22 @@ for name in "${containers[@]}"; do
         fail "a container named $name exists already: remove it first ($engine rm -f $name)"
     fi
 done
+for kind in network volume; do
+    name=${project}_$([[ $kind == network ]] && echo net || echo store)
+    if "$engine" "$kind" inspect "$name" >/dev/null 2>&1; then
+        fail "a $kind named $name exists already: remove it first ($engine $kind rm $name)"
+    fi
+done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/lottery-docker-e2e.XXXXXX")
 compose_file=$work/docker-compose.yaml
 cleanup() {
     local status=$?
+    # The reference run's programs, if a failure left them running.
+    local pid
+    for pid in $(jobs -p); do
+        kill "$pid" 2>/dev/null || true
+    done
     if [[ -f $compose_file ]]; then
         "${compose[@]}" -p "$project" -f "$compose_file" down -v >/dev/null 2>&1 || true
     fi
@@ -85,8 +96,14 @@ bin=$(cd "$bin" && pwd)
 data=$work/.data
 mkdir -p "$data"
 course=${LOTTERY_COURSE_DATA:-$root/../shared/data}
-if compgen -G "$course/agency-[1-5].csv" >/dev/null && [[ $(compgen -G "$course/agency-[1-5].csv" | wc -l) -eq 5 ]]; then
-    cp "$course"/agency-[1-5].csv "$data/"
+have_course=1
+for ((id = 1; id <= agencies; id++)); do
+    [[ -f $course/agency-$id.csv ]] || have_course=
+done
+if [[ -n $have_course ]]; then
+    for ((id = 1; id <= agencies; id++)); do
+        cp "$course/agency-$id.csv" "$data/"
+    done
     source="the course data ($course)"
 else
     RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked \
