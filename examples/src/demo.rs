@@ -74,6 +74,12 @@ pub struct DemoArgs {
     /// it sooner). 0: stop at once, as without it.
     #[arg(long, value_name = "SECONDS")]
     pub serve_status: Option<u64>,
+    /// Write the synthetic data set (--agencies, --bets, --seed) as
+    /// agency-1.csv, agency-2.csv, ... into DIR and exit, running nothing:
+    /// the files for lottery-agency or the Docker route. A DIR already
+    /// holding one of them is refused.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["data_dir", "tls", "serve_status"])]
+    pub write_data: Option<PathBuf>,
 }
 
 /// A finished demo: its report and, with `--serve-status`, its central,
@@ -256,6 +262,36 @@ pub fn agency_files(dir: &Path) -> Result<Vec<PathBuf>, DemoError> {
         return Err(DemoError::NoAgencyFiles(dir.to_path_buf()));
     }
     Ok(files)
+}
+
+/// Writes the synthetic data set `args` describes into `dir` (`--write-data`)
+/// and says what it wrote, in one line.
+///
+/// # Errors
+/// [`DemoError::DataExists`] when `dir` holds one of the files already (they
+/// are never replaced: they may be someone's real data), or
+/// [`DemoError::Generate`] when they cannot be written.
+pub fn write_data(args: &DemoArgs, dir: &Path) -> Result<String, DemoError> {
+    let set = SyntheticDataSet {
+        agencies: args.agencies.get(),
+        total_bets: args.bets,
+        seed: args.seed,
+    };
+    for id in 1..=set.agencies {
+        let path = dir.join(format!("agency-{id}.csv"));
+        if path.symlink_metadata().is_ok() {
+            return Err(DemoError::DataExists(path));
+        }
+    }
+    let files = set.write_agency_files(dir).map_err(DemoError::Generate)?;
+    Ok(format!(
+        "lottery-demo: wrote {} agency files to {} (synthetic data set, {} agencies, {} bets, seed {:#x})",
+        files.len(),
+        dir.display(),
+        set.agencies,
+        grouped(set.total_bets),
+        set.seed
+    ))
 }
 
 /// Runs the demo described by `args`; with `--serve-status` its central is

@@ -221,6 +221,9 @@ pub enum DemoError {
     /// The synthetic data set cannot be written.
     #[error("cannot write the synthetic data set")]
     Generate(#[source] io::Error),
+    /// `--write-data` found one of the files it would write.
+    #[error("{} exists already: --write-data never replaces a file", .0.display())]
+    DataExists(PathBuf),
     /// `--data-dir` holds no `agency-1.csv`.
     #[error("{} holds no agency-1.csv", .0.display())]
     NoAgencyFiles(PathBuf),

@@ -557,6 +557,67 @@ fn agency_flags_win_over_environment_variables() {
     );
 }
 
+/// `--write-data` writes the synthetic data set, the same bytes on every
+/// call, that `--data-dir` then runs on; it never replaces a file.
+#[test]
+fn the_demo_writes_its_synthetic_data_set_and_never_replaces_a_file() {
+    let demo = env!("CARGO_BIN_EXE_lottery-demo");
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    let set = ["--agencies", "3", "--bets", "3000"];
+    for out in [&first, &second] {
+        let output = run(Command::new(demo).args(set).arg("--write-data").arg(out));
+        assert!(output.status.success(), "{}", output.log);
+        let said = format!(
+            "lottery-demo: wrote 3 agency files to {} (synthetic data set, 3 agencies, 3,000 bets, seed ",
+            out.display()
+        );
+        assert!(output.stdout.starts_with(&said), "{}", output.stdout);
+    }
+    let mut lines = 0;
+    for id in 1..=3 {
+        let name = format!("agency-{id}.csv");
+        let bytes = std::fs::read(first.join(&name)).unwrap();
+        assert_eq!(bytes, std::fs::read(second.join(&name)).unwrap(), "{name}");
+        lines += bytes.iter().filter(|&&byte| byte == b'\n').count();
+    }
+    assert_eq!(lines, 3000);
+    assert!(!first.join("agency-4.csv").exists());
+
+    let output = run(Command::new(demo)
+        .arg("--data-dir")
+        .arg(&first)
+        .args(["--durability", "none"]));
+    assert!(output.status.success(), "{}\n{}", output.stdout, output.log);
+    assert!(
+        output.stdout.ends_with("every check passed\n"),
+        "{}",
+        output.stdout
+    );
+
+    // Agency 2's file stands for someone's real data: refused, untouched.
+    std::fs::remove_file(second.join("agency-1.csv")).unwrap();
+    std::fs::write(second.join("agency-2.csv"), "mine\n").unwrap();
+    let output = run(Command::new(demo)
+        .args(set)
+        .arg("--write-data")
+        .arg(&second));
+    assert_eq!(output.status.code(), Some(1), "{}", output.log);
+    assert!(
+        output.log.contains(&format!(
+            "ERROR    action: write_data | result: fail | error: {} exists already: --write-data never replaces a file",
+            second.join("agency-2.csv").display()
+        )),
+        "{}",
+        output.log
+    );
+    assert_eq!(
+        std::fs::read(second.join("agency-2.csv")).unwrap(),
+        b"mine\n"
+    );
+    assert!(!second.join("agency-1.csv").exists());
+}
+
 #[test]
 fn the_demo_checks_a_small_synthetic_run_and_prints_its_table() {
     let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-demo")).args([

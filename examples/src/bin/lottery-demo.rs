@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use log::error;
-use lottery_examples::demo::{DemoArgs, DemoRun, run, serve_status};
+use lottery_examples::demo::{DemoArgs, DemoRun, run, serve_status, write_data};
 use lottery_log::chain;
 
 fn main() -> ExitCode {
@@ -17,6 +17,21 @@ fn main() -> ExitCode {
         }
     };
     lottery_log::init(level).expect("the first logger of the process");
+    if let Some(dir) = &args.write_data {
+        return match write_data(&args, dir) {
+            Ok(said) => {
+                println!("{said}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                error!(
+                    "action: write_data | result: fail | error: {}",
+                    chain(&error)
+                );
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(&args) {
         Ok(DemoRun { report, central }) => {
             println!("{report}");
