@@ -359,6 +359,9 @@ pub(crate) fn is_certificate_alert(alert: rustls::AlertDescription) -> bool {
             | Alert::UnknownCA
             | Alert::CertificateRequired
             | Alert::AccessDenied
+            // rustls's answer to a client chain whose signature does not
+            // verify (its issuer's name with another key).
+            | Alert::DecryptError
     )
 }
 
@@ -404,8 +407,12 @@ fn tls_problem(name: &str, error: &rustls::Error) -> String {
         Cert::NotValidForName | Cert::NotValidForNameContext { .. } => format!(
             "the central's certificate is not valid for `{name}` (set --tls-server-name to a name it carries)"
         ),
-        Cert::UnknownIssuer => {
-            "the central's certificate is not trusted: it was not issued by the --tls-ca CA"
+        // Another CA (UnknownIssuer), or one with the same name and another
+        // key (BadSignature: two sets of certificates whose CAs share a
+        // name, which `lottery-admin certs` no longer makes).
+        // (rustls's finding follows as the error's source.)
+        Cert::UnknownIssuer | Cert::BadSignature => {
+            "the central's certificate is not issued by --tls-ca: give the agency the ca.pem of the set the central's --tls-cert comes from (or the central a certificate of this CA)"
                 .to_string()
         }
         Cert::Expired | Cert::ExpiredContext { .. } => {
@@ -421,10 +428,17 @@ fn tls_problem(name: &str, error: &rustls::Error) -> String {
 
 /// The central's refusal of our certificate, in words.
 fn refusal(alert: &str) -> String {
-    let what = if alert == "CertificateRequired" {
-        "the central requires a client certificate (--tls-cert, --tls-key)"
-    } else {
-        "the central refused our TLS certificate"
+    let what = match alert {
+        "CertificateRequired" => {
+            "the central requires a client certificate (--tls-cert, --tls-key)"
+        }
+        // What a central sends for a chain it cannot verify: another CA
+        // (UnknownCA), or a CA of the same name with another key
+        // (DecryptError: the signature does not verify).
+        "UnknownCA" | "DecryptError" => {
+            "the central refused our TLS certificate: it is probably not issued by the central's --tls-client-ca (the central's log says whether it is)"
+        }
+        _ => "the central refused our TLS certificate",
     };
     format!("{what} (received fatal alert: {alert})")
 }

@@ -241,8 +241,41 @@ fn a_certificate_from_an_untrusted_ca_fails_at_once() {
     assert!(
         error
             .to_string()
-            .contains("is not trusted: it was not issued by the --tls-ca CA"),
+            .contains("the central's certificate is not issued by --tls-ca"),
         "{error}"
+    );
+    assert_eq!(accepted, 1, "not retried");
+}
+
+#[test]
+fn two_cas_of_one_name_are_explained_as_the_wrong_ca_on_either_side() {
+    // What two runs of `lottery-admin certs` made before their CAs had names
+    // of their own: the issuer's name matches, its signature does not.
+    let pki = pki(&["127.0.0.1"]);
+    let namesake = Authority::new("lottery test CA").unwrap();
+    let (error, accepted) = fails(
+        Central::Tls,
+        Some(server_tls(&pki.server, None)),
+        Some(client_tls(&namesake, None, None)),
+    );
+    let text = lottery_log::chain(&error);
+    assert!(
+        text.starts_with("the central's certificate is not issued by --tls-ca: ")
+            && text.ends_with("invalid peer certificate: BadSignature"),
+        "{text}"
+    );
+    assert_eq!(accepted, 1, "not retried");
+    // The central checks an agency's chain the same way, and answers a bad
+    // signature with DecryptError.
+    let foreign = namesake.issue_agency(agency()).unwrap();
+    let (error, accepted) = fails(
+        Central::Tls,
+        Some(server_tls(&pki.server, Some(&pki.ca))),
+        Some(client_tls(&pki.ca, Some(&foreign), None)),
+    );
+    assert_eq!(
+        error.to_string(),
+        "the central refused our TLS certificate: it is probably not issued by the central's --tls-client-ca (the central's log says whether it is) (received fatal alert: DecryptError)"
     );
     assert_eq!(accepted, 1, "not retried");
 }
