@@ -404,3 +404,30 @@ fn a_dropped_tls_connection_is_reconnected_and_the_request_resent() {
     client.close();
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "one reconnect");
 }
+
+#[test]
+fn a_central_that_handshakes_and_never_welcomes_is_a_silent_peer_within_the_handshake_timeout() {
+    let pki = pki(&["127.0.0.1"]);
+    let (address, accepted) = spawn(
+        Central::Silent,
+        Some(server_tls(&pki.server, Some(&pki.ca))),
+    );
+    let mut config = config(address, Some(client_tls(&pki.ca, Some(&pki.agency), None)));
+    config.handshake_timeout = Duration::from_millis(300);
+    config.reconnect_attempts = 1;
+    let error = AgencyClient::connect(config).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::SilentPeer { attempts: 2, waited, .. } if waited == Duration::from_millis(300)
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(&format!(
+            "the peer at {address} accepted the connection but did not answer like a central within 300 ms, 2 attempts in a row"
+        )),
+        "{error}"
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "retried as configured");
+}

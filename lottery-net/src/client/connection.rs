@@ -85,7 +85,8 @@ impl Connection {
         let silent = |error: ClientError| match error {
             ClientError::Io(io) if is_timeout(&io) => ClientError::SilentPeer {
                 server: server.to_string(),
-                waited: config.handshake_timeout,
+                // Set whenever a timeout can happen at all.
+                waited: patience.unwrap_or_default(),
                 attempts: 1,
             },
             other => other,
