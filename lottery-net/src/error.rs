@@ -171,12 +171,14 @@ pub enum EncodeError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The central could not be reached (after every reconnect attempt).
-    #[error("cannot connect to the central at {server} after {attempts} attempt(s)")]
+    /// The central could not be reached: one connection attempt failed, or
+    /// (after every reconnect attempt) all of them did.
+    #[error("{}", connect_failed(.server, *.attempts))]
     Connect {
         /// The address tried.
         server: String,
-        /// How many attempts were made.
+        /// How many connection attempts were made in a row (1 for one
+        /// attempt: then the message names no count).
         attempts: u32,
         /// The last attempt's error.
         #[source]
@@ -203,6 +205,22 @@ pub enum ClientError {
         /// The last attempt's error.
         #[source]
         source: io::Error,
+    },
+    /// A peer accepted the TCP connection and then did not complete the
+    /// handshake (TLS when configured, then `Welcome`) within
+    /// [`ClientConfig::handshake_timeout`](crate::ClientConfig::handshake_timeout):
+    /// it does not act like a central (another program on that port, the
+    /// central's status port, a central frozen). Retried like a refused
+    /// connection; `attempts` says how many attempts in a row ended so.
+    #[error("{}", silent_peer(.server, *.waited, *.attempts))]
+    SilentPeer {
+        /// The address connected to.
+        server: String,
+        /// How long each attempt waited.
+        waited: std::time::Duration,
+        /// How many attempts in a row ended so (1 for one attempt: then the
+        /// message names no count).
+        attempts: u32,
     },
     /// The TLS settings cannot make a connection to this server (a host that
     /// is not a valid TLS server name, say). Not retried.
@@ -341,7 +359,42 @@ pub(crate) fn is_certificate_alert(alert: rustls::AlertDescription) -> bool {
             | Alert::UnknownCA
             | Alert::CertificateRequired
             | Alert::AccessDenied
+            // rustls's answer to a client chain whose signature does not
+            // verify (its issuer's name with another key).
+            | Alert::DecryptError
     )
+}
+
+/// A failed connection, with the count of attempts when there were several.
+fn connect_failed(server: &str, attempts: u32) -> String {
+    if attempts == 1 {
+        format!("cannot connect to the central at {server}")
+    } else {
+        format!("cannot connect to the central at {server} after {attempts} attempts")
+    }
+}
+
+/// A peer that accepted and said nothing, with the count of attempts when
+/// there were several, and what to check.
+fn silent_peer(server: &str, waited: std::time::Duration, attempts: u32) -> String {
+    let count = if attempts == 1 {
+        String::new()
+    } else {
+        format!(", {attempts} attempts in a row")
+    };
+    format!(
+        "the peer at {server} accepted the connection but did not answer like a central within {}{count}: check that --server names the central's agency port (not its status port or another program) and that the central is not stopped",
+        seconds_or_millis(waited)
+    )
+}
+
+/// `5 s`, or `1500 ms` when not a whole number of seconds.
+fn seconds_or_millis(duration: std::time::Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
 }
 
 /// What is wrong with the central's certificate, in words.
@@ -354,8 +407,12 @@ fn tls_problem(name: &str, error: &rustls::Error) -> String {
         Cert::NotValidForName | Cert::NotValidForNameContext { .. } => format!(
             "the central's certificate is not valid for `{name}` (set --tls-server-name to a name it carries)"
         ),
-        Cert::UnknownIssuer => {
-            "the central's certificate is not trusted: it was not issued by the --tls-ca CA"
+        // Another CA (UnknownIssuer), or one with the same name and another
+        // key (BadSignature: two sets of certificates whose CAs share a
+        // name, which `lottery-admin certs` no longer makes).
+        // (rustls's finding follows as the error's source.)
+        Cert::UnknownIssuer | Cert::BadSignature => {
+            "the central's certificate is not issued by --tls-ca: give the agency the ca.pem of the set the central's --tls-cert comes from (or the central a certificate of this CA)"
                 .to_string()
         }
         Cert::Expired | Cert::ExpiredContext { .. } => {
@@ -371,10 +428,17 @@ fn tls_problem(name: &str, error: &rustls::Error) -> String {
 
 /// The central's refusal of our certificate, in words.
 fn refusal(alert: &str) -> String {
-    let what = if alert == "CertificateRequired" {
-        "the central requires a client certificate (--tls-cert, --tls-key)"
-    } else {
-        "the central refused our TLS certificate"
+    let what = match alert {
+        "CertificateRequired" => {
+            "the central requires a client certificate (--tls-cert, --tls-key)"
+        }
+        // What a central sends for a chain it cannot verify: another CA
+        // (UnknownCA), or a CA of the same name with another key
+        // (DecryptError: the signature does not verify).
+        "UnknownCA" | "DecryptError" => {
+            "the central refused our TLS certificate: it is probably not issued by the central's --tls-client-ca (the central's log says whether it is)"
+        }
+        _ => "the central refused our TLS certificate",
     };
     format!("{what} (received fatal alert: {alert})")
 }

@@ -58,7 +58,10 @@ pub use batch::{
     BatchBuilder, BatchSource, EncodedBet, EncodedBets, EncodedIter, PerBet, Pushed, ToBatch,
 };
 pub use checked::{AgencyFrame, CheckedBatch, InvalidBet};
-pub use client::{AgencyClient, ClientConfig, Connection, DEFAULT_IN_FLIGHT, Interrupter};
+pub use client::{
+    AgencyClient, ClientConfig, Connection, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IN_FLIGHT,
+    Interrupter,
+};
 pub use decoder::Decoder;
 pub use encoder::{encode_agency_message, encode_central_message, encode_winners};
 pub use error::{ClientError, DecodeError, EncodeError};

@@ -241,8 +241,41 @@ fn a_certificate_from_an_untrusted_ca_fails_at_once() {
     assert!(
         error
             .to_string()
-            .contains("is not trusted: it was not issued by the --tls-ca CA"),
+            .contains("the central's certificate is not issued by --tls-ca"),
         "{error}"
+    );
+    assert_eq!(accepted, 1, "not retried");
+}
+
+#[test]
+fn two_cas_of_one_name_are_explained_as_the_wrong_ca_on_either_side() {
+    // What two runs of `lottery-admin certs` made before their CAs had names
+    // of their own: the issuer's name matches, its signature does not.
+    let pki = pki(&["127.0.0.1"]);
+    let namesake = Authority::new("lottery test CA").unwrap();
+    let (error, accepted) = fails(
+        Central::Tls,
+        Some(server_tls(&pki.server, None)),
+        Some(client_tls(&namesake, None, None)),
+    );
+    let text = lottery_log::chain(&error);
+    assert!(
+        text.starts_with("the central's certificate is not issued by --tls-ca: ")
+            && text.ends_with("invalid peer certificate: BadSignature"),
+        "{text}"
+    );
+    assert_eq!(accepted, 1, "not retried");
+    // The central checks an agency's chain the same way, and answers a bad
+    // signature with DecryptError.
+    let foreign = namesake.issue_agency(agency()).unwrap();
+    let (error, accepted) = fails(
+        Central::Tls,
+        Some(server_tls(&pki.server, Some(&pki.ca))),
+        Some(client_tls(&pki.ca, Some(&foreign), None)),
+    );
+    assert_eq!(
+        error.to_string(),
+        "the central refused our TLS certificate: it is probably not issued by the central's --tls-client-ca (the central's log says whether it is) (received fatal alert: DecryptError)"
     );
     assert_eq!(accepted, 1, "not retried");
 }
@@ -370,4 +403,31 @@ fn a_dropped_tls_connection_is_reconnected_and_the_request_resent() {
     assert!(client.resume_point().finished);
     client.close();
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "one reconnect");
+}
+
+#[test]
+fn a_central_that_handshakes_and_never_welcomes_is_a_silent_peer_within_the_handshake_timeout() {
+    let pki = pki(&["127.0.0.1"]);
+    let (address, accepted) = spawn(
+        Central::Silent,
+        Some(server_tls(&pki.server, Some(&pki.ca))),
+    );
+    let mut config = config(address, Some(client_tls(&pki.ca, Some(&pki.agency), None)));
+    config.handshake_timeout = Duration::from_millis(300);
+    config.reconnect_attempts = 1;
+    let error = AgencyClient::connect(config).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::SilentPeer { attempts: 2, waited, .. } if waited == Duration::from_millis(300)
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(&format!(
+            "the peer at {address} accepted the connection but did not answer like a central within 300 ms, 2 attempts in a row"
+        )),
+        "{error}"
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "retried as configured");
 }

@@ -264,9 +264,16 @@ pub(crate) fn http_closed() {
 }
 
 /// What the agency port protects, said once at startup: a WARNING unless
-/// agencies are authenticated by certificate.
+/// agencies are authenticated by certificate, or the port is plaintext on
+/// loopback (the demo, a test: only programs of this machine reach it),
+/// which is said at INFO without `result: fail`, since nothing failed.
 pub(crate) fn security(listen: SocketAddr, tls: Option<&lottery_tls::ServerTls>) {
     match tls {
+        None if listen.ip().is_loopback() => info!(
+            "action: security | result: success | listen: {listen} | tls: off | note: plaintext \
+             on loopback: only programs on this machine can reach the agency port; listen off \
+             loopback only with TLS and client certificates (see SECURITY.md)"
+        ),
         None => warn!(
             "action: security | result: fail | listen: {listen} | tls: off | warning: plaintext: \
              any peer can act as any agency (send its bets, finish it, read its winners) and \

@@ -67,6 +67,29 @@ impl std::fmt::Display for TlsFailure {
             rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
                 write!(f, "TLS failed: invalid peer certificate: {}", other.0)
             }
+            // A chain the client CA does not verify: another CA
+            // (UnknownIssuer), or one of the same name with another key
+            // (BadSignature: two sets of certificates whose CAs share a
+            // name).
+            rustls::Error::InvalidCertificate(
+                problem @ (rustls::CertificateError::UnknownIssuer
+                | rustls::CertificateError::BadSignature),
+            ) => write!(
+                f,
+                "TLS failed: this agency's certificate is not issued by the central's \
+                 --tls-client-ca (invalid peer certificate: {problem:?}): give the agency a \
+                 certificate of the set whose ca.pem is --tls-client-ca"
+            ),
+            // The agency refused this central's chain the same way.
+            rustls::Error::AlertReceived(
+                alert @ (rustls::AlertDescription::UnknownCA
+                | rustls::AlertDescription::DecryptError),
+            ) => write!(
+                f,
+                "TLS failed: the agency refused the central's certificate, probably not \
+                 issued by the agency's --tls-ca (received fatal alert: {alert:?}): give the \
+                 agency the ca.pem of the set --tls-cert comes from"
+            ),
             error => write!(f, "TLS failed: {error}"),
         }
     }

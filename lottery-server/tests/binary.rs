@@ -725,11 +725,11 @@ fn tls_flags_serve_mutual_tls_and_the_startup_says_what_the_port_protects() {
     let (status, _) = server.wait();
     assert!(status.success());
 
-    // Without TLS: a WARNING says what anyone can do.
+    // Without TLS off loopback: a WARNING says what anyone can do.
     let mut plain = Process::start(
         &[
             "--listen",
-            "127.0.0.1:0",
+            "0.0.0.0:0",
             "--store",
             &store_arg(&scratch_dir("binary_tls_plain")),
         ],
@@ -743,6 +743,32 @@ fn tls_flags_serve_mutual_tls_and_the_startup_says_what_the_port_protects() {
     assert!(line.contains("any peer can act as any agency"), "{line}");
     plain.signal("TERM");
     assert!(plain.wait().0.success());
+
+    // Without TLS on loopback (the demo): said, and not as a failure.
+    let mut local = Process::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store_arg(&scratch_dir("binary_tls_loopback")),
+        ],
+        &[("SERVER_AGENCIES", "1")],
+    );
+    let line = local.wait_for_line("action: security");
+    assert!(
+        line.contains(" INFO ")
+            && line.contains("result: success | ")
+            && line.contains("tls: off")
+            && line.contains("plaintext on loopback"),
+        "{line}"
+    );
+    local.signal("TERM");
+    let (status, log) = local.wait();
+    assert!(status.success());
+    assert!(
+        !log.iter().any(|line| line.contains("result: fail")),
+        "{log:#?}"
+    );
 }
 
 #[test]

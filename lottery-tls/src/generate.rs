@@ -28,6 +28,8 @@ const LEAF_YEARS: i32 = 2;
 /// certificates (ECDSA P-256 keys).
 pub struct Authority {
     issuer: CertifiedIssuer<'static, KeyPair>,
+    /// The common name of its subject (and of every certificate's issuer).
+    name: String,
 }
 
 /// A certificate and its private key, PEM encoded.
@@ -65,15 +67,51 @@ impl Authority {
     /// # Errors
     /// rcgen's (key generation, signing).
     pub fn new(name: &str) -> Result<Self, TlsError> {
+        let key = KeyPair::generate().map_err(|source| generate_error("a CA key", source))?;
+        Self::with_key(name.to_owned(), key)
+    }
+
+    /// A new self-signed CA with a name no other CA has: `lottery CA`, its
+    /// creation time `created` (UTC, to the second) and 8 hex digits drawn
+    /// from its new key, e.g. `lottery CA 2026-12-07 00:31:02 UTC 3f9a1c2b`.
+    ///
+    /// Two CAs of one name are the TLS mistake that explains itself worst:
+    /// a peer holding the other set's CA finds the issuer it expects by name
+    /// and then a signature that does not verify (`BadSignature`,
+    /// `DecryptError`), instead of an unknown issuer. With unique names,
+    /// certificates from two runs are told apart as what they are.
+    ///
+    /// # Errors
+    /// rcgen's (key generation, signing).
+    pub fn unique(created: SystemTime) -> Result<Self, TlsError> {
+        let key = KeyPair::generate().map_err(|source| generate_error("a CA key", source))?;
+        // The public key's x coordinate (after the uncompressed point's 0x04
+        // byte) is as random as the new private key: a suffix that needs no
+        // other source of randomness.
+        let suffix: String = key
+            .public_key_raw()
+            .iter()
+            .skip(1)
+            .take(4)
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        Self::with_key(format!("lottery CA {} {suffix}", utc_time(created)), key)
+    }
+
+    fn with_key(name: String, key: KeyPair) -> Result<Self, TlsError> {
         let mut params = CertificateParams::default();
-        params.distinguished_name = common_name(name);
+        params.distinguished_name = common_name(&name);
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         set_validity(&mut params, CA_YEARS);
-        let key = KeyPair::generate().map_err(|source| generate_error("a CA key", source))?;
         let issuer = CertifiedIssuer::self_signed(params, key)
             .map_err(|source| generate_error("the CA certificate", source))?;
-        Ok(Self { issuer })
+        Ok(Self { issuer, name })
+    }
+
+    /// The common name of the CA's subject.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The CA's certificate, PEM encoded (`ca.pem`: the trust anchor of
@@ -184,7 +222,9 @@ impl Authority {
 impl std::fmt::Debug for Authority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the key.
-        f.debug_struct("Authority").finish_non_exhaustive()
+        f.debug_struct("Authority")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,9 +232,17 @@ impl std::fmt::Debug for Authority {
 #[derive(Debug, Clone)]
 pub struct PkiFiles {
     dir: PathBuf,
+    /// The CA's name ([`Authority::unique`]).
+    ca_name: String,
 }
 
 impl PkiFiles {
+    /// The name of the CA that issued the set (unique to this set:
+    /// [`Authority::unique`]).
+    pub fn ca_name(&self) -> &str {
+        &self.ca_name
+    }
+
     /// The CA's certificate (`ca.pem`).
     pub fn ca(&self) -> PathBuf {
         self.dir.join("ca.pem")
@@ -215,7 +263,8 @@ impl PkiFiles {
     }
 }
 
-/// Writes a new CA and certificates for the central (valid for
+/// Writes a new CA (with a unique name: [`Authority::unique`]) and
+/// certificates for the central (valid for
 /// `server_names`) and for agencies 1 to `agencies` into `dir` (created if
 /// missing): `ca.pem`, `ca.key`, `server.pem`, `server.key`, `agency-N.pem`,
 /// `agency-N.key`. Private keys are written mode 0600. No file is
@@ -229,11 +278,12 @@ pub fn write_pki(
     agencies: &[AgencyId],
     server_names: &[String],
 ) -> Result<PkiFiles, TlsError> {
+    let authority = Authority::unique(SystemTime::now())?;
     let files = PkiFiles {
         dir: dir.to_owned(),
+        ca_name: authority.name().to_owned(),
     };
     let mut plan: Vec<(PathBuf, String, bool)> = Vec::new();
-    let authority = Authority::new("lottery CA")?;
     plan.push((files.ca(), authority.certificate_pem(), false));
     plan.push((dir.join("ca.key"), authority.key_pem(), true));
     let server = authority.issue_server(server_names)?;
@@ -323,6 +373,22 @@ fn this_year() -> i32 {
     1970 + i32::try_from(seconds / SECONDS_PER_YEAR).unwrap_or(0)
 }
 
+/// `created` as `YYYY-MM-DD HH:MM:SS UTC` (a time before 1970 as 1970's
+/// first second: a clock that wrong is not believed).
+fn utc_time(created: SystemTime) -> String {
+    let seconds = created
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let (year, month, day) = lottery_log::utc_date(seconds);
+    let of_day = seconds % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
 fn generate_error(what: &str, source: rcgen::Error) -> TlsError {
     TlsError::Generate {
         what: what.to_owned(),
@@ -359,6 +425,32 @@ mod tests {
             .issue_server(&["localhost".to_owned(), "127.0.0.1".to_owned()])
             .unwrap();
         assert!(!certifies(&server.certificate_der().unwrap(), agency(2)));
+    }
+
+    #[test]
+    fn unique_cas_are_named_by_creation_time_and_a_suffix_of_their_own() {
+        let created = UNIX_EPOCH + std::time::Duration::from_secs(951_827_696);
+        let first = Authority::unique(created).unwrap();
+        let second = Authority::unique(created).unwrap();
+        let prefix = "lottery CA 2000-02-29 12:34:56 UTC ";
+        for ca in [&first, &second] {
+            let suffix = ca
+                .name()
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("{ca:?}"));
+            assert_eq!(suffix.len(), 8, "{suffix}");
+            assert!(
+                suffix.bytes().all(|byte| byte.is_ascii_hexdigit()),
+                "{suffix}"
+            );
+        }
+        assert_ne!(first.name(), second.name(), "the same second, two names");
+        // The name is the certificate's subject, in its bytes.
+        let der = first.certificate_der();
+        assert!(
+            der.windows(first.name().len())
+                .any(|window| window == first.name().as_bytes())
+        );
     }
 
     #[test]

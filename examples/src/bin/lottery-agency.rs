@@ -68,6 +68,7 @@ fn main() -> ExitCode {
     config.in_flight = settings.in_flight.get();
     config.reconnect_attempts = settings.reconnect_attempts;
     config.tls = settings.tls.as_ref().map(|tls| tls.client.clone());
+    config.jitter_seed = jitter_seed();
     let outcome = run_session(config, input, interrupter, true, |event| {
         if let (SessionEvent::Sent { .. }, Some(bet)) = (event, &single) {
             agency::log::bet_sent(bet);
@@ -112,6 +113,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The seed of the reconnect pauses' spread: 64 bits of std's `RandomState`,
+/// whose keys come from the operating system's randomness, so that agencies
+/// started together (the same numbers on many machines, or a restarted
+/// fleet) do not draw the same pauses. The client itself takes no
+/// randomness: it is handed this seed.
+fn jitter_seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::process::id())
 }
 
 /// On SIGTERM (or SIGINT), logs and interrupts the client: it shuts its

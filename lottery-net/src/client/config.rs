@@ -16,6 +16,15 @@ use crate::frame::DEFAULT_MAX_FRAME;
 /// central takes of one connection at a time.
 pub const DEFAULT_IN_FLIGHT: usize = 32;
 
+/// How long a client waits, after the TCP connect, for the TLS handshake and
+/// the central's `Welcome` by default.
+///
+/// A central answers a `Hello` within milliseconds (it reads the agency's
+/// resume point from memory or one ledger query); 5 s leaves room for a busy
+/// one and tells a user pointing an agency at the wrong port within seconds,
+/// where the 30 s read timeout took 5 minutes over 10 attempts.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How an [`AgencyClient`](super::AgencyClient) connects, sends and recovers.
 ///
 /// ```
@@ -42,6 +51,15 @@ pub struct ClientConfig {
     pub in_flight: usize,
     /// How long one TCP connection attempt may take.
     pub connect_timeout: Duration,
+    /// How long the handshake after the TCP connect may take: the TLS
+    /// handshake (when [`ClientConfig::tls`] is set), `Hello` and the
+    /// central's `Welcome`. A peer that accepts and then says nothing within
+    /// it is not acting like a central (another program on the port, a
+    /// central frozen): the attempt fails with
+    /// [`ClientError::SilentPeer`](crate::ClientError::SilentPeer) and counts
+    /// as one, like a refused connection. Zero: no limit of its own (then
+    /// [`ClientConfig::io_timeout`] applies).
+    pub handshake_timeout: Duration,
     /// How long a read or write may block (`None`: forever). A timeout counts
     /// as a dropped connection: the client reconnects and resumes.
     pub io_timeout: Option<Duration>,
@@ -51,11 +69,21 @@ pub struct ClientConfig {
     /// How many times in a row the client reconnects before giving up. The
     /// count restarts whenever the central answers a request.
     pub reconnect_attempts: u32,
-    /// The pause before the first reconnect; it doubles at each further
-    /// attempt, up to [`ClientConfig::backoff_max`].
+    /// The ceiling of the pause before the first reconnect; it doubles at
+    /// each further attempt, up to [`ClientConfig::backoff_max`]. Each pause
+    /// is drawn between zero and its ceiling ([`ClientConfig::jitter_seed`]).
     pub backoff_initial: Duration,
-    /// The longest pause between two reconnect attempts.
+    /// The longest pause between two reconnect attempts (the cap of the
+    /// ceilings).
     pub backoff_max: Duration,
+    /// The seed of the draws that spread the reconnect pauses below their
+    /// ceilings ("full jitter"), so that agencies that lost the central
+    /// together do not come back together. The client takes no randomness
+    /// from anywhere else: one seed gives one sequence of pauses. The
+    /// default is derived from the agency's number (agencies differ from one
+    /// another, a test replays its pauses); `lottery-agency` seeds it from
+    /// the operating system's randomness at start.
+    pub jitter_seed: u64,
     /// TLS to the central (`None`: plaintext). The handshake runs right
     /// after each TCP connect; a certificate problem on either side fails at
     /// once, without reconnecting.
@@ -64,9 +92,11 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// Settings for `agency` talking to `server`, with the defaults: 8 KiB
-    /// frames filled to the limit, [`DEFAULT_IN_FLIGHT`] batches in flight, 5 s to connect, 30 s
+    /// frames filled to the limit, [`DEFAULT_IN_FLIGHT`] batches in flight,
+    /// 5 s to connect and [`DEFAULT_HANDSHAKE_TIMEOUT`] to handshake, 30 s
     /// per read or write, winners waited for as long as the draw takes, and
-    /// up to 10 reconnects with a backoff from 100 ms to 5 s, plaintext.
+    /// up to 10 reconnects with pauses drawn below ceilings that double from
+    /// 100 ms to 5 s, the draws seeded by the agency's number, plaintext.
     pub fn new(server: impl Into<String>, agency: AgencyId) -> Self {
         Self {
             server: server.into(),
@@ -75,16 +105,19 @@ impl ClientConfig {
             batch_max: None,
             in_flight: DEFAULT_IN_FLIGHT,
             connect_timeout: Duration::from_secs(5),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             io_timeout: Some(Duration::from_secs(30)),
             winners_timeout: None,
             reconnect_attempts: 10,
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
+            jitter_seed: u64::from(agency.get()),
             tls: None,
         }
     }
 
-    /// The pause before reconnect attempt `attempt` (from 1).
+    /// The ceiling of the pause before reconnect `attempt` (from 1): the
+    /// pause itself is drawn between zero and it.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(1).min(31);
         self.backoff_initial

@@ -38,7 +38,9 @@ impl Connection {
     /// `config.tls` is set, sends `Hello` and reads `Welcome`.
     ///
     /// # Errors
-    /// [`ClientError::Connect`] when no address accepts; the handshake's I/O
+    /// [`ClientError::Connect`] when no address accepts;
+    /// [`ClientError::SilentPeer`] when the peer does not complete the
+    /// handshake within `config.handshake_timeout`; the handshake's I/O
     /// error ([`ClientError::ClosedBeforeWelcome`] when a plaintext
     /// connection is closed before the welcome); [`ClientError::Refused`]
     /// when the central refuses the agency or the version; for TLS,
@@ -75,10 +77,24 @@ impl Connection {
             interrupter.register(&stream);
         }
         stream.set_nodelay(true)?;
-        stream.set_read_timeout(config.io_timeout)?;
-        stream.set_write_timeout(config.io_timeout)?;
+        // The handshake's own patience (a peer that accepts and says nothing
+        // is told apart within seconds), then the usual one.
+        let patience = handshake_patience(config);
+        stream.set_read_timeout(patience)?;
+        stream.set_write_timeout(patience)?;
+        let silent = |error: ClientError| match error {
+            ClientError::Io(io) if is_timeout(&io) => ClientError::SilentPeer {
+                server: server.to_string(),
+                // Set whenever a timeout can happen at all.
+                waited: patience.unwrap_or_default(),
+                attempts: 1,
+            },
+            other => other,
+        };
         let stream = match &config.tls {
-            Some(tls) => Stream::Tls(Box::new(tls_handshake(tls, server, stream)?)),
+            Some(tls) => Stream::Tls(Box::new(
+                tls_handshake(tls, server, stream).map_err(silent)?,
+            )),
             None => Stream::Plain(stream),
         };
         let mut connection = Self {
@@ -108,8 +124,11 @@ impl Connection {
             Err(ClientError::Io(error)) if config.tls.is_none() && is_closed(&error) => {
                 return Err(ClientError::ClosedBeforeWelcome(error));
             }
-            other => other?,
+            other => other.map_err(silent)?,
         };
+        let tcp = connection.stream.tcp();
+        tcp.set_read_timeout(config.io_timeout)?;
+        tcp.set_write_timeout(config.io_timeout)?;
         match welcome {
             CentralMessage::Welcome {
                 last_batch,
@@ -265,6 +284,25 @@ fn handshake_error(error: io::Error, server: &str, name: &str) -> ClientError {
         },
         other => other,
     }
+}
+
+/// The read and write timeout during the handshake: the handshake's, or the
+/// usual one when that is shorter (`None`: no limit at all).
+fn handshake_patience(config: &ClientConfig) -> Option<Duration> {
+    let handshake = (!config.handshake_timeout.is_zero()).then_some(config.handshake_timeout);
+    match (handshake, config.io_timeout) {
+        (Some(handshake), Some(io)) => Some(handshake.min(io)),
+        (handshake, io) => handshake.or(io),
+    }
+}
+
+/// Whether `error` is a read or write timeout (`WouldBlock` on Unix,
+/// `TimedOut` on Windows).
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Whether `error` says the central closed the connection (an end of

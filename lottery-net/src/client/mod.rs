@@ -25,6 +25,7 @@
 mod config;
 mod connection;
 mod interrupt;
+mod jitter;
 mod resume;
 mod stream;
 
@@ -33,10 +34,11 @@ use std::collections::VecDeque;
 use lottery_core::{Document, ResumePoint};
 use lottery_log::chain;
 
-pub use self::config::{ClientConfig, DEFAULT_IN_FLIGHT};
+pub use self::config::{ClientConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IN_FLIGHT};
 pub use self::connection::Connection;
 use self::connection::unexpected;
 pub use self::interrupt::Interrupter;
+use self::jitter::Jitter;
 use crate::batch::{BatchBuilder, BatchSource, PerBet, ToBatch};
 use crate::error::ClientError;
 use crate::message::{AgencyMessage, CentralMessage};
@@ -81,8 +83,11 @@ pub struct AgencyClient {
     /// Where the agency stands, as the central last reported it (`Welcome`)
     /// and as acks have advanced it since.
     resume: ResumePoint,
-    /// Reconnect attempts since the central last answered a request.
+    /// Reconnects since the central last answered a request: what
+    /// [`ClientConfig::reconnect_attempts`] bounds.
     failures: u32,
+    /// Spreads the reconnect pauses below their ceilings.
+    jitter: Jitter,
     interrupter: Interrupter,
     /// The bets this client told [`AgencyClient::finish`] it sent: the most
     /// winners the agency can have (`None` before a finish: then the
@@ -95,7 +100,9 @@ impl AgencyClient {
     ///
     /// # Errors
     /// [`ClientError::Connect`] (or the last I/O error) when every attempt
-    /// failed; [`ClientError::TlsProbablyRequired`] when every plaintext
+    /// failed; [`ClientError::SilentPeer`] when the last attempt's peer
+    /// accepted but did not handshake in time;
+    /// [`ClientError::TlsProbablyRequired`] when every plaintext
     /// attempt was closed before its welcome; [`ClientError::Refused`] when
     /// the central refuses the agency (unknown agency, unsupported version,
     /// not authorized by its certificate); at once, without retrying, the
@@ -116,6 +123,7 @@ impl AgencyClient {
         interrupter: Interrupter,
     ) -> Result<Self, ClientError> {
         let mut client = Self {
+            jitter: Jitter::seeded(config.jitter_seed),
             config,
             connection: None,
             resume: ResumePoint::default(),
@@ -425,7 +433,8 @@ impl AgencyClient {
                     self.connection = Some(connection);
                     resume
                 }
-                Err(error) if is_recoverable(&error) => self.reconnect(error)?,
+                // That connection attempt counts as the first of the run.
+                Err(error) if is_recoverable(&error) => self.reconnect(error, 1)?,
                 Err(error) => return Err(error),
             };
         }
@@ -454,7 +463,7 @@ impl AgencyClient {
             self.connection = None;
             return Err(error);
         }
-        self.resume = self.reconnect(error)?;
+        self.resume = self.reconnect(error, 0)?;
         Ok(())
     }
 
@@ -474,7 +483,7 @@ impl AgencyClient {
             if !is_recoverable(&error) {
                 return Err(error);
             }
-            let central = self.reconnect(error)?;
+            let central = self.reconnect(error, 0)?;
             let mut acked = self.resume;
             if central.last_batch < acked.last_batch {
                 return Err(ClientError::ResumeMismatch(format!(
@@ -523,43 +532,42 @@ impl AgencyClient {
     }
 
     /// Drops the connection and connects again, with backoff, until the
-    /// handshake succeeds or the attempts run out. Returns the central's
+    /// handshake succeeds or the reconnects run out. Returns the central's
     /// resume point.
-    fn reconnect(&mut self, mut error: ClientError) -> Result<ResumePoint, ClientError> {
+    ///
+    /// `attempts` is how many connection attempts of this run failed already
+    /// (1 when `error` is a failed connection attempt, 0 when an open
+    /// connection failed): every line and the final error count connection
+    /// attempts the same way, so they agree (`attempt: 2` ... `attempt: 11`
+    /// in the progress lines, then `attempts: 11` and "after 11 attempts").
+    fn reconnect(
+        &mut self,
+        mut error: ClientError,
+        mut attempts: u32,
+    ) -> Result<ResumePoint, ClientError> {
         self.connection = None;
         loop {
             if self.interrupter.is_interrupted() {
                 return Err(ClientError::Interrupted);
             }
             if self.failures >= self.config.reconnect_attempts {
+                let error = self.given_up(error, attempts);
                 log::error!(
-                    "action: reconnect | result: fail | agency: {} | attempts: {} | error: {}",
+                    "action: reconnect | result: fail | agency: {} | attempts: {attempts} | error: {}",
                     self.config.agency,
-                    self.failures,
                     chain(&error)
                 );
-                return Err(match error {
-                    ClientError::Connect { server, source, .. } => ClientError::Connect {
-                        server,
-                        attempts: self.failures + 1,
-                        source,
-                    },
-                    // Only a plaintext handshake says this (see `Connection`).
-                    ClientError::ClosedBeforeWelcome(source) => ClientError::TlsProbablyRequired {
-                        server: self.config.server.clone(),
-                        attempts: self.failures + 1,
-                        source,
-                    },
-                    other => other,
-                });
+                return Err(error);
             }
             self.failures += 1;
-            let pause = self.config.backoff(self.failures);
+            let attempt = attempts + 1;
+            let ceiling = self.config.backoff(self.failures);
+            let pause = self.jitter.pause(ceiling);
             log::warn!(
-                "action: reconnect | result: in_progress | agency: {} | attempt: {} | pause_ms: {} | error: {}",
+                "action: reconnect | result: in_progress | agency: {} | attempt: {attempt} | pause_ms: {} | pause_max_ms: {} | error: {}",
                 self.config.agency,
-                self.failures,
                 pause.as_millis(),
+                ceiling.as_millis(),
                 chain(&error)
             );
             if self.interrupter.pause(pause) {
@@ -569,16 +577,44 @@ impl AgencyClient {
                 Ok((connection, resume)) => {
                     self.connection = Some(connection);
                     log::info!(
-                        "action: reconnect | result: success | agency: {} | last_batch: {} | bets_stored: {}",
+                        "action: reconnect | result: success | agency: {} | attempt: {attempt} | last_batch: {} | bets_stored: {}",
                         self.config.agency,
                         resume.last_batch,
                         resume.bets_stored
                     );
                     return Ok(resume);
                 }
-                Err(again) if is_recoverable(&again) => error = again,
+                Err(again) if is_recoverable(&again) => {
+                    error = again;
+                    attempts = attempt;
+                }
                 Err(again) => return Err(again),
             }
+        }
+    }
+
+    /// The error to return once reconnecting gave up after `attempts`
+    /// connection attempts in a row, the last of which failed with `error`:
+    /// the count goes into the error that has one.
+    fn given_up(&self, error: ClientError, attempts: u32) -> ClientError {
+        match error {
+            ClientError::Connect { server, source, .. } => ClientError::Connect {
+                server,
+                attempts,
+                source,
+            },
+            ClientError::SilentPeer { server, waited, .. } => ClientError::SilentPeer {
+                server,
+                waited,
+                attempts,
+            },
+            // Only a plaintext handshake says this (see `Connection`).
+            ClientError::ClosedBeforeWelcome(source) => ClientError::TlsProbablyRequired {
+                server: self.config.server.clone(),
+                attempts,
+                source,
+            },
+            other => other,
         }
     }
 }
@@ -623,9 +659,10 @@ fn check_winners(
 /// failed, or the central is going away or could not store.
 fn is_recoverable(error: &ClientError) -> bool {
     match error {
-        ClientError::Io(_) | ClientError::Connect { .. } | ClientError::ClosedBeforeWelcome(_) => {
-            true
-        }
+        ClientError::Io(_)
+        | ClientError::Connect { .. }
+        | ClientError::SilentPeer { .. }
+        | ClientError::ClosedBeforeWelcome(_) => true,
         ClientError::Refused(error) => error.code.is_retryable(),
         _ => false,
     }

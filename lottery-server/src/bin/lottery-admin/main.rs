@@ -285,8 +285,10 @@ fn written(files: &PkiFiles, agencies: &[AgencyId], server_names: &[String]) -> 
     let (server_cert, server_key) = files.server();
     let _ = writeln!(
         out,
-        "wrote {} (the CA certificate: give it to the central and every agency)",
-        files.ca().display()
+        "wrote {} (the CA certificate, `{}`: give it to the central and every agency; a \
+         certificate from another run of certs has another CA and is refused)",
+        files.ca().display(),
+        files.ca_name()
     );
     let _ = writeln!(
         out,
