@@ -25,13 +25,13 @@
 mod config;
 mod connection;
 mod interrupt;
+mod log;
 mod resume;
 mod stream;
 
 use std::collections::VecDeque;
 
 use lottery_core::{Document, ResumePoint};
-use lottery_log::chain;
 
 pub use self::config::{ClientConfig, DEFAULT_IN_FLIGHT};
 pub use self::connection::Connection;
@@ -124,12 +124,11 @@ impl AgencyClient {
             bets_sent: None,
         };
         client.ensure_connected()?;
-        log::info!(
-            "action: connect | result: success | agency: {} | last_batch: {} | bets_stored: {} | finished: {}",
+        log::connected(
             client.config.agency,
             client.resume.last_batch,
             client.resume.bets_stored,
-            client.resume.finished
+            client.resume.finished,
         );
         Ok(client)
     }
@@ -508,11 +507,10 @@ impl AgencyClient {
             match resent {
                 Ok(()) => {
                     if !window.is_empty() {
-                        log::info!(
-                            "action: resend_batches | result: success | agency: {} | first_batch: {} | batches: {}",
+                        log::batches_resent(
                             self.config.agency,
                             window.front().map_or(0, |p| p.batch),
-                            window.len()
+                            window.len(),
                         );
                     }
                     return Ok(());
@@ -532,12 +530,7 @@ impl AgencyClient {
                 return Err(ClientError::Interrupted);
             }
             if self.failures >= self.config.reconnect_attempts {
-                log::error!(
-                    "action: reconnect | result: fail | agency: {} | attempts: {} | error: {}",
-                    self.config.agency,
-                    self.failures,
-                    chain(&error)
-                );
+                log::reconnect_failed(self.config.agency, self.failures, &error);
                 return Err(match error {
                     ClientError::Connect { server, source, .. } => ClientError::Connect {
                         server,
@@ -555,25 +548,14 @@ impl AgencyClient {
             }
             self.failures += 1;
             let pause = self.config.backoff(self.failures);
-            log::warn!(
-                "action: reconnect | result: in_progress | agency: {} | attempt: {} | pause_ms: {} | error: {}",
-                self.config.agency,
-                self.failures,
-                pause.as_millis(),
-                chain(&error)
-            );
+            log::reconnecting(self.config.agency, self.failures, pause.as_millis(), &error);
             if self.interrupter.pause(pause) {
                 return Err(ClientError::Interrupted);
             }
             match Connection::open_interruptible(&self.config, &self.interrupter) {
                 Ok((connection, resume)) => {
                     self.connection = Some(connection);
-                    log::info!(
-                        "action: reconnect | result: success | agency: {} | last_batch: {} | bets_stored: {}",
-                        self.config.agency,
-                        resume.last_batch,
-                        resume.bets_stored
-                    );
+                    log::reconnected(self.config.agency, resume.last_batch, resume.bets_stored);
                     return Ok(resume);
                 }
                 Err(again) if is_recoverable(&again) => error = again,
