@@ -1,11 +1,13 @@
-//! The central's command line as a process: the one precedence of every
-//! program (flags > environment > RUST_LOG for the level > the config file
-//! > defaults), clap's tips, RUST_LOG beside LOGGING_LEVEL.
+//! The central's and the admin tool's command lines as processes: the one
+//! precedence of every program (flags > environment > RUST_LOG for the
+//! level > the config file > defaults), clap's tips, RUST_LOG beside
+//! LOGGING_LEVEL, and the admin's own help.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lottery-server");
+const ADMIN: &str = env!("CARGO_BIN_EXE_lottery-admin");
 
 /// A store the central cannot open: it logs its `config` line, then exits 1
 /// without binding anything a test would have to stop.
@@ -146,5 +148,45 @@ fn the_central_s_tls_combination_in_its_file_is_refused_naming_all_three_ways() 
             "--tls-key (SERVER_TLS_KEY, `tls-key`) needs its certificate: --tls-cert (SERVER_TLS_CERT, `tls-cert`)"
         ),
         "{log}"
+    );
+}
+
+#[test]
+fn the_admin_s_help_opens_with_its_own_description_and_lists_its_commands_in_one_line_each() {
+    let output = Command::new(ADMIN).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    let first = help.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("The lottery operator's tool"),
+        "first line: {first}\n{help}"
+    );
+    assert!(!help.contains("The lottery central"), "{help}");
+    // Each command's summary is one line: the four follow each other.
+    let lines: Vec<&str> = help.lines().map(str::trim_start).collect();
+    let verify = lines
+        .iter()
+        .position(|line| line.starts_with("verify "))
+        .unwrap_or_else(|| panic!("verify in {help}"));
+    for (offset, command) in ["verify", "export", "certs", "status"].iter().enumerate() {
+        let line = lines[verify + offset];
+        assert!(
+            line.starts_with(command) && line.len() > command.len() + 10,
+            "{command}, summarized on one line: {line}\n{help}"
+        );
+    }
+}
+
+#[test]
+fn a_mistyped_flag_of_the_admin_gets_clap_s_tip() {
+    let output = Command::new(ADMIN)
+        .args(["certs", "--agences", "5", "--out", "/nonexistent/x"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tip: a similar argument exists: '--agencies'"),
+        "{stderr}"
     );
 }
