@@ -1,10 +1,12 @@
 //! The `--config` TOML file: read, checked, a problem said on one line, and
 //! the old snake_case keys found.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use clap::CommandFactory;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use toml::Spanned;
 
 use crate::error::ConfigError;
 use crate::warning::ConfigWarning;
@@ -13,11 +15,11 @@ use crate::warning::ConfigWarning;
 /// settings: its clap flags, which name the file's keys, and its serde
 /// fields, kebab-case with `deny_unknown_fields`), and the old keys it used.
 ///
-/// A key written in snake_case (`batch_max_amount`) for a setting whose flag
-/// is kebab-case (`--batch-max-amount`) is an old key: `T` accepts it only if
-/// it declares it (`#[serde(alias = "batch_max_amount")]`, the agency's
-/// files of before), and each one accepted is returned as a
+/// A key written in snake_case (`batch_max_amount`, as the agency's files
+/// were) for a setting whose flag is kebab-case (`--batch-max-amount`) is an
+/// old key: it is read as the new one, and returned as a
 /// [`ConfigWarning::OldKey`] naming the new key, for the program to log.
+/// Any other key `T` does not know is refused.
 ///
 /// # Errors
 /// [`ConfigError::ReadFile`], or [`ConfigError::ParseFile`] naming the line
@@ -29,32 +31,39 @@ pub fn read_file<T: DeserializeOwned + CommandFactory>(
         path: path.to_owned(),
         source,
     })?;
-    let parse_error = |error: toml::de::Error| ConfigError::ParseFile {
-        path: path.to_owned(),
-        problem: file_problem(&text, &error),
-    };
-    let settings: T = toml::from_str(&text).map_err(parse_error)?;
-    // It parsed as `T`, so it is a table whose keys `T` knows.
-    let table: toml::Table = toml::from_str(&text).map_err(parse_error)?;
     let command = T::command();
     let flags: Vec<&str> = command
         .get_arguments()
         .filter_map(clap::Arg::get_long)
         .collect();
-    let warnings = table
-        .keys()
-        .filter(|key| key.contains('_'))
-        .filter_map(|key| {
-            let new = key.replace('_', "-");
-            flags
-                .contains(&new.as_str())
-                .then(|| ConfigWarning::OldKey {
-                    file: path.to_owned(),
-                    old: key.clone(),
-                    new,
-                })
-        })
-        .collect();
+    // The top-level keys where they are written. A file that is no TOML
+    // table is left to `T`'s parse below, which says what is wrong.
+    let keys: BTreeMap<Spanned<String>, IgnoredAny> = toml::from_str(&text).unwrap_or_default();
+    let mut renamed = text.clone().into_bytes();
+    let mut warnings = Vec::new();
+    for key in keys.keys() {
+        let new = key.get_ref().replace('_', "-");
+        if new == *key.get_ref() || !flags.contains(&new.as_str()) {
+            continue;
+        }
+        // `-` for `_` has the same length: every other byte, and so every
+        // line and position a later error names, stays where it is.
+        for byte in &mut renamed[key.span()] {
+            if *byte == b'_' {
+                *byte = b'-';
+            }
+        }
+        warnings.push(ConfigWarning::OldKey {
+            file: path.to_owned(),
+            old: key.get_ref().clone(),
+            new,
+        });
+    }
+    let renamed = String::from_utf8(renamed).expect("ASCII bytes replaced by ASCII bytes");
+    let settings: T = toml::from_str(&renamed).map_err(|error| ConfigError::ParseFile {
+        path: path.to_owned(),
+        problem: file_problem(&text, &error),
+    })?;
     Ok((settings, warnings))
 }
 
@@ -88,7 +97,6 @@ mod tests {
         #[arg(long)]
         id: Option<u32>,
         #[arg(long)]
-        #[serde(alias = "in_flight")]
         in_flight: Option<u32>,
         #[arg(long)]
         max_frame: Option<u32>,
@@ -112,7 +120,7 @@ mod tests {
     }
 
     #[test]
-    fn a_declared_old_key_is_read_and_named_with_its_new_key() {
+    fn an_old_key_is_read_and_named_with_its_new_key() {
         let file = file("in_flight = 3\n");
         let (settings, warnings) = read_file::<Settings>(file.path()).unwrap();
         assert_eq!(settings.in_flight, Some(3));
@@ -123,13 +131,21 @@ mod tests {
     }
 
     #[test]
-    fn an_undeclared_snake_case_key_is_refused_naming_its_line() {
-        let file = file("id = 1\nmax_frame = 9000\n");
+    fn an_unknown_key_is_refused_naming_its_line_also_after_an_old_key() {
+        let file = file("in_flight = 1\nmax_frames = 9000\n");
         let error = read_file::<Settings>(file.path()).unwrap_err();
         let text = error.to_string();
         assert!(matches!(error, ConfigError::ParseFile { .. }), "{text}");
-        assert!(text.contains("line 2 (max_frame = 9000)"), "{text}");
+        assert!(text.contains("line 2 (max_frames = 9000)"), "{text}");
         assert!(!text.contains('\n'), "one line: {text}");
+    }
+
+    #[test]
+    fn a_quoted_old_key_and_a_value_holding_underscores_are_read_right() {
+        let file = file("\"max_frame\" = 9000\nid = 1 # in_flight = 2\n");
+        let (settings, warnings) = read_file::<Settings>(file.path()).unwrap();
+        assert_eq!((settings.max_frame, settings.in_flight), (Some(9000), None));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
     }
 
     #[test]

@@ -16,6 +16,14 @@ pub struct Setting {
     pub env: &'static str,
 }
 
+impl Setting {
+    /// The setting of flag `--flag` (given without its dashes) and variable
+    /// `env`.
+    pub const fn new(flag: &'static str, env: &'static str) -> Self {
+        Self { flag, env }
+    }
+}
+
 impl fmt::Display for Setting {
     /// `--tls-cert (CLI_TLS_CERT, `tls-cert`)`: the three ways to give it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -40,6 +48,26 @@ pub struct Requirement {
     pub is_needed: bool,
 }
 
+impl Requirement {
+    /// `given` (set when `is_given`) `why` `needed` (set when `is_needed`):
+    /// `Requirement::new(CERT, has_cert, "needs its key", KEY, has_key)`.
+    pub const fn new(
+        given: Setting,
+        is_given: bool,
+        why: &'static str,
+        needed: Setting,
+        is_needed: bool,
+    ) -> Self {
+        Self {
+            given,
+            is_given,
+            why,
+            needed,
+            is_needed,
+        }
+    }
+}
+
 /// Checks settings that only go together (a TLS certificate and its key, a
 /// CA and a certificate, ...), in order, after every layer (flags,
 /// environment, file) is merged: the first rule broken is refused, naming
@@ -47,9 +75,9 @@ pub struct Requirement {
 ///
 /// ```
 /// use lottery_config::{Requirement, Setting, requires};
-/// const CERT: Setting = Setting { flag: "tls-cert", env: "CLI_TLS_CERT" };
-/// const KEY: Setting = Setting { flag: "tls-key", env: "CLI_TLS_KEY" };
-/// let rule = |is_given, is_needed| Requirement { given: CERT, is_given, why: "needs its key", needed: KEY, is_needed };
+/// const CERT: Setting = Setting::new("tls-cert", "CLI_TLS_CERT");
+/// const KEY: Setting = Setting::new("tls-key", "CLI_TLS_KEY");
+/// let rule = |is_given, is_needed| Requirement::new(CERT, is_given, "needs its key", KEY, is_needed);
 /// assert!(requires(&[rule(true, true), rule(false, false)]).is_ok());
 /// let error = requires(&[rule(true, false)]).unwrap_err();
 /// assert_eq!(

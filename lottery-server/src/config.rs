@@ -324,8 +324,7 @@ impl ServerArgs {
     /// [`ConfigError::ReadFile`] or [`ConfigError::ParseFile`] (which names the
     /// bad key).
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        // The central's keys were always kebab-case: it declares no old key,
-        // so the file can hold none to warn about.
+        // Without the old-key warnings: `Config::from_args` keeps them.
         lottery_config::read_file(path).map(|(args, _)| args)
     }
 
@@ -597,20 +596,20 @@ fn resolve_http_settings(args: &ServerArgs) -> Result<HttpSettings, ConfigError>
 /// neither.
 fn resolve_http_tls(args: &ServerArgs) -> Result<Option<ServerTls>, ConfigError> {
     requires(&[
-        Requirement {
-            given: HTTP_TLS_CERT,
-            is_given: args.http_tls_cert.is_some(),
-            why: "needs its key",
-            needed: HTTP_TLS_KEY,
-            is_needed: args.http_tls_key.is_some(),
-        },
-        Requirement {
-            given: HTTP_TLS_KEY,
-            is_given: args.http_tls_key.is_some(),
-            why: "needs its certificate",
-            needed: HTTP_TLS_CERT,
-            is_needed: args.http_tls_cert.is_some(),
-        },
+        Requirement::new(
+            HTTP_TLS_CERT,
+            args.http_tls_cert.is_some(),
+            "needs its key",
+            HTTP_TLS_KEY,
+            args.http_tls_key.is_some(),
+        ),
+        Requirement::new(
+            HTTP_TLS_KEY,
+            args.http_tls_key.is_some(),
+            "needs its certificate",
+            HTTP_TLS_CERT,
+            args.http_tls_cert.is_some(),
+        ),
     ])?;
     match (&args.http_tls_cert, &args.http_tls_key) {
         (Some(cert), Some(key)) => Ok(Some(ServerTls::load(cert, key, None)?)),
@@ -618,26 +617,11 @@ fn resolve_http_tls(args: &ServerArgs) -> Result<Option<ServerTls>, ConfigError>
     }
 }
 
-const TLS_CERT: Setting = Setting {
-    flag: "tls-cert",
-    env: "SERVER_TLS_CERT",
-};
-const TLS_KEY: Setting = Setting {
-    flag: "tls-key",
-    env: "SERVER_TLS_KEY",
-};
-const TLS_CLIENT_CA: Setting = Setting {
-    flag: "tls-client-ca",
-    env: "SERVER_TLS_CLIENT_CA",
-};
-const HTTP_TLS_CERT: Setting = Setting {
-    flag: "http-tls-cert",
-    env: "SERVER_HTTP_TLS_CERT",
-};
-const HTTP_TLS_KEY: Setting = Setting {
-    flag: "http-tls-key",
-    env: "SERVER_HTTP_TLS_KEY",
-};
+const TLS_CERT: Setting = Setting::new("tls-cert", "SERVER_TLS_CERT");
+const TLS_KEY: Setting = Setting::new("tls-key", "SERVER_TLS_KEY");
+const TLS_CLIENT_CA: Setting = Setting::new("tls-client-ca", "SERVER_TLS_CLIENT_CA");
+const HTTP_TLS_CERT: Setting = Setting::new("http-tls-cert", "SERVER_HTTP_TLS_CERT");
+const HTTP_TLS_KEY: Setting = Setting::new("http-tls-key", "SERVER_HTTP_TLS_KEY");
 
 /// The TLS files of `args`, loaded (so that a bad one stops the start, naming
 /// it). A client CA, or a certificate without its key, is refused without
@@ -645,27 +629,15 @@ const HTTP_TLS_KEY: Setting = Setting {
 fn resolve_tls(args: &ServerArgs) -> Result<Option<ServerTls>, ConfigError> {
     let (cert, key) = (args.tls_cert.is_some(), args.tls_key.is_some());
     requires(&[
-        Requirement {
-            given: TLS_CLIENT_CA,
-            is_given: args.tls_client_ca.is_some(),
-            why: "needs the central's certificate",
-            needed: TLS_CERT,
-            is_needed: cert,
-        },
-        Requirement {
-            given: TLS_KEY,
-            is_given: key,
-            why: "needs its certificate",
-            needed: TLS_CERT,
-            is_needed: cert,
-        },
-        Requirement {
-            given: TLS_CERT,
-            is_given: cert,
-            why: "needs its private key",
-            needed: TLS_KEY,
-            is_needed: key,
-        },
+        Requirement::new(
+            TLS_CLIENT_CA,
+            args.tls_client_ca.is_some(),
+            "needs the central's certificate",
+            TLS_CERT,
+            cert,
+        ),
+        Requirement::new(TLS_KEY, key, "needs its certificate", TLS_CERT, cert),
+        Requirement::new(TLS_CERT, cert, "needs its private key", TLS_KEY, key),
     ])?;
     match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Ok(Some(ServerTls::load(

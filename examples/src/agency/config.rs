@@ -60,38 +60,30 @@ pub struct AgencyArgs {
     pub data: Option<PathBuf>,
     /// Bets per batch at most [default: as many as fill a frame].
     #[arg(long, env = "CLI_BATCH_MAXAMOUNT", value_name = "N")]
-    #[serde(alias = "batch_max_amount")]
     pub batch_max_amount: Option<NonZeroUsize>,
     /// Batches sent ahead of their acknowledgements [default: 32].
     #[arg(long, env = "CLI_IN_FLIGHT", value_name = "N")]
-    #[serde(alias = "in_flight")]
     pub in_flight: Option<NonZeroUsize>,
     /// Reconnection attempts when the connection drops [default: 10].
     #[arg(long, env = "CLI_RECONNECT_ATTEMPTS", value_name = "N")]
-    #[serde(alias = "reconnect_attempts")]
     pub reconnect_attempts: Option<u32>,
     /// OFF, ERROR, WARN, INFO, DEBUG or TRACE [default: INFO].
     #[arg(long, env = "CLI_LOG_LEVEL", value_name = "LEVEL")]
-    #[serde(alias = "log_level")]
     pub log_level: Option<String>,
     /// Speak TLS, trusting this CA (PEM) for the central's certificate
     /// [default: plaintext].
     #[arg(long, env = "CLI_TLS_CA", value_name = "PEM")]
-    #[serde(alias = "tls_ca")]
     pub tls_ca: Option<PathBuf>,
     /// The agency's certificate (PEM), for a central that authenticates
     /// agencies; needs --tls-key and --tls-ca.
     #[arg(long, env = "CLI_TLS_CERT", value_name = "PEM")]
-    #[serde(alias = "tls_cert")]
     pub tls_cert: Option<PathBuf>,
     /// The private key (PEM) of --tls-cert.
     #[arg(long, env = "CLI_TLS_KEY", value_name = "PEM")]
-    #[serde(alias = "tls_key")]
     pub tls_key: Option<PathBuf>,
     /// The name the central's certificate must carry [default: the host of
     /// --server]; needs --tls-ca.
     #[arg(long, env = "CLI_TLS_SERVER_NAME", value_name = "NAME")]
-    #[serde(alias = "tls_server_name")]
     pub tls_server_name: Option<String>,
     /// Append the session's history to this file as JSON lines (one object
     /// a line: what the agency loaded, every acknowledged running total, its
@@ -215,8 +207,7 @@ pub struct AgencySettings {
     pub tls: Option<AgencyTls>,
     /// Where the session's history goes as JSON lines (`None`: nowhere).
     pub history: Option<PathBuf>,
-    /// What was accepted with a warning (an old config key, a `RUST_LOG`
-    /// directive ignored), for `main` to log once its logger is up.
+    /// Accepted with a warning, for `main` to log once its logger is up.
     pub warnings: Vec<ConfigWarning>,
 }
 
@@ -307,13 +298,7 @@ fn resolve_tls(
     key: Option<PathBuf>,
     server_name: Option<String>,
 ) -> Result<Option<AgencyTls>, ConfigError> {
-    let rule = |given, is_given, why, needed, is_needed| Requirement {
-        given,
-        is_given,
-        why,
-        needed,
-        is_needed,
-    };
+    let rule = Requirement::new;
     let (has_cert, has_key, has_ca) = (cert.is_some(), key.is_some(), ca.is_some());
     requires(&[
         rule(TLS_CERT, has_cert, "needs its key", TLS_KEY, has_key),
@@ -362,22 +347,10 @@ fn resolve_tls(
     }))
 }
 
-const TLS_CA: Setting = Setting {
-    flag: "tls-ca",
-    env: "CLI_TLS_CA",
-};
-const TLS_CERT: Setting = Setting {
-    flag: "tls-cert",
-    env: "CLI_TLS_CERT",
-};
-const TLS_KEY: Setting = Setting {
-    flag: "tls-key",
-    env: "CLI_TLS_KEY",
-};
-const TLS_SERVER_NAME: Setting = Setting {
-    flag: "tls-server-name",
-    env: "CLI_TLS_SERVER_NAME",
-};
+const TLS_CA: Setting = Setting::new("tls-ca", "CLI_TLS_CA");
+const TLS_CERT: Setting = Setting::new("tls-cert", "CLI_TLS_CERT");
+const TLS_KEY: Setting = Setting::new("tls-key", "CLI_TLS_KEY");
+const TLS_SERVER_NAME: Setting = Setting::new("tls-server-name", "CLI_TLS_SERVER_NAME");
 
 /// The Rust ecosystem's log variable, read beside CLI_LOG_LEVEL.
 const RUST_LOG: &str = lottery_config::RUST_LOG;
