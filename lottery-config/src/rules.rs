@@ -32,7 +32,7 @@ impl fmt::Display for Setting {
 }
 
 /// One rule of [`requires`]: `given`, when set, needs `needed` set too;
-/// `why` says how (`needs its key`).
+/// `why` says how (`needs its key:`).
 #[derive(Debug, Clone, Copy)]
 pub struct Requirement {
     /// The setting that needs another.
@@ -40,7 +40,7 @@ pub struct Requirement {
     /// Whether it is set.
     pub is_given: bool,
     /// How it needs the other, in words that read between the two names
-    /// (`needs its key`, `applies to TLS only: it needs`).
+    /// (`needs its key:`, `applies to TLS only: it needs`).
     pub why: &'static str,
     /// The setting it needs.
     pub needed: Setting,
@@ -50,7 +50,7 @@ pub struct Requirement {
 
 impl Requirement {
     /// `given` (set when `is_given`) `why` `needed` (set when `is_needed`):
-    /// `Requirement::new(CERT, has_cert, "needs its key", KEY, has_key)`.
+    /// `Requirement::new(CERT, has_cert, "needs its key:", KEY, has_key)`.
     pub const fn new(
         given: Setting,
         is_given: bool,
@@ -77,7 +77,7 @@ impl Requirement {
 /// use lottery_config::{Requirement, Setting, requires};
 /// const CERT: Setting = Setting::new("tls-cert", "CLI_TLS_CERT");
 /// const KEY: Setting = Setting::new("tls-key", "CLI_TLS_KEY");
-/// let rule = |is_given, is_needed| Requirement::new(CERT, is_given, "needs its key", KEY, is_needed);
+/// let rule = |is_given, is_needed| Requirement::new(CERT, is_given, "needs its key:", KEY, is_needed);
 /// assert!(requires(&[rule(true, true), rule(false, false)]).is_ok());
 /// let error = requires(&[rule(true, false)]).unwrap_err();
 /// assert_eq!(
@@ -92,7 +92,7 @@ pub fn requires(rules: &[Requirement]) -> Result<(), ConfigError> {
     match rules.iter().find(|rule| rule.is_given && !rule.is_needed) {
         None => Ok(()),
         Some(rule) => Err(ConfigError::TlsCombination(format!(
-            "{} {}: {}",
+            "{} {} {}",
             rule.given, rule.why, rule.needed
         ))),
     }

@@ -599,14 +599,14 @@ fn resolve_http_tls(args: &ServerArgs) -> Result<Option<ServerTls>, ConfigError>
         Requirement::new(
             HTTP_TLS_CERT,
             args.http_tls_cert.is_some(),
-            "needs its key",
+            "needs its key:",
             HTTP_TLS_KEY,
             args.http_tls_key.is_some(),
         ),
         Requirement::new(
             HTTP_TLS_KEY,
             args.http_tls_key.is_some(),
-            "needs its certificate",
+            "needs its certificate:",
             HTTP_TLS_CERT,
             args.http_tls_cert.is_some(),
         ),
@@ -632,12 +632,12 @@ fn resolve_tls(args: &ServerArgs) -> Result<Option<ServerTls>, ConfigError> {
         Requirement::new(
             TLS_CLIENT_CA,
             args.tls_client_ca.is_some(),
-            "needs the central's certificate",
+            "needs the central's certificate:",
             TLS_CERT,
             cert,
         ),
-        Requirement::new(TLS_KEY, key, "needs its certificate", TLS_CERT, cert),
-        Requirement::new(TLS_CERT, cert, "needs its private key", TLS_KEY, key),
+        Requirement::new(TLS_KEY, key, "needs its certificate:", TLS_CERT, cert),
+        Requirement::new(TLS_CERT, cert, "needs its private key:", TLS_KEY, key),
     ])?;
     match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Ok(Some(ServerTls::load(

@@ -301,18 +301,18 @@ fn resolve_tls(
     let rule = Requirement::new;
     let (has_cert, has_key, has_ca) = (cert.is_some(), key.is_some(), ca.is_some());
     requires(&[
-        rule(TLS_CERT, has_cert, "needs its key", TLS_KEY, has_key),
+        rule(TLS_CERT, has_cert, "needs its key:", TLS_KEY, has_key),
         rule(
             TLS_KEY,
             has_key,
-            "needs its certificate",
+            "needs its certificate:",
             TLS_CERT,
             has_cert,
         ),
         rule(
             TLS_CERT,
             has_cert,
-            "needs the CA the central's certificate must chain to",
+            "needs the CA the central's certificate must chain to:",
             TLS_CA,
             has_ca,
         ),
