@@ -189,6 +189,8 @@ impl AgencyTls {
 /// The agency's resolved settings.
 #[derive(Debug, Clone)]
 pub struct AgencySettings {
+    /// Accepted with a warning, for `main` to log once its logger is up.
+    pub warnings: Vec<ConfigWarning>,
     /// The agency id.
     pub id: AgencyId,
     /// The central's address.
@@ -207,8 +209,6 @@ pub struct AgencySettings {
     pub tls: Option<AgencyTls>,
     /// Where the session's history goes as JSON lines (`None`: nowhere).
     pub history: Option<PathBuf>,
-    /// Accepted with a warning, for `main` to log once its logger is up.
-    pub warnings: Vec<ConfigWarning>,
 }
 
 impl AgencySettings {
