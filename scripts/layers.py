@@ -46,6 +46,7 @@ CRATES = [
     "lottery-net",
     "lottery-log",
     "lottery-tls",
+    "lottery-config",
     "lottery-pg",
     "lottery-server",
     "examples",

@@ -59,8 +59,9 @@ pub struct DemoArgs {
     pub batch_max_amount: Option<NonZeroUsize>,
     /// OFF, ERROR, WARN, INFO, DEBUG or TRACE (INFO shows the central's and
     /// agencies' course log lines).
-    #[arg(long, default_value = "WARN", value_name = "LEVEL")]
-    pub log_level: String,
+    // Parsed by clap, as every other flag: a bad level is a usage error.
+    #[arg(long, default_value = "WARN", value_name = "LEVEL", value_parser = lottery_log::parse_level)]
+    pub log_level: log::LevelFilter,
     /// Run everything over mutual TLS, with certificates generated in memory
     /// for the run (a CA, the central's, one per agency).
     #[arg(long)]

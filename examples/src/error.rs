@@ -4,67 +4,13 @@
 use std::io;
 use std::path::PathBuf;
 
-use lottery_core::{FieldError, RowError};
+use lottery_core::RowError;
 use lottery_net::{ClientError, ErrorCode};
 use lottery_server::ServerError;
 
-/// A setting that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A required setting is missing.
-    #[error("missing {setting}")]
-    Missing {
-        /// Which setting, and where it may be given.
-        setting: &'static str,
-    },
-    /// A setting's value is refused.
-    #[error("invalid {setting} {value:?}: {reason}")]
-    Invalid {
-        /// The setting.
-        setting: &'static str,
-        /// Its value.
-        value: String,
-        /// Why it is refused.
-        reason: String,
-    },
-    /// The config file cannot be read.
-    #[error("cannot read the config file {}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// The config file is not valid TOML or has unknown keys.
-    #[error("invalid config file {}", path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: Box<toml::de::Error>,
-    },
-    /// Some single-bet variables are set, others not.
-    #[error(
-        "single-bet mode needs all of NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO, NUMERO; missing {missing}"
-    )]
-    IncompleteSingleBet {
-        /// The unset variables, comma-separated.
-        missing: String,
-    },
-    /// The single-bet variables do not make a valid bet.
-    #[error("invalid single bet")]
-    InvalidSingleBet(#[source] FieldError),
-    /// TLS settings that do not go together (a certificate without its key,
-    /// say); the text names them.
-    #[error("{0}")]
-    TlsCombination(&'static str),
-    /// A TLS file cannot be read or used (the error names the file).
-    #[error("invalid TLS setting")]
-    Tls(#[source] lottery_tls::TlsError),
-}
+/// A setting that cannot be used: the one shape of every program
+/// (`lottery_config`).
+pub use lottery_config::ConfigError;
 
 /// An agency file that cannot be used.
 ///

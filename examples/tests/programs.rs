@@ -1001,7 +1001,7 @@ fn an_agency_refuses_tls_settings_that_do_not_go_together() {
     assert_eq!(output.status.code(), Some(2), "{}", output.log);
     assert!(
         output.log.contains(
-            "action: config | result: fail | error: --tls-cert (CLI_TLS_CERT, `tls_cert`) needs its key: --tls-key"
+            "action: config | result: fail | error: --tls-cert (CLI_TLS_CERT, `tls-cert`) needs its key: --tls-key"
         ),
         "{}",
         output.log

@@ -2,11 +2,12 @@
 //! and how the binary reads everything it needs ([`Config`]) from flags,
 //! environment variables, a TOML file and defaults ([`ServerArgs`]).
 //!
-//! Precedence (SPEC 5): a flag wins over its environment variable (clap reads
-//! both into [`ServerArgs`]), which wins over the `--config` file (the same
-//! [`ServerArgs`], read with serde), which wins over the defaults. Every value
-//! is checked once, here, and a bad one is refused naming its setting, before
-//! anything starts.
+//! Precedence, as in every program (`lottery_config`): a flag wins over its
+//! environment variable (clap reads both into [`ServerArgs`]), which wins
+//! over `RUST_LOG` for the log level, which wins over the `--config` file (the
+//! same [`ServerArgs`], read with serde by `lottery_config::read_file`),
+//! which wins over the defaults. Every value is checked once, here, and a bad
+//! one is refused naming its setting, before anything starts.
 //!
 //! The file uses the flags' names without dashes, for example:
 //!
@@ -36,6 +37,7 @@ use std::time::Duration;
 use clap::Parser;
 use clap::builder::BoolishValueParser;
 use log::LevelFilter;
+use lottery_config::{ConfigWarning, Requirement, Setting, requires, usage};
 use lottery_core::{BetNumber, Durability, LotteryRules, MAX_AGENCIES};
 use lottery_tls::ServerTls;
 use serde::Deserialize;
@@ -142,8 +144,9 @@ pub const MAX_THREADS: usize = 1024;
     name = "lottery-server",
     version,
     about = "The lottery central: takes bets from the agencies, stores them in bets.csv, draws once every agency finished, and tells each agency its winners.",
-    after_help = "Precedence: flags > environment variables > --config file > defaults. \
-                  The file is TOML with the flags' names as keys (winning-number = 7574)."
+    after_help = "Precedence: flags > environment variables > RUST_LOG (the log level only) > \
+                  --config file > defaults. The file is TOML with the flags' names as keys \
+                  (winning-number = 7574)."
 )]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ServerArgs {
@@ -321,14 +324,8 @@ impl ServerArgs {
     /// [`ConfigError::ReadFile`] or [`ConfigError::ParseFile`] (which names the
     /// bad key).
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|error| ConfigError::ParseFile {
-            path: path.to_owned(),
-            problem: file_problem(&text, &error),
-        })
+        // Without the old-key warnings: `Config::from_args` keeps them.
+        lottery_config::read_file(path).map(|(args, _)| args)
     }
 
     /// These settings, with each one not given here taken from `lower`.
@@ -383,6 +380,9 @@ pub struct Config {
     pub log_level: LevelFilter,
     /// How the server runs.
     pub server: ServerConfig,
+    /// What was accepted with a warning (a `RUST_LOG` directive ignored),
+    /// for the binary to log once its logger is up.
+    pub warnings: Vec<ConfigWarning>,
 }
 
 impl Config {
@@ -395,13 +395,19 @@ impl Config {
     /// environment variable) does not accept; a config file that cannot be
     /// read; a setting out of its range.
     pub fn from_process() -> Result<Self, ConfigError> {
-        let args = match ServerArgs::try_parse() {
+        let mut args = match ServerArgs::try_parse() {
             Ok(args) => args,
             // Help and version: not errors, printed to stdout.
             Err(error) if !error.use_stderr() => error.exit(),
             Err(error) => return Err(usage(&error)),
         };
-        Self::from_args(args)
+        // RUST_LOG sits between LOGGING_LEVEL (clap read it) and the file.
+        let rust_log = std::env::var(lottery_config::RUST_LOG).ok();
+        let (level, warning) = lottery_config::log_level(rust_log.as_deref())?;
+        args.log_level = args.log_level.or(level.map(LogLevel));
+        let mut config = Self::from_args(args)?;
+        config.warnings.extend(warning);
+        Ok(config)
     }
 
     /// Resolves flags-and-environment `args` over its `--config` file (if it
@@ -419,11 +425,13 @@ impl Config {
     /// # Errors
     /// A config file that cannot be read, or a setting out of its range.
     pub fn from_args(args: ServerArgs) -> Result<Self, ConfigError> {
-        let file = match &args.config {
-            Some(path) => ServerArgs::from_file(path)?,
-            None => ServerArgs::default(),
+        let (file, warnings) = match &args.config {
+            Some(path) => lottery_config::read_file(path)?,
+            None => (ServerArgs::default(), Vec::new()),
         };
-        Self::resolve(args.or(file))
+        let mut config = Self::resolve(args.or(file))?;
+        config.warnings = warnings;
+        Ok(config)
     }
 
     /// Applies the defaults to what `args` leaves out and checks every value.
@@ -456,6 +464,7 @@ impl Config {
             rules,
             log_level: args.log_level.map_or(LevelFilter::Info, |level| level.0),
             server,
+            warnings: Vec::new(),
         })
     }
 }
@@ -553,12 +562,7 @@ fn resolve_http_settings(args: &ServerArgs) -> Result<HttpSettings, ConfigError>
     check("http-max-requests", max_requests >= 1, || {
         format!("{max_requests} (expected at least 1)")
     })?;
-    let tls = match (&args.http_tls_cert, &args.http_tls_key) {
-        (None, None) => None,
-        (Some(cert), Some(key)) => Some(ServerTls::load(cert, key, None)?),
-        (None, Some(_)) => return Err(missing("http-tls-cert", "http-tls-key needs it")),
-        (Some(_), None) => return Err(missing("http-tls-key", "http-tls-cert needs its key")),
-    };
+    let tls = resolve_http_tls(args)?;
     let token = args
         .http_token_file
         .as_deref()
@@ -588,30 +592,60 @@ fn resolve_http_settings(args: &ServerArgs) -> Result<HttpSettings, ConfigError>
     })
 }
 
-fn missing(setting: &'static str, why: &str) -> ConfigError {
-    ConfigError::Invalid {
-        setting,
-        reason: format!("missing ({why})"),
+/// The status port's TLS of `args`: a certificate and its key, loaded, or
+/// neither.
+fn resolve_http_tls(args: &ServerArgs) -> Result<Option<ServerTls>, ConfigError> {
+    requires(&[
+        Requirement::new(
+            HTTP_TLS_CERT,
+            args.http_tls_cert.is_some(),
+            "needs its key:",
+            HTTP_TLS_KEY,
+            args.http_tls_key.is_some(),
+        ),
+        Requirement::new(
+            HTTP_TLS_KEY,
+            args.http_tls_key.is_some(),
+            "needs its certificate:",
+            HTTP_TLS_CERT,
+            args.http_tls_cert.is_some(),
+        ),
+    ])?;
+    match (&args.http_tls_cert, &args.http_tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(ServerTls::load(cert, key, None)?)),
+        _ => Ok(None),
     }
 }
+
+const TLS_CERT: Setting = Setting::new("tls-cert", "SERVER_TLS_CERT");
+const TLS_KEY: Setting = Setting::new("tls-key", "SERVER_TLS_KEY");
+const TLS_CLIENT_CA: Setting = Setting::new("tls-client-ca", "SERVER_TLS_CLIENT_CA");
+const HTTP_TLS_CERT: Setting = Setting::new("http-tls-cert", "SERVER_HTTP_TLS_CERT");
+const HTTP_TLS_KEY: Setting = Setting::new("http-tls-key", "SERVER_HTTP_TLS_KEY");
 
 /// The TLS files of `args`, loaded (so that a bad one stops the start, naming
 /// it). A client CA, or a certificate without its key, is refused without
 /// the other TLS settings (clap checks this for flags; this for the file).
 fn resolve_tls(args: &ServerArgs) -> Result<Option<ServerTls>, ConfigError> {
-    match (&args.tls_cert, &args.tls_key, &args.tls_client_ca) {
-        (None, None, None) => Ok(None),
-        (Some(cert), Some(key), client_ca) => ServerTls::load(cert, key, client_ca.as_deref())
-            .map(Some)
-            .map_err(ConfigError::Tls),
-        (None, _, _) => Err(ConfigError::Invalid {
-            setting: "tls-cert",
-            reason: "missing (tls-key and tls-client-ca need the central's certificate)".into(),
-        }),
-        (Some(_), None, _) => Err(ConfigError::Invalid {
-            setting: "tls-key",
-            reason: "missing (tls-cert needs its private key)".into(),
-        }),
+    let (cert, key) = (args.tls_cert.is_some(), args.tls_key.is_some());
+    requires(&[
+        Requirement::new(
+            TLS_CLIENT_CA,
+            args.tls_client_ca.is_some(),
+            "needs the central's certificate:",
+            TLS_CERT,
+            cert,
+        ),
+        Requirement::new(TLS_KEY, key, "needs its certificate:", TLS_CERT, cert),
+        Requirement::new(TLS_CERT, cert, "needs its private key:", TLS_KEY, key),
+    ])?;
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(ServerTls::load(
+            cert,
+            key,
+            args.tls_client_ca.as_deref(),
+        )?)),
+        _ => Ok(None),
     }
 }
 
@@ -697,40 +731,6 @@ fn parse_agencies(text: &str) -> Result<u32, String> {
             "not a number of agencies (expected 1 to {MAX_AGENCIES})"
         )),
     }
-}
-
-/// A usage error of clap (an unknown flag, a value refused by its parser) on
-/// one line: clap's first line, which names the flag and the value, without
-/// its `error: ` prefix and its tips.
-fn usage(error: &clap::Error) -> ConfigError {
-    let text = error.to_string();
-    // The first paragraph, on one line: a message ending in a colon (the
-    // required arguments not provided) goes on with what it lists.
-    let paragraph: Vec<&str> = text
-        .lines()
-        .skip_while(|line| line.trim().is_empty())
-        .take_while(|line| !line.trim().is_empty())
-        .map(str::trim)
-        .collect();
-    let first = paragraph.join(" ");
-    ConfigError::Usage {
-        message: first.strip_prefix("error: ").unwrap_or(&first).to_owned(),
-    }
-}
-
-/// What is wrong with a config file, on one line: the line it is on (as
-/// written) and toml's message, which names an unknown key; for a mistyped
-/// value, the line written names its key.
-fn file_problem(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim().replace('\n', " ");
-    let Some(start) = error.span().map(|span| span.start) else {
-        return message;
-    };
-    let line = text
-        .get(..start)
-        .map_or(1, |before| before.matches('\n').count() + 1);
-    let written = text.lines().nth(line - 1).unwrap_or("").trim();
-    format!("line {line} ({written}): {message}")
 }
 
 /// A log level setting (`INFO`, `WARNING`, ...), see [`lottery_log::parse_level`].

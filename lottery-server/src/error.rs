@@ -6,52 +6,12 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use lottery_core::{RecoveryError, StoreError};
 
-/// A setting could not be read or is invalid.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The `--config` file could not be read.
-    #[error("cannot read the config file {}", path.display())]
-    ReadFile {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// The `--config` file is not valid TOML or holds an unknown or mistyped
-    /// setting.
-    #[error("the config file {} is invalid: {problem}", path.display())]
-    ParseFile {
-        /// The file.
-        path: PathBuf,
-        /// Where and what, on one line: the line (as written, so that it
-        /// names the setting) and what is wrong with it.
-        problem: String,
-    },
-    /// A flag is unknown, or a flag (or its environment variable) has a value
-    /// it does not accept.
-    #[error("{message}")]
-    Usage {
-        /// What is wrong, naming the flag and the value.
-        message: String,
-    },
-    /// A setting has a value outside what it accepts.
-    #[error("invalid value for setting {setting}: {reason}")]
-    Invalid {
-        /// The setting, named as its flag (without dashes).
-        setting: &'static str,
-        /// What is wrong and what is accepted.
-        reason: String,
-    },
-    /// A TLS file could not be loaded (the error names it).
-    #[error(transparent)]
-    Tls(#[from] lottery_tls::TlsError),
-}
+/// A setting could not be read or is invalid: the one shape every program
+/// of the workspace uses (`lottery_config`).
+pub use lottery_config::ConfigError;
 
 /// The central could not start or stopped on an error.
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,9 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     info!("action: config | result: success | {config}");
+    for warning in &config.warnings {
+        warning.log();
+    }
     let served = open_watched_central(&config.store, config.durability, config.rules).and_then(
         |(central, watch)| {
             Server::bind(

@@ -22,7 +22,7 @@ use std::io::{self, Read, Write};
 use std::net::Shutdown;
 
 use lottery_net::Decoder;
-use lottery_tls::{CertificateDer, ServerConnection};
+use lottery_tls::{CertificateDer, PumpError, ServerConnection, receive_records, send_records};
 use mio::net::TcpStream;
 
 /// The first byte of every TLS handshake record (content type 22).
@@ -252,15 +252,22 @@ impl Tls {
                 stream: &mut self.stream,
                 first: &mut self.first_byte,
             };
-            if self.session.read_tls(&mut source)? == 0 {
-                return Ok(0);
-            }
-            if let Err(error) = self.session.process_new_packets() {
-                self.failed = true;
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    TlsFailure(error),
-                ));
+            match receive_records(&mut self.session, &mut source) {
+                Ok(0) => return Ok(0),
+                Ok(_) => {}
+                Err(PumpError::Tls(error)) => {
+                    self.failed = true;
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        TlsFailure(error),
+                    ));
+                }
+                Err(PumpError::Io(error)) => return Err(error),
+                // A kind this loop does not know yet: refused as data.
+                Err(other) => {
+                    self.failed = true;
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, other));
+                }
             }
         }
     }
@@ -278,16 +285,7 @@ impl Tls {
         if self.silenced() {
             return Ok(true);
         }
-        while self.session.wants_write() {
-            match self.session.write_tls(&mut self.stream) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(true)
+        send_records(&mut self.session, &mut self.stream)
     }
 }
 

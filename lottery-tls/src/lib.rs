@@ -11,8 +11,13 @@
 //!   issues the central's and the agencies' certificates; [`write_pki`]
 //!   writes a whole set to a directory (`lottery-admin certs`).
 //!
-//! Nothing here touches a socket: the central drives rustls inside its
-//! event loops, the agency over a blocking socket.
+//! - [`send_records`] and [`receive_records`]: the non-blocking pump that
+//!   moves TLS records between a session and a socket that may say
+//!   `WouldBlock` (the central's event loops, the load generator's).
+//!
+//! Nothing here opens or polls a socket: the pump works on any
+//! `Read`/`Write` it is given; the agency drives rustls over a blocking
+//! socket.
 //!
 //! ```
 //! use lottery_core::AgencyId;
@@ -27,7 +32,7 @@
 //!
 //! # Layers
 //! `error` below `pem` below `identity` and `config`; `generate` uses `pem`
-//! and `identity`.
+//! and `identity`; `pump` stands alone.
 
 #![deny(missing_docs)]
 
@@ -36,12 +41,14 @@ mod error;
 mod generate;
 mod identity;
 mod pem;
+mod pump;
 
 pub use self::config::{ClientTls, ServerTls};
 pub use self::error::TlsError;
 pub use self::generate::{Authority, Issued, PkiFiles, write_pki};
 pub use self::identity::{agency_name, certifies};
 pub use self::pem::{load_certificates, load_private_key};
+pub use self::pump::{PumpError, receive_records, send_records};
 
 /// The rustls types the users of this crate hold (so that they need no
 /// rustls dependency of their own for them).

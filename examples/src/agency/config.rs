@@ -1,16 +1,20 @@
-//! The agency's settings: flags, then environment variables, then a TOML
-//! config file, then defaults (SPEC section 5).
+//! The agency's settings: flags, then environment variables, then `RUST_LOG`
+//! (the log level only), then a TOML config file, then defaults: the order
+//! of every program (`lottery_config`).
 //!
 //! clap reads flags and their environment variables; the config file fills
-//! what both left unset. The course's single-bet variables (`NOMBRE`,
+//! what both left unset. Its keys are the flags' names (`batch-max-amount`);
+//! the snake_case keys of before (`batch_max_amount`) are still read, with a
+//! WARNING naming the new key. The course's single-bet variables (`NOMBRE`,
 //! `APELLIDO`, `DOCUMENTO`, `NACIMIENTO`, `NUMERO`) are read here too, through
 //! a lookup function so tests need not touch the process environment.
 
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Parser;
 use log::LevelFilter;
+use lottery_config::{ConfigWarning, Requirement, Setting, requires};
 use lottery_core::{AgencyId, Bet, Birthdate};
 use serde::Deserialize;
 
@@ -35,8 +39,13 @@ pub const SINGLE_BET_VARIABLES: [&str; 5] =
 ///
 /// With the course's single-bet variables (NOMBRE, APELLIDO, DOCUMENTO,
 /// NACIMIENTO, NUMERO) set and no data file configured, it sends that one bet.
-#[derive(Debug, Clone, Default, Parser)]
+///
+/// The config file (TOML) takes the flags' names as keys: `id = 1`,
+/// `batch-max-amount = 100` (the old `batch_max_amount` is still read, with
+/// a warning).
+#[derive(Debug, Clone, Default, Parser, Deserialize)]
 #[command(name = "lottery-agency", version)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AgencyArgs {
     /// The agency id (required, here, in CLI_ID or in the config file).
     #[arg(long, env = "CLI_ID", value_name = "N")]
@@ -82,28 +91,32 @@ pub struct AgencyArgs {
     /// `lottery-chaos`; the format is documented in `agency::history`.
     #[arg(long, env = "CLI_HISTORY", value_name = "FILE")]
     pub history: Option<PathBuf>,
-    /// A TOML file with any of the settings above (keys like the flags, with
-    /// underscores: `id`, `server`, `data`, `batch_max_amount`, ...).
+    /// A TOML file with any of the settings above, keys named as the flags:
+    /// `id`, `server`, `data`, `batch-max-amount`, ...
     #[arg(long, env = "CLI_CONFIG", value_name = "PATH")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
 }
 
-/// The config file's keys: the flags' names with underscores.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    id: Option<u32>,
-    server: Option<String>,
-    data: Option<PathBuf>,
-    batch_max_amount: Option<NonZeroUsize>,
-    in_flight: Option<NonZeroUsize>,
-    reconnect_attempts: Option<u32>,
-    log_level: Option<String>,
-    tls_ca: Option<PathBuf>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    tls_server_name: Option<String>,
-    history: Option<PathBuf>,
+impl AgencyArgs {
+    /// These settings, with each one not given here taken from `lower`.
+    pub fn or(self, lower: AgencyArgs) -> AgencyArgs {
+        AgencyArgs {
+            id: self.id.or(lower.id),
+            server: self.server.or(lower.server),
+            data: self.data.or(lower.data),
+            batch_max_amount: self.batch_max_amount.or(lower.batch_max_amount),
+            in_flight: self.in_flight.or(lower.in_flight),
+            reconnect_attempts: self.reconnect_attempts.or(lower.reconnect_attempts),
+            log_level: self.log_level.or(lower.log_level),
+            tls_ca: self.tls_ca.or(lower.tls_ca),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            tls_server_name: self.tls_server_name.or(lower.tls_server_name),
+            history: self.history.or(lower.history),
+            config: self.config.or(lower.config),
+        }
+    }
 }
 
 /// Where the agency's bets come from.
@@ -176,6 +189,8 @@ impl AgencyTls {
 /// The agency's resolved settings.
 #[derive(Debug, Clone)]
 pub struct AgencySettings {
+    /// Accepted with a warning, for `main` to log once its logger is up.
+    pub warnings: Vec<ConfigWarning>,
     /// The agency id.
     pub id: AgencyId,
     /// The central's address.
@@ -211,40 +226,42 @@ impl AgencySettings {
         args: AgencyArgs,
         variable: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let file = match &args.config {
-            Some(path) => read_config(path)?,
-            None => FileSettings::default(),
+        let (file, mut warnings) = match &args.config {
+            Some(path) => lottery_config::read_file(path)?,
+            None => (AgencyArgs::default(), Vec::new()),
         };
-        let id = args.id.or(file.id).ok_or(ConfigError::Missing {
+        // RUST_LOG sits between CLI_LOG_LEVEL (clap read it) and the file.
+        let (rust_log, warning) = lottery_config::log_level(variable(RUST_LOG).as_deref())?;
+        warnings.extend(warning);
+        let rust_log = rust_log.map(|level| lottery_log::filter_name(level).to_owned());
+        let given = args.log_level.clone().or(rust_log);
+        let args = AgencyArgs {
+            log_level: given,
+            ..args
+        }
+        .or(file);
+        let id = args.id.ok_or(ConfigError::Missing {
             setting: "the agency id (--id, CLI_ID or `id` in the config file)",
         })?;
         let id = AgencyId::new(id).map_err(|error| ConfigError::Invalid {
             setting: "id",
-            value: id.to_string(),
-            reason: error.to_string(),
+            reason: format!("{id}: {error}"),
         })?;
-        let log_level =
-            args.log_level
-                .or(file.log_level)
-                .map_or(Ok(LevelFilter::Info), |text| {
-                    parse_level(&text).map_err(|reason| ConfigError::Invalid {
-                        setting: "log_level",
-                        value: text,
-                        reason,
-                    })
-                })?;
-        let server = args
-            .server
-            .or(file.server)
-            .unwrap_or_else(|| DEFAULT_SERVER.to_string());
+        let log_level = args.log_level.map_or(Ok(LevelFilter::Info), |text| {
+            parse_level(&text).map_err(|reason| ConfigError::Invalid {
+                setting: "log-level",
+                reason,
+            })
+        })?;
+        let server = args.server.unwrap_or_else(|| DEFAULT_SERVER.to_string());
         let tls = resolve_tls(
             &server,
-            args.tls_ca.or(file.tls_ca),
-            args.tls_cert.or(file.tls_cert),
-            args.tls_key.or(file.tls_key),
-            args.tls_server_name.or(file.tls_server_name),
+            args.tls_ca,
+            args.tls_cert,
+            args.tls_key,
+            args.tls_server_name,
         )?;
-        let source = match args.data.or(file.data) {
+        let source = match args.data {
             Some(path) => BetSource::File(path),
             None => match single_bet(&variable)? {
                 Some(bet) => BetSource::Single(Box::new(bet)),
@@ -255,18 +272,17 @@ impl AgencySettings {
             id,
             server,
             source,
-            batch_max_amount: args.batch_max_amount.or(file.batch_max_amount),
+            batch_max_amount: args.batch_max_amount,
             in_flight: args
                 .in_flight
-                .or(file.in_flight)
                 .unwrap_or(NonZeroUsize::new(DEFAULT_IN_FLIGHT).expect("the default is positive")),
             reconnect_attempts: args
                 .reconnect_attempts
-                .or(file.reconnect_attempts)
                 .unwrap_or(DEFAULT_RECONNECT_ATTEMPTS),
             log_level,
             tls,
-            history: args.history.or(file.history),
+            history: args.history,
+            warnings,
         })
     }
 }
@@ -282,19 +298,34 @@ fn resolve_tls(
     key: Option<PathBuf>,
     server_name: Option<String>,
 ) -> Result<Option<AgencyTls>, ConfigError> {
-    let identity = match (cert, key) {
-        (Some(cert), Some(key)) => Some((cert, key)),
-        (None, None) => None,
-        (Some(_), None) => return Err(ConfigError::TlsCombination(TLS_CERT_NEEDS_KEY)),
-        (None, Some(_)) => return Err(ConfigError::TlsCombination(TLS_KEY_NEEDS_CERT)),
-    };
+    let rule = Requirement::new;
+    let (has_cert, has_key, has_ca) = (cert.is_some(), key.is_some(), ca.is_some());
+    requires(&[
+        rule(TLS_CERT, has_cert, "needs its key:", TLS_KEY, has_key),
+        rule(
+            TLS_KEY,
+            has_key,
+            "needs its certificate:",
+            TLS_CERT,
+            has_cert,
+        ),
+        rule(
+            TLS_CERT,
+            has_cert,
+            "needs the CA the central's certificate must chain to:",
+            TLS_CA,
+            has_ca,
+        ),
+        rule(
+            TLS_SERVER_NAME,
+            server_name.is_some(),
+            "applies to TLS only: it needs",
+            TLS_CA,
+            has_ca,
+        ),
+    ])?;
+    let identity = cert.zip(key);
     let Some(ca) = ca else {
-        if identity.is_some() {
-            return Err(ConfigError::TlsCombination(TLS_CERT_NEEDS_CA));
-        }
-        if server_name.is_some() {
-            return Err(ConfigError::TlsCombination(TLS_NAME_NEEDS_CA));
-        }
         return Ok(None);
     };
     let client = lottery_tls::ClientTls::load(
@@ -303,11 +334,10 @@ fn resolve_tls(
             .as_ref()
             .map(|(cert, key)| (cert.as_path(), key.as_path())),
         server_name.as_deref(),
-    )
-    .map_err(ConfigError::Tls)?;
+    )?;
     // Each central of a list must carry a name a certificate can carry.
     for entry in server.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        client.server_name_for(entry).map_err(ConfigError::Tls)?;
+        client.server_name_for(entry)?;
     }
     Ok(Some(AgencyTls {
         ca,
@@ -317,22 +347,13 @@ fn resolve_tls(
     }))
 }
 
-const TLS_CERT_NEEDS_KEY: &str =
-    "--tls-cert (CLI_TLS_CERT, `tls_cert`) needs its key: --tls-key (CLI_TLS_KEY, `tls_key`)";
-const TLS_KEY_NEEDS_CERT: &str = "--tls-key (CLI_TLS_KEY, `tls_key`) needs its certificate: --tls-cert (CLI_TLS_CERT, `tls_cert`)";
-const TLS_CERT_NEEDS_CA: &str = "--tls-cert (CLI_TLS_CERT, `tls_cert`) needs the CA the central's certificate must chain to: --tls-ca (CLI_TLS_CA, `tls_ca`)";
-const TLS_NAME_NEEDS_CA: &str = "--tls-server-name (CLI_TLS_SERVER_NAME, `tls_server_name`) applies to TLS only: it needs --tls-ca (CLI_TLS_CA, `tls_ca`)";
+const TLS_CA: Setting = Setting::new("tls-ca", "CLI_TLS_CA");
+const TLS_CERT: Setting = Setting::new("tls-cert", "CLI_TLS_CERT");
+const TLS_KEY: Setting = Setting::new("tls-key", "CLI_TLS_KEY");
+const TLS_SERVER_NAME: Setting = Setting::new("tls-server-name", "CLI_TLS_SERVER_NAME");
 
-fn read_config(path: &Path) -> Result<FileSettings, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse {
-        path: path.to_path_buf(),
-        source: Box::new(source),
-    })
-}
+/// The Rust ecosystem's log variable, read beside CLI_LOG_LEVEL.
+const RUST_LOG: &str = lottery_config::RUST_LOG;
 
 /// The bet of the single-bet variables: `None` when none is set; an error
 /// when only some are, or when the bet is invalid.
@@ -348,14 +369,21 @@ fn single_bet(variable: &impl Fn(&str) -> Option<String>) -> Result<Option<Bet>,
         .map(|(name, _)| *name)
         .collect();
     if !missing.is_empty() {
-        return Err(ConfigError::IncompleteSingleBet {
-            missing: missing.join(", "),
+        return Err(ConfigError::Invalid {
+            setting: "single bet",
+            reason: format!(
+                "single-bet mode needs all of NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO, NUMERO; missing {}",
+                missing.join(", ")
+            ),
         });
     }
     let [first, last, document, birthdate, number] = values.map(Option::unwrap_or_default);
     Bet::from_fields(&first, &last, &document, &birthdate, &number)
         .map(Some)
-        .map_err(ConfigError::InvalidSingleBet)
+        .map_err(|error| ConfigError::Refused {
+            setting: "single bet",
+            source: Box::new(error),
+        })
 }
 
 #[cfg(test)]
@@ -457,7 +485,7 @@ mod tests {
         let file = config_file("id = 1\nservr = \"typo:1\"\n");
         let path = file.path().to_str().unwrap();
         let error = AgencySettings::resolve(args(&["--config", path]), no_variables).unwrap_err();
-        assert!(matches!(error, ConfigError::Parse { .. }), "{error}");
+        assert!(matches!(error, ConfigError::ParseFile { .. }), "{error}");
     }
 
     fn pki() -> (tempfile::TempDir, lottery_tls::PkiFiles) {

@@ -32,6 +32,9 @@ fn main() -> ExitCode {
     let id = settings.id;
     let (data, single) = (settings.source.name(), settings.source.single().cloned());
     agency::log::config(&settings, &data);
+    for warning in &settings.warnings {
+        warning.log();
+    }
     let interrupter = Interrupter::new();
     if let Err(error) = watch_signals(id, interrupter.clone()) {
         agency::log::watch_signals_failed(&error);

@@ -9,14 +9,7 @@ use lottery_log::chain;
 
 fn main() -> ExitCode {
     let args = DemoArgs::parse();
-    let level = match lottery_log::parse_level(&args.log_level) {
-        Ok(level) => level,
-        Err(reason) => {
-            eprintln!("lottery-demo: {reason}");
-            return ExitCode::from(2);
-        }
-    };
-    lottery_log::init(level).expect("the first logger of the process");
+    lottery_log::init(args.log_level).expect("the first logger of the process");
     if let Some(dir) = &args.write_data {
         return match write_data(&args, dir) {
             Ok(said) => {

@@ -9,14 +9,7 @@ use lottery_log::chain;
 
 fn main() -> ExitCode {
     let args = LoadgenArgs::parse();
-    let level = match lottery_log::parse_level(&args.log_level) {
-        Ok(level) => level,
-        Err(reason) => {
-            eprintln!("lottery-loadgen: {reason}");
-            return ExitCode::from(2);
-        }
-    };
-    lottery_log::init(level).expect("the first logger of the process");
+    lottery_log::init(args.log_level).expect("the first logger of the process");
     match run(&args) {
         Ok(report) => {
             if args.json {

@@ -78,8 +78,9 @@ pub struct LoadgenArgs {
     pub progress: ProgressMode,
     /// OFF, ERROR, WARN, INFO, DEBUG or TRACE (the in-process central's log
     /// lines too).
-    #[arg(long, default_value = "WARN", value_name = "LEVEL")]
-    pub log_level: String,
+    // Parsed by clap, as every other flag: a bad level is a usage error.
+    #[arg(long, default_value = "WARN", value_name = "LEVEL", value_parser = lottery_log::parse_level)]
+    pub log_level: log::LevelFilter,
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use std::io::{self, Read, Write};
 
-use lottery_tls::ClientConnection;
+use lottery_tls::{ClientConnection, PumpError, receive_records, send_records};
 use mio::net::TcpStream;
 
 /// A connection's socket.
@@ -71,25 +71,19 @@ impl Wire {
 
 impl TlsWire {
     fn flush(&mut self) -> io::Result<()> {
-        while self.session.wants_write() {
-            match self.session.write_tls(&mut self.tcp) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(())
+        // Whatever stays queued goes with the next flush.
+        send_records(&mut self.session, &mut self.tcp).map(|_| ())
     }
 
     /// Takes in what the socket holds and processes it; answers (handshake
     /// messages, alerts) go out at once.
     fn take_in(&mut self) -> io::Result<usize> {
-        let read = self.session.read_tls(&mut self.tcp)?;
-        self.session
-            .process_new_packets()
-            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+        let read =
+            receive_records(&mut self.session, &mut self.tcp).map_err(|error| match error {
+                PumpError::Io(error) => error,
+                PumpError::Tls(refused) => io::Error::new(io::ErrorKind::InvalidData, refused),
+                other => io::Error::new(io::ErrorKind::InvalidData, other),
+            })?;
         self.flush()?;
         Ok(read)
     }

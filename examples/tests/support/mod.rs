@@ -87,9 +87,14 @@ pub fn run_agency(args: &[&str], env: &[(&str, &str)]) -> Output {
         .envs(env.iter().copied()))
 }
 
-/// Runs a command to its end, with a clean `CLI_*` environment.
+/// Runs a command to its end, with a clean `CLI_*` environment (and no
+/// `RUST_LOG`, which the agency reads too).
 pub fn run(command: &mut Command) -> Output {
     for variable in [
+        "RUST_LOG",
+        "CLI_IN_FLIGHT",
+        "CLI_RECONNECT_ATTEMPTS",
+        "CLI_HISTORY",
         "CLI_ID",
         "CLI_SERVER_ADDRESS",
         "CLI_DATA_FILE",

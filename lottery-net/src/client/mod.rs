@@ -26,13 +26,13 @@ mod config;
 mod connection;
 mod interrupt;
 mod jitter;
+mod log;
 mod resume;
 mod stream;
 
 use std::collections::VecDeque;
 
 use lottery_core::{Document, ResumePoint};
-use lottery_log::chain;
 
 pub use self::config::{ClientConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IN_FLIGHT};
 pub use self::connection::Connection;
@@ -132,12 +132,11 @@ impl AgencyClient {
             bets_sent: None,
         };
         client.ensure_connected()?;
-        log::info!(
-            "action: connect | result: success | agency: {} | last_batch: {} | bets_stored: {} | finished: {}",
+        log::connected(
             client.config.agency,
             client.resume.last_batch,
             client.resume.bets_stored,
-            client.resume.finished
+            client.resume.finished,
         );
         Ok(client)
     }
@@ -517,11 +516,10 @@ impl AgencyClient {
             match resent {
                 Ok(()) => {
                     if !window.is_empty() {
-                        log::info!(
-                            "action: resend_batches | result: success | agency: {} | first_batch: {} | batches: {}",
+                        log::batches_resent(
                             self.config.agency,
                             window.front().map_or(0, |p| p.batch),
-                            window.len()
+                            window.len(),
                         );
                     }
                     return Ok(());
@@ -552,23 +550,19 @@ impl AgencyClient {
             }
             if self.failures >= self.config.reconnect_attempts {
                 let error = self.given_up(error, attempts);
-                log::error!(
-                    "action: reconnect | result: fail | agency: {} | attempts: {attempts} | error: {}",
-                    self.config.agency,
-                    chain(&error)
-                );
+                log::reconnect_failed(self.config.agency, attempts, &error);
                 return Err(error);
             }
             self.failures += 1;
             let attempt = attempts + 1;
             let ceiling = self.config.backoff(self.failures);
             let pause = self.jitter.pause(ceiling);
-            log::warn!(
-                "action: reconnect | result: in_progress | agency: {} | attempt: {attempt} | pause_ms: {} | pause_max_ms: {} | error: {}",
+            log::reconnecting(
                 self.config.agency,
+                attempt,
                 pause.as_millis(),
                 ceiling.as_millis(),
-                chain(&error)
+                &error,
             );
             if self.interrupter.pause(pause) {
                 return Err(ClientError::Interrupted);
@@ -576,11 +570,11 @@ impl AgencyClient {
             match Connection::open_interruptible(&self.config, &self.interrupter) {
                 Ok((connection, resume)) => {
                     self.connection = Some(connection);
-                    log::info!(
-                        "action: reconnect | result: success | agency: {} | attempt: {attempt} | last_batch: {} | bets_stored: {}",
+                    log::reconnected(
                         self.config.agency,
+                        attempt,
                         resume.last_batch,
-                        resume.bets_stored
+                        resume.bets_stored,
                     );
                     return Ok(resume);
                 }

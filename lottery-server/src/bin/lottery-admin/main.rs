@@ -34,9 +34,16 @@ use lottery_tls::{PkiFiles, write_pki};
 /// on one machine connects to.
 const DEFAULT_SERVER_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
 
-/// The lottery operator's tool.
+/// The lottery operator's tool: checks a store offline, exports a PostgreSQL
+/// ledger as bets.csv, writes certificates for quick setups, and shows a
+/// running central's status.
+///
+/// Exit codes: 0 done, 1 the job failed, 2 a bad flag. `lottery-admin
+/// COMMAND --help` says more about each command.
+// The about is this doc comment, not the package's description (that is the
+// central's: the binary lives in the lottery-server package).
 #[derive(Debug, Parser)]
-#[command(name = "lottery-admin", version, about)]
+#[command(name = "lottery-admin", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,18 +51,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Checks a store (bets.csv, its journal and manifest) without changing
-    /// it: every committed row, the checksum chain over them, the rules and the
-    /// draw. Exits 0 only when the store is whole.
+    /// Checks a store (bets.csv, its journal and manifest) without changing it.
+    ///
+    /// It checks every committed row, the checksum chain over them, the
+    /// rules and the draw. Exits 0 only when the store is whole.
     Verify {
         /// The store's bets.csv.
         #[arg(long, env = "SERVER_STORE", value_name = "PATH")]
         store: PathBuf,
     },
-    /// Writes the bets a PostgreSQL ledger holds as the course's bets.csv
-    /// (agency,first_name,last_name,document,birthdate,number; minimal
-    /// quoting, CRLF, as Python's csv.writer), each agency's bets in the
-    /// order it sent them, agencies in id order. Reads only. The file is
+    /// Writes the bets a PostgreSQL ledger holds as the course's bets.csv.
+    ///
+    /// Columns agency,first_name,last_name,document,birthdate,number,
+    /// minimal quoting, CRLF (as Python's csv.writer); each agency's bets in
+    /// the order it sent them, agencies in id order. Reads only. The file is
     /// written beside OUT first and renamed when whole.
     Export {
         /// The database: postgres://USER@HOST:PORT/DB.
@@ -65,9 +74,10 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Writes a new PKI for quick setups into DIR (created if missing):
-    /// ca.pem and ca.key (the certificate authority), server.pem and
-    /// server.key (the central), agency-N.pem and agency-N.key for agencies 1
+    /// Writes a new PKI for quick setups into DIR.
+    ///
+    /// DIR is created if missing. It gets ca.pem and ca.key (the certificate
+    /// authority), server.pem and server.key (the central), agency-N.pem and agency-N.key for agencies 1
     /// to N (subjectAltName DNS agency-N). Private keys are mode 0600. No file
     /// is overwritten: if one exists, nothing is written and the exit code is
     /// 1. Keep ca.key offline; give each agency its own pair and ca.pem only.
@@ -87,10 +97,11 @@ enum Command {
         #[arg(long = "server-name", value_name = "NAME")]
         server_names: Vec<String>,
     },
-    /// Prints a running central's status (GET /status from its HTTP
-    /// listener, `lottery-server --http ADDR`) as a table: agencies
-    /// expected, connected and finished, bets, batches, the draw, the store,
-    /// TLS, uptime, ack and sync latency, and one row per agency. HTTPS
+    /// Prints a running central's status (its /status) as a table.
+    ///
+    /// It asks GET /status of the central's HTTP listener (`lottery-server
+    /// --http ADDR`) and prints: agencies expected, connected and finished,
+    /// bets, batches, the draw, the store, TLS, uptime, ack and sync latency, and one row per agency. HTTPS
     /// with --ca (the CA of the status port's certificate). Exits 1 when the
     /// central cannot be reached, answers other than 200 OK or not with its
     /// status.
