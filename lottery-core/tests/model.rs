@@ -1,6 +1,6 @@
 //! The real [`Central`] (on a [`MemoryStore`]) against a plain sequential
-//! model of SPEC section 3 (the `sequential_model` module, shared with the
-//! PostgreSQL ledger's test), driven by generated operations: submits
+//! model of the lottery's rules (docs/ARCHITECTURE.md, "Invariants"; the
+//! `sequential_model` module, shared with the PostgreSQL ledger's test), driven by generated operations: submits
 //! (unknown agencies, empty batches, resends, batches out of order),
 //! finishes (right and wrong counts), winners queries, injected write and
 //! sync failures, and restarts (a power cut with `fsync`, a process restart

@@ -1,7 +1,7 @@
 //! What the status port's limits did ([`HttpCounters`]): connections held
 //! now, connections it cut at each limit, requests refused for want of the
 //! token. Relaxed atomics the port's thread bumps; `/metrics` reads them
-//! (SPEC 12: every limit has a metric).
+//! (every limit has a metric: SECURITY.md, "The status port").
 //!
 //! Below both `http.rs` (which counts) and `status.rs` (which shows), so
 //! that neither imports the other.

@@ -4,8 +4,8 @@
 //! (`config` once the settings are read, `exit` with its reason or error)
 //! are in `main.rs`, which cannot reach this crate-private module.
 //!
-//! The lines follow SPEC 6 (`action: NAME | result: success|fail|in_progress
-//! | key: value ...`); the course's own checks read `apuesta_recibida`,
+//! The lines follow the course format (README, "Logs": `action: NAME |
+//! result: success|fail|in_progress | key: value ...`); the course's own checks read `apuesta_recibida`,
 //! `sorteo` and `consulta_ganadores` exactly, and the tests and benchmarks
 //! pin others, so a change of text here is a change of the product. The
 //! logger behind the `log` macros (the time, the level, the deferred writes

@@ -4,7 +4,7 @@
 //! Two of them are checked by the course and must stay exactly as they are:
 //! [`bet_sent`] (`apuesta_enviada`, single-bet mode) and [`winners_received`]
 //! (`consulta_ganadores`). The others follow the same form with English
-//! action names (SPEC section 6). The logger itself is `lottery_log`'s; these
+//! action names (README, "Logs"). The logger itself is `lottery_log`'s; these
 //! functions only choose the level and the text.
 
 use std::error::Error;

@@ -1,5 +1,5 @@
 //! `lottery-agency`: sends an agency's bets to the central, finishes, waits for
-//! the draw and logs how many of its bets won (SPEC section 5).
+//! the draw and logs how many of its bets won (README, "The programs").
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! `lottery-demo`: the lottery's main job in one command (SPEC section 5).
+//! `lottery-demo`: the lottery's main job in one command (README, "The programs").
 
 use std::process::ExitCode;
 

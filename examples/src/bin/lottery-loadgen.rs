@@ -1,4 +1,4 @@
-//! `lottery-loadgen`: a benchmark client for the central (SPEC section 5).
+//! `lottery-loadgen`: a benchmark client for the central (README, "The programs").
 
 use std::process::ExitCode;
 

@@ -1,4 +1,4 @@
-//! The sequential model of SPEC section 3 and the driver that runs a real
+//! The sequential model of the lottery's rules (docs/ARCHITECTURE.md, "Invariants") and the driver that runs a real
 //! [`Central`] against it, over any ledger: a [`Backend`] opens the central
 //! on its store, injects its faults and says what its store holds. The file
 //! monitor on a `MemoryStore` (`tests/model.rs`) and the PostgreSQL ledger
@@ -142,7 +142,7 @@ struct ModelAgency {
     batches: Vec<Vec<u8>>,
 }
 
-/// SPEC section 3, sequentially, plus the store faults the test injects.
+/// The lottery's rules, sequentially, plus the store faults the test injects.
 #[derive(Debug)]
 struct Model {
     agencies: Vec<ModelAgency>,

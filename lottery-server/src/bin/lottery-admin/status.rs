@@ -1,5 +1,5 @@
 //! `lottery-admin status --http ADDR`: the central's `/status` document
-//! (SPEC section 10), fetched over HTTP, or HTTPS with `--ca FILE` (the CA
+//! (README, "Watching a run"), fetched over HTTP, or HTTPS with `--ca FILE` (the CA
 //! the status port's certificate must chain to), with the port's bearer
 //! token from `--token-file FILE` when it asks for one, and printed as a
 //! table, or as the raw JSON with `--json`.
