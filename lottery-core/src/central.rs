@@ -44,15 +44,16 @@ pub use pending::{PendingFinish, PendingSubmit};
 pub use shared::{PendingResume, ResumeStep};
 
 use crate::agency_locks::AgencyLocks;
-use crate::bet::{AgencyId, StoredBet};
-use crate::bet_batch::{AsBetBatch, BetBatch};
 use crate::draw::{DrawSummary, DrawTally, Winners, winning_documents};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
 use crate::ledger::{FinishRecorded, Ledger, Recovery};
 use crate::lottery::{DrawTicket, FinishStep, Lottery, Settled, SubmitStep};
-use crate::outcome::{Finish, ResumePoint, Snapshot, Submitted};
+use crate::outcome::{Finish, Snapshot, Submitted};
 use crate::rules::{LotteryRules, MAX_AGENCIES};
 use crate::sync::{Arc, Condvar, Mutex};
+use lottery_bet::ResumePoint;
+use lottery_bet::{AgencyId, StoredBet};
+use lottery_bet::{AsBetBatch, BetBatch};
 use pending::{FinishPending, Pending};
 
 /// A callback told once, after the draw, outside every lock.

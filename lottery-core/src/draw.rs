@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::bet::{AgencyId, BetNumber, Document, StoredBet};
-use crate::bet_batch::BetBatch;
 use crate::rules::LotteryRules;
+use lottery_bet::BetBatch;
+use lottery_bet::{AgencyId, BetNumber, Document, StoredBet};
 
 /// The documents of the bets of `bets` that play `winning_number`, in the
 /// batch's order (no allocation when none does, the common case).

@@ -18,10 +18,10 @@
 use std::io::{self, Read};
 use std::path::Path;
 
-use crate::bet::{AgencyId, BetNumber, Document};
 use crate::draw::DrawTally;
 use crate::error::StoreError;
-use crate::field::{Field, FieldError, FieldReason};
+use lottery_bet::{AgencyId, BetNumber, Document};
+use lottery_bet::{Field, FieldError, FieldReason};
 
 /// Bytes read from the store at a time.
 const CHUNK: usize = 256 * 1024;
@@ -167,11 +167,11 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::bet::Bet;
-    use crate::chunked::Chunked;
     use crate::draw::Draw;
-    use crate::row::{StoreRows, encode_store_rows};
     use crate::rules::LotteryRules;
+    use lottery_bet::Bet;
+    use lottery_bet::Chunked;
+    use lottery_bet::{StoreRows, encode_store_rows};
 
     fn rules() -> LotteryRules {
         LotteryRules {

@@ -9,21 +9,9 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::bet::AgencyId;
-use crate::field::FieldError;
 use crate::rules::{LotteryRules, MAX_AGENCIES};
-
-/// A bad row in a file: where it is and what is wrong with it.
-#[derive(Debug, thiserror::Error)]
-#[error("{}:{line}: {error}", path.display())]
-pub struct RowError {
-    /// The file.
-    pub path: PathBuf,
-    /// The line, from 1.
-    pub line: u64,
-    /// What is wrong.
-    pub error: FieldError,
-}
+use lottery_bet::AgencyId;
+use lottery_bet::FieldError;
 
 /// A failure of the bet store (`bets.csv` and its journal).
 #[derive(Debug, thiserror::Error)]

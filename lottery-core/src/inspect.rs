@@ -25,13 +25,13 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::Path;
 
-use crate::bet::AgencyId;
-use crate::digest::BatchDigest;
 use crate::error::StoreError;
 use crate::journal::{DataSum, Digest, JournalLines, Line, ReadError, Record, genesis};
 use crate::ledger::AgencyRecord;
 use crate::manifest::Manifest;
-use crate::row::StoreRows;
+use lottery_bet::AgencyId;
+use lottery_bet::BatchDigest;
+use lottery_bet::StoreRows;
 
 /// What a store is made of, to be read: its data, journal and manifest.
 pub(crate) struct Sources {

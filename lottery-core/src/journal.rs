@@ -44,7 +44,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::bet::AgencyId;
+use lottery_bet::AgencyId;
 
 /// The first line of every journal: names the format and its version.
 pub(crate) const HEADER: &[u8] = b"lottery-journal 2\n";

@@ -94,57 +94,42 @@
 #![deny(missing_docs)]
 
 mod agency_locks;
-mod bet;
-mod bet_batch;
-mod bet_fields;
-mod bet_row;
 mod central;
-#[cfg(test)]
-mod chunked;
 mod commit;
-mod digest;
 mod draw;
 mod draw_scan;
 mod error;
-mod field;
-mod field_bytes;
 mod inspect;
 mod journal;
 mod ledger;
 mod lottery;
 mod manifest;
 mod monitor;
-mod name_chars;
 mod outcome;
 mod recovery;
-mod row;
-mod row_reader;
 mod rules;
 mod store;
 mod sync;
 mod verify;
 
-pub use bet::{
-    AgencyId, Bet, BetNumber, Birthdate, Document, MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS,
-    MAX_NAME_BYTES, Name, StoredBet,
-};
-pub use bet_batch::{AsBetBatch, BetBatch, BetBatchBuilder, BetBatchIter, BetView};
-pub use bet_fields::{BetFields, PlainBet};
 pub use central::{Central, DrawListener, PendingFinish, PendingResume, PendingSubmit, ResumeStep};
-pub use digest::{BatchDigest, append_rows_crc};
 pub use draw::{Draw, DrawSummary, DrawTally, Winners};
-pub use error::{
-    FinishError, RecoveryError, ResumeError, RowError, StoreError, SubmitError, UnknownAgency,
-};
-pub use field::{Field, FieldError, FieldReason};
+pub use error::{FinishError, RecoveryError, ResumeError, StoreError, SubmitError, UnknownAgency};
 pub use ledger::{
     AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, Quarantined, Receipt, Recovery,
 };
 pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};
-pub use outcome::{AgencySnapshot, DrawSnapshot, Finish, ResumePoint, Snapshot, Submitted};
-pub use row::{AgencyFile, StoreRows, encode_store_rows};
+pub use outcome::{AgencySnapshot, DrawSnapshot, Finish, Snapshot, Submitted};
 pub use rules::{LotteryRules, MAX_AGENCIES};
 pub use store::{
     BetStore, CsvFileStore, Durability, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,
 };
 pub use verify::{AgencyReport, StoreReport, verify_store};
+// The bets, their rules and their rows, from the crate below, until every
+// user names them there.
+pub use lottery_bet::{
+    AgencyFile, AgencyId, AsBetBatch, BatchDigest, Bet, BetBatch, BetBatchBuilder, BetBatchIter,
+    BetFields, BetNumber, BetView, Birthdate, Document, Field, FieldError, FieldReason,
+    MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS, MAX_NAME_BYTES, Name, PlainBet, ResumePoint, RowError,
+    StoreRows, StoredBet, append_rows_crc, encode_store_rows,
+};

@@ -26,19 +26,19 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::bet::{AgencyId, StoredBet};
-use crate::bet_batch::{AsBetBatch, BetBatch};
 use crate::commit::{GroupCommit, Ticket};
-use crate::digest::BatchDigest;
 use crate::draw::{DrawSummary, DrawTally};
 use crate::draw_scan::tally_rows;
 use crate::error::StoreError;
 use crate::journal;
 use crate::ledger::{Ledger, Receipt, Recovery};
 use crate::recovery::{recover_store, scan_rows};
-use crate::row::encode_store_rows;
 use crate::rules::LotteryRules;
 use crate::store::{BetStore, CsvFileStore, Durability};
+use lottery_bet::BatchDigest;
+use lottery_bet::encode_store_rows;
+use lottery_bet::{AgencyId, StoredBet};
+use lottery_bet::{AsBetBatch, BetBatch};
 
 /// What an append stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

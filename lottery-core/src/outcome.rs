@@ -4,27 +4,6 @@
 
 use crate::draw::DrawSummary;
 
-/// Where an agency stands, as its handshake answer tells it (so that a
-/// reconnecting agency resumes without resending or skipping).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ResumePoint {
-    /// The sequence number of the last batch stored for the agency (0: none).
-    /// Batches are numbered from 1.
-    pub last_batch: u64,
-    /// Bets stored for the agency.
-    pub bets_stored: u64,
-    /// Whether the agency already finished.
-    pub finished: bool,
-    /// The CRC32C of every row stored for the agency, in stored order, as
-    /// `bets.csv` holds them (agency column and CRLF included): what the
-    /// agency computes over the first `bets_stored` bets of its file to
-    /// check, before it sends anything, that the file still begins with
-    /// what the central holds. `None` when nothing is stored (nothing to
-    /// check), or when the central cannot say (rows adopted from a course
-    /// `bets.csv`, which carry no batches).
-    pub rows_crc: Option<u32>,
-}
-
 /// What a submitted batch came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -117,7 +96,7 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgencySnapshot {
     /// The agency.
-    pub agency: crate::bet::AgencyId,
+    pub agency: lottery_bet::AgencyId,
     /// Bets of its acknowledged batches.
     pub bets: u64,
     /// Its last acknowledged batch (batches are numbered from 1, so also how
@@ -135,7 +114,7 @@ pub struct AgencySnapshot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DrawSnapshot {
     /// The number drawn.
-    pub winning_number: crate::bet::BetNumber,
+    pub winning_number: lottery_bet::BetNumber,
     /// Winning bets over every agency.
     pub winners: u64,
     /// Bets the draw covered.

@@ -2,7 +2,7 @@
 //! wins. Plain values, below everything that needs them (the draw, the state
 //! machine, the central).
 
-use crate::bet::BetNumber;
+use lottery_bet::BetNumber;
 
 /// The most agencies a central expects (`--agencies` above it is refused, and
 /// so is [`crate::Central::new`] with such rules).

@@ -7,8 +7,8 @@
 //! (100 agencies of 670 batches each), and every other agency's acks waited.
 
 use super::Central;
-use crate::bet::AgencyId;
 use crate::error::UnknownAgency;
+use lottery_bet::AgencyId;
 
 impl Central {
     /// The bets of `agency`'s acknowledged batches (as

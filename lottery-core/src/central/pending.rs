@@ -2,13 +2,13 @@
 //! a begun batch ([`PendingSubmit`]) and a begun finish ([`PendingFinish`]).
 //! Only the central reads what they hold.
 
-use crate::bet::AgencyId;
-use crate::bet_batch::BetBatch;
-use crate::digest::BatchDigest;
 use crate::error::SubmitError;
 use crate::ledger::Receipt;
 use crate::lottery::{AckTicket, FinishTicket, Settled};
 use crate::outcome::Submitted;
+use lottery_bet::AgencyId;
+use lottery_bet::BatchDigest;
+use lottery_bet::BetBatch;
 
 /// A batch begun by [`Central::begin_submit`](crate::Central::begin_submit):
 /// hand it to [`Central::complete_submit`](crate::Central::complete_submit)

@@ -11,12 +11,13 @@
 //! database; over a ledger that is not shared the first step answers.
 
 use super::{Central, Settled};
-use crate::bet::AgencyId;
 use crate::draw::DrawSummary;
 use crate::error::{FinishError, ResumeError, StoreError, UnknownAgency};
 use crate::ledger::FinishRecorded;
 use crate::lottery::DrawTicket;
-use crate::outcome::{Finish, ResumePoint};
+use crate::outcome::Finish;
+use lottery_bet::AgencyId;
+use lottery_bet::ResumePoint;
 
 /// What [`Central::begin_resume`] came to.
 #[derive(Debug)]

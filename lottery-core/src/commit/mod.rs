@@ -45,7 +45,6 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::bet::AgencyId;
 use crate::draw::DrawSummary;
 use crate::error::StoreError;
 use crate::journal::{DataSum, Digest, Record};
@@ -53,6 +52,7 @@ use crate::manifest::{DrawRecord, Manifest};
 use crate::rules::LotteryRules;
 use crate::store::{BetStore, Durability, StoreFile, StoreSyncer};
 use crate::sync::{Condvar, Mutex};
+use lottery_bet::AgencyId;
 
 mod state;
 

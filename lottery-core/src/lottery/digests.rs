@@ -3,9 +3,9 @@
 //! carries (see the crate's `digest` module for what they are).
 
 use super::{AgencyState, Lottery};
-use crate::bet::AgencyId;
-use crate::digest::BatchDigest;
 use crate::error::UnknownAgency;
+use lottery_bet::AgencyId;
+use lottery_bet::BatchDigest;
 
 impl AgencyState {
     /// The digest of acknowledged batch number `batch` (`None`: the books

@@ -45,6 +45,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 mod digests;
+mod rows_crc;
 mod shared;
 #[cfg(test)]
 mod tests;
@@ -54,13 +55,15 @@ pub(crate) use ticket::{
     AckTicket, DrawTicket, FinishStep, FinishTicket, Settled, SubmitStep, WriteTicket,
 };
 
-use crate::bet::{AgencyId, Document};
-use crate::digest::{AgencyDigests, BatchDigest};
 use crate::draw::{Draw, DrawSummary, DrawTally, Winners};
 use crate::error::{FinishError, RecoveryError, SubmitError, UnknownAgency};
 use crate::ledger::Recovery;
-use crate::outcome::{AgencySnapshot, DrawSnapshot, Finish, ResumePoint, Snapshot, Submitted};
+use crate::outcome::{AgencySnapshot, DrawSnapshot, Finish, Snapshot, Submitted};
 use crate::rules::LotteryRules;
+use lottery_bet::BatchDigest;
+use lottery_bet::ResumePoint;
+use lottery_bet::{AgencyId, Document};
+use rows_crc::AgencyDigests;
 
 /// Where an agency's finish stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

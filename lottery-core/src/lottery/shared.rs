@@ -3,10 +3,10 @@
 //! recorded). Never used over a ledger only one central writes.
 
 use super::{Lottery, Phase, Stage};
-use crate::bet::AgencyId;
-use crate::digest::BatchDigest;
 use crate::draw::Draw;
 use crate::ledger::AgencyRecord;
+use lottery_bet::AgencyId;
+use lottery_bet::BatchDigest;
 
 impl Lottery {
     /// Adopts what the ledger holds for `agency` when it is ahead of the

@@ -1,8 +1,8 @@
 //! The state machine, step by step, without a store.
 use super::*;
-use crate::bet::{Bet, Document, StoredBet};
 use crate::draw::DrawTally;
 use crate::ledger::AgencyRecord;
+use lottery_bet::{Bet, Document, StoredBet};
 
 fn agency(id: u32) -> AgencyId {
     AgencyId::new(id).unwrap()
@@ -734,7 +734,7 @@ fn a_resend_carries_the_digest_of_the_stored_batch_and_the_handshake_their_rows_
             }
         );
     }
-    let mut crc = crate::digest::RowsCrc::new();
+    let mut crc = super::rows_crc::RowsCrc::new();
     let expected = crc.fold(&[digest(1, 3), digest(2, 4)]);
     assert_eq!(
         lottery.resume_point(agency(1)).unwrap().rows_crc,

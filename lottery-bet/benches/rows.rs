@@ -19,7 +19,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use lottery_core::{AgencyFile, AgencyId, Bet, StoreRows, encode_store_rows};
+use lottery_bet::{AgencyFile, AgencyId, Bet, StoreRows, encode_store_rows};
 
 /// Runs of each reader.
 const RUNS: usize = 7;

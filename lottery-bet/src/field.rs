@@ -5,6 +5,7 @@
 //! one. It imports nothing from the crate.
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// Which field of a bet (or row) an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,7 +116,7 @@ pub enum FieldReason {
 /// A refused field: which one, and why.
 ///
 /// ```
-/// use lottery_core::{Document, Field};
+/// use lottery_bet::{Document, Field};
 /// let error = Document::new("12a").unwrap_err();
 /// assert_eq!(error.field, Field::Document);
 /// assert_eq!(error.to_string(), "document is not made of decimal digits");
@@ -134,4 +135,16 @@ impl FieldError {
     pub const fn new(field: Field, reason: FieldReason) -> Self {
         Self { field, reason }
     }
+}
+
+/// A bad row in a file: where it is and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}: {error}", path.display())]
+pub struct RowError {
+    /// The file.
+    pub path: PathBuf,
+    /// The line, from 1.
+    pub line: u64,
+    /// What is wrong.
+    pub error: FieldError,
 }

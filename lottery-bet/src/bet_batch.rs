@@ -36,7 +36,7 @@ use store_row::{
 /// Validated bets, their texts in one buffer.
 ///
 /// ```
-/// use lottery_core::{Bet, BetBatch};
+/// use lottery_bet::{Bet, BetBatch};
 /// // A buffer holding the texts (here with bytes around them, as a frame).
 /// let bytes = b"#Ana#P\xc3\xa9rez#007#1999-03-17#".to_vec();
 /// let mut batch = BetBatch::builder(bytes, 1);
@@ -45,7 +45,7 @@ use store_row::{
 /// let bet = batch.iter().next().unwrap();
 /// assert_eq!((bet.last_name(), bet.document(), bet.number().get()), ("Pérez", "007", 42));
 /// assert_eq!(batch, BetBatch::from_bets(&[Bet::from_fields("Ana", "Pérez", "007", "1999-03-17", "42")?]));
-/// # Ok::<(), lottery_core::FieldError>(())
+/// # Ok::<(), lottery_bet::FieldError>(())
 /// ```
 #[derive(Clone)]
 pub struct BetBatch {
@@ -407,13 +407,13 @@ impl BetBatchBuilder {
     /// and no look at where they lie (the store row copies them at once).
     ///
     /// ```
-    /// use lottery_core::{Bet, BetBatch};
+    /// use lottery_bet::{Bet, BetBatch};
     /// let bytes = b"\x03Ana\x03Paz\x011\x0a2000-01-01".to_vec();
     /// let mut batch = BetBatch::builder(bytes, 1);
     /// batch.push_framed(1, [3, 3, 1, 10], 7)?;
     /// let batch = batch.finish();
     /// assert_eq!(batch, BetBatch::from_bets(&[Bet::from_fields("Ana", "Paz", "1", "2000-01-01", "7")?]));
-    /// # Ok::<(), lottery_core::FieldError>(())
+    /// # Ok::<(), lottery_bet::FieldError>(())
     /// ```
     ///
     /// # Errors
@@ -538,11 +538,11 @@ impl BetBatchBuilder {
 /// an array, a `Vec`), which are copied into one first.
 ///
 /// ```
-/// use lottery_core::{AsBetBatch, Bet, BetBatch};
+/// use lottery_bet::{AsBetBatch, Bet, BetBatch};
 /// let bet = Bet::from_fields("Ana", "Paz", "1", "2000-01-01", "7")?;
 /// let batch = BetBatch::from_bets(std::slice::from_ref(&bet));
 /// assert_eq!(*[bet].as_bet_batch(), batch);
-/// # Ok::<(), lottery_core::FieldError>(())
+/// # Ok::<(), lottery_bet::FieldError>(())
 /// ```
 pub trait AsBetBatch {
     /// The bets as a batch: borrowed when they are one already.

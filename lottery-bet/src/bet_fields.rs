@@ -16,12 +16,12 @@ use crate::field_bytes::{check_document, check_name};
 /// parsed.
 ///
 /// ```
-/// use lottery_core::{Bet, BetFields};
+/// use lottery_bet::{Bet, BetFields};
 /// let fields = BetFields::check(b"Ana", "Pérez".as_bytes(), b"007", b"1999-03-17", b"42")?;
 /// assert_eq!((fields.document(), fields.number().get()), (&b"007"[..], 42));
 /// assert_eq!(fields.to_bet(), Bet::from_fields("Ana", "Pérez", "007", "1999-03-17", "42")?);
 /// assert!(BetFields::check(b"Ana", b"   ", b"007", b"1999-03-17", b"42").is_err());
-/// # Ok::<(), lottery_core::FieldError>(())
+/// # Ok::<(), lottery_bet::FieldError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BetFields<'a> {

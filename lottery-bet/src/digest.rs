@@ -15,16 +15,14 @@
 //! as the store writes them, in the same order (a CRC32C misses an
 //! accidental change with odds of one in 2^32; it does not stop an edit made
 //! to keep it, which no agency program makes). Otherwise it is refused
-//! ([`crate::SubmitError::BatchConflict`]): an acknowledgement always means
+//! (`SubmitError::BatchConflict` in lottery-core): an acknowledgement always means
 //! these exact bets are stored.
 //!
 //! The handshake carries the CRC32C of all of an agency's stored rows, in
 //! stored order ([`crate::ResumePoint::rows_crc`]): an agency program computes
 //! the same over the first `bets_stored` bets of its file, and so learns
 //! before it sends anything whether the file still begins with what the
-//! central holds. It is folded from the batches' digests
-//! ([`crc32c::crc32c_combine`], a few thousand instructions a batch) lazily,
-//! when a handshake asks for it, never on the path of a batch.
+//! central holds (the lottery folds it from the batches' digests).
 
 use crate::bet::AgencyId;
 use crate::bet_batch::AsBetBatch;
@@ -34,7 +32,7 @@ use crate::row::encode_store_rows;
 /// length and its bet count.
 ///
 /// ```
-/// use lottery_core::{AgencyId, BatchDigest, Bet, encode_store_rows};
+/// use lottery_bet::{AgencyId, BatchDigest, Bet, encode_store_rows};
 /// let agency = AgencyId::new(2)?;
 /// let bets = [Bet::from_fields("Ana", "Paz", "30904465", "1999-03-17", "7574")?];
 /// let digest = BatchDigest::of(agency, &bets);
@@ -102,7 +100,7 @@ impl BatchDigest {
 /// says it stores, to compare with [`crate::ResumePoint::rows_crc`].
 ///
 /// ```
-/// use lottery_core::{AgencyId, Bet, append_rows_crc};
+/// use lottery_bet::{AgencyId, Bet, append_rows_crc};
 /// let agency = AgencyId::new(1)?;
 /// let a = Bet::from_fields("Ana", "Paz", "1", "1999-03-17", "7574")?;
 /// let b = Bet::from_fields("Luis", "Sosa", "2", "1980-01-02", "12")?;
@@ -114,89 +112,4 @@ pub fn append_rows_crc<B: AsBetBatch + ?Sized>(crc: u32, agency: AgencyId, bets:
     let mut rows = Vec::new();
     encode_store_rows(agency, bets, &mut rows);
     crc32c::crc32c_append(crc, &rows)
-}
-
-/// The CRC32C of an agency's stored rows, folded batch after batch: a cache
-/// the lottery advances when a handshake asks (see the module docs).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct RowsCrc {
-    /// The CRC32C of the rows of the first `folded` batches.
-    crc: u32,
-    folded: usize,
-}
-
-impl RowsCrc {
-    /// Nothing folded yet.
-    pub(crate) const fn new() -> Self {
-        Self { crc: 0, folded: 0 }
-    }
-
-    /// The CRC32C of the rows of every batch of `batches` (an agency's
-    /// digests in number order, extending those folded before), advancing
-    /// the cache.
-    pub(crate) fn fold(&mut self, batches: &[BatchDigest]) -> u32 {
-        if self.folded > batches.len() {
-            // The books were cut back (never for acknowledged batches, but
-            // the cache must not outlive its batches).
-            *self = Self::default();
-        }
-        for digest in &batches[self.folded..] {
-            self.crc = crc32c::crc32c_combine(self.crc, digest.rows_crc, digest.rows_len as usize);
-        }
-        self.folded = batches.len();
-        self.crc
-    }
-
-    /// What [`RowsCrc::fold`] would answer, without advancing the cache.
-    pub(crate) fn peek(self, batches: &[BatchDigest]) -> u32 {
-        let mut copy = self;
-        copy.fold(batches)
-    }
-}
-
-/// What an agency's acknowledged batches hold, in the lottery's books.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AgencyDigests {
-    /// The digest of every acknowledged batch, in number order (batch 1
-    /// first): `last_batch` of them, unless the books adopted batches
-    /// whose digests they were not given (then resends of those are not
-    /// vouched for: see the lottery's `SubmitStep::AlreadyStored`).
-    pub(crate) batches: Vec<BatchDigest>,
-    /// Whether bets without batches are stored for the agency (rows adopted
-    /// from a course `bets.csv`): then no digest covers all its rows.
-    pub(crate) unbatched_rows: bool,
-    /// The CRC32C of the rows of `batches`, folded as far as a handshake
-    /// asked.
-    pub(crate) rows_crc: RowsCrc,
-}
-
-impl AgencyDigests {
-    /// No batch.
-    pub(crate) const fn new() -> Self {
-        Self {
-            batches: Vec::new(),
-            unbatched_rows: false,
-            rows_crc: RowsCrc::new(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_folded_crc_is_the_crc_of_the_rows_one_after_another() {
-        let rows: [&[u8]; 3] = [
-            b"2,Ana,Paz,1,2000-01-01,7\r\n",
-            b"2,B,C,2,2000-01-01,8\r\n",
-            b"",
-        ];
-        let digests: Vec<BatchDigest> = rows.iter().map(|r| BatchDigest::of_rows(r, 1)).collect();
-        let mut folded = RowsCrc::default();
-        assert_eq!(folded.fold(&digests[..1]), crc32c::crc32c(rows[0]));
-        assert_eq!(folded.peek(&digests), crc32c::crc32c(&rows.concat()));
-        assert_eq!(folded.fold(&digests), crc32c::crc32c(&rows.concat()));
-        assert_eq!(RowsCrc::default().fold(&[]), 0);
-    }
 }

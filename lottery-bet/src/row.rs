@@ -23,8 +23,7 @@ use crate::bet_batch::AsBetBatch;
 use crate::bet_batch::BetBatch;
 use crate::bet_fields::{BetFields, PlainBet};
 use crate::bet_row::split_bet;
-use crate::error::RowError;
-use crate::field::{Field, FieldError, FieldReason};
+use crate::field::{Field, FieldError, FieldReason, RowError};
 use crate::row_reader::{RawRow, RowReader};
 
 /// Appends the store rows of `bets`, taken by `agency`, to `out`.
@@ -39,7 +38,7 @@ use crate::row_reader::{RawRow, RowReader};
 /// of the tests). Bets given as [`Bet`]s are made a batch first.
 ///
 /// ```
-/// use lottery_core::{encode_store_rows, AgencyId, Bet};
+/// use lottery_bet::{encode_store_rows, AgencyId, Bet};
 /// let bet = Bet::from_fields("Ana, María", "O\"Neil", "007", "2000-02-29", "42").unwrap();
 /// let mut out = Vec::new();
 /// encode_store_rows(AgencyId::new(3).unwrap(), &[bet], &mut out);
@@ -95,7 +94,7 @@ impl<R: Read> Iterator for StoreRows<R> {
 /// A streaming reader of an agency file (`agency-N.csv`).
 ///
 /// ```no_run
-/// use lottery_core::AgencyFile;
+/// use lottery_bet::AgencyFile;
 /// for bet in AgencyFile::open("agency-1.csv")? {
 ///     let bet = bet?;
 ///     println!("{} plays {}", bet.document, bet.number);
@@ -142,7 +141,7 @@ impl<R: Read> AgencyFile<R> {
     /// too late.
     ///
     /// ```
-    /// use lottery_core::{AgencyFile, Birthdate, Field, FieldReason};
+    /// use lottery_bet::{AgencyFile, Birthdate, Field, FieldReason};
     /// let text = "Ana,Paz,1,2000-01-01,7\nLuis,Sosa,2,2031-01-01,8\n";
     /// let mut rows = AgencyFile::from_reader("agency-1.csv", text.as_bytes());
     /// rows.born_by(Birthdate::new(2030, 12, 31)?);
@@ -150,7 +149,7 @@ impl<R: Read> AgencyFile<R> {
     /// let error = rows.next().unwrap().unwrap_err();
     /// assert_eq!((error.line, error.error.field), (2, Field::Birthdate));
     /// assert_eq!(error.error.reason, FieldReason::InFuture);
-    /// # Ok::<(), lottery_core::FieldError>(())
+    /// # Ok::<(), lottery_bet::FieldError>(())
     /// ```
     pub fn born_by(&mut self, today: Birthdate) -> &mut Self {
         self.today = today;
@@ -170,14 +169,14 @@ impl<R: Read> AgencyFile<R> {
     /// the iterator, which is this and [`BetFields::to_bet`].
     ///
     /// ```
-    /// use lottery_core::{AgencyFile, Field};
+    /// use lottery_bet::{AgencyFile, Field};
     /// let text = "Ana,Paz,1,2000-01-01,7\r\nLuis,Sosa,2x,2000-01-01,8\r\n";
     /// let mut rows = AgencyFile::from_reader("agency-1.csv", text.as_bytes());
     /// assert_eq!(rows.next_fields().unwrap()?.number().get(), 7);
     /// let error = rows.next_fields().unwrap().unwrap_err();
     /// assert_eq!((error.line, error.error.field), (2, Field::Document));
     /// assert!(rows.next_fields().is_none());
-    /// # Ok::<(), lottery_core::RowError>(())
+    /// # Ok::<(), lottery_bet::RowError>(())
     /// ```
     ///
     /// # Errors
@@ -214,7 +213,7 @@ impl<R: Read> AgencyFile<R> {
     /// refused one with its error, the end) and refills the buffer.
     ///
     /// ```
-    /// use lottery_core::AgencyFile;
+    /// use lottery_bet::AgencyFile;
     /// let text = "Ana,Paz,1,2000-01-01,7\r\nLuis,Sosa,2,2000-01-01,8\r\n\"Rey, Ema\",Gil,3,2000-01-01,9\r\n";
     /// let mut rows = AgencyFile::from_reader("agency-1.csv", text.as_bytes());
     /// let mut documents = Vec::new();
@@ -227,7 +226,7 @@ impl<R: Read> AgencyFile<R> {
     /// documents.push(rows.next_fields().unwrap()?.document().to_vec());
     /// assert!(rows.next_fields().is_none());
     /// assert_eq!(documents, [b"1", b"2", b"3"]);
-    /// # Ok::<(), lottery_core::RowError>(())
+    /// # Ok::<(), lottery_bet::RowError>(())
     /// ```
     #[inline]
     pub fn read_plain_bets(&mut self, mut each: impl FnMut(PlainBet<'_>)) -> u64 {

@@ -19,7 +19,7 @@ use crate::field_bytes::{check_document, check_name_text, parse_decimal};
 /// An agency's id: a positive integer.
 ///
 /// ```
-/// use lottery_core::AgencyId;
+/// use lottery_bet::AgencyId;
 /// assert_eq!(AgencyId::new(3).unwrap().get(), 3);
 /// assert!(AgencyId::new(0).is_err());
 /// ```
@@ -81,7 +81,7 @@ impl Name {
     /// Validates a name; `field` says which one it is, for the error.
     ///
     /// ```
-    /// use lottery_core::{Field, FieldReason, Name};
+    /// use lottery_bet::{Field, FieldReason, Name};
     /// assert!(Name::new(Field::FirstName, "Ana María").is_ok());
     /// let refused = |text| Name::new(Field::FirstName, text).unwrap_err().reason;
     /// assert_eq!(refused("   "), FieldReason::Blank);
@@ -171,7 +171,7 @@ impl Birthdate {
     /// Validates a date.
     ///
     /// ```
-    /// use lottery_core::Birthdate;
+    /// use lottery_bet::Birthdate;
     /// assert!(Birthdate::new(2000, 2, 29).is_ok());
     /// assert!(Birthdate::new(1900, 2, 29).is_err());
     /// ```
@@ -213,7 +213,7 @@ impl Birthdate {
     /// gives).
     ///
     /// ```
-    /// use lottery_core::Birthdate;
+    /// use lottery_bet::Birthdate;
     /// assert_eq!(Birthdate::latest_on((2026, 12, 1)), Birthdate::new(2026, 12, 1).unwrap());
     /// assert_eq!(Birthdate::latest_on((70_000, 1, 1)), Birthdate::LAST);
     /// ```
@@ -237,13 +237,13 @@ impl Birthdate {
     /// says what today is (the central its own date, an agency its own).
     ///
     /// ```
-    /// use lottery_core::{Birthdate, Field, FieldReason};
+    /// use lottery_bet::{Birthdate, Field, FieldReason};
     /// let today = Birthdate::new(2025, 6, 1)?;
     /// assert!(Birthdate::new(2025, 6, 1)?.check_not_after(today).is_ok());
     /// let error = Birthdate::new(2025, 6, 2)?.check_not_after(today).unwrap_err();
     /// assert_eq!((error.field, error.reason), (Field::Birthdate, FieldReason::InFuture));
     /// assert_eq!(error.to_string(), "birthdate is after today");
-    /// # Ok::<(), lottery_core::FieldError>(())
+    /// # Ok::<(), lottery_bet::FieldError>(())
     /// ```
     ///
     /// # Errors
@@ -287,7 +287,7 @@ impl Birthdate {
     /// machinery (encoders write one per bet).
     ///
     /// ```
-    /// use lottery_core::Birthdate;
+    /// use lottery_bet::Birthdate;
     /// assert_eq!(&Birthdate::new(987, 1, 5).unwrap().to_text(), b"0987-01-05");
     /// ```
     #[inline]
@@ -408,7 +408,7 @@ impl BetNumber {
     /// from raw bytes, with the same rules as [`str::parse`].
     ///
     /// ```
-    /// use lottery_core::BetNumber;
+    /// use lottery_bet::BetNumber;
     /// assert_eq!(BetNumber::from_text(b"0042").unwrap().get(), 42);
     /// assert!(BetNumber::from_text(b"10000").is_err());
     /// ```
@@ -474,7 +474,7 @@ impl Bet {
     /// Validates a bet from its five text fields, in agency-file order.
     ///
     /// ```
-    /// use lottery_core::Bet;
+    /// use lottery_bet::Bet;
     /// let bet = Bet::from_fields("Ana María", "Pérez", "30904465", "1999-03-17", "7574").unwrap();
     /// assert_eq!(bet.number.get(), 7574);
     /// ```
@@ -504,7 +504,7 @@ impl Bet {
     /// report the same first invalid field.
     ///
     /// ```
-    /// use lottery_core::{Bet, Field};
+    /// use lottery_bet::{Bet, Field};
     /// let bet = Bet::from_parts("Ana", "Pérez", "30904465", b"1999-03-17", 7574).unwrap();
     /// assert_eq!(bet, Bet::from_fields("Ana", "Pérez", "30904465", "1999-03-17", "7574").unwrap());
     /// let error = Bet::from_parts("Ana", "", "30904465", b"1999-02-30", 10_000).unwrap_err();
@@ -537,12 +537,12 @@ impl Bet {
     /// taken.
     ///
     /// ```
-    /// use lottery_core::{Bet, Birthdate, Field};
+    /// use lottery_bet::{Bet, Birthdate, Field};
     /// let bet = Bet::from_fields("Ana", "Paz", "1", "9999-12-31", "7574")?;
     /// let error = bet.check_born_by(Birthdate::new(2025, 6, 1)?).unwrap_err();
     /// assert_eq!(error.field, Field::Birthdate);
     /// assert!(bet.check_born_by(Birthdate::LAST).is_ok());
-    /// # Ok::<(), lottery_core::FieldError>(())
+    /// # Ok::<(), lottery_bet::FieldError>(())
     /// ```
     ///
     /// # Errors
