@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use lottery_core::{FieldError, RowError};
+use lottery_bet::{FieldError, RowError};
 use lottery_net::{ClientError, ErrorCode};
 use lottery_server::ServerError;
 

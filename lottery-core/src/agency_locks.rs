@@ -17,9 +17,10 @@
 //! does (the server uses the two-step finish, which holds it only while the
 //! record is queued).
 
+use lottery_bet::AgencyId;
+
 use crate::error::UnknownAgency;
 use crate::sync::Mutex;
-use lottery_bet::AgencyId;
 
 /// The most stripes: more than enough that the agencies served at once
 /// rarely share one, whatever the agencies expected.

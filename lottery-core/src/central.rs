@@ -43,6 +43,8 @@ mod shared;
 pub use pending::{PendingFinish, PendingSubmit};
 pub use shared::{PendingResume, ResumeStep};
 
+use lottery_bet::{AgencyId, AsBetBatch, BetBatch, ResumePoint, StoredBet};
+
 use crate::agency_locks::AgencyLocks;
 use crate::draw::{DrawSummary, DrawTally, Winners, winning_documents};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
@@ -51,9 +53,6 @@ use crate::lottery::{DrawTicket, FinishStep, Lottery, Settled, SubmitStep};
 use crate::outcome::{Finish, Snapshot, Submitted};
 use crate::rules::{LotteryRules, MAX_AGENCIES};
 use crate::sync::{Arc, Condvar, Mutex};
-use lottery_bet::ResumePoint;
-use lottery_bet::{AgencyId, StoredBet};
-use lottery_bet::{AsBetBatch, BetBatch};
 use pending::{FinishPending, Pending};
 
 /// A callback told once, after the draw, outside every lock.
@@ -62,9 +61,10 @@ pub type DrawListener = Box<dyn Fn() + Send + Sync>;
 /// The shared lottery central.
 ///
 /// ```
+/// use lottery_bet::Bet;
+/// use lottery_bet::AgencyId;
 /// use lottery_core::{
-///     AgencyId, Bet, BetMonitor, Central, Durability, Finish, LotteryRules, MemoryStore,
-///     Submitted, Winners,
+///     BetMonitor, Central, Durability, Finish, LotteryRules, MemoryStore, Submitted, Winners,
 /// };
 ///
 /// let (monitor, recovery) = BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync)?;

@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use lottery_bet::{AgencyId, BetBatch, BetNumber, Document, StoredBet};
+
 use crate::rules::LotteryRules;
-use lottery_bet::BetBatch;
-use lottery_bet::{AgencyId, BetNumber, Document, StoredBet};
 
 /// The documents of the bets of `bets` that play `winning_number`, in the
 /// batch's order (no allocation when none does, the common case).
@@ -88,7 +88,8 @@ impl Draw {
 /// counts, never the bets.
 ///
 /// ```
-/// use lottery_core::{AgencyId, Bet, DrawTally, LotteryRules, StoredBet};
+/// use lottery_bet::{AgencyId, Bet, StoredBet};
+/// use lottery_core::{DrawTally, LotteryRules};
 ///
 /// let rules = LotteryRules { agencies: 2, ..LotteryRules::default() };
 /// let mut tally = DrawTally::new(rules);

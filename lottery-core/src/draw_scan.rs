@@ -18,10 +18,10 @@
 use std::io::{self, Read};
 use std::path::Path;
 
+use lottery_bet::{AgencyId, BetNumber, Document, Field, FieldError, FieldReason};
+
 use crate::draw::DrawTally;
 use crate::error::StoreError;
-use lottery_bet::{AgencyId, BetNumber, Document};
-use lottery_bet::{Field, FieldError, FieldReason};
 
 /// Bytes read from the store at a time.
 const CHUNK: usize = 256 * 1024;

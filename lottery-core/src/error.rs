@@ -9,9 +9,9 @@
 use std::io;
 use std::path::PathBuf;
 
+use lottery_bet::{AgencyId, FieldError};
+
 use crate::rules::{LotteryRules, MAX_AGENCIES};
-use lottery_bet::AgencyId;
-use lottery_bet::FieldError;
 
 /// A failure of the bet store (`bets.csv` and its journal).
 #[derive(Debug, thiserror::Error)]
@@ -297,10 +297,11 @@ pub enum ResumeError {
 /// request that names it (a batch, a finish, a winners query, a handshake).
 ///
 /// ```
-/// use lottery_core::{AgencyId, UnknownAgency};
+/// use lottery_bet::AgencyId;
+/// use lottery_core::UnknownAgency;
 /// let error = UnknownAgency { agency: AgencyId::new(9)?, expected: 5 };
 /// assert_eq!(error.to_string(), "agency 9 is not expected (the central expects agencies 1 to 5)");
-/// # Ok::<(), lottery_core::FieldError>(())
+/// # Ok::<(), lottery_bet::FieldError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{}", UnknownAgency::message(.agency.get(), *.expected))]

@@ -25,13 +25,12 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::Path;
 
+use lottery_bet::{AgencyId, BatchDigest, StoreRows};
+
 use crate::error::StoreError;
 use crate::journal::{DataSum, Digest, JournalLines, Line, ReadError, Record, genesis};
 use crate::ledger::AgencyRecord;
 use crate::manifest::Manifest;
-use lottery_bet::AgencyId;
-use lottery_bet::BatchDigest;
-use lottery_bet::StoreRows;
 
 /// What a store is made of, to be read: its data, journal and manifest.
 pub(crate) struct Sources {

@@ -49,12 +49,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use lottery_bet::{AgencyId, BatchDigest, BetBatch, StoredBet};
+
 use crate::draw::{Draw, DrawSummary, DrawTally};
 use crate::error::StoreError;
 use crate::rules::LotteryRules;
-use lottery_bet::BatchDigest;
-use lottery_bet::BetBatch;
-use lottery_bet::{AgencyId, StoredBet};
 
 /// What a ledger holds for one agency, as recovered on open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -125,11 +125,6 @@ pub use store::{
     BetStore, CsvFileStore, Durability, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,
 };
 pub use verify::{AgencyReport, StoreReport, verify_store};
-// The bets, their rules and their rows, from the crate below, until every
-// user names them there.
-pub use lottery_bet::{
-    AgencyFile, AgencyId, AsBetBatch, BatchDigest, Bet, BetBatch, BetBatchBuilder, BetBatchIter,
-    BetFields, BetNumber, BetView, Birthdate, Document, Field, FieldError, FieldReason,
-    MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS, MAX_NAME_BYTES, Name, PlainBet, ResumePoint, RowError,
-    StoreRows, StoredBet, append_rows_crc, encode_store_rows,
-};
+// The bet types this crate's signatures take, also under this crate's name
+// (the servers' and agencies' configuration modules name them so).
+pub use lottery_bet::{AgencyId, Bet, BetNumber, Birthdate};

@@ -18,10 +18,11 @@
 //! head at the time, so the store can never be drawn again nor take another
 //! bet, and recovery can tell a journal cut short from a whole one.
 
+use lottery_bet::BetNumber;
+
 use crate::draw::DrawSummary;
 use crate::journal::{Digest, from_hex, to_hex};
 use crate::rules::LotteryRules;
-use lottery_bet::BetNumber;
 
 /// The first line of every manifest.
 const HEADER: &str = "lottery-store 1";

@@ -26,6 +26,8 @@
 
 use std::path::{Path, PathBuf};
 
+use lottery_bet::{AgencyId, AsBetBatch, BatchDigest, BetBatch, StoredBet, encode_store_rows};
+
 use crate::commit::{GroupCommit, Ticket};
 use crate::draw::{DrawSummary, DrawTally};
 use crate::draw_scan::tally_rows;
@@ -35,10 +37,6 @@ use crate::ledger::{Ledger, Receipt, Recovery};
 use crate::recovery::{recover_store, scan_rows};
 use crate::rules::LotteryRules;
 use crate::store::{BetStore, CsvFileStore, Durability};
-use lottery_bet::BatchDigest;
-use lottery_bet::encode_store_rows;
-use lottery_bet::{AgencyId, StoredBet};
-use lottery_bet::{AsBetBatch, BetBatch};
 
 /// What an append stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +88,8 @@ pub struct PendingFinishRecord {
 /// The store of bets, shared by every thread of the central (`Send + Sync`).
 ///
 /// ```
-/// use lottery_core::{AgencyId, Bet, BetMonitor, Durability, MemoryStore};
+/// use lottery_bet::{AgencyId, Bet};
+/// use lottery_core::{BetMonitor, Durability, MemoryStore};
 /// let (monitor, recovery) = BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync)?;
 /// assert_eq!(recovery.truncated_bytes, 0);
 /// let agency = AgencyId::new(1)?;

@@ -54,7 +54,8 @@ pub enum Finish {
 /// [`crate::Central::snapshot`] under the lottery lock, once.
 ///
 /// ```
-/// use lottery_core::{AgencyId, Bet, BetMonitor, Central, Durability, LotteryRules, MemoryStore};
+/// use lottery_bet::{AgencyId, Bet};
+/// use lottery_core::{BetMonitor, Central, Durability, LotteryRules, MemoryStore};
 ///
 /// let (monitor, recovery) = BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync)?;
 /// let central = Central::new(LotteryRules { agencies: 3, ..LotteryRules::default() }, monitor, &recovery)?;

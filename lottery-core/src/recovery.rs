@@ -30,14 +30,14 @@
 use std::io::{self, Read};
 use std::path::Path;
 
+use lottery_bet::{StoreRows, StoredBet};
+
 use crate::error::StoreError;
 use crate::inspect::{Inspection, Kind, Sources, inspect};
 use crate::journal::{Digest, HEADER, Record};
 use crate::ledger::{Quarantined, Recovery};
 use crate::manifest::Manifest;
 use crate::store::{BetStore, StoreFile};
-use lottery_bet::StoreRows;
-use lottery_bet::StoredBet;
 
 /// What the commit engine starts from: the recovered store's journal, its
 /// committed head and its manifest.

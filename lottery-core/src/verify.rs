@@ -10,13 +10,14 @@ use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
+use lottery_bet::AgencyId;
+
 use crate::draw::DrawSummary;
 use crate::error::StoreError;
 use crate::inspect::{Inspection, Kind, Sources, inspect};
 use crate::journal::to_hex;
 use crate::rules::LotteryRules;
 use crate::store::link_target;
-use lottery_bet::AgencyId;
 
 /// What a store holds for one agency, as [`verify_store`] found it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

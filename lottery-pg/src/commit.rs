@@ -39,7 +39,7 @@
 use std::collections::HashMap;
 use std::io::Write as _;
 
-use lottery_core::{AgencyId, BatchDigest};
+use lottery_bet::{AgencyId, BatchDigest};
 use parking_lot::{Condvar, Mutex};
 
 use crate::connection::{Connection, NOTIFY_DRAW, Statements};

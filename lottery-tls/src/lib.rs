@@ -15,7 +15,7 @@
 //! event loops, the agency over a blocking socket.
 //!
 //! ```
-//! use lottery_core::AgencyId;
+//! use lottery_bet::AgencyId;
 //! use lottery_tls::{Authority, certifies};
 //! let ca = Authority::new("lottery test CA")?;
 //! let agency = ca.issue_agency(AgencyId::new(3).unwrap())?;

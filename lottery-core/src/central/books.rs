@@ -6,9 +6,10 @@
 //! finish, that cost a run's last finishes about 0.1-0.2 s under the lock
 //! (100 agencies of 670 batches each), and every other agency's acks waited.
 
+use lottery_bet::AgencyId;
+
 use super::Central;
 use crate::error::UnknownAgency;
-use lottery_bet::AgencyId;
 
 impl Central {
     /// The bets of `agency`'s acknowledged batches (as

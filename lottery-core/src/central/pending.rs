@@ -2,13 +2,12 @@
 //! a begun batch ([`PendingSubmit`]) and a begun finish ([`PendingFinish`]).
 //! Only the central reads what they hold.
 
+use lottery_bet::{AgencyId, BatchDigest, BetBatch};
+
 use crate::error::SubmitError;
 use crate::ledger::Receipt;
 use crate::lottery::{AckTicket, FinishTicket, Settled};
 use crate::outcome::Submitted;
-use lottery_bet::AgencyId;
-use lottery_bet::BatchDigest;
-use lottery_bet::BetBatch;
 
 /// A batch begun by [`Central::begin_submit`](crate::Central::begin_submit):
 /// hand it to [`Central::complete_submit`](crate::Central::complete_submit)

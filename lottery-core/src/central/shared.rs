@@ -10,14 +10,14 @@
 //! that an event loop hands the read to a thread that may wait for the
 //! database; over a ledger that is not shared the first step answers.
 
+use lottery_bet::{AgencyId, ResumePoint};
+
 use super::{Central, Settled};
 use crate::draw::DrawSummary;
 use crate::error::{FinishError, ResumeError, StoreError, UnknownAgency};
 use crate::ledger::FinishRecorded;
 use crate::lottery::DrawTicket;
 use crate::outcome::Finish;
-use lottery_bet::AgencyId;
-use lottery_bet::ResumePoint;
 
 /// What [`Central::begin_resume`] came to.
 #[derive(Debug)]

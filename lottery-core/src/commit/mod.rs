@@ -45,6 +45,8 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use lottery_bet::AgencyId;
+
 use crate::draw::DrawSummary;
 use crate::error::StoreError;
 use crate::journal::{DataSum, Digest, Record};
@@ -52,7 +54,6 @@ use crate::manifest::{DrawRecord, Manifest};
 use crate::rules::LotteryRules;
 use crate::store::{BetStore, Durability, StoreFile, StoreSyncer};
 use crate::sync::{Condvar, Mutex};
-use lottery_bet::AgencyId;
 
 mod state;
 

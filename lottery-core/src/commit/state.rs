@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
+use lottery_bet::AgencyId;
+
 use crate::error::StoreError;
 use crate::journal::{Digest, Record};
 use crate::ledger::Receipt;
 use crate::manifest::Manifest;
 use crate::store::{BetStore, StoreFile, StoreSyncer};
-use lottery_bet::AgencyId;
 
 /// Where a journal record stands in the commit order: what a
 /// [`Receipt`] of the file monitor carries.

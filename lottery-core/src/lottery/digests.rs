@@ -2,10 +2,10 @@
 //! resend is checked against, and the CRC32C of its rows a handshake
 //! carries (see the crate's `digest` module for what they are).
 
+use lottery_bet::{AgencyId, BatchDigest};
+
 use super::{AgencyState, Lottery};
 use crate::error::UnknownAgency;
-use lottery_bet::AgencyId;
-use lottery_bet::BatchDigest;
 
 impl AgencyState {
     /// The digest of acknowledged batch number `batch` (`None`: the books

@@ -55,14 +55,13 @@ pub(crate) use ticket::{
     AckTicket, DrawTicket, FinishStep, FinishTicket, Settled, SubmitStep, WriteTicket,
 };
 
+use lottery_bet::{AgencyId, BatchDigest, Document, ResumePoint};
+
 use crate::draw::{Draw, DrawSummary, DrawTally, Winners};
 use crate::error::{FinishError, RecoveryError, SubmitError, UnknownAgency};
 use crate::ledger::Recovery;
 use crate::outcome::{AgencySnapshot, DrawSnapshot, Finish, Snapshot, Submitted};
 use crate::rules::LotteryRules;
-use lottery_bet::BatchDigest;
-use lottery_bet::ResumePoint;
-use lottery_bet::{AgencyId, Document};
 use rows_crc::AgencyDigests;
 
 /// Where an agency's finish stands.

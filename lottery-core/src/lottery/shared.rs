@@ -2,11 +2,11 @@
 //! adopted (an agency's record read from the ledger, a draw the ledger
 //! recorded). Never used over a ledger only one central writes.
 
+use lottery_bet::{AgencyId, BatchDigest};
+
 use super::{Lottery, Phase, Stage};
 use crate::draw::Draw;
 use crate::ledger::AgencyRecord;
-use lottery_bet::AgencyId;
-use lottery_bet::BatchDigest;
 
 impl Lottery {
     /// Adopts what the ledger holds for `agency` when it is ahead of the

@@ -1,8 +1,9 @@
 //! The state machine, step by step, without a store.
+use lottery_bet::{Bet, Document, StoredBet};
+
 use super::*;
 use crate::draw::DrawTally;
 use crate::ledger::AgencyRecord;
-use lottery_bet::{Bet, Document, StoredBet};
 
 fn agency(id: u32) -> AgencyId {
     AgencyId::new(id).unwrap()

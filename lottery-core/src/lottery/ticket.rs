@@ -2,9 +2,9 @@
 //! step hands out and only the second step consumes (see the parent module).
 //! Their fields are the state machine's alone.
 
+use lottery_bet::{AgencyId, BatchDigest};
+
 use crate::outcome::Finish;
-use lottery_bet::AgencyId;
-use lottery_bet::BatchDigest;
 
 /// A batch number reserved by [`Lottery::begin_submit`](super::Lottery::begin_submit): write the batch,
 /// then hand the ticket to [`Lottery::written`](super::Lottery::written) or [`Lottery::not_written`](super::Lottery::not_written).

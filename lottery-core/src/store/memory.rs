@@ -69,7 +69,8 @@ fn injected(what: &str) -> io::Error {
 /// An in-memory bet store.
 ///
 /// ```
-/// use lottery_core::{AgencyId, Bet, BetMonitor, Durability, MemoryStore};
+/// use lottery_bet::{AgencyId, Bet};
+/// use lottery_core::{BetMonitor, Durability, MemoryStore};
 /// let store = MemoryStore::new();
 /// let handle = store.handle();
 /// let (monitor, _) = BetMonitor::open(Box::new(store), Durability::Fsync)?;
