@@ -15,6 +15,7 @@ use compact_str::CompactString;
 use crate::field::{Field, FieldError, FieldReason};
 pub use crate::field_bytes::{MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS, MAX_NAME_BYTES};
 use crate::field_bytes::{check_document, check_name_text, parse_decimal};
+use crate::swar::{HIGHS, ONES};
 
 /// An agency's id: a positive integer.
 ///
@@ -327,8 +328,6 @@ impl Birthdate {
         // its value and each dash 0, so the shape holds when no byte has its
         // high bit, none is above 9 (adding 0x76 sets the high bit of those
         // and, below 0x80, carries into no other byte), and the dashes are 0.
-        const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-        const HIGHS: u64 = ONES * 0x80;
         const DASHES: u64 = (0xFF << 32) | (0xFF << 56);
         let pattern = u64::from_le_bytes(*b"0000-00-");
         let head = u64::from_le_bytes(text[..8].try_into().expect("eight bytes")) ^ pattern;

@@ -24,28 +24,8 @@ use crate::bet::{BetNumber, Birthdate, MAX_DOCUMENT_DIGITS, MAX_NAME_BYTES};
 use crate::bet_fields::BetFields;
 use crate::field::Field;
 use crate::field_bytes::{check_name, is_ascii_and_letters};
-use crate::row_reader::{LineEnd, RowEnd, bytes_below, bytes_equal};
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The eight bytes of `input` at `at`, if it holds them.
-#[inline(always)]
-fn word_at(input: &[u8], at: usize) -> Option<u64> {
-    let bytes: [u8; 8] = input.get(at..at + 8)?.try_into().ok()?;
-    Some(u64::from_le_bytes(bytes))
-}
-
-/// The high bit of the first byte of `word` that is not an ASCII digit, and
-/// maybe of later bytes (none below it): a digit neither borrows in
-/// `byte - 0x30` nor reaches 0x80 in `byte + 0x46`, so the lowest byte that
-/// is not a digit receives no borrow or carry and sets its own high bit (its
-/// own, of `byte - 0x30` below 0x30, of `byte + 0x46` from 0x3A). Zero when
-/// every byte is a digit.
-#[inline(always)]
-fn not_digits(word: u64) -> u64 {
-    (word | word.wrapping_sub(ONES * 0x30) | word.wrapping_add(ONES * 0x46)) & HIGHS
-}
+use crate::row_reader::{LineEnd, RowEnd};
+use crate::swar::{HIGHS, ONES, bytes_below, bytes_equal, not_digits, word_within};
 
 /// Where the run of ASCII digits at `at` ends (the first byte that is not
 /// one), if that is within `max` bytes and the buffer's whole words.
@@ -53,7 +33,7 @@ fn not_digits(word: u64) -> u64 {
 fn digits_end(input: &[u8], at: usize, max: usize) -> Option<usize> {
     let mut pos = at;
     loop {
-        let stops = not_digits(word_at(input, pos)?);
+        let stops = not_digits(word_within(input, pos)?);
         if stops != 0 {
             let end = pos + stops.trailing_zeros() as usize / 8;
             return (end - at <= max).then_some(end);
@@ -77,7 +57,7 @@ fn name_end(input: &[u8], at: usize) -> Option<(usize, bool)> {
     let mut pos = at;
     let mut beyond_ascii = 0;
     loop {
-        let word = word_at(input, pos)?;
+        let word = word_within(input, pos)?;
         let stops = bytes_below(word, 0x20) | bytes_equal(word, b',');
         if stops != 0 {
             let end = pos + stops.trailing_zeros() as usize / 8;

@@ -28,6 +28,9 @@ use std::ops::Range;
 
 use crate::field::{Field, FieldError, FieldReason};
 use crate::name_chars::{is_base_character, refused_character};
+use crate::swar::{
+    HIGHS, ONES, fold_covering, fold_words, not_digits, quote_or_delimiter, refused_ascii,
+};
 
 /// Longest accepted name, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 255;
@@ -168,42 +171,6 @@ fn is_ascii_and_letters_led_by(bytes: &[u8], is_lead: impl Fn(u8) -> bool) -> bo
     true
 }
 
-/// Folds `visit` over words of `bytes` that together cover every byte, some
-/// of them more than once (the last word overlaps the one before it; a
-/// text of under eight bytes is spread over one word), with no byte-by-byte
-/// tail and no read past `bytes`: exact for any rule that asks whether some
-/// byte (or every byte) is of a kind.
-#[inline(always)]
-fn fold_covering<T>(bytes: &[u8], init: T, mut visit: impl FnMut(T, u64) -> T) -> T {
-    let len = bytes.len();
-    if len >= 8 {
-        let mut words = bytes.chunks_exact(8);
-        let mut acc = init;
-        for word in words.by_ref() {
-            acc = visit(
-                acc,
-                u64::from_le_bytes(word.try_into().expect("eight bytes")),
-            );
-        }
-        if !words.remainder().is_empty() {
-            let last: &[u8; 8] = bytes[len - 8..].try_into().expect("eight bytes");
-            acc = visit(acc, u64::from_le_bytes(*last));
-        }
-        acc
-    } else if len >= 4 {
-        let low: &[u8; 4] = bytes[..4].try_into().expect("four bytes");
-        let high: &[u8; 4] = bytes[len - 4..].try_into().expect("four bytes");
-        let word = u64::from(u32::from_le_bytes(*low)) | u64::from(u32::from_le_bytes(*high)) << 32;
-        visit(init, word)
-    } else if len > 0 {
-        // One to three bytes: the first, the middle and the last are all.
-        let (a, b, c) = (bytes[0], bytes[len / 2], bytes[len - 1]);
-        visit(init, u64::from_le_bytes([a, b, c, a, a, a, a, a]))
-    } else {
-        init
-    }
-}
-
 /// [`check_name`] of a name already known to be UTF-8.
 #[inline]
 pub(crate) fn check_name_text(field: Field, text: &str) -> Result<(), FieldError> {
@@ -226,21 +193,6 @@ fn check_name_len(field: Field, len: usize) -> Result<(), FieldError> {
     Ok(())
 }
 
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-
-/// Not zero when some byte of `word` is not printable ASCII (0x20 to
-/// 0x7E), zero when every byte is. Exact as a whole, not byte by byte: a
-/// word of printable bytes neither borrows in `word - 0x20..` nor carries
-/// in `word + 0x01..`, and no byte of either has its high bit; the lowest
-/// byte that is not printable receives no borrow or carry from the bytes
-/// below it, so it sets a high bit itself: its own (0x80 and above), that
-/// of `byte - 0x20` (below 0x20) or that of `byte + 1` (0x7F).
-#[inline(always)]
-fn refused_ascii(word: u64) -> u64 {
-    (word | word.wrapping_sub(ONES * 0x20) | word.wrapping_add(ONES)) & HIGHS
-}
-
 /// Whether every byte is printable ASCII (0x20 to 0x7E), a word at a time:
 /// the covering fold and the word rule that [`check_name`] runs.
 #[cfg(test)]
@@ -253,63 +205,6 @@ fn is_printable_ascii(bytes: &[u8]) -> bool {
 /// [`check_document_in`] (a word), and the store rows' writer (which
 /// copies a bet's texts as one block of 48 bytes).
 pub(crate) const TEXT_PAD: usize = 48;
-
-/// The eight bytes of `buffer` at `at`, little-endian (the first byte
-/// lowest).
-#[inline(always)]
-pub(crate) fn word_at(buffer: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(
-        buffer[at..at + 8]
-            .try_into()
-            .expect("a slice of eight bytes"),
-    )
-}
-
-/// Folds the words of the text at `range` of `buffer` (which holds
-/// [`TEXT_PAD`] bytes past it) with `visit`; the bytes of the last word
-/// past the text's end are replaced by `fill`. No byte-by-byte tail: a text
-/// of a few bytes is one word.
-#[inline(always)]
-pub(crate) fn fold_words<T>(
-    buffer: &[u8],
-    range: &Range<usize>,
-    fill: u8,
-    init: T,
-    mut visit: impl FnMut(T, u64) -> T,
-) -> T {
-    let (mut at, end) = (range.start, range.end);
-    let fill = ONES * u64::from(fill);
-    // A text of up to sixteen bytes (nearly every name and document) is
-    // one or two masked words, with no loop.
-    let len = end - at;
-    if len <= 16 {
-        if len == 0 {
-            return init;
-        }
-        let low = word_at(buffer, at);
-        if len <= 8 {
-            let keep = u64::MAX >> (64 - 8 * len);
-            return visit(init, (low & keep) | (fill & !keep));
-        }
-        let keep = u64::MAX >> (128 - 8 * len);
-        let high = word_at(buffer, at + 8);
-        let acc = visit(init, low);
-        return visit(acc, (high & keep) | (fill & !keep));
-    }
-    let mut acc = init;
-    while at + 8 <= end {
-        acc = visit(acc, word_at(buffer, at));
-        at += 8;
-    }
-    let rest = end - at;
-    if rest > 0 {
-        // `rest` is 1 to 7: keep its bytes, fill the others.
-        let keep = u64::MAX >> (64 - 8 * rest);
-        let word = word_at(buffer, at);
-        acc = visit(acc, (word & keep) | (fill & !keep));
-    }
-    acc
-}
 
 /// The length of a text's range, whose start is not after its end (the
 /// callers check the ranges they are given): a subtraction, where
@@ -430,17 +325,6 @@ fn is_ascii_and_c3_letters_in(buffer: &[u8], range: &Range<usize>) -> bool {
     (wrong | carried) == 0
 }
 
-/// Not zero when some byte of `word` is `,` (0x2C) or `"` (0x22), zero
-/// when none is; exact as a whole, as [`refused_ascii`] is: XOR with the
-/// byte turns it to 0, and the classic zero-byte test (`z - 0x01.. & !z &
-/// 0x80..`) is exact for the lowest zero byte, which is all a "some byte"
-/// answer needs.
-#[inline(always)]
-fn quote_or_delimiter(word: u64) -> u64 {
-    let zero_byte = |z: u64| z.wrapping_sub(ONES) & !z & HIGHS;
-    zero_byte(word ^ (ONES * u64::from(b','))) | zero_byte(word ^ (ONES * u64::from(b'"')))
-}
-
 /// [`check_document`] of the text at `range` of `buffer`, which holds
 /// [`TEXT_PAD`] bytes past it, a word at a time.
 ///
@@ -460,7 +344,9 @@ pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<()
             },
         ));
     }
-    let not_digits = fold_words(buffer, &range, b'0', 0, |seen, word| seen | not_digit(word));
+    let not_digits = fold_words(buffer, &range, b'0', 0, |seen, word| {
+        seen | not_digits(word)
+    });
     if not_digits != 0 {
         return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
     }
@@ -495,17 +381,7 @@ pub(crate) fn check_document(bytes: &[u8]) -> Result<(), FieldError> {
 /// Whether every byte is an ASCII digit, a word at a time.
 #[inline(always)]
 fn all_digits(bytes: &[u8]) -> bool {
-    fold_covering(bytes, 0, |seen, word| seen | not_digit(word)) == 0
-}
-
-/// Not zero when some byte of `word` is not an ASCII digit, zero when
-/// every byte is; exact as a whole, as [`refused_ascii`] is: a digit
-/// neither borrows in `byte - 0x30` nor reaches 0x80 in `byte + 0x46`, and
-/// the lowest byte that is not a digit sets a high bit itself (its own, of
-/// `byte - 0x30` below 0x30, of `byte + 0x46` from 0x3A).
-#[inline(always)]
-fn not_digit(word: u64) -> u64 {
-    (word | word.wrapping_sub(ONES * 0x30) | word.wrapping_add(ONES * 0x46)) & HIGHS
+    fold_covering(bytes, 0, |seen, word| seen | not_digits(word)) == 0
 }
 
 /// Parses plain decimal digits (no sign, no spaces) of at most `max_digits`

@@ -11,6 +11,9 @@
 //! path (`lottery_bet::Bet`). From the bottom up, each module imports only
 //! from modules above it in this list:
 //!
+//! - `swar`: the word-at-a-time primitives (eight bytes tested at once), each
+//!   beside the plain reference its tests compare it with; it imports
+//!   nothing, and no other module writes a mask of its own;
 //! - `field` ([`FieldError`], [`RowError`]): why a field or a row is refused;
 //! - `name_chars` (the characters a name may hold, by Unicode category) and
 //!   `field_bytes` (every field's rules over bytes, with their fast paths);
@@ -46,6 +49,7 @@ mod name_chars;
 mod resume;
 mod row;
 mod row_reader;
+mod swar;
 
 pub use bet::{
     AgencyId, Bet, BetNumber, Birthdate, Document, MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS,

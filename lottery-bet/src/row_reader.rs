@@ -32,6 +32,8 @@
 use std::io::{self, BufRead, Read};
 use std::ops::Range;
 
+use crate::swar::{bytes_below, bytes_equal};
+
 /// How much of the source is read at a time: a row the end of the buffer
 /// cuts goes to `csv_core`, so a larger buffer cuts fewer (one course row
 /// in 1,400 at this size).
@@ -460,29 +462,6 @@ fn split_plain(input: &[u8], quote_free: usize, ends: &mut [usize; PLAIN_FIELDS]
     })
 }
 
-/// The high bit of each byte of `word` below `limit` (at most 0x80), and
-/// no other bit: `byte | 0x80` less `limit` keeps its high bit unless the
-/// byte's low seven bits are below it, and never borrows from the next
-/// byte; a byte with its own high bit set is not below.
-#[inline(always)]
-pub(crate) fn bytes_below(word: u64, limit: u8) -> u64 {
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    !(((word | HIGHS) - 0x0101_0101_0101_0101 * u64::from(limit)) | word) & HIGHS
-}
-
-/// The high bit of each byte of `word` that equals `byte`, and no other bit.
-///
-/// Exact, without the borrows of the usual "has a zero byte" trick: a byte
-/// of `word ^ byte` is 0 when neither its low seven bits (`+ 0x7F` would
-/// carry into its high bit) nor its high bit are set, and no sum carries
-/// into the next byte.
-#[inline(always)]
-pub(crate) fn bytes_equal(word: u64, byte: u8) -> u64 {
-    const LOW_SEVEN: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    let x = word ^ (0x0101_0101_0101_0101 * u64::from(byte));
-    !(((x & LOW_SEVEN) + LOW_SEVEN) | x) & !LOW_SEVEN
-}
-
 /// A row as read, its fields not checked yet: its bytes, where each field
 /// ends in them, and how many bytes separate a field from the next.
 #[derive(Clone, Copy, Debug)]
@@ -717,26 +696,6 @@ mod tests {
                 }
             }
             prop_assert_eq!(runs.bytes_read(), rows.bytes_read());
-        }
-    }
-
-    #[test]
-    fn every_byte_value_in_every_lane_is_told_apart() {
-        for lane in 0..8 {
-            for value in 0..=255u8 {
-                for around in [0u8, 0x1F, 0x20, 0x2C, 0x2D, 0x7F, 0x80, 0xFF] {
-                    let mut bytes = [around; 8];
-                    bytes[lane] = value;
-                    let word = u64::from_le_bytes(bytes);
-                    let mask = |test: &dyn Fn(u8) -> bool| {
-                        bytes.iter().enumerate().fold(0u64, |mask, (at, &byte)| {
-                            mask | (u64::from(test(byte)) << (8 * at + 7))
-                        })
-                    };
-                    assert_eq!(bytes_equal(word, b','), mask(&|b| b == b','), "{bytes:x?}");
-                    assert_eq!(bytes_below(word, 0x20), mask(&|b| b < 0x20), "{bytes:x?}");
-                }
-            }
         }
     }
 
