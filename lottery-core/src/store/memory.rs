@@ -246,22 +246,26 @@ impl MemoryHandle {
         self.shared.lock().read
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     /// Makes the next `count` data appends fail (after writing half of their
     /// bytes, which the store then cuts back, as a real short write would).
     pub fn fail_next_appends(&self, count: u32) {
         self.shared.lock().fail_appends = count;
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     /// Makes the next `count` journal writes fail.
     pub fn fail_next_journal_appends(&self, count: u32) {
         self.shared.lock().fail_journal_appends = count;
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     /// Makes the next `count` syncs (of either file) fail.
     pub fn fail_next_syncs(&self, count: u32) {
         self.shared.lock().fail_syncs = count;
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     /// Simulates a power cut: every byte not covered by a completed sync is lost.
     pub fn crash(&self) {
         let mut state = self.shared.lock();
@@ -272,6 +276,7 @@ impl MemoryHandle {
         }
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     /// Replaces the data bytes (a test's torn or edited `bets.csv`); they
     /// count as synced.
     pub fn set_bytes(&self, bytes: Vec<u8>) {
@@ -281,6 +286,7 @@ impl MemoryHandle {
         state.data.cuts += 1;
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     /// Replaces the journal bytes (`None`: remove it); they count as synced.
     pub fn set_journal_bytes(&self, bytes: Option<Vec<u8>>) {
         self.shared.lock().journal = bytes.map(|bytes| Bytes {
@@ -295,6 +301,7 @@ impl MemoryHandle {
         self.shared.lock().manifest.clone()
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     /// Replaces the manifest (`None`: remove it).
     pub fn set_manifest_bytes(&self, bytes: Option<Vec<u8>>) {
         self.shared.lock().manifest = bytes;
