@@ -12,7 +12,7 @@
 //! validated bets or checked whole when the store was opened. It still checks
 //! every field it reads, and a row that does not have this shape is a
 //! [`StoreError::Corrupt`], never a panic or a silently skipped bet. The
-//! results equal those of [`StoreRows`](crate::StoreRows) fed to
+//! results equal those of [`StoreRows`](lottery_bet::StoreRows) fed to
 //! [`DrawTally::add`] (a property test below says so).
 
 use std::io::{self, Read};

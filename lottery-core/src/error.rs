@@ -179,7 +179,7 @@ pub enum SubmitError {
         agency: AgencyId,
     },
     /// The batch (same agency, same number) is stored already with other
-    /// bets: its digest ([`crate::BatchDigest`]) is not the stored batch's.
+    /// bets: its digest ([`lottery_bet::BatchDigest`]) is not the stored batch's.
     /// Nothing of it is stored, and it is never acknowledged: an agency
     /// whose batches conflict sends other bets under numbers already used
     /// (an edited file, or two programs acting as one agency).

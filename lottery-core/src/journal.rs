@@ -64,7 +64,7 @@ pub(crate) fn genesis() -> Digest {
 pub(crate) type DataSum = [u8; 4];
 
 /// The checksum of `bytes` (a batch's rows; the monitor takes it from the
-/// batch's [`crate::BatchDigest`]).
+/// batch's [`lottery_bet::BatchDigest`]).
 #[cfg(test)]
 pub(crate) fn data_sum(bytes: &[u8]) -> DataSum {
     crc32c::crc32c(bytes).to_be_bytes()

@@ -1,28 +1,19 @@
-//! The lottery core: validated bets, the bet monitor (`bets.csv`) and the
-//! lock-protected lottery state machine. No sockets, clocks or randomness.
+//! The lottery core: the bet monitor (`bets.csv`) and the lock-protected
+//! lottery state machine. No sockets, clocks or randomness. The bets
+//! themselves, their rules and their rows, are the crate below's
+//! (`lottery_bet`); this crate takes them validated.
 //!
 //! # Layers
 //! Modules are private; every public item is re-exported here, under one
-//! path (`lottery_core::Bet`). From the bottom up, each module imports only
-//! from modules above it in this list:
+//! path (`lottery_core::Central`). From the bottom up, each module imports
+//! only from modules above it in this list:
 //!
 //! - `sync`: the loom shim, the one place that names lock types;
-//! - `field` ([`FieldError`]): why a field is refused;
-//! - `name_chars` (the characters a name may hold, by Unicode category) and
-//!   `field_bytes` (every field's rules over bytes, with their fast paths);
-//! - `bet` ([`Bet`], [`AgencyId`], [`Document`], ...): validated types;
-//! - `bet_batch` ([`BetBatch`], [`BetView`]): validated bets in one buffer,
-//!   what the central takes and its ledgers store;
 //! - `error` ([`StoreError`], [`SubmitError`], [`UnknownAgency`], ...);
-//! - `row_reader`: the rows of a CSV source as the `csv` crate splits them,
-//!   with their lines (plain rows split where they lie, `csv_core` for the
-//!   rest);
-//! - `row` ([`AgencyFile`], [`StoreRows`], [`encode_store_rows`]): CSV rows
-//!   in and out, byte-compatible with Python's `csv.writer`;
 //! - `rules` ([`LotteryRules`]), `draw` ([`DrawTally`], [`Winners`],
 //!   [`DrawSummary`]) and `draw_scan` (the pass over stored rows that rebuilds
 //!   the draw's tally when a store is reopened),
-//!   `outcome` ([`Submitted`], [`Finish`], [`ResumePoint`]);
+//!   `outcome` ([`Submitted`], [`Finish`]);
 //! - `store` ([`BetStore`], [`CsvFileStore`], [`MemoryStore`]): the bytes of
 //!   `bets.csv` and its journal;
 //! - `ledger` ([`Ledger`], [`Recovery`]): the storage seam, what the central
@@ -45,7 +36,7 @@
 //!   number: a resend of an acknowledged batch is acknowledged again, never
 //!   stored again, also across restarts (the monitor's journal recovers each
 //!   agency's last batch), and only when it holds the stored bets (its
-//!   [`BatchDigest`]; else [`SubmitError::BatchConflict`]).
+//!   [`BatchDigest`](lottery_bet::BatchDigest); else [`SubmitError::BatchConflict`]).
 //! - An acknowledgement means stored, as durably as the [`Durability`] mode
 //!   promises; a batch whose write or commit failed leaves nothing behind and
 //!   may be sent again.

@@ -39,7 +39,7 @@ impl AgencyState {
 
     /// The CRC32C of every stored row of the agency, in stored order, when
     /// it has some and the books know it (see
-    /// [`crate::ResumePoint::rows_crc`]).
+    /// [`lottery_bet::ResumePoint::rows_crc`]).
     pub(super) fn stored_rows_crc(&self) -> Option<u32> {
         let complete = self.bets > 0
             && !self.digests.unbatched_rows
