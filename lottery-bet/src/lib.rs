@@ -31,7 +31,7 @@
 //!   batch's store rows, and `resume` ([`ResumePoint`]): where an agency
 //!   stands, as a handshake tells it.
 //!
-//! The `test-support` feature adds [`Chunked`], a reader that hands out its
+//! The `test-support` feature adds `Chunked`, a reader that hands out its
 //! bytes a few at a time, for the tests of the crates above.
 
 #![deny(missing_docs)]
