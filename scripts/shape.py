@@ -19,7 +19,9 @@
    depends on and names no other crate of the workspace, and lottery-net
    (the wire protocol) never the lottery machine, lottery-core, in its
    library (`[dependencies]`, and its src/ code; its tests, benchmarks and
-   examples may run a central). FORBIDDEN lists what each may not reach.
+   examples may run a central). FORBIDDEN lists what each may not reach;
+7. inside lottery-core, the lottery (src/lottery/) never imports the bet
+   monitor (src/monitor/): the monitor is one ledger behind the seam.
 
 Usage: python3 scripts/shape.py            (exit 1 and a list on a violation)
        python3 scripts/shape.py --report   (also print the largest of each)
@@ -169,6 +171,18 @@ def forbidden_uses(crate_dir, forbidden):
     return found
 
 
+def folder_imports(crate_dir, source, target):
+    """(from, to) of each import edge from a module under the folder
+    `source` of the crate's library to one under `target` (test code aside,
+    as layers.py reads it)."""
+    found = []
+    for label, parsed in layers.crates_of(crate_dir):
+        for module, targets in parsed.edges().items():
+            if module[:1] == (source,):
+                found += [(layers.name(module), layers.name(t)) for t in targets if t[:1] == (target,)]
+    return sorted(found)
+
+
 def main():
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     report = "--report" in sys.argv
@@ -212,13 +226,17 @@ def main():
         for where, other in forbidden_uses(crate, forbidden):
             problems.append(f"{where}: {crate} must not depend on {other}")
 
+    for module, target in folder_imports("lottery-core", "lottery", "monitor"):
+        problems.append(f"lottery-core: {module} (the lottery) imports {target} (the bet monitor)")
+
     for problem in problems:
         print(problem)
     if not problems:
         print("shape: no cycle, core and bet files under", MAX_CORE_FILE_LINES,
               "lines, server functions at most", MAX_SERVER_FN_LINES,
               "lines, public enums non_exhaustive, one path per public item,",
-              "lottery-bet below every crate, lottery-net free of lottery-core")
+              "lottery-bet below every crate, lottery-net free of lottery-core,",
+              "lottery-core's lottery free of its monitor")
     sys.exit(1 if problems else 0)
 
 

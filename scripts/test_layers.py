@@ -272,11 +272,32 @@ class CrateRules(unittest.TestCase):
         self.assertEqual(found, [("Cargo.toml", "lottery-core"), ("Cargo.toml", "lottery-pg"),
                                  ("src/lib.rs", "lottery-core")])
 
+    def test_a_folder_importing_another_is_found(self):
+        import shape
+        with tempfile.TemporaryDirectory() as root:
+            files = {
+                "lib.rs": "mod lottery;\nmod monitor;\n",
+                "lottery/mod.rs": "pub(crate) mod central;\n",
+                "lottery/central.rs": "use crate::monitor::journal::Record;\npub struct Central;\n",
+                "monitor/mod.rs": "pub(crate) mod journal;\nuse crate::lottery::central::Central;\n",
+                "monitor/journal.rs": "pub struct Record;\n",
+            }
+            for rel, text in files.items():
+                path = os.path.join(root, "src", rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(text)
+            self.assertEqual(shape.folder_imports(root, "lottery", "monitor"),
+                             [("lottery::central", "monitor::journal")])
+            self.assertEqual(shape.folder_imports(root, "monitor", "lottery"),
+                             [("monitor", "lottery::central")])
+
     def test_the_workspace_keeps_its_crate_rules(self):
         import shape
         os.chdir(os.path.join(HERE, ".."))
         for crate, forbidden in shape.FORBIDDEN.items():
             self.assertEqual(shape.forbidden_uses(crate, forbidden), [], crate)
+        self.assertEqual(shape.folder_imports("lottery-core", "lottery", "monitor"), [])
 
 
 class Workspace(unittest.TestCase):

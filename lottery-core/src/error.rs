@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use lottery_bet::{AgencyId, FieldError};
 
-use crate::rules::{LotteryRules, MAX_AGENCIES};
+use crate::lottery::rules::{LotteryRules, MAX_AGENCIES};
 
 /// A failure of the bet store (`bets.csv` and its journal).
 #[derive(Debug, thiserror::Error)]

@@ -5,31 +5,35 @@
 //!
 //! # Layers
 //! Modules are private; every public item is re-exported here, under one
-//! path (`lottery_core::Central`). From the bottom up, each module imports
+//! path (`lottery_core::Central`). Two folders show the crate's two parts,
+//! the lottery and the bet monitor; from the bottom up, each module imports
 //! only from modules above it in this list:
 //!
 //! - `sync`: the loom shim, the one place that names lock types;
 //! - `error` ([`StoreError`], [`SubmitError`], [`UnknownAgency`], ...);
-//! - `rules` ([`LotteryRules`]), `draw` ([`DrawTally`], [`Winners`],
-//!   [`DrawSummary`]) and `draw_scan` (the pass over stored rows that rebuilds
-//!   the draw's tally when a store is reopened),
-//!   `outcome` ([`Submitted`], [`Finish`]);
-//! - `store` ([`BetStore`], [`CsvFileStore`], [`MemoryStore`]): the bytes of
-//!   `bets.csv` and its journal;
-//! - `ledger` ([`Ledger`], [`Recovery`]): the storage seam, what the central
-//!   needs from wherever bets are kept;
-//! - `journal` (the commit journal's records and checksum chain),
-//!   `manifest` (the store's rules and draw), `inspect` (a store read and
-//!   checked, changing nothing), `commit` (group commit), `recovery` (what
-//!   opening a store repairs), and `monitor` ([`BetMonitor`], the file
-//!   ledger, over them);
-//! - `lottery`: the pure state machine (no lock, no I/O), crate-private;
-//!   `agency_locks`: the central's striped agency locks, crate-private;
-//! - `central` ([`Central`]): the shared, locked facade used by servers;
-//! - `verify` ([`verify_store`]): a store checked offline, read-only.
+//! - `lottery/`, the lottery, which knows no store:
+//!   - `rules` ([`LotteryRules`]), `draw` ([`DrawTally`], [`Winners`],
+//!     [`DrawSummary`]) and `outcome` ([`Submitted`], [`Finish`]);
+//!   - `ledger` ([`Ledger`], [`Recovery`]): the storage seam, what the
+//!     central needs from wherever bets are kept;
+//!   - `machine`: the pure state machine (no lock, no I/O), crate-private;
+//!   - `agency_locks`: the central's striped agency locks, crate-private;
+//!   - `central` ([`Central`]): the shared, locked facade used by servers;
+//! - `monitor/`, the bet monitor ([`BetMonitor`], the `bets.csv` ledger
+//!   behind the seam), over its parts:
+//!   - `store` ([`BetStore`], [`CsvFileStore`], [`MemoryStore`]): the bytes
+//!     of `bets.csv` and its journal;
+//!   - `journal` (the commit journal's records and checksum chain),
+//!     `manifest` (the store's rules and draw), `draw_scan` (the pass over
+//!     stored rows that rebuilds the draw's tally when a store is reopened),
+//!     `inspect` (a store read and checked, changing nothing), `commit`
+//!     (group commit), `recovery` (what opening a store repairs);
+//!   - `verify` ([`verify_store`]): a store checked offline, read-only.
 //!
-//! `python3 scripts/layers.py` (at the workspace root) checks that no two
-//! modules of a crate import each other.
+//! No module of `lottery/` imports `monitor/`: the monitor is one ledger
+//! among others (lottery-pg's is the other). `python3 scripts/layers.py`
+//! (at the workspace root) checks that no two modules of a crate import
+//! each other.
 //!
 //! # Invariants
 //! - A batch is stored all or nothing, and at most once per agency and batch
@@ -84,38 +88,26 @@
 
 #![deny(missing_docs)]
 
-mod agency_locks;
-mod central;
-mod commit;
-mod draw;
-mod draw_scan;
 mod error;
-mod inspect;
-mod journal;
-mod ledger;
 mod lottery;
-mod manifest;
 mod monitor;
-mod outcome;
-mod recovery;
-mod rules;
-mod store;
 mod sync;
-mod verify;
 
-pub use central::{Central, DrawListener, PendingFinish, PendingResume, PendingSubmit, ResumeStep};
-pub use draw::{Draw, DrawSummary, DrawTally, Winners};
 pub use error::{FinishError, RecoveryError, ResumeError, StoreError, SubmitError, UnknownAgency};
-pub use ledger::{
+pub use lottery::central::{
+    Central, DrawListener, PendingFinish, PendingResume, PendingSubmit, ResumeStep,
+};
+pub use lottery::draw::{Draw, DrawSummary, DrawTally, Winners};
+pub use lottery::ledger::{
     AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, Quarantined, Receipt, Recovery,
 };
-pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};
-pub use outcome::{AgencySnapshot, DrawSnapshot, Finish, Snapshot, Submitted};
-pub use rules::{LotteryRules, MAX_AGENCIES};
-pub use store::{
+pub use lottery::outcome::{AgencySnapshot, DrawSnapshot, Finish, Snapshot, Submitted};
+pub use lottery::rules::{LotteryRules, MAX_AGENCIES};
+pub use monitor::store::{
     BetStore, CsvFileStore, Durability, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,
 };
-pub use verify::{AgencyReport, StoreReport, verify_store};
+pub use monitor::verify::{AgencyReport, StoreReport, verify_store};
+pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};
 // The bet types this crate's signatures take, also under this crate's name
 // (the servers' and agencies' configuration modules name them so).
 pub use lottery_bet::{AgencyId, Bet, BetNumber, Birthdate};

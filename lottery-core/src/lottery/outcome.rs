@@ -2,7 +2,7 @@
 //! finish came to. Plain values, produced by the state machine and handed out
 //! by [`crate::Central`].
 
-use crate::draw::DrawSummary;
+use crate::lottery::draw::DrawSummary;
 
 /// What a submitted batch came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,11 +33,11 @@ use std::path::Path;
 use lottery_bet::{StoreRows, StoredBet};
 
 use crate::error::StoreError;
-use crate::inspect::{Inspection, Kind, Sources, inspect};
-use crate::journal::{Digest, HEADER, Record};
-use crate::ledger::{Quarantined, Recovery};
-use crate::manifest::Manifest;
-use crate::store::{BetStore, StoreFile};
+use crate::lottery::ledger::{Quarantined, Recovery};
+use crate::monitor::inspect::{Inspection, Kind, Sources, inspect};
+use crate::monitor::journal::{Digest, HEADER, Record};
+use crate::monitor::manifest::Manifest;
+use crate::monitor::store::{BetStore, StoreFile};
 
 /// What the commit engine starts from: the recovered store's journal, its
 /// committed head and its manifest.

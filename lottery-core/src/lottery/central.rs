@@ -45,13 +45,13 @@ pub use shared::{PendingResume, ResumeStep};
 
 use lottery_bet::{AgencyId, AsBetBatch, BetBatch, ResumePoint, StoredBet};
 
-use crate::agency_locks::AgencyLocks;
-use crate::draw::{DrawSummary, DrawTally, Winners, winning_documents};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
-use crate::ledger::{FinishRecorded, Ledger, Recovery};
-use crate::lottery::{DrawTicket, FinishStep, Lottery, Settled, SubmitStep};
-use crate::outcome::{Finish, Snapshot, Submitted};
-use crate::rules::{LotteryRules, MAX_AGENCIES};
+use crate::lottery::agency_locks::AgencyLocks;
+use crate::lottery::draw::{DrawSummary, DrawTally, Winners, winning_documents};
+use crate::lottery::ledger::{FinishRecorded, Ledger, Recovery};
+use crate::lottery::machine::{DrawTicket, FinishStep, Lottery, Settled, SubmitStep};
+use crate::lottery::outcome::{Finish, Snapshot, Submitted};
+use crate::lottery::rules::{LotteryRules, MAX_AGENCIES};
 use crate::sync::{Arc, Condvar, Mutex};
 use pending::{FinishPending, Pending};
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use lottery_bet::{AgencyId, BetBatch, BetNumber, Document, StoredBet};
 
-use crate::rules::LotteryRules;
+use crate::lottery::rules::LotteryRules;
 
 /// The documents of the bets of `bets` that play `winning_number`, in the
 /// batch's order (no allocation when none does, the common case).

@@ -13,11 +13,11 @@
 use lottery_bet::{AgencyId, ResumePoint};
 
 use super::{Central, Settled};
-use crate::draw::DrawSummary;
 use crate::error::{FinishError, ResumeError, StoreError, UnknownAgency};
-use crate::ledger::FinishRecorded;
-use crate::lottery::DrawTicket;
-use crate::outcome::Finish;
+use crate::lottery::draw::DrawSummary;
+use crate::lottery::ledger::FinishRecorded;
+use crate::lottery::machine::DrawTicket;
+use crate::lottery::outcome::Finish;
 
 /// What [`Central::begin_resume`] came to.
 #[derive(Debug)]

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 
 use lottery_bet::AgencyId;
 
-use crate::draw::DrawSummary;
 use crate::error::StoreError;
-use crate::inspect::{Inspection, Kind, Sources, inspect};
-use crate::journal::to_hex;
-use crate::rules::LotteryRules;
-use crate::store::link_target;
+use crate::lottery::draw::DrawSummary;
+use crate::lottery::rules::LotteryRules;
+use crate::monitor::inspect::{Inspection, Kind, Sources, inspect};
+use crate::monitor::journal::to_hex;
+use crate::monitor::store::link_target;
 
 /// What a store holds for one agency, as [`verify_store`] found it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

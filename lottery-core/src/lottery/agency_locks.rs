@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn agencies_share_a_bounded_number_of_stripes() {
-        let locks = AgencyLocks::new(crate::rules::MAX_AGENCIES);
+        let locks = AgencyLocks::new(crate::lottery::rules::MAX_AGENCIES);
         assert_eq!(locks.stripes.len(), 64);
         let one = locks.of(id(1)).unwrap();
         assert!(std::ptr::eq(one, locks.of(id(65)).unwrap()));
@@ -77,7 +77,7 @@ mod tests {
         assert!(locks.of(id(1_000_000)).is_ok());
         assert_eq!(
             locks.of(id(1_000_001)).unwrap_err().expected,
-            crate::rules::MAX_AGENCIES
+            crate::lottery::rules::MAX_AGENCIES
         );
         assert_eq!(AgencyLocks::new(3).stripes.len(), 3);
     }

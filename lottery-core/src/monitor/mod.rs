@@ -24,19 +24,27 @@
 //! the private `recovery` module is what opening a store does: replay the
 //! journal, cut what no commit covers, check the rows.
 
+pub(crate) mod commit;
+pub(crate) mod draw_scan;
+pub(crate) mod inspect;
+pub(crate) mod journal;
+pub(crate) mod manifest;
+pub(crate) mod recovery;
+pub(crate) mod store;
+pub(crate) mod verify;
+
 use std::path::{Path, PathBuf};
 
 use lottery_bet::{AgencyId, AsBetBatch, BatchDigest, BetBatch, StoredBet, encode_store_rows};
 
-use crate::commit::{GroupCommit, Ticket};
-use crate::draw::{DrawSummary, DrawTally};
-use crate::draw_scan::tally_rows;
 use crate::error::StoreError;
-use crate::journal;
-use crate::ledger::{Ledger, Receipt, Recovery};
-use crate::recovery::{recover_store, scan_rows};
-use crate::rules::LotteryRules;
-use crate::store::{BetStore, CsvFileStore, Durability};
+use crate::lottery::draw::{DrawSummary, DrawTally};
+use crate::lottery::ledger::{Ledger, Receipt, Recovery};
+use crate::lottery::rules::LotteryRules;
+use crate::monitor::commit::{GroupCommit, Ticket};
+use crate::monitor::draw_scan::tally_rows;
+use crate::monitor::recovery::{recover_store, scan_rows};
+use crate::monitor::store::{BetStore, CsvFileStore, Durability};
 
 /// What an append stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 use lottery_bet::{Bet, Document, StoredBet};
 
 use super::*;
-use crate::draw::DrawTally;
-use crate::ledger::AgencyRecord;
+use crate::lottery::draw::DrawTally;
+use crate::lottery::ledger::AgencyRecord;
 
 fn agency(id: u32) -> AgencyId {
     AgencyId::new(id).unwrap()
@@ -571,7 +571,7 @@ fn a_batch_and_a_finish_in_two_steps_each_lead_to_the_draw() {
 
 #[test]
 fn books_exist_only_for_agencies_that_took_part() {
-    let mut lottery = Lottery::new(rules(crate::rules::MAX_AGENCIES));
+    let mut lottery = Lottery::new(rules(crate::lottery::rules::MAX_AGENCIES));
     assert!(lottery.agencies.is_empty());
     // Asking where an agency stands, or refusing it, adds nothing.
     assert_eq!(
@@ -608,12 +608,12 @@ fn books_exist_only_for_agencies_that_took_part() {
             rows_crc: Some(digest(1, 2).rows_crc())
         }
     );
-    assert_eq!(lottery.remaining(), crate::rules::MAX_AGENCIES - 1);
+    assert_eq!(lottery.remaining(), crate::lottery::rules::MAX_AGENCIES - 1);
 }
 
 #[test]
 fn the_tally_keeps_only_agencies_with_winners_and_answers_every_expected_one() {
-    let mut tally = DrawTally::new(rules(crate::rules::MAX_AGENCIES));
+    let mut tally = DrawTally::new(rules(crate::lottery::rules::MAX_AGENCIES));
     tally.add(stored(999_999, "1", "7574"));
     tally.add(stored(3, "2", "12"));
     let draw = tally.finish();

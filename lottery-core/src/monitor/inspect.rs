@@ -28,9 +28,9 @@ use std::path::Path;
 use lottery_bet::{AgencyId, BatchDigest, StoreRows};
 
 use crate::error::StoreError;
-use crate::journal::{DataSum, Digest, JournalLines, Line, ReadError, Record, genesis};
-use crate::ledger::AgencyRecord;
-use crate::manifest::Manifest;
+use crate::lottery::ledger::AgencyRecord;
+use crate::monitor::journal::{DataSum, Digest, JournalLines, Line, ReadError, Record, genesis};
+use crate::monitor::manifest::Manifest;
 
 /// What a store is made of, to be read: its data, journal and manifest.
 pub(crate) struct Sources {
@@ -237,7 +237,7 @@ fn replay(
         ),
     };
     let mut lines = JournalLines::new(journal).map_err(read_error)?;
-    inspection.journal_valid_len = crate::journal::HEADER.len() as u64;
+    inspection.journal_valid_len = crate::monitor::journal::HEADER.len() as u64;
     let mut rows_before = 0u64;
     while let Some(line) = lines.next_line().map_err(read_error)? {
         let Line::Record {

@@ -20,9 +20,9 @@
 
 use lottery_bet::BetNumber;
 
-use crate::draw::DrawSummary;
-use crate::journal::{Digest, from_hex, to_hex};
-use crate::rules::LotteryRules;
+use crate::lottery::draw::DrawSummary;
+use crate::lottery::rules::LotteryRules;
+use crate::monitor::journal::{Digest, from_hex, to_hex};
 
 /// The first line of every manifest.
 const HEADER: &str = "lottery-store 1";

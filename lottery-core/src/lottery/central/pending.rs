@@ -5,9 +5,9 @@
 use lottery_bet::{AgencyId, BatchDigest, BetBatch};
 
 use crate::error::SubmitError;
-use crate::ledger::Receipt;
-use crate::lottery::{AckTicket, FinishTicket, Settled};
-use crate::outcome::Submitted;
+use crate::lottery::ledger::Receipt;
+use crate::lottery::machine::{AckTicket, FinishTicket, Settled};
+use crate::lottery::outcome::Submitted;
 
 /// A batch begun by [`Central::begin_submit`](crate::Central::begin_submit):
 /// hand it to [`Central::complete_submit`](crate::Central::complete_submit)

@@ -47,12 +47,12 @@ use std::path::{Path, PathBuf};
 
 use lottery_bet::AgencyId;
 
-use crate::draw::DrawSummary;
 use crate::error::StoreError;
-use crate::journal::{DataSum, Digest, Record};
-use crate::manifest::{DrawRecord, Manifest};
-use crate::rules::LotteryRules;
-use crate::store::{BetStore, Durability, StoreFile, StoreSyncer};
+use crate::lottery::draw::DrawSummary;
+use crate::lottery::rules::LotteryRules;
+use crate::monitor::journal::{DataSum, Digest, Record};
+use crate::monitor::manifest::{DrawRecord, Manifest};
+use crate::monitor::store::{BetStore, Durability, StoreFile, StoreSyncer};
 use crate::sync::{Condvar, Mutex};
 
 mod state;

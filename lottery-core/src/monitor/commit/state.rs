@@ -8,10 +8,10 @@ use std::path::Path;
 use lottery_bet::AgencyId;
 
 use crate::error::StoreError;
-use crate::journal::{Digest, Record};
-use crate::ledger::Receipt;
-use crate::manifest::Manifest;
-use crate::store::{BetStore, StoreFile, StoreSyncer};
+use crate::lottery::ledger::Receipt;
+use crate::monitor::journal::{Digest, Record};
+use crate::monitor::manifest::Manifest;
+use crate::monitor::store::{BetStore, StoreFile, StoreSyncer};
 
 /// Where a journal record stands in the commit order: what a
 /// [`Receipt`] of the file monitor carries.

@@ -4,7 +4,7 @@
 
 use lottery_bet::{AgencyId, BatchDigest};
 
-use crate::outcome::Finish;
+use crate::lottery::outcome::Finish;
 
 /// A batch number reserved by [`Lottery::begin_submit`](super::Lottery::begin_submit): write the batch,
 /// then hand the ticket to [`Lottery::written`](super::Lottery::written) or [`Lottery::not_written`](super::Lottery::not_written).

@@ -20,8 +20,8 @@ use std::path::Path;
 
 use lottery_bet::{AgencyId, BetNumber, Document, Field, FieldError, FieldReason};
 
-use crate::draw::DrawTally;
 use crate::error::StoreError;
+use crate::lottery::draw::DrawTally;
 
 /// Bytes read from the store at a time.
 const CHUNK: usize = 256 * 1024;
@@ -167,8 +167,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::draw::Draw;
-    use crate::rules::LotteryRules;
+    use crate::lottery::draw::Draw;
+    use crate::lottery::rules::LotteryRules;
     use lottery_bet::Bet;
     use lottery_bet::Chunked;
     use lottery_bet::{StoreRows, encode_store_rows};

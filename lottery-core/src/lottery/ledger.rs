@@ -51,9 +51,9 @@ use std::fmt;
 
 use lottery_bet::{AgencyId, BatchDigest, BetBatch, StoredBet};
 
-use crate::draw::{Draw, DrawSummary, DrawTally};
 use crate::error::StoreError;
-use crate::rules::LotteryRules;
+use crate::lottery::draw::{Draw, DrawSummary, DrawTally};
+use crate::lottery::rules::LotteryRules;
 
 /// What a ledger holds for one agency, as recovered on open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

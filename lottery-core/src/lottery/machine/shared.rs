@@ -5,8 +5,8 @@
 use lottery_bet::{AgencyId, BatchDigest};
 
 use super::{Lottery, Phase, Stage};
-use crate::draw::Draw;
-use crate::ledger::AgencyRecord;
+use crate::lottery::draw::Draw;
+use crate::lottery::ledger::AgencyRecord;
 
 impl Lottery {
     /// Adopts what the ledger holds for `agency` when it is ahead of the
