@@ -49,7 +49,7 @@ printf '%s: %s, frame bytes to rows %s instructions, %s per bet\n' \
 callgrind_annotate --inclusive=yes "$OUT/$LABEL.cg" 2>/dev/null >"$OUT/$LABEL.annotate"
 for name in 'Decoder::next_agency_frame' 'Central::begin_submit' 'Central::begin_batch' \
     'row::encode_store_rows' 'BetBatch::write_store_rows' 'GroupCommit::write_batch' \
-    'MemoryStore as lottery_core::store::StoreFile>::append' 'GroupCommit::record' \
+    'MemoryStore as lottery_core::monitor::store::StoreFile>::append' 'GroupCommit::record' \
     'crc32c::hw_x86_64::crc32c' 'Central::complete_submit'; do
     count=$(grep -F "$name" "$OUT/$LABEL.annotate" | awk '$1 ~ /^[0-9,]+$/ {gsub(",", "", $1); print $1}' \
         | sort -n | tail -1 || true)

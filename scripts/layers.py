@@ -42,6 +42,7 @@ import sys
 
 ROOTS = {"lib", "main"}
 CRATES = [
+    "lottery-bet",
     "lottery-core",
     "lottery-net",
     "lottery-log",

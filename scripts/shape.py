@@ -5,7 +5,7 @@
    cycle, in any crate of the workspace (its libraries and binaries;
    scripts/layers.py says what counts as an import, scripts/test_layers.py
    tries to fool it);
-2. no production file of lottery-core is 600 lines or longer (a file's
+2. no production file of lottery-core or lottery-bet is 600 lines or longer (a file's
    `#[cfg(test)] mod tests { ... }` block does not count; test-only files
    named tests.rs do not count);
 3. no function in lottery-server/src is longer than 60 lines, from the line of
@@ -14,7 +14,14 @@
    test code aside), so that a variant can be added without breaking users;
 5. no file both declares `pub mod x;` and re-exports from `x` (`pub use
    x::Item;`): an item has one public path (the crates' way is private
-   modules with flat re-exports).
+   modules with flat re-exports);
+6. the crates point one way: lottery-bet (the bet's vocabulary and bytes)
+   depends on and names no other crate of the workspace, and lottery-net
+   (the wire protocol) never the lottery machine, lottery-core, in its
+   library (`[dependencies]`, and its src/ code; its tests, benchmarks and
+   examples may run a central). FORBIDDEN lists what each may not reach;
+7. inside lottery-core, the lottery (src/lottery/) never imports the bet
+   monitor (src/monitor/): the monitor is one ledger behind the seam.
 
 Usage: python3 scripts/shape.py            (exit 1 and a list on a violation)
        python3 scripts/shape.py --report   (also print the largest of each)
@@ -27,6 +34,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import layers  # noqa: E402
 
 MAX_CORE_FILE_LINES = 600
+
+# Rule 6: the workspace crates a crate's library may not depend on or name.
+WORKSPACE_CRATES = ["lottery-core", "lottery-net", "lottery-log", "lottery-tls",
+                    "lottery-pg", "lottery-server", "lottery-examples"]
+FORBIDDEN = {
+    "lottery-bet": WORKSPACE_CRATES,
+    "lottery-net": ["lottery-core", "lottery-pg", "lottery-server", "lottery-examples"],
+}
 MAX_SERVER_FN_LINES = 60
 
 FN = re.compile(
@@ -119,6 +134,55 @@ def production_lines(path):
     return len(layers.cfg_test_blocks_removed(layers.strip_comments(text)).rstrip("\n").split("\n"))
 
 
+def dependencies(cargo_toml):
+    """The package names under `[dependencies]` (and its target-specific
+    forms) of a Cargo.toml: what the library is built with, not its tests."""
+    found, section = [], None
+    with open(cargo_toml, encoding="utf-8") as f:
+        for line in f:
+            stripped = line.split("#", 1)[0].strip()
+            header = re.match(r"^\[(.+)\]$", stripped)
+            if header:
+                section = header.group(1)
+                continue
+            if section == "dependencies" or (section or "").endswith(".dependencies") \
+                    and not (section or "").endswith("dev-dependencies") \
+                    and not (section or "").endswith("build-dependencies"):
+                name = re.match(r"^([A-Za-z0-9_-]+)\s*(?:\.|=)", stripped)
+                if name:
+                    found.append(name.group(1))
+    return found
+
+
+def forbidden_uses(crate_dir, forbidden):
+    """(where, crate) of each forbidden workspace crate that `crate_dir`'s
+    library depends on (Cargo.toml) or names in its src/ code (comments and
+    literals aside, test blocks included: a unit test cannot reach a crate
+    the library does not depend on anyway)."""
+    found = [(os.path.join(crate_dir, "Cargo.toml"), dep)
+             for dep in dependencies(os.path.join(crate_dir, "Cargo.toml")) if dep in forbidden]
+    names = {c.replace("-", "_"): c for c in forbidden}
+    pattern = re.compile(r"\b(" + "|".join(sorted(names)) + r")\s*::")
+    for path in rust_files(os.path.join(crate_dir, "src")):
+        with open(path, encoding="utf-8") as f:
+            text = layers.strip_comments(f.read())
+        for match in pattern.finditer(text):
+            found.append((f"{path}:{text.count(chr(10), 0, match.start()) + 1}", names[match.group(1)]))
+    return found
+
+
+def folder_imports(crate_dir, source, target):
+    """(from, to) of each import edge from a module under the folder
+    `source` of the crate's library to one under `target` (test code aside,
+    as layers.py reads it)."""
+    found = []
+    for label, parsed in layers.crates_of(crate_dir):
+        for module, targets in parsed.edges().items():
+            if module[:1] == (source,):
+                found += [(layers.name(module), layers.name(t)) for t in targets if t[:1] == (target,)]
+    return sorted(found)
+
+
 def main():
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     report = "--report" in sys.argv
@@ -131,14 +195,15 @@ def main():
                 problems.append(f"{label}: modules in a cycle: " + ", ".join(layers.name(m) for m in comp))
 
     sizes = sorted(
-        ((production_lines(p), p) for p in rust_files("lottery-core/src") if not p.endswith("tests.rs")),
+        ((production_lines(p), p) for crate in ("lottery-core", "lottery-bet")
+         for p in rust_files(f"{crate}/src") if not p.endswith("tests.rs")),
         reverse=True,
     )
     for lines, path in sizes:
         if lines >= MAX_CORE_FILE_LINES:
             problems.append(f"{path}: {lines} production lines (limit: under {MAX_CORE_FILE_LINES})")
     if report:
-        print("largest lottery-core production files:", ", ".join(f"{p} {n}" for n, p in sizes[:3]))
+        print("largest lottery-core and lottery-bet production files:", ", ".join(f"{p} {n}" for n, p in sizes[:3]))
 
     longest = sorted(
         ((count, f"{path}:{line} {name}") for path in rust_files("lottery-server/src")
@@ -157,12 +222,21 @@ def main():
         for module in modules_under_two_paths(path):
             problems.append(f"{path}: pub mod {module} is also re-exported from (two paths)")
 
+    for crate, forbidden in FORBIDDEN.items():
+        for where, other in forbidden_uses(crate, forbidden):
+            problems.append(f"{where}: {crate} must not depend on {other}")
+
+    for module, target in folder_imports("lottery-core", "lottery", "monitor"):
+        problems.append(f"lottery-core: {module} (the lottery) imports {target} (the bet monitor)")
+
     for problem in problems:
         print(problem)
     if not problems:
-        print("shape: no cycle, core files under", MAX_CORE_FILE_LINES,
+        print("shape: no cycle, core and bet files under", MAX_CORE_FILE_LINES,
               "lines, server functions at most", MAX_SERVER_FN_LINES,
-              "lines, public enums non_exhaustive, one path per public item")
+              "lines, public enums non_exhaustive, one path per public item,",
+              "lottery-bet below every crate, lottery-net free of lottery-core,",
+              "lottery-core's lottery free of its monitor")
     sys.exit(1 if problems else 0)
 
 

@@ -236,6 +236,70 @@ class PublicApi(unittest.TestCase):
         self.assertEqual(found, ["config"])
 
 
+class CrateRules(unittest.TestCase):
+    """shape.py's rule 6 (which workspace crate a crate's library may reach)."""
+
+    def found(self, cargo, files, forbidden):
+        import shape
+        with tempfile.TemporaryDirectory() as root:
+            with open(os.path.join(root, "Cargo.toml"), "w", encoding="utf-8") as f:
+                f.write(textwrap.dedent(cargo))
+            for rel, text in files.items():
+                path = os.path.join(root, "src", rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(textwrap.dedent(text))
+            return sorted((os.path.relpath(w.split(":")[0], root), c)
+                          for w, c in shape.forbidden_uses(root, forbidden))
+
+    def test_a_dependency_or_a_path_in_code_is_found_and_dev_dependencies_are_not(self):
+        found = self.found("""\
+            [dependencies]
+            lottery-bet.workspace = true
+            lottery-core = { path = "../lottery-core" }  # forbidden
+            [dev-dependencies]
+            lottery-server.workspace = true
+            [target.'cfg(unix)'.dependencies]
+            lottery-pg.workspace = true
+            """, {
+            "lib.rs": """\
+                //! lottery_server::Server in a comment is none
+                use lottery_bet::Bet;
+                const S: &str = "lottery_core::Central";
+                fn f() { let _ = lottery_core::MAX_AGENCIES; }
+                """,
+        }, ["lottery-core", "lottery-server", "lottery-pg"])
+        self.assertEqual(found, [("Cargo.toml", "lottery-core"), ("Cargo.toml", "lottery-pg"),
+                                 ("src/lib.rs", "lottery-core")])
+
+    def test_a_folder_importing_another_is_found(self):
+        import shape
+        with tempfile.TemporaryDirectory() as root:
+            files = {
+                "lib.rs": "mod lottery;\nmod monitor;\n",
+                "lottery/mod.rs": "pub(crate) mod central;\n",
+                "lottery/central.rs": "use crate::monitor::journal::Record;\npub struct Central;\n",
+                "monitor/mod.rs": "pub(crate) mod journal;\nuse crate::lottery::central::Central;\n",
+                "monitor/journal.rs": "pub struct Record;\n",
+            }
+            for rel, text in files.items():
+                path = os.path.join(root, "src", rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(text)
+            self.assertEqual(shape.folder_imports(root, "lottery", "monitor"),
+                             [("lottery::central", "monitor::journal")])
+            self.assertEqual(shape.folder_imports(root, "monitor", "lottery"),
+                             [("monitor", "lottery::central")])
+
+    def test_the_workspace_keeps_its_crate_rules(self):
+        import shape
+        os.chdir(os.path.join(HERE, ".."))
+        for crate, forbidden in shape.FORBIDDEN.items():
+            self.assertEqual(shape.forbidden_uses(crate, forbidden), [], crate)
+        self.assertEqual(shape.folder_imports("lottery-core", "lottery", "monitor"), [])
+
+
 class Workspace(unittest.TestCase):
     def test_every_workspace_member_is_checked(self):
         with open(os.path.join(HERE, "..", "Cargo.toml"), encoding="utf-8") as f:

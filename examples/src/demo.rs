@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use log::info;
-use lottery_core::{AgencyId, Durability, LotteryRules, StoreRows};
+use lottery_bet::{AgencyId, StoreRows};
+use lottery_core::{Durability, LotteryRules};
 use lottery_log::chain;
 use lottery_net::{ClientConfig, Interrupter};
 

@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use lottery_core::RowError;
+use lottery_bet::RowError;
 use lottery_net::{ClientError, ErrorCode};
 use lottery_server::ServerError;
 

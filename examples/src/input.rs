@@ -25,7 +25,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use lottery_core::{AgencyFile, Bet, BetNumber, Birthdate, Document};
+use lottery_bet::{AgencyFile, Bet, BetNumber, Birthdate, Document};
 use lottery_net::{
     BatchBuilder, BatchSource, EncodeError, EncodedBet, EncodedBets, EncodedIter, Pushed, ToBatch,
 };
@@ -309,7 +309,7 @@ impl BatchSource for BetStream<'_> {
 mod tests {
     use std::io::Write;
 
-    use lottery_core::Field;
+    use lottery_bet::Field;
     use lottery_log::chain;
 
     use super::*;

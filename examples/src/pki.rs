@@ -3,7 +3,7 @@
 //! certificate for the loopback address, and one certificate per agency.
 //! Nothing is written to disk; it lives as long as the run.
 
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use lottery_tls::{Authority, ClientTls, Issued, ServerTls, TlsError};
 
 /// The names the in-process central's certificate carries.
@@ -13,7 +13,7 @@ const CENTRAL_NAMES: [&str; 2] = ["127.0.0.1", "localhost"];
 /// on demand.
 ///
 /// ```
-/// use lottery_core::AgencyId;
+/// use lottery_bet::AgencyId;
 /// use lottery_examples::pki::MemoryPki;
 /// let pki = MemoryPki::new()?;
 /// let central = pki.central()?;

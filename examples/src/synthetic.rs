@@ -15,8 +15,7 @@ use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use lottery_core::Field;
-use lottery_core::{AgencyId, Bet, BetNumber, Birthdate, Document, Name};
+use lottery_bet::{AgencyId, Bet, BetNumber, Birthdate, Document, Field, Name};
 
 /// The seed of the default data set (`lottery-demo` with no arguments).
 pub const DEFAULT_SEED: u64 = 0x5EED_7574;
@@ -229,7 +228,7 @@ pub fn synthetic_bet(rng: &mut SplitMix64) -> Bet {
 /// the smallest.
 ///
 /// ```
-/// use lottery_core::AgencyId;
+/// use lottery_bet::AgencyId;
 /// use lottery_examples::synthetic::SyntheticDataSet;
 /// let set = SyntheticDataSet { total_bets: 1_000, ..SyntheticDataSet::default() };
 /// let first = AgencyId::new(1).unwrap();
@@ -340,7 +339,7 @@ pub fn write_agency_file(path: &Path, bets: impl IntoIterator<Item = Bet>) -> io
 
 #[cfg(test)]
 mod tests {
-    use lottery_core::AgencyFile;
+    use lottery_bet::AgencyFile;
 
     use super::*;
 

@@ -10,7 +10,7 @@ mod support;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use lottery_core::{AgencyFile, AgencyId, Bet, BetNumber, StoreRows};
+use lottery_bet::{AgencyFile, AgencyId, Bet, BetNumber, StoreRows};
 use lottery_examples::synthetic::SyntheticDataSet;
 
 use support::{Central, log_values, run_agency, workspace_root};
@@ -187,7 +187,7 @@ fn course_run(tls: bool) {
     for (index, input) in inputs.iter().enumerate() {
         let agency = ids[index];
         let mut expected = Vec::new();
-        lottery_core::encode_store_rows(agency, input, &mut expected);
+        lottery_bet::encode_store_rows(agency, input, &mut expected);
         assert!(
             stored_bytes.get(&agency) == Some(&expected),
             "agency {agency}: its rows in bets.csv are not the bytes its input encodes to"

@@ -26,7 +26,7 @@ use std::process::Command;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use lottery_core::{AgencyFile, Bet, BetNumber};
+use lottery_bet::{AgencyFile, Bet, BetNumber};
 use lottery_examples::synthetic::SyntheticDataSet;
 
 use pg_common::{Schema, postgres_url};

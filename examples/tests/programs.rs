@@ -798,7 +798,7 @@ fn the_demo_keeps_its_central_up_after_the_summary_with_serve_status() {
     );
     // The central is the demo's, drawn: agency 1 is answered its winners at
     // once, as many as the table says.
-    let agency = lottery_core::AgencyId::new(1).unwrap();
+    let agency = lottery_bet::AgencyId::new(1).unwrap();
     let mut client =
         lottery_net::AgencyClient::connect(lottery_net::ClientConfig::new(address, agency))
             .unwrap();
@@ -979,7 +979,7 @@ fn tls_files() -> (tempfile::TempDir, lottery_tls::PkiFiles) {
     let dir = tempfile::tempdir().unwrap();
     let files = lottery_tls::write_pki(
         dir.path(),
-        &[lottery_core::AgencyId::new(1).unwrap()],
+        &[lottery_bet::AgencyId::new(1).unwrap()],
         &["127.0.0.1".to_string(), "localhost".to_string()],
     )
     .unwrap();
@@ -989,7 +989,7 @@ fn tls_files() -> (tempfile::TempDir, lottery_tls::PkiFiles) {
 #[test]
 fn an_agency_refuses_tls_settings_that_do_not_go_together() {
     let (_dir, files) = tls_files();
-    let (cert, _) = files.agency(lottery_core::AgencyId::new(1).unwrap());
+    let (cert, _) = files.agency(lottery_bet::AgencyId::new(1).unwrap());
     let ca = files.ca();
     let output = run_agency(
         &["--id", "1"],
@@ -1118,7 +1118,7 @@ fn an_agency_over_mutual_tls_sends_its_bets_and_gets_its_winners() {
         "Ana,Pérez,1,2000-01-01,7574\nLía,Ríos,2,1980-06-15,12\n",
     )
     .unwrap();
-    let (cert, key) = files.agency(lottery_core::AgencyId::new(1).unwrap());
+    let (cert, key) = files.agency(lottery_bet::AgencyId::new(1).unwrap());
     let ca = files.ca();
     // The files through the environment, as the compose file sets them.
     let output = run_agency(
@@ -1159,7 +1159,7 @@ fn an_agency_with_another_agencys_certificate_is_not_authorized_and_not_retried(
     let central = tls_central(&files, 2);
     let data = dir.path().join("agency-2.csv");
     std::fs::write(&data, "Ana,Pérez,1,2000-01-01,7574\n").unwrap();
-    let (cert, key) = files.agency(lottery_core::AgencyId::new(1).unwrap());
+    let (cert, key) = files.agency(lottery_bet::AgencyId::new(1).unwrap());
     let output = run_agency(
         &[
             "--id",
@@ -1267,8 +1267,8 @@ fn the_load_generator_runs_its_own_central_over_mutual_tls_and_reports_it() {
 #[test]
 fn the_load_generator_speaks_mutual_tls_to_a_central_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
-    let ids: Vec<lottery_core::AgencyId> = (1..=3)
-        .map(|id| lottery_core::AgencyId::new(id).unwrap())
+    let ids: Vec<lottery_bet::AgencyId> = (1..=3)
+        .map(|id| lottery_bet::AgencyId::new(id).unwrap())
         .collect();
     // A certificate for `central` only: the name is given, not the host.
     let files = lottery_tls::write_pki(dir.path(), &ids, &["central".to_string()]).unwrap();

@@ -26,7 +26,7 @@ mod support;
 
 use std::path::Path;
 
-use lottery_core::{AgencyId, Bet, encode_store_rows};
+use lottery_bet::{AgencyId, Bet, encode_store_rows};
 use lottery_net::{
     AgencyMessage, CentralMessage, ClientConfig, Connection, DEFAULT_MAX_FRAME, ErrorCode, WireBet,
     encode_agency_message,

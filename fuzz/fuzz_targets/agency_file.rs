@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lottery_core::{AgencyFile, AgencyId, StoreRows, encode_store_rows};
+use lottery_bet::{AgencyFile, AgencyId, StoreRows, encode_store_rows};
 use lottery_net::{EncodedBets, WireBet};
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lottery_core::{StoreRows, encode_store_rows};
+use lottery_bet::{StoreRows, encode_store_rows};
 
 fuzz_target!(|data: &[u8]| {
     for row in StoreRows::new(data) {

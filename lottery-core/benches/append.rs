@@ -28,9 +28,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use std::{fs, thread};
 
-use lottery_core::{
-    AgencyId, Bet, BetMonitor, BetStore, CsvFileStore, Durability, StoreFile, StoreSyncer,
-};
+use lottery_bet::{AgencyId, Bet};
+use lottery_core::{BetMonitor, BetStore, CsvFileStore, Durability, StoreFile, StoreSyncer};
 
 /// How long a simulated sync takes: about an `fdatasync` on this machine's
 /// disk when nothing else writes.

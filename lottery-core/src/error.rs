@@ -9,21 +9,9 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::bet::AgencyId;
-use crate::field::FieldError;
-use crate::rules::{LotteryRules, MAX_AGENCIES};
+use lottery_bet::{AgencyId, FieldError};
 
-/// A bad row in a file: where it is and what is wrong with it.
-#[derive(Debug, thiserror::Error)]
-#[error("{}:{line}: {error}", path.display())]
-pub struct RowError {
-    /// The file.
-    pub path: PathBuf,
-    /// The line, from 1.
-    pub line: u64,
-    /// What is wrong.
-    pub error: FieldError,
-}
+use crate::lottery::rules::{LotteryRules, MAX_AGENCIES};
 
 /// A failure of the bet store (`bets.csv` and its journal).
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +179,7 @@ pub enum SubmitError {
         agency: AgencyId,
     },
     /// The batch (same agency, same number) is stored already with other
-    /// bets: its digest ([`crate::BatchDigest`]) is not the stored batch's.
+    /// bets: its digest ([`lottery_bet::BatchDigest`]) is not the stored batch's.
     /// Nothing of it is stored, and it is never acknowledged: an agency
     /// whose batches conflict sends other bets under numbers already used
     /// (an edited file, or two programs acting as one agency).
@@ -309,10 +297,11 @@ pub enum ResumeError {
 /// request that names it (a batch, a finish, a winners query, a handshake).
 ///
 /// ```
-/// use lottery_core::{AgencyId, UnknownAgency};
+/// use lottery_bet::AgencyId;
+/// use lottery_core::UnknownAgency;
 /// let error = UnknownAgency { agency: AgencyId::new(9)?, expected: 5 };
 /// assert_eq!(error.to_string(), "agency 9 is not expected (the central expects agencies 1 to 5)");
-/// # Ok::<(), lottery_core::FieldError>(())
+/// # Ok::<(), lottery_bet::FieldError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{}", UnknownAgency::message(.agency.get(), *.expected))]

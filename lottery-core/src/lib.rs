@@ -1,51 +1,46 @@
-//! The lottery core: validated bets, the bet monitor (`bets.csv`) and the
-//! lock-protected lottery state machine. No sockets, clocks or randomness.
+//! The lottery core: the bet monitor (`bets.csv`) and the lock-protected
+//! lottery state machine. No sockets, clocks or randomness. The bets
+//! themselves, their rules and their rows, are the crate below's
+//! (`lottery_bet`); this crate takes them validated.
 //!
 //! # Layers
 //! Modules are private; every public item is re-exported here, under one
-//! path (`lottery_core::Bet`). From the bottom up, each module imports only
-//! from modules above it in this list:
+//! path (`lottery_core::Central`). Two folders show the crate's two parts,
+//! the lottery and the bet monitor; from the bottom up, each module imports
+//! only from modules above it in this list:
 //!
 //! - `sync`: the loom shim, the one place that names lock types;
-//! - `field` ([`FieldError`]): why a field is refused;
-//! - `name_chars` (the characters a name may hold, by Unicode category) and
-//!   `field_bytes` (every field's rules over bytes, with their fast paths);
-//! - `bet` ([`Bet`], [`AgencyId`], [`Document`], ...): validated types;
-//! - `bet_batch` ([`BetBatch`], [`BetView`]): validated bets in one buffer,
-//!   what the central takes and its ledgers store;
 //! - `error` ([`StoreError`], [`SubmitError`], [`UnknownAgency`], ...);
-//! - `row_reader`: the rows of a CSV source as the `csv` crate splits them,
-//!   with their lines (plain rows split where they lie, `csv_core` for the
-//!   rest);
-//! - `row` ([`AgencyFile`], [`StoreRows`], [`encode_store_rows`]): CSV rows
-//!   in and out, byte-compatible with Python's `csv.writer`;
-//! - `rules` ([`LotteryRules`]), `draw` ([`DrawTally`], [`Winners`],
-//!   [`DrawSummary`]) and `draw_scan` (the pass over stored rows that rebuilds
-//!   the draw's tally when a store is reopened),
-//!   `outcome` ([`Submitted`], [`Finish`], [`ResumePoint`]);
-//! - `store` ([`BetStore`], [`CsvFileStore`], [`MemoryStore`]): the bytes of
-//!   `bets.csv` and its journal;
-//! - `ledger` ([`Ledger`], [`Recovery`]): the storage seam, what the central
-//!   needs from wherever bets are kept;
-//! - `journal` (the commit journal's records and checksum chain),
-//!   `manifest` (the store's rules and draw), `inspect` (a store read and
-//!   checked, changing nothing), `commit` (group commit), `recovery` (what
-//!   opening a store repairs), and `monitor` ([`BetMonitor`], the file
-//!   ledger, over them);
-//! - `lottery`: the pure state machine (no lock, no I/O), crate-private;
-//!   `agency_locks`: the central's striped agency locks, crate-private;
-//! - `central` ([`Central`]): the shared, locked facade used by servers;
-//! - `verify` ([`verify_store`]): a store checked offline, read-only.
+//! - `lottery/`, the lottery, which knows no store:
+//!   - `rules` ([`LotteryRules`]), `draw` ([`DrawTally`], [`Winners`],
+//!     [`DrawSummary`]) and `outcome` ([`Submitted`], [`Finish`]);
+//!   - `ledger` ([`Ledger`], [`Recovery`]): the storage seam, what the
+//!     central needs from wherever bets are kept;
+//!   - `machine`: the pure state machine (no lock, no I/O), crate-private;
+//!   - `agency_locks`: the central's striped agency locks, crate-private;
+//!   - `central` ([`Central`]): the shared, locked facade used by servers;
+//! - `monitor/`, the bet monitor ([`BetMonitor`], the `bets.csv` ledger
+//!   behind the seam), over its parts:
+//!   - `store` ([`BetStore`], [`CsvFileStore`], [`MemoryStore`]): the bytes
+//!     of `bets.csv` and its journal;
+//!   - `journal` (the commit journal's records and checksum chain),
+//!     `manifest` (the store's rules and draw), `draw_scan` (the pass over
+//!     stored rows that rebuilds the draw's tally when a store is reopened),
+//!     `inspect` (a store read and checked, changing nothing), `commit`
+//!     (group commit), `recovery` (what opening a store repairs);
+//!   - `verify` ([`verify_store`]): a store checked offline, read-only.
 //!
-//! `python3 scripts/layers.py` (at the workspace root) checks that no two
-//! modules of a crate import each other.
+//! No module of `lottery/` imports `monitor/`: the monitor is one ledger
+//! among others (lottery-pg's is the other). `python3 scripts/layers.py`
+//! (at the workspace root) checks that no two modules of a crate import
+//! each other.
 //!
 //! # Invariants
 //! - A batch is stored all or nothing, and at most once per agency and batch
 //!   number: a resend of an acknowledged batch is acknowledged again, never
 //!   stored again, also across restarts (the monitor's journal recovers each
 //!   agency's last batch), and only when it holds the stored bets (its
-//!   [`BatchDigest`]; else [`SubmitError::BatchConflict`]).
+//!   [`BatchDigest`](lottery_bet::BatchDigest); else [`SubmitError::BatchConflict`]).
 //! - An acknowledgement means stored, as durably as the [`Durability`] mode
 //!   promises; a batch whose write or commit failed leaves nothing behind and
 //!   may be sent again.
@@ -93,58 +88,23 @@
 
 #![deny(missing_docs)]
 
-mod agency_locks;
-mod bet;
-mod bet_batch;
-mod bet_fields;
-mod bet_row;
-mod central;
-#[cfg(test)]
-mod chunked;
-mod commit;
-mod digest;
-mod draw;
-mod draw_scan;
 mod error;
-mod field;
-mod field_bytes;
-mod inspect;
-mod journal;
-mod ledger;
 mod lottery;
-mod manifest;
 mod monitor;
-mod name_chars;
-mod outcome;
-mod recovery;
-mod row;
-mod row_reader;
-mod rules;
-mod store;
 mod sync;
-mod verify;
 
-pub use bet::{
-    AgencyId, Bet, BetNumber, Birthdate, Document, MAX_BET_NUMBER, MAX_DOCUMENT_DIGITS,
-    MAX_NAME_BYTES, Name, StoredBet,
+pub use error::{FinishError, RecoveryError, ResumeError, StoreError, SubmitError, UnknownAgency};
+pub use lottery::central::{
+    Central, DrawListener, PendingFinish, PendingResume, PendingSubmit, ResumeStep,
 };
-pub use bet_batch::{AsBetBatch, BetBatch, BetBatchBuilder, BetBatchIter, BetView};
-pub use bet_fields::{BetFields, PlainBet};
-pub use central::{Central, DrawListener, PendingFinish, PendingResume, PendingSubmit, ResumeStep};
-pub use digest::{BatchDigest, append_rows_crc};
-pub use draw::{Draw, DrawSummary, DrawTally, Winners};
-pub use error::{
-    FinishError, RecoveryError, ResumeError, RowError, StoreError, SubmitError, UnknownAgency,
-};
-pub use field::{Field, FieldError, FieldReason};
-pub use ledger::{
+pub use lottery::draw::{Draw, DrawSummary, DrawTally, Winners};
+pub use lottery::ledger::{
     AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, Quarantined, Receipt, Recovery,
 };
-pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};
-pub use outcome::{AgencySnapshot, DrawSnapshot, Finish, ResumePoint, Snapshot, Submitted};
-pub use row::{AgencyFile, StoreRows, encode_store_rows};
-pub use rules::{LotteryRules, MAX_AGENCIES};
-pub use store::{
+pub use lottery::outcome::{AgencySnapshot, DrawSnapshot, Finish, Snapshot, Submitted};
+pub use lottery::rules::{LotteryRules, MAX_AGENCIES};
+pub use monitor::store::{
     BetStore, CsvFileStore, Durability, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,
 };
-pub use verify::{AgencyReport, StoreReport, verify_store};
+pub use monitor::verify::{AgencyReport, StoreReport, verify_store};
+pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use lottery_bet::{AgencyFile, AgencyId, Bet, ResumePoint, StoredBet, encode_store_rows};
 use lottery_core::{
-    AgencyFile, AgencyId, Bet, BetMonitor, Central, Durability, Finish, FinishError, LotteryRules,
-    MAX_AGENCIES, MemoryHandle, MemoryStore, RecoveryError, ResumePoint, StoredBet, SubmitError,
-    Submitted, UnknownAgency, Winners, encode_store_rows,
+    BetMonitor, Central, Durability, Finish, FinishError, LotteryRules, MAX_AGENCIES, MemoryHandle,
+    MemoryStore, RecoveryError, SubmitError, Submitted, UnknownAgency, Winners,
 };
 
 fn id(agency: u32) -> AgencyId {

@@ -11,9 +11,8 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::process::Command;
 
-use lottery_core::{
-    AgencyId, Bet, BetMonitor, Birthdate, Durability, StoreRows, StoredBet, encode_store_rows,
-};
+use lottery_bet::{AgencyId, Bet, Birthdate, StoreRows, StoredBet, encode_store_rows};
+use lottery_core::{BetMonitor, Durability};
 use proptest::prelude::*;
 
 const FIELDS: &str = include_str!("data/vectors_fields.tsv");

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use lottery_bet::{AgencyId, BatchDigest, Bet, BetBatch, StoredBet};
 use lottery_core::{
-    AgencyId, BatchDigest, Bet, BetBatch, BetMonitor, Central, DrawSummary, DrawTally, Durability,
-    Finish, Ledger, LotteryRules, MemoryHandle, MemoryStore, Receipt, StoreError, StoredBet,
-    Winners,
+    BetMonitor, Central, DrawSummary, DrawTally, Durability, Finish, Ledger, LotteryRules,
+    MemoryHandle, MemoryStore, Receipt, StoreError, Winners,
 };
 
 fn id(agency: u32) -> AgencyId {

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
 
+use lottery_bet::{AgencyId, Bet, BetNumber, StoredBet};
 use lottery_core::{
-    AgencyId, AgencyRecord, Bet, BetMonitor, BetNumber, Durability, Ledger, LotteryRules,
-    MemoryStore, StoreError, StoredBet,
+    AgencyRecord, BetMonitor, Durability, Ledger, LotteryRules, MemoryStore, StoreError,
 };
 
 /// A fresh directory under the system's temporary directory, removed on drop.
@@ -366,7 +366,7 @@ fn a_store_without_journal_is_adopted_and_its_torn_last_line_cut() {
     let mut data = Vec::new();
     let mut row_ends = Vec::new();
     for (agency_id, bet) in &bets {
-        lottery_core::encode_store_rows(agency(*agency_id), std::slice::from_ref(bet), &mut data);
+        lottery_bet::encode_store_rows(agency(*agency_id), std::slice::from_ref(bet), &mut data);
         row_ends.push(data.len());
     }
     let path = dir.path().join("bets.csv");

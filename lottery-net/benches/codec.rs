@@ -12,7 +12,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use lottery_core::Bet;
+use lottery_bet::Bet;
 use lottery_net::{
     AgencyFrame, AgencyMessage, BatchBuilder, DEFAULT_MAX_FRAME, Decoder, Pushed, WireBet,
     encode_agency_message,

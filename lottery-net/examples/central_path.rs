@@ -21,10 +21,8 @@
 
 use std::path::PathBuf;
 
-use lottery_core::{
-    AgencyFile, AgencyId, BetMonitor, Birthdate, Central, Durability, Finish, LotteryRules,
-    MemoryStore,
-};
+use lottery_bet::{AgencyFile, AgencyId, Birthdate};
+use lottery_core::{BetMonitor, Central, Durability, Finish, LotteryRules, MemoryStore};
 use lottery_net::{AgencyFrame, BatchBuilder, DEFAULT_MAX_FRAME, Decoder, Pushed};
 
 /// The frames of one agency file, numbered from 1, filled to the limit.

@@ -12,7 +12,7 @@
 //! crate into several codegen units, and a call per field costs more than
 //! the field's copy (see `BENCHMARKS.md`).
 
-use lottery_core::{Bet, BetFields, Birthdate, PlainBet};
+use lottery_bet::{Bet, BetFields, Birthdate, PlainBet};
 
 use crate::error::EncodeError;
 use crate::frame::{
@@ -247,7 +247,7 @@ pub enum Pushed {
 /// Packs bets into one `Batch` frame at a time.
 ///
 /// ```
-/// use lottery_core::Bet;
+/// use lottery_bet::Bet;
 /// use lottery_net::{AgencyFrame, BatchBuilder, Decoder, Pushed, DEFAULT_MAX_FRAME};
 /// let bet = Bet::from_fields("Ana", "Pérez", "30904465", "1999-03-17", "7574").unwrap();
 /// let mut batch = BatchBuilder::new(DEFAULT_MAX_FRAME, Some(2));
@@ -437,7 +437,7 @@ impl BatchBuilder {
 /// sending copies bytes ([`BatchBuilder::try_push_encoded`]).
 ///
 /// ```
-/// use lottery_core::{Bet, BetFields};
+/// use lottery_bet::{Bet, BetFields};
 /// use lottery_net::{BatchBuilder, EncodedBets, Pushed, DEFAULT_MAX_FRAME};
 /// let mut bets = EncodedBets::default();
 /// bets.push_fields(&BetFields::check(b"Ana", b"Paz", b"007", b"1999-03-17", b"42")?);
@@ -452,7 +452,7 @@ impl BatchBuilder {
 /// encoded.finish(1, &mut a);
 /// built.finish(1, &mut b);
 /// assert_eq!(a, b);
-/// # Ok::<(), lottery_core::FieldError>(())
+/// # Ok::<(), lottery_bet::FieldError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EncodedBets {
@@ -834,7 +834,7 @@ mod tests {
         let text = "x,y,1,2000-01-01,1\r\nAna María,Núñez,0012345678,0987-01-05,42\r\n\
                     A,B,1,1999-12-31,0\nSantiago Lionel,Lorca,30904465,1999-03-17,2201\r\n\
                     Ñandú Tomás,de la Paz Ríos,99999999999999999999,2024-02-29,9999\r\nend,,,,\n";
-        let mut rows = lottery_core::AgencyFile::from_reader("x", text.as_bytes());
+        let mut rows = lottery_bet::AgencyFile::from_reader("x", text.as_bytes());
         rows.next_fields().unwrap().unwrap();
         let (mut plain, mut fields) = (EncodedBets::default(), EncodedBets::default());
         let taken = rows.read_plain_bets(|bet| {

@@ -1,14 +1,14 @@
 //! The central's way of reading agency frames: a `Batch` frame's bets are
 //! validated as they are decoded, where they lie in the frame's bytes, into
 //! one [`BetBatch`], so no bet ever exists as a [`WireBet`](crate::WireBet)
-//! with a `String` per field (nor as a `lottery_core::Bet`), and no frame
+//! with a `String` per field (nor as a `lottery_bet::Bet`), and no frame
 //! holds a batch that was not checked.
 //!
 //! [`Decoder::next_agency_frame`](crate::Decoder::next_agency_frame) yields an
 //! [`AgencyFrame`]: the one way agency frames are decoded. A batch with an
 //! invalid bet is refused whole, by the first invalid bet's index and field.
 
-use lottery_core::{BetBatch, FieldError};
+use lottery_bet::{BetBatch, FieldError};
 
 use crate::message::ErrorFrame;
 
@@ -60,7 +60,7 @@ impl AgencyFrame {
 /// A `Batch` frame whose bets were validated as they were decoded.
 ///
 /// ```
-/// use lottery_core::Bet;
+/// use lottery_bet::Bet;
 /// use lottery_net::{AgencyFrame, BatchBuilder, Decoder, Pushed, DEFAULT_MAX_FRAME};
 /// let bet = Bet::from_fields("Ana", "Pérez", "30904465", "1999-03-17", "7574").unwrap();
 /// let mut batch = BatchBuilder::new(DEFAULT_MAX_FRAME, None);

@@ -10,7 +10,7 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use lottery_core::{BetBatch, BetBatchBuilder};
+use lottery_bet::{BetBatch, BetBatchBuilder};
 
 use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet};
 use crate::error::DecodeError;
@@ -235,7 +235,7 @@ fn parse_agency_frame(kind: u8, body: &[u8]) -> Result<AgencyFrame, DecodeError>
 /// A `Batch` body read field by field, each bet validated where its bytes
 /// lie: the body is copied once into the batch's buffer
 /// ([`BetBatch::builder_of_copy`]) and each bet's texts are checked there, in place
-/// ([`lottery_core::BetBatchBuilder::push`]: the core's rules, names by their
+/// ([`lottery_bet::BetBatchBuilder::push`]: the core's rules, names by their
 /// ASCII fast path, eight bytes at a time). A bet that passes holds only
 /// UTF-8 texts, so a valid batch needs no separate UTF-8 pass; after the
 /// first invalid bet the rest is still read and its texts checked UTF-8, so

@@ -5,7 +5,7 @@
 
 use std::io;
 
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 
 use crate::message::{ErrorCode, ErrorFrame};
 

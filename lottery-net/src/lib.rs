@@ -1,8 +1,8 @@
 //! The lottery wire protocol: frames, an incremental decoder, an encoder, and a
 //! small blocking client for agencies. No lottery rules live here: bets are
-//! validated by `lottery_core`'s rules, where they lie in a frame's bytes
-//! ([`BetBatchBuilder::push`](lottery_core::BetBatchBuilder::push), the rules
-//! of [`Bet::from_parts`](lottery_core::Bet::from_parts)).
+//! validated by `lottery_bet`'s rules, where they lie in a frame's bytes
+//! ([`BetBatchBuilder::push`](lottery_bet::BetBatchBuilder::push), the rules
+//! of [`Bet::from_parts`](lottery_bet::Bet::from_parts)).
 //!
 //! The byte layout is specified in `PROTOCOL.md` next to this crate. Every
 //! public item is reachable at the crate root, under one path.
@@ -17,7 +17,7 @@
 //! - `batch` and `encoder`: messages to bytes, into a caller's buffer; a
 //!   `Batch` frame is written by one encoder only, [`BatchBuilder`]'s.
 //! - `checked`: [`AgencyFrame`], an agency's frame as the central reads it,
-//!   its batch validated ([`CheckedBatch`], a `lottery_core::BetBatch`).
+//!   its batch validated ([`CheckedBatch`], a `lottery_bet::BetBatch`).
 //! - `decoder`: bytes to messages, incrementally, without sockets
 //!   ([`Decoder`]); agency frames have one decode path,
 //!   [`Decoder::next_agency_frame`].

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use lottery_core::{Bet, Field, FieldError};
+use lottery_bet::{Bet, Field, FieldError};
 
 /// The protocol version this crate speaks. Version 2 added the rows'
 /// CRC32C to `Welcome` (and the `BatchConflict` code); a central speaks only
@@ -35,7 +35,7 @@ impl WireBet {
     /// The raw fields of a validated bet.
     ///
     /// ```
-    /// use lottery_core::Bet;
+    /// use lottery_bet::Bet;
     /// use lottery_net::WireBet;
     /// let bet = Bet::from_fields("Ana", "Pérez", "007", "1999-03-17", "7574").unwrap();
     /// let wire = WireBet::from_bet(&bet);
@@ -198,7 +198,7 @@ impl ErrorFrame {
     /// naming the bet, the field and the reason.
     ///
     /// ```
-    /// use lottery_core::{Document, Field};
+    /// use lottery_bet::{Document, Field};
     /// use lottery_net::{ErrorCode, ErrorFrame};
     /// let error = ErrorFrame::invalid_bet(4, &Document::new("12a").unwrap_err());
     /// assert_eq!(error.code, ErrorCode::InvalidBet);

@@ -14,7 +14,7 @@
 //! parsed here on its own, field by field, so the two paths share only the
 //! field primitives of [`crate::frame`].
 
-use lottery_core::{Bet, BetBatch, FieldError};
+use lottery_bet::{Bet, BetBatch, FieldError};
 
 use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet};
 use crate::decoder::Decoder;

@@ -6,7 +6,7 @@
 //! bets or the same first invalid bet, and a valid batch's store rows
 //! (written from the frame's bytes) are those of the reference's bets.
 
-use lottery_core::{AgencyId, Bet, BetBatch, Field, FieldReason, encode_store_rows};
+use lottery_bet::{AgencyId, Bet, BetBatch, Field, FieldReason, encode_store_rows};
 use lottery_net::{
     AgencyFrame, AgencyMessage, CheckedBatch, DEFAULT_MAX_FRAME, DecodeError, Decoder, ErrorCode,
     InvalidBet, WireBet, encode_agency_message,
@@ -351,7 +351,7 @@ fn a_frame_cut_short_after_good_texts_is_cut_short_not_an_invalid_bet() {
         checked.bets.unwrap_err(),
         InvalidBet {
             index: 0,
-            error: lottery_core::FieldError::new(Field::FirstName, FieldReason::Empty)
+            error: lottery_bet::FieldError::new(Field::FirstName, FieldReason::Empty)
         }
     );
 }

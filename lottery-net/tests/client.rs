@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use lottery_core::{AgencyId, Bet, Document};
+use lottery_bet::{AgencyId, Bet, Document};
 use lottery_net::{
     AgencyClient, AgencyMessage, CentralMessage, ClientConfig, ClientError, Decoder, ErrorCode,
     ErrorFrame, WireBet, encode_central_message, encode_winners,

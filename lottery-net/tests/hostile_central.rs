@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use lottery_core::{AgencyId, Bet};
+use lottery_bet::{AgencyId, Bet};
 use lottery_net::{
     AgencyClient, AgencyMessage, CentralMessage, ClientConfig, ClientError, DEFAULT_MAX_FRAME,
     DecodeError, Decoder, encode_central_message,

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use lottery_net::{
     AgencyClient, AgencyMessage, CentralMessage, ClientConfig, ClientError, Connection,
     DEFAULT_MAX_FRAME, Decoder, ErrorCode, ErrorFrame, encode_central_message,

@@ -49,7 +49,7 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use lottery_core::{AgencyId, BatchDigest};
+use lottery_bet::{AgencyId, BatchDigest};
 use parking_lot::{Condvar, Mutex};
 
 use crate::connection::{Connection, NOTIFY_DRAW, Statements};

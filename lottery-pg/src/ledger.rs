@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use lottery_bet::{AgencyId, BatchDigest, BetBatch, BetNumber, Document, StoredBet};
 use lottery_core::{
-    AgencyId, AgencyRecord, BatchDigest, BetBatch, BetNumber, Document, Draw, DrawAnnouncement,
-    DrawSummary, DrawTally, Durability, FinishRecorded, Ledger, LotteryRules, Receipt, Recovery,
-    StoreError, StoredBet,
+    AgencyRecord, Draw, DrawAnnouncement, DrawSummary, DrawTally, Durability, FinishRecorded,
+    Ledger, LotteryRules, Receipt, Recovery, StoreError,
 };
 use postgres::Config;
 

@@ -5,7 +5,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use lottery_core::{StoreError, StoredBet, encode_store_rows};
+use lottery_bet::{StoredBet, encode_store_rows};
+use lottery_core::StoreError;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls};
 

@@ -7,7 +7,7 @@
 //! conversion from a batch's bets to rows; [`bet_from_row`] the only one
 //! back.
 
-use lottery_core::{AgencyId, Bet, BetBatch, FieldError, StoredBet};
+use lottery_bet::{AgencyId, Bet, BetBatch, FieldError, StoredBet};
 
 /// The statement the commit streams the rows with.
 pub(crate) const COPY_BETS: &str = "COPY bets (agency, batch, position, first_name, last_name, \

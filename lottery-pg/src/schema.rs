@@ -12,7 +12,7 @@
 //!
 //! Each row of `batches` also holds the batch's digest (`rows_crc`,
 //! `rows_len` and `bets`: the CRC32C of its rows as `bets.csv` would hold
-//! them, their length and its count; `lottery_core::BatchDigest`), so that
+//! them, their length and its count; `lottery_bet::BatchDigest`), so that
 //! a batch sent again under a stored number, through any central, is
 //! acknowledged only when it holds the stored bets, and refused
 //! (`BatchConflict`) otherwise.

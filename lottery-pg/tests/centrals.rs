@@ -13,9 +13,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::{Schema, postgres_url};
+use lottery_bet::{AgencyId, Bet, ResumePoint, append_rows_crc};
 use lottery_core::{
-    AgencyId, Bet, Central, Durability, Finish, LotteryRules, ResumeError, ResumePoint,
-    SubmitError, Submitted, Winners, append_rows_crc,
+    Central, Durability, Finish, LotteryRules, ResumeError, SubmitError, Submitted, Winners,
 };
 use lottery_pg::PgLedger;
 

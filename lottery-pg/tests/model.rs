@@ -13,7 +13,8 @@ mod common;
 mod sequential_model;
 
 use common::{Schema, postgres_url};
-use lottery_core::{Central, Durability, LotteryRules, StoredBet, encode_store_rows};
+use lottery_bet::{StoredBet, encode_store_rows};
+use lottery_core::{Central, Durability, LotteryRules};
 use lottery_pg::{PgFaults, PgLedger};
 use proptest::prelude::*;
 use sequential_model::{Backend, StoreOrder, full_run, op, run};

@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use common::{Schema, postgres_url};
-use lottery_core::{AgencyId, Bet, Central, Durability, Finish, LotteryRules};
+use lottery_bet::{AgencyId, Bet};
+use lottery_core::{Central, Durability, Finish, LotteryRules};
 use lottery_pg::PgLedger;
 
 /// The simple-protocol message the postgres client sends to commit.

@@ -31,9 +31,10 @@ use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use lottery_bet::{AgencyId, ResumePoint};
 use lottery_core::{
-    AgencyId, Central, Finish, FinishError, PendingFinish, PendingResume, PendingSubmit,
-    ResumeError, ResumePoint, SubmitError, Submitted,
+    Central, Finish, FinishError, PendingFinish, PendingResume, PendingSubmit, ResumeError,
+    SubmitError, Submitted,
 };
 use mio::{Token, Waker};
 

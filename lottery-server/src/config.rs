@@ -37,8 +37,9 @@ use std::time::Duration;
 use clap::Parser;
 use clap::builder::BoolishValueParser;
 use log::LevelFilter;
+use lottery_bet::BetNumber;
 use lottery_config::{ConfigWarning, Requirement, Setting, requires, usage};
-use lottery_core::{BetNumber, Durability, LotteryRules, MAX_AGENCIES};
+use lottery_core::{Durability, LotteryRules, MAX_AGENCIES};
 use lottery_tls::ServerTls;
 use serde::Deserialize;
 
@@ -1062,7 +1063,7 @@ mod tests {
     fn the_tls_settings_of_the_config_file_load_and_yield_to_the_flags() {
         let dir = std::env::temp_dir().join(format!("lottery-config-tls-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let one = [lottery_core::AgencyId::new(1).unwrap()];
+        let one = [lottery_bet::AgencyId::new(1).unwrap()];
         let pki = lottery_tls::write_pki(&dir, &one, &["localhost".to_owned()]).unwrap();
         let (cert, key) = pki.server();
         let text = format!(

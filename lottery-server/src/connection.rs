@@ -32,7 +32,7 @@ use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use lottery_net::{CentralMessage, Decoder, ErrorFrame, encode_central_message};
 use mio::event::{Event, Source};
 use mio::net::TcpStream;

@@ -37,7 +37,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lottery_core::Birthdate;
+use lottery_bet::Birthdate;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 

@@ -59,7 +59,7 @@ use std::fmt::{self, Display};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use parking_lot::Mutex;
 
 /// How many limited lines may be written.

@@ -37,9 +37,9 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use log::{Level, debug, error, info, log, log_enabled, warn};
+use lottery_bet::{AgencyId, ResumePoint};
 use lottery_core::{
-    AgencyId, DrawSummary, Durability, Finish, Quarantined, ResumePoint, StoreError, SubmitError,
-    Submitted,
+    DrawSummary, Durability, Finish, Quarantined, StoreError, SubmitError, Submitted,
 };
 use lottery_log::chain;
 use lottery_net::{DecodeError, EncodeError};

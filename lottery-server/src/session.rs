@@ -36,9 +36,9 @@
 
 use std::net::SocketAddr;
 
+use lottery_bet::{AgencyId, BetBatch, Birthdate, ResumePoint};
 use lottery_core::{
-    AgencyId, BetBatch, Birthdate, Central, Finish, FinishError, ResumeError, ResumePoint,
-    ResumeStep, SubmitError, Submitted, Winners,
+    Central, Finish, FinishError, ResumeError, ResumeStep, SubmitError, Submitted, Winners,
 };
 use lottery_net::{
     AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorFrame, InvalidBet,
@@ -684,13 +684,13 @@ impl Session {
     fn send_winners(
         &mut self,
         agency: AgencyId,
-        documents: &[lottery_core::Document],
+        documents: &[lottery_bet::Document],
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
         let texts: Vec<&str> = documents
             .iter()
-            .map(lottery_core::Document::as_str)
+            .map(lottery_bet::Document::as_str)
             .collect();
         match encode_winners(&texts, ctx.max_frame, out) {
             Ok(_) => {

@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use lottery_core::{AgencyId, Central};
+use lottery_bet::AgencyId;
+use lottery_core::Central;
 use mio::net::TcpStream;
 use mio::{Poll, Token, Waker};
 use parking_lot::Mutex;

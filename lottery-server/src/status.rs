@@ -26,7 +26,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lottery_core::{AgencyId, Snapshot};
+use lottery_bet::AgencyId;
+use lottery_core::Snapshot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -491,7 +492,8 @@ impl Facts {
 
 #[cfg(test)]
 mod tests {
-    use lottery_core::{AgencySnapshot, BetNumber, DrawSnapshot};
+    use lottery_bet::BetNumber;
+    use lottery_core::{AgencySnapshot, DrawSnapshot};
 
     use super::*;
 

@@ -679,7 +679,7 @@ fn an_agency_leaving_while_its_winners_query_waits_is_let_go_at_once() {
 #[test]
 fn tls_flags_serve_mutual_tls_and_the_startup_says_what_the_port_protects() {
     let dir = scratch_dir("binary_tls");
-    let agencies = [lottery_core::AgencyId::new(1).unwrap()];
+    let agencies = [lottery_bet::AgencyId::new(1).unwrap()];
     let pki = lottery_tls::write_pki(&dir.join("pki"), &agencies, &["localhost".to_owned()])
         .expect("write a PKI");
     let (cert, key) = pki.server();

@@ -622,6 +622,6 @@ fn tls_with_the_real_lottery_admin_mounts_certificates_each_side_can_load() {
     let chain = lottery_tls::load_certificates(&certs.join("agency-2.pem"), "certificate").unwrap();
     assert!(lottery_tls::certifies(
         &chain[0],
-        lottery_core::AgencyId::new(2).unwrap()
+        lottery_bet::AgencyId::new(2).unwrap()
     ));
 }

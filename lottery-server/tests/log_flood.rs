@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use common::{
     RawAgency, SAFETY_TIMEOUT, agency_batches, expected_winners, run_agency, scratch_dir,
 };
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, ErrorCode, PROTOCOL_VERSION, WireBet,
     encode_agency_message,

@@ -10,7 +10,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::{TestCentral, scratch_dir, settings, stored_rows};
-use lottery_core::{AgencyFile, AgencyId, Bet, BetMonitor, Central, Durability, LotteryRules};
+use lottery_bet::{AgencyFile, AgencyId, Bet};
+use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
 use lottery_net::{AgencyClient, ClientConfig};
 use lottery_server::{Server, StopReason};
 

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use common::{
     RawAgency, SAFETY_TIMEOUT, agency_batches, expected_winners, scratch_dir, stored_rows,
 };
-use lottery_core::{AgencyId, Bet, BetMonitor, Central, Durability, LotteryRules};
+use lottery_bet::{AgencyId, Bet};
+use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
 use lottery_net::{AgencyMessage, CentralMessage, WireBet};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_lottery-server");

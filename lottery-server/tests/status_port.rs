@@ -848,7 +848,7 @@ fn curl(args: &[&str]) -> Option<(u16, String)> {
 /// A PKI for `127.0.0.1` (its CA, the status port's certificate and key)
 /// and a token file, in `dir`.
 fn tls_and_token(dir: &Path) -> (lottery_tls::PkiFiles, PathBuf) {
-    let agency = [lottery_core::AgencyId::new(1).unwrap()];
+    let agency = [lottery_bet::AgencyId::new(1).unwrap()];
     let pki = lottery_tls::write_pki(&dir.join("pki"), &agency, &["127.0.0.1".to_owned()])
         .expect("write a PKI");
     let token = dir.join("status.token");

@@ -15,9 +15,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{SAFETY_TIMEOUT, agency_batches, scratch_dir, settings};
+use lottery_bet::{AgencyId, Bet, StoreRows};
 use lottery_core::{
-    AgencyId, Bet, BetMonitor, BetStore, Central, CsvFileStore, Durability, LotteryRules,
-    StoreFile, StoreRows, StoreSyncer,
+    BetMonitor, BetStore, Central, CsvFileStore, Durability, LotteryRules, StoreFile, StoreSyncer,
 };
 use lottery_net::{
     AgencyClient, AgencyMessage, CentralMessage, ClientConfig, Connection, ErrorCode,

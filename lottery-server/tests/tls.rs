@@ -14,7 +14,7 @@ use std::thread;
 use common::{
     RawAgency, TestCentral, agency_batches, expected_winners, run_agency, scratch_dir, settings,
 };
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use lottery_net::{AgencyMessage, CentralMessage, ErrorCode};
 use lottery_server::ServerConfig;
 use lottery_tls::{Authority, ClientTls, Issued, ServerTls};

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 
 use common::{TestCentral, agency_batches, scratch_dir, settings};
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use lottery_net::{
     AgencyMessage, DEFAULT_MAX_FRAME, Decoder, PROTOCOL_VERSION, encode_agency_message,
 };

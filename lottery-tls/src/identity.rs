@@ -5,7 +5,7 @@
 //! checks in the handshake; keyUsage is not among them, so it is checked
 //! here ([`check_key_usage`], called by the central's client verifier).
 
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use rustls_pki_types::{CertificateDer, DnsName, ServerName};
 use x509_parser::prelude::{FromDer, X509Certificate};
 

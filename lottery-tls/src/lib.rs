@@ -20,7 +20,7 @@
 //! socket.
 //!
 //! ```
-//! use lottery_core::AgencyId;
+//! use lottery_bet::AgencyId;
 //! use lottery_tls::{Authority, certifies};
 //! let ca = Authority::new("lottery test CA")?;
 //! let agency = ca.issue_agency(AgencyId::new(3).unwrap())?;

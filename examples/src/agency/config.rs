@@ -14,8 +14,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use log::LevelFilter;
+use lottery_bet::{AgencyId, Bet, Birthdate};
 use lottery_config::{ConfigWarning, Requirement, Setting, requires};
-use lottery_core::{AgencyId, Bet, Birthdate};
 use serde::Deserialize;
 
 use crate::error::{ConfigError, InputError};

@@ -26,7 +26,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use serde::{Deserialize, Serialize};
 
 /// One event of a history line, its `event` key naming the variant.

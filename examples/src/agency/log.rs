@@ -12,7 +12,7 @@ use std::io;
 
 // The `log` crate, not this module.
 use ::log::{error, info, warn};
-use lottery_core::{AgencyId, Bet};
+use lottery_bet::{AgencyId, Bet};
 use lottery_log::chain;
 
 use super::config::AgencySettings;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use log::LevelFilter;
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use lottery_examples::agency::history::{HistoryEvent, HistoryWriter};
 use lottery_examples::agency::{self, AgencyArgs, AgencySettings, SessionEvent, run_session};
 use lottery_examples::input;

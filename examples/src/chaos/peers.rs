@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use lottery_core::{AgencyId, Bet};
+use lottery_bet::{AgencyId, Bet};
 use lottery_net::{AgencyMessage, CentralMessage, ClientConfig, Connection, WireBet};
 
 use crate::synthetic::SplitMix64;

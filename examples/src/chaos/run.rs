@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
-use lottery_core::{Bet, BetNumber};
+use lottery_bet::{Bet, BetNumber};
 
 use super::check::{self, Bounds, ConflictProbe, ResourceSample, Verdict};
 use super::faults::{FaultKind, Injected};

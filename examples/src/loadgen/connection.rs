@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::plan::SessionPlan;
 use super::shared::{RunShared, ThreadReport};
 use super::wire::Wire;
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, PROTOCOL_VERSION,
     encode_agency_message,

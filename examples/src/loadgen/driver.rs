@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 

@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use lottery_core::{AgencyId, BetNumber};
+use lottery_bet::{AgencyId, BetNumber};
 use lottery_net::{BatchBuilder, EncodeError, Pushed};
 
 use crate::synthetic::{DEFAULT_SEED, SyntheticDataSet};

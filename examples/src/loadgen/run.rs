@@ -7,7 +7,8 @@ use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use log::info;
-use lottery_core::{AgencyId, BetNumber, LotteryRules};
+use lottery_bet::{AgencyId, BetNumber};
+use lottery_core::LotteryRules;
 use lottery_net::DEFAULT_MAX_FRAME;
 use lottery_tls::ClientTls;
 

@@ -14,7 +14,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use lottery_core::{AgencyId, Bet, BetMonitor, Durability, StoreRows};
+use lottery_bet::{AgencyId, Bet, StoreRows};
+use lottery_core::{BetMonitor, Durability};
 
 use super::data::DataSet;
 use super::plan::Progress;

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use lottery_core::{AgencyId, Bet, BetNumber};
+use lottery_bet::{AgencyId, Bet, BetNumber};
 use lottery_examples::synthetic::{SplitMix64, synthetic_bet, write_agency_file};
 
 /// Agencies in every trial.

@@ -9,9 +9,10 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
+use lottery_bet::{AgencyId, Bet};
 use lottery_core::{
-    AgencyId, Bet, BetMonitor, Central, Durability, Finish, FinishError, LotteryRules, MemoryStore,
-    SubmitError, Submitted, Winners,
+    BetMonitor, Central, Durability, Finish, FinishError, LotteryRules, MemoryStore, SubmitError,
+    Submitted, Winners,
 };
 
 fn id(agency: u32) -> AgencyId {

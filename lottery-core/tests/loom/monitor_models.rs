@@ -6,7 +6,8 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use lottery_core::{AgencyId, Appended, Bet, BetMonitor, Durability, MemoryStore, StoreRows};
+use lottery_bet::{AgencyId, Bet, StoreRows};
+use lottery_core::{Appended, BetMonitor, Durability, MemoryStore};
 
 fn agency(id: u32) -> AgencyId {
     AgencyId::new(id).expect("agencies are numbered from 1")
@@ -59,7 +60,7 @@ fn check_store(handle: &lottery_core::MemoryHandle, acked: &[(u32, Appended)]) {
     for &(id, appended) in acked {
         assert!(handle.synced_len() >= appended.end_offset);
         let mut expected = Vec::new();
-        lottery_core::encode_store_rows(agency(id), &batch(id), &mut expected);
+        lottery_bet::encode_store_rows(agency(id), &batch(id), &mut expected);
         let end = appended.end_offset as usize;
         assert_eq!(
             &bytes[end - expected.len()..end],

@@ -13,9 +13,9 @@
 
 #![allow(dead_code)]
 
+use lottery_bet::{AgencyId, BatchDigest, Bet, ResumePoint, encode_store_rows};
 use lottery_core::{
-    AgencyId, BatchDigest, Bet, Central, Durability, Finish, FinishError, LotteryRules,
-    ResumePoint, SubmitError, Submitted, Winners, encode_store_rows,
+    Central, Durability, Finish, FinishError, LotteryRules, SubmitError, Submitted, Winners,
 };
 use proptest::prelude::*;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 
 use crate::frame::DEFAULT_MAX_FRAME;
 
@@ -28,7 +28,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How an [`AgencyClient`](super::AgencyClient) connects, sends and recovers.
 ///
 /// ```
-/// use lottery_core::AgencyId;
+/// use lottery_bet::AgencyId;
 /// use lottery_net::ClientConfig;
 /// let mut config = ClientConfig::new("127.0.0.1:12345", AgencyId::new(3).unwrap());
 /// config.batch_max = Some(100);

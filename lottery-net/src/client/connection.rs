@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use lottery_core::ResumePoint;
+use lottery_bet::ResumePoint;
 
 use super::stream::Stream;
 use super::{ClientConfig, Interrupter};

@@ -8,7 +8,7 @@
 
 use std::error::Error;
 
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 use lottery_log::chain;
 
 /// `connect | result: success`: the first handshake, and where the central

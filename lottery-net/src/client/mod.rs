@@ -32,7 +32,7 @@ mod stream;
 
 use std::collections::VecDeque;
 
-use lottery_core::{Document, ResumePoint};
+use lottery_bet::{Document, ResumePoint};
 
 pub use self::config::{ClientConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IN_FLIGHT};
 pub use self::connection::Connection;
@@ -64,7 +64,7 @@ enum Answered {
 /// The blocking client of one agency.
 ///
 /// ```no_run
-/// use lottery_core::{AgencyFile, AgencyId};
+/// use lottery_bet::{AgencyFile, AgencyId};
 /// use lottery_net::{AgencyClient, ClientConfig};
 /// let config = ClientConfig::new("127.0.0.1:12345", AgencyId::new(1).unwrap());
 /// let mut client = AgencyClient::connect(config)?;
@@ -624,7 +624,7 @@ fn check_winners(
     last: bool,
     before: usize,
     most: u64,
-    agency: lottery_core::AgencyId,
+    agency: lottery_bet::AgencyId,
 ) -> Result<(), ClientError> {
     let violation = |why: String| Err(ClientError::ProtocolViolation(why));
     if documents.is_empty() && !last {

@@ -12,7 +12,7 @@
 //! This costs one encoding of the skipped bets, once per handshake that
 //! finds bets stored; a first run (nothing stored) pays nothing.
 
-use lottery_core::{AgencyId, ResumePoint, append_rows_crc};
+use lottery_bet::{AgencyId, ResumePoint, append_rows_crc};
 
 use crate::batch::{BatchBuilder, BatchSource};
 use crate::checked::AgencyFrame;

@@ -1,8 +1,7 @@
 //! The session against a real central over a memory store, without sockets.
 
-use lottery_core::{
-    AgencyId, BetMonitor, Birthdate, Central, Durability, LotteryRules, MemoryHandle, MemoryStore,
-};
+use lottery_bet::{AgencyId, Birthdate};
+use lottery_core::{BetMonitor, Central, Durability, LotteryRules, MemoryHandle, MemoryStore};
 use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, ErrorCode, PROTOCOL_VERSION, WireBet,
 };
@@ -761,8 +760,8 @@ impl lottery_core::Ledger for SharedMemory {
         &self,
         agency: AgencyId,
         batch: u64,
-        bets: &lottery_core::BetBatch,
-    ) -> Result<(lottery_core::Receipt, lottery_core::BatchDigest), lottery_core::StoreError> {
+        bets: &lottery_bet::BetBatch,
+    ) -> Result<(lottery_core::Receipt, lottery_bet::BatchDigest), lottery_core::StoreError> {
         lottery_core::Ledger::begin_append(&self.0, agency, batch, bets)
     }
     fn begin_finish(
@@ -789,7 +788,7 @@ impl lottery_core::Ledger for SharedMemory {
     }
     fn scan(
         &self,
-        visit: &mut dyn FnMut(lottery_core::StoredBet),
+        visit: &mut dyn FnMut(lottery_bet::StoredBet),
     ) -> Result<u64, lottery_core::StoreError> {
         lottery_core::Ledger::scan(&self.0, visit)
     }

@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use lottery_core::{BetMonitor, Central, Durability, LotteryRules, StoreRows};
+use lottery_bet::StoreRows;
+use lottery_core::{BetMonitor, Central, Durability, LotteryRules};
 use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, ErrorCode, PROTOCOL_VERSION,
     WireBet, encode_agency_message,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use lottery_core::{AgencyId, Bet, BetNumber, encode_store_rows};
+use lottery_bet::{AgencyId, Bet, BetNumber, encode_store_rows};
 
 use super::{FILLER, LotteryRun, Pending, Plan};
 use crate::agency::history::{HistoryLine, parse_history};

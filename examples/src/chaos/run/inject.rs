@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use lottery_core::AgencyId;
+use lottery_bet::AgencyId;
 
 use super::{FILLER, LotteryRun, Pending};
 use crate::agency::history::{HistoryEvent, parse_history};

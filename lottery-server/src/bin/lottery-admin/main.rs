@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lottery_core::{AgencyId, MAX_AGENCIES, StoreReport, verify_store};
+use lottery_bet::AgencyId;
+use lottery_core::{MAX_AGENCIES, StoreReport, verify_store};
 use lottery_log::chain;
 use lottery_tls::{PkiFiles, write_pki};
 

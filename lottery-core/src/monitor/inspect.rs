@@ -1,0 +1,469 @@
+//! Reading a store without changing it: what it holds, whether its checksums
+//! hold, and what a crash left beyond its committed part.
+//!
+//! Both opening a store (recovery, which then repairs what a crash can leave)
+//! and `lottery-admin verify` (which only reports) start here. The whole
+//! committed region is read once, in a streaming pass: every journal record's
+//! rows are parsed (they must be the record's agency's, as many as it says)
+//! and checksummed (CRC32C), and the record's link of the SHA-256 chain
+//! recomputed. Any
+//! mismatch is an error naming the record, and nothing has been changed.
+//!
+//! The cases, decided from which files exist (STORE.md tells why each is
+//! what it is):
+//!
+//! | manifest | journal | `bets.csv` | what it is |
+//! |---|---|---|---|
+//! | none, or without rules | none | empty | a new store |
+//! | none, or without rules | none | rows | a course store to adopt (or an adoption a crash cut short) |
+//! | with rules | none | empty | a new store a crash cut short |
+//! | with rules | none | rows | refused: the journal is missing |
+//! | none | present | any | refused: the manifest is missing |
+//! | present | present | any | replayed and checked |
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::path::Path;
+
+use lottery_bet::{AgencyId, BatchDigest, StoreRows};
+
+use crate::error::StoreError;
+use crate::lottery::ledger::AgencyRecord;
+use crate::monitor::journal::{DataSum, Digest, JournalLines, Line, ReadError, Record, genesis};
+use crate::monitor::manifest::Manifest;
+
+/// What a store is made of, to be read: its data, journal and manifest.
+pub(crate) struct Sources {
+    /// `bets.csv`, from its start.
+    pub(crate) data: Box<dyn Read + Send>,
+    pub(crate) data_len: u64,
+    /// The journal, from its start, and its length.
+    pub(crate) journal: Option<(Box<dyn Read + Send>, u64)>,
+    pub(crate) manifest: Option<Vec<u8>>,
+}
+
+/// What kind of store was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Nothing stored yet: a journal is to be started.
+    New,
+    /// Rows without a journal: to be adopted up to `committed_end`.
+    Adopt,
+    /// A journal, replayed.
+    Journal,
+}
+
+/// What reading a store found, before any repair.
+#[derive(Debug, Clone)]
+pub(crate) struct Inspection {
+    pub(crate) kind: Kind,
+    /// The manifest as found (empty for a new or course store).
+    pub(crate) manifest: Manifest,
+    /// Per agency: bets, last batch, finished.
+    pub(crate) agencies: BTreeMap<AgencyId, AgencyRecord>,
+    /// Per agency: how many batch records.
+    pub(crate) batches: BTreeMap<AgencyId, u64>,
+    /// Per agency: the digest of each committed batch, in journal order.
+    pub(crate) digests: BTreeMap<AgencyId, Vec<BatchDigest>>,
+    /// Per agency: committed bets that play the manifest's winning number
+    /// (none counted without rules): what a recorded draw must say.
+    pub(crate) winners: BTreeMap<AgencyId, u64>,
+    /// Where the committed data ends (what the journal covers, or the last
+    /// whole line of a store to adopt).
+    pub(crate) committed_end: u64,
+    /// The chain's head: the link of the last valid record (or, for a store
+    /// to adopt, of the `adopted` record to write).
+    pub(crate) chain: Digest,
+    pub(crate) data_len: u64,
+    /// The journal's bytes that hold valid records (0 without a journal).
+    pub(crate) journal_valid_len: u64,
+    pub(crate) journal_len: u64,
+}
+
+impl Inspection {
+    /// Bytes of `bets.csv` beyond the committed part (a crash's tail).
+    pub(crate) fn data_tail(&self) -> u64 {
+        self.data_len - self.committed_end
+    }
+
+    /// Bytes of the journal beyond its valid records (a torn last line, or
+    /// records naming data a power cut took).
+    pub(crate) fn journal_tail(&self) -> u64 {
+        self.journal_len - self.journal_valid_len
+    }
+}
+
+/// Reads the store's files and checks them; changes nothing. `strict`
+/// (durability `fsync`, where every journal record was written after its
+/// data was synced) refuses journal records naming data beyond the end of
+/// `bets.csv`; otherwise a power cut may have taken that data, and those
+/// records (and all after them) count as the journal's tail.
+///
+/// # Errors
+/// [`StoreError::Inconsistent`], [`StoreError::Checksum`],
+/// [`StoreError::Journal`], [`StoreError::Corrupt`] or [`StoreError::Io`], as
+/// found.
+pub(crate) fn inspect(
+    sources: Sources,
+    path: &Path,
+    strict: bool,
+) -> Result<Inspection, StoreError> {
+    let manifest = match &sources.manifest {
+        Some(bytes) => {
+            Some(
+                Manifest::parse(bytes).map_err(|problem| StoreError::Inconsistent {
+                    path: path.to_path_buf(),
+                    problem: format!("its manifest (bets.csv.lottery) is damaged: {problem}"),
+                    remedy: "restore bets.csv.lottery from a backup",
+                })?,
+            )
+        }
+        None => None,
+    };
+    let has_rules = manifest.as_ref().is_some_and(|m| m.rules.is_some());
+    let mut inspection = Inspection {
+        kind: Kind::New,
+        manifest: manifest.clone().unwrap_or_default(),
+        agencies: BTreeMap::new(),
+        batches: BTreeMap::new(),
+        digests: BTreeMap::new(),
+        winners: BTreeMap::new(),
+        committed_end: 0,
+        chain: genesis(),
+        data_len: sources.data_len,
+        journal_valid_len: 0,
+        journal_len: 0,
+    };
+    match (manifest, sources.journal) {
+        (None, None) => {
+            if sources.data_len > 0 {
+                adopt(sources.data, &mut inspection, path)?;
+            }
+            Ok(inspection)
+        }
+        (Some(manifest), None) if !has_rules && manifest.draw.is_none() => {
+            // A new store, or an adoption a crash cut short (the manifest is
+            // written first): no central has used it yet.
+            if sources.data_len > 0 {
+                adopt(sources.data, &mut inspection, path)?;
+            }
+            Ok(inspection)
+        }
+        (Some(manifest), None) => {
+            if sources.data_len > 0 || manifest.draw.is_some() {
+                return Err(inconsistent(
+                    path,
+                    "its journal (bets.csv.journal) is missing".to_owned(),
+                    "restore bets.csv.journal from a backup; `lottery-admin verify` checks the result",
+                ));
+            }
+            Ok(inspection)
+        }
+        (None, Some(_)) => Err(inconsistent(
+            path,
+            "its manifest (bets.csv.lottery) is missing, its journal is there".to_owned(),
+            "restore bets.csv.lottery from a backup",
+        )),
+        (Some(manifest), Some((journal, journal_len))) => {
+            inspection.kind = Kind::Journal;
+            inspection.journal_len = journal_len;
+            replay(journal, sources.data, &mut inspection, path, strict)?;
+            check_draw(&manifest, &inspection, path)?;
+            Ok(inspection)
+        }
+    }
+}
+
+fn inconsistent(path: &Path, problem: String, remedy: &'static str) -> StoreError {
+    StoreError::Inconsistent {
+        path: path.to_path_buf(),
+        problem,
+        remedy,
+    }
+}
+
+fn io_error<'a>(path: &'a Path, action: &'static str) -> impl Fn(io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A drawn store must be whole up to its draw and hold nothing after it.
+fn check_draw(manifest: &Manifest, inspection: &Inspection, path: &Path) -> Result<(), StoreError> {
+    let Some(draw) = &manifest.draw else {
+        return Ok(());
+    };
+    if inspection.committed_end != draw.end || inspection.chain != draw.chain {
+        return Err(inconsistent(
+            path,
+            format!(
+                "its draw covers {} bytes of bets.csv, its journal vouches for {} (or for other bytes): the journal was cut or replaced after the draw",
+                draw.end, inspection.committed_end
+            ),
+            "restore bets.csv.journal from a backup; a drawn lottery is never drawn again",
+        ));
+    }
+    if inspection.data_tail() > 0 || inspection.journal_tail() > 0 {
+        return Err(inconsistent(
+            path,
+            "bytes were written after its draw".to_owned(),
+            "restore the store from a backup; a drawn lottery takes no more bets",
+        ));
+    }
+    Ok(())
+}
+
+/// Replays the journal over the data, checking every record's rows and link.
+fn replay(
+    journal: Box<dyn Read + Send>,
+    mut data: Box<dyn Read + Send>,
+    inspection: &mut Inspection,
+    path: &Path,
+    strict: bool,
+) -> Result<(), StoreError> {
+    let read_error = |error: ReadError| match error {
+        ReadError::Io(source) => io_error(path, "read the journal of")(source),
+        ReadError::Damaged { line, problem } => StoreError::Journal {
+            path: path.to_path_buf(),
+            line,
+            problem,
+        },
+        ReadError::OldFormat => inconsistent(
+            path,
+            "its journal is of format 1, written by a version without checksums".to_owned(),
+            "move bets.csv.journal and bets.csv.lottery away to adopt bets.csv as a course store (batch numbers restart), or keep using the version that wrote it",
+        ),
+    };
+    let mut lines = JournalLines::new(journal).map_err(read_error)?;
+    inspection.journal_valid_len = crate::monitor::journal::HEADER.len() as u64;
+    let mut rows_before = 0u64;
+    while let Some(line) = lines.next_line().map_err(read_error)? {
+        let Line::Record {
+            record,
+            link,
+            line,
+            len,
+        } = line
+        else {
+            break;
+        };
+        // The first line of bets.csv the record covers, for messages.
+        let data_line = rows_before + 1;
+        let mut region_len = 0;
+        let data_digest = match record.end() {
+            Some(end) => {
+                if end < inspection.committed_end {
+                    return Err(StoreError::Journal {
+                        path: path.to_path_buf(),
+                        line,
+                        problem: format!(
+                            "end offset {end} is before the previous one {}",
+                            inspection.committed_end
+                        ),
+                    });
+                }
+                if end > inspection.data_len {
+                    if strict {
+                        return Err(inconsistent(
+                            path,
+                            format!(
+                                "journal line {line} names bets.csv up to byte {end}, but bets.csv has {} bytes (with durability fsync no crash can do that)",
+                                inspection.data_len
+                            ),
+                            "restore bets.csv from a backup",
+                        ));
+                    }
+                    // A power cut took data the record names: it and every
+                    // later record are the journal's tail.
+                    break;
+                }
+                let region = end - inspection.committed_end;
+                region_len = region;
+                let (digest, rows) = check_region(
+                    &mut data,
+                    region,
+                    &record,
+                    rows_before,
+                    line,
+                    inspection,
+                    path,
+                )?;
+                rows_before += rows;
+                inspection.committed_end = end;
+                Some(digest)
+            }
+            None => None,
+        };
+        let expected = record.link(&inspection.chain, data_digest.as_ref());
+        if expected != link {
+            let (agency, batch) = match record {
+                Record::Batch { agency, batch, .. } => (Some(agency), batch),
+                Record::Finish { agency, .. } => (Some(agency), 0),
+                Record::Adopted { .. } => (None, 0),
+            };
+            return Err(StoreError::Checksum {
+                path: path.to_path_buf(),
+                agency,
+                batch,
+                journal_line: line,
+                data_line,
+            });
+        }
+        if let (Record::Batch { agency, bets, .. }, Some(sum)) = (record, data_digest) {
+            // What a resend of the batch is checked against (see the
+            // `digest` module): the CRC32C just checked, kept.
+            let digest = BatchDigest::from_parts(u32::from_be_bytes(sum), region_len, bets);
+            inspection.digests.entry(agency).or_default().push(digest);
+        }
+        apply(&record, inspection);
+        inspection.chain = link;
+        inspection.journal_valid_len += len;
+    }
+    Ok(())
+}
+
+/// Counts a checked record into the per-agency books.
+fn apply(record: &Record, inspection: &mut Inspection) {
+    match *record {
+        Record::Batch {
+            agency,
+            batch,
+            bets,
+            ..
+        } => {
+            let entry = inspection.agencies.entry(agency).or_default();
+            entry.bets += bets;
+            entry.last_batch = entry.last_batch.max(batch);
+            *inspection.batches.entry(agency).or_default() += 1;
+        }
+        Record::Adopted { .. } => {}
+        // The count a finish names is the central's business (it checked it
+        // against its books before recording); the chain vouches for it.
+        Record::Finish { agency, .. } => {
+            inspection.agencies.entry(agency).or_default().finished = true;
+        }
+    }
+}
+
+/// Reads the `region` bytes of `record` from `data`: parses its rows (a
+/// batch's must all be its agency's, as many as it says; adopted rows are
+/// counted per agency) and checksums them. Returns the CRC32C and the row count.
+fn check_region(
+    data: &mut Box<dyn Read + Send>,
+    region: u64,
+    record: &Record,
+    rows_before: u64,
+    journal_line: u64,
+    inspection: &mut Inspection,
+    path: &Path,
+) -> Result<(DataSum, u64), StoreError> {
+    let mut hashing = Hashing {
+        inner: data.take(region),
+        crc: 0,
+    };
+    let mut rows = 0u64;
+    let mut agencies: BTreeMap<AgencyId, u64> = BTreeMap::new();
+    let winning = inspection.manifest.rules.map(|rules| rules.winning_number);
+    for row in StoreRows::new(&mut hashing) {
+        let stored = row.map_err(|(line, error)| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            line: rows_before + line,
+            error,
+        })?;
+        rows += 1;
+        *agencies.entry(stored.agency).or_default() += 1;
+        if Some(stored.bet.number) == winning {
+            *inspection.winners.entry(stored.agency).or_default() += 1;
+        }
+    }
+    io::copy(&mut hashing, &mut io::sink()).map_err(io_error(path, "read"))?;
+    if hashing.inner.limit() > 0 {
+        return Err(io_error(path, "read")(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "bets.csv ended while it was read",
+        )));
+    }
+    match *record {
+        Record::Batch {
+            agency,
+            bets,
+            batch,
+            ..
+        } => {
+            let others = agencies.keys().find(|&&other| other != agency);
+            if others.is_some() || rows != bets {
+                return Err(StoreError::Journal {
+                    path: path.to_path_buf(),
+                    line: journal_line,
+                    problem: format!(
+                        "it names {bets} bets of agency {agency} (batch {batch}) from line {} of bets.csv, the store holds {rows} rows there ({})",
+                        rows_before + 1,
+                        describe(&agencies)
+                    ),
+                });
+            }
+        }
+        Record::Adopted { .. } => {
+            for (agency, count) in agencies {
+                inspection.agencies.entry(agency).or_default().bets += count;
+            }
+        }
+        Record::Finish { .. } => {}
+    }
+    Ok((hashing.crc.to_be_bytes(), rows))
+}
+
+fn describe(agencies: &BTreeMap<AgencyId, u64>) -> String {
+    let parts: Vec<String> = agencies
+        .iter()
+        .map(|(agency, count)| format!("{count} of agency {agency}"))
+        .collect();
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Takes over a store without journal: its whole lines are adopted (the rows
+/// checked and counted), a torn last line is its tail.
+fn adopt(
+    mut data: Box<dyn Read + Send>,
+    inspection: &mut Inspection,
+    path: &Path,
+) -> Result<(), StoreError> {
+    // Rows never hold a line break (names refuse control characters), so a
+    // last line without one was torn. The data is read twice (its length up
+    // to the last line end, then its rows): adoption happens once.
+    let mut bytes = Vec::new();
+    data.read_to_end(&mut bytes)
+        .map_err(io_error(path, "read"))?;
+    let whole = bytes
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |last| last + 1);
+    inspection.kind = Kind::Adopt;
+    let record = Record::Adopted { end: whole as u64 };
+    let mut region: Box<dyn Read + Send> = Box::new(io::Cursor::new(bytes));
+    let (data_digest, _) =
+        check_region(&mut region, whole as u64, &record, 0, 0, inspection, path)?;
+    inspection.committed_end = whole as u64;
+    inspection.chain = record.link(&genesis(), Some(&data_digest));
+    Ok(())
+}
+
+/// Hashes what is read through it.
+struct Hashing<R> {
+    inner: R,
+    crc: u32,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buffer[..read]);
+        Ok(read)
+    }
+}

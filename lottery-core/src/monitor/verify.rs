@@ -1,0 +1,218 @@
+//! Checking a store offline: [`verify_store`], read-only and lock-free.
+//!
+//! It reads a store as opening it would (the private `inspect` module): the
+//! manifest, every journal record, every committed row and the checksum chain
+//! over them; it changes nothing and takes no lock, so it may run beside a
+//! central (it then sees the store as of some moment of its writing).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader};
+use std::path::{Path, PathBuf};
+
+use lottery_bet::AgencyId;
+
+use crate::error::StoreError;
+use crate::lottery::draw::DrawSummary;
+use crate::lottery::rules::LotteryRules;
+use crate::monitor::inspect::{Inspection, Kind, Sources, inspect};
+use crate::monitor::journal::to_hex;
+use crate::monitor::store::link_target;
+
+/// What a store holds for one agency, as [`verify_store`] found it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgencyReport {
+    /// Bets stored for the agency.
+    pub bets: u64,
+    /// Batch records of the agency in the journal.
+    pub batches: u64,
+    /// The sequence number of its last batch (0: none, or adopted rows only).
+    pub last_batch: u64,
+    /// Whether its finish is recorded.
+    pub finished: bool,
+}
+
+/// What [`verify_store`] found in a store whose checks passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreReport {
+    /// The rules the store records (`None`: no central used it yet).
+    pub rules: Option<LotteryRules>,
+    /// Per agency (agencies with nothing stored are absent).
+    pub agencies: BTreeMap<AgencyId, AgencyReport>,
+    /// The draw, when the store records one.
+    pub draw: Option<DrawSummary>,
+    /// The journal's chain head, 64 hex digits: it vouches for every
+    /// committed byte (an auditor may keep it and compare later).
+    pub chain_head: String,
+    /// Bytes of `bets.csv` the journal vouches for.
+    pub committed_bytes: u64,
+    /// Bytes of `bets.csv` beyond them (a crash's tail: the next open moves
+    /// them to quarantine).
+    pub data_tail: u64,
+    /// Bytes of the journal beyond its valid records (likewise).
+    pub journal_tail: u64,
+    /// Whether the store has a journal (else it is a course store, not yet
+    /// adopted, or a new one).
+    pub journaled: bool,
+}
+
+impl StoreReport {
+    /// Whether the store is whole: journaled, and nothing beyond what its
+    /// journal vouches for.
+    pub fn is_whole(&self) -> bool {
+        self.journaled && self.data_tail == 0 && self.journal_tail == 0
+    }
+}
+
+/// Checks the store at `path` (its `bets.csv`, journal and manifest) without
+/// changing anything or taking its lock.
+///
+/// # Errors
+/// The first problem found: [`StoreError::Checksum`] (naming the record and
+/// line), [`StoreError::Corrupt`], [`StoreError::Journal`],
+/// [`StoreError::Inconsistent`] (a file missing, the journal cut under a
+/// recorded draw, a draw that the committed rows do not give or with
+/// agencies unfinished, finishes without rules, ...), or [`StoreError::Io`].
+pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
+    let path = path.as_ref();
+    // Named as the central names them: after where a link leads.
+    let files = link_target(path);
+    let beside = |suffix: &str| -> PathBuf {
+        let mut name = files.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let io_error = |action: &'static str| {
+        move |source| StoreError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let open = |file: &Path| -> io::Result<Option<(File, u64)>> {
+        match File::open(file) {
+            Ok(opened) => {
+                let len = opened.metadata()?.len();
+                Ok(Some((opened, len)))
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    };
+    let manifest = match std::fs::read(beside(".lottery")) {
+        Ok(bytes) => Some(bytes),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+        Err(error) => return Err(io_error("read the manifest of")(error)),
+    };
+    let journal = open(&beside(".journal")).map_err(io_error("open the journal of"))?;
+    let Some((data, data_len)) = open(path).map_err(io_error("open"))? else {
+        let problem = if journal.is_some() || manifest.is_some() {
+            "bets.csv is missing but its journal or manifest is there"
+        } else {
+            "there is no store there"
+        };
+        return Err(StoreError::Inconsistent {
+            path: path.to_path_buf(),
+            problem: problem.to_owned(),
+            remedy: "check the path, or restore bets.csv from a backup",
+        });
+    };
+    let sources = Sources {
+        data: Box::new(BufReader::with_capacity(64 * 1024, data)),
+        data_len,
+        journal: journal.map(|(file, len)| {
+            (
+                Box::new(BufReader::new(file)) as Box<dyn io::Read + Send>,
+                len,
+            )
+        }),
+        manifest,
+    };
+    // Not strict: the mode the store was written in is not recorded, and a
+    // record beyond the data is reported as a journal tail either way.
+    let inspection = inspect(sources, path, false)?;
+    check_rules_and_draw(&inspection, path)?;
+    let agencies = inspection
+        .agencies
+        .iter()
+        .map(|(&agency, record)| {
+            (
+                agency,
+                AgencyReport {
+                    bets: record.bets,
+                    batches: inspection.batches.get(&agency).copied().unwrap_or(0),
+                    last_batch: record.last_batch,
+                    finished: record.finished,
+                },
+            )
+        })
+        .collect();
+    Ok(StoreReport {
+        rules: inspection.manifest.rules,
+        agencies,
+        draw: inspection.manifest.draw.as_ref().map(|d| d.summary.clone()),
+        chain_head: to_hex(&inspection.chain),
+        committed_bytes: inspection.committed_end,
+        data_tail: inspection.data_tail(),
+        journal_tail: inspection.journal_tail(),
+        journaled: inspection.kind == Kind::Journal,
+    })
+}
+
+/// What a central checks of the rules and the draw when it opens a store
+/// (`Central::new`), here from the rows the inspection counted: finishes
+/// and a draw need rules (a central records them before any bet); a draw
+/// needs every expected agency finished, and the bets and the winners per
+/// agency that the committed rows give.
+fn check_rules_and_draw(inspection: &Inspection, path: &Path) -> Result<(), StoreError> {
+    let inconsistent = |problem: String| StoreError::Inconsistent {
+        path: path.to_path_buf(),
+        problem,
+        remedy: "restore bets.csv.lottery and bets.csv.journal from a backup",
+    };
+    let manifest = &inspection.manifest;
+    let Some(rules) = manifest.rules else {
+        if manifest.draw.is_some() || inspection.agencies.values().any(|a| a.finished) {
+            return Err(inconsistent(
+                "its journal records finished agencies (or its manifest a draw), but its manifest (bets.csv.lottery) holds no rules: it was cut or replaced".to_owned(),
+            ));
+        }
+        return Ok(());
+    };
+    if let Some(agency) = inspection
+        .agencies
+        .keys()
+        .find(|a| a.get() > rules.agencies)
+    {
+        return Err(inconsistent(format!(
+            "it holds records of agency {agency}, its rules expect agencies 1 to {}",
+            rules.agencies
+        )));
+    }
+    let Some(draw) = &manifest.draw else {
+        return Ok(());
+    };
+    let finished = inspection.agencies.values().filter(|a| a.finished).count();
+    if finished != rules.agencies as usize {
+        return Err(inconsistent(format!(
+            "it records a draw, but only {finished} of its {} agencies finished",
+            rules.agencies
+        )));
+    }
+    let bets: u64 = inspection.agencies.values().map(|a| a.bets).sum();
+    let winners: Vec<u64> = (1..=rules.agencies)
+        .map(|id| {
+            AgencyId::new(id)
+                .ok()
+                .and_then(|id| inspection.winners.get(&id).copied())
+                .unwrap_or(0)
+        })
+        .collect();
+    if draw.summary.bets != bets || draw.summary.winners_per_agency != winners {
+        return Err(inconsistent(format!(
+            "it records a draw of {} bets with winners {:?} per agency, its bets give {bets} bets and {winners:?}",
+            draw.summary.bets, draw.summary.winners_per_agency
+        )));
+    }
+    Ok(())
+}
