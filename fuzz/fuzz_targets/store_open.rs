@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lottery_core::{BetMonitor, Durability, MemoryStore};
+use lottery_core::{BetMonitor, Durability, store::MemoryStore};
 
 fuzz_target!(|input: &[u8]| {
     let Some((&flags, rest)) = input.split_first() else { return };

@@ -29,7 +29,10 @@ use std::time::{Duration, Instant};
 use std::{fs, thread};
 
 use lottery_bet::{AgencyId, Bet};
-use lottery_core::{BetMonitor, BetStore, CsvFileStore, Durability, StoreFile, StoreSyncer};
+use lottery_core::{
+    BetMonitor, Durability,
+    store::{BetStore, CsvFileStore, StoreFile, StoreSyncer},
+};
 
 /// How long a simulated sync takes: about an `fdatasync` on this machine's
 /// disk when nothing else writes.

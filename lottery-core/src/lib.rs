@@ -14,21 +14,21 @@
 //! - `lottery/`, the lottery, which knows no store:
 //!   - `rules` ([`LotteryRules`]), `draw` ([`DrawTally`], [`Winners`],
 //!     [`DrawSummary`]) and `outcome` ([`Submitted`], [`Finish`]);
-//!   - `ledger` ([`Ledger`], [`Recovery`]): the storage seam, what the
+//!   - `ledger` ([`Ledger`](ledger::Ledger), [`Recovery`](ledger::Recovery)): the storage seam, what the
 //!     central needs from wherever bets are kept;
 //!   - `machine`: the pure state machine (no lock, no I/O), crate-private;
 //!   - `agency_locks`: the central's striped agency locks, crate-private;
 //!   - `central` ([`Central`]): the shared, locked facade used by servers;
 //! - `monitor/`, the bet monitor ([`BetMonitor`], the `bets.csv` ledger
 //!   behind the seam), over its parts:
-//!   - `store` ([`BetStore`], [`CsvFileStore`], [`MemoryStore`]): the bytes
+//!   - `store` ([`BetStore`](store::BetStore), [`CsvFileStore`](store::CsvFileStore), [`MemoryStore`](store::MemoryStore)): the bytes
 //!     of `bets.csv` and its journal;
 //!   - `journal` (the commit journal's records and checksum chain),
 //!     `manifest` (the store's rules and draw), `draw_scan` (the pass over
 //!     stored rows that rebuilds the draw's tally when a store is reopened),
 //!     `inspect` (a store read and checked, changing nothing), `commit`
 //!     (group commit), `recovery` (what opening a store repairs);
-//!   - `verify` ([`verify_store`]): a store checked offline, read-only.
+//!   - `verify` ([`verify_store`](verify::verify_store)): a store checked offline, read-only.
 //!
 //! No module of `lottery/` imports `monitor/`: the monitor is one ledger
 //! among others (lottery-pg's is the other). `python3 scripts/layers.py`
@@ -66,7 +66,7 @@
 //! 3. the [`BetMonitor`] locks, in the monitor's own order: append lock
 //!    (`writer`) → `journal` → `commit`, and its data-sync lock, a leaf
 //!    (see the private `commit` module);
-//! 4. the [`MemoryStore`] state lock (a leaf).
+//! 4. the [`MemoryStore`](store::MemoryStore) state lock (a leaf).
 //!
 //! Stronger rules keep the slow parts out of the way: the central never holds
 //! the lottery lock while it calls the monitor (so 2 and 3 are never held
@@ -98,13 +98,32 @@ pub use lottery::central::{
     Central, DrawListener, PendingFinish, PendingResume, PendingSubmit, ResumeStep,
 };
 pub use lottery::draw::{Draw, DrawSummary, DrawTally, Winners};
-pub use lottery::ledger::{
-    AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, Quarantined, Receipt, Recovery,
-};
 pub use lottery::outcome::{AgencySnapshot, DrawSnapshot, Finish, Snapshot, Submitted};
 pub use lottery::rules::{LotteryRules, MAX_AGENCIES};
-pub use monitor::store::{
-    BetStore, CsvFileStore, Durability, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,
-};
-pub use monitor::verify::{AgencyReport, StoreReport, verify_store};
-pub use monitor::{Appended, BetMonitor, PendingAppend, PendingFinishRecord};
+pub use monitor::BetMonitor;
+pub use monitor::store::Durability;
+
+/// The storage seam: what the central needs from wherever bets are kept,
+/// for whoever writes a ledger of their own (as `lottery-pg` does) or opens
+/// one ([`Recovery`](ledger::Recovery) is what opening it recovered).
+pub mod ledger {
+    pub use crate::lottery::ledger::{
+        AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, Quarantined, Receipt, Recovery,
+    };
+}
+
+/// The bet monitor's parts under [`BetMonitor`]: the
+/// bytes of `bets.csv` and its journal (a file, or memory for tests and
+/// embedders), and what an append or a finish record is before it is
+/// durable.
+pub mod store {
+    pub use crate::monitor::store::{
+        BetStore, CsvFileStore, MemoryHandle, MemoryStore, StoreFile, StoreSyncer,
+    };
+    pub use crate::monitor::{Appended, PendingAppend, PendingFinishRecord};
+}
+
+/// A store checked offline and read-only (`lottery-admin verify`).
+pub mod verify {
+    pub use crate::monitor::verify::{AgencyReport, StoreReport, verify_store};
+}

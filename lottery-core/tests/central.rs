@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lottery_bet::{AgencyFile, AgencyId, Bet, ResumePoint, StoredBet, encode_store_rows};
 use lottery_core::{
-    BetMonitor, Central, Durability, Finish, FinishError, LotteryRules, MAX_AGENCIES, MemoryHandle,
-    MemoryStore, RecoveryError, SubmitError, Submitted, UnknownAgency, Winners,
+    BetMonitor, Central, Durability, Finish, FinishError, LotteryRules, MAX_AGENCIES,
+    RecoveryError, SubmitError, Submitted, UnknownAgency, Winners,
+    store::{MemoryHandle, MemoryStore},
 };
 
 fn id(agency: u32) -> AgencyId {

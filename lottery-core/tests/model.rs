@@ -11,7 +11,10 @@
 
 mod sequential_model;
 
-use lottery_core::{BetMonitor, Central, Durability, LotteryRules, MemoryHandle, MemoryStore};
+use lottery_core::{
+    BetMonitor, Central, Durability, LotteryRules,
+    store::{MemoryHandle, MemoryStore},
+};
 use proptest::prelude::*;
 use sequential_model::{Backend, StoreOrder, durability, full_run, op, run};
 

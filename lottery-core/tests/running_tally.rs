@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lottery_bet::{AgencyId, BatchDigest, Bet, BetBatch, StoredBet};
 use lottery_core::{
-    BetMonitor, Central, DrawSummary, DrawTally, Durability, Finish, Ledger, LotteryRules,
-    MemoryHandle, MemoryStore, Receipt, StoreError, Winners,
+    BetMonitor, Central, DrawSummary, DrawTally, Durability, Finish, LotteryRules, StoreError,
+    Winners,
+    ledger::{Ledger, Receipt},
+    store::{MemoryHandle, MemoryStore},
 };
 
 fn id(agency: u32) -> AgencyId {

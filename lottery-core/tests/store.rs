@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use lottery_bet::{AgencyId, Bet, BetNumber, StoredBet};
 use lottery_core::{
-    AgencyRecord, BetMonitor, Durability, Ledger, LotteryRules, MemoryStore, StoreError,
+    BetMonitor, Durability, LotteryRules, StoreError,
+    ledger::{AgencyRecord, Ledger},
+    store::MemoryStore,
 };
 
 /// A fresh directory under the system's temporary directory, removed on drop.

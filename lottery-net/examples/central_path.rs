@@ -22,7 +22,7 @@
 use std::path::PathBuf;
 
 use lottery_bet::{AgencyFile, AgencyId, Birthdate};
-use lottery_core::{BetMonitor, Central, Durability, Finish, LotteryRules, MemoryStore};
+use lottery_core::{BetMonitor, Central, Durability, Finish, LotteryRules, store::MemoryStore};
 use lottery_net::{AgencyFrame, BatchBuilder, DEFAULT_MAX_FRAME, Decoder, Pushed};
 
 /// The frames of one agency file, numbered from 1, filled to the limit.
@@ -118,7 +118,7 @@ fn main() {
 /// `CENTRAL_PATH_STORE=memory` a [`MemoryStore`], whose append copies the
 /// rows once more into its own buffer (about 50 instructions a bet: the
 /// figure BENCHMARKS.md gave before the file store was the default).
-fn open_monitor() -> (BetMonitor, lottery_core::Recovery, Option<PathBuf>) {
+fn open_monitor() -> (BetMonitor, lottery_core::ledger::Recovery, Option<PathBuf>) {
     if std::env::var("CENTRAL_PATH_STORE").as_deref() == Ok("memory") {
         let (monitor, recovery) = BetMonitor::open(Box::new(MemoryStore::new()), Durability::None)
             .expect("a memory store");

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use lottery_bet::{AgencyId, BatchDigest, BetBatch, BetNumber, Document, StoredBet};
 use lottery_core::{
-    AgencyRecord, Draw, DrawAnnouncement, DrawSummary, DrawTally, Durability, FinishRecorded,
-    Ledger, LotteryRules, Receipt, Recovery, StoreError,
+    Draw, DrawSummary, DrawTally, Durability, LotteryRules, StoreError,
+    ledger::{AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, Receipt, Recovery},
 };
 use postgres::Config;
 

@@ -1,5 +1,5 @@
 //! The lottery's ledger in PostgreSQL: [`PgLedger`], a
-//! [`lottery_core::Ledger`] whose batches are rows of a database, so that
+//! [`lottery_core::ledger::Ledger`] whose batches are rows of a database, so that
 //! the store outlives any one machine and several centrals can share it.
 //!
 //! It lives in its own crate so that `lottery-core` stays free of database

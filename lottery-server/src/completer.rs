@@ -343,7 +343,7 @@ fn gone() -> io::Error {
 mod tests {
     use std::time::Duration;
 
-    use lottery_core::{BetMonitor, Durability, LotteryRules, MemoryStore};
+    use lottery_core::{BetMonitor, Durability, LotteryRules, store::MemoryStore};
     use mio::{Events, Poll};
 
     use super::*;

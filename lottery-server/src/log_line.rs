@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use log::{Level, debug, error, info, log, log_enabled, warn};
 use lottery_bet::{AgencyId, ResumePoint};
 use lottery_core::{
-    DrawSummary, Durability, Finish, Quarantined, StoreError, SubmitError, Submitted,
+    DrawSummary, Durability, Finish, StoreError, SubmitError, Submitted, ledger::Quarantined,
 };
 use lottery_log::chain;
 use lottery_net::{DecodeError, EncodeError};

@@ -5,7 +5,11 @@
 
 use std::path::Path;
 
-use lottery_core::{BetMonitor, Central, CsvFileStore, Durability, Ledger, LotteryRules, Recovery};
+use lottery_core::{
+    BetMonitor, Central, Durability, LotteryRules,
+    ledger::{Ledger, Recovery},
+    store::CsvFileStore,
+};
 use lottery_pg::{PgLedger, is_postgres_url};
 
 use crate::error::ServerError;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use lottery_core::{BetStore, CsvFileStore, StoreFile, StoreSyncer};
+use lottery_core::store::{BetStore, CsvFileStore, StoreFile, StoreSyncer};
 
 use crate::metrics::{GROUP_BOUNDS, Histogram, HistogramSnapshot};
 

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use common::{SAFETY_TIMEOUT, agency_batches, scratch_dir, settings};
 use lottery_bet::{AgencyId, Bet, StoreRows};
 use lottery_core::{
-    BetMonitor, BetStore, Central, CsvFileStore, Durability, LotteryRules, StoreFile, StoreSyncer,
+    BetMonitor, Central, Durability, LotteryRules,
+    store::{BetStore, CsvFileStore, StoreFile, StoreSyncer},
 };
 use lottery_net::{
     AgencyClient, AgencyMessage, CentralMessage, ClientConfig, Connection, ErrorCode,

@@ -63,9 +63,8 @@ pub type DrawListener = Box<dyn Fn() + Send + Sync>;
 /// ```
 /// use lottery_bet::Bet;
 /// use lottery_bet::AgencyId;
-/// use lottery_core::{
-///     BetMonitor, Central, Durability, Finish, LotteryRules, MemoryStore, Submitted, Winners,
-/// };
+/// use lottery_core::store::MemoryStore;
+/// use lottery_core::{BetMonitor, Central, Durability, Finish, LotteryRules, Submitted, Winners};
 ///
 /// let (monitor, recovery) = BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync)?;
 /// let rules = LotteryRules { agencies: 2, ..LotteryRules::default() };

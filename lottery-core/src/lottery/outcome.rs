@@ -55,7 +55,7 @@ pub enum Finish {
 ///
 /// ```
 /// use lottery_bet::{AgencyId, Bet};
-/// use lottery_core::{BetMonitor, Central, Durability, LotteryRules, MemoryStore};
+/// use lottery_core::{BetMonitor, Central, Durability, LotteryRules, store::MemoryStore};
 ///
 /// let (monitor, recovery) = BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync)?;
 /// let central = Central::new(LotteryRules { agencies: 3, ..LotteryRules::default() }, monitor, &recovery)?;

@@ -97,7 +97,7 @@ pub struct PendingFinishRecord {
 ///
 /// ```
 /// use lottery_bet::{AgencyId, Bet};
-/// use lottery_core::{BetMonitor, Durability, MemoryStore};
+/// use lottery_core::{BetMonitor, Durability, store::MemoryStore};
 /// let (monitor, recovery) = BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync)?;
 /// assert_eq!(recovery.truncated_bytes, 0);
 /// let agency = AgencyId::new(1)?;

@@ -11,8 +11,8 @@ use loom::thread;
 
 use lottery_bet::{AgencyId, Bet};
 use lottery_core::{
-    BetMonitor, Central, Durability, Finish, FinishError, LotteryRules, MemoryStore, SubmitError,
-    Submitted, Winners,
+    BetMonitor, Central, Durability, Finish, FinishError, LotteryRules, SubmitError, Submitted,
+    Winners, store::MemoryStore,
 };
 
 fn id(agency: u32) -> AgencyId {

@@ -7,7 +7,10 @@
 use loom::sync::Arc;
 use loom::thread;
 use lottery_bet::{AgencyId, Bet, StoreRows};
-use lottery_core::{Appended, BetMonitor, Durability, MemoryStore};
+use lottery_core::{
+    BetMonitor, Durability,
+    store::{Appended, MemoryStore},
+};
 
 fn agency(id: u32) -> AgencyId {
     AgencyId::new(id).expect("agencies are numbered from 1")
@@ -33,7 +36,7 @@ fn batch(agency: u32) -> Vec<Bet> {
 /// whole and contiguous, each ending at its acked end offset, each covered by
 /// a completed data sync and by a synced journal record, and recovered by a
 /// reopen.
-fn check_store(handle: &lottery_core::MemoryHandle, acked: &[(u32, Appended)]) {
+fn check_store(handle: &lottery_core::store::MemoryHandle, acked: &[(u32, Appended)]) {
     let bytes = handle.bytes();
     let rows: Vec<_> = StoreRows::new(&bytes[..])
         .map(|row| row.expect("no torn or interleaved row"))

@@ -1,7 +1,10 @@
 //! The session against a real central over a memory store, without sockets.
 
 use lottery_bet::{AgencyId, Birthdate};
-use lottery_core::{BetMonitor, Central, Durability, LotteryRules, MemoryHandle, MemoryStore};
+use lottery_core::{
+    BetMonitor, Central, Durability, LotteryRules,
+    store::{MemoryHandle, MemoryStore},
+};
 use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, ErrorCode, PROTOCOL_VERSION, WireBet,
 };
@@ -755,42 +758,46 @@ fn every_message_behind_a_finish_in_flight_waits_for_its_answer() {
 #[derive(Debug)]
 struct SharedMemory(BetMonitor);
 
-impl lottery_core::Ledger for SharedMemory {
+impl lottery_core::ledger::Ledger for SharedMemory {
     fn begin_append(
         &self,
         agency: AgencyId,
         batch: u64,
         bets: &lottery_bet::BetBatch,
-    ) -> Result<(lottery_core::Receipt, lottery_bet::BatchDigest), lottery_core::StoreError> {
-        lottery_core::Ledger::begin_append(&self.0, agency, batch, bets)
+    ) -> Result<(lottery_core::ledger::Receipt, lottery_bet::BatchDigest), lottery_core::StoreError>
+    {
+        lottery_core::ledger::Ledger::begin_append(&self.0, agency, batch, bets)
     }
     fn begin_finish(
         &self,
         agency: AgencyId,
         bets: u64,
-    ) -> Result<lottery_core::Receipt, lottery_core::StoreError> {
-        lottery_core::Ledger::begin_finish(&self.0, agency, bets)
+    ) -> Result<lottery_core::ledger::Receipt, lottery_core::StoreError> {
+        lottery_core::ledger::Ledger::begin_finish(&self.0, agency, bets)
     }
-    fn wait_durable(&self, receipt: lottery_core::Receipt) -> Result<(), lottery_core::StoreError> {
-        lottery_core::Ledger::wait_durable(&self.0, receipt)
+    fn wait_durable(
+        &self,
+        receipt: lottery_core::ledger::Receipt,
+    ) -> Result<(), lottery_core::StoreError> {
+        lottery_core::ledger::Ledger::wait_durable(&self.0, receipt)
     }
     fn tally(&self, tally: &mut lottery_core::DrawTally) -> Result<u64, lottery_core::StoreError> {
-        lottery_core::Ledger::tally(&self.0, tally)
+        lottery_core::ledger::Ledger::tally(&self.0, tally)
     }
     fn record_rules(&self, rules: LotteryRules) -> Result<(), lottery_core::StoreError> {
-        lottery_core::Ledger::record_rules(&self.0, rules)
+        lottery_core::ledger::Ledger::record_rules(&self.0, rules)
     }
     fn record_draw(
         &self,
         draw: &lottery_core::DrawSummary,
     ) -> Result<(), lottery_core::StoreError> {
-        lottery_core::Ledger::record_draw(&self.0, draw)
+        lottery_core::ledger::Ledger::record_draw(&self.0, draw)
     }
     fn scan(
         &self,
         visit: &mut dyn FnMut(lottery_bet::StoredBet),
     ) -> Result<u64, lottery_core::StoreError> {
-        lottery_core::Ledger::scan(&self.0, visit)
+        lottery_core::ledger::Ledger::scan(&self.0, visit)
     }
     fn is_shared(&self) -> bool {
         true

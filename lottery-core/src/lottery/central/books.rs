@@ -29,7 +29,7 @@ impl Central {
     ///
     /// ```
     /// use lottery_bet::{AgencyId, Bet};
-    /// use lottery_core::{BetMonitor, Central, Durability, LotteryRules, MemoryStore};
+    /// use lottery_core::{BetMonitor, Central, Durability, LotteryRules, store::MemoryStore};
     ///
     /// let (monitor, recovery) = BetMonitor::open(Box::new(MemoryStore::new()), Durability::Fsync)?;
     /// let central = Central::new(LotteryRules::default(), monitor, &recovery)?;

@@ -35,7 +35,7 @@ use crate::error::StoreError;
 /// `bets.csv` on disk, with its journal `bets.csv.journal` beside it.
 ///
 /// ```no_run
-/// use lottery_core::{BetMonitor, CsvFileStore, Durability};
+/// use lottery_core::{BetMonitor, Durability, store::CsvFileStore};
 /// let store = CsvFileStore::open("bets.csv")?;
 /// let (monitor, recovery) = BetMonitor::open(Box::new(store), Durability::Fsync)?;
 /// # Ok::<(), lottery_core::StoreError>(())

@@ -70,7 +70,7 @@ fn injected(what: &str) -> io::Error {
 ///
 /// ```
 /// use lottery_bet::{AgencyId, Bet};
-/// use lottery_core::{BetMonitor, Durability, MemoryStore};
+/// use lottery_core::{BetMonitor, Durability, store::MemoryStore};
 /// let store = MemoryStore::new();
 /// let handle = store.handle();
 /// let (monitor, _) = BetMonitor::open(Box::new(store), Durability::Fsync)?;

@@ -27,7 +27,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use lottery_bet::AgencyId;
-use lottery_core::{MAX_AGENCIES, StoreReport, verify_store};
+use lottery_core::{
+    MAX_AGENCIES,
+    verify::{StoreReport, verify_store},
+};
 use lottery_log::chain;
 use lottery_tls::{PkiFiles, write_pki};
 
