@@ -4,8 +4,10 @@
 //! (`lottery_bet`); this crate takes them validated.
 //!
 //! # Layers
-//! Modules are private; every public item is re-exported here, under one
-//! path (`lottery_core::Central`). Two folders show the crate's two parts,
+//! Modules are private; every public item has one path: the central and
+//! what it answers at the root (`lottery_core::Central`), the storage seam
+//! under [`ledger`], the bet monitor's parts under [`store`] and the offline
+//! check under [`verify`]. Two folders show the crate's two parts,
 //! the lottery and the bet monitor; from the bottom up, each module imports
 //! only from modules above it in this list:
 //!
