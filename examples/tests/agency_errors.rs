@@ -5,24 +5,9 @@
 mod support;
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{log_values, run_agency};
-
-/// A file of one valid bet, `agency-1.csv` in `dir`.
-fn one_bet_file(dir: &Path) -> PathBuf {
-    let data = dir.join("agency-1.csv");
-    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
-    data
-}
-
-/// Agency 1's `action: exit | result: fail` line in `log`.
-fn exit_failure(log: &str) -> &str {
-    log.lines()
-        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
-        .unwrap_or_else(|| panic!("no failure line: {log}"))
-}
+use support::{exit_failure, log_values, one_bet_file, run_agency};
 
 /// The attempt numbers of the `reconnect | result: in_progress` lines, the
 /// count of the `reconnect | result: fail` line, and the exit line.

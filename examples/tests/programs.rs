@@ -10,21 +10,9 @@ use std::time::{Duration, Instant};
 
 use lottery_examples::agency::history::{HistoryEvent, parse_history};
 
-use support::{Central, Output, log_values, run, run_agency, workspace_root};
-
-/// A file of one valid bet, `agency-1.csv` in `dir`.
-fn one_bet_file(dir: &std::path::Path) -> std::path::PathBuf {
-    let data = dir.join("agency-1.csv");
-    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
-    data
-}
-
-/// Agency 1's `action: exit | result: fail` line in `log`.
-fn exit_failure(log: &str) -> &str {
-    log.lines()
-        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
-        .unwrap_or_else(|| panic!("no failure line: {log}"))
-}
+use support::{
+    Central, Output, exit_failure, log_values, one_bet_file, run, run_agency, workspace_root,
+};
 
 #[test]
 fn every_program_prints_its_help() {

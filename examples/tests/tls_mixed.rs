@@ -9,21 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Central, Output, admin_bin, run, run_agency};
-
-/// A file of one valid bet, `agency-1.csv` in `dir`.
-fn one_bet_file(dir: &Path) -> PathBuf {
-    let data = dir.join("agency-1.csv");
-    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
-    data
-}
-
-/// Agency 1's `action: exit | result: fail` line in `log`.
-fn exit_failure(log: &str) -> &str {
-    log.lines()
-        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
-        .unwrap_or_else(|| panic!("no failure line: {log}"))
-}
+use support::{Central, Output, admin_bin, exit_failure, one_bet_file, run, run_agency};
 
 /// Runs `lottery-admin certs` for one agency into `dir/NAME` and returns the
 /// directory and the name of its CA, as the command printed it.

@@ -121,6 +121,20 @@ pub fn run(command: &mut Command) -> Output {
     }
 }
 
+/// A file of one valid bet, `agency-1.csv` in `dir`.
+pub fn one_bet_file(dir: &Path) -> PathBuf {
+    let data = dir.join("agency-1.csv");
+    std::fs::write(&data, "Ana,Pérez,1,2000-01-01,1\n").unwrap();
+    data
+}
+
+/// Agency 1's `action: exit | result: fail` line in `log`.
+pub fn exit_failure(log: &str) -> &str {
+    log.lines()
+        .find(|line| line.contains("action: exit | result: fail | agency: 1 | error: "))
+        .unwrap_or_else(|| panic!("no failure line: {log}"))
+}
+
 /// The numbers that follow `prefix` in the lines of `log` holding it.
 pub fn log_values(log: &str, prefix: &str) -> Vec<u64> {
     log.lines()
