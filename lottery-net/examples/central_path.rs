@@ -116,8 +116,8 @@ fn main() {
 /// store in a scratch directory (its rows leave by `write(2)`, whose copy
 /// into the kernel callgrind does not count, as in the server), or with
 /// `CENTRAL_PATH_STORE=memory` a [`MemoryStore`], whose append copies the
-/// rows once more into its own buffer (about 50 instructions a bet: the
-/// figure BENCHMARKS.md gave before the file store was the default).
+/// rows once more into its own buffer (about 50 instructions a bet, which
+/// the figures before the file store was the default included).
 fn open_monitor() -> (BetMonitor, lottery_core::ledger::Recovery, Option<PathBuf>) {
     if std::env::var("CENTRAL_PATH_STORE").as_deref() == Ok("memory") {
         let (monitor, recovery) = BetMonitor::open(Box::new(MemoryStore::new()), Durability::None)

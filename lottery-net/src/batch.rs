@@ -10,7 +10,7 @@
 //! encoding serves raw and validated bets (`BatchBet`); its small
 //! accessors are `#[inline(always)]` because a release build splits the
 //! crate into several codegen units, and a call per field costs more than
-//! the field's copy (see `BENCHMARKS.md`).
+//! the field's copy (measured with callgrind when it was written).
 
 use lottery_bet::{Bet, BetFields, Birthdate, PlainBet};
 
