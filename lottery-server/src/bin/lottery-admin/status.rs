@@ -217,6 +217,43 @@ pub struct Status {
     lottery: Lottery,
     latency: Latency,
     agencies: Vec<Agency>,
+    /// Absent from a central older than the field: then no line for it.
+    #[serde(default)]
+    waiting: Option<Waiting>,
+}
+
+/// The agencies the draw waits for: not connected, or connected and not
+/// finished, each as the first few numbers and a count.
+#[derive(Debug, Deserialize)]
+struct Waiting {
+    agencies: u64,
+    not_connected: Listed,
+    connected: Listed,
+}
+
+/// The first few agencies of a kind, and how many there are.
+#[derive(Debug, Deserialize)]
+struct Listed {
+    count: u64,
+    first: Vec<u64>,
+}
+
+impl Listed {
+    /// `1, 2, 3`, `1, 2 and 8 more`, `10 agencies` (none listed), or `none`.
+    fn describe(&self) -> String {
+        if self.count == 0 {
+            return "none".to_string();
+        }
+        if self.first.is_empty() {
+            return format!("{} agencies", self.count);
+        }
+        let listed: Vec<String> = self.first.iter().map(u64::to_string).collect();
+        let rest = self.count.saturating_sub(self.first.len() as u64);
+        match rest {
+            0 => listed.join(", "),
+            _ => format!("{} and {rest} more", listed.join(", ")),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,6 +347,15 @@ pub fn table(url: &str, status: &Status) -> String {
         );
     } else {
         out.push_str("draw: not yet\n");
+        if let Some(waiting) = &status.waiting {
+            let _ = writeln!(
+                out,
+                "draw waits for: {} agencies (not connected: {}; connected, not finished: {})",
+                waiting.agencies,
+                waiting.not_connected.describe(),
+                waiting.connected.describe()
+            );
+        }
     }
     let _ = writeln!(out, "store: {}", lottery.store.describe());
     let _ = writeln!(out, "tls: {}", lottery.tls);
