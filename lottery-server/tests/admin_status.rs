@@ -99,7 +99,7 @@ fn document(drawn: bool) -> Value {
             "a_field_from_a_newer_central": [1, 2, 3],
         },
         "latency": {
-            "ack_seconds": { "count": 401, "p50": 0.0011, "p99": 0.004, "max": 0.006 },
+            "ack_seconds": { "count": 401, "p50": 0.0011, "p99": 0.004, "p999": 0.0055, "max": 0.006 },
             "sync_seconds": { "count": 0, "p50": null, "p99": null, "max": null },
         },
         "agencies": [
@@ -147,8 +147,8 @@ fn status_prints_the_lottery_and_every_agency_before_the_draw() {
         "store: /var/lib/lottery/bets.csv (1900321 bytes)\n",
         "tls: mutual\n",
         "uptime: 12.5 s\n",
-        "ack latency: p50 1.100 ms, p99 4.000 ms, max 6.000 ms (401 batches)\n",
-        "sync latency: p50 -, p99 -, max - (0 syncs)\n",
+        "ack latency: p50 1.100 ms, p99 4.000 ms, p99.9 5.500 ms, max 6.000 ms (401 batches)\n",
+        "sync latency: p50 -, p99 -, p99.9 -, max - (0 syncs)\n",
     ] {
         assert!(table.contains(line), "{line:?} in:\n{table}");
     }

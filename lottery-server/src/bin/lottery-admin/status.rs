@@ -308,6 +308,9 @@ struct Quantiles {
     count: u64,
     p50: Option<f64>,
     p99: Option<f64>,
+    /// Absent from a central older than the field (shown as `-`).
+    #[serde(default)]
+    p999: Option<f64>,
     max: Option<f64>,
 }
 
@@ -376,16 +379,17 @@ pub fn table(url: &str, status: &Status) -> String {
     out
 }
 
-/// `NAME: p50 X ms, p99 Y ms, max Z ms (N WHAT)`.
+/// `NAME: p50 X ms, p99 Y ms, p99.9 Z ms, max M ms (N WHAT)`.
 fn latency_line(out: &mut String, name: &str, what: &str, quantiles: &Quantiles) {
     let millis = |seconds: Option<f64>| {
         seconds.map_or_else(|| "-".to_string(), |s| format!("{:.3} ms", s * 1_000.0))
     };
     let _ = writeln!(
         out,
-        "{name}: p50 {}, p99 {}, max {} ({} {what})",
+        "{name}: p50 {}, p99 {}, p99.9 {}, max {} ({} {what})",
         millis(quantiles.p50),
         millis(quantiles.p99),
+        millis(quantiles.p999),
         millis(quantiles.max),
         quantiles.count
     );
