@@ -57,14 +57,15 @@ impl<'a> BetFields<'a> {
         let birthdate_text = birthdate;
         let birthdate = Birthdate::from_text(birthdate)?;
         debug_assert_eq!(birthdate.to_text(), birthdate_text, "one spelling");
-        Ok(Self {
+        let number = BetNumber::from_text(number)?;
+        Ok(Self::checked(
             first_name,
             last_name,
             document,
             birthdate,
             birthdate_text,
-            number: BetNumber::from_text(number)?,
-        })
+            number,
+        ))
     }
 
     /// Fields some other path checked with the rules of

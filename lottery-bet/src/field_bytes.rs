@@ -332,18 +332,7 @@ fn is_ascii_and_c3_letters_in(buffer: &[u8], range: &Range<usize>) -> bool {
 /// As [`check_document`].
 #[inline(always)]
 pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<(), FieldError> {
-    let len = text_len(&range);
-    if len == 0 {
-        return Err(FieldError::new(Field::Document, FieldReason::Empty));
-    }
-    if len > MAX_DOCUMENT_DIGITS {
-        return Err(FieldError::new(
-            Field::Document,
-            FieldReason::TooLong {
-                max: MAX_DOCUMENT_DIGITS,
-            },
-        ));
-    }
+    check_document_len(text_len(&range))?;
     let not_digits = fold_words(buffer, &range, b'0', 0, |seen, word| {
         seen | not_digits(word)
     });
@@ -361,19 +350,27 @@ pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<()
 /// [`FieldReason::NotDigits`].
 #[inline]
 pub(crate) fn check_document(bytes: &[u8]) -> Result<(), FieldError> {
-    if bytes.is_empty() {
+    check_document_len(bytes.len())?;
+    if !all_digits(bytes) {
+        return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
+    }
+    Ok(())
+}
+
+/// The document's length rule, for both routes ([`check_document`] and
+/// [`check_document_in`]): not empty, at most [`MAX_DOCUMENT_DIGITS`].
+#[inline(always)]
+fn check_document_len(len: usize) -> Result<(), FieldError> {
+    if len == 0 {
         return Err(FieldError::new(Field::Document, FieldReason::Empty));
     }
-    if bytes.len() > MAX_DOCUMENT_DIGITS {
+    if len > MAX_DOCUMENT_DIGITS {
         return Err(FieldError::new(
             Field::Document,
             FieldReason::TooLong {
                 max: MAX_DOCUMENT_DIGITS,
             },
         ));
-    }
-    if !all_digits(bytes) {
-        return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
     }
     Ok(())
 }
