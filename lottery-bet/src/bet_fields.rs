@@ -57,15 +57,14 @@ impl<'a> BetFields<'a> {
         let birthdate_text = birthdate;
         let birthdate = Birthdate::from_text(birthdate)?;
         debug_assert_eq!(birthdate.to_text(), birthdate_text, "one spelling");
-        let number = BetNumber::from_text(number)?;
-        Ok(Self::checked(
+        Ok(Self {
             first_name,
             last_name,
             document,
             birthdate,
             birthdate_text,
-            number,
-        ))
+            number: BetNumber::from_text(number)?,
+        })
     }
 
     /// Fields some other path checked with the rules of
