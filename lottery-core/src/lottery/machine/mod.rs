@@ -5,11 +5,11 @@
 //! does the storing and the recording, and owns the lock.
 //!
 //! Every operation that needs I/O is split in two steps around it, and the
-//! first step hands out a ticket that only the second step consumes:
+//! first step hands out a pending handle that only the second step consumes:
 //!
 //! - a batch: [`Lottery::begin_submit`] reserves the next batch number
 //!   ([`PendingBatchWrite`]); once its bytes are written, [`Lottery::written`] turns
-//!   it into an [`PendingBatchAck`] (or [`Lottery::not_written`] releases the number);
+//!   it into a [`PendingBatchAck`] (or [`Lottery::not_written`] releases the number);
 //!   once they are durable, [`Lottery::acknowledge`] counts the batch as stored;
 //! - a finish: [`Lottery::begin_finish`] checks the count and marks the agency
 //!   as finishing ([`PendingFinishAck`]); [`Lottery::finish_recorded`] or
@@ -51,10 +51,8 @@ mod shared;
 mod tests;
 mod ticket;
 
-pub(crate) use ticket::{
-    DrawRight, FinishStep, PendingBatchAck, PendingBatchWrite, PendingFinishAck, Settled,
-    SubmitStep,
-};
+pub(crate) use ticket::{DrawRight, FinishStep, Settled, SubmitStep};
+pub(crate) use ticket::{PendingBatchAck, PendingBatchWrite, PendingFinishAck};
 
 use lottery_bet::{AgencyId, BatchDigest, Document, ResumePoint};
 
