@@ -31,6 +31,10 @@
 //! - A winners query before the draw is held (or answered "not drawn yet" when
 //!   asked not to wait) and answered by [`Session::on_draw`]; messages after
 //!   it wait for that answer (answers stay in request order).
+//! - Where the session stands is one `Phase` (greeting, welcoming, bound
+//!   and what a bound session awaits, ended and whether the completer still
+//!   holds its handshake or finish), beside one count: its batches begun and
+//!   not yet acked. No flag beside the phase can contradict it.
 //! - Nothing the peer sends can panic: every refusal is an error frame, and a
 //!   session that cannot go on says [`Step::Close`].
 
@@ -84,12 +88,32 @@ enum Phase {
     /// answered.
     Welcoming(AgencyId),
     /// Speaking for this agency.
-    Bound(AgencyId),
+    Bound {
+        /// The agency.
+        agency: AgencyId,
+        /// What its next request waits for, besides the acks of its batches.
+        awaiting: Awaiting,
+    },
     /// Said its last word; ignores everything.
     Ended {
         /// The agency it spoke for, if the handshake came first.
         agency: Option<AgencyId>,
+        /// The handshake or the finish it began is still at the completer:
+        /// the connection stays until it comes back.
+        completing: bool,
     },
+}
+
+/// What a bound session's next request waits for (its answer must follow
+/// the answer it waits for), besides the acks of the session's batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Awaiting {
+    /// Nothing: the next request is handled at once.
+    Nothing,
+    /// The answer to the finish it began, at the completer.
+    Finish,
+    /// The draw, for the winners query it holds.
+    Draw,
 }
 
 /// A message of the peer, as the session takes it.
@@ -167,14 +191,7 @@ pub(crate) struct Session {
     phase: Phase,
     /// Batches begun and not yet acked.
     pending_batches: usize,
-    /// A finish is begun and not yet answered: every message waits for it.
-    finishing: bool,
-    /// The handshake is at the completer (also once the session ended
-    /// meanwhile: the connection stays until it comes back).
-    welcoming: bool,
     held: Option<Held>,
-    /// A winners query is held until the draw.
-    waiting_for_draw: bool,
     /// Bets stored for the agency as far as this session knows (for acks).
     bets_stored: u64,
     /// Which agencies the peer may act as.
@@ -205,10 +222,7 @@ impl Session {
             },
             phase: Phase::Greeting,
             pending_batches: 0,
-            finishing: false,
-            welcoming: false,
             held: None,
-            waiting_for_draw: false,
             bets_stored: 0,
         }
     }
@@ -233,8 +247,8 @@ impl Session {
     /// The agency the session speaks for, once bound (also after it ended).
     pub(crate) fn agency(&self) -> Option<AgencyId> {
         match self.phase {
-            Phase::Bound(agency) => Some(agency),
-            Phase::Ended { agency } => agency,
+            Phase::Bound { agency, .. } => Some(agency),
+            Phase::Ended { agency, .. } => agency,
             // Not bound before its `Welcome`.
             Phase::Greeting | Phase::Welcoming(_) => None,
         }
@@ -249,12 +263,18 @@ impl Session {
     /// finish of it are being stored, or it waits for the draw. The idle
     /// timeout does not apply.
     pub(crate) fn is_waiting(&self) -> bool {
-        self.has_pending_work() || self.waiting_for_draw
+        self.has_pending_work() || self.is_waiting_for_draw()
     }
 
     /// Whether a winners query waits for the draw.
     pub(crate) fn is_waiting_for_draw(&self) -> bool {
-        self.waiting_for_draw
+        matches!(
+            self.phase,
+            Phase::Bound {
+                awaiting: Awaiting::Draw,
+                ..
+            }
+        )
     }
 
     /// Whether the session must not take another message now (in-flight
@@ -281,13 +301,35 @@ impl Session {
     /// Whether a batch, the finish or the handshake is begun and not yet
     /// answered.
     pub(crate) fn has_pending_work(&self) -> bool {
-        self.pending_batches > 0 || self.finishing || self.welcoming
+        self.pending_batches > 0 || self.is_completing()
+    }
+
+    /// Whether the handshake or the finish it began is at the completer (also
+    /// once the session ended meanwhile).
+    fn is_completing(&self) -> bool {
+        match self.phase {
+            Phase::Welcoming(_)
+            | Phase::Bound {
+                awaiting: Awaiting::Finish,
+                ..
+            } => true,
+            Phase::Ended { completing, .. } => completing,
+            Phase::Greeting | Phase::Bound { .. } => false,
+        }
+    }
+
+    /// The handshake or the finish came back from the completer after the
+    /// session ended: nothing more keeps the connection.
+    fn completed_after_end(&mut self) {
+        if let Phase::Ended { completing, .. } = &mut self.phase {
+            *completing = false;
+        }
     }
 
     /// Takes up what was held, once no batch is in flight and no winners
     /// query waits. Call before decoding further messages.
     pub(crate) fn resume(&mut self, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
-        if self.has_pending_work() || self.waiting_for_draw {
+        if self.is_waiting() {
             return if self.held.is_some() {
                 Step::Held
             } else {
@@ -322,15 +364,22 @@ impl Session {
                 Ask::Hello { version, agency } => self.on_hello(version, agency, ctx, out),
                 _ => self.end_with(refusal::hello_first(request.name), ctx.max_frame, out),
             },
-            Phase::Bound(agency) => self.on_request(agency, request, ctx, out),
+            Phase::Bound {
+                agency,
+                awaiting: Awaiting::Nothing,
+            } => self.on_request(agency, request, ctx, out),
+            // Its answer must follow the winners of the query (or the answer
+            // to the finish) before it.
+            Phase::Bound { .. } => self.hold(request),
             // Not given messages meanwhile (it is held); kept for after the
             // `Welcome` all the same.
             Phase::Welcoming(_) => self.hold(request),
         }
     }
 
-    /// Handles a request of the agency the session speaks for, or holds it
-    /// until what is before it is answered.
+    /// Handles a request of the agency the session speaks for (waiting for
+    /// nothing but its batches' acks), or holds it until what is before it
+    /// is answered.
     fn on_request(
         &mut self,
         agency: AgencyId,
@@ -338,11 +387,6 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
-        if self.waiting_for_draw || self.finishing {
-            // Its answer must follow the winners of the query (or the answer
-            // to the finish) before it.
-            return self.hold(request);
-        }
         let name = request.name;
         match request.ask {
             Ask::Hello { .. } => self.end_with(refusal::second_hello(), ctx.max_frame, out),
@@ -390,7 +434,6 @@ impl Session {
         match begun {
             Ok((id, ResumeStep::Read(pending))) => {
                 self.phase = Phase::Welcoming(id);
-                self.welcoming = true;
                 Step::Storing(PendingRequest::Hello { pending })
             }
             Ok((id, ResumeStep::Ready(point))) => self.welcome(agency, Ok((id, point)), ctx, out),
@@ -418,7 +461,10 @@ impl Session {
             log_line::handshake_refused(agency, self.peer, &refusal.message);
             return self.end_with(refusal, ctx.max_frame, out);
         };
-        self.phase = Phase::Bound(id);
+        self.phase = Phase::Bound {
+            agency: id,
+            awaiting: Awaiting::Nothing,
+        };
         self.bets_stored = point.bets_stored;
         log_line::handshake(id, &point);
         send(
@@ -501,11 +547,14 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Option<AgencyId> {
-        self.welcoming = false;
         if self.phase != Phase::Welcoming(agency) {
             // Ended meanwhile (shut down, the peer gone): nothing to answer.
+            self.completed_after_end();
             return None;
         }
+        // Back from the completer: neither welcoming nor bound until
+        // `welcome` binds the session or a refusal ends it.
+        self.phase = Phase::Greeting;
         if let Err(ResumeError::Store(cause)) = &result {
             // Never the books instead: another central may have acknowledged
             // batches they do not hold. The agency reconnects and asks again.
@@ -523,10 +572,13 @@ impl Session {
     /// The handshake came back from the completer after the connection
     /// closed: whatever the read found is not answered, and nothing is bound.
     pub(crate) fn abandon_handshake(&mut self) {
-        self.welcoming = false;
         if let Phase::Welcoming(_) = self.phase {
-            self.phase = Phase::Ended { agency: None };
+            self.phase = Phase::Ended {
+                agency: None,
+                completing: false,
+            };
         }
+        self.completed_after_end();
     }
 
     /// Answers a batch this session began, once it is complete.
@@ -539,7 +591,7 @@ impl Session {
         out: &mut Vec<u8>,
     ) {
         self.pending_batches = self.pending_batches.saturating_sub(1);
-        let Phase::Bound(agency) = self.phase else {
+        let Phase::Bound { agency, .. } = self.phase else {
             // Ended meanwhile (replaced, shut down): the outcome is logged
             // only. A batch is begun only by a bound session, so the agency
             // it ended with is known.
@@ -590,7 +642,10 @@ impl Session {
     ) -> Step {
         match ctx.central.begin_finish(agency, bets_sent) {
             Ok(pending) => {
-                self.finishing = true;
+                self.phase = Phase::Bound {
+                    agency,
+                    awaiting: Awaiting::Finish,
+                };
                 Step::Storing(PendingRequest::Finish {
                     pending,
                     agency,
@@ -617,11 +672,17 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) {
-        self.finishing = false;
-        let Phase::Bound(agency) = self.phase else {
-            // Ended meanwhile (replaced, shut down): the finish stands, the
-            // agency learns it when it finishes again.
-            return;
+        let agency = match &mut self.phase {
+            Phase::Bound { agency, awaiting } => {
+                *awaiting = Awaiting::Nothing;
+                *agency
+            }
+            _ => {
+                // Ended meanwhile (replaced, shut down): the finish stands,
+                // the agency learns it when it finishes again.
+                self.completed_after_end();
+                return;
+            }
         };
         if let Err(error) = result {
             send_error(
@@ -650,7 +711,10 @@ impl Session {
         match ctx.central.winners(agency) {
             Ok(Winners::Drawn(documents)) => self.send_winners(agency, &documents, ctx, out),
             Ok(Winners::NotDrawn) if wait => {
-                self.waiting_for_draw = true;
+                self.phase = Phase::Bound {
+                    agency,
+                    awaiting: Awaiting::Draw,
+                };
                 log_line::winners_waiting(agency);
                 Step::Continue
             }
@@ -667,17 +731,21 @@ impl Session {
     /// [`Step::WinnersSent`] when there was one; the loop then drives the
     /// session again, for what was held behind the query.
     pub(crate) fn on_draw(&mut self, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
-        let Phase::Bound(agency) = self.phase else {
+        let Phase::Bound {
+            agency,
+            awaiting: Awaiting::Draw,
+        } = self.phase
+        else {
             return Step::Continue;
         };
-        if !self.waiting_for_draw {
-            return Step::Continue;
-        }
         let Ok(Winners::Drawn(documents)) = ctx.central.winners(agency) else {
             // Not drawn after all (a spurious wake): keep waiting.
             return Step::Continue;
         };
-        self.waiting_for_draw = false;
+        self.phase = Phase::Bound {
+            agency,
+            awaiting: Awaiting::Nothing,
+        };
         self.send_winners(agency, &documents, ctx, out)
     }
 
@@ -727,11 +795,13 @@ impl Session {
 
     /// Says why the session cannot go on, and ends it.
     fn end_with(&mut self, refusal: ErrorFrame, max_frame: usize, out: &mut Vec<u8>) -> Step {
+        // A winners query waiting for the draw is dropped with the session;
+        // a begun handshake or finish still comes back from the completer.
         self.phase = Phase::Ended {
             agency: self.agency(),
+            completing: self.is_completing(),
         };
         self.held = None;
-        self.waiting_for_draw = false;
         send_error(&refusal, max_frame, out);
         Step::Close
     }
