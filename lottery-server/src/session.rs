@@ -18,9 +18,9 @@
 //! - Answers leave in the order the messages came. Batches and finishes are
 //!   stored in two steps (begun here, completed by the loop together with
 //!   every other batch and finish of the same loop iteration, so one sync
-//!   covers them all); while batches of this session are in flight, a message
+//!   covers them all); while batches of this session are pending, a message
 //!   that would answer at once (or a refusal) is held, and taken up again
-//!   once their acks are written; while its finish is in flight, every
+//!   once their acks are written; while its finish is pending, every
 //!   message is held.
 //! - The first message must be the handshake, and it binds the session to one
 //!   agency for good; everything after speaks for that agency only. Over a
@@ -69,7 +69,7 @@ pub(crate) enum Step {
     /// iteration ([`PendingRequest::complete`]) and hand the result to
     /// [`Session::on_completed`].
     Storing(PendingRequest),
-    /// Nothing more until every in-flight batch of this session is acked.
+    /// Nothing more until every pending batch of this session is acked.
     Held,
     /// The agency's winners are in the output: once they are sent, the
     /// agency counts as served.
@@ -158,9 +158,9 @@ impl Request {
 /// What a session keeps for later, to answer in order.
 #[derive(Debug)]
 enum Held {
-    /// A request to handle once the in-flight batches are acked.
+    /// A request to handle once the pending batches are acked.
     Request(Request),
-    /// A refusal to send once the in-flight batches are acked.
+    /// A refusal to send once the pending batches are acked.
     Refusal(ErrorFrame),
 }
 
@@ -277,7 +277,7 @@ impl Session {
         )
     }
 
-    /// Whether the session must not take another message now (in-flight
+    /// Whether the session must not take another message now (pending
     /// batches must be acked, or the held winners query answered, first;
     /// or the peer already has [`MAX_PENDING_BATCHES`] batches at the
     /// completer).
@@ -326,7 +326,7 @@ impl Session {
         }
     }
 
-    /// Takes up what was held, once no batch is in flight and no winners
+    /// Takes up what was held, once no batch is pending and no winners
     /// query waits. Call before decoding further messages.
     pub(crate) fn resume(&mut self, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
         if self.is_waiting() {
@@ -806,7 +806,7 @@ impl Session {
         Step::Close
     }
 
-    /// Sends a refusal now, or after the acks of the batches in flight.
+    /// Sends a refusal now, or after the acks of the pending batches.
     fn refuse(&mut self, refusal: ErrorFrame, max_frame: usize, out: &mut Vec<u8>) -> Step {
         if self.pending_batches > 0 {
             self.held = Some(Held::Refusal(refusal));

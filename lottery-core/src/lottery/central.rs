@@ -184,7 +184,7 @@ impl Central {
         }
         let mut lottery = Lottery::recover(rules, recovery, tally)?;
         match (&recovery.draw, lottery.begin_draw()) {
-            (Some(recorded), Some(ticket)) => {
+            (Some(recorded), Some(right)) => {
                 let draw = lottery.tallied_draw();
                 if draw.summary() != recorded {
                     return Err(RecoveryError::Inconsistent(format!(
@@ -195,19 +195,19 @@ impl Central {
                         draw.summary().winners_per_agency
                     )));
                 }
-                lottery.draw_done(ticket, draw);
+                lottery.draw_done(right, draw);
             }
             (Some(_), None) => {
                 return Err(RecoveryError::Inconsistent(
                     "it records a draw, but not every agency's finish".to_owned(),
                 ));
             }
-            (None, Some(ticket)) => {
+            (None, Some(right)) => {
                 let draw = lottery.tallied_draw();
                 ledger
                     .record_draw(draw.summary())
                     .map_err(RecoveryError::Draw)?;
-                lottery.draw_done(ticket, draw);
+                lottery.draw_done(right, draw);
             }
             (None, None) => {}
         }
@@ -323,23 +323,23 @@ impl Central {
                 .lottery
                 .lock()
                 .begin_submit(agency, batch, bets.len() as u64, winners)?;
-        let ticket = match step {
+        let begun = match step {
             SubmitStep::AlreadyStored { batch, stored } => {
                 return PendingSubmit::resend(agency, batch, stored, bets);
             }
-            SubmitStep::Write(ticket) => ticket,
+            SubmitStep::Write(begun) => begun,
         };
         match self.shared.ledger.begin_append(agency, batch, bets) {
             Ok((append, digest)) => {
-                let ticket = self.shared.lottery.lock().written(ticket, digest);
+                let begun = self.shared.lottery.lock().written(begun, digest);
                 Ok(PendingSubmit {
                     agency,
                     batch,
-                    step: Pending::Written { ticket, append },
+                    step: Pending::Written { begun, append },
                 })
             }
             Err(error) => {
-                self.shared.lottery.lock().not_written(ticket);
+                self.shared.lottery.lock().not_written(begun);
                 Err(error.into())
             }
         }
@@ -354,15 +354,15 @@ impl Central {
     /// any later batch of the agency) off the store, and the agency may send it
     /// again.
     pub fn complete_submit(&self, pending: PendingSubmit) -> Result<Submitted, SubmitError> {
-        let (ticket, append) = match pending.step {
+        let (begun, append) = match pending.step {
             Pending::Answered(submitted) => return Ok(submitted),
-            Pending::Written { ticket, append } => (ticket, append),
+            Pending::Written { begun, append } => (begun, append),
         };
         match self.shared.ledger.wait_durable(append) {
-            Ok(()) => Ok(self.shared.lottery.lock().acknowledge(ticket)),
+            Ok(()) => Ok(self.shared.lottery.lock().acknowledge(begun)),
             Err(error) => {
-                let bets = ticket.bets();
-                self.shared.lottery.lock().not_durable(ticket);
+                let bets = begun.bets();
+                self.shared.lottery.lock().not_durable(begun);
                 Err(SubmitError::of_store(error, bets))
             }
         }
@@ -435,35 +435,35 @@ impl Central {
     /// agency lock.
     fn queue_finish(&self, agency: AgencyId, bets_sent: u64) -> Result<PendingFinish, FinishError> {
         let step = self.shared.lottery.lock().begin_finish(agency, bets_sent)?;
-        let ticket = match step {
+        let begun = match step {
             FinishStep::Settled(settled) => {
                 return Ok(PendingFinish(FinishPending::Settled(settled)));
             }
-            FinishStep::Record(ticket) => ticket,
+            FinishStep::Record(begun) => begun,
         };
-        match self.shared.ledger.begin_finish(agency, ticket.bets()) {
-            Ok(record) => Ok(PendingFinish(FinishPending::Recording { ticket, record })),
+        match self.shared.ledger.begin_finish(agency, begun.bets()) {
+            Ok(record) => Ok(PendingFinish(FinishPending::Recording { begun, record })),
             Err(error) => {
-                self.shared.lottery.lock().finish_not_recorded(ticket);
+                self.shared.lottery.lock().finish_not_recorded(begun);
                 Err(error.into())
             }
         }
     }
 
-    /// Waits for a queued finish record and settles the lottery's ticket.
+    /// Waits for a queued finish record and settles the lottery's begun.
     fn finish_durable(
         &self,
         pending: PendingFinish,
     ) -> Result<(Settled, FinishRecorded), FinishError> {
         match pending.0 {
             FinishPending::Settled(settled) => Ok((settled, FinishRecorded::Recorded)),
-            FinishPending::Recording { ticket, record } => {
+            FinishPending::Recording { begun, record } => {
                 match self.shared.ledger.wait_finish(record) {
                     Ok(recorded) => {
-                        Ok((self.shared.lottery.lock().finish_recorded(ticket), recorded))
+                        Ok((self.shared.lottery.lock().finish_recorded(begun), recorded))
                     }
                     Err(error) => {
-                        self.shared.lottery.lock().finish_not_recorded(ticket);
+                        self.shared.lottery.lock().finish_not_recorded(begun);
                         Err(error.into())
                     }
                 }
@@ -482,7 +482,7 @@ impl Central {
         }
         match settled {
             Settled::Answer(finish) => Ok(finish),
-            Settled::Draw(ticket) => self.perform_draw(ticket).map(Finish::Drew),
+            Settled::Draw(right) => self.perform_draw(right).map(Finish::Drew),
         }
     }
 
@@ -490,21 +490,21 @@ impl Central {
     /// whole, wakes the waiters, then tells the listeners, outside every lock.
     ///
     /// Race-free: the tally changes only under the lottery lock (in
-    /// `acknowledge`), and the draw is taken under it with the ticket out,
+    /// `acknowledge`), and the draw is taken under it with the draw right out,
     /// that is once every agency's finish was recorded; an agency finishes
     /// only with no batch pending and takes none afterwards, so every
     /// committed batch is in the tally and no later acknowledgement changes it.
-    fn perform_draw(&self, ticket: DrawRight) -> Result<DrawSummary, FinishError> {
+    fn perform_draw(&self, right: DrawRight) -> Result<DrawSummary, FinishError> {
         let draw = self.shared.lottery.lock().tallied_draw();
         let recorded = self.shared.ledger.record_draw(draw.summary());
         let summary = match recorded.map_err(FinishError::from) {
             Ok(()) => {
-                let summary = self.shared.lottery.lock().draw_done(ticket, draw);
+                let summary = self.shared.lottery.lock().draw_done(right, draw);
                 self.shared.drawn.notify_all();
                 summary
             }
             Err(error) => {
-                self.shared.lottery.lock().draw_failed(ticket);
+                self.shared.lottery.lock().draw_failed(right);
                 return Err(error);
             }
         };
