@@ -55,14 +55,34 @@ impl fmt::Display for AgencyId {
     }
 }
 
+impl AgencyId {
+    /// Parses an agency id written in decimal digits (leading zeros
+    /// allowed), as an agency file's name and a store row hold it: the one
+    /// parser of an agency id (`str::parse` calls it too).
+    ///
+    /// ```
+    /// use lottery_bet::AgencyId;
+    /// assert_eq!(AgencyId::from_text(b"007").unwrap().get(), 7);
+    /// assert!(AgencyId::from_text(b"0").is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`FieldReason::Empty`], [`FieldReason::NotDigits`] or
+    /// [`FieldReason::OutOfRange`] (0 or above `u32::MAX`), on
+    /// [`Field::Agency`].
+    pub fn from_text(bytes: &[u8]) -> Result<Self, FieldError> {
+        let id = parse_decimal(bytes, Field::Agency, 10)?;
+        let id = u32::try_from(id)
+            .map_err(|_| FieldError::new(Field::Agency, FieldReason::OutOfRange))?;
+        Self::new(id)
+    }
+}
+
 impl FromStr for AgencyId {
     type Err = FieldError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let id = parse_decimal(text.as_bytes(), Field::Agency, 10)?;
-        let id = u32::try_from(id)
-            .map_err(|_| FieldError::new(Field::Agency, FieldReason::OutOfRange))?;
-        Self::new(id)
+        Self::from_text(text.as_bytes())
     }
 }
 
