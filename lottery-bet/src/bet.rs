@@ -121,27 +121,39 @@ impl Name {
     pub fn new(field: Field, text: impl AsRef<str>) -> Result<Self, FieldError> {
         let text = text.as_ref();
         check_name_text(field, text)?;
-        Ok(Self(CompactString::new(text)))
-    }
-
-    /// A name whose bytes passed the rules already (`crate::BetFields`).
-    #[inline]
-    pub(crate) fn checked(text: &str) -> Self {
-        Self(CompactString::new(text))
-    }
-
-    /// The name as text.
-    #[inline]
-    pub fn as_str(&self) -> &str {
-        &self.0
+        Ok(Self::checked(text))
     }
 }
 
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// What the validated texts ([`Name`], [`Document`]) share beside their
+/// rules: made from a text that passed its rule, read as that text, shown
+/// as it is. Written once for both.
+macro_rules! checked_text {
+    ($text:ident) => {
+        impl $text {
+            /// One whose text passed its rule already (its `new`, or
+            /// `crate::BetFields`).
+            #[inline]
+            pub(crate) fn checked(text: &str) -> Self {
+                Self(CompactString::new(text))
+            }
+
+            /// The text, as it was given.
+            #[inline]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $text {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
+
+checked_text!(Name);
 
 /// A document (DNI): 1 to [`MAX_DOCUMENT_DIGITS`] ASCII digits, kept as text so
 /// leading zeros survive (always inline, never on the heap, like a short
@@ -157,27 +169,11 @@ impl Document {
     pub fn new(text: impl AsRef<str>) -> Result<Self, FieldError> {
         let text = text.as_ref();
         check_document(text.as_bytes())?;
-        Ok(Self(CompactString::new(text)))
-    }
-
-    /// A document whose bytes passed the rules already (`crate::BetFields`).
-    #[inline]
-    pub(crate) fn checked(text: &str) -> Self {
-        Self(CompactString::new(text))
-    }
-
-    /// The document as text.
-    #[inline]
-    pub fn as_str(&self) -> &str {
-        &self.0
+        Ok(Self::checked(text))
     }
 }
 
-impl fmt::Display for Document {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+checked_text!(Document);
 
 /// A calendar date of birth, written `YYYY-MM-DD` (proleptic Gregorian, years
 /// 0001 to 9999).

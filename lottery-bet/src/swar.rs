@@ -49,19 +49,14 @@ pub(crate) fn word_within(input: &[u8], at: usize) -> Option<u64> {
 pub(crate) fn fold_covering<T>(bytes: &[u8], init: T, mut visit: impl FnMut(T, u64) -> T) -> T {
     let len = bytes.len();
     if len >= 8 {
-        let mut words = bytes.chunks_exact(8);
-        let mut acc = init;
-        for word in words.by_ref() {
-            acc = visit(
-                acc,
-                u64::from_le_bytes(word.try_into().expect("eight bytes")),
-            );
+        // The whole words as `fold_filled` takes them (it has no tail
+        // here), then the last eight bytes for the rest.
+        let acc = fold_filled(&bytes[..len - len % 8], 0, init, &mut visit);
+        if len.is_multiple_of(8) {
+            return acc;
         }
-        if !words.remainder().is_empty() {
-            let last: &[u8; 8] = bytes[len - 8..].try_into().expect("eight bytes");
-            acc = visit(acc, u64::from_le_bytes(*last));
-        }
-        acc
+        let last: &[u8; 8] = bytes[len - 8..].try_into().expect("eight bytes");
+        visit(acc, u64::from_le_bytes(*last))
     } else if len >= 4 {
         let low: &[u8; 4] = bytes[..4].try_into().expect("four bytes");
         let high: &[u8; 4] = bytes[len - 4..].try_into().expect("four bytes");
