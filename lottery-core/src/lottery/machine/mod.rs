@@ -575,13 +575,7 @@ impl Lottery {
             agencies_expected: self.rules.agencies,
             agencies_finished: self.finished,
             agencies,
-            draw: draw.and_then(|draw| {
-                Some(DrawSnapshot {
-                    winning_number: draw.winning_number()?,
-                    winners: draw.summary().winners_per_agency.iter().sum(),
-                    bets: draw.summary().bets,
-                })
-            }),
+            draw: draw.and_then(DrawSnapshot::of),
         }
     }
 
