@@ -848,6 +848,28 @@ mod tests {
     }
 
     #[test]
+    fn the_winning_number_is_a_number_or_committed_by_flag_and_by_file() {
+        let committed = |args: ServerArgs| Config::resolve(args).unwrap().rules.winning;
+        assert_eq!(
+            committed(parse(&["--winning-number", "committed"])),
+            Winning::Committed
+        );
+        assert_eq!(
+            committed(file("winning-number = \"committed\"")),
+            Winning::Committed
+        );
+        assert_eq!(
+            committed(file("winning-number = \"12\"")),
+            Winning::Fixed(BetNumber::new(12).unwrap())
+        );
+        for bad in ["winning-number = \"Committed\"", "winning-number = -1", "winning-number = 1.5"] {
+            assert!(toml::from_str::<ServerArgs>(bad).is_err(), "{bad}");
+        }
+        let config = Config::resolve(parse(&["--winning-number", "committed"])).unwrap();
+        assert!(config.to_string().contains("winning_number: committed"), "{config}");
+    }
+
+    #[test]
     fn port_overrides_the_port_of_listen() {
         let config =
             Config::resolve(parse(&["--listen", "127.0.0.1:1", "--port", "4242"])).unwrap();
@@ -900,8 +922,9 @@ mod tests {
 
     #[test]
     fn invalid_file_values_are_refused_naming_the_setting() {
-        let error = Config::resolve(file("winning-number = 12345")).unwrap_err();
+        let error = toml::from_str::<ServerArgs>("winning-number = 12345").unwrap_err();
         assert!(error.to_string().contains("winning-number"), "{error}");
+        assert!(error.to_string().contains("expected 0 to 9999"), "{error}");
         let error = Config::resolve(file("agencies = 0")).unwrap_err();
         assert!(error.to_string().contains("agencies"), "{error}");
         let error = Config::resolve(file("max-frame = 10")).unwrap_err();
