@@ -862,11 +862,18 @@ mod tests {
             committed(file("winning-number = \"12\"")),
             Winning::Fixed(BetNumber::new(12).unwrap())
         );
-        for bad in ["winning-number = \"Committed\"", "winning-number = -1", "winning-number = 1.5"] {
+        for bad in [
+            "winning-number = \"Committed\"",
+            "winning-number = -1",
+            "winning-number = 1.5",
+        ] {
             assert!(toml::from_str::<ServerArgs>(bad).is_err(), "{bad}");
         }
         let config = Config::resolve(parse(&["--winning-number", "committed"])).unwrap();
-        assert!(config.to_string().contains("winning_number: committed"), "{config}");
+        assert!(
+            config.to_string().contains("winning_number: committed"),
+            "{config}"
+        );
     }
 
     #[test]
