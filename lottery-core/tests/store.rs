@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use lottery_bet::{AgencyId, Bet, BetNumber, StoredBet};
 use lottery_core::{
-    BetMonitor, Durability, LotteryRules, StoreError,
+    BetMonitor, Durability, LotteryRules, StoreError, Winning,
     ledger::{AgencyRecord, Ledger},
     store::MemoryStore,
 };
@@ -806,9 +806,9 @@ mod model {
                         if model.fault.is_none() {
                             let rules = LotteryRules {
                                 agencies: 3,
-                                winning_number: BetNumber::new(winning).unwrap(),
+                                winning: Winning::Fixed(BetNumber::new(winning).unwrap()),
                             };
-                            Ledger::record_rules(&monitor, rules).unwrap();
+                            Ledger::record_rules(&monitor, rules, None).unwrap();
                             model.rules = Some(rules);
                         }
                     }

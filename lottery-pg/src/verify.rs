@@ -193,7 +193,7 @@ impl<'a> Check<'a> {
             {
                 self.report.rules = Some(LotteryRules {
                     agencies,
-                    winning_number,
+                    winning: lottery_core::Winning::Fixed(winning_number),
                 });
                 Ok(())
             }
@@ -285,7 +285,8 @@ impl<'a> Check<'a> {
         if self
             .report
             .rules
-            .is_some_and(|rules| stored.bet.number == rules.winning_number)
+            .and_then(|rules| rules.fixed_number())
+            .is_some_and(|number| stored.bet.number == number)
         {
             *self.winners.entry(agency).or_default() += 1;
         }

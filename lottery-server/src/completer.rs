@@ -124,6 +124,7 @@ impl PendingRequest {
                 if let Ok(finish) = &result {
                     log_line::finished(agency, bets_sent, finish, started.elapsed());
                     if matches!(finish, Finish::Drew(_)) {
+                        log_line::secret_revealed(central);
                         // The draw's line leaves now, not with the rest of
                         // the list: the loops answer the winners already.
                         lottery_log::write_deferred();

@@ -158,7 +158,7 @@ mod tests {
     fn rules() -> LotteryRules {
         LotteryRules {
             agencies: 3,
-            winning_number: BetNumber::new(7).unwrap(),
+            winning: crate::Winning::Fixed(BetNumber::new(7).unwrap()),
         }
     }
 

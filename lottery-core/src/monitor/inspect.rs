@@ -365,7 +365,7 @@ fn check_region(
     };
     let mut rows = 0u64;
     let mut agencies: BTreeMap<AgencyId, u64> = BTreeMap::new();
-    let winning = inspection.manifest.rules.map(|rules| rules.winning_number);
+    let winning = inspection.manifest.winning_number();
     for row in StoreRows::new(&mut hashing) {
         let stored = row.map_err(|(line, error)| StoreError::Corrupt {
             path: path.to_path_buf(),

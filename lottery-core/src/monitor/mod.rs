@@ -41,6 +41,7 @@ use crate::error::StoreError;
 use crate::lottery::draw::{DrawSummary, DrawTally};
 use crate::lottery::ledger::{Ledger, PendingWrite, Recovery};
 use crate::lottery::rules::LotteryRules;
+use crate::lottery::secret::DrawSecret;
 use crate::monitor::commit::{GroupCommit, PendingCommit};
 use crate::monitor::draw_scan::tally_rows;
 use crate::monitor::recovery::{recover_store, scan_rows};
@@ -321,8 +322,16 @@ impl Ledger for BetMonitor {
         BetMonitor::tally(self, tally)
     }
 
-    fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError> {
-        self.engine.record_rules(rules)
+    fn record_rules(
+        &self,
+        rules: LotteryRules,
+        secret: Option<&DrawSecret>,
+    ) -> Result<(), StoreError> {
+        self.engine.record_rules(rules, secret)
+    }
+
+    fn chain_head(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        Ok(Some(self.engine.chain_head()))
     }
 
     fn record_draw(&self, draw: &DrawSummary) -> Result<(), StoreError> {

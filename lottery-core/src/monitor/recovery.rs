@@ -144,6 +144,7 @@ pub(crate) fn recover_store(
             truncated_bytes,
             agencies: inspection.agencies.clone(),
             rules: inspection.manifest.rules,
+            secret: inspection.manifest.secret,
             draw: inspection.manifest.draw.as_ref().map(|d| d.summary.clone()),
             quarantined,
             adopted: inspection.kind == Kind::Adopt,

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
-use lottery_bet::AgencyId;
+use lottery_bet::{AgencyId, BetNumber};
 
 use crate::error::StoreError;
 use crate::lottery::draw::DrawSummary;
@@ -41,6 +41,17 @@ pub struct StoreReport {
     pub agencies: BTreeMap<AgencyId, AgencyReport>,
     /// The draw, when the store records one.
     pub draw: Option<DrawSummary>,
+    /// The number that wins: the rules' fixed one, or the one a committed
+    /// draw derived (`None`: committed rules, not drawn yet).
+    pub winning_number: Option<BetNumber>,
+    /// With a committed winning number: the commitment (SHA-256 of the
+    /// secret), 64 hex digits.
+    pub commitment: Option<String>,
+    /// With a committed winning number, once drawn: the secret, 64 hex
+    /// digits (before the draw it is kept back). With it and the chain head
+    /// anyone can recompute the number: SHA-256(secret ‖ chain head), reduced
+    /// as `DrawSecret::winning_number` says.
+    pub secret: Option<String>,
     /// The journal's chain head, 64 hex digits: it vouches for every
     /// committed byte (an auditor may keep it and compare later).
     pub chain_head: String,
@@ -151,6 +162,16 @@ pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
         rules: inspection.manifest.rules,
         agencies,
         draw: inspection.manifest.draw.as_ref().map(|d| d.summary.clone()),
+        winning_number: inspection.manifest.winning_number(),
+        commitment: inspection
+            .manifest
+            .secret
+            .map(|secret| to_hex(&secret.commitment())),
+        secret: inspection
+            .manifest
+            .secret
+            .filter(|_| inspection.manifest.draw.is_some())
+            .map(|secret| to_hex(secret.as_bytes())),
         chain_head: to_hex(&inspection.chain),
         committed_bytes: inspection.committed_end,
         data_tail: inspection.data_tail(),

@@ -543,10 +543,10 @@ impl Lottery {
         matches!(self.phase, Phase::Drawn(_))
     }
 
-    /// The draw's summary, once it happened.
-    pub fn draw_summary(&self) -> Option<&DrawSummary> {
+    /// The draw, once it happened.
+    pub fn draw(&self) -> Option<&Draw> {
         match &self.phase {
-            Phase::Drawn(draw) => Some(draw.summary()),
+            Phase::Drawn(draw) => Some(draw),
             _ => None,
         }
     }
@@ -575,11 +575,7 @@ impl Lottery {
             agencies_expected: self.rules.agencies,
             agencies_finished: self.finished,
             agencies,
-            draw: draw.map(|draw| DrawSnapshot {
-                winning_number: self.rules.winning_number,
-                winners: draw.summary().winners_per_agency.iter().sum(),
-                bets: draw.summary().bets,
-            }),
+            draw: draw.and_then(DrawSnapshot::of),
         }
     }
 

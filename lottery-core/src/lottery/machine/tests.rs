@@ -414,7 +414,7 @@ fn draw_happens_once_when_the_last_agency_finishes() {
     ));
     let summary = lottery.draw_done(right, DrawTally::new(rules).finish());
     assert_eq!(summary.winners_per_agency, [0, 0, 0]);
-    assert_eq!(lottery.draw_summary(), Some(&summary));
+    assert_eq!(lottery.draw().map(Draw::summary), Some(&summary));
     assert_eq!(
         finish(&mut lottery, 2, 0).unwrap(),
         Settled::Answer(Finish::AlreadyDrawn)
@@ -712,7 +712,7 @@ fn a_recovered_lottery_continues_the_recovered_tally() {
     };
     let draw = lottery.tallied_draw();
     lottery.draw_done(right, draw);
-    assert_eq!(lottery.draw_summary().unwrap().bets, 3);
+    assert_eq!(lottery.draw().unwrap().summary().bets, 3);
     assert_eq!(
         documents(&lottery.winners(agency(1)).unwrap()),
         ["10", "12"]

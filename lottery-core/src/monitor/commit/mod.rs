@@ -49,7 +49,8 @@ use lottery_bet::AgencyId;
 
 use crate::error::StoreError;
 use crate::lottery::draw::DrawSummary;
-use crate::lottery::rules::LotteryRules;
+use crate::lottery::rules::{LotteryRules, Winning};
+use crate::lottery::secret::DrawSecret;
 use crate::monitor::journal::{DataSum, Digest, Record};
 use crate::monitor::manifest::{DrawRecord, Manifest};
 use crate::monitor::store::{BetStore, Durability, StoreFile, StoreSyncer};
@@ -211,11 +212,31 @@ impl GroupCommit {
     ///
     /// # Errors
     /// [`StoreError::Io`]; the manifest is unchanged.
-    pub(crate) fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError> {
+    pub(crate) fn record_rules(
+        &self,
+        rules: LotteryRules,
+        secret: Option<&DrawSecret>,
+    ) -> Result<(), StoreError> {
         let mut writer = self.writer.lock();
         let mut manifest = writer.manifest.clone();
+        manifest.secret = match (rules.winning, secret) {
+            (Winning::Fixed(_), _) => None,
+            (Winning::Committed, Some(secret)) => Some(*secret),
+            (Winning::Committed, None) => {
+                return Err(StoreError::Inconsistent {
+                    path: self.path().to_path_buf(),
+                    problem: "committed rules came without their secret".to_owned(),
+                    remedy: "give the central a fresh secret (lottery-server makes one)",
+                });
+            }
+        };
         manifest.rules = Some(rules);
         self.write_manifest(&mut writer, manifest)
+    }
+
+    /// The chain head over everything committed.
+    pub(crate) fn chain_head(&self) -> Digest {
+        self.commit.lock().committed_chain
     }
 
     /// Records the draw in the manifest, durably, with the committed length
