@@ -17,7 +17,7 @@ use postgres::Config;
 use crate::commit::{Failure, GroupCommit, Stored, Write};
 use crate::connection::{Connection, describe};
 use crate::listen;
-use crate::read::{db_error, each_bet};
+use crate::read::{db_error, each_bet, snapshot};
 use crate::rows::encode_batch_rows;
 use crate::schema::{self, Layout};
 
@@ -199,12 +199,7 @@ impl PgLedger {
     fn recover(&self) -> Result<Recovery, StoreError> {
         let mut reader = self.reader()?;
         let client = reader.as_mut().expect("connected by reader()");
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(self.db_error("read"))?;
+        let mut tx = snapshot(client, &self.name)?;
         let mut recovery = Recovery::default();
         let lottery = tx
             .query_opt(
@@ -310,13 +305,7 @@ impl PgLedger {
         client: &mut postgres::Client,
         rules: LotteryRules,
     ) -> Result<Option<Draw>, StoreError> {
-        let read = self.db_error("read");
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(read)?;
+        let mut tx = snapshot(client, &self.name)?;
         let row = tx
             .query_opt("SELECT draw_bets, draw_winners FROM lottery", &[])
             .map_err(self.db_error("read"))?;

@@ -45,6 +45,25 @@ pub struct DrawSummary {
     pub winners_per_agency: Vec<u64>,
 }
 
+impl DrawSummary {
+    /// The summary of `bets` bets whose winners per agency are counted in
+    /// `winners` (agencies absent from it: none), over agencies
+    /// `1..=agencies`: what an offline check compares a recorded draw with.
+    pub fn from_counts(agencies: u32, bets: u64, winners: &BTreeMap<AgencyId, u64>) -> Self {
+        Self {
+            bets,
+            winners_per_agency: (1..=agencies)
+                .map(|id| {
+                    AgencyId::new(id)
+                        .ok()
+                        .and_then(|agency| winners.get(&agency).copied())
+                        .unwrap_or(0)
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The answer to a winners query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

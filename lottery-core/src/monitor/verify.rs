@@ -221,18 +221,11 @@ fn check_rules_and_draw(inspection: &Inspection, path: &Path) -> Result<(), Stor
         )));
     }
     let bets: u64 = inspection.agencies.values().map(|a| a.bets).sum();
-    let winners: Vec<u64> = (1..=rules.agencies)
-        .map(|id| {
-            AgencyId::new(id)
-                .ok()
-                .and_then(|id| inspection.winners.get(&id).copied())
-                .unwrap_or(0)
-        })
-        .collect();
-    if draw.summary.bets != bets || draw.summary.winners_per_agency != winners {
+    let found = DrawSummary::from_counts(rules.agencies, bets, &inspection.winners);
+    if draw.summary != found {
         return Err(inconsistent(format!(
-            "it records a draw of {} bets with winners {:?} per agency, its bets give {bets} bets and {winners:?}",
-            draw.summary.bets, draw.summary.winners_per_agency
+            "it records a draw of {} bets with winners {:?} per agency, its bets give {bets} bets and {:?}",
+            draw.summary.bets, draw.summary.winners_per_agency, found.winners_per_agency
         )));
     }
     Ok(())
