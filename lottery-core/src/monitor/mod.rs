@@ -137,8 +137,7 @@ impl BetMonitor {
         durability: Durability,
     ) -> Result<(Self, Recovery), StoreError> {
         let path = PathBuf::from(store.describe());
-        let strict = durability == Durability::Fsync;
-        let recovered = recover_store(store.as_mut(), &path, strict)?;
+        let recovered = recover_store(store.as_mut(), &path)?;
         let engine = GroupCommit::new(
             path,
             durability,

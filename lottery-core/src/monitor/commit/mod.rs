@@ -11,35 +11,46 @@
 //! batch under the append lock, queues its journal record there (so records
 //! follow the data's order), and releases the lock. It then waits until a
 //! completed commit covers its record. If no group holds its record yet and
-//! no leader is syncing the data, it becomes the leader of the next group:
-//! it takes every queued record not yet taken, syncs `bets.csv` (the data
-//! stage), then, once the group before it has finished, appends the records
-//! to the journal and syncs it (the journal stage), and wakes everyone.
+//! no leader is committing, it becomes the leader of the next group: it takes
+//! every queued record not yet taken, appends them to the journal, and then
+//! syncs `bets.csv` and the journal at the same time (the data on a second
+//! thread, the journal on its own), waits for both, and wakes everyone.
 //! Batches written meanwhile are covered by the next group. The append lock
 //! is never held while syncing, so writers keep writing during a sync.
 //!
-//! The two stages overlap: a leader leaves the data stage as soon as its
-//! data sync ends, so the next group syncs the data while this one syncs the
-//! journal. Under load a commit then costs one sync's time, not two, while
-//! each group still waits for its own two syncs in order. Groups enter the
-//! journal stage in the order they took their records, so the journal keeps
-//! the data's order.
+//! # One sync wait per group, and why it is safe
+//! A group waits for one sync's time, not two in a row: the two `fdatasync`s
+//! run together. The price is a new crash state: the journal's sync may end
+//! (and the records be durable) while the rows they name are not, if the
+//! power goes between the two syncs' ends. That is safe because of two rules:
+//! - **No ack before both syncs completed.** A durable record does not make
+//!   its rows durable, and its CRC32C does not either: it only lets recovery
+//!   tell whether the rows it names are the ones on disk. So the group's
+//!   appenders learn of the commit only after both syncs returned.
+//! - **One group at a time.** The next group's records reach the journal only
+//!   after this group's data sync completed, so every journal record but
+//!   those of the last group names rows that are durable. Only the journal's
+//!   last records can name rows a crash took, and those were never acked.
 //!
-//! The data is synced before its records are written, so a durable journal
-//! record implies durable data. If a sync fails, every batch not yet
-//! committed (in any group, or still queued) is cut off `bets.csv` (its
-//! appender gets the error: nothing of it stays), the journal is cut back to
-//! its committed length, and later appends work again (after a failed
-//! `fdatasync` the page cache cannot be trusted, so we keep only what a
-//! completed sync covered). Groups taken before the failure and still in
-//! flight find their epoch ended and journal nothing.
+//! Recovery drops (quarantines) the journal's last records whose rows are
+//! missing or do not match their CRC32C (`inspect`, STORE.md "What a crash
+//! can leave"), and keeps those whose rows are all there: such a record was
+//! perhaps never acked (the crash came before the ack), but its rows are the
+//! ones the agency sent, and a resend is recognised by its digest.
+//!
+//! If a sync fails, every batch not yet committed (this group's, or still
+//! queued) is cut off `bets.csv` (its appender gets the error: nothing of it
+//! stays), the journal is cut back to its committed length, and later
+//! appends work again (after a failed `fdatasync` the page cache cannot be
+//! trusted, so we keep only what a completed sync covered).
 //!
 //! # Lock order
 //! append lock (`writer`) → `journal` → `commit`; the `data_syncer` lock is a
 //! leaf, held only across a data sync. The commit lock is never held while
 //! writing or syncing; the append lock is never held while syncing; the
-//! journal lock is held by the leader in the journal stage, across its sync
-//! (appenders never need it in `Fsync` mode).
+//! journal lock is held by the leader across the group's two syncs (the
+//! data syncer's lock is taken on the second thread meanwhile; appenders never
+//! need the journal lock in `Fsync` mode).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -69,12 +80,12 @@ pub(crate) struct GroupCommit {
     /// The append lock.
     writer: Mutex<Writer>,
     journal: Mutex<JournalWriter>,
-    /// Syncs `bets.csv`: the leader in the data stage (or a failed commit
+    /// Syncs `bets.csv`: the leader's second thread (or a failed commit
     /// making its cut durable).
     data_syncer: Mutex<Box<dyn StoreSyncer>>,
     commit: Mutex<Commit>,
-    /// Signalled when a group leaves the data stage, when a journal turn
-    /// ends, and when a commit ends (successfully or not).
+    /// Signalled when a commit ends (successfully or not) and when a leader
+    /// finds nothing to commit.
     committed: Condvar,
 }
 
@@ -337,17 +348,14 @@ impl GroupCommit {
         }
     }
 
-    /// Leads one group through both stages (see the module docs). The caller
-    /// set `syncing_data`; this clears it when the data stage ends.
+    /// Leads one group (see the module docs). The caller set `syncing_data`;
+    /// this clears it when the group's turn ends.
     fn lead_commit(&self) {
         let Some(group) = self.take_group() else {
             return;
         };
-        let data_synced = self.data_syncer.lock().sync();
         let epoch = {
             let mut commit = self.commit.lock();
-            commit.syncing_data = false;
-            self.committed.notify_all();
             while commit.journal_turn != group.number {
                 commit = self.committed.wait(commit);
             }
@@ -359,10 +367,7 @@ impl GroupCommit {
             self.end_turn(|_| {});
             return;
         }
-        let outcome = data_synced
-            .map_err(|error| ("sync", error))
-            .and_then(|()| self.journal_records(&group.records));
-        match outcome {
+        match self.journal_and_sync(&group.records) {
             Ok(()) => {
                 let mut writer = self.writer.lock();
                 let committed = writer
@@ -393,9 +398,8 @@ impl GroupCommit {
         }
     }
 
-    /// The data stage's first step: takes every queued record no group holds
-    /// yet, as the next group. `None` (and the data stage left) when there
-    /// is none.
+    /// Takes every queued record no group holds yet, as the next group.
+    /// `None` (and `syncing_data` cleared) when there is none.
     fn take_group(&self) -> Option<Group> {
         let writer = self.writer.lock();
         let mut commit = self.commit.lock();
@@ -423,9 +427,10 @@ impl GroupCommit {
         })
     }
 
-    /// The journal stage's work: appends the group's records to the journal
-    /// and syncs it; on failure cuts back whatever of them reached it.
-    fn journal_records(
+    /// Appends the group's records to the journal, then syncs the data and
+    /// the journal at once and waits for both; on failure cuts back whatever
+    /// of the records reached the journal.
+    fn journal_and_sync(
         &self,
         records: &[(Record, Digest)],
     ) -> Result<(), (&'static str, io::Error)> {
@@ -440,18 +445,21 @@ impl GroupCommit {
             .append(&lines)
             .map_err(|error| ("append to the journal of", error))
             .and_then(|()| {
-                journal
-                    .syncer
-                    .sync()
-                    .map_err(|error| ("sync the journal of", error))
+                let syncer = &mut journal.syncer;
+                let (data, journaled) =
+                    both(|| self.data_syncer.lock().sync(), move || syncer.sync());
+                data.map_err(|error| ("sync", error))?;
+                journaled.map_err(|error| ("sync the journal of", error))
             });
         match outcome {
             Ok(()) => journal.durable_len = journal.file.len(),
             Err(_) => {
                 // Whatever of the records reached the journal must go: their
                 // batches are about to be cut off. Best effort: if this fails
-                // too, the next commit's journal sync covers the cut (records
-                // are only ever appended after it).
+                // too, a crash leaves records whose rows recovery finds cut
+                // (dropped as the journal's tail), and the next commit's
+                // journal sync covers the cut (records are only ever appended
+                // after it).
                 let durable = journal.durable_len;
                 if journal.file.truncate(durable).is_ok() {
                     let _ = journal.syncer.sync();
@@ -461,12 +469,13 @@ impl GroupCommit {
         outcome
     }
 
-    /// Ends the current group's journal turn, after `update`, and wakes
-    /// everyone (appenders, the next group).
+    /// Ends the current group's turn, after `update`, and wakes everyone
+    /// (appenders, the next leader).
     fn end_turn(&self, update: impl FnOnce(&mut Commit)) {
         let mut commit = self.commit.lock();
         update(&mut commit);
         commit.journal_turn += 1;
+        commit.syncing_data = false;
         self.committed.notify_all();
     }
 
@@ -506,4 +515,45 @@ impl GroupCommit {
             source,
         }
     }
+}
+
+/// Runs `data` on a second thread while `journal` runs on this one, and
+/// returns both results once both ended: the group's two syncs, together.
+/// If no thread can be started, runs them one after the other (the same
+/// promises, one sync's time more).
+#[cfg(not(loom))]
+fn both<D, J>(data: D, journal: J) -> (io::Result<()>, io::Result<()>)
+where
+    D: FnOnce() -> io::Result<()> + Send,
+    J: FnOnce() -> io::Result<()>,
+{
+    // Behind a lock so that this thread can still run it if the spawn fails.
+    let data = Mutex::new(Some(data));
+    let run = |data: &Mutex<Option<D>>| data.lock().take().map_or(Ok(()), |data| data());
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("data-sync".to_owned())
+            .spawn_scoped(scope, || run(&data));
+        let journaled = journal();
+        let synced = match spawned {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => run(&data),
+        };
+        (synced, journaled)
+    })
+}
+
+/// Under loom, one after the other, the journal first: the model checks the
+/// locks, and a crash between the two leaves the new state (a durable
+/// journal ahead of its rows) that recovery must take.
+#[cfg(loom)]
+fn both<D, J>(data: D, journal: J) -> (io::Result<()>, io::Result<()>)
+where
+    D: FnOnce() -> io::Result<()> + Send,
+    J: FnOnce() -> io::Result<()>,
+{
+    let journaled = journal();
+    (data(), journaled)
 }
