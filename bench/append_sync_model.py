@@ -6,7 +6,7 @@ every group, in turn, as the central's group commit does; prints MB/s.
 
 Compares group sizes, and starting the writeback as the bytes are written
 (sync_file_range(SYNC_FILE_RANGE_WRITE) after each write, Linux only).
-BENCHMARKS.md ("what sets the ingest rate") gives its numbers.
+BENCHMARKS.md ("What sets each number", ingest) gives its numbers.
 """
 import ctypes
 import os

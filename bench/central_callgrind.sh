@@ -7,7 +7,7 @@
 # the file store in a scratch directory with durability none (rows,
 # journal record, running tally; the rows' write(2) is the kernel's copy,
 # not counted). CENTRAL_PATH_STORE=memory measures over a MemoryStore, as
-# the figures of BENCHMARKS.md before "the real store" did (its append
+# the figures before the file store was the default did (its append
 # copies the rows once more: about 50 a bet).
 #
 #   bench/central_callgrind.sh [TREE [LABEL]]

@@ -281,11 +281,11 @@ impl BatchSource for BetStream<'_> {
         if let (Source::Memory(bets), None) = (&mut self.source, &self.carried) {
             return bets.skip_bets(count);
         }
-        let mut skipped = 0;
-        while skipped < count && self.next().is_some() {
-            skipped += 1;
-        }
-        skipped
+        let skipped = self
+            .by_ref()
+            .take(usize::try_from(count).unwrap_or(usize::MAX))
+            .count();
+        u64::try_from(skipped).expect("a count of bets fits u64")
     }
 
     #[inline]

@@ -340,4 +340,88 @@ fn five_agencies_on_a_postgres_central_get_their_winners_and_the_export_is_pytho
     .sum();
     assert_eq!(received, inputs.total, "{log}");
     assert_export_is_pythons(schema.url(), &inputs, dir.path());
+    assert_verify_sees_the_ledger_and_every_edit(&base, &schema, &inputs);
+}
+
+/// `lottery-admin verify --store URL`: its exit code, stdout, stderr.
+fn verify(url: &str) -> (bool, String, String) {
+    let output = run(Command::new(admin_bin()).args(["verify", "--store", url]));
+    (output.status.success(), output.stdout, output.log)
+}
+
+/// `lottery-admin verify` finds the drawn ledger whole, with its counts and
+/// draw; then each edit made with SQL behind the centrals' back (a bet's
+/// number, a bet removed, a finish removed, the winning number changed)
+/// makes it fail, naming what changed, and undoing the edit makes it whole
+/// again.
+fn assert_verify_sees_the_ledger_and_every_edit(base: &str, schema: &Schema, inputs: &Inputs) {
+    let (whole, stdout, log) = verify(schema.url());
+    assert!(whole, "{log}");
+    let winners: Vec<String> = inputs.winners.iter().map(u64::to_string).collect();
+    for line in [
+        "rules: 5 agencies, winning number 7574".to_owned(),
+        format!("bets: {}", inputs.total),
+        format!(
+            "draw: {} bets, winners per agency {}",
+            inputs.total,
+            winners.join(",")
+        ),
+        "result: whole".to_owned(),
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no line {line:?} in:\n{stdout}"
+        );
+    }
+    let mut client = schema.client();
+    let the_bet = "agency = 2 AND batch = 1 AND position = 0";
+    let number: i16 = client
+        .query_one(&format!("SELECT number FROM bets WHERE {the_bet}"), &[])
+        .unwrap()
+        .get(0);
+    let finished: i64 = client
+        .query_one("SELECT bets FROM finishes WHERE agency = 3", &[])
+        .unwrap()
+        .get(0);
+    let other = if number == 7574 { 1 } else { 7574 };
+    // Each: the edit, what verify's error must name, the edit undone.
+    let edits = [
+        (
+            format!("UPDATE bets SET number = {other} WHERE {the_bet}"),
+            "agency 2's batch 1 holds",
+            format!("UPDATE bets SET number = {number} WHERE {the_bet}"),
+        ),
+        (
+            // Kept aside, and put back by the undo.
+            format!(
+                "CREATE TABLE removed AS SELECT * FROM bets WHERE {the_bet}; \
+                 DELETE FROM bets WHERE {the_bet}"
+            ),
+            "agency 2's batch 1 has a bet at position 1 where position 0 is expected",
+            "INSERT INTO bets SELECT * FROM removed; DROP TABLE removed".to_owned(),
+        ),
+        (
+            "DELETE FROM finishes WHERE agency = 3".to_owned(),
+            "it records a draw, but 4 of the 5 agencies finished",
+            format!("INSERT INTO finishes VALUES (3, {finished})"),
+        ),
+        (
+            "UPDATE lottery SET winning_number = 1033".to_owned(),
+            "it records a draw of",
+            "UPDATE lottery SET winning_number = 7574".to_owned(),
+        ),
+    ];
+    for (edit, named, undo) in &edits {
+        client.batch_execute(edit).unwrap();
+        let (whole, _, log) = verify(schema.url());
+        assert!(!whole, "verify passed a ledger edited with `{edit}`");
+        assert!(log.contains(named), "`{edit}`: no {named:?} in:\n{log}");
+        client.batch_execute(undo).unwrap();
+        let (whole, _, log) = verify(schema.url());
+        assert!(whole, "`{edit}` undone, still refused: {log}");
+    }
+    // A database without a lottery is refused, not set up.
+    let empty = Schema::new(base);
+    let (whole, _, log) = verify(empty.url());
+    assert!(!whole && log.contains("it holds no lottery"), "{log}");
 }

@@ -23,6 +23,7 @@ use std::ops::Range;
 use crate::bet::{AgencyId, Bet, BetNumber, Birthdate};
 use crate::field::{Field, FieldError};
 use crate::field_bytes::{Quoting, TEXT_PAD, check_document_in, check_name_in};
+use crate::frame_bet;
 
 mod store_row;
 mod view;
@@ -384,25 +385,13 @@ impl BetBatchBuilder {
             inside(&first_name) & inside(&last_name) & inside(&document) & inside(&birthdate),
             "a bet's texts lie inside the batch's buffer"
         );
-        let bytes = &self.batch.bytes;
-        let first_quoting = check_name_in(Field::FirstName, bytes, first_name.clone())?;
-        let last_quoting = check_name_in(Field::LastName, bytes, last_name.clone())?;
-        check_document_in(bytes, document.clone())?;
-        let date = Birthdate::from_text(&bytes[birthdate.clone()])?;
-        let number = BetNumber::new(number)?;
-        self.add(
-            [first_name, last_name, document, birthdate],
-            [first_quoting, last_quoting],
-            date,
-            number,
-        );
-        Ok(())
+        self.check_add([first_name, last_name, document, birthdate], number, false)
     }
 
     /// [`BetBatchBuilder::push`] of the bet whose texts lie as a `Batch`
     /// frame lays them: the first name at `at`, then the last name, the
     /// document and the date, each one byte (its length byte, in a frame)
-    /// after the one before, `lens` bytes long. The same checks in the same
+    /// after the one before, `lens` bytes long ([`frame_bet::texts`]). The same checks in the same
     /// order, with one bounds check for the four texts instead of eight,
     /// and no look at where they lie (the store row copies them at once).
     ///
@@ -423,32 +412,41 @@ impl BetBatchBuilder {
     /// When the texts do not lie inside the buffer.
     #[inline]
     pub fn push_framed(&mut self, at: usize, lens: [u8; 4], number: u32) -> Result<(), FieldError> {
-        let [first_len, last_len, document_len, birthdate_len] = lens.map(usize::from);
-        let first_name = at..at + first_len;
-        let last_name = first_name.end + 1..first_name.end + 1 + last_len;
-        let document = last_name.end + 1..last_name.end + 1 + document_len;
-        let birthdate = document.end + 1..document.end + 1 + birthdate_len;
+        let texts = frame_bet::texts(at, lens);
         // `at` is below the buffer's length (under 4 GiB), so no end
         // overflows, and each text ends before the next begins.
         assert!(
-            (at <= self.len) & (birthdate.end <= self.len),
+            (at <= self.len) & (texts[3].end <= self.len),
             "a bet's texts lie inside the batch's buffer"
         );
-        // The same five checks as `push`, written out again on purpose: one
-        // helper shared by both cost the central 4 instructions a bet
-        // (callgrind, `bench/central_callgrind.sh`, 665 -> 669).
+        self.check_add(texts, number, true)
+    }
+
+    /// The five checks of [`BetBatchBuilder::push`], in its order, then
+    /// the bet added; `framed` says the texts lie as a frame lays them
+    /// (known, so not looked at again). Inlined into both pushes, so the
+    /// central's path (`push_framed`) keeps its constant.
+    #[inline(always)]
+    fn check_add(
+        &mut self,
+        texts: [Range<usize>; 4],
+        number: u32,
+        framed: bool,
+    ) -> Result<(), FieldError> {
+        let [first_name, last_name, document, birthdate] = &texts;
         let bytes = &self.batch.bytes;
         let first_quoting = check_name_in(Field::FirstName, bytes, first_name.clone())?;
         let last_quoting = check_name_in(Field::LastName, bytes, last_name.clone())?;
         check_document_in(bytes, document.clone())?;
         let date = Birthdate::from_text(&bytes[birthdate.clone()])?;
         let number = BetNumber::new(number)?;
+        let one_apart = framed || frame_bet::lie_framed(&texts);
         self.add_laid(
-            [first_name, last_name, document, birthdate],
+            texts,
             [first_quoting, last_quoting],
             date,
             number,
-            true,
+            one_apart,
         );
         Ok(())
     }
@@ -463,10 +461,7 @@ impl BetBatchBuilder {
         birthdate: Birthdate,
         number: BetNumber,
     ) {
-        let [first_name, last_name, document, birthdate_text] = &texts;
-        let one_apart = (last_name.start == first_name.end + 1)
-            & (document.start == last_name.end + 1)
-            & (birthdate_text.start == document.end + 1);
+        let one_apart = frame_bet::lie_framed(&texts);
         self.add_laid(texts, quoting, birthdate, number, one_apart);
     }
 

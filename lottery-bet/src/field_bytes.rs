@@ -179,16 +179,18 @@ pub(crate) fn check_name_text(field: Field, text: &str) -> Result<(), FieldError
 
 #[inline(always)]
 fn check_name_len(field: Field, len: usize) -> Result<(), FieldError> {
+    check_text_len(field, MAX_NAME_BYTES, len)
+}
+
+/// The length rule of a text field, for every route that checks one (a
+/// name's, a document's): not empty, at most `max` bytes.
+#[inline(always)]
+fn check_text_len(field: Field, max: usize, len: usize) -> Result<(), FieldError> {
     if len == 0 {
         return Err(FieldError::new(field, FieldReason::Empty));
     }
-    if len > MAX_NAME_BYTES {
-        return Err(FieldError::new(
-            field,
-            FieldReason::TooLong {
-                max: MAX_NAME_BYTES,
-            },
-        ));
+    if len > max {
+        return Err(FieldError::new(field, FieldReason::TooLong { max }));
     }
     Ok(())
 }
@@ -332,18 +334,7 @@ fn is_ascii_and_c3_letters_in(buffer: &[u8], range: &Range<usize>) -> bool {
 /// As [`check_document`].
 #[inline(always)]
 pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<(), FieldError> {
-    let len = text_len(&range);
-    if len == 0 {
-        return Err(FieldError::new(Field::Document, FieldReason::Empty));
-    }
-    if len > MAX_DOCUMENT_DIGITS {
-        return Err(FieldError::new(
-            Field::Document,
-            FieldReason::TooLong {
-                max: MAX_DOCUMENT_DIGITS,
-            },
-        ));
-    }
+    check_text_len(Field::Document, MAX_DOCUMENT_DIGITS, text_len(&range))?;
     let not_digits = fold_words(buffer, &range, b'0', 0, |seen, word| {
         seen | not_digits(word)
     });
@@ -361,17 +352,7 @@ pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<()
 /// [`FieldReason::NotDigits`].
 #[inline]
 pub(crate) fn check_document(bytes: &[u8]) -> Result<(), FieldError> {
-    if bytes.is_empty() {
-        return Err(FieldError::new(Field::Document, FieldReason::Empty));
-    }
-    if bytes.len() > MAX_DOCUMENT_DIGITS {
-        return Err(FieldError::new(
-            Field::Document,
-            FieldReason::TooLong {
-                max: MAX_DOCUMENT_DIGITS,
-            },
-        ));
-    }
+    check_text_len(Field::Document, MAX_DOCUMENT_DIGITS, bytes.len())?;
     if !all_digits(bytes) {
         return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
     }

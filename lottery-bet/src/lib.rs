@@ -20,6 +20,9 @@
 //! - `bet` ([`Bet`], [`AgencyId`], [`Document`], ...): validated types;
 //! - `bet_fields` ([`BetFields`], [`PlainBet`]): a bet's fields checked
 //!   where they lie;
+//! - [`frame_bet`]: a bet's bytes in a `Batch` frame, the one public
+//!   module (a layout, not a type: its functions are named by it), which
+//!   the wire encoder, the central's decoder and the store writer share;
 //! - `bet_batch` ([`BetBatch`], [`BetView`]): validated bets in one buffer,
 //!   what the central takes and its ledgers store;
 //! - `row_reader`: the rows of a CSV source as the `csv` crate splits them,
@@ -45,6 +48,7 @@ mod chunked;
 mod digest;
 mod field;
 mod field_bytes;
+pub mod frame_bet;
 mod name_chars;
 mod resume;
 mod row;

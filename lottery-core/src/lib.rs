@@ -110,7 +110,7 @@ pub use monitor::store::Durability;
 /// one ([`Recovery`](ledger::Recovery) is what opening it recovered).
 pub mod ledger {
     pub use crate::lottery::ledger::{
-        AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, Quarantined, Receipt, Recovery,
+        AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, PendingWrite, Quarantined, Recovery,
     };
 }
 

@@ -10,7 +10,7 @@ use lottery_bet::{AgencyId, BatchDigest, Bet, BetBatch, StoredBet};
 use lottery_core::{
     BetMonitor, Central, DrawSummary, DrawTally, Durability, Finish, LotteryRules, StoreError,
     Winners,
-    ledger::{Ledger, Receipt},
+    ledger::{Ledger, PendingWrite},
     store::{MemoryHandle, MemoryStore},
 };
 
@@ -50,16 +50,16 @@ impl Ledger for CountingLedger {
         agency: AgencyId,
         batch: u64,
         bets: &BetBatch,
-    ) -> Result<(Receipt, BatchDigest), StoreError> {
+    ) -> Result<(PendingWrite, BatchDigest), StoreError> {
         Ledger::begin_append(&self.monitor, agency, batch, bets)
     }
 
-    fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<Receipt, StoreError> {
+    fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<PendingWrite, StoreError> {
         Ledger::begin_finish(&self.monitor, agency, bets)
     }
 
-    fn wait_durable(&self, receipt: Receipt) -> Result<(), StoreError> {
-        Ledger::wait_durable(&self.monitor, receipt)
+    fn wait_durable(&self, write: PendingWrite) -> Result<(), StoreError> {
+        Ledger::wait_durable(&self.monitor, write)
     }
 
     fn tally(&self, tally: &mut DrawTally) -> Result<u64, StoreError> {

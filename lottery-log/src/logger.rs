@@ -274,18 +274,16 @@ mod tests {
             line(0, Level::Info, "action: sorteo | result: success"),
             "1970-01-01 00:00:00 INFO     action: sorteo | result: success\n"
         );
-        assert_eq!(
-            line(0, Level::Warn, "x"),
-            "1970-01-01 00:00:00 WARNING  x\n"
-        );
-        assert_eq!(
-            line(0, Level::Error, "x"),
-            "1970-01-01 00:00:00 ERROR    x\n"
-        );
-        assert_eq!(
-            line(0, Level::Debug, "x"),
-            "1970-01-01 00:00:00 DEBUG    x\n"
-        );
+        for (level, padded) in [
+            (Level::Warn, "WARNING  "),
+            (Level::Error, "ERROR    "),
+            (Level::Debug, "DEBUG    "),
+        ] {
+            assert_eq!(
+                line(0, level, "x"),
+                format!("1970-01-01 00:00:00 {padded}x\n")
+            );
+        }
     }
 
     #[test]

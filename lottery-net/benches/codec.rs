@@ -51,12 +51,10 @@ fn encode_with_builder(bets: &[Bet], out: &mut Vec<u8>) -> u64 {
     let mut builder = BatchBuilder::new(DEFAULT_MAX_FRAME, None);
     let mut batch = 0;
     for bet in bets {
-        if builder.try_push_bet(bet).expect("a bet fits a frame") == Pushed::Full {
+        if builder.try_push(bet).expect("a bet fits a frame") == Pushed::Full {
             batch += 1;
             builder.finish(batch, out);
-            let _ = builder
-                .try_push_bet(bet)
-                .expect("a bet fits an empty frame");
+            let _ = builder.try_push(bet).expect("a bet fits an empty frame");
         }
     }
     if !builder.is_empty() {

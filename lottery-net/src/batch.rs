@@ -10,9 +10,9 @@
 //! encoding serves raw and validated bets (`BatchBet`); its small
 //! accessors are `#[inline(always)]` because a release build splits the
 //! crate into several codegen units, and a call per field costs more than
-//! the field's copy (see `BENCHMARKS.md`).
+//! the field's copy (measured with callgrind when it was written).
 
-use lottery_bet::{Bet, BetFields, Birthdate, PlainBet};
+use lottery_bet::{Bet, BetFields, Birthdate, PlainBet, frame_bet};
 
 use crate::error::EncodeError;
 use crate::frame::{
@@ -192,7 +192,7 @@ fn bet_len<B: BatchBet>(bet: &B) -> Result<usize, EncodeError> {
         + text_len::<B>("last_name", bet.last_name().len())?
         + text_len::<B>("document", bet.document().len())?
         + text_len::<B>("birthdate", bet.birthdate_len())?
-        + 2)
+        + frame_bet::NUMBER_LEN)
 }
 
 /// Writes `bet` in frame order; the caller checked its [`bet_len`].
@@ -251,9 +251,9 @@ pub enum Pushed {
 /// use lottery_net::{AgencyFrame, BatchBuilder, Decoder, Pushed, DEFAULT_MAX_FRAME};
 /// let bet = Bet::from_fields("Ana", "Pérez", "30904465", "1999-03-17", "7574").unwrap();
 /// let mut batch = BatchBuilder::new(DEFAULT_MAX_FRAME, Some(2));
-/// assert_eq!(batch.try_push_bet(&bet).unwrap(), Pushed::Added);
-/// assert_eq!(batch.try_push_bet(&bet).unwrap(), Pushed::Added);
-/// assert_eq!(batch.try_push_bet(&bet).unwrap(), Pushed::Full);
+/// assert_eq!(batch.try_push(&bet).unwrap(), Pushed::Added);
+/// assert_eq!(batch.try_push(&bet).unwrap(), Pushed::Added);
+/// assert_eq!(batch.try_push(&bet).unwrap(), Pushed::Full);
 ///
 /// let mut frame = Vec::new();
 /// let written = batch.finish(1, &mut frame);
@@ -320,43 +320,24 @@ impl BatchBuilder {
         Ok(Pushed::Added)
     }
 
-    /// Adds a raw bet if it fits.
+    /// Adds a bet if it fits: a raw [`WireBet`] (its texts' lengths
+    /// checked), a validated [`Bet`], a bet checked where it lies
+    /// ([`BetFields`]: an agency file's row, never made a `Bet`), each
+    /// encoded straight from its fields, or a bet encoded already
+    /// ([`EncodedBet`]), copied.
     ///
     /// # Errors
-    /// [`EncodeError`] when the bet could never fit a frame (a text over 255
-    /// bytes, or a frame limit too small for this bet alone).
-    pub fn try_push(&mut self, bet: &WireBet) -> Result<Pushed, EncodeError> {
-        self.push(bet)
-    }
-
-    /// Adds a validated bet if it fits, encoding it straight from its fields.
-    ///
-    /// # Errors
-    /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
-    /// this bet alone.
-    pub fn try_push_bet(&mut self, bet: &Bet) -> Result<Pushed, EncodeError> {
-        self.push(&ValidBet::new(bet))
-    }
-
-    /// Adds a bet checked where it lies ([`BetFields`]: an agency file's
-    /// row, never made a [`Bet`]) if it fits, encoding it straight from its
-    /// bytes, with the encoding of [`BatchBuilder::try_push_bet`].
-    ///
-    /// # Errors
-    /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
-    /// this bet alone.
-    pub fn try_push_fields(&mut self, bet: &BetFields<'_>) -> Result<Pushed, EncodeError> {
-        self.push(bet)
-    }
-
-    /// Adds a bet encoded already ([`EncodedBets`]) if it fits: a copy of
-    /// its bytes.
-    ///
-    /// # Errors
-    /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
-    /// this bet alone.
+    /// [`EncodeError`] when the bet could never fit a frame (a raw bet's
+    /// text over 255 bytes, or a frame limit too small for this bet alone).
     #[inline]
-    pub fn try_push_encoded(&mut self, bet: EncodedBet<'_>) -> Result<Pushed, EncodeError> {
+    pub fn try_push<B: ToBatch + ?Sized>(&mut self, bet: &B) -> Result<Pushed, EncodeError> {
+        bet.push_to(self)
+    }
+
+    /// [`BatchBuilder::try_push`] of a bet encoded already: a copy of its
+    /// bytes.
+    #[inline]
+    fn push_encoded(&mut self, bet: EncodedBet<'_>) -> Result<Pushed, EncodeError> {
         let pushed = self.admit(bet.bytes.len())?;
         if pushed == Pushed::Added {
             self.bets.extend_from_slice(bet.bytes);
@@ -367,7 +348,7 @@ impl BatchBuilder {
 
     /// Adds as many bets from the front of `bets` as fit (the frame limit
     /// and the bet maximum), with one copy, and takes them from `bets`:
-    /// the batch [`BatchBuilder::try_push_encoded`] would build from the
+    /// the batch [`BatchBuilder::try_push`] would build from the
     /// same bets one by one (a proptest compares them), without a call and
     /// a copy per bet. [`Pushed::Added`] once `bets` is empty,
     /// [`Pushed::Full`] when its next bet did not fit.
@@ -388,7 +369,7 @@ impl BatchBuilder {
             if len == rest.len() {
                 break Ok(Pushed::Added);
             }
-            let bet_len = encoded_len(&rest[len..]);
+            let bet_len = frame_bet::len_at(&rest[len..]);
             if BATCH_HEADER_LEN + bet_len > self.max_frame {
                 break Err(EncodeError::FrameTooLarge {
                     message: "Batch",
@@ -434,7 +415,7 @@ impl BatchBuilder {
 /// Validated bets in their `Batch` encoding, back to back: what an agency
 /// holds between checking its file and sending it, so that each row is
 /// parsed, checked and encoded once ([`EncodedBets::push_fields`]) and
-/// sending copies bytes ([`BatchBuilder::try_push_encoded`]).
+/// sending copies bytes ([`BatchBuilder::try_push`]).
 ///
 /// ```
 /// use lottery_bet::{Bet, BetFields};
@@ -445,9 +426,9 @@ impl BatchBuilder {
 /// assert_eq!((bet.document(), bet.number()), ("007", 42));
 ///
 /// let (mut encoded, mut built) = (BatchBuilder::new(DEFAULT_MAX_FRAME, None), BatchBuilder::new(DEFAULT_MAX_FRAME, None));
-/// assert_eq!(encoded.try_push_encoded(bet).unwrap(), Pushed::Added);
+/// assert_eq!(encoded.try_push(&bet).unwrap(), Pushed::Added);
 /// let same = Bet::from_fields("Ana", "Paz", "007", "1999-03-17", "42")?;
-/// assert_eq!(built.try_push_bet(&same).unwrap(), Pushed::Added);
+/// assert_eq!(built.try_push(&same).unwrap(), Pushed::Added);
 /// let (mut a, mut b) = (Vec::new(), Vec::new());
 /// encoded.finish(1, &mut a);
 /// built.finish(1, &mut b);
@@ -478,25 +459,10 @@ impl EncodedBets {
 
     /// Appends a bet of a plain row ([`PlainBet`]), with the encoding of
     /// [`EncodedBets::push_fields`] (a test compares them) at the cost of
-    /// one copy: the row's run `first_name,last_name,document,birthdate`
-    /// is copied after the first name's length, each comma is then
-    /// overwritten by the length of the text after it, and the number
-    /// follows.
+    /// one copy ([`frame_bet::put_plain`]).
     #[inline]
     pub fn push_plain(&mut self, bet: &PlainBet<'_>) {
-        let (fields, head) = (bet.fields(), bet.head());
-        let start = self.bytes.len();
-        self.bytes.reserve(head.len() + 3);
-        self.bytes.push(short_len(fields.first_name()));
-        self.bytes.extend_from_slice(head);
-        let last = start + 1 + fields.first_name().len();
-        let document = last + 1 + fields.last_name().len();
-        let birthdate = document + 1 + fields.document().len();
-        self.bytes[last] = short_len(fields.last_name());
-        self.bytes[document] = short_len(fields.document());
-        self.bytes[birthdate] = short_len(fields.birthdate_text());
-        self.bytes
-            .extend_from_slice(&fields.number().get().to_be_bytes());
+        frame_bet::put_plain(&mut self.bytes, bet);
         self.count += 1;
     }
 
@@ -522,25 +488,6 @@ impl EncodedBets {
     }
 }
 
-/// The length byte of a validated text (a name has at most 255 bytes, a
-/// document 20, a date 10).
-#[inline(always)]
-fn short_len(text: &[u8]) -> u8 {
-    u8::try_from(text.len()).expect("a validated text fits its length byte")
-}
-
-/// The length of the encoded bet at the front of `bytes` (validated bets,
-/// back to back): four texts, each its length byte then its bytes, then
-/// the number.
-#[inline(always)]
-fn encoded_len(bytes: &[u8]) -> usize {
-    let mut len = 0;
-    for _ in 0..4 {
-        len += 1 + usize::from(bytes[len]);
-    }
-    len + 2
-}
-
 /// The bets of [`EncodedBets::iter`].
 #[derive(Debug, Clone)]
 pub struct EncodedIter<'a> {
@@ -555,7 +502,7 @@ impl<'a> Iterator for EncodedIter<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let (bet, rest) = self.rest.split_at(encoded_len(self.rest));
+        let (bet, rest) = self.rest.split_at(frame_bet::len_at(self.rest));
         self.rest = rest;
         Some(EncodedBet { bytes: bet })
     }
@@ -570,46 +517,53 @@ pub struct EncodedBet<'a> {
 impl<'a> EncodedBet<'a> {
     /// The document (DNI).
     pub fn document(&self) -> &'a str {
-        let mut start = 0;
-        for _ in 0..2 {
-            start += 1 + usize::from(self.bytes[start]);
-        }
-        let len = usize::from(self.bytes[start]);
-        std::str::from_utf8(&self.bytes[start + 1..start + 1 + len])
+        std::str::from_utf8(frame_bet::document(self.bytes))
             .expect("a validated document is ASCII digits")
     }
 
     /// The number played.
     pub fn number(&self) -> u16 {
-        let [.., high, low] = *self.bytes else {
-            unreachable!("an encoded bet ends with its number")
-        };
-        u16::from_be_bytes([high, low])
+        frame_bet::number(self.bytes)
     }
 }
 
-/// A bet a [`BatchBuilder`] can take: a validated [`Bet`], or one encoded
+/// A bet a [`BatchBuilder`] can take ([`BatchBuilder::try_push`]): a raw
+/// [`WireBet`], a validated [`Bet`], a [`BetFields`], or one encoded
 /// already ([`EncodedBet`]). What [`crate::AgencyClient::send_bets`] sends.
 pub trait ToBatch {
     /// Adds the bet to `builder` if it fits.
     ///
     /// # Errors
-    /// [`EncodeError::FrameTooLarge`] when the frame limit is too small for
-    /// this bet alone.
+    /// [`EncodeError`] when the bet could never fit a frame (a raw bet's
+    /// text over 255 bytes, or a frame limit too small for this bet alone).
     fn push_to(&self, builder: &mut BatchBuilder) -> Result<Pushed, EncodeError>;
+}
+
+impl ToBatch for WireBet {
+    #[inline]
+    fn push_to(&self, builder: &mut BatchBuilder) -> Result<Pushed, EncodeError> {
+        builder.push(self)
+    }
 }
 
 impl ToBatch for Bet {
     #[inline]
     fn push_to(&self, builder: &mut BatchBuilder) -> Result<Pushed, EncodeError> {
-        builder.try_push_bet(self)
+        builder.push(&ValidBet::new(self))
+    }
+}
+
+impl ToBatch for BetFields<'_> {
+    #[inline]
+    fn push_to(&self, builder: &mut BatchBuilder) -> Result<Pushed, EncodeError> {
+        builder.push(self)
     }
 }
 
 impl ToBatch for EncodedBet<'_> {
     #[inline]
     fn push_to(&self, builder: &mut BatchBuilder) -> Result<Pushed, EncodeError> {
-        builder.try_push_encoded(*self)
+        builder.push_encoded(*self)
     }
 }
 
@@ -633,11 +587,7 @@ pub trait BatchSource {
 
 impl BatchSource for EncodedIter<'_> {
     fn skip_bets(&mut self, count: u64) -> u64 {
-        let mut skipped = 0;
-        while skipped < count && self.next().is_some() {
-            skipped += 1;
-        }
-        skipped
+        skip(self, count)
     }
 
     #[inline]
@@ -646,6 +596,15 @@ impl BatchSource for EncodedIter<'_> {
         let pushed = builder.try_push_encoded_run(self)?;
         Ok(((builder.len() - before) as u64, pushed == Pushed::Added))
     }
+}
+
+/// Takes up to `count` items from `items`; returns how many there were
+/// (fewer at the end): a [`BatchSource::skip_bets`] of an iterator.
+fn skip(items: impl Iterator, count: u64) -> u64 {
+    let taken = items
+        .take(usize::try_from(count).unwrap_or(usize::MAX))
+        .count();
+    u64::try_from(taken).expect("a count of items fits u64")
 }
 
 /// Any iterator of bets as a [`BatchSource`], a bet at a time: what
@@ -673,11 +632,8 @@ where
     I::Item: ToBatch,
 {
     fn skip_bets(&mut self, count: u64) -> u64 {
-        let mut skipped = 0;
-        while skipped < count && self.carried.take().or_else(|| self.bets.next()).is_some() {
-            skipped += 1;
-        }
-        skipped
+        let bets = std::iter::from_fn(|| self.carried.take().or_else(|| self.bets.next()));
+        skip(bets, count)
     }
 
     #[inline]
@@ -714,7 +670,7 @@ mod tests {
         let mut from_bets = BatchBuilder::new(DEFAULT_MAX_FRAME, None);
         let mut from_wire = BatchBuilder::new(DEFAULT_MAX_FRAME, None);
         for bet in &bets {
-            assert_eq!(from_bets.try_push_bet(bet).unwrap(), Pushed::Added);
+            assert_eq!(from_bets.try_push(bet).unwrap(), Pushed::Added);
             assert_eq!(
                 from_wire.try_push(&WireBet::from_bet(bet)).unwrap(),
                 Pushed::Added
@@ -737,7 +693,7 @@ mod tests {
         let max_frame = 300;
         let mut builder = BatchBuilder::new(max_frame, None);
         let mut pushed = 0;
-        while builder.try_push_bet(&bet("123")).unwrap() == Pushed::Added {
+        while builder.try_push(&bet("123")).unwrap() == Pushed::Added {
             pushed += 1;
         }
         let bet_len = builder.frame_len().saturating_sub(BATCH_HEADER_LEN) / pushed;
@@ -752,7 +708,7 @@ mod tests {
     fn a_bet_that_cannot_fit_any_frame_is_an_error_not_a_full_batch() {
         let mut builder = BatchBuilder::new(BATCH_HEADER_LEN + 10, None);
         assert!(matches!(
-            builder.try_push_bet(&bet("1")),
+            builder.try_push(&bet("1")),
             Err(EncodeError::FrameTooLarge { .. })
         ));
         let long = WireBet {
@@ -848,7 +804,7 @@ mod tests {
     #[test]
     fn a_bet_maximum_of_zero_still_takes_one_bet() {
         let mut builder = BatchBuilder::new(DEFAULT_MAX_FRAME, Some(0));
-        assert_eq!(builder.try_push_bet(&bet("1")).unwrap(), Pushed::Added);
-        assert_eq!(builder.try_push_bet(&bet("1")).unwrap(), Pushed::Full);
+        assert_eq!(builder.try_push(&bet("1")).unwrap(), Pushed::Added);
+        assert_eq!(builder.try_push(&bet("1")).unwrap(), Pushed::Full);
     }
 }

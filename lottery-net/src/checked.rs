@@ -64,7 +64,7 @@ impl AgencyFrame {
 /// use lottery_net::{AgencyFrame, BatchBuilder, Decoder, Pushed, DEFAULT_MAX_FRAME};
 /// let bet = Bet::from_fields("Ana", "Pérez", "30904465", "1999-03-17", "7574").unwrap();
 /// let mut batch = BatchBuilder::new(DEFAULT_MAX_FRAME, None);
-/// assert_eq!(batch.try_push_bet(&bet).unwrap(), Pushed::Added);
+/// assert_eq!(batch.try_push(&bet).unwrap(), Pushed::Added);
 /// let mut frame = Vec::new();
 /// batch.finish(7, &mut frame);
 ///

@@ -10,7 +10,7 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use lottery_bet::{BetBatch, BetBatchBuilder};
+use lottery_bet::{BetBatch, BetBatchBuilder, frame_bet};
 
 use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet};
 use crate::error::DecodeError;
@@ -317,12 +317,7 @@ struct FramedBet {
 impl FramedBet {
     /// Where its texts lie.
     fn ranges(&self) -> [Range<usize>; 4] {
-        let mut at = self.start;
-        self.lens.map(|len| {
-            let text = at..at + usize::from(len);
-            at = text.end + 1;
-            text
-        })
+        frame_bet::texts(self.start, self.lens)
     }
 }
 

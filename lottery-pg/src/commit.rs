@@ -3,7 +3,7 @@
 //! committed.
 //!
 //! Writes are taken into a queue under a short lock (no I/O), each with a
-//! sequence number (its [`lottery_core::ledger::Receipt`]). A thread waiting for its
+//! sequence number (its [`lottery_core::ledger::PendingWrite`]). A thread waiting for its
 //! write either finds its outcome, or, when no transaction is running,
 //! becomes the leader: it takes every queued write, runs one transaction
 //! for all of them on the writer connection (outside the queue lock), and

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use lottery_bet::{AgencyId, BatchDigest, BetBatch, BetNumber, Document, StoredBet};
 use lottery_core::{
     Draw, DrawSummary, DrawTally, Durability, LotteryRules, StoreError,
-    ledger::{AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, Receipt, Recovery},
+    ledger::{AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, PendingWrite, Recovery},
 };
 use postgres::Config;
 
@@ -388,7 +388,7 @@ impl Ledger for PgLedger {
         agency: AgencyId,
         batch: u64,
         bets: &BetBatch,
-    ) -> Result<(Receipt, BatchDigest), StoreError> {
+    ) -> Result<(PendingWrite, BatchDigest), StoreError> {
         if self
             .fail_appends
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -420,20 +420,20 @@ impl Ledger for PgLedger {
             digest,
             rows,
         });
-        Ok((Receipt::new(sequence, 0), digest))
+        Ok((PendingWrite::new(sequence, 0), digest))
     }
 
-    fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<Receipt, StoreError> {
+    fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<PendingWrite, StoreError> {
         let sequence = self.engine.take(Write::Finish { agency, bets });
-        Ok(Receipt::new(sequence, 0))
+        Ok(PendingWrite::new(sequence, 0))
     }
 
-    fn wait_durable(&self, receipt: Receipt) -> Result<(), StoreError> {
-        self.wait_finish(receipt).map(drop)
+    fn wait_durable(&self, write: PendingWrite) -> Result<(), StoreError> {
+        self.wait_finish(write).map(drop)
     }
 
-    fn wait_finish(&self, receipt: Receipt) -> Result<FinishRecorded, StoreError> {
-        match self.engine.wait(receipt.sequence()) {
+    fn wait_finish(&self, write: PendingWrite) -> Result<FinishRecorded, StoreError> {
+        match self.engine.wait(write.sequence()) {
             Ok(Stored::Done) => Ok(FinishRecorded::Recorded),
             Ok(Stored::Finished { remaining }) => Ok(FinishRecorded::Waiting { remaining }),
             Ok(Stored::Drew) => Ok(FinishRecorded::Drew),

@@ -31,7 +31,8 @@
 //! `schema` (the tables and their version), `rows` (bets to binary COPY
 //! tuples and back: the one conversion), `connection` (a reconnecting
 //! client), `commit` (group commit), `read` (the bets read back, and
-//! [`export_csv`]), `ledger` ([`PgLedger`]).
+//! [`export_csv`]), `ledger` ([`PgLedger`]), `verify` ([`verify_ledger`]:
+//! the offline check).
 
 #![deny(missing_docs)]
 
@@ -42,8 +43,10 @@ mod listen;
 mod read;
 mod rows;
 mod schema;
+mod verify;
 
 #[cfg(feature = "test-support")]
 pub use ledger::PgFaults;
 pub use ledger::{PgLedger, is_postgres_url, redacted_url};
 pub use read::export_csv;
+pub use verify::{LedgerReport, verify_ledger};

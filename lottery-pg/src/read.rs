@@ -58,6 +58,40 @@ pub(crate) fn each_bet(
     Ok(count)
 }
 
+/// Connects to the database at `url` to read a lottery it holds: refused
+/// ([`StoreError::Inconsistent`]) when it holds none, or one of another
+/// layout version; nothing is set up. Returns the client and the store's
+/// name (the URL without its password).
+///
+/// # Errors
+/// [`StoreError::Io`] when the URL does not parse or the database cannot be
+/// reached or read; [`StoreError::Inconsistent`] as above.
+pub(crate) fn connect_reader(url: &str) -> Result<(Client, PathBuf), StoreError> {
+    let config = Config::from_str(url).map_err(|error| StoreError::Io {
+        action: "parse the URL of",
+        path: PathBuf::from("postgres://"),
+        source: io::Error::new(io::ErrorKind::InvalidInput, error),
+    })?;
+    let name = crate::connection::describe(&config);
+    let mut client = config
+        .connect(NoTls)
+        .map_err(|error| db_error("connect to", &name, error))?;
+    match schema::version(&mut client).map_err(|error| db_error("read", &name, error))? {
+        Some(schema::VERSION) => Ok((client, name)),
+        found => Err(StoreError::Inconsistent {
+            path: name,
+            problem: match found {
+                None => "it holds no lottery (no lottery tables in its schema)".to_owned(),
+                Some(version) => format!(
+                    "its tables have layout version {version}, this program knows version {}",
+                    schema::VERSION
+                ),
+            },
+            remedy: "name the database (and schema) a central stores its bets in",
+        }),
+    }
+}
+
 /// Writes the bets stored in the database at `url` to `out` as the course's
 /// `bets.csv` (`agency,first_name,last_name,document,birthdate,number`,
 /// byte-identical to Python's `csv.writer`: minimal quoting, CRLF), each
@@ -71,31 +105,7 @@ pub(crate) fn each_bet(
 /// holds no lottery (or one of another layout version);
 /// [`StoreError::Corrupt`] for a row that does not validate.
 pub fn export_csv(url: &str, out: &mut dyn Write) -> Result<u64, StoreError> {
-    let config = Config::from_str(url).map_err(|error| StoreError::Io {
-        action: "parse the URL of",
-        path: PathBuf::from("postgres://"),
-        source: io::Error::new(io::ErrorKind::InvalidInput, error),
-    })?;
-    let name = crate::connection::describe(&config);
-    let mut client = config
-        .connect(NoTls)
-        .map_err(|error| db_error("connect to", &name, error))?;
-    match schema::version(&mut client).map_err(|error| db_error("read", &name, error))? {
-        Some(schema::VERSION) => {}
-        found => {
-            return Err(StoreError::Inconsistent {
-                path: name,
-                problem: match found {
-                    None => "it holds no lottery (no lottery tables in its schema)".to_owned(),
-                    Some(version) => format!(
-                        "its tables have layout version {version}, this program knows version {}",
-                        schema::VERSION
-                    ),
-                },
-                remedy: "name the database (and schema) a central stores its bets in",
-            });
-        }
-    }
+    let (mut client, name) = connect_reader(url)?;
     let mut row = Vec::with_capacity(128);
     let mut written: io::Result<()> = Ok(());
     let count = each_bet(&mut client, &name, &mut |stored| {

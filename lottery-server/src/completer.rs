@@ -20,7 +20,7 @@
 //! Outcomes come back in the order the work was handed over, so a session's
 //! answers keep their order. The completer holds no lock of its own and
 //! touches no connection: it only calls the central. What it completes is
-//! defined here ([`InFlight`], [`Completed`]): the session begins it, the
+//! defined here ([`PendingRequest`], [`Completed`]): the session begins it, the
 //! completer finishes it, and the session answers what it came to.
 
 use std::collections::VecDeque;
@@ -43,7 +43,7 @@ use crate::metrics::LoopMetrics;
 
 /// A batch, finish or handshake begun and not yet completed.
 #[derive(Debug)]
-pub(crate) enum InFlight {
+pub(crate) enum PendingRequest {
     /// A handshake over a shared ledger: the agency's record is read.
     Hello {
         /// The lottery's handle on the read.
@@ -69,7 +69,7 @@ pub(crate) enum InFlight {
     },
 }
 
-/// What completing an [`InFlight`] came to.
+/// What completing an [`PendingRequest`] came to.
 #[derive(Debug)]
 pub(crate) enum Completed {
     /// A handshake's outcome: where the agency stands, or why that could
@@ -92,17 +92,17 @@ pub(crate) enum Completed {
     },
 }
 
-impl InFlight {
+impl PendingRequest {
     /// Waits until it is stored (the first completion of a loop iteration
     /// leads the group commit that covers the others; the last finish also
     /// performs the draw).
     pub(crate) fn complete(self, central: &Central) -> Completed {
         match self {
-            InFlight::Hello { pending } => Completed::Hello {
+            PendingRequest::Hello { pending } => Completed::Hello {
                 agency: pending.agency(),
                 result: central.complete_resume(pending),
             },
-            InFlight::Batch {
+            PendingRequest::Batch {
                 pending,
                 batch,
                 bets,
@@ -111,7 +111,7 @@ impl InFlight {
                 bets,
                 result: central.complete_submit(pending),
             },
-            InFlight::Finish {
+            PendingRequest::Finish {
                 pending,
                 agency,
                 bets_sent,
@@ -136,7 +136,7 @@ impl InFlight {
 }
 
 /// Begun batches and finishes, with their connections.
-pub(crate) type Work = Vec<(Token, InFlight)>;
+pub(crate) type Work = Vec<(Token, PendingRequest)>;
 /// Their outcomes, in the same order.
 pub(crate) type Outcomes = Vec<(Token, Completed)>;
 
@@ -368,7 +368,7 @@ mod tests {
         let pending = central.begin_finish(agency, 0).unwrap();
         vec![(
             Token(agency.get() as usize),
-            InFlight::Finish {
+            PendingRequest::Finish {
                 pending,
                 agency,
                 bets_sent: 0,

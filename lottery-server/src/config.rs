@@ -226,31 +226,16 @@ pub struct ServerArgs {
 
     /// The central's TLS certificate chain, PEM (leaf first); with
     /// --tls-key, the agency port speaks only TLS.
-    #[arg(
-        long,
-        value_name = "PEM",
-        env = "SERVER_TLS_CERT",
-        requires = "tls_key"
-    )]
+    #[arg(long, value_name = "PEM", env = "SERVER_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
 
     /// The private key of --tls-cert, PEM (PKCS#8, EC or RSA).
-    #[arg(
-        long,
-        value_name = "PEM",
-        env = "SERVER_TLS_KEY",
-        requires = "tls_cert"
-    )]
+    #[arg(long, value_name = "PEM", env = "SERVER_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
 
     /// The CA the agencies' client certificates must chain to: each agency
     /// is then whoever its certificate names (subjectAltName DNS agency-N).
-    #[arg(
-        long,
-        value_name = "PEM",
-        env = "SERVER_TLS_CLIENT_CA",
-        requires = "tls_cert"
-    )]
+    #[arg(long, value_name = "PEM", env = "SERVER_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<PathBuf>,
 
     /// Serve the status port at ADDR: /metrics (Prometheus), /status (JSON),
@@ -295,21 +280,11 @@ pub struct ServerArgs {
 
     /// The status port's TLS certificate chain, PEM (leaf first); with
     /// --http-tls-key, the status port speaks only HTTPS.
-    #[arg(
-        long,
-        value_name = "PEM",
-        env = "SERVER_HTTP_TLS_CERT",
-        requires = "http_tls_key"
-    )]
+    #[arg(long, value_name = "PEM", env = "SERVER_HTTP_TLS_CERT")]
     pub http_tls_cert: Option<PathBuf>,
 
     /// The private key of --http-tls-cert, PEM (PKCS#8, EC or RSA).
-    #[arg(
-        long,
-        value_name = "PEM",
-        env = "SERVER_HTTP_TLS_KEY",
-        requires = "http_tls_cert"
-    )]
+    #[arg(long, value_name = "PEM", env = "SERVER_HTTP_TLS_KEY")]
     pub http_tls_key: Option<PathBuf>,
 
     /// A file holding the status port's bearer token: every path but
@@ -626,7 +601,8 @@ const HTTP_TLS_KEY: Setting = Setting::new("http-tls-key", "SERVER_HTTP_TLS_KEY"
 
 /// The TLS files of `args`, loaded (so that a bad one stops the start, naming
 /// it). A client CA, or a certificate without its key, is refused without
-/// the other TLS settings (clap checks this for flags; this for the file).
+/// the other TLS settings: here, once for flags, environment and file alike
+/// (clap's `requires` would answer flags and variables in other words).
 fn resolve_tls(args: &ServerArgs) -> Result<Option<ServerTls>, ConfigError> {
     let (cert, key) = (args.tls_cert.is_some(), args.tls_key.is_some());
     requires(&[

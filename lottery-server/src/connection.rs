@@ -38,7 +38,7 @@ use mio::event::{Event, Source};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::completer::{Completed, InFlight};
+use crate::completer::{Completed, PendingRequest};
 use crate::config::ServerConfig;
 use crate::metrics;
 use crate::refusal::Ending;
@@ -82,7 +82,7 @@ pub(crate) struct Turn<'a> {
     /// The time of this loop iteration.
     pub now: Instant,
     /// Batches and finishes begun in this iteration, for the completer.
-    pub begun: &'a mut Vec<(Token, InFlight)>,
+    pub begun: &'a mut Vec<(Token, PendingRequest)>,
     /// The agency a handshake bound the connection to in this drive: the
     /// loop registers it (replacing an older connection of that agency).
     pub bound: Option<AgencyId>,
@@ -212,8 +212,8 @@ impl Connection {
     }
 
     /// Whether the completer has work of it.
-    pub(crate) fn has_in_flight(&self) -> bool {
-        self.session.has_in_flight()
+    pub(crate) fn has_pending_work(&self) -> bool {
+        self.session.has_pending_work()
     }
 
     /// Marks it as in the loop's work list; `false` when it already was.
@@ -398,7 +398,7 @@ impl Connection {
             // before: then it is closing already).
             self.start_closing("the session ended".to_owned(), now);
         }
-        (!self.session.has_in_flight(), bound)
+        (!self.session.has_pending_work(), bound)
     }
 
     /// The draw happened: answers the winners query held for it. Returns

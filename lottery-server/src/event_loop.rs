@@ -41,7 +41,7 @@ use lottery_bet::Birthdate;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::completer::{Completer, InFlight, Outcomes};
+use crate::completer::{Completer, Outcomes, PendingRequest};
 use crate::connection::{self, CLOSE_LINGER, Connection, Expired, Status, Turn};
 use crate::log_line;
 use crate::refusal::Ending;
@@ -65,7 +65,7 @@ pub(crate) struct EventLoop {
     /// Connections driven in this iteration, to flush at its end.
     touched: Vec<Token>,
     /// Batches and finishes begun in this iteration, for the completer.
-    in_flight: Vec<(Token, InFlight)>,
+    begun: Vec<(Token, PendingRequest)>,
     completer: Completer,
     inbox: Vec<Command>,
     drawn: bool,
@@ -105,7 +105,7 @@ impl EventLoop {
             next_token: FIRST_CONNECTION,
             work: Vec::new(),
             touched: Vec::new(),
-            in_flight: Vec::new(),
+            begun: Vec::new(),
             completer,
             inbox: Vec::new(),
             drawn: false,
@@ -324,9 +324,9 @@ impl EventLoop {
             self.drive(token);
         }
         round.clear();
-        if !self.in_flight.is_empty() {
+        if !self.begun.is_empty() {
             self.completer
-                .submit(std::mem::take(&mut self.in_flight), self.now)?;
+                .submit(std::mem::take(&mut self.begun), self.now)?;
         }
         let mut touched = std::mem::take(&mut self.touched);
         for token in touched.drain(..) {
@@ -398,7 +398,7 @@ impl EventLoop {
             connections,
             work,
             touched,
-            in_flight,
+            begun,
             now,
             today,
             ..
@@ -414,7 +414,7 @@ impl EventLoop {
                 today: *today,
             },
             now: *now,
-            begun: in_flight,
+            begun,
             bound: None,
         };
         let status = connection.on_readable(&mut turn);
@@ -483,7 +483,7 @@ impl EventLoop {
         if self
             .connections
             .get(&token)
-            .is_none_or(Connection::has_in_flight)
+            .is_none_or(Connection::has_pending_work)
         {
             return;
         }

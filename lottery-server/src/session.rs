@@ -46,7 +46,7 @@ use lottery_net::{
 };
 use lottery_tls::CertificateDer;
 
-use crate::completer::{Completed, InFlight};
+use crate::completer::{Completed, PendingRequest};
 use crate::log_line;
 use crate::metrics;
 use crate::refusal::{self, Ending};
@@ -62,9 +62,9 @@ pub(crate) enum Step {
     Bound(AgencyId),
     /// A batch or a finish is being stored (or, over a shared ledger, the
     /// handshake's record read): complete it with the others of this loop
-    /// iteration ([`InFlight::complete`]) and hand the result to
+    /// iteration ([`PendingRequest::complete`]) and hand the result to
     /// [`Session::on_completed`].
-    Storing(InFlight),
+    Storing(PendingRequest),
     /// Nothing more until every in-flight batch of this session is acked.
     Held,
     /// The agency's winners are in the output: once they are sent, the
@@ -157,7 +157,7 @@ pub(crate) struct Context<'a> {
 /// connection holds at most this many batches' bytes at the completer
 /// (64 frames of 8 KiB: 512 KiB). Far above what keeps the disk busy: a
 /// group commit rarely holds more than a few batches of one agency.
-pub(crate) const MAX_BATCHES_IN_FLIGHT: usize = 64;
+pub(crate) const MAX_PENDING_BATCHES: usize = 64;
 
 /// The protocol state of one connection.
 #[derive(Debug)]
@@ -166,7 +166,7 @@ pub(crate) struct Session {
     peer: SocketAddr,
     phase: Phase,
     /// Batches begun and not yet acked.
-    in_flight: usize,
+    pending_batches: usize,
     /// A finish is begun and not yet answered: every message waits for it.
     finishing: bool,
     /// The handshake is at the completer (also once the session ended
@@ -204,7 +204,7 @@ impl Session {
                 Identity::Anyone
             },
             phase: Phase::Greeting,
-            in_flight: 0,
+            pending_batches: 0,
             finishing: false,
             welcoming: false,
             held: None,
@@ -249,7 +249,7 @@ impl Session {
     /// finish of it are being stored, or it waits for the draw. The idle
     /// timeout does not apply.
     pub(crate) fn is_waiting(&self) -> bool {
-        self.has_in_flight() || self.waiting_for_draw
+        self.has_pending_work() || self.waiting_for_draw
     }
 
     /// Whether a winners query waits for the draw.
@@ -259,12 +259,12 @@ impl Session {
 
     /// Whether the session must not take another message now (in-flight
     /// batches must be acked, or the held winners query answered, first;
-    /// or the peer already has [`MAX_BATCHES_IN_FLIGHT`] batches at the
+    /// or the peer already has [`MAX_PENDING_BATCHES`] batches at the
     /// completer).
     pub(crate) fn is_held(&self) -> bool {
         self.held.is_some()
             || matches!(self.phase, Phase::Welcoming(_))
-            || self.in_flight >= MAX_BATCHES_IN_FLIGHT
+            || self.pending_batches >= MAX_PENDING_BATCHES
     }
 
     /// Whether the session said its last word (the connection closes).
@@ -274,20 +274,20 @@ impl Session {
 
     /// Batches begun and not yet acked.
     #[cfg(test)]
-    pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight
+    pub(crate) fn pending_batches(&self) -> usize {
+        self.pending_batches
     }
 
     /// Whether a batch, the finish or the handshake is begun and not yet
     /// answered.
-    pub(crate) fn has_in_flight(&self) -> bool {
-        self.in_flight > 0 || self.finishing || self.welcoming
+    pub(crate) fn has_pending_work(&self) -> bool {
+        self.pending_batches > 0 || self.finishing || self.welcoming
     }
 
     /// Takes up what was held, once no batch is in flight and no winners
     /// query waits. Call before decoding further messages.
     pub(crate) fn resume(&mut self, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
-        if self.has_in_flight() || self.waiting_for_draw {
+        if self.has_pending_work() || self.waiting_for_draw {
             return if self.held.is_some() {
                 Step::Held
             } else {
@@ -349,7 +349,7 @@ impl Session {
             Ask::Batch(batch) => self.on_batch(agency, batch, ctx, out),
             // Its answer must follow the acks of the batches before it, and a
             // finish must count them.
-            ask if self.in_flight > 0 => self.hold(Request { name, ask }),
+            ask if self.pending_batches > 0 => self.hold(Request { name, ask }),
             Ask::Finish { bets_sent } => self.on_finish(agency, bets_sent, ctx, out),
             Ask::WinnersQuery { wait } => self.on_winners_query(agency, wait, ctx, out),
             Ask::Unknown => self.end_with(refusal::not_expected(name), ctx.max_frame, out),
@@ -391,7 +391,7 @@ impl Session {
             Ok((id, ResumeStep::Read(pending))) => {
                 self.phase = Phase::Welcoming(id);
                 self.welcoming = true;
-                Step::Storing(InFlight::Hello { pending })
+                Step::Storing(PendingRequest::Hello { pending })
             }
             Ok((id, ResumeStep::Ready(point))) => self.welcome(agency, Ok((id, point)), ctx, out),
             // Whatever a later core adds: the books answer.
@@ -453,8 +453,8 @@ impl Session {
         };
         match ctx.central.begin_submit(agency, batch, &bets) {
             Ok(pending) => {
-                self.in_flight += 1;
-                Step::Storing(InFlight::Batch {
+                self.pending_batches += 1;
+                Step::Storing(PendingRequest::Batch {
                     pending,
                     batch,
                     bets: count,
@@ -538,7 +538,7 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) {
-        self.in_flight = self.in_flight.saturating_sub(1);
+        self.pending_batches = self.pending_batches.saturating_sub(1);
         let Phase::Bound(agency) = self.phase else {
             // Ended meanwhile (replaced, shut down): the outcome is logged
             // only. A batch is begun only by a bound session, so the agency
@@ -591,7 +591,7 @@ impl Session {
         match ctx.central.begin_finish(agency, bets_sent) {
             Ok(pending) => {
                 self.finishing = true;
-                Step::Storing(InFlight::Finish {
+                Step::Storing(PendingRequest::Finish {
                     pending,
                     agency,
                     bets_sent,
@@ -738,7 +738,7 @@ impl Session {
 
     /// Sends a refusal now, or after the acks of the batches in flight.
     fn refuse(&mut self, refusal: ErrorFrame, max_frame: usize, out: &mut Vec<u8>) -> Step {
-        if self.in_flight > 0 {
+        if self.pending_batches > 0 {
             self.held = Some(Held::Refusal(refusal));
             Step::Held
         } else {

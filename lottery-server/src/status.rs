@@ -318,7 +318,8 @@ impl AgencyRow {
     }
 }
 
-/// Count, p50, p99 and max of a histogram; the figures `null` when empty.
+/// Count, p50, p99, p99.9 and max of a histogram; the figures `null` when
+/// empty.
 /// The quantiles are estimated from the buckets
 /// ([`HistogramSnapshot::quantile`]).
 fn summary(histogram: &HistogramSnapshot) -> Value {
@@ -327,6 +328,7 @@ fn summary(histogram: &HistogramSnapshot) -> Value {
         "count": count,
         "p50": histogram.quantile(0.5),
         "p99": histogram.quantile(0.99),
+        "p999": histogram.quantile(0.999),
         "max": (count > 0).then_some(histogram.max),
     })
 }

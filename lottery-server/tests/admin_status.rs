@@ -99,7 +99,7 @@ fn document(drawn: bool) -> Value {
             "a_field_from_a_newer_central": [1, 2, 3],
         },
         "latency": {
-            "ack_seconds": { "count": 401, "p50": 0.0011, "p99": 0.004, "max": 0.006 },
+            "ack_seconds": { "count": 401, "p50": 0.0011, "p99": 0.004, "p999": 0.0055, "max": 0.006 },
             "sync_seconds": { "count": 0, "p50": null, "p99": null, "max": null },
         },
         "agencies": [
@@ -107,6 +107,11 @@ fn document(drawn: bool) -> Value {
             { "agency": 2, "connected": true, "bets": 13_187, "last_batch": 131, "finished": drawn, "winners": winners(3) },
             { "agency": 3, "connected": false, "bets": 0, "last_batch": 0, "finished": drawn, "winners": winners(0) },
         ],
+        "waiting": if drawn {
+            json!({ "agencies": 0, "not_connected": { "count": 0, "first": [] }, "connected": { "count": 0, "first": [] } })
+        } else {
+            json!({ "agencies": 2, "not_connected": { "count": 1, "first": [3] }, "connected": { "count": 1, "first": [2] } })
+        },
     })
 }
 
@@ -138,17 +143,48 @@ fn status_prints_the_lottery_and_every_agency_before_the_draw() {
         "batches acked: 401\n",
         "connections: 2\n",
         "draw: not yet\n",
+        "draw waits for: 2 agencies (not connected: 3; connected, not finished: 2)\n",
         "store: /var/lib/lottery/bets.csv (1900321 bytes)\n",
         "tls: mutual\n",
         "uptime: 12.5 s\n",
-        "ack latency: p50 1.100 ms, p99 4.000 ms, max 6.000 ms (401 batches)\n",
-        "sync latency: p50 -, p99 -, max - (0 syncs)\n",
+        "ack latency: p50 1.100 ms, p99 4.000 ms, p99.9 5.500 ms, max 6.000 ms (401 batches)\n",
+        "sync latency: p50 -, p99 -, p99.9 -, max - (0 syncs)\n",
     ] {
         assert!(table.contains(line), "{line:?} in:\n{table}");
     }
     assert_eq!(row(&table, "1"), ["1", "yes", "26936", "270", "yes", "-"]);
     assert_eq!(row(&table, "2"), ["2", "yes", "13187", "131", "no", "-"]);
     assert_eq!(row(&table, "3"), ["3", "no", "0", "0", "no", "-"]);
+}
+
+#[test]
+fn status_names_the_first_agencies_the_draw_waits_for_and_counts_the_rest() {
+    let mut many = document(false);
+    many["waiting"] = json!({
+        "agencies": 1_000_000,
+        "not_connected": { "count": 999_990, "first": [1, 2, 3] },
+        "connected": { "count": 10, "first": [] },
+    });
+    let (addr, server) = serve_once(200, many.to_string());
+    let output = status(&["--http", &addr.to_string()]);
+    assert_eq!(server.join().unwrap(), "/status");
+    let table = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{table}{}", stderr(&output));
+    assert!(
+        table.contains("draw waits for: 1000000 agencies (not connected: 1, 2, 3 and 999987 more; connected, not finished: 10 agencies)\n"),
+        "{table}"
+    );
+
+    // A central from before the field: no line, the rest as before.
+    let mut older = document(false);
+    older.as_object_mut().unwrap().remove("waiting");
+    let (addr, server) = serve_once(200, older.to_string());
+    let output = status(&["--http", &addr.to_string()]);
+    assert_eq!(server.join().unwrap(), "/status");
+    let table = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{table}{}", stderr(&output));
+    assert!(table.contains("draw: not yet\n"), "{table}");
+    assert!(!table.contains("draw waits for"), "{table}");
 }
 
 #[test]

@@ -152,6 +152,42 @@ fn the_central_s_tls_combination_in_its_file_is_refused_naming_all_three_ways() 
 }
 
 #[test]
+fn the_central_s_tls_combination_is_refused_in_the_same_words_by_flag_and_by_environment() {
+    let base = ["--agencies", "1"];
+    let by_flag = [&base[..], &["--tls-key", "server.key"]].concat();
+    let by_flag_ca = [&base[..], &["--tls-client-ca", "ca.pem"]].concat();
+    // (flags, environment, the message), one case per route.
+    type Route<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let routes: [Route; 4] = [
+        (
+            &by_flag,
+            &[],
+            "--tls-key (SERVER_TLS_KEY, `tls-key`) needs its certificate: --tls-cert (SERVER_TLS_CERT, `tls-cert`)",
+        ),
+        (
+            &base,
+            &[("SERVER_TLS_CERT", "server.pem")],
+            "--tls-cert (SERVER_TLS_CERT, `tls-cert`) needs its private key: --tls-key (SERVER_TLS_KEY, `tls-key`)",
+        ),
+        (
+            &by_flag_ca,
+            &[],
+            "--tls-client-ca (SERVER_TLS_CLIENT_CA, `tls-client-ca`) needs the central's certificate: --tls-cert (SERVER_TLS_CERT, `tls-cert`)",
+        ),
+        (
+            &base,
+            &[("SERVER_HTTP_TLS_KEY", "http.key")],
+            "--http-tls-key (SERVER_HTTP_TLS_KEY, `http-tls-key`) needs its certificate: --http-tls-cert (SERVER_HTTP_TLS_CERT, `http-tls-cert`)",
+        ),
+    ];
+    for (args, env, expected) in routes {
+        let (code, log) = server(args, env);
+        assert_eq!(code, Some(2), "{args:?} {env:?}: {log}");
+        assert!(log.contains(expected), "{args:?} {env:?}: {log}");
+    }
+}
+
+#[test]
 fn the_admin_s_help_opens_with_its_own_description_and_lists_its_commands_in_one_line_each() {
     let output = Command::new(ADMIN).arg("--help").output().unwrap();
     assert!(output.status.success());

@@ -391,13 +391,16 @@ fn metrics_and_status_match_the_store_during_and_after_a_run_of_five_agencies() 
         !responses[0].contains("7574"),
         "the winning number is never in /metrics"
     );
-    for figure in ["p50", "p99", "max"] {
+    for figure in ["p50", "p99", "p999", "max"] {
         let ack = after["latency"]["ack_seconds"][figure].as_f64().unwrap();
         let sync = after["latency"]["sync_seconds"][figure].as_f64().unwrap();
         assert!(ack > 0.0 && sync > 0.0, "{figure}: {ack} {sync}");
     }
     let max = after["latency"]["ack_seconds"]["max"].as_f64().unwrap();
+    let p99 = after["latency"]["ack_seconds"]["p99"].as_f64().unwrap();
+    let p999 = after["latency"]["ack_seconds"]["p999"].as_f64().unwrap();
     assert!(after["latency"]["ack_seconds"]["p50"].as_f64().unwrap() <= max);
+    assert!(p99 <= p999 && p999 <= max, "{p99} {p999} {max}");
 
     let (exit, log) = central.terminate();
     assert!(exit.success(), "{exit:?}");

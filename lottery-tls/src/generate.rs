@@ -149,13 +149,7 @@ impl Authority {
     /// # Errors
     /// rcgen's.
     pub fn issue_agency(&self, agency: AgencyId) -> Result<Issued, TlsError> {
-        let name = agency_name(agency);
-        self.issue(
-            &name,
-            std::slice::from_ref(&name),
-            ExtendedKeyUsagePurpose::ClientAuth,
-            None,
-        )
+        self.agency_certificate(agency, None)
     }
 
     /// Agency `agency`'s certificate, expired since 2001: what a central
@@ -164,12 +158,21 @@ impl Authority {
     /// # Errors
     /// rcgen's.
     pub fn issue_expired_agency(&self, agency: AgencyId) -> Result<Issued, TlsError> {
+        self.agency_certificate(agency, Some((2000, 2001)))
+    }
+
+    /// Agency `agency`'s client certificate, valid `years` (or from now on).
+    fn agency_certificate(
+        &self,
+        agency: AgencyId,
+        years: Option<(i32, i32)>,
+    ) -> Result<Issued, TlsError> {
         let name = agency_name(agency);
         self.issue(
             &name,
             std::slice::from_ref(&name),
             ExtendedKeyUsagePurpose::ClientAuth,
-            Some((2000, 2001)),
+            years,
         )
     }
 

@@ -152,7 +152,7 @@ pub struct LotteryRecord {
     /// What the centrals logged about the draw.
     pub draw: DrawLog,
     /// `lottery-admin verify`'s verdict: `Err` holds what it printed;
-    /// `None` for a ledger it cannot check (PostgreSQL).
+    /// `None` when it did not run.
     pub verify: Option<Result<(), String>>,
     /// Conflicting resends tried during the lottery.
     pub conflicts: Vec<ConflictProbe>,

@@ -218,11 +218,7 @@ impl Central {
 
     /// SIGKILL, and waits until it is gone.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.stopped = false;
+        kill_and_reap(&mut self.child, &mut self.stopped);
     }
 
     /// SIGSTOP (`pause`) or SIGCONT.
@@ -230,11 +226,7 @@ impl Central {
     /// # Errors
     /// The signal could not be sent.
     pub fn pause(&mut self, pause: bool) -> Result<(), String> {
-        if let Some(pid) = self.pid() {
-            signal(pid, if pause { "STOP" } else { "CONT" })?;
-            self.stopped = pause;
-        }
-        Ok(())
+        pause_child(self.child.as_ref(), pause, &mut self.stopped)
     }
 
     /// SIGCONT if stopped, SIGTERM, and waits for the exit.
@@ -372,11 +364,7 @@ impl Agency {
 
     /// SIGKILL the current run, and waits until it is gone.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.stopped = false;
+        kill_and_reap(&mut self.child, &mut self.stopped);
     }
 
     /// SIGSTOP (`pause`) or SIGCONT the current run.
@@ -384,12 +372,27 @@ impl Agency {
     /// # Errors
     /// The signal could not be sent.
     pub fn pause(&mut self, pause: bool) -> Result<(), String> {
-        if let Some(child) = &self.child {
-            signal(child.id(), if pause { "STOP" } else { "CONT" })?;
-            self.stopped = pause;
-        }
-        Ok(())
+        pause_child(self.child.as_ref(), pause, &mut self.stopped)
     }
+}
+
+/// SIGKILLs `child`, if running, and reaps it; it is then neither running
+/// nor stopped (a central's or an agency's process alike).
+fn kill_and_reap(child: &mut Option<Child>, stopped: &mut bool) {
+    if let Some(mut child) = child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    *stopped = false;
+}
+
+/// SIGSTOP (`pause`) or SIGCONT to `child`, if running, and `stopped` says so.
+fn pause_child(child: Option<&Child>, pause: bool, stopped: &mut bool) -> Result<(), String> {
+    if let Some(child) = child {
+        signal(child.id(), if pause { "STOP" } else { "CONT" })?;
+        *stopped = pause;
+    }
+    Ok(())
 }
 
 /// Mounts a tmpfs of `size_mib` MiB on `dir` (created), for a store whose

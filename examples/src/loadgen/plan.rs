@@ -59,11 +59,11 @@ impl SessionPlan {
         let first = AgencyId::new(1).expect("1 is an agency id");
         for bet in data.bets(first) {
             plan.winners += u64::from(bet.number == winning);
-            if builder.try_push_bet(&bet)? == Pushed::Full {
+            if builder.try_push(&bet)? == Pushed::Full {
                 plan.finish_batch(&mut builder);
                 // An empty batch takes any bet that fits a frame alone, and
-                // `try_push_bet` already refused those that do not.
-                let pushed = builder.try_push_bet(&bet)?;
+                // `try_push` already refused those that do not.
+                let pushed = builder.try_push(&bet)?;
                 debug_assert_eq!(pushed, Pushed::Added);
             }
         }

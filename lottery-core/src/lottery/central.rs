@@ -49,7 +49,7 @@ use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownA
 use crate::lottery::agency_locks::AgencyLocks;
 use crate::lottery::draw::{DrawSummary, DrawTally, Winners, winning_documents};
 use crate::lottery::ledger::{FinishRecorded, Ledger, Recovery};
-use crate::lottery::machine::{DrawTicket, FinishStep, Lottery, Settled, SubmitStep};
+use crate::lottery::machine::{DrawRight, FinishStep, Lottery, Settled, SubmitStep};
 use crate::lottery::outcome::{Finish, Snapshot, Submitted};
 use crate::lottery::rules::{LotteryRules, MAX_AGENCIES};
 use crate::sync::{Arc, Condvar, Mutex};
@@ -494,7 +494,7 @@ impl Central {
     /// that is once every agency's finish was recorded; an agency finishes
     /// only with no batch pending and takes none afterwards, so every
     /// committed batch is in the tally and no later acknowledgement changes it.
-    fn perform_draw(&self, ticket: DrawTicket) -> Result<DrawSummary, FinishError> {
+    fn perform_draw(&self, ticket: DrawRight) -> Result<DrawSummary, FinishError> {
         let draw = self.shared.lottery.lock().tallied_draw();
         let recorded = self.shared.ledger.record_draw(draw.summary());
         let summary = match recorded.map_err(FinishError::from) {

@@ -117,13 +117,13 @@ pub struct Quarantined {
 /// acknowledged, and may or may not survive a restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "a write is durable only once wait_durable returns Ok"]
-pub struct Receipt {
+pub struct PendingWrite {
     sequence: u64,
     epoch: u64,
 }
 
-impl Receipt {
-    /// A receipt carrying a ledger's own two numbers.
+impl PendingWrite {
+    /// A write carrying a ledger's own two numbers.
     pub const fn new(sequence: u64, epoch: u64) -> Self {
         Self { sequence, epoch }
     }
@@ -176,7 +176,7 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// without waiting for it to be durable. The bets are validated; each
     /// one's fields are [`BetBatch::iter`]'s views (the file monitor writes
     /// its rows straight from the batch's bytes). Returns the write's
-    /// receipt and the batch's [`BatchDigest`] (the file monitor has it from
+    /// write and the batch's [`BatchDigest`] (the file monitor has it from
     /// the checksum its journal needs), which the central keeps to check
     /// resends of the batch against.
     ///
@@ -192,23 +192,23 @@ pub trait Ledger: Send + Sync + fmt::Debug {
         agency: AgencyId,
         batch: u64,
         bets: &BetBatch,
-    ) -> Result<(Receipt, BatchDigest), StoreError>;
+    ) -> Result<(PendingWrite, BatchDigest), StoreError>;
 
     /// Takes the record that `agency` finished with `bets` bets, without
     /// waiting for it to be durable.
     ///
     /// # Errors
     /// [`StoreError`]; the finish is not recorded.
-    fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<Receipt, StoreError>;
+    fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<PendingWrite, StoreError>;
 
-    /// Waits until the write behind `receipt` is durable (as the ledger's
+    /// Waits until the write behind `write` is durable (as the ledger's
     /// durability promises), leading or joining a shared commit.
     ///
     /// # Errors
     /// [`StoreError`] when its commit failed: nothing of the write remains
     /// (for a batch: nor of any later batch of the same agency), and it may
     /// be taken again.
-    fn wait_durable(&self, receipt: Receipt) -> Result<(), StoreError>;
+    fn wait_durable(&self, write: PendingWrite) -> Result<(), StoreError>;
 
     /// Adds every durable bet, in stored order, to `tally`. Returns how many.
     /// The central calls it once, when it is built over a ledger holding
@@ -270,15 +270,14 @@ pub trait Ledger: Send + Sync + fmt::Debug {
         Ok(Vec::new())
     }
 
-    /// As [`Ledger::wait_durable`], for a finish's receipt, saying whether
+    /// As [`Ledger::wait_durable`], for a finish's write, saying whether
     /// the transaction that recorded it also recorded the draw (only a
     /// shared ledger draws; the default never does).
     ///
     /// # Errors
     /// As [`Ledger::wait_durable`].
-    fn wait_finish(&self, receipt: Receipt) -> Result<FinishRecorded, StoreError> {
-        self.wait_durable(receipt)
-            .map(|()| FinishRecorded::Recorded)
+    fn wait_finish(&self, write: PendingWrite) -> Result<FinishRecorded, StoreError> {
+        self.wait_durable(write).map(|()| FinishRecorded::Recorded)
     }
 
     /// The draw the ledger records, with every agency's winners in stored

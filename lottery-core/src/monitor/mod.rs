@@ -39,9 +39,9 @@ use lottery_bet::{AgencyId, AsBetBatch, BatchDigest, BetBatch, StoredBet, encode
 
 use crate::error::StoreError;
 use crate::lottery::draw::{DrawSummary, DrawTally};
-use crate::lottery::ledger::{Ledger, Receipt, Recovery};
+use crate::lottery::ledger::{Ledger, PendingWrite, Recovery};
 use crate::lottery::rules::LotteryRules;
-use crate::monitor::commit::{GroupCommit, Ticket};
+use crate::monitor::commit::{GroupCommit, PendingCommit};
 use crate::monitor::draw_scan::tally_rows;
 use crate::monitor::recovery::{recover_store, scan_rows};
 use crate::monitor::store::{BetStore, CsvFileStore, Durability};
@@ -63,7 +63,7 @@ pub struct Appended {
 #[derive(Debug)]
 #[must_use = "a pending append is acked only once complete_append returns Ok"]
 pub struct PendingAppend {
-    ticket: Ticket,
+    ticket: PendingCommit,
     bets: u64,
     /// The store's length after the batch.
     end: u64,
@@ -90,7 +90,7 @@ impl PendingAppend {
 #[derive(Debug)]
 #[must_use = "a finish is recorded only once complete_finish_record returns Ok"]
 pub struct PendingFinishRecord {
-    ticket: Ticket,
+    ticket: PendingCommit,
 }
 
 /// The store of bets, shared by every thread of the central (`Send + Sync`).
@@ -296,24 +296,24 @@ impl BetMonitor {
 }
 
 /// The file monitor as a [`crate::Central`]'s ledger: its two-step appends
-/// and finish records, their tickets carried in [`Receipt`]s.
+/// and finish records, their tickets carried in [`PendingWrite`]s.
 impl Ledger for BetMonitor {
     fn begin_append(
         &self,
         agency: AgencyId,
         batch: u64,
         bets: &BetBatch,
-    ) -> Result<(Receipt, BatchDigest), StoreError> {
+    ) -> Result<(PendingWrite, BatchDigest), StoreError> {
         let pending = self.begin_batch(agency, batch, bets)?;
-        Ok((pending.ticket.receipt(), pending.digest))
+        Ok((pending.ticket.into_write(), pending.digest))
     }
 
-    fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<Receipt, StoreError> {
-        Ok(self.begin_finish_record(agency, bets)?.ticket.receipt())
+    fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<PendingWrite, StoreError> {
+        Ok(self.begin_finish_record(agency, bets)?.ticket.into_write())
     }
 
-    fn wait_durable(&self, receipt: Receipt) -> Result<(), StoreError> {
-        self.engine.wait_committed(Ticket::from_receipt(receipt))
+    fn wait_durable(&self, write: PendingWrite) -> Result<(), StoreError> {
+        self.engine.wait_committed(PendingCommit::from_write(write))
     }
 
     fn tally(&self, tally: &mut DrawTally) -> Result<u64, StoreError> {

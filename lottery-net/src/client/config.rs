@@ -12,7 +12,7 @@ use crate::frame::DEFAULT_MAX_FRAME;
 /// Enough that while the central syncs one group of an agency's batches the
 /// next group is already on its way: with 8, the course data's largest
 /// agency (180 frames) waited out about 23 group commits one after the
-/// other; 32 overlaps them (BENCHMARKS.md, "the window"). Half the 64 that a
+/// other; 32 overlaps them (BENCHMARKS.md, "The window"). Half the 64 that a
 /// central takes of one connection at a time.
 pub const DEFAULT_IN_FLIGHT: usize = 32;
 

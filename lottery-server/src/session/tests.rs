@@ -9,8 +9,8 @@ use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, ErrorCode, PROTOCOL_VERSION, WireBet,
 };
 
-use super::{Context, Ending, MAX_BATCHES_IN_FLIGHT, Session, Step};
-use crate::completer::InFlight;
+use super::{Context, Ending, MAX_PENDING_BATCHES, Session, Step};
+use crate::completer::PendingRequest;
 
 /// The peer of every session here.
 const PEER: std::net::SocketAddr =
@@ -22,7 +22,7 @@ struct Harness {
     store: MemoryHandle,
     session: Session,
     out: Vec<u8>,
-    in_flight: Vec<InFlight>,
+    begun: Vec<PendingRequest>,
     /// The central's date the session is given.
     today: Birthdate,
 }
@@ -41,7 +41,7 @@ impl Harness {
             store: handle,
             session: Session::new(PEER, false),
             out: Vec::new(),
-            in_flight: Vec::new(),
+            begun: Vec::new(),
             today: today(),
         }
     }
@@ -72,7 +72,7 @@ impl Harness {
             .on_message(message.into(), &mut ctx, &mut self.out)
         {
             Step::Storing(flight) => {
-                self.in_flight.push(flight);
+                self.begun.push(flight);
                 Step::Continue
             }
             other => other,
@@ -87,14 +87,14 @@ impl Harness {
             max_frame: DEFAULT_MAX_FRAME,
             today: self.today,
         };
-        for flight in self.in_flight.drain(..) {
+        for flight in self.begun.drain(..) {
             let completed = flight.complete(&self.central);
             self.session
                 .on_completed(completed, &mut ctx, &mut self.out);
         }
         match self.session.resume(&mut ctx, &mut self.out) {
             Step::Storing(flight) => {
-                self.in_flight.push(flight);
+                self.begun.push(flight);
                 Step::Continue
             }
             other => other,
@@ -258,7 +258,7 @@ fn batches_are_acked_in_order_with_the_running_count() {
             .collect();
         assert!(matches!(harness.send(batch(number, bets)), Step::Continue));
     }
-    assert_eq!(harness.session.in_flight(), 3);
+    assert_eq!(harness.session.pending_batches(), 3);
     assert!(
         harness.replies().is_empty(),
         "nothing is acked before it is durable"
@@ -287,7 +287,7 @@ fn batches_are_acked_in_order_with_the_running_count() {
 #[test]
 fn a_peer_with_the_most_batches_in_flight_is_held_until_one_is_acked() {
     let mut harness = Harness::bound(2, 1);
-    for number in 1..=MAX_BATCHES_IN_FLIGHT as u64 {
+    for number in 1..=MAX_PENDING_BATCHES as u64 {
         assert!(!harness.session.is_held(), "held before batch {number}");
         let bets = vec![bet(&number.to_string(), 1)];
         assert!(matches!(harness.send(batch(number, bets)), Step::Continue));
@@ -298,8 +298,8 @@ fn a_peer_with_the_most_batches_in_flight_is_held_until_one_is_acked() {
     );
     let _ = harness.complete();
     assert!(!harness.session.is_held());
-    assert_eq!(harness.replies().len(), MAX_BATCHES_IN_FLIGHT);
-    assert_eq!(harness.stored_rows(), MAX_BATCHES_IN_FLIGHT);
+    assert_eq!(harness.replies().len(), MAX_PENDING_BATCHES);
+    assert_eq!(harness.stored_rows(), MAX_PENDING_BATCHES);
 }
 
 #[test]
@@ -337,7 +337,7 @@ fn an_empty_batch_gets_its_code_and_its_number_stays_free() {
     let replies = harness.replies();
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert_eq!(error_code(&replies[0]), ErrorCode::EmptyBatch);
-    assert!(harness.in_flight.is_empty(), "nothing was begun");
+    assert!(harness.begun.is_empty(), "nothing was begun");
     assert!(matches!(
         harness.send(batch(1, vec![bet("1", 1)])),
         Step::Continue
@@ -373,7 +373,7 @@ fn a_bet_born_after_today_refuses_the_whole_batch_naming_the_bet_and_birthdate()
     let fault = error.bet.expect("the faulty bet is named");
     assert_eq!((fault.index, fault.field_name()), (1, "birthdate"));
     assert_eq!(error.message, "bet 1: birthdate is after today");
-    assert!(harness.in_flight.is_empty(), "nothing was begun");
+    assert!(harness.begun.is_empty(), "nothing was begun");
     assert_eq!(harness.stored_rows(), 0);
     // Born today is fine, and batch 1 is still free.
     assert!(matches!(
@@ -764,22 +764,24 @@ impl lottery_core::ledger::Ledger for SharedMemory {
         agency: AgencyId,
         batch: u64,
         bets: &lottery_bet::BetBatch,
-    ) -> Result<(lottery_core::ledger::Receipt, lottery_bet::BatchDigest), lottery_core::StoreError>
-    {
+    ) -> Result<
+        (lottery_core::ledger::PendingWrite, lottery_bet::BatchDigest),
+        lottery_core::StoreError,
+    > {
         lottery_core::ledger::Ledger::begin_append(&self.0, agency, batch, bets)
     }
     fn begin_finish(
         &self,
         agency: AgencyId,
         bets: u64,
-    ) -> Result<lottery_core::ledger::Receipt, lottery_core::StoreError> {
+    ) -> Result<lottery_core::ledger::PendingWrite, lottery_core::StoreError> {
         lottery_core::ledger::Ledger::begin_finish(&self.0, agency, bets)
     }
     fn wait_durable(
         &self,
-        receipt: lottery_core::ledger::Receipt,
+        write: lottery_core::ledger::PendingWrite,
     ) -> Result<(), lottery_core::StoreError> {
-        lottery_core::ledger::Ledger::wait_durable(&self.0, receipt)
+        lottery_core::ledger::Ledger::wait_durable(&self.0, write)
     }
     fn tally(&self, tally: &mut lottery_core::DrawTally) -> Result<u64, lottery_core::StoreError> {
         lottery_core::ledger::Ledger::tally(&self.0, tally)
@@ -827,7 +829,7 @@ fn over_a_shared_ledger_the_handshake_is_completed_off_the_loop_and_holds_the_se
         Step::Close
     ));
     out.clear();
-    let Step::Storing(flight @ InFlight::Hello { .. }) =
+    let Step::Storing(flight @ PendingRequest::Hello { .. }) =
         session.on_message(hello(1).into(), &mut ctx, &mut out)
     else {
         panic!("the handshake is handed to the completer")
@@ -835,11 +837,11 @@ fn over_a_shared_ledger_the_handshake_is_completed_off_the_loop_and_holds_the_se
     // Nothing answered or bound yet, and no other message is taken.
     assert!(out.is_empty());
     assert_eq!(session.agency(), None);
-    assert!(session.is_held() && session.has_in_flight() && !session.is_greeting());
+    assert!(session.is_held() && session.has_pending_work() && !session.is_greeting());
     let bound = session.on_completed(flight.complete(&central), &mut ctx, &mut out);
     assert_eq!(bound, Some(agency(1)));
     assert_eq!(session.agency(), Some(agency(1)));
-    assert!(!session.is_held() && !session.has_in_flight());
+    assert!(!session.is_held() && !session.has_pending_work());
     assert!(matches!(session.resume(&mut ctx, &mut out), Step::Continue));
     let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
     decoder.extend(&out);
@@ -876,13 +878,13 @@ fn a_handshake_answered_after_its_session_ended_binds_nothing() {
         Step::Close
     ));
     // Still at the completer: the connection stays until it comes back.
-    assert!(session.has_in_flight());
+    assert!(session.has_pending_work());
     out.clear();
     assert_eq!(
         session.on_completed(flight.complete(&central), &mut ctx, &mut out),
         None
     );
     assert!(out.is_empty());
-    assert!(!session.has_in_flight());
+    assert!(!session.has_pending_work());
     assert_eq!(session.agency(), None);
 }

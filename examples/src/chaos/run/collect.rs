@@ -58,8 +58,7 @@ impl LotteryRun<'_> {
                 let stored_rows = self.export()?;
                 let draw_bets = postgres.draw_bets(&self.store)?;
                 draw.recorded = draw_bets == Some(stored_rows.len() as i64);
-                // `lottery-admin verify` reads file stores only.
-                (stored_rows, None)
+                (stored_rows, Some(self.verify()?.map(drop)))
             }
             None => {
                 let verify = self.verify()?;
@@ -93,8 +92,9 @@ impl LotteryRun<'_> {
         })
     }
 
-    /// `lottery-admin verify` on the file store: `Ok` with what it printed
-    /// when it passed, `Err` with it when not.
+    /// `lottery-admin verify` on the store (a file store or the PostgreSQL
+    /// ledger): `Ok` with what it printed when it passed, `Err` with it when
+    /// not.
     fn verify(&self) -> Result<Result<String, String>, String> {
         let output = Command::new(&self.config.binaries.admin)
             .args(["verify", "--store", &self.store])

@@ -5,8 +5,8 @@
 use lottery_bet::{AgencyId, BatchDigest, BetBatch};
 
 use crate::error::SubmitError;
-use crate::lottery::ledger::Receipt;
-use crate::lottery::machine::{AckTicket, FinishTicket, Settled};
+use crate::lottery::ledger::PendingWrite;
+use crate::lottery::machine::{PendingBatchAck, PendingFinishAck, Settled};
 use crate::lottery::outcome::Submitted;
 
 /// A batch begun by [`Central::begin_submit`](crate::Central::begin_submit):
@@ -29,7 +29,10 @@ pub(super) enum Pending {
     /// Decided at once: nothing to wait for.
     Answered(Submitted),
     /// Written: wait until it is durable.
-    Written { ticket: AckTicket, append: Receipt },
+    Written {
+        ticket: PendingBatchAck,
+        append: PendingWrite,
+    },
 }
 
 /// A finish begun by [`Central::begin_finish`](crate::Central::begin_finish):
@@ -48,8 +51,8 @@ pub(super) enum FinishPending {
     Settled(Settled),
     /// A first finish: its record is queued; wait until it is durable.
     Recording {
-        ticket: FinishTicket,
-        record: Receipt,
+        ticket: PendingFinishAck,
+        record: PendingWrite,
     },
 }
 

@@ -16,7 +16,7 @@ use super::{Central, Settled};
 use crate::error::{FinishError, ResumeError, StoreError, UnknownAgency};
 use crate::lottery::draw::DrawSummary;
 use crate::lottery::ledger::FinishRecorded;
-use crate::lottery::machine::DrawTicket;
+use crate::lottery::machine::DrawRight;
 use crate::lottery::outcome::Finish;
 
 /// What [`Central::begin_resume`] came to.
@@ -152,7 +152,7 @@ impl Central {
     /// `None` when the ledger records none yet.
     fn adopt_ledger_draw(
         &self,
-        ticket: Option<DrawTicket>,
+        ticket: Option<DrawRight>,
     ) -> Result<Option<DrawSummary>, StoreError> {
         let read = self.shared.ledger.recorded_draw(self.shared.rules);
         let mut lottery = self.shared.lottery.lock();

@@ -5,16 +5,16 @@
 //! does the storing and the recording, and owns the lock.
 //!
 //! Every operation that needs I/O is split in two steps around it, and the
-//! first step hands out a ticket that only the second step consumes:
+//! first step hands out a pending handle that only the second step consumes:
 //!
 //! - a batch: [`Lottery::begin_submit`] reserves the next batch number
-//!   ([`WriteTicket`]); once its bytes are written, [`Lottery::written`] turns
-//!   it into an [`AckTicket`] (or [`Lottery::not_written`] releases the number);
+//!   ([`PendingBatchWrite`]); once its bytes are written, [`Lottery::written`] turns
+//!   it into a [`PendingBatchAck`] (or [`Lottery::not_written`] releases the number);
 //!   once they are durable, [`Lottery::acknowledge`] counts the batch as stored;
 //! - a finish: [`Lottery::begin_finish`] checks the count and marks the agency
-//!   as finishing ([`FinishTicket`]); [`Lottery::finish_recorded`] or
+//!   as finishing ([`PendingFinishAck`]); [`Lottery::finish_recorded`] or
 //!   [`Lottery::finish_not_recorded`] settle it;
-//! - the draw: the finish that completes the set gets a [`DrawTicket`]; the
+//! - the draw: the finish that completes the set gets a [`DrawRight`]; the
 //!   caller takes the [`Draw`] of the running tally ([`Lottery::tallied_draw`]),
 //!   records it, and hands it to [`Lottery::draw_done`] (or calls
 //!   [`Lottery::draw_failed`], and a later finish retries).
@@ -51,9 +51,8 @@ mod shared;
 mod tests;
 mod ticket;
 
-pub(crate) use ticket::{
-    AckTicket, DrawTicket, FinishStep, FinishTicket, Settled, SubmitStep, WriteTicket,
-};
+pub(crate) use ticket::{DrawRight, FinishStep, Settled, SubmitStep};
+pub(crate) use ticket::{PendingBatchAck, PendingBatchWrite, PendingFinishAck};
 
 use lottery_bet::{AgencyId, BatchDigest, Document, ResumePoint};
 
@@ -139,7 +138,7 @@ enum Phase {
     /// Every agency finished; the draw is under way (`drawing`) or failed and
     /// awaits a retry.
     Closed {
-        /// Whether a [`DrawTicket`] is out.
+        /// Whether a [`DrawRight`] is out.
         drawing: bool,
     },
     /// The draw happened: its result, complete.
@@ -338,7 +337,7 @@ impl Lottery {
             digest: BatchDigest::default(),
             winners,
         });
-        Ok(SubmitStep::Write(WriteTicket {
+        Ok(SubmitStep::Write(PendingBatchWrite {
             id,
             agency,
             batch,
@@ -357,12 +356,12 @@ impl Lottery {
 
     /// The batch's bytes are in the store, with `digest` its content as the
     /// ledger took it; it now waits to be durable.
-    pub fn written(&mut self, ticket: WriteTicket, digest: BatchDigest) -> AckTicket {
+    pub fn written(&mut self, ticket: PendingBatchWrite, digest: BatchDigest) -> PendingBatchAck {
         if let Some(pending) = self.pending_mut(ticket.agency, ticket.id) {
             pending.written = true;
             pending.digest = digest;
         }
-        AckTicket {
+        PendingBatchAck {
             id: ticket.id,
             agency: ticket.agency,
             batch: ticket.batch,
@@ -372,7 +371,7 @@ impl Lottery {
 
     /// The batch could not be written and nothing of it is in the store: its
     /// number is free again.
-    pub fn not_written(&mut self, ticket: WriteTicket) {
+    pub fn not_written(&mut self, ticket: PendingBatchWrite) {
         if let Some(state) = self.agencies.get_mut(&ticket.agency)
             && state
                 .pending
@@ -387,7 +386,7 @@ impl Lottery {
     /// it (they precede it in the store, and a commit covers a prefix of the
     /// store) count as stored, and join the running tally, in number order.
     /// Each pending batch is counted once: it leaves `pending` as it is.
-    pub fn acknowledge(&mut self, ticket: AckTicket) -> Submitted {
+    pub fn acknowledge(&mut self, ticket: PendingBatchAck) -> Submitted {
         if self.pending_mut(ticket.agency, ticket.id).is_some()
             && let Some(state) = self.agencies.get_mut(&ticket.agency)
         {
@@ -416,7 +415,7 @@ impl Lottery {
     /// The batch's commit failed and the monitor cut it off the store, with
     /// everything written after it: the batch and every later pending batch of
     /// the agency are forgotten, and the agency's next batch is this one again.
-    pub fn not_durable(&mut self, ticket: AckTicket) {
+    pub fn not_durable(&mut self, ticket: PendingBatchAck) {
         if let Some(state) = self.agencies.get_mut(&ticket.agency)
             && let Some(position) = state.pending.iter().position(|p| p.id == ticket.id)
         {
@@ -456,7 +455,7 @@ impl Lottery {
             if let Some(state) = self.agency_mut(agency) {
                 state.stage = Stage::Finishing;
             }
-            return Ok(FinishStep::Record(FinishTicket {
+            return Ok(FinishStep::Record(PendingFinishAck {
                 agency,
                 bets: bets_sent,
             }));
@@ -472,14 +471,14 @@ impl Lottery {
         }))
     }
 
-    fn take_draw(&mut self) -> DrawTicket {
+    fn take_draw(&mut self) -> DrawRight {
         self.phase = Phase::Closed { drawing: true };
-        DrawTicket { _private: () }
+        DrawRight { _private: () }
     }
 
     /// The finish is recorded durably: the agency is finished. When it was the
     /// last one, the draw is due.
-    pub fn finish_recorded(&mut self, ticket: FinishTicket) -> Settled {
+    pub fn finish_recorded(&mut self, ticket: PendingFinishAck) -> Settled {
         if let Some(state) = self.agencies.get_mut(&ticket.agency)
             && state.stage == Stage::Finishing
         {
@@ -498,7 +497,7 @@ impl Lottery {
     }
 
     /// The finish could not be recorded: the agency is open again.
-    pub fn finish_not_recorded(&mut self, ticket: FinishTicket) {
+    pub fn finish_not_recorded(&mut self, ticket: PendingFinishAck) {
         if let Some(state) = self.agencies.get_mut(&ticket.agency)
             && state.stage == Stage::Finishing
         {
@@ -508,7 +507,7 @@ impl Lottery {
 
     /// The draw, when it is due and nobody performs it (after a recovery of a
     /// store where every agency had finished, or after a failed draw).
-    pub fn begin_draw(&mut self) -> Option<DrawTicket> {
+    pub fn begin_draw(&mut self) -> Option<DrawRight> {
         match self.phase {
             Phase::Closed { drawing: false } => Some(self.take_draw()),
             _ => None,
@@ -516,15 +515,15 @@ impl Lottery {
     }
 
     /// The draw of the running tally (a copy of the winners: O(winners), no
-    /// store read). Complete once a [`DrawTicket`] is out: every agency
+    /// store read). Complete once a [`DrawRight`] is out: every agency
     /// finished, so no batch is pending and none is taken any more.
     pub fn tallied_draw(&self) -> Draw {
         self.tally.clone().finish()
     }
 
     /// Publishes the draw, whole: from now on winners queries answer from it.
-    pub fn draw_done(&mut self, ticket: DrawTicket, draw: Draw) -> DrawSummary {
-        let DrawTicket { _private: () } = ticket;
+    pub fn draw_done(&mut self, ticket: DrawRight, draw: Draw) -> DrawSummary {
+        let DrawRight { _private: () } = ticket;
         let summary = draw.summary().clone();
         self.phase = Phase::Drawn(draw);
         summary
@@ -532,8 +531,8 @@ impl Lottery {
 
     /// The draw could not be performed: it is due again (a repeated finish of
     /// any agency retries it).
-    pub fn draw_failed(&mut self, ticket: DrawTicket) {
-        let DrawTicket { _private: () } = ticket;
+    pub fn draw_failed(&mut self, ticket: DrawRight) {
+        let DrawRight { _private: () } = ticket;
         if matches!(self.phase, Phase::Closed { .. }) {
             self.phase = Phase::Closed { drawing: false };
         }

@@ -44,7 +44,7 @@ fn digest(batch: u64, bets: u64) -> BatchDigest {
 }
 
 /// [`Lottery::written`], with the batch's made-up digest.
-fn write(lottery: &mut Lottery, ticket: WriteTicket) -> AckTicket {
+fn write(lottery: &mut Lottery, ticket: PendingBatchWrite) -> PendingBatchAck {
     let digest = digest(ticket.batch, ticket.bets);
     lottery.written(ticket, digest)
 }
@@ -289,7 +289,7 @@ fn a_failed_commit_forgets_the_batch_and_every_later_one() {
         };
         acks.push(write(&mut lottery, ticket));
     }
-    let [two, three, four] = <[AckTicket; 3]>::try_from(acks).unwrap();
+    let [two, three, four] = <[PendingBatchAck; 3]>::try_from(acks).unwrap();
     assert_eq!(
         lottery.acknowledge(two),
         Submitted::Stored { batch: 2, bets: 10 }

@@ -10,7 +10,7 @@ use crate::lottery::outcome::Finish;
 /// then hand the ticket to [`Lottery::written`](super::Lottery::written) or [`Lottery::not_written`](super::Lottery::not_written).
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "a reserved batch number stays reserved until its ticket is settled"]
-pub(crate) struct WriteTicket {
+pub(crate) struct PendingBatchWrite {
     pub(super) id: u64,
     pub(super) agency: AgencyId,
     pub(super) batch: u64,
@@ -26,14 +26,14 @@ pub(crate) struct WriteTicket {
 /// batch of the agency is acknowledged.
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "a written batch is counted only once it is acknowledged"]
-pub(crate) struct AckTicket {
+pub(crate) struct PendingBatchAck {
     pub(super) id: u64,
     pub(super) agency: AgencyId,
     pub(super) batch: u64,
     pub(super) bets: u64,
 }
 
-impl AckTicket {
+impl PendingBatchAck {
     /// Bets of the batch.
     pub(crate) fn bets(&self) -> u64 {
         self.bets
@@ -54,19 +54,19 @@ pub(crate) enum SubmitStep {
         stored: Option<BatchDigest>,
     },
     /// The batch is the agency's next: write it, then settle the ticket.
-    Write(WriteTicket),
+    Write(PendingBatchWrite),
 }
 
 /// A finish waiting to be recorded durably: hand it to
 /// [`Lottery::finish_recorded`](super::Lottery::finish_recorded) or [`Lottery::finish_not_recorded`](super::Lottery::finish_not_recorded).
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "the agency stays finishing until its ticket is settled"]
-pub(crate) struct FinishTicket {
+pub(crate) struct PendingFinishAck {
     pub(super) agency: AgencyId,
     pub(super) bets: u64,
 }
 
-impl FinishTicket {
+impl PendingFinishAck {
     /// The bets stored for it, to be recorded with the finish.
     pub(crate) fn bets(&self) -> u64 {
         self.bets
@@ -79,7 +79,7 @@ impl FinishTicket {
 /// [`Lottery::draw_failed`](super::Lottery::draw_failed). Only one exists at a time.
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "the draw stays under way until its ticket is settled"]
-pub(crate) struct DrawTicket {
+pub(crate) struct DrawRight {
     pub(super) _private: (),
 }
 
@@ -88,7 +88,7 @@ pub(crate) struct DrawTicket {
 pub(crate) enum FinishStep {
     /// A first finish: record it durably, then settle the ticket with
     /// [`Lottery::finish_recorded`](super::Lottery::finish_recorded) (or [`Lottery::finish_not_recorded`](super::Lottery::finish_not_recorded)).
-    Record(FinishTicket),
+    Record(PendingFinishAck),
     /// A repeated finish: nothing to record.
     Settled(Settled),
 }
@@ -99,5 +99,5 @@ pub(crate) enum Settled {
     /// Answer the agency with this.
     Answer(Finish),
     /// Every agency finished: perform the draw, then settle the ticket.
-    Draw(DrawTicket),
+    Draw(DrawRight),
 }

@@ -68,7 +68,7 @@ use crate::sync::{Condvar, Mutex};
 
 mod state;
 
-pub(crate) use state::Ticket;
+pub(crate) use state::PendingCommit;
 use state::{Commit, FailedEpoch, Group, JournalWriter, Status, Writer};
 
 /// The group-commit engine: the store and its journal behind the append,
@@ -165,7 +165,7 @@ impl GroupCommit {
         bytes: &[u8],
         count: u64,
         digest: &DataSum,
-    ) -> Result<(Ticket, u64), StoreError> {
+    ) -> Result<(PendingCommit, u64), StoreError> {
         let mut writer = self.writer.lock();
         if let Some(&lost) = writer.cut_batches.get(&agency) {
             if batch > lost {
@@ -209,7 +209,11 @@ impl GroupCommit {
     /// # Errors
     /// [`StoreError::Io`] (with `None` or `Flush`, where the record is written
     /// at once).
-    pub(crate) fn queue_finish(&self, agency: AgencyId, bets: u64) -> Result<Ticket, StoreError> {
+    pub(crate) fn queue_finish(
+        &self,
+        agency: AgencyId,
+        bets: u64,
+    ) -> Result<PendingCommit, StoreError> {
         let mut writer = self.writer.lock();
         self.record(&mut writer, Record::Finish { agency, bets }, None)
     }
@@ -273,9 +277,9 @@ impl GroupCommit {
         writer: &mut Writer,
         record: Record,
         data: Option<&DataSum>,
-    ) -> Result<Ticket, StoreError> {
+    ) -> Result<PendingCommit, StoreError> {
         let seq = writer.last_seq + 1;
-        let ticket = Ticket {
+        let ticket = PendingCommit {
             seq,
             epoch: writer.epoch,
         };
@@ -327,7 +331,7 @@ impl GroupCommit {
     }
 
     /// Blocks until `ticket` is committed, leading group commits as needed.
-    pub(crate) fn wait_committed(&self, ticket: Ticket) -> Result<(), StoreError> {
+    pub(crate) fn wait_committed(&self, ticket: PendingCommit) -> Result<(), StoreError> {
         let mut commit = self.commit.lock();
         loop {
             match commit.status(ticket, &self.path) {

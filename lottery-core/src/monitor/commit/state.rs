@@ -8,32 +8,32 @@ use std::path::Path;
 use lottery_bet::AgencyId;
 
 use crate::error::StoreError;
-use crate::lottery::ledger::Receipt;
+use crate::lottery::ledger::PendingWrite;
 use crate::monitor::journal::{Digest, Record};
 use crate::monitor::manifest::Manifest;
 use crate::monitor::store::{BetStore, StoreFile, StoreSyncer};
 
 /// Where a journal record stands in the commit order: what a
-/// [`Receipt`] of the file monitor carries.
+/// [`PendingWrite`] of the file monitor carries.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Ticket {
+pub(crate) struct PendingCommit {
     /// Its position among all records (from 1).
     pub(super) seq: u64,
     /// The commit epoch it was written in (bumped by every failed commit).
     pub(super) epoch: usize,
 }
 
-impl Ticket {
-    /// The receipt that hands this ticket through the [`crate::Ledger`] seam.
-    pub(crate) fn receipt(self) -> Receipt {
-        Receipt::new(self.seq, self.epoch as u64)
+impl PendingCommit {
+    /// The write that hands this ticket through the [`crate::Ledger`] seam.
+    pub(crate) fn into_write(self) -> PendingWrite {
+        PendingWrite::new(self.seq, self.epoch as u64)
     }
 
-    /// The ticket a receipt of this engine carries.
-    pub(crate) fn from_receipt(receipt: Receipt) -> Self {
+    /// The ticket a write of this engine carries.
+    pub(crate) fn from_write(write: PendingWrite) -> Self {
         Self {
-            seq: receipt.sequence(),
-            epoch: usize::try_from(receipt.epoch()).unwrap_or(usize::MAX),
+            seq: write.sequence(),
+            epoch: usize::try_from(write.epoch()).unwrap_or(usize::MAX),
         }
     }
 }
@@ -126,7 +126,7 @@ pub(super) enum Status {
 }
 
 impl Commit {
-    pub(super) fn status(&self, ticket: Ticket, path: &Path) -> Status {
+    pub(super) fn status(&self, ticket: PendingCommit, path: &Path) -> Status {
         if ticket.epoch < self.epoch {
             let failed = &self.failed_epochs[ticket.epoch];
             if ticket.seq <= failed.committed_seq {

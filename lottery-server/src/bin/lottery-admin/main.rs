@@ -2,7 +2,9 @@
 //!
 //! - `lottery-admin verify --store PATH` checks a store offline (read-only,
 //!   without its lock) and prints what it holds; it exits 0 only when the
-//!   store is whole.
+//!   store is whole. With `--store postgres://...` it checks a PostgreSQL
+//!   ledger likewise (every batch's bets against the digest recorded when it
+//!   was acknowledged, finishes, the draw).
 //! - `lottery-admin export --store postgres://USER@HOST:PORT/DB --out FILE`
 //!   writes the bets a PostgreSQL ledger holds as the course's `bets.csv`
 //!   (byte-identical to Python's `csv.writer`), each agency's bets in the
@@ -21,6 +23,7 @@
 
 mod status;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,7 +32,7 @@ use clap::{Parser, Subcommand};
 use lottery_bet::AgencyId;
 use lottery_core::{
     MAX_AGENCIES,
-    verify::{StoreReport, verify_store},
+    verify::{AgencyReport, StoreReport, verify_store},
 };
 use lottery_log::chain;
 use lottery_tls::{PkiFiles, write_pki};
@@ -55,13 +58,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Checks a store (bets.csv, its journal and manifest) without changing it.
+    /// Checks a store (bets.csv, its journal and manifest, or a PostgreSQL
+    /// ledger) without changing it.
     ///
-    /// It checks every committed row, the checksum chain over them, the
-    /// rules and the draw. Exits 0 only when the store is whole.
+    /// A file store: every committed row, the checksum chain over them, the
+    /// rules and the draw. A PostgreSQL ledger (one read-only snapshot):
+    /// every bet, each batch's bets against the digest recorded when it was
+    /// acknowledged, batch numbers without holes, finishes against the bets
+    /// stored, the rules and the draw. Exits 0 only when the store is whole.
     Verify {
-        /// The store's bets.csv.
-        #[arg(long, env = "SERVER_STORE", value_name = "PATH")]
+        /// The store's bets.csv, or the database: postgres://USER@HOST:PORT/DB.
+        #[arg(long, env = "SERVER_STORE", value_name = "PATH|URL")]
         store: PathBuf,
     },
     /// Writes the bets a PostgreSQL ledger holds as the course's bets.csv.
@@ -190,6 +197,12 @@ fn show_status(
 }
 
 fn verify(store: &Path) -> ExitCode {
+    if let Some(url) = store
+        .to_str()
+        .filter(|url| lottery_pg::is_postgres_url(url))
+    {
+        return verify_ledger(url);
+    }
     match verify_store(store) {
         Ok(report) => {
             print!("{}", describe(store, &report));
@@ -198,6 +211,19 @@ fn verify(store: &Path) -> ExitCode {
             } else {
                 ExitCode::FAILURE
             }
+        }
+        Err(error) => {
+            eprintln!("lottery-admin: verify: {}", chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn verify_ledger(url: &str) -> ExitCode {
+    match lottery_pg::verify_ledger(url) {
+        Ok(report) => {
+            print!("{}", describe_ledger(url, &report));
+            ExitCode::SUCCESS
         }
         Err(error) => {
             eprintln!("lottery-admin: verify: {}", chain(&error));
@@ -343,7 +369,55 @@ fn written(files: &PkiFiles, agencies: &[AgencyId], server_names: &[String]) -> 
 fn describe(store: &std::path::Path, report: &StoreReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "store: {}", store.display());
-    match report.rules {
+    let bets: u64 = report.agencies.values().map(|books| books.bets).sum();
+    contents(
+        report.rules,
+        &report.agencies,
+        bets,
+        report.draw.as_ref(),
+        &mut out,
+    );
+    let _ = writeln!(out, "chain head: {}", report.chain_head);
+    let _ = writeln!(
+        out,
+        "committed: {} bytes of bets.csv",
+        report.committed_bytes
+    );
+    out.push_str(&verdict(report));
+    out
+}
+
+/// A PostgreSQL ledger's report, in the file store's shape; it has no
+/// chain, so it says what stands for one. Printed only when every check
+/// passed.
+fn describe_ledger(url: &str, report: &lottery_pg::LedgerReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "store: {}", lottery_pg::redacted_url(url));
+    contents(
+        report.rules,
+        &report.agencies,
+        report.bets,
+        report.draw.as_ref(),
+        &mut out,
+    );
+    let _ = writeln!(
+        out,
+        "digests: every batch's bets match the digest recorded when it was stored ({} bytes as bets.csv)",
+        report.rows_bytes
+    );
+    out.push_str("result: whole\n");
+    out
+}
+
+/// What both kinds of store report: rules, agencies, bets, the draw.
+fn contents(
+    rules: Option<lottery_core::LotteryRules>,
+    agencies: &BTreeMap<AgencyId, AgencyReport>,
+    bets: u64,
+    draw: Option<&lottery_core::DrawSummary>,
+    out: &mut String,
+) {
+    match rules {
         Some(rules) => {
             let _ = writeln!(
                 out,
@@ -353,10 +427,9 @@ fn describe(store: &std::path::Path, report: &StoreReport) -> String {
         }
         None => out.push_str("rules: none recorded yet\n"),
     }
-    agencies_table(report, &mut out);
-    let bets: u64 = report.agencies.values().map(|books| books.bets).sum();
+    agencies_table(agencies, out);
     let _ = writeln!(out, "bets: {bets}");
-    match &report.draw {
+    match draw {
         Some(draw) => {
             let winners: Vec<String> = draw.winners_per_agency.iter().map(u64::to_string).collect();
             let _ = writeln!(
@@ -368,24 +441,16 @@ fn describe(store: &std::path::Path, report: &StoreReport) -> String {
         }
         None => out.push_str("draw: not yet\n"),
     }
-    let _ = writeln!(out, "chain head: {}", report.chain_head);
-    let _ = writeln!(
-        out,
-        "committed: {} bytes of bets.csv",
-        report.committed_bytes
-    );
-    out.push_str(&verdict(report));
-    out
 }
 
 /// One line per agency: bets, batches, last batch, finished.
-fn agencies_table(report: &StoreReport, out: &mut String) {
+fn agencies_table(agencies: &BTreeMap<AgencyId, AgencyReport>, out: &mut String) {
     let _ = writeln!(
         out,
         "{:>8} {:>12} {:>9} {:>11} {:>9}",
         "agency", "bets", "batches", "last_batch", "finished"
     );
-    for (agency, books) in &report.agencies {
+    for (agency, books) in agencies {
         let _ = writeln!(
             out,
             "{:>8} {:>12} {:>9} {:>11} {:>9}",

@@ -217,6 +217,43 @@ pub struct Status {
     lottery: Lottery,
     latency: Latency,
     agencies: Vec<Agency>,
+    /// Absent from a central older than the field: then no line for it.
+    #[serde(default)]
+    waiting: Option<Waiting>,
+}
+
+/// The agencies the draw waits for: not connected, or connected and not
+/// finished, each as the first few numbers and a count.
+#[derive(Debug, Deserialize)]
+struct Waiting {
+    agencies: u64,
+    not_connected: Listed,
+    connected: Listed,
+}
+
+/// The first few agencies of a kind, and how many there are.
+#[derive(Debug, Deserialize)]
+struct Listed {
+    count: u64,
+    first: Vec<u64>,
+}
+
+impl Listed {
+    /// `1, 2, 3`, `1, 2 and 8 more`, `10 agencies` (none listed), or `none`.
+    fn describe(&self) -> String {
+        if self.count == 0 {
+            return "none".to_string();
+        }
+        if self.first.is_empty() {
+            return format!("{} agencies", self.count);
+        }
+        let listed: Vec<String> = self.first.iter().map(u64::to_string).collect();
+        let rest = self.count.saturating_sub(self.first.len() as u64);
+        match rest {
+            0 => listed.join(", "),
+            _ => format!("{} and {rest} more", listed.join(", ")),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,6 +308,9 @@ struct Quantiles {
     count: u64,
     p50: Option<f64>,
     p99: Option<f64>,
+    /// Absent from a central older than the field (shown as `-`).
+    #[serde(default)]
+    p999: Option<f64>,
     max: Option<f64>,
 }
 
@@ -310,6 +350,15 @@ pub fn table(url: &str, status: &Status) -> String {
         );
     } else {
         out.push_str("draw: not yet\n");
+        if let Some(waiting) = &status.waiting {
+            let _ = writeln!(
+                out,
+                "draw waits for: {} agencies (not connected: {}; connected, not finished: {})",
+                waiting.agencies,
+                waiting.not_connected.describe(),
+                waiting.connected.describe()
+            );
+        }
     }
     let _ = writeln!(out, "store: {}", lottery.store.describe());
     let _ = writeln!(out, "tls: {}", lottery.tls);
@@ -330,16 +379,17 @@ pub fn table(url: &str, status: &Status) -> String {
     out
 }
 
-/// `NAME: p50 X ms, p99 Y ms, max Z ms (N WHAT)`.
+/// `NAME: p50 X ms, p99 Y ms, p99.9 Z ms, max M ms (N WHAT)`.
 fn latency_line(out: &mut String, name: &str, what: &str, quantiles: &Quantiles) {
     let millis = |seconds: Option<f64>| {
         seconds.map_or_else(|| "-".to_string(), |s| format!("{:.3} ms", s * 1_000.0))
     };
     let _ = writeln!(
         out,
-        "{name}: p50 {}, p99 {}, max {} ({} {what})",
+        "{name}: p50 {}, p99 {}, p99.9 {}, max {} ({} {what})",
         millis(quantiles.p50),
         millis(quantiles.p99),
+        millis(quantiles.p999),
         millis(quantiles.max),
         quantiles.count
     );
