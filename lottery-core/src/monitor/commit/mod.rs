@@ -13,8 +13,9 @@
 //! completed commit covers its record. If no group holds its record yet and
 //! no leader is committing, it becomes the leader of the next group: it takes
 //! every queued record not yet taken, appends them to the journal, and then
-//! syncs `bets.csv` and the journal at the same time (the data on a second
-//! thread, the journal on its own), waits for both, and wakes everyone.
+//! syncs `bets.csv` and the journal at the same time (the data on the
+//! engine's data sync thread, `data_sync`, the journal on its own), waits for
+//! both, and wakes everyone.
 //! Batches written meanwhile are covered by the next group. The append lock
 //! is never held while syncing, so writers keep writing during a sync.
 //!
@@ -44,13 +45,17 @@
 //! appends work again (after a failed `fdatasync` the page cache cannot be
 //! trusted, so we keep only what a completed sync covered).
 //!
+//! Under `kill -9` of the process (not of the machine) none of this matters:
+//! the page cache keeps every write, and a record is appended only after the
+//! rows it names were written, so a reopen finds every record's rows.
+//!
 //! # Lock order
-//! append lock (`writer`) → `journal` → `commit`; the `data_syncer` lock is a
-//! leaf, held only across a data sync. The commit lock is never held while
-//! writing or syncing; the append lock is never held while syncing; the
-//! journal lock is held by the leader across the group's two syncs (the
-//! data syncer's lock is taken on the second thread meanwhile; appenders never
-//! need the journal lock in `Fsync` mode).
+//! append lock (`writer`) → `journal` → `commit`; the data sync thread's
+//! lock is a leaf, held only to hand over a request or a result, never across
+//! a sync. The commit lock is never held while writing or syncing; the
+//! append lock is never held while syncing; the journal lock is held by the
+//! leader across the group's two syncs (appenders never need it in `Fsync`
+//! mode).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -63,11 +68,13 @@ use crate::lottery::draw::DrawSummary;
 use crate::lottery::rules::LotteryRules;
 use crate::monitor::journal::{DataSum, Digest, Record};
 use crate::monitor::manifest::{DrawRecord, Manifest};
-use crate::monitor::store::{BetStore, Durability, StoreFile, StoreSyncer};
+use crate::monitor::store::{BetStore, Durability, StoreFile};
 use crate::sync::{Condvar, Mutex};
 
+mod data_sync;
 mod state;
 
+use data_sync::DataSync;
 pub(crate) use state::PendingCommit;
 use state::{Commit, FailedEpoch, Group, JournalWriter, Status, Writer};
 
@@ -80,9 +87,10 @@ pub(crate) struct GroupCommit {
     /// The append lock.
     writer: Mutex<Writer>,
     journal: Mutex<JournalWriter>,
-    /// Syncs `bets.csv`: the leader's second thread (or a failed commit
-    /// making its cut durable).
-    data_syncer: Mutex<Box<dyn StoreSyncer>>,
+    /// Syncs `bets.csv` for the leader, beside its journal sync (or for a
+    /// failed commit making its cut durable): a thread that lives as long as
+    /// the engine, started only with `Fsync` (the one mode that syncs).
+    data_sync: Option<DataSync>,
     commit: Mutex<Commit>,
     /// Signalled when a commit ends (successfully or not) and when a leader
     /// finds nothing to commit.
@@ -115,7 +123,14 @@ impl GroupCommit {
             file: journal,
             durable_len: journal_len,
         };
-        let data_syncer = Mutex::new(store.syncer().map_err(io_error("open"))?);
+        let data_sync = if durability == Durability::Fsync {
+            let syncer = store.syncer().map_err(io_error("open"))?;
+            let started = DataSync::start_thread(syncer)
+                .map_err(io_error("start the data sync thread of"))?;
+            Some(started)
+        } else {
+            None
+        };
         Ok(Self {
             path,
             durability,
@@ -130,7 +145,7 @@ impl GroupCommit {
                 manifest,
             }),
             journal: Mutex::new(journal),
-            data_syncer,
+            data_sync,
             commit: Mutex::new(Commit {
                 committed_end,
                 committed_chain: chain,
@@ -396,7 +411,7 @@ impl GroupCommit {
                 self.fail_epoch(action, &error);
                 // Make the cut durable now rather than at the next commit, so
                 // a crash meanwhile cannot bring back batches refused here.
-                let _ = self.data_syncer.lock().sync();
+                let _ = self.data_sync().sync();
                 self.end_turn(|_| {});
             }
         }
@@ -449,10 +464,11 @@ impl GroupCommit {
             .append(&lines)
             .map_err(|error| ("append to the journal of", error))
             .and_then(|()| {
-                let syncer = &mut journal.syncer;
-                let (data, journaled) =
-                    both(|| self.data_syncer.lock().sync(), move || syncer.sync());
-                data.map_err(|error| ("sync", error))?;
+                // Both syncs start after the records were appended, and both
+                // are waited for whatever either returns.
+                let data = self.data_sync().start();
+                let journaled = journal.syncer.sync();
+                data.wait().map_err(|error| ("sync", error))?;
                 journaled.map_err(|error| ("sync the journal of", error))
             });
         match outcome {
@@ -512,6 +528,14 @@ impl GroupCommit {
         writer.epoch = commit.epoch;
     }
 
+    /// The data sync thread, there with `Fsync`: the only mode that leads
+    /// group commits (with `None` and `Flush` a record commits as written).
+    fn data_sync(&self) -> &DataSync {
+        self.data_sync
+            .as_ref()
+            .expect("only Fsync leads group commits, and it has a data sync thread")
+    }
+
     fn io(&self, action: &'static str, source: io::Error) -> StoreError {
         StoreError::Io {
             action,
@@ -519,45 +543,4 @@ impl GroupCommit {
             source,
         }
     }
-}
-
-/// Runs `data` on a second thread while `journal` runs on this one, and
-/// returns both results once both ended: the group's two syncs, together.
-/// If no thread can be started, runs them one after the other (the same
-/// promises, one sync's time more).
-#[cfg(not(loom))]
-fn both<D, J>(data: D, journal: J) -> (io::Result<()>, io::Result<()>)
-where
-    D: FnOnce() -> io::Result<()> + Send,
-    J: FnOnce() -> io::Result<()>,
-{
-    // Behind a lock so that this thread can still run it if the spawn fails.
-    let data = Mutex::new(Some(data));
-    let run = |data: &Mutex<Option<D>>| data.lock().take().map_or(Ok(()), |data| data());
-    std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name("data-sync".to_owned())
-            .spawn_scoped(scope, || run(&data));
-        let journaled = journal();
-        let synced = match spawned {
-            Ok(thread) => thread
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => run(&data),
-        };
-        (synced, journaled)
-    })
-}
-
-/// Under loom, one after the other, the journal first: the model checks the
-/// locks, and a crash between the two leaves the new state (a durable
-/// journal ahead of its rows) that recovery must take.
-#[cfg(loom)]
-fn both<D, J>(data: D, journal: J) -> (io::Result<()>, io::Result<()>)
-where
-    D: FnOnce() -> io::Result<()> + Send,
-    J: FnOnce() -> io::Result<()>,
-{
-    let journaled = journal();
-    (data(), journaled)
 }
