@@ -15,8 +15,9 @@
 //!   store writes without a user-space buffer, so there the two behave
 //!   alike; a store with a buffer would differ);
 //! - [`Durability::Fsync`]: a completed `fdatasync` of `bets.csv` covers the
-//!   batch, and then a completed `fdatasync` of the journal covers its
-//!   record. The batch survives a power cut.
+//!   batch, and a completed `fdatasync` of the journal covers its record (the
+//!   two run at the same time; the ack waits for both). The batch survives a
+//!   power cut.
 //!
 //! # Below it
 //! The private `commit` module is the group-commit engine (its
@@ -138,8 +139,7 @@ impl BetMonitor {
         durability: Durability,
     ) -> Result<(Self, Recovery), StoreError> {
         let path = PathBuf::from(store.describe());
-        let strict = durability == Durability::Fsync;
-        let recovered = recover_store(store.as_mut(), &path, strict)?;
+        let recovered = recover_store(store.as_mut(), &path)?;
         let engine = GroupCommit::new(
             path,
             durability,
