@@ -139,6 +139,20 @@ impl PendingWrite {
     }
 }
 
+/// A prefix of a ledger's checksum chain: how many records it holds and the
+/// link of the last one (the file monitor's journal: `records` lines after
+/// its header, `link` the last line's link). What a receipt signs: the
+/// chain's head commits to every record and row before it, so a later
+/// chain that still holds this link at this position holds exactly what
+/// the signer saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    /// Records in the prefix (from 1: the first record is position 1).
+    pub records: u64,
+    /// The SHA-256 link of its last record (`lottery-core/STORE.md`).
+    pub link: [u8; 32],
+}
+
 /// What recording a finish came to, in a shared ledger
 /// ([`Ledger::wait_finish`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,5 +312,12 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// writes, never calls it.
     fn on_draw_recorded(&self, announce: DrawAnnouncement) {
         drop(announce);
+    }
+
+    /// The head of the ledger's checksum chain over its durable records:
+    /// every write [`Ledger::wait_durable`] returned for is inside it
+    /// (`None`: a ledger without a chain; the default). Receipts sign it.
+    fn chain_head(&self) -> Option<ChainHead> {
+        None
     }
 }

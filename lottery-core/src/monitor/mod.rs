@@ -39,7 +39,7 @@ use lottery_bet::{AgencyId, AsBetBatch, BatchDigest, BetBatch, StoredBet, encode
 
 use crate::error::StoreError;
 use crate::lottery::draw::{DrawSummary, DrawTally};
-use crate::lottery::ledger::{Ledger, PendingWrite, Recovery};
+use crate::lottery::ledger::{ChainHead, Ledger, PendingWrite, Recovery};
 use crate::lottery::rules::LotteryRules;
 use crate::monitor::commit::{GroupCommit, PendingCommit};
 use crate::monitor::draw_scan::tally_rows;
@@ -144,7 +144,7 @@ impl BetMonitor {
             durability,
             store,
             recovered.journal,
-            recovered.chain,
+            (recovered.chain, recovered.records),
             recovered.manifest,
         )?;
         Ok((Self { engine }, recovered.recovery))
@@ -299,6 +299,11 @@ impl BetMonitor {
 /// The file monitor as a [`crate::Central`]'s ledger: its two-step appends
 /// and finish records, their tickets carried in [`PendingWrite`]s.
 impl Ledger for BetMonitor {
+    fn chain_head(&self) -> Option<ChainHead> {
+        let (link, records) = self.engine.committed_head();
+        Some(ChainHead { records, link })
+    }
+
     fn begin_append(
         &self,
         agency: AgencyId,

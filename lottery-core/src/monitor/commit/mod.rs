@@ -86,9 +86,10 @@ impl GroupCommit {
         durability: Durability,
         store: Box<dyn BetStore>,
         journal: Box<dyn StoreFile>,
-        chain: Digest,
+        chain: (Digest, u64),
         manifest: Manifest,
     ) -> Result<Self, StoreError> {
+        let (chain, records) = chain;
         let io_error = |action: &'static str| {
             let path = path.clone();
             move |source| StoreError::Io {
@@ -123,6 +124,7 @@ impl GroupCommit {
             commit: Mutex::new(Commit {
                 committed_end,
                 committed_chain: chain,
+                committed_records: records,
                 ..Commit::default()
             }),
             committed: Condvar::new(),
@@ -248,6 +250,13 @@ impl GroupCommit {
         Ok(())
     }
 
+    /// The committed chain's head: how many records the journal holds, and
+    /// the last one's link (every committed ticket is inside it).
+    pub(crate) fn committed_head(&self) -> (Digest, u64) {
+        let commit = self.commit.lock();
+        (commit.committed_chain, commit.committed_records)
+    }
+
     /// A reader of the committed part of the store.
     pub(crate) fn committed_reader(&self) -> Result<Box<dyn io::Read + Send>, StoreError> {
         let writer = self.writer.lock();
@@ -303,6 +312,7 @@ impl GroupCommit {
         commit.committed_seq = seq;
         commit.committed_end = writer.len;
         commit.committed_chain = link;
+        commit.committed_records += 1;
         Ok(ticket)
     }
 
@@ -385,6 +395,7 @@ impl GroupCommit {
                     if let Some(&(_, link)) = group.records.last() {
                         commit.committed_chain = link;
                     }
+                    commit.committed_records += group.records.len() as u64;
                 });
             }
             Err((action, error)) => {

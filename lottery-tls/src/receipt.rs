@@ -1,0 +1,511 @@
+//! Receipts: the central's Ed25519 signature over the head of its store's
+//! checksum chain, and what an agency keeps of an acknowledgement.
+//!
+//! The central signs a [`ChainStatement`] (the lottery's rules, the chain's
+//! length and its head link, behind a domain-separation prefix) once per
+//! group of acknowledgements, never once per bet; every `Ack` and
+//! `Finished` of a receipts session carries the signed head that covers it
+//! ([`SignedHead`]). An agency checks the signature against the central's
+//! public key ([`ReceiptPubkey`]) and keeps a [`Receipt`] per answer, one
+//! JSON line each ([`Receipt::to_json_line`]); `lottery-admin verify
+//! --receipts` reads them back ([`Receipt::from_json_line`]) and checks them
+//! against the store. The byte layout of what is signed and the JSON form
+//! live here only.
+//!
+//! Keys are PEM files: the private key PKCS#8 (`PRIVATE KEY`, as
+//! `openssl genpkey -algorithm ed25519` writes it), the public key
+//! SubjectPublicKeyInfo (`PUBLIC KEY`, `openssl pkey -pubout`).
+//! [`generate_receipt_keys`] makes a pair, `write_receipt_keys` (in the
+//! generator) writes one to a directory.
+//!
+//! ```
+//! use lottery_tls::{ChainStatement, ReceiptKey, generate_receipt_keys};
+//! let (private_pem, public_pem) = generate_receipt_keys()?;
+//! let key = ReceiptKey::from_pem(private_pem.as_bytes(), "receipt key")?;
+//! let pubkey = lottery_tls::ReceiptPubkey::from_pem(public_pem.as_bytes(), "receipt public key")?;
+//! let head = key.sign(ChainStatement { agencies: 5, winning_number: 7574, position: 3, chain: [7; 32] });
+//! assert!(pubkey.verify(&head).is_ok());
+//! let mut forged = head;
+//! forged.statement.position = 4;
+//! assert!(pubkey.verify(&forged).is_err());
+//! # Ok::<(), lottery_tls::TlsError>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use lottery_bet::{AgencyId, BatchDigest};
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{PrivatePkcs8KeyDer, SubjectPublicKeyInfoDer};
+use serde::{Deserialize, Serialize};
+
+use crate::error::TlsError;
+
+/// What every signed statement begins with: a signature made for receipts
+/// can never be taken for one over anything else (and a later layout gets
+/// another prefix).
+pub const RECEIPT_DOMAIN: &[u8] = b"lottery receipt: chain head v1\n";
+
+/// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the key's
+/// 32 bytes follow it.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// What the central signs: the lottery's rules and a prefix of its store's
+/// checksum chain (its length and the link of its last record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainStatement {
+    /// Agencies the lottery expects (the store's `rules`).
+    pub agencies: u32,
+    /// The winning number it was created with.
+    pub winning_number: u16,
+    /// Records in the chain up to the head (the first record is 1).
+    pub position: u64,
+    /// The head record's SHA-256 link.
+    pub chain: [u8; 32],
+}
+
+impl ChainStatement {
+    /// The bytes signed: [`RECEIPT_DOMAIN`], then `agencies` (4 bytes),
+    /// `winning_number` (2), `position` (8), all big-endian, then `chain`
+    /// (32).
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(RECEIPT_DOMAIN.len() + 46);
+        bytes.extend_from_slice(RECEIPT_DOMAIN);
+        bytes.extend_from_slice(&self.agencies.to_be_bytes());
+        bytes.extend_from_slice(&self.winning_number.to_be_bytes());
+        bytes.extend_from_slice(&self.position.to_be_bytes());
+        bytes.extend_from_slice(&self.chain);
+        bytes
+    }
+}
+
+/// A [`ChainStatement`] with the central's Ed25519 signature over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedHead {
+    /// What was signed.
+    pub statement: ChainStatement,
+    /// The signature over [`ChainStatement::signed_bytes`].
+    pub signature: [u8; 64],
+}
+
+/// The central's signing key (Ed25519).
+pub struct ReceiptKey {
+    pair: Ed25519KeyPair,
+}
+
+impl std::fmt::Debug for ReceiptKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key itself.
+        f.debug_struct("ReceiptKey")
+            .field("public", &self.public_key())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReceiptKey {
+    /// The key in the PKCS#8 PEM file at `path`.
+    ///
+    /// # Errors
+    /// [`TlsError::Read`]; [`TlsError::Pem`] when it holds no PKCS#8
+    /// `PRIVATE KEY`, or one that is not Ed25519.
+    pub fn load(path: &Path) -> Result<Self, TlsError> {
+        let what = "receipt key";
+        let bytes = read(path, what)?;
+        Self::from_pem(&bytes, what).map_err(|error| at_path(error, path))
+    }
+
+    /// The key in PKCS#8 PEM `pem`.
+    ///
+    /// # Errors
+    /// [`TlsError::Pem`] (with an empty path) as [`ReceiptKey::load`].
+    pub fn from_pem(pem: &[u8], what: &'static str) -> Result<Self, TlsError> {
+        let der = PrivatePkcs8KeyDer::from_pem_slice(pem)
+            .map_err(|error| pem_error(what, format!("no PKCS#8 PRIVATE KEY ({error})")))?;
+        // `maybe_unchecked`: openssl writes PKCS#8 v1 (no public key in it).
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der.secret_pkcs8_der())
+            .map_err(|error| pem_error(what, format!("no Ed25519 key ({error})")))?;
+        Ok(Self { pair })
+    }
+
+    /// Signs `statement`.
+    pub fn sign(&self, statement: ChainStatement) -> SignedHead {
+        let signature = self.pair.sign(&statement.signed_bytes());
+        let mut bytes = [0; 64];
+        bytes.copy_from_slice(signature.as_ref());
+        SignedHead {
+            statement,
+            signature: bytes,
+        }
+    }
+
+    /// The public half, which agencies and auditors are given.
+    pub fn public_key(&self) -> ReceiptPubkey {
+        let mut key = [0; 32];
+        key.copy_from_slice(self.pair.public_key().as_ref());
+        ReceiptPubkey { key }
+    }
+}
+
+/// The central's public key: what checks a [`SignedHead`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ReceiptPubkey {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for ReceiptPubkey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReceiptPubkey({})", hex(&self.key))
+    }
+}
+
+/// A signed head whose signature does not verify under the key given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the signature of the chain head at position {position} does not verify under the central's public key"
+)]
+pub struct BadSignature {
+    /// The position the head claims.
+    pub position: u64,
+}
+
+impl ReceiptPubkey {
+    /// The key in the SubjectPublicKeyInfo PEM file at `path`.
+    ///
+    /// # Errors
+    /// [`TlsError::Read`]; [`TlsError::Pem`] when it holds no `PUBLIC KEY`,
+    /// or one that is not Ed25519.
+    pub fn load(path: &Path) -> Result<Self, TlsError> {
+        let what = "receipt public key";
+        let bytes = read(path, what)?;
+        Self::from_pem(&bytes, what).map_err(|error| at_path(error, path))
+    }
+
+    /// The key in SubjectPublicKeyInfo PEM `pem`.
+    ///
+    /// # Errors
+    /// [`TlsError::Pem`] (with an empty path) as [`ReceiptPubkey::load`].
+    pub fn from_pem(pem: &[u8], what: &'static str) -> Result<Self, TlsError> {
+        let der = SubjectPublicKeyInfoDer::from_pem_slice(pem)
+            .map_err(|error| pem_error(what, format!("no PUBLIC KEY ({error})")))?;
+        let bytes: &[u8] = der.as_ref();
+        let key = bytes
+            .strip_prefix(&ED25519_SPKI_PREFIX[..])
+            .and_then(|key| <[u8; 32]>::try_from(key).ok())
+            .ok_or_else(|| pem_error(what, "a PUBLIC KEY that is not Ed25519".to_owned()))?;
+        Ok(Self { key })
+    }
+
+    /// Checks `head`'s signature.
+    ///
+    /// # Errors
+    /// [`BadSignature`] when it was not made by this key's private half
+    /// over exactly this statement.
+    pub fn verify(&self, head: &SignedHead) -> Result<(), BadSignature> {
+        UnparsedPublicKey::new(&ED25519, self.key)
+            .verify(&head.statement.signed_bytes(), &head.signature)
+            .map_err(|_| BadSignature {
+                position: head.statement.position,
+            })
+    }
+}
+
+/// What a receipt is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReceiptSubject {
+    /// Batch number `batch`, whose store rows have `digest`.
+    Batch {
+        /// The batch's number.
+        batch: u64,
+        /// Its rows' CRC32C, length and bet count.
+        digest: BatchDigest,
+    },
+    /// The agency's finish, with `bets` bets stored.
+    Finish {
+        /// Bets stored for the agency.
+        bets: u64,
+    },
+}
+
+/// What an agency keeps of one acknowledgement: whose, of what, and the
+/// signed head that covers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// The agency.
+    pub agency: AgencyId,
+    /// The batch or finish acknowledged.
+    pub subject: ReceiptSubject,
+    /// The central's signed chain head covering it.
+    pub head: SignedHead,
+}
+
+/// A receipts file's line: the JSON form of a [`Receipt`] (documented in
+/// lottery-core/STORE.md, "Receipts").
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReceiptLine {
+    receipt: String,
+    agency: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    batch: Option<u64>,
+    bets: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rows_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rows_crc32c: Option<String>,
+    agencies: u32,
+    winning_number: u16,
+    position: u64,
+    chain: String,
+    signature: String,
+}
+
+impl Receipt {
+    /// The receipt as one line of JSON, with its line end.
+    pub fn to_json_line(&self) -> String {
+        let (receipt, batch, bets, rows_bytes, rows_crc32c) = match self.subject {
+            ReceiptSubject::Batch { batch, digest } => (
+                "batch",
+                Some(batch),
+                digest.bets(),
+                Some(digest.rows_len()),
+                Some(format!("{:08x}", digest.rows_crc())),
+            ),
+            ReceiptSubject::Finish { bets } => ("finish", None, bets, None, None),
+        };
+        let statement = &self.head.statement;
+        let line = ReceiptLine {
+            receipt: receipt.to_owned(),
+            agency: self.agency.get(),
+            batch,
+            bets,
+            rows_bytes,
+            rows_crc32c,
+            agencies: statement.agencies,
+            winning_number: statement.winning_number,
+            position: statement.position,
+            chain: hex(&statement.chain),
+            signature: hex(&self.head.signature),
+        };
+        let mut text = serde_json::to_string(&line).expect("a receipt always serializes");
+        text.push('\n');
+        text
+    }
+
+    /// The receipt a line of a receipts file holds.
+    ///
+    /// # Errors
+    /// A message saying what is wrong with it.
+    pub fn from_json_line(line: &str) -> Result<Self, String> {
+        let line: ReceiptLine =
+            serde_json::from_str(line).map_err(|error| format!("not a receipt: {error}"))?;
+        let agency = AgencyId::new(line.agency).map_err(|error| error.to_string())?;
+        let subject = match (line.receipt.as_str(), line.batch, line.rows_bytes) {
+            ("batch", Some(batch), Some(rows_bytes)) => {
+                let crc = line
+                    .rows_crc32c
+                    .as_deref()
+                    .and_then(|text| u32::from_str_radix(text, 16).ok())
+                    .ok_or("a batch receipt without a rows_crc32c of 8 hex digits")?;
+                ReceiptSubject::Batch {
+                    batch,
+                    digest: BatchDigest::from_parts(crc, rows_bytes, line.bets),
+                }
+            }
+            ("finish", None, None) => ReceiptSubject::Finish { bets: line.bets },
+            (other, ..) => {
+                return Err(format!(
+                    "a receipt of kind `{other}` (batch receipts name batch, rows_bytes and rows_crc32c; finish receipts none of them)"
+                ));
+            }
+        };
+        let chain = from_hex::<32>(&line.chain).ok_or("a chain that is not 64 hex digits")?;
+        let signature =
+            from_hex::<64>(&line.signature).ok_or("a signature that is not 128 hex digits")?;
+        Ok(Self {
+            agency,
+            subject,
+            head: SignedHead {
+                statement: ChainStatement {
+                    agencies: line.agencies,
+                    winning_number: line.winning_number,
+                    position: line.position,
+                    chain,
+                },
+                signature,
+            },
+        })
+    }
+}
+
+/// A new key pair: the private key as PKCS#8 PEM, the public key as
+/// SubjectPublicKeyInfo PEM.
+///
+/// # Errors
+/// [`TlsError::Generate`] when the system's random source fails.
+pub fn generate_receipt_keys() -> Result<(String, String), TlsError> {
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(|source| {
+        TlsError::Generate {
+            what: "the receipt key".to_owned(),
+            source,
+        }
+    })?;
+    Ok((pair.serialize_pem(), pair.public_key_pem()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}
+
+fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let text = text.as_bytes();
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0; N];
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        if pair
+            .bytes()
+            .any(|b| b.is_ascii_uppercase() || !b.is_ascii_hexdigit())
+        {
+            return None;
+        }
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        what,
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn pem_error(what: &'static str, problem: String) -> TlsError {
+    TlsError::Pem {
+        what,
+        path: PathBuf::new(),
+        problem,
+    }
+}
+
+fn at_path(error: TlsError, path: &Path) -> TlsError {
+    match error {
+        TlsError::Pem { what, problem, .. } => TlsError::Pem {
+            what,
+            path: path.to_owned(),
+            problem,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::write_receipt_keys;
+
+    fn pair() -> (ReceiptKey, ReceiptPubkey) {
+        let (private, public) = generate_receipt_keys().unwrap();
+        (
+            ReceiptKey::from_pem(private.as_bytes(), "key").unwrap(),
+            ReceiptPubkey::from_pem(public.as_bytes(), "pubkey").unwrap(),
+        )
+    }
+
+    fn statement() -> ChainStatement {
+        ChainStatement {
+            agencies: 5,
+            winning_number: 7574,
+            position: 42,
+            chain: [0xab; 32],
+        }
+    }
+
+    #[test]
+    fn a_signed_head_verifies_under_its_own_key_only() {
+        let (key, pubkey) = pair();
+        let (_, other) = pair();
+        let head = key.sign(statement());
+        assert_eq!(key.public_key(), pubkey);
+        assert!(pubkey.verify(&head).is_ok());
+        assert_eq!(other.verify(&head), Err(BadSignature { position: 42 }));
+    }
+
+    #[test]
+    fn every_field_of_the_statement_is_signed() {
+        let (key, pubkey) = pair();
+        let head = key.sign(statement());
+        let edits: [fn(&mut ChainStatement); 4] = [
+            |s| s.agencies = 4,
+            |s| s.winning_number = 1033,
+            |s| s.position = 41,
+            |s| s.chain[31] ^= 1,
+        ];
+        for edit in edits {
+            let mut forged = head;
+            edit(&mut forged.statement);
+            assert!(pubkey.verify(&forged).is_err(), "{forged:?}");
+        }
+    }
+
+    #[test]
+    fn a_receipt_survives_its_json_line_and_a_changed_line_is_refused() {
+        let (key, _) = pair();
+        let agency = AgencyId::new(3).unwrap();
+        for subject in [
+            ReceiptSubject::Batch {
+                batch: 7,
+                digest: BatchDigest::from_parts(0x8a9b_3c01, 12_345, 150),
+            },
+            ReceiptSubject::Finish { bets: 700 },
+        ] {
+            let receipt = Receipt {
+                agency,
+                subject,
+                head: key.sign(statement()),
+            };
+            let line = receipt.to_json_line();
+            assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
+            assert_eq!(Receipt::from_json_line(&line), Ok(receipt));
+        }
+        assert!(Receipt::from_json_line(r#"{"receipt":"batch"}"#).is_err());
+        let finish = Receipt {
+            agency,
+            subject: ReceiptSubject::Finish { bets: 1 },
+            head: key.sign(statement()),
+        }
+        .to_json_line();
+        let with_batch = finish.replacen("\"bets\"", "\"batch\":1,\"bets\"", 1);
+        assert!(Receipt::from_json_line(&with_batch).is_err());
+    }
+
+    #[test]
+    fn keys_are_written_once_the_private_one_for_its_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (private, public) = write_receipt_keys(dir.path()).unwrap();
+        let key = ReceiptKey::load(&private).unwrap();
+        assert_eq!(ReceiptPubkey::load(&public).unwrap(), key.public_key());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = write_receipt_keys(dir.path()).unwrap_err();
+        assert!(again.to_string().contains("receipt-key.pem"), "{again}");
+        assert!(
+            ReceiptPubkey::load(&private).is_err(),
+            "a private key is no public key"
+        );
+    }
+}
