@@ -58,6 +58,8 @@ impl CentralMessage {
             Self::Welcome { .. } => HEADER_LEN + 8 + 8 + 1 + 1 + 4,
             Self::Ack { .. } => HEADER_LEN + 8 + 8,
             Self::Finished { .. } => HEADER_LEN + 8,
+            Self::SignedAck { .. } => HEADER_LEN + 8 + 8 + DIGEST_LEN + SIGNED_HEAD_LEN,
+            Self::SignedFinished { .. } => HEADER_LEN + 8 + SIGNED_HEAD_LEN,
             Self::Winners { documents, .. } => documents
                 .iter()
                 .try_fold(WINNERS_HEADER_LEN, |len, document| {
@@ -171,6 +173,25 @@ pub fn encode_central_message(
             put_header(out, len, kind::FINISHED);
             put_u64(out, *bets_stored);
         }
+        CentralMessage::SignedAck {
+            batch,
+            bets_stored,
+            digest,
+            head,
+        } => {
+            put_header(out, len, kind::SIGNED_ACK);
+            put_u64(out, *batch);
+            put_u64(out, *bets_stored);
+            put_u32(out, digest.rows_crc());
+            put_u32(out, u32::try_from(digest.rows_len()).unwrap_or(u32::MAX));
+            put_u32(out, u32::try_from(digest.bets()).unwrap_or(u32::MAX));
+            put_signed_head(out, head);
+        }
+        CentralMessage::SignedFinished { bets_stored, head } => {
+            put_header(out, len, kind::SIGNED_FINISHED);
+            put_u64(out, *bets_stored);
+            put_signed_head(out, head);
+        }
         CentralMessage::Winners { documents, last } => {
             put_winners(out, len, documents, *last);
         }
@@ -190,6 +211,22 @@ pub fn encode_central_message(
         }
     }
     Ok(len)
+}
+
+/// A batch digest's bytes: rows' CRC32C, their length, the bets (`u32`
+/// each; a batch fits a frame, so both counts fit).
+const DIGEST_LEN: usize = 4 + 4 + 4;
+/// A signed head's bytes: agencies `u32`, winning number `u16`, position
+/// `u64`, chain 32 bytes, signature 64 bytes.
+const SIGNED_HEAD_LEN: usize = 4 + 2 + 8 + 32 + 64;
+
+fn put_signed_head(out: &mut Vec<u8>, head: &lottery_tls::SignedHead) {
+    let statement = &head.statement;
+    put_u32(out, statement.agencies);
+    put_u16(out, statement.winning_number);
+    put_u64(out, statement.position);
+    out.extend_from_slice(&statement.chain);
+    out.extend_from_slice(&head.signature);
 }
 
 fn put_winners(out: &mut Vec<u8>, len: usize, documents: &[impl AsRef<str>], last: bool) {

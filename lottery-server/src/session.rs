@@ -42,9 +42,10 @@ use lottery_core::{
 };
 use lottery_net::{
     AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorFrame, InvalidBet,
-    PROTOCOL_VERSION, encode_central_message, encode_winners,
+    PROTOCOL_VERSION, RECEIPTS_VERSION, encode_central_message, encode_winners,
 };
 use lottery_tls::CertificateDer;
+use lottery_tls::SignedHead;
 
 use crate::completer::{Completed, PendingRequest};
 use crate::log_line;
@@ -146,6 +147,9 @@ pub(crate) struct Context<'a> {
     pub central: &'a Central,
     /// The frame limit for answers.
     pub max_frame: usize,
+    /// The central signs receipts (it has a receipt key): a `Hello` of the
+    /// receipts version is accepted.
+    pub receipts: bool,
     /// The central's date (UTC, read by the loop once an iteration): a bet
     /// born after it refuses its batch.
     pub today: Birthdate,
@@ -179,6 +183,9 @@ pub(crate) struct Session {
     bets_stored: u64,
     /// Which agencies the peer may act as.
     identity: Identity,
+    /// The peer speaks the receipts version: acks and finishes are answered
+    /// `SignedAck` and `SignedFinished`.
+    receipts: bool,
 }
 
 /// Which agencies a peer may act as.
@@ -210,6 +217,7 @@ impl Session {
             held: None,
             waiting_for_draw: false,
             bets_stored: 0,
+            receipts: false,
         }
     }
 
@@ -368,10 +376,16 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
-        if version != PROTOCOL_VERSION {
+        let receipts = version == RECEIPTS_VERSION && ctx.receipts;
+        if version != PROTOCOL_VERSION && !receipts {
             log_line::handshake_unsupported_version(agency, self.peer, version);
-            return self.end_with(refusal::unsupported_version(version), ctx.max_frame, out);
+            return self.end_with(
+                refusal::unsupported_version(version, ctx.receipts),
+                ctx.max_frame,
+                out,
+            );
         }
+        self.receipts = receipts;
         // Before anything about the agency is looked up: a peer learns
         // nothing of an agency it may not act as.
         if !self.may_act_as(agency) {
@@ -485,9 +499,14 @@ impl Session {
                 batch,
                 bets,
                 result,
-            } => self.on_stored(batch, bets, result, ctx, out),
-            Completed::Finish { bets_sent, result } => {
-                self.on_finished(bets_sent, result, ctx, out);
+                receipt,
+            } => self.on_stored(batch, bets, result, receipt, ctx, out),
+            Completed::Finish {
+                bets_sent,
+                result,
+                receipt,
+            } => {
+                self.on_finished(bets_sent, result, receipt, ctx, out);
             }
         }
         None
@@ -535,6 +554,7 @@ impl Session {
         batch: u64,
         bets: u64,
         result: Result<Submitted, SubmitError>,
+        receipt: Option<(lottery_bet::BatchDigest, SignedHead)>,
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) {
@@ -552,14 +572,7 @@ impl Session {
         match result {
             Ok(Submitted::Stored { bets: stored, .. }) => {
                 self.bets_stored += stored;
-                send(
-                    &CentralMessage::Ack {
-                        batch,
-                        bets_stored: self.bets_stored,
-                    },
-                    ctx.max_frame,
-                    out,
-                );
+                send(&self.ack(batch, receipt), ctx.max_frame, out);
             }
             // Stored by an earlier connection of the agency (or whatever a
             // later core adds that is acked without being stored now).
@@ -568,16 +581,29 @@ impl Session {
                 if let Ok(stored) = ctx.central.bets_stored(agency) {
                     self.bets_stored = self.bets_stored.max(stored);
                 }
-                send(
-                    &CentralMessage::Ack {
-                        batch,
-                        bets_stored: self.bets_stored,
-                    },
-                    ctx.max_frame,
-                    out,
-                );
+                send(&self.ack(batch, receipt), ctx.max_frame, out);
             }
             Err(refused) => send_error(&refusal::submit(&refused), ctx.max_frame, out),
+        }
+    }
+
+    /// The answer to a stored batch: `Ack`, or in a receipts session
+    /// `SignedAck` (a plain `Ack` there only when no receipt could be
+    /// made, which the agency refuses).
+    fn ack(
+        &self,
+        batch: u64,
+        receipt: Option<(lottery_bet::BatchDigest, SignedHead)>,
+    ) -> CentralMessage {
+        let bets_stored = self.bets_stored;
+        match receipt {
+            Some((digest, head)) if self.receipts => CentralMessage::SignedAck {
+                batch,
+                bets_stored,
+                digest,
+                head,
+            },
+            _ => CentralMessage::Ack { batch, bets_stored },
         }
     }
 
@@ -614,6 +640,7 @@ impl Session {
         &mut self,
         bets_sent: u64,
         result: Result<Finish, FinishError>,
+        receipt: Option<SignedHead>,
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) {
@@ -633,11 +660,11 @@ impl Session {
         }
         let bets_stored = ctx.central.bets_stored(agency).unwrap_or(bets_sent);
         self.bets_stored = bets_stored;
-        send(
-            &CentralMessage::Finished { bets_stored },
-            ctx.max_frame,
-            out,
-        );
+        let answer = match receipt {
+            Some(head) if self.receipts => CentralMessage::SignedFinished { bets_stored, head },
+            _ => CentralMessage::Finished { bets_stored },
+        };
+        send(&answer, ctx.max_frame, out);
     }
 
     fn on_winners_query(

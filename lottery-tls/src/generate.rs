@@ -526,6 +526,8 @@ mod tests {
                 "agency-2.pem",
                 "ca.key",
                 "ca.pem",
+                "receipt-key.pem",
+                "receipt-pubkey.pem",
                 "server.key",
                 "server.pem"
             ]
@@ -539,7 +541,8 @@ mod tests {
                     .permissions()
                     .mode()
                     & 0o777;
-                let expected = if name.ends_with(".key") { 0o600 } else { 0o644 };
+                let private = name.ends_with(".key") || name == "receipt-key.pem";
+                let expected = if private { 0o600 } else { 0o644 };
                 assert_eq!(mode, expected, "{name}");
             }
         }

@@ -156,7 +156,14 @@ pub struct ReceiptPubkey {
 
 impl std::fmt::Debug for ReceiptPubkey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ReceiptPubkey({})", hex(&self.key))
+        write!(f, "ReceiptPubkey({self})")
+    }
+}
+
+impl std::fmt::Display for ReceiptPubkey {
+    /// The key's 32 bytes in lowercase hex (what the central logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex(&self.key))
     }
 }
 

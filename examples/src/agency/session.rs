@@ -35,6 +35,9 @@ pub enum SessionEvent {
     },
     /// The central answered the finish; the session waits for the draw next.
     Finished,
+    /// A receipt checked (a client with the central's receipt public key),
+    /// in the order the answers came.
+    Receipt(lottery_tls::Receipt),
 }
 
 /// Logs sending progress every tenth of the bets, in the course format.
@@ -91,22 +94,29 @@ pub fn run_session(
     let mut client = AgencyClient::connect_interruptible(config, interrupter)?;
     let mut bets = input.bets()?;
     let mut progress = Progress::new(total);
-    let bets_sent = client
-        .send_from(&mut bets, |stored| {
-            events(SessionEvent::Stored { stored });
-            if !log_progress {
-                return;
-            }
-            for percent in progress.advance(stored) {
-                log::send_progress(agency, percent, stored, total);
-            }
-        })
-        .map_err(|error| AgencyError::of_send(error, input.path()))?;
+    let sent = client.send_from(&mut bets, |stored| {
+        events(SessionEvent::Stored { stored });
+        if !log_progress {
+            return;
+        }
+        for percent in progress.advance(stored) {
+            log::send_progress(agency, percent, stored, total);
+        }
+    });
+    // Kept whatever the outcome: each one was checked as its ack came.
+    for receipt in client.take_receipts() {
+        events(SessionEvent::Receipt(receipt));
+    }
+    let bets_sent = sent.map_err(|error| AgencyError::of_send(error, input.path()))?;
     // A file that changed since it was validated must not be finished short.
     bets.finish()?;
     log::bets_sent(agency, bets_sent);
     events(SessionEvent::Sent { bets: bets_sent });
-    client.finish(bets_sent)?;
+    let finished = client.finish(bets_sent);
+    for receipt in client.take_receipts() {
+        events(SessionEvent::Receipt(receipt));
+    }
+    finished?;
     log::finished(agency, bets_sent);
     events(SessionEvent::Finished);
     let winners = client.winners(true)?.ok_or(AgencyError::NoWinnersAnswer)?;

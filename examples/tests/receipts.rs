@@ -1,0 +1,274 @@
+//! Receipts (issue 25), as processes: a central with `--receipt-key`,
+//! agencies with `--receipt-pubkey` and `--receipts FILE`, and
+//! `lottery-admin keys` and `verify --receipts`. What a receipt proves is in
+//! SECURITY.md ("Receipts"); its JSON line is in lottery-core/STORE.md.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lottery_bet::AgencyId;
+use lottery_net::{
+    AgencyMessage, CentralMessage, ClientConfig, Connection, DEFAULT_MAX_FRAME, WireBet,
+    encode_central_message,
+};
+use lottery_tls::{Receipt, ReceiptSubject};
+use support::{Central, Exited, Output, admin_bin, run, run_agency};
+
+/// Bets per agency, in batches of at most [`BATCH`]: three batches each.
+const BETS: u64 = 7;
+const BATCH: &str = "3";
+
+/// `lottery-admin keys --out DIR/NAME`: the private and the public key.
+fn keys(dir: &Path, name: &str) -> (String, String) {
+    let out = dir.join(name);
+    let output = run(Command::new(admin_bin()).args(["keys", "--out"]).arg(&out));
+    assert!(output.status.success(), "{}{}", output.stdout, output.log);
+    let private = out.join("receipt-key.pem");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the signing key is its owner's only");
+    }
+    (
+        private.display().to_string(),
+        out.join("receipt-pubkey.pem").display().to_string(),
+    )
+}
+
+/// Agency `id`'s input in `dir`: [`BETS`] bets, one of them (the agency's
+/// first) playing the default winning number.
+fn agency_file(dir: &Path, id: u32) -> PathBuf {
+    let path = dir.join(format!("agency-{id}.csv"));
+    let rows: String = (0..BETS)
+        .map(|index| {
+            let number = if index == 0 { 7574 } else { 100 + index };
+            format!("Ana,Paz,{id}00{index},1990-02-03,{number}\n")
+        })
+        .collect();
+    std::fs::write(&path, rows).unwrap();
+    path
+}
+
+/// Runs agency `id` against `central` with `extra` flags.
+fn agency(central: &Central, dir: &Path, id: u32, extra: &[&str]) -> Output {
+    let data = agency_file(dir, id);
+    let id = id.to_string();
+    let server = central.address();
+    let mut args = vec![
+        "--id",
+        &id,
+        "--server",
+        &server,
+        "--batch-max-amount",
+        BATCH,
+    ];
+    let data = data.display().to_string();
+    args.extend(["--data", &data]);
+    args.extend(extra);
+    run_agency(&args, &[])
+}
+
+/// The receipts in `file`, in order.
+fn receipts(file: &Path) -> Vec<Receipt> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|line| Receipt::from_json_line(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// A lottery of `agencies` agencies run with receipts to its draw: the
+/// central (exited), and each agency's receipts file, in `dir`.
+fn lottery_with_receipts(dir: &Path, agencies: u32) -> (Exited, String, Vec<PathBuf>) {
+    let (private, public) = keys(dir, "keys");
+    let central = Central::start_with(agencies, &["--receipt-key", &private]);
+    let files: Vec<PathBuf> = (1..=agencies)
+        .map(|id| dir.join(format!("receipts-{id}.jsonl")))
+        .collect();
+    let runs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=agencies)
+            .map(|id| {
+                let (central, public, file) = (&central, &public, &files[id as usize - 1]);
+                scope.spawn(move || {
+                    let file = file.display().to_string();
+                    agency(
+                        central,
+                        dir,
+                        id,
+                        &["--receipt-pubkey", public, "--receipts", &file],
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for run in &runs {
+        assert!(run.status.success(), "{}", run.log);
+        assert!(
+            run.log
+                .contains("action: consulta_ganadores | result: success | cant_ganadores: 1"),
+            "{}",
+            run.log
+        );
+    }
+    let exited = central.wait_for_exit();
+    (exited, public, files)
+}
+
+#[test]
+fn every_ack_and_finish_of_a_receipts_agency_carries_a_receipt_signed_by_the_central() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exited, _, files) = lottery_with_receipts(dir.path(), 3);
+    assert!(
+        exited
+            .log
+            .contains("action: receipts | result: success | receipts: on | public_key: "),
+        "{}",
+        exited.log
+    );
+    for (index, file) in files.iter().enumerate() {
+        let agency = AgencyId::new(index as u32 + 1).unwrap();
+        let receipts = receipts(file);
+        let subjects: Vec<_> = receipts.iter().map(|r| r.subject).collect();
+        assert_eq!(
+            subjects.len(),
+            4,
+            "three batches and the finish: {subjects:?}"
+        );
+        for (batch, subject) in subjects[..3].iter().enumerate() {
+            let ReceiptSubject::Batch {
+                batch: number,
+                digest,
+            } = subject
+            else {
+                panic!("{subject:?}");
+            };
+            assert_eq!(*number, batch as u64 + 1);
+            assert_eq!(digest.bets(), if batch < 2 { 3 } else { 1 });
+        }
+        assert_eq!(subjects[3], ReceiptSubject::Finish { bets: BETS });
+        let mut last = 0;
+        for receipt in &receipts {
+            assert_eq!(receipt.agency, agency);
+            let statement = receipt.head.statement;
+            assert_eq!((statement.agencies, statement.winning_number), (3, 7574));
+            // One head covers every ack of a group commit: signed once.
+            assert!(
+                statement.position >= last,
+                "heads never go back: {receipts:?}"
+            );
+            last = statement.position;
+        }
+    }
+}
+
+#[test]
+fn an_agency_refuses_a_receipt_signed_with_another_key_and_stops_without_counting_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, _) = keys(dir.path(), "central");
+    let (_, other) = keys(dir.path(), "other");
+    let central = Central::start_with(1, &["--receipt-key", &private]);
+    let file = dir.path().join("receipts.jsonl");
+    let output = agency(
+        &central,
+        dir.path(),
+        1,
+        &[
+            "--receipt-pubkey",
+            &other,
+            "--receipts",
+            &file.display().to_string(),
+        ],
+    );
+    assert!(!output.status.success(), "{}", output.log);
+    let failure = support::exit_failure(&output.log);
+    assert!(
+        failure.contains(
+            "the central's receipt for batch 1 of agency 1 does not hold: the signature of the chain head at position "
+        ) && failure.ends_with(" does not verify under the central's public key"),
+        "{failure}"
+    );
+    assert!(!output.log.contains("consulta_ganadores"), "{}", output.log);
+    assert!(
+        !output.log.contains("stored: 3"),
+        "the refused batch is not counted: {}",
+        output.log
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "",
+        "no receipt kept"
+    );
+}
+
+#[test]
+fn an_agency_without_the_public_key_gets_the_acks_of_version_2_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, _) = keys(dir.path(), "keys");
+    let central = Central::start_with(1, &["--receipt-key", &private]);
+    let config = ClientConfig::new(central.address(), AgencyId::new(1).unwrap());
+    let (mut connection, _) = Connection::open(&config).expect("a version 2 handshake");
+    let bets = vec![WireBet {
+        first_name: "Ana".into(),
+        last_name: "Paz".into(),
+        document: "1".into(),
+        birthdate: "1990-02-03".into(),
+        number: 12,
+    }];
+    connection
+        .send(&AgencyMessage::Batch { batch: 1, bets })
+        .unwrap();
+    let ack = connection.receive().unwrap();
+    assert_eq!(
+        ack,
+        CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 1
+        }
+    );
+    let mut bytes = Vec::new();
+    encode_central_message(&ack, DEFAULT_MAX_FRAME, &mut bytes).unwrap();
+    assert_eq!(
+        bytes.len(),
+        4 + 17,
+        "version 2's Ack: 17 bytes after the length"
+    );
+    connection
+        .send(&AgencyMessage::Finish { bets_sent: 1 })
+        .unwrap();
+    assert_eq!(
+        connection.receive().unwrap(),
+        CentralMessage::Finished { bets_stored: 1 }
+    );
+    // And the program, as the course runs it.
+    let other = tempfile::tempdir().unwrap();
+    let (private, _) = keys(other.path(), "keys");
+    let central = Central::start_with(1, &["--receipt-key", &private]);
+    let output = agency(&central, other.path(), 1, &[]);
+    assert!(output.status.success(), "{}", output.log);
+    assert!(output.log.contains("cant_ganadores: 1"), "{}", output.log);
+}
+
+#[test]
+fn a_central_without_a_key_refuses_a_receipts_agency_saying_it_signs_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = keys(dir.path(), "keys");
+    let central = Central::start(1);
+    assert!(
+        central
+            .log()
+            .contains("action: receipts | result: success | receipts: off"),
+        "{}",
+        central.log()
+    );
+    let output = agency(&central, dir.path(), 1, &["--receipt-pubkey", &public]);
+    assert!(!output.status.success(), "{}", output.log);
+    assert!(
+        output.log.contains("this central signs no receipts"),
+        "{}",
+        output.log
+    );
+}
