@@ -8,6 +8,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 use lottery_bet::AgencyId;
 use lottery_net::{
     AgencyMessage, CentralMessage, ClientConfig, Connection, DEFAULT_MAX_FRAME, WireBet,
@@ -44,7 +46,8 @@ fn agency_file(dir: &Path, id: u32) -> PathBuf {
     let path = dir.join(format!("agency-{id}.csv"));
     let rows: String = (0..BETS)
         .map(|index| {
-            let number = if index == 0 { 7574 } else { 100 + index };
+            // Four digits each: an edit to 7574 keeps every offset.
+            let number = if index == 0 { 7574 } else { 1000 + index };
             format!("Ana,Paz,{id}00{index},1990-02-03,{number}\n")
         })
         .collect();
@@ -161,6 +164,211 @@ fn every_ack_and_finish_of_a_receipts_agency_carries_a_receipt_signed_by_the_cen
                 "heads never go back: {receipts:?}"
             );
             last = statement.position;
+        }
+    }
+}
+
+/// `lottery-admin verify --store STORE`, with `--receipts FILES --pubkey
+/// PUBKEY` when `receipts` is given.
+fn verify(store: &Path, receipts: Option<(&[PathBuf], &str)>) -> Output {
+    let mut command = Command::new(admin_bin());
+    command.arg("verify").arg("--store").arg(store);
+    if let Some((files, pubkey)) = receipts {
+        command
+            .arg("--receipts")
+            .args(files)
+            .args(["--pubkey", pubkey]);
+    }
+    run(&mut command)
+}
+
+#[test]
+fn verify_with_receipts_says_every_receipt_holds_on_an_untouched_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exited, public, files) = lottery_with_receipts(dir.path(), 3);
+    let output = verify(&exited.store, Some((&files, &public)));
+    assert!(output.status.success(), "{}{}", output.stdout, output.log);
+    assert!(output.stdout.contains("result: whole"), "{}", output.stdout);
+    for file in &files {
+        let line = format!("receipts: {}: 4 receipts hold", file.display());
+        assert!(output.stdout.contains(&line), "{}", output.stdout);
+    }
+    // Another key's receipts hold nothing.
+    let (_, other) = keys(dir.path(), "other");
+    let output = verify(&exited.store, Some((&files, &other)));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}{}",
+        output.stdout,
+        output.log
+    );
+    assert!(output.log.contains("does not verify"), "{}", output.log);
+}
+
+/// The store's three files copied to a new directory `dir/name`.
+fn copy_store(store: &Path, dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::create_dir(&to).unwrap();
+    for suffix in ["", ".journal", ".lottery"] {
+        let file = format!("bets.csv{suffix}");
+        std::fs::copy(store.with_file_name(&file), to.join(&file)).unwrap();
+    }
+    to.join("bets.csv")
+}
+
+fn sibling(store: &Path, suffix: &str) -> PathBuf {
+    store.with_file_name(format!("bets.csv{suffix}"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The third edit, as someone who can write the store's files
+/// makes it: a row of agency 1 plays 7574 instead of 1001, its batch's
+/// CRC32C and every chain link after it recomputed (lottery-core/STORE.md),
+/// and the draw line given the new head and one more winner.
+fn forge_a_winner(store: &Path) {
+    let mut rows = std::fs::read(store).unwrap();
+    let (from, to) = (b",1990-02-03,1001\r\n", b",1990-02-03,7574\r\n");
+    let at = rows
+        .windows(from.len())
+        .position(|window| window == from)
+        .expect("a row playing 1001");
+    rows[at..at + to.len()].copy_from_slice(to);
+    let line_start = rows[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let agency: usize = std::str::from_utf8(&rows[line_start..at])
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::fs::write(store, &rows).unwrap();
+    let journal = std::fs::read_to_string(sibling(store, ".journal")).unwrap();
+    let mut lines = journal.lines();
+    let header = lines.next().unwrap();
+    let mut link: [u8; 32] = Sha256::digest(format!("{header}\n")).into();
+    let mut written = format!("{header}\n");
+    let mut end = 0usize;
+    for line in lines {
+        let words = &line[..line.rfind(' ').unwrap()];
+        let mut hasher = Sha256::new();
+        hasher.update(link);
+        hasher.update(words.as_bytes());
+        if words.starts_with("batch ") {
+            let next: usize = words.rsplit(' ').next().unwrap().parse().unwrap();
+            hasher.update(crc32c::crc32c(&rows[end..next]).to_be_bytes());
+            end = next;
+        }
+        link = hasher.finalize().into();
+        written.push_str(&format!("{words} {}\n", hex(&link)));
+    }
+    std::fs::write(sibling(store, ".journal"), written).unwrap();
+    let manifest = std::fs::read_to_string(sibling(store, ".lottery")).unwrap();
+    let forged: String = manifest
+        .lines()
+        .map(|line| match line.strip_prefix("draw ") {
+            Some(draw) => {
+                let fields: Vec<&str> = draw.split(' ').collect();
+                let mut winners: Vec<u64> =
+                    fields[3].split(',').map(|w| w.parse().unwrap()).collect();
+                winners[agency - 1] += 1;
+                let winners: Vec<String> = winners.iter().map(u64::to_string).collect();
+                format!(
+                    "draw {} {} {} {}\n",
+                    fields[0],
+                    fields[1],
+                    hex(&link),
+                    winners.join(",")
+                )
+            }
+            None => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(sibling(store, ".lottery"), forged).unwrap();
+}
+
+#[test]
+fn each_edit_the_chain_cannot_see_is_refused_by_the_receipts_naming_the_receipt_and_agency() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exited, public, files) = lottery_with_receipts(dir.path(), 3);
+    let manifest = std::fs::read_to_string(sibling(&exited.store, ".lottery")).unwrap();
+    assert!(manifest.contains("\ndraw "), "{manifest}");
+
+    // 1. The journal's last line (the last finish) and the draw line gone:
+    // the central would reopen the lottery.
+    let reopened = copy_store(&exited.store, dir.path(), "reopened");
+    let journal = std::fs::read_to_string(sibling(&reopened, ".journal")).unwrap();
+    let last = journal.trim_end().rsplit('\n').next().unwrap().to_owned();
+    assert!(last.starts_with("finish "), "{last}");
+    let last_agency = last.split(' ').nth(1).unwrap().to_owned();
+    std::fs::write(
+        sibling(&reopened, ".journal"),
+        &journal[..journal.len() - last.len() - 1],
+    )
+    .unwrap();
+    let without_draw: String = manifest
+        .lines()
+        .filter(|line| !line.starts_with("draw "))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(sibling(&reopened, ".lottery"), &without_draw).unwrap();
+
+    // 2. The manifest rewritten with another winning number, no draw: the
+    // central would draw other winners over the same rows.
+    let renumbered = copy_store(&exited.store, dir.path(), "renumbered");
+    std::fs::write(
+        sibling(&renumbered, ".lottery"),
+        "lottery-store 1\nrules 3 1033\n",
+    )
+    .unwrap();
+
+    // 3. A row made a winner, its checksums recomputed.
+    let forged = copy_store(&exited.store, dir.path(), "forged");
+    forge_a_winner(&forged);
+
+    for (store, says, agency) in [
+        (
+            &reopened,
+            "records it had committed are gone",
+            Some(last_agency.as_str()),
+        ),
+        (
+            &renumbered,
+            "its manifest (bets.csv.lottery) was rewritten",
+            None,
+        ),
+        (&forged, "is not the one the central signed", None),
+    ] {
+        let plain = verify(store, None);
+        assert!(plain.status.success(), "{}{}", plain.stdout, plain.log);
+        assert!(plain.stdout.contains("result: whole"), "{}", plain.stdout);
+        let checked = verify(store, Some((&files, &public)));
+        assert_eq!(
+            checked.status.code(),
+            Some(1),
+            "{}: {}{}",
+            store.display(),
+            checked.stdout,
+            checked.log
+        );
+        let error = checked.log.trim_end();
+        assert!(error.contains(says), "{error}");
+        assert!(
+            error.contains("lottery-admin: verify: the receipt at ")
+                && error.contains("receipts-")
+                && error.contains(" line ")
+                && error.contains("(agency "),
+            "names the receipt and the agency: {error}"
+        );
+        if let Some(agency) = agency {
+            let named = format!("receipts-{agency}.jsonl line 4 (agency {agency}, its finish");
+            assert!(error.contains(&named), "the last finish's receipt: {error}");
         }
     }
 }

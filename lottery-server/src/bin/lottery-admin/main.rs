@@ -23,6 +23,7 @@
 //! exists, a central that cannot be reached or answers something else than
 //! its status), 2 a bad flag (clap's usage errors).
 
+mod receipts;
 mod status;
 
 use std::collections::BTreeMap;
@@ -72,6 +73,15 @@ enum Command {
         /// The store's bets.csv, or the database: postgres://USER@HOST:PORT/DB.
         #[arg(long, env = "SERVER_STORE", value_name = "PATH|URL")]
         store: PathBuf,
+        /// Agencies' receipts files (`lottery-agency --receipts`), checked
+        /// against the file store: each receipt's signature, its head a
+        /// prefix of the store's chain, its batch or finish in it unchanged.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        receipts: Vec<PathBuf>,
+        /// The central's receipt public key (PEM) the receipts must verify
+        /// under.
+        #[arg(long, value_name = "PEM")]
+        pubkey: Option<PathBuf>,
     },
     /// Writes the bets a PostgreSQL ledger holds as the course's bets.csv.
     ///
@@ -160,7 +170,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Verify { store } => verify(&store),
+        Command::Verify {
+            store,
+            receipts,
+            pubkey,
+        } => verify(&store, &receipts, pubkey.as_deref()),
         Command::Export { store, out } => export(&store, &out),
         Command::Certs {
             agencies,
@@ -214,26 +228,58 @@ fn show_status(
     }
 }
 
-fn verify(store: &Path) -> ExitCode {
+fn verify(store: &Path, receipts: &[PathBuf], pubkey: Option<&Path>) -> ExitCode {
+    if let Some(usage) = receipts::usage(receipts, pubkey) {
+        eprintln!("lottery-admin: verify: {usage}");
+        return ExitCode::from(2);
+    }
     if let Some(url) = store
         .to_str()
         .filter(|url| lottery_pg::is_postgres_url(url))
     {
+        if !receipts.is_empty() {
+            eprintln!(
+                "lottery-admin: verify: receipts are checked against a file store only (a PostgreSQL ledger keeps no chain to sign yet)"
+            );
+            return ExitCode::FAILURE;
+        }
         return verify_ledger(url);
     }
     match verify_store(store) {
         Ok(report) => {
             print!("{}", describe(store, &report));
-            if report.is_whole() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
+            if !report.is_whole() {
+                return ExitCode::FAILURE;
+            }
+            match pubkey.map(verify_receipts(receipts, &report)) {
+                Some(Err(error)) => {
+                    eprintln!("lottery-admin: verify: {error}");
+                    println!("receipts: fail");
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::SUCCESS,
             }
         }
         Err(error) => {
             eprintln!("lottery-admin: verify: {}", chain(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Checks `receipts` against the store `report` describes, under the
+/// public key at the path given, printing what held.
+fn verify_receipts<'a>(
+    receipts: &'a [PathBuf],
+    report: &'a StoreReport,
+) -> impl FnOnce(&Path) -> Result<(), String> + 'a {
+    move |pubkey| {
+        let pubkey = lottery_tls::ReceiptPubkey::load(pubkey).map_err(|error| chain(&error))?;
+        let checked = receipts::check_receipts(receipts, &pubkey, report)?;
+        let mut out = String::new();
+        receipts::describe(&checked, &mut out);
+        print!("{out}");
+        Ok(())
     }
 }
 
