@@ -48,7 +48,7 @@ use lottery_bet::{AgencyId, AsBetBatch, BetBatch, ResumePoint, StoredBet};
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
 use crate::lottery::agency_locks::AgencyLocks;
 use crate::lottery::draw::{DrawSummary, DrawTally, Winners, winning_documents};
-use crate::lottery::ledger::{ChainHead, FinishRecorded, Ledger, Recovery};
+use crate::lottery::ledger::{FinishRecorded, Ledger, Recovery};
 use crate::lottery::machine::{DrawRight, FinishStep, Lottery, Settled, SubmitStep};
 use crate::lottery::outcome::{Finish, Snapshot, Submitted};
 use crate::lottery::rules::{LotteryRules, MAX_AGENCIES};
@@ -228,13 +228,6 @@ impl Central {
         };
         central.watch_ledger();
         Ok(central)
-    }
-
-    /// The head of the ledger's checksum chain over its durable records
-    /// (`None`: a ledger without one). Read after a batch or finish is
-    /// complete, it covers that batch or finish: what a receipt signs.
-    pub fn chain_head(&self) -> Option<ChainHead> {
-        self.shared.ledger.chain_head()
     }
 
     /// The rules.

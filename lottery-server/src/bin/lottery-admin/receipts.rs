@@ -119,6 +119,14 @@ fn check_one(
             "the store's chain at record {position} is not the one the central signed: the store's bytes or records before it changed after they were committed (their checksums recomputed)"
         ));
     }
+    in_prefix(receipt, prefix)
+}
+
+/// Whether what `receipt` is for lies within `prefix` (the store's chain up
+/// to the signed head): its batch with its digest, or its finish with its
+/// count.
+fn in_prefix(receipt: &Receipt, prefix: &[ChainEntry]) -> Result<(), String> {
+    let position = prefix.len();
     let agency = receipt.agency;
     let found = match receipt.subject {
         ReceiptSubject::Batch { batch, digest } => prefix.iter().find_map(|entry| match entry.record {
