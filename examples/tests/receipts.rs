@@ -138,8 +138,8 @@ fn every_ack_and_finish_of_a_receipts_agency_carries_a_receipt_signed_by_the_cen
         let subjects: Vec<_> = receipts.iter().map(|r| r.subject).collect();
         assert_eq!(
             subjects.len(),
-            4,
-            "three batches and the finish: {subjects:?}"
+            5,
+            "three batches, the finish and the draw: {subjects:?}"
         );
         for (batch, subject) in subjects[..3].iter().enumerate() {
             let ReceiptSubject::Batch {
@@ -153,6 +153,11 @@ fn every_ack_and_finish_of_a_receipts_agency_carries_a_receipt_signed_by_the_cen
             assert_eq!(digest.bets(), if batch < 2 { 3 } else { 1 });
         }
         assert_eq!(subjects[3], ReceiptSubject::Finish { bets: BETS });
+        let ReceiptSubject::Draw { bets, winners } = subjects[4] else {
+            panic!("{subjects:?}");
+        };
+        assert_eq!(bets, 3 * BETS);
+        assert_eq!(winners, lottery_tls::winners_digest(&[1, 1, 1]));
         let mut last = 0;
         for receipt in &receipts {
             assert_eq!(receipt.agency, agency);
@@ -190,7 +195,7 @@ fn verify_with_receipts_says_every_receipt_holds_on_an_untouched_store() {
     assert!(output.status.success(), "{}{}", output.stdout, output.log);
     assert!(output.stdout.contains("result: whole"), "{}", output.stdout);
     for file in &files {
-        let line = format!("receipts: {}: 4 receipts hold", file.display());
+        let line = format!("receipts: {}: 5 receipts hold", file.display());
         assert!(output.stdout.contains(&line), "{}", output.stdout);
     }
     // Another key's receipts hold nothing.
@@ -332,18 +337,18 @@ fn each_edit_the_chain_cannot_see_is_refused_by_the_receipts_naming_the_receipt_
     let forged = copy_store(&exited.store, dir.path(), "forged");
     forge_a_winner(&forged);
 
-    for (store, says, agency) in [
-        (
-            &reopened,
-            "records it had committed are gone",
-            Some(last_agency.as_str()),
-        ),
-        (
-            &renumbered,
-            "its manifest (bets.csv.lottery) was rewritten",
-            None,
-        ),
-        (&forged, "is not the one the central signed", None),
+    // The last finish's receipt says its record is gone; the draw's, that
+    // the draw line is: whichever comes first in the files.
+    let gone = [
+        "records it had committed are gone".to_owned(),
+        "its draw line was cut".to_owned(),
+    ];
+    let rewritten = ["its manifest (bets.csv.lottery) was rewritten".to_owned()];
+    let recomputed = ["is not the one the central signed".to_owned()];
+    for (store, says) in [
+        (&reopened, &gone[..]),
+        (&renumbered, &rewritten[..]),
+        (&forged, &recomputed[..]),
     ] {
         let plain = verify(store, None);
         assert!(plain.status.success(), "{}{}", plain.stdout, plain.log);
@@ -358,7 +363,10 @@ fn each_edit_the_chain_cannot_see_is_refused_by_the_receipts_naming_the_receipt_
             checked.log
         );
         let error = checked.log.trim_end();
-        assert!(error.contains(says), "{error}");
+        assert!(
+            says.iter().any(|says| error.contains(says.as_str())),
+            "{error}"
+        );
         assert!(
             error.contains("lottery-admin: verify: the receipt at ")
                 && error.contains("receipts-")
@@ -366,11 +374,32 @@ fn each_edit_the_chain_cannot_see_is_refused_by_the_receipts_naming_the_receipt_
                 && error.contains("(agency "),
             "names the receipt and the agency: {error}"
         );
-        if let Some(agency) = agency {
-            let named = format!("receipts-{agency}.jsonl line 4 (agency {agency}, its finish");
-            assert!(error.contains(&named), "the last finish's receipt: {error}");
-        }
     }
+    // The last finish's receipt alone (no draw receipt before it) names its
+    // own record as gone.
+    let files: Vec<PathBuf> = files
+        .iter()
+        .map(|file| {
+            let only_finish = dir.path().join(format!(
+                "finish-{}",
+                file.file_name().unwrap().to_str().unwrap()
+            ));
+            let text = std::fs::read_to_string(file).unwrap();
+            let finish = text.lines().nth(3).unwrap();
+            std::fs::write(&only_finish, format!("{finish}\n")).unwrap();
+            only_finish
+        })
+        .collect();
+    let checked = verify(&reopened, Some((&files, &public)));
+    assert_eq!(checked.status.code(), Some(1), "{}", checked.log);
+    let named = format!(
+        "finish-receipts-{last_agency}.jsonl line 1 (agency {last_agency}, its finish with {BETS} bets) does not hold: the central signed its chain at record"
+    );
+    assert!(
+        checked.log.contains(&named),
+        "the last finish's receipt: {}",
+        checked.log
+    );
 }
 
 #[test]

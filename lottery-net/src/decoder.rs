@@ -524,6 +524,16 @@ fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {
             fields.finish()?;
             message
         }
+        kind::SIGNED_DRAW => {
+            let mut fields = FieldReader::new("SignedDraw", body);
+            let message = CentralMessage::SignedDraw {
+                bets: fields.u64("bets")?,
+                winners: fields.bytes::<32>("winners")?,
+                head: signed_head(&mut fields)?,
+            };
+            fields.finish()?;
+            message
+        }
         kind::WINNERS => {
             let mut fields = FieldReader::new("Winners", body);
             let last = fields.flag("last")?;

@@ -60,6 +60,7 @@ impl CentralMessage {
             Self::Finished { .. } => HEADER_LEN + 8,
             Self::SignedAck { .. } => HEADER_LEN + 8 + 8 + DIGEST_LEN + SIGNED_HEAD_LEN,
             Self::SignedFinished { .. } => HEADER_LEN + 8 + SIGNED_HEAD_LEN,
+            Self::SignedDraw { .. } => HEADER_LEN + 8 + 32 + SIGNED_HEAD_LEN,
             Self::Winners { documents, .. } => documents
                 .iter()
                 .try_fold(WINNERS_HEADER_LEN, |len, document| {
@@ -190,6 +191,16 @@ pub fn encode_central_message(
         CentralMessage::SignedFinished { bets_stored, head } => {
             put_header(out, len, kind::SIGNED_FINISHED);
             put_u64(out, *bets_stored);
+            put_signed_head(out, head);
+        }
+        CentralMessage::SignedDraw {
+            bets,
+            winners,
+            head,
+        } => {
+            put_header(out, len, kind::SIGNED_DRAW);
+            put_u64(out, *bets);
+            out.extend_from_slice(winners);
             put_signed_head(out, head);
         }
         CentralMessage::Winners { documents, last } => {

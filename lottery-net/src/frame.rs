@@ -58,6 +58,8 @@ pub(crate) mod kind {
     pub const SIGNED_ACK: u8 = 0x86;
     /// `SignedFinished` (central, receipts version).
     pub const SIGNED_FINISHED: u8 = 0x87;
+    /// `SignedDraw` (central, receipts version).
+    pub const SIGNED_DRAW: u8 = 0x88;
     /// `Error` (central).
     pub const ERROR: u8 = 0xFF;
 }

@@ -169,6 +169,17 @@ pub enum CentralMessage {
         /// The central's signed chain head, which covers the finish.
         head: SignedHead,
     },
+    /// The signed draw ([`RECEIPTS_VERSION`] only): after the last
+    /// `Winners` frame of an answer.
+    SignedDraw {
+        /// Bets the draw counted.
+        bets: u64,
+        /// SHA-256 of the winners per agency (`lottery_tls::winners_digest`).
+        winners: [u8; 32],
+        /// The chain the draw covered, with the signature over the draw
+        /// (`lottery_tls::DrawStatement`).
+        head: SignedHead,
+    },
     /// The agency's winners; a long list spans several frames, the last with
     /// `last` set. [`crate::encode_winners`] splits a list.
     Winners {
@@ -192,6 +203,7 @@ impl CentralMessage {
             Self::Finished { .. } => "Finished",
             Self::SignedAck { .. } => "SignedAck",
             Self::SignedFinished { .. } => "SignedFinished",
+            Self::SignedDraw { .. } => "SignedDraw",
             Self::Winners { .. } => "Winners",
             Self::NotDrawn => "NotDrawn",
             Self::Error(_) => "Error",

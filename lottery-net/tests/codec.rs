@@ -113,6 +113,13 @@ fn central_message() -> impl Strategy<Value = CentralMessage> {
             }),
         (any::<u64>(), signed_head())
             .prop_map(|(bets_stored, head)| CentralMessage::SignedFinished { bets_stored, head }),
+        (any::<u64>(), any::<[u8; 32]>(), signed_head()).prop_map(|(bets, winners, head)| {
+            CentralMessage::SignedDraw {
+                bets,
+                winners,
+                head,
+            }
+        }),
         (prop::collection::vec("[0-9]{1,20}", 0..40), any::<bool>())
             .prop_map(|(documents, last)| CentralMessage::Winners { documents, last }),
         Just(CentralMessage::NotDrawn),

@@ -10,12 +10,13 @@ use lottery_net::{
 const PROTOCOL: &str = include_str!("../PROTOCOL.md");
 
 const AGENCY_MESSAGES: [&str; 4] = ["Hello", "Batch", "Finish", "WinnersQuery"];
-const CENTRAL_MESSAGES: [&str; 8] = [
+const CENTRAL_MESSAGES: [&str; 9] = [
     "Welcome",
     "Ack",
     "Finished",
     "SignedAck",
     "SignedFinished",
+    "SignedDraw",
     "Winners",
     "NotDrawn",
     "Error",

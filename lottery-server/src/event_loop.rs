@@ -276,7 +276,7 @@ impl EventLoop {
         let mut ctx = Context {
             central: shared.central(),
             max_frame: shared.config().max_frame,
-            receipts: shared.config().receipt_key.is_some(),
+            receipt_key: shared.config().receipt_key.as_deref(),
             today: *today,
         };
         for (&token, connection) in connections.iter_mut() {
@@ -360,7 +360,7 @@ impl EventLoop {
         let mut ctx = Context {
             central: shared.central(),
             max_frame: shared.config().max_frame,
-            receipts: shared.config().receipt_key.is_some(),
+            receipt_key: shared.config().receipt_key.as_deref(),
             today: *today,
         };
         let mut removable = Vec::new();
@@ -414,7 +414,7 @@ impl EventLoop {
             ctx: Context {
                 central: shared.central(),
                 max_frame: shared.config().max_frame,
-                receipts: shared.config().receipt_key.is_some(),
+                receipt_key: shared.config().receipt_key.as_deref(),
                 today: *today,
             },
             now: *now,

@@ -45,7 +45,7 @@ use lottery_net::{
     PROTOCOL_VERSION, RECEIPTS_VERSION, encode_central_message, encode_winners,
 };
 use lottery_tls::CertificateDer;
-use lottery_tls::SignedHead;
+use lottery_tls::{ChainStatement, DrawStatement, ReceiptKey, SignedHead, winners_digest};
 
 use crate::completer::{Completed, PendingRequest};
 use crate::log_line;
@@ -147,9 +147,10 @@ pub(crate) struct Context<'a> {
     pub central: &'a Central,
     /// The frame limit for answers.
     pub max_frame: usize,
-    /// The central signs receipts (it has a receipt key): a `Hello` of the
-    /// receipts version is accepted.
-    pub receipts: bool,
+    /// The central's receipt key (`None`: no receipts): with it a `Hello`
+    /// of the receipts version is accepted, and the winners answer of such
+    /// a session ends with the signed draw.
+    pub receipt_key: Option<&'a ReceiptKey>,
     /// The central's date (UTC, read by the loop once an iteration): a bet
     /// born after it refuses its batch.
     pub today: Birthdate,
@@ -376,11 +377,11 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
-        let receipts = version == RECEIPTS_VERSION && ctx.receipts;
+        let receipts = version == RECEIPTS_VERSION && ctx.receipt_key.is_some();
         if version != PROTOCOL_VERSION && !receipts {
             log_line::handshake_unsupported_version(agency, self.peer, version);
             return self.end_with(
-                refusal::unsupported_version(version, ctx.receipts),
+                refusal::unsupported_version(version, ctx.receipt_key.is_some()),
                 ctx.max_frame,
                 out,
             );
@@ -721,6 +722,11 @@ impl Session {
             .collect();
         match encode_winners(&texts, ctx.max_frame, out) {
             Ok(_) => {
+                if self.receipts
+                    && let Some(draw) = signed_draw(ctx)
+                {
+                    send(&draw, ctx.max_frame, out);
+                }
                 log_line::winners_sent(agency, texts.len());
                 Step::WinnersSent(agency)
             }
@@ -829,6 +835,34 @@ fn send_error(error: &ErrorFrame, max_frame: usize, out: &mut Vec<u8>) {
         max_frame,
         out,
     );
+}
+
+/// The signed draw a receipts session's winners answer ends with: the draw
+/// as the central found it, over the chain it covered (no record is written
+/// after the draw, so the committed head is the draw's). Signed on demand,
+/// once per answer (Ed25519 is deterministic: every answer carries the same
+/// signature). `None` before the draw or over a ledger without a chain.
+fn signed_draw(ctx: &Context<'_>) -> Option<CentralMessage> {
+    let key = ctx.receipt_key?;
+    let summary = ctx.central.draw_summary()?;
+    let head = ctx.central.chain_head()?;
+    let rules = ctx.central.rules();
+    let winners = winners_digest(&summary.winners_per_agency);
+    let head = key.sign_draw(DrawStatement {
+        chain: ChainStatement {
+            agencies: rules.agencies,
+            winning_number: rules.winning_number.get(),
+            position: head.records,
+            chain: head.link,
+        },
+        bets: summary.bets,
+        winners,
+    });
+    Some(CentralMessage::SignedDraw {
+        bets: summary.bets,
+        winners,
+        head,
+    })
 }
 
 #[cfg(test)]

@@ -46,6 +46,9 @@ use crate::error::TlsError;
 /// another prefix).
 pub const RECEIPT_DOMAIN: &[u8] = b"lottery receipt: chain head v1\n";
 
+/// What a signed draw's bytes begin with (see [`RECEIPT_DOMAIN`]).
+pub const DRAW_DOMAIN: &[u8] = b"lottery receipt: draw v1\n";
+
 /// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the key's
 /// 32 bytes follow it.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
@@ -79,6 +82,47 @@ impl ChainStatement {
         bytes.extend_from_slice(&self.chain);
         bytes
     }
+}
+
+/// The draw as the central signs it: the chain it covered (every record of
+/// the lottery), the bets it counted and a digest of the winners per
+/// agency ([`winners_digest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrawStatement {
+    /// The chain at the draw: rules, position (every record) and head.
+    pub chain: ChainStatement,
+    /// Bets the draw counted.
+    pub bets: u64,
+    /// [`winners_digest`] of the winners per agency.
+    pub winners: [u8; 32],
+}
+
+impl DrawStatement {
+    /// The bytes signed: [`DRAW_DOMAIN`], the chain statement's fields as
+    /// [`ChainStatement::signed_bytes`] lays them out after its domain, then
+    /// `bets` (8 bytes, big-endian) and `winners` (32).
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let chain = self.chain.signed_bytes();
+        let mut bytes = Vec::with_capacity(DRAW_DOMAIN.len() + 86);
+        bytes.extend_from_slice(DRAW_DOMAIN);
+        bytes.extend_from_slice(&chain[RECEIPT_DOMAIN.len()..]);
+        bytes.extend_from_slice(&self.bets.to_be_bytes());
+        bytes.extend_from_slice(&self.winners);
+        bytes
+    }
+}
+
+/// SHA-256 of the winners per agency (agency 1 first), each 8 bytes
+/// big-endian: what a signed draw names them by (a list of up to a million
+/// agencies does not fit a frame; its digest does).
+pub fn winners_digest(winners_per_agency: &[u64]) -> [u8; 32] {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    for winners in winners_per_agency {
+        context.update(&winners.to_be_bytes());
+    }
+    let mut digest = [0; 32];
+    digest.copy_from_slice(context.finish().as_ref());
+    digest
 }
 
 /// A [`ChainStatement`] with the central's Ed25519 signature over it.
@@ -136,6 +180,18 @@ impl ReceiptKey {
         bytes.copy_from_slice(signature.as_ref());
         SignedHead {
             statement,
+            signature: bytes,
+        }
+    }
+
+    /// Signs `statement`: the head it carries is the draw's chain, and the
+    /// signature is over [`DrawStatement::signed_bytes`].
+    pub fn sign_draw(&self, statement: DrawStatement) -> SignedHead {
+        let signature = self.pair.sign(&statement.signed_bytes());
+        let mut bytes = [0; 64];
+        bytes.copy_from_slice(signature.as_ref());
+        SignedHead {
+            statement: statement.chain,
             signature: bytes,
         }
     }
@@ -204,6 +260,29 @@ impl ReceiptPubkey {
         Ok(Self { key })
     }
 
+    /// Checks `receipt`'s signature: over its head, or for a draw receipt
+    /// over the [`DrawStatement`] its fields make.
+    ///
+    /// # Errors
+    /// [`BadSignature`] as [`ReceiptPubkey::verify`].
+    pub fn verify_receipt(&self, receipt: &Receipt) -> Result<(), BadSignature> {
+        match receipt.subject {
+            ReceiptSubject::Draw { bets, winners } => {
+                let statement = DrawStatement {
+                    chain: receipt.head.statement,
+                    bets,
+                    winners,
+                };
+                UnparsedPublicKey::new(&ED25519, self.key)
+                    .verify(&statement.signed_bytes(), &receipt.head.signature)
+                    .map_err(|_| BadSignature {
+                        position: statement.chain.position,
+                    })
+            }
+            _ => self.verify(&receipt.head),
+        }
+    }
+
     /// Checks `head`'s signature.
     ///
     /// # Errors
@@ -234,6 +313,14 @@ pub enum ReceiptSubject {
         /// Bets stored for the agency.
         bets: u64,
     },
+    /// The draw (every agency gets the same): the head is the chain it
+    /// covered, and the signature is over the [`DrawStatement`].
+    Draw {
+        /// Bets the draw counted.
+        bets: u64,
+        /// [`winners_digest`] of the winners per agency.
+        winners: [u8; 32],
+    },
 }
 
 /// What an agency keeps of one acknowledgement: whose, of what, and the
@@ -262,6 +349,8 @@ struct ReceiptLine {
     rows_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rows_crc32c: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    winners: Option<String>,
     agencies: u32,
     winning_number: u16,
     position: u64,
@@ -281,6 +370,11 @@ impl Receipt {
                 Some(format!("{:08x}", digest.rows_crc())),
             ),
             ReceiptSubject::Finish { bets } => ("finish", None, bets, None, None),
+            ReceiptSubject::Draw { bets, .. } => ("draw", None, bets, None, None),
+        };
+        let winners = match self.subject {
+            ReceiptSubject::Draw { winners, .. } => Some(hex(&winners)),
+            _ => None,
         };
         let statement = &self.head.statement;
         let line = ReceiptLine {
@@ -290,6 +384,7 @@ impl Receipt {
             bets,
             rows_bytes,
             rows_crc32c,
+            winners,
             agencies: statement.agencies,
             winning_number: statement.winning_number,
             position: statement.position,
@@ -321,10 +416,23 @@ impl Receipt {
                     digest: BatchDigest::from_parts(crc, rows_bytes, line.bets),
                 }
             }
-            ("finish", None, None) => ReceiptSubject::Finish { bets: line.bets },
+            ("finish", None, None) if line.winners.is_none() => {
+                ReceiptSubject::Finish { bets: line.bets }
+            }
+            ("draw", None, None) => {
+                let winners = line
+                    .winners
+                    .as_deref()
+                    .and_then(from_hex::<32>)
+                    .ok_or("a draw receipt without winners of 64 hex digits")?;
+                ReceiptSubject::Draw {
+                    bets: line.bets,
+                    winners,
+                }
+            }
             (other, ..) => {
                 return Err(format!(
-                    "a receipt of kind `{other}` (batch receipts name batch, rows_bytes and rows_crc32c; finish receipts none of them)"
+                    "a receipt of kind `{other}` (batch receipts name batch, rows_bytes and rows_crc32c; finish receipts none of them; draw receipts winners)"
                 ));
             }
         };
@@ -466,6 +574,37 @@ mod tests {
     }
 
     #[test]
+    fn a_signed_draw_verifies_as_a_draw_only_and_covers_its_winners() {
+        let (key, pubkey) = pair();
+        let statement = DrawStatement {
+            chain: statement(),
+            bets: 9,
+            winners: winners_digest(&[2, 3, 3, 2, 0]),
+        };
+        let agency = AgencyId::new(1).unwrap();
+        let draw = Receipt {
+            agency,
+            subject: ReceiptSubject::Draw {
+                bets: 9,
+                winners: statement.winners,
+            },
+            head: key.sign_draw(statement),
+        };
+        assert!(pubkey.verify_receipt(&draw).is_ok());
+        assert!(
+            pubkey.verify(&draw.head).is_err(),
+            "a draw's signature is no head's"
+        );
+        let mut other = draw;
+        other.subject = ReceiptSubject::Draw {
+            bets: 9,
+            winners: winners_digest(&[3, 3, 3, 2, 0]),
+        };
+        assert!(pubkey.verify_receipt(&other).is_err());
+        assert_ne!(winners_digest(&[1, 0]), winners_digest(&[0, 1]));
+    }
+
+    #[test]
     fn a_receipt_survives_its_json_line_and_a_changed_line_is_refused() {
         let (key, _) = pair();
         let agency = AgencyId::new(3).unwrap();
@@ -475,6 +614,10 @@ mod tests {
                 digest: BatchDigest::from_parts(0x8a9b_3c01, 12_345, 150),
             },
             ReceiptSubject::Finish { bets: 700 },
+            ReceiptSubject::Draw {
+                bets: 2_100,
+                winners: winners_digest(&[2, 3, 3]),
+            },
         ] {
             let receipt = Receipt {
                 agency,

@@ -119,7 +119,11 @@ pub fn run_session(
     finished?;
     log::finished(agency, bets_sent);
     events(SessionEvent::Finished);
-    let winners = client.winners(true)?.ok_or(AgencyError::NoWinnersAnswer)?;
+    let winners = client.winners(true);
+    for receipt in client.take_receipts() {
+        events(SessionEvent::Receipt(receipt));
+    }
+    let winners = winners?.ok_or(AgencyError::NoWinnersAnswer)?;
     client.close();
     log::connection_closed(agency);
     Ok(SessionOutcome { bets_sent, winners })

@@ -33,7 +33,7 @@ mod stream;
 use std::collections::VecDeque;
 
 use lottery_bet::{AgencyId, BatchDigest, Document, ResumePoint};
-use lottery_tls::{Receipt, ReceiptPubkey, ReceiptSubject, SignedHead};
+use lottery_tls::{Receipt, ReceiptPubkey, ReceiptSubject};
 
 pub use self::config::{ClientConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IN_FLIGHT};
 pub use self::connection::Connection;
@@ -77,6 +77,30 @@ fn sent_digest(agency: AgencyId, frame: &[u8], max_frame: usize) -> Option<Batch
     }
 }
 
+/// The receipt of the `SignedDraw` that must follow a receipts session's
+/// last `Winners` frame (anything else breaks the protocol).
+fn signed_draw(message: CentralMessage, agency: AgencyId) -> Result<Option<Receipt>, ClientError> {
+    match message {
+        CentralMessage::SignedDraw {
+            bets,
+            winners,
+            head,
+        } => Ok(Some(Receipt {
+            agency,
+            subject: ReceiptSubject::Draw { bets, winners },
+            head,
+        })),
+        other => Err(ClientError::BadReceipt {
+            agency,
+            what: "the draw".to_owned(),
+            problem: format!(
+                "the winners were not followed by the signed draw but by {}",
+                other.name()
+            ),
+        }),
+    }
+}
+
 /// Checks a receipt as it comes: its signature under the central's key and,
 /// for a batch, that its digest is the one of the batch sent (`sent`).
 fn check_receipt(
@@ -86,6 +110,7 @@ fn check_receipt(
 ) -> Result<(), ClientError> {
     let what = match receipt.subject {
         ReceiptSubject::Batch { batch, .. } => format!("batch {batch}"),
+        ReceiptSubject::Draw { .. } => "the draw".to_owned(),
         _ => "the finish".to_owned(),
     };
     let bad = |problem: String| ClientError::BadReceipt {
@@ -93,9 +118,8 @@ fn check_receipt(
         what: what.clone(),
         problem,
     };
-    let head: &SignedHead = &receipt.head;
     pubkey
-        .verify(head)
+        .verify_receipt(receipt)
         .map_err(|error| bad(error.to_string()))?;
     if let ReceiptSubject::Batch { digest, .. } = receipt.subject
         && sent != Some(digest)
@@ -510,6 +534,7 @@ impl AgencyClient {
             } else {
                 self.config.io_timeout
             };
+            let receipts = self.config.receipt_pubkey;
             let answer = self.connected().and_then(|connection| {
                 connection.set_read_timeout(timeout)?;
                 connection.send(&AgencyMessage::WinnersQuery { wait })?;
@@ -519,8 +544,16 @@ impl AgencyClient {
                         CentralMessage::Winners { documents, last } => {
                             check_winners(&documents, last, winners.len(), most, agency)?;
                             winners.extend(documents);
+                            if last && receipts.is_none() {
+                                return Ok(Ok(Some((winners, None))));
+                            }
                             if last {
-                                return Ok(Ok(Some(winners)));
+                                // The receipts version: the signed draw follows.
+                                let draw = signed_draw(connection.receive()?, agency)?;
+                                if let (Some(pubkey), Some(draw)) = (&receipts, &draw) {
+                                    check_receipt(pubkey, draw, None)?;
+                                }
+                                return Ok(Ok(Some((winners, draw))));
                             }
                         }
                         CentralMessage::NotDrawn if winners.is_empty() => return Ok(Ok(None)),
@@ -537,7 +570,10 @@ impl AgencyClient {
             let error = match answer {
                 Ok(Ok(winners)) => {
                     self.failures = 0;
-                    return Ok(winners);
+                    return Ok(winners.map(|(winners, draw)| {
+                        self.receipts.extend(draw);
+                        winners
+                    }));
                 }
                 Ok(Err(error)) => ClientError::Refused(error),
                 Err(error) => error,

@@ -65,7 +65,7 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
-            receipts: false,
+            receipt_key: None,
             today: self.today,
         };
         match self
@@ -86,7 +86,7 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
-            receipts: false,
+            receipt_key: None,
             today: self.today,
         };
         for flight in self.begun.drain(..) {
@@ -107,7 +107,7 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
-            receipts: false,
+            receipt_key: None,
             today: self.today,
         };
         self.session.on_draw(&mut ctx, &mut self.out)
@@ -535,7 +535,7 @@ fn second_agency_wins_and_finishes(central: &Central) {
     let mut ctx = Context {
         central,
         max_frame: DEFAULT_MAX_FRAME,
-        receipts: false,
+        receipt_key: None,
         today: today(),
     };
     assert!(matches!(
@@ -822,7 +822,7 @@ fn over_a_shared_ledger_the_handshake_is_completed_off_the_loop_and_holds_the_se
     let mut ctx = Context {
         central: &central,
         max_frame: DEFAULT_MAX_FRAME,
-        receipts: false,
+        receipt_key: None,
         today: today(),
     };
     let mut session = Session::new(PEER, false);
@@ -870,7 +870,7 @@ fn a_handshake_answered_after_its_session_ended_binds_nothing() {
     let mut ctx = Context {
         central: &central,
         max_frame: DEFAULT_MAX_FRAME,
-        receipts: false,
+        receipt_key: None,
         today: today(),
     };
     let mut session = Session::new(PEER, false);

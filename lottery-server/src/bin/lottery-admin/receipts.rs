@@ -7,7 +7,8 @@
 //! holds exactly what the central had committed when it signed); and what
 //! it is for is in that prefix: a batch with the receipt's digest, under its
 //! agency and number (so unchanged, at its place), or the agency's finish
-//! with its count. The signed rules must be the store's rules. The first
+//! with its count; a signed draw must be the store's draw, over its whole
+//! chain. The signed rules must be the store's rules. The first
 //! receipt that does not hold is reported, naming its file, line and
 //! agency.
 
@@ -66,6 +67,7 @@ fn subject(receipt: &Receipt) -> String {
     match receipt.subject {
         ReceiptSubject::Batch { batch, .. } => format!("batch {batch}"),
         ReceiptSubject::Finish { bets } => format!("its finish with {bets} bets"),
+        ReceiptSubject::Draw { bets, .. } => format!("the draw of {bets} bets"),
         _ => "an unknown subject".to_owned(),
     }
 }
@@ -76,7 +78,7 @@ fn check_one(
     report: &StoreReport,
 ) -> Result<(), String> {
     pubkey
-        .verify(&receipt.head)
+        .verify_receipt(receipt)
         .map_err(|error| format!("{error} (signed by another key, or edited)"))?;
     let statement = receipt.head.statement;
     let signed = (statement.agencies, statement.winning_number);
@@ -119,7 +121,39 @@ fn check_one(
             "the store's chain at record {position} is not the one the central signed: the store's bytes or records before it changed after they were committed (their checksums recomputed)"
         ));
     }
+    if let ReceiptSubject::Draw { bets, winners } = receipt.subject {
+        return matches_draw(bets, &winners, prefix.len(), report);
+    }
     in_prefix(receipt, prefix)
+}
+
+/// Whether the store records the draw the central signed: over its whole
+/// chain, with the same bets and winners per agency.
+fn matches_draw(
+    bets: u64,
+    winners: &[u8; 32],
+    position: usize,
+    report: &StoreReport,
+) -> Result<(), String> {
+    let Some(draw) = &report.draw else {
+        return Err(
+            "the central signed a draw, the store records none: its draw line was cut (the central would draw again)"
+                .to_owned(),
+        );
+    };
+    if position != report.chain.len() {
+        return Err(format!(
+            "the central signed a draw over {position} records, the store's journal holds {}: records were added after the draw",
+            report.chain.len()
+        ));
+    }
+    if draw.bets != bets || lottery_tls::winners_digest(&draw.winners_per_agency) != *winners {
+        return Err(format!(
+            "the store records a draw of {} bets with winners {:?} per agency, not the one the central signed ({bets} bets)",
+            draw.bets, draw.winners_per_agency
+        ));
+    }
+    Ok(())
 }
 
 /// Whether what `receipt` is for lies within `prefix` (the store's chain up
