@@ -509,3 +509,30 @@ fn a_central_without_a_key_refuses_a_receipts_agency_saying_it_signs_none() {
         output.log
     );
 }
+
+#[test]
+fn the_load_generator_asks_for_receipts_and_takes_the_signed_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, _) = keys(dir.path(), "keys");
+    let central = Central::start_with(2, &["--receipt-key", &private]);
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-loadgen"))
+        .args(["--server", &central.address(), "--agencies", "2"])
+        .args([
+            "--bets-per-agency",
+            "300",
+            "--batch-size",
+            "50",
+            "--receipts",
+        ])
+        .args(["--json", "--progress", "off"]));
+    assert!(output.status.success(), "{}{}", output.stdout, output.log);
+    assert!(output.stdout.contains("\"bets\":600"), "{}", output.stdout);
+    let exited = central.wait_for_exit();
+    assert!(
+        exited
+            .log
+            .contains("action: receipts | result: success | receipts: on"),
+        "{}",
+        exited.log
+    );
+}

@@ -323,6 +323,9 @@ impl Agency {
                     self.phase = Phase::Done;
                 }
             }
+            // The receipts version's signed draw, after the last winners
+            // frame (not checked: see `--receipts`).
+            (Phase::Done, CentralMessage::SignedDraw { .. }) => {}
             (_, CentralMessage::Error(error)) => {
                 return Err(format!("error {:?}: {}", error.code, error.message));
             }
