@@ -12,8 +12,74 @@ use std::path::PathBuf;
 
 use lottery_bet::{AgencyFile, AgencyId, Bet, BetNumber, StoreRows};
 use lottery_examples::synthetic::SyntheticDataSet;
+use sha2::Digest as _;
 
 use support::{Central, log_values, run_agency, workspace_root};
+
+/// The number a committed central drew, checked from the outside: its
+/// `reveal_secret` line's secret is the one its start's `commitment` was
+/// made from (SHA-256), the number is what the secret and the store's chain
+/// head give (`DrawSecret::winning_number`), and `lottery-admin verify`
+/// says the same and finds the store whole.
+fn committed_number(log: &str, store: &std::path::Path) -> BetNumber {
+    let field = |line: &str, name: &str| -> String {
+        let start = line.find(&format!("{name}: ")).expect(name) + name.len() + 2;
+        line[start..].split(' ').next().unwrap().to_owned()
+    };
+    let line = |action: &str| -> String {
+        let found: Vec<&str> = log.lines().filter(|l| l.contains(action)).collect();
+        assert_eq!(found.len(), 1, "one {action} line in:\n{log}");
+        found[0].to_owned()
+    };
+    let commitment = field(&line("action: commit_winning_number"), "commitment");
+    let revealed = line("action: reveal_secret");
+    let secret = hex32(&field(&revealed, "secret"));
+    let logged_number: u32 = field(&revealed, "winning_number").parse().unwrap();
+    assert_eq!(
+        hex(&sha2::Sha256::digest(secret)),
+        commitment,
+        "the secret is the commitment's"
+    );
+    let verified = support::run(
+        std::process::Command::new(support::admin_bin())
+            .arg("verify")
+            .arg("--store")
+            .arg(store),
+    );
+    assert!(verified.status.success(), "{}", verified.log);
+    let report = &verified.stdout;
+    let head = report
+        .lines()
+        .find_map(|l| l.strip_prefix("chain head: "))
+        .expect("a chain head line");
+    let number = lottery_core::DrawSecret::from_bytes(secret).winning_number(&hex32(head));
+    assert_eq!(
+        u32::from(number.get()),
+        logged_number,
+        "the logged number is the derived one"
+    );
+    assert!(
+        report.contains(&format!("commitment: {commitment}")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("winning number {number}:")),
+        "{report}"
+    );
+    number
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex32(text: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap();
+    }
+    out
+}
 
 /// The course's data set and what the course expects of it.
 const COURSE_WINNERS: [usize; 5] = [2, 3, 3, 2, 0];
@@ -34,9 +100,24 @@ fn multiset(bets: impl IntoIterator<Item = Bet>) -> HashMap<Bet, usize> {
     counts
 }
 
+/// How the central runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plain,
+    Tls,
+    /// `--winning-number committed`: the number is known only at the draw.
+    Committed,
+}
+
 #[test]
 fn five_agencies_on_the_course_data_get_their_winners_and_every_bet_is_stored_once() {
-    course_run(false);
+    course_run(Mode::Plain);
+}
+
+#[test]
+fn five_agencies_on_the_course_data_with_a_committed_number_get_the_winners_the_revealed_secret_gives()
+ {
+    course_run(Mode::Committed);
 }
 
 /// The same run with every agency over mutual TLS (certificates written as
@@ -44,10 +125,11 @@ fn five_agencies_on_the_course_data_get_their_winners_and_every_bet_is_stored_on
 /// rows in `bets.csv` byte for byte what the plaintext protocol stores.
 #[test]
 fn five_agencies_on_the_course_data_over_mutual_tls_get_the_same_winners_and_rows() {
-    course_run(true);
+    course_run(Mode::Tls);
 }
 
-fn course_run(tls: bool) {
+fn course_run(mode: Mode) {
+    let tls = mode == Mode::Tls;
     let shared = workspace_root().join("../shared/data");
     let generated = tempfile::tempdir().unwrap();
     let course = shared.join("agency-1.csv").is_file();
@@ -69,14 +151,13 @@ fn course_run(tls: bool) {
             .unwrap()
     };
     let inputs: Vec<Vec<Bet>> = files.iter().map(read_bets).collect();
-    let expected_winners: Vec<usize> = inputs
-        .iter()
-        .map(|bets| {
-            bets.iter()
-                .filter(|bet| bet.number == BetNumber::DEFAULT_WINNING)
-                .count()
-        })
-        .collect();
+    let winners_on = |number: BetNumber| -> Vec<usize> {
+        inputs
+            .iter()
+            .map(|bets| bets.iter().filter(|bet| bet.number == number).count())
+            .collect()
+    };
+    let mut expected_winners = winners_on(BetNumber::DEFAULT_WINNING);
     let total: u64 = inputs.iter().map(|bets| bets.len() as u64).sum();
     if course {
         assert_eq!(expected_winners, COURSE_WINNERS, "the course data changed");
@@ -101,6 +182,8 @@ fn course_run(tls: bool) {
                 &ca,
             ],
         )
+    } else if mode == Mode::Committed {
+        Central::start_with(5, &["--winning-number", "committed"])
     } else {
         Central::start(5)
     };
@@ -144,10 +227,17 @@ fn course_run(tls: bool) {
         assert_eq!(lines.len(), 1, "agency {}: {}", index + 1, output.log);
         winners.push(lines[0] as usize);
     }
-    assert_eq!(winners, expected_winners);
-
     let exited = central.wait_for_exit();
     let log = &exited.log;
+    if mode == Mode::Committed {
+        let number = committed_number(log, &exited.store);
+        expected_winners = winners_on(number);
+        eprintln!(
+            "acceptance: the committed draw's number is {number}: winners {expected_winners:?}"
+        );
+    }
+    assert_eq!(winners, expected_winners);
+
     assert_eq!(
         log.matches("action: sorteo | result: success").count(),
         1,

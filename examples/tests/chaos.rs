@@ -72,4 +72,14 @@ fn unknown_faults_and_stores_are_usage_errors() {
         .expect("lottery-chaos runs");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("'--store'"));
+    let output = Command::new(chaos_bin())
+        .args([
+            "--committed",
+            "--store",
+            "postgres://nobody@127.0.0.1:1/none",
+        ])
+        .output()
+        .expect("lottery-chaos runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--committed needs a file store"));
 }

@@ -15,7 +15,7 @@ use lottery_net::{
     AgencyMessage, CentralMessage, ClientConfig, Connection, DEFAULT_MAX_FRAME, WireBet,
     encode_central_message,
 };
-use lottery_tls::{Receipt, ReceiptSubject};
+use lottery_tls::{Receipt, ReceiptSubject, WinningRule};
 use support::{Central, Exited, Output, admin_bin, run, run_agency};
 
 /// Bets per agency, in batches of at most [`BATCH`]: three batches each.
@@ -86,8 +86,27 @@ fn receipts(file: &Path) -> Vec<Receipt> {
 /// A lottery of `agencies` agencies run with receipts to its draw: the
 /// central (exited), and each agency's receipts file, in `dir`.
 fn lottery_with_receipts(dir: &Path, agencies: u32) -> (Exited, String, Vec<PathBuf>) {
+    let (exited, public, files) = lottery_with_receipts_and(dir, agencies, &[]);
+    for log in &exited.1 {
+        assert!(
+            log.contains("action: consulta_ganadores | result: success | cant_ganadores: 1"),
+            "{log}"
+        );
+    }
+    (exited.0, public, files)
+}
+
+/// [`lottery_with_receipts`] with `flags` for the central, also giving each
+/// agency's log (its winners are whatever the rules make them).
+fn lottery_with_receipts_and(
+    dir: &Path,
+    agencies: u32,
+    flags: &[&str],
+) -> ((Exited, Vec<String>), String, Vec<PathBuf>) {
     let (private, public) = keys(dir, "keys");
-    let central = Central::start_with(agencies, &["--receipt-key", &private]);
+    let mut central_flags = vec!["--receipt-key", &private];
+    central_flags.extend(flags);
+    let central = Central::start_with(agencies, &central_flags);
     let files: Vec<PathBuf> = (1..=agencies)
         .map(|id| dir.join(format!("receipts-{id}.jsonl")))
         .collect();
@@ -110,15 +129,10 @@ fn lottery_with_receipts(dir: &Path, agencies: u32) -> (Exited, String, Vec<Path
     });
     for run in &runs {
         assert!(run.status.success(), "{}", run.log);
-        assert!(
-            run.log
-                .contains("action: consulta_ganadores | result: success | cant_ganadores: 1"),
-            "{}",
-            run.log
-        );
     }
     let exited = central.wait_for_exit();
-    (exited, public, files)
+    let logs = runs.into_iter().map(|run| run.log).collect();
+    ((exited, logs), public, files)
 }
 
 #[test]
@@ -153,16 +167,26 @@ fn every_ack_and_finish_of_a_receipts_agency_carries_a_receipt_signed_by_the_cen
             assert_eq!(digest.bets(), if batch < 2 { 3 } else { 1 });
         }
         assert_eq!(subjects[3], ReceiptSubject::Finish { bets: BETS });
-        let ReceiptSubject::Draw { bets, winners } = subjects[4] else {
+        let ReceiptSubject::Draw {
+            bets,
+            winners,
+            winning_number,
+            secret,
+        } = subjects[4]
+        else {
             panic!("{subjects:?}");
         };
         assert_eq!(bets, 3 * BETS);
         assert_eq!(winners, lottery_tls::winners_digest(&[1, 1, 1]));
+        assert_eq!((winning_number, secret), (7574, None));
         let mut last = 0;
         for receipt in &receipts {
             assert_eq!(receipt.agency, agency);
             let statement = receipt.head.statement;
-            assert_eq!((statement.agencies, statement.winning_number), (3, 7574));
+            assert_eq!(
+                (statement.agencies, statement.winning),
+                (3, WinningRule::Fixed(7574))
+            );
             // One head covers every ack of a group commit: signed once.
             assert!(
                 statement.position >= last,
@@ -171,6 +195,66 @@ fn every_ack_and_finish_of_a_receipts_agency_carries_a_receipt_signed_by_the_cen
             last = statement.position;
         }
     }
+}
+
+#[test]
+fn a_committed_lottery_signs_its_commitment_in_every_receipt_and_reveals_the_secret_in_its_draw() {
+    let dir = tempfile::tempdir().unwrap();
+    let ((exited, _), public, files) =
+        lottery_with_receipts_and(dir.path(), 2, &["--winning-number", "committed"]);
+    let mut draws = Vec::new();
+    for file in &files {
+        let receipts = receipts(file);
+        assert_eq!(receipts.len(), 5, "{receipts:?}");
+        let WinningRule::Committed(commitment) = receipts[0].head.statement.winning else {
+            panic!("{receipts:?}");
+        };
+        assert!(
+            receipts
+                .iter()
+                .all(|r| r.head.statement.winning == WinningRule::Committed(commitment)),
+            "one commitment from the first ack on: {receipts:?}"
+        );
+        let draw = receipts[4].draw_statement().expect("the last is the draw");
+        let secret = draw.secret.expect("a committed draw reveals its secret");
+        assert_eq!(<[u8; 32]>::from(Sha256::digest(secret)), commitment);
+        let derived =
+            lottery_core::DrawSecret::from_bytes(secret).winning_number(&draw.chain.chain);
+        assert_eq!(derived.get(), draw.winning_number);
+        draws.push(draw);
+    }
+    assert_eq!(draws[0], draws[1], "every agency gets the same signed draw");
+    let output = verify(&exited.store, Some((&files, &public)));
+    assert!(output.status.success(), "{}{}", output.stdout, output.log);
+    assert!(
+        output
+            .stdout
+            .contains(&format!("secret: {}", hex(&draws[0].secret.unwrap()))),
+        "{}",
+        output.stdout
+    );
+    for file in &files {
+        let line = format!("receipts: {}: 5 receipts hold", file.display());
+        assert!(output.stdout.contains(&line), "{}", output.stdout);
+    }
+    // A manifest whose secret is another one is refused (by the store's own
+    // check of the secret against its commitment, or by the receipts).
+    let manifest = std::fs::read_to_string(sibling(&exited.store, ".lottery")).unwrap();
+    let secret = hex(&draws[0].secret.unwrap());
+    let other = hex(&[0x11; 32]);
+    std::fs::write(
+        sibling(&exited.store, ".lottery"),
+        manifest.replace(&secret, &other),
+    )
+    .unwrap();
+    let output = verify(&exited.store, Some((&files, &public)));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}{}",
+        output.stdout,
+        output.log
+    );
 }
 
 /// `lottery-admin verify --store STORE`, with `--receipts FILES --pubkey

@@ -55,14 +55,34 @@ impl fmt::Display for AgencyId {
     }
 }
 
+impl AgencyId {
+    /// Parses an agency id written in decimal digits (leading zeros
+    /// allowed), as an agency file's name and a store row hold it: the one
+    /// parser of an agency id (`str::parse` calls it too).
+    ///
+    /// ```
+    /// use lottery_bet::AgencyId;
+    /// assert_eq!(AgencyId::from_text(b"007").unwrap().get(), 7);
+    /// assert!(AgencyId::from_text(b"0").is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`FieldReason::Empty`], [`FieldReason::NotDigits`] or
+    /// [`FieldReason::OutOfRange`] (0 or above `u32::MAX`), on
+    /// [`Field::Agency`].
+    pub fn from_text(bytes: &[u8]) -> Result<Self, FieldError> {
+        let id = parse_decimal(bytes, Field::Agency, 10)?;
+        let id = u32::try_from(id)
+            .map_err(|_| FieldError::new(Field::Agency, FieldReason::OutOfRange))?;
+        Self::new(id)
+    }
+}
+
 impl FromStr for AgencyId {
     type Err = FieldError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let id = parse_decimal(text.as_bytes(), Field::Agency, 10)?;
-        let id = u32::try_from(id)
-            .map_err(|_| FieldError::new(Field::Agency, FieldReason::OutOfRange))?;
-        Self::new(id)
+        Self::from_text(text.as_bytes())
     }
 }
 
@@ -101,27 +121,39 @@ impl Name {
     pub fn new(field: Field, text: impl AsRef<str>) -> Result<Self, FieldError> {
         let text = text.as_ref();
         check_name_text(field, text)?;
-        Ok(Self(CompactString::new(text)))
-    }
-
-    /// A name whose bytes passed the rules already (`crate::BetFields`).
-    #[inline]
-    pub(crate) fn checked(text: &str) -> Self {
-        Self(CompactString::new(text))
-    }
-
-    /// The name as text.
-    #[inline]
-    pub fn as_str(&self) -> &str {
-        &self.0
+        Ok(Self::checked(text))
     }
 }
 
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// What the validated texts ([`Name`], [`Document`]) share beside their
+/// rules: made from a text that passed its rule, read as that text, shown
+/// as it is. Written once for both.
+macro_rules! checked_text {
+    ($text:ident) => {
+        impl $text {
+            /// One whose text passed its rule already (its `new`, or
+            /// `crate::BetFields`).
+            #[inline]
+            pub(crate) fn checked(text: &str) -> Self {
+                Self(CompactString::new(text))
+            }
+
+            /// The text, as it was given.
+            #[inline]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $text {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
+
+checked_text!(Name);
 
 /// A document (DNI): 1 to [`MAX_DOCUMENT_DIGITS`] ASCII digits, kept as text so
 /// leading zeros survive (always inline, never on the heap, like a short
@@ -137,27 +169,11 @@ impl Document {
     pub fn new(text: impl AsRef<str>) -> Result<Self, FieldError> {
         let text = text.as_ref();
         check_document(text.as_bytes())?;
-        Ok(Self(CompactString::new(text)))
-    }
-
-    /// A document whose bytes passed the rules already (`crate::BetFields`).
-    #[inline]
-    pub(crate) fn checked(text: &str) -> Self {
-        Self(CompactString::new(text))
-    }
-
-    /// The document as text.
-    #[inline]
-    pub fn as_str(&self) -> &str {
-        &self.0
+        Ok(Self::checked(text))
     }
 }
 
-impl fmt::Display for Document {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+checked_text!(Document);
 
 /// A calendar date of birth, written `YYYY-MM-DD` (proleptic Gregorian, years
 /// 0001 to 9999).

@@ -54,17 +54,12 @@ impl<'a> BetFields<'a> {
         check_name(Field::FirstName, first_name)?;
         check_name(Field::LastName, last_name)?;
         check_document(document)?;
-        let birthdate_text = birthdate;
-        let birthdate = Birthdate::from_text(birthdate)?;
-        debug_assert_eq!(birthdate.to_text(), birthdate_text, "one spelling");
-        Ok(Self {
-            first_name,
-            last_name,
-            document,
-            birthdate,
-            birthdate_text,
-            number: BetNumber::from_text(number)?,
-        })
+        let date = Birthdate::from_text(birthdate)?;
+        let number = BetNumber::from_text(number)?;
+        // The date's bytes as they came are its text (`checked` asserts it).
+        Ok(Self::checked(
+            first_name, last_name, document, date, birthdate, number,
+        ))
     }
 
     /// Fields some other path checked with the rules of
@@ -78,6 +73,7 @@ impl<'a> BetFields<'a> {
         birthdate_text: &'a [u8],
         number: BetNumber,
     ) -> Self {
+        debug_assert_eq!(birthdate.to_text(), birthdate_text, "one spelling");
         Self {
             first_name,
             last_name,

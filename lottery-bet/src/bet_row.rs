@@ -17,18 +17,23 @@
 //! general path, which takes it or reports it as before. The proptest
 //! `split_bet_agrees_with_the_general_path` compares the two on arbitrary
 //! rows. What it never decides itself is left to the rules' own functions:
-//! a name that is not printable ASCII, or starts or ends with a space,
-//! takes [`check_name`]; the date takes [`Birthdate::from_text`].
+//! the lengths take `check_name_len` and `check_document_len`, a name's
+//! ends [`spaced_verdict`], its letters [`is_ascii_and_letters_in`], any
+//! other name [`check_name`]; the date takes [`Birthdate::from_text`], the
+//! number [`BetNumber::new`].
 
 use crate::bet::{BetNumber, Birthdate, MAX_DOCUMENT_DIGITS, MAX_NAME_BYTES};
 use crate::bet_fields::BetFields;
 use crate::field::Field;
-use crate::field_bytes::{check_name, is_ascii_and_letters};
+use crate::field_bytes::{
+    check_document_len, check_name, check_name_len, is_ascii_and_letters_in, spaced_verdict,
+};
 use crate::row_reader::{LineEnd, RowEnd};
 use crate::swar::{HIGHS, ONES, bytes_below, bytes_equal, not_digits, word_within};
 
 /// Where the run of ASCII digits at `at` ends (the first byte that is not
-/// one), if that is within `max` bytes and the buffer's whole words.
+/// one), if that is within `max` bytes and the buffer's whole words (a
+/// longer run is no verdict: the general path refuses or takes it).
 #[inline(always)]
 fn digits_end(input: &[u8], at: usize, max: usize) -> Option<usize> {
     let mut pos = at;
@@ -46,9 +51,11 @@ fn digits_end(input: &[u8], at: usize, max: usize) -> Option<usize> {
 }
 
 /// Where the name at `at` ends (at a comma: anything else is left to the
-/// general path) and whether its bytes are all printable ASCII, a word at
-/// a time. A byte below 0x20 stops the search (it would end a plain row,
-/// or keep the row from being plain); before it, a byte is printable
+/// general path, as is a name the search does not reach within a word past
+/// [`MAX_NAME_BYTES`]) and whether its bytes are all printable ASCII, a
+/// word at a time; its length is the name rule's to judge. A byte below
+/// 0x20 stops the search (it would end a plain row, or keep the row from
+/// being plain); before it, a byte is printable
 /// unless it is 0x7F or above, which `(word | word + 0x01..) & 0x80..`
 /// tells for a whole word (no printable byte carries; the lowest other
 /// byte sets a high bit itself).
@@ -61,7 +68,7 @@ fn name_end(input: &[u8], at: usize) -> Option<(usize, bool)> {
         let stops = bytes_below(word, 0x20) | bytes_equal(word, b',');
         if stops != 0 {
             let end = pos + stops.trailing_zeros() as usize / 8;
-            if input[end] != b',' || end - at > MAX_NAME_BYTES {
+            if input[end] != b',' {
                 return None;
             }
             // The bytes up to the stop, the stop (a comma) included.
@@ -77,29 +84,22 @@ fn name_end(input: &[u8], at: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// Checks the name at `start..end` of `input` (at most
-/// [`MAX_NAME_BYTES`] bytes, none below 0x20): at once when it is printable
-/// ASCII that neither starts nor ends with a space (what the name rule
-/// accepts when the length fits: such a name holds no refused character,
-/// is not blank, has no white space at its ends and a character of its
-/// own), or when it is printable ASCII and accented letters
-/// ([`is_ascii_and_letters`]); else with the rule itself.
+/// Checks the name at `start..end` of `input` (none of its bytes below
+/// 0x20, and at least seven bytes of the row after it): its length by the
+/// rule, then at once when it is printable ASCII (`printable`, from the
+/// search for its end) or printable ASCII and accented letters
+/// ([`is_ascii_and_letters_in`]), by its ends ([`spaced_verdict`]: a blank
+/// name begins with a space, refused all the same); else with the rule
+/// itself.
 #[inline(always)]
 fn name_ok(field: Field, input: &[u8], start: usize, end: usize, printable: bool) -> bool {
-    let name = &input[start..end];
-    if printable {
-        if let (Some(&first), Some(&last)) = (name.first(), name.last())
-            && first != b' '
-            && last != b' '
-        {
-            return true;
-        }
-    } else if is_ascii_and_letters(name) {
-        // Not blank either: a byte of 0x7F or more is there (none is below
-        // 0x20), so one of the letters is.
-        return true;
+    if check_name_len(field, end - start).is_err() {
+        return false;
     }
-    check_name(field, name).is_ok()
+    if printable || is_ascii_and_letters_in(input, &(start..end)) {
+        return spaced_verdict(field, input[start], input[end - 1], false).is_ok();
+    }
+    check_name(field, &input[start..end]).is_ok()
 }
 
 /// The row at the front of `input` (which holds no `"` in its first
@@ -114,7 +114,8 @@ pub(crate) fn split_bet(input: &[u8], quote_free: usize) -> Option<(BetFields<'_
     let (last_end, last_printable) = name_end(input, last_start)?;
     let document_start = last_end + 1;
     let document_end = digits_end(input, document_start, MAX_DOCUMENT_DIGITS)?;
-    if document_end == document_start || input[document_end] != b',' {
+    check_document_len(document_end - document_start).ok()?;
+    if input[document_end] != b',' {
         return None;
     }
     let birthdate_start = document_end + 1;
@@ -134,6 +135,10 @@ pub(crate) fn split_bet(input: &[u8], quote_free: usize) -> Option<(BetFields<'_
     if number_end == number_start || number_end > quote_free {
         return None;
     }
+    // Both names lie before the document, the date and the number: the
+    // seven bytes that the letters' word check may read past a name's end
+    // are the row's.
+    debug_assert!(last_end + 7 < input.len(), "the row follows the names");
     if !(name_ok(Field::FirstName, input, 0, first_end, first_printable)
         && name_ok(Field::LastName, input, last_start, last_end, last_printable))
     {
@@ -281,10 +286,11 @@ mod tests {
     #[test]
     fn every_two_byte_character_is_judged_as_the_rule_judges_it() {
         use crate::Field;
-        use crate::field_bytes::check_name;
+        use crate::field_bytes::{check_name, spaced_verdict};
         // Every two-byte sequence, and a lone byte, alone and among ASCII
-        // (spaces included): the shortcut never accepts what the rule refuses,
-        // and takes every character of its ranges.
+        // (spaces included): the shortcut (the letters, then the ends)
+        // never accepts what the rule refuses, and takes every character of
+        // its range.
         for lead in 0x80..=0xFFu8 {
             for next in (0x00..=0xFFu8).map(Some).chain([None]) {
                 let character: Vec<u8> = [Some(lead), next].into_iter().flatten().collect();
@@ -294,34 +300,33 @@ mod tests {
                     if name.iter().any(|&byte| byte < 0x20) {
                         continue;
                     }
-                    if is_ascii_and_letters(&name) {
+                    let (first, last) = (name[0], name[name.len() - 1]);
+                    let shortcut = is_ascii_and_letters(&name)
+                        && spaced_verdict(Field::FirstName, first, last, false).is_ok();
+                    if shortcut {
                         assert!(check_name(Field::FirstName, &name).is_ok(), "{name:x?}");
                     }
-                    let ranges = matches!(lead, 0xC3..=0xCB | 0xCE..=0xD1 | 0xD3..=0xD5)
-                        && next.is_some_and(|next| (0x80..=0xBF).contains(&next));
-                    let ends = name.first() != Some(&b' ') && name.last() != Some(&b' ');
+                    let range =
+                        lead == 0xC3 && next.is_some_and(|next| (0x80..=0xBF).contains(&next));
                     assert_eq!(
                         is_ascii_and_letters(&name),
-                        ranges && ends && !name.contains(&0x7F),
+                        range && !name.contains(&0x7F),
                         "{name:x?}"
                     );
                 }
             }
         }
+        for name in ["Ñandú", "José María", "Gómez-Ríos", "ÀÿÑñ"] {
+            assert!(is_ascii_and_letters(name.as_bytes()), "{name}");
+        }
+        // Letters beyond `C3` (the rule accepts them), refused characters,
+        // white space, combining marks (and their leads), and what lies
+        // beyond: the exact rule's to judge.
         for name in [
-            "Ñandú",
-            "José María",
-            "Gómez-Ríos",
-            "ÀÿĀſ",
+            "Āſ",
             "ԱՠՖ",
             "Ωμέγα",
             "Жанна",
-        ] {
-            assert!(is_ascii_and_letters(name.as_bytes()), "{name}");
-        }
-        // Refused characters, white space, combining marks (and their
-        // leads), and what lies beyond: the exact rule's to judge.
-        for name in [
             "Ana\u{AD}",
             "\u{600}",
             "\u{A0}",
@@ -330,11 +335,17 @@ mod tests {
             "a\u{301}",
             "\u{483}",
             "װ",
-            "Ana ",
-            " Ana",
             "\u{730}",
         ] {
             assert!(!is_ascii_and_letters(name.as_bytes()), "{name}");
+        }
+        // A name of those letters spaced at an end is refused by its ends.
+        for name in ["Ana ", " Ana", "José "] {
+            assert!(is_ascii_and_letters(name.as_bytes()), "{name}");
+            let bytes = name.as_bytes();
+            let verdict = spaced_verdict(Field::FirstName, bytes[0], bytes[bytes.len() - 1], false);
+            assert_eq!(verdict, check_name(Field::FirstName, bytes), "{name}");
+            assert!(verdict.is_err(), "{name}");
         }
     }
 

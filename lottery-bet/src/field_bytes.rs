@@ -12,24 +12,29 @@
 //! white space at either end, and a character of its own: not only
 //! combining marks (Unicode M) and Hangul fillers (`name_chars`).
 //!
-//! Names take an ASCII fast path: eight bytes at a time, a name made only of
-//! printable ASCII (0x20 to 0x7E) holds no refused character, its only
-//! whitespace is the space (so its ends are told by its first and last
-//! byte), and it has a character of its own unless it is blank. Any other
-//! byte sends the name to the exact rule, from that byte on: the printable
-//! ASCII before it can change none of the answers but the last three. On
-//! the central's path ([`check_name_in`]) a name of printable ASCII and `C3`
-//! letters (`é`, `ñ`) is told a word at a time before that, and is accepted
-//! unless a space ends it (the exact rule accepts every other such name:
-//! those letters are neither marks nor white space). Combining marks and
-//! fillers are looked up only on the exact path.
+//! One route per check: a name is checked by [`check_name`] (bytes) or
+//! [`check_name_in`] (a text in a padded buffer, the same rule a word at a
+//! time), both deciding by the same three ways ([`spaced_verdict`] on
+//! printable ASCII, then on ASCII and letters, else the exact rule); every
+//! length by `check_text_len`, which the agency rows' fast path (`bet_row`)
+//! calls too. A name takes a fast path, eight bytes at a time: a name made
+//! only of printable ASCII (0x20 to 0x7E) holds no refused character, its
+//! only whitespace is the space (so its ends are told by its first and last
+//! byte), and it has a character of its own unless it is blank. Else a name of printable ASCII
+//! and `C3` letters (`é`, `ñ`: [`is_ascii_and_letters`], one word rule
+//! folded over the bytes or over the buffer) is told the same way (those
+//! letters are neither marks nor white space). Any other name takes the
+//! exact rule, from its first byte that is not printable ASCII: the ASCII
+//! before it can change none of the answers but the last three. Combining
+//! marks and fillers are looked up only on the exact path.
 
 use std::ops::Range;
 
 use crate::field::{Field, FieldError, FieldReason};
 use crate::name_chars::{is_base_character, refused_character};
 use crate::swar::{
-    HIGHS, ONES, fold_covering, fold_words, not_digits, quote_or_delimiter, refused_ascii,
+    ONES, ascii_and_c3_letters, fold_covering, fold_filled, fold_words, not_digits,
+    quote_or_delimiter, refused_ascii,
 };
 
 /// Longest accepted name, in bytes of UTF-8.
@@ -57,30 +62,47 @@ pub(crate) fn check_name(field: Field, bytes: &[u8]) -> Result<(), FieldError> {
     let (refused, not_space) = fold_covering(bytes, (0, 0), |(r, s), word| {
         (r | refused_ascii(word), s | (word ^ spaces))
     });
+    // The three ways of every name check (as in `check_name_in`): printable
+    // ASCII and then printable ASCII and `C3` letters take the one verdict
+    // on such names, any other the exact rule.
+    let (first, last) = (bytes[0], bytes[bytes.len() - 1]);
     if refused == 0 {
-        if not_space == 0 {
-            return Err(FieldError::new(field, FieldReason::Blank));
-        }
-        return ends_without_space(field, bytes[0], bytes[bytes.len() - 1]);
+        return spaced_verdict(field, first, last, not_space == 0);
+    }
+    if is_ascii_and_letters(bytes) {
+        // A byte that is not printable ASCII is one of the letters: not
+        // blank.
+        return spaced_verdict(field, first, last, false);
     }
     check_name_beyond_ascii(field, bytes)
 }
 
-/// The white-space rule of a name whose only white space can be the ASCII
-/// space (printable ASCII, and letters that are not white space): its first
-/// and last bytes say it.
+/// The rule on a name of printable ASCII and `C3` letters, of a valid
+/// length: it holds no refused character, its only white space is the
+/// ASCII space, and it has a character of its own unless it is `blank`
+/// (only spaces), so it is refused as blank, or as beginning or ending with
+/// a space (its `first` and `last` bytes), or accepted. The agency rows'
+/// fast path (`bet_row`) asks it too.
 #[inline(always)]
-fn ends_without_space(field: Field, first: u8, last: u8) -> Result<(), FieldError> {
+pub(crate) fn spaced_verdict(
+    field: Field,
+    first: u8,
+    last: u8,
+    blank: bool,
+) -> Result<(), FieldError> {
+    if blank {
+        return Err(FieldError::new(field, FieldReason::Blank));
+    }
     if first == b' ' || last == b' ' {
         return Err(FieldError::new(field, FieldReason::SurroundingSpace));
     }
     Ok(())
 }
 
-/// The exact rule on a name that holds a byte other than printable ASCII,
-/// from that byte on: the bytes before it are printable ASCII, which is
-/// UTF-8, holds no refused character, and whose only whitespace is the
-/// space, so the name is UTF-8 when the rest is, holds a refused character
+/// The exact rule on a name that holds a byte other than printable ASCII
+/// (and is not only printable ASCII and `C3` letters), from that byte on:
+/// the bytes before it are printable ASCII, which is UTF-8, holds no
+/// refused character, and whose only whitespace is the space, so the name is UTF-8 when the rest is, holds a refused character
 /// when the rest does, is blank when the bytes before are spaces and the
 /// rest is whitespace, begins with white space when its first byte is a
 /// space (or, with no ASCII before, the rest begins so), ends with white
@@ -94,16 +116,6 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
         .position(|byte| !(0x20..0x7F).contains(byte))
         .unwrap_or(bytes.len());
     let (ascii, rest) = bytes.split_at(first);
-    if is_ascii_and_letters(rest) {
-        // UTF-8, no refused character, not blank, a letter of its own (see
-        // `is_ascii_and_letters`: `rest` starts with one of those letters),
-        // and not ending with white space: accepted unless it begins with
-        // a space.
-        return match ascii.first() {
-            Some(&b' ') => Err(FieldError::new(field, FieldReason::SurroundingSpace)),
-            _ => Ok(()),
-        };
-    }
     let rest =
         std::str::from_utf8(rest).map_err(|_| FieldError::new(field, FieldReason::Malformed))?;
     if let Some(reason) = refused_character(rest) {
@@ -125,50 +137,22 @@ fn check_name_beyond_ascii(field: Field, bytes: &[u8]) -> Result<(), FieldError>
     Ok(())
 }
 
-/// Whether `bytes` neither begin nor end with a space and are printable
-/// ASCII (0x20 to 0x7E) and two-byte UTF-8 characters U+00C0 to U+02FF,
-/// U+0380 to U+047F and U+04C0 to U+057F (lead byte 0xC3 to 0xCB, 0xCE to
-/// 0xD1 or 0xD3 to 0xD5, then one of 0x80 to 0xBF: the accented letters of
-/// nearly every name that is not ASCII, `á`, `é`, `ñ`, `Ñ`..., and the
-/// Greek, Cyrillic and Armenian ones), and nothing else: text that the
-/// exact rule accepts unless it is only spaces, with no `from_utf8` and no
-/// walk by characters. No character of those ranges is a control, format
-/// or separator character (the two-byte ones start with 0xC2 or 0xD8 to
-/// 0xDC), white space, or a combining mark (U+0300 to U+036F lead with 0xCC
-/// and 0xCD, U+0483 to U+0489 with 0xD2, the Hebrew points with 0xD6 and
-/// 0xD7, the Syriac, Thaana and NKo marks with 0xDC to 0xDF: those leads
-/// take the exact rule). `false` is no verdict: the exact rule decides.
-/// The one shortcut of both sides: the central's name check and the
-/// agency's row splitter (`bet_row`).
+/// Whether `bytes` are printable ASCII (0x20 to 0x7E) and two-byte
+/// characters `C3 80..BF` (U+00C0 to U+00FF: á é ñ Ñ ...) only, a word at a
+/// time ([`ascii_and_c3_letters`] folded over the bytes, the last few
+/// copied into a word of spaces): the letters of nearly every name that is
+/// not ASCII, none of them a control, format or separator character, white
+/// space or a combining mark, so the rule decides such a name by its ends
+/// ([`spaced_verdict`]), with no `from_utf8` and no walk by characters.
+/// `false` is no verdict: the exact rule decides. [`is_ascii_and_letters_in`]
+/// is the same rule over a text in a padded buffer.
 #[inline]
 pub(crate) fn is_ascii_and_letters(bytes: &[u8]) -> bool {
-    bytes.first() != Some(&b' ')
-        && bytes.last() != Some(&b' ')
-        && is_ascii_and_letters_led_by(
-            bytes,
-            |lead| matches!(lead, 0xC3..=0xCB | 0xCE..=0xD1 | 0xD3..=0xD5),
-        )
-}
-
-/// Whether `bytes` are printable ASCII and two-byte characters whose lead
-/// byte `is_lead` takes (then one of 0x80 to 0xBF), byte by byte.
-#[inline(always)]
-fn is_ascii_and_letters_led_by(bytes: &[u8], is_lead: impl Fn(u8) -> bool) -> bool {
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        if (0x20..0x7F).contains(&byte) {
-            at += 1;
-        } else if is_lead(byte)
-            && bytes
-                .get(at + 1)
-                .is_some_and(|next| (0x80..0xC0).contains(next))
-        {
-            at += 2;
-        } else {
-            return false;
-        }
-    }
-    true
+    let (wrong, carried) = fold_filled(bytes, b' ', (0, 0), |(wrong, carried), word| {
+        let (now, next) = ascii_and_c3_letters(word, carried);
+        (wrong | now, next)
+    });
+    (wrong | carried) == 0
 }
 
 /// [`check_name`] of a name already known to be UTF-8.
@@ -177,9 +161,17 @@ pub(crate) fn check_name_text(field: Field, text: &str) -> Result<(), FieldError
     check_name(field, text.as_bytes())
 }
 
+/// The length rule of a name: not empty, at most [`MAX_NAME_BYTES`].
 #[inline(always)]
-fn check_name_len(field: Field, len: usize) -> Result<(), FieldError> {
+pub(crate) fn check_name_len(field: Field, len: usize) -> Result<(), FieldError> {
     check_text_len(field, MAX_NAME_BYTES, len)
+}
+
+/// The length rule of a document: not empty, at most
+/// [`MAX_DOCUMENT_DIGITS`].
+#[inline(always)]
+pub(crate) fn check_document_len(len: usize) -> Result<(), FieldError> {
+    check_text_len(Field::Document, MAX_DOCUMENT_DIGITS, len)
 }
 
 /// The length rule of a text field, for every route that checks one (a
@@ -273,56 +265,30 @@ pub(crate) fn check_name_in(
     } else {
         Quoting::Quoted
     };
+    // The three ways of `check_name`, with early returns (a shared function
+    // taking the letters check and the exact rule as closures cost the
+    // central's path some twenty instructions a bet).
     if refused == 0 {
-        if not_space == 0 {
-            return Err(FieldError::new(field, FieldReason::Blank));
-        }
-        return ends_without_space(field, buffer[range.start], buffer[range.end - 1])
-            .map(|()| quoting);
+        let (first, last) = (buffer[range.start], buffer[range.end - 1]);
+        return spaced_verdict(field, first, last, not_space == 0).map(|()| quoting);
     }
-    // Nearly every name that is not ASCII is ASCII and Latin letters
-    // (`é`, `ñ`: `C3 xx`); those are told a word at a time, any other goes
-    // to the exact rule (a `false` here is no verdict). Such a name has a
-    // letter of its own, and its only white space is the ASCII space.
-    if is_ascii_and_c3_letters_in(buffer, &range) {
-        return ends_without_space(field, buffer[range.start], buffer[range.end - 1])
-            .map(|()| quoting);
+    if is_ascii_and_letters_in(buffer, &range) {
+        let (first, last) = (buffer[range.start], buffer[range.end - 1]);
+        return spaced_verdict(field, first, last, false).map(|()| quoting);
     }
     check_name_beyond_ascii(field, &buffer[range]).map(|()| quoting)
 }
 
-/// Whether the text at `range` of `buffer` (which holds [`TEXT_PAD`] bytes
-/// past it) is printable ASCII (0x20 to 0x7E) and two-byte characters
-/// `C3 80..BF` (U+00C0 to U+00FF: á é ñ Ñ ...) only, a word at a time: a
-/// narrower [`is_ascii_and_letters`] (every text it accepts that neither
-/// begins nor ends with a space, that one
-/// does, so the exact rule accepts it unless it is only spaces, which a
-/// text holding such a letter is not). Per word, exact byte by byte: the
-/// high bit of each byte of `printable`, `lead` (`C3`) and `next` (`80` to
-/// `BF`) says what the byte is; every byte is one of the three, and the
-/// continuation bytes are exactly those after a lead, the lead in a word's
-/// last byte carried to the next word's first. The fill after the text is
-/// spaces, so a lead as the text's last byte finds none after it.
+/// [`is_ascii_and_letters`] of the text at `range` of `buffer` (which
+/// holds at least seven bytes past it: the buffers keep [`TEXT_PAD`]): the
+/// same word rule, the last word masked where it lies instead of copied
+/// (the bytes after the text read as spaces, so a lead as the text's last
+/// byte finds none after it).
 #[inline(always)]
-fn is_ascii_and_c3_letters_in(buffer: &[u8], range: &Range<usize>) -> bool {
-    let lows = !HIGHS;
+pub(crate) fn is_ascii_and_letters_in(buffer: &[u8], range: &Range<usize>) -> bool {
     let (wrong, carried) = fold_words(buffer, range, b' ', (0, 0), |(wrong, carried), word| {
-        let low = word & lows;
-        // Below 0x80 (its high bit clear), from 0x20 (adding 0x60 to its low
-        // seven bits reaches 0x80), not 0x7F (adding 1 does not reach 0x80);
-        // neither sum carries out of its byte.
-        let printable = !word & low.wrapping_add(ONES * 0x60) & !low.wrapping_add(ONES) & HIGHS;
-        // `C3`: XOR leaves a zero byte, told exactly (its low seven bits
-        // plus 0x7F reach 0x80 unless they are zero, with no carry out).
-        let xor = word ^ (ONES * 0xC3);
-        let lead = !((xor & lows).wrapping_add(lows) | xor) & HIGHS;
-        // `10xx_xxxx`: the high bit set, the next one (shifted up) clear.
-        let next = word & !(word << 1) & HIGHS;
-        let after_lead = (lead << 8) | carried;
-        (
-            wrong | (next ^ after_lead) | ((printable | lead | next) ^ HIGHS),
-            lead >> 56,
-        )
+        let (now, next) = ascii_and_c3_letters(word, carried);
+        (wrong | now, next)
     });
     (wrong | carried) == 0
 }
@@ -334,7 +300,7 @@ fn is_ascii_and_c3_letters_in(buffer: &[u8], range: &Range<usize>) -> bool {
 /// As [`check_document`].
 #[inline(always)]
 pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<(), FieldError> {
-    check_text_len(Field::Document, MAX_DOCUMENT_DIGITS, text_len(&range))?;
+    check_document_len(text_len(&range))?;
     let not_digits = fold_words(buffer, &range, b'0', 0, |seen, word| {
         seen | not_digits(word)
     });
@@ -352,7 +318,7 @@ pub(crate) fn check_document_in(buffer: &[u8], range: Range<usize>) -> Result<()
 /// [`FieldReason::NotDigits`].
 #[inline]
 pub(crate) fn check_document(bytes: &[u8]) -> Result<(), FieldError> {
-    check_text_len(Field::Document, MAX_DOCUMENT_DIGITS, bytes.len())?;
+    check_document_len(bytes.len())?;
     if !all_digits(bytes) {
         return Err(FieldError::new(Field::Document, FieldReason::NotDigits));
     }
@@ -583,9 +549,24 @@ mod tests {
         }
     }
 
-    /// [`is_ascii_and_c3_letters_in`] byte by byte.
+    /// [`is_ascii_and_letters`] byte by byte: printable ASCII, and `C3`
+    /// followed by one of 0x80 to 0xBF.
     fn ascii_and_c3_letters_reference(bytes: &[u8]) -> bool {
-        is_ascii_and_letters_led_by(bytes, |lead| lead == 0xC3)
+        let mut at = 0;
+        while let Some(&byte) = bytes.get(at) {
+            if (0x20..0x7F).contains(&byte) {
+                at += 1;
+            } else if byte == 0xC3
+                && bytes
+                    .get(at + 1)
+                    .is_some_and(|next| (0x80..0xC0).contains(next))
+            {
+                at += 2;
+            } else {
+                return false;
+            }
+        }
+        true
     }
 
     #[test]
@@ -624,10 +605,9 @@ mod tests {
                         }
                         let text = &buffer[AT..AT + len];
                         let expected = ascii_and_c3_letters_reference(text);
-                        let spaced = text[0] == b' ' || text[len - 1] == b' ';
-                        assert!(!expected || spaced || is_ascii_and_letters(text));
+                        assert_eq!(is_ascii_and_letters(text), expected, "{text:x?}");
                         assert_eq!(
-                            is_ascii_and_c3_letters_in(&buffer, &(AT..AT + len)),
+                            is_ascii_and_letters_in(&buffer, &(AT..AT + len)),
                             expected,
                             "{:x?}",
                             &buffer[AT..AT + len]
@@ -647,9 +627,8 @@ mod tests {
         ) {
             let (buffer, range) = in_junk(&bytes, start, junk);
             let expected = ascii_and_c3_letters_reference(&bytes);
-            prop_assert_eq!(is_ascii_and_c3_letters_in(&buffer, &range), expected);
-            let spaced = bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ');
-            prop_assert!(!expected || spaced || is_ascii_and_letters(&bytes));
+            prop_assert_eq!(is_ascii_and_letters_in(&buffer, &range), expected);
+            prop_assert_eq!(is_ascii_and_letters(&bytes), expected);
         }
     }
 

@@ -1,8 +1,9 @@
 //! Word-at-a-time (SWAR) primitives: eight bytes of a field in one `u64`,
 //! every byte tested at once. The one home of the tricks and their
 //! constants (defined here only); the field rules (`field_bytes`: the
-//! name's UTF-8 walk, the document's digits), the date's shape (`bet`) and
-//! the row scanners (`row_reader`, `bet_row`) combine these.
+//! name's printable ASCII and Latin letters, the document's digits), the
+//! date's shape (`bet`) and the row scanners (`row_reader`, `bet_row`)
+//! combine these.
 //!
 //! Every word is read little-endian, so byte `i` of the text is bits
 //! `8 i .. 8 i + 8` and "the lowest flagged byte" is the first one in the
@@ -48,19 +49,14 @@ pub(crate) fn word_within(input: &[u8], at: usize) -> Option<u64> {
 pub(crate) fn fold_covering<T>(bytes: &[u8], init: T, mut visit: impl FnMut(T, u64) -> T) -> T {
     let len = bytes.len();
     if len >= 8 {
-        let mut words = bytes.chunks_exact(8);
-        let mut acc = init;
-        for word in words.by_ref() {
-            acc = visit(
-                acc,
-                u64::from_le_bytes(word.try_into().expect("eight bytes")),
-            );
+        // The whole words as `fold_filled` takes them (it has no tail
+        // here), then the last eight bytes for the rest.
+        let acc = fold_filled(&bytes[..len - len % 8], 0, init, &mut visit);
+        if len.is_multiple_of(8) {
+            return acc;
         }
-        if !words.remainder().is_empty() {
-            let last: &[u8; 8] = bytes[len - 8..].try_into().expect("eight bytes");
-            acc = visit(acc, u64::from_le_bytes(*last));
-        }
-        acc
+        let last: &[u8; 8] = bytes[len - 8..].try_into().expect("eight bytes");
+        visit(acc, u64::from_le_bytes(*last))
     } else if len >= 4 {
         let low: &[u8; 4] = bytes[..4].try_into().expect("four bytes");
         let high: &[u8; 4] = bytes[len - 4..].try_into().expect("four bytes");
@@ -73,6 +69,35 @@ pub(crate) fn fold_covering<T>(bytes: &[u8], init: T, mut visit: impl FnMut(T, u
     } else {
         init
     }
+}
+
+/// Folds `visit` over the words of `bytes` in order, each byte once: the
+/// whole words, then the last one to seven bytes (if any) in a word whose
+/// other bytes are `fill`. No read past `bytes` (the tail is copied): for a
+/// rule that follows the bytes in order across words, on a text with no
+/// padding after it.
+#[inline(always)]
+pub(crate) fn fold_filled<T>(
+    bytes: &[u8],
+    fill: u8,
+    init: T,
+    mut visit: impl FnMut(T, u64) -> T,
+) -> T {
+    let mut words = bytes.chunks_exact(8);
+    let mut acc = init;
+    for word in words.by_ref() {
+        acc = visit(
+            acc,
+            u64::from_le_bytes(word.try_into().expect("eight bytes")),
+        );
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [fill; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        acc = visit(acc, u64::from_le_bytes(last));
+    }
+    acc
 }
 
 /// Folds the words of the text at `range` of `buffer` (which holds at
@@ -176,6 +201,40 @@ pub(crate) fn bytes_equal(word: u64, byte: u8) -> u64 {
     !(((x & LOW_SEVEN) + LOW_SEVEN) | x) & !LOW_SEVEN
 }
 
+/// One word of the rule "printable ASCII (0x20 to 0x7E) and two-byte
+/// characters `C3 80..BF` (U+00C0 to U+00FF: á é ñ Ñ ...) only", the words
+/// taken in order: `carried` is what the word before returned as its
+/// second value (0 before the first word). Returns what is wrong in this
+/// word (not zero: the text breaks the rule) and what this word carries to
+/// the next (a lead in its last byte, whose continuation must come first
+/// there); the text keeps the rule when no word is wrong and the last one
+/// carries nothing (with the bytes after the text filled with spaces, a
+/// lead as the text's last byte finds no continuation).
+///
+/// Exact byte by byte: the high bit of each byte of `printable`, `lead`
+/// (`C3`) and `next` (`80` to `BF`) says what the byte is; every byte must
+/// be one of the three, and the continuation bytes must be exactly those
+/// after a lead.
+#[inline(always)]
+pub(crate) fn ascii_and_c3_letters(word: u64, carried: u64) -> (u64, u64) {
+    let low = word & LOW_SEVEN;
+    // Below 0x80 (its high bit clear), from 0x20 (adding 0x60 to its low
+    // seven bits reaches 0x80), not 0x7F (adding 1 does not reach 0x80);
+    // neither sum carries out of its byte.
+    let printable = !word & low.wrapping_add(ONES * 0x60) & !low.wrapping_add(ONES) & HIGHS;
+    // `C3`: XOR leaves a zero byte, told exactly (its low seven bits plus
+    // 0x7F reach 0x80 unless they are zero, with no carry out).
+    let xor = word ^ (ONES * 0xC3);
+    let lead = !((xor & LOW_SEVEN).wrapping_add(LOW_SEVEN) | xor) & HIGHS;
+    // `10xx_xxxx`: the high bit set, the next one (shifted up) clear.
+    let next = word & !(word << 1) & HIGHS;
+    let after_lead = (lead << 8) | carried;
+    (
+        (next ^ after_lead) | ((printable | lead | next) ^ HIGHS),
+        lead >> 56,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +256,23 @@ mod tests {
         /// answer exactly (bytes above it may be flagged or not).
         pub(super) fn lowest(mask: u64) -> u64 {
             mask & mask.wrapping_neg()
+        }
+
+        /// Whether the eight bytes are printable ASCII and `C3 80..BF`
+        /// pairs only, one byte at a time: what a word that carries
+        /// nothing in and out answers.
+        pub(super) fn ascii_and_c3_letters(bytes: [u8; 8]) -> bool {
+            let mut at = 0;
+            while at < 8 {
+                if (0x20..0x7F).contains(&bytes[at]) {
+                    at += 1;
+                } else if bytes[at] == 0xC3 && at < 7 && (0x80..0xC0).contains(&bytes[at + 1]) {
+                    at += 2;
+                } else {
+                    return false;
+                }
+            }
+            true
         }
     }
 
@@ -226,6 +302,12 @@ mod tests {
         assert_eq!(
             quote_or_delimiter(word) != 0,
             mask(word, |b| b == b',' || b == b'"') != 0,
+            "{word:x}"
+        );
+        let (wrong, carried) = ascii_and_c3_letters(word, 0);
+        assert_eq!(
+            wrong | carried == 0,
+            reference::ascii_and_c3_letters(word.to_le_bytes()),
             "{word:x}"
         );
     }
@@ -265,6 +347,13 @@ mod tests {
             prop_assert_eq!(&folded[..bytes.len()], &bytes[..]);
             prop_assert!(folded[bytes.len()..].iter().all(|&b| b == fill));
             prop_assert_eq!(word_within(&bytes, 0).is_some(), bytes.len() >= 8);
+            let filled = fold_filled(&bytes, fill, Vec::new(), |mut seen, word| {
+                seen.extend_from_slice(&word.to_le_bytes());
+                seen
+            });
+            prop_assert_eq!(filled.len(), bytes.len().div_ceil(8) * 8);
+            prop_assert_eq!(&filled[..bytes.len()], &bytes[..]);
+            prop_assert!(filled[bytes.len()..].iter().all(|&b| b == fill));
         }
     }
 }

@@ -363,7 +363,7 @@ pub enum RecoveryError {
     /// The store was created with other rules than the central's.
     #[error(
         "the store was created for {} agencies and winning number {}, the central is configured for {} agencies and winning number {}",
-        stored.agencies, stored.winning_number, configured.agencies, configured.winning_number
+        stored.agencies, stored.winning, configured.agencies, configured.winning
     )]
     RulesMismatch {
         /// The rules the store records.
@@ -388,4 +388,9 @@ pub enum RecoveryError {
         /// How many agencies the rules expect.
         agencies: u32,
     },
+    /// Committed rules ([`crate::Winning::Committed`]) the central cannot
+    /// serve: over a ledger that keeps no checksum chain (the PostgreSQL
+    /// ledger), or a new store without a fresh secret. Nothing was written.
+    #[error("a committed winning number {0}")]
+    Committed(&'static str),
 }

@@ -101,7 +101,8 @@ pub use lottery::central::{
 };
 pub use lottery::draw::{Draw, DrawSummary, DrawTally, Winners};
 pub use lottery::outcome::{AgencySnapshot, DrawSnapshot, Finish, Snapshot, Submitted};
-pub use lottery::rules::{LotteryRules, MAX_AGENCIES};
+pub use lottery::rules::{LotteryRules, MAX_AGENCIES, Winning};
+pub use lottery::secret::DrawSecret;
 pub use monitor::BetMonitor;
 pub use monitor::store::Durability;
 

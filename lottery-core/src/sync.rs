@@ -1,7 +1,7 @@
-//! The one place that names lock types.
+//! The one place that names lock and thread types.
 //!
-//! Under `cfg(loom)` every lock, condition variable, atomic and `Arc` comes from
-//! loom, so the model checker sees (and permutes) every synchronisation point of
+//! Under `cfg(loom)` every lock, condition variable, atomic, `Arc` and thread
+//! comes from loom, so the model checker sees (and permutes) every synchronisation point of
 //! the crate. Everywhere else they come from `parking_lot` and `std`. No other
 //! module may import a lock type directly.
 //!
@@ -12,6 +12,11 @@
 #[cfg(loom)]
 mod imp {
     pub use loom::sync::Arc;
+
+    /// Threads the model checker runs (the group commit's data sync thread).
+    pub mod thread {
+        pub use loom::thread::{Builder, JoinHandle};
+    }
     // Part of the shim's surface even while no module needs them yet.
     #[allow(unused_imports)]
     pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -71,6 +76,11 @@ mod imp {
 mod imp {
     pub use parking_lot::{Mutex, MutexGuard};
     pub use std::sync::Arc;
+
+    /// The standard library's threads (the group commit's data sync thread).
+    pub mod thread {
+        pub use std::thread::{Builder, JoinHandle};
+    }
     // Part of the shim's surface even while no module needs them yet.
     #[allow(unused_imports)]
     pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lottery_bet::{AgencyId, BatchDigest, Bet, BetBatch, StoredBet};
 use lottery_core::{
-    BetMonitor, Central, DrawSummary, DrawTally, Durability, Finish, LotteryRules, StoreError,
-    Winners,
+    BetMonitor, Central, DrawSecret, DrawSummary, DrawTally, Durability, Finish, LotteryRules,
+    StoreError, Winners,
     ledger::{Ledger, PendingWrite},
     store::{MemoryHandle, MemoryStore},
 };
@@ -67,8 +67,16 @@ impl Ledger for CountingLedger {
         Ledger::tally(&self.monitor, tally)
     }
 
-    fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError> {
-        Ledger::record_rules(&self.monitor, rules)
+    fn record_rules(
+        &self,
+        rules: LotteryRules,
+        secret: Option<&DrawSecret>,
+    ) -> Result<(), StoreError> {
+        Ledger::record_rules(&self.monitor, rules, secret)
+    }
+
+    fn chain_head(&self) -> Option<lottery_core::ledger::ChainHead> {
+        Ledger::chain_head(&self.monitor)
     }
 
     fn record_draw(&self, draw: &DrawSummary) -> Result<(), StoreError> {

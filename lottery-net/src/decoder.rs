@@ -446,7 +446,11 @@ fn signed_head(fields: &mut FieldReader<'_>) -> Result<lottery_tls::SignedHead, 
     Ok(lottery_tls::SignedHead {
         statement: lottery_tls::ChainStatement {
             agencies: fields.u32("agencies")?,
-            winning_number: fields.u16("winning_number")?,
+            winning: if fields.flag("committed")? {
+                lottery_tls::WinningRule::Committed(fields.bytes::<32>("commitment")?)
+            } else {
+                lottery_tls::WinningRule::Fixed(fields.u16("winning_number")?)
+            },
             position: fields.u64("position")?,
             chain: fields.bytes::<32>("chain")?,
         },
@@ -529,6 +533,12 @@ fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {
             let message = CentralMessage::SignedDraw {
                 bets: fields.u64("bets")?,
                 winners: fields.bytes::<32>("winners")?,
+                winning_number: fields.u16("winning_number")?,
+                secret: if fields.flag("has_secret")? {
+                    Some(fields.bytes::<32>("secret")?)
+                } else {
+                    None
+                },
                 head: signed_head(&mut fields)?,
             };
             fields.finish()?;

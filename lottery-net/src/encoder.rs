@@ -58,9 +58,17 @@ impl CentralMessage {
             Self::Welcome { .. } => HEADER_LEN + 8 + 8 + 1 + 1 + 4,
             Self::Ack { .. } => HEADER_LEN + 8 + 8,
             Self::Finished { .. } => HEADER_LEN + 8,
-            Self::SignedAck { .. } => HEADER_LEN + 8 + 8 + DIGEST_LEN + SIGNED_HEAD_LEN,
-            Self::SignedFinished { .. } => HEADER_LEN + 8 + SIGNED_HEAD_LEN,
-            Self::SignedDraw { .. } => HEADER_LEN + 8 + 32 + SIGNED_HEAD_LEN,
+            Self::SignedAck { head, .. } => HEADER_LEN + 8 + 8 + DIGEST_LEN + signed_head_len(head),
+            Self::SignedFinished { head, .. } => HEADER_LEN + 8 + signed_head_len(head),
+            Self::SignedDraw { secret, head, .. } => {
+                HEADER_LEN
+                    + 8
+                    + 32
+                    + 2
+                    + 1
+                    + secret.map_or(0, |secret| secret.len())
+                    + signed_head_len(head)
+            }
             Self::Winners { documents, .. } => documents
                 .iter()
                 .try_fold(WINNERS_HEADER_LEN, |len, document| {
@@ -196,11 +204,18 @@ pub fn encode_central_message(
         CentralMessage::SignedDraw {
             bets,
             winners,
+            winning_number,
+            secret,
             head,
         } => {
             put_header(out, len, kind::SIGNED_DRAW);
             put_u64(out, *bets);
             out.extend_from_slice(winners);
+            put_u16(out, *winning_number);
+            put_u8(out, u8::from(secret.is_some()));
+            if let Some(secret) = secret {
+                out.extend_from_slice(secret);
+            }
             put_signed_head(out, head);
         }
         CentralMessage::Winners { documents, last } => {
@@ -227,14 +242,17 @@ pub fn encode_central_message(
 /// A batch digest's bytes: rows' CRC32C, their length, the bets (`u32`
 /// each; a batch fits a frame, so both counts fit).
 const DIGEST_LEN: usize = 4 + 4 + 4;
-/// A signed head's bytes: agencies `u32`, winning number `u16`, position
-/// `u64`, chain 32 bytes, signature 64 bytes.
-const SIGNED_HEAD_LEN: usize = 4 + 2 + 8 + 32 + 64;
+/// A signed head's bytes: agencies `u32`, the `committed` flag, then the
+/// winning number `u16` or the commitment's 32 bytes, position `u64`, chain
+/// 32 bytes, signature 64 bytes.
+fn signed_head_len(head: &lottery_tls::SignedHead) -> usize {
+    4 + head.statement.winning.encoded_len() + 8 + 32 + 64
+}
 
 fn put_signed_head(out: &mut Vec<u8>, head: &lottery_tls::SignedHead) {
     let statement = &head.statement;
     put_u32(out, statement.agencies);
-    put_u16(out, statement.winning_number);
+    statement.winning.put(out);
     put_u64(out, statement.position);
     out.extend_from_slice(&statement.chain);
     out.extend_from_slice(&head.signature);

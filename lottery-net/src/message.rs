@@ -176,6 +176,11 @@ pub enum CentralMessage {
         bets: u64,
         /// SHA-256 of the winners per agency (`lottery_tls::winners_digest`).
         winners: [u8; 32],
+        /// The number that won.
+        winning_number: u16,
+        /// With a committed winning number (the head's rules): the secret,
+        /// revealed.
+        secret: Option<[u8; 32]>,
         /// The chain the draw covered, with the signature over the draw
         /// (`lottery_tls::DrawStatement`).
         head: SignedHead,

@@ -54,24 +54,28 @@ fn error_frame() -> impl Strategy<Value = ErrorFrame> {
 
 /// Any signed head (the codec carries it; it does not check signatures).
 fn signed_head() -> impl Strategy<Value = lottery_tls::SignedHead> {
+    let winning = prop_oneof![
+        any::<u16>().prop_map(lottery_tls::WinningRule::Fixed),
+        any::<[u8; 32]>().prop_map(lottery_tls::WinningRule::Committed),
+    ];
     (
         any::<u32>(),
-        any::<u16>(),
+        winning,
         any::<u64>(),
         any::<[u8; 32]>(),
         prop::collection::vec(any::<u8>(), 64),
     )
-        .prop_map(|(agencies, winning_number, position, chain, signature)| {
-            lottery_tls::SignedHead {
+        .prop_map(
+            |(agencies, winning, position, chain, signature)| lottery_tls::SignedHead {
                 statement: lottery_tls::ChainStatement {
                     agencies,
-                    winning_number,
+                    winning,
                     position,
                     chain,
                 },
                 signature: signature.try_into().expect("64 bytes"),
-            }
-        })
+            },
+        )
 }
 
 fn central_message() -> impl Strategy<Value = CentralMessage> {
@@ -113,13 +117,22 @@ fn central_message() -> impl Strategy<Value = CentralMessage> {
             }),
         (any::<u64>(), signed_head())
             .prop_map(|(bets_stored, head)| CentralMessage::SignedFinished { bets_stored, head }),
-        (any::<u64>(), any::<[u8; 32]>(), signed_head()).prop_map(|(bets, winners, head)| {
-            CentralMessage::SignedDraw {
-                bets,
-                winners,
-                head,
-            }
-        }),
+        (
+            any::<u64>(),
+            any::<[u8; 32]>(),
+            any::<u16>(),
+            any::<Option<[u8; 32]>>(),
+            signed_head()
+        )
+            .prop_map(|(bets, winners, winning_number, secret, head)| {
+                CentralMessage::SignedDraw {
+                    bets,
+                    winners,
+                    winning_number,
+                    secret,
+                    head,
+                }
+            }),
         (prop::collection::vec("[0-9]{1,20}", 0..40), any::<bool>())
             .prop_map(|(documents, last)| CentralMessage::Winners { documents, last }),
         Just(CentralMessage::NotDrawn),

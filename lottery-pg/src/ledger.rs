@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use lottery_bet::{AgencyId, BatchDigest, BetBatch, BetNumber, Document, StoredBet};
 use lottery_core::{
-    Draw, DrawSummary, DrawTally, Durability, LotteryRules, StoreError,
+    Draw, DrawSecret, DrawSummary, DrawTally, Durability, LotteryRules, StoreError, Winning,
     ledger::{AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, PendingWrite, Recovery},
 };
 use postgres::Config;
@@ -17,7 +17,7 @@ use postgres::Config;
 use crate::commit::{Failure, GroupCommit, Stored, Write};
 use crate::connection::{Connection, describe};
 use crate::listen;
-use crate::read::{db_error, each_bet};
+use crate::read::{db_error, each_bet, snapshot};
 use crate::rows::encode_batch_rows;
 use crate::schema::{self, Layout};
 
@@ -199,12 +199,7 @@ impl PgLedger {
     fn recover(&self) -> Result<Recovery, StoreError> {
         let mut reader = self.reader()?;
         let client = reader.as_mut().expect("connected by reader()");
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(self.db_error("read"))?;
+        let mut tx = snapshot(client, &self.name)?;
         let mut recovery = Recovery::default();
         let lottery = tx
             .query_opt(
@@ -296,7 +291,7 @@ impl PgLedger {
         match (u32::try_from(agencies), number) {
             (Ok(agencies), Some(winning_number)) => Ok(LotteryRules {
                 agencies,
-                winning_number,
+                winning: Winning::Fixed(winning_number),
             }),
             _ => Err(self.inconsistent(format!(
                 "its rules (agencies {agencies}, winning number {winning}) are not rules"
@@ -310,13 +305,7 @@ impl PgLedger {
         client: &mut postgres::Client,
         rules: LotteryRules,
     ) -> Result<Option<Draw>, StoreError> {
-        let read = self.db_error("read");
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(read)?;
+        let mut tx = snapshot(client, &self.name)?;
         let row = tx
             .query_opt("SELECT draw_bets, draw_winners FROM lottery", &[])
             .map_err(self.db_error("read"))?;
@@ -334,7 +323,12 @@ impl PgLedger {
         };
         let mut documents: std::collections::BTreeMap<AgencyId, Vec<Document>> =
             std::collections::BTreeMap::new();
-        let number = i16::try_from(rules.winning_number.get()).expect("at most 9999");
+        // Committed rules are refused before any central records them (no
+        // chain head here to derive the number from): the rules are fixed.
+        let Some(number) = rules.fixed_number() else {
+            return Err(self.inconsistent("it holds committed rules".to_owned()));
+        };
+        let number = i16::try_from(number.get()).expect("at most 9999");
         for row in tx
             .query(
                 "SELECT agency, document FROM bets WHERE number = $1
@@ -458,11 +452,26 @@ impl Ledger for PgLedger {
         self.each_bet(&mut |stored| tally.add(stored))
     }
 
-    fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError> {
+    fn record_rules(
+        &self,
+        rules: LotteryRules,
+        _secret: Option<&DrawSecret>,
+    ) -> Result<(), StoreError> {
+        let Some(winning) = rules.fixed_number() else {
+            // The central refuses committed rules over a ledger without a
+            // chain head before it records them; refused here too.
+            return Err(StoreError::Inconsistent {
+                path: self.name.clone(),
+                problem:
+                    "a committed winning number needs a chain head, and this ledger keeps none"
+                        .to_owned(),
+                remedy: "run --winning-number committed on a file store",
+            });
+        };
         let mut writer = self.engine.writer();
         let (client, _) = writer.client().map_err(self.db_error("connect to"))?;
         let agencies = i32::try_from(rules.agencies).expect("at most MAX_AGENCIES");
-        let winning = i32::from(rules.winning_number.get());
+        let winning = i32::from(winning.get());
         // Under the schema's advisory lock (the one `schema::ensure` takes),
         // so centrals starting together record the rules one after another,
         // each reading what the one before committed. One statement that
@@ -495,7 +504,7 @@ impl Ledger for PgLedger {
                 path: self.name.clone(),
                 problem: format!(
                     "another central recorded its rules first: the store was created for {} agencies and winning number {}, the central is configured for {} agencies and winning number {}",
-                    stored.agencies, stored.winning_number, rules.agencies, rules.winning_number
+                    stored.agencies, stored.winning, rules.agencies, rules.winning
                 ),
                 remedy: "start every central of one database or schema with the same --agencies and --winning-number",
             });

@@ -22,6 +22,24 @@ pub(crate) fn db_error(action: &'static str, name: &Path, error: postgres::Error
     }
 }
 
+/// A read-only, repeatable-read transaction on `client`: one snapshot of
+/// the ledger for every read that must see it whole (the recovery, the
+/// draw read back, the bets streamed, the offline check).
+///
+/// # Errors
+/// [`StoreError::Io`] when the database fails (naming the store `name`).
+pub(crate) fn snapshot<'c>(
+    client: &'c mut Client,
+    name: &Path,
+) -> Result<postgres::Transaction<'c>, StoreError> {
+    client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(|error| db_error("read", name, error))
+}
+
 /// Streams every stored bet to `visit`, each agency's in the order it sent
 /// them (agencies in id order), from one snapshot; returns how many. Every
 /// row is validated again.
@@ -35,12 +53,7 @@ pub(crate) fn each_bet(
     visit: &mut dyn FnMut(StoredBet),
 ) -> Result<u64, StoreError> {
     let failed = |error| db_error("read", name, error);
-    let mut tx = client
-        .build_transaction()
-        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .map_err(failed)?;
+    let mut tx = snapshot(client, name)?;
     let mut count = 0u64;
     let params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
     let mut rows = tx.query_raw(SELECT_BETS, params).map_err(failed)?;

@@ -27,7 +27,7 @@ use lottery_core::verify::AgencyReport;
 use lottery_core::{DrawSummary, LotteryRules, StoreError};
 use postgres::fallible_iterator::FallibleIterator;
 
-use crate::read::{connect_reader, db_error};
+use crate::read::{connect_reader, db_error, snapshot};
 use crate::rows::bet_from_row;
 
 /// Every stored bet with where it lies: the columns [`bet_from_row`] reads
@@ -84,12 +84,7 @@ struct Reading {
 pub fn verify_ledger(url: &str) -> Result<LedgerReport, StoreError> {
     let (mut client, name) = connect_reader(url)?;
     let failed = |error| db_error("read", &name, error);
-    let mut tx = client
-        .build_transaction()
-        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .map_err(failed)?;
+    let mut tx = snapshot(&mut client, &name)?;
     let mut check = Check::new(&name);
 
     if let Some(row) = tx
@@ -193,7 +188,7 @@ impl<'a> Check<'a> {
             {
                 self.report.rules = Some(LotteryRules {
                     agencies,
-                    winning_number,
+                    winning: lottery_core::Winning::Fixed(winning_number),
                 });
                 Ok(())
             }
@@ -285,7 +280,8 @@ impl<'a> Check<'a> {
         if self
             .report
             .rules
-            .is_some_and(|rules| stored.bet.number == rules.winning_number)
+            .and_then(|rules| rules.fixed_number())
+            .is_some_and(|number| stored.bet.number == number)
         {
             *self.winners.entry(agency).or_default() += 1;
         }
@@ -358,18 +354,11 @@ impl<'a> Check<'a> {
                 rules.agencies
             )));
         }
-        let winners: Vec<u64> = (1..=rules.agencies)
-            .map(|id| {
-                AgencyId::new(id)
-                    .ok()
-                    .and_then(|agency| self.winners.get(&agency).copied())
-                    .unwrap_or(0)
-            })
-            .collect();
-        if draw.bets != self.report.bets || draw.winners_per_agency != winners {
+        let found = DrawSummary::from_counts(rules.agencies, self.report.bets, &self.winners);
+        if *draw != found {
             return Err(self.problem(format!(
                 "it records a draw of {} bets with winners {:?}, its bets give {} and {:?}",
-                draw.bets, draw.winners_per_agency, self.report.bets, winners
+                draw.bets, draw.winners_per_agency, found.bets, found.winners_per_agency
             )));
         }
         Ok(self.report)

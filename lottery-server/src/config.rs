@@ -41,7 +41,7 @@ use clap::builder::BoolishValueParser;
 use log::LevelFilter;
 use lottery_bet::BetNumber;
 use lottery_config::{ConfigWarning, Requirement, Setting, requires, usage};
-use lottery_core::{Durability, LotteryRules, MAX_AGENCIES};
+use lottery_core::{Durability, LotteryRules, MAX_AGENCIES, Winning};
 use lottery_tls::{ReceiptKey, ServerTls};
 use serde::Deserialize;
 
@@ -194,10 +194,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "MODE", env = "SERVER_DURABILITY")]
     pub durability: Option<Durability>,
 
-    /// The winning number, 0 to 9999 [default: 7574].
-    #[arg(long, value_name = "N", env = "SERVER_WINNING_NUMBER",
-          value_parser = clap::value_parser!(u16).range(0..=9999))]
-    pub winning_number: Option<u16>,
+    /// The winning number, 0 to 9999, or `committed`: derived at the draw
+    /// from a secret the new store commits to and the store's final chain
+    /// head, so nobody can choose it (file stores only) [default: 7574].
+    #[arg(long, value_name = "N|committed", env = "SERVER_WINNING_NUMBER")]
+    pub winning_number: Option<WinningSetting>,
 
     /// Event-loop threads [default: the number of cores].
     #[arg(long, value_name = "N", env = "SERVER_THREADS",
@@ -465,17 +466,11 @@ fn resolve_rules(args: &ServerArgs) -> Result<LotteryRules, ConfigError> {
     check("agencies", (1..=MAX_AGENCIES).contains(&agencies), || {
         format!("{agencies} (expected 1 to {MAX_AGENCIES})")
     })?;
-    let winning_number = match args.winning_number {
-        None => BetNumber::DEFAULT_WINNING,
-        Some(number) => BetNumber::new(u32::from(number)).map_err(|_| ConfigError::Invalid {
-            setting: "winning-number",
-            reason: format!("{number} (expected 0 to 9999)"),
-        })?,
+    let winning = match args.winning_number {
+        None => Winning::Fixed(BetNumber::DEFAULT_WINNING),
+        Some(WinningSetting(winning)) => winning,
     };
-    Ok(LotteryRules {
-        agencies,
-        winning_number,
-    })
+    Ok(LotteryRules { agencies, winning })
 }
 
 /// The server's knobs of `args`, checked; the binary handles signals.
@@ -693,7 +688,7 @@ impl fmt::Display for Config {
             self.rules.agencies,
             store_for_log(&self.store),
             self.durability,
-            self.rules.winning_number,
+            self.rules.winning,
             self.server.threads,
             self.server.exit_when_done,
             lottery_log::filter_name(self.log_level),
@@ -740,6 +735,45 @@ fn parse_agencies(text: &str) -> Result<u32, String> {
         _ => Err(format!(
             "not a number of agencies (expected 1 to {MAX_AGENCIES})"
         )),
+    }
+}
+
+/// A winning number setting: `0` to `9999`, or `committed` (a TOML file
+/// may give the number as an integer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WinningSetting(pub Winning);
+
+impl FromStr for WinningSetting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "committed" {
+            return Ok(Self(Winning::Committed));
+        }
+        text.parse::<u32>()
+            .ok()
+            .and_then(|number| BetNumber::new(number).ok())
+            .map(|number| Self(Winning::Fixed(number)))
+            .ok_or_else(|| {
+                format!("{text:?} is not a winning number (expected 0 to 9999, or committed)")
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for WinningSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// An integer or a word, as TOML gives it.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Number(i64),
+            Word(String),
+        }
+        let text = match Given::deserialize(deserializer)? {
+            Given::Number(number) => number.to_string(),
+            Given::Word(word) => word,
+        };
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -821,7 +855,7 @@ mod tests {
         assert_eq!(config.listen, "0.0.0.0:12345".parse().unwrap());
         assert_eq!(config.backlog, 1024);
         assert_eq!(config.rules.agencies, 5);
-        assert_eq!(config.rules.winning_number.get(), 7574);
+        assert_eq!(config.rules.fixed_number().unwrap().get(), 7574);
         assert_eq!(config.store, PathBuf::from("./bets.csv"));
         assert_eq!(config.durability, Durability::Fsync);
         assert_eq!(config.server.threads, default_threads());
@@ -837,9 +871,42 @@ mod tests {
         let config = Config::resolve(flags.or(lower)).unwrap();
         assert_eq!(config.rules.agencies, 3, "flag over file");
         assert_eq!(config.durability, Durability::None, "flag over file");
-        assert_eq!(config.rules.winning_number.get(), 42, "file over default");
+        assert_eq!(
+            config.rules.fixed_number().unwrap().get(),
+            42,
+            "file over default"
+        );
         assert_eq!(config.server.threads, 3, "file over default");
         assert_eq!(config.backlog, DEFAULT_BACKLOG, "default");
+    }
+
+    #[test]
+    fn the_winning_number_is_a_number_or_committed_by_flag_and_by_file() {
+        let committed = |args: ServerArgs| Config::resolve(args).unwrap().rules.winning;
+        assert_eq!(
+            committed(parse(&["--winning-number", "committed"])),
+            Winning::Committed
+        );
+        assert_eq!(
+            committed(file("winning-number = \"committed\"")),
+            Winning::Committed
+        );
+        assert_eq!(
+            committed(file("winning-number = \"12\"")),
+            Winning::Fixed(BetNumber::new(12).unwrap())
+        );
+        for bad in [
+            "winning-number = \"Committed\"",
+            "winning-number = -1",
+            "winning-number = 1.5",
+        ] {
+            assert!(toml::from_str::<ServerArgs>(bad).is_err(), "{bad}");
+        }
+        let config = Config::resolve(parse(&["--winning-number", "committed"])).unwrap();
+        assert!(
+            config.to_string().contains("winning_number: committed"),
+            "{config}"
+        );
     }
 
     #[test]
@@ -895,8 +962,9 @@ mod tests {
 
     #[test]
     fn invalid_file_values_are_refused_naming_the_setting() {
-        let error = Config::resolve(file("winning-number = 12345")).unwrap_err();
+        let error = toml::from_str::<ServerArgs>("winning-number = 12345").unwrap_err();
         assert!(error.to_string().contains("winning-number"), "{error}");
+        assert!(error.to_string().contains("expected 0 to 9999"), "{error}");
         let error = Config::resolve(file("agencies = 0")).unwrap_err();
         assert!(error.to_string().contains("agencies"), "{error}");
         let error = Config::resolve(file("max-frame = 10")).unwrap_err();

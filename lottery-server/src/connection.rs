@@ -71,7 +71,7 @@ pub(crate) enum Status {
     /// More to do now (its read budget ran out, or its output drained after
     /// a pause): drive it again, after the others.
     Again,
-    /// Closed: remove it (once the completer answered its work in flight).
+    /// Closed: remove it (once the completer answered its pending work).
     Done,
 }
 
@@ -116,7 +116,7 @@ enum Lifecycle {
         write_shut: bool,
     },
     /// Done: nothing more is read or sent. The loop removes it, for this
-    /// reason, as soon as the completer answered its work in flight.
+    /// reason, as soon as the completer answered its pending work.
     Closed {
         /// Why (for the `close_connection` line).
         reason: String,
@@ -206,7 +206,7 @@ impl Connection {
         }
     }
 
-    /// Whether it closed and may go once its work in flight is answered.
+    /// Whether it closed and may go once its pending work is answered.
     pub(crate) fn is_closed(&self) -> bool {
         matches!(self.lifecycle, Lifecycle::Closed { .. })
     }
@@ -354,7 +354,7 @@ impl Connection {
             };
         }
         // A peer that closed and has nothing left to receive can go (once
-        // its batches in flight are complete), also while its winners query
+        // its pending batches are complete), also while its winners query
         // waits for the draw: nobody would read the answer. (An agency that
         // only shut its write side is treated alike; ours never do.)
         if self.peer_closed && self.unsent() == 0 {
@@ -377,7 +377,7 @@ impl Connection {
     }
 
     /// Lets the session answer a batch, finish or handshake of it that the
-    /// completer completed. Returns whether all of its work in flight is
+    /// completer completed. Returns whether all of its pending work is
     /// answered now, and the agency a handshake bound it to (the loop
     /// registers it, replacing an older connection of that agency). A
     /// handshake of a connection closed meanwhile binds nothing.

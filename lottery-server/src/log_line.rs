@@ -39,7 +39,8 @@ use std::time::{Duration, Instant};
 use log::{Level, debug, error, info, log, log_enabled, warn};
 use lottery_bet::{AgencyId, ResumePoint};
 use lottery_core::{
-    DrawSummary, Durability, Finish, StoreError, SubmitError, Submitted, ledger::Quarantined,
+    Central, DrawSummary, Durability, Finish, StoreError, SubmitError, Submitted,
+    ledger::Quarantined,
 };
 use lottery_log::chain;
 use lottery_net::{DecodeError, EncodeError};
@@ -190,6 +191,36 @@ pub(crate) fn draw_recovered(summary: &DrawSummary) {
         "action: recover_draw | result: success | bets: {} | winners: {winners}",
         summary.bets
     );
+}
+
+/// The store's committed winning number: its commitment (SHA-256 of the
+/// secret), at every start; `new` when this start created it.
+pub(crate) fn winning_number_committed(commitment: &[u8; 32], new: bool) {
+    info!(
+        "action: commit_winning_number | result: success | commitment: {} | store: {}",
+        Hex(commitment),
+        if new { "new" } else { "existing" }
+    );
+}
+
+/// Once drawn with a committed winning number: the number and the secret it
+/// came from, so that anyone holding the commitment can check it.
+pub(crate) fn secret_revealed(central: &Central) {
+    if let (Some(secret), Some(number)) = (central.revealed_secret(), central.winning_number()) {
+        info!(
+            "action: reveal_secret | result: success | winning_number: {number} | secret: {}",
+            Hex(secret.as_bytes())
+        );
+    }
+}
+
+/// Bytes as lower-case hex digits.
+struct Hex<'a>(&'a [u8]);
+
+impl Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
 }
 
 // --- the server and its acceptor ----------------------------------------------

@@ -18,9 +18,9 @@
 //! - Answers leave in the order the messages came. Batches and finishes are
 //!   stored in two steps (begun here, completed by the loop together with
 //!   every other batch and finish of the same loop iteration, so one sync
-//!   covers them all); while batches of this session are in flight, a message
+//!   covers them all); while batches of this session are pending, a message
 //!   that would answer at once (or a refusal) is held, and taken up again
-//!   once their acks are written; while its finish is in flight, every
+//!   once their acks are written; while its finish is pending, every
 //!   message is held.
 //! - The first message must be the handshake, and it binds the session to one
 //!   agency for good; everything after speaks for that agency only. Over a
@@ -31,6 +31,13 @@
 //! - A winners query before the draw is held (or answered "not drawn yet" when
 //!   asked not to wait) and answered by [`Session::on_draw`]; messages after
 //!   it wait for that answer (answers stay in request order).
+//! - Where the session stands is one `Phase` (greeting, welcoming, bound
+//!   and what a bound session awaits, ended and whether the completer still
+//!   holds its handshake or finish), beside one count: its batches begun and
+//!   not yet acked. No flag beside the phase can contradict it. What the
+//!   `Hello` chose for the connection's life (the receipts version: signed
+//!   acks, finishes and draw) sits beside it like the peer's identity, set
+//!   once by the accepted `Hello` and read only by a bound session.
 //! - Nothing the peer sends can panic: every refusal is an error frame, and a
 //!   session that cannot go on says [`Step::Close`].
 
@@ -45,11 +52,12 @@ use lottery_net::{
     PROTOCOL_VERSION, RECEIPTS_VERSION, encode_central_message, encode_winners,
 };
 use lottery_tls::CertificateDer;
-use lottery_tls::{ChainStatement, DrawStatement, ReceiptKey, SignedHead, winners_digest};
+use lottery_tls::{ReceiptKey, SignedHead};
 
 use crate::completer::{Completed, PendingRequest};
 use crate::log_line;
 use crate::metrics;
+use crate::receipt;
 use crate::refusal::{self, Ending};
 
 /// What the event loop must do after a session handled something.
@@ -66,7 +74,7 @@ pub(crate) enum Step {
     /// iteration ([`PendingRequest::complete`]) and hand the result to
     /// [`Session::on_completed`].
     Storing(PendingRequest),
-    /// Nothing more until every in-flight batch of this session is acked.
+    /// Nothing more until every pending batch of this session is acked.
     Held,
     /// The agency's winners are in the output: once they are sent, the
     /// agency counts as served.
@@ -85,12 +93,32 @@ enum Phase {
     /// answered.
     Welcoming(AgencyId),
     /// Speaking for this agency.
-    Bound(AgencyId),
+    Bound {
+        /// The agency.
+        agency: AgencyId,
+        /// What its next request waits for, besides the acks of its batches.
+        awaiting: Awaiting,
+    },
     /// Said its last word; ignores everything.
     Ended {
         /// The agency it spoke for, if the handshake came first.
         agency: Option<AgencyId>,
+        /// The handshake or the finish it began is still at the completer:
+        /// the connection stays until it comes back.
+        completing: bool,
     },
+}
+
+/// What a bound session's next request waits for (its answer must follow
+/// the answer it waits for), besides the acks of the session's batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Awaiting {
+    /// Nothing: the next request is handled at once.
+    Nothing,
+    /// The answer to the finish it began, at the completer.
+    Finish,
+    /// The draw, for the winners query it holds.
+    Draw,
 }
 
 /// A message of the peer, as the session takes it.
@@ -135,9 +163,9 @@ impl Request {
 /// What a session keeps for later, to answer in order.
 #[derive(Debug)]
 enum Held {
-    /// A request to handle once the in-flight batches are acked.
+    /// A request to handle once the pending batches are acked.
     Request(Request),
-    /// A refusal to send once the in-flight batches are acked.
+    /// A refusal to send once the pending batches are acked.
     Refusal(ErrorFrame),
 }
 
@@ -172,14 +200,7 @@ pub(crate) struct Session {
     phase: Phase,
     /// Batches begun and not yet acked.
     pending_batches: usize,
-    /// A finish is begun and not yet answered: every message waits for it.
-    finishing: bool,
-    /// The handshake is at the completer (also once the session ended
-    /// meanwhile: the connection stays until it comes back).
-    welcoming: bool,
     held: Option<Held>,
-    /// A winners query is held until the draw.
-    waiting_for_draw: bool,
     /// Bets stored for the agency as far as this session knows (for acks).
     bets_stored: u64,
     /// Which agencies the peer may act as.
@@ -213,10 +234,7 @@ impl Session {
             },
             phase: Phase::Greeting,
             pending_batches: 0,
-            finishing: false,
-            welcoming: false,
             held: None,
-            waiting_for_draw: false,
             bets_stored: 0,
             receipts: false,
         }
@@ -242,8 +260,8 @@ impl Session {
     /// The agency the session speaks for, once bound (also after it ended).
     pub(crate) fn agency(&self) -> Option<AgencyId> {
         match self.phase {
-            Phase::Bound(agency) => Some(agency),
-            Phase::Ended { agency } => agency,
+            Phase::Bound { agency, .. } => Some(agency),
+            Phase::Ended { agency, .. } => agency,
             // Not bound before its `Welcome`.
             Phase::Greeting | Phase::Welcoming(_) => None,
         }
@@ -258,15 +276,21 @@ impl Session {
     /// finish of it are being stored, or it waits for the draw. The idle
     /// timeout does not apply.
     pub(crate) fn is_waiting(&self) -> bool {
-        self.has_pending_work() || self.waiting_for_draw
+        self.has_pending_work() || self.is_waiting_for_draw()
     }
 
     /// Whether a winners query waits for the draw.
     pub(crate) fn is_waiting_for_draw(&self) -> bool {
-        self.waiting_for_draw
+        matches!(
+            self.phase,
+            Phase::Bound {
+                awaiting: Awaiting::Draw,
+                ..
+            }
+        )
     }
 
-    /// Whether the session must not take another message now (in-flight
+    /// Whether the session must not take another message now (pending
     /// batches must be acked, or the held winners query answered, first;
     /// or the peer already has [`MAX_PENDING_BATCHES`] batches at the
     /// completer).
@@ -290,13 +314,35 @@ impl Session {
     /// Whether a batch, the finish or the handshake is begun and not yet
     /// answered.
     pub(crate) fn has_pending_work(&self) -> bool {
-        self.pending_batches > 0 || self.finishing || self.welcoming
+        self.pending_batches > 0 || self.is_completing()
     }
 
-    /// Takes up what was held, once no batch is in flight and no winners
+    /// Whether the handshake or the finish it began is at the completer (also
+    /// once the session ended meanwhile).
+    fn is_completing(&self) -> bool {
+        match self.phase {
+            Phase::Welcoming(_)
+            | Phase::Bound {
+                awaiting: Awaiting::Finish,
+                ..
+            } => true,
+            Phase::Ended { completing, .. } => completing,
+            Phase::Greeting | Phase::Bound { .. } => false,
+        }
+    }
+
+    /// The handshake or the finish came back from the completer after the
+    /// session ended: nothing more keeps the connection.
+    fn completed_after_end(&mut self) {
+        if let Phase::Ended { completing, .. } = &mut self.phase {
+            *completing = false;
+        }
+    }
+
+    /// Takes up what was held, once no batch is pending and no winners
     /// query waits. Call before decoding further messages.
     pub(crate) fn resume(&mut self, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
-        if self.has_pending_work() || self.waiting_for_draw {
+        if self.is_waiting() {
             return if self.held.is_some() {
                 Step::Held
             } else {
@@ -331,15 +377,22 @@ impl Session {
                 Ask::Hello { version, agency } => self.on_hello(version, agency, ctx, out),
                 _ => self.end_with(refusal::hello_first(request.name), ctx.max_frame, out),
             },
-            Phase::Bound(agency) => self.on_request(agency, request, ctx, out),
+            Phase::Bound {
+                agency,
+                awaiting: Awaiting::Nothing,
+            } => self.on_request(agency, request, ctx, out),
+            // Its answer must follow the winners of the query (or the answer
+            // to the finish) before it.
+            Phase::Bound { .. } => self.hold(request),
             // Not given messages meanwhile (it is held); kept for after the
             // `Welcome` all the same.
             Phase::Welcoming(_) => self.hold(request),
         }
     }
 
-    /// Handles a request of the agency the session speaks for, or holds it
-    /// until what is before it is answered.
+    /// Handles a request of the agency the session speaks for (waiting for
+    /// nothing but its batches' acks), or holds it until what is before it
+    /// is answered.
     fn on_request(
         &mut self,
         agency: AgencyId,
@@ -347,11 +400,6 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
-        if self.waiting_for_draw || self.finishing {
-            // Its answer must follow the winners of the query (or the answer
-            // to the finish) before it.
-            return self.hold(request);
-        }
         let name = request.name;
         match request.ask {
             Ask::Hello { .. } => self.end_with(refusal::second_hello(), ctx.max_frame, out),
@@ -405,7 +453,6 @@ impl Session {
         match begun {
             Ok((id, ResumeStep::Read(pending))) => {
                 self.phase = Phase::Welcoming(id);
-                self.welcoming = true;
                 Step::Storing(PendingRequest::Hello { pending })
             }
             Ok((id, ResumeStep::Ready(point))) => self.welcome(agency, Ok((id, point)), ctx, out),
@@ -433,7 +480,10 @@ impl Session {
             log_line::handshake_refused(agency, self.peer, &refusal.message);
             return self.end_with(refusal, ctx.max_frame, out);
         };
-        self.phase = Phase::Bound(id);
+        self.phase = Phase::Bound {
+            agency: id,
+            awaiting: Awaiting::Nothing,
+        };
         self.bets_stored = point.bets_stored;
         log_line::handshake(id, &point);
         send(
@@ -521,11 +571,14 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Option<AgencyId> {
-        self.welcoming = false;
         if self.phase != Phase::Welcoming(agency) {
             // Ended meanwhile (shut down, the peer gone): nothing to answer.
+            self.completed_after_end();
             return None;
         }
+        // Back from the completer: neither welcoming nor bound until
+        // `welcome` binds the session or a refusal ends it.
+        self.phase = Phase::Greeting;
         if let Err(ResumeError::Store(cause)) = &result {
             // Never the books instead: another central may have acknowledged
             // batches they do not hold. The agency reconnects and asks again.
@@ -543,10 +596,13 @@ impl Session {
     /// The handshake came back from the completer after the connection
     /// closed: whatever the read found is not answered, and nothing is bound.
     pub(crate) fn abandon_handshake(&mut self) {
-        self.welcoming = false;
         if let Phase::Welcoming(_) = self.phase {
-            self.phase = Phase::Ended { agency: None };
+            self.phase = Phase::Ended {
+                agency: None,
+                completing: false,
+            };
         }
+        self.completed_after_end();
     }
 
     /// Answers a batch this session began, once it is complete.
@@ -560,7 +616,7 @@ impl Session {
         out: &mut Vec<u8>,
     ) {
         self.pending_batches = self.pending_batches.saturating_sub(1);
-        let Phase::Bound(agency) = self.phase else {
+        let Phase::Bound { agency, .. } = self.phase else {
             // Ended meanwhile (replaced, shut down): the outcome is logged
             // only. A batch is begun only by a bound session, so the agency
             // it ended with is known.
@@ -617,7 +673,10 @@ impl Session {
     ) -> Step {
         match ctx.central.begin_finish(agency, bets_sent) {
             Ok(pending) => {
-                self.finishing = true;
+                self.phase = Phase::Bound {
+                    agency,
+                    awaiting: Awaiting::Finish,
+                };
                 Step::Storing(PendingRequest::Finish {
                     pending,
                     agency,
@@ -645,11 +704,17 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) {
-        self.finishing = false;
-        let Phase::Bound(agency) = self.phase else {
-            // Ended meanwhile (replaced, shut down): the finish stands, the
-            // agency learns it when it finishes again.
-            return;
+        let agency = match &mut self.phase {
+            Phase::Bound { agency, awaiting } => {
+                *awaiting = Awaiting::Nothing;
+                *agency
+            }
+            _ => {
+                // Ended meanwhile (replaced, shut down): the finish stands,
+                // the agency learns it when it finishes again.
+                self.completed_after_end();
+                return;
+            }
         };
         if let Err(error) = result {
             send_error(
@@ -678,7 +743,10 @@ impl Session {
         match ctx.central.winners(agency) {
             Ok(Winners::Drawn(documents)) => self.send_winners(agency, &documents, ctx, out),
             Ok(Winners::NotDrawn) if wait => {
-                self.waiting_for_draw = true;
+                self.phase = Phase::Bound {
+                    agency,
+                    awaiting: Awaiting::Draw,
+                };
                 log_line::winners_waiting(agency);
                 Step::Continue
             }
@@ -695,17 +763,21 @@ impl Session {
     /// [`Step::WinnersSent`] when there was one; the loop then drives the
     /// session again, for what was held behind the query.
     pub(crate) fn on_draw(&mut self, ctx: &mut Context<'_>, out: &mut Vec<u8>) -> Step {
-        let Phase::Bound(agency) = self.phase else {
+        let Phase::Bound {
+            agency,
+            awaiting: Awaiting::Draw,
+        } = self.phase
+        else {
             return Step::Continue;
         };
-        if !self.waiting_for_draw {
-            return Step::Continue;
-        }
         let Ok(Winners::Drawn(documents)) = ctx.central.winners(agency) else {
             // Not drawn after all (a spurious wake): keep waiting.
             return Step::Continue;
         };
-        self.waiting_for_draw = false;
+        self.phase = Phase::Bound {
+            agency,
+            awaiting: Awaiting::Nothing,
+        };
         self.send_winners(agency, &documents, ctx, out)
     }
 
@@ -760,16 +832,18 @@ impl Session {
 
     /// Says why the session cannot go on, and ends it.
     fn end_with(&mut self, refusal: ErrorFrame, max_frame: usize, out: &mut Vec<u8>) -> Step {
+        // A winners query waiting for the draw is dropped with the session;
+        // a begun handshake or finish still comes back from the completer.
         self.phase = Phase::Ended {
             agency: self.agency(),
+            completing: self.is_completing(),
         };
         self.held = None;
-        self.waiting_for_draw = false;
         send_error(&refusal, max_frame, out);
         Step::Close
     }
 
-    /// Sends a refusal now, or after the acks of the batches in flight.
+    /// Sends a refusal now, or after the acks of the pending batches.
     fn refuse(&mut self, refusal: ErrorFrame, max_frame: usize, out: &mut Vec<u8>) -> Step {
         if self.pending_batches > 0 {
             self.held = Some(Held::Refusal(refusal));
@@ -837,31 +911,19 @@ fn send_error(error: &ErrorFrame, max_frame: usize, out: &mut Vec<u8>) {
     );
 }
 
-/// The signed draw a receipts session's winners answer ends with: the draw
-/// as the central found it, over the chain it covered (no record is written
-/// after the draw, so the committed head is the draw's). Signed on demand,
-/// once per answer (Ed25519 is deterministic: every answer carries the same
-/// signature). `None` before the draw or over a ledger without a chain.
+/// The signed draw a receipts session's winners answer ends with
+/// ([`receipt::draw_statement`]), signed on demand, once per answer
+/// (Ed25519 is deterministic: every answer carries the same signature).
+/// `None` before the draw or over a ledger without a chain.
 fn signed_draw(ctx: &Context<'_>) -> Option<CentralMessage> {
     let key = ctx.receipt_key?;
-    let summary = ctx.central.draw_summary()?;
-    let head = ctx.central.chain_head()?;
-    let rules = ctx.central.rules();
-    let winners = winners_digest(&summary.winners_per_agency);
-    let head = key.sign_draw(DrawStatement {
-        chain: ChainStatement {
-            agencies: rules.agencies,
-            winning_number: rules.winning_number.get(),
-            position: head.records,
-            chain: head.link,
-        },
-        bets: summary.bets,
-        winners,
-    });
+    let statement = receipt::draw_statement(ctx.central)?;
     Some(CentralMessage::SignedDraw {
-        bets: summary.bets,
-        winners,
-        head,
+        bets: statement.bets,
+        winners: statement.winners,
+        winning_number: statement.winning_number,
+        secret: statement.secret,
+        head: key.sign_draw(statement),
     })
 }
 

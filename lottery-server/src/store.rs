@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use lottery_core::{
-    BetMonitor, Central, Durability, LotteryRules,
+    BetMonitor, Central, DrawSecret, Durability, LotteryRules, StoreError, Winning,
     ledger::{Ledger, Recovery},
     store::CsvFileStore,
 };
@@ -92,11 +92,30 @@ fn central_over(
     for (agency, record) in &recovery.agencies {
         log_line::agency_recovered(*agency, record.last_batch, record.bets, record.finished);
     }
-    let central = Central::new(rules, ledger, recovery)?;
+    let central = match rules.winning {
+        Winning::Committed => {
+            // Drawn now and used only if the store has no secret yet: a
+            // store keeps the one it was created with.
+            let mut fresh = [0u8; 32];
+            getrandom::getrandom(&mut fresh).map_err(|error| {
+                ServerError::Store(StoreError::Io {
+                    action: "draw a secret from the operating system for",
+                    path: path.to_path_buf(),
+                    source: std::io::Error::other(error.to_string()),
+                })
+            })?;
+            Central::with_fresh_secret(rules, ledger, recovery, DrawSecret::from_bytes(fresh))?
+        }
+        _ => Central::new(rules, ledger, recovery)?,
+    };
+    if let Some(commitment) = central.commitment() {
+        log_line::winning_number_committed(&commitment, recovery.rules.is_none());
+    }
     if let Some(summary) = central.draw_summary() {
         // The draw happened before the restart; this is the same draw
         // recomputed from the store (deterministically).
         log_line::draw_recovered(&summary);
+        log_line::secret_revealed(&central);
     }
     Ok(central)
 }

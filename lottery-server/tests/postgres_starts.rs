@@ -175,6 +175,32 @@ fn a_central_with_other_rules_than_the_schema_records_is_refused_clearly() {
 
 /// Whether `line` is one of the course's log lines: `DATE TIME LEVEL
 /// action: NAME | result: RESULT ...`.
+#[test]
+fn a_committed_winning_number_on_postgres_is_refused_clearly_and_records_no_rules() {
+    let Some(base) = postgres_url(
+        "a_committed_winning_number_on_postgres_is_refused_clearly_and_records_no_rules",
+    ) else {
+        return;
+    };
+    let schema = Schema::new(&base);
+    let output = Command::new(BINARY)
+        .args(["--listen", "127.0.0.1:0", "--threads", "1"])
+        .args(["--store", schema.url(), "--winning-number", "committed"])
+        .env_remove("LOGGING_LEVEL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lottery-server");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains(
+            "a committed winning number needs a ledger with a checksum chain (a file store)"
+        ),
+        "{log}"
+    );
+    assert!(recorded_rules(&schema).is_empty(), "no rules recorded");
+}
+
 fn course_format(line: &str) -> bool {
     let mut words = line.splitn(4, ' ');
     let (Some(date), Some(time), Some(level), Some(rest)) =

@@ -61,7 +61,7 @@ pub use self::pem::{load_certificates, load_private_key};
 pub use self::pump::{PumpError, receive_records, send_records};
 pub use self::receipt::{
     BadSignature, ChainStatement, DRAW_DOMAIN, DrawStatement, RECEIPT_DOMAIN, Receipt, ReceiptKey,
-    ReceiptPubkey, ReceiptSubject, SignedHead, generate_receipt_keys, winners_digest,
+    ReceiptPubkey, ReceiptSubject, SignedHead, WinningRule, generate_receipt_keys, winners_digest,
 };
 
 /// The rustls types the users of this crate hold (so that they need no

@@ -1,8 +1,9 @@
 //! Receipts: the central's Ed25519 signature over the head of its store's
 //! checksum chain, and what an agency keeps of an acknowledgement.
 //!
-//! The central signs a [`ChainStatement`] (the lottery's rules, the chain's
-//! length and its head link, behind a domain-separation prefix) once per
+//! The central signs a [`ChainStatement`] (the lottery's rules, with a
+//! committed winning number's commitment, the chain's length and its head
+//! link, behind a domain-separation prefix) once per
 //! group of acknowledgements, never once per bet; every `Ack` and
 //! `Finished` of a receipts session carries the signed head that covers it
 //! ([`SignedHead`]). An agency checks the signature against the central's
@@ -19,11 +20,16 @@
 //! generator) writes one to a directory.
 //!
 //! ```
-//! use lottery_tls::{ChainStatement, ReceiptKey, generate_receipt_keys};
+//! use lottery_tls::{ChainStatement, ReceiptKey, WinningRule, generate_receipt_keys};
 //! let (private_pem, public_pem) = generate_receipt_keys()?;
 //! let key = ReceiptKey::from_pem(private_pem.as_bytes(), "receipt key")?;
 //! let pubkey = lottery_tls::ReceiptPubkey::from_pem(public_pem.as_bytes(), "receipt public key")?;
-//! let head = key.sign(ChainStatement { agencies: 5, winning_number: 7574, position: 3, chain: [7; 32] });
+//! let head = key.sign(ChainStatement {
+//!     agencies: 5,
+//!     winning: WinningRule::Fixed(7574),
+//!     position: 3,
+//!     chain: [7; 32],
+//! });
 //! assert!(pubkey.verify(&head).is_ok());
 //! let mut forged = head;
 //! forged.statement.position = 4;
@@ -55,14 +61,55 @@ const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
 
+/// How the signed lottery's winning number is chosen (its rules'
+/// `winning`, as the central signs them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WinningRule {
+    /// This number wins, known from the start.
+    Fixed(u16),
+    /// The number is derived at the draw from a secret whose commitment
+    /// (SHA-256 of the secret) this is: signed in every receipt, so an
+    /// agency holds the commitment from its first ack on, before the draw
+    /// reveals the secret.
+    Committed([u8; 32]),
+}
+
+impl WinningRule {
+    /// How many bytes [`WinningRule::put`] appends.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Self::Fixed(_) => 1 + 2,
+            Self::Committed(commitment) => 1 + commitment.len(),
+        }
+    }
+
+    /// Appends its bytes, as signed and as sent (the one place of their
+    /// layout): a kind byte, then for [`WinningRule::Fixed`] (kind 0) the
+    /// number (2 bytes, big-endian), for [`WinningRule::Committed`] (kind 1)
+    /// the commitment (32 bytes).
+    pub fn put(&self, bytes: &mut Vec<u8>) {
+        match self {
+            Self::Fixed(number) => {
+                bytes.push(0);
+                bytes.extend_from_slice(&number.to_be_bytes());
+            }
+            Self::Committed(commitment) => {
+                bytes.push(1);
+                bytes.extend_from_slice(commitment);
+            }
+        }
+    }
+}
+
 /// What the central signs: the lottery's rules and a prefix of its store's
 /// checksum chain (its length and the link of its last record).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChainStatement {
     /// Agencies the lottery expects (the store's `rules`).
     pub agencies: u32,
-    /// The winning number it was created with.
-    pub winning_number: u16,
+    /// How its winning number is chosen.
+    pub winning: WinningRule,
     /// Records in the chain up to the head (the first record is 1).
     pub position: u64,
     /// The head record's SHA-256 link.
@@ -70,14 +117,15 @@ pub struct ChainStatement {
 }
 
 impl ChainStatement {
-    /// The bytes signed: [`RECEIPT_DOMAIN`], then `agencies` (4 bytes),
-    /// `winning_number` (2), `position` (8), all big-endian, then `chain`
-    /// (32).
+    /// The bytes signed: [`RECEIPT_DOMAIN`], then `agencies` (4 bytes,
+    /// big-endian), `winning` (a kind byte, then the number's 2 bytes or
+    /// the commitment's 32: [`WinningRule`]), `position` (8, big-endian),
+    /// then `chain` (32).
     pub fn signed_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(RECEIPT_DOMAIN.len() + 46);
+        let mut bytes = Vec::with_capacity(RECEIPT_DOMAIN.len() + 77);
         bytes.extend_from_slice(RECEIPT_DOMAIN);
         bytes.extend_from_slice(&self.agencies.to_be_bytes());
-        bytes.extend_from_slice(&self.winning_number.to_be_bytes());
+        self.winning.put(&mut bytes);
         bytes.extend_from_slice(&self.position.to_be_bytes());
         bytes.extend_from_slice(&self.chain);
         bytes
@@ -85,12 +133,19 @@ impl ChainStatement {
 }
 
 /// The draw as the central signs it: the chain it covered (every record of
-/// the lottery), the bets it counted and a digest of the winners per
-/// agency ([`winners_digest`]).
+/// the lottery), the number that won (and with a committed one, the
+/// secret it came from), the bets it counted and a digest of the winners
+/// per agency ([`winners_digest`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DrawStatement {
     /// The chain at the draw: rules, position (every record) and head.
     pub chain: ChainStatement,
+    /// The number that won: the fixed one, or the one the secret and the
+    /// chain's head give.
+    pub winning_number: u16,
+    /// With a committed winning number ([`WinningRule::Committed`]): the
+    /// secret, revealed (`None` under a fixed one).
+    pub secret: Option<[u8; 32]>,
     /// Bets the draw counted.
     pub bets: u64,
     /// [`winners_digest`] of the winners per agency.
@@ -100,16 +155,67 @@ pub struct DrawStatement {
 impl DrawStatement {
     /// The bytes signed: [`DRAW_DOMAIN`], the chain statement's fields as
     /// [`ChainStatement::signed_bytes`] lays them out after its domain, then
-    /// `bets` (8 bytes, big-endian) and `winners` (32).
+    /// `bets` (8 bytes, big-endian), `winners` (32), `winning_number` (2,
+    /// big-endian) and the secret: a byte 0 without one, or 1 and its 32
+    /// bytes.
     pub fn signed_bytes(&self) -> Vec<u8> {
         let chain = self.chain.signed_bytes();
-        let mut bytes = Vec::with_capacity(DRAW_DOMAIN.len() + 86);
+        let mut bytes = Vec::with_capacity(DRAW_DOMAIN.len() + 150);
         bytes.extend_from_slice(DRAW_DOMAIN);
         bytes.extend_from_slice(&chain[RECEIPT_DOMAIN.len()..]);
         bytes.extend_from_slice(&self.bets.to_be_bytes());
         bytes.extend_from_slice(&self.winners);
+        bytes.extend_from_slice(&self.winning_number.to_be_bytes());
+        match &self.secret {
+            None => bytes.push(0),
+            Some(secret) => {
+                bytes.push(1);
+                bytes.extend_from_slice(secret);
+            }
+        }
         bytes
     }
+
+    /// Whether what the draw reveals is what its chain statement's rules
+    /// promised: under a fixed number, that number and no secret; under a
+    /// committed one, a secret whose SHA-256 is the commitment. (That the
+    /// number is the one the secret and the chain's head give is the
+    /// lottery's derivation, `lottery_core::DrawSecret::winning_number`,
+    /// which `lottery-admin verify --receipts` checks.)
+    ///
+    /// # Errors
+    /// What does not match, in words.
+    pub fn check_reveal(&self) -> Result<(), String> {
+        match (self.chain.winning, self.secret) {
+            (WinningRule::Fixed(number), None) if number == self.winning_number => Ok(()),
+            (WinningRule::Fixed(number), None) => Err(format!(
+                "it names winning number {}, its rules fix {number}",
+                self.winning_number
+            )),
+            (WinningRule::Fixed(_), Some(_)) => {
+                Err("it reveals a secret, its rules fix the winning number".to_owned())
+            }
+            (WinningRule::Committed(_), None) => {
+                Err("its rules commit to a secret, it reveals none".to_owned())
+            }
+            (WinningRule::Committed(commitment), Some(secret)) => {
+                if sha256(&secret) == commitment {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the secret it reveals is not the committed one (its SHA-256 is not {})",
+                        hex(&commitment)
+                    ))
+                }
+            }
+        }
+    }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut digest = [0; 32];
+    digest.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+    digest
 }
 
 /// SHA-256 of the winners per agency (agency 1 first), each 8 bytes
@@ -266,20 +372,13 @@ impl ReceiptPubkey {
     /// # Errors
     /// [`BadSignature`] as [`ReceiptPubkey::verify`].
     pub fn verify_receipt(&self, receipt: &Receipt) -> Result<(), BadSignature> {
-        match receipt.subject {
-            ReceiptSubject::Draw { bets, winners } => {
-                let statement = DrawStatement {
-                    chain: receipt.head.statement,
-                    bets,
-                    winners,
-                };
-                UnparsedPublicKey::new(&ED25519, self.key)
-                    .verify(&statement.signed_bytes(), &receipt.head.signature)
-                    .map_err(|_| BadSignature {
-                        position: statement.chain.position,
-                    })
-            }
-            _ => self.verify(&receipt.head),
+        match receipt.draw_statement() {
+            Some(statement) => UnparsedPublicKey::new(&ED25519, self.key)
+                .verify(&statement.signed_bytes(), &receipt.head.signature)
+                .map_err(|_| BadSignature {
+                    position: statement.chain.position,
+                }),
+            None => self.verify(&receipt.head),
         }
     }
 
@@ -320,6 +419,10 @@ pub enum ReceiptSubject {
         bets: u64,
         /// [`winners_digest`] of the winners per agency.
         winners: [u8; 32],
+        /// The number that won.
+        winning_number: u16,
+        /// With a committed winning number: the secret, revealed.
+        secret: Option<[u8; 32]>,
     },
 }
 
@@ -333,6 +436,28 @@ pub struct Receipt {
     pub subject: ReceiptSubject,
     /// The central's signed chain head covering it.
     pub head: SignedHead,
+}
+
+impl Receipt {
+    /// For a draw receipt: the [`DrawStatement`] its signature is over
+    /// (`None` for any other).
+    pub fn draw_statement(&self) -> Option<DrawStatement> {
+        match self.subject {
+            ReceiptSubject::Draw {
+                bets,
+                winners,
+                winning_number,
+                secret,
+            } => Some(DrawStatement {
+                chain: self.head.statement,
+                winning_number,
+                secret,
+                bets,
+                winners,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// A receipts file's line: the JSON form of a [`Receipt`] (documented in
@@ -351,8 +476,19 @@ struct ReceiptLine {
     rows_crc32c: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     winners: Option<String>,
+    /// A draw's: the number that won.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    drawn_number: Option<u16>,
+    /// A committed draw's: the secret, revealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
     agencies: u32,
-    winning_number: u16,
+    /// The rules' fixed winning number (or else `commitment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    winning_number: Option<u16>,
+    /// The rules' commitment to a committed winning number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    commitment: Option<String>,
     position: u64,
     chain: String,
     signature: String,
@@ -372,11 +508,24 @@ impl Receipt {
             ReceiptSubject::Finish { bets } => ("finish", None, bets, None, None),
             ReceiptSubject::Draw { bets, .. } => ("draw", None, bets, None, None),
         };
-        let winners = match self.subject {
-            ReceiptSubject::Draw { winners, .. } => Some(hex(&winners)),
-            _ => None,
+        let (winners, drawn_number, secret) = match self.subject {
+            ReceiptSubject::Draw {
+                winners,
+                winning_number,
+                secret,
+                ..
+            } => (
+                Some(hex(&winners)),
+                Some(winning_number),
+                secret.map(|secret| hex(&secret)),
+            ),
+            _ => (None, None, None),
         };
         let statement = &self.head.statement;
+        let (winning_number, commitment) = match statement.winning {
+            WinningRule::Fixed(number) => (Some(number), None),
+            WinningRule::Committed(commitment) => (None, Some(hex(&commitment))),
+        };
         let line = ReceiptLine {
             receipt: receipt.to_owned(),
             agency: self.agency.get(),
@@ -385,8 +534,11 @@ impl Receipt {
             rows_bytes,
             rows_crc32c,
             winners,
+            drawn_number,
+            secret,
             agencies: statement.agencies,
-            winning_number: statement.winning_number,
+            winning_number,
+            commitment,
             position: statement.position,
             chain: hex(&statement.chain),
             signature: hex(&self.head.signature),
@@ -405,6 +557,16 @@ impl Receipt {
             serde_json::from_str(line).map_err(|error| format!("not a receipt: {error}"))?;
         let agency = AgencyId::new(line.agency).map_err(|error| error.to_string())?;
         let subject = match (line.receipt.as_str(), line.batch, line.rows_bytes) {
+            ("batch" | "finish", ..)
+                if line.winners.is_some()
+                    || line.drawn_number.is_some()
+                    || line.secret.is_some() =>
+            {
+                return Err(format!(
+                    "a {} receipt with a draw's fields (winners, drawn_number, secret)",
+                    line.receipt
+                ));
+            }
             ("batch", Some(batch), Some(rows_bytes)) => {
                 let crc = line
                     .rows_crc32c
@@ -416,24 +578,44 @@ impl Receipt {
                     digest: BatchDigest::from_parts(crc, rows_bytes, line.bets),
                 }
             }
-            ("finish", None, None) if line.winners.is_none() => {
-                ReceiptSubject::Finish { bets: line.bets }
-            }
+            ("finish", None, None) => ReceiptSubject::Finish { bets: line.bets },
             ("draw", None, None) => {
                 let winners = line
                     .winners
                     .as_deref()
                     .and_then(from_hex::<32>)
                     .ok_or("a draw receipt without winners of 64 hex digits")?;
+                let winning_number = line
+                    .drawn_number
+                    .ok_or("a draw receipt without its drawn_number")?;
+                let secret = line
+                    .secret
+                    .as_deref()
+                    .map(|text| from_hex::<32>(text).ok_or("a secret that is not 64 hex digits"))
+                    .transpose()?;
                 ReceiptSubject::Draw {
                     bets: line.bets,
                     winners,
+                    winning_number,
+                    secret,
                 }
             }
             (other, ..) => {
                 return Err(format!(
-                    "a receipt of kind `{other}` (batch receipts name batch, rows_bytes and rows_crc32c; finish receipts none of them; draw receipts winners)"
+                    "a receipt of kind `{other}` (batch receipts name batch, rows_bytes and rows_crc32c; finish receipts none of them; draw receipts winners and drawn_number)"
                 ));
+            }
+        };
+        let winning = match (line.winning_number, line.commitment.as_deref()) {
+            (Some(number), None) => WinningRule::Fixed(number),
+            (None, Some(text)) => WinningRule::Committed(
+                from_hex::<32>(text).ok_or("a commitment that is not 64 hex digits")?,
+            ),
+            _ => {
+                return Err(
+                    "a receipt names its rules' winning_number or their commitment, exactly one"
+                        .to_owned(),
+                );
             }
         };
         let chain = from_hex::<32>(&line.chain).ok_or("a chain that is not 64 hex digits")?;
@@ -445,7 +627,7 @@ impl Receipt {
             head: SignedHead {
                 statement: ChainStatement {
                     agencies: line.agencies,
-                    winning_number: line.winning_number,
+                    winning,
                     position: line.position,
                     chain,
                 },
@@ -540,10 +722,20 @@ mod tests {
     fn statement() -> ChainStatement {
         ChainStatement {
             agencies: 5,
-            winning_number: 7574,
+            winning: WinningRule::Fixed(7574),
             position: 42,
             chain: [0xab; 32],
         }
+    }
+
+    /// A committed lottery's statement, and the secret it commits to.
+    fn committed_statement() -> (ChainStatement, [u8; 32]) {
+        let secret = [0x5c; 32];
+        let statement = ChainStatement {
+            winning: WinningRule::Committed(sha256(&secret)),
+            ..statement()
+        };
+        (statement, secret)
     }
 
     #[test]
@@ -560,9 +752,10 @@ mod tests {
     fn every_field_of_the_statement_is_signed() {
         let (key, pubkey) = pair();
         let head = key.sign(statement());
-        let edits: [fn(&mut ChainStatement); 4] = [
+        let edits: [fn(&mut ChainStatement); 5] = [
             |s| s.agencies = 4,
-            |s| s.winning_number = 1033,
+            |s| s.winning = WinningRule::Fixed(1033),
+            |s| s.winning = WinningRule::Committed([0; 32]),
             |s| s.position = 41,
             |s| s.chain[31] ^= 1,
         ];
@@ -578,6 +771,8 @@ mod tests {
         let (key, pubkey) = pair();
         let statement = DrawStatement {
             chain: statement(),
+            winning_number: 7574,
+            secret: None,
             bets: 9,
             winners: winners_digest(&[2, 3, 3, 2, 0]),
         };
@@ -587,42 +782,124 @@ mod tests {
             subject: ReceiptSubject::Draw {
                 bets: 9,
                 winners: statement.winners,
+                winning_number: 7574,
+                secret: None,
             },
             head: key.sign_draw(statement),
         };
         assert!(pubkey.verify_receipt(&draw).is_ok());
+        assert_eq!(draw.draw_statement(), Some(statement));
         assert!(
             pubkey.verify(&draw.head).is_err(),
             "a draw's signature is no head's"
         );
-        let mut other = draw;
-        other.subject = ReceiptSubject::Draw {
-            bets: 9,
-            winners: winners_digest(&[3, 3, 3, 2, 0]),
-        };
-        assert!(pubkey.verify_receipt(&other).is_err());
+        let edits: [fn(&mut ReceiptSubject); 3] = [
+            |s| {
+                if let ReceiptSubject::Draw { winners, .. } = s {
+                    *winners = winners_digest(&[3, 3, 3, 2, 0]);
+                }
+            },
+            |s| {
+                if let ReceiptSubject::Draw { winning_number, .. } = s {
+                    *winning_number = 1033;
+                }
+            },
+            |s| {
+                if let ReceiptSubject::Draw { secret, .. } = s {
+                    *secret = Some([0; 32]);
+                }
+            },
+        ];
+        for edit in edits {
+            let mut other = draw;
+            edit(&mut other.subject);
+            assert!(pubkey.verify_receipt(&other).is_err(), "{other:?}");
+        }
         assert_ne!(winners_digest(&[1, 0]), winners_digest(&[0, 1]));
+    }
+
+    #[test]
+    fn a_draw_reveals_what_its_rules_promised_and_nothing_else() {
+        let fixed = DrawStatement {
+            chain: statement(),
+            winning_number: 7574,
+            secret: None,
+            bets: 9,
+            winners: [0; 32],
+        };
+        assert_eq!(fixed.check_reveal(), Ok(()));
+        for wrong in [
+            DrawStatement {
+                winning_number: 1033,
+                ..fixed
+            },
+            DrawStatement {
+                secret: Some([1; 32]),
+                ..fixed
+            },
+        ] {
+            assert!(wrong.check_reveal().is_err(), "{wrong:?}");
+        }
+        let (chain, secret) = committed_statement();
+        let committed = DrawStatement {
+            chain,
+            winning_number: 1033,
+            secret: Some(secret),
+            ..fixed
+        };
+        assert_eq!(committed.check_reveal(), Ok(()));
+        for wrong in [
+            DrawStatement {
+                secret: None,
+                ..committed
+            },
+            DrawStatement {
+                secret: Some([0x5d; 32]),
+                ..committed
+            },
+        ] {
+            assert!(wrong.check_reveal().is_err(), "{wrong:?}");
+        }
     }
 
     #[test]
     fn a_receipt_survives_its_json_line_and_a_changed_line_is_refused() {
         let (key, _) = pair();
         let agency = AgencyId::new(3).unwrap();
-        for subject in [
-            ReceiptSubject::Batch {
-                batch: 7,
-                digest: BatchDigest::from_parts(0x8a9b_3c01, 12_345, 150),
-            },
-            ReceiptSubject::Finish { bets: 700 },
-            ReceiptSubject::Draw {
-                bets: 2_100,
-                winners: winners_digest(&[2, 3, 3]),
-            },
+        let (committed, secret) = committed_statement();
+        for (subject, statement) in [
+            (
+                ReceiptSubject::Batch {
+                    batch: 7,
+                    digest: BatchDigest::from_parts(0x8a9b_3c01, 12_345, 150),
+                },
+                statement(),
+            ),
+            (ReceiptSubject::Finish { bets: 700 }, statement()),
+            (ReceiptSubject::Finish { bets: 700 }, committed),
+            (
+                ReceiptSubject::Draw {
+                    bets: 2_100,
+                    winners: winners_digest(&[2, 3, 3]),
+                    winning_number: 7574,
+                    secret: None,
+                },
+                statement(),
+            ),
+            (
+                ReceiptSubject::Draw {
+                    bets: 2_100,
+                    winners: winners_digest(&[2, 3, 3]),
+                    winning_number: 1033,
+                    secret: Some(secret),
+                },
+                committed,
+            ),
         ] {
             let receipt = Receipt {
                 agency,
                 subject,
-                head: key.sign(statement()),
+                head: key.sign(statement),
             };
             let line = receipt.to_json_line();
             assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
@@ -637,6 +914,18 @@ mod tests {
         .to_json_line();
         let with_batch = finish.replacen("\"bets\"", "\"batch\":1,\"bets\"", 1);
         assert!(Receipt::from_json_line(&with_batch).is_err());
+        let with_secret = finish.replacen(
+            "\"bets\"",
+            &format!("\"secret\":\"{}\",\"bets\"", hex(&secret)),
+            1,
+        );
+        assert!(Receipt::from_json_line(&with_secret).is_err());
+        let both_rules = finish.replacen(
+            "\"position\"",
+            &format!("\"commitment\":\"{}\",\"position\"", hex(&[0; 32])),
+            1,
+        );
+        assert!(Receipt::from_json_line(&both_rules).is_err());
     }
 
     #[test]

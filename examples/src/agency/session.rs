@@ -19,7 +19,7 @@ pub struct SessionOutcome {
 
 /// What a session tells its caller as it goes (the demo's progress display
 /// counts them; `lottery-agency` logs its single bet on `Sent`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SessionEvent {
     /// The central acknowledged batches: `stored` bets of this session are
@@ -36,8 +36,9 @@ pub enum SessionEvent {
     /// The central answered the finish; the session waits for the draw next.
     Finished,
     /// A receipt checked (a client with the central's receipt public key),
-    /// in the order the answers came.
-    Receipt(lottery_tls::Receipt),
+    /// in the order the answers came (boxed: a receipt is some 250 bytes,
+    /// the other events a word).
+    Receipt(Box<lottery_tls::Receipt>),
 }
 
 /// Logs sending progress every tenth of the bets, in the course format.
@@ -105,7 +106,7 @@ pub fn run_session(
     });
     // Kept whatever the outcome: each one was checked as its ack came.
     for receipt in client.take_receipts() {
-        events(SessionEvent::Receipt(receipt));
+        events(SessionEvent::Receipt(Box::new(receipt)));
     }
     let bets_sent = sent.map_err(|error| AgencyError::of_send(error, input.path()))?;
     // A file that changed since it was validated must not be finished short.
@@ -114,14 +115,14 @@ pub fn run_session(
     events(SessionEvent::Sent { bets: bets_sent });
     let finished = client.finish(bets_sent);
     for receipt in client.take_receipts() {
-        events(SessionEvent::Receipt(receipt));
+        events(SessionEvent::Receipt(Box::new(receipt)));
     }
     finished?;
     log::finished(agency, bets_sent);
     events(SessionEvent::Finished);
     let winners = client.winners(true);
     for receipt in client.take_receipts() {
-        events(SessionEvent::Receipt(receipt));
+        events(SessionEvent::Receipt(Box::new(receipt)));
     }
     let winners = winners?.ok_or(AgencyError::NoWinnersAnswer)?;
     client.close();

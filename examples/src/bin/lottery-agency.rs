@@ -85,7 +85,7 @@ fn main() -> ExitCode {
     config.jitter_seed = jitter_seed();
     config.receipt_pubkey = settings.receipt_pubkey.as_ref().map(|(key, _)| *key);
     let outcome = run_session(config, input, interrupter, true, |event| {
-        if let (SessionEvent::Sent { .. }, Some(bet)) = (event, &single) {
+        if let (SessionEvent::Sent { .. }, Some(bet)) = (&event, &single) {
             agency::log::bet_sent(bet);
         }
         match event {

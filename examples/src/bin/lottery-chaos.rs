@@ -72,6 +72,11 @@ struct ChaosArgs {
     /// `lottery-admin certs` for the run).
     #[arg(long)]
     tls: bool,
+    /// Every central with `--winning-number committed` (file stores only):
+    /// each agency's winners are checked against the number the revealed
+    /// secret gave, and each lottery must keep one secret through its kills.
+    #[arg(long)]
+    committed: bool,
     /// INFO shows every fault as it is injected.
     #[arg(long, default_value = "INFO")]
     log_level: String,
@@ -127,6 +132,12 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    if args.committed && postgres.is_some() {
+        eprintln!(
+            "lottery-chaos: --committed needs a file store: the PostgreSQL ledger keeps no chain head to derive the number from"
+        );
+        return ExitCode::from(2);
+    }
     if postgres.as_ref().is_some_and(|pg| pg.cluster.is_none())
         && faults.contains(&FaultKind::PgRestart)
     {
@@ -148,6 +159,7 @@ fn main() -> ExitCode {
         postgres,
         centrals: usize::from(args.centrals),
         tls: args.tls,
+        committed: args.committed,
     };
     log::info!(
         "action: chaos | result: in_progress | seed: {seed:#x} | duration_s: {} | faults: {}",

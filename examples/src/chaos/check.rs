@@ -44,11 +44,16 @@ pub enum Invariant {
     ConflictsRefused,
     /// Memory and open descriptors of every central stayed under the bounds.
     ResourcesBounded,
+    /// With a committed winning number: one secret for the lottery's life
+    /// (every start logged the same commitment, one start created it), and
+    /// every reveal named the same number and a secret whose SHA-256 is
+    /// that commitment.
+    OneSecret,
 }
 
 impl Invariant {
     /// Every invariant, in table order.
-    pub const ALL: [Invariant; 9] = [
+    pub const ALL: [Invariant; 10] = [
         Self::AckedStoredOnce,
         Self::NothingForeign,
         Self::Complete,
@@ -58,6 +63,7 @@ impl Invariant {
         Self::StoreVerifies,
         Self::ConflictsRefused,
         Self::ResourcesBounded,
+        Self::OneSecret,
     ];
 
     /// Its row in the table.
@@ -72,6 +78,7 @@ impl Invariant {
             Self::StoreVerifies => "lottery-admin verify passes",
             Self::ConflictsRefused => "conflicting resends refused, never acked",
             Self::ResourcesBounded => "central memory and descriptors under bounds",
+            Self::OneSecret => "one committed secret, revealed as its commitment's",
         }
     }
 }
@@ -104,6 +111,28 @@ pub struct DrawLog {
     pub recovered: usize,
     /// Whether the store holds a draw record.
     pub recorded: bool,
+}
+
+/// What the centrals of a lottery with a committed winning number logged
+/// about its secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretLog {
+    /// Each `commit_winning_number` line's commitment, and whether it said
+    /// `store: new`.
+    pub commitments: Vec<(String, bool)>,
+    /// Each `reveal_secret` line.
+    pub revealed: Vec<Revealed>,
+}
+
+/// One `reveal_secret` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revealed {
+    /// The winning number it names.
+    pub number: String,
+    /// The secret it reveals, hex.
+    pub secret: String,
+    /// SHA-256 of that secret, hex (what its commitment must be).
+    pub secret_sha256: String,
 }
 
 /// A second connection's resend of a stored batch with other content.
@@ -158,6 +187,9 @@ pub struct LotteryRecord {
     pub conflicts: Vec<ConflictProbe>,
     /// Resource samples of its centrals.
     pub resources: Vec<ResourceSample>,
+    /// With a committed winning number: what the centrals said of its
+    /// secret (`None`: a fixed number).
+    pub secret: Option<SecretLog>,
 }
 
 /// One invariant's verdict on one lottery.
@@ -245,7 +277,43 @@ pub fn check(record: &LotteryRecord, bounds: Bounds) -> Vec<Verdict> {
         Invariant::ResourcesBounded,
         resources_bounded(record, bounds),
     ));
+    if let Some(secret) = &record.secret {
+        verdicts.push(verdict(Invariant::OneSecret, one_secret(secret)));
+    }
     verdicts
+}
+
+fn one_secret(log: &SecretLog) -> Option<String> {
+    let Some((commitment, _)) = log.commitments.first() else {
+        return Some("no central logged a commitment (`commit_winning_number`)".into());
+    };
+    if let Some((other, _)) = log.commitments.iter().find(|(c, _)| c != commitment) {
+        return Some(format!(
+            "two commitments in one lottery: {commitment} and {other} (a second secret)"
+        ));
+    }
+    let created = log.commitments.iter().filter(|(_, new)| *new).count();
+    if created != 1 {
+        return Some(format!(
+            "{created} starts said they created the store's secret (`store: new`), one must"
+        ));
+    }
+    let Some(first) = log.revealed.first() else {
+        return Some("no central revealed the secret (`reveal_secret`)".into());
+    };
+    if let Some(other) = log.revealed.iter().find(|r| *r != first) {
+        return Some(format!(
+            "two reveals differ: number {} secret {} and number {} secret {}",
+            first.number, first.secret, other.number, other.secret
+        ));
+    }
+    if first.secret_sha256 != *commitment {
+        return Some(format!(
+            "the revealed secret {} hashes to {}, the commitment is {commitment}",
+            first.secret, first.secret_sha256
+        ));
+    }
+    None
 }
 
 fn acked_stored_once(
@@ -535,6 +603,18 @@ mod tests {
                 rss_kib: 10_000,
                 fds: 20,
             }],
+            secret: Some(SecretLog {
+                commitments: vec![("c0".into(), true), ("c0".into(), false)],
+                revealed: vec![revealed("7574", "5e"), revealed("7574", "5e")],
+            }),
+        }
+    }
+
+    fn revealed(number: &str, secret: &str) -> Revealed {
+        Revealed {
+            number: number.into(),
+            secret: secret.into(),
+            secret_sha256: if secret == "5e" { "c0" } else { "ff" }.into(),
         }
     }
 
@@ -557,13 +637,15 @@ mod tests {
         let mut record = healthy();
         record.verify = None;
         record.conflicts.clear();
+        record.secret = None;
         let kinds: Vec<Invariant> = check(&record, BOUNDS)
             .into_iter()
             .map(|verdict| verdict.invariant)
             .collect();
         assert!(!kinds.contains(&Invariant::StoreVerifies));
         assert!(!kinds.contains(&Invariant::ConflictsRefused));
-        assert_eq!(kinds.len(), Invariant::ALL.len() - 2);
+        assert!(!kinds.contains(&Invariant::OneSecret));
+        assert_eq!(kinds.len(), Invariant::ALL.len() - 3);
     }
 
     #[test]
@@ -738,5 +820,37 @@ mod tests {
         let found = failures(&record);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, Invariant::Complete);
+    }
+
+    #[test]
+    fn a_second_secret_a_lost_reveal_and_a_secret_that_is_not_the_commitments_are_caught() {
+        type Breaking = fn(&mut SecretLog);
+        let broken: [(Breaking, &str); 5] = [
+            (
+                |log| log.commitments.push(("c1".into(), true)),
+                "two commitments",
+            ),
+            (
+                |log| log.commitments[0].1 = false,
+                "0 starts said they created",
+            ),
+            (|log| log.revealed.clear(), "no central revealed"),
+            (
+                |log| log.revealed[1] = revealed("12", "5e"),
+                "two reveals differ",
+            ),
+            (
+                |log| log.revealed = vec![revealed("7574", "6f")],
+                "hashes to ff, the commitment is c0",
+            ),
+        ];
+        for (breaking, named) in broken {
+            let mut record = healthy();
+            breaking(record.secret.as_mut().expect("committed"));
+            let found = failures(&record);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].0, Invariant::OneSecret);
+            assert!(found[0].1.contains(named), "{}", found[0].1);
+        }
     }
 }

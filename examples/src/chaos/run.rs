@@ -73,6 +73,10 @@ pub struct ChaosConfig {
     /// Mutual TLS everywhere, with a PKI `lottery-admin certs` writes for
     /// the run.
     pub tls: bool,
+    /// Every central with `--winning-number committed` (file stores): the
+    /// winners are checked against the number the revealed secret gave,
+    /// and one secret per lottery ([`crate::chaos::check::Invariant::OneSecret`]).
+    pub committed: bool,
 }
 
 impl ChaosConfig {
@@ -86,8 +90,13 @@ impl ChaosConfig {
             None => "file store, 1 central".to_owned(),
         };
         format!(
-            "{ledger}, {}",
-            if self.tls { "mutual TLS" } else { "plaintext" }
+            "{ledger}, {}{}",
+            if self.tls { "mutual TLS" } else { "plaintext" },
+            if self.committed {
+                ", committed winning number"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -348,6 +357,9 @@ impl<'a> LotteryRun<'a> {
             "--handshake-timeout".to_owned(),
             IDLE_TIMEOUT_S.to_owned(),
         ];
+        if config.committed {
+            args.extend(["--winning-number".to_owned(), "committed".to_owned()]);
+        }
         if let Some(pki) = pki {
             for (flag, file) in [
                 ("--tls-cert", "server.pem"),

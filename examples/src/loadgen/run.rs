@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use log::info;
 use lottery_bet::{AgencyId, BetNumber};
-use lottery_core::LotteryRules;
+use lottery_core::{LotteryRules, Winning};
 use lottery_net::DEFAULT_MAX_FRAME;
 use lottery_tls::ClientTls;
 
@@ -39,7 +39,7 @@ pub fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
     let agencies = args.agencies.get();
     let rules = LotteryRules {
         agencies,
-        winning_number: BetNumber::DEFAULT_WINNING,
+        winning: Winning::Fixed(BetNumber::DEFAULT_WINNING),
     };
     let in_process = args.server.is_none();
     check_descriptors(u64::from(agencies) * if in_process { 2 } else { 1 })?;
@@ -72,7 +72,7 @@ pub fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
                 args.bets_per_agency,
                 args.batch_size.get(),
                 DEFAULT_MAX_FRAME,
-                rules.winning_number,
+                BetNumber::DEFAULT_WINNING,
             )
             .map(Arc::new)
         })

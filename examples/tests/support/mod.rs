@@ -247,6 +247,21 @@ impl Central {
         std::fs::read_to_string(self.dir.join("central.log")).unwrap_or_default()
     }
 
+    /// The log once it holds `text` (waiting up to 30 s: an event loop
+    /// writes its lines after the answers they describe, so a line may
+    /// reach the file a moment after the peer saw the answer); the log as
+    /// it is, if it never does.
+    pub fn log_with(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log();
+            if log.contains(text) || Instant::now() >= deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Kills the central with SIGKILL and reaps it: nothing of it runs on.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

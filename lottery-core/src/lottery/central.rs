@@ -37,22 +37,26 @@
 //! says so).
 
 mod books;
+mod opening;
 mod pending;
 mod shared;
 
 pub use pending::{PendingFinish, PendingSubmit};
 pub use shared::{PendingResume, ResumeStep};
 
-use lottery_bet::{AgencyId, AsBetBatch, BetBatch, ResumePoint, StoredBet};
+use lottery_bet::{AgencyId, AsBetBatch, BetBatch, BetNumber, ResumePoint, StoredBet};
 
 use crate::error::{FinishError, RecoveryError, StoreError, SubmitError, UnknownAgency};
 use crate::lottery::agency_locks::AgencyLocks;
+use crate::lottery::committed::draw_due;
 use crate::lottery::draw::{DrawSummary, DrawTally, Winners, winning_documents};
 use crate::lottery::ledger::{FinishRecorded, Ledger, Recovery};
 use crate::lottery::machine::{DrawRight, FinishStep, Lottery, Settled, SubmitStep};
 use crate::lottery::outcome::{Finish, Snapshot, Submitted};
-use crate::lottery::rules::{LotteryRules, MAX_AGENCIES};
+use crate::lottery::rules::LotteryRules;
+use crate::lottery::secret::DrawSecret;
 use crate::sync::{Arc, Condvar, Mutex};
+use opening::{adopt_rules, recover_draw};
 use pending::{FinishPending, Pending};
 
 /// A callback told once, after the draw, outside every lock.
@@ -100,6 +104,8 @@ pub struct Central {
 /// What every handle shares.
 struct Shared {
     rules: LotteryRules,
+    /// The secret of committed rules, from the store (or recorded in it now).
+    secret: Option<DrawSecret>,
     /// See the module docs: serializes one agency's writes and finish (and
     /// those of the agencies sharing its stripe), and nothing else.
     agency_locks: AgencyLocks,
@@ -157,60 +163,39 @@ impl Central {
         ledger: impl Ledger + 'static,
         recovery: &Recovery,
     ) -> Result<Self, RecoveryError> {
-        if !(1..=MAX_AGENCIES).contains(&rules.agencies) {
-            return Err(RecoveryError::AgenciesOutOfRange {
-                agencies: rules.agencies,
-            });
-        }
-        match recovery.rules {
-            None => {
-                // Checked before the rules are written: a central refused
-                // here must leave no rules behind, or the store would be
-                // stuck with the wrong ones.
-                check_rules_are_new(rules, recovery)?;
-                ledger.record_rules(rules).map_err(RecoveryError::Store)?;
-            }
-            Some(stored) if stored != rules => {
-                return Err(RecoveryError::RulesMismatch {
-                    stored,
-                    configured: rules,
-                });
-            }
-            Some(_) => {}
-        }
+        Self::open(rules, ledger, recovery, None)
+    }
+
+    /// As [`Central::new`], with the secret a new store of committed rules
+    /// ([`crate::Winning::Committed`]) records: 32 bytes from the operating
+    /// system's random generator. A store that has rules keeps its own
+    /// secret and ignores `fresh` (a restart never makes a second one).
+    ///
+    /// # Errors
+    /// As [`Central::new`]; [`RecoveryError::Committed`] when the ledger
+    /// keeps no checksum chain to derive the number from.
+    pub fn with_fresh_secret(
+        rules: LotteryRules,
+        ledger: impl Ledger + 'static,
+        recovery: &Recovery,
+        fresh: DrawSecret,
+    ) -> Result<Self, RecoveryError> {
+        Self::open(rules, ledger, recovery, Some(fresh))
+    }
+
+    fn open(
+        rules: LotteryRules,
+        ledger: impl Ledger + 'static,
+        recovery: &Recovery,
+        fresh: Option<DrawSecret>,
+    ) -> Result<Self, RecoveryError> {
+        let secret = adopt_rules(rules, &ledger, recovery, fresh)?;
         let mut tally = DrawTally::new(rules);
         if recovery.agencies.values().any(|agency| agency.bets > 0) {
             ledger.tally(&mut tally).map_err(RecoveryError::Draw)?;
         }
         let mut lottery = Lottery::recover(rules, recovery, tally)?;
-        match (&recovery.draw, lottery.begin_draw()) {
-            (Some(recorded), Some(ticket)) => {
-                let draw = lottery.tallied_draw();
-                if draw.summary() != recorded {
-                    return Err(RecoveryError::Inconsistent(format!(
-                        "it records a draw of {} bets with winners {:?} per agency, its bets give {} bets and {:?}",
-                        recorded.bets,
-                        recorded.winners_per_agency,
-                        draw.summary().bets,
-                        draw.summary().winners_per_agency
-                    )));
-                }
-                lottery.draw_done(ticket, draw);
-            }
-            (Some(_), None) => {
-                return Err(RecoveryError::Inconsistent(
-                    "it records a draw, but not every agency's finish".to_owned(),
-                ));
-            }
-            (None, Some(ticket)) => {
-                let draw = lottery.tallied_draw();
-                ledger
-                    .record_draw(draw.summary())
-                    .map_err(RecoveryError::Draw)?;
-                lottery.draw_done(ticket, draw);
-            }
-            (None, None) => {}
-        }
+        recover_draw(&mut lottery, rules, &ledger, recovery, secret.as_ref())?;
         let listeners = if lottery.is_drawn() {
             Listeners::Told
         } else {
@@ -219,6 +204,7 @@ impl Central {
         let central = Self {
             shared: Arc::new(Shared {
                 rules,
+                secret,
                 agency_locks: AgencyLocks::new(rules.agencies),
                 lottery: Mutex::new(lottery),
                 drawn: Condvar::new(),
@@ -316,31 +302,31 @@ impl Central {
         }
         // Picked outside every lock; they join the running tally only if the
         // batch is acknowledged (see the `lottery` module).
-        let winners = winning_documents(bets, self.shared.rules.winning_number);
+        let winners = winning_documents(bets, self.shared.rules.fixed_number());
         let _agency = agency_lock.lock();
         let step =
             self.shared
                 .lottery
                 .lock()
                 .begin_submit(agency, batch, bets.len() as u64, winners)?;
-        let ticket = match step {
+        let begun = match step {
             SubmitStep::AlreadyStored { batch, stored } => {
                 return PendingSubmit::resend(agency, batch, stored, bets);
             }
-            SubmitStep::Write(ticket) => ticket,
+            SubmitStep::Write(begun) => begun,
         };
         match self.shared.ledger.begin_append(agency, batch, bets) {
             Ok((append, digest)) => {
-                let ticket = self.shared.lottery.lock().written(ticket, digest);
+                let begun = self.shared.lottery.lock().written(begun, digest);
                 Ok(PendingSubmit {
                     agency,
                     batch,
                     digest,
-                    step: Pending::Written { ticket, append },
+                    step: Pending::Written { begun, append },
                 })
             }
             Err(error) => {
-                self.shared.lottery.lock().not_written(ticket);
+                self.shared.lottery.lock().not_written(begun);
                 Err(error.into())
             }
         }
@@ -355,15 +341,15 @@ impl Central {
     /// any later batch of the agency) off the store, and the agency may send it
     /// again.
     pub fn complete_submit(&self, pending: PendingSubmit) -> Result<Submitted, SubmitError> {
-        let (ticket, append) = match pending.step {
+        let (begun, append) = match pending.step {
             Pending::Answered(submitted) => return Ok(submitted),
-            Pending::Written { ticket, append } => (ticket, append),
+            Pending::Written { begun, append } => (begun, append),
         };
         match self.shared.ledger.wait_durable(append) {
-            Ok(()) => Ok(self.shared.lottery.lock().acknowledge(ticket)),
+            Ok(()) => Ok(self.shared.lottery.lock().acknowledge(begun)),
             Err(error) => {
-                let bets = ticket.bets();
-                self.shared.lottery.lock().not_durable(ticket);
+                let bets = begun.bets();
+                self.shared.lottery.lock().not_durable(begun);
                 Err(SubmitError::of_store(error, bets))
             }
         }
@@ -436,35 +422,35 @@ impl Central {
     /// agency lock.
     fn queue_finish(&self, agency: AgencyId, bets_sent: u64) -> Result<PendingFinish, FinishError> {
         let step = self.shared.lottery.lock().begin_finish(agency, bets_sent)?;
-        let ticket = match step {
+        let begun = match step {
             FinishStep::Settled(settled) => {
                 return Ok(PendingFinish(FinishPending::Settled(settled)));
             }
-            FinishStep::Record(ticket) => ticket,
+            FinishStep::Record(begun) => begun,
         };
-        match self.shared.ledger.begin_finish(agency, ticket.bets()) {
-            Ok(record) => Ok(PendingFinish(FinishPending::Recording { ticket, record })),
+        match self.shared.ledger.begin_finish(agency, begun.bets()) {
+            Ok(record) => Ok(PendingFinish(FinishPending::Recording { begun, record })),
             Err(error) => {
-                self.shared.lottery.lock().finish_not_recorded(ticket);
+                self.shared.lottery.lock().finish_not_recorded(begun);
                 Err(error.into())
             }
         }
     }
 
-    /// Waits for a queued finish record and settles the lottery's ticket.
+    /// Waits for a queued finish record and settles the lottery's begun.
     fn finish_durable(
         &self,
         pending: PendingFinish,
     ) -> Result<(Settled, FinishRecorded), FinishError> {
         match pending.0 {
             FinishPending::Settled(settled) => Ok((settled, FinishRecorded::Recorded)),
-            FinishPending::Recording { ticket, record } => {
+            FinishPending::Recording { begun, record } => {
                 match self.shared.ledger.wait_finish(record) {
                     Ok(recorded) => {
-                        Ok((self.shared.lottery.lock().finish_recorded(ticket), recorded))
+                        Ok((self.shared.lottery.lock().finish_recorded(begun), recorded))
                     }
                     Err(error) => {
-                        self.shared.lottery.lock().finish_not_recorded(ticket);
+                        self.shared.lottery.lock().finish_not_recorded(begun);
                         Err(error.into())
                     }
                 }
@@ -483,7 +469,7 @@ impl Central {
         }
         match settled {
             Settled::Answer(finish) => Ok(finish),
-            Settled::Draw(ticket) => self.perform_draw(ticket).map(Finish::Drew),
+            Settled::Draw(right) => self.perform_draw(right).map(Finish::Drew),
         }
     }
 
@@ -491,21 +477,27 @@ impl Central {
     /// whole, wakes the waiters, then tells the listeners, outside every lock.
     ///
     /// Race-free: the tally changes only under the lottery lock (in
-    /// `acknowledge`), and the draw is taken under it with the ticket out,
+    /// `acknowledge`), and the draw is taken under it with the draw right out,
     /// that is once every agency's finish was recorded; an agency finishes
     /// only with no batch pending and takes none afterwards, so every
     /// committed batch is in the tally and no later acknowledgement changes it.
-    fn perform_draw(&self, ticket: DrawRight) -> Result<DrawSummary, FinishError> {
-        let draw = self.shared.lottery.lock().tallied_draw();
-        let recorded = self.shared.ledger.record_draw(draw.summary());
+    fn perform_draw(&self, right: DrawRight) -> Result<DrawSummary, FinishError> {
+        let shared = &self.shared;
+        let recorded = draw_due(
+            || shared.lottery.lock().tallied_draw(),
+            &*shared.ledger,
+            shared.rules,
+            shared.secret.as_ref(),
+        )
+        .and_then(|draw| shared.ledger.record_draw(draw.summary()).map(|()| draw));
         let summary = match recorded.map_err(FinishError::from) {
-            Ok(()) => {
-                let summary = self.shared.lottery.lock().draw_done(ticket, draw);
+            Ok(draw) => {
+                let summary = self.shared.lottery.lock().draw_done(right, draw);
                 self.shared.drawn.notify_all();
                 summary
             }
             Err(error) => {
-                self.shared.lottery.lock().draw_failed(ticket);
+                self.shared.lottery.lock().draw_failed(right);
                 return Err(error);
             }
         };
@@ -546,7 +538,28 @@ impl Central {
     /// What the draw found, once it happened (also after a restart that
     /// performed it again).
     pub fn draw_summary(&self) -> Option<DrawSummary> {
-        self.shared.lottery.lock().draw_summary().cloned()
+        Some(self.shared.lottery.lock().draw()?.summary().clone())
+    }
+
+    /// The number that won, once drawn (a committed one is known only
+    /// then).
+    pub fn winning_number(&self) -> Option<BetNumber> {
+        self.shared.lottery.lock().draw()?.winning_number()
+    }
+
+    /// With a committed winning number ([`crate::Winning::Committed`]): the
+    /// commitment, SHA-256 of the store's secret, which may be given to
+    /// every agency before it bets.
+    pub fn commitment(&self) -> Option<[u8; 32]> {
+        self.shared.secret.as_ref().map(DrawSecret::commitment)
+    }
+
+    /// With a committed winning number, once drawn: the secret, with which
+    /// anyone holding the commitment and the store's chain head can check
+    /// the number. `None` before the draw: a secret known early would let
+    /// the last bettor steer the number.
+    pub fn revealed_secret(&self) -> Option<DrawSecret> {
+        self.shared.secret.filter(|_| self.is_drawn())
     }
 
     /// Registers `listener`, called once after the draw, outside every lock, on
@@ -571,24 +584,4 @@ impl Central {
             lottery = self.shared.drawn.wait(lottery);
         }
     }
-}
-
-/// What a store without rules must hold for `rules` to become its rules:
-/// no agency outside them, and no finish. A central records its rules
-/// before it takes a bet, so finishes without rules mean the manifest lost
-/// them (cut or replaced): other rules there could draw the store anew.
-fn check_rules_are_new(rules: LotteryRules, recovery: &Recovery) -> Result<(), RecoveryError> {
-    if let Some(&agency) = recovery.agencies.keys().find(|a| a.get() > rules.agencies) {
-        let expected = rules.agencies;
-        return Err(RecoveryError::UnknownAgency(UnknownAgency {
-            agency,
-            expected,
-        }));
-    }
-    if recovery.agencies.values().any(|agency| agency.finished) {
-        return Err(RecoveryError::Inconsistent(
-            "its journal records finished agencies, but its manifest (bets.csv.lottery) holds no rules: it was cut or replaced; restore it from a backup".to_owned(),
-        ));
-    }
-    Ok(())
 }

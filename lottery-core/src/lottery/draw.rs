@@ -17,8 +17,15 @@ use lottery_bet::{AgencyId, BetBatch, BetNumber, Document, StoredBet};
 use crate::lottery::rules::LotteryRules;
 
 /// The documents of the bets of `bets` that play `winning_number`, in the
-/// batch's order (no allocation when none does, the common case).
-pub(crate) fn winning_documents(bets: &BetBatch, winning_number: BetNumber) -> Vec<Document> {
+/// batch's order (no allocation when none does, the common case; none
+/// without a number: committed rules before the draw).
+pub(crate) fn winning_documents(
+    bets: &BetBatch,
+    winning_number: Option<BetNumber>,
+) -> Vec<Document> {
+    let Some(winning_number) = winning_number else {
+        return Vec::new();
+    };
     bets.iter()
         .filter(|bet| bet.number() == winning_number)
         .map(|bet| bet.to_document())
@@ -36,6 +43,25 @@ pub struct DrawSummary {
     /// exists only once drawn (8 bytes an agency, at most 8 MB with
     /// [`crate::MAX_AGENCIES`]).
     pub winners_per_agency: Vec<u64>,
+}
+
+impl DrawSummary {
+    /// The summary of `bets` bets whose winners per agency are counted in
+    /// `winners` (agencies absent from it: none), over agencies
+    /// `1..=agencies`: what an offline check compares a recorded draw with.
+    pub fn from_counts(agencies: u32, bets: u64, winners: &BTreeMap<AgencyId, u64>) -> Self {
+        Self {
+            bets,
+            winners_per_agency: (1..=agencies)
+                .map(|id| {
+                    AgencyId::new(id)
+                        .ok()
+                        .and_then(|agency| winners.get(&agency).copied())
+                        .unwrap_or(0)
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The answer to a winners query.
@@ -62,10 +88,18 @@ pub struct Draw {
     none: Arc<[Document]>,
     /// Agencies `1..=agencies` are expected.
     agencies: u32,
+    /// The number that won (`None`: a tally of committed rules before the
+    /// number is known, which picks no winners and is never published).
+    winning_number: Option<BetNumber>,
     summary: DrawSummary,
 }
 
 impl Draw {
+    /// The number that won.
+    pub fn winning_number(&self) -> Option<BetNumber> {
+        self.winning_number
+    }
+
     /// What the draw found, in numbers.
     pub fn summary(&self) -> &DrawSummary {
         &self.summary
@@ -105,7 +139,10 @@ impl Draw {
 /// ```
 #[derive(Debug, Clone)]
 pub struct DrawTally {
-    winning_number: BetNumber,
+    /// `None` with committed rules: the number is not known while bets are
+    /// stored, so this tally only counts (the draw scans the store again
+    /// with a tally of the derived number).
+    winning_number: Option<BetNumber>,
     /// Agencies `1..=agencies` are expected.
     agencies: u32,
     /// The winners of each agency that has any, so the tally grows with the
@@ -115,10 +152,12 @@ pub struct DrawTally {
 }
 
 impl DrawTally {
-    /// An empty tally for `rules`.
+    /// An empty tally for `rules` (with a committed winning number, one
+    /// that counts bets and picks no winners: give it
+    /// `Winning::Fixed(derived)` rules to pick them).
     pub fn new(rules: LotteryRules) -> Self {
         Self {
-            winning_number: rules.winning_number,
+            winning_number: rules.fixed_number(),
             agencies: rules.agencies,
             winners: BTreeMap::new(),
             bets: 0,
@@ -148,7 +187,7 @@ impl DrawTally {
         document: impl FnOnce() -> Result<Document, E>,
     ) -> Result<(), E> {
         self.bets += 1;
-        if number == self.winning_number && agency.get() <= self.agencies {
+        if Some(number) == self.winning_number && agency.get() <= self.agencies {
             let document = document()?;
             self.winners.entry(agency).or_default().push(document);
         }
@@ -191,6 +230,7 @@ impl DrawTally {
                 .collect(),
             none: Arc::from(Vec::new()),
             agencies: self.agencies,
+            winning_number: self.winning_number,
             summary: DrawSummary {
                 bets: self.bets,
                 winners_per_agency,

@@ -54,6 +54,7 @@ use lottery_bet::{AgencyId, BatchDigest, BetBatch, StoredBet};
 use crate::error::StoreError;
 use crate::lottery::draw::{Draw, DrawSummary, DrawTally};
 use crate::lottery::rules::LotteryRules;
+use crate::lottery::secret::DrawSecret;
 
 /// What a ledger holds for one agency, as recovered on open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,6 +81,9 @@ pub struct Recovery {
     /// The rules the store was created with (`None`: a new store, or one no
     /// central has used yet; the central records its rules then).
     pub rules: Option<LotteryRules>,
+    /// The secret of committed rules ([`crate::Winning::Committed`]),
+    /// recorded with them.
+    pub secret: Option<DrawSecret>,
     /// The draw, when the store records one: the lottery is drawn for good.
     pub draw: Option<DrawSummary>,
     /// What recovery cut off the store's files, kept beside it.
@@ -234,11 +238,18 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     fn tally(&self, tally: &mut DrawTally) -> Result<u64, StoreError>;
 
     /// Records the rules of a store that has none yet ([`Recovery::rules`]
-    /// was `None`), durably, before any bet is taken.
+    /// was `None`), durably, before any bet is taken; with committed rules
+    /// also their `secret`, in the same durable write (a store has one
+    /// secret for life).
     ///
     /// # Errors
-    /// [`StoreError`]; nothing is recorded.
-    fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError>;
+    /// [`StoreError`]; nothing is recorded. A ledger that cannot serve
+    /// committed rules (one without [`Ledger::chain_head`]) refuses them.
+    fn record_rules(
+        &self,
+        rules: LotteryRules,
+        secret: Option<&DrawSecret>,
+    ) -> Result<(), StoreError>;
 
     /// Records the draw durably, before anyone learns it: from then on the
     /// store is drawn for good (a restart publishes the same draw, and takes
@@ -315,8 +326,11 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     }
 
     /// The head of the ledger's checksum chain over its durable records:
-    /// every write [`Ledger::wait_durable`] returned for is inside it
-    /// (`None`: a ledger without a chain; the default). Receipts sign it.
+    /// every write [`Ledger::wait_durable`] returned for is inside it.
+    /// Receipts sign it, and a committed draw's number is derived from its
+    /// link (with the secret) once every agency has finished. `None` (the
+    /// default): this ledger keeps no chain, signs no chain position and
+    /// cannot serve committed rules.
     fn chain_head(&self) -> Option<ChainHead> {
         None
     }

@@ -7,13 +7,17 @@
 //! the `bets.csv` ledger) and lottery-pg implement the seam from outside
 //! this folder, and no module of it imports the monitor.
 //!
-//! From the bottom up: `rules`, `draw`, `outcome`, `ledger`, `machine`,
+//! From the bottom up: `rules`, `secret` (the committed winning number),
+//! `draw`, `outcome`, `ledger`, `committed` (the draw
+//! of a committed number), `machine`,
 //! `agency_locks`, `central`.
 
 pub(crate) mod agency_locks;
 pub(crate) mod central;
+pub(crate) mod committed;
 pub(crate) mod draw;
 pub(crate) mod ledger;
 pub(crate) mod machine;
 pub(crate) mod outcome;
 pub(crate) mod rules;
+pub(crate) mod secret;

@@ -2,7 +2,7 @@
 //! finish came to. Plain values, produced by the state machine and handed out
 //! by [`crate::Central`].
 
-use crate::lottery::draw::DrawSummary;
+use crate::lottery::draw::{Draw, DrawSummary};
 
 /// What a submitted batch came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,4 +120,16 @@ pub struct DrawSnapshot {
     pub winners: u64,
     /// Bets the draw covered.
     pub bets: u64,
+}
+
+impl DrawSnapshot {
+    /// The snapshot of `draw` (`None` for a tally that picked no number:
+    /// committed rules before the draw, never published).
+    pub(crate) fn of(draw: &Draw) -> Option<Self> {
+        Some(Self {
+            winning_number: draw.winning_number()?,
+            winners: draw.summary().winners_per_agency.iter().sum(),
+            bets: draw.summary().bets,
+        })
+    }
 }

@@ -102,21 +102,18 @@ impl Inspection {
     }
 }
 
-/// Reads the store's files and checks them; changes nothing. `strict`
-/// (durability `fsync`, where every journal record was written after its
-/// data was synced) refuses journal records naming data beyond the end of
-/// `bets.csv`; otherwise a power cut may have taken that data, and those
-/// records (and all after them) count as the journal's tail.
+/// Reads the store's files and checks them; changes nothing. The journal's
+/// last records may name rows a crash took (every durability: with `fsync`
+/// the last group's journal sync may end before its data sync, STORE.md):
+/// from the first record whose rows are beyond the end of `bets.csv` or
+/// zeros, every record is the journal's tail, provided that every later
+/// record's rows are missing too (else that is damage, not a crash).
 ///
 /// # Errors
 /// [`StoreError::Inconsistent`], [`StoreError::Checksum`],
 /// [`StoreError::Journal`], [`StoreError::Corrupt`] or [`StoreError::Io`], as
 /// found.
-pub(crate) fn inspect(
-    sources: Sources,
-    path: &Path,
-    strict: bool,
-) -> Result<Inspection, StoreError> {
+pub(crate) fn inspect(sources: Sources, path: &Path) -> Result<Inspection, StoreError> {
     let manifest = match &sources.manifest {
         Some(bytes) => {
             Some(
@@ -183,7 +180,7 @@ pub(crate) fn inspect(
                 sources.data,
                 &mut inspection,
                 path,
-                (strict, sources.keep_chain),
+                sources.keep_chain,
             )?;
             check_draw(&manifest, &inspection, path)?;
             Ok(inspection)
@@ -233,12 +230,21 @@ fn check_draw(manifest: &Manifest, inspection: &Inspection, path: &Path) -> Resu
 }
 
 /// Replays the journal over the data, checking every record's rows and link.
+///
+/// A record whose rows are not on disk (they end beyond the data, or hold
+/// zero bytes, which no row holds: blocks a crash left unwritten) starts the
+/// journal's tail. A crash explains that only for the last records: the
+/// replay goes on reading, and a later record whose rows are on disk means
+/// the earlier ones were damaged after their commit, refused with the first
+/// one's error. Rows that are all there but fail their checks (they do not
+/// parse, are another agency's or not as many, or their CRC32C disagrees
+/// with the link) are refused at once: a crash does not write other rows.
 fn replay(
     journal: Box<dyn Read + Send>,
     mut data: Box<dyn Read + Send>,
     inspection: &mut Inspection,
     path: &Path,
-    (strict, keep_chain): (bool, bool),
+    keep_chain: bool,
 ) -> Result<(), StoreError> {
     let read_error = |error: ReadError| match error {
         ReadError::Io(source) => io_error(path, "read the journal of")(source),
@@ -256,6 +262,11 @@ fn replay(
     let mut lines = JournalLines::new(journal).map_err(read_error)?;
     inspection.journal_valid_len = crate::monitor::journal::HEADER.len() as u64;
     let mut rows_before = 0u64;
+    // Once a record failed: its error, and where the records read since
+    // end (their rows are read only to see whether they match).
+    let mut failed: Option<StoreError> = None;
+    let mut end_read = 0u64;
+    let mut previous_link = inspection.chain;
     while let Some(line) = lines.next_line().map_err(read_error)? {
         let Line::Record {
             record,
@@ -266,67 +277,83 @@ fn replay(
         else {
             break;
         };
+        let after = previous_link;
+        previous_link = link;
         // The first line of bets.csv the record covers, for messages.
         let data_line = rows_before + 1;
         let mut region_len = 0;
-        let data_digest = match record.end() {
-            Some(end) => {
-                if end < inspection.committed_end {
-                    return Err(StoreError::Journal {
-                        path: path.to_path_buf(),
-                        line,
-                        problem: format!(
-                            "end offset {end} is before the previous one {}",
-                            inspection.committed_end
-                        ),
-                    });
-                }
-                if end > inspection.data_len {
-                    if strict {
-                        return Err(inconsistent(
-                            path,
-                            format!(
-                                "journal line {line} names bets.csv up to byte {end}, but bets.csv has {} bytes (with durability fsync no crash can do that)",
-                                inspection.data_len
-                            ),
-                            "restore bets.csv from a backup",
-                        ));
-                    }
-                    // A power cut took data the record names: it and every
-                    // later record are the journal's tail.
-                    break;
-                }
-                let region = end - inspection.committed_end;
-                region_len = region;
-                let (digest, rows) = check_region(
-                    &mut data,
-                    region,
-                    &record,
-                    rows_before,
+        let mut region = None;
+        if let Some(end) = record.end() {
+            if end < end_read {
+                return Err(StoreError::Journal {
+                    path: path.to_path_buf(),
                     line,
-                    inspection,
-                    path,
-                )?;
-                rows_before += rows;
-                inspection.committed_end = end;
-                Some(digest)
+                    problem: format!("end offset {end} is before the previous one {end_read}"),
+                });
             }
-            None => None,
-        };
-        let expected = record.link(&inspection.chain, data_digest.as_ref());
-        if expected != link {
+            if end > inspection.data_len {
+                // The rows it names are not all on disk: a crash took them
+                // before they were durable, so it was never acked. It and
+                // every later record (whose rows end later still) are the
+                // journal's tail.
+                break;
+            }
+            region_len = end - end_read;
+            let checked = check_region(
+                &mut data,
+                region_len,
+                &record,
+                rows_before,
+                line,
+                inspection,
+                path,
+            );
+            end_read = end;
+            match checked {
+                Err((error @ StoreError::Io { .. }, _)) => return Err(error),
+                // Zeros where its rows should be: blocks the file system
+                // gave the file but the crash kept the rows from. Not on
+                // disk either, never acked.
+                Err((error, true)) => {
+                    failed.get_or_insert(error);
+                    continue;
+                }
+                Err((error, false)) => return Err(failed.unwrap_or(error)),
+                Ok(checked) => region = Some(checked),
+            }
+        }
+        let data_digest = region.as_ref().map(|(digest, _, _)| *digest);
+        if record.link(&after, data_digest.as_ref()) != link {
             let (agency, batch) = match record {
                 Record::Batch { agency, batch, .. } => (Some(agency), batch),
                 Record::Finish { agency, .. } => (Some(agency), 0),
                 Record::Adopted { .. } => (None, 0),
             };
-            return Err(StoreError::Checksum {
+            // Whole rows that are not those summed: changed after their
+            // commit (a crash leaves rows missing or zeros, not other rows).
+            return Err(failed.unwrap_or(StoreError::Checksum {
                 path: path.to_path_buf(),
                 agency,
                 batch,
                 journal_line: line,
                 data_line,
-            });
+            }));
+        }
+        if let Some(error) = failed.take() {
+            if region.is_some() {
+                // Rows on disk after rows that are not: no crash leaves that
+                // (the records of a group follow its data's order, and the
+                // next group's are written after this one's data sync).
+                return Err(error);
+            }
+            // A finish after the missing rows: part of the tail.
+            failed = Some(error);
+            continue;
+        }
+        if let Some((_, rows, counted)) = region {
+            rows_before += rows;
+            inspection.committed_end = end_read;
+            counted.apply(inspection);
         }
         if let (Record::Batch { agency, bets, .. }, Some(sum)) = (record, data_digest) {
             // What a resend of the batch is checked against (see the
@@ -368,44 +395,84 @@ fn apply(record: &Record, inspection: &mut Inspection) {
     }
 }
 
+/// What a region's rows add to the books once its record holds: winners per
+/// agency, and for adopted rows the bets per agency (a failed record, the
+/// start of a crash's tail, adds nothing).
+struct Counted {
+    winners: BTreeMap<AgencyId, u64>,
+    adopted: BTreeMap<AgencyId, u64>,
+}
+
+impl Counted {
+    fn apply(self, inspection: &mut Inspection) {
+        for (agency, count) in self.winners {
+            *inspection.winners.entry(agency).or_default() += count;
+        }
+        for (agency, count) in self.adopted {
+            inspection.agencies.entry(agency).or_default().bets += count;
+        }
+    }
+}
+
 /// Reads the `region` bytes of `record` from `data`: parses its rows (a
 /// batch's must all be its agency's, as many as it says; adopted rows are
-/// counted per agency) and checksums them. Returns the CRC32C and the row count.
+/// counted per agency) and checksums them. Returns the CRC32C, the row count
+/// and what they add to the books. The whole region is read, also when it
+/// fails (the next record's rows follow it); an error comes with whether the
+/// region holds a zero byte.
 fn check_region(
     data: &mut Box<dyn Read + Send>,
     region: u64,
     record: &Record,
     rows_before: u64,
     journal_line: u64,
-    inspection: &mut Inspection,
+    inspection: &Inspection,
     path: &Path,
-) -> Result<(DataSum, u64), StoreError> {
+) -> Result<(DataSum, u64, Counted), (StoreError, bool)> {
     let mut hashing = Hashing {
         inner: data.take(region),
         crc: 0,
+        zeros: false,
     };
     let mut rows = 0u64;
     let mut agencies: BTreeMap<AgencyId, u64> = BTreeMap::new();
-    let winning = inspection.manifest.rules.map(|rules| rules.winning_number);
+    let mut winners: BTreeMap<AgencyId, u64> = BTreeMap::new();
+    let winning = inspection.manifest.winning_number();
+    let mut corrupt = None;
     for row in StoreRows::new(&mut hashing) {
-        let stored = row.map_err(|(line, error)| StoreError::Corrupt {
-            path: path.to_path_buf(),
-            line: rows_before + line,
-            error,
-        })?;
+        let stored = match row {
+            Ok(stored) => stored,
+            Err((line, error)) => {
+                corrupt = Some(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    line: rows_before + line,
+                    error,
+                });
+                break;
+            }
+        };
         rows += 1;
         *agencies.entry(stored.agency).or_default() += 1;
         if Some(stored.bet.number) == winning {
-            *inspection.winners.entry(stored.agency).or_default() += 1;
+            *winners.entry(stored.agency).or_default() += 1;
         }
     }
-    io::copy(&mut hashing, &mut io::sink()).map_err(io_error(path, "read"))?;
+    io::copy(&mut hashing, &mut io::sink())
+        .map_err(|error| (io_error(path, "read")(error), false))?;
     if hashing.inner.limit() > 0 {
-        return Err(io_error(path, "read")(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "bets.csv ended while it was read",
-        )));
+        return Err((
+            io_error(path, "read")(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "bets.csv ended while it was read",
+            )),
+            false,
+        ));
     }
+    let zeros = hashing.zeros;
+    if let Some(error) = corrupt {
+        return Err((error, zeros));
+    }
+    let mut adopted = BTreeMap::new();
     match *record {
         Record::Batch {
             agency,
@@ -415,7 +482,7 @@ fn check_region(
         } => {
             let others = agencies.keys().find(|&&other| other != agency);
             if others.is_some() || rows != bets {
-                return Err(StoreError::Journal {
+                let error = StoreError::Journal {
                     path: path.to_path_buf(),
                     line: journal_line,
                     problem: format!(
@@ -423,17 +490,18 @@ fn check_region(
                         rows_before + 1,
                         describe(&agencies)
                     ),
-                });
+                };
+                return Err((error, zeros));
             }
         }
-        Record::Adopted { .. } => {
-            for (agency, count) in agencies {
-                inspection.agencies.entry(agency).or_default().bets += count;
-            }
-        }
+        Record::Adopted { .. } => adopted = agencies,
         Record::Finish { .. } => {}
     }
-    Ok((hashing.crc.to_be_bytes(), rows))
+    Ok((
+        hashing.crc.to_be_bytes(),
+        rows,
+        Counted { winners, adopted },
+    ))
 }
 
 fn describe(agencies: &BTreeMap<AgencyId, u64>) -> String {
@@ -468,24 +536,29 @@ fn adopt(
     inspection.kind = Kind::Adopt;
     let record = Record::Adopted { end: whole as u64 };
     let mut region: Box<dyn Read + Send> = Box::new(io::Cursor::new(bytes));
-    let (data_digest, _) =
-        check_region(&mut region, whole as u64, &record, 0, 0, inspection, path)?;
+    let (data_digest, _, counted) =
+        check_region(&mut region, whole as u64, &record, 0, 0, inspection, path)
+            .map_err(|(error, _)| error)?;
+    counted.apply(inspection);
     inspection.committed_end = whole as u64;
     inspection.chain = record.link(&genesis(), Some(&data_digest));
     inspection.records = u64::from(whole > 0);
     Ok(())
 }
 
-/// Hashes what is read through it.
+/// Hashes what is read through it, and notes zero bytes.
 struct Hashing<R> {
     inner: R,
     crc: u32,
+    /// A zero byte went through (no row holds one).
+    zeros: bool,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         let read = self.inner.read(buffer)?;
         self.crc = crc32c::crc32c_append(self.crc, &buffer[..read]);
+        self.zeros |= memchr::memchr(0, &buffer[..read]).is_some();
         Ok(read)
     }
 }

@@ -13,6 +13,13 @@
 //! draw <bets> <end offset> <chain head> <winners of agency 1>,<of agency 2>,...
 //! ```
 //!
+//! With a committed winning number (`--winning-number committed`) the rules
+//! line is `rules <agencies> committed <commitment> <secret>` (64 hex digits
+//! each; the commitment is SHA-256 of the secret, checked on every read) and
+//! the draw's number is derived from the secret and the draw line's chain
+//! head (`crate::DrawSecret`). The secret is written with the rules, before
+//! any bet, in the same atomic rewrite, so a store has one secret for life.
+//!
 //! `rules` is absent only in a store opened by a bare monitor that no central
 //! has used yet. `draw` names what the draw counted and the journal's chain
 //! head at the time, so the store can never be drawn again nor take another
@@ -21,7 +28,8 @@
 use lottery_bet::BetNumber;
 
 use crate::lottery::draw::DrawSummary;
-use crate::lottery::rules::LotteryRules;
+use crate::lottery::rules::{LotteryRules, Winning};
+use crate::lottery::secret::DrawSecret;
 use crate::monitor::journal::{Digest, from_hex, to_hex};
 
 /// The first line of every manifest.
@@ -42,19 +50,43 @@ pub(crate) struct DrawRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Manifest {
     pub(crate) rules: Option<LotteryRules>,
+    /// The secret of committed rules (present exactly when they are).
+    pub(crate) secret: Option<DrawSecret>,
     pub(crate) draw: Option<DrawRecord>,
 }
 
 impl Manifest {
+    /// The number that wins: the rules' fixed one, or the one the secret and
+    /// the recorded draw's chain head give (`None` before a committed draw).
+    pub(crate) fn winning_number(&self) -> Option<BetNumber> {
+        let rules = self.rules?;
+        match (rules.winning, &self.secret, &self.draw) {
+            (Winning::Fixed(number), _, _) => Some(number),
+            (Winning::Committed, Some(secret), Some(draw)) => {
+                Some(secret.winning_number(&draw.chain))
+            }
+            _ => None,
+        }
+    }
+
     /// The manifest's bytes.
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut text = format!("{HEADER}\n");
         if let Some(rules) = self.rules {
-            text.push_str(&format!(
-                "rules {} {}\n",
-                rules.agencies,
-                rules.winning_number.get()
-            ));
+            match (rules.winning, &self.secret) {
+                (Winning::Fixed(number), _) => {
+                    text.push_str(&format!("rules {} {}\n", rules.agencies, number.get()));
+                }
+                (_, Some(secret)) => text.push_str(&format!(
+                    "rules {} committed {} {}\n",
+                    rules.agencies,
+                    to_hex(&secret.commitment()),
+                    to_hex(secret.as_bytes())
+                )),
+                // Committed rules are only ever recorded with their secret
+                // (`GroupCommit::record_rules` refuses them without one).
+                (_, None) => unreachable!("committed rules recorded without their secret"),
+            }
         }
         if let Some(draw) = &self.draw {
             let winners: Vec<String> = draw
@@ -102,8 +134,30 @@ impl Manifest {
                     };
                     manifest.rules = Some(LotteryRules {
                         agencies,
-                        winning_number,
+                        winning: Winning::Fixed(winning_number),
                     });
+                }
+                ["rules", agencies, "committed", commitment, secret]
+                    if manifest.rules.is_none() && manifest.draw.is_none() =>
+                {
+                    let agencies = parse_number(agencies).and_then(|n| u32::try_from(n).ok());
+                    let (Some(agencies), Some(commitment), Some(secret)) = (
+                        agencies,
+                        from_hex(commitment.as_bytes()),
+                        from_hex(secret.as_bytes()).map(DrawSecret::from_bytes),
+                    ) else {
+                        return Err(bad());
+                    };
+                    if secret.commitment() != commitment {
+                        return Err(format!(
+                            "line {number}: its secret is not the one its commitment was made from"
+                        ));
+                    }
+                    manifest.rules = Some(LotteryRules {
+                        agencies,
+                        winning: Winning::Committed,
+                    });
+                    manifest.secret = Some(secret);
                 }
                 ["draw", bets, end, chain, winners] if manifest.draw.is_none() => {
                     let winners: Option<Vec<u64>> = winners.split(',').map(parse_number).collect();
@@ -149,8 +203,13 @@ mod tests {
     fn manifests_round_trip_and_strange_ones_are_refused() {
         let rules = LotteryRules {
             agencies: 3,
-            winning_number: BetNumber::new(42).unwrap(),
+            winning: Winning::Fixed(BetNumber::new(42).unwrap()),
         };
+        let committed = LotteryRules {
+            winning: Winning::Committed,
+            ..rules
+        };
+        let secret = DrawSecret::from_bytes([5; 32]);
         let draw = DrawRecord {
             summary: DrawSummary {
                 bets: 10,
@@ -163,15 +222,58 @@ mod tests {
             Manifest::default(),
             Manifest {
                 rules: Some(rules),
+                secret: None,
                 draw: None,
             },
             Manifest {
                 rules: Some(rules),
-                draw: Some(draw),
+                secret: None,
+                draw: Some(draw.clone()),
+            },
+            Manifest {
+                rules: Some(committed),
+                secret: Some(secret),
+                draw: None,
+            },
+            Manifest {
+                rules: Some(committed),
+                secret: Some(secret),
+                draw: Some(draw.clone()),
             },
         ] {
             assert_eq!(Manifest::parse(&manifest.encode()), Ok(manifest));
         }
+        // A committed store's number comes from its secret and its draw's
+        // chain head, and only once drawn.
+        let drawn = Manifest {
+            rules: Some(committed),
+            secret: Some(secret),
+            draw: Some(draw),
+        };
+        assert_eq!(
+            drawn.winning_number(),
+            Some(secret.winning_number(&[7; 32]))
+        );
+        assert_eq!(
+            Manifest {
+                draw: None,
+                ..drawn.clone()
+            }
+            .winning_number(),
+            None
+        );
+        // A secret that is not the commitment's (one hex digit changed) is
+        // refused, naming the line.
+        let text = String::from_utf8(drawn.encode()).unwrap();
+        let secret_hex = to_hex(secret.as_bytes());
+        let mut other = secret_hex.clone();
+        other.replace_range(0..1, "6");
+        let forged = text.replace(&secret_hex, &other);
+        let refused = Manifest::parse(forged.as_bytes()).unwrap_err();
+        assert!(
+            refused.contains("line 2") && refused.contains("commitment"),
+            "{refused}"
+        );
         for bad in [
             "",
             "lottery-store 2\n",
@@ -182,6 +284,8 @@ mod tests {
             "lottery-store 1\nrules 3\n",
             "lottery-store 1\ndraw 1 2 00 1\n",
             "lottery-store 1\nwhat 1\n",
+            "lottery-store 1\nrules 3 committed\n",
+            "lottery-store 1\nrules 3 committed 00 00\n",
         ] {
             assert!(Manifest::parse(bad.as_bytes()).is_err(), "{bad:?}");
         }

@@ -15,8 +15,9 @@
 //!   store writes without a user-space buffer, so there the two behave
 //!   alike; a store with a buffer would differ);
 //! - [`Durability::Fsync`]: a completed `fdatasync` of `bets.csv` covers the
-//!   batch, and then a completed `fdatasync` of the journal covers its
-//!   record. The batch survives a power cut.
+//!   batch, and a completed `fdatasync` of the journal covers its record (the
+//!   two run at the same time; the ack waits for both). The batch survives a
+//!   power cut.
 //!
 //! # Below it
 //! The private `commit` module is the group-commit engine (its
@@ -41,6 +42,7 @@ use crate::error::StoreError;
 use crate::lottery::draw::{DrawSummary, DrawTally};
 use crate::lottery::ledger::{ChainHead, Ledger, PendingWrite, Recovery};
 use crate::lottery::rules::LotteryRules;
+use crate::lottery::secret::DrawSecret;
 use crate::monitor::commit::{GroupCommit, PendingCommit};
 use crate::monitor::draw_scan::tally_rows;
 use crate::monitor::recovery::{recover_store, scan_rows};
@@ -63,7 +65,7 @@ pub struct Appended {
 #[derive(Debug)]
 #[must_use = "a pending append is acked only once complete_append returns Ok"]
 pub struct PendingAppend {
-    ticket: PendingCommit,
+    commit: PendingCommit,
     bets: u64,
     /// The store's length after the batch.
     end: u64,
@@ -90,7 +92,7 @@ impl PendingAppend {
 #[derive(Debug)]
 #[must_use = "a finish is recorded only once complete_finish_record returns Ok"]
 pub struct PendingFinishRecord {
-    ticket: PendingCommit,
+    commit: PendingCommit,
 }
 
 /// The store of bets, shared by every thread of the central (`Send + Sync`).
@@ -137,8 +139,7 @@ impl BetMonitor {
         durability: Durability,
     ) -> Result<(Self, Recovery), StoreError> {
         let path = PathBuf::from(store.describe());
-        let strict = durability == Durability::Fsync;
-        let recovered = recover_store(store.as_mut(), &path, strict)?;
+        let recovered = recover_store(store.as_mut(), &path)?;
         let engine = GroupCommit::new(
             path,
             durability,
@@ -216,11 +217,11 @@ impl BetMonitor {
         let count = bets.len() as u64;
         let digest = BatchDigest::of_rows(&bytes, count);
         let sum: journal::DataSum = digest.rows_crc().to_be_bytes();
-        let (ticket, end) = self
+        let (commit, end) = self
             .engine
             .write_batch(agency, batch, &bytes, count, &sum)?;
         Ok(PendingAppend {
-            ticket,
+            commit,
             bets: count,
             end,
             digest,
@@ -234,7 +235,7 @@ impl BetMonitor {
     /// [`StoreError::Io`] when the commit failed; the batch was then cut off
     /// the store, nothing of it remains.
     pub fn complete_append(&self, pending: PendingAppend) -> Result<Appended, StoreError> {
-        self.engine.wait_committed(pending.ticket)?;
+        self.engine.wait_committed(pending.commit)?;
         Ok(Appended {
             bets: pending.bets,
             end_offset: pending.end,
@@ -264,8 +265,8 @@ impl BetMonitor {
         agency: AgencyId,
         bets: u64,
     ) -> Result<PendingFinishRecord, StoreError> {
-        let ticket = self.engine.queue_finish(agency, bets)?;
-        Ok(PendingFinishRecord { ticket })
+        let commit = self.engine.queue_finish(agency, bets)?;
+        Ok(PendingFinishRecord { commit })
     }
 
     /// Waits until `pending` is as durable as the mode promises, leading a
@@ -274,7 +275,7 @@ impl BetMonitor {
     /// # Errors
     /// [`StoreError::Io`] when the commit failed: the finish is not recorded.
     pub fn complete_finish_record(&self, pending: PendingFinishRecord) -> Result<(), StoreError> {
-        self.engine.wait_committed(pending.ticket)
+        self.engine.wait_committed(pending.commit)
     }
 
     /// Streams every committed bet, in stored order, to `visit`, reading the
@@ -297,7 +298,7 @@ impl BetMonitor {
 }
 
 /// The file monitor as a [`crate::Central`]'s ledger: its two-step appends
-/// and finish records, their tickets carried in [`PendingWrite`]s.
+/// and finish records, their pending commits carried in [`PendingWrite`]s.
 impl Ledger for BetMonitor {
     fn chain_head(&self) -> Option<ChainHead> {
         let (link, records) = self.engine.committed_head();
@@ -311,11 +312,11 @@ impl Ledger for BetMonitor {
         bets: &BetBatch,
     ) -> Result<(PendingWrite, BatchDigest), StoreError> {
         let pending = self.begin_batch(agency, batch, bets)?;
-        Ok((pending.ticket.into_write(), pending.digest))
+        Ok((pending.commit.into_write(), pending.digest))
     }
 
     fn begin_finish(&self, agency: AgencyId, bets: u64) -> Result<PendingWrite, StoreError> {
-        Ok(self.begin_finish_record(agency, bets)?.ticket.into_write())
+        Ok(self.begin_finish_record(agency, bets)?.commit.into_write())
     }
 
     fn wait_durable(&self, write: PendingWrite) -> Result<(), StoreError> {
@@ -326,8 +327,12 @@ impl Ledger for BetMonitor {
         BetMonitor::tally(self, tally)
     }
 
-    fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError> {
-        self.engine.record_rules(rules)
+    fn record_rules(
+        &self,
+        rules: LotteryRules,
+        secret: Option<&DrawSecret>,
+    ) -> Result<(), StoreError> {
+        self.engine.record_rules(rules, secret)
     }
 
     fn record_draw(&self, draw: &DrawSummary) -> Result<(), StoreError> {

@@ -9,8 +9,12 @@
 //! is refused there, with nothing changed.
 //!
 //! Then it repairs what a crash can leave, and only that:
-//! - a torn or damaged last journal line, or (with durability `none` or
-//!   `flush`) records naming data a power cut took: the journal's tail;
+//! - a torn or damaged last journal line, or last records naming rows a
+//!   crash took (beyond the end of `bets.csv`, or not matching their
+//!   CRC32C): the journal's tail. With `none` or `flush` a power cut leaves
+//!   them; with `fsync` a crash between the end of the last group's journal
+//!   sync and the end of its data sync (the two run together), before its
+//!   ack;
 //! - bytes of `bets.csv` beyond the committed part: a torn last line, or
 //!   whole batches written but never committed, hence never acked.
 //!
@@ -63,7 +67,6 @@ pub(crate) struct Recovered {
 pub(crate) fn recover_store(
     store: &mut dyn BetStore,
     path: &Path,
-    strict: bool,
 ) -> Result<Recovered, StoreError> {
     let io_error = |action: &'static str| {
         move |source| StoreError::Io {
@@ -92,7 +95,7 @@ pub(crate) fn recover_store(
             .map_err(io_error("read the manifest of"))?,
         keep_chain: false,
     };
-    let inspection = inspect(sources, path, strict)?;
+    let inspection = inspect(sources, path)?;
     let mut quarantined = Vec::new();
     let has_manifest = store
         .read_manifest()
@@ -148,6 +151,7 @@ pub(crate) fn recover_store(
             truncated_bytes,
             agencies: inspection.agencies.clone(),
             rules: inspection.manifest.rules,
+            secret: inspection.manifest.secret,
             draw: inspection.manifest.draw.as_ref().map(|d| d.summary.clone()),
             quarantined,
             adopted: inspection.kind == Kind::Adopt,

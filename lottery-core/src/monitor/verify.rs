@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
-use lottery_bet::{AgencyId, BatchDigest};
+use lottery_bet::{AgencyId, BatchDigest, BetNumber};
 
 use crate::error::StoreError;
 use crate::lottery::draw::DrawSummary;
@@ -78,6 +78,17 @@ pub struct StoreReport {
     pub agencies: BTreeMap<AgencyId, AgencyReport>,
     /// The draw, when the store records one.
     pub draw: Option<DrawSummary>,
+    /// The number that wins: the rules' fixed one, or the one a committed
+    /// draw derived (`None`: committed rules, not drawn yet).
+    pub winning_number: Option<BetNumber>,
+    /// With a committed winning number: the commitment (SHA-256 of the
+    /// secret), 64 hex digits.
+    pub commitment: Option<String>,
+    /// With a committed winning number, once drawn: the secret, 64 hex
+    /// digits (before the draw it is kept back). With it and the chain head
+    /// anyone can recompute the number: SHA-256(secret ‖ chain head), reduced
+    /// as `DrawSecret::winning_number` says.
+    pub secret: Option<String>,
     /// The journal's chain head, 64 hex digits: it vouches for every
     /// committed byte (an auditor may keep it and compare later).
     pub chain_head: String,
@@ -168,9 +179,9 @@ pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
         manifest,
         keep_chain: true,
     };
-    // Not strict: the mode the store was written in is not recorded, and a
-    // record beyond the data is reported as a journal tail either way.
-    let inspection = inspect(sources, path, false)?;
+    // A record beyond the data, or the last records' rows not matching, is
+    // reported as a journal tail (what a crash leaves, in every mode).
+    let inspection = inspect(sources, path)?;
     check_rules_and_draw(&inspection, path)?;
     let agencies = inspection
         .agencies
@@ -193,6 +204,16 @@ pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
         rules: inspection.manifest.rules,
         agencies,
         draw: inspection.manifest.draw.as_ref().map(|d| d.summary.clone()),
+        winning_number: inspection.manifest.winning_number(),
+        commitment: inspection
+            .manifest
+            .secret
+            .map(|secret| to_hex(&secret.commitment())),
+        secret: inspection
+            .manifest
+            .secret
+            .filter(|_| inspection.manifest.draw.is_some())
+            .map(|secret| to_hex(secret.as_bytes())),
         chain_head: to_hex(&inspection.chain),
         committed_bytes: inspection.committed_end,
         data_tail: inspection.data_tail(),
@@ -280,18 +301,11 @@ fn check_rules_and_draw(inspection: &Inspection, path: &Path) -> Result<(), Stor
         )));
     }
     let bets: u64 = inspection.agencies.values().map(|a| a.bets).sum();
-    let winners: Vec<u64> = (1..=rules.agencies)
-        .map(|id| {
-            AgencyId::new(id)
-                .ok()
-                .and_then(|id| inspection.winners.get(&id).copied())
-                .unwrap_or(0)
-        })
-        .collect();
-    if draw.summary.bets != bets || draw.summary.winners_per_agency != winners {
+    let found = DrawSummary::from_counts(rules.agencies, bets, &inspection.winners);
+    if draw.summary != found {
         return Err(inconsistent(format!(
-            "it records a draw of {} bets with winners {:?} per agency, its bets give {bets} bets and {winners:?}",
-            draw.summary.bets, draw.summary.winners_per_agency
+            "it records a draw of {} bets with winners {:?} per agency, its bets give {bets} bets and {:?}",
+            draw.summary.bets, draw.summary.winners_per_agency, found.winners_per_agency
         )));
     }
     Ok(())

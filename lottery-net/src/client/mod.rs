@@ -84,10 +84,17 @@ fn signed_draw(message: CentralMessage, agency: AgencyId) -> Result<Option<Recei
         CentralMessage::SignedDraw {
             bets,
             winners,
+            winning_number,
+            secret,
             head,
         } => Ok(Some(Receipt {
             agency,
-            subject: ReceiptSubject::Draw { bets, winners },
+            subject: ReceiptSubject::Draw {
+                bets,
+                winners,
+                winning_number,
+                secret,
+            },
             head,
         })),
         other => Err(ClientError::BadReceipt {
@@ -101,8 +108,10 @@ fn signed_draw(message: CentralMessage, agency: AgencyId) -> Result<Option<Recei
     }
 }
 
-/// Checks a receipt as it comes: its signature under the central's key and,
-/// for a batch, that its digest is the one of the batch sent (`sent`).
+/// Checks a receipt as it comes: its signature under the central's key;
+/// for a batch, that its digest is the one of the batch sent (`sent`); for
+/// the draw, that it reveals what its rules promised (the fixed number, or
+/// the committed secret: [`lottery_tls::DrawStatement::check_reveal`]).
 fn check_receipt(
     pubkey: &ReceiptPubkey,
     receipt: &Receipt,
@@ -121,6 +130,9 @@ fn check_receipt(
     pubkey
         .verify_receipt(receipt)
         .map_err(|error| bad(error.to_string()))?;
+    if let Some(draw) = receipt.draw_statement() {
+        draw.check_reveal().map_err(bad)?;
+    }
     if let ReceiptSubject::Batch { digest, .. } = receipt.subject
         && sent != Some(digest)
     {

@@ -790,8 +790,15 @@ impl lottery_core::ledger::Ledger for SharedMemory {
     fn tally(&self, tally: &mut lottery_core::DrawTally) -> Result<u64, lottery_core::StoreError> {
         lottery_core::ledger::Ledger::tally(&self.0, tally)
     }
-    fn record_rules(&self, rules: LotteryRules) -> Result<(), lottery_core::StoreError> {
-        lottery_core::ledger::Ledger::record_rules(&self.0, rules)
+    fn record_rules(
+        &self,
+        rules: LotteryRules,
+        secret: Option<&lottery_core::DrawSecret>,
+    ) -> Result<(), lottery_core::StoreError> {
+        lottery_core::ledger::Ledger::record_rules(&self.0, rules, secret)
+    }
+    fn chain_head(&self) -> Option<lottery_core::ledger::ChainHead> {
+        lottery_core::ledger::Ledger::chain_head(&self.0)
     }
     fn record_draw(
         &self,

@@ -11,8 +11,9 @@ use lottery_bet::{AgencyId, Bet, BetNumber, encode_store_rows};
 
 use super::{FILLER, LotteryRun, Pending, Plan};
 use crate::agency::history::{HistoryLine, parse_history};
-use crate::chaos::check::{AgencyRecord, DrawLog, LotteryRecord};
+use crate::chaos::check::{AgencyRecord, DrawLog, LotteryRecord, Revealed, SecretLog};
 use crate::chaos::system::unmount;
+use sha2::Digest as _;
 
 impl LotteryRun<'_> {
     /// Stops the centrals and collects the lottery's record.
@@ -40,6 +41,7 @@ impl LotteryRun<'_> {
             self.store = kept.join("bets.csv").display().to_string();
         }
         let mut draw = DrawLog::default();
+        let mut secret = self.config.committed.then(SecretLog::default);
         for central in &self.centrals {
             for log in &central.logs {
                 let text = std::fs::read_to_string(log)
@@ -49,10 +51,23 @@ impl LotteryRun<'_> {
                         draw.sorteo += 1;
                     } else if line.contains("action: recover_draw | result: success") {
                         draw.recovered += 1;
+                    } else if let Some(secret) = &mut secret {
+                        note_secret(line, secret);
                     }
                 }
             }
         }
+        // The number the agencies' winners must be the bets on: the fixed
+        // one, or the one the secret gave (the checks of OneSecret say
+        // whether the reveals agree; without one, no bet wins here and
+        // the winners check fails on any agency that got some).
+        let winning = match &secret {
+            None => Some(BetNumber::DEFAULT_WINNING),
+            Some(log) => log
+                .revealed
+                .first()
+                .and_then(|revealed| BetNumber::from_text(revealed.number.as_bytes()).ok()),
+        };
         let (stored_rows, verify) = match &self.config.postgres {
             Some(postgres) => {
                 let stored_rows = self.export()?;
@@ -79,7 +94,7 @@ impl LotteryRun<'_> {
             let history = std::fs::read_to_string(history_path)
                 .map(|text| parse_history(&text))
                 .unwrap_or_default();
-            agencies.insert(id, agency_record(id, bets, history));
+            agencies.insert(id, agency_record(id, bets, winning, history));
         }
         Ok(LotteryRecord {
             lottery: self.lottery,
@@ -89,6 +104,7 @@ impl LotteryRun<'_> {
             verify,
             conflicts: std::mem::take(&mut self.conflicts),
             resources: std::mem::take(&mut self.peaks).into_values().collect(),
+            secret,
         })
     }
 
@@ -160,8 +176,42 @@ pub fn split_rows(bytes: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// What agency `id` with input `bets` must end with, and its history.
-pub fn agency_record(id: u32, bets: &[Bet], history: Vec<HistoryLine>) -> AgencyRecord {
+/// Notes `line` in `log` when it is a central's `commit_winning_number` or
+/// `reveal_secret` line.
+fn note_secret(line: &str, log: &mut SecretLog) {
+    let field = |name: &str| -> Option<String> {
+        let start = line.find(&format!("| {name}: "))? + name.len() + 4;
+        Some(line[start..].split(' ').next()?.to_owned())
+    };
+    if line.contains("action: commit_winning_number | result: success") {
+        if let Some(commitment) = field("commitment") {
+            let new = field("store").as_deref() == Some("new");
+            log.commitments.push((commitment, new));
+        }
+    } else if line.contains("action: reveal_secret | result: success")
+        && let (Some(number), Some(secret)) = (field("winning_number"), field("secret"))
+    {
+        let bytes: Vec<u8> = (0..secret.len() / 2)
+            .filter_map(|i| u8::from_str_radix(secret.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect();
+        let digest = sha2::Sha256::digest(&bytes);
+        log.revealed.push(Revealed {
+            number,
+            secret,
+            secret_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        });
+    }
+}
+
+/// What agency `id` with input `bets` must end with under the winning
+/// number `winning` (`None`: none is known, so none of its bets wins), and
+/// its history.
+pub fn agency_record(
+    id: u32,
+    bets: &[Bet],
+    winning: Option<BetNumber>,
+    history: Vec<HistoryLine>,
+) -> AgencyRecord {
     let agency = AgencyId::new(id).expect("agency ids from 1");
     let expected_rows = bets
         .iter()
@@ -173,7 +223,7 @@ pub fn agency_record(id: u32, bets: &[Bet], history: Vec<HistoryLine>) -> Agency
         .collect();
     let winning_documents = bets
         .iter()
-        .filter(|bet| bet.number == BetNumber::DEFAULT_WINNING)
+        .filter(|bet| Some(bet.number) == winning)
         .map(|bet| bet.document.as_str().to_owned())
         .collect();
     AgencyRecord {

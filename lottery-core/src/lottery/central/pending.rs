@@ -33,7 +33,7 @@ pub(super) enum Pending {
     Answered(Submitted),
     /// Written: wait until it is durable.
     Written {
-        ticket: PendingBatchAck,
+        begun: PendingBatchAck,
         append: PendingWrite,
     },
 }
@@ -54,7 +54,7 @@ pub(super) enum FinishPending {
     Settled(Settled),
     /// A first finish: its record is queued; wait until it is durable.
     Recording {
-        ticket: PendingFinishAck,
+        begun: PendingFinishAck,
         record: PendingWrite,
     },
 }

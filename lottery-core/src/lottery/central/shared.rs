@@ -125,8 +125,8 @@ impl Central {
         settled: Settled,
         recorded: FinishRecorded,
     ) -> Result<Finish, FinishError> {
-        let (ticket, answer) = match (settled, recorded) {
-            (Settled::Draw(ticket), _) => (Some(ticket), Finish::AlreadyDrawn),
+        let (right, answer) = match (settled, recorded) {
+            (Settled::Draw(right), _) => (Some(right), Finish::AlreadyDrawn),
             (Settled::Answer(Finish::Waiting { .. }), FinishRecorded::Waiting { remaining })
                 if remaining > 0 =>
             {
@@ -140,7 +140,7 @@ impl Central {
             (Settled::Answer(answer), FinishRecorded::Drew) => (None, answer),
             (Settled::Answer(answer), _) => return Ok(answer),
         };
-        match self.adopt_ledger_draw(ticket)? {
+        match self.adopt_ledger_draw(right)? {
             Some(summary) if recorded == FinishRecorded::Drew => Ok(Finish::Drew(summary)),
             Some(_) => Ok(answer),
             None => Ok(Finish::Waiting { remaining: 0 }),
@@ -148,27 +148,27 @@ impl Central {
     }
 
     /// Reads the draw the ledger records and publishes it (settling
-    /// `ticket` when the books had the draw due); returns its summary, or
+    /// `right` when the books had the draw due); returns its summary, or
     /// `None` when the ledger records none yet.
     fn adopt_ledger_draw(
         &self,
-        ticket: Option<DrawRight>,
+        right: Option<DrawRight>,
     ) -> Result<Option<DrawSummary>, StoreError> {
         let read = self.shared.ledger.recorded_draw(self.shared.rules);
         let mut lottery = self.shared.lottery.lock();
         let draw = match read {
             Ok(Some(draw)) => draw,
             failed => {
-                if let Some(ticket) = ticket {
-                    lottery.draw_failed(ticket);
+                if let Some(right) = right {
+                    lottery.draw_failed(right);
                 }
                 return failed.map(|_| None);
             }
         };
         let summary = draw.summary().clone();
-        match ticket {
-            Some(ticket) => {
-                lottery.draw_done(ticket, draw);
+        match right {
+            Some(right) => {
+                lottery.draw_done(right, draw);
             }
             None => lottery.adopt_draw(draw),
         }

@@ -45,14 +45,14 @@
 use std::collections::{BTreeMap, VecDeque};
 
 mod digests;
+mod pending;
 mod rows_crc;
 mod shared;
 #[cfg(test)]
 mod tests;
-mod ticket;
 
-pub(crate) use ticket::{DrawRight, FinishStep, Settled, SubmitStep};
-pub(crate) use ticket::{PendingBatchAck, PendingBatchWrite, PendingFinishAck};
+pub(crate) use pending::{DrawRight, FinishStep, Settled, SubmitStep};
+pub(crate) use pending::{PendingBatchAck, PendingBatchWrite, PendingFinishAck};
 
 use lottery_bet::{AgencyId, BatchDigest, Document, ResumePoint};
 
@@ -79,7 +79,7 @@ enum Stage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PendingBatch {
     /// Tells this taking of the number from a later one after a roll back, so
-    /// a stale ticket never settles a newer batch.
+    /// a stale pending handle never settles a newer batch.
     id: u64,
     batch: u64,
     bets: u64,
@@ -345,7 +345,7 @@ impl Lottery {
         }))
     }
 
-    /// The pending entry of a ticket, if it was not settled or rolled back.
+    /// The pending entry of a pending handle, if it was not settled or rolled back.
     fn pending_mut(&mut self, agency: AgencyId, id: u64) -> Option<&mut PendingBatch> {
         self.agencies
             .get_mut(&agency)?
@@ -356,27 +356,27 @@ impl Lottery {
 
     /// The batch's bytes are in the store, with `digest` its content as the
     /// ledger took it; it now waits to be durable.
-    pub fn written(&mut self, ticket: PendingBatchWrite, digest: BatchDigest) -> PendingBatchAck {
-        if let Some(pending) = self.pending_mut(ticket.agency, ticket.id) {
+    pub fn written(&mut self, begun: PendingBatchWrite, digest: BatchDigest) -> PendingBatchAck {
+        if let Some(pending) = self.pending_mut(begun.agency, begun.id) {
             pending.written = true;
             pending.digest = digest;
         }
         PendingBatchAck {
-            id: ticket.id,
-            agency: ticket.agency,
-            batch: ticket.batch,
-            bets: ticket.bets,
+            id: begun.id,
+            agency: begun.agency,
+            batch: begun.batch,
+            bets: begun.bets,
         }
     }
 
     /// The batch could not be written and nothing of it is in the store: its
     /// number is free again.
-    pub fn not_written(&mut self, ticket: PendingBatchWrite) {
-        if let Some(state) = self.agencies.get_mut(&ticket.agency)
+    pub fn not_written(&mut self, begun: PendingBatchWrite) {
+        if let Some(state) = self.agencies.get_mut(&begun.agency)
             && state
                 .pending
                 .back()
-                .is_some_and(|p| p.id == ticket.id && !p.written)
+                .is_some_and(|p| p.id == begun.id && !p.written)
         {
             state.pending.pop_back();
         }
@@ -386,14 +386,14 @@ impl Lottery {
     /// it (they precede it in the store, and a commit covers a prefix of the
     /// store) count as stored, and join the running tally, in number order.
     /// Each pending batch is counted once: it leaves `pending` as it is.
-    pub fn acknowledge(&mut self, ticket: PendingBatchAck) -> Submitted {
-        if self.pending_mut(ticket.agency, ticket.id).is_some()
-            && let Some(state) = self.agencies.get_mut(&ticket.agency)
+    pub fn acknowledge(&mut self, begun: PendingBatchAck) -> Submitted {
+        if self.pending_mut(begun.agency, begun.id).is_some()
+            && let Some(state) = self.agencies.get_mut(&begun.agency)
         {
             while state
                 .pending
                 .front()
-                .is_some_and(|pending| pending.batch <= ticket.batch && pending.written)
+                .is_some_and(|pending| pending.batch <= begun.batch && pending.written)
             {
                 let Some(pending) = state.pending.pop_front() else {
                     break;
@@ -402,22 +402,22 @@ impl Lottery {
                 state.bets += pending.bets;
                 state.keep_digest(pending.batch, pending.digest);
                 self.tally
-                    .add_batch(ticket.agency, pending.bets, pending.winners);
+                    .add_batch(begun.agency, pending.bets, pending.winners);
             }
         }
         // Absent: a later batch's acknowledgement already counted it.
         Submitted::Stored {
-            batch: ticket.batch,
-            bets: ticket.bets,
+            batch: begun.batch,
+            bets: begun.bets,
         }
     }
 
     /// The batch's commit failed and the monitor cut it off the store, with
     /// everything written after it: the batch and every later pending batch of
     /// the agency are forgotten, and the agency's next batch is this one again.
-    pub fn not_durable(&mut self, ticket: PendingBatchAck) {
-        if let Some(state) = self.agencies.get_mut(&ticket.agency)
-            && let Some(position) = state.pending.iter().position(|p| p.id == ticket.id)
+    pub fn not_durable(&mut self, begun: PendingBatchAck) {
+        if let Some(state) = self.agencies.get_mut(&begun.agency)
+            && let Some(position) = state.pending.iter().position(|p| p.id == begun.id)
         {
             state.pending.truncate(position);
         }
@@ -478,8 +478,8 @@ impl Lottery {
 
     /// The finish is recorded durably: the agency is finished. When it was the
     /// last one, the draw is due.
-    pub fn finish_recorded(&mut self, ticket: PendingFinishAck) -> Settled {
-        if let Some(state) = self.agencies.get_mut(&ticket.agency)
+    pub fn finish_recorded(&mut self, begun: PendingFinishAck) -> Settled {
+        if let Some(state) = self.agencies.get_mut(&begun.agency)
             && state.stage == Stage::Finishing
         {
             state.stage = Stage::Finished;
@@ -497,8 +497,8 @@ impl Lottery {
     }
 
     /// The finish could not be recorded: the agency is open again.
-    pub fn finish_not_recorded(&mut self, ticket: PendingFinishAck) {
-        if let Some(state) = self.agencies.get_mut(&ticket.agency)
+    pub fn finish_not_recorded(&mut self, begun: PendingFinishAck) {
+        if let Some(state) = self.agencies.get_mut(&begun.agency)
             && state.stage == Stage::Finishing
         {
             state.stage = Stage::Open;
@@ -522,8 +522,8 @@ impl Lottery {
     }
 
     /// Publishes the draw, whole: from now on winners queries answer from it.
-    pub fn draw_done(&mut self, ticket: DrawRight, draw: Draw) -> DrawSummary {
-        let DrawRight { _private: () } = ticket;
+    pub fn draw_done(&mut self, right: DrawRight, draw: Draw) -> DrawSummary {
+        let DrawRight { _private: () } = right;
         let summary = draw.summary().clone();
         self.phase = Phase::Drawn(draw);
         summary
@@ -531,8 +531,8 @@ impl Lottery {
 
     /// The draw could not be performed: it is due again (a repeated finish of
     /// any agency retries it).
-    pub fn draw_failed(&mut self, ticket: DrawRight) {
-        let DrawRight { _private: () } = ticket;
+    pub fn draw_failed(&mut self, right: DrawRight) {
+        let DrawRight { _private: () } = right;
         if matches!(self.phase, Phase::Closed { .. }) {
             self.phase = Phase::Closed { drawing: false };
         }
@@ -543,10 +543,10 @@ impl Lottery {
         matches!(self.phase, Phase::Drawn(_))
     }
 
-    /// The draw's summary, once it happened.
-    pub fn draw_summary(&self) -> Option<&DrawSummary> {
+    /// The draw, once it happened.
+    pub fn draw(&self) -> Option<&Draw> {
         match &self.phase {
-            Phase::Drawn(draw) => Some(draw.summary()),
+            Phase::Drawn(draw) => Some(draw),
             _ => None,
         }
     }
@@ -575,11 +575,7 @@ impl Lottery {
             agencies_expected: self.rules.agencies,
             agencies_finished: self.finished,
             agencies,
-            draw: draw.map(|draw| DrawSnapshot {
-                winning_number: self.rules.winning_number,
-                winners: draw.summary().winners_per_agency.iter().sum(),
-                bets: draw.summary().bets,
-            }),
+            draw: draw.and_then(DrawSnapshot::of),
         }
     }
 

@@ -29,8 +29,8 @@ fn store(lottery: &mut Lottery, id: u32, batch: u64, bets: u64) -> Submitted {
         .begin_submit(agency(id), batch, bets, Vec::new())
         .unwrap()
     {
-        SubmitStep::Write(ticket) => {
-            let ack = write(lottery, ticket);
+        SubmitStep::Write(begun) => {
+            let ack = write(lottery, begun);
             lottery.acknowledge(ack)
         }
         SubmitStep::AlreadyStored { batch, .. } => Submitted::AlreadyStored { batch },
@@ -44,9 +44,9 @@ fn digest(batch: u64, bets: u64) -> BatchDigest {
 }
 
 /// [`Lottery::written`], with the batch's made-up digest.
-fn write(lottery: &mut Lottery, ticket: PendingBatchWrite) -> PendingBatchAck {
-    let digest = digest(ticket.batch, ticket.bets);
-    lottery.written(ticket, digest)
+fn write(lottery: &mut Lottery, begun: PendingBatchWrite) -> PendingBatchAck {
+    let digest = digest(begun.batch, begun.bets);
+    lottery.written(begun, digest)
 }
 
 /// A resume point without its rows' CRC32C, for tests about counts.
@@ -58,10 +58,10 @@ fn counts(point: ResumePoint) -> ResumePoint {
 }
 
 /// Finishes an agency through every step; returns the final answer and
-/// the draw ticket if this finish must draw.
+/// the draw right if this finish must draw.
 fn finish(lottery: &mut Lottery, id: u32, sent: u64) -> Result<Settled, FinishError> {
     Ok(match lottery.begin_finish(agency(id), sent)? {
-        FinishStep::Record(ticket) => lottery.finish_recorded(ticket),
+        FinishStep::Record(begun) => lottery.finish_recorded(begun),
         FinishStep::Settled(settled) => settled,
     })
 }
@@ -223,7 +223,7 @@ fn acknowledging_a_later_batch_acknowledges_the_earlier_ones() {
     let second = write(&mut lottery, second);
     lottery.acknowledge(second);
     assert_eq!(lottery.resume_point(agency(1)).unwrap().bets_stored, 5);
-    // The earlier ticket settles without counting twice.
+    // The earlier pending handle settles without counting twice.
     assert_eq!(
         lottery.acknowledge(first),
         Submitted::Stored { batch: 1, bets: 2 }
@@ -242,11 +242,11 @@ fn acknowledging_a_later_batch_acknowledges_the_earlier_ones() {
 #[test]
 fn a_batch_that_was_not_written_frees_its_number() {
     let mut lottery = Lottery::new(rules(1));
-    let SubmitStep::Write(ticket) = lottery.begin_submit(agency(1), 1, 2, Vec::new()).unwrap()
+    let SubmitStep::Write(begun) = lottery.begin_submit(agency(1), 1, 2, Vec::new()).unwrap()
     else {
         panic!()
     };
-    lottery.not_written(ticket);
+    lottery.not_written(begun);
     assert_eq!(
         counts(lottery.resume_point(agency(1)).unwrap()),
         ResumePoint::default()
@@ -260,11 +260,11 @@ fn a_batch_that_was_not_written_frees_its_number() {
 #[test]
 fn a_batch_never_acknowledged_stays_pending() {
     let mut lottery = Lottery::new(rules(1));
-    let SubmitStep::Write(ticket) = lottery.begin_submit(agency(1), 1, 2, Vec::new()).unwrap()
+    let SubmitStep::Write(begun) = lottery.begin_submit(agency(1), 1, 2, Vec::new()).unwrap()
     else {
         panic!()
     };
-    drop(write(&mut lottery, ticket));
+    drop(write(&mut lottery, begun));
     assert!(matches!(
         lottery.begin_submit(agency(1), 1, 2, Vec::new()),
         Err(SubmitError::BatchPending { batch: 1, .. })
@@ -281,13 +281,13 @@ fn a_failed_commit_forgets_the_batch_and_every_later_one() {
     store(&mut lottery, 1, 1, 1);
     let mut acks = Vec::new();
     for batch in 2..=4 {
-        let SubmitStep::Write(ticket) = lottery
+        let SubmitStep::Write(begun) = lottery
             .begin_submit(agency(1), batch, 10, Vec::new())
             .unwrap()
         else {
             panic!()
         };
-        acks.push(write(&mut lottery, ticket));
+        acks.push(write(&mut lottery, begun));
     }
     let [two, three, four] = <[PendingBatchAck; 3]>::try_from(acks).unwrap();
     assert_eq!(
@@ -295,7 +295,7 @@ fn a_failed_commit_forgets_the_batch_and_every_later_one() {
         Submitted::Stored { batch: 2, bets: 10 }
     );
     lottery.not_durable(three);
-    // Batch 3 is the next one again; the stale ticket of batch 4 changes
+    // Batch 3 is the next one again; the stale pending handle of batch 4 changes
     // nothing, not even a batch 4 taken again later.
     let SubmitStep::Write(again) = lottery.begin_submit(agency(1), 3, 5, Vec::new()).unwrap()
     else {
@@ -370,15 +370,15 @@ fn a_finished_agency_takes_no_more_batches_but_acks_old_ones() {
 #[test]
 fn an_agency_being_finished_takes_no_batch_and_reopens_if_the_record_fails() {
     let mut lottery = Lottery::new(rules(1));
-    let FinishStep::Record(ticket) = lottery.begin_finish(agency(1), 0).unwrap() else {
+    let FinishStep::Record(begun) = lottery.begin_finish(agency(1), 0).unwrap() else {
         panic!()
     };
     assert!(matches!(
         lottery.begin_submit(agency(1), 1, 1, Vec::new()),
         Err(SubmitError::AgencyBusy { .. })
     ));
-    assert_eq!(ticket.bets(), 0);
-    lottery.finish_not_recorded(ticket);
+    assert_eq!(begun.bets(), 0);
+    lottery.finish_not_recorded(begun);
     assert!(!lottery.resume_point(agency(1)).unwrap().finished);
     assert_eq!(
         store(&mut lottery, 1, 1, 1),
@@ -398,7 +398,7 @@ fn draw_happens_once_when_the_last_agency_finishes() {
         finish(&mut lottery, 3, 0),
         Ok(Settled::Answer(Finish::Waiting { remaining: 1 }))
     ));
-    let Ok(Settled::Draw(ticket)) = finish(&mut lottery, 2, 0) else {
+    let Ok(Settled::Draw(right)) = finish(&mut lottery, 2, 0) else {
         panic!("the last finish draws")
     };
     // While the draw runs: no winners, no second draw, no bets.
@@ -412,9 +412,9 @@ fn draw_happens_once_when_the_last_agency_finishes() {
         lottery.begin_submit(agency(2), 1, 1, Vec::new()),
         Err(SubmitError::AlreadyDrawn)
     ));
-    let summary = lottery.draw_done(ticket, DrawTally::new(rules).finish());
+    let summary = lottery.draw_done(right, DrawTally::new(rules).finish());
     assert_eq!(summary.winners_per_agency, [0, 0, 0]);
-    assert_eq!(lottery.draw_summary(), Some(&summary));
+    assert_eq!(lottery.draw().map(Draw::summary), Some(&summary));
     assert_eq!(
         finish(&mut lottery, 2, 0).unwrap(),
         Settled::Answer(Finish::AlreadyDrawn)
@@ -426,15 +426,15 @@ fn draw_happens_once_when_the_last_agency_finishes() {
 fn a_failed_draw_is_retried_by_a_repeated_finish() {
     let rules = rules(1);
     let mut lottery = Lottery::new(rules);
-    let Ok(Settled::Draw(ticket)) = finish(&mut lottery, 1, 0) else {
+    let Ok(Settled::Draw(right)) = finish(&mut lottery, 1, 0) else {
         panic!()
     };
-    lottery.draw_failed(ticket);
+    lottery.draw_failed(right);
     assert!(!lottery.is_drawn());
-    let Ok(Settled::Draw(ticket)) = finish(&mut lottery, 1, 0) else {
+    let Ok(Settled::Draw(right)) = finish(&mut lottery, 1, 0) else {
         panic!("the repeated finish retries the draw")
     };
-    lottery.draw_done(ticket, DrawTally::new(rules).finish());
+    lottery.draw_done(right, DrawTally::new(rules).finish());
     assert!(lottery.is_drawn());
 }
 
@@ -455,10 +455,10 @@ fn winners_are_each_agencys_own_documents_in_stored_order() {
     for id in 1..=2 {
         finish(&mut lottery, id, 0).unwrap();
     }
-    let Ok(Settled::Draw(ticket)) = finish(&mut lottery, 3, 0) else {
+    let Ok(Settled::Draw(right)) = finish(&mut lottery, 3, 0) else {
         panic!()
     };
-    let summary = lottery.draw_done(ticket, tally.finish());
+    let summary = lottery.draw_done(right, tally.finish());
     assert_eq!(summary.bets, 5);
     assert_eq!(summary.winners_per_agency, [1, 2, 0]);
     assert_eq!(documents(&lottery.winners(agency(1)).unwrap()), ["10"]);
@@ -524,9 +524,9 @@ fn recovery_of_a_finished_lottery_makes_the_draw_due() {
     }
     let mut lottery = Lottery::recover(rules(2), &recovery, DrawTally::new(rules(2))).unwrap();
     assert!(!lottery.is_drawn());
-    let ticket = lottery.begin_draw().expect("the draw is due");
+    let right = lottery.begin_draw().expect("the draw is due");
     assert!(lottery.begin_draw().is_none());
-    lottery.draw_done(ticket, DrawTally::new(rules(2)).finish());
+    lottery.draw_done(right, DrawTally::new(rules(2)).finish());
     assert!(lottery.is_drawn());
 }
 
@@ -548,23 +548,23 @@ fn a_batch_and_a_finish_in_two_steps_each_lead_to_the_draw() {
     let rules = rules(1);
     let mut lottery = Lottery::new(rules);
     // Batch 1, two bets: reserve, write (elsewhere), acknowledge once durable.
-    let SubmitStep::Write(ticket) = lottery.begin_submit(agency(1), 1, 2, Vec::new()).unwrap()
+    let SubmitStep::Write(begun) = lottery.begin_submit(agency(1), 1, 2, Vec::new()).unwrap()
     else {
         panic!("batch 1 is new")
     };
-    let ack = write(&mut lottery, ticket);
+    let ack = write(&mut lottery, begun);
     assert_eq!(
         lottery.acknowledge(ack),
         Submitted::Stored { batch: 1, bets: 2 }
     );
     // Finish with the right count: record (elsewhere), then draw.
-    let FinishStep::Record(ticket) = lottery.begin_finish(agency(1), 2).unwrap() else {
+    let FinishStep::Record(begun) = lottery.begin_finish(agency(1), 2).unwrap() else {
         panic!("a first finish is recorded")
     };
-    let Settled::Draw(ticket) = lottery.finish_recorded(ticket) else {
+    let Settled::Draw(right) = lottery.finish_recorded(begun) else {
         panic!("the last finish draws")
     };
-    let summary = lottery.draw_done(ticket, DrawTally::new(rules).finish());
+    let summary = lottery.draw_done(right, DrawTally::new(rules).finish());
     assert_eq!(summary.winners_per_agency, [0]);
     assert!(lottery.is_drawn());
 }
@@ -640,17 +640,17 @@ fn the_running_tally_takes_each_acknowledged_batch_once_in_number_order() {
     let rules = rules(2);
     let mut lottery = Lottery::new(rules);
     let take = |lottery: &mut Lottery, id: u32, batch: u64, winners: &[&str]| {
-        let SubmitStep::Write(ticket) = lottery
+        let SubmitStep::Write(begun) = lottery
             .begin_submit(agency(id), batch, 4, docs(winners))
             .unwrap()
         else {
             panic!("a new batch")
         };
-        write(lottery, ticket)
+        write(lottery, begun)
     };
     let first = take(&mut lottery, 1, 1, &["1"]);
     let second = take(&mut lottery, 1, 2, &["2", "3"]);
-    // Acknowledging batch 2 counts batch 1 before it; batch 1's own ticket
+    // Acknowledging batch 2 counts batch 1 before it; batch 1's own pending handle
     // then adds nothing.
     lottery.acknowledge(second);
     lottery.acknowledge(first);
@@ -699,20 +699,20 @@ fn a_recovered_lottery_continues_the_recovered_tally() {
         ..Recovery::default()
     };
     let mut lottery = Lottery::recover(rules, &recovery, tally).unwrap();
-    let SubmitStep::Write(ticket) = lottery
+    let SubmitStep::Write(begun) = lottery
         .begin_submit(agency(1), 2, 1, docs(&["12"]))
         .unwrap()
     else {
         panic!("a new batch")
     };
-    let ack = write(&mut lottery, ticket);
+    let ack = write(&mut lottery, begun);
     lottery.acknowledge(ack);
-    let Settled::Draw(ticket) = finish(&mut lottery, 1, 3).unwrap() else {
+    let Settled::Draw(right) = finish(&mut lottery, 1, 3).unwrap() else {
         panic!("the last finish draws")
     };
     let draw = lottery.tallied_draw();
-    lottery.draw_done(ticket, draw);
-    assert_eq!(lottery.draw_summary().unwrap().bets, 3);
+    lottery.draw_done(right, draw);
+    assert_eq!(lottery.draw().unwrap().summary().bets, 3);
     assert_eq!(
         documents(&lottery.winners(agency(1)).unwrap()),
         ["10", "12"]

@@ -11,35 +11,51 @@
 //! batch under the append lock, queues its journal record there (so records
 //! follow the data's order), and releases the lock. It then waits until a
 //! completed commit covers its record. If no group holds its record yet and
-//! no leader is syncing the data, it becomes the leader of the next group:
-//! it takes every queued record not yet taken, syncs `bets.csv` (the data
-//! stage), then, once the group before it has finished, appends the records
-//! to the journal and syncs it (the journal stage), and wakes everyone.
+//! no leader is committing, it becomes the leader of the next group: it takes
+//! every queued record not yet taken, appends them to the journal, and then
+//! syncs `bets.csv` and the journal at the same time (the data on the
+//! engine's data sync thread, `data_sync`, the journal on its own), waits for
+//! both, and wakes everyone.
 //! Batches written meanwhile are covered by the next group. The append lock
 //! is never held while syncing, so writers keep writing during a sync.
 //!
-//! The two stages overlap: a leader leaves the data stage as soon as its
-//! data sync ends, so the next group syncs the data while this one syncs the
-//! journal. Under load a commit then costs one sync's time, not two, while
-//! each group still waits for its own two syncs in order. Groups enter the
-//! journal stage in the order they took their records, so the journal keeps
-//! the data's order.
+//! # One sync wait per group, and why it is safe
+//! A group waits for one sync's time, not two in a row: the two `fdatasync`s
+//! run together. The price is a new crash state: the journal's sync may end
+//! (and the records be durable) while the rows they name are not, if the
+//! power goes between the two syncs' ends. That is safe because of two rules:
+//! - **No ack before both syncs completed.** A durable record does not make
+//!   its rows durable, and its CRC32C does not either: it only lets recovery
+//!   tell whether the rows it names are the ones on disk. So the group's
+//!   appenders learn of the commit only after both syncs returned.
+//! - **One group at a time.** The next group's records reach the journal only
+//!   after this group's data sync completed, so every journal record but
+//!   those of the last group names rows that are durable. Only the journal's
+//!   last records can name rows a crash took, and those were never acked.
 //!
-//! The data is synced before its records are written, so a durable journal
-//! record implies durable data. If a sync fails, every batch not yet
-//! committed (in any group, or still queued) is cut off `bets.csv` (its
-//! appender gets the error: nothing of it stays), the journal is cut back to
-//! its committed length, and later appends work again (after a failed
-//! `fdatasync` the page cache cannot be trusted, so we keep only what a
-//! completed sync covered). Groups taken before the failure and still in
-//! flight find their epoch ended and journal nothing.
+//! Recovery drops (quarantines) the journal's last records whose rows are
+//! missing or do not match their CRC32C (`inspect`, STORE.md "What a crash
+//! can leave"), and keeps those whose rows are all there: such a record was
+//! perhaps never acked (the crash came before the ack), but its rows are the
+//! ones the agency sent, and a resend is recognised by its digest.
+//!
+//! If a sync fails, every batch not yet committed (this group's, or still
+//! queued) is cut off `bets.csv` (its appender gets the error: nothing of it
+//! stays), the journal is cut back to its committed length, and later
+//! appends work again (after a failed `fdatasync` the page cache cannot be
+//! trusted, so we keep only what a completed sync covered).
+//!
+//! Under `kill -9` of the process (not of the machine) none of this matters:
+//! the page cache keeps every write, and a record is appended only after the
+//! rows it names were written, so a reopen finds every record's rows.
 //!
 //! # Lock order
-//! append lock (`writer`) → `journal` → `commit`; the `data_syncer` lock is a
-//! leaf, held only across a data sync. The commit lock is never held while
-//! writing or syncing; the append lock is never held while syncing; the
-//! journal lock is held by the leader in the journal stage, across its sync
-//! (appenders never need it in `Fsync` mode).
+//! append lock (`writer`) → `journal` → `commit`; the data sync thread's
+//! lock is a leaf, held only to hand over a request or a result, never across
+//! a sync. The commit lock is never held while writing or syncing; the
+//! append lock is never held while syncing; the journal lock is held by the
+//! leader across the group's two syncs (appenders never need it in `Fsync`
+//! mode).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -49,14 +65,17 @@ use lottery_bet::AgencyId;
 
 use crate::error::StoreError;
 use crate::lottery::draw::DrawSummary;
-use crate::lottery::rules::LotteryRules;
+use crate::lottery::rules::{LotteryRules, Winning};
+use crate::lottery::secret::DrawSecret;
 use crate::monitor::journal::{DataSum, Digest, Record};
 use crate::monitor::manifest::{DrawRecord, Manifest};
-use crate::monitor::store::{BetStore, Durability, StoreFile, StoreSyncer};
+use crate::monitor::store::{BetStore, Durability, StoreFile};
 use crate::sync::{Condvar, Mutex};
 
+mod data_sync;
 mod state;
 
+use data_sync::DataSync;
 pub(crate) use state::PendingCommit;
 use state::{Commit, FailedEpoch, Group, JournalWriter, Status, Writer};
 
@@ -69,12 +88,13 @@ pub(crate) struct GroupCommit {
     /// The append lock.
     writer: Mutex<Writer>,
     journal: Mutex<JournalWriter>,
-    /// Syncs `bets.csv`: the leader in the data stage (or a failed commit
-    /// making its cut durable).
-    data_syncer: Mutex<Box<dyn StoreSyncer>>,
+    /// Syncs `bets.csv` for the leader, beside its journal sync (or for a
+    /// failed commit making its cut durable): a thread that lives as long as
+    /// the engine, started only with `Fsync` (the one mode that syncs).
+    data_sync: Option<DataSync>,
     commit: Mutex<Commit>,
-    /// Signalled when a group leaves the data stage, when a journal turn
-    /// ends, and when a commit ends (successfully or not).
+    /// Signalled when a commit ends (successfully or not) and when a leader
+    /// finds nothing to commit.
     committed: Condvar,
 }
 
@@ -105,7 +125,14 @@ impl GroupCommit {
             file: journal,
             durable_len: journal_len,
         };
-        let data_syncer = Mutex::new(store.syncer().map_err(io_error("open"))?);
+        let data_sync = if durability == Durability::Fsync {
+            let syncer = store.syncer().map_err(io_error("open"))?;
+            let started = DataSync::start_thread(syncer)
+                .map_err(io_error("start the data sync thread of"))?;
+            Some(started)
+        } else {
+            None
+        };
         Ok(Self {
             path,
             durability,
@@ -120,7 +147,7 @@ impl GroupCommit {
                 manifest,
             }),
             journal: Mutex::new(journal),
-            data_syncer,
+            data_sync,
             commit: Mutex::new(Commit {
                 committed_end,
                 committed_chain: chain,
@@ -213,9 +240,24 @@ impl GroupCommit {
     ///
     /// # Errors
     /// [`StoreError::Io`]; the manifest is unchanged.
-    pub(crate) fn record_rules(&self, rules: LotteryRules) -> Result<(), StoreError> {
+    pub(crate) fn record_rules(
+        &self,
+        rules: LotteryRules,
+        secret: Option<&DrawSecret>,
+    ) -> Result<(), StoreError> {
         let mut writer = self.writer.lock();
         let mut manifest = writer.manifest.clone();
+        manifest.secret = match (rules.winning, secret) {
+            (Winning::Fixed(_), _) => None,
+            (Winning::Committed, Some(secret)) => Some(*secret),
+            (Winning::Committed, None) => {
+                return Err(StoreError::Inconsistent {
+                    path: self.path().to_path_buf(),
+                    problem: "committed rules came without their secret".to_owned(),
+                    remedy: "give the central a fresh secret (lottery-server makes one)",
+                });
+            }
+        };
         manifest.rules = Some(rules);
         self.write_manifest(&mut writer, manifest)
     }
@@ -351,17 +393,14 @@ impl GroupCommit {
         }
     }
 
-    /// Leads one group through both stages (see the module docs). The caller
-    /// set `syncing_data`; this clears it when the data stage ends.
+    /// Leads one group (see the module docs). The caller set `syncing_data`;
+    /// this clears it when the group's turn ends.
     fn lead_commit(&self) {
         let Some(group) = self.take_group() else {
             return;
         };
-        let data_synced = self.data_syncer.lock().sync();
         let epoch = {
             let mut commit = self.commit.lock();
-            commit.syncing_data = false;
-            self.committed.notify_all();
             while commit.journal_turn != group.number {
                 commit = self.committed.wait(commit);
             }
@@ -373,10 +412,7 @@ impl GroupCommit {
             self.end_turn(|_| {});
             return;
         }
-        let outcome = data_synced
-            .map_err(|error| ("sync", error))
-            .and_then(|()| self.journal_records(&group.records));
-        match outcome {
+        match self.journal_and_sync(&group.records) {
             Ok(()) => {
                 let mut writer = self.writer.lock();
                 let committed = writer
@@ -402,15 +438,14 @@ impl GroupCommit {
                 self.fail_epoch(action, &error);
                 // Make the cut durable now rather than at the next commit, so
                 // a crash meanwhile cannot bring back batches refused here.
-                let _ = self.data_syncer.lock().sync();
+                let _ = self.data_sync().sync();
                 self.end_turn(|_| {});
             }
         }
     }
 
-    /// The data stage's first step: takes every queued record no group holds
-    /// yet, as the next group. `None` (and the data stage left) when there
-    /// is none.
+    /// Takes every queued record no group holds yet, as the next group.
+    /// `None` (and `syncing_data` cleared) when there is none.
     fn take_group(&self) -> Option<Group> {
         let writer = self.writer.lock();
         let mut commit = self.commit.lock();
@@ -438,9 +473,10 @@ impl GroupCommit {
         })
     }
 
-    /// The journal stage's work: appends the group's records to the journal
-    /// and syncs it; on failure cuts back whatever of them reached it.
-    fn journal_records(
+    /// Appends the group's records to the journal, then syncs the data and
+    /// the journal at once and waits for both; on failure cuts back whatever
+    /// of the records reached the journal.
+    fn journal_and_sync(
         &self,
         records: &[(Record, Digest)],
     ) -> Result<(), (&'static str, io::Error)> {
@@ -455,18 +491,22 @@ impl GroupCommit {
             .append(&lines)
             .map_err(|error| ("append to the journal of", error))
             .and_then(|()| {
-                journal
-                    .syncer
-                    .sync()
-                    .map_err(|error| ("sync the journal of", error))
+                // Both syncs start after the records were appended, and both
+                // are waited for whatever either returns.
+                let data = self.data_sync().start();
+                let journaled = journal.syncer.sync();
+                data.wait().map_err(|error| ("sync", error))?;
+                journaled.map_err(|error| ("sync the journal of", error))
             });
         match outcome {
             Ok(()) => journal.durable_len = journal.file.len(),
             Err(_) => {
                 // Whatever of the records reached the journal must go: their
                 // batches are about to be cut off. Best effort: if this fails
-                // too, the next commit's journal sync covers the cut (records
-                // are only ever appended after it).
+                // too, a crash leaves records whose rows recovery finds cut
+                // (dropped as the journal's tail), and the next commit's
+                // journal sync covers the cut (records are only ever appended
+                // after it).
                 let durable = journal.durable_len;
                 if journal.file.truncate(durable).is_ok() {
                     let _ = journal.syncer.sync();
@@ -476,12 +516,13 @@ impl GroupCommit {
         outcome
     }
 
-    /// Ends the current group's journal turn, after `update`, and wakes
-    /// everyone (appenders, the next group).
+    /// Ends the current group's turn, after `update`, and wakes everyone
+    /// (appenders, the next leader).
     fn end_turn(&self, update: impl FnOnce(&mut Commit)) {
         let mut commit = self.commit.lock();
         update(&mut commit);
         commit.journal_turn += 1;
+        commit.syncing_data = false;
         self.committed.notify_all();
     }
 
@@ -512,6 +553,14 @@ impl GroupCommit {
         });
         commit.epoch += 1;
         writer.epoch = commit.epoch;
+    }
+
+    /// The data sync thread, there with `Fsync`: the only mode that leads
+    /// group commits (with `None` and `Flush` a record commits as written).
+    fn data_sync(&self) -> &DataSync {
+        self.data_sync
+            .as_ref()
+            .expect("only Fsync leads group commits, and it has a data sync thread")
     }
 
     fn io(&self, action: &'static str, source: io::Error) -> StoreError {

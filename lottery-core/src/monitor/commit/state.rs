@@ -90,11 +90,12 @@ pub(super) struct Commit {
     /// Every record up to this sequence number belongs to a group (committed
     /// or being committed): its appender waits rather than leads.
     pub(super) taken_seq: u64,
-    /// A leader is in the data stage (one at a time).
+    /// A leader is committing a group (one at a time: the next group's
+    /// records may reach the journal only once this group's data is durable).
     pub(super) syncing_data: bool,
     /// The number the next group gets.
     pub(super) next_group: u64,
-    /// The group whose turn it is in the journal stage.
+    /// The group whose turn it is to be journaled and synced.
     pub(super) journal_turn: u64,
 }
 

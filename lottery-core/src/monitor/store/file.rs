@@ -312,7 +312,14 @@ fn replace_durably(target: &Path, contents: &[u8]) -> io::Result<()> {
             Err(error) if error.kind() == io::ErrorKind::NotFound => {}
             Err(error) => return Err(error),
         }
-        let mut file = no_follow().write(true).create_new(true).open(&temporary)?;
+        // Owner-only: a committed winning number's secret lives in the
+        // manifest until the draw reveals it (STORE.md), and nobody else
+        // needs to write these files.
+        let mut file = no_follow()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)?;
         file.write_all(contents)?;
         file.sync_all()?;
     }

@@ -468,6 +468,18 @@ fn describe(store: &std::path::Path, report: &StoreReport) -> String {
         report.draw.as_ref(),
         &mut out,
     );
+    if let Some(commitment) = &report.commitment {
+        let _ = writeln!(out, "commitment: {commitment}");
+        match (&report.secret, report.winning_number) {
+            (Some(secret), Some(number)) => {
+                let _ = writeln!(
+                    out,
+                    "secret: {secret} (winning number {number}: SHA-256(secret || chain head), reduced to 0-9999)"
+                );
+            }
+            _ => out.push_str("secret: kept until the draw\n"),
+        }
+    }
     let _ = writeln!(out, "chain head: {}", report.chain_head);
     let _ = writeln!(
         out,
@@ -513,7 +525,7 @@ fn contents(
             let _ = writeln!(
                 out,
                 "rules: {} agencies, winning number {}",
-                rules.agencies, rules.winning_number
+                rules.agencies, rules.winning
             );
         }
         None => out.push_str("rules: none recorded yet\n"),

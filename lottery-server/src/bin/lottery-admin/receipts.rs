@@ -8,15 +8,18 @@
 //! it is for is in that prefix: a batch with the receipt's digest, under its
 //! agency and number (so unchanged, at its place), or the agency's finish
 //! with its count; a signed draw must be the store's draw, over its whole
-//! chain. The signed rules must be the store's rules. The first
+//! chain, with its winning number and, under a committed one, the secret
+//! the store reveals, whose SHA-256 is the signed commitment and which with
+//! the signed chain gives the signed number. The signed rules (a fixed
+//! number, or a committed one's commitment) must be the store's. The first
 //! receipt that does not hold is reported, naming its file, line and
 //! agency.
 
 use std::path::{Path, PathBuf};
 
-use lottery_core::LotteryRules;
+use lottery_core::DrawSecret;
 use lottery_core::verify::{ChainEntry, ChainRecord, StoreReport};
-use lottery_tls::{Receipt, ReceiptPubkey, ReceiptSubject};
+use lottery_tls::{DrawStatement, Receipt, ReceiptPubkey, ReceiptSubject, WinningRule};
 
 /// How many receipts held, per file.
 pub(crate) struct Checked {
@@ -81,28 +84,25 @@ fn check_one(
         .verify_receipt(receipt)
         .map_err(|error| format!("{error} (signed by another key, or edited)"))?;
     let statement = receipt.head.statement;
-    let signed = (statement.agencies, statement.winning_number);
-    match report.rules {
-        Some(LotteryRules {
-            agencies,
-            winning_number,
-            ..
-        }) if (agencies, winning_number.get()) == signed => {}
-        rules => {
-            let store = rules.map_or_else(
-                || "none".to_owned(),
-                |rules| {
-                    format!(
-                        "{} agencies, winning number {}",
-                        rules.agencies, rules.winning_number
-                    )
-                },
-            );
-            return Err(format!(
-                "the central signed it for {} agencies and winning number {}, the store's rules are {store}: its manifest (bets.csv.lottery) was rewritten",
-                signed.0, signed.1
-            ));
-        }
+    let store = report
+        .rules
+        .map(|rules| (rules.agencies, store_winning(rules.fixed_number(), report)));
+    if store != Some((statement.agencies, Some(statement.winning))) {
+        let store = store.map_or_else(
+            || "none".to_owned(),
+            |(agencies, winning)| {
+                let winning = winning.map_or_else(
+                    || "a committed number without its commitment".to_owned(),
+                    |winning| describe_winning(&winning),
+                );
+                format!("{agencies} agencies, {winning}")
+            },
+        );
+        return Err(format!(
+            "the central signed it for {} agencies and {}, the store's rules are {store}: its manifest (bets.csv.lottery) was rewritten",
+            statement.agencies,
+            describe_winning(&statement.winning)
+        ));
     }
     let position = statement.position;
     let prefix = usize::try_from(position)
@@ -121,17 +121,64 @@ fn check_one(
             "the store's chain at record {position} is not the one the central signed: the store's bytes or records before it changed after they were committed (their checksums recomputed)"
         ));
     }
-    if let ReceiptSubject::Draw { bets, winners } = receipt.subject {
-        return matches_draw(bets, &winners, prefix.len(), report);
+    if let Some(draw) = receipt.draw_statement() {
+        return matches_draw(&draw, prefix.len(), report);
     }
     in_prefix(receipt, prefix)
 }
 
+/// The store's rule for its winning number, as a receipt signs it: its
+/// fixed number, or its commitment (`None`: committed rules whose manifest
+/// holds no readable commitment, which no receipt matches).
+fn store_winning(
+    fixed: Option<lottery_bet::BetNumber>,
+    report: &StoreReport,
+) -> Option<WinningRule> {
+    match fixed {
+        Some(number) => Some(WinningRule::Fixed(number.get())),
+        None => report
+            .commitment
+            .as_deref()
+            .and_then(from_hex)
+            .map(WinningRule::Committed),
+    }
+}
+
+fn describe_winning(winning: &WinningRule) -> String {
+    match winning {
+        WinningRule::Fixed(number) => format!("winning number {number}"),
+        WinningRule::Committed(commitment) => {
+            format!(
+                "a committed winning number (commitment {})",
+                to_hex(commitment)
+            )
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<[u8; 32]> {
+    let mut out = [0; 32];
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
 /// Whether the store records the draw the central signed: over its whole
-/// chain, with the same bets and winners per agency.
+/// chain, with the same bets, winners per agency and winning number; under
+/// a committed number, the signed secret is the committed one (the rules
+/// were checked against the store's already), gives the signed number with
+/// the signed chain, and is the secret the store reveals.
 fn matches_draw(
-    bets: u64,
-    winners: &[u8; 32],
+    signed: &DrawStatement,
     position: usize,
     report: &StoreReport,
 ) -> Result<(), String> {
@@ -147,10 +194,44 @@ fn matches_draw(
             report.chain.len()
         ));
     }
-    if draw.bets != bets || lottery_tls::winners_digest(&draw.winners_per_agency) != *winners {
+    let bets = signed.bets;
+    if draw.bets != bets || lottery_tls::winners_digest(&draw.winners_per_agency) != signed.winners
+    {
         return Err(format!(
             "the store records a draw of {} bets with winners {:?} per agency, not the one the central signed ({bets} bets)",
             draw.bets, draw.winners_per_agency
+        ));
+    }
+    signed.check_reveal()?;
+    if let Some(secret) = signed.secret {
+        let derived = DrawSecret::from_bytes(secret).winning_number(&signed.chain.chain);
+        if derived.get() != signed.winning_number {
+            return Err(format!(
+                "the central signed winning number {}, its signed secret and chain give {derived}",
+                signed.winning_number
+            ));
+        }
+    }
+    let number = report.winning_number.map(|number| number.get());
+    if number != Some(signed.winning_number) {
+        return Err(format!(
+            "the central signed winning number {}, the store's draw is of {}",
+            signed.winning_number,
+            number.map_or_else(|| "none".to_owned(), |number| number.to_string())
+        ));
+    }
+    let revealed = report.secret.as_deref().and_then(from_hex);
+    if revealed != signed.secret {
+        return Err(format!(
+            "the central signed {}, the store reveals {}: its manifest (bets.csv.lottery) was rewritten",
+            signed.secret.map_or_else(
+                || "no secret".to_owned(),
+                |secret| format!("secret {}", to_hex(&secret))
+            ),
+            revealed.map_or_else(
+                || "none".to_owned(),
+                |secret| format!("secret {}", to_hex(&secret))
+            )
         ));
     }
     Ok(())

@@ -1,15 +1,16 @@
-//! The tickets of the state machine's two-step operations: what the first
-//! step hands out and only the second step consumes (see the parent module).
-//! Their fields are the state machine's alone.
+//! The pending handles of the state machine's two-step operations: what the
+//! first step hands out (begun, not yet durable) and only the second step
+//! consumes (see the parent module). Their fields are the state machine's
+//! alone.
 
 use lottery_bet::{AgencyId, BatchDigest};
 
 use crate::lottery::outcome::Finish;
 
 /// A batch number reserved by [`Lottery::begin_submit`](super::Lottery::begin_submit): write the batch,
-/// then hand the ticket to [`Lottery::written`](super::Lottery::written) or [`Lottery::not_written`](super::Lottery::not_written).
+/// then hand it to [`Lottery::written`](super::Lottery::written) or [`Lottery::not_written`](super::Lottery::not_written).
 #[derive(Debug, PartialEq, Eq)]
-#[must_use = "a reserved batch number stays reserved until its ticket is settled"]
+#[must_use = "a reserved batch number stays reserved until it is settled"]
 pub(crate) struct PendingBatchWrite {
     pub(super) id: u64,
     pub(super) agency: AgencyId,
@@ -53,14 +54,14 @@ pub(crate) enum SubmitStep {
         /// The digest of the batch stored under that number.
         stored: Option<BatchDigest>,
     },
-    /// The batch is the agency's next: write it, then settle the ticket.
+    /// The batch is the agency's next: write it, then settle its pending write.
     Write(PendingBatchWrite),
 }
 
 /// A finish waiting to be recorded durably: hand it to
 /// [`Lottery::finish_recorded`](super::Lottery::finish_recorded) or [`Lottery::finish_not_recorded`](super::Lottery::finish_not_recorded).
 #[derive(Debug, PartialEq, Eq)]
-#[must_use = "the agency stays finishing until its ticket is settled"]
+#[must_use = "the agency stays finishing until its pending finish is settled"]
 pub(crate) struct PendingFinishAck {
     pub(super) agency: AgencyId,
     pub(super) bets: u64,
@@ -78,7 +79,7 @@ impl PendingFinishAck {
 /// then hand it to [`Lottery::draw_done`](super::Lottery::draw_done), or call
 /// [`Lottery::draw_failed`](super::Lottery::draw_failed). Only one exists at a time.
 #[derive(Debug, PartialEq, Eq)]
-#[must_use = "the draw stays under way until its ticket is settled"]
+#[must_use = "the draw stays under way until its right is settled"]
 pub(crate) struct DrawRight {
     pub(super) _private: (),
 }
@@ -86,7 +87,7 @@ pub(crate) struct DrawRight {
 /// What [`Lottery::begin_finish`](super::Lottery::begin_finish) decided.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum FinishStep {
-    /// A first finish: record it durably, then settle the ticket with
+    /// A first finish: record it durably, then settle the pending finish with
     /// [`Lottery::finish_recorded`](super::Lottery::finish_recorded) (or [`Lottery::finish_not_recorded`](super::Lottery::finish_not_recorded)).
     Record(PendingFinishAck),
     /// A repeated finish: nothing to record.
@@ -98,6 +99,6 @@ pub(crate) enum FinishStep {
 pub(crate) enum Settled {
     /// Answer the agency with this.
     Answer(Finish),
-    /// Every agency finished: perform the draw, then settle the ticket.
+    /// Every agency finished: perform the draw, then settle the right.
     Draw(DrawRight),
 }
