@@ -124,7 +124,10 @@ fn sign_receipts(
     let Some(head) = central.chain_head() else {
         return;
     };
-    let signed = key.sign(receipt::chain_statement(central, head));
+    let Some(statement) = receipt::chain_statement(central, head) else {
+        return;
+    };
+    let signed = key.sign(statement);
     for ((_, completed), digest) in outcomes.iter_mut().zip(digests) {
         match completed {
             Completed::Batch {

@@ -10,23 +10,22 @@ use lottery_tls::{ChainStatement, DrawStatement, WinningRule, winners_digest};
 
 /// The statement of `central`'s lottery at `head`: its rules (a fixed
 /// winning number, or a committed one's commitment) and the chain's
-/// position and link.
-pub(crate) fn chain_statement(central: &Central, head: ChainHead) -> ChainStatement {
+/// position and link. `None` for rules with neither (none today: a central
+/// with committed rules always holds its secret), which are then signed
+/// nothing rather than something an auditor could not check.
+pub(crate) fn chain_statement(central: &Central, head: ChainHead) -> Option<ChainStatement> {
     let rules = central.rules();
-    let winning = match rules.fixed_number() {
-        Some(number) => WinningRule::Fixed(number.get()),
-        None => WinningRule::Committed(
-            central
-                .commitment()
-                .expect("a central with a number not fixed has its committed secret"),
-        ),
+    let winning = match (rules.fixed_number(), central.commitment()) {
+        (Some(number), _) => WinningRule::Fixed(number.get()),
+        (None, Some(commitment)) => WinningRule::Committed(commitment),
+        (None, None) => return None,
     };
-    ChainStatement {
+    Some(ChainStatement {
         agencies: rules.agencies,
         winning,
         position: head.records,
         chain: head.link,
-    }
+    })
 }
 
 /// The draw as the central signs it: over the chain it covered (no record
@@ -40,7 +39,7 @@ pub(crate) fn draw_statement(central: &Central) -> Option<DrawStatement> {
     let winning_number = central.winning_number()?;
     let head = central.chain_head()?;
     Some(DrawStatement {
-        chain: chain_statement(central, head),
+        chain: chain_statement(central, head)?,
         winning_number: winning_number.get(),
         secret: central.revealed_secret().map(|secret| *secret.as_bytes()),
         bets: summary.bets,
