@@ -23,6 +23,8 @@
 #   bench/run.sh http       the cost of the status port: (2) with --http off and
 #                           on (scraped every second), alternately, ROUNDS
 #                           rounds (default 3) of RUNS
+#   bench/run.sh receipts   the cost of receipts: (2) with receipts off and on,
+#                           alternately, ROUNDS rounds (default 3) of RUNS
 #
 # Knobs (environment): RUNS (runs per measurement, default 5), OUT (results
 # directory, default target/bench), DATA (the course data set, default
@@ -39,6 +41,9 @@
 # niceness for the load generator, e.g. 19: it stands in for agencies on
 # other machines, and at a low priority it takes the cores only when the
 # central leaves them; its report says whether it still offered the rate),
+# RECEIPTS (1: the central with --receipt-key, a key pair `lottery-admin keys`
+# writes once into OUT/keys, and the load generator with --receipts, so every
+# ack carries a signed head; the load generator does not check them),
 # DURABILITY (the central's --durability, default fsync, what every number of
 # BENCHMARKS.md is taken with; flush shows what the disk's syncs add).
 #
@@ -60,6 +65,7 @@ DATA=${DATA:-$ROOT/../shared/data}
 INGEST_BETS=${INGEST_BETS:-20000}
 TLS=${TLS:-0}
 HTTP=${HTTP:-0}
+RECEIPTS=${RECEIPTS:-0}
 mkdir -p "$OUT"
 PKI=$OUT/pki
 
@@ -93,7 +99,16 @@ agency_tls() {
 }
 loadgen_tls() {
     [ "$TLS" = 1 ] && printf '%s\n' --tls-ca "$PKI/ca.pem" --tls-cert-dir "$PKI"
+    [ "$RECEIPTS" = 1 ] && printf '%s\n' --receipts
     return 0
+}
+
+# With RECEIPTS=1: the central's receipt key, made once and kept.
+make_receipt_keys() {
+    [ "$RECEIPTS" = 1 ] || return 0
+    [ -f "$OUT/keys/receipt-key.pem" ] && return 0
+    rm -rf "$OUT/keys"
+    "$BIN/lottery-admin" keys --out "$OUT/keys" >/dev/null
 }
 
 # --- the central --------------------------------------------------------------
@@ -112,6 +127,7 @@ start_central() {
     fi
     local tls http=()
     mapfile -t tls < <(central_tls)
+    [ "$RECEIPTS" = 1 ] && tls+=(--receipt-key "$OUT/keys/receipt-key.pem")
     [ "$HTTP" = 1 ] || [ "${STATUS_PORT:-0}" = 1 ] && http=(--http 127.0.0.1:0)
     "${timed[@]}" "$BIN/lottery-server" --listen 127.0.0.1:0 --agencies "$agencies" \
         --store "$dir/bets.csv" --durability "${DURABILITY:-fsync}" "${tls[@]}" "${http[@]}" "$@" \
@@ -558,6 +574,31 @@ http_cost() {
     done | tee "$results/summary.txt"
 }
 
+# --- the cost of receipts ---------------------------------------------------------
+
+# (2) with receipts off and on (RECEIPTS=1), alternately, ROUNDS rounds of
+# RUNS runs each; one line per round and setting, then the medians of the
+# rounds' medians.
+receipts_cost() {
+    local rounds=${ROUNDS:-3} round receipts results=$OUT/receipts-cost
+    rm -rf "$results" && mkdir -p "$results"
+    log "the cost of receipts: ingest with receipts off and on, alternately, $rounds rounds of $RUNS"
+    for round in $(seq "$rounds"); do
+        for receipts in 0 1; do
+            RECEIPTS=$receipts OUT=$OUT/receipts-$receipts BIN=$BIN "$ROOT/bench/run.sh" ingest_quiet >&2
+            jq -r '.bets_per_s.median' "$OUT/receipts-$receipts/ingest.json" >>"$results/ingest-$receipts"
+            jq -r '.ack_latency_ms_p99.median' "$OUT/receipts-$receipts/ingest.json" >>"$results/p99-$receipts"
+        done
+    done
+    local what
+    for what in ingest p99; do
+        printf '%s receipts off: %s| median %s\n' "$what" "$(tr '\n' ' ' <"$results/$what-0")" \
+            "$(stats <"$results/$what-0" | cut -d' ' -f1)"
+        printf '%s receipts on: %s| median %s\n' "$what" "$(tr '\n' ' ' <"$results/$what-1")" \
+            "$(stats <"$results/$what-1" | cut -d' ' -f1)"
+    done | tee "$results/summary.txt"
+}
+
 # --- the table ------------------------------------------------------------------
 
 table() {
@@ -636,7 +677,7 @@ main() {
         course_agencies_timed) course_agencies "$OUT/course/run" "$(cat "$OUT/course/central.addr")"; return ;;
         # Internal, for tls_cost: one measurement, no build, no table.
         course_quiet) make_pki; course; return ;;
-        ingest_quiet) make_pki; ingest; return ;;
+        ingest_quiet) make_pki; make_receipt_keys; ingest; return ;;
     esac
     log "load before: $(uptime)"
     if [ "$BUILD" = 1 ]; then
@@ -645,6 +686,7 @@ main() {
     fi
     log "measuring $BIN$([ "$TLS" = 1 ] && echo ' over mutual TLS')"
     make_pki
+    make_receipt_keys
     case $what in
         all) disk; course; ingest; scale; growth; copy_anchors ;;
         table|issue14) disk; course; ingest; scale; copy_anchors ;;
@@ -652,8 +694,9 @@ main() {
         copy) copy_anchors ;;
         tls) tls_cost; return ;;
         http) http_cost; return ;;
+        receipts) receipts_cost; return ;;
         syscalls) syscalls; return ;;
-        *) log "unknown benchmark $what (disk, course, ingest, scale, growth, copy, table, tls, http, syscalls or all)"; exit 2 ;;
+        *) log "unknown benchmark $what (disk, course, ingest, scale, growth, copy, table, tls, http, receipts, syscalls or all)"; exit 2 ;;
     esac
     log "load after: $(uptime)"
     table

@@ -111,7 +111,8 @@ pub use monitor::store::Durability;
 /// one ([`Recovery`](ledger::Recovery) is what opening it recovered).
 pub mod ledger {
     pub use crate::lottery::ledger::{
-        AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, PendingWrite, Quarantined, Recovery,
+        AgencyRecord, ChainHead, DrawAnnouncement, FinishRecorded, Ledger, PendingWrite,
+        Quarantined, Recovery,
     };
 }
 
@@ -128,5 +129,7 @@ pub mod store {
 
 /// A store checked offline and read-only (`lottery-admin verify`).
 pub mod verify {
-    pub use crate::monitor::verify::{AgencyReport, StoreReport, verify_store};
+    pub use crate::monitor::verify::{
+        AgencyReport, ChainEntry, ChainRecord, StoreReport, verify_store,
+    };
 }

@@ -75,7 +75,7 @@ impl Ledger for CountingLedger {
         Ledger::record_rules(&self.monitor, rules, secret)
     }
 
-    fn chain_head(&self) -> Result<Option<[u8; 32]>, StoreError> {
+    fn chain_head(&self) -> Option<lottery_core::ledger::ChainHead> {
         Ledger::chain_head(&self.monitor)
     }
 

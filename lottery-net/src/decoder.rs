@@ -441,6 +441,23 @@ fn first_not_utf8(
         .find_map(|(range, field)| fields.utf8(&body[range.clone()], field).err())
 }
 
+/// A signed chain head's fields (`PROTOCOL.md`, `SignedAck`).
+fn signed_head(fields: &mut FieldReader<'_>) -> Result<lottery_tls::SignedHead, DecodeError> {
+    Ok(lottery_tls::SignedHead {
+        statement: lottery_tls::ChainStatement {
+            agencies: fields.u32("agencies")?,
+            winning: if fields.flag("committed")? {
+                lottery_tls::WinningRule::Committed(fields.bytes::<32>("commitment")?)
+            } else {
+                lottery_tls::WinningRule::Fixed(fields.u16("winning_number")?)
+            },
+            position: fields.u64("position")?,
+            chain: fields.bytes::<32>("chain")?,
+        },
+        signature: fields.bytes::<64>("signature")?,
+    })
+}
+
 fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {
     let message = match kind {
         kind::WELCOME => {
@@ -482,6 +499,47 @@ fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {
             let mut fields = FieldReader::new("Finished", body);
             let message = CentralMessage::Finished {
                 bets_stored: fields.u64("bets_stored")?,
+            };
+            fields.finish()?;
+            message
+        }
+        kind::SIGNED_ACK => {
+            let mut fields = FieldReader::new("SignedAck", body);
+            let message = CentralMessage::SignedAck {
+                batch: fields.u64("batch")?,
+                bets_stored: fields.u64("bets_stored")?,
+                digest: {
+                    let crc = fields.u32("rows_crc")?;
+                    let len = fields.u32("rows_len")?;
+                    let bets = fields.u32("bets")?;
+                    lottery_bet::BatchDigest::from_parts(crc, u64::from(len), u64::from(bets))
+                },
+                head: signed_head(&mut fields)?,
+            };
+            fields.finish()?;
+            message
+        }
+        kind::SIGNED_FINISHED => {
+            let mut fields = FieldReader::new("SignedFinished", body);
+            let message = CentralMessage::SignedFinished {
+                bets_stored: fields.u64("bets_stored")?,
+                head: signed_head(&mut fields)?,
+            };
+            fields.finish()?;
+            message
+        }
+        kind::SIGNED_DRAW => {
+            let mut fields = FieldReader::new("SignedDraw", body);
+            let message = CentralMessage::SignedDraw {
+                bets: fields.u64("bets")?,
+                winners: fields.bytes::<32>("winners")?,
+                winning_number: fields.u16("winning_number")?,
+                secret: if fields.flag("has_secret")? {
+                    Some(fields.bytes::<32>("secret")?)
+                } else {
+                    None
+                },
+                head: signed_head(&mut fields)?,
             };
             fields.finish()?;
             message

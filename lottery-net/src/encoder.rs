@@ -58,6 +58,17 @@ impl CentralMessage {
             Self::Welcome { .. } => HEADER_LEN + 8 + 8 + 1 + 1 + 4,
             Self::Ack { .. } => HEADER_LEN + 8 + 8,
             Self::Finished { .. } => HEADER_LEN + 8,
+            Self::SignedAck { head, .. } => HEADER_LEN + 8 + 8 + DIGEST_LEN + signed_head_len(head),
+            Self::SignedFinished { head, .. } => HEADER_LEN + 8 + signed_head_len(head),
+            Self::SignedDraw { secret, head, .. } => {
+                HEADER_LEN
+                    + 8
+                    + 32
+                    + 2
+                    + 1
+                    + secret.map_or(0, |secret| secret.len())
+                    + signed_head_len(head)
+            }
             Self::Winners { documents, .. } => documents
                 .iter()
                 .try_fold(WINNERS_HEADER_LEN, |len, document| {
@@ -171,6 +182,42 @@ pub fn encode_central_message(
             put_header(out, len, kind::FINISHED);
             put_u64(out, *bets_stored);
         }
+        CentralMessage::SignedAck {
+            batch,
+            bets_stored,
+            digest,
+            head,
+        } => {
+            put_header(out, len, kind::SIGNED_ACK);
+            put_u64(out, *batch);
+            put_u64(out, *bets_stored);
+            put_u32(out, digest.rows_crc());
+            put_u32(out, u32::try_from(digest.rows_len()).unwrap_or(u32::MAX));
+            put_u32(out, u32::try_from(digest.bets()).unwrap_or(u32::MAX));
+            put_signed_head(out, head);
+        }
+        CentralMessage::SignedFinished { bets_stored, head } => {
+            put_header(out, len, kind::SIGNED_FINISHED);
+            put_u64(out, *bets_stored);
+            put_signed_head(out, head);
+        }
+        CentralMessage::SignedDraw {
+            bets,
+            winners,
+            winning_number,
+            secret,
+            head,
+        } => {
+            put_header(out, len, kind::SIGNED_DRAW);
+            put_u64(out, *bets);
+            out.extend_from_slice(winners);
+            put_u16(out, *winning_number);
+            put_u8(out, u8::from(secret.is_some()));
+            if let Some(secret) = secret {
+                out.extend_from_slice(secret);
+            }
+            put_signed_head(out, head);
+        }
         CentralMessage::Winners { documents, last } => {
             put_winners(out, len, documents, *last);
         }
@@ -190,6 +237,25 @@ pub fn encode_central_message(
         }
     }
     Ok(len)
+}
+
+/// A batch digest's bytes: rows' CRC32C, their length, the bets (`u32`
+/// each; a batch fits a frame, so both counts fit).
+const DIGEST_LEN: usize = 4 + 4 + 4;
+/// A signed head's bytes: agencies `u32`, the `committed` flag, then the
+/// winning number `u16` or the commitment's 32 bytes, position `u64`, chain
+/// 32 bytes, signature 64 bytes.
+fn signed_head_len(head: &lottery_tls::SignedHead) -> usize {
+    4 + head.statement.winning.encoded_len() + 8 + 32 + 64
+}
+
+fn put_signed_head(out: &mut Vec<u8>, head: &lottery_tls::SignedHead) {
+    let statement = &head.statement;
+    put_u32(out, statement.agencies);
+    statement.winning.put(out);
+    put_u64(out, statement.position);
+    out.extend_from_slice(&statement.chain);
+    out.extend_from_slice(&head.signature);
 }
 
 fn put_winners(out: &mut Vec<u8>, len: usize, documents: &[impl AsRef<str>], last: bool) {

@@ -314,6 +314,20 @@ pub enum ClientError {
         /// The bets the central stores for it.
         bets_stored: u64,
     },
+    /// A receipt that does not hold (a client with the central's receipt
+    /// public key: [`ClientConfig::receipt_pubkey`](crate::ClientConfig)):
+    /// an answer without one, a signature that does not verify, a digest
+    /// that is not the one of the batch sent. The batch (or finish) is not
+    /// counted as stored; not retried.
+    #[error("the central's receipt for {what} of agency {agency} does not hold: {problem}")]
+    BadReceipt {
+        /// The agency.
+        agency: AgencyId,
+        /// What it was for: `batch N`, `the finish`.
+        what: String,
+        /// Why it does not hold.
+        problem: String,
+    },
     /// [`Interrupter::interrupt`](crate::client::Interrupter::interrupt) was
     /// called; the connection is closed.
     #[error("the client was interrupted")]

@@ -54,6 +54,12 @@ pub(crate) mod kind {
     pub const WINNERS: u8 = 0x84;
     /// `NotDrawn` (central).
     pub const NOT_DRAWN: u8 = 0x85;
+    /// `SignedAck` (central, receipts version).
+    pub const SIGNED_ACK: u8 = 0x86;
+    /// `SignedFinished` (central, receipts version).
+    pub const SIGNED_FINISHED: u8 = 0x87;
+    /// `SignedDraw` (central, receipts version).
+    pub const SIGNED_DRAW: u8 = 0x88;
     /// `Error` (central).
     pub const ERROR: u8 = 0xFF;
 }
@@ -116,6 +122,15 @@ impl<'a> FieldReader<'a> {
     fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
         let bytes = self.take(N, field)?;
         Ok(bytes.try_into().expect("take returned exactly N bytes"))
+    }
+
+    /// `N` raw bytes (a hash, a signature).
+    #[inline]
+    pub(crate) fn bytes<const N: usize>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<[u8; N], DecodeError> {
+        self.array(field)
     }
 
     #[inline]

@@ -67,5 +67,6 @@ pub use encoder::{encode_agency_message, encode_central_message, encode_winners}
 pub use error::{ClientError, DecodeError, EncodeError};
 pub use frame::DEFAULT_MAX_FRAME;
 pub use message::{
-    AgencyMessage, BetFault, CentralMessage, ErrorCode, ErrorFrame, PROTOCOL_VERSION, WireBet,
+    AgencyMessage, BetFault, CentralMessage, ErrorCode, ErrorFrame, PROTOCOL_VERSION,
+    RECEIPTS_VERSION, WireBet,
 };

@@ -7,13 +7,24 @@
 
 use std::fmt;
 
-use lottery_bet::{Bet, Field, FieldError};
+use lottery_bet::{BatchDigest, Bet, Field, FieldError};
+use lottery_tls::SignedHead;
 
 /// The protocol version this crate speaks. Version 2 added the rows'
 /// CRC32C to `Welcome` (and the `BatchConflict` code); a central speaks only
 /// its own version, so a version-1 agency is refused with
 /// `UnsupportedVersion` instead of misreading the longer `Welcome`.
 pub const PROTOCOL_VERSION: u16 = 2;
+
+/// The protocol version with receipts: version 2's messages, and every
+/// `Ack` and `Finished` replaced by [`CentralMessage::SignedAck`] and
+/// [`CentralMessage::SignedFinished`], which carry the central's signed
+/// chain head. An agency asks for it in its `Hello` only when it has the
+/// central's public key; a central speaks it only with a receipt key (else
+/// it refuses it, `UnsupportedVersion`), and answers version 2 as before,
+/// byte for byte. Versions are exact numbers, not feature bits: a later
+/// version (a `Welcome` field for a committed winning number, say) is 4.
+pub const RECEIPTS_VERSION: u16 = 3;
 
 /// One bet as it travels: raw fields, validated by the central (the protocol
 /// carries bets; the lottery decides what a valid bet is).
@@ -138,6 +149,42 @@ pub enum CentralMessage {
         /// Bets stored for the agency.
         bets_stored: u64,
     },
+    /// A batch is stored, with what a receipt needs ([`RECEIPTS_VERSION`]
+    /// only, instead of `Ack`).
+    SignedAck {
+        /// The batch's sequence number.
+        batch: u64,
+        /// Bets stored for the agency in total, after this batch.
+        bets_stored: u64,
+        /// The digest of the batch's rows as the central stored them.
+        digest: BatchDigest,
+        /// The central's signed chain head, which covers the batch.
+        head: SignedHead,
+    },
+    /// The finish is recorded, with the signed chain head that covers its
+    /// record ([`RECEIPTS_VERSION`] only, instead of `Finished`).
+    SignedFinished {
+        /// Bets stored for the agency.
+        bets_stored: u64,
+        /// The central's signed chain head, which covers the finish.
+        head: SignedHead,
+    },
+    /// The signed draw ([`RECEIPTS_VERSION`] only): after the last
+    /// `Winners` frame of an answer.
+    SignedDraw {
+        /// Bets the draw counted.
+        bets: u64,
+        /// SHA-256 of the winners per agency (`lottery_tls::winners_digest`).
+        winners: [u8; 32],
+        /// The number that won.
+        winning_number: u16,
+        /// With a committed winning number (the head's rules): the secret,
+        /// revealed.
+        secret: Option<[u8; 32]>,
+        /// The chain the draw covered, with the signature over the draw
+        /// (`lottery_tls::DrawStatement`).
+        head: SignedHead,
+    },
     /// The agency's winners; a long list spans several frames, the last with
     /// `last` set. [`crate::encode_winners`] splits a list.
     Winners {
@@ -159,6 +206,9 @@ impl CentralMessage {
             Self::Welcome { .. } => "Welcome",
             Self::Ack { .. } => "Ack",
             Self::Finished { .. } => "Finished",
+            Self::SignedAck { .. } => "SignedAck",
+            Self::SignedFinished { .. } => "SignedFinished",
+            Self::SignedDraw { .. } => "SignedDraw",
             Self::Winners { .. } => "Winners",
             Self::NotDrawn => "NotDrawn",
             Self::Error(_) => "Error",

@@ -52,6 +52,32 @@ fn error_frame() -> impl Strategy<Value = ErrorFrame> {
         })
 }
 
+/// Any signed head (the codec carries it; it does not check signatures).
+fn signed_head() -> impl Strategy<Value = lottery_tls::SignedHead> {
+    let winning = prop_oneof![
+        any::<u16>().prop_map(lottery_tls::WinningRule::Fixed),
+        any::<[u8; 32]>().prop_map(lottery_tls::WinningRule::Committed),
+    ];
+    (
+        any::<u32>(),
+        winning,
+        any::<u64>(),
+        any::<[u8; 32]>(),
+        prop::collection::vec(any::<u8>(), 64),
+    )
+        .prop_map(
+            |(agencies, winning, position, chain, signature)| lottery_tls::SignedHead {
+                statement: lottery_tls::ChainStatement {
+                    agencies,
+                    winning,
+                    position,
+                    chain,
+                },
+                signature: signature.try_into().expect("64 bytes"),
+            },
+        )
+}
+
 fn central_message() -> impl Strategy<Value = CentralMessage> {
     prop_oneof![
         (
@@ -71,6 +97,42 @@ fn central_message() -> impl Strategy<Value = CentralMessage> {
         (any::<u64>(), any::<u64>())
             .prop_map(|(batch, bets_stored)| CentralMessage::Ack { batch, bets_stored }),
         any::<u64>().prop_map(|bets_stored| CentralMessage::Finished { bets_stored }),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            (any::<u32>(), any::<u32>(), any::<u32>()),
+            signed_head()
+        )
+            .prop_map(|(batch, bets_stored, (crc, len, bets), head)| {
+                CentralMessage::SignedAck {
+                    batch,
+                    bets_stored,
+                    digest: lottery_bet::BatchDigest::from_parts(
+                        crc,
+                        u64::from(len),
+                        u64::from(bets),
+                    ),
+                    head,
+                }
+            }),
+        (any::<u64>(), signed_head())
+            .prop_map(|(bets_stored, head)| CentralMessage::SignedFinished { bets_stored, head }),
+        (
+            any::<u64>(),
+            any::<[u8; 32]>(),
+            any::<u16>(),
+            any::<Option<[u8; 32]>>(),
+            signed_head()
+        )
+            .prop_map(|(bets, winners, winning_number, secret, head)| {
+                CentralMessage::SignedDraw {
+                    bets,
+                    winners,
+                    winning_number,
+                    secret,
+                    head,
+                }
+            }),
         (prop::collection::vec("[0-9]{1,20}", 0..40), any::<bool>())
             .prop_map(|(documents, last)| CentralMessage::Winners { documents, last }),
         Just(CentralMessage::NotDrawn),

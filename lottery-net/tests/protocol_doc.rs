@@ -10,7 +10,17 @@ use lottery_net::{
 const PROTOCOL: &str = include_str!("../PROTOCOL.md");
 
 const AGENCY_MESSAGES: [&str; 4] = ["Hello", "Batch", "Finish", "WinnersQuery"];
-const CENTRAL_MESSAGES: [&str; 6] = ["Welcome", "Ack", "Finished", "Winners", "NotDrawn", "Error"];
+const CENTRAL_MESSAGES: [&str; 9] = [
+    "Welcome",
+    "Ack",
+    "Finished",
+    "SignedAck",
+    "SignedFinished",
+    "SignedDraw",
+    "Winners",
+    "NotDrawn",
+    "Error",
+];
 
 /// The fenced blocks tagged `hex NAME`: (NAME, bytes). `#` starts a comment.
 fn hex_examples() -> Vec<(String, Vec<u8>)> {

@@ -31,15 +31,17 @@ use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use lottery_bet::{AgencyId, ResumePoint};
+use lottery_bet::{AgencyId, BatchDigest, ResumePoint};
 use lottery_core::{
     Central, Finish, FinishError, PendingFinish, PendingResume, PendingSubmit, ResumeError,
     SubmitError, Submitted,
 };
+use lottery_tls::{ReceiptKey, SignedHead};
 use mio::{Token, Waker};
 
 use crate::log_line;
 use crate::metrics::LoopMetrics;
+use crate::receipt;
 
 /// A batch, finish or handshake begun and not yet completed.
 #[derive(Debug)]
@@ -84,15 +86,75 @@ pub(crate) enum Completed {
         batch: u64,
         bets: u64,
         result: Result<Submitted, SubmitError>,
+        /// With a receipt key, for a stored batch: its digest and the
+        /// signed head that covers it.
+        receipt: Option<(BatchDigest, SignedHead)>,
     },
     /// A finish's outcome.
     Finish {
         bets_sent: u64,
         result: Result<Finish, FinishError>,
+        /// With a receipt key, for a recorded finish: the signed head that
+        /// covers its record.
+        receipt: Option<SignedHead>,
     },
 }
 
+/// Signs, once for the whole list, the chain head that covers every batch
+/// and finish of `outcomes` it completed (read after the last completion:
+/// each one's record is durable by then, so the committed head covers it),
+/// and hands it to each of them. Nothing when none succeeded, or when the
+/// ledger keeps no chain. The signature costs one Ed25519 signing per
+/// list, not per bet, and is made before the acks leave.
+fn sign_receipts(
+    central: &Central,
+    key: &ReceiptKey,
+    outcomes: &mut Outcomes,
+    digests: &[Option<BatchDigest>],
+) {
+    let succeeded = |completed: &Completed| {
+        matches!(
+            completed,
+            Completed::Batch { result: Ok(_), .. } | Completed::Finish { result: Ok(_), .. }
+        )
+    };
+    if !outcomes.iter().any(|(_, completed)| succeeded(completed)) {
+        return;
+    }
+    let Some(head) = central.chain_head() else {
+        return;
+    };
+    let Some(statement) = receipt::chain_statement(central, head) else {
+        return;
+    };
+    let signed = key.sign(statement);
+    for ((_, completed), digest) in outcomes.iter_mut().zip(digests) {
+        match completed {
+            Completed::Batch {
+                result: Ok(_),
+                receipt,
+                ..
+            } => *receipt = digest.map(|digest| (digest, signed)),
+            Completed::Finish {
+                result: Ok(_),
+                receipt,
+                ..
+            } => *receipt = Some(signed),
+            _ => {}
+        }
+    }
+}
+
 impl PendingRequest {
+    /// The digest of a batch's rows (what its receipt names); `None` for
+    /// anything else.
+    fn digest(&self) -> Option<BatchDigest> {
+        match self {
+            PendingRequest::Batch { pending, .. } => Some(pending.digest()),
+            _ => None,
+        }
+    }
+
     /// Waits until it is stored (the first completion of a loop iteration
     /// leads the group commit that covers the others; the last finish also
     /// performs the draw).
@@ -110,6 +172,7 @@ impl PendingRequest {
                 batch,
                 bets,
                 result: central.complete_submit(pending),
+                receipt: None,
             },
             PendingRequest::Finish {
                 pending,
@@ -130,7 +193,11 @@ impl PendingRequest {
                         lottery_log::write_deferred();
                     }
                 }
-                Completed::Finish { bets_sent, result }
+                Completed::Finish {
+                    bets_sent,
+                    result,
+                    receipt: None,
+                }
             }
         }
     }
@@ -173,6 +240,7 @@ impl Completer {
         central: Central,
         waker: Arc<Waker>,
         metrics: Arc<LoopMetrics>,
+        receipt_key: Option<Arc<ReceiptKey>>,
     ) -> io::Result<Self> {
         let (work, queue) = mpsc::channel::<Work>();
         let (done, outcomes) = mpsc::channel::<Outcomes>();
@@ -187,10 +255,17 @@ impl Completer {
                 lottery_log::defer_lines();
                 let _lines = WriteLinesOnExit;
                 while let Ok(work) = queue.recv() {
-                    let results: Outcomes = work
+                    let digests: Vec<Option<BatchDigest>> = match &receipt_key {
+                        Some(_) => work.iter().map(|(_, flight)| flight.digest()).collect(),
+                        None => Vec::new(),
+                    };
+                    let mut results: Outcomes = work
                         .into_iter()
                         .map(|(token, flight)| (token, flight.complete(&central)))
                         .collect();
+                    if let Some(key) = &receipt_key {
+                        sign_receipts(&central, key, &mut results, &digests);
+                    }
                     lottery_log::write_deferred();
                     if done.send(results).is_err() {
                         return;
@@ -382,36 +457,44 @@ mod tests {
         events.iter().any(|event| event.token() == WAKER)
     }
 
-    /// The parked loop's turns until outcomes are back: each must be woken
-    /// (at most one early wake, for outcomes taken before it parked).
-    fn parked_until_back(
+    /// A completer of `central` (no receipt key) waking `poll`.
+    fn completer(central: &Central, poll: &Poll) -> Completer {
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).unwrap());
+        let metrics = Arc::new(LoopMetrics::new());
+        Completer::start(0, central.clone(), waker, metrics, None).unwrap()
+    }
+
+    /// A parked `completer`'s loop, woken until outcomes come back (an
+    /// early wake finds nothing and parks again): how many came.
+    fn parked_until_woken(
         completer: &mut Completer,
         poll: &mut Poll,
         events: &mut Events,
-    ) -> Outcomes {
-        for _ in 0..2 {
+    ) -> usize {
+        let mut wakes = 0;
+        let outcomes = loop {
             assert!(
                 woken(poll, events, SAFETY_TIMEOUT),
                 "a parked loop was not woken"
             );
+            wakes += 1;
             completer.unpark();
             if let Some(outcomes) = completer.ready().unwrap() {
-                return outcomes;
+                break outcomes;
             }
+            assert!(wakes < 2, "woken twice with nothing back");
             if !completer.park() {
-                return completer.ready().unwrap().expect("the outcomes park found");
+                break completer.ready().unwrap().expect("the outcomes park found");
             }
-        }
-        panic!("woken twice with nothing back");
+        };
+        outcomes.len()
     }
 
     #[test]
     fn only_a_parked_loop_is_woken_and_outcomes_sent_before_it_parked_are_not_lost() {
         let central = central(4);
         let mut poll = Poll::new().unwrap();
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER).unwrap());
-        let mut completer =
-            Completer::start(0, central.clone(), waker, Arc::new(LoopMetrics::new())).unwrap();
+        let mut completer = completer(&central, &poll);
         let mut events = Events::with_capacity(8);
         let now = Instant::now();
 
@@ -432,7 +515,7 @@ mod tests {
         assert!(completer.park());
         completer.submit(finish(&central, 3), now).unwrap();
         assert_eq!(
-            parked_until_back(&mut completer, &mut poll, &mut events).len(),
+            parked_until_woken(&mut completer, &mut poll, &mut events),
             1
         );
         assert_eq!(completer.outstanding(), 0);

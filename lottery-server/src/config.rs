@@ -21,6 +21,7 @@
 //! tls-cert = "/etc/lottery/server.pem"
 //! tls-key = "/etc/lottery/server.key"
 //! tls-client-ca = "/etc/lottery/ca.pem"
+//! receipt-key = "/etc/lottery/receipt-key.pem"
 //! http = "127.0.0.1:9100"
 //! http-max-connections = 64
 //! http-tls-cert = "/etc/lottery/status.pem"
@@ -32,6 +33,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -40,7 +42,7 @@ use log::LevelFilter;
 use lottery_bet::BetNumber;
 use lottery_config::{ConfigWarning, Requirement, Setting, requires, usage};
 use lottery_core::{Durability, LotteryRules, MAX_AGENCIES, Winning};
-use lottery_tls::ServerTls;
+use lottery_tls::{ReceiptKey, ServerTls};
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -100,6 +102,11 @@ pub struct ServerConfig {
     pub http: Option<SocketAddr>,
     /// The status port's limits, TLS and token.
     pub http_settings: HttpSettings,
+    /// The key that signs receipts (`None`: receipts off, every ack as in
+    /// protocol version 2). With it, an agency that asks for the receipts
+    /// version gets, with every ack and finish, the chain head signed once
+    /// per completed group (SECURITY.md, "Receipts").
+    pub receipt_key: Option<Arc<ReceiptKey>>,
 }
 
 impl Default for ServerConfig {
@@ -115,6 +122,7 @@ impl Default for ServerConfig {
             tls: None,
             http: None,
             http_settings: HttpSettings::default(),
+            receipt_key: None,
         }
     }
 }
@@ -239,6 +247,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "PEM", env = "SERVER_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<PathBuf>,
 
+    /// The Ed25519 key (PKCS#8 PEM, `lottery-admin keys`) that signs a
+    /// receipt for every ack [default: off: acks carry no receipts].
+    #[arg(long, value_name = "PEM", env = "SERVER_RECEIPT_KEY")]
+    pub receipt_key: Option<PathBuf>,
+
     /// Serve the status port at ADDR: /metrics (Prometheus), /status (JSON),
     /// / (a page), /healthz, /readyz; counts only [default: off].
     /// A non-loopback ADDR needs --http-allow-remote.
@@ -326,6 +339,7 @@ impl ServerArgs {
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
             tls_client_ca: self.tls_client_ca.or(lower.tls_client_ca),
+            receipt_key: self.receipt_key.or(lower.receipt_key),
             http: self.http.or(lower.http),
             http_allow_remote: self.http_allow_remote.or(lower.http_allow_remote),
             http_max_head: self.http_max_head.or(lower.http_max_head),
@@ -494,7 +508,26 @@ fn resolve_server(args: &ServerArgs) -> Result<ServerConfig, ConfigError> {
         tls: resolve_tls(args)?,
         http: resolve_http(args)?,
         http_settings: resolve_http_settings(args)?,
+        receipt_key: resolve_receipt_key(args)?,
     })
+}
+
+/// `--receipt-key`, loaded (a bad file stops the start, naming it). Refused
+/// over a PostgreSQL ledger: receipts sign the file store's checksum chain,
+/// which a database ledger does not keep (yet).
+fn resolve_receipt_key(args: &ServerArgs) -> Result<Option<Arc<ReceiptKey>>, ConfigError> {
+    let Some(path) = &args.receipt_key else {
+        return Ok(None);
+    };
+    let postgres = args
+        .store
+        .as_deref()
+        .and_then(Path::to_str)
+        .is_some_and(lottery_pg::is_postgres_url);
+    check("receipt-key", !postgres, || {
+        "receipts need a file store for now: a PostgreSQL ledger keeps no checksum chain to sign (see SECURITY.md, \"Receipts\")".to_owned()
+    })?;
+    Ok(Some(Arc::new(ReceiptKey::load(path)?)))
 }
 
 /// The status port's address of `args`: loopback, unless remote access is

@@ -88,6 +88,7 @@ impl EventLoop {
             shared.central().clone(),
             Arc::clone(shared.loops()[index].waker()),
             Arc::clone(shared.metrics().of_loop(index)),
+            shared.config().receipt_key.clone(),
         )?;
         let config = shared.config();
         let tick = (config
@@ -275,6 +276,7 @@ impl EventLoop {
         let mut ctx = Context {
             central: shared.central(),
             max_frame: shared.config().max_frame,
+            receipt_key: shared.config().receipt_key.as_deref(),
             today: *today,
         };
         for (&token, connection) in connections.iter_mut() {
@@ -358,6 +360,7 @@ impl EventLoop {
         let mut ctx = Context {
             central: shared.central(),
             max_frame: shared.config().max_frame,
+            receipt_key: shared.config().receipt_key.as_deref(),
             today: *today,
         };
         let mut removable = Vec::new();
@@ -411,6 +414,7 @@ impl EventLoop {
             ctx: Context {
                 central: shared.central(),
                 max_frame: shared.config().max_frame,
+                receipt_key: shared.config().receipt_key.as_deref(),
                 today: *today,
             },
             now: *now,

@@ -83,6 +83,7 @@ mod http_settings;
 mod log_limit;
 mod log_line;
 mod metrics;
+mod receipt;
 mod refusal;
 mod server;
 mod session;

@@ -294,6 +294,23 @@ pub(crate) fn http_closed() {
     info!("action: close_http | result: success");
 }
 
+/// Whether acks carry signed receipts (said once at startup): with a key,
+/// its public half (what agencies and auditors must be given); without
+/// one, that receipts are off.
+pub(crate) fn receipts(key: Option<&lottery_tls::ReceiptKey>) {
+    match key {
+        Some(key) => info!(
+            "action: receipts | result: success | receipts: on | public_key: {} | note: every \
+             ack and finish of a receipts agency carries the signed chain head covering it",
+            key.public_key()
+        ),
+        None => info!(
+            "action: receipts | result: success | receipts: off | note: acks carry no signed \
+             receipts; give --receipt-key to sign them (see SECURITY.md, Receipts)"
+        ),
+    }
+}
+
 /// What the agency port protects, said once at startup: a WARNING unless
 /// agencies are authenticated by certificate, or the port is plaintext on
 /// loopback (the demo, a test: only programs of this machine reach it),

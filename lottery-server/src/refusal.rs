@@ -10,7 +10,9 @@
 use std::fmt;
 
 use lottery_core::{FinishError, SubmitError, UnknownAgency};
-use lottery_net::{DecodeError, ErrorCode, ErrorFrame, InvalidBet, PROTOCOL_VERSION};
+use lottery_net::{
+    DecodeError, ErrorCode, ErrorFrame, InvalidBet, PROTOCOL_VERSION, RECEIPTS_VERSION,
+};
 
 /// Why a session was ended from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,13 +73,21 @@ pub(crate) fn not_authorized(agency: u32) -> ErrorFrame {
 }
 
 /// A handshake in a protocol version this central does not speak.
-pub(crate) fn unsupported_version(version: u16) -> ErrorFrame {
-    ErrorFrame::new(
-        ErrorCode::UnsupportedVersion,
+pub(crate) fn unsupported_version(version: u16, receipts: bool) -> ErrorFrame {
+    let message = if receipts {
+        format!(
+            "protocol version {version} is not supported (this central speaks {PROTOCOL_VERSION} and {RECEIPTS_VERSION}, with receipts)"
+        )
+    } else if version == RECEIPTS_VERSION {
+        format!(
+            "protocol version {version} (receipts) is not supported: this central signs no receipts (it has no --receipt-key); it speaks {PROTOCOL_VERSION}"
+        )
+    } else {
         format!(
             "protocol version {version} is not supported (this central speaks {PROTOCOL_VERSION})"
-        ),
-    )
+        )
+    };
+    ErrorFrame::new(ErrorCode::UnsupportedVersion, message)
 }
 
 /// A first message that is not the handshake (`name` is the message's).

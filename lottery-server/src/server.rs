@@ -264,6 +264,7 @@ fn start_threads(
 fn announce(shared: &Shared, listen: SocketAddr, threads: usize, http: Option<&ServingPort>) {
     log_line::accepting(listen, threads);
     log_line::security(listen, shared.config().tls.as_ref());
+    log_line::receipts(shared.config().receipt_key.as_deref());
     if let Some((_, addr)) = http {
         log_line::serving_http(*addr);
         let settings = &shared.config().http_settings;

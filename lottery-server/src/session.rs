@@ -34,7 +34,10 @@
 //! - Where the session stands is one `Phase` (greeting, welcoming, bound
 //!   and what a bound session awaits, ended and whether the completer still
 //!   holds its handshake or finish), beside one count: its batches begun and
-//!   not yet acked. No flag beside the phase can contradict it.
+//!   not yet acked. No flag beside the phase can contradict it. What the
+//!   `Hello` chose for the connection's life (the receipts version: signed
+//!   acks, finishes and draw) sits beside it like the peer's identity, set
+//!   once by the accepted `Hello` and read only by a bound session.
 //! - Nothing the peer sends can panic: every refusal is an error frame, and a
 //!   session that cannot go on says [`Step::Close`].
 
@@ -46,13 +49,15 @@ use lottery_core::{
 };
 use lottery_net::{
     AgencyFrame, CentralMessage, CheckedBatch, DecodeError, ErrorFrame, InvalidBet,
-    PROTOCOL_VERSION, encode_central_message, encode_winners,
+    PROTOCOL_VERSION, RECEIPTS_VERSION, encode_central_message, encode_winners,
 };
 use lottery_tls::CertificateDer;
+use lottery_tls::{ReceiptKey, SignedHead};
 
 use crate::completer::{Completed, PendingRequest};
 use crate::log_line;
 use crate::metrics;
+use crate::receipt;
 use crate::refusal::{self, Ending};
 
 /// What the event loop must do after a session handled something.
@@ -170,6 +175,10 @@ pub(crate) struct Context<'a> {
     pub central: &'a Central,
     /// The frame limit for answers.
     pub max_frame: usize,
+    /// The central's receipt key (`None`: no receipts): with it a `Hello`
+    /// of the receipts version is accepted, and the winners answer of such
+    /// a session ends with the signed draw.
+    pub receipt_key: Option<&'a ReceiptKey>,
     /// The central's date (UTC, read by the loop once an iteration): a bet
     /// born after it refuses its batch.
     pub today: Birthdate,
@@ -196,6 +205,9 @@ pub(crate) struct Session {
     bets_stored: u64,
     /// Which agencies the peer may act as.
     identity: Identity,
+    /// The peer speaks the receipts version: acks and finishes are answered
+    /// `SignedAck` and `SignedFinished`.
+    receipts: bool,
 }
 
 /// Which agencies a peer may act as.
@@ -224,6 +236,7 @@ impl Session {
             pending_batches: 0,
             held: None,
             bets_stored: 0,
+            receipts: false,
         }
     }
 
@@ -412,10 +425,16 @@ impl Session {
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) -> Step {
-        if version != PROTOCOL_VERSION {
+        let receipts = version == RECEIPTS_VERSION && ctx.receipt_key.is_some();
+        if version != PROTOCOL_VERSION && !receipts {
             log_line::handshake_unsupported_version(agency, self.peer, version);
-            return self.end_with(refusal::unsupported_version(version), ctx.max_frame, out);
+            return self.end_with(
+                refusal::unsupported_version(version, ctx.receipt_key.is_some()),
+                ctx.max_frame,
+                out,
+            );
         }
+        self.receipts = receipts;
         // Before anything about the agency is looked up: a peer learns
         // nothing of an agency it may not act as.
         if !self.may_act_as(agency) {
@@ -531,9 +550,14 @@ impl Session {
                 batch,
                 bets,
                 result,
-            } => self.on_stored(batch, bets, result, ctx, out),
-            Completed::Finish { bets_sent, result } => {
-                self.on_finished(bets_sent, result, ctx, out);
+                receipt,
+            } => self.on_stored(batch, bets, result, receipt, ctx, out),
+            Completed::Finish {
+                bets_sent,
+                result,
+                receipt,
+            } => {
+                self.on_finished(bets_sent, result, receipt, ctx, out);
             }
         }
         None
@@ -587,6 +611,7 @@ impl Session {
         batch: u64,
         bets: u64,
         result: Result<Submitted, SubmitError>,
+        receipt: Option<(lottery_bet::BatchDigest, SignedHead)>,
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) {
@@ -604,14 +629,7 @@ impl Session {
         match result {
             Ok(Submitted::Stored { bets: stored, .. }) => {
                 self.bets_stored += stored;
-                send(
-                    &CentralMessage::Ack {
-                        batch,
-                        bets_stored: self.bets_stored,
-                    },
-                    ctx.max_frame,
-                    out,
-                );
+                send(&self.ack(batch, receipt), ctx.max_frame, out);
             }
             // Stored by an earlier connection of the agency (or whatever a
             // later core adds that is acked without being stored now).
@@ -620,16 +638,29 @@ impl Session {
                 if let Ok(stored) = ctx.central.bets_stored(agency) {
                     self.bets_stored = self.bets_stored.max(stored);
                 }
-                send(
-                    &CentralMessage::Ack {
-                        batch,
-                        bets_stored: self.bets_stored,
-                    },
-                    ctx.max_frame,
-                    out,
-                );
+                send(&self.ack(batch, receipt), ctx.max_frame, out);
             }
             Err(refused) => send_error(&refusal::submit(&refused), ctx.max_frame, out),
+        }
+    }
+
+    /// The answer to a stored batch: `Ack`, or in a receipts session
+    /// `SignedAck` (a plain `Ack` there only when no receipt could be
+    /// made, which the agency refuses).
+    fn ack(
+        &self,
+        batch: u64,
+        receipt: Option<(lottery_bet::BatchDigest, SignedHead)>,
+    ) -> CentralMessage {
+        let bets_stored = self.bets_stored;
+        match receipt {
+            Some((digest, head)) if self.receipts => CentralMessage::SignedAck {
+                batch,
+                bets_stored,
+                digest,
+                head,
+            },
+            _ => CentralMessage::Ack { batch, bets_stored },
         }
     }
 
@@ -669,6 +700,7 @@ impl Session {
         &mut self,
         bets_sent: u64,
         result: Result<Finish, FinishError>,
+        receipt: Option<SignedHead>,
         ctx: &mut Context<'_>,
         out: &mut Vec<u8>,
     ) {
@@ -694,11 +726,11 @@ impl Session {
         }
         let bets_stored = ctx.central.bets_stored(agency).unwrap_or(bets_sent);
         self.bets_stored = bets_stored;
-        send(
-            &CentralMessage::Finished { bets_stored },
-            ctx.max_frame,
-            out,
-        );
+        let answer = match receipt {
+            Some(head) if self.receipts => CentralMessage::SignedFinished { bets_stored, head },
+            _ => CentralMessage::Finished { bets_stored },
+        };
+        send(&answer, ctx.max_frame, out);
     }
 
     fn on_winners_query(
@@ -762,6 +794,11 @@ impl Session {
             .collect();
         match encode_winners(&texts, ctx.max_frame, out) {
             Ok(_) => {
+                if self.receipts
+                    && let Some(draw) = signed_draw(ctx)
+                {
+                    send(&draw, ctx.max_frame, out);
+                }
                 log_line::winners_sent(agency, texts.len());
                 Step::WinnersSent(agency)
             }
@@ -872,6 +909,22 @@ fn send_error(error: &ErrorFrame, max_frame: usize, out: &mut Vec<u8>) {
         max_frame,
         out,
     );
+}
+
+/// The signed draw a receipts session's winners answer ends with
+/// ([`receipt::draw_statement`]), signed on demand, once per answer
+/// (Ed25519 is deterministic: every answer carries the same signature).
+/// `None` before the draw or over a ledger without a chain.
+fn signed_draw(ctx: &Context<'_>) -> Option<CentralMessage> {
+    let key = ctx.receipt_key?;
+    let statement = receipt::draw_statement(ctx.central)?;
+    Some(CentralMessage::SignedDraw {
+        bets: statement.bets,
+        winners: statement.winners,
+        winning_number: statement.winning_number,
+        secret: statement.secret,
+        head: key.sign_draw(statement),
+    })
 }
 
 #[cfg(test)]

@@ -75,6 +75,8 @@ fn certs_writes_a_pki_openssl_accepts_and_never_overwrites_it() {
             "agency-3.pem",
             "ca.key",
             "ca.pem",
+            "receipt-key.pem",
+            "receipt-pubkey.pem",
             "server.key",
             "server.pem"
         ]
@@ -83,7 +85,7 @@ fn certs_writes_a_pki_openssl_accepts_and_never_overwrites_it() {
     for name in &names {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(out.join(name)).unwrap().permissions().mode() & 0o777;
-        if name.ends_with(".key") {
+        if name.ends_with(".key") || *name == "receipt-key.pem" {
             assert_eq!(mode, 0o600, "{name} must be readable by its owner only");
         }
     }

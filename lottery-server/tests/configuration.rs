@@ -198,13 +198,16 @@ fn the_admin_s_help_opens_with_its_own_description_and_lists_its_commands_in_one
         "first line: {first}\n{help}"
     );
     assert!(!help.contains("The lottery central"), "{help}");
-    // Each command's summary is one line: the four follow each other.
+    // Each command's summary is one line: the five follow each other.
     let lines: Vec<&str> = help.lines().map(str::trim_start).collect();
     let verify = lines
         .iter()
         .position(|line| line.starts_with("verify "))
         .unwrap_or_else(|| panic!("verify in {help}"));
-    for (offset, command) in ["verify", "export", "certs", "status"].iter().enumerate() {
+    for (offset, command) in ["verify", "export", "certs", "status", "keys"]
+        .iter()
+        .enumerate()
+    {
         let line = lines[verify + offset];
         assert!(
             line.starts_with(command) && line.len() > command.len() + 10,

@@ -17,6 +17,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::TlsError;
 use crate::identity::agency_name;
+use crate::receipt::generate_receipt_keys;
 
 /// Years a generated CA certificate is valid.
 const CA_YEARS: i32 = 10;
@@ -256,6 +257,12 @@ impl PkiFiles {
         (self.dir.join("server.pem"), self.dir.join("server.key"))
     }
 
+    /// The receipt signing key and its public half (`receipt-key.pem`,
+    /// `receipt-pubkey.pem`).
+    pub fn receipt_keys(&self) -> (PathBuf, PathBuf) {
+        receipt_key_files(&self.dir)
+    }
+
     /// Agency `agency`'s certificate and key (`agency-N.pem`, `agency-N.key`).
     pub fn agency(&self, agency: AgencyId) -> (PathBuf, PathBuf) {
         let name = agency_name(agency);
@@ -270,7 +277,8 @@ impl PkiFiles {
 /// certificates for the central (valid for
 /// `server_names`) and for agencies 1 to `agencies` into `dir` (created if
 /// missing): `ca.pem`, `ca.key`, `server.pem`, `server.key`, `agency-N.pem`,
-/// `agency-N.key`. Private keys are written mode 0600. No file is
+/// `agency-N.key`, and a receipt key pair (`receipt-key.pem`,
+/// `receipt-pubkey.pem`: [`write_receipt_keys`]). Private keys are written mode 0600. No file is
 /// overwritten: one that exists already fails the whole call before anything
 /// is written.
 ///
@@ -293,6 +301,10 @@ pub fn write_pki(
     let (cert, key) = files.server();
     plan.push((cert, server.certificate_pem, false));
     plan.push((key, server.key_pem, true));
+    let (receipt_private, receipt_public) = generate_receipt_keys()?;
+    let (private, public) = files.receipt_keys();
+    plan.push((private, receipt_private, true));
+    plan.push((public, receipt_public, false));
     for &agency in agencies {
         let issued = authority.issue_agency(agency)?;
         let (cert, key) = files.agency(agency);
@@ -325,6 +337,44 @@ pub fn write_pki(
         write_new(path, contents, *private)?;
     }
     Ok(files)
+}
+
+/// The files [`write_receipt_keys`] writes into `dir`: the private key
+/// and the public one.
+pub fn receipt_key_files(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join("receipt-key.pem"), dir.join("receipt-pubkey.pem"))
+}
+
+/// Writes a new receipt key pair ([`generate_receipt_keys`]) into `dir`
+/// (created if missing): `receipt-key.pem` (PKCS#8, mode 0600: the
+/// central's) and `receipt-pubkey.pem` (for the agencies and auditors).
+/// Nothing is overwritten: if either exists (or is a symbolic link), nothing
+/// is written.
+///
+/// # Errors
+/// [`TlsError::Write`]; [`TlsError::Generate`].
+pub fn write_receipt_keys(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
+    let (private, public) = receipt_key_files(dir);
+    let (private_pem, public_pem) = generate_receipt_keys()?;
+    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    if let Some(path) = [&private, &public]
+        .into_iter()
+        .find(|path| path.symlink_metadata().is_ok())
+    {
+        return Err(TlsError::Write {
+            path: path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "it exists already (nothing was written; remove the old pair first)",
+            ),
+        });
+    }
+    write_new(&private, &private_pem, true)?;
+    write_new(&public, &public_pem, false)?;
+    Ok((private, public))
 }
 
 /// Creates `path` (it must not exist: `create_new`, which also refuses a
@@ -476,6 +526,8 @@ mod tests {
                 "agency-2.pem",
                 "ca.key",
                 "ca.pem",
+                "receipt-key.pem",
+                "receipt-pubkey.pem",
                 "server.key",
                 "server.pem"
             ]
@@ -489,7 +541,8 @@ mod tests {
                     .permissions()
                     .mode()
                     & 0o777;
-                let expected = if name.ends_with(".key") { 0o600 } else { 0o644 };
+                let private = name.ends_with(".key") || name == "receipt-key.pem";
+                let expected = if private { 0o600 } else { 0o644 };
                 assert_eq!(mode, expected, "{name}");
             }
         }

@@ -11,6 +11,12 @@
 //!   issues the central's and the agencies' certificates; [`write_pki`]
 //!   writes a whole set to a directory (`lottery-admin certs`).
 //!
+//! - [`ReceiptKey`] and [`ReceiptPubkey`]: the central's Ed25519 key that
+//!   signs the head of its store's checksum chain ([`SignedHead`]) for
+//!   receipts, and its public half that agencies and auditors check them
+//!   with; [`Receipt`] is what an agency keeps (one JSON line each). Here
+//!   because this crate owns the PEM files and ring.
+//!
 //! - [`send_records`] and [`receive_records`]: the non-blocking pump that
 //!   moves TLS records between a session and a socket that may say
 //!   `WouldBlock` (the central's event loops, the load generator's).
@@ -31,8 +37,9 @@
 //! ```
 //!
 //! # Layers
-//! `error` below `pem` below `identity` and `config`; `generate` uses `pem`
-//! and `identity`; `pump` stands alone.
+//! `error` below `pem` below `identity` and `config`; `receipt` uses
+//! `error`; `generate` uses `pem`, `identity` and `receipt`; `pump` stands
+//! alone.
 
 #![deny(missing_docs)]
 
@@ -42,13 +49,20 @@ mod generate;
 mod identity;
 mod pem;
 mod pump;
+mod receipt;
 
 pub use self::config::{ClientTls, ServerTls};
 pub use self::error::TlsError;
-pub use self::generate::{Authority, Issued, PkiFiles, write_pki};
+pub use self::generate::{
+    Authority, Issued, PkiFiles, receipt_key_files, write_pki, write_receipt_keys,
+};
 pub use self::identity::{agency_name, certifies};
 pub use self::pem::{load_certificates, load_private_key};
 pub use self::pump::{PumpError, receive_records, send_records};
+pub use self::receipt::{
+    BadSignature, ChainStatement, DRAW_DOMAIN, DrawStatement, RECEIPT_DOMAIN, Receipt, ReceiptKey,
+    ReceiptPubkey, ReceiptSubject, SignedHead, WinningRule, generate_receipt_keys, winners_digest,
+};
 
 /// The rustls types the users of this crate hold (so that they need no
 /// rustls dependency of their own for them).

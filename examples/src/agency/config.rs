@@ -85,6 +85,16 @@ pub struct AgencyArgs {
     /// --server]; needs --tls-ca.
     #[arg(long, env = "CLI_TLS_SERVER_NAME", value_name = "NAME")]
     pub tls_server_name: Option<String>,
+    /// The central's receipt public key (PEM, `lottery-admin keys`): ask
+    /// for receipts, check every ack's and the finish's signed receipt, and
+    /// stop (exit 1) at one that does not hold [default: no receipts].
+    #[arg(long, env = "CLI_RECEIPT_PUBKEY", value_name = "PEM")]
+    pub receipt_pubkey: Option<PathBuf>,
+    /// Append every checked receipt to this file, one JSON line each
+    /// (lottery-core/STORE.md, "Receipts"), for `lottery-admin verify
+    /// --receipts`; needs --receipt-pubkey [default: none].
+    #[arg(long, env = "CLI_RECEIPTS", value_name = "FILE")]
+    pub receipts: Option<PathBuf>,
     /// Append the session's history to this file as JSON lines (one object
     /// a line: what the agency loaded, every acknowledged running total, its
     /// finish, its winners, how it exited) [default: none]. Read by
@@ -113,6 +123,8 @@ impl AgencyArgs {
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
             tls_server_name: self.tls_server_name.or(lower.tls_server_name),
+            receipt_pubkey: self.receipt_pubkey.or(lower.receipt_pubkey),
+            receipts: self.receipts.or(lower.receipts),
             history: self.history.or(lower.history),
             config: self.config.or(lower.config),
         }
@@ -209,6 +221,10 @@ pub struct AgencySettings {
     pub tls: Option<AgencyTls>,
     /// Where the session's history goes as JSON lines (`None`: nowhere).
     pub history: Option<PathBuf>,
+    /// The central's receipt public key and its file (`None`: no receipts).
+    pub receipt_pubkey: Option<(lottery_tls::ReceiptPubkey, PathBuf)>,
+    /// Where checked receipts are appended (`None`: not kept).
+    pub receipts: Option<PathBuf>,
 }
 
 impl AgencySettings {
@@ -261,6 +277,17 @@ impl AgencySettings {
             args.tls_key,
             args.tls_server_name,
         )?;
+        requires(&[Requirement::new(
+            RECEIPTS,
+            args.receipts.is_some(),
+            "needs the central's public key to check them:",
+            RECEIPT_PUBKEY,
+            args.receipt_pubkey.is_some(),
+        )])?;
+        let receipt_pubkey = match args.receipt_pubkey {
+            Some(path) => Some((lottery_tls::ReceiptPubkey::load(&path)?, path)),
+            None => None,
+        };
         let source = match args.data {
             Some(path) => BetSource::File(path),
             None => match single_bet(&variable)? {
@@ -282,6 +309,8 @@ impl AgencySettings {
             log_level,
             tls,
             history: args.history,
+            receipt_pubkey,
+            receipts: args.receipts,
             warnings,
         })
     }
@@ -350,6 +379,8 @@ fn resolve_tls(
 const TLS_CA: Setting = Setting::new("tls-ca", "CLI_TLS_CA");
 const TLS_CERT: Setting = Setting::new("tls-cert", "CLI_TLS_CERT");
 const TLS_KEY: Setting = Setting::new("tls-key", "CLI_TLS_KEY");
+const RECEIPT_PUBKEY: Setting = Setting::new("receipt-pubkey", "CLI_RECEIPT_PUBKEY");
+const RECEIPTS: Setting = Setting::new("receipts", "CLI_RECEIPTS");
 const TLS_SERVER_NAME: Setting = Setting::new("tls-server-name", "CLI_TLS_SERVER_NAME");
 
 /// The Rust ecosystem's log variable, read beside CLI_LOG_LEVEL.

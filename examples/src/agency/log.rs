@@ -25,7 +25,8 @@ pub fn config_failed(error: &dyn Error) {
 /// `config | result: success`: the settings in use; `data` names where the
 /// bets come from (a file, or `<environment>` in single-bet mode). With TLS,
 /// ` | tls: server-only|mutual | tls_ca: PATH` follow (and `tls_cert`,
-/// `tls_server_name` when set); a plaintext line is as it always was.
+/// `tls_server_name` when set); with receipts, ` | receipt_pubkey: PATH`
+/// (and ` | receipts: FILE`); a plaintext line is as it always was.
 pub fn config(settings: &AgencySettings, data: &str) {
     let tls = settings.tls.as_ref().map_or_else(String::new, |tls| {
         let mut text = format!(" | tls: {} | tls_ca: {}", tls.mode(), tls.ca.display());
@@ -37,8 +38,15 @@ pub fn config(settings: &AgencySettings, data: &str) {
         }
         text
     });
+    let mut receipts = String::new();
+    if let Some((_, path)) = &settings.receipt_pubkey {
+        receipts.push_str(&format!(" | receipt_pubkey: {}", path.display()));
+    }
+    if let Some(path) = &settings.receipts {
+        receipts.push_str(&format!(" | receipts: {}", path.display()));
+    }
     info!(
-        "action: config | result: success | id: {} | server: {} | data: {data} | batch_max_amount: {} | in_flight: {} | reconnect_attempts: {} | log_level: {}{tls}",
+        "action: config | result: success | id: {} | server: {} | data: {data} | batch_max_amount: {} | in_flight: {} | reconnect_attempts: {} | log_level: {}{tls}{receipts}",
         settings.id,
         settings.server,
         settings
@@ -148,6 +156,16 @@ pub fn exit_failed(agency: AgencyId, error: &dyn Error) {
 pub fn history_failed(agency: AgencyId, path: &std::path::Path, error: &io::Error) {
     warn!(
         "action: history | result: fail | agency: {agency} | path: {} | error: {error}",
+        path.display()
+    );
+}
+
+/// `receipts | result: fail`: the receipts file cannot be opened or
+/// written; the agency stops (exit 1): receipts asked for and not kept are
+/// worth nothing.
+pub fn receipts_failed(agency: AgencyId, path: &std::path::Path, error: &io::Error) {
+    error!(
+        "action: receipts | result: fail | agency: {agency} | path: {} | error: {error}",
         path.display()
     );
 }

@@ -1,9 +1,11 @@
 //! The agency program's pieces: its settings, its session with the central,
-//! its log lines and its history file (`--history`).
+//! its log lines, its history file (`--history`) and its receipts file
+//! (`--receipts`).
 
 mod config;
 pub mod history;
 pub mod log;
+pub mod receipts;
 mod session;
 
 // Private modules, flat re-exports: each item under one path (the log lines

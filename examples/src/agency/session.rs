@@ -19,7 +19,7 @@ pub struct SessionOutcome {
 
 /// What a session tells its caller as it goes (the demo's progress display
 /// counts them; `lottery-agency` logs its single bet on `Sent`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SessionEvent {
     /// The central acknowledged batches: `stored` bets of this session are
@@ -35,6 +35,10 @@ pub enum SessionEvent {
     },
     /// The central answered the finish; the session waits for the draw next.
     Finished,
+    /// A receipt checked (a client with the central's receipt public key),
+    /// in the order the answers came (boxed: a receipt is some 250 bytes,
+    /// the other events a word).
+    Receipt(Box<lottery_tls::Receipt>),
 }
 
 /// Logs sending progress every tenth of the bets, in the course format.
@@ -91,25 +95,36 @@ pub fn run_session(
     let mut client = AgencyClient::connect_interruptible(config, interrupter)?;
     let mut bets = input.bets()?;
     let mut progress = Progress::new(total);
-    let bets_sent = client
-        .send_from(&mut bets, |stored| {
-            events(SessionEvent::Stored { stored });
-            if !log_progress {
-                return;
-            }
-            for percent in progress.advance(stored) {
-                log::send_progress(agency, percent, stored, total);
-            }
-        })
-        .map_err(|error| AgencyError::of_send(error, input.path()))?;
+    let sent = client.send_from(&mut bets, |stored| {
+        events(SessionEvent::Stored { stored });
+        if !log_progress {
+            return;
+        }
+        for percent in progress.advance(stored) {
+            log::send_progress(agency, percent, stored, total);
+        }
+    });
+    // Kept whatever the outcome: each one was checked as its ack came.
+    for receipt in client.take_receipts() {
+        events(SessionEvent::Receipt(Box::new(receipt)));
+    }
+    let bets_sent = sent.map_err(|error| AgencyError::of_send(error, input.path()))?;
     // A file that changed since it was validated must not be finished short.
     bets.finish()?;
     log::bets_sent(agency, bets_sent);
     events(SessionEvent::Sent { bets: bets_sent });
-    client.finish(bets_sent)?;
+    let finished = client.finish(bets_sent);
+    for receipt in client.take_receipts() {
+        events(SessionEvent::Receipt(Box::new(receipt)));
+    }
+    finished?;
     log::finished(agency, bets_sent);
     events(SessionEvent::Finished);
-    let winners = client.winners(true)?.ok_or(AgencyError::NoWinnersAnswer)?;
+    let winners = client.winners(true);
+    for receipt in client.take_receipts() {
+        events(SessionEvent::Receipt(Box::new(receipt)));
+    }
+    let winners = winners?.ok_or(AgencyError::NoWinnersAnswer)?;
     client.close();
     log::connection_closed(agency);
     Ok(SessionOutcome { bets_sent, winners })

@@ -8,6 +8,7 @@ use clap::Parser;
 use log::LevelFilter;
 use lottery_bet::AgencyId;
 use lottery_examples::agency::history::{HistoryEvent, HistoryWriter};
+use lottery_examples::agency::receipts::ReceiptsFile;
 use lottery_examples::agency::{self, AgencyArgs, AgencySettings, SessionEvent, run_session};
 use lottery_examples::input;
 use lottery_net::{ClientConfig, Interrupter};
@@ -49,6 +50,16 @@ fn main() -> ExitCode {
             HistoryWriter::open(None, id).expect("a writer without a file opens")
         }
     };
+    let mut receipts = match settings.receipts.as_deref().map(ReceiptsFile::open) {
+        None => None,
+        Some(Ok(file)) => Some(file),
+        Some(Err(error)) => {
+            let path = settings.receipts.clone().unwrap_or_default();
+            agency::log::receipts_failed(id, &path, &error);
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut receipts_lost = false;
     let input = match settings.source.load(input::today()) {
         Ok(input) => input,
         Err(error) => {
@@ -72,8 +83,9 @@ fn main() -> ExitCode {
     config.reconnect_attempts = settings.reconnect_attempts;
     config.tls = settings.tls.as_ref().map(|tls| tls.client.clone());
     config.jitter_seed = jitter_seed();
+    config.receipt_pubkey = settings.receipt_pubkey.as_ref().map(|(key, _)| *key);
     let outcome = run_session(config, input, interrupter, true, |event| {
-        if let (SessionEvent::Sent { .. }, Some(bet)) = (event, &single) {
+        if let (SessionEvent::Sent { .. }, Some(bet)) = (&event, &single) {
             agency::log::bet_sent(bet);
         }
         match event {
@@ -82,6 +94,15 @@ fn main() -> ExitCode {
             }
             SessionEvent::Sent { bets } => history.record(HistoryEvent::Sent { bets }),
             SessionEvent::Finished => history.record(HistoryEvent::Finished),
+            SessionEvent::Receipt(receipt) => {
+                if let Some(file) = &mut receipts
+                    && let Err(error) = file.append(&receipt)
+                {
+                    let path = settings.receipts.clone().unwrap_or_default();
+                    agency::log::receipts_failed(id, &path, &error);
+                    receipts_lost = true;
+                }
+            }
             _ => {}
         }
     });
@@ -100,6 +121,10 @@ fn main() -> ExitCode {
         error,
     });
     match outcome {
+        Ok(outcome) if receipts_lost => {
+            agency::log::winners_received(outcome.winners.len());
+            ExitCode::FAILURE
+        }
         Ok(outcome) => {
             agency::log::winners_received(outcome.winners.len());
             agency::log::exited(id);

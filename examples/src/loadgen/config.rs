@@ -68,6 +68,12 @@ pub struct LoadgenArgs {
     /// generated in memory for the run (not with --server: see --tls-ca).
     #[arg(long, conflicts_with_all = ["server", "tls_ca"])]
     pub tls: bool,
+    /// Ask --server for receipts (protocol version 3: a central with
+    /// --receipt-key), so that every ack carries a signed head. The
+    /// signatures are not checked here: the load generator measures the
+    /// central (an agency checks its own on its own machine).
+    #[arg(long, requires = "server")]
+    pub receipts: bool,
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     pub json: bool,

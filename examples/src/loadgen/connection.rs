@@ -12,7 +12,7 @@ use super::shared::{RunShared, ThreadReport};
 use super::wire::Wire;
 use lottery_bet::AgencyId;
 use lottery_net::{
-    AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, PROTOCOL_VERSION,
+    AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, PROTOCOL_VERSION, RECEIPTS_VERSION,
     encode_agency_message,
 };
 
@@ -123,7 +123,11 @@ impl Agency {
             shared.opened();
             self.counted_open = true;
             self.queue(&AgencyMessage::Hello {
-                version: PROTOCOL_VERSION,
+                version: if shared.receipts {
+                    RECEIPTS_VERSION
+                } else {
+                    PROTOCOL_VERSION
+                },
                 agency: self.id.get(),
             });
             self.phase = Phase::Welcome;
@@ -260,7 +264,10 @@ impl Agency {
                 }
                 self.phase = Phase::Ready;
             }
-            (Phase::Sending, CentralMessage::Ack { batch, .. }) => {
+            (
+                Phase::Sending,
+                CentralMessage::Ack { batch, .. } | CentralMessage::SignedAck { batch, .. },
+            ) => {
                 let expected = self.acked as u64 + 1;
                 let Some(sent_at) = self.sent_at.pop_front().filter(|_| batch == expected) else {
                     return Err(format!("ack of batch {batch}, expected batch {expected}"));
@@ -274,7 +281,11 @@ impl Agency {
                     self.start_finish();
                 }
             }
-            (Phase::Finishing, CentralMessage::Finished { bets_stored }) => {
+            (
+                Phase::Finishing,
+                CentralMessage::Finished { bets_stored }
+                | CentralMessage::SignedFinished { bets_stored, .. },
+            ) => {
                 if bets_stored != self.plan.bets() {
                     return Err(format!(
                         "the central stored {bets_stored} bets, {} were sent",
@@ -312,6 +323,9 @@ impl Agency {
                     self.phase = Phase::Done;
                 }
             }
+            // The receipts version's signed draw, after the last winners
+            // frame (not checked: see `--receipts`).
+            (Phase::Done, CentralMessage::SignedDraw { .. }) => {}
             (_, CentralMessage::Error(error)) => {
                 return Err(format!("error {:?}: {}", error.code, error.message));
             }

@@ -101,6 +101,7 @@ pub fn run(args: &LoadgenArgs) -> Result<Report, LoadgenError> {
         open: AtomicU64::new(0),
         open_peak: AtomicU64::new(0),
         tls: run_tls(args, server, pki.as_ref())?,
+        receipts: args.receipts,
         progress: Arc::new(ProgressCounters::default()),
     };
     info!(

@@ -35,6 +35,9 @@ pub struct RunShared {
     pub open_peak: AtomicU64,
     /// TLS to the central (`None`: plaintext).
     pub tls: Option<RunTls>,
+    /// Ask for receipts (protocol version 3); their signatures are not
+    /// checked.
+    pub receipts: bool,
     /// Bets acknowledged and agencies finished so far, for the progress
     /// display.
     pub progress: Arc<ProgressCounters>,

@@ -105,6 +105,8 @@ pub fn run(command: &mut Command) -> Output {
         "CLI_TLS_CERT",
         "CLI_TLS_KEY",
         "CLI_TLS_SERVER_NAME",
+        "CLI_RECEIPT_PUBKEY",
+        "CLI_RECEIPTS",
     ] {
         if !command.get_envs().any(|(name, _)| name == variable) {
             command.env_remove(variable);

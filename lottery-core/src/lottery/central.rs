@@ -321,6 +321,7 @@ impl Central {
                 Ok(PendingSubmit {
                     agency,
                     batch,
+                    digest,
                     step: Pending::Written { begun, append },
                 })
             }

@@ -21,8 +21,8 @@ use crate::lottery::secret::DrawSecret;
 /// `secret` give, its winners read in one scan.
 ///
 /// # Errors
-/// The ledger's, when its chain head or its bets cannot be read, or it
-/// keeps no chain (refused when the central was built: see
+/// The ledger's, when its bets cannot be read, or it keeps no chain
+/// (refused when the central was built: see
 /// [`crate::RecoveryError::Committed`]).
 pub(crate) fn draw_due(
     tallied: impl FnOnce() -> Draw,
@@ -33,7 +33,7 @@ pub(crate) fn draw_due(
     let Some(secret) = secret else {
         return Ok(tallied());
     };
-    let Some(head) = ledger.chain_head()? else {
+    let Some(head) = ledger.chain_head() else {
         return Err(StoreError::Inconsistent {
             path: PathBuf::from(format!("{ledger:?}")),
             problem: "it keeps no chain head to derive the committed winning number from"
@@ -42,7 +42,7 @@ pub(crate) fn draw_due(
         });
     };
     let mut tally = DrawTally::new(LotteryRules {
-        winning: Winning::Fixed(secret.winning_number(&head)),
+        winning: Winning::Fixed(secret.winning_number(&head.link)),
         ..rules
     });
     ledger.scan(&mut |stored| tally.add(stored))?;

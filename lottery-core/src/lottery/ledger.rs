@@ -143,6 +143,20 @@ impl PendingWrite {
     }
 }
 
+/// A prefix of a ledger's checksum chain: how many records it holds and the
+/// link of the last one (the file monitor's journal: `records` lines after
+/// its header, `link` the last line's link). What a receipt signs: the
+/// chain's head commits to every record and row before it, so a later
+/// chain that still holds this link at this position holds exactly what
+/// the signer saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    /// Records in the prefix (from 1: the first record is position 1).
+    pub records: u64,
+    /// The SHA-256 link of its last record (`lottery-core/STORE.md`).
+    pub link: [u8; 32],
+}
+
 /// What recording a finish came to, in a shared ledger
 /// ([`Ledger::wait_finish`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,17 +251,6 @@ pub trait Ledger: Send + Sync + fmt::Debug {
         secret: Option<&DrawSecret>,
     ) -> Result<(), StoreError>;
 
-    /// The head of the ledger's checksum chain over everything committed:
-    /// what a committed draw's number is derived from, with the secret.
-    /// `None` (the default): this ledger keeps no chain and cannot serve
-    /// committed rules.
-    ///
-    /// # Errors
-    /// [`StoreError`] when it cannot be read.
-    fn chain_head(&self) -> Result<Option<[u8; 32]>, StoreError> {
-        Ok(None)
-    }
-
     /// Records the draw durably, before anyone learns it: from then on the
     /// store is drawn for good (a restart publishes the same draw, and takes
     /// no more bets).
@@ -320,5 +323,15 @@ pub trait Ledger: Send + Sync + fmt::Debug {
     /// writes, never calls it.
     fn on_draw_recorded(&self, announce: DrawAnnouncement) {
         drop(announce);
+    }
+
+    /// The head of the ledger's checksum chain over its durable records:
+    /// every write [`Ledger::wait_durable`] returned for is inside it.
+    /// Receipts sign it, and a committed draw's number is derived from its
+    /// link (with the secret) once every agency has finished. `None` (the
+    /// default): this ledger keeps no chain, signs no chain position and
+    /// cannot serve committed rules.
+    fn chain_head(&self) -> Option<ChainHead> {
+        None
     }
 }

@@ -40,6 +40,8 @@ pub(crate) struct Sources {
     /// The journal, from its start, and its length.
     pub(crate) journal: Option<(Box<dyn Read + Send>, u64)>,
     pub(crate) manifest: Option<Vec<u8>>,
+    /// Keep every record and its link ([`Inspection::chain_records`]).
+    pub(crate) keep_chain: bool,
 }
 
 /// What kind of store was found.
@@ -74,6 +76,13 @@ pub(crate) struct Inspection {
     /// The chain's head: the link of the last valid record (or, for a store
     /// to adopt, of the `adopted` record to write).
     pub(crate) chain: Digest,
+    /// How many records the chain holds (for a store to adopt: 1, the
+    /// `adopted` record to write).
+    pub(crate) records: u64,
+    /// Every valid record with its link, in journal order: kept only when
+    /// [`Sources::keep_chain`] asks (`lottery-admin verify` checks receipts
+    /// against them; a central opening a store needs only the count).
+    pub(crate) chain_records: Vec<(Record, Digest)>,
     pub(crate) data_len: u64,
     /// The journal's bytes that hold valid records (0 without a journal).
     pub(crate) journal_valid_len: u64,
@@ -127,6 +136,8 @@ pub(crate) fn inspect(sources: Sources, path: &Path) -> Result<Inspection, Store
         winners: BTreeMap::new(),
         committed_end: 0,
         chain: genesis(),
+        records: 0,
+        chain_records: Vec::new(),
         data_len: sources.data_len,
         journal_valid_len: 0,
         journal_len: 0,
@@ -164,7 +175,13 @@ pub(crate) fn inspect(sources: Sources, path: &Path) -> Result<Inspection, Store
         (Some(manifest), Some((journal, journal_len))) => {
             inspection.kind = Kind::Journal;
             inspection.journal_len = journal_len;
-            replay(journal, sources.data, &mut inspection, path)?;
+            replay(
+                journal,
+                sources.data,
+                &mut inspection,
+                path,
+                sources.keep_chain,
+            )?;
             check_draw(&manifest, &inspection, path)?;
             Ok(inspection)
         }
@@ -227,6 +244,7 @@ fn replay(
     mut data: Box<dyn Read + Send>,
     inspection: &mut Inspection,
     path: &Path,
+    keep_chain: bool,
 ) -> Result<(), StoreError> {
     let read_error = |error: ReadError| match error {
         ReadError::Io(source) => io_error(path, "read the journal of")(source),
@@ -345,6 +363,10 @@ fn replay(
         }
         apply(&record, inspection);
         inspection.chain = link;
+        inspection.records += 1;
+        if keep_chain {
+            inspection.chain_records.push((record, link));
+        }
         inspection.journal_valid_len += len;
     }
     Ok(())
@@ -520,6 +542,7 @@ fn adopt(
     counted.apply(inspection);
     inspection.committed_end = whole as u64;
     inspection.chain = record.link(&genesis(), Some(&data_digest));
+    inspection.records = u64::from(whole > 0);
     Ok(())
 }
 

@@ -40,7 +40,7 @@ use lottery_bet::{AgencyId, AsBetBatch, BatchDigest, BetBatch, StoredBet, encode
 
 use crate::error::StoreError;
 use crate::lottery::draw::{DrawSummary, DrawTally};
-use crate::lottery::ledger::{Ledger, PendingWrite, Recovery};
+use crate::lottery::ledger::{ChainHead, Ledger, PendingWrite, Recovery};
 use crate::lottery::rules::LotteryRules;
 use crate::lottery::secret::DrawSecret;
 use crate::monitor::commit::{GroupCommit, PendingCommit};
@@ -145,7 +145,7 @@ impl BetMonitor {
             durability,
             store,
             recovered.journal,
-            recovered.chain,
+            (recovered.chain, recovered.records),
             recovered.manifest,
         )?;
         Ok((Self { engine }, recovered.recovery))
@@ -300,6 +300,11 @@ impl BetMonitor {
 /// The file monitor as a [`crate::Central`]'s ledger: its two-step appends
 /// and finish records, their pending commits carried in [`PendingWrite`]s.
 impl Ledger for BetMonitor {
+    fn chain_head(&self) -> Option<ChainHead> {
+        let (link, records) = self.engine.committed_head();
+        Some(ChainHead { records, link })
+    }
+
     fn begin_append(
         &self,
         agency: AgencyId,
@@ -328,10 +333,6 @@ impl Ledger for BetMonitor {
         secret: Option<&DrawSecret>,
     ) -> Result<(), StoreError> {
         self.engine.record_rules(rules, secret)
-    }
-
-    fn chain_head(&self) -> Result<Option<[u8; 32]>, StoreError> {
-        Ok(Some(self.engine.chain_head()))
     }
 
     fn record_draw(&self, draw: &DrawSummary) -> Result<(), StoreError> {

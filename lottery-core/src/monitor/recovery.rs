@@ -49,6 +49,8 @@ pub(crate) struct Recovered {
     pub(crate) journal: Box<dyn StoreFile>,
     /// The link of the last committed record.
     pub(crate) chain: Digest,
+    /// How many records the journal holds (the chain's length).
+    pub(crate) records: u64,
     pub(crate) manifest: Manifest,
     pub(crate) recovery: Recovery,
 }
@@ -91,6 +93,7 @@ pub(crate) fn recover_store(
         manifest: store
             .read_manifest()
             .map_err(io_error("read the manifest of"))?,
+        keep_chain: false,
     };
     let inspection = inspect(sources, path)?;
     let mut quarantined = Vec::new();
@@ -143,6 +146,7 @@ pub(crate) fn recover_store(
     Ok(Recovered {
         journal,
         chain: inspection.chain,
+        records: inspection.records,
         recovery: Recovery {
             truncated_bytes,
             agencies: inspection.agencies.clone(),

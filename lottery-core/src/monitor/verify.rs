@@ -10,13 +10,13 @@ use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
-use lottery_bet::{AgencyId, BetNumber};
+use lottery_bet::{AgencyId, BatchDigest, BetNumber};
 
 use crate::error::StoreError;
 use crate::lottery::draw::DrawSummary;
 use crate::lottery::rules::LotteryRules;
 use crate::monitor::inspect::{Inspection, Kind, Sources, inspect};
-use crate::monitor::journal::to_hex;
+use crate::monitor::journal::{Record, to_hex};
 use crate::monitor::store::link_target;
 
 /// What a store holds for one agency, as [`verify_store`] found it.
@@ -30,6 +30,43 @@ pub struct AgencyReport {
     pub last_batch: u64,
     /// Whether its finish is recorded.
     pub finished: bool,
+}
+
+/// One record of a store's checksum chain, as [`verify_store`] found it:
+/// what a receipt is checked against (`lottery-admin verify --receipts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainEntry {
+    /// Its position in the chain (the first record after the journal's
+    /// header is 1).
+    pub position: u64,
+    /// What it records.
+    pub record: ChainRecord,
+    /// Its SHA-256 link: the chain's head as of this record.
+    pub link: [u8; 32],
+}
+
+/// What a [`ChainEntry`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChainRecord {
+    /// Batch number `batch` of `agency`, whose rows have `digest`.
+    Batch {
+        /// The agency.
+        agency: AgencyId,
+        /// Its number.
+        batch: u64,
+        /// Its rows' CRC32C, length and bet count.
+        digest: BatchDigest,
+    },
+    /// `agency` finished with `bets` bets stored.
+    Finish {
+        /// The agency.
+        agency: AgencyId,
+        /// Its bets.
+        bets: u64,
+    },
+    /// Rows of a course `bets.csv` adopted.
+    Adopted,
 }
 
 /// What [`verify_store`] found in a store whose checks passed.
@@ -65,6 +102,8 @@ pub struct StoreReport {
     /// Whether the store has a journal (else it is a course store, not yet
     /// adopted, or a new one).
     pub journaled: bool,
+    /// Every valid record of the journal, in order (empty without one).
+    pub chain: Vec<ChainEntry>,
 }
 
 impl StoreReport {
@@ -138,6 +177,7 @@ pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
             )
         }),
         manifest,
+        keep_chain: true,
     };
     // A record beyond the data, or the last records' rows not matching, is
     // reported as a journal tail (what a crash leaves, in every mode).
@@ -158,7 +198,9 @@ pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
             )
         })
         .collect();
+    let chain = chain_entries(&inspection);
     Ok(StoreReport {
+        chain,
         rules: inspection.manifest.rules,
         agencies,
         draw: inspection.manifest.draw.as_ref().map(|d| d.summary.clone()),
@@ -178,6 +220,44 @@ pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
         journal_tail: inspection.journal_tail(),
         journaled: inspection.kind == Kind::Journal,
     })
+}
+
+/// The inspection's records with their positions, each batch with the
+/// digest replay computed for it (kept per agency, in journal order).
+fn chain_entries(inspection: &Inspection) -> Vec<ChainEntry> {
+    let mut next_digest: BTreeMap<AgencyId, usize> = BTreeMap::new();
+    let mut position = 0;
+    inspection
+        .chain_records
+        .iter()
+        .map(|&(record, link)| {
+            position += 1;
+            let record = match record {
+                Record::Batch { agency, batch, .. } => {
+                    let index = next_digest.entry(agency).or_default();
+                    let digest = inspection
+                        .digests
+                        .get(&agency)
+                        .and_then(|digests| digests.get(*index))
+                        .copied()
+                        .unwrap_or_default();
+                    *index += 1;
+                    ChainRecord::Batch {
+                        agency,
+                        batch,
+                        digest,
+                    }
+                }
+                Record::Finish { agency, bets } => ChainRecord::Finish { agency, bets },
+                Record::Adopted { .. } => ChainRecord::Adopted,
+            };
+            ChainEntry {
+                position,
+                record,
+                link,
+            }
+        })
+        .collect()
 }
 
 /// What a central checks of the rules and the draw when it opens a store

@@ -88,6 +88,14 @@ pub struct ClientConfig {
     /// after each TCP connect; a certificate problem on either side fails at
     /// once, without reconnecting.
     pub tls: Option<lottery_tls::ClientTls>,
+    /// The central's receipt public key (`None`: no receipts, protocol
+    /// version 2 as before). With it the client asks for the receipts
+    /// version, checks every `SignedAck` and `SignedFinished` (signature,
+    /// and the digest of the batch it sent) and keeps a receipt of each
+    /// ([`AgencyClient::take_receipts`](crate::AgencyClient::take_receipts));
+    /// an answer whose receipt does not hold is
+    /// [`ClientError::BadReceipt`](crate::ClientError::BadReceipt).
+    pub receipt_pubkey: Option<lottery_tls::ReceiptPubkey>,
 }
 
 impl ClientConfig {
@@ -113,6 +121,7 @@ impl ClientConfig {
             backoff_max: Duration::from_secs(5),
             jitter_seed: u64::from(agency.get()),
             tls: None,
+            receipt_pubkey: None,
         }
     }
 

@@ -19,7 +19,7 @@ use super::{ClientConfig, Interrupter};
 use crate::decoder::Decoder;
 use crate::encoder::encode_agency_message;
 use crate::error::ClientError;
-use crate::message::{AgencyMessage, CentralMessage, PROTOCOL_VERSION};
+use crate::message::{AgencyMessage, CentralMessage, PROTOCOL_VERSION, RECEIPTS_VERSION};
 
 /// A handshaken connection of one agency.
 #[derive(Debug)]
@@ -104,7 +104,11 @@ impl Connection {
             out: Vec::new(),
         };
         let hello = AgencyMessage::Hello {
-            version: PROTOCOL_VERSION,
+            version: if config.receipt_pubkey.is_some() {
+                RECEIPTS_VERSION
+            } else {
+                PROTOCOL_VERSION
+            },
             agency: config.agency.get(),
         };
         let welcome = match connection.send(&hello) {

@@ -32,7 +32,8 @@ mod stream;
 
 use std::collections::VecDeque;
 
-use lottery_bet::{Document, ResumePoint};
+use lottery_bet::{AgencyId, BatchDigest, Document, ResumePoint};
+use lottery_tls::{Receipt, ReceiptPubkey, ReceiptSubject};
 
 pub use self::config::{ClientConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IN_FLIGHT};
 pub use self::connection::Connection;
@@ -40,6 +41,8 @@ use self::connection::unexpected;
 pub use self::interrupt::Interrupter;
 use self::jitter::Jitter;
 use crate::batch::{BatchBuilder, BatchSource, PerBet, ToBatch};
+use crate::checked::AgencyFrame;
+use crate::decoder::Decoder;
 use crate::error::ClientError;
 use crate::message::{AgencyMessage, CentralMessage};
 
@@ -59,6 +62,88 @@ enum Answered {
     Failed(ClientError),
     /// The ack contradicts what was sent: give up.
     Mismatch(ClientError),
+}
+
+/// The digest of the batch in `frame` as the agency sent it (`None`: a
+/// frame that does not decode as valid bets, which no central acks).
+fn sent_digest(agency: AgencyId, frame: &[u8], max_frame: usize) -> Option<BatchDigest> {
+    let mut decoder = Decoder::new(max_frame);
+    decoder.extend(frame);
+    match decoder.next_agency_frame() {
+        Ok(Some(AgencyFrame::Batch(checked))) => {
+            checked.bets.ok().map(|bets| BatchDigest::of(agency, &bets))
+        }
+        _ => None,
+    }
+}
+
+/// The receipt of the `SignedDraw` that must follow a receipts session's
+/// last `Winners` frame (anything else breaks the protocol).
+fn signed_draw(message: CentralMessage, agency: AgencyId) -> Result<Option<Receipt>, ClientError> {
+    match message {
+        CentralMessage::SignedDraw {
+            bets,
+            winners,
+            winning_number,
+            secret,
+            head,
+        } => Ok(Some(Receipt {
+            agency,
+            subject: ReceiptSubject::Draw {
+                bets,
+                winners,
+                winning_number,
+                secret,
+            },
+            head,
+        })),
+        other => Err(ClientError::BadReceipt {
+            agency,
+            what: "the draw".to_owned(),
+            problem: format!(
+                "the winners were not followed by the signed draw but by {}",
+                other.name()
+            ),
+        }),
+    }
+}
+
+/// Checks a receipt as it comes: its signature under the central's key;
+/// for a batch, that its digest is the one of the batch sent (`sent`); for
+/// the draw, that it reveals what its rules promised (the fixed number, or
+/// the committed secret: [`lottery_tls::DrawStatement::check_reveal`]).
+fn check_receipt(
+    pubkey: &ReceiptPubkey,
+    receipt: &Receipt,
+    sent: Option<BatchDigest>,
+) -> Result<(), ClientError> {
+    let what = match receipt.subject {
+        ReceiptSubject::Batch { batch, .. } => format!("batch {batch}"),
+        ReceiptSubject::Draw { .. } => "the draw".to_owned(),
+        _ => "the finish".to_owned(),
+    };
+    let bad = |problem: String| ClientError::BadReceipt {
+        agency: receipt.agency,
+        what: what.clone(),
+        problem,
+    };
+    pubkey
+        .verify_receipt(receipt)
+        .map_err(|error| bad(error.to_string()))?;
+    if let Some(draw) = receipt.draw_statement() {
+        draw.check_reveal().map_err(bad)?;
+    }
+    if let ReceiptSubject::Batch { digest, .. } = receipt.subject
+        && sent != Some(digest)
+    {
+        return Err(bad(format!(
+            "its digest ({} bets, {} bytes, CRC32C {:08x}) is not the one of the batch sent",
+            digest.bets(),
+            digest.rows_len(),
+            digest.rows_crc()
+        )));
+    }
+    Ok(())
 }
 
 /// The blocking client of one agency.
@@ -93,6 +178,8 @@ pub struct AgencyClient {
     /// winners the agency can have (`None` before a finish: then the
     /// central's count bounds them).
     bets_sent: Option<u64>,
+    /// Receipts checked and not yet taken ([`AgencyClient::take_receipts`]).
+    receipts: Vec<Receipt>,
 }
 
 impl AgencyClient {
@@ -130,6 +217,7 @@ impl AgencyClient {
             failures: 0,
             interrupter,
             bets_sent: None,
+            receipts: Vec::new(),
         };
         client.ensure_connected()?;
         log::connected(
@@ -144,6 +232,15 @@ impl AgencyClient {
     /// A handle that interrupts this client from another thread.
     pub fn interrupter(&self) -> Interrupter {
         self.interrupter.clone()
+    }
+
+    /// The receipts checked since the last call, in the order their
+    /// answers came (none without [`ClientConfig::receipt_pubkey`]): one
+    /// per batch acked and per finish recorded on this client's
+    /// connections (a batch the central reports stored in a `Welcome`,
+    /// after a lost ack, has none: a later receipt's head covers it).
+    pub fn take_receipts(&mut self) -> Vec<Receipt> {
+        std::mem::take(&mut self.receipts)
     }
 
     /// The settings.
@@ -300,8 +397,11 @@ impl AgencyClient {
         let front = window
             .front()
             .expect("answers are awaited only with batches in flight");
+        let receipts = self.config.receipt_pubkey;
         let error = match answer {
-            Ok(CentralMessage::Ack { batch, bets_stored }) if batch == front.batch => {
+            Ok(CentralMessage::Ack { batch, bets_stored })
+                if batch == front.batch && receipts.is_none() =>
+            {
                 let acked = self.resume.bets_stored + front.bets;
                 if bets_stored < acked {
                     return Answered::Mismatch(ClientError::ResumeMismatch(format!(
@@ -314,6 +414,54 @@ impl AgencyClient {
                 window.pop_front();
                 progress(acked);
                 return Answered::Acked;
+            }
+            Ok(CentralMessage::SignedAck {
+                batch,
+                bets_stored,
+                digest,
+                head,
+            }) if batch == front.batch => {
+                let Some(pubkey) = receipts else {
+                    return Answered::Failed(unexpected(
+                        "Ack",
+                        &CentralMessage::SignedAck {
+                            batch,
+                            bets_stored,
+                            digest,
+                            head,
+                        },
+                    ));
+                };
+                let agency = self.config.agency;
+                let sent = sent_digest(agency, &front.frame, self.config.max_frame);
+                let receipt = Receipt {
+                    agency,
+                    subject: ReceiptSubject::Batch { batch, digest },
+                    head,
+                };
+                if let Err(error) = check_receipt(&pubkey, &receipt, sent) {
+                    return Answered::Mismatch(error);
+                }
+                let acked = self.resume.bets_stored + front.bets;
+                if bets_stored < acked {
+                    return Answered::Mismatch(ClientError::ResumeMismatch(format!(
+                        "batch {batch} acked with {bets_stored} bets stored, expected {acked} or more"
+                    )));
+                }
+                self.receipts.push(receipt);
+                self.resume.last_batch = batch;
+                self.resume.bets_stored = acked;
+                self.failures = 0;
+                window.pop_front();
+                progress(acked);
+                return Answered::Acked;
+            }
+            Ok(CentralMessage::Ack { batch, .. }) if receipts.is_some() => {
+                return Answered::Mismatch(ClientError::BadReceipt {
+                    agency: self.config.agency,
+                    what: format!("batch {batch}"),
+                    problem: "the central acknowledged it without a receipt".to_owned(),
+                });
             }
             Ok(CentralMessage::Error(error)) => ClientError::Refused(error),
             Ok(other) => unexpected("Ack", &other),
@@ -337,11 +485,33 @@ impl AgencyClient {
                 connection.send(&AgencyMessage::Finish { bets_sent })?;
                 connection.receive()
             });
+            let receipts = self.config.receipt_pubkey;
             let error = match answer {
-                Ok(CentralMessage::Finished { .. }) => {
+                Ok(CentralMessage::Finished { .. }) if receipts.is_none() => {
                     self.resume.finished = true;
                     self.failures = 0;
                     return Ok(());
+                }
+                Ok(CentralMessage::SignedFinished { bets_stored, head }) if receipts.is_some() => {
+                    let receipt = Receipt {
+                        agency: self.config.agency,
+                        subject: ReceiptSubject::Finish { bets: bets_stored },
+                        head,
+                    };
+                    if let Some(pubkey) = &receipts {
+                        check_receipt(pubkey, &receipt, None)?;
+                    }
+                    self.receipts.push(receipt);
+                    self.resume.finished = true;
+                    self.failures = 0;
+                    return Ok(());
+                }
+                Ok(CentralMessage::Finished { .. }) => {
+                    return Err(ClientError::BadReceipt {
+                        agency: self.config.agency,
+                        what: "the finish".to_owned(),
+                        problem: "the central recorded it without a receipt".to_owned(),
+                    });
                 }
                 Ok(CentralMessage::Error(error)) => ClientError::Refused(error),
                 Ok(other) => unexpected("Finished", &other),
@@ -376,6 +546,7 @@ impl AgencyClient {
             } else {
                 self.config.io_timeout
             };
+            let receipts = self.config.receipt_pubkey;
             let answer = self.connected().and_then(|connection| {
                 connection.set_read_timeout(timeout)?;
                 connection.send(&AgencyMessage::WinnersQuery { wait })?;
@@ -385,8 +556,16 @@ impl AgencyClient {
                         CentralMessage::Winners { documents, last } => {
                             check_winners(&documents, last, winners.len(), most, agency)?;
                             winners.extend(documents);
+                            if last && receipts.is_none() {
+                                return Ok(Ok(Some((winners, None))));
+                            }
                             if last {
-                                return Ok(Ok(Some(winners)));
+                                // The receipts version: the signed draw follows.
+                                let draw = signed_draw(connection.receive()?, agency)?;
+                                if let (Some(pubkey), Some(draw)) = (&receipts, &draw) {
+                                    check_receipt(pubkey, draw, None)?;
+                                }
+                                return Ok(Ok(Some((winners, draw))));
                             }
                         }
                         CentralMessage::NotDrawn if winners.is_empty() => return Ok(Ok(None)),
@@ -403,7 +582,10 @@ impl AgencyClient {
             let error = match answer {
                 Ok(Ok(winners)) => {
                     self.failures = 0;
-                    return Ok(winners);
+                    return Ok(winners.map(|(winners, draw)| {
+                        self.receipts.extend(draw);
+                        winners
+                    }));
                 }
                 Ok(Err(error)) => ClientError::Refused(error),
                 Err(error) => error,

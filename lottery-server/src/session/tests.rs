@@ -65,6 +65,7 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
+            receipt_key: None,
             today: self.today,
         };
         match self
@@ -85,6 +86,7 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
+            receipt_key: None,
             today: self.today,
         };
         for flight in self.begun.drain(..) {
@@ -105,6 +107,7 @@ impl Harness {
         let mut ctx = Context {
             central: &self.central,
             max_frame: DEFAULT_MAX_FRAME,
+            receipt_key: None,
             today: self.today,
         };
         self.session.on_draw(&mut ctx, &mut self.out)
@@ -532,6 +535,7 @@ fn second_agency_wins_and_finishes(central: &Central) {
     let mut ctx = Context {
         central,
         max_frame: DEFAULT_MAX_FRAME,
+        receipt_key: None,
         today: today(),
     };
     assert!(matches!(
@@ -793,7 +797,7 @@ impl lottery_core::ledger::Ledger for SharedMemory {
     ) -> Result<(), lottery_core::StoreError> {
         lottery_core::ledger::Ledger::record_rules(&self.0, rules, secret)
     }
-    fn chain_head(&self) -> Result<Option<[u8; 32]>, lottery_core::StoreError> {
+    fn chain_head(&self) -> Option<lottery_core::ledger::ChainHead> {
         lottery_core::ledger::Ledger::chain_head(&self.0)
     }
     fn record_draw(
@@ -825,6 +829,7 @@ fn over_a_shared_ledger_the_handshake_is_completed_off_the_loop_and_holds_the_se
     let mut ctx = Context {
         central: &central,
         max_frame: DEFAULT_MAX_FRAME,
+        receipt_key: None,
         today: today(),
     };
     let mut session = Session::new(PEER, false);
@@ -872,6 +877,7 @@ fn a_handshake_answered_after_its_session_ended_binds_nothing() {
     let mut ctx = Context {
         central: &central,
         max_frame: DEFAULT_MAX_FRAME,
+        receipt_key: None,
         today: today(),
     };
     let mut session = Session::new(PEER, false);

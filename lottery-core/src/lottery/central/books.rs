@@ -7,11 +7,13 @@
 //! (100 agencies of 670 batches each), and every other agency's acks waited.
 //! The bets of all agencies ([`Central::total_bets_stored`]) are the running
 //! tally's count, as cheap: a status port samples them every second.
+//! The ledger's chain head ([`Central::chain_head`]) takes no lottery lock.
 
 use lottery_bet::AgencyId;
 
 use super::Central;
 use crate::error::UnknownAgency;
+use crate::lottery::ledger::ChainHead;
 
 impl Central {
     /// The bets of `agency`'s acknowledged batches (as
@@ -42,5 +44,12 @@ impl Central {
     /// ```
     pub fn total_bets_stored(&self) -> u64 {
         self.shared.lottery.lock().total_bets_stored()
+    }
+
+    /// The head of the ledger's checksum chain over its durable records
+    /// (`None`: a ledger without one). Read after a batch or finish is
+    /// complete, it covers that batch or finish: what a receipt signs.
+    pub fn chain_head(&self) -> Option<ChainHead> {
+        self.shared.ledger.chain_head()
     }
 }

@@ -31,7 +31,7 @@ pub(super) fn adopt_rules(
     }
     let secret = match rules.winning {
         Winning::Committed => {
-            if ledger.chain_head().map_err(RecoveryError::Store)?.is_none() {
+            if ledger.chain_head().is_none() {
                 return Err(RecoveryError::Committed(
                     "needs a ledger with a checksum chain (a file store); this one keeps none",
                 ));

@@ -21,6 +21,9 @@ use crate::lottery::outcome::Submitted;
 pub struct PendingSubmit {
     pub(super) agency: AgencyId,
     pub(super) batch: u64,
+    /// Its rows' digest (the ledger's, or the resend's own): what a receipt
+    /// names.
+    pub(super) digest: BatchDigest,
     pub(super) step: Pending,
 }
 
@@ -66,6 +69,12 @@ impl PendingSubmit {
     pub fn batch(&self) -> u64 {
         self.batch
     }
+
+    /// The digest of the batch's rows (CRC32C, length, bets): once it is
+    /// acknowledged, the digest the store holds for it.
+    pub fn digest(&self) -> BatchDigest {
+        self.digest
+    }
 }
 
 impl PendingSubmit {
@@ -92,6 +101,7 @@ impl PendingSubmit {
         Ok(Self {
             agency,
             batch,
+            digest: sent,
             step: Pending::Answered(Submitted::AlreadyStored { batch }),
         })
     }

@@ -106,9 +106,10 @@ impl GroupCommit {
         durability: Durability,
         store: Box<dyn BetStore>,
         journal: Box<dyn StoreFile>,
-        chain: Digest,
+        chain: (Digest, u64),
         manifest: Manifest,
     ) -> Result<Self, StoreError> {
+        let (chain, records) = chain;
         let io_error = |action: &'static str| {
             let path = path.clone();
             move |source| StoreError::Io {
@@ -150,6 +151,7 @@ impl GroupCommit {
             commit: Mutex::new(Commit {
                 committed_end,
                 committed_chain: chain,
+                committed_records: records,
                 ..Commit::default()
             }),
             committed: Condvar::new(),
@@ -260,11 +262,6 @@ impl GroupCommit {
         self.write_manifest(&mut writer, manifest)
     }
 
-    /// The chain head over everything committed.
-    pub(crate) fn chain_head(&self) -> Digest {
-        self.commit.lock().committed_chain
-    }
-
     /// Records the draw in the manifest, durably, with the committed length
     /// and chain head it covers (every record of the lottery is committed by
     /// then: the draw follows the last finish's commit).
@@ -293,6 +290,13 @@ impl GroupCommit {
             .map_err(|source| self.io("write the manifest of", source))?;
         writer.manifest = manifest;
         Ok(())
+    }
+
+    /// The committed chain's head: how many records the journal holds, and
+    /// the last one's link (every committed ticket is inside it).
+    pub(crate) fn committed_head(&self) -> (Digest, u64) {
+        let commit = self.commit.lock();
+        (commit.committed_chain, commit.committed_records)
     }
 
     /// A reader of the committed part of the store.
@@ -350,6 +354,7 @@ impl GroupCommit {
         commit.committed_seq = seq;
         commit.committed_end = writer.len;
         commit.committed_chain = link;
+        commit.committed_records += 1;
         Ok(ticket)
     }
 
@@ -426,6 +431,7 @@ impl GroupCommit {
                     if let Some(&(_, link)) = group.records.last() {
                         commit.committed_chain = link;
                     }
+                    commit.committed_records += group.records.len() as u64;
                 });
             }
             Err((action, error)) => {

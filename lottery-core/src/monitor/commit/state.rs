@@ -81,6 +81,9 @@ pub(super) struct Commit {
     pub(super) committed_end: u64,
     /// The link of the last committed record.
     pub(super) committed_chain: Digest,
+    /// How many records the journal holds up to it (receipts name the
+    /// chain's head by this position).
+    pub(super) committed_records: u64,
     /// The current epoch; `failed_epochs[e]` tells how epoch `e` ended.
     pub(super) epoch: usize,
     pub(super) failed_epochs: Vec<FailedEpoch>,

@@ -12,6 +12,8 @@
 //! - `lottery-admin certs --agencies N --out DIR` writes a PKI for quick
 //!   setups (a CA, the central's certificate, one per agency); it never
 //!   overwrites a file.
+//! - `lottery-admin keys --out DIR` writes a receipt key pair (the
+//!   central's signing key and its public half); `certs` writes one too.
 //! - `lottery-admin status --http ADDR` prints a running central's `/status`
 //!   (its HTTP listener, `lottery-server --http`) as a table, or with `--json`
 //!   as the JSON it served; over HTTPS with `--ca FILE`, with the port's
@@ -21,6 +23,7 @@
 //! exists, a central that cannot be reached or answers something else than
 //! its status), 2 a bad flag (clap's usage errors).
 
+mod receipts;
 mod status;
 
 use std::collections::BTreeMap;
@@ -35,15 +38,15 @@ use lottery_core::{
     verify::{AgencyReport, StoreReport, verify_store},
 };
 use lottery_log::chain;
-use lottery_tls::{PkiFiles, write_pki};
+use lottery_tls::{PkiFiles, write_pki, write_receipt_keys};
 
 /// The central's names when `--server-name` is not given: what a quick setup
 /// on one machine connects to.
 const DEFAULT_SERVER_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
 
 /// The lottery operator's tool: checks a store offline, exports a PostgreSQL
-/// ledger as bets.csv, writes certificates for quick setups, and shows a
-/// running central's status.
+/// ledger as bets.csv, writes certificates for quick setups, shows a
+/// running central's status, and writes receipt keys.
 ///
 /// Exit codes: 0 done, 1 the job failed, 2 a bad flag. `lottery-admin
 /// COMMAND --help` says more about each command.
@@ -70,6 +73,15 @@ enum Command {
         /// The store's bets.csv, or the database: postgres://USER@HOST:PORT/DB.
         #[arg(long, env = "SERVER_STORE", value_name = "PATH|URL")]
         store: PathBuf,
+        /// Agencies' receipts files (`lottery-agency --receipts`), checked
+        /// against the file store: each receipt's signature, its head a
+        /// prefix of the store's chain, its batch or finish in it unchanged.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        receipts: Vec<PathBuf>,
+        /// The central's receipt public key (PEM) the receipts must verify
+        /// under.
+        #[arg(long, value_name = "PEM")]
+        pubkey: Option<PathBuf>,
     },
     /// Writes the bets a PostgreSQL ledger holds as the course's bets.csv.
     ///
@@ -88,7 +100,8 @@ enum Command {
     /// Writes a new PKI for quick setups into DIR.
     ///
     /// DIR is created if missing. It gets ca.pem and ca.key (the certificate
-    /// authority), server.pem and server.key (the central), agency-N.pem and agency-N.key for agencies 1
+    /// authority), server.pem and server.key (the central), receipt-key.pem and
+    /// receipt-pubkey.pem (the receipt key pair, as `keys` writes it), agency-N.pem and agency-N.key for agencies 1
     /// to N (subjectAltName DNS agency-N). Private keys are mode 0600. No file
     /// is overwritten: if one exists, nothing is written and the exit code is
     /// 1. Keep ca.key offline; give each agency its own pair and ca.pem only.
@@ -138,18 +151,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Writes a new receipt key pair into DIR.
+    ///
+    /// receipt-key.pem (Ed25519, PKCS#8, mode 0600: the central's
+    /// --receipt-key) and receipt-pubkey.pem (give it to every agency,
+    /// --receipt-pubkey, and to auditors, verify --pubkey). DIR is created if
+    /// missing; nothing is overwritten (exit 1 if either file exists).
+    #[command(after_help = "Example: lottery-admin keys --out keys
+                      then: lottery-server --receipt-key keys/receipt-key.pem
+                            lottery-agency --receipt-pubkey keys/receipt-pubkey.pem --receipts receipts-1.jsonl")]
+    Keys {
+        /// The directory to write into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Verify { store } => verify(&store),
+        Command::Verify {
+            store,
+            receipts,
+            pubkey,
+        } => verify(&store, &receipts, pubkey.as_deref()),
         Command::Export { store, out } => export(&store, &out),
         Command::Certs {
             agencies,
             out,
             server_names,
         } => certs(agencies, &out, server_names),
+        Command::Keys { out } => keys(&out),
         Command::Status {
             addr,
             ca,
@@ -196,26 +228,58 @@ fn show_status(
     }
 }
 
-fn verify(store: &Path) -> ExitCode {
+fn verify(store: &Path, receipts: &[PathBuf], pubkey: Option<&Path>) -> ExitCode {
+    if let Some(usage) = receipts::usage(receipts, pubkey) {
+        eprintln!("lottery-admin: verify: {usage}");
+        return ExitCode::from(2);
+    }
     if let Some(url) = store
         .to_str()
         .filter(|url| lottery_pg::is_postgres_url(url))
     {
+        if !receipts.is_empty() {
+            eprintln!(
+                "lottery-admin: verify: receipts are checked against a file store only (a PostgreSQL ledger keeps no chain to sign yet)"
+            );
+            return ExitCode::FAILURE;
+        }
         return verify_ledger(url);
     }
     match verify_store(store) {
         Ok(report) => {
             print!("{}", describe(store, &report));
-            if report.is_whole() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
+            if !report.is_whole() {
+                return ExitCode::FAILURE;
+            }
+            match pubkey.map(verify_receipts(receipts, &report)) {
+                Some(Err(error)) => {
+                    eprintln!("lottery-admin: verify: {error}");
+                    println!("receipts: fail");
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::SUCCESS,
             }
         }
         Err(error) => {
             eprintln!("lottery-admin: verify: {}", chain(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Checks `receipts` against the store `report` describes, under the
+/// public key at the path given, printing what held.
+fn verify_receipts<'a>(
+    receipts: &'a [PathBuf],
+    report: &'a StoreReport,
+) -> impl FnOnce(&Path) -> Result<(), String> + 'a {
+    move |pubkey| {
+        let pubkey = lottery_tls::ReceiptPubkey::load(pubkey).map_err(|error| chain(&error))?;
+        let checked = receipts::check_receipts(receipts, &pubkey, report)?;
+        let mut out = String::new();
+        receipts::describe(&checked, &mut out);
+        print!("{out}");
+        Ok(())
     }
 }
 
@@ -305,6 +369,26 @@ fn certs(agencies: u32, out: &Path, mut server_names: Vec<String>) -> ExitCode {
     }
 }
 
+fn keys(out: &Path) -> ExitCode {
+    match write_receipt_keys(out) {
+        Ok((private, public)) => {
+            println!(
+                "wrote {} (the central's signing key, mode 0600: lottery-server --receipt-key; keep it secret)",
+                private.display()
+            );
+            println!(
+                "wrote {} (the public key: give it to every agency, --receipt-pubkey, and to auditors, verify --pubkey)",
+                public.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("lottery-admin: keys: {}", chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `--agencies`: 1 to [`MAX_AGENCIES`], refused with the range otherwise
 /// (a usage error: exit 2).
 fn parse_agencies(text: &str) -> Result<u32, String> {
@@ -335,6 +419,13 @@ fn written(files: &PkiFiles, agencies: &[AgencyId], server_names: &[String]) -> 
         out,
         "wrote {} (the CA key: keep it offline)",
         ca_key.display()
+    );
+    let (receipt_key, receipt_pubkey) = files.receipt_keys();
+    let _ = writeln!(
+        out,
+        "wrote {} and {} (the receipt key pair: --receipt-key for the central, the public key for agencies and auditors)",
+        receipt_key.display(),
+        receipt_pubkey.display()
     );
     let _ = writeln!(
         out,

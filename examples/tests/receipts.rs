@@ -1,0 +1,622 @@
+//! Receipts (issue 25), as processes: a central with `--receipt-key`,
+//! agencies with `--receipt-pubkey` and `--receipts FILE`, and
+//! `lottery-admin keys` and `verify --receipts`. What a receipt proves is in
+//! SECURITY.md ("Receipts"); its JSON line is in lottery-core/STORE.md.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use lottery_bet::AgencyId;
+use lottery_net::{
+    AgencyMessage, CentralMessage, ClientConfig, Connection, DEFAULT_MAX_FRAME, WireBet,
+    encode_central_message,
+};
+use lottery_tls::{Receipt, ReceiptSubject, WinningRule};
+use support::{Central, Exited, Output, admin_bin, run, run_agency};
+
+/// Bets per agency, in batches of at most [`BATCH`]: three batches each.
+const BETS: u64 = 7;
+const BATCH: &str = "3";
+
+/// `lottery-admin keys --out DIR/NAME`: the private and the public key.
+fn keys(dir: &Path, name: &str) -> (String, String) {
+    let out = dir.join(name);
+    let output = run(Command::new(admin_bin()).args(["keys", "--out"]).arg(&out));
+    assert!(output.status.success(), "{}{}", output.stdout, output.log);
+    let private = out.join("receipt-key.pem");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the signing key is its owner's only");
+    }
+    (
+        private.display().to_string(),
+        out.join("receipt-pubkey.pem").display().to_string(),
+    )
+}
+
+/// Agency `id`'s input in `dir`: [`BETS`] bets, one of them (the agency's
+/// first) playing the default winning number.
+fn agency_file(dir: &Path, id: u32) -> PathBuf {
+    let path = dir.join(format!("agency-{id}.csv"));
+    let rows: String = (0..BETS)
+        .map(|index| {
+            // Four digits each: an edit to 7574 keeps every offset.
+            let number = if index == 0 { 7574 } else { 1000 + index };
+            format!("Ana,Paz,{id}00{index},1990-02-03,{number}\n")
+        })
+        .collect();
+    std::fs::write(&path, rows).unwrap();
+    path
+}
+
+/// Runs agency `id` against `central` with `extra` flags.
+fn agency(central: &Central, dir: &Path, id: u32, extra: &[&str]) -> Output {
+    let data = agency_file(dir, id);
+    let id = id.to_string();
+    let server = central.address();
+    let mut args = vec![
+        "--id",
+        &id,
+        "--server",
+        &server,
+        "--batch-max-amount",
+        BATCH,
+    ];
+    let data = data.display().to_string();
+    args.extend(["--data", &data]);
+    args.extend(extra);
+    run_agency(&args, &[])
+}
+
+/// The receipts in `file`, in order.
+fn receipts(file: &Path) -> Vec<Receipt> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|line| Receipt::from_json_line(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// A lottery of `agencies` agencies run with receipts to its draw: the
+/// central (exited), and each agency's receipts file, in `dir`.
+fn lottery_with_receipts(dir: &Path, agencies: u32) -> (Exited, String, Vec<PathBuf>) {
+    let (exited, public, files) = lottery_with_receipts_and(dir, agencies, &[]);
+    for log in &exited.1 {
+        assert!(
+            log.contains("action: consulta_ganadores | result: success | cant_ganadores: 1"),
+            "{log}"
+        );
+    }
+    (exited.0, public, files)
+}
+
+/// [`lottery_with_receipts`] with `flags` for the central, also giving each
+/// agency's log (its winners are whatever the rules make them).
+fn lottery_with_receipts_and(
+    dir: &Path,
+    agencies: u32,
+    flags: &[&str],
+) -> ((Exited, Vec<String>), String, Vec<PathBuf>) {
+    let (private, public) = keys(dir, "keys");
+    let mut central_flags = vec!["--receipt-key", &private];
+    central_flags.extend(flags);
+    let central = Central::start_with(agencies, &central_flags);
+    let files: Vec<PathBuf> = (1..=agencies)
+        .map(|id| dir.join(format!("receipts-{id}.jsonl")))
+        .collect();
+    let runs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=agencies)
+            .map(|id| {
+                let (central, public, file) = (&central, &public, &files[id as usize - 1]);
+                scope.spawn(move || {
+                    let file = file.display().to_string();
+                    agency(
+                        central,
+                        dir,
+                        id,
+                        &["--receipt-pubkey", public, "--receipts", &file],
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for run in &runs {
+        assert!(run.status.success(), "{}", run.log);
+    }
+    let exited = central.wait_for_exit();
+    let logs = runs.into_iter().map(|run| run.log).collect();
+    ((exited, logs), public, files)
+}
+
+#[test]
+fn every_ack_and_finish_of_a_receipts_agency_carries_a_receipt_signed_by_the_central() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exited, _, files) = lottery_with_receipts(dir.path(), 3);
+    assert!(
+        exited
+            .log
+            .contains("action: receipts | result: success | receipts: on | public_key: "),
+        "{}",
+        exited.log
+    );
+    for (index, file) in files.iter().enumerate() {
+        let agency = AgencyId::new(index as u32 + 1).unwrap();
+        let receipts = receipts(file);
+        let subjects: Vec<_> = receipts.iter().map(|r| r.subject).collect();
+        assert_eq!(
+            subjects.len(),
+            5,
+            "three batches, the finish and the draw: {subjects:?}"
+        );
+        for (batch, subject) in subjects[..3].iter().enumerate() {
+            let ReceiptSubject::Batch {
+                batch: number,
+                digest,
+            } = subject
+            else {
+                panic!("{subject:?}");
+            };
+            assert_eq!(*number, batch as u64 + 1);
+            assert_eq!(digest.bets(), if batch < 2 { 3 } else { 1 });
+        }
+        assert_eq!(subjects[3], ReceiptSubject::Finish { bets: BETS });
+        let ReceiptSubject::Draw {
+            bets,
+            winners,
+            winning_number,
+            secret,
+        } = subjects[4]
+        else {
+            panic!("{subjects:?}");
+        };
+        assert_eq!(bets, 3 * BETS);
+        assert_eq!(winners, lottery_tls::winners_digest(&[1, 1, 1]));
+        assert_eq!((winning_number, secret), (7574, None));
+        let mut last = 0;
+        for receipt in &receipts {
+            assert_eq!(receipt.agency, agency);
+            let statement = receipt.head.statement;
+            assert_eq!(
+                (statement.agencies, statement.winning),
+                (3, WinningRule::Fixed(7574))
+            );
+            // One head covers every ack of a group commit: signed once.
+            assert!(
+                statement.position >= last,
+                "heads never go back: {receipts:?}"
+            );
+            last = statement.position;
+        }
+    }
+}
+
+#[test]
+fn a_committed_lottery_signs_its_commitment_in_every_receipt_and_reveals_the_secret_in_its_draw() {
+    let dir = tempfile::tempdir().unwrap();
+    let ((exited, _), public, files) =
+        lottery_with_receipts_and(dir.path(), 2, &["--winning-number", "committed"]);
+    let mut draws = Vec::new();
+    for file in &files {
+        let receipts = receipts(file);
+        assert_eq!(receipts.len(), 5, "{receipts:?}");
+        let WinningRule::Committed(commitment) = receipts[0].head.statement.winning else {
+            panic!("{receipts:?}");
+        };
+        assert!(
+            receipts
+                .iter()
+                .all(|r| r.head.statement.winning == WinningRule::Committed(commitment)),
+            "one commitment from the first ack on: {receipts:?}"
+        );
+        let draw = receipts[4].draw_statement().expect("the last is the draw");
+        let secret = draw.secret.expect("a committed draw reveals its secret");
+        assert_eq!(<[u8; 32]>::from(Sha256::digest(secret)), commitment);
+        let derived =
+            lottery_core::DrawSecret::from_bytes(secret).winning_number(&draw.chain.chain);
+        assert_eq!(derived.get(), draw.winning_number);
+        draws.push(draw);
+    }
+    assert_eq!(draws[0], draws[1], "every agency gets the same signed draw");
+    let output = verify(&exited.store, Some((&files, &public)));
+    assert!(output.status.success(), "{}{}", output.stdout, output.log);
+    assert!(
+        output
+            .stdout
+            .contains(&format!("secret: {}", hex(&draws[0].secret.unwrap()))),
+        "{}",
+        output.stdout
+    );
+    for file in &files {
+        let line = format!("receipts: {}: 5 receipts hold", file.display());
+        assert!(output.stdout.contains(&line), "{}", output.stdout);
+    }
+    // A manifest whose secret is another one is refused (by the store's own
+    // check of the secret against its commitment, or by the receipts).
+    let manifest = std::fs::read_to_string(sibling(&exited.store, ".lottery")).unwrap();
+    let secret = hex(&draws[0].secret.unwrap());
+    let other = hex(&[0x11; 32]);
+    std::fs::write(
+        sibling(&exited.store, ".lottery"),
+        manifest.replace(&secret, &other),
+    )
+    .unwrap();
+    let output = verify(&exited.store, Some((&files, &public)));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}{}",
+        output.stdout,
+        output.log
+    );
+}
+
+/// `lottery-admin verify --store STORE`, with `--receipts FILES --pubkey
+/// PUBKEY` when `receipts` is given.
+fn verify(store: &Path, receipts: Option<(&[PathBuf], &str)>) -> Output {
+    let mut command = Command::new(admin_bin());
+    command.arg("verify").arg("--store").arg(store);
+    if let Some((files, pubkey)) = receipts {
+        command
+            .arg("--receipts")
+            .args(files)
+            .args(["--pubkey", pubkey]);
+    }
+    run(&mut command)
+}
+
+#[test]
+fn verify_with_receipts_says_every_receipt_holds_on_an_untouched_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exited, public, files) = lottery_with_receipts(dir.path(), 3);
+    let output = verify(&exited.store, Some((&files, &public)));
+    assert!(output.status.success(), "{}{}", output.stdout, output.log);
+    assert!(output.stdout.contains("result: whole"), "{}", output.stdout);
+    for file in &files {
+        let line = format!("receipts: {}: 5 receipts hold", file.display());
+        assert!(output.stdout.contains(&line), "{}", output.stdout);
+    }
+    // Another key's receipts hold nothing.
+    let (_, other) = keys(dir.path(), "other");
+    let output = verify(&exited.store, Some((&files, &other)));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}{}",
+        output.stdout,
+        output.log
+    );
+    assert!(output.log.contains("does not verify"), "{}", output.log);
+}
+
+/// The store's three files copied to a new directory `dir/name`.
+fn copy_store(store: &Path, dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::create_dir(&to).unwrap();
+    for suffix in ["", ".journal", ".lottery"] {
+        let file = format!("bets.csv{suffix}");
+        std::fs::copy(store.with_file_name(&file), to.join(&file)).unwrap();
+    }
+    to.join("bets.csv")
+}
+
+fn sibling(store: &Path, suffix: &str) -> PathBuf {
+    store.with_file_name(format!("bets.csv{suffix}"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The issue's third edit, as someone who can write the store's files
+/// makes it: a row of agency 1 plays 7574 instead of 1001, its batch's
+/// CRC32C and every chain link after it recomputed (lottery-core/STORE.md),
+/// and the draw line given the new head and one more winner.
+fn forge_a_winner(store: &Path) {
+    let mut rows = std::fs::read(store).unwrap();
+    let (from, to) = (b",1990-02-03,1001\r\n", b",1990-02-03,7574\r\n");
+    let at = rows
+        .windows(from.len())
+        .position(|window| window == from)
+        .expect("a row playing 1001");
+    rows[at..at + to.len()].copy_from_slice(to);
+    let line_start = rows[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let agency: usize = std::str::from_utf8(&rows[line_start..at])
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::fs::write(store, &rows).unwrap();
+    let journal = std::fs::read_to_string(sibling(store, ".journal")).unwrap();
+    let mut lines = journal.lines();
+    let header = lines.next().unwrap();
+    let mut link: [u8; 32] = Sha256::digest(format!("{header}\n")).into();
+    let mut written = format!("{header}\n");
+    let mut end = 0usize;
+    for line in lines {
+        let words = &line[..line.rfind(' ').unwrap()];
+        let mut hasher = Sha256::new();
+        hasher.update(link);
+        hasher.update(words.as_bytes());
+        if words.starts_with("batch ") {
+            let next: usize = words.rsplit(' ').next().unwrap().parse().unwrap();
+            hasher.update(crc32c::crc32c(&rows[end..next]).to_be_bytes());
+            end = next;
+        }
+        link = hasher.finalize().into();
+        written.push_str(&format!("{words} {}\n", hex(&link)));
+    }
+    std::fs::write(sibling(store, ".journal"), written).unwrap();
+    let manifest = std::fs::read_to_string(sibling(store, ".lottery")).unwrap();
+    let forged: String = manifest
+        .lines()
+        .map(|line| match line.strip_prefix("draw ") {
+            Some(draw) => {
+                let fields: Vec<&str> = draw.split(' ').collect();
+                let mut winners: Vec<u64> =
+                    fields[3].split(',').map(|w| w.parse().unwrap()).collect();
+                winners[agency - 1] += 1;
+                let winners: Vec<String> = winners.iter().map(u64::to_string).collect();
+                format!(
+                    "draw {} {} {} {}\n",
+                    fields[0],
+                    fields[1],
+                    hex(&link),
+                    winners.join(",")
+                )
+            }
+            None => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(sibling(store, ".lottery"), forged).unwrap();
+}
+
+#[test]
+fn each_edit_the_chain_cannot_see_is_refused_by_the_receipts_naming_the_receipt_and_agency() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exited, public, files) = lottery_with_receipts(dir.path(), 3);
+    let manifest = std::fs::read_to_string(sibling(&exited.store, ".lottery")).unwrap();
+    assert!(manifest.contains("\ndraw "), "{manifest}");
+
+    // 1. The journal's last line (the last finish) and the draw line gone:
+    // the central would reopen the lottery.
+    let reopened = copy_store(&exited.store, dir.path(), "reopened");
+    let journal = std::fs::read_to_string(sibling(&reopened, ".journal")).unwrap();
+    let last = journal.trim_end().rsplit('\n').next().unwrap().to_owned();
+    assert!(last.starts_with("finish "), "{last}");
+    let last_agency = last.split(' ').nth(1).unwrap().to_owned();
+    std::fs::write(
+        sibling(&reopened, ".journal"),
+        &journal[..journal.len() - last.len() - 1],
+    )
+    .unwrap();
+    let without_draw: String = manifest
+        .lines()
+        .filter(|line| !line.starts_with("draw "))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(sibling(&reopened, ".lottery"), &without_draw).unwrap();
+
+    // 2. The manifest rewritten with another winning number, no draw: the
+    // central would draw other winners over the same rows.
+    let renumbered = copy_store(&exited.store, dir.path(), "renumbered");
+    std::fs::write(
+        sibling(&renumbered, ".lottery"),
+        "lottery-store 1\nrules 3 1033\n",
+    )
+    .unwrap();
+
+    // 3. A row made a winner, its checksums recomputed.
+    let forged = copy_store(&exited.store, dir.path(), "forged");
+    forge_a_winner(&forged);
+
+    // The last finish's receipt says its record is gone; the draw's, that
+    // the draw line is: whichever comes first in the files.
+    let gone = [
+        "records it had committed are gone".to_owned(),
+        "its draw line was cut".to_owned(),
+    ];
+    let rewritten = ["its manifest (bets.csv.lottery) was rewritten".to_owned()];
+    let recomputed = ["is not the one the central signed".to_owned()];
+    for (store, says) in [
+        (&reopened, &gone[..]),
+        (&renumbered, &rewritten[..]),
+        (&forged, &recomputed[..]),
+    ] {
+        let plain = verify(store, None);
+        assert!(plain.status.success(), "{}{}", plain.stdout, plain.log);
+        assert!(plain.stdout.contains("result: whole"), "{}", plain.stdout);
+        let checked = verify(store, Some((&files, &public)));
+        assert_eq!(
+            checked.status.code(),
+            Some(1),
+            "{}: {}{}",
+            store.display(),
+            checked.stdout,
+            checked.log
+        );
+        let error = checked.log.trim_end();
+        assert!(
+            says.iter().any(|says| error.contains(says.as_str())),
+            "{error}"
+        );
+        assert!(
+            error.contains("lottery-admin: verify: the receipt at ")
+                && error.contains("receipts-")
+                && error.contains(" line ")
+                && error.contains("(agency "),
+            "names the receipt and the agency: {error}"
+        );
+    }
+    // The last finish's receipt alone (no draw receipt before it) names its
+    // own record as gone.
+    let files: Vec<PathBuf> = files
+        .iter()
+        .map(|file| {
+            let only_finish = dir.path().join(format!(
+                "finish-{}",
+                file.file_name().unwrap().to_str().unwrap()
+            ));
+            let text = std::fs::read_to_string(file).unwrap();
+            let finish = text.lines().nth(3).unwrap();
+            std::fs::write(&only_finish, format!("{finish}\n")).unwrap();
+            only_finish
+        })
+        .collect();
+    let checked = verify(&reopened, Some((&files, &public)));
+    assert_eq!(checked.status.code(), Some(1), "{}", checked.log);
+    let named = format!(
+        "finish-receipts-{last_agency}.jsonl line 1 (agency {last_agency}, its finish with {BETS} bets) does not hold: the central signed its chain at record"
+    );
+    assert!(
+        checked.log.contains(&named),
+        "the last finish's receipt: {}",
+        checked.log
+    );
+}
+
+#[test]
+fn an_agency_refuses_a_receipt_signed_with_another_key_and_stops_without_counting_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, _) = keys(dir.path(), "central");
+    let (_, other) = keys(dir.path(), "other");
+    let central = Central::start_with(1, &["--receipt-key", &private]);
+    let file = dir.path().join("receipts.jsonl");
+    let output = agency(
+        &central,
+        dir.path(),
+        1,
+        &[
+            "--receipt-pubkey",
+            &other,
+            "--receipts",
+            &file.display().to_string(),
+        ],
+    );
+    assert!(!output.status.success(), "{}", output.log);
+    let failure = support::exit_failure(&output.log);
+    assert!(
+        failure.contains(
+            "the central's receipt for batch 1 of agency 1 does not hold: the signature of the chain head at position "
+        ) && failure.ends_with(" does not verify under the central's public key"),
+        "{failure}"
+    );
+    assert!(!output.log.contains("consulta_ganadores"), "{}", output.log);
+    assert!(
+        !output.log.contains("stored: 3"),
+        "the refused batch is not counted: {}",
+        output.log
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "",
+        "no receipt kept"
+    );
+}
+
+#[test]
+fn an_agency_without_the_public_key_gets_the_acks_of_version_2_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, _) = keys(dir.path(), "keys");
+    let central = Central::start_with(1, &["--receipt-key", &private]);
+    let config = ClientConfig::new(central.address(), AgencyId::new(1).unwrap());
+    let (mut connection, _) = Connection::open(&config).expect("a version 2 handshake");
+    let bets = vec![WireBet {
+        first_name: "Ana".into(),
+        last_name: "Paz".into(),
+        document: "1".into(),
+        birthdate: "1990-02-03".into(),
+        number: 12,
+    }];
+    connection
+        .send(&AgencyMessage::Batch { batch: 1, bets })
+        .unwrap();
+    let ack = connection.receive().unwrap();
+    assert_eq!(
+        ack,
+        CentralMessage::Ack {
+            batch: 1,
+            bets_stored: 1
+        }
+    );
+    let mut bytes = Vec::new();
+    encode_central_message(&ack, DEFAULT_MAX_FRAME, &mut bytes).unwrap();
+    assert_eq!(
+        bytes.len(),
+        4 + 17,
+        "version 2's Ack: 17 bytes after the length"
+    );
+    connection
+        .send(&AgencyMessage::Finish { bets_sent: 1 })
+        .unwrap();
+    assert_eq!(
+        connection.receive().unwrap(),
+        CentralMessage::Finished { bets_stored: 1 }
+    );
+    // And the program, as the course runs it.
+    let other = tempfile::tempdir().unwrap();
+    let (private, _) = keys(other.path(), "keys");
+    let central = Central::start_with(1, &["--receipt-key", &private]);
+    let output = agency(&central, other.path(), 1, &[]);
+    assert!(output.status.success(), "{}", output.log);
+    assert!(output.log.contains("cant_ganadores: 1"), "{}", output.log);
+}
+
+#[test]
+fn a_central_without_a_key_refuses_a_receipts_agency_saying_it_signs_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = keys(dir.path(), "keys");
+    let central = Central::start(1);
+    assert!(
+        central
+            .log()
+            .contains("action: receipts | result: success | receipts: off"),
+        "{}",
+        central.log()
+    );
+    let output = agency(&central, dir.path(), 1, &["--receipt-pubkey", &public]);
+    assert!(!output.status.success(), "{}", output.log);
+    assert!(
+        output.log.contains("this central signs no receipts"),
+        "{}",
+        output.log
+    );
+}
+
+#[test]
+fn the_load_generator_asks_for_receipts_and_takes_the_signed_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, _) = keys(dir.path(), "keys");
+    let central = Central::start_with(2, &["--receipt-key", &private]);
+    let output = run(Command::new(env!("CARGO_BIN_EXE_lottery-loadgen"))
+        .args(["--server", &central.address(), "--agencies", "2"])
+        .args([
+            "--bets-per-agency",
+            "300",
+            "--batch-size",
+            "50",
+            "--receipts",
+        ])
+        .args(["--json", "--progress", "off"]));
+    assert!(output.status.success(), "{}{}", output.stdout, output.log);
+    assert!(output.stdout.contains("\"bets\":600"), "{}", output.stdout);
+    let exited = central.wait_for_exit();
+    assert!(
+        exited
+            .log
+            .contains("action: receipts | result: success | receipts: on"),
+        "{}",
+        exited.log
+    );
+}
