@@ -7,7 +7,7 @@
 //! the validated types produce it and these errors carry them.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use lottery_bet::{AgencyId, FieldError};
 
@@ -122,6 +122,22 @@ pub enum StoreError {
         /// The batch's sequence number.
         batch: u64,
     },
+}
+
+impl StoreError {
+    /// What a failed `action` on the file at `path` becomes, for `map_err`
+    /// (the path is copied: the error outlives the caller's borrow).
+    pub(crate) fn io_at(
+        path: &Path,
+        action: &'static str,
+    ) -> impl FnOnce(io::Error) -> Self + use<> {
+        let path = path.to_path_buf();
+        move |source| Self::Io {
+            action,
+            path,
+            source,
+        }
+    }
 }
 
 /// Why a batch was refused by the lottery.

@@ -196,14 +196,6 @@ fn inconsistent(path: &Path, problem: String, remedy: &'static str) -> StoreErro
     }
 }
 
-fn io_error<'a>(path: &'a Path, action: &'static str) -> impl Fn(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 /// A drawn store must be whole up to its draw and hold nothing after it.
 fn check_draw(manifest: &Manifest, inspection: &Inspection, path: &Path) -> Result<(), StoreError> {
     let Some(draw) = &manifest.draw else {
@@ -247,7 +239,7 @@ fn replay(
     keep_chain: bool,
 ) -> Result<(), StoreError> {
     let read_error = |error: ReadError| match error {
-        ReadError::Io(source) => io_error(path, "read the journal of")(source),
+        ReadError::Io(source) => StoreError::io_at(path, "read the journal of")(source),
         ReadError::Damaged { line, problem } => StoreError::Journal {
             path: path.to_path_buf(),
             line,
@@ -458,10 +450,10 @@ fn check_region(
         }
     }
     io::copy(&mut hashing, &mut io::sink())
-        .map_err(|error| (io_error(path, "read")(error), false))?;
+        .map_err(|error| (StoreError::io_at(path, "read")(error), false))?;
     if hashing.inner.limit() > 0 {
         return Err((
-            io_error(path, "read")(io::Error::new(
+            StoreError::io_at(path, "read")(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "bets.csv ended while it was read",
             )),
@@ -528,7 +520,7 @@ fn adopt(
     // to the last line end, then its rows): adoption happens once.
     let mut bytes = Vec::new();
     data.read_to_end(&mut bytes)
-        .map_err(io_error(path, "read"))?;
+        .map_err(StoreError::io_at(path, "read"))?;
     let whole = bytes
         .iter()
         .rposition(|&b| b == b'\n')

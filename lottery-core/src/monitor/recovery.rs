@@ -68,13 +68,7 @@ pub(crate) fn recover_store(
     store: &mut dyn BetStore,
     path: &Path,
 ) -> Result<Recovered, StoreError> {
-    let io_error = |action: &'static str| {
-        move |source| StoreError::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
-    };
+    let io_error = |action: &'static str| StoreError::io_at(path, action);
     let mut journal = store
         .open_journal()
         .map_err(io_error("open the journal of"))?;

@@ -132,13 +132,7 @@ pub fn verify_store(path: impl AsRef<Path>) -> Result<StoreReport, StoreError> {
         name.push(suffix);
         PathBuf::from(name)
     };
-    let io_error = |action: &'static str| {
-        move |source| StoreError::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
-    };
+    let io_error = |action: &'static str| StoreError::io_at(path, action);
     let open = |file: &Path| -> io::Result<Option<(File, u64)>> {
         match File::open(file) {
             Ok(opened) => {

@@ -386,6 +386,36 @@ impl AgencyClient {
         result
     }
 
+    /// The oldest batch in flight acked as number `batch` with `bets_stored`
+    /// bets at the central (and its checked `receipt`, in a receipts
+    /// session): the resume point moves on and its place in the window is
+    /// freed, unless the central stores fewer bets than were acked.
+    fn acked(
+        &mut self,
+        batch: u64,
+        bets_stored: u64,
+        receipt: Option<Receipt>,
+        window: &mut VecDeque<Pending>,
+        progress: &mut impl FnMut(u64),
+    ) -> Answered {
+        let front = window
+            .front()
+            .expect("answers are awaited only with batches in flight");
+        let acked = self.resume.bets_stored + front.bets;
+        if bets_stored < acked {
+            return Answered::Mismatch(ClientError::ResumeMismatch(format!(
+                "batch {batch} acked with {bets_stored} bets stored, expected {acked} or more"
+            )));
+        }
+        self.receipts.extend(receipt);
+        self.resume.last_batch = batch;
+        self.resume.bets_stored = acked;
+        self.failures = 0;
+        window.pop_front();
+        progress(acked);
+        Answered::Acked
+    }
+
     /// Applies one answer to the oldest batch in flight: its ack moves the
     /// resume point on and frees its place in the window.
     fn take_ack(
@@ -402,18 +432,7 @@ impl AgencyClient {
             Ok(CentralMessage::Ack { batch, bets_stored })
                 if batch == front.batch && receipts.is_none() =>
             {
-                let acked = self.resume.bets_stored + front.bets;
-                if bets_stored < acked {
-                    return Answered::Mismatch(ClientError::ResumeMismatch(format!(
-                        "batch {batch} acked with {bets_stored} bets stored, expected {acked} or more"
-                    )));
-                }
-                self.resume.last_batch = batch;
-                self.resume.bets_stored = acked;
-                self.failures = 0;
-                window.pop_front();
-                progress(acked);
-                return Answered::Acked;
+                return self.acked(batch, bets_stored, None, window, progress);
             }
             Ok(CentralMessage::SignedAck {
                 batch,
@@ -442,19 +461,7 @@ impl AgencyClient {
                 if let Err(error) = check_receipt(&pubkey, &receipt, sent) {
                     return Answered::Mismatch(error);
                 }
-                let acked = self.resume.bets_stored + front.bets;
-                if bets_stored < acked {
-                    return Answered::Mismatch(ClientError::ResumeMismatch(format!(
-                        "batch {batch} acked with {bets_stored} bets stored, expected {acked} or more"
-                    )));
-                }
-                self.receipts.push(receipt);
-                self.resume.last_batch = batch;
-                self.resume.bets_stored = acked;
-                self.failures = 0;
-                window.pop_front();
-                progress(acked);
-                return Answered::Acked;
+                return self.acked(batch, bets_stored, Some(receipt), window, progress);
             }
             Ok(CentralMessage::Ack { batch, .. }) if receipts.is_some() => {
                 return Answered::Mismatch(ClientError::BadReceipt {

@@ -110,14 +110,7 @@ impl GroupCommit {
         manifest: Manifest,
     ) -> Result<Self, StoreError> {
         let (chain, records) = chain;
-        let io_error = |action: &'static str| {
-            let path = path.clone();
-            move |source| StoreError::Io {
-                action,
-                path,
-                source,
-            }
-        };
+        let io_error = |action: &'static str| StoreError::io_at(&path, action);
         let committed_end = store.len();
         let journal_len = journal.len();
         let journal = JournalWriter {

@@ -65,14 +65,7 @@ impl CsvFileStore {
     /// [`StoreError::Io`] when a file cannot be opened or created.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let io_error = |action: &'static str| {
-            let path = path.clone();
-            move |source| StoreError::Io {
-                action,
-                path,
-                source,
-            }
-        };
+        let io_error = |action: &'static str| StoreError::io_at(&path, action);
         let lock = lock_store(&path)?;
         let files = link_target(&path);
         if !path.exists() {
