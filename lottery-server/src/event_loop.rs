@@ -266,22 +266,10 @@ impl EventLoop {
     }
 
     fn answer_held_queries(&mut self) {
-        let Self {
-            connections,
-            shared,
-            work,
-            today,
-            ..
-        } = self;
-        let mut ctx = Context {
-            central: shared.central(),
-            max_frame: shared.config().max_frame,
-            receipt_key: shared.config().receipt_key.as_deref(),
-            today: *today,
-        };
-        for (&token, connection) in connections.iter_mut() {
+        let mut ctx = context(&self.shared, self.today);
+        for (&token, connection) in &mut self.connections {
             if connection.on_draw(&mut ctx) {
-                schedule(work, connection, token);
+                schedule(&mut self.work, connection, token);
             }
         }
     }
@@ -347,34 +335,20 @@ impl EventLoop {
     /// drives it again (it may hold a message behind them). A connection
     /// whose removal waited for these outcomes is removed.
     fn answer(&mut self, outcomes: Outcomes, go_on: bool) {
-        let Self {
-            index,
-            shared,
-            connections,
-            work,
-            touched,
-            now,
-            today,
-            ..
-        } = self;
-        let mut ctx = Context {
-            central: shared.central(),
-            max_frame: shared.config().max_frame,
-            receipt_key: shared.config().receipt_key.as_deref(),
-            today: *today,
-        };
+        let mut ctx = context(&self.shared, self.today);
         let mut removable = Vec::new();
         for (token, completed) in outcomes {
-            let connection = connections
+            let connection = self
+                .connections
                 .get_mut(&token)
                 .expect("connections with work at the completer are not removed");
-            let (answered, bound) = connection.on_completed(completed, &mut ctx, *now);
+            let (answered, bound) = connection.on_completed(completed, &mut ctx, self.now);
             if let Some(agency) = bound {
                 let here = Binding {
-                    loop_index: *index,
+                    loop_index: self.index,
                     token,
                 };
-                shared.bind(agency, here);
+                self.shared.bind(agency, here);
             }
             if !answered {
                 continue;
@@ -382,9 +356,9 @@ impl EventLoop {
             if connection.is_closed() {
                 removable.push(token);
             } else if go_on {
-                schedule(work, connection, token);
+                schedule(&mut self.work, connection, token);
             } else {
-                touched.push(token);
+                self.touched.push(token);
             }
         }
         for token in removable {
@@ -411,12 +385,7 @@ impl EventLoop {
         };
         touched.push(token);
         let mut turn = Turn {
-            ctx: Context {
-                central: shared.central(),
-                max_frame: shared.config().max_frame,
-                receipt_key: shared.config().receipt_key.as_deref(),
-                today: *today,
-            },
+            ctx: context(shared, *today),
             now: *now,
             begun,
             bound: None,
@@ -514,6 +483,17 @@ impl Drop for EventLoop {
         log_line::event_loop_exited(self.index);
         // However the loop ended (a panic too): its last lines are written.
         lottery_log::write_deferred();
+    }
+}
+
+/// What a session's handlers see of the server in an iteration that began
+/// on `today`.
+fn context(shared: &Shared, today: Birthdate) -> Context<'_> {
+    Context {
+        central: shared.central(),
+        max_frame: shared.config().max_frame,
+        receipt_key: shared.config().receipt_key.as_deref(),
+        today,
     }
 }
 

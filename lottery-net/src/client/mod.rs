@@ -386,22 +386,19 @@ impl AgencyClient {
         result
     }
 
-    /// The oldest batch in flight acked as number `batch` with `bets_stored`
-    /// bets at the central (and its checked `receipt`, in a receipts
+    /// The oldest batch in flight (number `batch`, of `bets` bets) acked with
+    /// `bets_stored` bets at the central (and its checked `receipt`, in a receipts
     /// session): the resume point moves on and its place in the window is
     /// freed, unless the central stores fewer bets than were acked.
     fn acked(
         &mut self,
-        batch: u64,
+        (batch, bets): (u64, u64),
         bets_stored: u64,
         receipt: Option<Receipt>,
         window: &mut VecDeque<Pending>,
         progress: &mut impl FnMut(u64),
     ) -> Answered {
-        let front = window
-            .front()
-            .expect("answers are awaited only with batches in flight");
-        let acked = self.resume.bets_stored + front.bets;
+        let acked = self.resume.bets_stored + bets;
         if bets_stored < acked {
             return Answered::Mismatch(ClientError::ResumeMismatch(format!(
                 "batch {batch} acked with {bets_stored} bets stored, expected {acked} or more"
@@ -432,7 +429,7 @@ impl AgencyClient {
             Ok(CentralMessage::Ack { batch, bets_stored })
                 if batch == front.batch && receipts.is_none() =>
             {
-                return self.acked(batch, bets_stored, None, window, progress);
+                return self.acked((batch, front.bets), bets_stored, None, window, progress);
             }
             Ok(CentralMessage::SignedAck {
                 batch,
@@ -451,7 +448,8 @@ impl AgencyClient {
                 if let Err(error) = check_receipt(&pubkey, &receipt, sent) {
                     return Answered::Mismatch(error);
                 }
-                return self.acked(batch, bets_stored, Some(receipt), window, progress);
+                let bets = front.bets;
+                return self.acked((batch, bets), bets_stored, Some(receipt), window, progress);
             }
             Ok(CentralMessage::Ack { batch, .. }) if receipts.is_some() => {
                 return Answered::Mismatch(ClientError::BadReceipt {
