@@ -358,10 +358,15 @@ loadgen_run() {
     local name=$1 agencies=$2 bets=$3
     shift 3
     local dir=$OUT/$name
+    # Both programs' CPU (user + system, from rusage), for the run's CPU a
+    # bet and the rate the two cores allow at that CPU (`cpu_bound_bets_per_s`:
+    # two cores' seconds over the CPU seconds a bet takes, central and load
+    # generator together; a run near it is CPU-bound, not disk-bound).
     start_central "$dir" "$agencies"
-    local report tls
+    local report tls timed=()
+    [ -x /usr/bin/time ] && timed=(/usr/bin/time -f "%U %S" -o "$dir.loadgen.cpu")
     mapfile -t tls < <(loadgen_tls)
-    report=$(${LOADGEN_NICE:+nice -n "$LOADGEN_NICE"} "$BIN/lottery-loadgen" --server "$CENTRAL_ADDR" --agencies "$agencies" \
+    report=$(${LOADGEN_NICE:+nice -n "$LOADGEN_NICE"} "${timed[@]}" "$BIN/lottery-loadgen" --server "$CENTRAL_ADDR" --agencies "$agencies" \
         --bets-per-agency "$bets" --json --progress off "${tls[@]}" "$@" 2>"$dir/loadgen.log") || {
         cat "$dir/loadgen.log" >&2
         stop_central
@@ -370,6 +375,8 @@ loadgen_run() {
     local rss scrapes=0 central='{}'
     rss=$(peak_rss_mib "$CENTRAL_PID")
     [ "${STATUS_PORT:-0}" = 1 ] && central=$(central_latency "$dir")
+    # The central's CPU so far (every thread's), in seconds, before it stops.
+    awk -v tck="$(getconf CLK_TCK)" '{ print $14 / tck, $15 / tck }' "/proc/$CENTRAL_PID/stat" >"$dir.central.cpu"
     stop_central
     [ -f "$dir/scrapes" ] && scrapes=$(grep -c '^200$' "$dir/scrapes" || true)
     # What the disk was given (rows and journal), for the ingest's MB/s
@@ -378,8 +385,15 @@ loadgen_run() {
     local stored
     stored=$(cat "$dir/bets.csv" "$dir/bets.csv.journal" 2>/dev/null | wc -c)
     rm -f "$dir/bets.csv" "$dir/bets.csv.journal"
+    local cpu=null
+    if [ -s "$dir.central.cpu" ] && [ -s "$dir.loadgen.cpu" ]; then
+        cpu=$(cat "$dir.central.cpu" "$dir.loadgen.cpu" | awk '{ s += $1 + $2 } END { print s }')
+    fi
+    rm -f "$dir.central.cpu" "$dir.loadgen.cpu"
     jq -c --argjson rss "$rss" --argjson scrapes "$scrapes" --argjson central "$central" --argjson stored "$stored" \
-        '. + {central_peak_rss_mib: $rss, metrics_scrapes: $scrapes, stored_mb_per_s: (if .elapsed_s > 0 then $stored / .elapsed_s / 1e6 else null end)} + $central' <<<"$report"
+        --argjson cpu "$cpu" \
+        '. + {central_peak_rss_mib: $rss, metrics_scrapes: $scrapes, stored_mb_per_s: (if .elapsed_s > 0 then $stored / .elapsed_s / 1e6 else null end),
+              cpu_s: $cpu, cpu_bound_bets_per_s: (if $cpu != null and $cpu > 0 then 2 * .elapsed_s * .bets_per_s / $cpu else null end)} + $central' <<<"$report"
 }
 
 # central_latency DIR: the central's own ack delay (from the start of the loop
@@ -413,7 +427,8 @@ summarize() {
     local field out="{\"benchmark\": \"$name\""
     for field in bets_per_s ack_latency_ms.p50 ack_latency_ms.p99 ack_latency_ms.max \
         central_peak_rss_mib connections_held finish_s elapsed_s central_ack_ms.p50 \
-        central_ack_ms.p99 central_ack_ms.p999 central_acks_within_5ms central_sync_ms.p99 stored_mb_per_s; do
+        central_ack_ms.p99 central_ack_ms.p999 central_acks_within_5ms central_sync_ms.p99 stored_mb_per_s \
+        cpu_s cpu_bound_bets_per_s; do
         read -r median min max < <(jq -r ".$field // empty" <<<"$runs" | stats)
         out+=", \"${field//./_}\": {\"median\": $median, \"min\": $min, \"max\": $max}"
     done
