@@ -407,6 +407,10 @@ central_latency() {
         | sed -E 's/.*listen: ([^ ]+).*/\1/')
     metrics=$(curl -s "http://$addr/metrics") || { echo '{}'; return 0; }
     status=$(curl -s "http://$addr/status") || { echo '{}'; return 0; }
+    # Kept beside the run's log (their buckets and maxima show a rare slow
+    # ack or sync).
+    printf '%s\n' "$metrics" >"$dir/metrics.txt"
+    printf '%s\n' "$status" >"$dir/status.json"
     local within
     within=$(awk '/^lottery_ack_latency_seconds_bucket\{le="0.005"\}/ { b = $2 }
         /^lottery_ack_latency_seconds_count/ { c = $2 }
@@ -416,7 +420,9 @@ central_latency() {
             p99: (.latency.ack_seconds.p99 // null | if . == null then null else . * 1000 end),
             p999: (.latency.ack_seconds.p999 // null | if . == null then null else . * 1000 end)},
         central_acks_within_5ms: $within,
-        central_sync_ms: {p99: (.latency.sync_seconds.p99 // null | if . == null then null else . * 1000 end)}}' \
+        central_sync_ms: {p99: (.latency.sync_seconds.p99 // null | if . == null then null else . * 1000 end),
+            max: (.latency.sync_seconds.max // null | if . == null then null else . * 1000 end)},
+        central_ack_max_ms: (.latency.ack_seconds.max // null | if . == null then null else . * 1000 end)}' \
         <<<"$status"
 }
 
