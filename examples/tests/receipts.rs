@@ -714,7 +714,10 @@ fn the_welcome_of_a_fresh_store_signs_position_0_and_verify_takes_it_against_the
         line.lines().next().unwrap().to_owned() + "\n",
     )
     .unwrap();
-    let output = verify(&exited.store, Some((&[only_welcome.clone()], &public)));
+    let output = verify(
+        &exited.store,
+        Some((std::slice::from_ref(&only_welcome), &public)),
+    );
     assert!(output.status.success(), "{}{}", output.stdout, output.log);
     assert!(
         output.stdout.contains("welcome.jsonl: 1 receipts hold"),
