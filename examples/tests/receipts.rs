@@ -5,17 +5,20 @@
 
 mod support;
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use lottery_bet::AgencyId;
 use lottery_net::{
-    AgencyMessage, CentralMessage, ClientConfig, Connection, DEFAULT_MAX_FRAME, WireBet,
-    encode_central_message,
+    AgencyFrame, AgencyMessage, CentralMessage, ClientConfig, Connection, DEFAULT_MAX_FRAME,
+    Decoder, WireBet, encode_central_message,
 };
-use lottery_tls::{Receipt, ReceiptSubject, WinningRule};
+use lottery_tls::{ChainStatement, Receipt, ReceiptKey, ReceiptSubject, WinningRule};
 use support::{Central, Exited, Output, admin_bin, run, run_agency};
 
 /// Bets per agency, in batches of at most [`BATCH`]: three batches each.
@@ -57,9 +60,14 @@ fn agency_file(dir: &Path, id: u32) -> PathBuf {
 
 /// Runs agency `id` against `central` with `extra` flags.
 fn agency(central: &Central, dir: &Path, id: u32, extra: &[&str]) -> Output {
+    agency_at(&central.address(), dir, id, extra)
+}
+
+/// Runs agency `id` against the central at `server` with `extra` flags.
+fn agency_at(server: &str, dir: &Path, id: u32, extra: &[&str]) -> Output {
     let data = agency_file(dir, id);
     let id = id.to_string();
-    let server = central.address();
+    let server = server.to_owned();
     let mut args = vec![
         "--id",
         &id,
@@ -152,10 +160,11 @@ fn every_ack_and_finish_of_a_receipts_agency_carries_a_receipt_signed_by_the_cen
         let subjects: Vec<_> = receipts.iter().map(|r| r.subject).collect();
         assert_eq!(
             subjects.len(),
-            5,
-            "three batches, the finish and the draw: {subjects:?}"
+            6,
+            "the welcome, three batches, the finish and the draw: {subjects:?}"
         );
-        for (batch, subject) in subjects[..3].iter().enumerate() {
+        assert_eq!(subjects[0], ReceiptSubject::Welcome { bets: 0 });
+        for (batch, subject) in subjects[1..4].iter().enumerate() {
             let ReceiptSubject::Batch {
                 batch: number,
                 digest,
@@ -166,13 +175,13 @@ fn every_ack_and_finish_of_a_receipts_agency_carries_a_receipt_signed_by_the_cen
             assert_eq!(*number, batch as u64 + 1);
             assert_eq!(digest.bets(), if batch < 2 { 3 } else { 1 });
         }
-        assert_eq!(subjects[3], ReceiptSubject::Finish { bets: BETS });
+        assert_eq!(subjects[4], ReceiptSubject::Finish { bets: BETS });
         let ReceiptSubject::Draw {
             bets,
             winners,
             winning_number,
             secret,
-        } = subjects[4]
+        } = subjects[5]
         else {
             panic!("{subjects:?}");
         };
@@ -200,22 +209,51 @@ fn every_ack_and_finish_of_a_receipts_agency_carries_a_receipt_signed_by_the_cen
 #[test]
 fn a_committed_lottery_signs_its_commitment_in_every_receipt_and_reveals_the_secret_in_its_draw() {
     let dir = tempfile::tempdir().unwrap();
-    let ((exited, _), public, files) =
+    let ((exited, logs), public, files) =
         lottery_with_receipts_and(dir.path(), 2, &["--winning-number", "committed"]);
+    let central_commitment = exited
+        .log
+        .lines()
+        .find_map(|line| {
+            line.split("action: commit_winning_number | result: success | commitment: ")
+                .nth(1)
+                .map(|rest| rest.split(' ').next().unwrap().to_owned())
+        })
+        .unwrap_or_else(|| panic!("the central commits: {}", exited.log));
     let mut draws = Vec::new();
-    for file in &files {
+    for (file, log) in files.iter().zip(&logs) {
         let receipts = receipts(file);
-        assert_eq!(receipts.len(), 5, "{receipts:?}");
+        assert_eq!(receipts.len(), 6, "{receipts:?}");
+        // The first line is the welcome's, with the commitment: held before
+        // any bet was sent.
+        assert_eq!(receipts[0].subject, ReceiptSubject::Welcome { bets: 0 });
         let WinningRule::Committed(commitment) = receipts[0].head.statement.winning else {
             panic!("{receipts:?}");
         };
+        assert_eq!(hex(&commitment), central_commitment);
         assert!(
             receipts
                 .iter()
                 .all(|r| r.head.statement.winning == WinningRule::Committed(commitment)),
-            "one commitment from the first ack on: {receipts:?}"
+            "one commitment from the welcome on: {receipts:?}"
         );
-        let draw = receipts[4].draw_statement().expect("the last is the draw");
+        assert!(
+            receipts[0].head.statement.position <= receipts[1].head.statement.position,
+            "the welcome's head comes before the first ack's: {receipts:?}"
+        );
+        // Logged at the handshake, before the first batch's ack.
+        let logged = format!(
+            "action: commitment | result: success | agency: {} | commitment: {} | position: {}",
+            receipts[0].agency,
+            hex(&commitment),
+            receipts[0].head.statement.position
+        );
+        let at = log
+            .find(&logged)
+            .unwrap_or_else(|| panic!("{logged}: {log}"));
+        let sending = log.find("action: send_bets").expect("a send_bets line");
+        assert!(at < sending, "{log}");
+        let draw = receipts[5].draw_statement().expect("the last is the draw");
         let secret = draw.secret.expect("a committed draw reveals its secret");
         assert_eq!(<[u8; 32]>::from(Sha256::digest(secret)), commitment);
         let derived =
@@ -234,7 +272,7 @@ fn a_committed_lottery_signs_its_commitment_in_every_receipt_and_reveals_the_sec
         output.stdout
     );
     for file in &files {
-        let line = format!("receipts: {}: 5 receipts hold", file.display());
+        let line = format!("receipts: {}: 6 receipts hold", file.display());
         assert!(output.stdout.contains(&line), "{}", output.stdout);
     }
     // A manifest whose secret is another one is refused (by the store's own
@@ -279,7 +317,7 @@ fn verify_with_receipts_says_every_receipt_holds_on_an_untouched_store() {
     assert!(output.status.success(), "{}{}", output.stdout, output.log);
     assert!(output.stdout.contains("result: whole"), "{}", output.stdout);
     for file in &files {
-        let line = format!("receipts: {}: 5 receipts hold", file.display());
+        let line = format!("receipts: {}: 6 receipts hold", file.display());
         assert!(output.stdout.contains(&line), "{}", output.stdout);
     }
     // Another key's receipts hold nothing.
@@ -471,7 +509,7 @@ fn each_edit_the_chain_cannot_see_is_refused_by_the_receipts_naming_the_receipt_
                 file.file_name().unwrap().to_str().unwrap()
             ));
             let text = std::fs::read_to_string(file).unwrap();
-            let finish = text.lines().nth(3).unwrap();
+            let finish = text.lines().nth(4).unwrap();
             std::fs::write(&only_finish, format!("{finish}\n")).unwrap();
             only_finish
         })
@@ -491,7 +529,7 @@ fn each_edit_the_chain_cannot_see_is_refused_by_the_receipts_naming_the_receipt_
 }
 
 #[test]
-fn an_agency_refuses_a_receipt_signed_with_another_key_and_stops_without_counting_the_batch() {
+fn an_agency_refuses_a_welcome_signed_with_another_key_before_it_sends_any_batch() {
     let dir = tempfile::tempdir().unwrap();
     let (private, _) = keys(dir.path(), "central");
     let (_, other) = keys(dir.path(), "other");
@@ -511,22 +549,24 @@ fn an_agency_refuses_a_receipt_signed_with_another_key_and_stops_without_countin
     assert!(!output.status.success(), "{}", output.log);
     let failure = support::exit_failure(&output.log);
     assert!(
-        failure.contains(
-            "the central's receipt for batch 1 of agency 1 does not hold: the signature of the chain head at position "
-        ) && failure.ends_with(" does not verify under the central's public key"),
+        failure.ends_with(
+            "the central's receipt for the welcome of agency 1 does not hold: the signature of the chain head at position 0 does not verify under the central's public key"
+        ),
         "{failure}"
     );
+    assert!(!output.log.contains("send_bets"), "{}", output.log);
     assert!(!output.log.contains("consulta_ganadores"), "{}", output.log);
-    assert!(
-        !output.log.contains("stored: 3"),
-        "the refused batch is not counted: {}",
-        output.log
-    );
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
         "",
         "no receipt kept"
     );
+    // The central stored nothing (that the agency sent no frame after its
+    // `Hello` is the scripted central's test below).
+    let mut central = central;
+    central.kill();
+    let report = verify(&central.store(), None);
+    assert!(report.stdout.contains("\nbets: 0\n"), "{}", report.stdout);
 }
 
 #[test]
@@ -534,8 +574,33 @@ fn an_agency_without_the_public_key_gets_the_acks_of_version_2_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let (private, _) = keys(dir.path(), "keys");
     let central = Central::start_with(1, &["--receipt-key", &private]);
+    // The welcome, as bytes: version 2's 27-byte `Welcome`, no head.
+    let mut raw = TcpStream::connect(central.address()).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut hello = Vec::new();
+    lottery_net::encode_agency_message(
+        &AgencyMessage::Hello {
+            version: lottery_net::PROTOCOL_VERSION,
+            agency: 1,
+        },
+        DEFAULT_MAX_FRAME,
+        &mut hello,
+    )
+    .unwrap();
+    raw.write_all(&hello).unwrap();
+    let mut welcome = [0; 27];
+    raw.read_exact(&mut welcome).unwrap();
+    assert_eq!(
+        welcome,
+        [
+            0, 0, 0, 23, 0x81, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+        ],
+        "version 2's Welcome: nothing stored, no CRC"
+    );
+    drop(raw);
     let config = ClientConfig::new(central.address(), AgencyId::new(1).unwrap());
     let (mut connection, _) = Connection::open(&config).expect("a version 2 handshake");
+    assert_eq!(connection.welcome_receipt(), None);
     let bets = vec![WireBet {
         first_name: "Ana".into(),
         last_name: "Paz".into(),
@@ -622,5 +687,256 @@ fn the_load_generator_asks_for_receipts_and_takes_the_signed_answers() {
             .contains("action: receipts | result: success | receipts: on"),
         "{}",
         exited.log
+    );
+}
+
+#[test]
+fn the_welcome_of_a_fresh_store_signs_position_0_and_verify_takes_it_against_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exited, public, files) = lottery_with_receipts(dir.path(), 1);
+    let receipts = receipts(&files[0]);
+    let welcome = receipts[0];
+    assert_eq!(welcome.subject, ReceiptSubject::Welcome { bets: 0 });
+    // No record before the agency's first batch: the link before the
+    // first record, SHA-256 of the journal's header (lottery-core/STORE.md).
+    let start: [u8; 32] = Sha256::digest(b"lottery-journal 2\n").into();
+    assert_eq!(welcome.head.statement.position, 0);
+    assert_eq!(welcome.head.statement.chain, start);
+    assert_eq!(lottery_core::verify::chain_start(), start);
+    let line = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        line.starts_with("{\"receipt\":\"welcome\",\"agency\":1,\"bets\":0,"),
+        "{line}"
+    );
+    let only_welcome = dir.path().join("welcome.jsonl");
+    std::fs::write(
+        &only_welcome,
+        line.lines().next().unwrap().to_owned() + "\n",
+    )
+    .unwrap();
+    let output = verify(
+        &exited.store,
+        Some((std::slice::from_ref(&only_welcome), &public)),
+    );
+    assert!(output.status.success(), "{}{}", output.stdout, output.log);
+    assert!(
+        output.stdout.contains("welcome.jsonl: 1 receipts hold"),
+        "{}",
+        output.stdout
+    );
+    // Its rules must be the store's: a manifest rewritten with another
+    // number is refused by the welcome alone.
+    let renumbered = copy_store(&exited.store, dir.path(), "renumbered");
+    std::fs::write(
+        sibling(&renumbered, ".lottery"),
+        "lottery-store 1\nrules 1 1033\n",
+    )
+    .unwrap();
+    let output = verify(&renumbered, Some((&[only_welcome], &public)));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}{}",
+        output.stdout,
+        output.log
+    );
+    assert!(
+        output
+            .log
+            .contains("(agency 1, its welcome with 0 bets stored) does not hold")
+            && output
+                .log
+                .contains("its manifest (bets.csv.lottery) was rewritten"),
+        "{}",
+        output.log
+    );
+}
+
+/// What a scripted central answers an agency's `Hello` and batches with.
+#[derive(Clone, Copy)]
+enum Hostile {
+    /// A `SignedWelcome` signed with another key than the agency's.
+    WelcomeOfAnotherKey,
+    /// A plain `Welcome`, in a version-3 session.
+    PlainWelcome,
+    /// A good `SignedWelcome` committing to one number, then acks signed
+    /// (with the right key and digest) over another commitment.
+    CommitmentChanged,
+}
+
+/// A statement of a one-agency committed lottery at `position`.
+fn committed(commitment: [u8; 32], position: u64) -> ChainStatement {
+    ChainStatement {
+        agencies: 1,
+        winning: WinningRule::Committed(commitment),
+        position,
+        chain: [0x42; 32],
+    }
+}
+
+/// Serves one connection of agency 1 as `hostile` says, signing with
+/// `key` (and `other`, another key), until the agency closes it. Returns
+/// the names of the frames the agency sent.
+fn scripted_central(
+    listener: TcpListener,
+    hostile: Hostile,
+    key: &ReceiptKey,
+    other: &ReceiptKey,
+) -> Vec<&'static str> {
+    let (mut stream, _) = listener.accept().unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+    let mut received = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut stored = 0;
+    loop {
+        let Some(frame) = decoder.next_agency_frame().unwrap() else {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => return received,
+                Ok(read) => decoder.extend(&buf[..read]),
+            }
+            continue;
+        };
+        let reply = match frame {
+            AgencyFrame::Hello { version, .. } => {
+                received.push("Hello");
+                assert_eq!(version, lottery_net::RECEIPTS_VERSION);
+                let signer = match hostile {
+                    Hostile::WelcomeOfAnotherKey => other,
+                    _ => key,
+                };
+                let head = signer.sign(committed([0xc1; 32], 0));
+                match hostile {
+                    Hostile::PlainWelcome => CentralMessage::Welcome {
+                        last_batch: 0,
+                        bets_stored: 0,
+                        finished: false,
+                        rows_crc: None,
+                    },
+                    _ => CentralMessage::SignedWelcome {
+                        last_batch: 0,
+                        bets_stored: 0,
+                        finished: false,
+                        rows_crc: None,
+                        head,
+                    },
+                }
+            }
+            AgencyFrame::Batch(batch) => {
+                received.push("Batch");
+                let bets = batch.bets.expect("valid bets");
+                stored += batch.count as u64;
+                CentralMessage::SignedAck {
+                    batch: batch.batch,
+                    bets_stored: stored,
+                    digest: lottery_bet::BatchDigest::of(AgencyId::new(1).unwrap(), &bets),
+                    head: key.sign(committed([0xc2; 32], 1)),
+                }
+            }
+            _ => {
+                received.push("other");
+                continue;
+            }
+        };
+        let mut out = Vec::new();
+        encode_central_message(&reply, DEFAULT_MAX_FRAME, &mut out).unwrap();
+        if stream.write_all(&out).is_err() {
+            return received;
+        }
+    }
+}
+
+/// Runs agency 1 (with its receipts file) against a central scripted as
+/// `hostile`: its output, the frames it sent, and its receipts file.
+fn against(hostile: Hostile) -> (Output, Vec<&'static str>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = keys(dir.path(), "central");
+    let key = ReceiptKey::load(Path::new(&private)).unwrap();
+    let (other, _) = lottery_tls::generate_receipt_keys().unwrap();
+    let other = ReceiptKey::from_pem(other.as_bytes(), "other key").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap().to_string();
+    let file = dir.path().join("receipts.jsonl");
+    let (output, received) = std::thread::scope(|scope| {
+        let central = scope.spawn(|| scripted_central(listener, hostile, &key, &other));
+        let output = agency_at(
+            &server,
+            dir.path(),
+            1,
+            &[
+                "--receipt-pubkey",
+                &public,
+                "--receipts",
+                &file.display().to_string(),
+                "--reconnect-attempts",
+                "0",
+            ],
+        );
+        (output, central.join().unwrap())
+    });
+    let receipts = std::fs::read_to_string(&file).unwrap_or_default();
+    (output, received, receipts)
+}
+
+#[test]
+fn a_central_whose_welcome_is_signed_with_another_key_or_not_at_all_gets_no_batch() {
+    for (hostile, says) in [
+        (
+            Hostile::WelcomeOfAnotherKey,
+            "the central's receipt for the welcome of agency 1 does not hold: the signature of the chain head at position 0 does not verify under the central's public key",
+        ),
+        (
+            Hostile::PlainWelcome,
+            "the central's receipt for the welcome of agency 1 does not hold: the central answered the handshake without a receipt",
+        ),
+    ] {
+        let (output, received, receipts) = against(hostile);
+        assert!(!output.status.success(), "{}", output.log);
+        assert!(
+            support::exit_failure(&output.log).ends_with(says),
+            "{}",
+            output.log
+        );
+        assert_eq!(received, ["Hello"], "nothing after the handshake");
+        assert_eq!(receipts, "", "no receipt kept");
+        assert!(!output.log.contains("action: commitment"), "{}", output.log);
+    }
+}
+
+#[test]
+fn a_central_that_signs_another_commitment_after_its_welcome_is_refused_at_the_first_ack() {
+    let (output, received, receipts) = against(Hostile::CommitmentChanged);
+    assert!(!output.status.success(), "{}", output.log);
+    let failure = support::exit_failure(&output.log);
+    assert!(
+        failure.ends_with(&format!(
+            "the central's receipt for batch 1 of agency 1 does not hold: it names 1 agencies and a committed winning number (commitment {}), the central's first signed welcome named 1 agencies and a committed winning number (commitment {})",
+            hex(&[0xc2; 32]),
+            hex(&[0xc1; 32])
+        )),
+        "{failure}"
+    );
+    assert!(
+        output.log.contains(&format!(
+            "action: commitment | result: success | agency: 1 | commitment: {} | position: 0",
+            hex(&[0xc1; 32])
+        )),
+        "{}",
+        output.log
+    );
+    assert_eq!(received.first(), Some(&"Hello"));
+    assert!(received.contains(&"Batch"), "{received:?}");
+    // Only the welcome's receipt is kept: the refused ack's is not.
+    let kept: Vec<Receipt> = receipts
+        .lines()
+        .map(|line| Receipt::from_json_line(line).unwrap())
+        .collect();
+    assert_eq!(kept.len(), 1, "{receipts}");
+    assert_eq!(kept[0].subject, ReceiptSubject::Welcome { bets: 0 });
+    assert_eq!(
+        kept[0].head.statement.winning,
+        WinningRule::Committed([0xc1; 32])
     );
 }

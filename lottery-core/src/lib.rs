@@ -130,6 +130,6 @@ pub mod store {
 /// A store checked offline and read-only (`lottery-admin verify`).
 pub mod verify {
     pub use crate::monitor::verify::{
-        AgencyReport, ChainEntry, ChainRecord, StoreReport, verify_store,
+        AgencyReport, ChainEntry, ChainRecord, StoreReport, chain_start, verify_store,
     };
 }

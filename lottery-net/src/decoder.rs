@@ -458,33 +458,58 @@ fn signed_head(fields: &mut FieldReader<'_>) -> Result<lottery_tls::SignedHead, 
     })
 }
 
+/// A welcome's fields (`PROTOCOL.md`, `Welcome`), of the frame `message`:
+/// `last_batch`, `bets_stored`, `finished`, `rows_crc`.
+fn welcome(
+    fields: &mut FieldReader<'_>,
+    message: &'static str,
+) -> Result<(u64, u64, bool, Option<u32>), DecodeError> {
+    let last_batch = fields.u64("last_batch")?;
+    let bets_stored = fields.u64("bets_stored")?;
+    let finished = fields.flag("finished")?;
+    let known = fields.flag("rows_crc_known")?;
+    let crc = fields.u32("rows_crc")?;
+    // An unknown CRC is sent as 0: anything else is not a frame this
+    // version writes.
+    let rows_crc = match (known, crc) {
+        (true, crc) => Some(crc),
+        (false, 0) => None,
+        (false, _) => {
+            return Err(DecodeError::AbsentNotZero {
+                message,
+                field: "rows_crc",
+            });
+        }
+    };
+    Ok((last_batch, bets_stored, finished, rows_crc))
+}
+
 fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {
     let message = match kind {
         kind::WELCOME => {
             let mut fields = FieldReader::new("Welcome", body);
-            let message = CentralMessage::Welcome {
-                last_batch: fields.u64("last_batch")?,
-                bets_stored: fields.u64("bets_stored")?,
-                finished: fields.flag("finished")?,
-                rows_crc: {
-                    let known = fields.flag("rows_crc_known")?;
-                    let crc = fields.u32("rows_crc")?;
-                    // An unknown CRC is sent as 0: anything else is not a
-                    // frame this version writes.
-                    match (known, crc) {
-                        (true, crc) => Some(crc),
-                        (false, 0) => None,
-                        (false, _) => {
-                            return Err(DecodeError::AbsentNotZero {
-                                message: "Welcome",
-                                field: "rows_crc",
-                            });
-                        }
-                    }
-                },
-            };
+            let (last_batch, bets_stored, finished, rows_crc) = welcome(&mut fields, "Welcome")?;
             fields.finish()?;
-            message
+            CentralMessage::Welcome {
+                last_batch,
+                bets_stored,
+                finished,
+                rows_crc,
+            }
+        }
+        kind::SIGNED_WELCOME => {
+            let mut fields = FieldReader::new("SignedWelcome", body);
+            let (last_batch, bets_stored, finished, rows_crc) =
+                welcome(&mut fields, "SignedWelcome")?;
+            let head = signed_head(&mut fields)?;
+            fields.finish()?;
+            CentralMessage::SignedWelcome {
+                last_batch,
+                bets_stored,
+                finished,
+                rows_crc,
+                head,
+            }
         }
         kind::ACK => {
             let mut fields = FieldReader::new("Ack", body);

@@ -55,7 +55,8 @@ impl CentralMessage {
     /// [`EncodeError::FieldTooLong`] when a text is over its prefix's limit.
     pub fn encoded_len(&self) -> Result<usize, EncodeError> {
         Ok(match self {
-            Self::Welcome { .. } => HEADER_LEN + 8 + 8 + 1 + 1 + 4,
+            Self::Welcome { .. } => HEADER_LEN + WELCOME_LEN,
+            Self::SignedWelcome { head, .. } => HEADER_LEN + WELCOME_LEN + signed_head_len(head),
             Self::Ack { .. } => HEADER_LEN + 8 + 8,
             Self::Finished { .. } => HEADER_LEN + 8,
             Self::SignedAck { head, .. } => HEADER_LEN + 8 + 8 + DIGEST_LEN + signed_head_len(head),
@@ -167,11 +168,18 @@ pub fn encode_central_message(
             rows_crc,
         } => {
             put_header(out, len, kind::WELCOME);
-            put_u64(out, *last_batch);
-            put_u64(out, *bets_stored);
-            put_u8(out, u8::from(*finished));
-            put_u8(out, u8::from(rows_crc.is_some()));
-            put_u32(out, rows_crc.unwrap_or(0));
+            put_welcome(out, *last_batch, *bets_stored, *finished, *rows_crc);
+        }
+        CentralMessage::SignedWelcome {
+            last_batch,
+            bets_stored,
+            finished,
+            rows_crc,
+            head,
+        } => {
+            put_header(out, len, kind::SIGNED_WELCOME);
+            put_welcome(out, *last_batch, *bets_stored, *finished, *rows_crc);
+            put_signed_head(out, head);
         }
         CentralMessage::Ack { batch, bets_stored } => {
             put_header(out, len, kind::ACK);
@@ -237,6 +245,26 @@ pub fn encode_central_message(
         }
     }
     Ok(len)
+}
+
+/// A welcome's fields' bytes: `last_batch`, `bets_stored`, the `finished`
+/// and `rows_crc_known` flags, `rows_crc`.
+const WELCOME_LEN: usize = 8 + 8 + 1 + 1 + 4;
+
+/// Writes a welcome's fields (`Welcome`, and `SignedWelcome` before its
+/// head): an unknown CRC is sent as 0, flagged unknown.
+fn put_welcome(
+    out: &mut Vec<u8>,
+    last_batch: u64,
+    bets_stored: u64,
+    finished: bool,
+    rows_crc: Option<u32>,
+) {
+    put_u64(out, last_batch);
+    put_u64(out, bets_stored);
+    put_u8(out, u8::from(finished));
+    put_u8(out, u8::from(rows_crc.is_some()));
+    put_u32(out, rows_crc.unwrap_or(0));
 }
 
 /// A batch digest's bytes: rows' CRC32C, their length, the bets (`u32`

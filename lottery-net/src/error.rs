@@ -316,14 +316,17 @@ pub enum ClientError {
     },
     /// A receipt that does not hold (a client with the central's receipt
     /// public key: [`ClientConfig::receipt_pubkey`](crate::ClientConfig)):
-    /// an answer without one, a signature that does not verify, a digest
-    /// that is not the one of the batch sent. The batch (or finish) is not
-    /// counted as stored; not retried.
+    /// an answer without one, a signature that does not verify, rules
+    /// other than the first signed welcome's, a digest that is not the one
+    /// of the batch sent. The batch (or finish) is not counted as stored; a
+    /// welcome that does not hold ends the connection before anything is
+    /// sent on it; not retried.
     #[error("the central's receipt for {what} of agency {agency} does not hold: {problem}")]
     BadReceipt {
         /// The agency.
         agency: AgencyId,
-        /// What it was for: `batch N`, `the finish`.
+        /// What it was for: `the welcome`, `batch N`, `the finish`, `the
+        /// draw`.
         what: String,
         /// Why it does not hold.
         problem: String,

@@ -60,6 +60,8 @@ pub(crate) mod kind {
     pub const SIGNED_FINISHED: u8 = 0x87;
     /// `SignedDraw` (central, receipts version).
     pub const SIGNED_DRAW: u8 = 0x88;
+    /// `SignedWelcome` (central, receipts version).
+    pub const SIGNED_WELCOME: u8 = 0x89;
     /// `Error` (central).
     pub const ERROR: u8 = 0xFF;
 }

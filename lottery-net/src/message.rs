@@ -16,14 +16,16 @@ use lottery_tls::SignedHead;
 /// `UnsupportedVersion` instead of misreading the longer `Welcome`.
 pub const PROTOCOL_VERSION: u16 = 2;
 
-/// The protocol version with receipts: version 2's messages, and every
-/// `Ack` and `Finished` replaced by [`CentralMessage::SignedAck`] and
+/// The protocol version with receipts: version 2's messages, and the
+/// `Welcome`, every `Ack` and every `Finished` replaced by
+/// [`CentralMessage::SignedWelcome`], [`CentralMessage::SignedAck`] and
 /// [`CentralMessage::SignedFinished`], which carry the central's signed
-/// chain head. An agency asks for it in its `Hello` only when it has the
+/// chain head (the welcome's names the lottery's rules, a committed
+/// number's commitment among them, before the agency sends a bet). An agency asks for it in its `Hello` only when it has the
 /// central's public key; a central speaks it only with a receipt key (else
 /// it refuses it, `UnsupportedVersion`), and answers version 2 as before,
 /// byte for byte. Versions are exact numbers, not feature bits: a later
-/// version (a `Welcome` field for a committed winning number, say) is 4.
+/// version (one more field in a message, say) is 4.
 pub const RECEIPTS_VERSION: u16 = 3;
 
 /// One bet as it travels: raw fields, validated by the central (the protocol
@@ -149,6 +151,23 @@ pub enum CentralMessage {
         /// Bets stored for the agency.
         bets_stored: u64,
     },
+    /// The answer to `Hello` with the central's signed chain head as it
+    /// stood at the handshake ([`RECEIPTS_VERSION`] only, instead of
+    /// `Welcome`): the lottery's rules (its fixed winning number, or a
+    /// committed one's commitment) signed before the agency's first bet.
+    SignedWelcome {
+        /// The last batch stored for the agency (0: none).
+        last_batch: u64,
+        /// Bets stored for the agency.
+        bets_stored: u64,
+        /// Whether the agency already finished.
+        finished: bool,
+        /// The CRC32C of every row stored for the agency, as in `Welcome`.
+        rows_crc: Option<u32>,
+        /// The central's signed chain head at the handshake (position 0 on
+        /// a store without records yet).
+        head: SignedHead,
+    },
     /// A batch is stored, with what a receipt needs ([`RECEIPTS_VERSION`]
     /// only, instead of `Ack`).
     SignedAck {
@@ -206,6 +225,7 @@ impl CentralMessage {
             Self::Welcome { .. } => "Welcome",
             Self::Ack { .. } => "Ack",
             Self::Finished { .. } => "Finished",
+            Self::SignedWelcome { .. } => "SignedWelcome",
             Self::SignedAck { .. } => "SignedAck",
             Self::SignedFinished { .. } => "SignedFinished",
             Self::SignedDraw { .. } => "SignedDraw",

@@ -94,6 +94,22 @@ fn central_message() -> impl Strategy<Value = CentralMessage> {
                     rows_crc,
                 }
             }),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<bool>(),
+            any::<Option<u32>>(),
+            signed_head()
+        )
+            .prop_map(|(last_batch, bets_stored, finished, rows_crc, head)| {
+                CentralMessage::SignedWelcome {
+                    last_batch,
+                    bets_stored,
+                    finished,
+                    rows_crc,
+                    head,
+                }
+            }),
         (any::<u64>(), any::<u64>())
             .prop_map(|(batch, bets_stored)| CentralMessage::Ack { batch, bets_stored }),
         any::<u64>().prop_map(|bets_stored| CentralMessage::Finished { bets_stored }),
@@ -461,6 +477,96 @@ fn a_welcome_whose_absent_rows_crc_is_not_zero_is_malformed() {
         decoder.next_central_message(),
         Err(DecodeError::AbsentNotZero {
             message: "Welcome",
+            field: "rows_crc"
+        })
+    );
+}
+
+/// A `SignedWelcome` with a committed rule, encoded.
+fn signed_welcome_frame() -> Vec<u8> {
+    let message = CentralMessage::SignedWelcome {
+        last_batch: 3,
+        bets_stored: 300,
+        finished: false,
+        rows_crc: None,
+        head: lottery_tls::SignedHead {
+            statement: lottery_tls::ChainStatement {
+                agencies: 5,
+                winning: lottery_tls::WinningRule::Committed([0xc1; 32]),
+                position: 0,
+                chain: [0xc0; 32],
+            },
+            signature: [0x5e; 64],
+        },
+    };
+    let mut frame = Vec::new();
+    encode_central_message(&message, DEFAULT_MAX_FRAME, &mut frame).unwrap();
+    frame
+}
+
+#[test]
+fn a_signed_welcome_cut_anywhere_is_truncated_naming_the_field_it_ends_in() {
+    let frame = signed_welcome_frame();
+    // Header 5, welcome 22, agencies 4, committed 1, commitment 32,
+    // position 8, chain 32, signature 64.
+    assert_eq!(frame.len(), 5 + 22 + 4 + 1 + 32 + 8 + 32 + 64);
+    let fields = [
+        (5, "last_batch"),
+        (13, "bets_stored"),
+        (21, "finished"),
+        (22, "rows_crc_known"),
+        (23, "rows_crc"),
+        (27, "agencies"),
+        (31, "committed"),
+        (32, "commitment"),
+        (64, "position"),
+        (72, "chain"),
+        (104, "signature"),
+    ];
+    for end in 5..frame.len() {
+        // The body cut at `end`, its length prefix saying so: a whole frame
+        // whose fields stop short.
+        let mut cut = frame[..end].to_vec();
+        cut[..4].copy_from_slice(&u32::try_from(end - 4).unwrap().to_be_bytes());
+        let field = fields
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= end)
+            .map(|(_, field)| *field)
+            .unwrap();
+        let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+        decoder.extend(&cut);
+        assert_eq!(
+            decoder.next_central_message(),
+            Err(DecodeError::Truncated {
+                message: "SignedWelcome",
+                field
+            }),
+            "cut at byte {end}"
+        );
+    }
+    // One byte more is trailing, and the absent CRC's rule holds here too.
+    let mut long = frame.clone();
+    long.push(0);
+    let body = u32::try_from(long.len() - 4).unwrap();
+    long[..4].copy_from_slice(&body.to_be_bytes());
+    let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+    decoder.extend(&long);
+    assert_eq!(
+        decoder.next_central_message(),
+        Err(DecodeError::TrailingBytes {
+            message: "SignedWelcome",
+            extra: 1
+        })
+    );
+    let mut crc = frame;
+    crc[26] = 1;
+    let mut decoder = Decoder::new(DEFAULT_MAX_FRAME);
+    decoder.extend(&crc);
+    assert_eq!(
+        decoder.next_central_message(),
+        Err(DecodeError::AbsentNotZero {
+            message: "SignedWelcome",
             field: "rows_crc"
         })
     );

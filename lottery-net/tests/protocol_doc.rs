@@ -10,10 +10,11 @@ use lottery_net::{
 const PROTOCOL: &str = include_str!("../PROTOCOL.md");
 
 const AGENCY_MESSAGES: [&str; 4] = ["Hello", "Batch", "Finish", "WinnersQuery"];
-const CENTRAL_MESSAGES: [&str; 9] = [
+const CENTRAL_MESSAGES: [&str; 10] = [
     "Welcome",
     "Ack",
     "Finished",
+    "SignedWelcome",
     "SignedAck",
     "SignedFinished",
     "SignedDraw",

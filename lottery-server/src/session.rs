@@ -486,17 +486,30 @@ impl Session {
         };
         self.bets_stored = point.bets_stored;
         log_line::handshake(id, &point);
-        send(
-            &CentralMessage::Welcome {
+        send(&self.welcome_message(&point, ctx), ctx.max_frame, out);
+        Step::Bound(id)
+    }
+
+    /// The answer to an accepted `Hello`: `Welcome`, or in a receipts
+    /// session `SignedWelcome`, with the chain head as it stands now signed
+    /// ([`signed_welcome_head`]; a plain `Welcome` there only when no head
+    /// could be signed, which the agency refuses).
+    fn welcome_message(&self, point: &ResumePoint, ctx: &Context<'_>) -> CentralMessage {
+        match self.receipts.then(|| signed_welcome_head(ctx)).flatten() {
+            Some(head) => CentralMessage::SignedWelcome {
+                last_batch: point.last_batch,
+                bets_stored: point.bets_stored,
+                finished: point.finished,
+                rows_crc: point.rows_crc,
+                head,
+            },
+            None => CentralMessage::Welcome {
                 last_batch: point.last_batch,
                 bets_stored: point.bets_stored,
                 finished: point.finished,
                 rows_crc: point.rows_crc,
             },
-            ctx.max_frame,
-            out,
-        );
-        Step::Bound(id)
+        }
     }
 
     fn on_batch(
@@ -909,6 +922,18 @@ fn send_error(error: &ErrorFrame, max_frame: usize, out: &mut Vec<u8>) {
         max_frame,
         out,
     );
+}
+
+/// The head a receipts session's `SignedWelcome` carries: the committed
+/// chain head at the handshake ([`receipt::chain_statement`]: the rules,
+/// with a committed number's commitment, so the agency holds it signed
+/// before its first bet; position 0 and the journal's first link on a store
+/// without records), signed once per handshake. `None` over a ledger
+/// without a chain.
+fn signed_welcome_head(ctx: &Context<'_>) -> Option<SignedHead> {
+    let key = ctx.receipt_key?;
+    let head = ctx.central.chain_head()?;
+    Some(key.sign(receipt::chain_statement(ctx.central, head)?))
 }
 
 /// The signed draw a receipts session's winners answer ends with

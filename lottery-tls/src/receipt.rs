@@ -6,7 +6,9 @@
 //! link, behind a domain-separation prefix) once per
 //! group of acknowledgements, never once per bet; every `Ack` and
 //! `Finished` of a receipts session carries the signed head that covers it
-//! ([`SignedHead`]). An agency checks the signature against the central's
+//! ([`SignedHead`]), and its `Welcome` the head as it stood at the
+//! handshake (so the rules, a committed number's commitment among them,
+//! are signed before the agency's first bet). An agency checks the signature against the central's
 //! public key ([`ReceiptPubkey`]) and keeps a [`Receipt`] per answer, one
 //! JSON line each ([`Receipt::to_json_line`]); `lottery-admin verify
 //! --receipts` reads them back ([`Receipt::from_json_line`]) and checks them
@@ -69,13 +71,22 @@ pub enum WinningRule {
     /// This number wins, known from the start.
     Fixed(u16),
     /// The number is derived at the draw from a secret whose commitment
-    /// (SHA-256 of the secret) this is: signed in every receipt, so an
-    /// agency holds the commitment from its first ack on, before the draw
-    /// reveals the secret.
+    /// (SHA-256 of the secret) this is: signed in every receipt, the
+    /// welcome's first, so an agency holds the commitment before it sends
+    /// a bet and before the draw reveals the secret.
     Committed([u8; 32]),
 }
 
 impl WinningRule {
+    /// A committed number's commitment in lowercase hex, as receipts and
+    /// log lines write it (`None` for a fixed number).
+    pub fn commitment_hex(&self) -> Option<String> {
+        match self {
+            Self::Fixed(_) => None,
+            Self::Committed(commitment) => Some(hex(commitment)),
+        }
+    }
+
     /// How many bytes [`WinningRule::put`] appends.
     pub fn encoded_len(&self) -> usize {
         match self {
@@ -400,6 +411,14 @@ impl ReceiptPubkey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReceiptSubject {
+    /// The handshake (`SignedWelcome`): the head is the chain as it stood
+    /// then (position 0 on a store without records), and its rules are
+    /// the ones every later receipt of the session must name.
+    Welcome {
+        /// Bets the welcome said were stored for the agency (what it
+        /// resumed from; the signature covers the head, not this count).
+        bets: u64,
+    },
     /// Batch number `batch`, whose store rows have `digest`.
     Batch {
         /// The batch's number.
@@ -505,6 +524,7 @@ impl Receipt {
                 Some(digest.rows_len()),
                 Some(format!("{:08x}", digest.rows_crc())),
             ),
+            ReceiptSubject::Welcome { bets } => ("welcome", None, bets, None, None),
             ReceiptSubject::Finish { bets } => ("finish", None, bets, None, None),
             ReceiptSubject::Draw { bets, .. } => ("draw", None, bets, None, None),
         };
@@ -557,7 +577,7 @@ impl Receipt {
             serde_json::from_str(line).map_err(|error| format!("not a receipt: {error}"))?;
         let agency = AgencyId::new(line.agency).map_err(|error| error.to_string())?;
         let subject = match (line.receipt.as_str(), line.batch, line.rows_bytes) {
-            ("batch" | "finish", ..)
+            ("welcome" | "batch" | "finish", ..)
                 if line.winners.is_some()
                     || line.drawn_number.is_some()
                     || line.secret.is_some() =>
@@ -578,6 +598,7 @@ impl Receipt {
                     digest: BatchDigest::from_parts(crc, rows_bytes, line.bets),
                 }
             }
+            ("welcome", None, None) => ReceiptSubject::Welcome { bets: line.bets },
             ("finish", None, None) => ReceiptSubject::Finish { bets: line.bets },
             ("draw", None, None) => {
                 let winners = line
@@ -602,7 +623,7 @@ impl Receipt {
             }
             (other, ..) => {
                 return Err(format!(
-                    "a receipt of kind `{other}` (batch receipts name batch, rows_bytes and rows_crc32c; finish receipts none of them; draw receipts winners and drawn_number)"
+                    "a receipt of kind `{other}` (batch receipts name batch, rows_bytes and rows_crc32c; welcome and finish receipts none of them; draw receipts winners and drawn_number)"
                 ));
             }
         };
@@ -876,6 +897,14 @@ mod tests {
                 statement(),
             ),
             (ReceiptSubject::Finish { bets: 700 }, statement()),
+            (
+                ReceiptSubject::Welcome { bets: 0 },
+                ChainStatement {
+                    position: 0,
+                    ..committed
+                },
+            ),
+            (ReceiptSubject::Welcome { bets: 300 }, statement()),
             (ReceiptSubject::Finish { bets: 700 }, committed),
             (
                 ReceiptSubject::Draw {
@@ -914,6 +943,15 @@ mod tests {
         .to_json_line();
         let with_batch = finish.replacen("\"bets\"", "\"batch\":1,\"bets\"", 1);
         assert!(Receipt::from_json_line(&with_batch).is_err());
+        let welcome = Receipt {
+            agency,
+            subject: ReceiptSubject::Welcome { bets: 0 },
+            head: key.sign(statement()),
+        }
+        .to_json_line();
+        assert!(welcome.starts_with("{\"receipt\":\"welcome\",\"agency\":3,\"bets\":0,"));
+        let with_rows = welcome.replacen("\"bets\"", "\"rows_bytes\":9,\"bets\"", 1);
+        assert!(Receipt::from_json_line(&with_rows).is_err());
         let with_secret = finish.replacen(
             "\"bets\"",
             &format!("\"secret\":\"{}\",\"bets\"", hex(&secret)),

@@ -86,8 +86,10 @@ pub struct AgencyArgs {
     #[arg(long, env = "CLI_TLS_SERVER_NAME", value_name = "NAME")]
     pub tls_server_name: Option<String>,
     /// The central's receipt public key (PEM, `lottery-admin keys`): ask
-    /// for receipts, check every ack's and the finish's signed receipt, and
-    /// stop (exit 1) at one that does not hold [default: no receipts].
+    /// for receipts, check the welcome's (before any bet is sent), every
+    /// ack's and the finish's signed receipt, each naming the welcome's
+    /// rules, and stop (exit 1) at one that does not hold [default: no
+    /// receipts].
     #[arg(long, env = "CLI_RECEIPT_PUBKEY", value_name = "PEM")]
     pub receipt_pubkey: Option<PathBuf>,
     /// Append every checked receipt to this file, one JSON line each

@@ -87,6 +87,16 @@ pub fn no_bets_loaded(agency: AgencyId, data: &str) {
     );
 }
 
+/// `commitment | result: success`: the central's signed welcome commits
+/// to the winning number by `commitment` (SHA-256 of its secret, 64 hex
+/// digits, as the central's `commit_winning_number` line and the receipts
+/// write it), signed over its chain at `position`, before any bet is sent.
+pub fn commitment(agency: AgencyId, commitment: &str, position: u64) {
+    info!(
+        "action: commitment | result: success | agency: {agency} | commitment: {commitment} | position: {position}"
+    );
+}
+
 /// `send_bets | result: in_progress`: `percent`% of the agency's `total`
 /// bets are stored (`stored` of them).
 pub fn send_progress(agency: AgencyId, percent: u64, stored: u64, total: u64) {

@@ -93,6 +93,14 @@ pub fn run_session(
     let agency = config.agency;
     let total = input.count();
     let mut client = AgencyClient::connect_interruptible(config, interrupter)?;
+    // The welcome's receipt, kept before any bet is sent: it names the
+    // rules, a committed number's commitment among them.
+    for receipt in client.take_receipts() {
+        if let Some(commitment) = receipt.head.statement.winning.commitment_hex() {
+            log::commitment(agency, &commitment, receipt.head.statement.position);
+        }
+        events(SessionEvent::Receipt(Box::new(receipt)));
+    }
     let mut bets = input.bets()?;
     let mut progress = Progress::new(total);
     let sent = client.send_from(&mut bets, |stored| {

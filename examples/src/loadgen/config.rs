@@ -69,7 +69,8 @@ pub struct LoadgenArgs {
     #[arg(long, conflicts_with_all = ["server", "tls_ca"])]
     pub tls: bool,
     /// Ask --server for receipts (protocol version 3: a central with
-    /// --receipt-key), so that every ack carries a signed head. The
+    /// --receipt-key), so that the welcome and every ack carry a signed
+    /// head. The
     /// signatures are not checked here: the load generator measures the
     /// central (an agency checks its own on its own machine).
     #[arg(long, requires = "server")]

@@ -248,9 +248,16 @@ impl Agency {
         report: &mut ThreadReport,
     ) -> Result<(), Failure> {
         match (self.phase, message) {
+            // The receipts version's welcome is signed (not checked: see
+            // `--receipts`).
             (
                 Phase::Welcome,
                 CentralMessage::Welcome {
+                    last_batch,
+                    finished,
+                    ..
+                }
+                | CentralMessage::SignedWelcome {
                     last_batch,
                     finished,
                     ..

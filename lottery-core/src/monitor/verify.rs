@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::lottery::draw::DrawSummary;
 use crate::lottery::rules::LotteryRules;
 use crate::monitor::inspect::{Inspection, Kind, Sources, inspect};
-use crate::monitor::journal::{Record, to_hex};
+use crate::monitor::journal::{Record, genesis, to_hex};
 use crate::monitor::store::link_target;
 
 /// What a store holds for one agency, as [`verify_store`] found it.
@@ -112,6 +112,19 @@ impl StoreReport {
     pub fn is_whole(&self) -> bool {
         self.journaled && self.data_tail == 0 && self.journal_tail == 0
     }
+}
+
+/// The link of the chain before its first record: SHA-256 of the journal's
+/// header line, `lottery-journal 2\n` (lottery-core/STORE.md). The head of a
+/// store without records is position 0 with this link: what a central with
+/// receipts signs in the welcome of a fresh store.
+///
+/// ```
+/// use lottery_core::verify::chain_start;
+/// assert_ne!(chain_start(), [0; 32]);
+/// ```
+pub fn chain_start() -> [u8; 32] {
+    genesis()
 }
 
 /// Checks the store at `path` (its `bets.csv`, journal and manifest) without

@@ -90,8 +90,9 @@ pub struct ClientConfig {
     pub tls: Option<lottery_tls::ClientTls>,
     /// The central's receipt public key (`None`: no receipts, protocol
     /// version 2 as before). With it the client asks for the receipts
-    /// version, checks every `SignedAck` and `SignedFinished` (signature,
-    /// and the digest of the batch it sent) and keeps a receipt of each
+    /// version, checks every `SignedWelcome`, `SignedAck`, `SignedFinished`
+    /// and `SignedDraw` (signature, the rules of the first welcome, and the
+    /// digest of the batch it sent) and keeps a receipt of each
     /// ([`AgencyClient::take_receipts`](crate::AgencyClient::take_receipts));
     /// an answer whose receipt does not hold is
     /// [`ClientError::BadReceipt`](crate::ClientError::BadReceipt).

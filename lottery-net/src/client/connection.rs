@@ -13,7 +13,9 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use lottery_bet::ResumePoint;
+use lottery_tls::{Receipt, ReceiptSubject};
 
+use super::receipts::{check_receipt, missing};
 use super::stream::Stream;
 use super::{ClientConfig, Interrupter};
 use crate::decoder::Decoder;
@@ -29,13 +31,19 @@ pub struct Connection {
     max_frame: usize,
     /// Reused encoding buffer.
     out: Vec<u8>,
+    /// The receipt of the central's `SignedWelcome`, its signature checked
+    /// (`None`: a version-2 session).
+    welcome: Option<Receipt>,
 }
 
 impl Connection {
     /// Connects to `config.server` (each of its comma-separated entries in
     /// order, each resolved address in turn, each within
     /// `config.connect_timeout`), completes the TLS handshake when
-    /// `config.tls` is set, sends `Hello` and reads `Welcome`.
+    /// `config.tls` is set, sends `Hello` and reads `Welcome`. With
+    /// [`ClientConfig::receipt_pubkey`] it asks for the receipts version
+    /// and reads a `SignedWelcome` whose signature must verify under that
+    /// key ([`Connection::welcome_receipt`] holds its receipt).
     ///
     /// # Errors
     /// [`ClientError::Connect`] when no address accepts;
@@ -46,7 +54,9 @@ impl Connection {
     /// when the central refuses the agency or the version; for TLS,
     /// [`ClientError::TlsSetup`], [`ClientError::TlsServerCertificate`],
     /// [`ClientError::TlsRefused`], [`ClientError::NotTls`] or
-    /// [`ClientError::Tls`].
+    /// [`ClientError::Tls`]; with receipts, [`ClientError::BadReceipt`] for
+    /// a plain `Welcome` or a `SignedWelcome` whose signature does not
+    /// verify.
     pub fn open(config: &ClientConfig) -> Result<(Self, ResumePoint), ClientError> {
         Self::handshake(config, None)
     }
@@ -102,6 +112,7 @@ impl Connection {
             decoder: Decoder::new(config.max_frame),
             max_frame: config.max_frame,
             out: Vec::new(),
+            welcome: None,
         };
         let hello = AgencyMessage::Hello {
             version: if config.receipt_pubkey.is_some() {
@@ -133,13 +144,17 @@ impl Connection {
         let tcp = connection.stream.tcp();
         tcp.set_read_timeout(config.io_timeout)?;
         tcp.set_write_timeout(config.io_timeout)?;
-        match welcome {
-            CentralMessage::Welcome {
-                last_batch,
-                bets_stored,
-                finished,
-                rows_crc,
-            } => Ok((
+        let agency = config.agency;
+        match (welcome, &config.receipt_pubkey) {
+            (
+                CentralMessage::Welcome {
+                    last_batch,
+                    bets_stored,
+                    finished,
+                    rows_crc,
+                },
+                None,
+            ) => Ok((
                 connection,
                 ResumePoint {
                     last_batch,
@@ -148,9 +163,51 @@ impl Connection {
                     rows_crc,
                 },
             )),
-            CentralMessage::Error(error) => Err(ClientError::Refused(error)),
-            other => Err(unexpected("Welcome", &other)),
+            (
+                CentralMessage::SignedWelcome {
+                    last_batch,
+                    bets_stored,
+                    finished,
+                    rows_crc,
+                    head,
+                },
+                Some(pubkey),
+            ) => {
+                let receipt = Receipt {
+                    agency,
+                    subject: ReceiptSubject::Welcome { bets: bets_stored },
+                    head,
+                };
+                // Whether it names the rules of an earlier welcome is the
+                // client's to check: a connection knows no earlier one.
+                check_receipt(pubkey, &receipt, None, None)?;
+                connection.welcome = Some(receipt);
+                Ok((
+                    connection,
+                    ResumePoint {
+                        last_batch,
+                        bets_stored,
+                        finished,
+                        rows_crc,
+                    },
+                ))
+            }
+            (CentralMessage::Welcome { .. }, Some(_)) => Err(missing(
+                agency,
+                "the welcome".to_owned(),
+                "answered the handshake",
+            )),
+            (CentralMessage::Error(error), _) => Err(ClientError::Refused(error)),
+            (other, _) => Err(unexpected("Welcome", &other)),
         }
+    }
+
+    /// The receipt of the central's signed welcome, its signature checked
+    /// under [`ClientConfig::receipt_pubkey`]: the chain head as it stood at
+    /// the handshake, with the lottery's rules (`None`: a version-2
+    /// session). What an agency keeps first, before it sends a bet.
+    pub fn welcome_receipt(&self) -> Option<Receipt> {
+        self.welcome
     }
 
     /// Encodes and sends one message.

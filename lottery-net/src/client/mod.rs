@@ -27,19 +27,21 @@ mod connection;
 mod interrupt;
 mod jitter;
 mod log;
+mod receipts;
 mod resume;
 mod stream;
 
 use std::collections::VecDeque;
 
 use lottery_bet::{AgencyId, BatchDigest, Document, ResumePoint};
-use lottery_tls::{Receipt, ReceiptPubkey, ReceiptSubject};
+use lottery_tls::{Receipt, ReceiptSubject};
 
 pub use self::config::{ClientConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IN_FLIGHT};
 pub use self::connection::Connection;
 use self::connection::unexpected;
 pub use self::interrupt::Interrupter;
 use self::jitter::Jitter;
+use self::receipts::{Rules, check_receipt, missing, rules_of, same_rules, signed_draw};
 use crate::batch::{BatchBuilder, BatchSource, PerBet, ToBatch};
 use crate::checked::AgencyFrame;
 use crate::decoder::Decoder;
@@ -77,75 +79,6 @@ fn sent_digest(agency: AgencyId, frame: &[u8], max_frame: usize) -> Option<Batch
     }
 }
 
-/// The receipt of the `SignedDraw` that must follow a receipts session's
-/// last `Winners` frame (anything else breaks the protocol).
-fn signed_draw(message: CentralMessage, agency: AgencyId) -> Result<Option<Receipt>, ClientError> {
-    match message {
-        CentralMessage::SignedDraw {
-            bets,
-            winners,
-            winning_number,
-            secret,
-            head,
-        } => Ok(Some(Receipt {
-            agency,
-            subject: ReceiptSubject::Draw {
-                bets,
-                winners,
-                winning_number,
-                secret,
-            },
-            head,
-        })),
-        other => Err(ClientError::BadReceipt {
-            agency,
-            what: "the draw".to_owned(),
-            problem: format!(
-                "the winners were not followed by the signed draw but by {}",
-                other.name()
-            ),
-        }),
-    }
-}
-
-/// Checks a receipt as it comes: its signature under the central's key;
-/// for a batch, that its digest is the one of the batch sent (`sent`); for
-/// the draw, that it reveals what its rules promised (the fixed number, or
-/// the committed secret: [`lottery_tls::DrawStatement::check_reveal`]).
-fn check_receipt(
-    pubkey: &ReceiptPubkey,
-    receipt: &Receipt,
-    sent: Option<BatchDigest>,
-) -> Result<(), ClientError> {
-    let what = match receipt.subject {
-        ReceiptSubject::Batch { batch, .. } => format!("batch {batch}"),
-        ReceiptSubject::Draw { .. } => "the draw".to_owned(),
-        _ => "the finish".to_owned(),
-    };
-    let bad = |problem: String| ClientError::BadReceipt {
-        agency: receipt.agency,
-        what: what.clone(),
-        problem,
-    };
-    pubkey
-        .verify_receipt(receipt)
-        .map_err(|error| bad(error.to_string()))?;
-    if let Some(draw) = receipt.draw_statement() {
-        draw.check_reveal().map_err(bad)?;
-    }
-    if let ReceiptSubject::Batch { digest, .. } = receipt.subject
-        && sent != Some(digest)
-    {
-        return Err(bad(format!(
-            "its digest ({} bets, {} bytes, CRC32C {:08x}) is not the one of the batch sent",
-            digest.bets(),
-            digest.rows_len(),
-            digest.rows_crc()
-        )));
-    }
-    Ok(())
-}
-
 /// The blocking client of one agency.
 ///
 /// ```no_run
@@ -180,6 +113,9 @@ pub struct AgencyClient {
     bets_sent: Option<u64>,
     /// Receipts checked and not yet taken ([`AgencyClient::take_receipts`]).
     receipts: Vec<Receipt>,
+    /// The rules the first signed welcome named (a receipts client, once
+    /// connected): every later receipt must name them.
+    rules: Option<Rules>,
 }
 
 impl AgencyClient {
@@ -218,6 +154,7 @@ impl AgencyClient {
             interrupter,
             bets_sent: None,
             receipts: Vec::new(),
+            rules: None,
         };
         client.ensure_connected()?;
         log::connected(
@@ -236,9 +173,12 @@ impl AgencyClient {
 
     /// The receipts checked since the last call, in the order their
     /// answers came (none without [`ClientConfig::receipt_pubkey`]): one
-    /// per batch acked and per finish recorded on this client's
-    /// connections (a batch the central reports stored in a `Welcome`,
-    /// after a lost ack, has none: a later receipt's head covers it).
+    /// per welcome (the first before any batch is sent: it names the
+    /// lottery's rules, a committed number's commitment among them), per
+    /// batch acked and per finish recorded on this client's connections (a
+    /// batch the central reports stored in a `Welcome`, after a lost ack,
+    /// has none: a later receipt's head covers it), and the draw's. Every
+    /// one names the rules of the first welcome.
     pub fn take_receipts(&mut self) -> Vec<Receipt> {
         std::mem::take(&mut self.receipts)
     }
@@ -445,18 +385,18 @@ impl AgencyClient {
                     subject: ReceiptSubject::Batch { batch, digest },
                     head,
                 };
-                if let Err(error) = check_receipt(&pubkey, &receipt, sent) {
+                if let Err(error) = check_receipt(&pubkey, &receipt, self.rules.as_ref(), sent) {
                     return Answered::Mismatch(error);
                 }
                 let bets = front.bets;
                 return self.acked((batch, bets), bets_stored, Some(receipt), window, progress);
             }
             Ok(CentralMessage::Ack { batch, .. }) if receipts.is_some() => {
-                return Answered::Mismatch(ClientError::BadReceipt {
-                    agency: self.config.agency,
-                    what: format!("batch {batch}"),
-                    problem: "the central acknowledged it without a receipt".to_owned(),
-                });
+                return Answered::Mismatch(missing(
+                    self.config.agency,
+                    format!("batch {batch}"),
+                    "acknowledged it",
+                ));
             }
             Ok(CentralMessage::Error(error)) => ClientError::Refused(error),
             Ok(other) => unexpected("Ack", &other),
@@ -494,7 +434,7 @@ impl AgencyClient {
                         head,
                     };
                     if let Some(pubkey) = &receipts {
-                        check_receipt(pubkey, &receipt, None)?;
+                        check_receipt(pubkey, &receipt, self.rules.as_ref(), None)?;
                     }
                     self.receipts.push(receipt);
                     self.resume.finished = true;
@@ -502,11 +442,11 @@ impl AgencyClient {
                     return Ok(());
                 }
                 Ok(CentralMessage::Finished { .. }) => {
-                    return Err(ClientError::BadReceipt {
-                        agency: self.config.agency,
-                        what: "the finish".to_owned(),
-                        problem: "the central recorded it without a receipt".to_owned(),
-                    });
+                    return Err(missing(
+                        self.config.agency,
+                        "the finish".to_owned(),
+                        "recorded it",
+                    ));
                 }
                 Ok(CentralMessage::Error(error)) => ClientError::Refused(error),
                 Ok(other) => unexpected("Finished", &other),
@@ -542,6 +482,7 @@ impl AgencyClient {
                 self.config.io_timeout
             };
             let receipts = self.config.receipt_pubkey;
+            let rules = self.rules;
             let answer = self.connected().and_then(|connection| {
                 connection.set_read_timeout(timeout)?;
                 connection.send(&AgencyMessage::WinnersQuery { wait })?;
@@ -558,7 +499,7 @@ impl AgencyClient {
                                 // The receipts version: the signed draw follows.
                                 let draw = signed_draw(connection.receive()?, agency)?;
                                 if let (Some(pubkey), Some(draw)) = (&receipts, &draw) {
-                                    check_receipt(pubkey, draw, None)?;
+                                    check_receipt(pubkey, draw, rules.as_ref(), None)?;
                                 }
                                 return Ok(Ok(Some((winners, draw))));
                             }
@@ -605,16 +546,42 @@ impl AgencyClient {
                 return Err(ClientError::Interrupted);
             }
             self.resume = match Connection::open_interruptible(&self.config, &self.interrupter) {
-                Ok((connection, resume)) => {
-                    self.connection = Some(connection);
-                    resume
-                }
+                Ok((connection, resume)) => self.welcomed(connection, resume)?,
                 // That connection attempt counts as the first of the run.
                 Err(error) if is_recoverable(&error) => self.reconnect(error, 1)?,
                 Err(error) => return Err(error),
             };
         }
         Ok(())
+    }
+
+    /// Takes a new connection's welcome (`resume`): in a receipts session,
+    /// keeps its receipt (its signature checked by the handshake) and the
+    /// rules it names, the first time, or checks that they are the first
+    /// welcome's. Returns the resume point.
+    ///
+    /// # Errors
+    /// [`ClientError::BadReceipt`] when a later welcome names other rules
+    /// (the connection is then dropped).
+    fn welcomed(
+        &mut self,
+        connection: Connection,
+        resume: ResumePoint,
+    ) -> Result<ResumePoint, ClientError> {
+        if let Some(receipt) = connection.welcome_receipt() {
+            match &self.rules {
+                Some(rules) => {
+                    if let Err(error) = same_rules(&receipt, rules) {
+                        connection.close();
+                        return Err(error);
+                    }
+                }
+                None => self.rules = Some(rules_of(&receipt.head)),
+            }
+            self.receipts.push(receipt);
+        }
+        self.connection = Some(connection);
+        Ok(resume)
     }
 
     /// The open connection. Within a request it is always there: every
@@ -746,7 +713,7 @@ impl AgencyClient {
             }
             match Connection::open_interruptible(&self.config, &self.interrupter) {
                 Ok((connection, resume)) => {
-                    self.connection = Some(connection);
+                    let resume = self.welcomed(connection, resume)?;
                     log::reconnected(
                         self.config.agency,
                         attempt,

@@ -7,7 +7,9 @@
 //! holds exactly what the central had committed when it signed); and what
 //! it is for is in that prefix: a batch with the receipt's digest, under its
 //! agency and number (so unchanged, at its place), or the agency's finish
-//! with its count; a signed draw must be the store's draw, over its whole
+//! with its count (a welcome's is the head itself: its position may be 0,
+//! a store without records, whose link is the chain's first,
+//! `lottery_core::verify::chain_start`); a signed draw must be the store's draw, over its whole
 //! chain, with its winning number and, under a committed one, the secret
 //! the store reveals, whose SHA-256 is the signed commitment and which with
 //! the signed chain gives the signed number. The signed rules (a fixed
@@ -18,7 +20,7 @@
 use std::path::{Path, PathBuf};
 
 use lottery_core::DrawSecret;
-use lottery_core::verify::{ChainEntry, ChainRecord, StoreReport};
+use lottery_core::verify::{ChainEntry, ChainRecord, StoreReport, chain_start};
 use lottery_tls::{DrawStatement, Receipt, ReceiptPubkey, ReceiptSubject, WinningRule};
 
 /// How many receipts held, per file.
@@ -68,6 +70,7 @@ pub(crate) fn check_receipts(
 
 fn subject(receipt: &Receipt) -> String {
     match receipt.subject {
+        ReceiptSubject::Welcome { bets } => format!("its welcome with {bets} bets stored"),
         ReceiptSubject::Batch { batch, .. } => format!("batch {batch}"),
         ReceiptSubject::Finish { bets } => format!("its finish with {bets} bets"),
         ReceiptSubject::Draw { bets, .. } => format!("the draw of {bets} bets"),
@@ -108,15 +111,18 @@ fn check_one(
     let prefix = usize::try_from(position)
         .ok()
         .and_then(|position| report.chain.get(..position))
-        .filter(|prefix| !prefix.is_empty())
         .ok_or_else(|| {
             format!(
                 "the central signed its chain at record {position}, the store's journal holds {} records: records it had committed are gone (the journal was cut or replaced)",
                 report.chain.len()
             )
         })?;
-    let head: &ChainEntry = prefix.last().expect("the prefix is not empty");
-    if head.link != statement.chain {
+    // Position 0 (a welcome before the store's first record): the link
+    // before every record.
+    let link = prefix
+        .last()
+        .map_or_else(chain_start, |head: &ChainEntry| head.link);
+    if link != statement.chain {
         return Err(format!(
             "the store's chain at record {position} is not the one the central signed: the store's bytes or records before it changed after they were committed (their checksums recomputed)"
         ));
@@ -239,11 +245,13 @@ fn matches_draw(
 
 /// Whether what `receipt` is for lies within `prefix` (the store's chain up
 /// to the signed head): its batch with its digest, or its finish with its
-/// count.
+/// count (a welcome's head is all it holds).
 fn in_prefix(receipt: &Receipt, prefix: &[ChainEntry]) -> Result<(), String> {
     let position = prefix.len();
     let agency = receipt.agency;
     let found = match receipt.subject {
+        // What a welcome is for is the head itself, checked already.
+        ReceiptSubject::Welcome { .. } => Some(Ok(())),
         ReceiptSubject::Batch { batch, digest } => prefix.iter().find_map(|entry| match entry.record {
             ChainRecord::Batch {
                 agency: a,
