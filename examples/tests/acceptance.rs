@@ -3,18 +3,22 @@
 //! to the workspace, when it exists; otherwise the synthetic data set, and
 //! the test says so), checked the way the course checks it: the agencies'
 //! `cant_ganadores` lines, one `sorteo` line, the `apuesta_recibida` counts,
-//! and `bets.csv` holding exactly the input bets.
+//! and `bets.csv` holding exactly the input bets (byte for byte what the
+//! store's encoder writes for each agency's input), in plaintext, over mutual
+//! TLS, and with signed receipts and a committed winning number.
 
 mod support;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::process::Command;
 
 use lottery_bet::{AgencyFile, AgencyId, Bet, BetNumber, StoreRows};
 use lottery_examples::synthetic::SyntheticDataSet;
+use lottery_tls::{Receipt, ReceiptSubject};
 use sha2::Digest as _;
 
-use support::{Central, log_values, run_agency, workspace_root};
+use support::{Central, admin_bin, log_values, run, run_agency, workspace_root};
 
 /// The number a committed central drew, checked from the outside: its
 /// `reveal_secret` line's secret is the one its start's `commitment` was
@@ -105,7 +109,8 @@ fn multiset(bets: impl IntoIterator<Item = Bet>) -> HashMap<Bet, usize> {
 enum Mode {
     Plain,
     Tls,
-    /// `--winning-number committed`: the number is known only at the draw.
+    /// `--winning-number committed` and `--receipt-key`: the number is known
+    /// only at the draw, and every agency keeps a receipt of every answer.
     Committed,
 }
 
@@ -115,7 +120,7 @@ fn five_agencies_on_the_course_data_get_their_winners_and_every_bet_is_stored_on
 }
 
 #[test]
-fn five_agencies_on_the_course_data_with_a_committed_number_get_the_winners_the_revealed_secret_gives()
+fn five_agencies_on_the_course_data_with_receipts_and_a_committed_number_get_the_winners_the_revealed_secret_gives()
  {
     course_run(Mode::Committed);
 }
@@ -164,6 +169,16 @@ fn course_run(mode: Mode) {
         assert_eq!(total, COURSE_BETS, "the course data changed");
     }
 
+    // `lottery-admin keys`: the central's receipt key and its public half.
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = run(Command::new(admin_bin())
+        .args(["keys", "--out"])
+        .arg(keys_dir.path()));
+    assert!(keys.status.success(), "{}{}", keys.stdout, keys.log);
+    let receipt_private = keys_dir.path().join("receipt-key.pem");
+    let receipt_public = keys_dir.path().join("receipt-pubkey.pem");
+    let receipt_file = |agency: AgencyId| keys_dir.path().join(format!("receipts-{agency}.jsonl"));
+
     let pki_dir = tempfile::tempdir().unwrap();
     let ids: Vec<AgencyId> = (1..=5).map(|id| AgencyId::new(id).unwrap()).collect();
     let pki = lottery_tls::write_pki(pki_dir.path(), &ids, &["localhost".to_owned()]).unwrap();
@@ -183,7 +198,8 @@ fn course_run(mode: Mode) {
             ],
         )
     } else if mode == Mode::Committed {
-        Central::start_with(5, &["--winning-number", "committed"])
+        let key = path(receipt_private.clone());
+        Central::start_with(5, &["--winning-number", "committed", "--receipt-key", &key])
     } else {
         Central::start(5)
     };
@@ -204,6 +220,10 @@ fn course_run(mode: Mode) {
                 ]);
                 args.extend([path(cert), "--tls-key".to_owned(), path(key)]);
                 args.extend(["--tls-server-name".to_owned(), "localhost".to_owned()]);
+            }
+            if mode == Mode::Committed {
+                args.extend(["--receipt-pubkey".to_owned(), path(receipt_public.clone())]);
+                args.extend(["--receipts".to_owned(), path(receipt_file(agency))]);
             }
             std::thread::spawn(move || {
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -257,6 +277,48 @@ fn course_run(mode: Mode) {
 
     if tls {
         assert!(log.contains("tls: mutual"), "{log}");
+    }
+    if mode == Mode::Committed {
+        // Every agency holds a receipt of its welcome, of each batch, of its
+        // finish and of the draw, and every one of them holds against the
+        // store.
+        let files: Vec<PathBuf> = ids.iter().map(|&agency| receipt_file(agency)).collect();
+        for file in &files {
+            let kinds: Vec<&str> = std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .map(
+                    |line| match Receipt::from_json_line(line).unwrap().subject {
+                        ReceiptSubject::Welcome { .. } => "welcome",
+                        ReceiptSubject::Batch { .. } => "batch",
+                        ReceiptSubject::Finish { .. } => "finish",
+                        ReceiptSubject::Draw { .. } => "draw",
+                        _ => "another kind",
+                    },
+                )
+                .collect();
+            let shape = (
+                kinds.first(),
+                kinds.last(),
+                kinds.contains(&"batch"),
+                kinds.contains(&"finish"),
+            );
+            assert_eq!(
+                shape,
+                (Some(&"welcome"), Some(&"draw"), true, true),
+                "{}: {kinds:?}",
+                file.display()
+            );
+        }
+        let verify = run(Command::new(admin_bin())
+            .arg("verify")
+            .arg("--store")
+            .arg(&exited.store)
+            .arg("--pubkey")
+            .arg(&receipt_public)
+            .arg("--receipts")
+            .args(&files));
+        assert!(verify.status.success(), "{}{}", verify.stdout, verify.log);
     }
     let mut stored: HashMap<AgencyId, Vec<Bet>> = HashMap::new();
     let mut stored_bytes: HashMap<AgencyId, Vec<u8>> = HashMap::new();
