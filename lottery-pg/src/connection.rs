@@ -55,8 +55,9 @@ JOIN unnest($1::integer[], $2::bigint[]) AS k (agency, batch)
     ON b.agency = k.agency AND b.batch = k.batch";
 
 /// Records a finish when the count equals the bets stored for the agency,
-/// in the same statement; says whether it does, the bets stored, and how
-/// many expected agencies have no finish recorded yet, this one counted
+/// in the same statement; says whether it does, the bets stored, how
+/// many expected agencies have no finish recorded yet, this one counted, and
+/// whether this statement inserted it (a new record of the chain)
 /// (the statement's insert is not in its own snapshot, the transaction's
 /// earlier finishes are; under the lottery's row lock, so every other
 /// central's finishes are committed or wait).
@@ -71,8 +72,37 @@ WITH stored AS (
 )
 SELECT stored.bets = $2, stored.bets,
        ((SELECT agencies FROM lottery) - (SELECT count(*) FROM finishes)
-        - (SELECT count(*) FROM inserted))::bigint
+        - (SELECT count(*) FROM inserted))::bigint,
+       EXISTS (SELECT 1 FROM inserted)
 FROM stored";
+
+/// Locks the chain's head row and reads it (position, link): the last step
+/// of a transaction that adds records to the chain, so that transactions
+/// of every central chain their records one after another, each after the
+/// head the one before committed.
+const LOCK_HEAD: &str = "SELECT position, link FROM chain_head FOR UPDATE";
+
+/// Reads the chain's head (position, link) without locking it: a
+/// transaction that adds no record (every write found stored) still learns
+/// the head that covers what it found.
+const READ_HEAD: &str = "SELECT position, link FROM chain_head";
+
+/// Gives the batches a transaction inserted their place in the chain (`$1`
+/// to `$4`: agencies, numbers, positions, links).
+const CHAIN_BATCHES: &str = "
+UPDATE batches b SET position = c.position, link = c.link
+FROM unnest($1::integer[], $2::bigint[], $3::bigint[], $4::bytea[]) AS c (agency, batch, position, link)
+WHERE b.agency = c.agency AND b.batch = c.batch";
+
+/// Gives the finishes a transaction inserted their place in the chain
+/// (`$1` to `$3`: agencies, positions, links).
+const CHAIN_FINISHES: &str = "
+UPDATE finishes f SET position = c.position, link = c.link
+FROM unnest($1::integer[], $2::bigint[], $3::bytea[]) AS c (agency, position, link)
+WHERE f.agency = c.agency";
+
+/// Moves the chain's head (`$1`, `$2`: position, link).
+const MOVE_HEAD: &str = "UPDATE chain_head SET position = $1, link = $2";
 
 /// Locks the lottery's row: transactions recording finishes, from every
 /// central, run one after another.
@@ -112,6 +142,11 @@ pub(crate) struct Statements {
     pub(crate) finish: Statement,
     pub(crate) lock_lottery: Statement,
     pub(crate) draw: Statement,
+    pub(crate) lock_head: Statement,
+    pub(crate) read_head: Statement,
+    pub(crate) chain_batches: Statement,
+    pub(crate) chain_finishes: Statement,
+    pub(crate) move_head: Statement,
 }
 
 /// A client that reconnects when it finds itself closed.
@@ -181,6 +216,11 @@ impl Connection {
                 finish,
                 lock_lottery,
                 draw,
+                lock_head: client.prepare(LOCK_HEAD)?,
+                read_head: client.prepare(READ_HEAD)?,
+                chain_batches: client.prepare(CHAIN_BATCHES)?,
+                chain_finishes: client.prepare(CHAIN_FINISHES)?,
+                move_head: client.prepare(MOVE_HEAD)?,
             };
             self.live = Some((client, statements));
         }
