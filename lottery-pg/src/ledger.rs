@@ -263,6 +263,19 @@ impl PgLedger {
         Ok(recovery)
     }
 
+    /// Reads the chain's head after a read the books learn stored writes
+    /// from (a handshake's record and digests, in statements before this
+    /// one, so inside the head it reads): a resend the books then answer
+    /// without a write is inside the head this central signs, whichever
+    /// central stored it.
+    fn learn_head(&self, client: &mut postgres::Client) -> Result<(), StoreError> {
+        let mut tx = client.transaction().map_err(self.db_error("read"))?;
+        let head = self.read_head(&mut tx)?;
+        tx.commit().map_err(self.db_error("read"))?;
+        self.engine.saw_head(head);
+        Ok(())
+    }
+
     /// The chain's head as `tx` sees it.
     fn read_head(&self, tx: &mut postgres::Transaction<'_>) -> Result<ChainHead, StoreError> {
         let row = tx
@@ -603,6 +616,7 @@ impl Ledger for PgLedger {
                 &[&id],
             )
             .map_err(self.db_error("read"))?;
+        self.learn_head(client)?;
         Ok(Some(AgencyRecord {
             last_batch: row.get::<_, i64>(0) as u64,
             bets: row.get::<_, i64>(1) as u64,
@@ -621,6 +635,7 @@ impl Ledger for PgLedger {
                 &[&(agency.get() as i32), &after],
             )
             .map_err(self.db_error("read"))?;
+        self.learn_head(client)?;
         // Only the run of numbers right after `after` (batches are stored
         // without holes; a gap would end what can be adopted).
         let mut digests = Vec::new();
