@@ -142,6 +142,9 @@ mod tests {
         hasher.update(link);
         hasher.update(b"finish 3 7");
         assert_eq!(<[u8; 32]>::from(hasher.finalize()), finish.link(&link));
-        assert_eq!(genesis(), <[u8; 32]>::from(Sha256::digest(b"lottery-pg chain 1\n")));
+        assert_eq!(
+            genesis(),
+            <[u8; 32]>::from(Sha256::digest(b"lottery-pg chain 1\n"))
+        );
     }
 }

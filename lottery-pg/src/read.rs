@@ -79,10 +79,7 @@ pub(crate) fn each_bet(
 /// # Errors
 /// [`StoreError::Io`] when the URL does not parse or the database cannot be
 /// reached or read; [`StoreError::Inconsistent`] as above.
-pub(crate) fn connect_reader(
-    url: &str,
-    versions: &[i32],
-) -> Result<(Client, PathBuf), StoreError> {
+pub(crate) fn connect_reader(url: &str, versions: &[i32]) -> Result<(Client, PathBuf), StoreError> {
     let config = Config::from_str(url).map_err(|error| StoreError::Io {
         action: "parse the URL of",
         path: PathBuf::from("postgres://"),

@@ -52,7 +52,10 @@ fn positions(client: &mut Client) -> Vec<i64> {
         )
         .unwrap()
         .iter()
-        .map(|row| row.get::<_, Option<i64>>(0).expect("every record has a place"))
+        .map(|row| {
+            row.get::<_, Option<i64>>(0)
+                .expect("every record has a place")
+        })
         .collect()
 }
 
@@ -92,7 +95,11 @@ fn centrals_committing_at_once_share_one_gapless_chain_and_each_head_covers_its_
     let start = Arc::new(Barrier::new(AGENCIES as usize));
     let writers: Vec<_> = (1..=AGENCIES)
         .map(|agency| {
-            let on = if agency % 2 == 1 { a.clone() } else { b.clone() };
+            let on = if agency % 2 == 1 {
+                a.clone()
+            } else {
+                b.clone()
+            };
             let start = Arc::clone(&start);
             let url = schema.url().to_owned();
             std::thread::spawn(move || {
@@ -123,7 +130,10 @@ fn centrals_committing_at_once_share_one_gapless_chain_and_each_head_covers_its_
     a.submit(id(1), BATCHES + 1, &batch(1, BATCHES + 1, 2))
         .unwrap();
     let at = position_of(&mut client, 1, BATCHES as i64 + 1);
-    assert!(b.chain_head().unwrap().records < at, "B committed nothing since");
+    assert!(
+        b.chain_head().unwrap().records < at,
+        "B committed nothing since"
+    );
     b.refresh_resume_point(id(1)).unwrap();
     assert_eq!(
         b.submit(id(1), BATCHES + 1, &batch(1, BATCHES + 1, 2))
@@ -131,13 +141,21 @@ fn centrals_committing_at_once_share_one_gapless_chain_and_each_head_covers_its_
         lottery_core::Submitted::AlreadyStored { batch: BATCHES + 1 }
     );
     assert!(b.chain_head().unwrap().records >= at);
-    assert_eq!(b.chain_head(), a.chain_head(), "the same head, read by both");
+    assert_eq!(
+        b.chain_head(),
+        a.chain_head(),
+        "the same head, read by both"
+    );
 
     // The finishes, on both centrals at once.
     let start = Arc::new(Barrier::new(AGENCIES as usize));
     let finishers: Vec<_> = (1..=AGENCIES)
         .map(|agency| {
-            let on = if agency % 2 == 1 { a.clone() } else { b.clone() };
+            let on = if agency % 2 == 1 {
+                a.clone()
+            } else {
+                b.clone()
+            };
             let start = Arc::clone(&start);
             let bets = BATCHES * 3 + if agency == 1 { 2 } else { 0 };
             std::thread::spawn(move || {
@@ -286,4 +304,3 @@ fn restore(client: &mut Client, url: &str, edit: &str) {
     };
     client.batch_execute(undo).unwrap();
 }
-
