@@ -134,13 +134,9 @@ fn subject(receipt: &Receipt) -> String {
     }
 }
 
-fn check_one(
-    receipt: &Receipt,
-    pubkeys: &[(PathBuf, ReceiptPubkey)],
-    report: &Ledgered<'_>,
-) -> Result<(), String> {
-    // Signed by any of the keys given: one shared by every central, or
-    // each central's own.
+/// Whether `receipt` is signed under one of `pubkeys`: one key shared by
+/// every central, or each central's own.
+fn verify_signature(receipt: &Receipt, pubkeys: &[(PathBuf, ReceiptPubkey)]) -> Result<(), String> {
     let verified: Vec<_> = pubkeys
         .iter()
         .map(|(_, pubkey)| pubkey.verify_receipt(receipt))
@@ -159,6 +155,15 @@ fn check_one(
             keys.join(", ")
         ));
     }
+    Ok(())
+}
+
+fn check_one(
+    receipt: &Receipt,
+    pubkeys: &[(PathBuf, ReceiptPubkey)],
+    report: &Ledgered<'_>,
+) -> Result<(), String> {
+    verify_signature(receipt, pubkeys)?;
     let statement = receipt.head.statement;
     let store = report
         .rules
@@ -298,16 +303,13 @@ fn matches_draw(
     }
     let revealed = report.secret.and_then(from_hex);
     if revealed != signed.secret {
+        let secret = |secret: Option<[u8; 32]>, none: &str| {
+            secret.map_or_else(|| none.to_owned(), |s| format!("secret {}", to_hex(&s)))
+        };
         return Err(format!(
             "the central signed {}, the store reveals {}: {} was rewritten",
-            signed.secret.map_or_else(
-                || "no secret".to_owned(),
-                |secret| format!("secret {}", to_hex(&secret))
-            ),
-            revealed.map_or_else(
-                || "none".to_owned(),
-                |secret| format!("secret {}", to_hex(&secret))
-            ),
+            secret(signed.secret, "no secret"),
+            secret(revealed, "none"),
             report.rules_place
         ));
     }
