@@ -372,11 +372,12 @@ pub fn ledger_chain(url: &str) -> Result<LedgerChain, StoreError> {
         let (record, entry) = match record {
             Record::Batch { agency, batch, .. } => {
                 let key = (agency.get() as i32, batch as i64);
+                // No bets left, or one that does not validate: the digest
+                // of none (which no stored batch has: a batch holds a bet).
                 let digest = digests
                     .get(&key)
                     .copied()
-                    // No bets at all: the digest of none.
-                    .unwrap_or_else(|| Some(BatchDigest::of_rows(&[], 0)))
+                    .flatten()
                     .unwrap_or_else(|| BatchDigest::of_rows(&[], 0));
                 (
                     Record::Batch {
