@@ -484,28 +484,32 @@ fn chain(
             }
         }
     }
-    if !batch_agencies.is_empty() {
-        tx.execute(
-            &statements.chain_batches,
+    let at = i64::try_from(position).map_err(|_| "the chain is full".to_owned())?;
+    let row = tx
+        .query_one(
+            &statements.chain_records,
             &[
                 &batch_agencies,
                 &batch_numbers,
                 &batch_positions,
                 &batch_links,
+                &finish_agencies,
+                &finish_positions,
+                &finish_links,
+                &at,
+                &link.as_slice(),
             ],
         )
         .map_err(text)?;
+    let changed: (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    let expected = (batch_agencies.len() as i64, finish_agencies.len() as i64, 1);
+    if changed != expected {
+        // Rows this transaction inserted, or the head row, gone: refused,
+        // never committed with records outside the chain.
+        return Err(format!(
+            "placing the records in the chain changed {changed:?} rows (batches, finishes, head), {expected:?} expected"
+        ));
     }
-    if !finish_agencies.is_empty() {
-        tx.execute(
-            &statements.chain_finishes,
-            &[&finish_agencies, &finish_positions, &finish_links],
-        )
-        .map_err(text)?;
-    }
-    let at = i64::try_from(position).map_err(|_| "the chain is full".to_owned())?;
-    tx.execute(&statements.move_head, &[&at, &link.as_slice()])
-        .map_err(text)?;
     Ok(ChainHead {
         records: position,
         link,

@@ -87,22 +87,27 @@ const LOCK_HEAD: &str = "SELECT position, link FROM chain_head FOR UPDATE";
 /// the head that covers what it found.
 const READ_HEAD: &str = "SELECT position, link FROM chain_head";
 
-/// Gives the batches a transaction inserted their place in the chain (`$1`
-/// to `$4`: agencies, numbers, positions, links).
-const CHAIN_BATCHES: &str = "
-UPDATE batches b SET position = c.position, link = c.link
-FROM unnest($1::integer[], $2::bigint[], $3::bigint[], $4::bytea[]) AS c (agency, batch, position, link)
-WHERE b.agency = c.agency AND b.batch = c.batch";
-
-/// Gives the finishes a transaction inserted their place in the chain
-/// (`$1` to `$3`: agencies, positions, links).
-const CHAIN_FINISHES: &str = "
-UPDATE finishes f SET position = c.position, link = c.link
-FROM unnest($1::integer[], $2::bigint[], $3::bytea[]) AS c (agency, position, link)
-WHERE f.agency = c.agency";
-
-/// Moves the chain's head (`$1`, `$2`: position, link).
-const MOVE_HEAD: &str = "UPDATE chain_head SET position = $1, link = $2";
+/// Gives the records a transaction inserted their place in the chain and
+/// moves the head, in one statement (one round trip under the head's
+/// lock): the batches (`$1` to `$4`: agencies, numbers, positions, links),
+/// the finishes (`$5` to `$7`: agencies, positions, links), the head (`$8`,
+/// `$9`: position, link). Says how many rows of each it changed.
+const CHAIN_RECORDS: &str = "
+WITH b AS (
+    UPDATE batches b SET position = c.position, link = c.link
+    FROM unnest($1::integer[], $2::bigint[], $3::bigint[], $4::bytea[])
+        AS c (agency, batch, position, link)
+    WHERE b.agency = c.agency AND b.batch = c.batch
+    RETURNING 1
+), f AS (
+    UPDATE finishes f SET position = c.position, link = c.link
+    FROM unnest($5::integer[], $6::bigint[], $7::bytea[]) AS c (agency, position, link)
+    WHERE f.agency = c.agency
+    RETURNING 1
+), h AS (
+    UPDATE chain_head SET position = $8, link = $9 RETURNING 1
+)
+SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM f), (SELECT count(*) FROM h)";
 
 /// Locks the lottery's row: transactions recording finishes, from every
 /// central, run one after another.
@@ -144,9 +149,7 @@ pub(crate) struct Statements {
     pub(crate) draw: Statement,
     pub(crate) lock_head: Statement,
     pub(crate) read_head: Statement,
-    pub(crate) chain_batches: Statement,
-    pub(crate) chain_finishes: Statement,
-    pub(crate) move_head: Statement,
+    pub(crate) chain_records: Statement,
 }
 
 /// A client that reconnects when it finds itself closed.
@@ -218,9 +221,7 @@ impl Connection {
                 draw,
                 lock_head: client.prepare(LOCK_HEAD)?,
                 read_head: client.prepare(READ_HEAD)?,
-                chain_batches: client.prepare(CHAIN_BATCHES)?,
-                chain_finishes: client.prepare(CHAIN_FINISHES)?,
-                move_head: client.prepare(MOVE_HEAD)?,
+                chain_records: client.prepare(CHAIN_RECORDS)?,
             };
             self.live = Some((client, statements));
         }
