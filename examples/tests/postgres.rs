@@ -351,7 +351,8 @@ fn verify(url: &str) -> (bool, String, String) {
 
 /// `lottery-admin verify` finds the drawn ledger whole, with its counts and
 /// draw; then each edit made with SQL behind the centrals' back (a bet's
-/// number, a bet removed, a finish removed, the winning number changed)
+/// number, a bet removed, a finish removed or its count changed, a chain
+/// link changed, the winning number changed)
 /// makes it fail, naming what changed, and undoing the edit makes it whole
 /// again.
 fn assert_verify_sees_the_ledger_and_every_edit(base: &str, schema: &Schema, inputs: &Inputs) {
@@ -401,9 +402,27 @@ fn assert_verify_sees_the_ledger_and_every_edit(base: &str, schema: &Schema, inp
             "INSERT INTO bets SELECT * FROM removed; DROP TABLE removed".to_owned(),
         ),
         (
-            "DELETE FROM finishes WHERE agency = 3".to_owned(),
+            // Kept aside with its place in the chain, and put back.
+            "CREATE TABLE removed AS SELECT * FROM finishes WHERE agency = 3; \
+             DELETE FROM finishes WHERE agency = 3"
+                .to_owned(),
             "it records a draw, but 4 of the 5 agencies finished",
-            format!("INSERT INTO finishes VALUES (3, {finished})"),
+            "INSERT INTO finishes SELECT * FROM removed; DROP TABLE removed".to_owned(),
+        ),
+        (
+            format!("UPDATE finishes SET bets = {finished} + 1 WHERE agency = 3"),
+            "agency 3's finish counts",
+            format!("UPDATE finishes SET bets = {finished} WHERE agency = 3"),
+        ),
+        (
+            // A record's link: the chain breaks there.
+            "CREATE TABLE kept AS SELECT link FROM batches WHERE agency = 4 AND batch = 2; \
+             UPDATE batches SET link = sha256(link) WHERE agency = 4 AND batch = 2"
+                .to_owned(),
+            "the checksum chain breaks at position",
+            "UPDATE batches SET link = (SELECT link FROM kept) WHERE agency = 4 AND batch = 2; \
+             DROP TABLE kept"
+                .to_owned(),
         ),
         (
             "UPDATE lottery SET winning_number = 1033".to_owned(),

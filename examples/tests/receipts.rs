@@ -2,7 +2,12 @@
 //! agencies with `--receipt-pubkey` and `--receipts FILE`, and
 //! `lottery-admin keys` and `verify --receipts`. What a receipt proves is in
 //! SECURITY.md ("Receipts"); its JSON line is in lottery-core/STORE.md.
+//! Also on PostgreSQL (with `LOTTERY_TEST_POSTGRES`): two centrals with keys
+//! of their own sharing one schema, every receipt checked against the one
+//! chain, and an edit made with SQL naming the receipt it breaks.
 
+#[path = "../../lottery-pg/tests/common/mod.rs"]
+mod pg_common;
 mod support;
 
 use std::io::{Read, Write};
@@ -939,4 +944,236 @@ fn a_central_that_signs_another_commitment_after_its_welcome_is_refused_at_the_f
         kept[0].head.statement.winning,
         WinningRule::Committed([0xc1; 32])
     );
+}
+
+/// `lottery-admin verify --store URL --receipts FILES` with one `--pubkey`
+/// per key.
+fn verify_keys(store: &str, files: &[PathBuf], pubkeys: &[&str]) -> Output {
+    let mut command = Command::new(admin_bin());
+    command.args(["verify", "--store", store, "--receipts"]);
+    command.args(files);
+    for pubkey in pubkeys {
+        command.args(["--pubkey", pubkey]);
+    }
+    run(&mut command)
+}
+
+#[test]
+fn two_centrals_on_one_postgres_schema_sign_receipts_of_one_chain_that_verify_checks() {
+    let Some(base) = pg_common::postgres_url(
+        "two_centrals_on_one_postgres_schema_sign_receipts_of_one_chain_that_verify_checks",
+    ) else {
+        return;
+    };
+    const AGENCIES: u32 = 4;
+    let schema = pg_common::Schema::new(&base);
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // One key per central: agencies 1 and 3 on A, 2 and 4 on B.
+    let (private_a, public_a) = keys(dir, "a");
+    let (private_b, public_b) = keys(dir, "b");
+    let a = Central::start_on(AGENCIES, Some(schema.url()), &["--receipt-key", &private_a]);
+    let b = Central::start_on(AGENCIES, Some(schema.url()), &["--receipt-key", &private_b]);
+    let files: Vec<PathBuf> = (1..=AGENCIES)
+        .map(|id| dir.join(format!("receipts-{id}.jsonl")))
+        .collect();
+    let runs: Vec<Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=AGENCIES)
+            .map(|id| {
+                let (central, public) = if id % 2 == 1 {
+                    (&a, &public_a)
+                } else {
+                    (&b, &public_b)
+                };
+                let file = files[id as usize - 1].display().to_string();
+                scope.spawn(move || {
+                    agency(
+                        central,
+                        dir,
+                        id,
+                        &["--receipt-pubkey", public, "--receipts", &file],
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for run in &runs {
+        assert!(run.status.success(), "{}", run.log);
+    }
+    // Every agency has its winners: the lottery is drawn. (A central that
+    // did not draw stays up for agencies yet to ask: stopped here.)
+    let (mut a, mut b) = (a, b);
+    a.kill();
+    b.kill();
+    for log in [&a.log(), &b.log()] {
+        assert!(
+            log.contains("action: receipts | result: success | receipts: on | public_key: "),
+            "{log}"
+        );
+    }
+    // Every receipt: the welcome, three batches, the finish, the draw, all
+    // on one chain whichever central signed; the draws name the same final
+    // head.
+    let mut draws = Vec::new();
+    for file in &files {
+        let receipts = receipts(file);
+        assert_eq!(receipts.len(), 6, "{receipts:?}");
+        assert!(
+            matches!(receipts[0].subject, ReceiptSubject::Welcome { .. }),
+            "{receipts:?}"
+        );
+        draws.push(receipts[5].head.statement);
+    }
+    assert!(draws.windows(2).all(|pair| pair[0] == pair[1]), "{draws:?}");
+    // 12 batches and 4 finishes.
+    assert_eq!(draws[0].position, 16);
+
+    let output = verify_keys(schema.url(), &files, &[&public_a, &public_b]);
+    assert!(output.status.success(), "{}{}", output.stdout, output.log);
+    for line in ["result: whole", "chain: 16 records, every link recomputed"] {
+        assert!(output.stdout.contains(line), "{}", output.stdout);
+    }
+    for file in &files {
+        let line = format!("receipts: {}: 6 receipts hold", file.display());
+        assert!(output.stdout.contains(&line), "{}", output.stdout);
+    }
+    // With A's key alone, B's receipts are signed by none of the keys given.
+    let output = verify_keys(schema.url(), &files, &[&public_a]);
+    assert_eq!(output.status.code(), Some(1), "{}", output.stdout);
+    let named = format!(
+        "the receipt at {} line 1 (agency 2, its welcome with 0 bets stored) does not hold",
+        files[1].display()
+    );
+    assert!(
+        output.log.contains(&named) && output.log.contains("under every key given"),
+        "{}",
+        output.log
+    );
+
+    // A bet's number changed with SQL: the ledger's check names the batch,
+    // the receipts the receipt.
+    let mut client = schema.client();
+    let the_bet = "agency = 2 AND batch = 2 AND position = 1";
+    let number: i16 = client
+        .query_one(&format!("SELECT number FROM bets WHERE {the_bet}"), &[])
+        .unwrap()
+        .get(0);
+    client
+        .batch_execute(&format!("UPDATE bets SET number = 7574 WHERE {the_bet}"))
+        .unwrap();
+    let output = verify_keys(schema.url(), &files[1..2], &[&public_a, &public_b]);
+    assert_eq!(output.status.code(), Some(1), "{}", output.stdout);
+    assert!(
+        output.log.contains("agency 2's batch 2 holds"),
+        "{}",
+        output.log
+    );
+    let named = format!("the receipt at {} line ", files[1].display());
+    assert!(
+        output.log.contains(&named)
+            && output.log.contains("(agency 2, ")
+            && output.stdout.contains("receipts: fail"),
+        "{}{}",
+        output.stdout,
+        output.log
+    );
+    // Its own batch's receipt (line 3, after the welcome and batch 1)
+    // fails too, on the bets it names.
+    let output = verify_keys(
+        schema.url(),
+        &[filtered(&files[1], dir, 3)],
+        &[&public_a, &public_b],
+    );
+    assert!(
+        output.log.contains("(agency 2, batch 2) does not hold"),
+        "{}",
+        output.log
+    );
+    client
+        .batch_execute(&format!(
+            "UPDATE bets SET number = {number} WHERE {the_bet}"
+        ))
+        .unwrap();
+    let output = verify_keys(schema.url(), &files, &[&public_a, &public_b]);
+    assert!(
+        output.status.success(),
+        "undone: {}{}",
+        output.stdout,
+        output.log
+    );
+
+    // A batch's digest and every link after it rewritten consistently (the
+    // edit the ledger's own chain cannot see): the receipts signed before
+    // still name the old chain. (A number that does not win: the draw
+    // stays what the bets give.)
+    let agency = 4;
+    client
+        .batch_execute(&format!(
+            "UPDATE bets SET number = 1999 WHERE agency = {agency} AND batch = 1 AND position = 1"
+        ))
+        .unwrap();
+    rewrite_chain(&mut client, schema.url());
+    let output = Command::new(admin_bin())
+        .args(["verify", "--store", schema.url()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the rewrite is consistent: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = verify_keys(schema.url(), &files, &[&public_a, &public_b]);
+    assert_eq!(output.status.code(), Some(1), "{}", output.stdout);
+    assert!(
+        output.log.contains("does not hold")
+            && output.log.contains("is not the one the central signed"),
+        "{}",
+        output.log
+    );
+}
+
+/// Line `line` (from 1) of the receipts file `file` alone, in a new file.
+fn filtered(file: &Path, dir: &Path, line: usize) -> PathBuf {
+    let text = std::fs::read_to_string(file).unwrap();
+    let out = dir.join(format!("line-{line}.jsonl"));
+    std::fs::write(&out, format!("{}\n", text.lines().nth(line - 1).unwrap())).unwrap();
+    out
+}
+
+/// Rewrites every batch's digest to its bets' and every link after it, as
+/// someone with write access to the database and this program's code
+/// could: the chain `lottery_pg::ledger_chain` gives, stored.
+fn rewrite_chain(client: &mut postgres::Client, url: &str) {
+    let found = lottery_pg::ledger_chain(url).unwrap();
+    let mut tx = client.transaction().unwrap();
+    for entry in &found.chain {
+        let link = entry.link.to_vec();
+        let position = entry.position as i64;
+        match entry.record {
+            lottery_core::verify::ChainRecord::Batch { digest, .. } => {
+                tx.execute(
+                    "UPDATE batches SET link = $1, rows_crc = $2, rows_len = $3 WHERE position = $4",
+                    &[
+                        &link,
+                        &i64::from(digest.rows_crc()),
+                        &(digest.rows_len() as i32),
+                        &position,
+                    ],
+                )
+                .unwrap();
+            }
+            _ => {
+                tx.execute(
+                    "UPDATE finishes SET link = $1 WHERE position = $2",
+                    &[&link, &position],
+                )
+                .unwrap();
+            }
+        }
+    }
+    let last = found.chain.last().unwrap();
+    tx.execute("UPDATE chain_head SET link = $1", &[&last.link.to_vec()])
+        .unwrap();
+    tx.commit().unwrap();
 }

@@ -405,8 +405,9 @@ pub enum RecoveryError {
         agencies: u32,
     },
     /// Committed rules ([`crate::Winning::Committed`]) the central cannot
-    /// serve: over a ledger that keeps no checksum chain (the PostgreSQL
-    /// ledger), or a new store without a fresh secret. Nothing was written.
+    /// serve: over a ledger that keeps no checksum chain, or one several
+    /// centrals share (the PostgreSQL ledger: no secret they share), or a
+    /// new store without a fresh secret. Nothing was written.
     #[error("a committed winning number {0}")]
     Committed(&'static str),
 }

@@ -40,18 +40,36 @@
 //! for up to a minute, whether that transaction committed (`txid_status`),
 //! and posts its writes' outcomes, draw included, if it did.
 //!
+//! # The chain
+//! Last, after the rows, the finishes and the draw, the transaction locks
+//! the chain's head row (`SELECT ... FOR UPDATE`), gives each record it
+//! stored (its new batches in (agency, batch) order, then its new
+//! finishes) the next position and its link (computed here, `chain`),
+//! writes them into the records' rows, moves the head, and commits: the
+//! only part of a transaction that waits for other centrals' transactions
+//! (theirs hold the head row from their own last step to their commit). A
+//! transaction that stored no new record reads the head without the lock.
+//! The head it saw becomes this ledger's head once the commit is answered
+//! (`GroupCommit::head`), before any write of it is posted: every write
+//! whose wait returned is inside the head a receipt then signs, whichever
+//! central's transaction stored it (a batch found stored was committed
+//! before this transaction's last statements, which see its head).
+//!
 //! # Locks
-//! `queue` (short, never across I/O) and `writer` (the connection, held by
-//! the leader across its transaction). The leader takes `writer` with
-//! `queue` released; nobody takes `queue` then `writer` while holding both.
+//! `queue` (short, never across I/O), `head` (short) and `writer` (the
+//! connection, held by the leader across its transaction). The leader takes
+//! `writer` with `queue` released; nobody takes `queue` then `writer` while
+//! holding both; `head` is taken alone.
 
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use lottery_bet::{AgencyId, BatchDigest};
+use lottery_core::ledger::ChainHead;
 use parking_lot::{Condvar, Mutex};
 
+use crate::chain::Record;
 use crate::connection::{Connection, NOTIFY_DRAW, Statements};
 use crate::rows::{COPY_BETS, COPY_HEADER, COPY_TRAILER};
 
@@ -126,6 +144,9 @@ pub(crate) struct GroupCommit {
     /// Signalled when a leader posts its outcomes.
     posted: Condvar,
     writer: Mutex<Connection>,
+    /// The chain's head as of the latest transaction committed here (or
+    /// a later head this ledger read: the draw's).
+    head: Mutex<ChainHead>,
 }
 
 impl GroupCommit {
@@ -137,6 +158,26 @@ impl GroupCommit {
             }),
             posted: Condvar::new(),
             writer: Mutex::new(writer),
+            head: Mutex::new(ChainHead {
+                records: 0,
+                link: crate::chain::genesis(),
+            }),
+        }
+    }
+
+    /// The chain's head as of the latest transaction this ledger committed
+    /// (or a later one it read): every write whose wait returned is inside.
+    pub(crate) fn head(&self) -> ChainHead {
+        *self.head.lock()
+    }
+
+    /// Takes `head` as this ledger's head if it is later than the one it
+    /// has (the chain only grows: a head read from an older transaction
+    /// never moves it back).
+    pub(crate) fn saw_head(&self, head: ChainHead) {
+        let mut known = self.head.lock();
+        if head.records > known.records {
+            *known = head;
         }
     }
 
@@ -199,7 +240,10 @@ impl GroupCommit {
     fn commit(&self, writes: &[(u64, Write)], roll_back: bool) -> Vec<Outcome> {
         let mut writer = self.writer.lock();
         let failure = match run(&mut writer, writes, roll_back) {
-            Ok(outcomes) => return outcomes,
+            Ok((outcomes, head)) => {
+                self.saw_head(head);
+                return outcomes;
+            }
             Err(Failed::Before(why)) => {
                 // A failed transaction may leave the connection unusable:
                 // the next leader starts on a new one.
@@ -209,11 +253,15 @@ impl GroupCommit {
             Err(Failed::Unanswered {
                 txid,
                 outcomes,
+                head,
                 why,
             }) => {
                 writer.reset();
                 match settle(&mut writer, txid, UNANSWERED_PATIENCE) {
-                    Settled::Committed => return outcomes,
+                    Settled::Committed => {
+                        self.saw_head(head);
+                        return outcomes;
+                    }
                     Settled::Aborted => why,
                     Settled::Unknown(unknown) => format!("{why}; {unknown}"),
                 }
@@ -237,10 +285,12 @@ enum Failed {
     Before(String),
     /// It drew, sent its COMMIT and the answer never came (the connection
     /// broke): it committed or not, and `txid` tells which. Its writes'
-    /// outcomes are `outcomes` if it committed.
+    /// outcomes are `outcomes`, and the chain's head `head`, if it
+    /// committed.
     Unanswered {
         txid: i64,
         outcomes: Vec<Outcome>,
+        head: ChainHead,
         why: String,
     },
 }
@@ -295,16 +345,17 @@ fn settle(writer: &mut Connection, txid: i64, patience: Duration) -> Settled {
 
 /// The transaction: each write's statement, the rows of the batches it
 /// stored by one binary COPY, the draw when its finishes complete the set,
-/// the commit.
+/// the chain, the commit. Returns each write's outcome and the chain's head
+/// it committed.
 fn run(
     writer: &mut Connection,
     writes: &[(u64, Write)],
     roll_back: bool,
-) -> Result<Vec<Outcome>, Failed> {
+) -> Result<(Vec<Outcome>, ChainHead), Failed> {
     let text = |e: postgres::Error| e.to_string();
     let (client, statements) = writer.client().map_err(text)?;
     let mut tx = client.transaction().map_err(text)?;
-    let (mut outcomes, stored) = store_batches(&mut tx, statements, writes)?;
+    let (mut outcomes, stored, mut records) = store_batches(&mut tx, statements, writes)?;
     // Taken before the first finish: finishes of every central serialize.
     // (A finish is taken only once its agency's batches are durable, so
     // storing the batches first keeps every agency's order.)
@@ -318,9 +369,15 @@ fn run(
             tx.execute(&statements.lock_lottery, &[]).map_err(text)?;
             lottery_locked = true;
         }
-        let outcome = store_finish(&mut tx, statements, *agency, *bets)?;
+        let (outcome, inserted) = store_finish(&mut tx, statements, *agency, *bets)?;
         if outcome.is_ok() {
             last_finish = Some(index);
+        }
+        if inserted {
+            records.push(Record::Finish {
+                agency: *agency,
+                bets: *bets,
+            });
         }
         outcomes[index] = outcome;
     }
@@ -354,6 +411,7 @@ fn run(
             drew_in = Some(txid);
         }
     }
+    let head = chain(&mut tx, statements, &records)?;
     if roll_back {
         tx.rollback().map_err(text)?;
         return Err(Failed::Before(
@@ -361,16 +419,101 @@ fn run(
         ));
     }
     match (tx.commit(), drew_in) {
-        (Ok(()), _) => Ok(outcomes),
+        (Ok(()), _) => Ok((outcomes, head)),
         // The database answered: it refused the COMMIT.
         (Err(error), _) if error.as_db_error().is_some() => Err(Failed::Before(error.to_string())),
         (Err(error), Some(txid)) => Err(Failed::Unanswered {
             txid,
             outcomes,
+            head,
             why: error.to_string(),
         }),
         (Err(error), None) => Err(Failed::Before(error.to_string())),
     }
+}
+
+/// The transaction's last step: `records` (what it stored, in chain order)
+/// get the positions after the head and their links, under the head row's
+/// lock; the head moves to the last of them. Without records, the head is
+/// only read. Returns the head as this transaction leaves it.
+fn chain(
+    tx: &mut postgres::Transaction<'_>,
+    statements: &Statements,
+    records: &[Record],
+) -> Result<ChainHead, String> {
+    let text = |e: postgres::Error| e.to_string();
+    let statement = if records.is_empty() {
+        &statements.read_head
+    } else {
+        &statements.lock_head
+    };
+    let row = tx.query_one(statement, &[]).map_err(text)?;
+    let (position, link): (i64, &[u8]) = (row.get(0), row.get(1));
+    let (Ok(mut position), Ok(mut link)) = (u64::try_from(position), <[u8; 32]>::try_from(link))
+    else {
+        return Err(format!(
+            "the chain's head (position {position}, a link of {} bytes) is not a head: the table chain_head was changed with SQL",
+            link.len()
+        ));
+    };
+    if records.is_empty() {
+        return Ok(ChainHead {
+            records: position,
+            link,
+        });
+    }
+    let (mut batch_agencies, mut batch_numbers, mut batch_positions, mut batch_links) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut finish_agencies, mut finish_positions, mut finish_links) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for record in records {
+        position += 1;
+        link = record.link(&link);
+        let at = i64::try_from(position).map_err(|_| "the chain is full".to_owned())?;
+        match *record {
+            Record::Batch { agency, batch, .. } => {
+                batch_agencies.push(agency.get() as i32);
+                batch_numbers.push(batch as i64);
+                batch_positions.push(at);
+                batch_links.push(link.to_vec());
+            }
+            Record::Finish { agency, .. } => {
+                finish_agencies.push(agency.get() as i32);
+                finish_positions.push(at);
+                finish_links.push(link.to_vec());
+            }
+        }
+    }
+    let at = i64::try_from(position).map_err(|_| "the chain is full".to_owned())?;
+    let row = tx
+        .query_one(
+            &statements.chain_records,
+            &[
+                &batch_agencies,
+                &batch_numbers,
+                &batch_positions,
+                &batch_links,
+                &finish_agencies,
+                &finish_positions,
+                &finish_links,
+                &at,
+                &link.as_slice(),
+            ],
+        )
+        .map_err(text)?;
+    let changed: (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    let expected = (batch_agencies.len() as i64, finish_agencies.len() as i64, 1);
+    if changed != expected {
+        // Rows this transaction inserted, or the head row, gone: refused,
+        // never committed with records outside the chain.
+        return Err(format!(
+            "placing the records in the chain changed {changed:?} rows (batches, finishes, head), {expected:?} expected"
+        ));
+    }
+    Ok(ChainHead {
+        records: position,
+        link,
+    })
 }
 
 /// A batch of the transaction, as the statements take it.
@@ -383,13 +526,18 @@ struct Taken<'w> {
     rows: &'w [u8],
 }
 
+/// What [`store_batches`] gives: an outcome per write, the rows to COPY,
+/// the records to chain.
+type StoredBatches<'w> = (Vec<Outcome>, Vec<&'w [u8]>, Vec<Record>);
+
 /// Every batch of `writes` by one statement; an outcome for each write
-/// (finishes get a placeholder, decided after), and the rows to COPY.
+/// (finishes get a placeholder, decided after), the rows to COPY, and the
+/// chain's records of the batches it inserted, in (agency, batch) order.
 fn store_batches<'w>(
     tx: &mut postgres::Transaction<'_>,
     statements: &Statements,
     writes: &'w [(u64, Write)],
-) -> Result<(Vec<Outcome>, Vec<&'w [u8]>), String> {
+) -> Result<StoredBatches<'w>, String> {
     let mut outcomes = vec![Ok(Stored::Done); writes.len()];
     let batches: Vec<Taken<'w>> = writes
         .iter()
@@ -413,7 +561,7 @@ fn store_batches<'w>(
         })
         .collect();
     if batches.is_empty() {
-        return Ok((outcomes, Vec::new()));
+        return Ok((outcomes, Vec::new(), Vec::new()));
     }
     let agencies: Vec<i32> = batches.iter().map(|b| b.agency.get() as i32).collect();
     let numbers: Vec<i64> = batches.iter().map(|b| b.batch as i64).collect();
@@ -433,6 +581,7 @@ fn store_batches<'w>(
         )
         .map_err(|e| e.to_string())?;
     let mut stored = Vec::new();
+    let mut records = Vec::new();
     // Found stored (before, or by a concurrent transaction of another
     // central): their digests decide.
     let mut found = Vec::new();
@@ -442,6 +591,11 @@ fn store_batches<'w>(
         let (agency, batch) = (taken.agency, taken.batch);
         outcomes[taken.index] = if inserted {
             stored.push(taken.rows);
+            records.push(Record::Batch {
+                agency,
+                batch,
+                digest: taken.digest,
+            });
             Ok(Stored::Done)
         } else if present || eligible {
             found.push(taken);
@@ -461,7 +615,12 @@ fn store_batches<'w>(
     if !found.is_empty() {
         check_found(tx, statements, &found, &mut outcomes)?;
     }
-    Ok((outcomes, stored))
+    // An agency's batches in their order (the insert's order too).
+    records.sort_by_key(|record| match *record {
+        Record::Batch { agency, batch, .. } => (agency, batch),
+        Record::Finish { agency, .. } => (agency, u64::MAX),
+    });
+    Ok((outcomes, stored, records))
 }
 
 /// Acks the batches found stored whose stored digest is theirs, and refuses
@@ -500,20 +659,23 @@ fn check_found(
     Ok(())
 }
 
+/// Records a finish; its outcome, and whether this statement inserted it
+/// (a new record of the chain) rather than found it recorded.
 fn store_finish(
     tx: &mut postgres::Transaction<'_>,
     statements: &Statements,
     agency: AgencyId,
     bets: u64,
-) -> Result<Outcome, String> {
+) -> Result<(Outcome, bool), String> {
     let row = tx
         .query_one(
             &statements.finish,
             &[&(agency.get() as i32), &(bets as i64)],
         )
         .map_err(|e| e.to_string())?;
-    let (done, stored_bets, remaining): (bool, i64, i64) = (row.get(0), row.get(1), row.get(2));
-    Ok(if done {
+    let (done, stored_bets, remaining, inserted): (bool, i64, i64, bool) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let outcome = if done {
         Ok(Stored::Finished {
             remaining: u32::try_from(remaining.max(0)).unwrap_or(u32::MAX),
         })
@@ -521,5 +683,6 @@ fn store_finish(
         Err(Failure::Refused(format!(
             "agency {agency} finished with {bets} bets, the database holds {stored_bets}"
         )))
-    })
+    };
+    Ok((outcome, inserted))
 }

@@ -55,8 +55,9 @@ JOIN unnest($1::integer[], $2::bigint[]) AS k (agency, batch)
     ON b.agency = k.agency AND b.batch = k.batch";
 
 /// Records a finish when the count equals the bets stored for the agency,
-/// in the same statement; says whether it does, the bets stored, and how
-/// many expected agencies have no finish recorded yet, this one counted
+/// in the same statement; says whether it does, the bets stored, how
+/// many expected agencies have no finish recorded yet, this one counted, and
+/// whether this statement inserted it (a new record of the chain)
 /// (the statement's insert is not in its own snapshot, the transaction's
 /// earlier finishes are; under the lottery's row lock, so every other
 /// central's finishes are committed or wait).
@@ -71,8 +72,42 @@ WITH stored AS (
 )
 SELECT stored.bets = $2, stored.bets,
        ((SELECT agencies FROM lottery) - (SELECT count(*) FROM finishes)
-        - (SELECT count(*) FROM inserted))::bigint
+        - (SELECT count(*) FROM inserted))::bigint,
+       EXISTS (SELECT 1 FROM inserted)
 FROM stored";
+
+/// Locks the chain's head row and reads it (position, link): the last step
+/// of a transaction that adds records to the chain, so that transactions
+/// of every central chain their records one after another, each after the
+/// head the one before committed.
+const LOCK_HEAD: &str = "SELECT position, link FROM chain_head FOR UPDATE";
+
+/// Reads the chain's head (position, link) without locking it: a
+/// transaction that adds no record (every write found stored) still learns
+/// the head that covers what it found.
+const READ_HEAD: &str = "SELECT position, link FROM chain_head";
+
+/// Gives the records a transaction inserted their place in the chain and
+/// moves the head, in one statement (one round trip under the head's
+/// lock): the batches (`$1` to `$4`: agencies, numbers, positions, links),
+/// the finishes (`$5` to `$7`: agencies, positions, links), the head (`$8`,
+/// `$9`: position, link). Says how many rows of each it changed.
+const CHAIN_RECORDS: &str = "
+WITH b AS (
+    UPDATE batches b SET position = c.position, link = c.link
+    FROM unnest($1::integer[], $2::bigint[], $3::bigint[], $4::bytea[])
+        AS c (agency, batch, position, link)
+    WHERE b.agency = c.agency AND b.batch = c.batch
+    RETURNING 1
+), f AS (
+    UPDATE finishes f SET position = c.position, link = c.link
+    FROM unnest($5::integer[], $6::bigint[], $7::bytea[]) AS c (agency, position, link)
+    WHERE f.agency = c.agency
+    RETURNING 1
+), h AS (
+    UPDATE chain_head SET position = $8, link = $9 RETURNING 1
+)
+SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM f), (SELECT count(*) FROM h)";
 
 /// Locks the lottery's row: transactions recording finishes, from every
 /// central, run one after another.
@@ -112,6 +147,9 @@ pub(crate) struct Statements {
     pub(crate) finish: Statement,
     pub(crate) lock_lottery: Statement,
     pub(crate) draw: Statement,
+    pub(crate) lock_head: Statement,
+    pub(crate) read_head: Statement,
+    pub(crate) chain_records: Statement,
 }
 
 /// A client that reconnects when it finds itself closed.
@@ -181,6 +219,9 @@ impl Connection {
                 finish,
                 lock_lottery,
                 draw,
+                lock_head: client.prepare(LOCK_HEAD)?,
+                read_head: client.prepare(READ_HEAD)?,
+                chain_records: client.prepare(CHAIN_RECORDS)?,
             };
             self.live = Some((client, statements));
         }

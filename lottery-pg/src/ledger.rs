@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use lottery_bet::{AgencyId, BatchDigest, BetBatch, BetNumber, Document, StoredBet};
 use lottery_core::{
     Draw, DrawSecret, DrawSummary, DrawTally, Durability, LotteryRules, StoreError, Winning,
-    ledger::{AgencyRecord, DrawAnnouncement, FinishRecorded, Ledger, PendingWrite, Recovery},
+    ledger::{
+        AgencyRecord, ChainHead, DrawAnnouncement, FinishRecorded, Ledger, PendingWrite, Recovery,
+    },
 };
 use postgres::Config;
 
@@ -156,7 +158,9 @@ impl PgLedger {
                     "its tables have layout version {version}, this central knows version {}",
                     schema::VERSION
                 ),
-                remedy: if version < schema::VERSION {
+                remedy: if version == 2 {
+                    "its records have no place in a checksum chain, and a central of version 2 still running on it would store batches outside one: finish its lottery with centrals of version 2, or export its bets (lottery-admin export), and run this central on another database or schema"
+                } else if version < schema::VERSION {
                     "its batches carry no digests to check resends against: export its bets with the version that wrote it (lottery-admin export), and run this central on another database or schema"
                 } else {
                     "use a central of that version, or another database or schema"
@@ -254,8 +258,37 @@ impl PgLedger {
             let agency = self.agency_of(row.get(0))?;
             recovery.agencies.entry(agency).or_default().finished = true;
         }
+        self.engine.saw_head(self.read_head(&mut tx)?);
         tx.commit().map_err(self.db_error("read"))?;
         Ok(recovery)
+    }
+
+    /// Reads the chain's head after a read the books learn stored writes
+    /// from (a handshake's record and digests, in statements before this
+    /// one, so inside the head it reads): a resend the books then answer
+    /// without a write is inside the head this central signs, whichever
+    /// central stored it.
+    fn learn_head(&self, client: &mut postgres::Client) -> Result<(), StoreError> {
+        let mut tx = client.transaction().map_err(self.db_error("read"))?;
+        let head = self.read_head(&mut tx)?;
+        tx.commit().map_err(self.db_error("read"))?;
+        self.engine.saw_head(head);
+        Ok(())
+    }
+
+    /// The chain's head as `tx` sees it.
+    fn read_head(&self, tx: &mut postgres::Transaction<'_>) -> Result<ChainHead, StoreError> {
+        let row = tx
+            .query_one("SELECT position, link FROM chain_head", &[])
+            .map_err(self.db_error("read"))?;
+        let (position, link): (i64, &[u8]) = (row.get(0), row.get(1));
+        match (u64::try_from(position), <[u8; 32]>::try_from(link)) {
+            (Ok(records), Ok(link)) => Ok(ChainHead { records, link }),
+            _ => Err(self.inconsistent(format!(
+                "its chain's head (position {position}, a link of {} bytes) is not a head",
+                link.len()
+            ))),
+        }
     }
 
     /// The reader connection, connected (again) when it is missing or
@@ -323,8 +356,8 @@ impl PgLedger {
         };
         let mut documents: std::collections::BTreeMap<AgencyId, Vec<Document>> =
             std::collections::BTreeMap::new();
-        // Committed rules are refused before any central records them (no
-        // chain head here to derive the number from): the rules are fixed.
+        // Committed rules are refused before any central records them (the
+        // secret has no place shared by the centrals): the rules are fixed.
         let Some(number) = rules.fixed_number() else {
             return Err(self.inconsistent("it holds committed rules".to_owned()));
         };
@@ -342,6 +375,10 @@ impl PgLedger {
                 .map_err(|error| self.inconsistent(format!("a winner's document: {error}")))?;
             documents.entry(agency).or_default().push(document);
         }
+        // Nothing is chained after the draw: the head now is the draw's,
+        // the one this central's signed draw must name even when another
+        // central's transaction drew.
+        let head = self.read_head(&mut tx)?;
         let mut tally = DrawTally::new(rules);
         for row in tx
             .query(
@@ -365,6 +402,7 @@ impl PgLedger {
                 draw.summary().winners_per_agency
             )));
         }
+        self.engine.saw_head(head);
         Ok(Some(draw))
     }
 
@@ -458,12 +496,12 @@ impl Ledger for PgLedger {
         _secret: Option<&DrawSecret>,
     ) -> Result<(), StoreError> {
         let Some(winning) = rules.fixed_number() else {
-            // The central refuses committed rules over a ledger without a
-            // chain head before it records them; refused here too.
+            // The central refuses committed rules over a shared ledger
+            // before it records them; refused here too.
             return Err(StoreError::Inconsistent {
                 path: self.name.clone(),
                 problem:
-                    "a committed winning number needs a chain head, and this ledger keeps none"
+                    "a committed winning number needs a file store: this ledger has no place for its secret that its centrals share"
                         .to_owned(),
                 remedy: "run --winning-number committed on a file store",
             });
@@ -558,6 +596,14 @@ impl Ledger for PgLedger {
         true
     }
 
+    /// The head as of this central's latest committed transaction (each
+    /// one, with new records or without, reads the head after every write
+    /// it found stored was committed), or of the recorded draw once it read
+    /// it: the one chain every central of the schema extends.
+    fn chain_head(&self) -> Option<ChainHead> {
+        Some(self.engine.head())
+    }
+
     fn agency_record(&self, agency: AgencyId) -> Result<Option<AgencyRecord>, StoreError> {
         let mut reader = self.reader()?;
         let client = reader.as_mut().expect("connected by reader()");
@@ -570,6 +616,7 @@ impl Ledger for PgLedger {
                 &[&id],
             )
             .map_err(self.db_error("read"))?;
+        self.learn_head(client)?;
         Ok(Some(AgencyRecord {
             last_batch: row.get::<_, i64>(0) as u64,
             bets: row.get::<_, i64>(1) as u64,
@@ -588,6 +635,7 @@ impl Ledger for PgLedger {
                 &[&(agency.get() as i32), &after],
             )
             .map_err(self.db_error("read"))?;
+        self.learn_head(client)?;
         // Only the run of numbers right after `after` (batches are stored
         // without holes; a gap would end what can be adopted).
         let mut digests = Vec::new();

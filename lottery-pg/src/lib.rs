@@ -27,15 +27,27 @@
 //!   one configured with other rules is refused, naming both (never a
 //!   statement that found "an unexpected number of rows").
 //!
+//! - Every stored batch and every finish is a record of one checksum chain
+//!   shared by every central of the schema: a position (1, 2, ... without
+//!   gaps) and a SHA-256 link over the one before and the record, given in
+//!   the transaction that stores it, under the lock of the chain's head row
+//!   (`lottery-core/STORE.md`, "The PostgreSQL ledger's chain"). A central's
+//!   [`lottery_core::ledger::Ledger::chain_head`] is the head as of its
+//!   latest committed transaction (or the draw it read): what its receipts
+//!   sign, checkable against the one chain whichever central signed.
+//!
 //! # Modules
-//! `schema` (the tables and their version), `rows` (bets to binary COPY
+//! `schema` (the tables and their version), `chain` (a record's canonical
+//! bytes and its link), `rows` (bets to binary COPY
 //! tuples and back: the one conversion), `connection` (a reconnecting
 //! client), `commit` (group commit), `read` (the bets read back, and
 //! [`export_csv`]), `ledger` ([`PgLedger`]), `verify` ([`verify_ledger`]:
-//! the offline check).
+//! the offline check; [`ledger_chain`]: the chain receipts are checked
+//! against).
 
 #![deny(missing_docs)]
 
+mod chain;
 mod commit;
 mod connection;
 mod ledger;
@@ -49,4 +61,4 @@ mod verify;
 pub use ledger::PgFaults;
 pub use ledger::{PgLedger, is_postgres_url, redacted_url};
 pub use read::export_csv;
-pub use verify::{LedgerReport, verify_ledger};
+pub use verify::{LedgerChain, LedgerReport, ledger_chain, verify_ledger};

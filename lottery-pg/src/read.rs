@@ -72,14 +72,14 @@ pub(crate) fn each_bet(
 }
 
 /// Connects to the database at `url` to read a lottery it holds: refused
-/// ([`StoreError::Inconsistent`]) when it holds none, or one of another
-/// layout version; nothing is set up. Returns the client and the store's
-/// name (the URL without its password).
+/// ([`StoreError::Inconsistent`]) when it holds none, or one whose layout
+/// version is not in `versions`; nothing is set up. Returns the client and
+/// the store's name (the URL without its password).
 ///
 /// # Errors
 /// [`StoreError::Io`] when the URL does not parse or the database cannot be
 /// reached or read; [`StoreError::Inconsistent`] as above.
-pub(crate) fn connect_reader(url: &str) -> Result<(Client, PathBuf), StoreError> {
+pub(crate) fn connect_reader(url: &str, versions: &[i32]) -> Result<(Client, PathBuf), StoreError> {
     let config = Config::from_str(url).map_err(|error| StoreError::Io {
         action: "parse the URL of",
         path: PathBuf::from("postgres://"),
@@ -90,7 +90,7 @@ pub(crate) fn connect_reader(url: &str) -> Result<(Client, PathBuf), StoreError>
         .connect(NoTls)
         .map_err(|error| db_error("connect to", &name, error))?;
     match schema::version(&mut client).map_err(|error| db_error("read", &name, error))? {
-        Some(schema::VERSION) => Ok((client, name)),
+        Some(version) if versions.contains(&version) => Ok((client, name)),
         found => Err(StoreError::Inconsistent {
             path: name,
             problem: match found {
@@ -110,7 +110,9 @@ pub(crate) fn connect_reader(url: &str) -> Result<(Client, PathBuf), StoreError>
 /// byte-identical to Python's `csv.writer`: minimal quoting, CRLF), each
 /// agency's bets in the order it sent them, agencies in id order. Reads
 /// only: a database without the lottery's tables is refused, not set up.
-/// Returns how many bets were written.
+/// Returns how many bets were written. A ledger of layout version 2 (before
+/// the chain, whose `bets` are those of version 3) is exported too: that is
+/// how its bets leave it, since a central of this version refuses it.
 ///
 /// # Errors
 /// [`StoreError::Io`] when the URL does not parse, the database fails or
@@ -118,7 +120,7 @@ pub(crate) fn connect_reader(url: &str) -> Result<(Client, PathBuf), StoreError>
 /// holds no lottery (or one of another layout version);
 /// [`StoreError::Corrupt`] for a row that does not validate.
 pub fn export_csv(url: &str, out: &mut dyn Write) -> Result<u64, StoreError> {
-    let (mut client, name) = connect_reader(url)?;
+    let (mut client, name) = connect_reader(url, &[2, schema::VERSION])?;
     let mut row = Vec::with_capacity(128);
     let mut written: io::Result<()> = Ok(());
     let count = each_bet(&mut client, &name, &mut |stored| {

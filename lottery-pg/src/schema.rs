@@ -17,17 +17,34 @@
 //! acknowledged only when it holds the stored bets, and refused
 //! (`BatchConflict`) otherwise.
 //!
+//! Every row of `batches` and `finishes` is also a record of the ledger's
+//! checksum chain (the `chain` module): its `position` and `link`, and the
+//! one row of `chain_head` holds the last position and link. The transaction
+//! that stores a group fills them in at its end, under the head row's lock
+//! (`SELECT ... FOR UPDATE`): the chain is serialized across the centrals
+//! sharing the schema only for that last step and the commit. The columns
+//! admit NULL only because the row is inserted before its place is known
+//! (the batch statement decides what is stored; the rows are copied; only
+//! then is the head locked); every committed row has them, and `verify`
+//! refuses one that does not.
+//!
 //! `lottery_schema` holds the version of this layout; a database with
 //! another version is refused, changing nothing. Version 1 (before the
 //! digests) is not migrated: its batches carry no digest to check resends
 //! against, and acknowledging them unchecked is what version 2 exists to
 //! stop; export its bets (`lottery-admin export` of that version) and run
-//! the lottery on a new schema.
+//! the lottery on a new schema. Version 2 (before the chain) is not
+//! migrated either: a central of version 2 still running on the schema
+//! would go on storing batches outside the chain, unseen by the centrals of
+//! version 3 (nothing in its statements would fail), and receipts signed
+//! over a chain that leaves acknowledged batches out would prove less than
+//! they say. Finish its lottery with the version that created it, or export
+//! its bets, and run version 3 on a new schema.
 
 use postgres::Client;
 
 /// The version of the layout below.
-pub(crate) const VERSION: i32 = 2;
+pub(crate) const VERSION: i32 = 3;
 
 /// The layout, version [`VERSION`].
 const TABLES: &str = "
@@ -45,11 +62,20 @@ CREATE TABLE batches (
     bets integer NOT NULL,
     rows_crc bigint NOT NULL,
     rows_len integer NOT NULL,
+    position bigint UNIQUE,
+    link bytea,
     PRIMARY KEY (agency, batch)
 );
 CREATE TABLE finishes (
     agency integer PRIMARY KEY,
-    bets bigint NOT NULL
+    bets bigint NOT NULL,
+    position bigint UNIQUE,
+    link bytea
+);
+CREATE TABLE chain_head (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    position bigint NOT NULL,
+    link bytea NOT NULL
 );
 CREATE TABLE bets (
     agency integer NOT NULL,
@@ -96,6 +122,11 @@ pub(crate) fn ensure(client: &mut Client) -> Result<Layout, postgres::Error> {
         tx.execute(
             "INSERT INTO lottery_schema (version) VALUES ($1)",
             &[&VERSION],
+        )?;
+        // The empty chain: position 0, the link before the first record.
+        tx.execute(
+            "INSERT INTO chain_head (position, link) VALUES (0, $1)",
+            &[&crate::chain::genesis().as_slice()],
         )?;
     }
     let version: i32 = tx

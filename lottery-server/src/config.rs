@@ -512,21 +512,15 @@ fn resolve_server(args: &ServerArgs) -> Result<ServerConfig, ConfigError> {
     })
 }
 
-/// `--receipt-key`, loaded (a bad file stops the start, naming it). Refused
-/// over a PostgreSQL ledger: receipts sign the file store's checksum chain,
-/// which a database ledger does not keep (yet).
+/// `--receipt-key`, loaded (a bad file stops the start, naming it). On
+/// either ledger: receipts sign the chain head of the file store's journal,
+/// or of the PostgreSQL ledger's chain (one chain for every central sharing
+/// it, so each may have its own key or all one; SECURITY.md, "The receipt
+/// key").
 fn resolve_receipt_key(args: &ServerArgs) -> Result<Option<Arc<ReceiptKey>>, ConfigError> {
     let Some(path) = &args.receipt_key else {
         return Ok(None);
     };
-    let postgres = args
-        .store
-        .as_deref()
-        .and_then(Path::to_str)
-        .is_some_and(lottery_pg::is_postgres_url);
-    check("receipt-key", !postgres, || {
-        "receipts need a file store for now: a PostgreSQL ledger keeps no checksum chain to sign (see SECURITY.md, \"Receipts\")".to_owned()
-    })?;
     Ok(Some(Arc::new(ReceiptKey::load(path)?)))
 }
 

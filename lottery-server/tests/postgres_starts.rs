@@ -194,7 +194,7 @@ fn a_committed_winning_number_on_postgres_is_refused_clearly_and_records_no_rule
     assert_eq!(output.status.code(), Some(1), "{log}");
     assert!(
         log.contains(
-            "a committed winning number needs a ledger with a checksum chain (a file store)"
+            "a committed winning number needs a file store: a ledger shared by several centrals (PostgreSQL) keeps no secret they share"
         ),
         "{log}"
     );

@@ -134,7 +134,7 @@ fn main() -> ExitCode {
     };
     if args.committed && postgres.is_some() {
         eprintln!(
-            "lottery-chaos: --committed needs a file store: the PostgreSQL ledger keeps no chain head to derive the number from"
+            "lottery-chaos: --committed needs a file store: the PostgreSQL ledger keeps no secret its centrals share"
         );
         return ExitCode::from(2);
     }

@@ -173,7 +173,8 @@ impl Central {
     ///
     /// # Errors
     /// As [`Central::new`]; [`RecoveryError::Committed`] when the ledger
-    /// keeps no checksum chain to derive the number from.
+    /// keeps no checksum chain to derive the number from, or is shared by
+    /// several centrals (no secret they share).
     pub fn with_fresh_secret(
         rules: LotteryRules,
         ledger: impl Ledger + 'static,

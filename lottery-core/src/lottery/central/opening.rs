@@ -36,6 +36,14 @@ pub(super) fn adopt_rules(
                     "needs a ledger with a checksum chain (a file store); this one keeps none",
                 ));
             }
+            // The secret lives in the store one central owns (the file
+            // store's manifest); a ledger several centrals share keeps it
+            // nowhere they all read, so each would draw its own number.
+            if ledger.is_shared() {
+                return Err(RecoveryError::Committed(
+                    "needs a file store: a ledger shared by several centrals (PostgreSQL) keeps no secret they share",
+                ));
+            }
             // A store keeps the secret it was created with, for life.
             let secret = if recovery.rules.is_some() {
                 recovery.secret.ok_or(RecoveryError::Committed(

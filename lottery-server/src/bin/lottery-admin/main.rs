@@ -4,7 +4,9 @@
 //!   without its lock) and prints what it holds; it exits 0 only when the
 //!   store is whole. With `--store postgres://...` it checks a PostgreSQL
 //!   ledger likewise (every batch's bets against the digest recorded when it
-//!   was acknowledged, finishes, the draw).
+//!   was acknowledged, the checksum chain, finishes, the draw). With
+//!   `--receipts FILE... --pubkey PEM...` it checks agencies' receipts
+//!   against either.
 //! - `lottery-admin export --store postgres://USER@HOST:PORT/DB --out FILE`
 //!   writes the bets a PostgreSQL ledger holds as the course's `bets.csv`
 //!   (byte-identical to Python's `csv.writer`), each agency's bets in the
@@ -67,21 +69,24 @@ enum Command {
     /// A file store: every committed row, the checksum chain over them, the
     /// rules and the draw. A PostgreSQL ledger (one read-only snapshot):
     /// every bet, each batch's bets against the digest recorded when it was
-    /// acknowledged, batch numbers without holes, finishes against the bets
-    /// stored, the rules and the draw. Exits 0 only when the store is whole.
+    /// acknowledged, the checksum chain over every batch and finish, batch
+    /// numbers without holes, finishes against the bets stored, the rules
+    /// and the draw. Exits 0 only when the store is whole (and every
+    /// receipt given holds).
     Verify {
         /// The store's bets.csv, or the database: postgres://USER@HOST:PORT/DB.
         #[arg(long, env = "SERVER_STORE", value_name = "PATH|URL")]
         store: PathBuf,
         /// Agencies' receipts files (`lottery-agency --receipts`), checked
-        /// against the file store: each receipt's signature, its head a
-        /// prefix of the store's chain, its batch or finish in it unchanged.
+        /// against the store: each receipt's signature, its head a prefix of
+        /// the store's chain, its batch or finish in it unchanged.
         #[arg(long, value_name = "FILE", num_args = 1..)]
         receipts: Vec<PathBuf>,
-        /// The central's receipt public key (PEM) the receipts must verify
-        /// under.
+        /// A central's receipt public key (PEM); repeat it for centrals
+        /// sharing a PostgreSQL ledger with keys of their own: each receipt
+        /// must verify under one of them.
         #[arg(long, value_name = "PEM")]
-        pubkey: Option<PathBuf>,
+        pubkey: Vec<PathBuf>,
     },
     /// Writes the bets a PostgreSQL ledger holds as the course's bets.csv.
     ///
@@ -174,7 +179,7 @@ fn main() -> ExitCode {
             store,
             receipts,
             pubkey,
-        } => verify(&store, &receipts, pubkey.as_deref()),
+        } => verify(&store, &receipts, &pubkey),
         Command::Export { store, out } => export(&store, &out),
         Command::Certs {
             agencies,
@@ -228,8 +233,8 @@ fn show_status(
     }
 }
 
-fn verify(store: &Path, receipts: &[PathBuf], pubkey: Option<&Path>) -> ExitCode {
-    if let Some(usage) = receipts::usage(receipts, pubkey) {
+fn verify(store: &Path, receipts: &[PathBuf], pubkeys: &[PathBuf]) -> ExitCode {
+    if let Some(usage) = receipts::usage(receipts, pubkeys) {
         eprintln!("lottery-admin: verify: {usage}");
         return ExitCode::from(2);
     }
@@ -237,13 +242,7 @@ fn verify(store: &Path, receipts: &[PathBuf], pubkey: Option<&Path>) -> ExitCode
         .to_str()
         .filter(|url| lottery_pg::is_postgres_url(url))
     {
-        if !receipts.is_empty() {
-            eprintln!(
-                "lottery-admin: verify: receipts are checked against a file store only (a PostgreSQL ledger keeps no chain to sign yet)"
-            );
-            return ExitCode::FAILURE;
-        }
-        return verify_ledger(url);
+        return verify_ledger(url, receipts, pubkeys);
     }
     match verify_store(store) {
         Ok(report) => {
@@ -251,13 +250,16 @@ fn verify(store: &Path, receipts: &[PathBuf], pubkey: Option<&Path>) -> ExitCode
             if !report.is_whole() {
                 return ExitCode::FAILURE;
             }
-            match pubkey.map(verify_receipts(receipts, &report)) {
-                Some(Err(error)) => {
+            if receipts.is_empty() {
+                return ExitCode::SUCCESS;
+            }
+            match verify_receipts(receipts, pubkeys, &receipts::Ledgered::of_store(&report)) {
+                Err(error) => {
                     eprintln!("lottery-admin: verify: {error}");
                     println!("receipts: fail");
                     ExitCode::FAILURE
                 }
-                _ => ExitCode::SUCCESS,
+                Ok(()) => ExitCode::SUCCESS,
             }
         }
         Err(error) => {
@@ -267,30 +269,60 @@ fn verify(store: &Path, receipts: &[PathBuf], pubkey: Option<&Path>) -> ExitCode
     }
 }
 
-/// Checks `receipts` against the store `report` describes, under the
-/// public key at the path given, printing what held.
-fn verify_receipts<'a>(
-    receipts: &'a [PathBuf],
-    report: &'a StoreReport,
-) -> impl FnOnce(&Path) -> Result<(), String> + 'a {
-    move |pubkey| {
-        let pubkey = lottery_tls::ReceiptPubkey::load(pubkey).map_err(|error| chain(&error))?;
-        let checked = receipts::check_receipts(receipts, &pubkey, report)?;
-        let mut out = String::new();
-        receipts::describe(&checked, &mut out);
-        print!("{out}");
-        Ok(())
-    }
+/// Checks `receipts` against the store `report` describes, each under one
+/// of the public keys at the paths given, printing what held.
+fn verify_receipts(
+    receipts: &[PathBuf],
+    pubkeys: &[PathBuf],
+    report: &receipts::Ledgered<'_>,
+) -> Result<(), String> {
+    let pubkeys = pubkeys
+        .iter()
+        .map(|path| {
+            lottery_tls::ReceiptPubkey::load(path)
+                .map(|pubkey| (path.clone(), pubkey))
+                .map_err(|error| chain(&error))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let checked = receipts::check_receipts(receipts, &pubkeys, report)?;
+    let mut out = String::new();
+    receipts::describe(&checked, &mut out);
+    print!("{out}");
+    Ok(())
 }
 
-fn verify_ledger(url: &str) -> ExitCode {
-    match lottery_pg::verify_ledger(url) {
+/// A PostgreSQL ledger checked, and `receipts` against the chain its bets
+/// give: those are checked even when the ledger's own check failed, so that
+/// the receipt an edit touches is named too. Exits 0 only when both hold.
+fn verify_ledger(url: &str, receipts: &[PathBuf], pubkeys: &[PathBuf]) -> ExitCode {
+    let whole = match lottery_pg::verify_ledger(url) {
         Ok(report) => {
             print!("{}", describe_ledger(url, &report));
-            ExitCode::SUCCESS
+            true
         }
         Err(error) => {
             eprintln!("lottery-admin: verify: {}", chain(&error));
+            false
+        }
+    };
+    if receipts.is_empty() {
+        return if whole {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    let held = lottery_pg::ledger_chain(url)
+        .map_err(|error| chain(&error))
+        .and_then(|found| {
+            verify_receipts(receipts, pubkeys, &receipts::Ledgered::of_ledger(&found))
+        });
+    match held {
+        Ok(()) if whole => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("lottery-admin: verify: {error}");
+            println!("receipts: fail");
             ExitCode::FAILURE
         }
     }
@@ -490,9 +522,8 @@ fn describe(store: &std::path::Path, report: &StoreReport) -> String {
     out
 }
 
-/// A PostgreSQL ledger's report, in the file store's shape; it has no
-/// chain, so it says what stands for one. Printed only when every check
-/// passed.
+/// A PostgreSQL ledger's report, in the file store's shape. Printed only
+/// when every check passed.
 fn describe_ledger(url: &str, report: &lottery_pg::LedgerReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "store: {}", lottery_pg::redacted_url(url));
@@ -508,6 +539,12 @@ fn describe_ledger(url: &str, report: &lottery_pg::LedgerReport) -> String {
         "digests: every batch's bets match the digest recorded when it was stored ({} bytes as bets.csv)",
         report.rows_bytes
     );
+    let _ = writeln!(
+        out,
+        "chain: {} records, every link recomputed",
+        report.chain_records
+    );
+    let _ = writeln!(out, "chain head: {}", report.chain_head);
     out.push_str("result: whole\n");
     out
 }

@@ -1,8 +1,11 @@
-//! `lottery-admin verify --receipts FILE... --pubkey PEM`: agencies'
-//! receipts checked against a file store (SECURITY.md, "Receipts").
+//! `lottery-admin verify --receipts FILE... --pubkey PEM...`: agencies'
+//! receipts checked against a file store or a PostgreSQL ledger
+//! (SECURITY.md, "Receipts").
 //!
-//! Each receipt must hold three ways: its signature under the central's
-//! public key; the signed head is a prefix of the store's chain (the
+//! Each receipt must hold three ways: its signature under one of the
+//! centrals' public keys given (one key shared by every central of a
+//! ledger, or one per central); the signed head is a prefix of the store's
+//! chain (the
 //! store's record at the head's position has the signed link, so the store
 //! holds exactly what the central had committed when it signed); and what
 //! it is for is in that prefix: a batch with the receipt's digest, under its
@@ -16,12 +19,71 @@
 //! number, or a committed one's commitment) must be the store's. The first
 //! receipt that does not hold is reported, naming its file, line and
 //! agency.
+//!
+//! The store is seen through [`Ledgered`]: a file store's report (its
+//! journal's chain), or the chain a PostgreSQL ledger's bets give
+//! (`lottery_pg::ledger_chain`: every digest and link recomputed from the
+//! rows as they are, so an edited row fails the receipts it touches even
+//! when the ledger's own check failed first).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use lottery_core::DrawSecret;
+use lottery_bet::BetNumber;
 use lottery_core::verify::{ChainEntry, ChainRecord, StoreReport, chain_start};
+use lottery_core::{DrawSecret, DrawSummary, LotteryRules};
 use lottery_tls::{DrawStatement, Receipt, ReceiptPubkey, ReceiptSubject, WinningRule};
+
+/// What receipts are checked against, from either kind of store.
+pub(crate) struct Ledgered<'a> {
+    /// The recorded rules.
+    pub(crate) rules: Option<LotteryRules>,
+    /// A committed number's commitment and, once drawn, its secret (64 hex
+    /// digits each).
+    pub(crate) commitment: Option<&'a str>,
+    pub(crate) secret: Option<&'a str>,
+    /// The number that won, or wins.
+    pub(crate) winning_number: Option<BetNumber>,
+    pub(crate) draw: Option<&'a DrawSummary>,
+    /// Every record of the chain, in order, and the link before the first
+    /// (what a head at position 0 signs).
+    pub(crate) chain: &'a [ChainEntry],
+    pub(crate) start: [u8; 32],
+    /// Where the rules are kept, and what holds the chain, in messages.
+    pub(crate) rules_place: &'static str,
+    pub(crate) chain_place: &'static str,
+}
+
+impl<'a> Ledgered<'a> {
+    /// A file store's.
+    pub(crate) fn of_store(report: &'a StoreReport) -> Self {
+        Self {
+            rules: report.rules,
+            commitment: report.commitment.as_deref(),
+            secret: report.secret.as_deref(),
+            winning_number: report.winning_number,
+            draw: report.draw.as_ref(),
+            chain: &report.chain,
+            start: chain_start(),
+            rules_place: "its manifest (bets.csv.lottery)",
+            chain_place: "the store's journal",
+        }
+    }
+
+    /// A PostgreSQL ledger's (fixed rules only).
+    pub(crate) fn of_ledger(found: &'a lottery_pg::LedgerChain) -> Self {
+        Self {
+            rules: found.rules,
+            commitment: None,
+            secret: None,
+            winning_number: found.rules.and_then(|rules| rules.fixed_number()),
+            draw: found.draw.as_ref(),
+            chain: &found.chain,
+            start: found.start,
+            rules_place: "its table lottery",
+            chain_place: "the ledger's chain",
+        }
+    }
+}
 
 /// How many receipts held, per file.
 pub(crate) struct Checked {
@@ -29,16 +91,17 @@ pub(crate) struct Checked {
     pub(crate) receipts: usize,
 }
 
-/// Checks every receipt of `files` against `report` (a store whose own
-/// checks passed).
+/// Checks every receipt of `files` against `report` (a file store whose own
+/// checks passed, or the chain a ledger's bets give), each signed by one of
+/// `pubkeys` (with the file each was loaded from).
 ///
 /// # Errors
 /// The first receipt that does not hold (or a file that cannot be read),
 /// in words.
 pub(crate) fn check_receipts(
     files: &[PathBuf],
-    pubkey: &ReceiptPubkey,
-    report: &StoreReport,
+    pubkeys: &[(PathBuf, ReceiptPubkey)],
+    report: &Ledgered<'_>,
 ) -> Result<Vec<Checked>, String> {
     files
         .iter()
@@ -50,7 +113,7 @@ pub(crate) fn check_receipts(
                 let at = || format!("{} line {}", file.display(), index + 1);
                 let receipt = Receipt::from_json_line(line)
                     .map_err(|problem| format!("{}: {problem}", at()))?;
-                check_one(&receipt, pubkey, report).map_err(|problem| {
+                check_one(&receipt, pubkeys, report).map_err(|problem| {
                     format!(
                         "the receipt at {} (agency {}, {}) does not hold: {problem}",
                         at(),
@@ -78,14 +141,36 @@ fn subject(receipt: &Receipt) -> String {
     }
 }
 
+/// Whether `receipt` is signed under one of `pubkeys`: one key shared by
+/// every central, or each central's own.
+fn verify_signature(receipt: &Receipt, pubkeys: &[(PathBuf, ReceiptPubkey)]) -> Result<(), String> {
+    let verified: Vec<_> = pubkeys
+        .iter()
+        .map(|(_, pubkey)| pubkey.verify_receipt(receipt))
+        .collect();
+    if !verified.iter().any(Result::is_ok) {
+        let error = verified
+            .into_iter()
+            .find_map(Result::err)
+            .map_or_else(|| "no key given".to_owned(), |error| error.to_string());
+        let keys: Vec<String> = pubkeys
+            .iter()
+            .map(|(file, _)| file.display().to_string())
+            .collect();
+        return Err(format!(
+            "{error} under every key given ({}): signed by another key, or edited",
+            keys.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 fn check_one(
     receipt: &Receipt,
-    pubkey: &ReceiptPubkey,
-    report: &StoreReport,
+    pubkeys: &[(PathBuf, ReceiptPubkey)],
+    report: &Ledgered<'_>,
 ) -> Result<(), String> {
-    pubkey
-        .verify_receipt(receipt)
-        .map_err(|error| format!("{error} (signed by another key, or edited)"))?;
+    verify_signature(receipt, pubkeys)?;
     let statement = receipt.head.statement;
     let store = report
         .rules
@@ -102,9 +187,10 @@ fn check_one(
             },
         );
         return Err(format!(
-            "the central signed it for {} agencies and {}, the store's rules are {store}: its manifest (bets.csv.lottery) was rewritten",
+            "the central signed it for {} agencies and {}, the store's rules are {store}: {} was rewritten",
             statement.agencies,
-            describe_winning(&statement.winning)
+            describe_winning(&statement.winning),
+            report.rules_place
         ));
     }
     let position = statement.position;
@@ -113,7 +199,8 @@ fn check_one(
         .and_then(|position| report.chain.get(..position))
         .ok_or_else(|| {
             format!(
-                "the central signed its chain at record {position}, the store's journal holds {} records: records it had committed are gone (the journal was cut or replaced)",
+                "the central signed its chain at record {position}, {} holds {} records: records it had committed are gone (cut or replaced)",
+                report.chain_place,
                 report.chain.len()
             )
         })?;
@@ -121,10 +208,11 @@ fn check_one(
     // before every record.
     let link = prefix
         .last()
-        .map_or_else(chain_start, |head: &ChainEntry| head.link);
+        .map_or(report.start, |head: &ChainEntry| head.link);
     if link != statement.chain {
         return Err(format!(
-            "the store's chain at record {position} is not the one the central signed: the store's bytes or records before it changed after they were committed (their checksums recomputed)"
+            "{} at record {position} is not the one the central signed: the store's bets or records up to it changed after they were committed",
+            report.chain_place
         ));
     }
     if let Some(draw) = receipt.draw_statement() {
@@ -136,15 +224,11 @@ fn check_one(
 /// The store's rule for its winning number, as a receipt signs it: its
 /// fixed number, or its commitment (`None`: committed rules whose manifest
 /// holds no readable commitment, which no receipt matches).
-fn store_winning(
-    fixed: Option<lottery_bet::BetNumber>,
-    report: &StoreReport,
-) -> Option<WinningRule> {
+fn store_winning(fixed: Option<BetNumber>, report: &Ledgered<'_>) -> Option<WinningRule> {
     match fixed {
         Some(number) => Some(WinningRule::Fixed(number.get())),
         None => report
             .commitment
-            .as_deref()
             .and_then(from_hex)
             .map(WinningRule::Committed),
     }
@@ -186,9 +270,9 @@ fn from_hex(text: &str) -> Option<[u8; 32]> {
 fn matches_draw(
     signed: &DrawStatement,
     position: usize,
-    report: &StoreReport,
+    report: &Ledgered<'_>,
 ) -> Result<(), String> {
-    let Some(draw) = &report.draw else {
+    let Some(draw) = report.draw else {
         return Err(
             "the central signed a draw, the store records none: its draw line was cut (the central would draw again)"
                 .to_owned(),
@@ -196,7 +280,8 @@ fn matches_draw(
     };
     if position != report.chain.len() {
         return Err(format!(
-            "the central signed a draw over {position} records, the store's journal holds {}: records were added after the draw",
+            "the central signed a draw over {position} records, {} holds {}: records were added after the draw",
+            report.chain_place,
             report.chain.len()
         ));
     }
@@ -226,18 +311,16 @@ fn matches_draw(
             number.map_or_else(|| "none".to_owned(), |number| number.to_string())
         ));
     }
-    let revealed = report.secret.as_deref().and_then(from_hex);
+    let revealed = report.secret.and_then(from_hex);
     if revealed != signed.secret {
+        let secret = |secret: Option<[u8; 32]>, none: &str| {
+            secret.map_or_else(|| none.to_owned(), |s| format!("secret {}", to_hex(&s)))
+        };
         return Err(format!(
-            "the central signed {}, the store reveals {}: its manifest (bets.csv.lottery) was rewritten",
-            signed.secret.map_or_else(
-                || "no secret".to_owned(),
-                |secret| format!("secret {}", to_hex(&secret))
-            ),
-            revealed.map_or_else(
-                || "none".to_owned(),
-                |secret| format!("secret {}", to_hex(&secret))
-            )
+            "the central signed {}, the store reveals {}: {} was rewritten",
+            secret(signed.secret, "no secret"),
+            secret(revealed, "none"),
+            report.rules_place
         ));
     }
     Ok(())
@@ -307,10 +390,10 @@ pub(crate) fn describe(checked: &[Checked], out: &mut String) {
     }
 }
 
-/// The receipts flags checked together: receipts need the public key, and
-/// a file store.
-pub(crate) fn usage(receipts: &[PathBuf], pubkey: Option<&Path>) -> Option<&'static str> {
-    match (receipts.is_empty(), pubkey.is_some()) {
+/// The receipts flags checked together: receipts need a public key, and a
+/// public key receipts.
+pub(crate) fn usage(receipts: &[PathBuf], pubkeys: &[PathBuf]) -> Option<&'static str> {
+    match (receipts.is_empty(), !pubkeys.is_empty()) {
         (false, false) => Some("--receipts needs the central's public key: --pubkey PEM"),
         (true, true) => Some("--pubkey checks receipts: give them with --receipts FILE..."),
         _ => None,
