@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use lottery_bet::AgencyId;
+use lottery_bet::{AgencyId, ResumePoint};
 use lottery_net::{
     AgencyFrame, AgencyMessage, CentralMessage, ClientConfig, Connection, DEFAULT_MAX_FRAME,
     Decoder, WireBet, encode_central_message,
@@ -821,10 +821,7 @@ fn scripted_central(
                         rows_crc: None,
                     },
                     _ => CentralMessage::SignedWelcome {
-                        last_batch: 0,
-                        bets_stored: 0,
-                        finished: false,
-                        rows_crc: None,
+                        resume: ResumePoint::default(),
                         head,
                     },
                 }

@@ -10,7 +10,7 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use lottery_bet::{BetBatch, BetBatchBuilder, frame_bet};
+use lottery_bet::{BetBatch, BetBatchBuilder, ResumePoint, frame_bet};
 
 use crate::checked::{AgencyFrame, CheckedBatch, InvalidBet};
 use crate::error::DecodeError;
@@ -463,7 +463,7 @@ fn signed_head(fields: &mut FieldReader<'_>) -> Result<lottery_tls::SignedHead, 
 fn welcome(
     fields: &mut FieldReader<'_>,
     message: &'static str,
-) -> Result<(u64, u64, bool, Option<u32>), DecodeError> {
+) -> Result<ResumePoint, DecodeError> {
     let last_batch = fields.u64("last_batch")?;
     let bets_stored = fields.u64("bets_stored")?;
     let finished = fields.flag("finished")?;
@@ -481,14 +481,24 @@ fn welcome(
             });
         }
     };
-    Ok((last_batch, bets_stored, finished, rows_crc))
+    Ok(ResumePoint {
+        last_batch,
+        bets_stored,
+        finished,
+        rows_crc,
+    })
 }
 
 fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {
     let message = match kind {
         kind::WELCOME => {
             let mut fields = FieldReader::new("Welcome", body);
-            let (last_batch, bets_stored, finished, rows_crc) = welcome(&mut fields, "Welcome")?;
+            let ResumePoint {
+                last_batch,
+                bets_stored,
+                finished,
+                rows_crc,
+            } = welcome(&mut fields, "Welcome")?;
             fields.finish()?;
             CentralMessage::Welcome {
                 last_batch,
@@ -499,17 +509,10 @@ fn parse_central(kind: u8, body: &[u8]) -> Result<CentralMessage, DecodeError> {
         }
         kind::SIGNED_WELCOME => {
             let mut fields = FieldReader::new("SignedWelcome", body);
-            let (last_batch, bets_stored, finished, rows_crc) =
-                welcome(&mut fields, "SignedWelcome")?;
+            let resume = welcome(&mut fields, "SignedWelcome")?;
             let head = signed_head(&mut fields)?;
             fields.finish()?;
-            CentralMessage::SignedWelcome {
-                last_batch,
-                bets_stored,
-                finished,
-                rows_crc,
-                head,
-            }
+            CentralMessage::SignedWelcome { resume, head }
         }
         kind::ACK => {
             let mut fields = FieldReader::new("Ack", body);

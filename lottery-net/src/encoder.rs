@@ -4,6 +4,8 @@
 //! field's length) before writing, so an error leaves the buffer untouched.
 //! No sockets here: the caller writes the buffer however it likes.
 
+use lottery_bet::ResumePoint;
+
 use crate::batch::{put_batch_header, put_wire_bet, wire_bet_len};
 use crate::error::EncodeError;
 use crate::frame::{
@@ -168,17 +170,19 @@ pub fn encode_central_message(
             rows_crc,
         } => {
             put_header(out, len, kind::WELCOME);
-            put_welcome(out, *last_batch, *bets_stored, *finished, *rows_crc);
+            put_welcome(
+                out,
+                &ResumePoint {
+                    last_batch: *last_batch,
+                    bets_stored: *bets_stored,
+                    finished: *finished,
+                    rows_crc: *rows_crc,
+                },
+            );
         }
-        CentralMessage::SignedWelcome {
-            last_batch,
-            bets_stored,
-            finished,
-            rows_crc,
-            head,
-        } => {
+        CentralMessage::SignedWelcome { resume, head } => {
             put_header(out, len, kind::SIGNED_WELCOME);
-            put_welcome(out, *last_batch, *bets_stored, *finished, *rows_crc);
+            put_welcome(out, resume);
             put_signed_head(out, head);
         }
         CentralMessage::Ack { batch, bets_stored } => {
@@ -253,18 +257,12 @@ const WELCOME_LEN: usize = 8 + 8 + 1 + 1 + 4;
 
 /// Writes a welcome's fields (`Welcome`, and `SignedWelcome` before its
 /// head): an unknown CRC is sent as 0, flagged unknown.
-fn put_welcome(
-    out: &mut Vec<u8>,
-    last_batch: u64,
-    bets_stored: u64,
-    finished: bool,
-    rows_crc: Option<u32>,
-) {
-    put_u64(out, last_batch);
-    put_u64(out, bets_stored);
-    put_u8(out, u8::from(finished));
-    put_u8(out, u8::from(rows_crc.is_some()));
-    put_u32(out, rows_crc.unwrap_or(0));
+fn put_welcome(out: &mut Vec<u8>, resume: &ResumePoint) {
+    put_u64(out, resume.last_batch);
+    put_u64(out, resume.bets_stored);
+    put_u8(out, u8::from(resume.finished));
+    put_u8(out, u8::from(resume.rows_crc.is_some()));
+    put_u32(out, resume.rows_crc.unwrap_or(0));
 }
 
 /// A batch digest's bytes: rows' CRC32C, their length, the bets (`u32`

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use lottery_bet::{BatchDigest, Bet, Field, FieldError};
+use lottery_bet::{BatchDigest, Bet, Field, FieldError, ResumePoint};
 use lottery_tls::SignedHead;
 
 /// The protocol version this crate speaks. Version 2 added the rows'
@@ -156,14 +156,8 @@ pub enum CentralMessage {
     /// `Welcome`): the lottery's rules (its fixed winning number, or a
     /// committed one's commitment) signed before the agency's first bet.
     SignedWelcome {
-        /// The last batch stored for the agency (0: none).
-        last_batch: u64,
-        /// Bets stored for the agency.
-        bets_stored: u64,
-        /// Whether the agency already finished.
-        finished: bool,
-        /// The CRC32C of every row stored for the agency, as in `Welcome`.
-        rows_crc: Option<u32>,
+        /// Where the agency stands: `Welcome`'s four fields.
+        resume: ResumePoint,
         /// The central's signed chain head at the handshake (position 0 on
         /// a store without records yet).
         head: SignedHead,

@@ -4,6 +4,7 @@
 
 use std::io::{self, Read};
 
+use lottery_bet::ResumePoint;
 use lottery_net::{
     AgencyMessage, BatchBuilder, BetFault, CentralMessage, DEFAULT_MAX_FRAME, DecodeError, Decoder,
     EncodeError, ErrorCode, ErrorFrame, Pushed, WireBet, encode_agency_message,
@@ -103,10 +104,12 @@ fn central_message() -> impl Strategy<Value = CentralMessage> {
         )
             .prop_map(|(last_batch, bets_stored, finished, rows_crc, head)| {
                 CentralMessage::SignedWelcome {
-                    last_batch,
-                    bets_stored,
-                    finished,
-                    rows_crc,
+                    resume: ResumePoint {
+                        last_batch,
+                        bets_stored,
+                        finished,
+                        rows_crc,
+                    },
                     head,
                 }
             }),
@@ -485,10 +488,12 @@ fn a_welcome_whose_absent_rows_crc_is_not_zero_is_malformed() {
 /// A `SignedWelcome` with a committed rule, encoded.
 fn signed_welcome_frame() -> Vec<u8> {
     let message = CentralMessage::SignedWelcome {
-        last_batch: 3,
-        bets_stored: 300,
-        finished: false,
-        rows_crc: None,
+        resume: ResumePoint {
+            last_batch: 3,
+            bets_stored: 300,
+            finished: false,
+            rows_crc: None,
+        },
         head: lottery_tls::SignedHead {
             statement: lottery_tls::ChainStatement {
                 agencies: 5,

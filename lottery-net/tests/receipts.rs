@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use lottery_bet::{AgencyId, Bet};
+use lottery_bet::{AgencyId, Bet, ResumePoint};
 use lottery_net::{
     AgencyClient, AgencyFrame, CentralMessage, ClientConfig, ClientError, Connection, Decoder,
     RECEIPTS_VERSION, encode_central_message,
@@ -43,10 +43,7 @@ fn head(key: &ReceiptKey, winning: WinningRule) -> SignedHead {
 /// A `SignedWelcome` of a store holding nothing of the agency.
 fn signed_welcome(head: SignedHead) -> CentralMessage {
     CentralMessage::SignedWelcome {
-        last_batch: 0,
-        bets_stored: 0,
-        finished: false,
-        rows_crc: None,
+        resume: ResumePoint::default(),
         head,
     }
 }

@@ -497,10 +497,7 @@ impl Session {
     fn welcome_message(&self, point: &ResumePoint, ctx: &Context<'_>) -> CentralMessage {
         match self.receipts.then(|| signed_welcome_head(ctx)).flatten() {
             Some(head) => CentralMessage::SignedWelcome {
-                last_batch: point.last_batch,
-                bets_stored: point.bets_stored,
-                finished: point.finished,
-                rows_crc: point.rows_crc,
+                resume: *point,
                 head,
             },
             None => CentralMessage::Welcome {

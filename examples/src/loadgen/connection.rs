@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::plan::SessionPlan;
 use super::shared::{RunShared, ThreadReport};
 use super::wire::Wire;
-use lottery_bet::AgencyId;
+use lottery_bet::{AgencyId, ResumePoint};
 use lottery_net::{
     AgencyMessage, CentralMessage, DEFAULT_MAX_FRAME, Decoder, PROTOCOL_VERSION, RECEIPTS_VERSION,
     encode_agency_message,
@@ -258,8 +258,12 @@ impl Agency {
                     ..
                 }
                 | CentralMessage::SignedWelcome {
-                    last_batch,
-                    finished,
+                    resume:
+                        ResumePoint {
+                            last_batch,
+                            finished,
+                            ..
+                        },
                     ..
                 },
             ) => {

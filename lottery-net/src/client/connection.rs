@@ -163,34 +163,19 @@ impl Connection {
                     rows_crc,
                 },
             )),
-            (
-                CentralMessage::SignedWelcome {
-                    last_batch,
-                    bets_stored,
-                    finished,
-                    rows_crc,
-                    head,
-                },
-                Some(pubkey),
-            ) => {
+            (CentralMessage::SignedWelcome { resume, head }, Some(pubkey)) => {
                 let receipt = Receipt {
                     agency,
-                    subject: ReceiptSubject::Welcome { bets: bets_stored },
+                    subject: ReceiptSubject::Welcome {
+                        bets: resume.bets_stored,
+                    },
                     head,
                 };
                 // Whether it names the rules of an earlier welcome is the
                 // client's to check: a connection knows no earlier one.
                 check_receipt(pubkey, &receipt, None, None)?;
                 connection.welcome = Some(receipt);
-                Ok((
-                    connection,
-                    ResumePoint {
-                        last_batch,
-                        bets_stored,
-                        finished,
-                        rows_crc,
-                    },
-                ))
+                Ok((connection, resume))
             }
             (CentralMessage::Welcome { .. }, Some(_)) => Err(missing(
                 agency,
