@@ -78,6 +78,7 @@ for _ in $(seq "$RUNS"); do
         first_name text NOT NULL, last_name text NOT NULL, document text NOT NULL,
         birthdate date NOT NULL, number integer NOT NULL); CHECKPOINT;"
     start=$(date +%s%N)
+    busy_before=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat)
     pids=()
     for input in "${inputs[@]}"; do
         psql_ -c "\\copy bets FROM '$input' WITH (FORMAT csv)" &
@@ -85,6 +86,11 @@ for _ in $(seq "$RUNS"); do
     done
     for pid in "${pids[@]}"; do wait "$pid"; done
     end=$(date +%s%N)
+    # The machine's busy share over the load (both the clients and the
+    # database): whether the cores set COPY's rate too.
+    awk -v b="$busy_before" -v ns="$(( end - start ))" -v tck="$(getconf CLK_TCK)" -v cores="$(nproc)" \
+        '/^cpu / { printf "  COPY: the machine %.0f%% busy over %.2f s\n", 100 * ($2 + $3 + $4 + $7 + $8 - b) / tck / (cores * ns / 1e9), ns / 1e9 }' \
+        /proc/stat >&2
     loaded=$(psql_ -At -c "SELECT count(*) FROM bets")
     [ "$loaded" = "$rows" ] || { log "COPY loaded $loaded rows of $rows"; exit 1; }
     times+=("$(( (end - start) / 1000 ))")
